@@ -1,0 +1,90 @@
+import { TurnContext, type Activity } from 'botbuilder';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Store } from '../storage/repositories.js';
+import type { Conversation, SubscriptionFilters } from '../storage/schema.js';
+import { conversationKind, tenantOf } from './turn.js';
+
+/** Stores conversation references so the bot can post there later (after restarts too). */
+export class ConversationService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Records the conversation of an activity. Returns whether it was newly subscribed, so an
+   * install that arrives as both conversationUpdate and installationUpdate greets only once.
+   */
+  async subscribe(activity: Activity, filters?: SubscriptionFilters): Promise<{ newlySubscribed: boolean; conversation: Conversation }> {
+    const existing = this.store.conversations.get(activity.conversation.id);
+    const conversation = this.fromActivity(activity, existing, {
+      subscribed: true,
+      filters: filters ?? existing?.filters ?? { severities: [], scopes: [] },
+    });
+    await this.store.conversations.upsert(conversation);
+    const newlySubscribed = !existing?.subscribed;
+    if (newlySubscribed) this.logger.info({ conversationId: conversation.id, kind: conversation.kind }, 'conversation subscribed');
+    return { newlySubscribed, conversation };
+  }
+
+  /**
+   * Keeps the reference of a conversation without subscribing it to recommendations: a 1:1 chat
+   * is how reminders reach an owner.
+   */
+  async remember(activity: Activity): Promise<void> {
+    const existing = this.store.conversations.get(activity.conversation.id);
+    if (existing && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !activity.from?.aadObjectId)) return;
+    await this.store.conversations.upsert(
+      this.fromActivity(activity, existing, { subscribed: existing?.subscribed ?? false, filters: existing?.filters ?? { severities: [], scopes: [] } }),
+    );
+  }
+
+  async unsubscribe(conversationId: string): Promise<boolean> {
+    const existing = this.store.conversations.get(conversationId);
+    if (!existing?.subscribed) return false;
+    await this.store.conversations.upsert({ ...existing, subscribed: false, updatedAt: this.clock.now().toISOString() });
+    this.logger.info({ conversationId }, 'conversation unsubscribed');
+    return true;
+  }
+
+  /** The bot was removed: nothing can be posted there any more. */
+  async forget(conversationId: string): Promise<void> {
+    if (await this.store.conversations.remove(conversationId)) {
+      await this.store.recommendations.removeCardsFor(conversationId);
+      this.logger.info({ conversationId }, 'conversation forgotten (bot removed)');
+    }
+  }
+
+  private fromActivity(
+    activity: Activity,
+    existing: Conversation | undefined,
+    state: Pick<Conversation, 'subscribed' | 'filters'>,
+  ): Conversation {
+    const now = this.clock.now().toISOString();
+    const reference = TurnContext.getConversationReference(activity);
+    const kind = conversationKind(activity);
+    return {
+      id: activity.conversation.id,
+      channelId: activity.channelId,
+      serviceUrl: activity.serviceUrl,
+      tenantId: tenantOf(activity),
+      kind,
+      name: activity.conversation.name ?? activity.channelData?.channel?.name ?? activity.channelData?.team?.name ?? existing?.name,
+      reference: JSON.parse(JSON.stringify(reference)) as Record<string, unknown>,
+      subscribed: state.subscribed,
+      filters: state.filters,
+      userUpn: kind === 'personal' ? (existing?.userUpn ?? userPrincipal(activity)) : undefined,
+      userAadObjectId: kind === 'personal' ? (activity.from?.aadObjectId ?? existing?.userAadObjectId) : undefined,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+  }
+}
+
+/** Teams puts the UPN on `from` only in some payloads; the roster lookup fills it in otherwise. */
+function userPrincipal(activity: Activity): string | undefined {
+  const from = activity.from as { userPrincipalName?: string } | undefined;
+  return from?.userPrincipalName;
+}

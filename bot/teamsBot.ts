@@ -1,0 +1,118 @@
+import {
+  TeamsActivityHandler,
+  type AdaptiveCardInvokeResponse,
+  type AdaptiveCardInvokeValue,
+  type TurnContext,
+} from 'botbuilder';
+import type { Logger } from '../core/logger.js';
+import { readExecuteAction, readSubmitAction, type ActionResult, type ActionRouter } from './actionRouter.js';
+import type { CommandRouter } from './commandRouter.js';
+import { welcomeMessage } from './commands/subscribe.js';
+import type { ConversationService } from './conversations.js';
+import { toActivity, turnInfo, type OutgoingMessage } from './turn.js';
+import { describeFilters } from '../core/subscriptionFilters.js';
+
+export interface TeamsBotDeps {
+  commands: CommandRouter;
+  actions: ActionRouter;
+  conversations: ConversationService;
+  logger: Logger;
+  sandbox: boolean;
+}
+
+/**
+ * The only class that sees botbuilder's activity events. It turns them into calls on the command
+ * router, the action router and the conversation service, and turns their answers back into
+ * activities or invoke responses.
+ */
+export class TeamsBot extends TeamsActivityHandler {
+  constructor(private readonly deps: TeamsBotDeps) {
+    super();
+
+    this.onMessage(async (ctx, next) => {
+      await this.handleMessage(ctx);
+      await next();
+    });
+
+    this.onMembersAdded(async (ctx, next) => {
+      const botId = ctx.activity.recipient.id;
+      if ((ctx.activity.membersAdded ?? []).some((m) => m.id === botId)) await this.greet(ctx);
+      await next();
+    });
+
+    this.onMembersRemoved(async (ctx, next) => {
+      const botId = ctx.activity.recipient.id;
+      if ((ctx.activity.membersRemoved ?? []).some((m) => m.id === botId)) await deps.conversations.forget(ctx.activity.conversation.id);
+      await next();
+    });
+
+    this.onInstallationUpdateAdd(async (ctx, next) => {
+      await this.greet(ctx);
+      await next();
+    });
+
+    this.onInstallationUpdateRemove(async (ctx, next) => {
+      await deps.conversations.forget(ctx.activity.conversation.id);
+      await next();
+    });
+  }
+
+  protected override async onAdaptiveCardInvoke(ctx: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    const action = readExecuteAction(invokeValue);
+    if (!action) {
+      return { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'The card action has no verb.' } as never };
+    }
+    const result = await this.deps.actions.dispatch(action, turnInfo(ctx));
+    // In Teams the invoke response replaces the clicked card; a reply card is also posted.
+    if (result.kind === 'message') {
+      return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: result.text as never };
+    }
+    if (result.kind === 'reply') {
+      await ctx.sendActivity(toActivity({ card: result.card }));
+      return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: 'See the reply below.' as never };
+    }
+    return { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: result.card as never };
+  }
+
+  private async handleMessage(ctx: TurnContext): Promise<void> {
+    const info = turnInfo(ctx);
+    const submitted = readSubmitAction(ctx.activity.value);
+    if (submitted) {
+      const result = await this.deps.actions.dispatch(submitted, info);
+      await this.deliverSubmitResult(ctx, result);
+      return;
+    }
+    if (info.conversationKind === 'personal') await this.deps.conversations.remember(ctx.activity);
+    const reply = async (message: OutgoingMessage) => {
+      await ctx.sendActivity(toActivity(message));
+    };
+    const handled = await this.deps.commands.dispatch(ctx.activity.text ?? '', info, reply);
+    if (!handled) {
+      await reply({ text: `I did not understand "${(ctx.activity.text ?? '').trim().slice(0, 60)}". Type **help** to see what I can do.` });
+    }
+  }
+
+  /** Channels without Action.Execute: "replace" becomes an update of the message the card is in. */
+  private async deliverSubmitResult(ctx: TurnContext, result: ActionResult): Promise<void> {
+    if (result.kind === 'message') {
+      await ctx.sendActivity(toActivity({ text: result.text }));
+      return;
+    }
+    const activity = toActivity({ card: result.card });
+    if (result.kind === 'replace' && ctx.activity.replyToId) {
+      try {
+        await ctx.updateActivity({ ...activity, id: ctx.activity.replyToId });
+        return;
+      } catch (err) {
+        this.deps.logger.warn({ err, conversationId: ctx.activity.conversation.id }, 'could not update the card; posting it instead');
+      }
+    }
+    await ctx.sendActivity(activity);
+  }
+
+  private async greet(ctx: TurnContext): Promise<void> {
+    const { newlySubscribed, conversation } = await this.deps.conversations.subscribe(ctx.activity);
+    if (!newlySubscribed) return;
+    await ctx.sendActivity(toActivity(welcomeMessage(turnInfo(ctx), describeFilters(conversation.filters), this.deps.sandbox)));
+  }
+}

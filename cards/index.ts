@@ -1,0 +1,14 @@
+import errorTemplate from './error.json';
+import helpTemplate from './help.json';
+import type { ErrorModel, HelpModel, NoticeModel, WelcomeModel } from './models.js';
+import noticeTemplate from './notice.json';
+import { defineCard } from './render.js';
+import welcomeTemplate from './welcome.json';
+
+export type { AdaptiveCard, RenderContext } from './render.js';
+export * from './models.js';
+
+export const helpCard = defineCard<HelpModel>(helpTemplate);
+export const welcomeCard = defineCard<WelcomeModel>(welcomeTemplate);
+export const errorCard = defineCard<ErrorModel>(errorTemplate);
+export const noticeCard = defineCard<NoticeModel>(noticeTemplate);

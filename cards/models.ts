@@ -1,0 +1,25 @@
+/** Data models of the card templates in this folder, one per template. */
+
+export interface HelpModel {
+  commands: { name: string; usage: string; description: string }[];
+  sandbox: boolean;
+}
+
+export interface WelcomeModel {
+  where: string;
+  posts: string[];
+  sandbox: boolean;
+}
+
+export interface ErrorModel {
+  title: string;
+  message: string;
+  details: string[];
+  reference?: string;
+}
+
+export interface NoticeModel {
+  title: string;
+  text: string;
+  facts: { title: string; value: string }[];
+}

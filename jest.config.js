@@ -1,0 +1,19 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  moduleNameMapper: {
+    // Sources use NodeNext-style "./foo.js" specifiers.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // adaptivecards' "main" is extensionless ESM that pulls ESM-only swiper; its UMD bundle works in Node.
+    '^adaptivecards$': '<rootDir>/node_modules/adaptivecards/dist/adaptivecards.js',
+  },
+  transform: {
+    '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  // lowdb and steno are ESM-only: let swc turn them into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!(lowdb|steno)/)'],
+  testTimeout: 20000,
+  // tsc emits the tests into dist/ too; only the TypeScript sources are run.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+};

@@ -1,0 +1,28 @@
+/**
+ * Upgrades a raw data file from an older schema version, one step at a time. Each entry turns
+ * version N into N+1; the result is validated against the current schema afterwards.
+ */
+export type Migration = (data: Record<string, unknown>) => Record<string, unknown>;
+
+export const migrations: Record<number, Migration> = {
+  // 1: { ...turns version 1 into 2... }
+};
+
+export function migrate(
+  raw: Record<string, unknown>,
+  targetVersion: number,
+  steps: Record<number, Migration> = migrations,
+): { data: Record<string, unknown>; from: number } {
+  const from = typeof raw.version === 'number' ? raw.version : NaN;
+  if (!Number.isInteger(from)) throw new Error('the file has no numeric "version" field');
+  if (from > targetVersion) {
+    throw new Error(`the file is schema version ${from}, newer than this build understands (${targetVersion}); run a newer version of the bot`);
+  }
+  let data = raw;
+  for (let v = from; v < targetVersion; v++) {
+    const step = steps[v];
+    if (!step) throw new Error(`no migration from schema version ${v} to ${v + 1}`);
+    data = { ...step(data), version: v + 1 };
+  }
+  return { data, from };
+}

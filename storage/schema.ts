@@ -1,0 +1,187 @@
+import { z } from 'zod';
+
+/**
+ * The persisted state, validated on every start. Bump SCHEMA_VERSION and add a migration in
+ * migrations.ts whenever a change would make an older file fail this schema.
+ */
+export const SCHEMA_VERSION = 1;
+
+const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date-time');
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
+
+/** AES-256-GCM ciphertext; see storage/secrets.ts. */
+export const encryptedSecretSchema = z.object({
+  v: z.literal(1),
+  iv: z.string(),
+  tag: z.string(),
+  data: z.string(),
+});
+export type EncryptedSecret = z.infer<typeof encryptedSecretSchema>;
+
+export const subscriptionFiltersSchema = z.object({
+  severities: z.array(z.enum(['High', 'Medium', 'Low'])).default([]),
+  scopes: z.array(z.string()).default([]),
+});
+export type SubscriptionFilters = z.infer<typeof subscriptionFiltersSchema>;
+
+export const conversationSchema = z.object({
+  id: z.string().min(1),
+  channelId: z.string(),
+  serviceUrl: z.string(),
+  tenantId: z.string().optional(),
+  kind: z.enum(['personal', 'groupChat', 'channel']),
+  name: z.string().optional(),
+  /** botbuilder ConversationReference, kept as plain JSON so storage does not depend on botbuilder. */
+  reference: z.record(z.string(), z.unknown()),
+  subscribed: z.boolean(),
+  filters: subscriptionFiltersSchema.default({ severities: [], scopes: [] }),
+  /** For 1:1 conversations: the user's UPN/email, so reminders can find their inbox. */
+  userUpn: z.string().optional(),
+  userAadObjectId: z.string().optional(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+export type Conversation = z.infer<typeof conversationSchema>;
+
+export const ticketTypeSchema = z.enum(['incident', 'change_request', 'problem']);
+export type TicketType = z.infer<typeof ticketTypeSchema>;
+export const customFieldSchema = z.enum(['assignment_group', 'impact', 'urgency']);
+export type CustomField = z.infer<typeof customFieldSchema>;
+
+export const integrationSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  scope: z.string().min(1),
+  instanceUrl: z.string(),
+  username: z.string(),
+  password: encryptedSecretSchema,
+  clientId: z.string(),
+  clientSecret: encryptedSecretSchema,
+  fieldMode: z.enum(['default', 'customized']),
+  /** Per ticket type, the optional fields shown on the assignment form in customized mode. */
+  customFields: z.partialRecord(ticketTypeSchema, z.array(customFieldSchema)).default({}),
+  tokens: encryptedSecretSchema.optional(),
+  lastSuccessAt: isoDate.optional(),
+  lastError: z.object({ at: isoDate, message: z.string() }).optional(),
+  createdAt: isoDate,
+  createdBy: z.string(),
+  removedAt: isoDate.optional(),
+});
+export type Integration = z.infer<typeof integrationSchema>;
+
+export const severitySchema = z.enum(['High', 'Medium', 'Low']);
+export type Severity = z.infer<typeof severitySchema>;
+
+export const resourceSnapshotSchema = z.object({
+  resourceId: z.string(),
+  assessmentId: z.string(),
+  name: z.string(),
+  type: z.string(),
+  subscriptionId: z.string(),
+  resourceGroup: z.string().optional(),
+  statusChangeDate: z.string().optional(),
+});
+export type ResourceSnapshot = z.infer<typeof resourceSnapshotSchema>;
+
+export const recommendationSchema = z.object({
+  key: z.string(),
+  displayName: z.string(),
+  severity: severitySchema,
+  description: z.string().default(''),
+  remediation: z.string().default(''),
+  portalLink: z.string().optional(),
+  resources: z.array(resourceSnapshotSchema),
+  /** Hash of what a card shows, so an unchanged recommendation sends nothing to Teams. */
+  contentHash: z.string(),
+  status: z.enum(['unhealthy', 'resolved']),
+  firstSeenAt: isoDate,
+  updatedAt: isoDate,
+});
+export type Recommendation = z.infer<typeof recommendationSchema>;
+
+export const postedCardSchema = z.object({
+  conversationId: z.string(),
+  recommendationKey: z.string(),
+  activityId: z.string(),
+  contentHash: z.string(),
+  postedAt: isoDate,
+  updatedAt: isoDate,
+});
+export type PostedCard = z.infer<typeof postedCardSchema>;
+
+export const assignmentStatusSchema = z.enum(['pending', 'open', 'failed', 'awaiting-manual-close', 'resolved', 'removed']);
+export type AssignmentStatus = z.infer<typeof assignmentStatusSchema>;
+
+export const assignmentSchema = z.object({
+  id: z.string(),
+  /** Stable key of (recommendation, resource): at most one live assignment per key. */
+  key: z.string(),
+  batchId: z.string(),
+  recommendationKey: z.string(),
+  recommendationName: z.string(),
+  severity: severitySchema,
+  assessmentId: z.string(),
+  resourceId: z.string(),
+  resourceName: z.string(),
+  subscriptionId: z.string(),
+  integrationId: z.string(),
+  ticketType: ticketTypeSchema,
+  owner: z.string(),
+  caller: z.string(),
+  dueDate: day,
+  gracePeriod: z.boolean(),
+  notifyOwner: z.boolean(),
+  notifyManager: z.boolean(),
+  customFields: z.partialRecord(customFieldSchema, z.string()).default({}),
+  status: assignmentStatusSchema,
+  ticket: z
+    .object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string(), state: z.string().optional() })
+    .optional(),
+  governance: z.object({ key: z.string(), status: z.enum(['pending', 'synced', 'failed', 'deleted']), lastError: z.string().optional() }).optional(),
+  lastError: z.string().optional(),
+  conversationId: z.string().optional(),
+  createdBy: z.object({ id: z.string(), name: z.string().optional(), aadObjectId: z.string().optional() }),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  resolvedAt: isoDate.optional(),
+});
+export type Assignment = z.infer<typeof assignmentSchema>;
+
+export const reminderSentSchema = z.object({ key: z.string(), sentAt: isoDate, recipient: z.string() });
+export type ReminderSent = z.infer<typeof reminderSentSchema>;
+
+export const auditEntrySchema = z.object({
+  at: isoDate,
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).default({}),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+export const databaseSchema = z.object({
+  version: z.literal(SCHEMA_VERSION),
+  conversations: z.record(z.string(), conversationSchema),
+  integrations: z.record(z.string(), integrationSchema),
+  recommendations: z.record(z.string(), recommendationSchema),
+  postedCards: z.record(z.string(), postedCardSchema),
+  assignments: z.record(z.string(), assignmentSchema),
+  reminders: z.record(z.string(), reminderSentSchema),
+  audit: z.array(auditEntrySchema),
+  meta: z.record(z.string(), z.string()).default({}),
+});
+export type Database = z.infer<typeof databaseSchema>;
+
+export function emptyDatabase(): Database {
+  return {
+    version: SCHEMA_VERSION,
+    conversations: {},
+    integrations: {},
+    recommendations: {},
+    postedCards: {},
+    assignments: {},
+    reminders: {},
+    audit: [],
+    meta: {},
+  };
+}

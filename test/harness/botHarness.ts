@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { createApp, type App } from '../../bot/index.js';
+import { loadConfig, type Config } from '../../bot/config.js';
+import { createLogger } from '../../bot/logger.js';
+import { ManualClock } from '../../core/clock.js';
+import { openLowdbStore } from '../../storage/lowdbStore.js';
+import type { Store } from '../../storage/repositories.js';
+import { SecretBox } from '../../storage/secrets.js';
+import { startFakeConnector, type FakeConnector } from './fakeConnector.js';
+
+export const TEST_KEY = Buffer.alloc(32, 7);
+
+export interface BotHarnessOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+  clock?: ManualClock;
+  connector?: FakeConnector;
+}
+
+export interface BotHarness {
+  url: string;
+  app: App;
+  store: Store;
+  config: Config;
+  clock: ManualClock;
+  connector: FakeConnector;
+  dataDir: string;
+  logs: string[];
+  /** POSTs an activity to /api/messages and returns the HTTP status and body. */
+  send(activity: object, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** Stops the bot (not the connector) and starts a new one on the same data directory. */
+  restart(): Promise<BotHarness>;
+  stop(): Promise<void>;
+}
+
+/** Starts the real server (restify + CloudAdapter) with a lowdb store in a temporary folder. */
+export async function startBot(options: BotHarnessOptions = {}): Promise<BotHarness> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'bot-test-'));
+  const connector = options.connector ?? (await startFakeConnector());
+  const clock = options.clock ?? new ManualClock('2026-11-26T09:00:00Z');
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'debug', ...options.env });
+  const logs: string[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    destination: new Writable({
+      write(chunk, _enc, cb) {
+        logs.push(chunk.toString());
+        cb();
+      },
+    }),
+  });
+  const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
+  const app = createApp({ config, store, clock, logger, secrets: new SecretBox(TEST_KEY), version: 'test' });
+  const url = await app.listen(0, '127.0.0.1');
+
+  const harness: BotHarness = {
+    url,
+    app,
+    store,
+    config,
+    clock,
+    connector,
+    dataDir,
+    logs,
+    send: async (activity, headers = {}) => {
+      const res = await fetch(`${url}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(activity),
+      });
+      const text = await res.text();
+      let body: any = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // Not JSON: keep the text.
+      }
+      return { status: res.status, body };
+    },
+    restart: async () => {
+      await app.stop();
+      await store.close();
+      return startBot({ ...options, dataDir, clock, connector });
+    },
+    stop: async () => {
+      await app.stop();
+      await store.close();
+      if (!options.connector) await connector.close();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
