@@ -18,7 +18,7 @@ export class ConversationService {
    * install that arrives as both conversationUpdate and installationUpdate greets only once.
    */
   async subscribe(activity: Activity, filters?: SubscriptionFilters): Promise<{ newlySubscribed: boolean; conversation: Conversation }> {
-    const existing = this.store.conversations.get(activity.conversation.id);
+    const existing = this.store.conversations.get(rootConversationId(activity.conversation.id));
     const conversation = this.fromActivity(activity, existing, {
       subscribed: true,
       filters: filters ?? existing?.filters ?? { severities: [], scopes: [] },
@@ -34,7 +34,7 @@ export class ConversationService {
    * is how reminders reach an owner.
    */
   async remember(activity: Activity): Promise<void> {
-    const existing = this.store.conversations.get(activity.conversation.id);
+    const existing = this.store.conversations.get(rootConversationId(activity.conversation.id));
     if (existing && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !activity.from?.aadObjectId)) return;
     await this.store.conversations.upsert(
       this.fromActivity(activity, existing, { subscribed: existing?.subscribed ?? false, filters: existing?.filters ?? { severities: [], scopes: [] } }),
@@ -42,6 +42,7 @@ export class ConversationService {
   }
 
   async unsubscribe(conversationId: string): Promise<boolean> {
+    conversationId = rootConversationId(conversationId);
     const existing = this.store.conversations.get(conversationId);
     if (!existing?.subscribed) return false;
     await this.store.conversations.upsert({ ...existing, subscribed: false, updatedAt: this.clock.now().toISOString() });
@@ -51,6 +52,7 @@ export class ConversationService {
 
   /** The bot was removed: nothing can be posted there any more. */
   async forget(conversationId: string): Promise<void> {
+    conversationId = rootConversationId(conversationId);
     if (await this.store.conversations.remove(conversationId)) {
       await this.store.recommendations.removeCardsFor(conversationId);
       this.logger.info({ conversationId }, 'conversation forgotten (bot removed)');
@@ -63,10 +65,14 @@ export class ConversationService {
     state: Pick<Conversation, 'subscribed' | 'filters'>,
   ): Conversation {
     const now = this.clock.now().toISOString();
-    const reference = TurnContext.getConversationReference(activity);
     const kind = conversationKind(activity);
+    const id = rootConversationId(activity.conversation.id);
+    const reference = TurnContext.getConversationReference(activity);
+    // A stored reference must post new messages, not replies to the message that created it.
+    delete reference.activityId;
+    reference.conversation = { ...reference.conversation!, id };
     return {
-      id: activity.conversation.id,
+      id,
       channelId: activity.channelId,
       serviceUrl: activity.serviceUrl,
       tenantId: tenantOf(activity),
@@ -81,6 +87,15 @@ export class ConversationService {
       updatedAt: now,
     };
   }
+}
+
+/**
+ * In a Teams channel, a message typed in a thread carries ";messageid=…" in its conversation id;
+ * the channel itself is the part before it, and that is where cards belong.
+ */
+export function rootConversationId(conversationId: string): string {
+  const i = conversationId.indexOf(';messageid=');
+  return i < 0 ? conversationId : conversationId.slice(0, i);
 }
 
 /** Teams puts the UPN on `from` only in some payloads; the roster lookup fills it in otherwise. */

@@ -81,7 +81,7 @@ export async function startFakeConnector(): Promise<FakeConnector> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 
-  const activities = () => calls.filter((c) => c.conversationId && (c.method === 'POST' || c.method === 'PUT') && c.body?.type === 'message');
+  const activities = () => calls.filter((c) => !c.path.startsWith('FAULT') && c.conversationId && (c.method === 'POST' || c.method === 'PUT') && c.body?.type === 'message');
   return {
     url: `http://127.0.0.1:${port}`,
     calls,

@@ -1,0 +1,80 @@
+/**
+ * One object for everything the bot asks Azure: Resource Graph, governance assignments, RBAC and
+ * Microsoft Graph. The sub-clients are exposed too for callers that want a narrower dependency.
+ */
+import type { ManagementGroupRef, OnPage, QuerySummary, ResourceGraphOptions } from './resourceGraph.js';
+import { ResourceGraphClient } from './resourceGraph.js';
+import { AssessmentsClient, type AssessmentResponse } from './assessments.js';
+import { GovernanceClient, type GovernanceAssignment, type GovernanceAssignmentBody } from './governance.js';
+import { GraphClient, type GraphUser } from './graph.js';
+import { AzureHttp, type AzureHttpOptions } from './http.js';
+import { RolesClient } from './roles.js';
+import type { UnhealthyResource } from '../../core/defender-model.js';
+
+export type AzureClientOptions = AzureHttpOptions & ResourceGraphOptions;
+
+export class AzureClient {
+  readonly resourceGraph: ResourceGraphClient;
+  readonly governance: GovernanceClient;
+  readonly roles: RolesClient;
+  readonly graph: GraphClient;
+  readonly assessments: AssessmentsClient;
+
+  constructor(opts: AzureClientOptions) {
+    const http = new AzureHttp(opts);
+    this.resourceGraph = new ResourceGraphClient(http, opts);
+    this.governance = new GovernanceClient(http);
+    this.roles = new RolesClient(http);
+    this.graph = new GraphClient(http);
+    this.assessments = new AssessmentsClient(http);
+  }
+
+  queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnPage }): Promise<QuerySummary> {
+    return this.resourceGraph.queryUnhealthyAssessments(scopes, opts);
+  }
+  queryChangedSince(scopes: readonly string[], watermark: Date, opts: { onPage: OnPage }): Promise<QuerySummary> {
+    return this.resourceGraph.queryChangedSince(scopes, watermark, opts);
+  }
+  queryAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<UnhealthyResource[]> {
+    return this.resourceGraph.queryAssessmentsByIds(ids, scopes);
+  }
+  getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<Map<string, ManagementGroupRef[]>> {
+    return this.resourceGraph.getSubscriptionAncestry(subscriptionIds);
+  }
+  getAssessment(resourceId: string, assessmentName: string, expand?: 'links' | 'metadata' | 'links,metadata'): Promise<AssessmentResponse | undefined> {
+    return this.assessments.getAssessment(resourceId, assessmentName, expand);
+  }
+  putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment> {
+    return this.governance.putGovernanceAssignment(resourceId, assessmentName, key, body);
+  }
+  getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined> {
+    return this.governance.getGovernanceAssignment(resourceId, assessmentName, key);
+  }
+  deleteGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<boolean> {
+    return this.governance.deleteGovernanceAssignment(resourceId, assessmentName, key);
+  }
+  userRolesOnSubscription(objectId: string, subscriptionId: string): Promise<string[]> {
+    return this.roles.userRolesOnSubscription(objectId, subscriptionId);
+  }
+  canManage(objectId: string, subscriptionIds: readonly string[]): Promise<boolean> {
+    return this.roles.canManage(objectId, subscriptionIds);
+  }
+  getUser(upnOrId: string): Promise<GraphUser | undefined> {
+    return this.graph.getUser(upnOrId);
+  }
+  getManager(upnOrId: string): Promise<GraphUser | undefined> {
+    return this.graph.getManager(upnOrId);
+  }
+}
+
+export function createAzureClient(opts: AzureClientOptions): AzureClient {
+  return new AzureClient(opts);
+}
+
+export { AzureApiError } from './http.js';
+export type { RetryOptions } from './http.js';
+export { createAzureCredential, simulatorCredential } from './credentials.js';
+export type { OnPage, PageInfo, QuerySummary, ManagementGroupRef } from './resourceGraph.js';
+export type { GovernanceAssignment, GovernanceAssignmentBody, GovernanceAssignmentProperties } from './governance.js';
+export { ticketNumberFromServiceNow } from './governance.js';
+export type { GraphUser } from './graph.js';

@@ -1,0 +1,199 @@
+/**
+ * Shared HTTP layer for ARM, Resource Graph and Microsoft Graph: bearer tokens, bounded retries
+ * honouring Retry-After, and Resource Graph quota pacing from the x-ms-user-quota-* headers.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+
+export interface RetryOptions {
+  /** Retries after the first attempt (so maxRetries + 1 requests at most). */
+  maxRetries?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Upper bound for a server-supplied Retry-After / quota wait, so a bad header cannot park the job. */
+  maxServerDelayMs?: number;
+}
+
+export interface AzureHttpOptions {
+  credential: TokenCredential;
+  armBaseUrl?: string;
+  graphBaseUrl?: string;
+  armScope?: string;
+  graphScope?: string;
+  logger?: Logger;
+  clock?: Clock;
+  sleep?: (ms: number) => Promise<void>;
+  retry?: RetryOptions;
+  timeoutMs?: number;
+}
+
+export type Service = 'arm' | 'graph';
+
+export class AzureApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly service: Service,
+    readonly body?: unknown,
+  ) {
+    super(message);
+    this.name = 'AzureApiError';
+  }
+}
+
+const ErrorBody = z.object({
+  error: z.object({ code: z.string().optional(), message: z.string().optional() }).loose(),
+});
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Parses ARG's `hh:mm:ss` (optionally `d.hh:mm:ss`) quota reset header into ms. */
+export function parseResetsAfter(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$/.exec(value.trim());
+  if (!m) return undefined;
+  const [, d, h, min, s, frac] = m;
+  const ms = ((Number(d ?? 0) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(s)) * 1000;
+  return ms + (frac ? Math.round(Number(`0.${frac}`) * 1000) : 0);
+}
+
+/** Retry-After is either delta-seconds or an HTTP date (RFC 9110). */
+export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+function header(resp: AxiosResponse, name: string): string | undefined {
+  const v: unknown = resp.headers[name.toLowerCase()];
+  return typeof v === 'string' ? v : Array.isArray(v) ? String(v[0]) : typeof v === 'number' ? String(v) : undefined;
+}
+
+export interface SendOptions<T> {
+  service: Service;
+  method: Method;
+  path: string;
+  params?: Record<string, string>;
+  data?: unknown;
+  schema: z.ZodType<T>;
+  /** Statuses answered with `undefined` instead of an error (e.g. 404 for "no manager"). */
+  emptyOn?: number[];
+  /** Resource Graph calls: pace by the user quota headers. */
+  quotaAware?: boolean;
+}
+
+export class AzureHttp {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly axios: AxiosInstance;
+  private readonly retry: Required<RetryOptions>;
+  private readonly bases: Record<Service, string>;
+  private readonly scopes: Record<Service, string>;
+  private quotaResumeAt: number | undefined;
+
+  constructor(private readonly opts: AzureHttpOptions) {
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'azure-client' });
+    this.clock = opts.clock ?? systemClock;
+    this.sleep = opts.sleep ?? realSleep;
+    this.retry = {
+      maxRetries: opts.retry?.maxRetries ?? 4,
+      baseDelayMs: opts.retry?.baseDelayMs ?? 1000,
+      maxDelayMs: opts.retry?.maxDelayMs ?? 30_000,
+      maxServerDelayMs: opts.retry?.maxServerDelayMs ?? 120_000,
+    };
+    this.bases = {
+      arm: (opts.armBaseUrl ?? 'https://management.azure.com').replace(/\/+$/, ''),
+      graph: (opts.graphBaseUrl ?? 'https://graph.microsoft.com').replace(/\/+$/, ''),
+    };
+    this.scopes = {
+      arm: opts.armScope ?? 'https://management.azure.com/.default',
+      graph: opts.graphScope ?? 'https://graph.microsoft.com/.default',
+    };
+    this.axios = axios.create({ timeout: opts.timeoutMs ?? 60_000, validateStatus: () => true });
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
+  }
+
+  private async waitForQuota(): Promise<void> {
+    if (this.quotaResumeAt === undefined) return;
+    const wait = Math.min(this.quotaResumeAt - this.clock.now().getTime(), this.retry.maxServerDelayMs);
+    this.quotaResumeAt = undefined;
+    if (wait > 0) {
+      this.logger.info({ waitMs: wait }, 'Resource Graph quota spent; waiting for the window to reset');
+      await this.sleep(wait);
+    }
+  }
+
+  private noteQuota(resp: AxiosResponse): void {
+    const remaining = header(resp, 'x-ms-user-quota-remaining');
+    if (remaining === undefined || Number(remaining) > 0) return;
+    const resetMs = parseResetsAfter(header(resp, 'x-ms-user-quota-resets-after'));
+    if (resetMs !== undefined) this.quotaResumeAt = this.clock.now().getTime() + resetMs;
+  }
+
+  async send<T>(o: SendOptions<T> & { emptyOn: number[] }): Promise<T | undefined>;
+  async send<T>(o: SendOptions<T>): Promise<T>;
+  async send<T>(o: SendOptions<T>): Promise<T | undefined> {
+    const url = this.bases[o.service] + o.path;
+    for (let attempt = 0; ; attempt++) {
+      if (o.quotaAware) await this.waitForQuota();
+      const token = await this.opts.credential.getToken(this.scopes[o.service]);
+      if (!token) throw new AzureApiError('credential returned no token', 401, 'NoToken', o.service);
+      let resp: AxiosResponse<unknown>;
+      try {
+        resp = await this.axios.request<unknown>({
+          url,
+          method: o.method,
+          ...(o.params ? { params: o.params } : {}),
+          ...(o.data !== undefined ? { data: o.data } : {}),
+          headers: { Authorization: `Bearer ${token.token}`, Accept: 'application/json' },
+        });
+      } catch (err) {
+        // Network-level failure (reset, timeout): transient by nature, retry like a 5xx.
+        if (attempt < this.retry.maxRetries) {
+          const delay = this.backoff(attempt);
+          this.logger.warn({ err: String(err), attempt, delay, url: o.path }, 'Azure request failed; retrying');
+          await this.sleep(delay);
+          continue;
+        }
+        throw new AzureApiError(`request to ${o.path} failed: ${String(err)}`, 0, 'NetworkError', o.service);
+      }
+      if (o.quotaAware) this.noteQuota(resp);
+      if (o.emptyOn?.includes(resp.status)) return undefined;
+      if (resp.status >= 200 && resp.status < 300) {
+        if (resp.status === 204 || resp.data === '' || resp.data === undefined) {
+          const empty = o.schema.safeParse(undefined);
+          if (empty.success) return empty.data;
+        }
+        const parsed = o.schema.safeParse(resp.data);
+        if (!parsed.success) {
+          throw new AzureApiError(`unexpected response shape from ${o.path}: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, resp.status, 'InvalidResponse', o.service, resp.data);
+        }
+        return parsed.data;
+      }
+      if (RETRYABLE.has(resp.status) && attempt < this.retry.maxRetries) {
+        const server = parseRetryAfter(header(resp, 'retry-after'), this.clock.now()) ??
+          (resp.status === 429 ? parseResetsAfter(header(resp, 'x-ms-user-quota-resets-after')) : undefined);
+        const delay = server !== undefined ? Math.min(server, this.retry.maxServerDelayMs) : this.backoff(attempt);
+        this.quotaResumeAt = undefined; // the retry wait already covers the quota window
+        this.logger.warn({ status: resp.status, attempt, delay, url: o.path }, 'Azure request throttled or failed; retrying');
+        await this.sleep(delay);
+        continue;
+      }
+      const err = ErrorBody.safeParse(resp.data);
+      const code = err.success ? (err.data.error.code ?? `HTTP${resp.status}`) : `HTTP${resp.status}`;
+      const message = err.success ? (err.data.error.message ?? '') : '';
+      throw new AzureApiError(`${o.method.toUpperCase()} ${o.path} → ${resp.status} ${code}${message ? `: ${message}` : ''}`, resp.status, code, o.service, resp.data);
+    }
+  }
+}

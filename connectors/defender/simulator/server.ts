@@ -1,0 +1,849 @@
+/**
+ * Defender/Azure simulator: a plain Node http server that speaks the ARM, Resource Graph, Entra
+ * token and Microsoft Graph shapes our client uses, following the official OpenAPI files. It is
+ * not a KQL engine: it recognises the handful of query shapes the client sends (see classifyQuery).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../../../core/clock.js';
+import { silentLogger, type Logger } from '../../../core/logger.js';
+import { assessmentIdFor, parseResourceId, type AssessmentStatusCode } from '../../../core/defender-model.js';
+import { builtInDataset, type DatasetAssessment, type DatasetRecommendation, type DefenderDataset } from '../dataset.js';
+import {
+  SimulatorState,
+  type AssessmentTarget,
+  type AssessmentView,
+  type GovernanceAssignmentPropertiesBody,
+  type NewAssessment,
+  type StoredGovernanceAssignment,
+} from './state.js';
+
+export const ARG_API_VERSIONS = ['2024-04-01', '2022-10-01', '2021-03-01'];
+export const ASSESSMENTS_API_VERSION = '2021-06-01';
+export const GOVERNANCE_API_VERSION = '2022-01-01-preview';
+export const ROLE_ASSIGNMENTS_API_VERSIONS = ['2022-04-01'];
+
+export type QuotaOption = 'off' | { limit: number; windowSeconds: number };
+
+export interface FaultSpec {
+  count: number;
+  status: number;
+  /** Sent as Retry-After (seconds) when set. */
+  retryAfterSeconds?: number;
+  /** Which requests the fault hits; default `resourceGraph`. */
+  target?: 'resourceGraph' | 'arm' | 'graph' | 'any';
+}
+
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  status: number;
+  at: string;
+  kind: 'token' | 'resourceGraph' | 'arm' | 'graph' | 'control' | 'other';
+  /** Parsed JSON body of Resource Graph POSTs and ARM PUTs, for contract tests. */
+  body?: unknown;
+}
+
+export interface SimulatorClientCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface DefenderSimulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Maximum rows per Resource Graph page (ARG's own cap is 1000). */
+  pageSize?: number;
+  /** Per-window Resource Graph quota; default 15 per 5 s as in Microsoft's throttling guide. */
+  quota?: QuotaOption;
+  dataset?: DefenderDataset;
+  tokenLifetimeSeconds?: number;
+  /** App registrations allowed to get tokens; default one `defender-bot` / `simulator-secret`. */
+  clients?: SimulatorClientCredentials[];
+  /** Serve `/__control` over HTTP (sandbox); default true. */
+  httpControl?: boolean;
+}
+
+export const DEFAULT_SIMULATOR_CLIENT: SimulatorClientCredentials = { clientId: 'defender-bot', clientSecret: 'simulator-secret' };
+
+export interface DefenderSimulatorControl {
+  readonly tenantId: string;
+  setAssessmentStatus(target: AssessmentTarget, code: AssessmentStatusCode, extra?: { cause?: string; description?: string }): number;
+  markHealthy(target: AssessmentTarget): number;
+  markUnhealthy(target: AssessmentTarget): number;
+  deleteResource(resourceIdOrName: string): number;
+  addUnhealthyAssessments(items: NewAssessment[]): string[];
+  addRecommendation(rec: DatasetRecommendation): void;
+  listAssessments(filter?: { code?: AssessmentStatusCode; subscriptionId?: string; assessmentKey?: string }): AssessmentView[];
+  setQuota(quota: QuotaOption): void;
+  setPageSize(pageSize: number): void;
+  setTokenLifetime(seconds: number): void;
+  injectFaults(fault: FaultSpec): void;
+  clearFaults(): void;
+  listGovernanceAssignments(): StoredGovernanceAssignment[];
+  requestCount(filter?: { kind?: RequestLogEntry['kind']; method?: string; pathIncludes?: string; status?: number }): number;
+  requests(): readonly RequestLogEntry[];
+  resetRequestLog(): void;
+  tokensIssued(): number;
+}
+
+export interface DefenderSimulator {
+  url: string;
+  port: number;
+  tenantId: string;
+  control: DefenderSimulatorControl;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly body: unknown, readonly headers: Record<string, string> = {}) {
+    super(`HTTP ${status}`);
+  }
+}
+
+function armError(status: number, code: string, message: string, extra?: Record<string, unknown>, headers?: Record<string, string>): HttpError {
+  return new HttpError(status, { error: { code, message, ...extra } }, headers);
+}
+
+function graphError(status: number, code: string, message: string, clock: Clock): HttpError {
+  const requestId = randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5');
+  return new HttpError(status, {
+    error: { code, message, innerError: { date: clock.now().toISOString().replace(/\.\d{3}Z$/, ''), 'request-id': requestId, 'client-request-id': requestId } },
+  });
+}
+
+/** `hh:mm:ss`, rounded up: telling a client "00:00:00" while the window is still closed would make it spin. */
+export function formatResetsAfter(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return [h, m, s].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+const QueryRequestSchema = z.object({
+  subscriptions: z.array(z.string()).optional(),
+  managementGroups: z.array(z.string()).optional(),
+  query: z.string().min(1),
+  options: z
+    .object({
+      $top: z.number().int().min(1).max(1000).optional(),
+      $skip: z.number().int().min(0).optional(),
+      $skipToken: z.string().optional(),
+      resultFormat: z.enum(['table', 'objectArray']).optional(),
+      allowPartialScopes: z.boolean().optional(),
+      authorizationScopeFilter: z.enum(['AtScopeAndBelow', 'AtScopeAndAbove', 'AtScopeExact', 'AtScopeAboveAndBelow']).optional(),
+    })
+    .optional(),
+  facets: z.array(z.object({ expression: z.string() }).loose()).optional(),
+});
+type QueryRequest = z.infer<typeof QueryRequestSchema>;
+
+const DATE_TIME = z.string().refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), 'expected an ISO 8601 date-time');
+
+const GovernanceAssignmentBodySchema = z.object({
+  properties: z.strictObject({
+    owner: z.string().optional(),
+    remediationDueDate: DATE_TIME,
+    remediationEta: z.strictObject({ eta: DATE_TIME, justification: z.string() }).optional(),
+    isGracePeriod: z.boolean().optional(),
+    governanceEmailNotification: z
+      .strictObject({ disableManagerEmailNotification: z.boolean().optional(), disableOwnerEmailNotification: z.boolean().optional() })
+      .optional(),
+    additionalData: z
+      .strictObject({
+        ticketNumber: z.number().int().min(0).max(2_147_483_647).optional(),
+        ticketLink: z.string().optional(),
+        ticketStatus: z.string().optional(),
+      })
+      .optional(),
+  }),
+});
+
+type Classified =
+  | { kind: 'assessments'; filter: 'unhealthy' }
+  | { kind: 'assessments'; filter: 'ids'; ids: Set<string> }
+  | { kind: 'assessments'; filter: 'since'; since: number }
+  | { kind: 'subscriptions'; ids?: Set<string> };
+
+function quotedList(q: string, after: RegExp): string[] | undefined {
+  const m = after.exec(q);
+  if (!m) return undefined;
+  const start = m.index + m[0].length;
+  const end = q.indexOf(')', start);
+  if (end < 0) return undefined;
+  return [...q.slice(start, end).matchAll(/'([^']*)'/g)].map((x) => x[1]!.toLowerCase());
+}
+
+/** Recognises the query shapes our client sends by their markers (documented in the client). */
+export function classifyQuery(query: string): Classified | undefined {
+  const q = query.toLowerCase();
+  if (q.includes('resourcecontainers') && q.includes("'microsoft.resources/subscriptions'")) {
+    const ids = quotedList(q, /subscriptionid\s+in~?\s*\(/);
+    return ids ? { kind: 'subscriptions', ids: new Set(ids) } : { kind: 'subscriptions' };
+  }
+  if (q.includes('securityresources') && q.includes("'microsoft.security/assessments'")) {
+    if (!/\|\s*project\s+id\b/.test(q)) return undefined; // paging needs id (ARG docs)
+    const ids = quotedList(q, /tolower\(id\)\s+in~?\s*\(/);
+    if (ids) return { kind: 'assessments', filter: 'ids', ids: new Set(ids) };
+    const since = /statuschangedate\)\s*>\s*datetime\(([^)]+)\)/.exec(q);
+    if (since) {
+      const t = Date.parse(since[1]!.trim().toUpperCase());
+      return Number.isNaN(t) ? undefined : { kind: 'assessments', filter: 'since', since: t };
+    }
+    if (/properties\.status\.code\)\s*(=~|==)\s*'unhealthy'/.test(q)) return { kind: 'assessments', filter: 'unhealthy' };
+  }
+  return undefined;
+}
+
+interface SkipToken {
+  o: number;
+  h: string;
+}
+
+function scopeHash(req: QueryRequest): string {
+  return createHash('sha1').update(JSON.stringify([req.query, req.subscriptions ?? [], req.managementGroups ?? []])).digest('hex').slice(0, 16);
+}
+
+const bodies = new WeakMap<http.IncomingMessage, string>();
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      bodies.set(req, text);
+      resolve(text);
+    });
+    req.on('error', reject);
+  });
+}
+
+function requireApiVersion(url: URL, allowed: string[]): void {
+  const v = url.searchParams.get('api-version');
+  if (!v) throw armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+  if (!allowed.includes(v)) {
+    throw armError(400, 'InvalidApiVersionParameter', `The api-version '${v}' is invalid. The supported versions are '${allowed.join("','")}'.`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}): Promise<DefenderSimulator> {
+  const clock = opts.clock ?? systemClock;
+  const log = (opts.logger ?? silentLogger).child({ component: 'defender-simulator' });
+  const state = new SimulatorState(opts.dataset ?? builtInDataset(), clock);
+  const clients = opts.clients ?? [DEFAULT_SIMULATOR_CLIENT];
+  let pageSize = opts.pageSize ?? 1000;
+  let quota: QuotaOption = opts.quota ?? { limit: 15, windowSeconds: 5 };
+  let tokenLifetime = opts.tokenLifetimeSeconds ?? 3599;
+  let window = { start: 0, used: 0 };
+  const faults: Array<FaultSpec & { remaining: number }> = [];
+  const tokens = new Map<string, number>();
+  let issued = 0;
+  const requestLog: RequestLogEntry[] = [];
+
+  // --- auth -----------------------------------------------------------------------------------
+  function checkBearer(req: http.IncomingMessage, graph: boolean): void {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    const expiresAt = m ? tokens.get(m[1]!) : undefined;
+    const fail = (code: string, message: string) => {
+      if (graph) throw graphError(401, 'InvalidAuthenticationToken', message, clock);
+      throw armError(401, code, message, undefined, { 'WWW-Authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"' });
+    };
+    if (!m) fail('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
+    if (expiresAt === undefined) fail('InvalidAuthenticationToken', 'The access token is invalid.');
+    if (clock.now().getTime() >= expiresAt!) {
+      fail('ExpiredAuthenticationToken', "The access token expiry UTC time is earlier than current UTC time.");
+    }
+  }
+
+  async function handleToken(req: http.IncomingMessage, tenant: string): Promise<unknown> {
+    const form = new URLSearchParams(await readBody(req));
+    const oauthError = (status: number, error: string, description: string) =>
+      new HttpError(status, { error, error_description: description, error_codes: [], timestamp: clock.now().toISOString() });
+    if (tenant.toLowerCase() !== state.tenantId.toLowerCase()) {
+      throw oauthError(400, 'invalid_request', `AADSTS90002: Tenant '${tenant}' not found.`);
+    }
+    if (form.get('grant_type') !== 'client_credentials') throw oauthError(400, 'unsupported_grant_type', 'AADSTS70003: The app requested an unsupported grant type.');
+    const scope = form.get('scope') ?? '';
+    if (!scope.endsWith('/.default')) throw oauthError(400, 'invalid_scope', 'AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.');
+    const client = clients.find((c) => c.clientId === form.get('client_id'));
+    if (!client) throw oauthError(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`);
+    if (client.clientSecret !== form.get('client_secret')) throw oauthError(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
+    const token = `sim.${(++issued).toString(36)}.${randomBytes(18).toString('base64url')}`;
+    tokens.set(token, clock.now().getTime() + tokenLifetime * 1000);
+    return { token_type: 'Bearer', expires_in: tokenLifetime, ext_expires_in: tokenLifetime, access_token: token };
+  }
+
+  // --- faults / quota -------------------------------------------------------------------------
+  function applyFault(kind: RequestLogEntry['kind']): void {
+    const f = faults.find((x) => x.remaining > 0 && (x.target === 'any' || (x.target ?? 'resourceGraph') === kind));
+    if (!f) return;
+    f.remaining--;
+    const headers: Record<string, string> = {};
+    if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(f.retryAfterSeconds);
+    if (f.status === 429) {
+      throw armError(429, 'RateLimiting', 'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(), {
+        details: [{ code: 'RateLimiting', message: 'Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.' }],
+      }, headers);
+    }
+    throw armError(f.status, f.status >= 500 ? 'InternalServerError' : 'InjectedFault', 'Encountered internal server error. Diagnostic information: simulated fault.', undefined, headers);
+  }
+
+  function chargeQuota(): Record<string, string> {
+    if (quota === 'off') return {};
+    const now = clock.now().getTime();
+    const windowMs = quota.windowSeconds * 1000;
+    if (window.start === 0 || now >= window.start + windowMs) window = { start: now, used: 0 };
+    const resetsAfter = formatResetsAfter(window.start + windowMs - now);
+    if (window.used >= quota.limit) {
+      const retry = String(Math.max(1, Math.ceil((window.start + windowMs - now) / 1000)));
+      throw armError(429, 'RateLimiting', 'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(), {
+        details: [{ code: 'RateLimiting', message: 'Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.' }],
+      }, { 'x-ms-user-quota-remaining': '0', 'x-ms-user-quota-resets-after': resetsAfter, 'Retry-After': retry });
+    }
+    window.used++;
+    return { 'x-ms-user-quota-remaining': String(quota.limit - window.used), 'x-ms-user-quota-resets-after': resetsAfter };
+  }
+
+  // --- row shapes -----------------------------------------------------------------------------
+  function metadataProperties(rec: DatasetRecommendation): Record<string, unknown> {
+    return {
+      displayName: rec.displayName,
+      ...(rec.policyDefinitionId ? { policyDefinitionId: rec.policyDefinitionId } : {}),
+      description: rec.description,
+      remediationDescription: rec.remediationDescription,
+      categories: rec.categories,
+      severity: rec.severity,
+      userImpact: rec.userImpact,
+      implementationEffort: rec.implementationEffort,
+      threats: rec.threats,
+      preview: false,
+      assessmentType: 'BuiltIn',
+    };
+  }
+
+  function statusOf(a: DatasetAssessment): Record<string, unknown> {
+    return {
+      code: a.code,
+      ...(a.cause ? { cause: a.cause } : {}),
+      ...(a.statusDescription ? { description: a.statusDescription } : {}),
+      firstEvaluationDate: a.firstEvaluationDate,
+      statusChangeDate: a.statusChangeDate,
+    };
+  }
+
+  /** ARG row: PascalCase resourceDetails and `links.azurePortal`, unlike the REST shape. */
+  function argRow(a: DatasetAssessment & { id: string }): Record<string, unknown> {
+    const parsed = parseResourceId(a.resourceId);
+    const rec = state.recommendation(a.key);
+    return {
+      id: a.id,
+      name: a.key,
+      type: 'microsoft.security/assessments',
+      tenantId: state.tenantId,
+      subscriptionId: parsed?.subscriptionId ?? '',
+      resourceGroup: (parsed?.resourceGroup ?? '').toLowerCase(),
+      properties: {
+        resourceDetails: { Source: 'Azure', Id: a.resourceId, ResourceName: parsed?.name, ResourceType: parsed?.type },
+        ...(rec ? { displayName: rec.displayName } : {}),
+        status: statusOf(a),
+        ...(rec ? { metadata: metadataProperties(rec) } : {}),
+        links: { azurePortal: `portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/${a.key}` },
+        additionalData: {},
+      },
+    };
+  }
+
+  function subscriptionRow(subscriptionId: string): Record<string, unknown> {
+    const sub = state.subscriptions.find((s) => s.subscriptionId.toLowerCase() === subscriptionId.toLowerCase())!;
+    return {
+      id: `/subscriptions/${sub.subscriptionId}`,
+      name: sub.displayName,
+      type: 'microsoft.resources/subscriptions',
+      tenantId: state.tenantId,
+      subscriptionId: sub.subscriptionId,
+      resourceGroup: '',
+      properties: { state: 'Enabled', managementGroupAncestorsChain: state.ancestorsOf(sub.subscriptionId) },
+    };
+  }
+
+  // --- Resource Graph -------------------------------------------------------------------------
+  const resultCache = new Map<string, { version: number; rows: Array<() => Record<string, unknown>> }>();
+
+  function computeRows(shape: Classified, inScope: (sub: string) => boolean): Array<() => Record<string, unknown>> {
+    if (shape.kind === 'subscriptions') {
+      return state.subscriptions
+        .filter((s) => inScope(s.subscriptionId) && (!shape.ids || shape.ids.has(s.subscriptionId.toLowerCase())))
+        .map((s) => `/subscriptions/${s.subscriptionId}`)
+        .sort()
+        .map((id) => () => subscriptionRow(id.split('/')[2]!));
+    }
+    const subOf = (id: string) => id.slice(15, id.indexOf('/', 15) < 0 ? undefined : id.indexOf('/', 15));
+    const rows: Array<() => Record<string, unknown>> = [];
+    for (const a of state.sortedAssessments()) {
+      if (!inScope(subOf(a.resourceId))) continue;
+      if (shape.filter === 'unhealthy' && a.code !== 'Unhealthy') continue;
+      if (shape.filter === 'ids' && !shape.ids.has(a.id.toLowerCase())) continue;
+      if (shape.filter === 'since' && !(Date.parse(a.statusChangeDate) > shape.since)) continue;
+      rows.push(() => argRow(a));
+    }
+    return rows;
+  }
+
+  async function handleResourceGraph(req: http.IncomingMessage, url: URL): Promise<{ body: unknown; headers: Record<string, string> }> {
+    requireApiVersion(url, ARG_API_VERSIONS);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readBody(req));
+    } catch {
+      throw armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
+    }
+    const parsed = QueryRequestSchema.safeParse(raw);
+    if (!parsed.success) throw armError(400, 'InvalidRequestContent', `The request content was invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const body = parsed.data;
+    if (body.options?.resultFormat === 'table') throw armError(400, 'BadRequest', 'The simulator serves resultFormat objectArray only.');
+    const headers = chargeQuota();
+    const shape = classifyQuery(body.query);
+    if (!shape) {
+      throw armError(400, 'BadRequest', 'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(), {
+        details: [{ code: 'InvalidQuery', message: 'Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the error before retrying.' }],
+      });
+    }
+    let allowedSubs: Set<string> | undefined;
+    if (body.subscriptions?.length || body.managementGroups?.length) {
+      allowedSubs = new Set((body.subscriptions ?? []).map((s) => s.toLowerCase()));
+      for (const mg of body.managementGroups ?? []) {
+        if (!state.managementGroups.some((g) => g.name.toLowerCase() === mg.toLowerCase())) {
+          throw armError(400, 'BadRequest', `Management group '${mg}' not found or not accessible.`);
+        }
+        for (const s of state.subscriptionsUnder(mg)) allowedSubs.add(s.toLowerCase());
+      }
+    }
+    const inScope = (sub: string) => !allowedSubs || allowedSubs.has(sub.toLowerCase());
+
+    const hash = scopeHash(body);
+    // Paging re-runs the same query; rebuilding the row list per page made 50k-row benchmarks slow.
+    let rows = resultCache.get(hash)?.version === state.version ? resultCache.get(hash)!.rows : undefined;
+    if (!rows) {
+      rows = computeRows(shape, inScope);
+      resultCache.set(hash, { version: state.version, rows });
+      if (resultCache.size > 64) resultCache.delete(resultCache.keys().next().value!);
+    }
+    let offset = body.options?.$skip ?? 0;
+    if (body.options?.$skipToken) {
+      let token: SkipToken | undefined;
+      try {
+        token = JSON.parse(Buffer.from(body.options.$skipToken, 'base64url').toString('utf8')) as SkipToken;
+      } catch {
+        token = undefined;
+      }
+      if (!token || typeof token.o !== 'number' || token.h !== hash) {
+        throw armError(400, 'BadRequest', 'The skip token is invalid or does not belong to this query and scope.', {
+          details: [{ code: 'InvalidSkipToken', message: 'Resend the same query and scopes with the $skipToken of the previous page.' }],
+        });
+      }
+      offset = token.o;
+    }
+    const size = Math.min(body.options?.$top ?? 1000, pageSize);
+    const page = rows.slice(offset, offset + size).map((f) => f());
+    const next = offset + page.length;
+    const response: Record<string, unknown> = {
+      totalRecords: rows.length,
+      count: page.length,
+      resultTruncated: 'false',
+      ...(next < rows.length ? { $skipToken: Buffer.from(JSON.stringify({ o: next, h: hash } satisfies SkipToken)).toString('base64url') } : {}),
+      facets: [],
+      data: page,
+    };
+    return { body: response, headers };
+  }
+
+  // --- Security REST --------------------------------------------------------------------------
+  function assessmentResponse(a: DatasetAssessment & { id: string }, expand: string | null): Record<string, unknown> {
+    const rec = state.recommendation(a.key);
+    const exp = (expand ?? '').toLowerCase().split(',').map((s) => s.trim());
+    return {
+      id: a.id,
+      name: a.key,
+      type: 'Microsoft.Security/assessments',
+      properties: {
+        resourceDetails: { source: 'Azure', id: a.resourceId },
+        ...(rec ? { displayName: rec.displayName } : {}),
+        status: statusOf(a),
+        additionalData: {},
+        ...(exp.includes('links') ? { links: { azurePortalUri: `https://portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/${a.key}` } } : {}),
+        ...(exp.includes('metadata') && rec ? { metadata: metadataProperties(rec) } : {}),
+      },
+    };
+  }
+
+  function metadataResponse(rec: DatasetRecommendation, subscriptionId?: string): Record<string, unknown> {
+    return {
+      id: `${subscriptionId ? `/subscriptions/${subscriptionId}` : ''}/providers/Microsoft.Security/assessmentMetadata/${rec.key}`,
+      name: rec.key,
+      type: 'Microsoft.Security/assessmentMetadata',
+      properties: { ...metadataProperties(rec), publishDates: { GA: '06/01/2021', public: '06/01/2021' } },
+    };
+  }
+
+  function governanceResponse(g: StoredGovernanceAssignment): Record<string, unknown> {
+    return { id: g.id, name: g.name, type: 'Microsoft.Security/assessments/governanceAssignments', properties: g.properties };
+  }
+
+  async function handleGovernance(req: http.IncomingMessage, url: URL, scope: string, assessmentName: string, key: string | undefined): Promise<{ status: number; body?: unknown }> {
+    requireApiVersion(url, [GOVERNANCE_API_VERSION]);
+    if (!/^[-\w._()]+$/.test(assessmentName)) throw armError(400, 'InvalidAssessmentName', `The assessment name '${assessmentName}' is invalid.`);
+    const assessmentId = assessmentIdFor(scope, assessmentName);
+    const assessment = state.assessment(assessmentId);
+    if (key === undefined) {
+      if (req.method !== 'GET') throw armError(405, 'MethodNotAllowed', 'The requested method is not allowed.');
+      const value = [...state.governance.values()].filter((g) => g.assessmentId.toLowerCase() === assessmentId.toLowerCase()).map(governanceResponse);
+      return { status: 200, body: { value } };
+    }
+    const govId = `${assessment?.id ?? assessmentId}/governanceAssignments/${key}`;
+    const existing = state.governance.get(govId.toLowerCase());
+    switch (req.method) {
+      case 'GET':
+        if (!existing) throw armError(404, 'NotFound', `Governance assignment '${key}' was not found for assessment '${assessmentName}'.`);
+        return { status: 200, body: governanceResponse(existing) };
+      case 'DELETE':
+        if (!existing) return { status: 204 };
+        state.governance.delete(govId.toLowerCase());
+        return { status: 200 };
+      case 'PUT': {
+        if (!assessment) throw armError(404, 'NotFound', `Assessment '${assessmentName}' was not found on resource '${scope}'.`);
+        let raw: unknown;
+        try {
+          raw = JSON.parse(await readBody(req));
+        } catch {
+          throw armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
+        }
+        const parsed = GovernanceAssignmentBodySchema.safeParse(raw);
+        if (!parsed.success) {
+          throw armError(400, 'InvalidRequestContent', `Invalid governance assignment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        }
+        const now = clock.now().toISOString();
+        const stored: StoredGovernanceAssignment = {
+          id: govId,
+          name: key,
+          assessmentId: assessment.id,
+          resourceId: assessment.resourceId,
+          assessmentKey: assessment.key,
+          properties: parsed.data.properties as GovernanceAssignmentPropertiesBody,
+          createdAt: existing?.createdAt ?? now,
+          updatedAt: now,
+        };
+        state.governance.set(govId.toLowerCase(), stored);
+        return { status: existing ? 200 : 201, body: governanceResponse(stored) };
+      }
+      default:
+        throw armError(405, 'MethodNotAllowed', 'The requested method is not allowed.');
+    }
+  }
+
+  function handleRoleAssignments(url: URL, subscriptionId: string): unknown {
+    requireApiVersion(url, ROLE_ASSIGNMENTS_API_VERSIONS);
+    const sub = state.subscriptions.find((s) => s.subscriptionId.toLowerCase() === subscriptionId.toLowerCase());
+    if (!sub) throw armError(404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`);
+    const filter = url.searchParams.get('$filter') ?? '';
+    const assigned = /assignedTo\('([^']+)'\)/i.exec(filter) ?? /principalId\s+eq\s+'([^']+)'/i.exec(filter);
+    const atScopeOnly = /atScope\(\)/i.test(filter);
+    if (filter && !assigned && !atScopeOnly) throw armError(400, 'InvalidFilter', `The filter '${filter}' is not supported.`);
+    const subScope = `/subscriptions/${sub.subscriptionId}`.toLowerCase();
+    const above = new Set(state.scopesAbove(sub.subscriptionId).map((s) => s.toLowerCase()));
+    const value = state.roleAssignments
+      .filter((r) => !assigned || r.principalId.toLowerCase() === assigned[1]!.toLowerCase())
+      .filter((r) => {
+        const s = r.scope.toLowerCase();
+        if (s === subScope || above.has(s)) return true;
+        return !atScopeOnly && s.startsWith(subScope + '/');
+      })
+      .map((r) => ({
+        id: `${r.scope === '/' ? '' : r.scope}/providers/Microsoft.Authorization/roleAssignments/${r.name}`,
+        name: r.name,
+        type: 'Microsoft.Authorization/roleAssignments',
+        properties: {
+          roleDefinitionId: `/subscriptions/${sub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${r.roleDefinitionGuid}`,
+          principalId: r.principalId,
+          principalType: 'User',
+          scope: r.scope,
+          condition: null,
+          conditionVersion: null,
+          createdOn: '2024-03-18T09:12:44.0000000Z',
+          updatedOn: '2024-03-18T09:12:44.0000000Z',
+          createdBy: state.users[0]?.id ?? null,
+          updatedBy: state.users[0]?.id ?? null,
+          delegatedManagedIdentityResourceId: null,
+          description: null,
+        },
+      }));
+    return { value };
+  }
+
+  function graphUser(idOrUpn: string, withType: boolean): Record<string, unknown> | undefined {
+    const key = idOrUpn.toLowerCase();
+    const u = state.users.find((x) => x.id.toLowerCase() === key || x.userPrincipalName.toLowerCase() === key);
+    if (!u) return undefined;
+    return {
+      ...(withType ? { '@odata.type': '#microsoft.graph.user' } : { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users/$entity' }),
+      businessPhones: [],
+      displayName: u.displayName,
+      givenName: u.givenName,
+      jobTitle: u.jobTitle,
+      mail: u.mail,
+      mobilePhone: null,
+      officeLocation: u.officeLocation,
+      preferredLanguage: 'en-US',
+      surname: u.surname,
+      userPrincipalName: u.userPrincipalName,
+      id: u.id,
+    };
+  }
+
+  function handleGraph(path: string): unknown {
+    const m = /^\/v1\.0\/users\/([^/]+)(\/manager)?$/i.exec(path);
+    if (!m) throw graphError(400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop()}'.`, clock);
+    const who = decodeURIComponent(m[1]!);
+    const user = graphUser(who, false);
+    if (!user) throw graphError(404, 'Request_ResourceNotFound', `Resource '${who}' does not exist or one of its queried reference-property objects are not present.`, clock);
+    if (!m[2]) return user;
+    const managerId = state.users.find((u) => u.id === user['id'])?.managerId;
+    const manager = managerId ? graphUser(managerId, true) : undefined;
+    if (!manager) throw graphError(404, 'Request_ResourceNotFound', `Resource 'manager' does not exist or one of its queried reference-property objects are not present.`, clock);
+    return manager;
+  }
+
+  // --- control --------------------------------------------------------------------------------
+  const control: DefenderSimulatorControl = {
+    tenantId: state.tenantId,
+    setAssessmentStatus: (t, code, extra) => state.setStatus(t, code, extra),
+    markHealthy: (t) => state.setStatus(t, 'Healthy'),
+    markUnhealthy: (t) => state.setStatus(t, 'Unhealthy'),
+    deleteResource: (x) => state.deleteResource(x),
+    addUnhealthyAssessments: (items) => state.addUnhealthy(items),
+    addRecommendation: (rec) => state.addRecommendation(rec),
+    listAssessments: (f) => state.listAssessments(f),
+    setQuota: (q) => {
+      quota = q;
+      window = { start: 0, used: 0 };
+    },
+    setPageSize: (n) => {
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('page size must be 1..1000');
+      pageSize = n;
+    },
+    setTokenLifetime: (s) => {
+      tokenLifetime = s;
+    },
+    injectFaults: (f) => {
+      faults.push({ ...f, remaining: f.count });
+    },
+    clearFaults: () => {
+      faults.length = 0;
+    },
+    listGovernanceAssignments: () => [...state.governance.values()].map((g) => structuredClone(g)),
+    requestCount: (f) =>
+      requestLog.filter(
+        (r) =>
+          (!f?.kind || r.kind === f.kind) &&
+          (!f?.method || r.method === f.method.toUpperCase()) &&
+          (!f?.pathIncludes || r.path.toLowerCase().includes(f.pathIncludes.toLowerCase())) &&
+          (f?.status === undefined || r.status === f.status),
+      ).length,
+    requests: () => requestLog.slice(),
+    resetRequestLog: () => {
+      requestLog.length = 0;
+    },
+    tokensIssued: () => issued,
+  };
+
+  const ControlBodies = {
+    setAssessmentStatus: z.object({ resourceId: z.string().optional(), resourceName: z.string().optional(), assessmentKey: z.string(), code: z.enum(['Healthy', 'Unhealthy', 'NotApplicable']) }),
+    deleteResource: z.object({ resource: z.string() }),
+    addUnhealthyAssessments: z.object({ items: z.array(z.object({ resourceId: z.string(), assessmentKey: z.string(), location: z.string().optional() })) }),
+    setQuota: z.object({ quota: z.union([z.literal('off'), z.object({ limit: z.number().int().min(0), windowSeconds: z.number().positive() })]) }),
+    setPageSize: z.object({ pageSize: z.number().int() }),
+    injectFaults: z.object({ count: z.number().int().min(1), status: z.number().int(), retryAfterSeconds: z.number().optional(), target: z.enum(['resourceGraph', 'arm', 'graph', 'any']).optional() }),
+  };
+
+  async function handleControl(req: http.IncomingMessage, path: string): Promise<unknown> {
+    const op = path.slice('/__control/'.length);
+    if (req.method === 'GET') {
+      if (op === 'governanceAssignments') return { value: control.listGovernanceAssignments() };
+      if (op === 'requests') return { count: requestLog.length, value: requestLog };
+      if (op === 'assessments') return { value: control.listAssessments() };
+      throw armError(404, 'NotFound', `unknown control resource ${op}`);
+    }
+    const text = await readBody(req);
+    const raw: unknown = text ? JSON.parse(text) : {};
+    const bad = (e: z.ZodError) => armError(400, 'BadRequest', e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    switch (op) {
+      case 'setAssessmentStatus': {
+        const b = ControlBodies.setAssessmentStatus.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        const { code, ...target } = b.data;
+        return { updated: control.setAssessmentStatus(target, code) };
+      }
+      case 'deleteResource': {
+        const b = ControlBodies.deleteResource.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        return { removedAssessments: control.deleteResource(b.data.resource) };
+      }
+      case 'addUnhealthyAssessments': {
+        const b = ControlBodies.addUnhealthyAssessments.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        return { ids: control.addUnhealthyAssessments(b.data.items) };
+      }
+      case 'setQuota': {
+        const b = ControlBodies.setQuota.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        control.setQuota(b.data.quota);
+        return { ok: true };
+      }
+      case 'setPageSize': {
+        const b = ControlBodies.setPageSize.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        control.setPageSize(b.data.pageSize);
+        return { ok: true };
+      }
+      case 'injectFaults': {
+        const b = ControlBodies.injectFaults.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        control.injectFaults(b.data);
+        return { ok: true };
+      }
+      case 'resetRequestLog':
+        control.resetRequestLog();
+        return { ok: true };
+      default:
+        throw armError(404, 'NotFound', `unknown control operation ${op}`);
+    }
+  }
+
+  // --- routing --------------------------------------------------------------------------------
+  const GOV_RE = /^(\/.+)\/providers\/Microsoft\.Security\/assessments\/([^/]+)\/governanceAssignments(?:\/([^/]+))?$/i;
+  const ASSESSMENT_RE = /^(\/.+)\/providers\/Microsoft\.Security\/assessments\/([^/]+)$/i;
+  const METADATA_RE = /^(?:\/subscriptions\/([^/]+))?\/providers\/Microsoft\.Security\/assessmentMetadata(?:\/([^/]+))?$/i;
+  const ROLES_RE = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Authorization\/roleAssignments$/i;
+  const TOKEN_RE = /^\/([^/]+)\/oauth2\/v2\.0\/token$/i;
+
+  function kindOf(path: string): RequestLogEntry['kind'] {
+    if (path.startsWith('/__control')) return 'control';
+    if (TOKEN_RE.test(path)) return 'token';
+    if (/^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(path)) return 'resourceGraph';
+    if (/^\/v1\.0\//i.test(path)) return 'graph';
+    if (/\/providers\//i.test(path)) return 'arm';
+    return 'other';
+  }
+
+  async function route(req: http.IncomingMessage, url: URL, kind: RequestLogEntry['kind']): Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> {
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    if (kind === 'control') {
+      if (opts.httpControl === false) throw armError(404, 'NotFound', 'control API disabled');
+      return { status: 200, body: await handleControl(req, path) };
+    }
+    if (kind === 'token') {
+      if (method !== 'POST') throw armError(405, 'MethodNotAllowed', 'Use POST.');
+      return { status: 200, body: await handleToken(req, TOKEN_RE.exec(path)![1]!) };
+    }
+    if (kind === 'other') throw armError(404, 'NotFound', `No route for ${method} ${path}`);
+    applyFault(kind);
+    checkBearer(req, kind === 'graph');
+    if (kind === 'graph') {
+      if (method !== 'GET') throw graphError(405, 'Request_BadRequest', 'Method not allowed.', clock);
+      return { status: 200, body: handleGraph(path) };
+    }
+    if (kind === 'resourceGraph') {
+      if (method !== 'POST') throw armError(405, 'MethodNotAllowed', 'Use POST.');
+      const r = await handleResourceGraph(req, url);
+      return { status: 200, body: r.body, headers: r.headers };
+    }
+    let m = GOV_RE.exec(path);
+    if (m) return handleGovernance(req, url, m[1]!, m[2]!, m[3]);
+    m = ASSESSMENT_RE.exec(path);
+    if (m && method === 'GET') {
+      requireApiVersion(url, [ASSESSMENTS_API_VERSION]);
+      const a = state.assessment(assessmentIdFor(m[1]!, m[2]!));
+      if (!a) throw armError(404, 'NotFound', `Assessment '${m[2]}' was not found on resource '${m[1]}'.`);
+      return { status: 200, body: assessmentResponse(a, url.searchParams.get('$expand')) };
+    }
+    m = METADATA_RE.exec(path);
+    if (m && method === 'GET') {
+      requireApiVersion(url, [ASSESSMENTS_API_VERSION]);
+      const sub = m[1];
+      if (!m[2]) return { status: 200, body: { value: state.allRecommendations().map((r) => metadataResponse(r, sub)) } };
+      const rec = state.recommendation(m[2]);
+      if (!rec) throw armError(404, 'NotFound', `Assessment metadata '${m[2]}' was not found.`);
+      return { status: 200, body: metadataResponse(rec, sub) };
+    }
+    m = ROLES_RE.exec(path);
+    if (m && method === 'GET') return { status: 200, body: handleRoleAssignments(url, m[1]!) };
+    throw armError(404, 'NotFound', `No route for ${method} ${path}`);
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const kind = kindOf(url.pathname);
+    const finish = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (kind !== 'control') {
+        const entry: RequestLogEntry = { method: req.method ?? 'GET', path: url.pathname, status, at: clock.now().toISOString(), kind };
+        const text = bodies.get(req);
+        if (text && kind !== 'token') {
+          try {
+            entry.body = JSON.parse(text);
+          } catch {
+            entry.body = text;
+          }
+        }
+        requestLog.push(entry);
+        // Long-running sandboxes must not grow without bound; tests never get near this.
+        if (requestLog.length > 20_000) requestLog.splice(0, 10_000);
+      }
+      const payload = body === undefined ? '' : JSON.stringify(body);
+      res.writeHead(status, {
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
+        'x-ms-request-id': randomBytes(8).toString('hex'),
+        ...headers,
+      });
+      res.end(payload);
+    };
+    route(req, url, kind).then(
+      (r) => finish(r.status, r.body, r.headers),
+      (err: unknown) => {
+        if (err instanceof HttpError) return finish(err.status, err.body, err.headers);
+        log.error({ err }, 'simulator request failed');
+        finish(500, { error: { code: 'InternalServerError', message: 'Simulator bug: ' + String(err) } });
+      },
+    );
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  log.info({ url }, 'defender simulator listening');
+  return {
+    url,
+    port,
+    tenantId: state.tenantId,
+    control,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}
+

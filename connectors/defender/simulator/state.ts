@@ -1,0 +1,262 @@
+/**
+ * In-memory Azure state behind the simulator: resources, assessments, governance assignments,
+ * users, role assignments. The HTTP layer (server.ts) only translates requests into calls here.
+ */
+import type { Clock } from '../../../core/clock.js';
+import { assessmentIdFor, parseResourceId, type AssessmentStatusCode } from '../../../core/defender-model.js';
+import type {
+  DatasetAssessment,
+  DatasetRecommendation,
+  DatasetResource,
+  DatasetRoleAssignment,
+  DatasetUser,
+  DefenderDataset,
+} from '../dataset.js';
+
+export interface AssessmentTarget {
+  /** Full ARM id of the resource (case-insensitive). */
+  resourceId?: string;
+  /** Resource name, for convenience in sandbox scripts; matches every resource with that name. */
+  resourceName?: string;
+  assessmentKey: string;
+}
+
+export interface NewAssessment {
+  resourceId: string;
+  assessmentKey: string;
+  /** Needed only when the resource does not exist yet. */
+  location?: string;
+  statusChangeDate?: string;
+}
+
+export interface StoredGovernanceAssignment {
+  id: string;
+  name: string;
+  assessmentId: string;
+  resourceId: string;
+  assessmentKey: string;
+  properties: GovernanceAssignmentPropertiesBody;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface GovernanceAssignmentPropertiesBody {
+  owner?: string;
+  remediationDueDate: string;
+  remediationEta?: { eta: string; justification: string };
+  isGracePeriod?: boolean;
+  governanceEmailNotification?: { disableManagerEmailNotification?: boolean; disableOwnerEmailNotification?: boolean };
+  additionalData?: { ticketNumber?: number; ticketLink?: string; ticketStatus?: string };
+}
+
+export interface AssessmentView {
+  id: string;
+  resourceId: string;
+  assessmentKey: string;
+  code: AssessmentStatusCode;
+  statusChangeDate: string;
+}
+
+const lc = (s: string) => s.toLowerCase();
+
+export class SimulatorState {
+  readonly tenantId: string;
+  readonly managementGroups: DefenderDataset['managementGroups'];
+  readonly subscriptions: DefenderDataset['subscriptions'];
+  readonly users: DatasetUser[];
+  readonly roleAssignments: DatasetRoleAssignment[];
+  private readonly recommendations = new Map<string, DatasetRecommendation>();
+  private readonly resources = new Map<string, DatasetResource>();
+  /** key: lower-cased assessment id. */
+  private readonly assessments = new Map<string, DatasetAssessment & { id: string }>();
+  private sortedIds: Array<DatasetAssessment & { id: string }> | undefined;
+  /** Bumped on every mutation, so the server can cache query results between pages. */
+  version = 0;
+  readonly governance = new Map<string, StoredGovernanceAssignment>();
+
+  constructor(dataset: DefenderDataset, private readonly clock: Clock) {
+    this.tenantId = dataset.tenantId;
+    this.managementGroups = dataset.managementGroups.map((g) => ({ ...g }));
+    this.subscriptions = dataset.subscriptions.map((s) => ({ ...s }));
+    this.users = dataset.users.map((u) => ({ ...u }));
+    this.roleAssignments = dataset.roleAssignments.map((r) => ({ ...r }));
+    for (const r of dataset.recommendations) this.recommendations.set(lc(r.key), r);
+    for (const r of dataset.resources) this.resources.set(lc(r.id), r);
+    for (const a of dataset.assessments) {
+      const id = assessmentIdFor(a.resourceId, a.key);
+      this.assessments.set(lc(id), { ...a, id });
+    }
+  }
+
+  recommendation(key: string): DatasetRecommendation | undefined {
+    return this.recommendations.get(lc(key));
+  }
+
+  allRecommendations(): DatasetRecommendation[] {
+    return [...this.recommendations.values()];
+  }
+
+  resource(id: string): DatasetResource | undefined {
+    return this.resources.get(lc(id));
+  }
+
+  assessment(assessmentId: string): (DatasetAssessment & { id: string }) | undefined {
+    return this.assessments.get(lc(assessmentId));
+  }
+
+  /** Sorted by id (ordinal), matching `order by id asc`; cached because benchmarks page 50k rows. */
+  sortedAssessments(): ReadonlyArray<DatasetAssessment & { id: string }> {
+    if (!this.sortedIds) {
+      this.sortedIds = [...this.assessments.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    return this.sortedIds;
+  }
+
+  /** Subscriptions below a management group, through any depth of child groups. */
+  subscriptionsUnder(mgName: string): string[] {
+    const groups = new Set([lc(mgName)]);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const g of this.managementGroups) {
+        if (g.parent && groups.has(lc(g.parent)) && !groups.has(lc(g.name))) {
+          groups.add(lc(g.name));
+          grew = true;
+        }
+      }
+    }
+    return this.subscriptions.filter((s) => groups.has(lc(s.managementGroup))).map((s) => s.subscriptionId);
+  }
+
+  /** Nearest first, tenant root group last, as ARG's managementGroupAncestorsChain lists them. */
+  ancestorsOf(subscriptionId: string): Array<{ name: string; displayName: string }> {
+    const sub = this.subscriptions.find((s) => lc(s.subscriptionId) === lc(subscriptionId));
+    if (!sub) return [];
+    const chain: Array<{ name: string; displayName: string }> = [];
+    let current = this.managementGroups.find((g) => lc(g.name) === lc(sub.managementGroup));
+    while (current) {
+      chain.push({ name: current.name, displayName: current.displayName });
+      const parent = current.parent;
+      current = parent ? this.managementGroups.find((g) => lc(g.name) === lc(parent)) : undefined;
+    }
+    chain.push({ name: this.tenantId, displayName: 'Tenant Root Group' });
+    return chain;
+  }
+
+  /** Scopes of everything above a subscription (for role inheritance). */
+  scopesAbove(subscriptionId: string): string[] {
+    return [
+      '/',
+      ...this.ancestorsOf(subscriptionId).map((g) => `/providers/Microsoft.Management/managementGroups/${g.name}`),
+    ];
+  }
+
+  private resolveTargets(t: AssessmentTarget): Array<DatasetAssessment & { id: string }> {
+    const key = lc(t.assessmentKey);
+    const out: Array<DatasetAssessment & { id: string }> = [];
+    if (t.resourceId) {
+      const a = this.assessments.get(lc(assessmentIdFor(t.resourceId, t.assessmentKey)));
+      if (a) out.push(a);
+      return out;
+    }
+    if (t.resourceName) {
+      const name = lc(t.resourceName);
+      for (const a of this.assessments.values()) {
+        if (lc(a.key) !== key) continue;
+        const parsed = parseResourceId(a.resourceId);
+        if (parsed && lc(parsed.name) === name) out.push(a);
+      }
+    }
+    return out;
+  }
+
+  setStatus(t: AssessmentTarget, code: AssessmentStatusCode, extra?: { cause?: string; description?: string }): number {
+    const targets = this.resolveTargets(t);
+    this.version++;
+    const now = this.clock.now().toISOString();
+    for (const a of targets) {
+      if (a.code === code) continue;
+      a.code = code;
+      a.statusChangeDate = now;
+      delete a.cause;
+      delete a.statusDescription;
+      if (extra?.cause) a.cause = extra.cause;
+      if (extra?.description) a.statusDescription = extra.description;
+    }
+    return targets.length;
+  }
+
+  deleteResource(idOrName: string): number {
+    const byId = this.resources.get(lc(idOrName));
+    const victims = byId ? [byId] : [...this.resources.values()].filter((r) => lc(r.name) === lc(idOrName));
+    let removed = 0;
+    for (const r of victims) {
+      this.resources.delete(lc(r.id));
+      const prefix = lc(r.id) + '/providers/microsoft.security/assessments/';
+      for (const k of [...this.assessments.keys()]) {
+        if (k.startsWith(prefix)) {
+          this.assessments.delete(k);
+          removed++;
+        }
+      }
+    }
+    this.sortedIds = undefined;
+    this.version++;
+    return removed;
+  }
+
+  addUnhealthy(items: NewAssessment[]): string[] {
+    const now = this.clock.now().toISOString();
+    const ids: string[] = [];
+    for (const item of items) {
+      const parsed = parseResourceId(item.resourceId);
+      if (!parsed) throw new Error(`not an ARM resource id: ${item.resourceId}`);
+      if (!this.resources.has(lc(item.resourceId))) {
+        this.resources.set(lc(item.resourceId), {
+          id: item.resourceId,
+          name: parsed.name,
+          type: parsed.type,
+          subscriptionId: parsed.subscriptionId,
+          ...(parsed.resourceGroup ? { resourceGroup: parsed.resourceGroup } : {}),
+          location: item.location ?? 'westeurope',
+        });
+      }
+      const id = assessmentIdFor(item.resourceId, item.assessmentKey);
+      const existing = this.assessments.get(lc(id));
+      const changed = item.statusChangeDate ?? now;
+      if (existing) {
+        existing.code = 'Unhealthy';
+        existing.statusChangeDate = changed;
+      } else {
+        this.assessments.set(lc(id), {
+          id,
+          resourceId: item.resourceId,
+          key: item.assessmentKey,
+          code: 'Unhealthy',
+          firstEvaluationDate: changed,
+          statusChangeDate: changed,
+        });
+      }
+      ids.push(id);
+    }
+    this.sortedIds = undefined;
+    this.version++;
+    return ids;
+  }
+
+  addRecommendation(rec: DatasetRecommendation): void {
+    this.recommendations.set(lc(rec.key), rec);
+    this.version++;
+  }
+
+  listAssessments(filter?: { code?: AssessmentStatusCode; subscriptionId?: string; assessmentKey?: string }): AssessmentView[] {
+    const out: AssessmentView[] = [];
+    for (const a of this.sortedAssessments()) {
+      if (filter?.code && a.code !== filter.code) continue;
+      if (filter?.assessmentKey && lc(a.key) !== lc(filter.assessmentKey)) continue;
+      if (filter?.subscriptionId && !lc(a.resourceId).startsWith(`/subscriptions/${lc(filter.subscriptionId)}`)) continue;
+      out.push({ id: a.id, resourceId: a.resourceId, assessmentKey: a.key, code: a.code, statusChangeDate: a.statusChangeDate });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,44 @@
+import { isPublicAddress } from '../../core/ipRanges.js';
+import { checkInstanceUrl, type Lookup } from '../../connectors/servicenow/urlGuard.js';
+
+const resolvesTo = (...addresses: string[]): Lookup => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+
+describe('ServiceNow instance URL guard (SSRF)', () => {
+  it('classifies addresses', () => {
+    for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1']) {
+      expect([ip, isPublicAddress(ip)]).toEqual([ip, false]);
+    }
+    for (const ip of ['149.96.5.10', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8']) expect([ip, isPublicAddress(ip)]).toEqual([ip, true]);
+  });
+
+  it('accepts an https instance on a public address and normalises it to its origin', async () => {
+    await expect(checkInstanceUrl('https://contoso.service-now.com/', { allowPrivate: false, lookup: resolvesTo('149.96.5.10') })).resolves.toEqual({
+      ok: true,
+      url: 'https://contoso.service-now.com',
+    });
+  });
+
+  it.each([
+    ['http://contoso.service-now.com', /must use https/],
+    ['https://admin:pw@contoso.service-now.com', /must not contain a user name/],
+    ['https://contoso.service-now.com/api/now/table/incident', /without a path/],
+    ['not a url', /is not a URL/],
+    ['https://127.0.0.1', /127\.0\.0\.1, which is not a public address/],
+    ['https://[::1]', /::1, which is not a public address/],
+  ])('refuses %s', async (url, reason) => {
+    const result = await checkInstanceUrl(url, { allowPrivate: false, lookup: resolvesTo('149.96.5.10') });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it('refuses a name that resolves to a private or metadata address (checked after DNS)', async () => {
+    const r1 = await checkInstanceUrl('https://intranet.contoso.com', { allowPrivate: false, lookup: resolvesTo('149.96.5.10', '10.0.0.5') });
+    expect(r1).toEqual({ ok: false, reason: expect.stringContaining('10.0.0.5') });
+    const r2 = await checkInstanceUrl('https://metadata.example', { allowPrivate: false, lookup: resolvesTo('169.254.169.254') });
+    expect(r2.ok).toBe(false);
+  });
+
+  it('allows private hosts and plain http only when explicitly enabled', async () => {
+    await expect(checkInstanceUrl('http://127.0.0.1:8443', { allowPrivate: true })).resolves.toEqual({ ok: true, url: 'http://127.0.0.1:8443' });
+  });
+});
