@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -17,6 +18,8 @@ const csv = z.string().transform((v) =>
     .filter(Boolean),
 );
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const scopeRe = /^\/(subscriptions\/[0-9a-f-]{36}|providers\/Microsoft\.Management\/managementGroups\/[\w.()-]{1,90})$/i;
+const cronExpr = z.string().refine((v) => cron.validate(v), 'must be a cron expression (e.g. "*/5 * * * *")');
 
 const envSchema = z
   .object({
@@ -32,7 +35,29 @@ const envSchema = z
     LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
     LOG_PRETTY: opt(bool),
     ALLOWED_TENANT_IDS: opt(csv.pipe(z.array(z.string().regex(guid, 'each entry must be a tenant GUID')))).transform((v) => v ?? []),
-  });
+
+    // Defender for Cloud / Azure
+    DEFENDER_SOURCE: opt(z.enum(['azure', 'sandbox'])),
+    DEFENDER_SCOPES: opt(csv.pipe(z.array(z.string().regex(scopeRe, 'each scope must be /subscriptions/{id} or /providers/Microsoft.Management/managementGroups/{name}')))).transform((v) => v ?? []),
+    ARM_ENDPOINT: withDefault(z.url({ protocol: /^https?$/ }), 'https://management.azure.com'),
+    GRAPH_ENDPOINT: withDefault(z.url({ protocol: /^https?$/ }), 'https://graph.microsoft.com'),
+    AZURE_AUTHORITY_HOST: opt(z.url({ protocol: /^https$/ })),
+    AZURE_TENANT_ID: opt(z.string()),
+    AZURE_CLIENT_ID: opt(z.string()),
+    SYNC_CRON: withDefault(cronExpr, '*/5 * * * *'),
+
+    // ServiceNow
+    SERVICENOW_ALLOW_PRIVATE_HOSTS: withDefault(bool, 'false'),
+
+    // Sandbox simulators (BOT_MODE=sandbox)
+    SANDBOX_DEFENDER_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3980),
+    SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3981),
+  })
+  .transform((env) => ({
+    ...env,
+    // Without an Azure identity there is nothing real to read, so the simulator is the default.
+    DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (env.BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),
+  }));
 
 /**
  * Rules that involve several variables. They run on the raw values even when single fields are
@@ -56,6 +81,10 @@ function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
     problems.push('SECRET_KEY: is required in production mode (32 random bytes as 64 hex characters or base64)');
   }
   if (secretKey && !decodeSecretKey(secretKey)) problems.push('SECRET_KEY: must be 32 bytes given as 64 hex characters or base64');
+  const source = get('DEFENDER_SOURCE') ?? ((get('BOT_MODE') ?? 'sandbox') === 'production' || get('AZURE_CLIENT_ID') ? 'azure' : 'sandbox');
+  if (source === 'azure' && !get('DEFENDER_SCOPES')) {
+    problems.push('DEFENDER_SCOPES: is required when reading Azure (DEFENDER_SOURCE=azure) (comma list of /subscriptions/{id} or management group ids)');
+  }
   return problems;
 }
 

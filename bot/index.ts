@@ -19,7 +19,18 @@ import { ConversationService } from './conversations.js';
 import { closeServer, createServer, listen } from './server.js';
 import { TeamsBot } from './teamsBot.js';
 import { z } from 'zod';
+import type { ScheduledTask } from 'node-cron';
 import { helpCard } from '../cards/index.js';
+import type { AzureClient } from '../connectors/defender/azureClient.js';
+import type { DefenderSimulatorControl } from '../connectors/defender/simulator/index.js';
+import { scheduleSync, SyncJob } from '../jobs/sync.js';
+import { recommendationActions } from './actions/recommendation.js';
+import { RbacAuthorizer } from './authorizer.js';
+import { integrationsCommand } from './commands/integrations.js';
+import { recommendationCommands } from './commands/recommendations.js';
+import { simulateCommand } from './commands/simulate.js';
+import { IntegrationService } from './integrations.js';
+import { ProactiveMessenger } from './messenger.js';
 
 export interface AppOptions {
   config: Config;
@@ -28,6 +39,14 @@ export interface AppOptions {
   logger: Logger;
   secrets: SecretBox;
   version: string;
+  /** Azure (Defender for Cloud, ARM roles, Graph); absent = no recommendations feed. */
+  azure?: AzureClient;
+  /** ARM scopes the sync job reads. */
+  defenderScopes?: string[];
+  /** Sandbox simulators' control, for the `simulate` command. */
+  simulator?: DefenderSimulatorControl;
+  /** Start the cron schedules (off in tests, which run jobs directly). */
+  schedule?: boolean;
 }
 
 export interface App {
@@ -35,6 +54,9 @@ export interface App {
   adapter: CloudAdapter;
   commands: CommandRouter;
   actions: ActionRouter;
+  messenger: ProactiveMessenger;
+  integrations: IntegrationService;
+  sync?: SyncJob;
   listen(port: number, host?: string): Promise<string>;
   /** Stops jobs, closes the server and flushes the store. */
   stop(): Promise<void>;
@@ -62,9 +84,29 @@ export function createApp(options: AppOptions): App {
   };
 
   const conversations = new ConversationService(store, clock, logger.child({ module: 'conversations' }));
+  const messenger = new ProactiveMessenger({ adapter, appId: config.MicrosoftAppId ?? '', store, logger: logger.child({ module: 'messenger' }) });
+  const integrations = new IntegrationService({
+    store,
+    secrets: options.secrets,
+    clock,
+    logger: logger.child({ module: 'integrations' }),
+    allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
+  });
+  const authorizer = new RbacAuthorizer(options.azure, { sandbox, logger: logger.child({ module: 'authz' }) });
+  const sync = options.azure
+    ? new SyncJob({ azure: options.azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes: options.defenderScopes ?? config.DEFENDER_SCOPES })
+    : undefined;
+  const tasks: ScheduledTask[] = [];
+  if (sync && options.schedule) tasks.push(scheduleSync(sync, config.SYNC_CRON, logger.child({ job: 'sync' })));
 
   const commands = new CommandRouter();
-  commands.register(helpCommand(commands, sandbox), ...subscribeCommands(conversations, sandbox));
+  commands.register(
+    helpCommand(commands, sandbox),
+    ...subscribeCommands(conversations, sandbox),
+    ...recommendationCommands({ store, sync, authorizer }),
+    integrationsCommand(integrations),
+  );
+  if (options.simulator && sync) commands.register(simulateCommand(options.simulator, store, sync));
 
   const actions = new ActionRouter(logger.child({ module: 'actions' }));
   actions.register(
@@ -76,6 +118,7 @@ export function createApp(options: AppOptions): App {
         card: helpCard({ commands: commands.list().map((c) => ({ name: c.name, usage: c.usage, description: c.description })), sandbox }, ctx),
       }),
     }),
+    ...recommendationActions({ store, sync }),
   );
 
   const bot = new TeamsBot({ commands, actions, conversations, logger: logger.child({ module: 'bot' }), sandbox });
@@ -92,9 +135,14 @@ export function createApp(options: AppOptions): App {
     adapter,
     commands,
     actions,
+    messenger,
+    integrations,
+    sync,
     listen: (port, host) => listen(server, port, host),
     stop: async () => {
+      for (const t of tasks) await t.destroy();
       await closeServer(server);
+      await sync?.delivered().catch(() => undefined);
       await store.flush();
     },
   };

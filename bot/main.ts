@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { PID_FILE } from '../cli/index.js';
 import path from 'node:path';
 import { systemClock } from '../core/clock.js';
 import { ConfigError, decodeSecretKey, loadConfig } from './config.js';
@@ -7,6 +8,8 @@ import { createLogger } from './logger.js';
 import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
 import { packageVersion } from './version.js';
+import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
+import { ensureSandboxIntegration, startSandbox } from './sandbox.js';
 
 /** Process entry: read the environment, open the store, start the server, stop cleanly. */
 async function main(): Promise<void> {
@@ -39,9 +42,32 @@ async function main(): Promise<void> {
   }
   const key = config.SECRET_KEY ? decodeSecretKey(config.SECRET_KEY)! : await loadOrCreateKeyFile(path.join(dataDir, 'secret.key'));
 
-  const app = createApp({ config, store, clock: systemClock, logger, secrets: new SecretBox(key), version: packageVersion() });
+  const sandbox = config.BOT_MODE === 'sandbox' || config.DEFENDER_SOURCE === 'sandbox'
+    ? await startSandbox({ defenderPort: config.SANDBOX_DEFENDER_PORT, servicenowPort: config.SANDBOX_SERVICENOW_PORT, clock: systemClock, logger })
+    : undefined;
+  const azure = config.DEFENDER_SOURCE === 'azure'
+    ? new AzureClient({ credential: createAzureCredential(process.env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger: logger.child({ module: 'azure' }) })
+    : sandbox?.azure;
+  const app = createApp({
+    config: sandbox ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,
+    store,
+    clock: systemClock,
+    logger,
+    secrets: new SecretBox(key),
+    version: packageVersion(),
+    azure,
+    defenderScopes: config.DEFENDER_SOURCE === 'sandbox' ? sandbox?.scopes : config.DEFENDER_SCOPES,
+    simulator: sandbox?.defender.control,
+    schedule: true,
+  });
+  if (sandbox) await ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
   const url = await app.listen(config.PORT);
+  // The CLI refuses to write while the bot holds the data file in memory.
+  const pidFile = path.join(dataDir, PID_FILE);
+  writeFileSync(pidFile, String(process.pid));
   logger.info({ url: `${url}/api/messages`, mode: config.BOT_MODE }, `bot listening on ${url}/api/messages`);
+  // A first pass at start, so a fresh sandbox has cards without waiting for the schedule.
+  if (app.sync) void app.sync.runOnce().catch((err: unknown) => logger.error({ err }, 'initial sync failed'));
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -50,7 +76,9 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     try {
       await app.stop();
+      await sandbox?.close();
       await store.close();
+      rmSync(pidFile, { force: true });
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

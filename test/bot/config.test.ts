@@ -39,7 +39,10 @@ describe('configuration', () => {
     const attempt = () => loadConfig({ BOT_MODE: 'production', MicrosoftAppId: '11111111-2222-3333-4444-555555555555' });
     expect(attempt).toThrow(/SECRET_KEY: is required in production/);
     expect(attempt).toThrow(/MicrosoftAppPassword: is required when MicrosoftAppId is set/);
-    expect(loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32) }).BOT_MODE).toBe('production');
+    const prod = loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), DEFENDER_SCOPES: '/providers/Microsoft.Management/managementGroups/contoso' });
+    expect(prod).toMatchObject({ BOT_MODE: 'production', DEFENDER_SOURCE: 'azure', DEFENDER_SCOPES: ['/providers/Microsoft.Management/managementGroups/contoso'] });
+    expect(() => loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32) })).toThrow(/DEFENDER_SCOPES: is required/);
+    expect(() => loadConfig({ SYNC_CRON: 'every five minutes' })).toThrow(/SYNC_CRON: must be a cron expression/);
     expect(loadConfig({ SECRET_KEY: Buffer.alloc(32, 1).toString('base64') }).SECRET_KEY).toBeDefined();
   });
 

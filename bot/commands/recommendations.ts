@@ -1,0 +1,59 @@
+import { noticeCard, errorCard } from '../../cards/index.js';
+import { recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
+import { summarizeRecommendations } from '../../core/recommendations.js';
+import { describeFilters } from '../../core/subscriptionFilters.js';
+import type { SyncJob } from '../../jobs/sync.js';
+import type { Store } from '../../storage/repositories.js';
+import type { Command } from '../commandRouter.js';
+import type { Authorizer } from '../authorizer.js';
+
+export function recommendationCommands(deps: { store: Store; sync?: SyncJob; authorizer: Authorizer }): Command[] {
+  const { store, sync } = deps;
+  return [
+    {
+      name: 'recommendations',
+      aliases: ['recs'],
+      usage: 'recommendations',
+      description: 'Summary of unhealthy recommendations: counts by severity and subscription, the top 10.',
+      handle: async (ctx) => {
+        const filters = store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
+        const summary = summarizeRecommendations(store.recommendations.list(), filters, sync?.ancestry());
+        await ctx.reply({ card: recommendationSummaryCard(recommendationSummaryModel(summary, { filtersText: describeFilters(filters) }), ctx), summary: 'Recommendations' });
+      },
+    },
+    {
+      name: 'sync',
+      usage: 'sync',
+      description: 'Fetch Defender for Cloud recommendations now and update the cards (security admins).',
+      handle: async (ctx) => {
+        if (!sync) {
+          await ctx.reply({ text: 'Defender for Cloud is not configured (set DEFENDER_SOURCE and DEFENDER_SCOPES).' });
+          return;
+        }
+        const subscriptions = [...new Set(store.recommendations.list().flatMap((r) => r.resources.map((x) => x.subscriptionId)))];
+        const decision = await deps.authorizer.canManage(ctx.actor, subscriptions);
+        if (!decision.allowed) {
+          await ctx.reply({ card: errorCard({ title: 'Not allowed', message: decision.reason, details: [] }, ctx) });
+          return;
+        }
+        const r = await sync.runOnce();
+        await ctx.reply({
+          card: noticeCard(
+            {
+              title: 'Sync finished',
+              text: `${r.recommendations} recommendations with ${r.resources} unhealthy resources.`,
+              facts: [
+                { title: 'New', value: String(r.new) },
+                { title: 'Changed', value: String(r.changed) },
+                { title: 'Resolved', value: String(r.resolved) },
+                { title: 'Cards posted', value: String(r.cardsPosted) },
+                { title: 'Cards updated', value: String(r.cardsUpdated) },
+              ],
+            },
+            ctx,
+          ),
+        });
+      },
+    },
+  ];
+}

@@ -1,0 +1,32 @@
+import type { DefenderSimulatorControl } from '../../connectors/defender/simulator/index.js';
+import type { SyncJob } from '../../jobs/sync.js';
+import type { Store } from '../../storage/repositories.js';
+import type { Command } from '../commandRouter.js';
+
+/** Sandbox only: flip a resource healthy/unhealthy in the Defender simulator, then sync. */
+export function simulateCommand(control: DefenderSimulatorControl, store: Store, sync: SyncJob): Command {
+  return {
+    name: 'simulate',
+    usage: 'simulate fix|break <resource name>',
+    description: 'Sandbox: mark every assessment of a resource Healthy (fix) or Unhealthy (break) in the simulator, then sync.',
+    handle: async (ctx) => {
+      const [action, name] = ctx.args.split(/\s+/);
+      if ((action !== 'fix' && action !== 'break') || !name) {
+        await ctx.reply({ text: 'Usage: **simulate fix <resource name>** or **simulate break <resource name>**' });
+        return;
+      }
+      const keys = new Set(store.recommendations.list().map((r) => r.key));
+      let changed = 0;
+      for (const assessmentKey of keys) {
+        const target = { resourceName: name, assessmentKey };
+        changed += action === 'fix' ? control.markHealthy(target) : control.markUnhealthy(target);
+      }
+      if (changed === 0) {
+        await ctx.reply({ text: `No tracked assessment of a resource named "${name}" changed. Resource names are on the recommendation cards.` });
+        return;
+      }
+      const report = await sync.runOnce();
+      await ctx.reply({ text: `Simulated: ${changed} assessment(s) of ${name} are now ${action === 'fix' ? 'Healthy' : 'Unhealthy'}. Sync: ${report.changed} changed, ${report.resolved} resolved.` });
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError, decodeSecretKey, loadConfig, type Config } from '../bot/config.js';
+import { IntegrationError, IntegrationService, reasonOf } from '../bot/integrations.js';
+import { createLogger } from '../bot/logger.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
+import type { Store } from '../storage/repositories.js';
+import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const USAGE = `Usage: npm run cli -- <command>
+  integration add --name N --scope SCOPE --instance-url URL --username U --password P --client-id C --client-secret S [--fields default|customized]
+  integration list
+  integration test --name N
+  integration remove --name N`;
+
+class UsageError extends Error {}
+
+const addArgs = z.object({
+  name: z.string({ error: '--name is required' }),
+  scope: z.string({ error: '--scope is required' }),
+  'instance-url': z.string({ error: '--instance-url is required' }),
+  username: z.string({ error: '--username is required' }),
+  password: z.string({ error: '--password is required' }),
+  'client-id': z.string({ error: '--client-id is required' }),
+  'client-secret': z.string({ error: '--client-secret is required' }),
+  fields: z.enum(['default', 'customized'], { error: '--fields must be default or customized' }).default('default'),
+});
+const nameArgs = z.object({ name: z.string({ error: '--name is required' }) });
+
+/** The bot keeps the data file in memory; a second writer would lose one side's changes. */
+export const PID_FILE = 'bot.pid';
+
+function botRunning(dataDir: string): number | undefined {
+  const file = path.join(dataDir, PID_FILE);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs one CLI command; returns the exit code. Every failure is one readable line. */
+export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
+  let store: Store | undefined;
+  try {
+    const [group, verb, ...rest] = argv;
+    if (group !== 'integration' || !verb) throw new UsageError(USAGE);
+    const { values } = parseArgs({
+      args: rest,
+      options: Object.fromEntries(['name', 'scope', 'instance-url', 'username', 'password', 'client-id', 'client-secret', 'fields'].map((o) => [o, { type: 'string' }])),
+      strict: true,
+    });
+    const config = loadConfig(env);
+    const dataDir = path.resolve(config.DATA_DIR);
+    const writes = verb !== 'list';
+    const pid = writes ? botRunning(dataDir) : undefined;
+    if (pid) throw new UsageError(`the bot is running on ${dataDir} (pid ${pid}); use the Teams "integrations" command, or stop the bot first`);
+
+    const logger = createLogger({ level: 'silent' });
+    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
+    const service = new IntegrationService({ store, secrets: await secretBox(config, dataDir), clock, logger, allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS });
+    const actor = `cli:${env.USER ?? 'unknown'}`;
+
+    switch (verb) {
+      case 'add': {
+        const a = parseOrUsage(addArgs, values);
+        const view = await service.add(
+          { name: a.name, scope: a.scope, instanceUrl: a['instance-url'], username: a.username, password: a.password, clientId: a['client-id'], clientSecret: a['client-secret'], fieldMode: a.fields },
+          actor,
+        );
+        io.out(`Added integration "${view.name}" (${view.scope}) → ${view.instanceUrl}, ${view.fieldMode} fields. Credentials verified.`);
+        return 0;
+      }
+      case 'list': {
+        const list = service.list();
+        if (list.length === 0) io.out('No integrations. Add one with: npm run cli -- integration add --help');
+        for (const i of list) {
+          const health = i.lastError && (!i.lastSuccessAt || i.lastError.at > i.lastSuccessAt) ? `last error ${i.lastError.at}: ${i.lastError.message}` : `last success ${i.lastSuccessAt ?? 'never'}`;
+          io.out(`${i.name}\t${i.scope}\t${i.instanceUrl}\t${i.fieldMode}\t${health}`);
+        }
+        return 0;
+      }
+      case 'test': {
+        const { name } = parseOrUsage(nameArgs, values);
+        const result = await service.test(name);
+        (result.ok ? io.out : io.err)(`${result.ok ? 'OK' : 'FAILED'}: "${result.integration.name}" ${result.message}`);
+        return result.ok ? 0 : 1;
+      }
+      case 'remove': {
+        const { name } = parseOrUsage(nameArgs, values);
+        const view = await service.remove(name, actor);
+        io.out(`Removed integration "${view.name}". Its assignments are released on the next sync (tickets stay open, each gets a work note).`);
+        return 0;
+      }
+      default:
+        throw new UsageError(USAGE);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) io.err(err.message);
+    else if (err instanceof ConfigError) io.err(`Invalid configuration: ${err.problems.join('; ')}`);
+    else if (err instanceof StoreValidationError) io.err(err.message.split('\n')[0]);
+    else if (err instanceof IntegrationError) io.err(`Error: ${err.message}`);
+    else io.err(`Error: ${reasonOf(err).split('\n')[0]}`);
+    return err instanceof UsageError ? 2 : 1;
+  } finally {
+    await store?.close();
+  }
+}
+
+function parseOrUsage<S extends z.ZodType>(schema: S, values: unknown): z.output<S> {
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data;
+}
+
+async function secretBox(config: Config, dataDir: string): Promise<SecretBox> {
+  const key = config.SECRET_KEY ? decodeSecretKey(config.SECRET_KEY)! : await loadOrCreateKeyFile(path.join(dataDir, 'secret.key'));
+  return new SecretBox(key);
+}
+
+if (require.main === module) {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  runCli(process.argv.slice(2), process.env, { out: (l) => console.log(l), err: (l) => console.error(l) }).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`Error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,511 @@
+import { z } from 'zod';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import {
+  CORRELATION_ID_MAX,
+  INCIDENT_STATE,
+  isResolvedState,
+  isSysId,
+  recordLink,
+  type TicketTable,
+} from '../../core/servicenow-rules.js';
+import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
+import { HttpCore, limiterFor, type RawResponse, type Sleep } from './http.js';
+import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
+
+export type { ServiceNowConnection, StoredTokens, TokenCache } from './oauth.js';
+export { ServiceNowError, type ServiceNowErrorKind } from './errors.js';
+export type { Sleep } from './http.js';
+export type { TicketTable } from '../../core/servicenow-rules.js';
+
+export interface ServiceNowClientOptions {
+  /** Max requests in flight per instance URL, shared by all clients of that instance (default 4). */
+  concurrency?: number;
+  maxRetries?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Longest Retry-After honoured before giving up (default 120 000 ms). */
+  maxRetryAfterMs?: number;
+  timeoutMs?: number;
+  /** Incident resolution code; must be a valid sys_choice value on the instance. */
+  closeCode?: string;
+  /** sys_ids per `sys_idIN` read (default 50, keeps URLs short). */
+  batchSize?: number;
+}
+
+export interface ServiceNowClientParams {
+  connection: ServiceNowConnection;
+  logger?: Logger;
+  clock?: Clock;
+  tokenCache?: TokenCache;
+  options?: ServiceNowClientOptions;
+  sleep?: Sleep;
+  /** Jitter source in [0, 1); injectable for deterministic tests. */
+  random?: () => number;
+}
+
+export interface ServiceNowUser {
+  sysId: string;
+  userName: string;
+  email: string;
+  name: string;
+}
+
+export interface TicketRecord {
+  table: TicketTable;
+  sysId: string;
+  number: string;
+  state: string;
+  active: boolean;
+  link: string;
+  /** Raw values as strings (references as sys_ids). */
+  fields: Record<string, string>;
+}
+
+export interface CreateTicketResult {
+  sysId: string;
+  number: string;
+  table: TicketTable;
+  link: string;
+  /** false when a ticket with this correlation id already existed. */
+  created: boolean;
+}
+
+export interface LifecycleResult {
+  outcome: 'resolved' | 'needs-manual';
+  reason?: string;
+  state: string;
+  number: string;
+  link: string;
+}
+
+export interface ReopenResult {
+  outcome: 'reopened' | 'already-open' | 'needs-manual' | 'not-reopenable';
+  reason?: string;
+  state?: string;
+  number?: string;
+  link: string;
+}
+
+export interface UpdateResult {
+  record: TicketRecord;
+  /** Requested fields whose read-back value differs: ServiceNow ignored them silently. */
+  notApplied: string[];
+}
+
+export type FieldInput = Record<string, string | number | boolean>;
+
+const TABLE_API = '/api/now/v2/table';
+const BOT_NOTE_PREFIX = '[Defender for Cloud bot]';
+
+// Raw values are strings; anything else is normalised so one odd field cannot fail a whole read.
+const fieldValue = z
+  .union([z.string(), z.number(), z.boolean(), z.null(), z.looseObject({ value: z.unknown() })])
+  .transform((v): string => {
+    if (v === null) return '';
+    if (typeof v === 'object') return typeof v.value === 'string' ? v.value : '';
+    return String(v);
+  });
+const rowSchema = z.record(z.string(), fieldValue);
+const oneEnvelope = z.object({ result: rowSchema });
+const listEnvelope = z.object({ result: z.array(rowSchema) });
+const ticketRow = z.looseObject({ sys_id: z.string().refine(isSysId, 'sys_id must be 32 hex characters'), number: z.string() });
+
+// Shared across client objects: two clients must not race a create for the same correlation id.
+const createsInFlight = new Map<string, Promise<CreateTicketResult>>();
+
+export class ServiceNowClient {
+  readonly instanceUrl: string;
+  private readonly http: HttpCore;
+  private readonly tokens: TokenManager;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private readonly maxRetries: number;
+  private readonly closeCode: string;
+  private readonly batchSize: number;
+
+  constructor(private readonly params: ServiceNowClientParams) {
+    const { connection } = params;
+    let origin: string;
+    try {
+      origin = new URL(connection.instanceUrl).origin;
+    } catch {
+      throw new ServiceNowError({ kind: 'invalid-input', operation: 'setup', reason: 'the ServiceNow instance URL is not a valid URL' });
+    }
+    const o = params.options ?? {};
+    this.instanceUrl = origin;
+    this.clock = params.clock ?? systemClock;
+    this.log = (params.logger ?? silentLogger).child({ component: 'servicenow', instance: origin });
+    this.sleep = params.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.maxRetries = o.maxRetries ?? 3;
+    this.closeCode = o.closeCode ?? 'Solution provided';
+    this.batchSize = Math.max(1, o.batchSize ?? 50);
+    this.http = new HttpCore(
+      origin,
+      limiterFor(origin, o.concurrency ?? 4),
+      {
+        maxRetries: this.maxRetries,
+        baseDelayMs: o.baseDelayMs ?? 500,
+        maxDelayMs: o.maxDelayMs ?? 30_000,
+        maxRetryAfterMs: o.maxRetryAfterMs ?? 120_000,
+      },
+      o.timeoutMs ?? 30_000,
+      this.sleep,
+      params.random ?? Math.random,
+      this.log,
+    );
+    this.tokens = new TokenManager(connection, this.http, this.clock, this.log, params.tokenCache);
+  }
+
+  recordLink(table: string, sysId: string): string {
+    return recordLink(this.instanceUrl, table, sysId);
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private async call(
+    operation: string,
+    method: 'GET' | 'POST' | 'PATCH',
+    path: string,
+    opts: { params?: Record<string, string>; data?: unknown; retry?: 'safe' | 'unsafe' } = {},
+  ): Promise<RawResponse & { json: unknown }> {
+    let used: string | undefined;
+    const res = await this.http.send(
+      {
+        method,
+        path,
+        params: { sysparm_exclude_reference_link: 'true', sysparm_display_value: 'false', ...opts.params },
+        data: opts.data,
+        headers: async () => {
+          used = await this.tokens.accessToken();
+          return { Authorization: `Bearer ${used}` };
+        },
+      },
+      {
+        operation,
+        retry: opts.retry ?? 'safe',
+        onUnauthorized: async () => {
+          if (used) this.tokens.invalidate(used);
+          this.log.info({ op: operation }, 'ServiceNow answered 401, signing in again once');
+          return true;
+        },
+      },
+    );
+    if (res.status < 200 || res.status >= 300) throw errorFromResponse(operation, res.status, res.body);
+    const contentType = res.headers['content-type'] ?? '';
+    let json: unknown;
+    try {
+      json = JSON.parse(res.body);
+    } catch {
+      json = undefined;
+    }
+    if (json === undefined || (contentType && !contentType.includes('json'))) {
+      const html = /html/i.test(contentType) || /^\s*</.test(res.body);
+      throw new ServiceNowError({
+        kind: 'invalid-response',
+        operation,
+        status: res.status,
+        reason: html
+          ? 'the instance returned HTML instead of JSON, is it hibernating? Wake it up in the ServiceNow developer portal'
+          : 'the instance returned a response that is not JSON',
+      });
+    }
+    return { ...res, json };
+  }
+
+  private parse<T>(operation: string, schema: z.ZodType<T>, json: unknown): T {
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ServiceNowError({
+        kind: 'invalid-response',
+        operation,
+        reason: `ServiceNow returned an unexpected response shape (${oneLine(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 160)})`,
+      });
+    }
+    return parsed.data;
+  }
+
+  private toTicket(table: TicketTable, operation: string, row: Record<string, string>): TicketRecord {
+    const t = this.parse(operation, ticketRow, row);
+    return {
+      table,
+      sysId: t.sys_id,
+      number: t.number,
+      state: row.state ?? '',
+      active: row.active === 'true',
+      link: this.recordLink(table, t.sys_id),
+      fields: row,
+    };
+  }
+
+  private async list(operation: string, table: string, params: Record<string, string>): Promise<Array<Record<string, string>>> {
+    const res = await this.call(operation, 'GET', `${TABLE_API}/${table}`, { params });
+    return this.parse(operation, listEnvelope, res.json).result;
+  }
+
+  // ------------------------------------------------------------------ API
+
+  /** Proves the connection works end to end: a token and one sys_user read. */
+  async testConnection(): Promise<{ instanceUrl: string; user: ServiceNowUser | undefined }> {
+    assertQueryValue('connection test', 'user name', this.params.connection.username);
+    const rows = await this.list('connection test', 'sys_user', {
+      sysparm_query: `user_name=${this.params.connection.username}`,
+      sysparm_fields: 'sys_id,user_name,email,name',
+      sysparm_limit: '1',
+    });
+    const row = rows.find((r) => r.user_name === this.params.connection.username);
+    return { instanceUrl: this.instanceUrl, user: row ? toUser(row) : undefined };
+  }
+
+  /**
+   * Finds the one active sys_user for a Teams identity: by email first, then by user_name (for
+   * instances that provision UPNs as user names). More than one match is an error, never a guess.
+   */
+  async resolveUser(identity: string): Promise<ServiceNowUser> {
+    const operation = 'user lookup';
+    const id = identity.trim();
+    assertQueryValue(operation, 'identity', id);
+    for (const field of ['email', 'user_name'] as const) {
+      const variants = [...new Set([id, id.toLowerCase()])];
+      const rows = await this.list(operation, 'sys_user', {
+        sysparm_query: `active=true^${variants.map((v, i) => `${i ? 'OR' : ''}${field}=${v}`).join('^')}`,
+        sysparm_fields: 'sys_id,user_name,email,name,active',
+        sysparm_limit: '10',
+      });
+      // Re-check rows: an ignored query part would otherwise return unrelated users.
+      const matches = rows.filter((r) => r.active === 'true' && (r[field] ?? '').toLowerCase() === id.toLowerCase());
+      if (matches.length === 1) return toUser(matches[0]!);
+      if (matches.length > 1) {
+        throw new ServiceNowError({
+          kind: 'user-ambiguous',
+          operation,
+          reason: `${matches.length} active ServiceNow users match '${id}' by ${field === 'email' ? 'email' : 'user name'}; ask a ServiceNow admin to deactivate the duplicate account`,
+        });
+      }
+    }
+    throw new ServiceNowError({ kind: 'user-not-found', operation, reason: `No ServiceNow user matches '${id}'` });
+  }
+
+  async findByCorrelationId(table: TicketTable, correlationId: string): Promise<TicketRecord | undefined> {
+    const operation = 'ticket lookup';
+    assertQueryValue(operation, 'correlation id', correlationId);
+    const rows = await this.list(operation, table, {
+      sysparm_query: `correlation_id=${correlationId}^ORDERBYDESCsys_created_on`,
+      sysparm_fields: 'sys_id,number,state,active,correlation_id,sys_created_on',
+      sysparm_limit: '5',
+    });
+    const matches = rows.filter((r) => r.correlation_id === correlationId);
+    if (matches.length > 1) this.log.warn({ table, count: matches.length }, 'several ServiceNow tickets share one correlation id, using the newest');
+    return matches[0] ? this.toTicket(table, operation, matches[0]) : undefined;
+  }
+
+  /**
+   * Idempotent create keyed by correlation_id. ServiceNow has no idempotency key, so a create
+   * whose outcome is unknown (lost response, timeout, 5xx) is followed by a lookup before any retry.
+   */
+  async createTicket(
+    table: TicketTable,
+    fields: FieldInput,
+    correlation: { correlationId: string; correlationDisplay: string },
+  ): Promise<CreateTicketResult> {
+    const { correlationId } = correlation;
+    if (!correlationId || correlationId.length > CORRELATION_ID_MAX) {
+      throw new ServiceNowError({ kind: 'invalid-input', operation: 'ticket create', reason: `the correlation id must be 1 to ${CORRELATION_ID_MAX} characters` });
+    }
+    const key = `${this.instanceUrl}|${table}|${correlationId}`;
+    const running = createsInFlight.get(key);
+    if (running) return running.then((r) => ({ ...r, created: false }));
+    const promise = this.createOnce(table, fields, correlation).finally(() => createsInFlight.delete(key));
+    createsInFlight.set(key, promise);
+    return promise;
+  }
+
+  private async createOnce(
+    table: TicketTable,
+    fields: FieldInput,
+    { correlationId, correlationDisplay }: { correlationId: string; correlationDisplay: string },
+  ): Promise<CreateTicketResult> {
+    const operation = 'ticket create';
+    const existing = await this.findByCorrelationId(table, correlationId);
+    if (existing) return { sysId: existing.sysId, number: existing.number, table, link: existing.link, created: false };
+    const body: Record<string, unknown> = {
+      ...fields,
+      correlation_id: correlationId,
+      correlation_display: correlationDisplay.slice(0, CORRELATION_ID_MAX),
+    };
+    if (body.work_notes === undefined) body.work_notes = `${BOT_NOTE_PREFIX} Ticket created automatically from a Microsoft Defender for Cloud finding.`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.call(operation, 'POST', `${TABLE_API}/${table}`, { data: body, retry: 'unsafe' });
+        const t = this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
+        this.log.info({ table, number: t.number }, 'created ServiceNow ticket');
+        return { sysId: t.sysId, number: t.number, table, link: t.link, created: true };
+      } catch (err) {
+        if (!(err instanceof ServiceNowError) || !err.transient || attempt >= this.maxRetries) throw err;
+        this.log.warn({ table, kind: err.kind, attempt }, 'ticket create outcome unknown, checking before retrying');
+        await this.sleep(this.http.backoffMs(attempt));
+        const found = await this.findByCorrelationId(table, correlationId);
+        // Nothing existed before this call, so a match now is the record this call committed.
+        if (found) return { sysId: found.sysId, number: found.number, table, link: found.link, created: true };
+      }
+    }
+  }
+
+  async getTicket(table: TicketTable, sysId: string): Promise<TicketRecord> {
+    const operation = 'ticket read';
+    assertSysId(operation, sysId);
+    const res = await this.call(operation, 'GET', `${TABLE_API}/${table}/${sysId}`);
+    return this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
+  }
+
+  /** Reads many tickets in `sys_idIN` batches; ids that do not exist are simply absent. */
+  async getTickets(table: TicketTable, sysIds: readonly string[], fields?: readonly string[]): Promise<TicketRecord[]> {
+    const operation = 'ticket read';
+    const ids = [...new Set(sysIds)];
+    ids.forEach((id) => assertSysId(operation, id));
+    const out: TicketRecord[] = [];
+    for (let i = 0; i < ids.length; i += this.batchSize) {
+      const chunk = ids.slice(i, i + this.batchSize);
+      const wanted = new Set(chunk);
+      const params: Record<string, string> = { sysparm_query: `sys_idIN${chunk.join(',')}`, sysparm_limit: String(chunk.length) };
+      if (fields) params.sysparm_fields = [...new Set(['sys_id', 'number', 'state', 'active', ...fields])].join(',');
+      const rows = await this.list(operation, table, params);
+      for (const row of rows) if (wanted.has(row.sys_id ?? '')) out.push(this.toTicket(table, operation, row));
+    }
+    return out;
+  }
+
+  async updateTicket(table: TicketTable, sysId: string, fields: FieldInput): Promise<UpdateResult> {
+    const operation = 'ticket update';
+    assertSysId(operation, sysId);
+    const res = await this.call(operation, 'PATCH', `${TABLE_API}/${table}/${sysId}`, { data: fields });
+    const record = this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
+    const notApplied = Object.entries(fields)
+      .filter(([k]) => k !== 'work_notes' && k !== 'comments')
+      .filter(([k, v]) => record.fields[k] !== String(v))
+      .map(([k]) => k);
+    if (notApplied.length) this.log.warn({ table, number: record.number, notApplied }, 'ServiceNow ignored some fields of an update');
+    return { record, notApplied };
+  }
+
+  async addWorkNote(table: TicketTable, sysId: string, note: string): Promise<void> {
+    await this.updateTicket(table, sysId, { work_notes: note });
+  }
+
+  /**
+   * Resolves per table and reports only what the read-back shows: the platform silently ignores
+   * state moves it does not allow (problems since Rome, unapproved normal changes).
+   */
+  async resolveTicket(table: TicketTable, sysId: string, evidenceText: string): Promise<LifecycleResult> {
+    const before = await this.getTicket(table, sysId);
+    const base = { number: before.number, link: before.link };
+    if (isResolvedState(table, before.state)) {
+      return { outcome: 'resolved', reason: 'already resolved in ServiceNow', state: before.state, ...base };
+    }
+    const evidence = evidenceText.trim() || 'Microsoft Defender for Cloud reports the resource as healthy.';
+    let rejection: string | undefined;
+    try {
+      await this.updateTicket(table, sysId, this.resolutionFields(table, before, evidence));
+    } catch (err) {
+      if (!(err instanceof ServiceNowError) || !['data-policy', 'forbidden'].includes(err.kind)) throw err;
+      rejection = err.reason;
+    }
+    const after = await this.getTicket(table, sysId);
+    if (isResolvedState(table, after.state)) {
+      await this.noteQuietly(table, sysId, `${BOT_NOTE_PREFIX} Resolved automatically. Evidence: ${evidence}`);
+      return { outcome: 'resolved', state: after.state, ...base };
+    }
+    const reason =
+      rejection ??
+      (table === 'problem'
+        ? `ServiceNow kept the problem in state ${after.state}: the Table API does not move problem states on this instance`
+        : table === 'change_request'
+          ? `ServiceNow kept the change in state ${after.state}: its change model does not allow closing it yet (approval pending?)`
+          : `ServiceNow kept the incident in state ${after.state}`);
+    await this.noteQuietly(
+      table,
+      sysId,
+      `${BOT_NOTE_PREFIX} Defender for Cloud reports this as fixed, but the automatic resolution did not take effect (${reason}). Please resolve it manually. Evidence: ${evidence}`,
+    );
+    return { outcome: 'needs-manual', reason, state: after.state, ...base };
+  }
+
+  private resolutionFields(table: TicketTable, current: TicketRecord, evidence: string): FieldInput {
+    switch (table) {
+      case 'incident':
+        return { state: INCIDENT_STATE.resolved, close_code: this.closeCode, close_notes: evidence };
+      case 'problem':
+        return {
+          state: '106',
+          resolution_code: 'fix_applied',
+          // A human's root-cause analysis is worth more than our generic sentence.
+          ...(current.fields.cause_notes ? {} : { cause_notes: 'Security recommendation reported by Microsoft Defender for Cloud.' }),
+          fix_notes: evidence,
+        };
+      case 'change_request':
+        return { state: '3', close_code: 'successful', close_notes: evidence };
+    }
+  }
+
+  /** Incidents only: back to In Progress, with a work note saying why. */
+  async reopenTicket(table: TicketTable, sysId: string, note: string): Promise<ReopenResult> {
+    if (table !== 'incident') return { outcome: 'not-reopenable', link: this.recordLink(table, sysId) };
+    const before = await this.getTicket(table, sysId);
+    const base = { number: before.number, link: before.link };
+    if (!isResolvedState(table, before.state) && before.state !== INCIDENT_STATE.canceled) {
+      return { outcome: 'already-open', state: before.state, ...base };
+    }
+    let rejection: string | undefined;
+    try {
+      await this.updateTicket(table, sysId, { state: INCIDENT_STATE.inProgress });
+    } catch (err) {
+      if (!(err instanceof ServiceNowError) || !['data-policy', 'forbidden'].includes(err.kind)) throw err;
+      rejection = err.reason;
+    }
+    const after = await this.getTicket(table, sysId);
+    if (after.state === INCIDENT_STATE.inProgress) {
+      await this.noteQuietly(table, sysId, `${BOT_NOTE_PREFIX} Reopened automatically: ${note}`);
+      return { outcome: 'reopened', state: after.state, ...base };
+    }
+    const reason = rejection ?? `ServiceNow kept the incident in state ${after.state} (closed incidents cannot be reopened)`;
+    await this.noteQuietly(table, sysId, `${BOT_NOTE_PREFIX} Could not reopen automatically (${reason}): ${note}`);
+    return { outcome: 'needs-manual', reason, state: after.state, ...base };
+  }
+
+  /** Valid choice values, e.g. to check the configured close code against the instance. */
+  async getChoices(table: string, element: string): Promise<Array<{ value: string; label: string }>> {
+    const operation = 'choice list';
+    assertQueryValue(operation, 'table', table);
+    assertQueryValue(operation, 'element', element);
+    const rows = await this.list(operation, 'sys_choice', {
+      sysparm_query: `name=${table}^element=${element}^language=en^inactive=false^ORDERBYsequence`,
+      sysparm_fields: 'value,label,name,element',
+    });
+    return rows.filter((r) => r.name === table && r.element === element).map((r) => ({ value: r.value ?? '', label: r.label ?? '' }));
+  }
+
+  private async noteQuietly(table: TicketTable, sysId: string, note: string): Promise<void> {
+    try {
+      await this.addWorkNote(table, sysId, note);
+    } catch (err) {
+      // The state change already happened (or not); a failed note must not flip the reported outcome.
+      this.log.warn({ table, reason: err instanceof ServiceNowError ? err.reason : String(err) }, 'could not add ServiceNow work note');
+    }
+  }
+}
+
+function toUser(row: Record<string, string>): ServiceNowUser {
+  return { sysId: row.sys_id ?? '', userName: row.user_name ?? '', email: row.email ?? '', name: row.name ?? '' };
+}
+
+function assertSysId(operation: string, sysId: string): void {
+  if (!isSysId(sysId)) throw new ServiceNowError({ kind: 'invalid-input', operation, reason: `'${oneLine(sysId, 40)}' is not a ServiceNow sys_id` });
+}
+
+/** `^` and newlines would let a value inject extra encoded-query terms. */
+function assertQueryValue(operation: string, what: string, value: string): void {
+  if (!value || /[\^\r\n,]/.test(value) || value.length > 200) {
+    throw new ServiceNowError({ kind: 'invalid-input', operation, reason: `the ${what} '${oneLine(value, 60)}' cannot be used in a ServiceNow query` });
+  }
+}

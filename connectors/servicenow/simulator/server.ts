@@ -1,0 +1,650 @@
+import { randomBytes } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { systemClock, type Clock } from '../../../core/clock.js';
+import { silentLogger, type Logger } from '../../../core/logger.js';
+import { formatGlideDateTime } from '../../../core/servicenow-rules.js';
+import { parseEncodedQuery, renderRow, runQuery, type DisplayMode, type RowSource } from './query.js';
+import { applyWrite, type RuleSettings } from './rules.js';
+import { TABLES, isSimTable, type SimTable, SIM_TABLES } from './schema.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, defaultSeed, type SimRow, type SimulatorCredentials, type SimulatorSeed } from './seed.js';
+
+export interface SimulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  clock?: Clock;
+  accessTokenLifetimeSec?: number;
+  refreshTokenLifetimeSec?: number;
+  seed?: SimulatorSeed;
+  credentials?: SimulatorCredentials;
+  logger?: Logger;
+  /** Serve the control API under /__control as well (default true). */
+  httpControl?: boolean;
+}
+
+export interface FaultSpec {
+  status: number;
+  /** How many matching requests get the fault (default 1). */
+  count?: number;
+  /** Sent as `Retry-After` (seconds); defaults to 1 for 429. */
+  retryAfterSec?: number;
+  method?: string;
+  /** Path prefix; defaults to `/api/` so token requests are not affected. */
+  pathPrefix?: string;
+}
+
+export interface JournalEntry {
+  sys_id: string;
+  element_id: string;
+  element: string;
+  name: string;
+  value: string;
+  sys_created_on: string;
+  sys_created_by: string;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface SimulatorControl {
+  failNext(spec: FaultSpec): void;
+  /** The next committed create is stored, then its socket is destroyed without a response. */
+  dropNextCreateResponse(): void;
+  /** Answer the next `count` requests with 200 and a hibernation HTML page. */
+  respondHtmlNext(count?: number): void;
+  setLatency(ms: number): void;
+  records(table: SimTable): SimRow[];
+  record(table: SimTable, sysId: string): SimRow | undefined;
+  journal(elementId?: string): JournalEntry[];
+  /** Writes fields as a human in the UI would: no Table API rules, journal fields appended. */
+  setFields(table: SimTable, sysId: string, fields: Record<string, string>): SimRow;
+  insert(table: SimTable, fields: Record<string, string>): SimRow;
+  expireTokens(opts?: { refresh?: boolean }): void;
+  approveChange(sysId: string): void;
+  setRules(settings: Partial<RuleSettings>): void;
+  requestCount(method?: string, pathPrefix?: string): number;
+  /** grant_type of every token request, accepted or not, in order. */
+  tokenGrants(): string[];
+  requests(): RequestRecord[];
+  maxInFlight(): number;
+  resetStats(): void;
+}
+
+export interface ServiceNowSimulator {
+  url: string;
+  port: number;
+  control: SimulatorControl;
+  close(): Promise<void>;
+}
+
+interface TokenInfo {
+  username: string;
+  expiresAt: number;
+}
+
+class SimError {
+  constructor(
+    readonly status: number,
+    readonly message: string,
+    readonly detail: string | null,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+const NOT_AUTHENTICATED = new SimError(401, 'User Not Authenticated', 'Required to provide Auth information');
+const NOT_FOUND = new SimError(404, 'No Record found', "Record doesn't exist or ACL restricts the record retrieval");
+
+const HIBERNATION_PAGE =
+  '<!DOCTYPE html><html><head><title>Instance Hibernating page</title></head>' +
+  '<body><h1>Your instance is hibernating</h1><p>Sign in to the developer portal to wake it up.</p></body></html>';
+
+const newSysId = (): string => randomBytes(16).toString('hex');
+const newToken = (): string => randomBytes(32).toString('base64url');
+
+export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Promise<ServiceNowSimulator> {
+  const clock = opts.clock ?? systemClock;
+  const log = (opts.logger ?? silentLogger).child({ component: 'servicenow-simulator' });
+  const creds = opts.credentials ?? DEFAULT_SIMULATOR_CREDENTIALS;
+  const accessLifetimeMs = (opts.accessTokenLifetimeSec ?? 1800) * 1000;
+  const refreshLifetimeMs = (opts.refreshTokenLifetimeSec ?? 8_640_000) * 1000;
+  const settings: RuleSettings = { problemStateTransitions: false };
+
+  const tables = new Map<SimTable, Map<string, SimRow>>(SIM_TABLES.map((t) => [t, new Map()]));
+  const counters: Record<string, number> = {};
+  const accessTokens = new Map<string, TokenInfo>();
+  const refreshTokens = new Map<string, TokenInfo>();
+  const faults: Array<Required<Omit<FaultSpec, 'method' | 'retryAfterSec'>> & Pick<FaultSpec, 'method' | 'retryAfterSec'>> = [];
+  let dropNextCreate = false;
+  let htmlRemaining = 0;
+  let latencyMs = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let requestLog: RequestRecord[] = [];
+  let grants: string[] = [];
+  let baseUrl = '';
+
+  const src: RowSource = {
+    get: (table, sysId) => tables.get(table)!.get(sysId),
+    all: (table) => [...tables.get(table)!.values()],
+  };
+
+  const stamp = () => formatGlideDateTime(clock.now());
+
+  function nextNumber(table: SimTable): string | undefined {
+    const prefix = TABLES[table].numberPrefix;
+    if (!prefix) return undefined;
+    counters[prefix] = (counters[prefix] ?? 10000) + 1;
+    return `${prefix}${String(counters[prefix]).padStart(7, '0')}`;
+  }
+
+  function userByName(userName: string): SimRow | undefined {
+    return src.all('sys_user').find((u) => u.user_name === userName);
+  }
+
+  function appendJournal(table: SimTable, elementId: string, element: string, value: string, author: string): void {
+    const entry: SimRow = {
+      sys_id: newSysId(),
+      element_id: elementId,
+      element,
+      name: table,
+      value,
+      sys_created_on: stamp(),
+      sys_created_by: author,
+      sys_updated_on: stamp(),
+      sys_updated_by: author,
+      sys_mod_count: '0',
+      sys_class_name: 'sys_journal_field',
+    };
+    tables.get('sys_journal_field')!.set(entry.sys_id!, entry);
+  }
+
+  function insertRow(table: SimTable, fields: SimRow, author: string): SimRow {
+    const sysId = fields.sys_id && /^[0-9a-f]{32}$/.test(fields.sys_id) ? fields.sys_id : newSysId();
+    const row: SimRow = {};
+    for (const f of TABLES[table].fields) row[f] = '';
+    Object.assign(row, fields, {
+      sys_id: sysId,
+      sys_created_on: fields.sys_created_on ?? stamp(),
+      sys_created_by: fields.sys_created_by ?? author,
+      sys_updated_on: fields.sys_updated_on ?? stamp(),
+      sys_updated_by: fields.sys_updated_by ?? author,
+      sys_mod_count: fields.sys_mod_count ?? '0',
+      sys_class_name: table,
+    });
+    const number = !fields.number ? nextNumber(table) : undefined;
+    if (number) row.number = number;
+    for (const j of ['work_notes', 'comments']) {
+      if (row[j]) appendJournal(table, sysId, j, row[j]!, author);
+      if (j in row) row[j] = '';
+    }
+    tables.get(table)!.set(sysId, row);
+    return row;
+  }
+
+  for (const [table, rows] of Object.entries(opts.seed ?? defaultSeed())) {
+    if (!isSimTable(table)) throw new Error(`Seed names an unknown table: ${table}`);
+    for (const row of rows ?? []) insertRow(table, row, 'system');
+  }
+  // The integration user must exist and be active for the password grant, as on a real instance.
+  if (!userByName(creds.username)) {
+    insertRow('sys_user', { user_name: creds.username, name: creds.username, active: 'true' }, 'system');
+  }
+
+  // ---------------------------------------------------------------- OAuth
+
+  function issueTokens(username: string, now: number): { access: string; refresh: string; expiresIn: number } {
+    // Within its lifetime the platform hands out the current token again instead of minting one.
+    let access = [...accessTokens.entries()].find(([, t]) => t.username === username && t.expiresAt > now)?.[0];
+    if (!access) {
+      access = newToken();
+      accessTokens.set(access, { username, expiresAt: now + accessLifetimeMs });
+    }
+    let refresh = [...refreshTokens.entries()].find(([, t]) => t.username === username && t.expiresAt > now)?.[0];
+    if (!refresh) {
+      refresh = newToken();
+      refreshTokens.set(refresh, { username, expiresAt: now + refreshLifetimeMs });
+    }
+    return { access, refresh, expiresIn: Math.round((accessTokens.get(access)!.expiresAt - now) / 1000) };
+  }
+
+  function oauthError(res: ServerResponse, status: number, description: string): void {
+    sendJson(res, status, { error_description: description, error: 'server_error' });
+  }
+
+  async function handleToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return oauthError(res, 405, 'method not allowed');
+    const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+    const body = await readBody(req);
+    if (!contentType.startsWith('application/x-www-form-urlencoded')) {
+      return oauthError(res, 400, 'Unsupported content type, expected application/x-www-form-urlencoded');
+    }
+    const form = new URLSearchParams(body);
+    grants.push(form.get('grant_type') ?? '');
+    const now = clock.now().getTime();
+    if (form.get('client_id') !== creds.clientId || form.get('client_secret') !== creds.clientSecret) {
+      return oauthError(res, 401, 'access_denied');
+    }
+    const grant = form.get('grant_type');
+    if (grant === 'password') {
+      const user = userByName(form.get('username') ?? '');
+      const ok =
+        form.get('username') === creds.username &&
+        form.get('password') === creds.password &&
+        user?.active === 'true' &&
+        user.locked_out !== 'true';
+      if (!ok) return oauthError(res, 401, 'access_denied');
+      const t = issueTokens(creds.username, now);
+      return sendJson(res, 200, {
+        access_token: t.access,
+        refresh_token: t.refresh,
+        scope: 'useraccount',
+        token_type: 'Bearer',
+        expires_in: t.expiresIn,
+      });
+    }
+    if (grant === 'refresh_token') {
+      const info = refreshTokens.get(form.get('refresh_token') ?? '');
+      if (!info || info.expiresAt <= now) return oauthError(res, 401, 'access_denied');
+      let access = [...accessTokens.entries()].find(([, t]) => t.username === info.username && t.expiresAt > now)?.[0];
+      if (!access) {
+        access = newToken();
+        accessTokens.set(access, { username: info.username, expiresAt: now + accessLifetimeMs });
+      }
+      // The refresh grant returns only an access token (reference §1.1).
+      return sendJson(res, 200, {
+        access_token: access,
+        scope: 'useraccount',
+        token_type: 'Bearer',
+        expires_in: Math.round((accessTokens.get(access)!.expiresAt - now) / 1000),
+      });
+    }
+    return oauthError(res, 400, 'unsupported grant_type');
+  }
+
+  function authenticate(req: IncomingMessage): SimRow {
+    const header = req.headers.authorization ?? '';
+    const now = clock.now().getTime();
+    let username: string | undefined;
+    if (header.startsWith('Bearer ')) {
+      const info = accessTokens.get(header.slice(7).trim());
+      if (info && info.expiresAt > now) username = info.username;
+    } else if (header.startsWith('Basic ')) {
+      const [u, ...p] = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':');
+      if (u === creds.username && p.join(':') === creds.password) username = u;
+    }
+    const user = username ? userByName(username) : undefined;
+    if (!user || user.active !== 'true') throw NOT_AUTHENTICATED;
+    return user;
+  }
+
+  // ---------------------------------------------------------------- Table API
+
+  const TABLE_PATH = /^\/api\/now\/(?:(v1|v2)\/)?table\/([^/]+)(?:\/([^/]+))?\/?$/;
+
+  async function handleTable(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const m = TABLE_PATH.exec(url.pathname);
+    if (!m) throw new SimError(400, 'Requested URI does not represent any resource', null);
+    const [, version, tableName, sysId] = m as unknown as [string, string | undefined, string, string | undefined];
+    const user = authenticate(req);
+    if (!isSimTable(tableName)) throw new SimError(400, `Invalid table ${tableName}`, `Table ${tableName} does not exist`);
+    const table: SimTable = tableName;
+    const display = (url.searchParams.get('sysparm_display_value') ?? 'false').toLowerCase();
+    const renderOpts = {
+      baseUrl,
+      display: (['true', 'all'].includes(display) ? display : 'false') as DisplayMode,
+      excludeReferenceLink: url.searchParams.get('sysparm_exclude_reference_link') === 'true',
+      fields: url.searchParams
+        .get('sysparm_fields')
+        ?.split(',')
+        .map((f) => f.trim())
+        .filter(Boolean),
+    };
+    const method = (req.headers['x-http-method-override'] as string | undefined)?.toUpperCase() ?? req.method ?? 'GET';
+
+    if (method === 'GET' || method === 'HEAD') {
+      if (sysId) {
+        const row = src.get(table, sysId);
+        if (!row) throw NOT_FOUND;
+        return sendJson(res, 200, { result: renderRow(src, table, row, renderOpts) });
+      }
+      return handleList(res, url, table, version, renderOpts);
+    }
+
+    if (method === 'DELETE') {
+      if (!sysId || !tables.get(table)!.delete(sysId)) throw NOT_FOUND;
+      res.writeHead(204).end();
+      return;
+    }
+
+    if (method !== 'POST' && method !== 'PATCH' && method !== 'PUT') {
+      throw new SimError(405, 'Method not Supported', `${method} is not supported for this resource`);
+    }
+    if (!(req.headers['content-type'] ?? '').toLowerCase().includes('application/json')) {
+      throw new SimError(415, 'Unsupported Media Type', 'Content-Type must be application/json');
+    }
+    const input = parseJsonObject(await readBody(req));
+    if (method === 'POST') {
+      if (sysId) throw new SimError(405, 'Method not Supported', 'POST is not supported on a record');
+      const outcome = applyWrite({ table, existing: undefined, input, actorSysId: user.sys_id!, now: clock.now(), settings });
+      if (!outcome.ok) throw new SimError(outcome.status, outcome.message, outcome.detail);
+      const row = insertRow(table, outcome.changes, user.user_name!);
+      for (const j of outcome.journal) appendJournal(table, row.sys_id!, j.element, j.value, user.user_name!);
+      if (dropNextCreate) {
+        dropNextCreate = false;
+        log.info({ table, sysId: row.sys_id }, 'dropping the response of a committed create');
+        req.socket.destroy();
+        return;
+      }
+      res.setHeader('Location', `${baseUrl}/api/now/table/${table}/${row.sys_id}`);
+      return sendJson(res, 201, { result: renderRow(src, table, row, renderOpts) });
+    }
+    if (!sysId) throw new SimError(405, 'Method not Supported', `${method} requires a sys_id`);
+    const existing = src.get(table, sysId);
+    if (!existing) throw NOT_FOUND;
+    const outcome = applyWrite({ table, existing, input, actorSysId: user.sys_id!, now: clock.now(), settings });
+    if (!outcome.ok) throw new SimError(outcome.status, outcome.message, outcome.detail);
+    Object.assign(existing, outcome.changes, {
+      sys_updated_on: stamp(),
+      sys_updated_by: user.user_name!,
+      sys_mod_count: String(Number(existing.sys_mod_count ?? '0') + 1),
+    });
+    for (const j of outcome.journal) appendJournal(table, sysId, j.element, j.value, user.user_name!);
+    return sendJson(res, 200, { result: renderRow(src, table, existing, renderOpts) });
+  }
+
+  function handleList(
+    res: ServerResponse,
+    url: URL,
+    table: SimTable,
+    version: string | undefined,
+    renderOpts: Parameters<typeof renderRow>[3],
+  ): void {
+    let query = url.searchParams.get('sysparm_query') ?? '';
+    // name=value pairs are the documented alternative to sysparm_query.
+    if (!query) {
+      query = [...url.searchParams.entries()]
+        .filter(([k]) => !k.startsWith('sysparm_'))
+        .map(([k, v]) => `${k}=${v}`)
+        .join('^');
+    }
+    const rows = runQuery(src, table, parseEncodedQuery(table, query));
+    const limit = parseNonNegative(url.searchParams.get('sysparm_limit'), 10000, 'sysparm_limit');
+    const offset = parseNonNegative(url.searchParams.get('sysparm_offset'), 0, 'sysparm_offset');
+    const page = rows.slice(offset, offset + limit);
+    if (url.searchParams.get('sysparm_no_count') !== 'true') res.setHeader('X-Total-Count', String(rows.length));
+    if (url.searchParams.get('sysparm_suppress_pagination_header') !== 'true' && url.searchParams.has('sysparm_limit')) {
+      res.setHeader('Link', linkHeader(url, rows.length, offset, limit));
+    }
+    if (page.length === 0 && version === 'v1') throw NOT_FOUND;
+    sendJson(res, 200, { result: page.map((row) => renderRow(src, table, row, renderOpts)) });
+  }
+
+  function linkHeader(url: URL, total: number, offset: number, limit: number): string {
+    const at = (o: number) => {
+      const u = new URL(url.pathname + url.search, baseUrl);
+      u.searchParams.set('sysparm_offset', String(o));
+      u.searchParams.set('sysparm_limit', String(limit));
+      return `<${u.toString()}>`;
+    };
+    const parts = [`${at(0)};rel="first"`];
+    if (offset > 0) parts.push(`${at(Math.max(0, offset - limit))};rel="prev"`);
+    if (limit > 0 && offset + limit < total) parts.push(`${at(offset + limit)};rel="next"`);
+    const lastOffset = limit > 0 && total > 0 ? Math.floor((total - 1) / limit) * limit : 0;
+    parts.push(`${at(lastOffset)};rel="last"`);
+    return parts.join(',');
+  }
+
+  // ---------------------------------------------------------------- control
+
+  const control: SimulatorControl = {
+    failNext(spec) {
+      faults.push({
+        status: spec.status,
+        count: spec.count ?? 1,
+        retryAfterSec: spec.retryAfterSec ?? (spec.status === 429 ? 1 : undefined),
+        method: spec.method?.toUpperCase(),
+        pathPrefix: spec.pathPrefix ?? '/api/',
+      });
+    },
+    dropNextCreateResponse() {
+      dropNextCreate = true;
+    },
+    respondHtmlNext(count = 1) {
+      htmlRemaining += count;
+    },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    records: (table) => src.all(table).map((r) => ({ ...r })),
+    record: (table, sysId) => {
+      const row = src.get(table, sysId);
+      return row ? { ...row } : undefined;
+    },
+    journal: (elementId) =>
+      src
+        .all('sys_journal_field')
+        .filter((j) => elementId === undefined || j.element_id === elementId)
+        .map((j) => ({
+          sys_id: j.sys_id!,
+          element_id: j.element_id!,
+          element: j.element!,
+          name: j.name!,
+          value: j.value!,
+          sys_created_on: j.sys_created_on!,
+          sys_created_by: j.sys_created_by!,
+        })),
+    setFields(table, sysId, fields) {
+      const row = src.get(table, sysId);
+      if (!row) throw new Error(`No ${table} record ${sysId}`);
+      for (const [k, v] of Object.entries(fields)) {
+        if (k === 'work_notes' || k === 'comments') appendJournal(table, sysId, k, v, 'admin');
+        else row[k] = v;
+      }
+      row.sys_updated_on = stamp();
+      row.sys_updated_by = 'admin';
+      row.sys_mod_count = String(Number(row.sys_mod_count ?? '0') + 1);
+      return { ...row };
+    },
+    insert: (table, fields) => ({ ...insertRow(table, fields, 'admin') }),
+    expireTokens(o) {
+      const past = clock.now().getTime() - 1;
+      for (const t of accessTokens.values()) t.expiresAt = past;
+      if (o?.refresh) for (const t of refreshTokens.values()) t.expiresAt = past;
+    },
+    approveChange(sysId) {
+      const row = src.get('change_request', sysId);
+      if (!row) throw new Error(`No change_request ${sysId}`);
+      row.approval = 'approved';
+    },
+    setRules(s) {
+      Object.assign(settings, s);
+    },
+    requestCount(method, pathPrefix) {
+      return requestLog.filter((r) => (!method || r.method === method.toUpperCase()) && (!pathPrefix || r.path.startsWith(pathPrefix)))
+        .length;
+    },
+    tokenGrants: () => [...grants],
+    requests: () => requestLog.map((r) => ({ ...r })),
+    maxInFlight: () => maxInFlight,
+    resetStats() {
+      requestLog = [];
+      grants = [];
+      maxInFlight = inFlight;
+    },
+  };
+
+  async function handleControl(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
+    const body = req.method === 'POST' ? parseJsonObject((await readBody(req)) || '{}') : {};
+    const [action, a, b] = parts;
+    const tableArg = (): SimTable => {
+      if (!a || !isSimTable(a)) throw new SimError(400, 'Unknown table', a ?? null);
+      return a;
+    };
+    switch (`${req.method} ${action}`) {
+      case 'GET records':
+        return sendJson(res, 200, { result: control.records(tableArg()) });
+      case 'POST records':
+        if (b) return sendJson(res, 200, { result: control.setFields(tableArg(), b, stringRecord(body)) });
+        return sendJson(res, 201, { result: control.insert(tableArg(), stringRecord(body)) });
+      case 'GET journal':
+        return sendJson(res, 200, { result: control.journal(a) });
+      case 'POST fault':
+        control.failNext(body as unknown as FaultSpec);
+        break;
+      case 'POST drop-next-create':
+        control.dropNextCreateResponse();
+        break;
+      case 'POST html-next':
+        control.respondHtmlNext(typeof body.count === 'number' ? body.count : 1);
+        break;
+      case 'POST latency':
+        control.setLatency(typeof body.ms === 'number' ? body.ms : 0);
+        break;
+      case 'POST expire-tokens':
+        control.expireTokens({ refresh: body.refresh === true });
+        break;
+      case 'POST approve-change':
+        control.approveChange(a ?? '');
+        break;
+      case 'POST rules':
+        control.setRules({ problemStateTransitions: body.problemStateTransitions === true });
+        break;
+      case 'GET stats':
+        return sendJson(res, 200, { result: { maxInFlight: control.maxInFlight(), requests: control.requests() } });
+      default:
+        throw new SimError(404, 'Unknown control action', url.pathname);
+    }
+    sendJson(res, 200, { result: 'ok' });
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', baseUrl);
+    if (url.pathname.startsWith('/__control/')) {
+      if (opts.httpControl === false) throw new SimError(404, 'Not found', null);
+      return handleControl(req, res, url);
+    }
+    const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, status: 0 };
+    requestLog.push(record);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    let counted = true;
+    const done = () => {
+      if (counted) {
+        counted = false;
+        inFlight--;
+      }
+    };
+    res.on('finish', () => {
+      record.status = res.statusCode;
+      done();
+    });
+    res.on('close', done);
+
+    if (latencyMs > 0) await delay(latencyMs);
+    if (htmlRemaining > 0) {
+      htmlRemaining--;
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(HIBERNATION_PAGE);
+      return;
+    }
+    const faultIdx = faults.findIndex(
+      (f) => url.pathname.startsWith(f.pathPrefix) && (!f.method || f.method === record.method),
+    );
+    if (faultIdx >= 0) {
+      const fault = faults[faultIdx]!;
+      if (--fault.count <= 0) faults.splice(faultIdx, 1);
+      await readBody(req);
+      const headers: Record<string, string> = fault.retryAfterSec !== undefined ? { 'Retry-After': String(fault.retryAfterSec) } : {};
+      const err =
+        fault.status === 429
+          ? new SimError(429, 'Rate limit exceeded', 'Rate limit of 100 requests per hour for Table API exceeded', headers)
+          : fault.status === 401
+            ? new SimError(401, NOT_AUTHENTICATED.message, NOT_AUTHENTICATED.detail, headers)
+            : new SimError(fault.status, 'Internal Server Error', 'Simulated fault', headers);
+      return sendError(res, err);
+    }
+    if (url.pathname === '/oauth_token.do') return handleToken(req, res);
+    return handleTable(req, res, url);
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent || res.destroyed) return;
+      if (err instanceof SimError) return sendError(res, err);
+      log.error({ err }, 'simulator handler failed');
+      sendError(res, new SimError(500, 'Internal Server Error', err instanceof Error ? err.message : String(err)));
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  log.info({ url: baseUrl }, 'ServiceNow simulator listening');
+
+  return {
+    url: baseUrl,
+    port,
+    control,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+// ---------------------------------------------------------------- helpers
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: SimError): void {
+  sendJson(res, err.status, { error: { message: err.message, detail: err.detail }, status: 'failure' }, err.headers);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  if (req.readableEnded) return Promise.resolve('');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SimError(400, 'Exception while reading request', 'The payload is not valid JSON.');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SimError(400, 'Exception while reading request', 'The payload must be a JSON object.');
+  }
+  return value as Record<string, unknown>;
+}
+
+function stringRecord(body: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+function parseNonNegative(raw: string | null, fallback: number, name: string): number {
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new SimError(400, `Invalid ${name}`, `${name} must be a non-negative integer`);
+  return n;
+}

@@ -1,0 +1,378 @@
+/**
+ * Recommendation snapshots: folding Defender assessment rows into one record per recommendation,
+ * hashing what a card shows, diffing passes, per-conversation filtering and card-safe text.
+ * Pure: no I/O, time comes in as an argument.
+ */
+import { createHash } from 'node:crypto';
+import type { UnhealthyResource } from './defender-model.js';
+import { recommendationPortalLink } from './defender-model.js';
+import { scopeDistance, type ResourceLocation } from './scope.js';
+import type { Recommendation, ResourceSnapshot, Severity, SubscriptionFilters } from '../storage/schema.js';
+
+const SEVERITY_RANK: Record<Severity, number> = { High: 0, Medium: 1, Low: 2 };
+
+/** Card text caps: long Defender texts would otherwise eat the card's size budget. */
+export const DESCRIPTION_MAX_CHARS = 1_200;
+export const REMEDIATION_MAX_CHARS = 2_000;
+/**
+ * Resources listed per card page. A choice is about 350 bytes of JSON (title + ARM id), so 25
+ * of them plus texts and actions stay around 12 KB, far below the 28 KB limit.
+ */
+export const RESOURCES_PER_PAGE = 25;
+
+/** Storage key of a recommendation. Assessment keys are GUIDs whose casing varies by source. */
+export function recommendationKeyOf(assessmentKey: string): string {
+  return assessmentKey.toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML → card text
+
+const NAMED_ENTITIES: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: ' ',
+  ndash: '–',
+  mdash: '—',
+  hellip: '…',
+  rsquo: '’',
+  lsquo: '‘',
+  rdquo: '”',
+  ldquo: '“',
+  bull: '•',
+  copy: '©',
+  reg: '®',
+  trade: '™',
+};
+
+export function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, body: string) => {
+    if (body[0] === '#') {
+      const code = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+      // Out-of-range or control code points would corrupt the card JSON's meaning; drop them.
+      if (!Number.isFinite(code) || code > 0x10ffff || (code < 0x20 && code !== 0x0a && code !== 0x09)) return '';
+      return String.fromCodePoint(code);
+    }
+    return NAMED_ENTITIES[body.toLowerCase()] ?? whole;
+  });
+}
+
+/** Cuts at a word boundary when one is near, so the text does not end mid-word. */
+export function truncateText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 1);
+  const space = cut.search(/\s\S*$/);
+  return `${(space > max * 0.8 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+/**
+ * Defender ships remediation steps as HTML. Cards show plain text: tags go, list items become
+ * "• " lines, entities are decoded (after stripping, so an encoded `&lt;tag&gt;` stays visible
+ * text), whitespace collapses and the result is capped.
+ */
+export function htmlToCardText(html: string, maxChars = REMEDIATION_MAX_CHARS): string {
+  if (!html) return '';
+  const text = html
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, '')
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<li\b[^>]*>/gi, '\n• ')
+    .replace(/<\/(p|div|li|ul|ol|h[1-6]|tr|table|pre|blockquote)\s*>/gi, '\n')
+    .replace(/<(p|div|ul|ol|h[1-6]|tr|table|pre|blockquote)\b[^>]*>/gi, '\n')
+    .replace(/<[^>]*>/g, '')
+    // A stray "<" without a closing ">" would otherwise survive; it is harmless text.
+    .replace(/\r\n?/g, '\n');
+  const lines = decodeEntities(text)
+    .split('\n')
+    .map((l) => l.replace(/[\t\f\v \u00a0]+/g, ' ').trim())
+    .filter((l) => l.length > 0 && l !== '•');
+  return truncateText(lines.join('\n'), maxChars);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grouping
+
+interface Accumulated {
+  key: string;
+  displayName: string;
+  severity: Severity;
+  description: string;
+  remediation: string;
+  portalLink: string;
+  resources: Map<string, ResourceSnapshot>;
+}
+
+/**
+ * Folds pages of assessment rows into per-recommendation accumulators as they arrive, so a pass
+ * never holds the raw rows of every page at once. Rows that are not Unhealthy are ignored.
+ */
+export class RecommendationAccumulator {
+  private readonly byKey = new Map<string, Accumulated>();
+  private readonly subscriptions = new Map<string, string>();
+  rows = 0;
+
+  add(rows: readonly UnhealthyResource[]): void {
+    for (const r of rows) {
+      if (r.status !== 'Unhealthy') continue;
+      this.rows++;
+      const key = recommendationKeyOf(r.assessmentKey);
+      let acc = this.byKey.get(key);
+      if (!acc) {
+        acc = {
+          key,
+          displayName: r.displayName,
+          severity: r.severity,
+          // Converted once per recommendation, not per row: rows repeat the same metadata.
+          description: htmlToCardText(r.description, DESCRIPTION_MAX_CHARS),
+          remediation: htmlToCardText(r.remediationSteps, REMEDIATION_MAX_CHARS),
+          portalLink: r.portalLink || recommendationPortalLink(r.assessmentKey),
+          resources: new Map(),
+        };
+        this.byKey.set(key, acc);
+      } else if (SEVERITY_RANK[r.severity] < SEVERITY_RANK[acc.severity]) acc.severity = r.severity;
+      const sub = r.subscriptionId.toLowerCase();
+      if (!this.subscriptions.has(sub)) this.subscriptions.set(sub, r.subscriptionId);
+      acc.resources.set(r.resourceId.toLowerCase(), {
+        resourceId: r.resourceId,
+        assessmentId: r.assessmentId,
+        name: r.resourceName,
+        type: r.resourceType,
+        subscriptionId: r.subscriptionId,
+        ...(r.resourceGroup ? { resourceGroup: r.resourceGroup } : {}),
+        statusChangeDate: r.statusChangeDate,
+      });
+    }
+  }
+
+  subscriptionIds(): string[] {
+    return [...this.subscriptions.values()];
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /**
+   * The snapshots of this pass. A recommendation whose card content did not change keeps its
+   * stored snapshot object, so callers can tell "unchanged" by identity and skip writing it.
+   */
+  snapshots(previous: (key: string) => Recommendation | undefined, now: Date): Map<string, Recommendation> {
+    const at = now.toISOString();
+    const out = new Map<string, Recommendation>();
+    for (const acc of this.byKey.values()) {
+      const resources = [...acc.resources.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
+      const draft: Omit<Recommendation, 'contentHash'> = {
+        key: acc.key,
+        displayName: acc.displayName,
+        severity: acc.severity,
+        description: acc.description,
+        remediation: acc.remediation,
+        portalLink: acc.portalLink,
+        resources,
+        status: 'unhealthy',
+        firstSeenAt: at,
+        updatedAt: at,
+      };
+      const contentHash = contentHashOf(draft);
+      const prev = previous(acc.key);
+      if (prev && prev.contentHash === contentHash) out.set(acc.key, prev);
+      else out.set(acc.key, { ...draft, contentHash, firstSeenAt: prev?.firstSeenAt ?? at });
+    }
+    return out;
+  }
+}
+
+/** One-shot grouping of rows that are all in memory (tests, small callers). */
+export function groupRecommendations(
+  rows: readonly UnhealthyResource[],
+  now: Date,
+  previous: (key: string) => Recommendation | undefined = () => undefined,
+): Map<string, Recommendation> {
+  const acc = new RecommendationAccumulator();
+  acc.add(rows);
+  return acc.snapshots(previous, now);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hash and diff
+
+type HashInput = Pick<Recommendation, 'key' | 'displayName' | 'severity' | 'description' | 'remediation' | 'resources' | 'status'> & {
+  portalLink?: string | undefined;
+};
+
+/**
+ * Hash of exactly what a card shows. Timestamps (statusChangeDate, updatedAt) are left out:
+ * Defender re-evaluating a resource that stays unhealthy must not repost or update a card.
+ */
+export function contentHashOf(rec: HashInput): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([rec.key, rec.displayName, rec.severity, rec.description, rec.remediation, rec.portalLink ?? '', rec.status]));
+  for (const r of rec.resources) h.update(`\n${r.resourceId.toLowerCase()}\u0001${r.name}\u0001${r.type}\u0001${r.subscriptionId}\u0001${r.resourceGroup ?? ''}`);
+  return h.digest('base64url').slice(0, 22);
+}
+
+/** The snapshot of a recommendation whose every resource is healthy again. */
+export function resolvedSnapshot(rec: Recommendation, now: Date): Recommendation {
+  const draft = { ...rec, resources: [], status: 'resolved' as const, updatedAt: now.toISOString() };
+  return { ...draft, contentHash: contentHashOf(draft) };
+}
+
+export interface RecommendationDiff {
+  /** Never stored before. */
+  added: Recommendation[];
+  /** Stored, but what the card shows differs (including a resolved one that came back). */
+  changed: Recommendation[];
+  /** Stored as unhealthy and absent from this pass: resolved snapshots, ready to persist. */
+  resolved: Recommendation[];
+  unchanged: Recommendation[];
+}
+
+/**
+ * Compares this pass with the stored snapshots. `resolveMissing: false` keeps absent ones as
+ * they are: when rows were dropped as malformed, "absent" may not mean "healthy".
+ */
+export function diffRecommendations(
+  previous: Iterable<Recommendation>,
+  next: ReadonlyMap<string, Recommendation>,
+  now: Date,
+  opts: { resolveMissing?: boolean } = {},
+): RecommendationDiff {
+  const prevByKey = new Map<string, Recommendation>();
+  for (const p of previous) prevByKey.set(p.key, p);
+  const diff: RecommendationDiff = { added: [], changed: [], resolved: [], unchanged: [] };
+  for (const [key, rec] of next) {
+    const prev = prevByKey.get(key);
+    if (!prev) diff.added.push(rec);
+    else if (prev === rec || (prev.contentHash === rec.contentHash && prev.status === rec.status)) diff.unchanged.push(rec);
+    else diff.changed.push(rec);
+  }
+  if (opts.resolveMissing !== false) {
+    for (const [key, prev] of prevByKey) {
+      if (prev.status === 'unhealthy' && !next.has(key)) diff.resolved.push(resolvedSnapshot(prev, now));
+    }
+  }
+  return diff;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters
+
+/** subscriptionId (any casing) → management group names, nearest first. */
+export type Ancestry = ReadonlyMap<string, readonly string[]>;
+
+export function normaliseAncestry(raw: ReadonlyMap<string, ReadonlyArray<{ name: string }>>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [sub, groups] of raw) out.set(sub.toLowerCase(), groups.map((g) => g.name));
+  return out;
+}
+
+export function locationOf(resource: Pick<ResourceSnapshot, 'resourceId' | 'subscriptionId'>, ancestry: Ancestry): ResourceLocation {
+  return {
+    resourceId: resource.resourceId,
+    subscriptionId: resource.subscriptionId,
+    managementGroups: [...(ancestry.get(resource.subscriptionId.toLowerCase()) ?? [])],
+  };
+}
+
+export function severityMatches(severity: Severity, filters: SubscriptionFilters): boolean {
+  return filters.severities.length === 0 || filters.severities.includes(severity);
+}
+
+export function resourceInScopes(resource: Pick<ResourceSnapshot, 'resourceId' | 'subscriptionId'>, scopes: readonly string[], ancestry: Ancestry): boolean {
+  if (scopes.length === 0) return true;
+  const loc = locationOf(resource, ancestry);
+  return scopes.some((s) => scopeDistance(s, loc) !== undefined);
+}
+
+/** Whether a conversation with these filters gets a card for this recommendation at all. */
+export function matchesFilters(rec: Recommendation, filters: SubscriptionFilters, ancestry: Ancestry): boolean {
+  if (!severityMatches(rec.severity, filters)) return false;
+  if (filters.scopes.length === 0) return true;
+  return rec.resources.some((r) => resourceInScopes(r, filters.scopes, ancestry));
+}
+
+/**
+ * The recommendation as one conversation sees it: only the resources inside its scopes, with a
+ * hash of that view. A conversation scoped to one subscription must neither see nor be updated
+ * for another subscription's resources. Undefined when the severity does not match; an empty
+ * resource list means nothing in scope is unhealthy (the card shows resolved).
+ */
+export function viewForFilters(rec: Recommendation, filters: SubscriptionFilters, ancestry: Ancestry): Recommendation | undefined {
+  if (!severityMatches(rec.severity, filters)) return undefined;
+  if (filters.scopes.length === 0 || rec.status === 'resolved') return rec;
+  const resources = rec.resources.filter((r) => resourceInScopes(r, filters.scopes, ancestry));
+  if (resources.length === rec.resources.length) return rec;
+  if (resources.length === 0) return { ...rec, resources, status: 'resolved', contentHash: contentHashOf({ ...rec, resources, status: 'resolved' }) };
+  return { ...rec, resources, contentHash: contentHashOf({ ...rec, resources }) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paging and summary
+
+export interface Page<T> {
+  items: T[];
+  /** 1-based, clamped into range. */
+  page: number;
+  pages: number;
+  total: number;
+}
+
+export function pageOf<T>(items: readonly T[], page: number, pageSize = RESOURCES_PER_PAGE): Page<T> {
+  const size = Math.max(1, Math.floor(pageSize));
+  const pages = Math.max(1, Math.ceil(items.length / size));
+  const p = Number.isFinite(page) ? Math.min(Math.max(1, Math.floor(page)), pages) : 1;
+  return { items: items.slice((p - 1) * size, p * size), page: p, pages, total: items.length };
+}
+
+export interface RecommendationSummary {
+  recommendations: number;
+  resources: number;
+  bySeverity: Array<{ severity: Severity; recommendations: number; resources: number }>;
+  bySubscription: Array<{ subscriptionId: string; recommendations: number; resources: number }>;
+  top: Array<{ key: string; displayName: string; severity: Severity; resources: number }>;
+}
+
+/** Counts for the `recommendations` command, over the unhealthy recommendations a filter lets through. */
+export function summarizeRecommendations(
+  recs: Iterable<Recommendation>,
+  filters: SubscriptionFilters = { severities: [], scopes: [] },
+  ancestry: Ancestry = new Map(),
+  topN = 10,
+): RecommendationSummary {
+  const sev = new Map<Severity, { recommendations: number; resources: number }>();
+  const subs = new Map<string, { subscriptionId: string; recommendations: number; resources: number }>();
+  const top: RecommendationSummary['top'] = [];
+  let recommendations = 0;
+  let resources = 0;
+  for (const rec of recs) {
+    if (rec.status !== 'unhealthy') continue;
+    const view = viewForFilters(rec, filters, ancestry);
+    if (!view || view.resources.length === 0) continue;
+    recommendations++;
+    resources += view.resources.length;
+    const s = sev.get(view.severity) ?? { recommendations: 0, resources: 0 };
+    s.recommendations++;
+    s.resources += view.resources.length;
+    sev.set(view.severity, s);
+    const perSub = new Map<string, number>();
+    for (const r of view.resources) perSub.set(r.subscriptionId.toLowerCase(), (perSub.get(r.subscriptionId.toLowerCase()) ?? 0) + 1);
+    for (const [subKey, n] of perSub) {
+      const entry = subs.get(subKey) ?? { subscriptionId: view.resources.find((r) => r.subscriptionId.toLowerCase() === subKey)!.subscriptionId, recommendations: 0, resources: 0 };
+      entry.recommendations++;
+      entry.resources += n;
+      subs.set(subKey, entry);
+    }
+    top.push({ key: view.key, displayName: view.displayName, severity: view.severity, resources: view.resources.length });
+  }
+  top.sort((a, b) => b.resources - a.resources || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || a.displayName.localeCompare(b.displayName));
+  return {
+    recommendations,
+    resources,
+    bySeverity: (['High', 'Medium', 'Low'] as const).filter((s) => sev.has(s)).map((s) => ({ severity: s, ...sev.get(s)! })),
+    bySubscription: [...subs.values()].sort((a, b) => b.resources - a.resources || a.subscriptionId.localeCompare(b.subscriptionId)),
+    top: top.slice(0, topN),
+  };
+}

@@ -1,0 +1,308 @@
+/**
+ * The Defender → Teams sync pass: fetch unhealthy assessments, fold them into recommendation
+ * snapshots, persist what changed, and post/update one card per recommendation per subscribed
+ * conversation. Sends are enqueued on the Messenger (which paces them to Teams' limits); the pass
+ * returns once everything is enqueued, and each PostedCard is stored when its send completes.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Clock } from '../core/clock.js';
+import type { UnhealthyResource } from '../core/defender-model.js';
+import type { Logger } from '../core/logger.js';
+import {
+  diffRecommendations,
+  normaliseAncestry,
+  recommendationKeyOf,
+  RecommendationAccumulator,
+  viewForFilters,
+  type Ancestry,
+} from '../core/recommendations.js';
+import { parseScope } from '../core/scope.js';
+import { renderRecommendation, type CardAssignment } from '../cards/recommendationCards.js';
+import type { AdaptiveCard } from '../cards/render.js';
+import type { Messenger } from '../bot/messenger.js';
+import type { Store } from '../storage/repositories.js';
+import type { Assignment, Conversation, PostedCard, Recommendation } from '../storage/schema.js';
+
+/** The part of AzureClient the sync job calls, so tests can pass the real client or a stub. */
+export interface SyncAzureClient {
+  queryUnhealthyAssessments(
+    scopes: readonly string[],
+    opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
+  ): Promise<{ pages: number; rows: number; skipped: number; totalRecords: number }>;
+  getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlyArray<{ name: string }>>>;
+}
+
+export interface SyncDeps {
+  azure: SyncAzureClient;
+  store: Store;
+  messenger: Messenger;
+  clock: Clock;
+  logger: Logger;
+  /** ARM scopes queried: `/subscriptions/{id}` and `/providers/Microsoft.Management/managementGroups/{name}`. */
+  scopes: readonly string[];
+  /** Subscription display names for cards; ids are shown when absent. */
+  subscriptionNames?: ReadonlyMap<string, string>;
+}
+
+export interface SyncReport {
+  /** Unhealthy recommendations seen in this pass. */
+  recommendations: number;
+  /** Unhealthy (recommendation, resource) pairs. */
+  resources: number;
+  new: number;
+  changed: number;
+  resolved: number;
+  unchanged: number;
+  /** Card sends enqueued (delivery completes later; see SyncJob.delivered()). */
+  cardsPosted: number;
+  cardsUpdated: number;
+  /** Cards skipped because a send for the same card from an earlier pass is still in flight, or failed to render. */
+  cardsDeferred: number;
+  storeWrites: number;
+  pages: number;
+  skippedRows: number;
+  durationMs: number;
+}
+
+export interface DeliveryReport {
+  posted: number;
+  updated: number;
+  failed: number;
+}
+
+const LIVE_ASSIGNMENT = new Set<Assignment['status']>(['pending', 'open', 'failed', 'awaiting-manual-close']);
+const cardKey = (conversationId: string, recommendationKey: string) => `${conversationId}\u0000${recommendationKey}`;
+
+/** Tickets to show on a recommendation's card, from the stored assignments. */
+export function cardAssignmentsFor(store: Store, recommendationKey: string): CardAssignment[] {
+  const key = recommendationKeyOf(recommendationKey);
+  return store.assignments
+    .list((a) => LIVE_ASSIGNMENT.has(a.status) && a.ticket !== undefined && recommendationKeyOf(a.recommendationKey) === key)
+    .map(toCardAssignment);
+}
+
+function toCardAssignment(a: Assignment): CardAssignment {
+  return { resourceId: a.resourceId, ticketNumber: a.ticket!.number, ticketLink: a.ticket!.link, owner: a.owner, dueDate: a.dueDate };
+}
+
+/**
+ * The card of one recommendation as a conversation sees it, at a page. Used by the sync job and
+ * by the `refreshRecommendation` action, so both render the same thing.
+ */
+export function renderRecommendationFor(
+  conversationChannelId: string,
+  recommendation: Recommendation,
+  page = 1,
+  assignments: readonly CardAssignment[] = [],
+  subscriptionNames?: ReadonlyMap<string, string>,
+): AdaptiveCard {
+  return renderRecommendation(
+    recommendation,
+    { channelId: conversationChannelId },
+    {
+      page,
+      assignments,
+      ...(subscriptionNames ? { subscriptionName: (id: string) => subscriptionNames.get(id.toLowerCase()) ?? subscriptionNames.get(id) } : {}),
+    },
+  );
+}
+
+export class SyncJob {
+  private running: Promise<SyncReport> | undefined;
+  /** Cards with a send in flight: a later pass must not post them twice before the id is stored. */
+  private readonly inFlight = new Set<string>();
+  private readonly deliveries = new Set<Promise<void>>();
+  private delivery: DeliveryReport = { posted: 0, updated: 0, failed: 0 };
+  private lastAncestry: Map<string, string[]> = new Map();
+
+  constructor(private readonly deps: SyncDeps) {}
+
+  /** Runs a pass; a call while one is running joins it instead of starting a second one. */
+  runOnce(): Promise<SyncReport> {
+    if (!this.running) {
+      this.running = this.pass().finally(() => {
+        this.running = undefined;
+      });
+    }
+    return this.running;
+  }
+
+  /**
+   * Resolves once every send enqueued so far has completed and its PostedCard is persisted;
+   * returns the counts since the previous call.
+   */
+  async delivered(): Promise<DeliveryReport> {
+    while (this.deliveries.size > 0) await Promise.all([...this.deliveries]);
+    await this.deps.store.flush();
+    const report = this.delivery;
+    this.delivery = { posted: 0, updated: 0, failed: 0 };
+    return report;
+  }
+
+  /** Management-group ancestry from the last pass (subscription id, lower case → MG names), for the summary command. */
+  ancestry(): Ancestry {
+    return this.lastAncestry;
+  }
+
+  private async pass(): Promise<SyncReport> {
+    const { azure, store, clock, logger } = this.deps;
+    const started = Date.now();
+    const writesBefore = store.status().writes;
+    const acc = new RecommendationAccumulator();
+    const summary = await azure.queryUnhealthyAssessments(this.deps.scopes, {
+      onPage: (rows) => acc.add(rows),
+    });
+    const now = clock.now();
+
+    const conversations = store.conversations.list().filter((c) => c.subscribed);
+    const needsAncestry = conversations.some((c) => c.filters.scopes.some((s) => parseScope(s)?.kind === 'managementGroup'));
+    // Ancestry costs a Resource Graph call against a shared quota; only MG-scoped filters need it.
+    if (needsAncestry) this.lastAncestry = normaliseAncestry(await azure.getSubscriptionAncestry(acc.subscriptionIds()));
+
+    const previous = store.recommendations.list();
+    const prevByKey = new Map(previous.map((p) => [p.key, p]));
+    const next = acc.snapshots((key) => prevByKey.get(key), now);
+    // A dropped malformed row may belong to a still-unhealthy resource; resolving on partial data
+    // would close cards (and later tickets) wrongly, so resolution waits for a clean pass.
+    const resolveMissing = summary.skipped === 0;
+    if (!resolveMissing) logger.warn({ skipped: summary.skipped }, 'rows were skipped; recommendations that disappeared are not resolved in this pass');
+    const diff = diffRecommendations(previous, next, now, { resolveMissing });
+
+    const toPersist = [...diff.added, ...diff.changed, ...diff.resolved];
+    // One call, one write; none at all when nothing changed.
+    if (toPersist.length > 0) await store.recommendations.upsertMany(toPersist);
+
+    // Resolved ones from earlier passes are included so a failed update is retried later.
+    const resolvedNow = new Map(diff.resolved.map((r) => [r.key, r]));
+    for (const p of previous) if (p.status === 'resolved' && !next.has(p.key) && !resolvedNow.has(p.key)) resolvedNow.set(p.key, p);
+    const cards = this.enqueueCards(conversations, next, resolvedNow, now);
+    const report: SyncReport = {
+      recommendations: next.size,
+      resources: acc.rows,
+      new: diff.added.length,
+      changed: diff.changed.length,
+      resolved: diff.resolved.length,
+      unchanged: diff.unchanged.length,
+      cardsPosted: cards.posted,
+      cardsUpdated: cards.updated,
+      cardsDeferred: cards.deferred,
+      storeWrites: store.status().writes - writesBefore,
+      pages: summary.pages,
+      skippedRows: summary.skipped,
+      durationMs: Date.now() - started,
+    };
+    logger.info({ sync: report }, 'sync pass done');
+    return report;
+  }
+
+  private enqueueCards(conversations: Conversation[], current: ReadonlyMap<string, Recommendation>, resolved: ReadonlyMap<string, Recommendation>, now: Date) {
+    const { store } = this.deps;
+    const counts = { posted: 0, updated: 0, deferred: 0 };
+    if (conversations.length === 0) return counts;
+    const posted = new Map<string, PostedCard>();
+    for (const c of store.recommendations.listCards()) posted.set(cardKey(c.conversationId, c.recommendationKey), c);
+    const assignmentsByKey = new Map<string, CardAssignment[]>();
+    for (const a of store.assignments.list((x) => LIVE_ASSIGNMENT.has(x.status) && x.ticket !== undefined)) {
+      const k = recommendationKeyOf(a.recommendationKey);
+      const list = assignmentsByKey.get(k) ?? [];
+      list.push(toCardAssignment(a));
+      assignmentsByKey.set(k, list);
+    }
+
+    const consider = (conv: Conversation, rec: Recommendation, view: Recommendation | undefined) => {
+      const key = cardKey(conv.id, rec.key);
+      const existing = posted.get(key);
+      if (!view) return;
+      // Out of this conversation's scope and never posted: nothing to tell it.
+      if (!existing && view.status === 'resolved') return;
+      if (existing && existing.contentHash === view.contentHash) return;
+      if (this.inFlight.has(key)) {
+        counts.deferred++;
+        return;
+      }
+      let card: AdaptiveCard;
+      try {
+        card = renderRecommendationFor(conv.channelId, view, 1, assignmentsByKey.get(rec.key) ?? [], this.deps.subscriptionNames);
+      } catch (err) {
+        this.deps.logger.error({ err, recommendationKey: rec.key }, 'recommendation card could not be rendered');
+        counts.deferred++;
+        return;
+      }
+      if (existing) counts.updated++;
+      else counts.posted++;
+      this.track(key, this.deliver(conv, view, card, existing, now));
+    };
+
+    for (const conv of conversations) {
+      for (const rec of current.values()) consider(conv, rec, viewForFilters(rec, conv.filters, this.lastAncestry));
+    }
+    // Resolved cards are updated wherever they were posted, whatever the filters say now.
+    const subscribed = new Map(conversations.map((c) => [c.id, c]));
+    for (const card of posted.values()) {
+      const rec = resolved.get(card.recommendationKey);
+      const conv = subscribed.get(card.conversationId);
+      if (rec && conv) consider(conv, rec, rec);
+    }
+    return counts;
+  }
+
+  private track(key: string, delivery: Promise<void>): void {
+    this.inFlight.add(key);
+    const tracked = delivery.finally(() => {
+      this.inFlight.delete(key);
+      this.deliveries.delete(tracked);
+    });
+    this.deliveries.add(tracked);
+  }
+
+  /** Never rejects: one conversation's failure must not stop or poison the others. */
+  private async deliver(conv: Conversation, view: Recommendation, card: AdaptiveCard, existing: PostedCard | undefined, now: Date): Promise<void> {
+    const { messenger, store, logger, clock } = this.deps;
+    const message = { card, summary: `${view.severity}: ${view.displayName}` };
+    try {
+      let activityId: string | undefined;
+      if (existing) {
+        await messenger.update(conv.id, existing.activityId, message);
+        activityId = existing.activityId;
+      } else {
+        activityId = await messenger.send(conv.id, message);
+        if (!activityId) throw new Error('Teams returned no activity id for the posted card');
+      }
+      const at = clock.now().toISOString();
+      await store.recommendations.upsertCard({
+        conversationId: conv.id,
+        recommendationKey: view.key,
+        activityId,
+        contentHash: view.contentHash,
+        postedAt: existing?.postedAt ?? at,
+        updatedAt: at,
+      });
+      if (existing) this.delivery.updated++;
+      else this.delivery.posted++;
+    } catch (err) {
+      this.delivery.failed++;
+      const gone = (err as { gone?: unknown })?.gone === true;
+      logger.warn({ err, conversationId: conv.id, recommendationKey: view.key, gone, at: now.toISOString() }, existing ? 'recommendation card update failed' : 'recommendation card post failed');
+    }
+  }
+}
+
+/**
+ * Runs the job on a cron schedule. node-cron's noOverlap skips a tick while a pass is still
+ * running; errors are logged here because node-cron would only emit them as events.
+ */
+export function scheduleSync(job: Pick<SyncJob, 'runOnce'>, cronExpr: string, logger: Logger): ScheduledTask {
+  return cron.schedule(
+    cronExpr,
+    async () => {
+      try {
+        return await job.runOnce();
+      } catch (err) {
+        logger.error({ err }, 'sync pass failed');
+        return undefined;
+      }
+    },
+    { noOverlap: true, name: 'sync' },
+  );
+}
+
