@@ -139,11 +139,20 @@ export const assignmentSchema = z.object({
     .optional(),
   governance: z.object({ key: z.string(), status: z.enum(['pending', 'synced', 'failed', 'deleted']), lastError: z.string().optional() }).optional(),
   lastError: z.string().optional(),
+  /** Where the assignment was created: announcements about it go there. */
   conversationId: z.string().optional(),
   createdBy: z.object({ id: z.string(), name: z.string().optional(), aadObjectId: z.string().optional() }),
   createdAt: isoDate,
   updatedAt: isoDate,
+  /** Owner's proposal for more time (request-more-time flow); the due date itself changes only by an admin. */
+  eta: z.object({ date: day, justification: z.string(), requestedBy: z.string(), at: isoDate }).optional(),
+  /** Consecutive sync passes that saw the resource healthy (debounce before resolving). */
+  healthyPasses: z.number().int().min(0).default(0),
   resolvedAt: isoDate.optional(),
+  /** How it ended: resolved automatically (resource healthy), closed in ServiceNow, integration removed… */
+  closeReason: z.string().optional(),
+  /** When a regression could not reopen the old ticket, the new one references it. */
+  previousTicket: z.object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string() }).optional(),
 });
 export type Assignment = z.infer<typeof assignmentSchema>;
 
