@@ -45,9 +45,18 @@ const envSchema = z
     AZURE_TENANT_ID: opt(z.string()),
     AZURE_CLIENT_ID: opt(z.string()),
     SYNC_CRON: withDefault(cronExpr, '*/5 * * * *'),
+    FULL_SYNC_CRON: withDefault(cronExpr, '0 3 * * *'),
+    RESOLVE_AFTER_HEALTHY_PASSES: withDefault(z.coerce.number().int().min(1).max(10), 1),
+    REOPEN_WINDOW_DAYS: withDefault(z.coerce.number().int().min(0).max(365), 14),
 
     // ServiceNow
     SERVICENOW_ALLOW_PRIVATE_HOSTS: withDefault(bool, 'false'),
+
+    // Teams app package and dashboard tab
+    TEAMS_APP_ID: opt(z.string().regex(guid, 'must be a GUID')),
+    APP_ID_URI: opt(z.string().regex(/^api:\/\//, 'must start with api://')),
+    ENTRA_JWKS_URL: withDefault(z.url({ protocol: /^https?$/ }), 'https://login.microsoftonline.com/common/discovery/v2.0/keys'),
+    ENTRA_ISSUER_TEMPLATE: opt(z.string().includes('{tid}', { message: 'must contain {tid}' })),
 
     // Sandbox simulators (BOT_MODE=sandbox)
     SANDBOX_DEFENDER_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3980),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
@@ -19,7 +20,8 @@ import { ConversationService } from './conversations.js';
 import { closeServer, createServer, listen } from './server.js';
 import { TeamsBot } from './teamsBot.js';
 import { z } from 'zod';
-import type { ScheduledTask } from 'node-cron';
+import cron, { type ScheduledTask } from 'node-cron';
+import { ResolutionJob } from '../jobs/resolution.js';
 import { helpCard } from '../cards/index.js';
 import type { AzureClient } from '../connectors/defender/azureClient.js';
 import type { DefenderSimulatorControl } from '../connectors/defender/simulator/index.js';
@@ -31,6 +33,10 @@ import { recommendationCommands } from './commands/recommendations.js';
 import { simulateCommand } from './commands/simulate.js';
 import { IntegrationService } from './integrations.js';
 import { ProactiveMessenger } from './messenger.js';
+import { registerDashboard } from './dashboard.js';
+import { assignmentActions } from './actions/assignment.js';
+import { AssignmentService } from './assignments.js';
+import { assignmentsCommand } from './commands/assignments.js';
 
 export interface AppOptions {
   config: Config;
@@ -47,6 +53,14 @@ export interface AppOptions {
   simulator?: DefenderSimulatorControl;
   /** Start the cron schedules (off in tests, which run jobs directly). */
   schedule?: boolean;
+  /** Folder of the bundled dashboard tab (dist/web). */
+  webRoot?: string;
+  /** Backoff between retries of outside calls; tests pass one that returns at once. */
+  retrySleep?: (ms: number) => Promise<void>;
+  /** Tests pace sends on virtual time instead of waiting for Teams' rate windows. */
+  messengerTiming?: { now: () => number; sleep: (ms: number) => Promise<void> };
+  /** Sandbox: the e-mail the Emulator user (who has no Entra identity) acts as. */
+  sandboxUser?: string;
 }
 
 export interface App {
@@ -56,6 +70,10 @@ export interface App {
   actions: ActionRouter;
   messenger: ProactiveMessenger;
   integrations: IntegrationService;
+  assignments: AssignmentService;
+  resolution?: ResolutionJob;
+  /** One sync cycle (sync, resolution, resume): what the schedule runs. */
+  runCycle?: () => Promise<unknown>;
   sync?: SyncJob;
   listen(port: number, host?: string): Promise<string>;
   /** Stops jobs, closes the server and flushes the store. */
@@ -84,27 +102,79 @@ export function createApp(options: AppOptions): App {
   };
 
   const conversations = new ConversationService(store, clock, logger.child({ module: 'conversations' }));
-  const messenger = new ProactiveMessenger({ adapter, appId: config.MicrosoftAppId ?? '', store, logger: logger.child({ module: 'messenger' }) });
+  const messenger = new ProactiveMessenger({ adapter, appId: config.MicrosoftAppId ?? '', store, logger: logger.child({ module: 'messenger' }), ...options.messengerTiming });
   const integrations = new IntegrationService({
     store,
     secrets: options.secrets,
     clock,
     logger: logger.child({ module: 'integrations' }),
     allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
+    sleep: options.retrySleep,
   });
   const authorizer = new RbacAuthorizer(options.azure, { sandbox, logger: logger.child({ module: 'authz' }) });
   const sync = options.azure
     ? new SyncJob({ azure: options.azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes: options.defenderScopes ?? config.DEFENDER_SCOPES })
     : undefined;
+  const assignments: AssignmentService = new AssignmentService({ store, integrations, azure: options.azure, messenger, clock, logger: logger.child({ module: 'assignments' }) });
+  const whoAmI = (actor: { aadObjectId?: string }) =>
+    store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === actor.aadObjectId)?.userUpn ?? (actor.aadObjectId ? undefined : options.sandboxUser);
+  const resolution = options.azure
+    ? new ResolutionJob({
+        store,
+        azure: options.azure,
+        integrations,
+        messenger,
+        clock,
+        logger: logger.child({ job: 'resolution' }),
+        scopes: options.defenderScopes ?? config.DEFENDER_SCOPES,
+        settings: { resolveAfterHealthyPasses: config.RESOLVE_AFTER_HEALTHY_PASSES, reopenWindowDays: config.REOPEN_WINDOW_DAYS },
+        ancestry: () => sync?.ancestry() ?? new Map(),
+      })
+    : undefined;
   const tasks: ScheduledTask[] = [];
-  if (sync && options.schedule) tasks.push(scheduleSync(sync, config.SYNC_CRON, logger.child({ job: 'sync' })));
+  /**
+   * One cycle per SYNC_CRON tick: refresh recommendations, move tickets with the resources'
+   * real state, then finish assignments an outage left unfinished.
+   */
+  const cycle = sync
+    ? {
+        runOnce: async () => {
+          const report = await sync.runOnce();
+          try {
+            await resolution?.runOnce();
+          } catch (err) {
+            logger.error({ err }, 'resolution pass failed');
+          }
+          await assignments.resumePending();
+          return report;
+        },
+      }
+    : undefined;
+  if (cycle && options.schedule) tasks.push(scheduleSync(cycle, config.SYNC_CRON, logger.child({ job: 'sync' })));
+  if (resolution && options.schedule) {
+    // The daily full reconcile heals any change an incremental pass missed.
+    tasks.push(
+      cron.schedule(
+        config.FULL_SYNC_CRON,
+        async () => {
+          try {
+            await resolution.runOnce({ full: true });
+          } catch (err) {
+            logger.error({ err }, 'full reconcile failed');
+          }
+        },
+        { noOverlap: true, name: 'full-reconcile' },
+      ),
+    );
+  }
 
   const commands = new CommandRouter();
   commands.register(
     helpCommand(commands, sandbox),
     ...subscribeCommands(conversations, sandbox),
-    ...recommendationCommands({ store, sync, authorizer }),
+    ...recommendationCommands({ store, sync, runCycle: cycle?.runOnce, authorizer }),
     integrationsCommand(integrations),
+    assignmentsCommand({ store, clock, whoAmI }),
   );
   if (options.simulator && sync) commands.register(simulateCommand(options.simulator, store, sync));
 
@@ -119,6 +189,7 @@ export function createApp(options: AppOptions): App {
       }),
     }),
     ...recommendationActions({ store, sync }),
+    ...assignmentActions({ assignments, authorizer, store, clock, defaultCaller: sandbox ? options.sandboxUser : undefined }),
   );
 
   const bot = new TeamsBot({ commands, actions, conversations, logger: logger.child({ module: 'bot' }), sandbox });
@@ -130,6 +201,21 @@ export function createApp(options: AppOptions): App {
     health: () => ({ status: 'ok', version: options.version, mode: config.BOT_MODE, store: store.status() }),
   });
 
+  registerDashboard(server, {
+    store,
+    clock,
+    logger: logger.child({ module: 'dashboard' }),
+    config: {
+      sandbox,
+      allowedTenantIds: config.ALLOWED_TENANT_IDS,
+      appId: config.MicrosoftAppId,
+      appIdUri: config.APP_ID_URI ?? (config.PUBLIC_URL && config.MicrosoftAppId ? `api://${new URL(config.PUBLIC_URL).host}/${config.MicrosoftAppId.toLowerCase()}` : undefined),
+      jwksUrl: config.ENTRA_JWKS_URL,
+      issuerTemplate: config.ENTRA_ISSUER_TEMPLATE,
+    },
+    webRoot: options.webRoot ?? path.join(__dirname, '../web'),
+  });
+
   return {
     server,
     adapter,
@@ -137,7 +223,10 @@ export function createApp(options: AppOptions): App {
     actions,
     messenger,
     integrations,
+    assignments,
     sync,
+    resolution,
+    runCycle: cycle?.runOnce,
     listen: (port, host) => listen(server, port, host),
     stop: async () => {
       for (const t of tasks) await t.destroy();

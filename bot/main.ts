@@ -9,7 +9,7 @@ import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
 import { packageVersion } from './version.js';
 import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
-import { ensureSandboxIntegration, startSandbox } from './sandbox.js';
+import { ensureSandboxIntegration, SANDBOX_USER, startSandbox } from './sandbox.js';
 
 /** Process entry: read the environment, open the store, start the server, stop cleanly. */
 async function main(): Promise<void> {
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     defenderScopes: config.DEFENDER_SOURCE === 'sandbox' ? sandbox?.scopes : config.DEFENDER_SCOPES,
     simulator: sandbox?.defender.control,
     schedule: true,
+    sandboxUser: sandbox ? SANDBOX_USER : undefined,
   });
   if (sandbox) await ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
   const url = await app.listen(config.PORT);
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
   logger.info({ url: `${url}/api/messages`, mode: config.BOT_MODE }, `bot listening on ${url}/api/messages`);
   // A first pass at start, so a fresh sandbox has cards without waiting for the schedule.
   if (app.sync) void app.sync.runOnce().catch((err: unknown) => logger.error({ err }, 'initial sync failed'));
+  // Work a crash left half done (stored assignments without a ticket) is finished now.
+  void app.assignments.resumePending().catch((err: unknown) => logger.error({ err }, 'resuming assignments failed'));
 
   let stopping = false;
   const stop = async (signal: string) => {

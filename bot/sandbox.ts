@@ -8,6 +8,11 @@ import type { IntegrationService } from './integrations.js';
 
 export const SANDBOX_SCOPE = `/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`;
 export const SANDBOX_INTEGRATION = 'Sandbox ServiceNow';
+/**
+ * The Emulator user has no Entra identity; in the sandbox it acts as this security lead, who
+ * exists in both simulators (Owner on the root management group, a ServiceNow user).
+ */
+export const SANDBOX_USER = 'alice.johnson@contoso.com';
 
 export interface Sandbox {
   defender: DefenderSimulator;

@@ -133,6 +133,11 @@ export const assignmentSchema = z.object({
   notifyOwner: z.boolean(),
   notifyManager: z.boolean(),
   customFields: z.partialRecord(customFieldSchema, z.string()).default({}),
+  /** One ticket per resource (Defender's default) or one shared by the whole batch. */
+  ticketGrouping: z.enum(['perResource', 'single']).default('perResource'),
+  /** The ticket texts as submitted, kept so a retry creates exactly what was asked for. */
+  shortDescription: z.string().default(''),
+  description: z.string().default(''),
   status: assignmentStatusSchema,
   ticket: z
     .object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string(), state: z.string().optional() })

@@ -3,7 +3,6 @@ import { viewForFilters } from '../../core/recommendations.js';
 import { cardAssignmentsFor, renderRecommendationFor, type SyncJob } from '../../jobs/sync.js';
 import type { Store } from '../../storage/repositories.js';
 import { defineAction, type ActionHandler } from '../actionRouter.js';
-import { noticeCard } from '../../cards/index.js';
 
 /** Card inputs arrive as strings; a page number may come as "2". */
 const pageSchema = z.coerce.number().int().min(1).max(10_000).default(1);
@@ -21,15 +20,6 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob }): A
         const view = viewForFilters(rec, filters, deps.sync?.ancestry() ?? new Map()) ?? rec;
         return { kind: 'replace', card: renderRecommendationFor(ctx.channelId, view, data.page, cardAssignmentsFor(deps.store, key)) };
       },
-    }),
-    defineAction({
-      verb: 'createAssignment',
-      schema: z.object({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().optional() }),
-      // The assignment form and ticket creation are the next milestone; say so plainly.
-      handle: async (ctx) => ({
-        kind: 'reply',
-        card: noticeCard({ title: 'Create assignment is not available yet', text: 'Creating ServiceNow tickets from a card arrives in the next release. Nothing was created.', facts: [] }, ctx),
-      }),
     }),
   ];
 }

@@ -2,12 +2,12 @@ import { noticeCard, errorCard } from '../../cards/index.js';
 import { recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { summarizeRecommendations } from '../../core/recommendations.js';
 import { describeFilters } from '../../core/subscriptionFilters.js';
-import type { SyncJob } from '../../jobs/sync.js';
+import type { SyncJob, SyncReport } from '../../jobs/sync.js';
 import type { Store } from '../../storage/repositories.js';
 import type { Command } from '../commandRouter.js';
 import type { Authorizer } from '../authorizer.js';
 
-export function recommendationCommands(deps: { store: Store; sync?: SyncJob; authorizer: Authorizer }): Command[] {
+export function recommendationCommands(deps: { store: Store; sync?: SyncJob; runCycle?: () => Promise<SyncReport>; authorizer: Authorizer }): Command[] {
   const { store, sync } = deps;
   return [
     {
@@ -36,7 +36,8 @@ export function recommendationCommands(deps: { store: Store; sync?: SyncJob; aut
           await ctx.reply({ card: errorCard({ title: 'Not allowed', message: decision.reason, details: [] }, ctx) });
           return;
         }
-        const r = await sync.runOnce();
+        // The whole cycle, so tickets of healthy resources are resolved too.
+        const r = await (deps.runCycle ?? (() => sync.runOnce()))();
         await ctx.reply({
           card: noticeCard(
             {

@@ -287,6 +287,22 @@ export class ServiceNowClient {
     throw new ServiceNowError({ kind: 'user-not-found', operation, reason: `No ServiceNow user matches '${id}'` });
   }
 
+  /** An assignment group by name (or sys_id); a missing group is an error naming it, never dropped silently. */
+  async resolveGroup(nameOrId: string): Promise<{ sysId: string; name: string }> {
+    const operation = 'group lookup';
+    const id = nameOrId.trim();
+    assertQueryValue(operation, 'group', id);
+    const field = isSysId(id) ? 'sys_id' : 'name';
+    const rows = await this.list(operation, 'sys_user_group', { sysparm_query: `${field}=${id}`, sysparm_fields: 'sys_id,name', sysparm_limit: '2' });
+    const matches = rows.filter((r) => (r[field] ?? '').toLowerCase() === id.toLowerCase());
+    if (matches.length === 1) return { sysId: matches[0]!.sys_id!, name: matches[0]!.name ?? id };
+    throw new ServiceNowError({
+      kind: matches.length ? 'user-ambiguous' : 'user-not-found',
+      operation,
+      reason: matches.length ? `${matches.length} ServiceNow groups are named '${id}'` : `No ServiceNow assignment group is named '${id}'`,
+    });
+  }
+
   async findByCorrelationId(table: TicketTable, correlationId: string): Promise<TicketRecord | undefined> {
     const operation = 'ticket lookup';
     assertQueryValue(operation, 'correlation id', correlationId);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { createApp, type App } from '../../bot/index.js';
+import { createApp, type App, type AppOptions } from '../../bot/index.js';
 import { loadConfig, type Config } from '../../bot/config.js';
 import { createLogger } from '../../bot/logger.js';
 import { ManualClock } from '../../core/clock.js';
@@ -15,6 +15,8 @@ export const TEST_KEY = Buffer.alloc(32, 7);
 
 export interface BotHarnessOptions {
   env?: Record<string, string>;
+  /** Extra createApp options (Azure client, scopes, sandbox user…). */
+  app?: Partial<Pick<AppOptions, 'azure' | 'defenderScopes' | 'simulator' | 'sandboxUser' | 'messengerTiming' | 'retrySleep'>>;
   dataDir?: string;
   clock?: ManualClock;
   connector?: FakeConnector;
@@ -53,7 +55,7 @@ export async function startBot(options: BotHarnessOptions = {}): Promise<BotHarn
     }),
   });
   const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
-  const app = createApp({ config, store, clock, logger, secrets: new SecretBox(TEST_KEY), version: 'test' });
+  const app = createApp({ config, store, clock, logger, secrets: new SecretBox(TEST_KEY), version: 'test', ...options.app });
   const url = await app.listen(0, '127.0.0.1');
 
   const harness: BotHarness = {

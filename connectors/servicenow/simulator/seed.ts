@@ -65,6 +65,13 @@ const USERS: UserSpec[] = [
   { user_name: 'srivera', first_name: 'Sam', last_name: 'Rivera', email: 'sam.rivera@contoso.com', title: 'Platform engineer (imported)' },
   { user_name: 'dave.okafor', first_name: 'Dave', last_name: 'Okafor', email: 'dave.okafor@contoso.com', title: 'Network engineer', manager: 'bob.manager' },
   { user_name: 'dokafor.old', first_name: 'Dave', last_name: 'Okafor', email: 'dave.okafor@contoso.com', title: 'Network engineer', active: false },
+  // The people of the Defender simulator's directory, so the sandbox is one consistent company.
+  { user_name: 'alice.johnson', first_name: 'Alice', last_name: 'Johnson', email: 'alice.johnson@contoso.com', title: 'Cloud Security Lead', manager: 'carol.nguyen' },
+  { user_name: 'bob.martinez', first_name: 'Bob', last_name: 'Martinez', email: 'bob.martinez@contoso.com', title: 'Platform Engineer', manager: 'alice.johnson' },
+  { user_name: 'frank.osei', first_name: 'Frank', last_name: 'Osei', email: 'frank.osei@contoso.com', title: 'Security Operations Engineer', manager: 'alice.johnson' },
+  { user_name: 'dave.kim', first_name: 'Dave', last_name: 'Kim', email: 'dave.kim@contoso.com', title: 'Software Developer', manager: 'bob.martinez' },
+  { user_name: 'erin.walsh', first_name: 'Erin', last_name: 'Walsh', email: 'erin.walsh@contoso.com', title: 'IT Auditor', manager: 'carol.nguyen' },
+  { user_name: 'grace.lee', first_name: 'Grace', last_name: 'Lee', email: 'grace.lee@contoso.com', title: 'Junior Developer', manager: 'bob.martinez' },
 ];
 
 export const DEFAULT_GROUP_NAME = 'Cloud Security Operations';

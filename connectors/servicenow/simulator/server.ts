@@ -53,6 +53,8 @@ export interface RequestRecord {
 
 export interface SimulatorControl {
   failNext(spec: FaultSpec): void;
+  /** Drops every pending fault (an outage ends). */
+  clearFaults(): void;
   /** The next committed create is stored, then its socket is destroyed without a response. */
   dropNextCreateResponse(): void;
   /** Answer the next `count` requests with 200 and a hibernation HTML page. */
@@ -402,6 +404,9 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
   // ---------------------------------------------------------------- control
 
   const control: SimulatorControl = {
+    clearFaults() {
+      faults.length = 0;
+    },
     failNext(spec) {
       faults.push({
         status: spec.status,

@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { assignmentFormCard, assignmentResultCard, confirmCard, type AssignmentFormModel } from '../../cards/assignmentCards.js';
+import { errorCard, type AdaptiveCard } from '../../cards/index.js';
+import { addDays, CONFIRM_ABOVE, defaultDueDate, isoDay } from '../../core/assignments.js';
+import { SCOPE_FORMS } from '../../core/scope.js';
+import type { Clock } from '../../core/clock.js';
+import type { Store } from '../../storage/repositories.js';
+import type { Assignment, Recommendation, ResourceSnapshot } from '../../storage/schema.js';
+import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
+import type { AssignmentService } from '../assignments.js';
+import { SelectionError } from '../assignments.js';
+import type { Authorizer } from '../authorizer.js';
+
+export interface AssignmentActionDeps {
+  assignments: AssignmentService;
+  authorizer: Authorizer;
+  store: Store;
+  clock: Clock;
+  /** Who the Emulator user is (no Entra identity there), e.g. in sandbox mode. */
+  defaultCaller?: string;
+}
+
+const FIELD_LABELS: Record<string, string> = {
+  integrationId: 'ServiceNow integration',
+  ticketType: 'Ticket type',
+  assignedTo: 'Assigned to',
+  caller: 'Caller',
+  shortDescription: 'Short description',
+  description: 'Description',
+  dueDate: 'Remediation due date',
+  assignmentGroup: 'Assignment group',
+  impact: 'Impact',
+  urgency: 'Urgency',
+  resourceIds: 'Resources',
+  recommendationKey: 'Recommendation',
+};
+
+const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+
+/** Forms answer in place in Teams (Universal Actions) and as a new message elsewhere. */
+const answer = (ctx: ActionContext, card: AdaptiveCard): ActionResult =>
+  ctx.channelId === 'msteams' ? { kind: 'replace', card } : { kind: 'reply', card };
+
+export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
+  const { assignments, authorizer, store, clock } = deps;
+
+  const authorize = async (ctx: ActionContext, resources: readonly { subscriptionId: string }[]) =>
+    authorizer.canManage(ctx.actor, [...new Set(resources.map((r) => r.subscriptionId))]);
+
+  const refusal = (ctx: ActionContext, reason: string): ActionResult => ({ kind: 'reply', card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx) });
+
+  async function form(ctx: ActionContext, rec: Recommendation, resources: ResourceSnapshot[], values: Record<string, unknown>, errors: Record<string, string>): Promise<ActionResult> {
+    const covering = await assignments.coveringIntegrations(resources);
+    if (covering.length === 0) {
+      return {
+        kind: 'reply',
+        card: errorCard(
+          {
+            title: 'No ServiceNow integration covers these resources',
+            message: 'Ask a security admin to add an integration whose scope (management group, subscription or connector) includes them:',
+            details: ['npm run cli -- integration add --name … --scope <scope> --instance-url https://<instance>.service-now.com …', `Scopes: ${SCOPE_FORMS.join(' | ')}`, 'Type **integrations** to see the existing ones.'],
+          },
+          ctx,
+        ),
+      };
+    }
+    const now = clock.now();
+    const prefill = assignments.prefill(rec, resources);
+    const chosen = covering.find((i) => i.id === str(values.integrationId)) ?? covering[0];
+    const caller = store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === ctx.actor.aadObjectId)?.userUpn ?? deps.defaultCaller ?? '';
+    const model: AssignmentFormModel = {
+      recommendationKey: rec.key,
+      recommendationName: rec.displayName,
+      severity: rec.severity,
+      resourceSummary: resources.length === 1 ? resources[0].name : `${resources.length} resources: ${resources.slice(0, 5).map((r) => r.name).join(', ')}${resources.length > 5 ? '…' : ''}`,
+      resourceIdsCsv: resources.map((r) => r.resourceId).join(','),
+      ticketWord: resources.length === 1 ? 'ticket' : 'tickets',
+      integrations: covering.map((i) => ({ title: `${i.name} (${i.scope.split('/').pop()})`, value: i.id })),
+      customized: chosen.fieldMode === 'customized',
+      minDate: addDays(isoDay(now), 1),
+      maxDate: addDays(isoDay(now), 366),
+      errors: Object.entries(errors).map(([field, message]) => ({ label: FIELD_LABELS[field] ?? field, message })),
+      values: {
+        integrationId: chosen.id,
+        ticketType: str(values.ticketType) || 'incident',
+        assignedTo: str(values.assignedTo),
+        caller: str(values.caller) || caller,
+        shortDescription: str(values.shortDescription) || prefill.shortDescription,
+        description: str(values.description) || prefill.description,
+        dueDate: str(values.dueDate) || defaultDueDate(rec.severity, now),
+        grouping: str(values.grouping) || 'perResource',
+        gracePeriod: str(values.gracePeriod) || 'false',
+        notifyOwner: str(values.notifyOwner) || 'true',
+        notifyManager: str(values.notifyManager) || 'false',
+        assignmentGroup: str(values.assignmentGroup),
+        impact: str(values.impact),
+        urgency: str(values.urgency),
+      },
+    };
+    return answer(ctx, assignmentFormCard(model, ctx));
+  }
+
+  function result(ctx: ActionContext, rec: { key: string; displayName: string }, batchId: string, items: Assignment[], skipped: Assignment[]): ActionResult {
+    const failed = items.filter((a) => a.status === 'failed');
+    const created = items.filter((a) => a.ticket);
+    const title = failed.length === 0 ? `✅ ${created.length + skipped.length} resource(s) assigned` : created.length ? `⚠️ ${created.length} assigned, ${failed.length} failed` : `⚠️ No ticket could be created (${failed.length})`;
+    const row = (a: Assignment, note: string) => ({
+      resourceName: a.resourceName,
+      ticketNumber: a.ticket?.number ?? '',
+      ticketLink: a.ticket?.link ?? '',
+      owner: a.owner,
+      dueDate: a.dueDate,
+      note: note + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
+      error: a.status === 'failed' ? (a.lastError ?? 'unknown error') : '',
+    });
+    return answer(
+      ctx,
+      assignmentResultCard(
+        {
+          title,
+          color: failed.length === 0 ? 'Good' : created.length ? 'Warning' : 'Attention',
+          recommendationKey: rec.key,
+          recommendationName: rec.displayName,
+          batchId,
+          failed: failed.length,
+          items: [...items.map((a) => row(a, '')), ...skipped.map((a) => row(a, ' · already assigned'))],
+        },
+        ctx,
+      ),
+    );
+  }
+
+  return [
+    defineAction({
+      verb: 'createAssignment',
+      schema: z.object({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().max(200_000).optional(), confirmAll: z.literal('true').optional() }),
+      handle: async (ctx, data) => {
+        try {
+          const rec = assignments.recommendation(data.recommendationKey);
+          const ids = (data.resourceIds ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+          const resources = assignments.selection(rec, ids);
+          const decision = await authorize(ctx, resources);
+          if (!decision.allowed) return refusal(ctx, decision.reason);
+          if (ids.length === 0 && resources.length > CONFIRM_ABOVE && !data.confirmAll) {
+            return answer(
+              ctx,
+              confirmCard(
+                {
+                  title: `Assign all ${resources.length} unhealthy resources?`,
+                  text: `No resource was selected on the card, so this would create assignments for all ${resources.length} unhealthy resources of "${rec.displayName}". Select resources on the card to assign only some.`,
+                  confirmTitle: `Continue with all ${resources.length}`,
+                  confirmVerb: 'createAssignment',
+                  confirmData: { recommendationKey: rec.key, confirmAll: 'true' },
+                  cancelVerb: 'refreshRecommendation',
+                  cancelData: { recommendationKey: rec.key, page: 1 },
+                },
+                ctx,
+              ),
+            );
+          }
+          return await form(ctx, rec, resources, {}, {});
+        } catch (err) {
+          if (err instanceof SelectionError) return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
+          throw err;
+        }
+      },
+    }),
+    defineAction({
+      verb: 'submitAssignment',
+      // Field-level validation happens in the service so errors return on the same form.
+      schema: z.looseObject({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().min(1).max(200_000) }),
+      handle: async (ctx, data) => {
+        try {
+          const rec = assignments.recommendation(data.recommendationKey);
+          const resources = assignments.selection(rec, data.resourceIds.split(',').map((s) => s.trim()).filter(Boolean));
+          const decision = await authorize(ctx, resources);
+          if (!decision.allowed) return refusal(ctx, decision.reason);
+          const outcome = await assignments.submit(data, ctx.actor, ctx.conversationId);
+          if (outcome.kind === 'invalid') return await form(ctx, rec, resources, data, outcome.errors);
+          return result(ctx, rec, outcome.batchId, outcome.assignments, outcome.skipped);
+        } catch (err) {
+          if (err instanceof SelectionError) return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
+          throw err;
+        }
+      },
+    }),
+    defineAction({
+      verb: 'retryAssignments',
+      schema: z.object({ batchId: z.string().uuid() }),
+      handle: async (ctx, data) => {
+        const batch = store.assignments.list((a) => a.batchId === data.batchId);
+        if (batch.length === 0) return { kind: 'message', text: 'These assignments no longer exist.' };
+        const decision = await authorize(ctx, batch);
+        if (!decision.allowed) return refusal(ctx, decision.reason);
+        const items = await assignments.retry(data.batchId, ctx.actor);
+        return result(ctx, { key: batch[0].recommendationKey, displayName: batch[0].recommendationName }, data.batchId, items, []);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,59 @@
+import { assignmentListCard, type AssignmentListModel } from '../../cards/assignmentCards.js';
+import { daysUntil, isOverdue, LIVE_STATUSES } from '../../core/assignments.js';
+import type { Clock } from '../../core/clock.js';
+import type { Store } from '../../storage/repositories.js';
+import type { Assignment } from '../../storage/schema.js';
+import type { Command } from '../commandRouter.js';
+
+const MAX_ROWS = 25;
+
+export function assignmentsCommand(deps: { store: Store; clock: Clock; whoAmI: (actor: { aadObjectId?: string }) => string | undefined }): Command {
+  return {
+    name: 'assignments',
+    usage: 'assignments [mine|overdue]',
+    description: 'Open assignments with owner, due date, grace period, status and ticket link.',
+    handle: async (ctx) => {
+      const now = deps.clock.now();
+      const mode = ctx.args.toLowerCase();
+      if (mode && mode !== 'mine' && mode !== 'overdue') {
+        await ctx.reply({ text: 'Usage: **assignments**, **assignments mine** or **assignments overdue**' });
+        return;
+      }
+      const me = deps.whoAmI(ctx.actor)?.toLowerCase();
+      if (mode === 'mine' && !me) {
+        await ctx.reply({ text: 'I do not know your e-mail address yet. Send me a message in a 1:1 chat first, then try again.' });
+        return;
+      }
+      const selected = deps.store.assignments
+        .list((a) => LIVE_STATUSES.has(a.status))
+        .filter((a) => (mode === 'mine' ? a.owner === me : mode === 'overdue' ? isOverdue(a, now) : true))
+        .sort((a, b) => a.dueDate.localeCompare(b.dueDate) || a.resourceName.localeCompare(b.resourceName));
+      const overdue = selected.filter((a) => isOverdue(a, now)).length;
+      const model: AssignmentListModel = {
+        title: mode === 'mine' ? 'Your assignments' : mode === 'overdue' ? 'Overdue assignments' : 'Open assignments',
+        summary: selected.length ? `${selected.length} open, ${overdue} overdue` : 'Nothing here. 🎉',
+        more: Math.max(0, selected.length - MAX_ROWS),
+        rows: selected.slice(0, MAX_ROWS).map((a) => row(a, now)),
+      };
+      await ctx.reply({ card: assignmentListCard(model, ctx), summary: model.title });
+    },
+  };
+}
+
+function row(a: Assignment, now: Date): AssignmentListModel['rows'][number] {
+  const days = daysUntil(a.dueDate, now);
+  const overdue = days < 0;
+  return {
+    recommendation: a.recommendationName,
+    resource: a.resourceName,
+    severity: `${a.severity} severity`,
+    owner: a.owner,
+    dueDate: a.dueDate,
+    dueText: overdue ? `${-days} day(s) overdue` : days === 0 ? 'due today' : `${days} day(s) left`,
+    grace: a.gracePeriod ? (overdue ? ' · grace period over' : ' · in grace period (not affecting secure score)') : '',
+    status: a.status === 'failed' ? `failed: ${a.lastError ?? ''}` : a.status,
+    color: a.status === 'failed' || overdue ? 'Attention' : 'Default',
+    ticketNumber: a.ticket?.number ?? '',
+    ticketLink: a.ticket?.link ?? '',
+  };
+}

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Assignment, Recommendation, ResourceSnapshot, Severity, TicketType } from '../storage/schema.js';
+import { htmlToCardText, truncateText } from './recommendations.js';
+
+/** Remediation timeframe by severity when the form does not say otherwise (days). */
+export interface DueDatePolicy {
+  High: number;
+  Medium: number;
+  Low: number;
+}
+export const DEFAULT_DUE_DAYS: DueDatePolicy = { High: 7, Medium: 14, Low: 30 };
+
+/** Above this many resources, "all unhealthy resources" asks for a confirmation first. */
+export const CONFIRM_ABOVE = 10;
+
+export function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+export function addDays(day: string, days: number): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return isoDay(d);
+}
+
+export function defaultDueDate(severity: Severity, now: Date, policy: DueDatePolicy = DEFAULT_DUE_DAYS): string {
+  return addDays(isoDay(now), policy[severity]);
+}
+
+const day = /^\d{4}-\d{2}-\d{2}$/;
+const bool = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
+const email = z.string().trim().min(1, 'is required').max(200).regex(/^[^\s@]+@[^\s@]+$|^[\w.\-]+$/, 'must be an email / UPN or a ServiceNow user name');
+
+/** What the assignment form submits; ids are fixed because automation and tests rely on them. */
+export function assignmentFormSchema(now: Date) {
+  const today = isoDay(now);
+  const maxDay = addDays(today, 366);
+  return z.object({
+    recommendationKey: z.string().min(1).max(200),
+    resourceIds: z
+      .string()
+      .min(1, 'no resource selected')
+      .transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))]),
+    integrationId: z.string({ error: 'is required' }).min(1, 'is required'),
+    ticketType: z.enum(['incident', 'change_request', 'problem'], { error: 'must be incident, change_request or problem' }),
+    assignedTo: email,
+    caller: email,
+    shortDescription: z.string().trim().min(1, 'is required').max(160, 'must be at most 160 characters'),
+    description: z.string().trim().min(1, 'is required').max(4000, 'must be at most 4000 characters'),
+    dueDate: z
+      .string({ error: 'is required' })
+      .regex(day, 'must be a date (YYYY-MM-DD)')
+      .refine((d) => d > today, 'must be after today')
+      .refine((d) => d <= maxDay, 'must be within a year'),
+    gracePeriod: bool.default(false),
+    notifyOwner: bool.default(true),
+    notifyManager: bool.default(false),
+    grouping: z.enum(['perResource', 'single']).default('perResource'),
+    assignmentGroup: z.string().trim().max(100).optional(),
+    impact: z.enum(['1', '2', '3']).optional(),
+    urgency: z.enum(['1', '2', '3']).optional(),
+  });
+}
+export type AssignmentForm = z.output<ReturnType<typeof assignmentFormSchema>>;
+
+/** Field-by-field errors, keyed by input id, for showing on the same form. */
+export function formErrors(error: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const field = String(issue.path[0] ?? 'form');
+    out[field] ??= issue.message;
+  }
+  return out;
+}
+
+export interface Prefill {
+  shortDescription: string;
+  description: string;
+}
+
+/** Ticket texts pre-filled from the recommendation, as Defender's own integration does. */
+export function prefillTexts(rec: Recommendation, resources: readonly ResourceSnapshot[]): Prefill {
+  const subject = resources.length === 1 ? resources[0].name : `${resources.length} resources`;
+  const shortDescription = truncateText(`[Defender for Cloud] ${rec.displayName} – ${subject}`, 160);
+  const list = resources
+    .slice(0, 50)
+    .map((r) => `- ${r.name} (${r.type}, subscription ${r.subscriptionId}${r.resourceGroup ? `, resource group ${r.resourceGroup}` : ''})\n  ${r.resourceId}`)
+    .join('\n');
+  const more = resources.length > 50 ? `\n…and ${resources.length - 50} more` : '';
+  const description = truncateText(
+    [
+      `Recommendation: ${rec.displayName}`,
+      `Severity: ${rec.severity}`,
+      '',
+      htmlToCardText(rec.description, 800),
+      '',
+      'Remediation steps:',
+      htmlToCardText(rec.remediation, 1500),
+      '',
+      `Unhealthy resources:\n${list}${more}`,
+      '',
+      rec.portalLink ? `Microsoft Defender for Cloud: ${rec.portalLink}` : '',
+    ].join('\n'),
+    4000,
+  );
+  return { shortDescription, description };
+}
+
+/** The reference field that holds "Caller" differs by table. */
+export const CALLER_FIELD: Record<TicketType, string> = {
+  incident: 'caller_id',
+  change_request: 'requested_by',
+  problem: 'opened_by',
+};
+
+export function ticketFields(
+  form: Pick<AssignmentForm, 'ticketType' | 'shortDescription' | 'description' | 'assignmentGroup' | 'impact' | 'urgency'>,
+  users: { ownerSysId: string; callerSysId: string; groupSysId?: string },
+  customized: boolean,
+): Record<string, string> {
+  const fields: Record<string, string> = {
+    short_description: form.shortDescription,
+    description: form.description,
+    assigned_to: users.ownerSysId,
+    [CALLER_FIELD[form.ticketType]]: users.callerSysId,
+  };
+  if (customized) {
+    if (users.groupSysId) fields.assignment_group = users.groupSysId;
+    if (form.impact) fields.impact = form.impact;
+    if (form.urgency) fields.urgency = form.urgency;
+  }
+  return fields;
+}
+
+/** One ticket for a whole selection is keyed by the recommendation and the set of resources. */
+export function selectionCorrelationKey(assessmentKey: string, resourceIds: readonly string[]): string {
+  const hash = createHash('sha256')
+    .update(`${assessmentKey.toLowerCase()}|${[...resourceIds].map((r) => r.toLowerCase()).sort().join('|')}`)
+    .digest('hex')
+    .slice(0, 40);
+  return `mdc-sel-${hash}`;
+}
+
+/**
+ * The Defender governance assignment that mirrors a ticket, shaped as the official
+ * governanceAssignments schema (2022-01-01-preview): ticketNumber is an int32, so only the
+ * numeric part of "INC0010023" fits there; the full number stays in ticketLink/ticketStatus.
+ */
+export function governanceProperties(a: Assignment) {
+  const numeric = a.ticket ? Number(/(\d+)$/.exec(a.ticket.number)?.[1]) : undefined;
+  return {
+    owner: a.owner,
+    remediationDueDate: `${a.dueDate}T23:59:59Z`,
+    isGracePeriod: a.gracePeriod,
+    governanceEmailNotification: { disableManagerEmailNotification: !a.notifyManager, disableOwnerEmailNotification: !a.notifyOwner },
+    additionalData: a.ticket
+      ? {
+          ...(numeric !== undefined && Number.isSafeInteger(numeric) && numeric <= 2_147_483_647 ? { ticketNumber: numeric } : {}),
+          ticketLink: a.ticket.link,
+          ticketStatus: a.ticket.state ? `${a.ticket.number} (state ${a.ticket.state})` : a.ticket.number,
+        }
+      : undefined,
+    ...(a.eta ? { remediationEta: { eta: `${a.eta.date}T00:00:00Z`, justification: a.eta.justification } } : {}),
+  };
+}
+
+/** Days until (positive) or since (negative) the due date, by calendar day in UTC. */
+export function daysUntil(dueDate: string, now: Date): number {
+  return Math.round((Date.parse(`${dueDate}T00:00:00Z`) - Date.parse(`${isoDay(now)}T00:00:00Z`)) / 86_400_000);
+}
+
+export const LIVE_STATUSES: ReadonlySet<Assignment['status']> = new Set(['pending', 'open', 'failed', 'awaiting-manual-close']);
+
+export function isOverdue(a: Assignment, now: Date): boolean {
+  return LIVE_STATUSES.has(a.status) && daysUntil(a.dueDate, now) < 0;
+}

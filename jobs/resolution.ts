@@ -1,0 +1,646 @@
+/**
+ * Automatic resolution and two-way sync. Each pass:
+ *  1. releases the assignments of removed integrations (work note, ticket left open);
+ *  2. re-reads the assessments of every open assignment by id: healthy (after the debounce) →
+ *     resolve the ticket honestly, delete the governance assignment, announce;
+ *  3. polls the tickets of open assignments: closed in ServiceNow while unhealthy → removed,
+ *     reassigned in ServiceNow → owner updated, manual closure done → resolved;
+ *  4. watches recently auto-resolved assignments for a regression (changed-since-watermark
+ *     query on normal passes, by id on the daily full reconcile) → reopen or open a follow-up.
+ * State is persisted before the slow or irreversible calls that follow it; every ServiceNow and
+ * Defender call is idempotent, so a retry after a crash converges. Announcements are claimed in
+ * the store before they are sent, so a restart never replays one.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Clock } from '../core/clock.js';
+import type { UnhealthyResource } from '../core/defender-model.js';
+import type { Logger } from '../core/logger.js';
+import { recommendationKeyOf, viewForFilters, type Ancestry } from '../core/recommendations.js';
+import {
+  announcementKey,
+  announcements,
+  CLOSE_REASON,
+  decideLive,
+  decideRegression,
+  decideTicket,
+  LIVE_STATUSES,
+  regressionCorrelationId,
+  regressionNote,
+  regressionTicketFields,
+  resolutionEvidence,
+  watchForRegression,
+  type AssessmentState,
+} from '../core/resolution.js';
+import type { TicketTable } from '../core/servicenow-rules.js';
+import type { Messenger } from '../bot/messenger.js';
+import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, ServiceNowUser, TicketRecord } from '../connectors/servicenow/client.js';
+import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
+import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
+import { governanceProperties } from '../core/assignments.js';
+import type { Store } from '../storage/repositories.js';
+import type { Assignment, Integration } from '../storage/schema.js';
+import { cardAssignmentsFor, renderRecommendationFor } from './sync.js';
+
+/** The part of AzureClient this job calls. */
+export interface ResolutionAzureClient {
+  queryAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<UnhealthyResource[]>;
+  queryChangedSince(
+    scopes: readonly string[],
+    watermark: Date,
+    opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
+  ): Promise<{ latestStatusChange?: string; skipped: number }>;
+  deleteGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<boolean>;
+  getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
+  putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment>;
+}
+
+/** The part of ServiceNowClient this job calls. */
+export interface ResolutionServiceNowClient {
+  getTickets(table: TicketTable, sysIds: readonly string[], fields?: readonly string[]): Promise<TicketRecord[]>;
+  resolveTicket(table: TicketTable, sysId: string, evidence: string): Promise<LifecycleResult>;
+  reopenTicket(table: TicketTable, sysId: string, note: string): Promise<ReopenResult>;
+  createTicket(table: TicketTable, fields: FieldInput, correlation: { correlationId: string; correlationDisplay: string }): Promise<CreateTicketResult>;
+  addWorkNote(table: TicketTable, sysId: string, note: string): Promise<void>;
+  resolveUser(identity: string): Promise<ServiceNowUser>;
+}
+
+/** IntegrationService's shape. */
+export interface ResolutionIntegrations {
+  find(id: string): Integration | undefined;
+  clientFor(integration: Integration): ResolutionServiceNowClient;
+}
+
+export interface ResolutionSettings {
+  /** RESOLVE_AFTER_HEALTHY_PASSES (default 1). */
+  resolveAfterHealthyPasses: number;
+  /** REOPEN_WINDOW_DAYS (default 14). */
+  reopenWindowDays: number;
+  /** sys_ids per ServiceNow read (default 50). */
+  ticketBatchSize: number;
+  /** The changed-since query starts this much before the watermark: Resource Graph ingests late (default 15 min). */
+  watermarkOverlapMs: number;
+}
+
+export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
+  resolveAfterHealthyPasses: 1,
+  reopenWindowDays: 14,
+  ticketBatchSize: 50,
+  watermarkOverlapMs: 15 * 60_000,
+};
+
+export interface ResolutionDeps {
+  store: Store;
+  azure: ResolutionAzureClient;
+  integrations: ResolutionIntegrations;
+  messenger: Messenger;
+  clock: Clock;
+  logger: Logger;
+  settings?: Partial<ResolutionSettings>;
+  /** ARM scopes (as for the sync job). */
+  scopes: readonly string[];
+  /** Management-group ancestry for conversations filtered by MG (SyncJob.ancestry()). */
+  ancestry?: () => Ancestry;
+  subscriptionNames?: ReadonlyMap<string, string>;
+}
+
+export interface ResolutionReport {
+  full: boolean;
+  /** Assignments whose assessment was read by id. */
+  checked: number;
+  waiting: number;
+  resolved: number;
+  needsManual: number;
+  closedAfterManual: number;
+  backToOpen: number;
+  reopened: number;
+  reopenedAsNew: number;
+  removedInServiceNow: number;
+  ownersChanged: number;
+  integrationRemoved: number;
+  governanceDeleted: number;
+  cardsUpdated: number;
+  announcements: number;
+  errors: number;
+  watermark?: string;
+  durationMs: number;
+}
+
+export const WATERMARK_KEY = 'resolution.watermark';
+const ACTOR = 'resolution-job';
+const lc = (s: string) => s.toLowerCase();
+
+export class ResolutionJob {
+  private readonly settings: ResolutionSettings;
+  private running: { full: boolean; promise: Promise<ResolutionReport> } | undefined;
+
+  constructor(private readonly deps: ResolutionDeps) {
+    this.settings = { ...DEFAULT_RESOLUTION_SETTINGS, ...deps.settings };
+  }
+
+  /** A call during a pass joins it; a full reconcile asked for during an incremental one runs right after it. */
+  runOnce(opts: { full?: boolean } = {}): Promise<ResolutionReport> {
+    const full = opts.full === true;
+    if (this.running) {
+      if (!full || this.running.full) return this.running.promise;
+      return this.running.promise.catch(() => undefined).then(() => this.runOnce({ full: true }));
+    }
+    const promise = new Pass(this.deps, this.settings, full).run().finally(() => {
+      this.running = undefined;
+    });
+    this.running = { full, promise };
+    return promise;
+  }
+}
+
+/** One pass: its own report, outbox and set of cards to refresh. */
+class Pass {
+  private readonly now: Date;
+  private readonly report: ResolutionReport;
+  private readonly touched = new Set<string>();
+  private readonly outbox: Array<Promise<unknown>> = [];
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: ResolutionDeps,
+    private readonly settings: ResolutionSettings,
+    full: boolean,
+  ) {
+    this.now = deps.clock.now();
+    this.log = deps.logger;
+    this.report = {
+      full,
+      checked: 0,
+      waiting: 0,
+      resolved: 0,
+      needsManual: 0,
+      closedAfterManual: 0,
+      backToOpen: 0,
+      reopened: 0,
+      reopenedAsNew: 0,
+      removedInServiceNow: 0,
+      ownersChanged: 0,
+      integrationRemoved: 0,
+      governanceDeleted: 0,
+      cardsUpdated: 0,
+      announcements: 0,
+      errors: 0,
+      durationMs: 0,
+    };
+  }
+
+  async run(): Promise<ResolutionReport> {
+    const started = Date.now();
+    const { store } = this.deps;
+    await this.releaseRemovedIntegrations();
+
+    const watermark = store.meta.get(WATERMARK_KEY);
+    const full = this.report.full || watermark === undefined;
+    const tracked = store.assignments.list((a) => (a.status === 'open' || a.status === 'awaiting-manual-close') && a.ticket !== undefined);
+    const regressionCandidates = store.assignments.list((a) => watchForRegression(a, this.now, this.settings.reopenWindowDays));
+    const byId = [...tracked, ...(full ? regressionCandidates : [])];
+    const states = await this.statesById(byId.map((a) => a.assessmentId));
+    this.report.checked = byId.length;
+
+    for (const a of tracked) await this.guard(a, () => this.onAssessment(a.id, states.get(lc(a.assessmentId)) ?? { kind: 'gone' }));
+    await this.pollTickets(states);
+
+    let nextWatermark = watermark;
+    if (full) {
+      for (const a of regressionCandidates) await this.guard(a, () => this.onRegressionCandidate(a.id, states.get(lc(a.assessmentId)) ?? { kind: 'gone' }));
+      // Everything up to now was just read by id; later passes only need what changes after it.
+      nextWatermark = maxIso(watermark, new Date(this.now.getTime()).toISOString());
+    } else {
+      const candidates = new Map(regressionCandidates.map((a) => [lc(a.assessmentId), a]));
+      const changed = new Map<string, AssessmentState>();
+      const since = new Date(Date.parse(watermark!) - this.settings.watermarkOverlapMs);
+      const summary = await this.deps.azure.queryChangedSince(this.deps.scopes, since, {
+        onPage: (rows) => {
+          for (const r of rows) if (candidates.has(lc(r.assessmentId))) changed.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
+        },
+      });
+      for (const [id, state] of changed) await this.guard(candidates.get(id)!, () => this.onRegressionCandidate(candidates.get(id)!.id, state));
+      nextWatermark = maxIso(watermark, summary.latestStatusChange);
+    }
+
+    await this.retryGovernanceDeletes();
+    this.refreshCards();
+    await Promise.allSettled(this.outbox);
+    if (nextWatermark && nextWatermark !== watermark) await store.meta.set(WATERMARK_KEY, nextWatermark);
+    this.report.watermark = nextWatermark;
+    this.report.durationMs = Date.now() - started;
+    this.log.info({ resolution: this.report }, 'resolution pass done');
+    return this.report;
+  }
+
+  // ------------------------------------------------------------------ Defender → ServiceNow
+
+  private async statesById(assessmentIds: string[]): Promise<Map<string, AssessmentState>> {
+    const out = new Map<string, AssessmentState>();
+    if (assessmentIds.length === 0) return out;
+    const rows = await this.deps.azure.queryAssessmentsByIds(assessmentIds, this.deps.scopes);
+    for (const r of rows) out.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
+    return out;
+  }
+
+  private async onAssessment(id: string, state: AssessmentState): Promise<void> {
+    const a = this.current(id);
+    if (!a) return;
+    const decision = decideLive(a, state, this.settings.resolveAfterHealthyPasses);
+    switch (decision.kind) {
+      case 'none':
+        return;
+      case 'reset':
+        await this.save(a, { healthyPasses: 0 }, 'assignment.debounce-reset', {});
+        return;
+      case 'wait':
+        this.report.waiting++;
+        await this.save(a, { healthyPasses: decision.healthyPasses }, 'assignment.healthy-pass', { healthyPasses: decision.healthyPasses, status: state.kind });
+        return;
+      case 'resolve':
+        await this.resolve(a, state, decision.healthyPasses);
+        return;
+      case 'back-to-open': {
+        this.report.backToOpen++;
+        const next = await this.save(a, { status: 'open', healthyPasses: 0, lastError: undefined }, 'assignment.unhealthy-again', { status: state.kind });
+        await this.putGovernance(next);
+        this.touched.add(next.recommendationKey);
+        if (state.kind !== 'gone') this.announce(next, 'still-open', state.statusChangeDate, announcements.stillOpen(next, next.ticket!.number));
+        return;
+      }
+    }
+  }
+
+  private async resolve(a: Assignment, state: AssessmentState, healthyPasses: number): Promise<void> {
+    const ticket = a.ticket!;
+    const client = this.clientOf(a);
+    const evidence = resolutionEvidence(a, state, this.now);
+    // One ticket for a whole batch (ticketGrouping 'single'): it stays open while any of its resources is not fixed.
+    const siblings = this.deps.store.assignments.list(
+      (x) => x.id !== a.id && x.status === 'open' && x.integrationId === a.integrationId && x.ticket?.sysId === ticket.sysId,
+    );
+    if (siblings.length > 0) {
+      this.report.resolved++;
+      const next = await this.save(
+        a,
+        { status: 'resolved', resolvedAt: this.now.toISOString(), closeReason: CLOSE_REASON.autoResolved, healthyPasses, lastError: undefined },
+        'assignment.resolve',
+        { ticket: ticket.number, outcome: 'shared-ticket-left-open', openSiblings: siblings.length, evidence },
+      );
+      await this.noteQuietly(client, ticket.table, ticket.sysId, `[Defender for Cloud bot] ${evidence} ${siblings.length} other resource(s) of this ticket are still open, so it stays open.`);
+      await this.deleteGovernance(next);
+      this.touched.add(next.recommendationKey);
+      this.announce(next, 'resolved', state.kind === 'gone' ? 'gone' : state.statusChangeDate, announcements.resolvedShared(next, state, ticket.number, siblings.length));
+      return;
+    }
+    // resolveTicket reads first and reports "already resolved", so a retry after a crash is safe.
+    const result = await client.resolveTicket(ticket.table, ticket.sysId, evidence);
+    const at = this.now.toISOString();
+    const n = state.kind === 'gone' ? 'gone' : state.statusChangeDate;
+    let next: Assignment;
+    if (result.outcome === 'resolved') {
+      this.report.resolved++;
+      next = await this.save(
+        a,
+        { status: 'resolved', resolvedAt: at, closeReason: CLOSE_REASON.autoResolved, healthyPasses, lastError: undefined, ticket: { ...ticket, state: result.state } },
+        'assignment.resolve',
+        { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
+      );
+    } else {
+      this.report.needsManual++;
+      next = await this.save(
+        a,
+        { status: 'awaiting-manual-close', healthyPasses, lastError: result.reason, ticket: { ...ticket, state: result.state } },
+        'assignment.awaiting-manual-close',
+        { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
+      );
+    }
+    await this.deleteGovernance(next);
+    this.touched.add(next.recommendationKey);
+    if (result.outcome === 'resolved') this.announce(next, 'resolved', n, announcements.resolved(next, state, result.number));
+    else this.announce(next, 'needs-manual', n, announcements.needsManual(next, state, result.number, result.link, result.reason));
+  }
+
+  // ------------------------------------------------------------------ ServiceNow → bot
+
+  private async pollTickets(states: ReadonlyMap<string, AssessmentState>): Promise<void> {
+    const { store } = this.deps;
+    const groups = new Map<string, { integration: Integration; table: TicketTable; assignments: Assignment[] }>();
+    for (const a of store.assignments.list((x) => (x.status === 'open' || x.status === 'awaiting-manual-close') && x.ticket !== undefined)) {
+      const integration = this.deps.integrations.find(a.integrationId);
+      if (!integration || integration.removedAt) continue;
+      const key = `${integration.id}\u0000${a.ticket!.table}`;
+      const g = groups.get(key) ?? { integration, table: a.ticket!.table, assignments: [] };
+      g.assignments.push(a);
+      groups.set(key, g);
+    }
+    for (const g of groups.values()) {
+      const client = this.deps.integrations.clientFor(g.integration);
+      for (let i = 0; i < g.assignments.length; i += this.settings.ticketBatchSize) {
+        const batch = g.assignments.slice(i, i + this.settings.ticketBatchSize);
+        let tickets;
+        try {
+          tickets = await readTicketsWithAssignees(client, g.table, batch.map((a) => a.ticket!.sysId));
+        } catch (err) {
+          this.report.errors++;
+          this.log.warn({ err, integration: g.integration.name, table: g.table, count: batch.length }, 'could not read tickets from ServiceNow; retrying next pass');
+          continue;
+        }
+        const bySysId = new Map(tickets.map((t) => [t.ticket.sysId, t]));
+        for (const a of batch) {
+          const t = bySysId.get(a.ticket!.sysId);
+          if (!t) {
+            this.log.warn({ assignmentId: a.id, ticket: a.ticket!.number }, 'ticket not found in ServiceNow (deleted or not readable); left as is');
+            continue;
+          }
+          const state = states.get(lc(a.assessmentId)) ?? { kind: 'gone' };
+          await this.guard(a, () => this.onTicket(a.id, t.ticket.state, t.assignee, state));
+        }
+      }
+    }
+  }
+
+  private async onTicket(id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
+    const a = this.current(id);
+    if (!a?.ticket) return;
+    const decision = decideTicket(a, { state: ticketState, ...(assignee ? { assignee } : {}) }, state.kind === 'Unhealthy');
+    const ticket = { ...a.ticket, state: ticketState };
+    switch (decision.kind) {
+      case 'none':
+        if (a.ticket.state !== ticketState) await this.save(a, { ticket }, 'assignment.ticket-state', { ticket: a.ticket.number, state: ticketState });
+        return;
+      case 'remove': {
+        this.report.removedInServiceNow++;
+        const next = await this.save(a, { status: 'removed', closeReason: CLOSE_REASON.closedInServiceNow, ticket }, 'assignment.remove', { reason: CLOSE_REASON.closedInServiceNow, ticket: a.ticket.number, state: ticketState });
+        await this.deleteGovernance(next);
+        this.touched.add(next.recommendationKey);
+        this.announce(next, 'closed-in-servicenow', next.ticket!.number, announcements.closedInServiceNow(next, next.ticket!.number));
+        return;
+      }
+      case 'close-awaiting': {
+        this.report.closedAfterManual++;
+        const next = await this.save(
+          a,
+          { status: 'resolved', resolvedAt: this.now.toISOString(), closeReason: CLOSE_REASON.closedAfterHealthy, lastError: undefined, ticket },
+          'assignment.resolve',
+          { reason: CLOSE_REASON.closedAfterHealthy, ticket: a.ticket.number, state: ticketState },
+        );
+        await this.deleteGovernance(next);
+        this.touched.add(next.recommendationKey);
+        this.announce(next, 'manually-closed', next.ticket!.number, announcements.manuallyClosed(next, next.ticket!.number));
+        return;
+      }
+      case 'owner': {
+        this.report.ownersChanged++;
+        const next = await this.save(a, { owner: decision.owner, ticket }, 'assignment.owner-changed', { from: a.owner, to: decision.owner, source: 'servicenow' });
+        if (next.status === 'open') await this.putGovernance(next);
+        this.touched.add(next.recommendationKey);
+        this.announce(next, 'owner', lc(decision.owner), announcements.ownerChanged(next, next.ticket!.number, decision.owner));
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ regressions
+
+  private async onRegressionCandidate(id: string, state: AssessmentState): Promise<void> {
+    const a = this.current(id);
+    if (!a?.ticket) return;
+    const decision = decideRegression(a, state, this.now, this.settings.reopenWindowDays);
+    if (decision.kind !== 'reopen' || state.kind === 'gone') return;
+    // Someone assigned it again meanwhile: that assignment owns the finding now.
+    const live = this.deps.store.assignments.findLiveByKey(a.key);
+    if (live && live.id !== a.id) return;
+    const client = this.clientOf(a);
+    const old = a.ticket;
+    const note = regressionNote(a, state.statusChangeDate);
+    const r = await client.reopenTicket(old.table, old.sysId, note);
+    const reset = { status: 'open' as const, resolvedAt: undefined, closeReason: undefined, healthyPasses: 0, lastError: undefined };
+    if (r.outcome === 'reopened' || r.outcome === 'already-open') {
+      this.report.reopened++;
+      const next = await this.save(a, { ...reset, ticket: { ...old, ...(r.state ? { state: r.state } : {}) } }, 'assignment.reopen', { ticket: old.number, outcome: r.outcome, statusChangeDate: state.statusChangeDate });
+      await this.putGovernance(next);
+      this.touched.add(next.recommendationKey);
+      this.announce(next, 'reopened', state.statusChangeDate, announcements.reopened(next, old.number));
+      return;
+    }
+    const ids = {
+      assignedTo: await this.userSysId(client, a.owner),
+      caller: await this.userSysId(client, a.caller),
+    };
+    const created = await client.createTicket(old.table, regressionTicketFields(a, old, state.statusChangeDate, ids), {
+      correlationId: regressionCorrelationId(a.key, old.number),
+      correlationDisplay: `Defender for Cloud: ${a.recommendationName} / ${a.resourceName}`,
+    });
+    this.report.reopenedAsNew++;
+    const next = await this.save(
+      a,
+      {
+        ...reset,
+        ticket: { table: created.table, sysId: created.sysId, number: created.number, link: created.link },
+        previousTicket: { table: old.table, sysId: old.sysId, number: old.number, link: old.link },
+      },
+      'assignment.reopen-as-new',
+      { previousTicket: old.number, ticket: created.number, outcome: r.outcome, reason: r.reason, statusChangeDate: state.statusChangeDate },
+    );
+    if (created.created) await this.noteQuietly(client, old.table, old.sysId, `[Defender for Cloud bot] ${note} This ticket could not be reopened; follow-up: ${created.number}.`);
+    await this.putGovernance(next);
+    this.touched.add(next.recommendationKey);
+    this.announce(next, 'reopened', state.statusChangeDate, announcements.reopenedAsNew(next, old.number, created.number, created.link));
+  }
+
+  private async userSysId(client: ResolutionServiceNowClient, identity: string): Promise<string | undefined> {
+    try {
+      return (await client.resolveUser(identity)).sysId;
+    } catch (err) {
+      this.log.warn({ err: reason(err) }, 'could not find a ServiceNow user for the follow-up ticket; leaving the field empty');
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ integration removed
+
+  private async releaseRemovedIntegrations(): Promise<void> {
+    for (const a of this.deps.store.assignments.list((x) => LIVE_STATUSES.has(x.status))) {
+      const integration = this.deps.integrations.find(a.integrationId);
+      if (integration && !integration.removedAt) continue;
+      await this.guard(a, async () => {
+        this.report.integrationRemoved++;
+        const next = await this.save(a, { status: 'removed', closeReason: CLOSE_REASON.integrationRemoved }, 'assignment.remove', {
+          reason: CLOSE_REASON.integrationRemoved,
+          integration: integration?.name ?? a.integrationId,
+        });
+        if (next.ticket && integration) {
+          await this.noteQuietly(
+            this.deps.integrations.clientFor(integration),
+            next.ticket.table,
+            next.ticket.sysId,
+            `[Defender for Cloud bot] The ServiceNow integration "${integration.name}" was removed from the Defender for Cloud bot; this ticket is no longer tracked and is left open.`,
+          );
+        }
+        await this.deleteGovernance(next);
+        this.touched.add(next.recommendationKey);
+        this.announce(next, 'integration-removed', integration?.removedAt ?? 'missing', announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number));
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ governance
+
+  private async deleteGovernance(a: Assignment): Promise<void> {
+    if (!a.governance || a.governance.status === 'deleted') return;
+    try {
+      await this.deps.azure.deleteGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key);
+      this.report.governanceDeleted++;
+      await this.save(a, { governance: { key: a.governance.key, status: 'deleted' } }, 'governance.delete', {});
+    } catch (err) {
+      this.report.errors++;
+      this.log.warn({ assignmentId: a.id, err: reason(err) }, 'could not delete the governance assignment; retrying next pass');
+      await this.save(a, { governance: { key: a.governance.key, status: 'failed', lastError: reason(err) } }, 'governance.delete-failed', { error: reason(err) });
+    }
+  }
+
+  private async retryGovernanceDeletes(): Promise<void> {
+    const ended = this.deps.store.assignments.list((a) => !LIVE_STATUSES.has(a.status) && a.governance !== undefined && a.governance.status !== 'deleted');
+    for (const a of ended) await this.guard(a, () => this.deleteGovernance(a));
+  }
+
+  /** Re-creates or updates the governance assignment of a live assignment (owner, ticket). */
+  private async putGovernance(a: Assignment): Promise<void> {
+    const key = a.governance?.key ?? a.id;
+    // Same shape as the "Create assignment" flow writes, so both sides agree on the fields.
+    const body: GovernanceAssignmentBody = { properties: governanceProperties(a) };
+    try {
+      // Keep whatever Defender holds that we do not model (e.g. an ETA set in the portal).
+      const existing = await this.deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, key);
+      if (existing) body.properties = { ...existing.properties, ...body.properties };
+      await this.deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, body);
+      await this.save(a, { governance: { key, status: 'synced' } }, 'governance.put', { owner: a.owner });
+    } catch (err) {
+      this.report.errors++;
+      this.log.warn({ assignmentId: a.id, err: reason(err) }, 'could not write the governance assignment');
+      await this.save(a, { governance: { key, status: 'failed', lastError: reason(err) } }, 'governance.put-failed', { error: reason(err) });
+    }
+  }
+
+  // ------------------------------------------------------------------ Teams
+
+  /** Claimed in the store before it is sent: at most once, even across restarts. */
+  private announce(a: Assignment, transition: string, n: string, text: string): void {
+    const conversationId = a.conversationId;
+    if (!conversationId) return;
+    const key = announcementKey(a.id, transition, n);
+    this.outbox.push(
+      (async () => {
+        const claimed = await this.deps.store.reminders.markSent({ key, sentAt: this.now.toISOString(), recipient: conversationId });
+        if (!claimed) return;
+        try {
+          await this.deps.messenger.send(conversationId, { text });
+          this.report.announcements++;
+        } catch (err) {
+          this.log.warn({ err, conversationId, key }, 'announcement could not be sent');
+        }
+      })(),
+    );
+  }
+
+  private refreshCards(): void {
+    const { store, messenger } = this.deps;
+    const ancestry = this.deps.ancestry?.() ?? new Map<string, string[]>();
+    for (const key of this.touched) {
+      const recKey = recommendationKeyOf(key);
+      const rec = store.recommendations.get(recKey);
+      if (!rec) continue;
+      const assignments = cardAssignmentsFor(store, recKey);
+      for (const posted of store.recommendations.listCards(recKey)) {
+        const conv = store.conversations.get(posted.conversationId);
+        if (!conv) continue;
+        const view = viewForFilters(rec, conv.filters, ancestry) ?? rec;
+        this.outbox.push(
+          (async () => {
+            try {
+              const card = renderRecommendationFor(conv.channelId, view, 1, assignments, this.deps.subscriptionNames);
+              await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
+              this.report.cardsUpdated++;
+            } catch (err) {
+              this.log.warn({ err, conversationId: conv.id, recommendationKey: recKey }, 'recommendation card update failed');
+            }
+          })(),
+        );
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private current(id: string): Assignment | undefined {
+    return this.deps.store.assignments.get(id);
+  }
+
+  private clientOf(a: Assignment): ResolutionServiceNowClient {
+    const integration = this.deps.integrations.find(a.integrationId);
+    if (!integration || integration.removedAt) throw new Error(`the ServiceNow integration of assignment ${a.id} is gone`);
+    return this.deps.integrations.clientFor(integration);
+  }
+
+  private async save(a: Assignment, patch: Partial<Assignment>, action: string, details: Record<string, unknown>): Promise<Assignment> {
+    const latest = this.current(a.id) ?? a;
+    const next: Assignment = { ...latest, ...patch, updatedAt: this.now.toISOString() };
+    for (const k of Object.keys(patch) as Array<keyof Assignment>) if (patch[k] === undefined) delete next[k];
+    await this.deps.store.assignments.upsertMany([next]);
+    await this.deps.store.audit.append({ at: this.now.toISOString(), actor: ACTOR, action, target: a.id, details: stripUndefined(details) });
+    return next;
+  }
+
+  private async noteQuietly(client: ResolutionServiceNowClient, table: TicketTable, sysId: string, note: string): Promise<void> {
+    try {
+      await client.addWorkNote(table, sysId, note);
+    } catch (err) {
+      this.log.warn({ err: reason(err), table }, 'could not add a ServiceNow work note');
+    }
+  }
+
+  /** One assignment's failure is logged and counted; the pass goes on with the others. */
+  private async guard(a: Assignment, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (err) {
+      this.report.errors++;
+      this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reason(err) }, 'resolution step failed for one assignment; retrying next pass');
+    }
+  }
+}
+
+function maxIso(a: string | undefined, b: string | undefined): string | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return Date.parse(b) > Date.parse(a) ? b : a;
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function reason(err: unknown): string {
+  const r = (err as { reason?: unknown })?.reason;
+  if (typeof r === 'string') return r;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Incremental passes on `cronExpr` (SYNC_CRON) and the full reconcile on `fullCron`
+ * (FULL_SYNC_CRON). Errors are logged here because node-cron would only emit them as events.
+ */
+export function scheduleResolution(job: Pick<ResolutionJob, 'runOnce'>, cronExpr: string, fullCron: string, logger: Logger): ScheduledTask[] {
+  const run = (full: boolean) => async () => {
+    try {
+      return await job.runOnce({ full });
+    } catch (err) {
+      logger.error({ err, full }, 'resolution pass failed');
+      return undefined;
+    }
+  };
+  return [
+    cron.schedule(cronExpr, run(false), { noOverlap: true, name: 'resolution' }),
+    cron.schedule(fullCron, run(true), { noOverlap: true, name: 'resolution-full' }),
+  ];
+}

@@ -1,0 +1,264 @@
+import { userObjectId } from '../../connectors/defender/dataset.js';
+import { SPEC, validateOperationRequest } from '../defender/openapi.js';
+import { execute, message, submit, TENANT } from '../harness/activities.js';
+import { startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
+import { cardProblems } from '../cards/validate.js';
+
+const CHANNEL = { conversationType: 'channel' as const };
+const GOV_PATH = '/{scope}/providers/Microsoft.Security/assessments/{assessmentName}/governanceAssignments/{assignmentKey}';
+/** Teams users carry an Entra object id; these come from the Defender simulator's directory. */
+const ADMIN = { id: '29:alice', name: 'Alice Johnson', aadObjectId: userObjectId('alice.johnson@contoso.com') };
+const READER = { id: '29:erin', name: 'Erin Walsh', aadObjectId: userObjectId('erin.walsh@contoso.com') };
+
+function recWith(h: SandboxHarness, predicate: (n: number) => boolean) {
+  const rec = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && predicate(r.resources.length));
+  if (!rec) throw new Error('no recommendation fits');
+  return rec;
+}
+
+function formValues(over: Record<string, string> = {}) {
+  return {
+    integrationId: '',
+    ticketType: 'incident',
+    assignedTo: 'bob.martinez@contoso.com',
+    caller: 'alice.johnson@contoso.com',
+    shortDescription: 'Fix it',
+    description: 'Please remediate.',
+    dueDate: '2026-12-10',
+    gracePeriod: 'true',
+    notifyOwner: 'true',
+    notifyManager: 'false',
+    grouping: 'perResource',
+    ...over,
+  };
+}
+
+const inputsOf = (card: any): Record<string, any> => {
+  const out: Record<string, any> = {};
+  const walk = (n: any) => {
+    if (Array.isArray(n)) return n.forEach(walk);
+    if (n && typeof n === 'object') {
+      if (typeof n.type === 'string' && n.type.startsWith('Input.') && n.id) out[n.id] = n;
+      Object.values(n).forEach(walk);
+    }
+  };
+  walk(card);
+  return out;
+};
+
+describe('Create assignment (Teams, Action.Execute)', () => {
+  let h: SandboxHarness;
+  beforeEach(async () => {
+    h = await startSandboxBot();
+  });
+  afterEach(() => h.stop());
+
+  it('opens the form with fixed input ids, pre-filled texts and covering integrations', async () => {
+    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const res = await h.bot.send(execute('createAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    expect(res.status).toBe(200);
+    expect(res.body.type).toBe('application/vnd.microsoft.card.adaptive');
+    const card = res.body.value;
+    expect(cardProblems(card)).toEqual([]);
+    const inputs = inputsOf(card);
+    for (const id of ['integrationId', 'ticketType', 'assignedTo', 'caller', 'shortDescription', 'description', 'dueDate', 'gracePeriod', 'notifyOwner', 'notifyManager', 'grouping']) expect(inputs[id]).toBeDefined();
+    expect(inputs.assignmentGroup).toBeUndefined();
+    expect(inputs.integrationId.choices).toEqual([{ title: expect.stringContaining('Contoso ServiceNow'), value: h.integrationId }]);
+    expect(inputs.ticketType.choices.map((c: any) => c.value)).toEqual(['incident', 'change_request', 'problem']);
+    expect(inputs.shortDescription.value).toContain(rec.displayName);
+    expect(inputs.shortDescription.value).toContain(rec.resources[0].name);
+    expect(inputs.description.value).toContain('Remediation steps');
+    const days = { High: 7, Medium: 14, Low: 30 }[rec.severity];
+    expect(inputs.dueDate.value).toBe(new Date(Date.parse('2026-11-26') + days * 86_400_000).toISOString().slice(0, 10));
+    const submitAction = card.actions.find((a: any) => a.verb === 'submitAssignment');
+    expect(submitAction.type).toBe('Action.Execute');
+    expect(submitAction.title).toMatch(/Create/);
+  });
+
+  it.each(['incident', 'change_request', 'problem'] as const)('creates a %s, links it on the card and writes the governance assignment back', async (ticketType) => {
+    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const resource = rec.resources[0];
+    const res = await h.bot.send(
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...formValues({ integrationId: h.integrationId, ticketType }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
+    );
+    const card = res.body.value;
+    expect(JSON.stringify(card)).toMatch(/1 resource\(s\) assigned/);
+
+    const tickets = h.servicenow.control.records(ticketType);
+    expect(tickets).toHaveLength(1);
+    const ticket = tickets[0];
+    expect(ticket.short_description).toBe('Fix it');
+    expect(ticket.correlation_id).toMatch(/^mdc-[0-9a-f]{40}$/);
+    expect(ticket.assigned_to).toBe(h.servicenow.control.records('sys_user').find((u) => u.user_name === 'bob.martinez')!.sys_id);
+    const callerField = { incident: 'caller_id', change_request: 'requested_by', problem: 'opened_by' }[ticketType];
+    expect(ticket[callerField]).toBe(h.servicenow.control.records('sys_user').find((u) => u.user_name === 'alice.johnson')!.sys_id);
+    expect(JSON.stringify(card)).toContain(`[${ticket.number}](`);
+    expect(JSON.stringify(card)).toContain(`nav_to.do?uri=%2F${ticketType}.do%3Fsys_id%3D${ticket.sys_id}`);
+
+    const [assignment] = h.bot.store.assignments.list();
+    expect(assignment).toMatchObject({ status: 'open', owner: 'bob.martinez@contoso.com', dueDate: '2026-12-10', gracePeriod: true, ticket: { number: ticket.number }, governance: { status: 'synced' }, conversationId: '19:channel-1@thread.tacv2' });
+
+    // The governance write-back as Defender would receive it, checked against Microsoft's schema.
+    const put = h.defender.control.requests().find((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
+    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', put!.body)).toEqual([]);
+    expect(put!.body).toMatchObject({
+      properties: {
+        owner: 'bob.martinez@contoso.com',
+        remediationDueDate: '2026-12-10T23:59:59Z',
+        isGracePeriod: true,
+        governanceEmailNotification: { disableOwnerEmailNotification: false, disableManagerEmailNotification: true },
+        additionalData: { ticketNumber: Number(ticket.number.replace(/\D/g, '')), ticketLink: expect.stringContaining(ticket.sys_id) },
+      },
+    });
+
+    // Everyone sees the ticket on the recommendation card, updated in place.
+    const update = h.bot.connector.calls.filter((c) => c.method === 'PUT').pop();
+    expect(JSON.stringify(update!.body)).toContain(ticket.number);
+    expect(h.bot.store.audit.list(5).some((e) => e.action === 'assignment.create')).toBe(true);
+  });
+
+  it('refuses a user without Owner, Contributor or Security Admin, and creates nothing', async () => {
+    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const res = await h.bot.send(
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }),
+    );
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Owner, Contributor or Security Admin');
+    expect(h.servicenow.control.records('incident')).toHaveLength(0);
+    expect(h.bot.store.assignments.list()).toHaveLength(0);
+    const open = await h.bot.send(execute('createAssignment', { recommendationKey: rec.key }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }));
+    expect(open.body.type).not.toBe('application/vnd.microsoft.card.adaptive');
+  });
+
+  it('returns field errors on the same form, keeping what the user typed', async () => {
+    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const res = await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId, dueDate: '2026-11-01', assignedTo: '', shortDescription: 'My words' }) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
+    const text = JSON.stringify(res.body.value);
+    expect(text).toContain('Remediation due date: must be after today');
+    expect(text).toContain('Assigned to: is required');
+    expect(inputsOf(res.body.value).shortDescription.value).toBe('My words');
+    expect(h.bot.store.assignments.list()).toHaveLength(0);
+
+    const unknown = await h.bot.send(
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId, assignedTo: 'nobody@contoso.com' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
+    );
+    expect(JSON.stringify(unknown.body.value)).toContain("Assigned to: No ServiceNow user matches 'nobody@contoso.com'");
+    expect(h.servicenow.control.records('incident')).toHaveLength(0);
+  });
+
+  it('never creates a second ticket for a repeated submission', async () => {
+    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const activity = () =>
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN });
+    await Promise.all([h.bot.send(activity()), h.bot.send(activity())]);
+    const again = await h.bot.send(activity());
+    expect(h.servicenow.control.records('incident')).toHaveLength(1);
+    expect(h.bot.store.assignments.list((a) => a.status === 'open')).toHaveLength(1);
+    expect(JSON.stringify(again.body.value)).toContain('already assigned');
+  });
+
+  it('opens one ticket for the whole selection when asked', async () => {
+    const rec = recWith(h, (n) => n >= 3 && n <= 10);
+    const ids = rec.resources.slice(0, 3).map((r) => r.resourceId).join(',');
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...formValues({ integrationId: h.integrationId, grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    expect(h.servicenow.control.records('incident')).toHaveLength(1);
+    const assignments = h.bot.store.assignments.list();
+    expect(assignments).toHaveLength(3);
+    expect(new Set(assignments.map((a) => a.ticket?.number)).size).toBe(1);
+    expect(h.defender.control.listGovernanceAssignments()).toHaveLength(3);
+  });
+
+  it('asks for confirmation before assigning more than 10 resources at once', async () => {
+    const rec = recWith(h, (n) => n > 10);
+    const res = await h.bot.send(execute('createAssignment', { recommendationKey: rec.key }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const card = res.body.value;
+    expect(JSON.stringify(card)).toContain(`Assign all ${rec.resources.length} unhealthy resources?`);
+    const confirm = card.actions.find((a: any) => a.verb === 'createAssignment');
+    const form = await h.bot.send(execute('createAssignment', confirm.data, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    expect(inputsOf(form.body.value).assignedTo).toBeDefined();
+  });
+
+  it('keeps the work when ServiceNow is down, and Retry finishes it', async () => {
+    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const ids = rec.resources.slice(0, 2).map((r) => r.resourceId).join(',');
+    // Users resolve, then every create fails.
+    h.servicenow.control.failNext({ status: 503, count: 100, method: 'POST', pathPrefix: '/api/now/v2/table/incident' });
+    const res = await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const card = res.body.value;
+    expect(JSON.stringify(card)).toContain('No ticket could be created');
+    expect(h.bot.store.assignments.list((a) => a.status === 'failed')).toHaveLength(2);
+    const retry = card.actions.find((a: any) => a.verb === 'retryAssignments');
+    expect(retry.title).toBe('Retry failed (2)');
+
+    h.servicenow.control.clearFaults();
+    const done = await h.bot.send(execute('retryAssignments', retry.data, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    expect(JSON.stringify(done.body.value)).toContain('2 resource(s) assigned');
+    expect(h.servicenow.control.records('incident')).toHaveLength(2);
+    expect(h.bot.store.assignments.list((a) => a.status === 'open')).toHaveLength(2);
+  });
+});
+
+describe('Create assignment (Emulator, Action.Submit) and crash recovery', () => {
+  let h: SandboxHarness;
+  afterEach(() => h.stop());
+
+  it('works from the Emulator with a customized integration (group, impact, urgency)', async () => {
+    h = await startSandboxBot({ fieldMode: 'customized' });
+    const emulator = { serviceUrl: h.bot.connector.url, channelId: 'emulator' as const, conversationId: 'emu-1', from: { id: 'emulator-user', name: 'User' } };
+    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    await h.bot.send(submit({ verb: 'createAssignment', recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId }, emulator));
+    const formCard = h.bot.connector.cards().filter((c) => JSON.stringify(c).includes('"id":"assignedTo"')).pop();
+    expect(JSON.stringify(formCard)).not.toContain('Action.Execute');
+    const inputs = inputsOf(formCard);
+    expect(inputs.assignmentGroup).toBeDefined();
+    expect(inputs.caller.value).toBe('alice.johnson@contoso.com');
+    const submitAction = formCard.actions.find((a: any) => a.data?.verb === 'submitAssignment');
+    await h.bot.send(
+      submit({ ...submitAction.data, ...formValues({ integrationId: h.integrationId, ticketType: 'incident', assignmentGroup: 'Cloud Security Operations', impact: '1', urgency: '2' }) }, emulator),
+    );
+    const [incident] = h.servicenow.control.records('incident');
+    expect(incident).toMatchObject({ impact: '1', urgency: '2', priority: '2' });
+    expect(incident.assignment_group).toBe(h.servicenow.control.records('sys_user_group')[0].sys_id);
+    expect(JSON.stringify(h.bot.connector.cards().filter((c) => JSON.stringify(c).includes('assigned')).pop())).toContain(incident.number);
+  });
+
+  it('finishes assignments a crash left pending, without duplicating tickets', async () => {
+    h = await startSandboxBot();
+    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const r = rec.resources[0];
+    // A first attempt created the ticket, then the process died before recording it.
+    h.servicenow.control.dropNextCreateResponse();
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: r.resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN, tenantId: TENANT }));
+    // Simulate the crash state: the stored record is still pending.
+    const [a] = h.bot.store.assignments.list();
+    await h.bot.store.assignments.upsertMany([{ ...a, status: 'pending', ticket: undefined, governance: { key: a.id, status: 'pending' } }]);
+    const restarted = await h.bot.restart();
+    h.bot = restarted;
+    // A fresh app resumes on start (main.ts does the same call).
+    expect(await restarted.app.assignments.resumePending()).toBe(1);
+    expect(h.servicenow.control.records('incident')).toHaveLength(1);
+    expect(restarted.store.assignments.list()[0]).toMatchObject({ status: 'open', governance: { status: 'synced' } });
+  });
+
+  it('lists assignments, mine and overdue', async () => {
+    h = await startSandboxBot();
+    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(message('assignments', { serviceUrl: h.bot.connector.url, ...CHANNEL }));
+    const list = JSON.stringify(h.bot.connector.cards().pop());
+    expect(list).toContain('1 open, 0 overdue');
+    expect(list).toContain(rec.resources[0].name);
+    h.clock.set('2026-12-20T09:00:00Z');
+    await h.bot.send(message('assignments overdue', { serviceUrl: h.bot.connector.url, ...CHANNEL }));
+    expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('10 day(s) overdue');
+    // The Emulator user has no Entra identity; in the sandbox they act as the sandbox user.
+    await h.bot.send(message('assignments mine', { serviceUrl: h.bot.connector.url, channelId: 'emulator', conversationId: 'emu-2', from: { id: 'emulator-user', name: 'User' } }));
+    expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Nothing here');
+  });
+});

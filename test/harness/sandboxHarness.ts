@@ -1,0 +1,74 @@
+import { AzureClient, simulatorCredential } from '../../connectors/defender/azureClient.js';
+import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../connectors/defender/simulator/index.js';
+import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { SANDBOX_SCOPE, SANDBOX_USER } from '../../bot/sandbox.js';
+import { ManualClock } from '../../core/clock.js';
+import { message } from './activities.js';
+import { startBot, type BotHarness } from './botHarness.js';
+
+/** Pacing on virtual time: Teams' rate windows are honoured without the test waiting for them. */
+function virtualTime() {
+  let now = Date.parse('2026-11-26T09:00:00Z');
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+export interface SandboxHarness {
+  bot: BotHarness;
+  defender: DefenderSimulator;
+  servicenow: ServiceNowSimulator;
+  azure: AzureClient;
+  clock: ManualClock;
+  integrationId: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole product over real HTTP: the bot (restify + CloudAdapter) with a fake Bot Connector,
+ * the Defender simulator behind the real Azure client, the ServiceNow simulator behind the real
+ * ServiceNow client, one integration, and a subscribed Teams channel with its cards posted.
+ */
+export async function startSandboxBot(opts: { fieldMode?: 'default' | 'customized'; subscribe?: boolean } = {}): Promise<SandboxHarness> {
+  resetSharedLimiters();
+  const clock = new ManualClock('2026-11-26T09:00:00Z');
+  const defender = await startDefenderSimulator({ clock, quota: 'off' });
+  const servicenow = await startServiceNowSimulator({ clock });
+  const azure = new AzureClient({
+    credential: simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock }),
+    armBaseUrl: defender.url,
+    graphBaseUrl: defender.url,
+    clock,
+    sleep: async () => undefined,
+  });
+  const bot = await startBot({
+    clock,
+    env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true' },
+    app: { azure, defenderScopes: [SANDBOX_SCOPE], simulator: defender.control, sandboxUser: SANDBOX_USER, messengerTiming: virtualTime(), retrySleep: async () => undefined },
+  });
+  const integration = await bot.app.integrations.add(
+    { name: 'Contoso ServiceNow', scope: SANDBOX_SCOPE, instanceUrl: servicenow.url, ...DEFAULT_SIMULATOR_CREDENTIALS, fieldMode: opts.fieldMode ?? 'default' },
+    'test',
+  );
+  if (opts.subscribe !== false) {
+    await bot.send(message('subscribe', { serviceUrl: bot.connector.url, conversationType: 'channel' }));
+    await bot.app.sync!.runOnce();
+    await bot.app.sync!.delivered();
+  }
+  return {
+    bot,
+    defender,
+    servicenow,
+    azure,
+    clock,
+    integrationId: integration.id,
+    stop: async () => {
+      await bot.stop();
+      await Promise.all([defender.close(), servicenow.close()]);
+    },
+  };
+}

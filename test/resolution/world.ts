@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { AzureClient } from '../../connectors/defender/azureClient.js';
+import { simulatorCredential } from '../../connectors/defender/credentials.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
+import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../connectors/defender/simulator/index.js';
+import type { AssessmentView } from '../../connectors/defender/simulator/state.js';
+import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { ManualClock } from '../../core/clock.js';
+import { parseResourceId } from '../../core/defender-model.js';
+import { silentLogger } from '../../core/logger.js';
+import { correlationKey } from '../../core/servicenow-rules.js';
+import { ResolutionJob, type ResolutionSettings } from '../../jobs/resolution.js';
+import type { Assignment, Integration, Recommendation, TicketType } from '../../storage/schema.js';
+import { message } from '../harness/activities.js';
+import { startBot, type BotHarness } from '../harness/botHarness.js';
+
+export const CHANNEL = '19:channel-1@thread.tacv2';
+export const ALL_SCOPES = BUILTIN_SUBSCRIPTIONS.map((s) => `/subscriptions/${s.subscriptionId}`);
+export const ALICE = 'alice.owner@contoso.com';
+
+/**
+ * Everything real: the bot server (restify + CloudAdapter, lowdb in a temp dir) talking to the fake
+ * Bot Connector, the ServiceNow simulator behind the real ServiceNowClient (through the app's
+ * IntegrationService), the Defender simulator behind the real AzureClient. One ManualClock for all.
+ */
+export interface World {
+  clock: ManualClock;
+  bot: BotHarness;
+  defender: DefenderSimulator;
+  snow: ServiceNowSimulator;
+  azure: AzureClient;
+  integration: Integration;
+  job: ResolutionJob;
+  settings: Partial<ResolutionSettings>;
+  /** Distinct unhealthy assessments, handed out in order to seeded assignments. */
+  takeAssessment(): AssessmentView;
+  seed(opts: { ticketType: TicketType; owner?: string; withCard?: boolean }): Promise<Assignment>;
+  /** Restarts the bot on the same data directory and rebuilds the job on the new store. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+  announcements(): string[];
+}
+
+export async function startWorld(settings: Partial<ResolutionSettings> = {}): Promise<World> {
+  resetSharedLimiters();
+  const clock = new ManualClock('2026-11-26T09:00:00Z');
+  const defender = await startDefenderSimulator({ clock, quota: 'off' });
+  const snow = await startServiceNowSimulator({ clock });
+  let bot = await startBot({ clock, env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true' } });
+  await bot.send(message('subscribe', { serviceUrl: bot.connector.url, conversationType: 'channel' }));
+  await bot.app.integrations.add({ name: 'Contoso ITSM', scope: ALL_SCOPES[0]!, instanceUrl: snow.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
+  bot.connector.reset();
+  const credential = simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock });
+  const azure = new AzureClient({ credential, armBaseUrl: defender.url, graphBaseUrl: defender.url, clock, sleep: async () => undefined, logger: silentLogger });
+  const makeJob = () =>
+    new ResolutionJob({
+      store: bot.store,
+      azure,
+      integrations: bot.app.integrations,
+      messenger: bot.app.messenger,
+      clock,
+      logger: silentLogger,
+      settings,
+      scopes: ALL_SCOPES,
+    });
+  const pool = defender.control.listAssessments({ code: 'Unhealthy' });
+  let next = 0;
+  let restarted = false;
+
+  const world: World = {
+    clock,
+    bot,
+    defender,
+    snow,
+    azure,
+    integration: bot.store.integrations.findByName('Contoso ITSM')!,
+    job: makeJob(),
+    settings,
+    takeAssessment: () => pool[next++]!,
+    async seed({ ticketType, owner = ALICE, withCard = true }) {
+      const a = world.takeAssessment();
+      const id = randomUUID();
+      const key = correlationKey(a.id, a.resourceId);
+      const resourceName = parseResourceId(a.resourceId)!.name;
+      const recName = `Recommendation ${a.assessmentKey.slice(0, 8)}`;
+      const client = world.bot.app.integrations.clientFor(world.integration);
+      const user = await client.resolveUser(owner);
+      const ticket = await client.createTicket(
+        ticketType,
+        {
+          short_description: `Defender for Cloud: ${recName} on ${resourceName}`,
+          description: 'seeded by the resolution tests',
+          assigned_to: user.sysId,
+          ...(ticketType === 'incident' ? { caller_id: user.sysId } : {}),
+          ...(ticketType === 'change_request' ? { type: 'normal' } : {}),
+        },
+        { correlationId: key, correlationDisplay: recName },
+      );
+      await azure.putGovernanceAssignment(a.resourceId, a.assessmentKey, id, {
+        properties: { owner, remediationDueDate: '2026-12-31T00:00:00.000Z', additionalData: { ticketLink: ticket.link, ticketStatus: 'Open' } },
+      });
+      const now = clock.now().toISOString();
+      const assignment: Assignment = {
+        id,
+        key,
+        batchId: randomUUID(),
+        recommendationKey: a.assessmentKey.toLowerCase(),
+        recommendationName: recName,
+        severity: 'High',
+        assessmentId: a.id,
+        resourceId: a.resourceId,
+        resourceName,
+        subscriptionId: parseResourceId(a.resourceId)!.subscriptionId,
+        integrationId: world.integration.id,
+        ticketType,
+        owner,
+        caller: owner,
+        dueDate: '2026-12-31',
+        gracePeriod: false,
+        notifyOwner: true,
+        notifyManager: false,
+        customFields: {},
+        ticketGrouping: 'perResource',
+        shortDescription: `Defender for Cloud: ${recName} on ${resourceName}`,
+        description: 'seeded by the resolution tests',
+        status: 'open',
+        ticket: { table: ticketType, sysId: ticket.sysId, number: ticket.number, link: ticket.link },
+        governance: { key: id, status: 'synced' },
+        conversationId: CHANNEL,
+        createdBy: { id: 'tester' },
+        createdAt: now,
+        updatedAt: now,
+        healthyPasses: 0,
+      };
+      await world.bot.store.assignments.upsertMany([assignment]);
+      if (withCard && !world.bot.store.recommendations.get(assignment.recommendationKey)) {
+        const rec: Recommendation = {
+          key: assignment.recommendationKey,
+          displayName: recName,
+          severity: 'High',
+          description: '',
+          remediation: '',
+          resources: [{ resourceId: a.resourceId, assessmentId: a.id, name: resourceName, type: parseResourceId(a.resourceId)!.type, subscriptionId: assignment.subscriptionId }],
+          contentHash: `h-${assignment.recommendationKey}`,
+          status: 'unhealthy',
+          firstSeenAt: now,
+          updatedAt: now,
+        };
+        await world.bot.store.recommendations.upsertMany([rec]);
+        const activityId = await world.bot.app.messenger.send(CHANNEL, { text: `card for ${rec.key}` });
+        await world.bot.store.recommendations.upsertCard({ conversationId: CHANNEL, recommendationKey: rec.key, activityId: activityId!, contentHash: rec.contentHash, postedAt: now, updatedAt: now });
+      }
+      world.bot.connector.reset();
+      return assignment;
+    },
+    async restart() {
+      bot = await bot.restart();
+      restarted = true;
+      world.bot = bot;
+      world.job = makeJob();
+    },
+    async close() {
+      await bot.stop();
+      if (restarted) await bot.connector.close();
+      await defender.close();
+      await snow.close();
+    },
+    announcements: () => world.bot.connector.activities().filter((c) => c.method === 'POST' && typeof c.body?.text === 'string').map((c) => c.body.text as string),
+  };
+  return world;
+}
