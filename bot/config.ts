@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { isValidTimeZone, parseQuietHours } from '../core/reminders.js';
 
 /**
  * The one schema for the process environment. An empty value counts as unset, so a copied
@@ -21,8 +22,7 @@ const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const scopeRe = /^\/(subscriptions\/[0-9a-f-]{36}|providers\/Microsoft\.Management\/managementGroups\/[\w.()-]{1,90})$/i;
 const cronExpr = z.string().refine((v) => cron.validate(v), 'must be a cron expression (e.g. "*/5 * * * *")');
 
-const envSchema = z
-  .object({
+const envObject = z.object({
     BOT_MODE: withDefault(z.enum(['sandbox', 'production']), 'sandbox'),
     PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3978),
     PUBLIC_URL: opt(z.url({ protocol: /^https?$/ })),
@@ -49,6 +49,12 @@ const envSchema = z
     RESOLVE_AFTER_HEALTHY_PASSES: withDefault(z.coerce.number().int().min(1).max(10), 1),
     REOPEN_WINDOW_DAYS: withDefault(z.coerce.number().int().min(0).max(365), 14),
 
+    // Reminders
+    REMINDER_CRON: withDefault(cronExpr, '0 9 * * 1'),
+    REMINDER_TIMEZONE: withDefault(z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Dublin'), 'UTC'),
+    REMIND_DAYS_BEFORE: withDefault(z.coerce.number().int().min(0).max(30), 3),
+    QUIET_HOURS: opt(z.string().refine((v) => parseQuietHours(v) !== undefined, 'must be HH:mm-HH:mm, e.g. 20:00-07:00')),
+
     // ServiceNow
     SERVICENOW_ALLOW_PRIVATE_HOSTS: withDefault(bool, 'false'),
 
@@ -61,8 +67,14 @@ const envSchema = z
     // Sandbox simulators (BOT_MODE=sandbox)
     SANDBOX_DEFENDER_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3980),
     SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3981),
-  })
-  .transform((env) => ({
+    SANDBOX_REMINDER_INBOX: opt(z.string()),
+    SANDBOX_EMULATOR_UPN: withDefault(z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address'), 'alice.johnson@contoso.com'),
+  });
+
+/** Every variable the bot reads; env.sample must document each one (a test checks). */
+export const CONFIG_KEYS = Object.keys(envObject.shape);
+
+const envSchema = envObject.transform((env) => ({
     ...env,
     // Without an Azure identity there is nothing real to read, so the simulator is the default.
     DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (env.BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),

@@ -22,6 +22,10 @@ import { TeamsBot } from './teamsBot.js';
 import { z } from 'zod';
 import cron, { type ScheduledTask } from 'node-cron';
 import { ResolutionJob } from '../jobs/resolution.js';
+import { ReminderJob, scheduleReminders, StoredConversationDirectory, type ConversationDirectory } from '../jobs/reminders.js';
+import { parseQuietHours } from '../core/reminders.js';
+import { digestCommand } from './commands/digest.js';
+import { moreTimeActions } from './actions/moreTime.js';
 import { helpCard } from '../cards/index.js';
 import type { AzureClient } from '../connectors/defender/azureClient.js';
 import type { DefenderSimulatorControl } from '../connectors/defender/simulator/index.js';
@@ -53,6 +57,8 @@ export interface AppOptions {
   simulator?: DefenderSimulatorControl;
   /** Start the cron schedules (off in tests, which run jobs directly). */
   schedule?: boolean;
+  /** How reminders find an owner's 1:1 chat; default: stored personal conversations. */
+  directory?: ConversationDirectory;
   /** Folder of the bundled dashboard tab (dist/web). */
   webRoot?: string;
   /** Backoff between retries of outside calls; tests pass one that returns at once. */
@@ -72,6 +78,7 @@ export interface App {
   integrations: IntegrationService;
   assignments: AssignmentService;
   resolution?: ResolutionJob;
+  reminders: ReminderJob;
   /** One sync cycle (sync, resolution, resume): what the schedule runs. */
   runCycle?: () => Promise<unknown>;
   sync?: SyncJob;
@@ -131,7 +138,19 @@ export function createApp(options: AppOptions): App {
         ancestry: () => sync?.ancestry() ?? new Map(),
       })
     : undefined;
+  const reminderSettings = { remindDaysBefore: config.REMIND_DAYS_BEFORE, quietHours: config.QUIET_HOURS ? parseQuietHours(config.QUIET_HOURS) : undefined };
+  const reminders = new ReminderJob({
+    store,
+    messenger,
+    directory: options.directory ?? new StoredConversationDirectory(store, { sandboxInbox: sandbox ? config.SANDBOX_REMINDER_INBOX : undefined }),
+    graph: options.azure,
+    clock,
+    logger: logger.child({ job: 'reminders' }),
+    settings: reminderSettings,
+    timezone: config.REMINDER_TIMEZONE,
+  });
   const tasks: ScheduledTask[] = [];
+  if (options.schedule) tasks.push(scheduleReminders(reminders, config.REMINDER_CRON, config.REMINDER_TIMEZONE, logger.child({ job: 'reminders' })));
   /**
    * One cycle per SYNC_CRON tick: refresh recommendations, move tickets with the resources'
    * real state, then finish assignments an outage left unfinished.
@@ -175,6 +194,7 @@ export function createApp(options: AppOptions): App {
     ...recommendationCommands({ store, sync, runCycle: cycle?.runOnce, authorizer }),
     integrationsCommand(integrations),
     assignmentsCommand({ store, clock, whoAmI }),
+    digestCommand({ store, clock, timezone: config.REMINDER_TIMEZONE, emulatorUpn: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined }),
   );
   if (options.simulator && sync) commands.register(simulateCommand(options.simulator, store, sync));
 
@@ -190,6 +210,15 @@ export function createApp(options: AppOptions): App {
     }),
     ...recommendationActions({ store, sync }),
     ...assignmentActions({ assignments, authorizer, store, clock, defaultCaller: sandbox ? options.sandboxUser : undefined }),
+    ...moreTimeActions({
+      store,
+      clock,
+      logger: logger.child({ module: 'moreTime' }),
+      timezone: config.REMINDER_TIMEZONE,
+      integrations,
+      azure: options.azure,
+      emulatorUpn: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined,
+    }),
   );
 
   const bot = new TeamsBot({ commands, actions, conversations, logger: logger.child({ module: 'bot' }), sandbox });
@@ -226,6 +255,7 @@ export function createApp(options: AppOptions): App {
     assignments,
     sync,
     resolution,
+    reminders,
     runCycle: cycle?.runOnce,
     listen: (port, host) => listen(server, port, host),
     stop: async () => {

@@ -9,7 +9,7 @@ import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
 import { packageVersion } from './version.js';
 import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
-import { ensureSandboxIntegration, SANDBOX_USER, startSandbox } from './sandbox.js';
+import { ensureSandboxIntegration, startSandbox } from './sandbox.js';
 
 /** Process entry: read the environment, open the store, start the server, stop cleanly. */
 async function main(): Promise<void> {
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     defenderScopes: config.DEFENDER_SOURCE === 'sandbox' ? sandbox?.scopes : config.DEFENDER_SCOPES,
     simulator: sandbox?.defender.control,
     schedule: true,
-    sandboxUser: sandbox ? SANDBOX_USER : undefined,
+    sandboxUser: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined,
   });
   if (sandbox) await ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
   const url = await app.listen(config.PORT);

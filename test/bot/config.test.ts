@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../bot/config.js';
+import { CONFIG_KEYS, ConfigError, loadConfig } from '../../bot/config.js';
 
 describe('configuration', () => {
   it('applies defaults and treats empty values as unset', () => {
@@ -64,5 +64,19 @@ describe('configuration', () => {
       ]),
     );
     expect(result.stderr).toMatch(/^Invalid configuration:/);
+  });
+});
+
+describe('env.sample', () => {
+  it('documents every configuration variable, each with a comment above it', () => {
+    const lines = readFileSync(path.join(__dirname, '../../env.sample'), 'utf8').split('\n');
+    for (const key of CONFIG_KEYS) {
+      const i = lines.findIndex((l) => l.startsWith(`${key}=`));
+      expect([key, i >= 0]).toEqual([key, true]);
+      // The variable is preceded by a comment (possibly shared with the variables just above it).
+      let j = i - 1;
+      while (j >= 0 && /^[A-Za-z_]+=/.test(lines[j])) j--;
+      expect([key, lines[j]?.startsWith('#')]).toEqual([key, true]);
+    }
   });
 });

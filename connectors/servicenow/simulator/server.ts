@@ -556,7 +556,10 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     if (latencyMs > 0) await delay(latencyMs);
     if (htmlRemaining > 0) {
       htmlRemaining--;
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(HIBERNATION_PAGE);
+      // Consume the request first, as every other path does, so the connection stays in step.
+      await readBody(req);
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': String(Buffer.byteLength(HIBERNATION_PAGE)) });
+      res.end(HIBERNATION_PAGE);
       return;
     }
     const faultIdx = faults.findIndex(

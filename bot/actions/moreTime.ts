@@ -1,0 +1,183 @@
+/**
+ * "Request more time" from a reminder: the owner proposes a new date with a reason. The stored
+ * assignment gets the `eta` first; then the ServiceNow ticket gets a work note and the Defender
+ * governance assignment its `remediationEta`. The due date itself is left to security admins.
+ */
+import { z } from 'zod';
+import { noticeCard } from '../../cards/index.js';
+import { moreTimeFormCard } from '../../cards/reminderCards.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { addDays, daysBetween, daysText, localTime, REMINDABLE } from '../../core/reminders.js';
+import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
+import { GovernanceAssignmentPropertiesSchema } from '../../connectors/defender/governance.js';
+import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
+import type { Store } from '../../storage/repositories.js';
+import type { Assignment, Integration } from '../../storage/schema.js';
+import { defineAction, type ActionHandler, type ActionResult } from '../actionRouter.js';
+import { callerUpn, type CallerIdentityOptions } from '../commands/digest.js';
+import { reasonOf } from '../integrations.js';
+import type { TurnInfo } from '../turn.js';
+
+export interface MoreTimeDeps extends CallerIdentityOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** REMINDER_TIMEZONE: "after today" is judged there. */
+  timezone: string;
+  integrations: { find(nameOrId: string): Integration | undefined; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
+  /** Defender governance (AzureClient); absent = the Defender side is not updated. */
+  azure?: {
+    getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
+    putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment>;
+  };
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const assignmentId = z.string().trim().min(1).max(200);
+
+/** The proposed date travels to Defender as a date-time: the start of that day, UTC. */
+export function etaDateTime(day: string): string {
+  return `${day}T00:00:00.000Z`;
+}
+
+export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
+  const today = () => localTime(deps.clock.now(), deps.timezone).date;
+  const submitSchema = z.object({
+    assignmentId,
+    eta: z
+      .string()
+      .trim()
+      .regex(DAY, 'must be a date (YYYY-MM-DD)')
+      .refine((d) => !Number.isNaN(Date.parse(d)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'is not a real date')
+      .refine((d) => d > today(), 'must be after today')
+      .refine((d) => daysBetween(today(), d) <= 365, 'must be within a year'),
+    justification: z.string().trim().min(10, 'must be at least 10 characters').max(1000, 'must be at most 1000 characters'),
+  });
+
+  /** The assignment, if the caller owns it and it is still open; otherwise the message to show. */
+  const ownedAssignment = async (ctx: TurnInfo, id: string): Promise<{ assignment: Assignment; upn: string } | { refusal: ActionResult }> => {
+    const assignment = deps.store.assignments.get(id);
+    if (!assignment || !REMINDABLE.has(assignment.status)) {
+      return { refusal: { kind: 'message', text: 'This assignment is closed or no longer exists, so there is nothing to extend.' } };
+    }
+    const upn = await callerUpn(deps.store, ctx, deps);
+    if (!upn || upn.toLowerCase() !== assignment.owner.toLowerCase()) {
+      return { refusal: { kind: 'message', text: `Only the owner (${assignment.owner}) can ask for more time on this assignment.` } };
+    }
+    return { assignment, upn };
+  };
+
+  return [
+    defineAction({
+      verb: 'requestMoreTime',
+      schema: z.object({ assignmentId }),
+      handle: async (ctx, data) => {
+        const found = await ownedAssignment(ctx, data.assignmentId);
+        if ('refusal' in found) return found.refusal;
+        const a = found.assignment;
+        const t = today();
+        const card = moreTimeFormCard(
+          {
+            assignmentId: a.id,
+            title: `${a.recommendationName}`,
+            resource: a.resourceName,
+            dueText: `${a.dueDate} · ${daysText(daysBetween(t, a.dueDate))}`,
+            etaText: a.eta ? `${a.eta.date}: ${a.eta.justification}` : '',
+            minDate: addDays(t, 1),
+            maxDate: addDays(t, 365),
+            suggestedDate: a.eta?.date && a.eta.date > t ? a.eta.date : addDays(a.dueDate > t ? a.dueDate : t, 7),
+          },
+          ctx,
+        );
+        return { kind: 'reply', card };
+      },
+    }),
+    defineAction({
+      verb: 'submitMoreTime',
+      schema: submitSchema,
+      handle: async (ctx, data) => {
+        const found = await ownedAssignment(ctx, data.assignmentId);
+        if ('refusal' in found) return found.refusal;
+        const { assignment, upn } = found;
+        const at = deps.clock.now().toISOString();
+        // Persist first: whatever the outside systems answer, the owner's request is kept.
+        const updated: Assignment = { ...assignment, eta: { date: data.eta, justification: data.justification, requestedBy: upn, at }, updatedAt: at };
+        await deps.store.assignments.upsertMany([updated]);
+        await deps.store.audit.append({
+          at,
+          actor: upn,
+          action: 'assignment.eta',
+          target: assignment.id,
+          details: { eta: data.eta, justification: data.justification, previousEta: assignment.eta?.date ?? null, dueDate: assignment.dueDate },
+        });
+
+        const ticket = await addWorkNote(deps, updated, upn);
+        const defender = await writeRemediationEta(deps, updated);
+        const problems = [ticket, defender].filter((r) => !r.ok).length;
+        return {
+          kind: 'replace',
+          card: noticeCard(
+            {
+              title: problems === 0 ? 'More time requested' : 'More time requested, with problems',
+              text:
+                `Your date ${data.eta} is recorded for "${assignment.recommendationName}" on ${assignment.resourceName}. ` +
+                `The due date stays ${assignment.dueDate} until a security admin changes it.` +
+                (problems > 0 ? ' Your request is saved here; the failed updates below were not applied.' : ''),
+              facts: [
+                { title: 'ServiceNow', value: ticket.text },
+                { title: 'Defender for Cloud', value: defender.text },
+              ],
+            },
+            ctx,
+          ),
+        };
+      },
+    }),
+  ];
+}
+
+interface Outcome {
+  ok: boolean;
+  text: string;
+}
+
+async function addWorkNote(deps: MoreTimeDeps, a: Assignment, upn: string): Promise<Outcome> {
+  if (!a.ticket) return { ok: true, text: 'no ticket yet: the date will be on the ticket once it is created' };
+  const integration = deps.integrations.find(a.integrationId);
+  if (!integration || integration.removedAt) return { ok: false, text: 'work note not added: the ServiceNow integration was removed' };
+  const eta = a.eta!;
+  const note = `${upn} asked for more time on this Defender for Cloud recommendation: expected fix by ${eta.date} (due date ${a.dueDate}). Reason: ${eta.justification}`;
+  try {
+    await deps.integrations.clientFor(integration).addWorkNote(a.ticket.table, a.ticket.sysId, note);
+    return { ok: true, text: `work note added to ${a.ticket.number}` };
+  } catch (err) {
+    deps.logger.warn({ err, assignmentId: a.id }, 'could not add the more-time work note');
+    return { ok: false, text: `work note not added to ${a.ticket.number}: ${oneLine(reasonOf(err))}` };
+  }
+}
+
+async function writeRemediationEta(deps: MoreTimeDeps, a: Assignment): Promise<Outcome> {
+  if (!deps.azure) return { ok: true, text: 'not connected: nothing to update' };
+  if (!a.governance || a.governance.status === 'deleted') return { ok: true, text: 'no governance assignment for this item' };
+  const eta = a.eta!;
+  try {
+    const current = await deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key);
+    if (!current) return { ok: false, text: 'not updated: the governance assignment no longer exists in Defender' };
+    // PUT replaces the whole resource: send back what is there (only the declared, writable
+    // properties) with the new remediationEta, so owner, due date and ticket data are kept.
+    const properties = GovernanceAssignmentPropertiesSchema.parse(current.properties);
+    await deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key, {
+      properties: { ...properties, remediationEta: { eta: etaDateTime(eta.date), justification: eta.justification } },
+    });
+    return { ok: true, text: `remediation ETA set to ${eta.date}` };
+  } catch (err) {
+    deps.logger.warn({ err, assignmentId: a.id }, 'could not write remediationEta to the governance assignment');
+    return { ok: false, text: `not updated: ${oneLine(err instanceof Error ? err.message : String(err))}` };
+  }
+}
+
+function oneLine(s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}

@@ -1,0 +1,350 @@
+/**
+ * Reminder planning: which owner digests, due-soon nudges, manager escalations and grace-period
+ * announcements one pass should send. Pure: the caller passes the assignments, "now", the
+ * timezone and what was already sent; the job does the sending and claims the keys.
+ */
+import { recommendationPortalLink } from './defender-model.js';
+import type { Assignment, Severity } from '../storage/schema.js';
+
+export interface QuietHours {
+  /** HH:mm, local time in the reminder timezone. */
+  start: string;
+  end: string;
+}
+
+export interface ReminderSettings {
+  /** A nudge goes out when an item is due within this many days; 0 turns nudges off. */
+  remindDaysBefore: number;
+  quietHours?: QuietHours;
+}
+
+export const DEFAULT_REMINDER_SETTINGS: ReminderSettings = { remindDaysBefore: 3 };
+
+/** Overdue: the due date is before today. Due this week: due today or in the next 6 days. */
+export type ReminderGroup = 'overdue' | 'thisWeek' | 'later';
+
+export type GraceState = 'in-grace' | 'grace-ended' | 'none';
+
+export const GRACE_TEXT: Record<GraceState, string> = {
+  'in-grace': 'in grace period (not affecting secure score)',
+  'grace-ended': 'grace period ended (affecting secure score)',
+  none: 'no grace period (affecting secure score)',
+};
+
+export interface ReminderItem {
+  assignmentId: string;
+  owner: string;
+  recommendationKey: string;
+  recommendationName: string;
+  resourceId: string;
+  resourceName: string;
+  severity: Severity;
+  /** YYYY-MM-DD */
+  dueDate: string;
+  /** Days from today (in the reminder timezone) to the due date; negative when overdue. */
+  daysLeft: number;
+  group: ReminderGroup;
+  grace: GraceState;
+  ticketNumber?: string;
+  ticketLink?: string;
+  defenderLink: string;
+  /** The owner's proposed new date, when they asked for more time. */
+  eta?: string;
+  conversationId?: string;
+  notifyManager: boolean;
+}
+
+export interface OwnerDigestPlan {
+  key: string;
+  owner: string;
+  items: ReminderItem[];
+  counts: { open: number; overdue: number; thisWeek: number; later: number };
+  /** Nudge keys this digest covers (its "Due this week" group shows them), claimed with it. */
+  nudgeKeys: string[];
+}
+
+export interface NudgePlan {
+  owner: string;
+  /** One message per owner; one key per item. */
+  items: Array<{ key: string; item: ReminderItem }>;
+}
+
+export interface EscalationPlan {
+  /** The report whose manager is resolved later (Graph). */
+  owner: string;
+  items: ReminderItem[];
+}
+
+export interface GraceEndedPlan {
+  conversationId: string;
+  items: Array<{ key: string; item: ReminderItem }>;
+}
+
+export interface ReminderPlan {
+  /** Local date in the reminder timezone. */
+  today: string;
+  /** ISO week of `today`, e.g. 2026-W48: the period of digests and escalations. */
+  week: string;
+  quiet: boolean;
+  digests: OwnerDigestPlan[];
+  nudges: NudgePlan[];
+  escalations: EscalationPlan[];
+  graceEnded: GraceEndedPlan[];
+}
+
+export interface PlanInput {
+  assignments: Iterable<Assignment>;
+  now: Date;
+  timezone: string;
+  settings: ReminderSettings;
+  /** Keys recorded by earlier passes (store.reminders.wasSent). */
+  wasSent: (key: string) => boolean;
+  /** Ids of conversations the bot can post to; grace announcements elsewhere are not planned. */
+  conversations?: ReadonlySet<string>;
+}
+
+/**
+ * Statuses that still need the owner: a ticket is open, or it is about to be (pending) or could
+ * not be created (failed). awaiting-manual-close means Defender already sees the resource
+ * healthy, so there is nothing left to remind about or escalate.
+ */
+export const REMINDABLE = new Set<Assignment['status']>(['pending', 'open', 'failed']);
+
+export const digestKey = (owner: string, week: string) => `digest:${owner.toLowerCase()}:${week}`;
+export const managerKey = (manager: string, week: string) => `manager:${manager.toLowerCase()}:${week}`;
+export const graceEndedKey = (assignmentId: string) => `grace-ended:${assignmentId}`;
+export const nudgeKey = (assignmentId: string, dueDate: string) => `nudge:${assignmentId}:${dueDate}`;
+
+// ------------------------------------------------------------------ time in a timezone
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timezone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    formatters.set(timezone, f);
+  }
+  return f;
+}
+
+export function isValidTimeZone(timezone: string): boolean {
+  try {
+    formatterFor(timezone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The wall-clock date (YYYY-MM-DD) and time (HH:mm) of an instant in a timezone. */
+export function localTime(now: Date, timezone: string): { date: string; time: string } {
+  const parts: Record<string, string> = {};
+  for (const p of formatterFor(timezone).formatToParts(now)) parts[p.type] = p.value;
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+}
+
+const DAY_MS = 86_400_000;
+const dayNumber = (day: string) => Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10))) / DAY_MS;
+
+export function daysBetween(fromDay: string, toDay: string): number {
+  return dayNumber(toDay) - dayNumber(fromDay);
+}
+
+export function addDays(day: string, days: number): string {
+  return new Date((dayNumber(day) + days) * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** ISO-8601 week (weeks start on Monday; week 1 holds the first Thursday), e.g. 2026-W01. */
+export function isoWeek(day: string): string {
+  const n = dayNumber(day);
+  const weekday = (new Date(n * DAY_MS).getUTCDay() + 6) % 7; // Monday = 0
+  const thursday = new Date((n - weekday + 3) * DAY_MS);
+  const year = thursday.getUTCFullYear();
+  const week = 1 + Math.floor((thursday.getTime() - Date.UTC(year, 0, 1)) / DAY_MS / 7);
+  return `${year}-W${String(week).padStart(2, '0')}`;
+}
+
+const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+
+/** "20:00-07:00" → {start, end}; undefined when malformed. */
+export function parseQuietHours(text: string): QuietHours | undefined {
+  const m = /^\s*(\d{2}:\d{2})\s*-\s*(\d{2}:\d{2})\s*$/.exec(text);
+  if (!m || !HHMM.test(m[1]!) || !HHMM.test(m[2]!) || m[1] === m[2]) return undefined;
+  return { start: m[1]!, end: m[2]! };
+}
+
+/** Start inclusive, end exclusive; a window whose end is earlier than its start spans midnight. */
+export function inQuietHours(localHHmm: string, quiet: QuietHours | undefined): boolean {
+  if (!quiet) return false;
+  const { start, end } = quiet;
+  return start <= end ? localHHmm >= start && localHHmm < end : localHHmm >= start || localHHmm < end;
+}
+
+// ------------------------------------------------------------------ planning
+
+export function groupOf(daysLeft: number): ReminderGroup {
+  return daysLeft < 0 ? 'overdue' : daysLeft < 7 ? 'thisWeek' : 'later';
+}
+
+export function graceStateOf(gracePeriod: boolean, daysLeft: number): GraceState {
+  return !gracePeriod ? 'none' : daysLeft < 0 ? 'grace-ended' : 'in-grace';
+}
+
+const portalLinks = new Map<string, string>();
+
+/** Plain assignments, no spreads: this runs once per assignment in a 100k-item pass. */
+function toItem(a: Assignment, daysLeft: number): ReminderItem {
+  let defenderLink = portalLinks.get(a.recommendationKey);
+  if (defenderLink === undefined) {
+    defenderLink = recommendationPortalLink(a.recommendationKey);
+    if (portalLinks.size < 10_000) portalLinks.set(a.recommendationKey, defenderLink);
+  }
+  const item: ReminderItem = {
+    assignmentId: a.id,
+    owner: a.owner,
+    recommendationKey: a.recommendationKey,
+    recommendationName: a.recommendationName,
+    resourceId: a.resourceId,
+    resourceName: a.resourceName,
+    severity: a.severity,
+    dueDate: a.dueDate,
+    daysLeft,
+    group: groupOf(daysLeft),
+    grace: graceStateOf(a.gracePeriod, daysLeft),
+    ticketNumber: a.ticket?.number,
+    ticketLink: a.ticket?.link,
+    defenderLink,
+    eta: a.eta?.date,
+    conversationId: a.conversationId,
+    notifyManager: a.notifyManager,
+  };
+  return item;
+}
+
+const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+
+const SEVERITY_RANK: Record<Severity, number> = { High: 0, Medium: 1, Low: 2 };
+
+/** Most urgent first: earliest due date, then severity, then name (stable output for tests and cards). */
+export function compareItems(a: ReminderItem, b: ReminderItem): number {
+  return a.daysLeft - b.daysLeft || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || cmp(a.recommendationName, b.recommendationName) || cmp(a.resourceName, b.resourceName);
+}
+
+function countsOf(items: readonly ReminderItem[]): OwnerDigestPlan['counts'] {
+  const c = { open: items.length, overdue: 0, thisWeek: 0, later: 0 };
+  for (const i of items) c[i.group]++;
+  return c;
+}
+
+/**
+ * One owner's digest, whatever their notification settings (the `digest` command: they asked).
+ * Owners compare case-insensitively, as UPNs do.
+ */
+export function ownerDigest(assignments: Iterable<Assignment>, owner: string, now: Date, timezone: string): OwnerDigestPlan {
+  const { date: today } = localTime(now, timezone);
+  const who = owner.toLowerCase();
+  const items: ReminderItem[] = [];
+  for (const a of assignments) {
+    if (REMINDABLE.has(a.status) && a.owner.toLowerCase() === who) items.push(toItem(a, daysBetween(today, a.dueDate)));
+  }
+  items.sort(compareItems);
+  return { key: digestKey(owner, isoWeek(today)), owner, items, counts: countsOf(items), nudgeKeys: [] };
+}
+
+/**
+ * Plans one pass in O(n log k): one walk over the assignments buckets them per owner and per
+ * conversation; only each owner's few items are sorted.
+ */
+export function planReminders(input: PlanInput): ReminderPlan {
+  const { now, timezone, settings, wasSent } = input;
+  const { date: today, time } = localTime(now, timezone);
+  const week = isoWeek(today);
+  const empty: ReminderPlan = { today, week, quiet: false, digests: [], nudges: [], escalations: [], graceEnded: [] };
+  if (inQuietHours(time, settings.quietHours)) return { ...empty, quiet: true };
+
+  const daysCache = new Map<string, number>();
+  const lowerCache = new Map<string, string>();
+  const byOwner = new Map<string, { owner: string; items: ReminderItem[] }>();
+  const escalate = new Map<string, ReminderItem[]>();
+  const graceByConversation = new Map<string, GraceEndedPlan>();
+  const nudgeWindow = Math.max(0, Math.floor(settings.remindDaysBefore));
+
+  for (const a of input.assignments) {
+    if (!REMINDABLE.has(a.status)) continue;
+    let daysLeft = daysCache.get(a.dueDate);
+    if (daysLeft === undefined) {
+      daysLeft = daysBetween(today, a.dueDate);
+      daysCache.set(a.dueDate, daysLeft);
+    }
+    const overdue = daysLeft < 0;
+    const wantGrace = a.gracePeriod && overdue && a.conversationId !== undefined && (!input.conversations || input.conversations.has(a.conversationId));
+    if (!a.notifyOwner && !(a.notifyManager && overdue) && !wantGrace) continue;
+    const item = toItem(a, daysLeft);
+    let ownerKey = lowerCache.get(a.owner);
+    if (ownerKey === undefined) lowerCache.set(a.owner, (ownerKey = a.owner.toLowerCase()));
+
+    if (a.notifyOwner) {
+      let bucket = byOwner.get(ownerKey);
+      if (!bucket) byOwner.set(ownerKey, (bucket = { owner: a.owner, items: [] }));
+      bucket.items.push(item);
+    }
+    if (a.notifyManager && overdue) {
+      let list = escalate.get(ownerKey);
+      if (!list) escalate.set(ownerKey, (list = []));
+      list.push(item);
+    }
+    if (wantGrace) {
+      const key = graceEndedKey(a.id);
+      if (!wasSent(key)) {
+        let g = graceByConversation.get(a.conversationId!);
+        if (!g) graceByConversation.set(a.conversationId!, (g = { conversationId: a.conversationId!, items: [] }));
+        g.items.push({ key, item });
+      }
+    }
+  }
+
+  const digests: OwnerDigestPlan[] = [];
+  const nudges: NudgePlan[] = [];
+  for (const { owner, items } of byOwner.values()) {
+    items.sort(compareItems);
+    const dueSoon =
+      nudgeWindow > 0
+        ? items.filter((i) => i.daysLeft >= 0 && i.daysLeft <= nudgeWindow).map((item) => ({ key: nudgeKey(item.assignmentId, item.dueDate), item })).filter((n) => !wasSent(n.key))
+        : [];
+    const key = digestKey(owner, week);
+    if (!wasSent(key)) {
+      // The digest already lists these under "Due this week": a separate nudge would repeat it.
+      digests.push({ key, owner, items, counts: countsOf(items), nudgeKeys: dueSoon.map((n) => n.key) });
+    } else if (dueSoon.length > 0) {
+      nudges.push({ owner, items: dueSoon });
+    }
+  }
+
+  const escalations: EscalationPlan[] = [];
+  for (const items of escalate.values()) escalations.push({ owner: items[0]!.owner, items: items.sort(compareItems) });
+
+  const graceEnded = [...graceByConversation.values()];
+  for (const g of graceEnded) g.items.sort((x, y) => compareItems(x.item, y.item));
+
+  const byOwnerName = (x: { owner: string }, y: { owner: string }) => cmp(x.owner.toLowerCase(), y.owner.toLowerCase());
+  return { ...empty, digests: digests.sort(byOwnerName), nudges: nudges.sort(byOwnerName), escalations: escalations.sort(byOwnerName), graceEnded };
+}
+
+// ------------------------------------------------------------------ wording
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** "3 days left", "due today", "2 days overdue". */
+export function daysText(daysLeft: number): string {
+  if (daysLeft === 0) return 'due today';
+  if (daysLeft === 1) return 'due tomorrow';
+  return daysLeft > 0 ? `${plural(daysLeft, 'day')} left` : `${plural(-daysLeft, 'day')} overdue`;
+}
+
+/** "3 open, 1 overdue" (with "2 due this week" when there are some). */
+export function summaryLine(counts: OwnerDigestPlan['counts']): string {
+  const parts = [`${counts.open} open`, `${counts.overdue} overdue`];
+  if (counts.thisWeek > 0) parts.push(`${counts.thisWeek} due this week`);
+  return parts.join(', ');
+}

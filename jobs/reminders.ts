@@ -1,0 +1,365 @@
+/**
+ * The reminder pass: owner digests, due-soon nudges, manager escalations and grace-period
+ * announcements, planned by core/reminders.ts and sent through the Messenger.
+ *
+ * Exactly once: every message has a period key (digest:{owner}:{week}, …) that is claimed with
+ * store.reminders.markSent BEFORE the send, so two overlapping passes (or two replicas on a
+ * shared store) cannot both send it. A send that then fails for good keeps its claim: a lost
+ * weekly reminder is better than a duplicate, and the failure is written to the audit log and
+ * counted in the report (next week's digest goes out as usual; `digest` shows it on demand).
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { recommendationKeyOf } from '../core/recommendations.js';
+import { daysText, managerKey, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
+import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
+import type { CardAssignment } from '../cards/recommendationCards.js';
+import type { AdaptiveCard, RenderContext } from '../cards/render.js';
+import type { Messenger } from '../bot/messenger.js';
+import type { Store } from '../storage/repositories.js';
+import type { Conversation } from '../storage/schema.js';
+import { cardAssignmentsFor, renderRecommendationFor } from './sync.js';
+
+/** Finds (or creates) the 1:1 conversation with a person identified by UPN/email. */
+export interface ConversationDirectory {
+  /** The conversation id of a 1:1 chat with the user, or undefined when the bot cannot reach them. */
+  findTeamsUser(upn: string): Promise<string | undefined>;
+  /** Called at the start of each pass, so a directory can rebuild its index once per pass. */
+  refresh?(): void;
+}
+
+export interface ManagerLookup {
+  getManager(upn: string): Promise<{ userPrincipalName?: string; mail?: string; displayName?: string } | undefined>;
+}
+
+/**
+ * Reaches owners through the personal conversations the bot already has (stored with the user's
+ * UPN). In sandbox mode one configured conversation (an Emulator chat) is everybody's inbox.
+ */
+export class StoredConversationDirectory implements ConversationDirectory {
+  private index: Map<string, string> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: { sandboxInbox?: string } = {},
+  ) {}
+
+  refresh(): void {
+    this.index = undefined;
+  }
+
+  async findTeamsUser(upn: string): Promise<string | undefined> {
+    if (this.opts.sandboxInbox) return this.store.conversations.get(this.opts.sandboxInbox) ? this.opts.sandboxInbox : undefined;
+    if (!this.index) {
+      this.index = new Map();
+      for (const c of this.store.conversations.list()) {
+        if (c.kind === 'personal' && c.userUpn) this.index.set(c.userUpn.toLowerCase(), c.id);
+      }
+    }
+    const id = this.index.get(upn.toLowerCase());
+    return id && this.store.conversations.get(id) ? id : undefined;
+  }
+}
+
+export interface ReminderJobDeps {
+  store: Store;
+  messenger: Messenger;
+  directory: ConversationDirectory;
+  /** Microsoft Graph (AzureClient); without it, no manager escalations are sent. */
+  graph?: ManagerLookup;
+  clock: Clock;
+  logger: Logger;
+  settings: ReminderSettings;
+  /** IANA timezone of due dates, quiet hours and weeks (REMINDER_TIMEZONE). */
+  timezone: string;
+}
+
+export interface ReminderReport {
+  digests: number;
+  managerMessages: number;
+  graceAnnouncements: number;
+  nudges: number;
+  /** Owners and managers the bot could not reach in Teams this pass. */
+  unreachable: string[];
+  skippedQuietHours: boolean;
+  /** Channel notes listing unreachable people. */
+  unreachableNotes: number;
+  /** Sends that failed after their key was claimed (recorded in the audit log, not retried). */
+  failed: number;
+  /** Owners with overdue items whose manager Graph does not know. */
+  noManager: string[];
+  cardsUpdated: number;
+  week: string;
+  durationMs: number;
+}
+
+interface Reach {
+  conversationId: string;
+  channelId: string;
+}
+
+export class ReminderJob {
+  private running: Promise<ReminderReport> | undefined;
+
+  constructor(private readonly deps: ReminderJobDeps) {}
+
+  /** Runs a pass; a call while one runs joins it instead of starting a second one. */
+  runOnce(): Promise<ReminderReport> {
+    if (!this.running) {
+      this.running = this.pass().finally(() => {
+        this.running = undefined;
+      });
+    }
+    return this.running;
+  }
+
+  private async pass(): Promise<ReminderReport> {
+    const { store, clock, logger, settings, timezone } = this.deps;
+    const started = Date.now();
+    const now = clock.now();
+    this.deps.directory.refresh?.();
+    const plan = planReminders({
+      assignments: store.assignments.list(),
+      now,
+      timezone,
+      settings,
+      wasSent: (k) => store.reminders.wasSent(k),
+      conversations: new Set(store.conversations.list().map((c) => c.id)),
+    });
+    const report: ReminderReport = {
+      digests: 0,
+      managerMessages: 0,
+      graceAnnouncements: 0,
+      nudges: 0,
+      unreachable: [],
+      skippedQuietHours: plan.quiet,
+      unreachableNotes: 0,
+      failed: 0,
+      noManager: [],
+      cardsUpdated: 0,
+      week: plan.week,
+      durationMs: 0,
+    };
+    if (plan.quiet) {
+      logger.info({ timezone, quietHours: settings.quietHours }, 'quiet hours: no reminders sent in this pass');
+      report.durationMs = Date.now() - started;
+      return report;
+    }
+
+    // Channel id → people who could not be reached there (one note per channel per pass).
+    const unreachable = new Map<string, Set<string>>();
+    const reachCache = new Map<string, Reach | undefined>();
+    const reach = async (upn: string, channels: Iterable<string | undefined>): Promise<Reach | undefined> => {
+      const key = upn.toLowerCase();
+      let r = reachCache.get(key);
+      if (!reachCache.has(key)) {
+        r = await this.lookup(upn);
+        reachCache.set(key, r);
+      }
+      if (!r) {
+        for (const c of channels) {
+          if (!c) continue;
+          let set = unreachable.get(c);
+          if (!set) unreachable.set(c, (set = new Set()));
+          set.add(upn);
+        }
+        if (!report.unreachable.includes(upn)) report.unreachable.push(upn);
+      }
+      return r;
+    };
+    const sends: Array<Promise<void>> = [];
+
+    for (const d of plan.digests) {
+      const to = await reach(d.owner, d.items.map((i) => i.conversationId));
+      if (!to) continue;
+      if (!(await this.claim(d.key, d.owner, now))) continue;
+      // Nudges covered by this digest are claimed too, so no separate nudge repeats it later.
+      for (const k of d.nudgeKeys) await this.claim(k, d.owner, now);
+      sends.push(this.deliver(d.key, to, () => renderOwnerDigest(d, render(to)), `Weekly security assignments: ${d.counts.open} open, ${d.counts.overdue} overdue`, report, 'digests'));
+    }
+
+    for (const n of plan.nudges) {
+      const to = await reach(n.owner, n.items.map((i) => i.item.conversationId));
+      if (!to) continue;
+      const claimed: ReminderItem[] = [];
+      for (const { key, item } of n.items) if (await this.claim(key, n.owner, now)) claimed.push(item);
+      if (claimed.length === 0) continue;
+      sends.push(this.deliver(`nudge:${n.owner}`, to, () => renderNudge(claimed, render(to)), `Due soon: ${claimed[0]!.recommendationName} (${daysText(claimed[0]!.daysLeft)})`, report, 'nudges'));
+    }
+
+    await this.escalate(plan, now, reach, report, sends);
+    await this.announceGraceEnded(plan, now, report, sends);
+    await Promise.all(sends);
+
+    for (const [channel, people] of unreachable) {
+      if (!store.conversations.get(channel)) continue;
+      const list = [...people].sort();
+      const text =
+        `I could not send reminders to ${list.length === 1 ? 'this person' : 'these people'} in Teams: ${list.join(', ')}. ` +
+        'They need the bot installed as a personal app (or to send it a message once); I will try again at the next reminder.';
+      try {
+        await this.deps.messenger.send(channel, { text });
+        report.unreachableNotes++;
+      } catch (err) {
+        logger.warn({ err, conversationId: channel }, 'could not post the unreachable-owners note');
+      }
+    }
+
+    report.durationMs = Date.now() - started;
+    logger.info({ reminders: report }, 'reminder pass done');
+    return report;
+  }
+
+  private async lookup(upn: string): Promise<Reach | undefined> {
+    try {
+      const id = await this.deps.directory.findTeamsUser(upn);
+      if (!id) return undefined;
+      const conv: Conversation | undefined = this.deps.store.conversations.get(id);
+      return { conversationId: id, channelId: conv?.channelId ?? 'msteams' };
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'directory look-up failed; the person is treated as unreachable for this pass');
+      return undefined;
+    }
+  }
+
+  private async claim(key: string, recipient: string, now: Date): Promise<boolean> {
+    return this.deps.store.reminders.markSent({ key, recipient, sentAt: now.toISOString() });
+  }
+
+  /** Never rejects: one failed send must not stop the others. */
+  private async deliver(key: string, to: Reach, card: () => AdaptiveCard, summary: string, report: ReminderReport, counter: 'digests' | 'nudges' | 'managerMessages' | 'graceAnnouncements'): Promise<void> {
+    try {
+      await this.deps.messenger.send(to.conversationId, { card: card(), summary });
+      report[counter]++;
+    } catch (err) {
+      report.failed++;
+      const reason = err instanceof Error ? err.message : String(err);
+      this.deps.logger.warn({ err, key, conversationId: to.conversationId }, 'reminder could not be delivered; not retried this period');
+      await this.deps.store.audit
+        .append({ at: this.deps.clock.now().toISOString(), actor: 'reminders', action: 'reminder.failed', target: key, details: { conversationId: to.conversationId, reason } })
+        .catch(() => undefined);
+    }
+  }
+
+  private async escalate(
+    plan: ReminderPlan,
+    now: Date,
+    reach: (upn: string, channels: Iterable<string | undefined>) => Promise<Reach | undefined>,
+    report: ReminderReport,
+    sends: Array<Promise<void>>,
+  ): Promise<void> {
+    const { graph, logger } = this.deps;
+    if (!graph || plan.escalations.length === 0) return;
+    const byManager = new Map<string, { upn: string; displayName?: string; reports: ManagerReport[] }>();
+    for (const e of plan.escalations) {
+      let manager: Awaited<ReturnType<ManagerLookup['getManager']>>;
+      try {
+        manager = await graph.getManager(e.owner);
+      } catch (err) {
+        // Graph down: nothing is claimed, so the next pass of the week tries again.
+        logger.warn({ err }, 'manager look-up failed; escalation skipped for this pass');
+        continue;
+      }
+      const upn = manager?.userPrincipalName ?? manager?.mail;
+      if (!upn) {
+        report.noManager.push(e.owner);
+        continue;
+      }
+      const key = upn.toLowerCase();
+      let m = byManager.get(key);
+      if (!m) byManager.set(key, (m = { upn, ...(manager?.displayName ? { displayName: manager.displayName } : {}), reports: [] }));
+      m.reports.push({ owner: e.owner, items: e.items });
+    }
+    for (const m of byManager.values()) {
+      const key = managerKey(m.upn, plan.week);
+      if (this.deps.store.reminders.wasSent(key)) continue;
+      const to = await reach(m.upn, m.reports.flatMap((r) => r.items.map((i) => i.conversationId)));
+      if (!to) continue;
+      if (!(await this.claim(key, m.upn, now))) continue;
+      const total = m.reports.reduce((n, r) => n + r.items.length, 0);
+      sends.push(this.deliver(key, to, () => renderManagerDigest(m, m.reports, render(to)), `${total} overdue security items of your reports`, report, 'managerMessages'));
+    }
+  }
+
+  private async announceGraceEnded(plan: ReminderPlan, now: Date, report: ReminderReport, sends: Array<Promise<void>>): Promise<void> {
+    const { store } = this.deps;
+    const recKeys = new Set<string>();
+    for (const g of plan.graceEnded) {
+      const conv = store.conversations.get(g.conversationId);
+      if (!conv) continue;
+      const claimed: ReminderItem[] = [];
+      for (const { key, item } of g.items) if (await this.claim(key, conv.id, now)) claimed.push(item);
+      if (claimed.length === 0) continue;
+      for (const i of claimed) recKeys.add(recommendationKeyOf(i.recommendationKey));
+      const to = { conversationId: conv.id, channelId: conv.channelId };
+      sends.push(
+        this.deliver(`grace-ended:${conv.id}`, to, () => renderGraceEnded(claimed, render(to)), `Grace period ended for ${claimed.length} assignment(s)`, report, 'graceAnnouncements').then(() =>
+          this.audit(claimed, now),
+        ),
+      );
+    }
+    for (const key of recKeys) sends.push(this.refreshCards(key, plan.today, report));
+  }
+
+  private async audit(items: readonly ReminderItem[], now: Date): Promise<void> {
+    for (const i of items) {
+      await this.deps.store.audit.append({ at: now.toISOString(), actor: 'reminders', action: 'assignment.grace-ended', target: i.assignmentId, details: { dueDate: i.dueDate, owner: i.owner } });
+    }
+  }
+
+  /** Re-renders the recommendation's cards so their tickets show the overdue state. */
+  private async refreshCards(recommendationKey: string, today: string, report: ReminderReport): Promise<void> {
+    const { store, messenger, logger, clock } = this.deps;
+    const rec = store.recommendations.get(recommendationKey);
+    if (!rec) return;
+    const assignments = withGraceState(store, cardAssignmentsFor(store, recommendationKey), recommendationKey, today);
+    for (const posted of store.recommendations.listCards(recommendationKey)) {
+      const conv = store.conversations.get(posted.conversationId);
+      if (!conv) continue;
+      try {
+        await messenger.update(conv.id, posted.activityId, { card: renderRecommendationFor(conv.channelId, rec, 1, assignments), summary: `${rec.severity}: ${rec.displayName}` });
+        await store.recommendations.upsertCard({ ...posted, updatedAt: clock.now().toISOString() });
+        report.cardsUpdated++;
+      } catch (err) {
+        logger.warn({ err, conversationId: conv.id, recommendationKey }, 'recommendation card could not be updated after the grace period ended');
+      }
+    }
+  }
+}
+
+/**
+ * Marks overdue grace-period tickets on a recommendation card. The card shows "due {dueDate}";
+ * the state is appended there until the card model carries it (see the report to the lead).
+ */
+export function withGraceState(store: Store, assignments: readonly CardAssignment[], recommendationKey: string, today: string): CardAssignment[] {
+  const overdueGrace = new Set(
+    store.assignments
+      .list((a) => a.gracePeriod && a.dueDate < today && recommendationKeyOf(a.recommendationKey) === recommendationKey)
+      .map((a) => a.resourceId.toLowerCase()),
+  );
+  return assignments.map((a) => (overdueGrace.has(a.resourceId.toLowerCase()) ? { ...a, dueDate: `${a.dueDate} (overdue, grace period ended: affects secure score)` } : a));
+}
+
+function render(to: Reach): RenderContext {
+  return { channelId: to.channelId };
+}
+
+/**
+ * Runs the reminder pass on a cron schedule in the given timezone. noOverlap skips a tick while
+ * a pass is still running; errors are logged here because node-cron would only emit them.
+ */
+export function scheduleReminders(job: Pick<ReminderJob, 'runOnce'>, cronExpr: string, timezone: string, logger: Logger): ScheduledTask {
+  return cron.schedule(
+    cronExpr,
+    async () => {
+      try {
+        return await job.runOnce();
+      } catch (err) {
+        logger.error({ err }, 'reminder pass failed');
+        return undefined;
+      }
+    },
+    { noOverlap: true, timezone, name: 'reminders' },
+  );
+}

@@ -1,0 +1,118 @@
+import { errorCard, helpCard, noticeCard, welcomeCard } from '../../cards/index.js';
+import { assignmentFormCard, assignmentListCard, assignmentResultCard, confirmCard } from '../../cards/assignmentCards.js';
+import { recommendationCard, recommendationCardModel, recommendationSummaryCard } from '../../cards/recommendationCards.js';
+import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
+import type { AdaptiveCard } from '../../cards/render.js';
+import type { Recommendation } from '../../storage/schema.js';
+
+/**
+ * One realistic sample per card template in cards/, keyed by the template's file name. The
+ * browser test fails when a template has no sample here, so new cards get looked at too.
+ */
+
+const ctx = { channelId: 'msteams' };
+const SUB = '3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2';
+const KEY = '1195afff-c881-495e-9bc5-1486211ae03f';
+const rid = (name: string) => `/subscriptions/${SUB}/resourceGroups/rg-prod/providers/Microsoft.Compute/virtualMachines/${name}`;
+const ticket = 'https://contoso.service-now.com/incident.do?sys_id=4f1a';
+const defender = `https://portal.azure.com/#view/Microsoft_Azure_Security/GenericRecommendationDetailsBlade/assessmentKey/${KEY}`;
+
+const rec: Recommendation = {
+  key: KEY,
+  displayName: 'Machines should have vulnerability findings resolved',
+  severity: 'High',
+  description: 'Vulnerability assessment found security issues on your machines. Remediate them to reduce the attack surface.',
+  remediation: '1. Open the recommendation. 2. Review the findings. 3. Patch the affected packages.',
+  portalLink: defender,
+  resources: ['vm-web-01', 'vm-web-02', 'vm-sql-01'].map((name) => ({ resourceId: rid(name), assessmentId: `${rid(name)}/providers/Microsoft.Security/assessments/${KEY}`, name, type: 'Microsoft.Compute/virtualMachines', subscriptionId: SUB, resourceGroup: 'rg-prod' })),
+  contentHash: 'h',
+  status: 'unhealthy',
+  firstSeenAt: '2026-11-01T00:00:00.000Z',
+  updatedAt: '2026-11-26T00:00:00.000Z',
+};
+
+export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
+  'help.json': () => helpCard({ commands: [{ name: 'help', usage: 'help', description: 'Show this list of commands.' }, { name: 'subscribe', usage: 'subscribe [severity=High]', description: 'Post recommendations here.' }], sandbox: true }, ctx),
+  'welcome.json': () => welcomeCard({ where: 'this channel', posts: ['New High and Medium recommendations', 'Ticket updates'], sandbox: false }, ctx),
+  'error.json': () => errorCard({ title: 'Could not create the ticket', message: 'ServiceNow refused the request.', details: ['assignment_group: unknown group'], reference: 'abcd1234' }, ctx),
+  'notice.json': () => noticeCard({ title: 'Subscribed', text: 'Recommendations will be posted here.', facts: [{ title: 'Severities', value: 'High, Medium' }] }, ctx),
+  'recommendation.json': () => recommendationCard(recommendationCardModel(rec, { assignments: [{ resourceId: rid('vm-web-01'), ticketNumber: 'INC0010023', ticketLink: ticket, owner: 'alex@contoso.com', dueDate: '2026-12-10' }] }), ctx),
+  'recommendationSummary.json': () =>
+    recommendationSummaryCard(
+      {
+        headline: '12 recommendations with 48 unhealthy resources',
+        recommendations: 12,
+        bySeverity: [{ severity: 'High', recommendations: 3, resources: 20 }, { severity: 'Medium', recommendations: 6, resources: 22 }, { severity: 'Low', recommendations: 3, resources: 6 }],
+        bySubscription: [{ subscription: 'Contoso Production', recommendations: 9, resources: 40 }],
+        top: [{ displayName: rec.displayName, severity: 'High', severityColor: 'Attention', resources: 20 }],
+      },
+      ctx,
+    ),
+  'assignmentForm.json': () =>
+    assignmentFormCard(
+      {
+        recommendationKey: KEY,
+        recommendationName: rec.displayName,
+        severity: 'High',
+        resourceSummary: '2 resources: vm-web-01, vm-web-02',
+        resourceIdsCsv: `${rid('vm-web-01')},${rid('vm-web-02')}`,
+        ticketWord: 'incident',
+        integrations: [{ title: 'Contoso ServiceNow (production)', value: 'int-1' }],
+        customized: true,
+        minDate: '2026-11-27',
+        maxDate: '2027-11-26',
+        errors: [{ label: 'Assigned to', message: 'alex@contoso.com is not a ServiceNow user.' }],
+        values: { integrationId: 'int-1', ticketType: 'incident', assignedTo: 'alex@contoso.com', caller: 'lead@contoso.com', shortDescription: 'Resolve vulnerability findings', description: 'See Defender for Cloud.', dueDate: '2026-12-10', grouping: 'perResource', gracePeriod: 'true', notifyOwner: 'true', notifyManager: 'false', assignmentGroup: 'Cloud Ops', impact: '2', urgency: '2' },
+      },
+      ctx,
+    ),
+  'assignmentResult.json': () =>
+    assignmentResultCard(
+      {
+        title: 'Assignment created: 1 ticket, 1 failed',
+        color: 'Warning',
+        recommendationKey: KEY,
+        recommendationName: rec.displayName,
+        batchId: 'batch-1',
+        failed: 1,
+        items: [
+          { resourceName: 'vm-web-01', ticketNumber: 'INC0010023', ticketLink: ticket, owner: 'alex@contoso.com', dueDate: '2026-12-10', note: '', error: '' },
+          { resourceName: 'vm-web-02', ticketNumber: '', ticketLink: '', owner: 'alex@contoso.com', dueDate: '2026-12-10', note: '', error: 'ServiceNow timed out; retry.' },
+        ],
+      },
+      ctx,
+    ),
+  'assignmentList.json': () =>
+    assignmentListCard(
+      {
+        title: 'Open assignments',
+        summary: '2 open, 1 overdue',
+        more: 0,
+        rows: [
+          { recommendation: rec.displayName, resource: 'vm-web-01', severity: 'High', owner: 'alex@contoso.com', dueDate: '2026-11-20', dueText: '6 days overdue', grace: 'Grace period', status: 'Open', color: 'Attention', ticketNumber: 'INC0010023', ticketLink: ticket },
+          { recommendation: 'Storage accounts should restrict network access', resource: 'stcontoso01', severity: 'Medium', owner: 'bea@contoso.com', dueDate: '2026-12-10', dueText: 'in 14 days', grace: '', status: 'Open', color: 'Default', ticketNumber: 'INC0010024', ticketLink: ticket },
+        ],
+      },
+      ctx,
+    ),
+  'confirm.json': () => confirmCard({ title: 'Cancel the assignment?', text: 'The ServiceNow ticket INC0010023 will be closed.', confirmTitle: 'Cancel assignment', confirmVerb: 'cancelAssignment', confirmData: { assignmentId: 'a1' }, cancelVerb: 'refreshRecommendation', cancelData: { recommendationKey: KEY, page: 1 } }, ctx),
+  'digest.json': () =>
+    ownerDigestCard(
+      {
+        greeting: 'Good morning Alex',
+        headline: '3 open, 1 overdue',
+        intro: 'These security fixes are assigned to you.',
+        groups: [
+          { title: 'Overdue', color: 'Attention', items: [{ assignmentId: 'a1', title: rec.displayName, resource: 'vm-web-01', severity: 'High', dueText: '2026-11-20 · 6 days overdue', grace: '', ticketText: 'INC0010023', ticketLink: ticket, defenderLink: defender, etaText: '2026-12-20 (waiting for a security admin)' }] },
+          { title: 'Due this week', color: 'Warning', items: [{ assignmentId: 'a2', title: 'Storage accounts should restrict network access', resource: 'stcontoso01', severity: 'Medium', dueText: '2026-11-30 · 4 days left', grace: 'Grace period', ticketText: 'not created yet', ticketLink: '', defenderLink: defender, etaText: '' }] },
+        ],
+        moreText: '',
+        footer: 'Sent every Monday. Type digest to see it any time.',
+      },
+      ctx,
+    ),
+  'nudge.json': () => nudgeCard({ headline: '1 assignment is due tomorrow', items: [{ assignmentId: 'a2', title: 'Storage accounts should restrict network access', detail: 'stcontoso01 · due 2026-11-27', ticketLink: ticket, defenderLink: defender }] }, ctx),
+  'managerDigest.json': () => managerDigestCard({ greeting: 'Hello Dana', headline: '2 of your reports have overdue security fixes', intro: 'Weekly summary.', reports: [{ title: 'Alex (alex@contoso.com): 1 overdue', lines: ['vm-web-01 · INC0010023 · 6 days overdue'] }], footer: 'You get this because notify manager was set.' }, ctx),
+  'graceEnded.json': () => graceEndedCard({ headline: 'Grace period ended', text: 'These assignments are now overdue:', lines: ['vm-web-01 · alex@contoso.com · INC0010023'] }, ctx),
+  'moreTime.json': () => moreTimeFormCard({ assignmentId: 'a1', title: rec.displayName, resource: 'vm-web-01', dueText: 'Due 2026-11-20 (6 days overdue)', etaText: '', minDate: '2026-11-27', maxDate: '2027-11-26', suggestedDate: '2026-12-10' }, ctx),
+};

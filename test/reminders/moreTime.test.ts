@@ -1,0 +1,147 @@
+import { moreTimeActions } from '../../bot/actions/moreTime.js';
+import { digestCommand } from '../../bot/commands/digest.js';
+import { IntegrationService } from '../../bot/integrations.js';
+import { ManualClock } from '../../core/clock.js';
+import { silentLogger } from '../../core/logger.js';
+import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { SecretBox } from '../../storage/secrets.js';
+import type { Assignment } from '../../storage/schema.js';
+import { execute, message } from '../harness/activities.js';
+import { startBot, TEST_KEY, type BotHarness } from '../harness/botHarness.js';
+import { startHarness, type Harness } from '../defender/helpers.js';
+import { SPEC, validateDefinition } from '../defender/openapi.js';
+import { assignment, conversation, seed } from './fixtures.js';
+
+const BOB = 'bob.martinez@contoso.com';
+const BOB_FROM = { id: '29:bob', name: 'Bob Martinez', aadObjectId: '00000000-0000-0000-0000-0000000000b0' };
+const ALICE_FROM = { id: '29:alice', name: 'Alice Johnson', aadObjectId: '00000000-0000-0000-0000-0000000000a0' };
+
+describe('request more time, end to end', () => {
+  let bot: BotHarness;
+  let sn: ServiceNowSimulator;
+  let defender: Harness;
+  let seeded: Assignment;
+
+  beforeEach(async () => {
+    resetSharedLimiters();
+    const clock = new ManualClock('2026-11-30T09:00:00Z');
+    sn = await startServiceNowSimulator({ clock });
+    defender = await startHarness();
+    // The app as main.ts wires it: requestMoreTime/submitMoreTime and digest are registered there.
+    bot = await startBot({ clock, env: { SANDBOX_EMULATOR_UPN: 'alice.owner@contoso.com' }, app: { azure: defender.client, retrySleep: async () => undefined } });
+    const integrations = bot.app.integrations;
+    await integrations.add({ name: 'ITSM', scope: '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2', instanceUrl: sn.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
+    const integration = bot.store.integrations.findByName('ITSM')!;
+
+    // A real ticket and a real governance assignment, as the "Create assignment" flow makes them.
+    const target = defender.sim.control.listAssessments({ code: 'Unhealthy' })[0]!;
+    const ticket = await integrations.clientFor(integration).createTicket('incident', { short_description: 'Fix it' }, { correlationId: 'corr-more-time', correlationDisplay: 'Defender for Cloud' });
+    seeded = assignment({
+      owner: BOB,
+      dueDate: '2026-12-04',
+      gracePeriod: true,
+      resourceId: target.resourceId,
+      recommendationKey: target.assessmentKey,
+      integrationId: integration.id,
+      ticket: { table: 'incident', sysId: ticket.sysId, number: ticket.number, link: ticket.link },
+    });
+    seeded = { ...seeded, governance: { key: seeded.id, status: 'synced' } };
+    await defender.client.putGovernanceAssignment(target.resourceId, target.assessmentKey, seeded.id, {
+      properties: {
+        owner: BOB,
+        remediationDueDate: '2026-12-04T00:00:00.000Z',
+        isGracePeriod: true,
+        governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: true },
+        additionalData: { ticketNumber: 10001, ticketLink: ticket.link, ticketStatus: 'New' },
+      },
+    });
+    await seed(bot.store, seeded);
+    await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
+    await bot.store.conversations.upsert(conversation('a:alice', bot.connector.url, { userUpn: 'alice.johnson@contoso.com', userAadObjectId: ALICE_FROM.aadObjectId }));
+
+  });
+  afterEach(async () => {
+    await bot.stop();
+    await sn.close();
+    await defender.sim.close();
+  });
+
+  const asBob = () => ({ serviceUrl: bot.connector.url, conversationId: 'a:bob', from: BOB_FROM });
+
+  it('digest shows the caller their own digest at once, in Teams and (as the sandbox owner) in the Emulator', async () => {
+    await bot.send(message('digest', asBob()));
+    const card = bot.connector.cards().at(-1);
+    expect(card.body[0].text).toBe('Hi Bob,');
+    expect(card.body[1].text).toBe('Your security assignments: 1 open, 0 overdue, 1 due this week');
+    expect(JSON.stringify(card)).toContain('in grace period (not affecting secure score)');
+
+    await bot.send(message('digest', { serviceUrl: bot.connector.url, channelId: 'emulator', conversationId: 'emu-1' }));
+    expect(bot.connector.activities().at(-1)!.body.text).toBe('You (alice.owner@contoso.com) have no open security assignments. Nothing to do.');
+  });
+
+  it('asks for a date and a reason, keeps the due date, notes the ticket and writes remediationEta to Defender', async () => {
+    const form = await bot.send(execute('requestMoreTime', { assignmentId: seeded.id }, asBob()));
+    expect(form.status).toBe(200);
+    const formCard = bot.connector.cards().at(-1);
+    const inputs = formCard.body.filter((b: any) => b.type.startsWith('Input.'));
+    expect(inputs.map((i: any) => [i.type, i.id, i.isRequired])).toEqual([
+      ['Input.Date', 'eta', true],
+      ['Input.Text', 'justification', true],
+    ]);
+    expect(inputs[1].isMultiline).toBe(true);
+    expect(formCard.actions[0]).toMatchObject({ type: 'Action.Execute', verb: 'submitMoreTime', data: { assignmentId: seeded.id } });
+
+    const justification = 'Waiting for the vendor patch window on 15 December';
+    const res = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-18', justification }, asBob()));
+    expect(res.body.type).toBe('application/vnd.microsoft.card.adaptive');
+    const result = JSON.stringify(res.body.value);
+    expect(result).toContain('More time requested');
+    expect(result).toContain(`work note added to ${seeded.ticket!.number}`);
+    expect(result).toContain('remediation ETA set to 2026-12-18');
+
+    const stored = bot.store.assignments.get(seeded.id)!;
+    expect(stored.eta).toEqual({ date: '2026-12-18', justification, requestedBy: BOB, at: '2026-11-30T09:00:00.000Z' });
+    expect(stored.dueDate).toBe('2026-12-04');
+    expect(bot.store.audit.list(5).find((e) => e.action === 'assignment.eta')).toMatchObject({ actor: BOB, target: seeded.id, details: { eta: '2026-12-18' } });
+
+    const notes = sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes').map((j) => j.value);
+    expect(notes.some((n) => n.includes('expected fix by 2026-12-18') && n.includes(justification))).toBe(true);
+
+    const [gov] = defender.sim.control.listGovernanceAssignments();
+    expect(gov!.properties).toMatchObject({
+      owner: BOB,
+      remediationDueDate: '2026-12-04T00:00:00.000Z',
+      isGracePeriod: true,
+      remediationEta: { eta: '2026-12-18T00:00:00.000Z', justification },
+      additionalData: { ticketNumber: 10001 },
+    });
+    expect(validateDefinition(SPEC.governanceAssignments, 'GovernanceAssignment', { properties: gov!.properties }, { request: true, noExtra: true })).toEqual([]);
+  });
+
+  it('refuses other people, bad dates and short reasons', async () => {
+    const other = await bot.send(execute('requestMoreTime', { assignmentId: seeded.id }, { serviceUrl: bot.connector.url, conversationId: 'a:alice', from: ALICE_FROM }));
+    expect(other.body.value).toBe(`Only the owner (${BOB}) can ask for more time on this assignment.`);
+
+    for (const [eta, justification, problem] of [
+      ['2026-11-30', 'A good enough reason', 'eta: must be after today'],
+      ['2028-01-01', 'A good enough reason', 'eta: must be within a year'],
+      ['2026-02-30', 'A good enough reason', 'eta: is not a real date'],
+      ['2026-12-18', 'too short', 'justification: must be at least 10 characters'],
+    ]) {
+      await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta, justification }, asBob()));
+      expect(JSON.stringify(bot.connector.cards().at(-1))).toContain(problem);
+    }
+    expect(bot.store.assignments.get(seeded.id)!.eta).toBeUndefined();
+    expect(sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes' && j.value.includes('more time'))).toEqual([]);
+  });
+
+  it('keeps the request when Defender fails and says so on the card', async () => {
+    await defender.client.deleteGovernanceAssignment(seeded.resourceId, seeded.recommendationKey, seeded.id);
+    const res = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-18', justification: 'Waiting for the patch window' }, asBob()));
+    const result = JSON.stringify(res.body.value);
+    expect(result).toContain('More time requested, with problems');
+    expect(result).toContain('the governance assignment no longer exists in Defender');
+    expect(bot.store.assignments.get(seeded.id)!.eta?.date).toBe('2026-12-18');
+  });
+});
