@@ -33,12 +33,16 @@ export class ConversationService {
    * Keeps the reference of a conversation without subscribing it to recommendations: a 1:1 chat
    * is how reminders reach an owner.
    */
-  async remember(activity: Activity): Promise<void> {
+  async remember(activity: Activity, upn?: string): Promise<void> {
     const existing = this.store.conversations.get(rootConversationId(activity.conversation.id));
-    if (existing && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !activity.from?.aadObjectId)) return;
-    await this.store.conversations.upsert(
-      this.fromActivity(activity, existing, { subscribed: existing?.subscribed ?? false, filters: existing?.filters ?? { severities: [], scopes: [] } }),
-    );
+    if (existing && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !upn)) return;
+    const conversation = this.fromActivity(activity, existing, { subscribed: existing?.subscribed ?? false, filters: existing?.filters ?? { severities: [], scopes: [] } });
+    await this.store.conversations.upsert(upn && conversation.kind === 'personal' ? { ...conversation, userUpn: upn.toLowerCase() } : conversation);
+  }
+
+  /** Whether the UPN of a 1:1 chat is known (reminders find owners by UPN). */
+  knowsUser(conversationId: string): boolean {
+    return Boolean(this.store.conversations.get(rootConversationId(conversationId))?.userUpn);
   }
 
   async unsubscribe(conversationId: string): Promise<boolean> {

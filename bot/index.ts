@@ -33,11 +33,13 @@ import { scheduleSync, SyncJob } from '../jobs/sync.js';
 import { recommendationActions } from './actions/recommendation.js';
 import { RbacAuthorizer } from './authorizer.js';
 import { integrationsCommand } from './commands/integrations.js';
+import { integrationActions } from './actions/integrations.js';
 import { recommendationCommands } from './commands/recommendations.js';
 import { simulateCommand } from './commands/simulate.js';
 import { IntegrationService } from './integrations.js';
 import { ProactiveMessenger } from './messenger.js';
 import { registerDashboard } from './dashboard.js';
+import { TeamsDirectory } from './teamsDirectory.js';
 import { assignmentActions } from './actions/assignment.js';
 import { AssignmentService } from './assignments.js';
 import { assignmentsCommand } from './commands/assignments.js';
@@ -142,7 +144,11 @@ export function createApp(options: AppOptions): App {
   const reminders = new ReminderJob({
     store,
     messenger,
-    directory: options.directory ?? new StoredConversationDirectory(store, { sandboxInbox: sandbox ? config.SANDBOX_REMINDER_INBOX : undefined }),
+    directory:
+      options.directory ??
+      (sandbox && config.SANDBOX_REMINDER_INBOX
+        ? new StoredConversationDirectory(store, { sandboxInbox: config.SANDBOX_REMINDER_INBOX })
+        : new TeamsDirectory({ adapter, appId: config.MicrosoftAppId ?? '', store, clock, logger: logger.child({ module: 'directory' }) })),
     graph: options.azure,
     clock,
     logger: logger.child({ job: 'reminders' }),
@@ -210,6 +216,13 @@ export function createApp(options: AppOptions): App {
     }),
     ...recommendationActions({ store, sync }),
     ...assignmentActions({ assignments, authorizer, store, clock, defaultCaller: sandbox ? options.sandboxUser : undefined }),
+    ...integrationActions({
+      integrations,
+      authorizer,
+      store,
+      logger: logger.child({ module: 'integrations' }),
+      ancestry: options.azure ? (ids) => options.azure!.getSubscriptionAncestry(ids) : undefined,
+    }),
     ...moreTimeActions({
       store,
       clock,

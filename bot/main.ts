@@ -1,5 +1,5 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { PID_FILE } from '../cli/index.js';
+import { PID_FILE } from '../cli/botProcess.js';
 import path from 'node:path';
 import { systemClock } from '../core/clock.js';
 import { ConfigError, decodeSecretKey, loadConfig } from './config.js';

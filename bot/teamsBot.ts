@@ -1,5 +1,6 @@
 import {
   TeamsActivityHandler,
+  TeamsInfo,
   type AdaptiveCardInvokeResponse,
   type AdaptiveCardInvokeValue,
   type TurnContext,
@@ -82,7 +83,7 @@ export class TeamsBot extends TeamsActivityHandler {
       await this.deliverSubmitResult(ctx, result);
       return;
     }
-    if (info.conversationKind === 'personal') await this.deps.conversations.remember(ctx.activity);
+    if (info.conversationKind === 'personal') await this.deps.conversations.remember(ctx.activity, await this.upnOf(ctx));
     const reply = async (message: OutgoingMessage) => {
       await ctx.sendActivity(toActivity(message));
     };
@@ -108,6 +109,21 @@ export class TeamsBot extends TeamsActivityHandler {
       }
     }
     await ctx.sendActivity(activity);
+  }
+
+  /**
+   * Teams does not put the UPN on message activities; the roster has it. Asked once per chat,
+   * so reminders (addressed by UPN) can find this person later.
+   */
+  private async upnOf(ctx: TurnContext): Promise<string | undefined> {
+    if (ctx.activity.channelId !== 'msteams' || this.deps.conversations.knowsUser(ctx.activity.conversation.id)) return undefined;
+    try {
+      const member = await TeamsInfo.getMember(ctx, ctx.activity.from.id);
+      return member.userPrincipalName ?? member.email ?? undefined;
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'could not read the user from the roster');
+      return undefined;
+    }
   }
 
   private async greet(ctx: TurnContext): Promise<void> {

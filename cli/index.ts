@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -9,17 +9,20 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import type { Store } from '../storage/repositories.js';
 import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
+import { botRunning, type CliIo } from './botProcess.js';
+import { runRemindCommand } from './remind.js';
+import { runSyncCommand } from './sync.js';
 
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-}
+export type { CliIo } from './botProcess.js';
+export { botRunning, PID_FILE } from './botProcess.js';
 
 const USAGE = `Usage: npm run cli -- <command>
   integration add --name N --scope SCOPE --instance-url URL --username U --password P --client-id C --client-secret S [--fields default|customized]
   integration list
   integration test --name N
-  integration remove --name N`;
+  integration remove --name N
+  sync      run one Defender sync pass now (cards are posted by the bot on its next pass)
+  remind    send one pass of reminders now`;
 
 class UsageError extends Error {}
 
@@ -35,27 +38,13 @@ const addArgs = z.object({
 });
 const nameArgs = z.object({ name: z.string({ error: '--name is required' }) });
 
-/** The bot keeps the data file in memory; a second writer would lose one side's changes. */
-export const PID_FILE = 'bot.pid';
-
-function botRunning(dataDir: string): number | undefined {
-  const file = path.join(dataDir, PID_FILE);
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Runs one CLI command; returns the exit code. Every failure is one readable line. */
 export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
   let store: Store | undefined;
   try {
     const [group, verb, ...rest] = argv;
+    if (group === 'sync' && verb === undefined) return await runSyncCommand(env, io, clock);
+    if (group === 'remind' && verb === undefined) return await runRemindCommand(env, io, clock);
     if (group !== 'integration' || !verb) throw new UsageError(USAGE);
     const { values } = parseArgs({
       args: rest,

@@ -102,6 +102,10 @@ interface Accumulated {
   description: string;
   remediation: string;
   portalLink: string;
+  /**
+   * Keyed by the resource id as received; ids differing only in case are merged in snapshots().
+   * A lower-cased key per row would add about 8 MB per 50,000 rows to what a pass holds.
+   */
   resources: Map<string, ResourceSnapshot>;
 }
 
@@ -112,7 +116,16 @@ interface Accumulated {
 export class RecommendationAccumulator {
   private readonly byKey = new Map<string, Accumulated>();
   private readonly subscriptions = new Map<string, string>();
+  /** Subscription ids, types and resource groups repeat on every row; one copy of each is kept. */
+  private readonly strings = new Map<string, string>();
   rows = 0;
+
+  private intern(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    this.strings.set(s, s);
+    return s;
+  }
 
   add(rows: readonly UnhealthyResource[]): void {
     for (const r of rows) {
@@ -135,13 +148,13 @@ export class RecommendationAccumulator {
       } else if (SEVERITY_RANK[r.severity] < SEVERITY_RANK[acc.severity]) acc.severity = r.severity;
       const sub = r.subscriptionId.toLowerCase();
       if (!this.subscriptions.has(sub)) this.subscriptions.set(sub, r.subscriptionId);
-      acc.resources.set(r.resourceId.toLowerCase(), {
+      acc.resources.set(r.resourceId, {
         resourceId: r.resourceId,
         assessmentId: r.assessmentId,
         name: r.resourceName,
-        type: r.resourceType,
-        subscriptionId: r.subscriptionId,
-        ...(r.resourceGroup ? { resourceGroup: r.resourceGroup } : {}),
+        type: this.intern(r.resourceType),
+        subscriptionId: this.intern(r.subscriptionId),
+        ...(r.resourceGroup ? { resourceGroup: this.intern(r.resourceGroup) } : {}),
         statusChangeDate: r.statusChangeDate,
       });
     }
@@ -163,7 +176,7 @@ export class RecommendationAccumulator {
     const at = now.toISOString();
     const out = new Map<string, Recommendation>();
     for (const acc of this.byKey.values()) {
-      const resources = [...acc.resources.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
+      const resources = sortedUnique(acc.resources);
       const draft: Omit<Recommendation, 'contentHash'> = {
         key: acc.key,
         displayName: acc.displayName,
@@ -183,6 +196,22 @@ export class RecommendationAccumulator {
     }
     return out;
   }
+}
+
+/**
+ * Resources ordered by lower-cased id, one per id whatever its casing. Rows with the same exact
+ * id already replaced each other (the later wins); of several casings of one id, the casing that
+ * first appeared last is kept (the sort is stable, so casings keep their arrival order).
+ */
+function sortedUnique(resources: ReadonlyMap<string, ResourceSnapshot>): ResourceSnapshot[] {
+  const keyed = [...resources.values()].map((r) => ({ key: r.resourceId.toLowerCase(), r }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const out: ResourceSnapshot[] = [];
+  for (let i = 0; i < keyed.length; i++) {
+    if (i + 1 < keyed.length && keyed[i + 1]!.key === keyed[i]!.key) continue;
+    out.push(keyed[i]!.r);
+  }
+  return out;
 }
 
 /** One-shot grouping of rows that are all in memory (tests, small callers). */

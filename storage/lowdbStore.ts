@@ -1,7 +1,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
+import { StreamingJsonFile } from './streamingJsonFile.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { migrate } from './migrations.js';
@@ -37,7 +37,7 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
   const { file, clock, logger } = options;
   await mkdir(path.dirname(file), { recursive: true });
   // lowdb's presets switch to memory under NODE_ENV=test; the explicit adapter never does.
-  const adapter = new DataFile<unknown>(file, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) });
+  const adapter = new StreamingJsonFile<Database>(file);
   let raw: unknown;
   try {
     raw = await adapter.read();
@@ -71,36 +71,48 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
     await copyFile(file, `${file}.bak`);
   }
 
-  const db = new Low<Database>(adapter as unknown as DataFile<Database>, data);
+  const db = new Low<Database>(adapter, data);
   db.data = data;
 
   const status: StoreStatus = { kind: 'lowdb', ok: true, writes: 0 };
   let scheduled: Promise<void> | null = null;
-  let inFlight: Promise<void> = Promise.resolve();
+  let inFlight: Promise<void> | null = null;
 
-  // Every mutation in the same tick joins one scheduled write; the write itself is atomic.
+  const write = async (): Promise<void> => {
+    try {
+      await db.write();
+      status.writes++;
+      status.ok = true;
+      status.lastWriteAt = clock.now().toISOString();
+      delete status.lastError;
+    } catch (err) {
+      status.ok = false;
+      status.lastError = (err as Error).message;
+      logger.error({ err, file }, 'store write failed');
+      throw err;
+    }
+  };
+
+  /**
+   * Every mutation made before the next write starts joins that write: all changes of one tick,
+   * and all changes made while an earlier write is still on its way to disk, become one write.
+   * The promise resolves once a write that includes the caller's change has finished.
+   */
   const persist = (): Promise<void> => {
     if (scheduled) return scheduled;
-    scheduled = new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        scheduled = null;
-        inFlight = db
-          .write()
-          .then(() => {
-            status.writes++;
-            status.ok = true;
-            status.lastWriteAt = clock.now().toISOString();
-            delete status.lastError;
-          })
-          .catch((err: Error) => {
-            status.ok = false;
-            status.lastError = err.message;
-            logger.error({ err, file }, 'store write failed');
-            throw err;
-          });
-        inFlight.then(resolve, reject);
-      });
-    });
+    scheduled = (async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      while (inFlight) await inFlight.catch(() => undefined);
+      // From here on, new changes schedule the next write; this one snapshots the state now.
+      scheduled = null;
+      const current = write();
+      inFlight = current;
+      try {
+        await current;
+      } finally {
+        if (inFlight === current) inFlight = null;
+      }
+    })();
     return scheduled;
   };
 
@@ -114,12 +126,10 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
     ...repos,
     status: () => ({ ...status }),
     flush: async () => {
-      while (scheduled) await scheduled.catch(() => undefined);
-      await inFlight.catch(() => undefined);
+      while (scheduled || inFlight) await (scheduled ?? inFlight)!.catch(() => undefined);
     },
     close: async () => {
-      while (scheduled) await scheduled.catch(() => undefined);
-      await inFlight.catch(() => undefined);
+      while (scheduled || inFlight) await (scheduled ?? inFlight)!.catch(() => undefined);
     },
   };
 }

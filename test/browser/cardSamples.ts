@@ -3,6 +3,8 @@ import { assignmentFormCard, assignmentListCard, assignmentResultCard, confirmCa
 import { recommendationCard, recommendationCardModel, recommendationSummaryCard } from '../../cards/recommendationCards.js';
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
 import type { AdaptiveCard } from '../../cards/render.js';
+import { integrationFormCard, integrationListCard } from '../../cards/integrationCards.js';
+import { integrationListModel } from '../../bot/actions/integrations.js';
 import type { Recommendation } from '../../storage/schema.js';
 
 /**
@@ -115,4 +117,28 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
   'managerDigest.json': () => managerDigestCard({ greeting: 'Hello Dana', headline: '2 of your reports have overdue security fixes', intro: 'Weekly summary.', reports: [{ title: 'Alex (alex@contoso.com): 1 overdue', lines: ['vm-web-01 · INC0010023 · 6 days overdue'] }], footer: 'You get this because notify manager was set.' }, ctx),
   'graceEnded.json': () => graceEndedCard({ headline: 'Grace period ended', text: 'These assignments are now overdue:', lines: ['vm-web-01 · alex@contoso.com · INC0010023'] }, ctx),
   'moreTime.json': () => moreTimeFormCard({ assignmentId: 'a1', title: rec.displayName, resource: 'vm-web-01', dueText: 'Due 2026-11-20 (6 days overdue)', etaText: '', minDate: '2026-11-27', maxDate: '2027-11-26', suggestedDate: '2026-12-10' }, ctx),
+  'integrationList.json': () =>
+    integrationListCard(
+      integrationListModel(
+        [
+          { id: 'a', name: 'Contoso ITSM', scope: '/providers/Microsoft.Management/managementGroups/mg-contoso', instanceUrl: 'https://contoso.service-now.com', username: 'svc', clientId: 'c', fieldMode: 'default', customFields: {}, lastSuccessAt: '2026-11-26T09:00:00.000Z', createdAt: '2026-11-01T00:00:00.000Z', createdBy: 'alice' },
+          { id: 'b', name: 'Fabrikam Prod', scope: `/subscriptions/${SUB}`, instanceUrl: 'https://fabrikam.service-now.com', username: 'svc', clientId: 'c', fieldMode: 'customized', customFields: { incident: ['impact', 'urgency'], problem: [], change_request: ['assignment_group'] }, lastSuccessAt: '2026-11-26T09:00:00.000Z', lastError: { at: '2026-11-26T09:05:00.000Z', message: 'HTTP 500 from ServiceNow' }, createdAt: '2026-11-01T00:00:00.000Z', createdBy: 'alice' },
+        ],
+        { text: '⚠ Test of **Fabrikam Prod** failed: HTTP 500 from ServiceNow', style: 'attention' },
+      ),
+      ctx,
+    ),
+  'integrationForm.json': () =>
+    integrationFormCard(
+      {
+        problems: ['ServiceNow refused the connection: access_denied'],
+        errors: { name: '', scope: 'Scope: must be one of …', instanceUrl: '', username: '', password: '', clientId: '', clientSecret: '', fieldMode: '', customFields: '' },
+        retypeSecrets: true,
+        scopePlaceholder: '/providers/Microsoft.Management/managementGroups/{name}',
+        scopeForms: ['• /subscriptions/{subscription id}'],
+        knownScopes: [{ title: 'Management group: Contoso (mg-contoso)', value: '/providers/Microsoft.Management/managementGroups/mg-contoso' }],
+        values: { name: 'Fabrikam', scope: '', knownScope: '', instanceUrl: 'https://fabrikam.service-now.com', username: 'svc', clientId: 'cid', fieldMode: 'customized', customIncident: 'impact', customProblem: '', customChange: 'assignment_group,impact,urgency' },
+      },
+      ctx,
+    ),
 };

@@ -40,6 +40,11 @@ export interface BotHarness {
 
 /** Starts the real server (restify + CloudAdapter) with a lowdb store in a temporary folder. */
 export async function startBot(options: BotHarnessOptions = {}): Promise<BotHarness> {
+  return start(options, { connector: !options.connector, dataDir: !options.dataDir });
+}
+
+/** `owns` says what this harness created and must clean up, also after restarts. */
+async function start(options: BotHarnessOptions, owns: { connector: boolean; dataDir: boolean }): Promise<BotHarness> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'bot-test-'));
   const connector = options.connector ?? (await startFakeConnector());
   const clock = options.clock ?? new ManualClock('2026-11-26T09:00:00Z');
@@ -85,13 +90,13 @@ export async function startBot(options: BotHarnessOptions = {}): Promise<BotHarn
     restart: async () => {
       await app.stop();
       await store.close();
-      return startBot({ ...options, dataDir, clock, connector });
+      return start({ ...options, dataDir, clock, connector }, owns);
     },
     stop: async () => {
       await app.stop();
       await store.close();
-      if (!options.connector) await connector.close();
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (owns.connector) await connector.close();
+      if (owns.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
   return harness;

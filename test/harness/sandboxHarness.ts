@@ -59,16 +59,18 @@ export async function startSandboxBot(opts: { fieldMode?: 'default' | 'customize
     await bot.app.sync!.runOnce();
     await bot.app.sync!.delivered();
   }
-  return {
+  const harness: SandboxHarness = {
     bot,
     defender,
     servicenow,
     azure,
     clock,
     integrationId: integration.id,
+    // `harness.bot`, not `bot`: a test may replace it with a restarted bot.
     stop: async () => {
-      await bot.stop();
+      await harness.bot.stop();
       await Promise.all([defender.close(), servicenow.close()]);
     },
   };
+  return harness;
 }

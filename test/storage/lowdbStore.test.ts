@@ -42,6 +42,24 @@ describe('lowdb store', () => {
     expect(store.conversations.list()).toHaveLength(100);
   });
 
+  it('folds changes made while a write is on its way to disk into one follow-up write', async () => {
+    const file = tmp();
+    const store = await openLowdbStore({ file, clock, logger: silentLogger });
+    // A large store keeps the first write in flight for many ticks.
+    await Promise.all(Array.from({ length: 20_000 }, (_, i) => store.audit.append({ at: clock.now().toISOString(), actor: 'a', action: `bulk-${i}`, details: { i, pad: 'x'.repeat(100) } })));
+    const before = store.status().writes;
+    const pending = [store.conversations.upsert(conversation('first'))];
+    for (let i = 0; i < 10; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      pending.push(store.conversations.upsert(conversation(`later-${i}`)));
+    }
+    await Promise.all(pending);
+    expect(store.status().writes - before).toBeLessThanOrEqual(3);
+    await store.close();
+    const again = await openLowdbStore({ file, clock, logger: silentLogger });
+    expect(again.conversations.list()).toHaveLength(11);
+  });
+
   it('writes atomically: the file on disk is always complete JSON, with no temp file left', async () => {
     const file = tmp();
     const store = await openLowdbStore({ file, clock, logger: silentLogger });

@@ -1,0 +1,355 @@
+import { z } from 'zod';
+import { confirmCard } from '../../cards/assignmentCards.js';
+import { errorCard, type AdaptiveCard, type RenderContext } from '../../cards/index.js';
+import {
+  INTEGRATION_FORM_FIELDS,
+  integrationFormCard,
+  integrationListCard,
+  type IntegrationFormField,
+  type IntegrationFormModel,
+  type IntegrationListModel,
+  type IntegrationRowModel,
+} from '../../cards/integrationCards.js';
+import { LIVE_STATUSES } from '../../core/assignments.js';
+import type { Logger } from '../../core/logger.js';
+import { parseScope, SCOPE_FORMS } from '../../core/scope.js';
+import type { Store } from '../../storage/repositories.js';
+import { customFieldSchema, type CustomField, type TicketType } from '../../storage/schema.js';
+import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
+import type { Authorizer } from '../authorizer.js';
+import { IntegrationError, integrationInputSchema, type IntegrationInput, type IntegrationService, type IntegrationView } from '../integrations.js';
+
+/** subscription id → its management groups, nearest first (the shape of AzureClient.getSubscriptionAncestry). */
+export type SubscriptionAncestry = (subscriptionIds: readonly string[]) => Promise<ReadonlyMap<string, ReadonlyArray<{ name: string; displayName?: string }>>>;
+
+export interface IntegrationActionDeps {
+  integrations: IntegrationService;
+  authorizer: Authorizer;
+  store: Store;
+  logger: Logger;
+  /** Management-group ancestry from Defender; without it a management-group scope needs every known subscription. */
+  ancestry?: SubscriptionAncestry;
+}
+
+const FIELD_LABELS: Record<IntegrationFormField, string> = {
+  name: 'Name',
+  scope: 'Scope',
+  instanceUrl: 'Instance URL',
+  username: 'Username',
+  password: 'Password',
+  clientId: 'OAuth client ID',
+  clientSecret: 'OAuth client secret',
+  fieldMode: 'Ticket fields',
+  customFields: 'Custom fields',
+};
+
+const ALL_FIELDS = customFieldSchema.options.join(',');
+const CUSTOM_INPUTS: Record<'customIncident' | 'customProblem' | 'customChange', TicketType> = {
+  customIncident: 'incident',
+  customProblem: 'problem',
+  customChange: 'change_request',
+};
+
+const text = (max: number) => z.string().max(max).optional();
+/** What the form sends. Bounds only: field rules live in integrationInputSchema so CLI and Teams agree. */
+const addSchema = z.object({
+  name: text(500),
+  scope: text(1000),
+  knownScope: text(1000),
+  instanceUrl: text(1000),
+  username: text(500),
+  password: text(2000),
+  clientId: text(500),
+  clientSecret: text(2000),
+  fieldMode: text(50),
+  customIncident: text(200),
+  customProblem: text(200),
+  customChange: text(200),
+});
+type AddData = z.output<typeof addSchema>;
+const idSchema = z.object({ integrationId: z.string().min(1).max(200) });
+
+/** Forms answer in place in Teams (Universal Actions) and as a new message elsewhere. */
+const answer = (ctx: ActionContext, card: AdaptiveCard): ActionResult => (ctx.channelId === 'msteams' ? { kind: 'replace', card } : { kind: 'reply', card });
+
+const utc = (iso: string | undefined) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : 'never');
+
+const SCOPE_KIND_LABEL = { managementGroup: 'Management group', subscription: 'Subscription', connector: 'Connector' } as const;
+
+function fieldText(view: IntegrationView): string {
+  if (view.fieldMode === 'default') return 'Default';
+  const parts = (['incident', 'problem', 'change_request'] as const).map((t) => {
+    const fields = view.customFields[t] ?? [];
+    return `${t.replace('_', ' ')} (${fields.length ? fields.map((f) => f.replace('_', ' ')).join(', ') : 'no extra field'})`;
+  });
+  return `Customized: ${parts.join(' · ')}`;
+}
+
+/** The last error counts as current only when nothing has succeeded since. */
+export function isFailing(view: Pick<IntegrationView, 'lastError' | 'lastSuccessAt'>): boolean {
+  return !!view.lastError && (!view.lastSuccessAt || view.lastError.at > view.lastSuccessAt);
+}
+
+export function integrationListModel(views: IntegrationView[], notice?: { text: string; style: IntegrationListModel['noticeStyle'] }): IntegrationListModel {
+  const rows = views.map((v): IntegrationRowModel => {
+    const failing = isFailing(v);
+    return {
+      id: v.id,
+      name: v.name,
+      scopeKind: SCOPE_KIND_LABEL[parseScope(v.scope)?.kind ?? 'subscription'],
+      scope: v.scope,
+      instanceUrl: v.instanceUrl,
+      fieldText: fieldText(v),
+      lastSuccess: utc(v.lastSuccessAt),
+      lastErrorText: v.lastError ? `${failing ? '⚠ ' : ''}${utc(v.lastError.at)}: ${v.lastError.message}` : 'none',
+      failing,
+      rowStyle: failing ? 'attention' : 'default',
+    };
+  });
+  const failing = rows.filter((r) => r.failing).length;
+  return {
+    summary: rows.length
+      ? `${rows.length} integration${rows.length === 1 ? '' : 's'}${failing ? `, ${failing} failing` : ''}. Adding, testing and removing needs Owner, Contributor or Security Admin on the subscriptions of the scope.`
+      : 'No integration yet. Press **Add integration** to connect a ServiceNow instance.',
+    noticeText: notice?.text ?? '',
+    noticeStyle: notice?.style ?? 'default',
+    integrations: rows,
+  };
+}
+
+export function renderIntegrationList(integrations: IntegrationService, ctx: RenderContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }): AdaptiveCard {
+  return integrationListCard(integrationListModel(integrations.list(), notice), ctx);
+}
+
+export function integrationActions(deps: IntegrationActionDeps): ActionHandler[] {
+  const { integrations, authorizer, store, logger } = deps;
+
+  const list = (ctx: ActionContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }) => answer(ctx, renderIntegrationList(integrations, ctx, notice));
+  const refusal = (ctx: ActionContext, reason: string): ActionResult => ({ kind: 'reply', card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx) });
+  const gone = (ctx: ActionContext) => list(ctx, { text: 'That integration no longer exists.', style: 'warning' });
+
+  /** Every subscription the bot has seen: recommendations' resources, assignments, subscription-scoped integrations. */
+  function knownSubscriptions(): string[] {
+    const subs = new Set<string>();
+    for (const rec of store.recommendations.list()) for (const r of rec.resources) subs.add(r.subscriptionId.toLowerCase());
+    for (const a of store.assignments.list()) subs.add(a.subscriptionId.toLowerCase());
+    for (const i of store.integrations.list()) {
+      const p = parseScope(i.scope);
+      if (p?.kind === 'subscription') subs.add(p.id);
+    }
+    return [...subs].sort();
+  }
+
+  async function ancestryOf(subs: string[]): Promise<Map<string, { name: string; displayName?: string }[]> | undefined> {
+    if (!deps.ancestry || subs.length === 0) return undefined;
+    try {
+      const raw = await deps.ancestry(subs);
+      return new Map([...raw].map(([sub, groups]) => [sub.toLowerCase(), [...groups]]));
+    } catch (err) {
+      logger.warn({ err }, 'could not read management-group ancestry');
+      return undefined;
+    }
+  }
+
+  /**
+   * The subscriptions a scope covers, for the role check. A management group counts the known
+   * subscriptions below it; when none is known (or the ancestry cannot be read) it counts every
+   * known subscription, so an unknown hierarchy never grants more than it should.
+   */
+  async function subscriptionsCovered(scope: string): Promise<string[]> {
+    const parsed = parseScope(scope);
+    if (!parsed) return [];
+    if (parsed.kind === 'subscription') return [parsed.id];
+    if (parsed.kind === 'connector') return [parsed.id.split('/')[2]];
+    const known = knownSubscriptions();
+    const ancestry = await ancestryOf(known);
+    const below = ancestry ? known.filter((s) => ancestry.get(s)?.some((g) => g.name.toLowerCase() === parsed.id)) : [];
+    return below.length ? below : known;
+  }
+
+  async function authorize(ctx: ActionContext, scope: string) {
+    const subs = await subscriptionsCovered(scope);
+    if (subs.length === 0) {
+      // The authorizer allows an empty set; with nothing to check against, refuse instead.
+      return { allowed: false as const, reason: 'The bot knows no subscription under this scope yet, so your role cannot be checked. Run **sync** first, or use the CLI. Nothing was changed.' };
+    }
+    return authorizer.canManage(ctx.actor, subs);
+  }
+
+  async function knownScopes(): Promise<IntegrationFormModel['knownScopes']> {
+    const subs = knownSubscriptions();
+    const ancestry = await ancestryOf(subs);
+    const groups = new Map<string, string>();
+    for (const chain of ancestry?.values() ?? []) for (const g of chain) groups.set(g.name, g.displayName ?? g.name);
+    return [
+      ...[...groups].sort((a, b) => a[1].localeCompare(b[1])).map(([name, display]) => ({ title: `Management group: ${display}${display === name ? '' : ` (${name})`}`, value: `/providers/Microsoft.Management/managementGroups/${name}` })),
+      ...subs.map((s) => ({ title: `Subscription: ${s}`, value: `/subscriptions/${s}` })),
+    ].slice(0, 60);
+  }
+
+  async function form(ctx: ActionContext, data: AddData, fieldErrors: Partial<Record<IntegrationFormField, string>>, general: string[], retypeSecrets: boolean): Promise<ActionResult> {
+    const errors = Object.fromEntries(INTEGRATION_FORM_FIELDS.map((f) => [f, fieldErrors[f] ?? ''])) as Record<IntegrationFormField, string>;
+    const hasFieldErrors = Object.values(errors).some(Boolean);
+    const model: IntegrationFormModel = {
+      problems: [...general, ...(hasFieldErrors ? ['Please fix the fields marked below.'] : [])],
+      errors,
+      retypeSecrets,
+      scopePlaceholder: '/providers/Microsoft.Management/managementGroups/{name}',
+      scopeForms: [`A management group, a subscription or a multicloud connector:`, ...SCOPE_FORMS.map((f) => `• ${f}`)],
+      knownScopes: await knownScopes(),
+      // No password or client secret here, ever: a card is stored and forwarded by Teams.
+      values: {
+        name: data.name ?? '',
+        scope: data.scope ?? '',
+        knownScope: data.knownScope ?? '',
+        instanceUrl: data.instanceUrl ?? '',
+        username: data.username ?? '',
+        clientId: data.clientId ?? '',
+        fieldMode: data.fieldMode === 'customized' ? 'customized' : 'default',
+        customIncident: data.customIncident ?? ALL_FIELDS,
+        customProblem: data.customProblem ?? ALL_FIELDS,
+        customChange: data.customChange ?? ALL_FIELDS,
+      },
+    };
+    return answer(ctx, integrationFormCard(model, ctx));
+  }
+
+  /** Form data → service input; unknown custom field names come back as a field error. */
+  function toInput(data: AddData): { input: IntegrationInput; customError?: string } {
+    const customFields: Partial<Record<TicketType, CustomField[]>> = {};
+    const unknown: string[] = [];
+    for (const [inputId, table] of Object.entries(CUSTOM_INPUTS)) {
+      const raw = data[inputId as keyof typeof CUSTOM_INPUTS] ?? ALL_FIELDS;
+      const chosen = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      customFields[table] = [...new Set(chosen.filter((f): f is CustomField => (customFieldSchema.options as readonly string[]).includes(f)))];
+      unknown.push(...chosen.filter((f) => !(customFieldSchema.options as readonly string[]).includes(f)));
+    }
+    const scope = (data.scope ?? '').trim() || (data.knownScope ?? '').trim();
+    return {
+      input: {
+        name: data.name ?? '',
+        scope,
+        instanceUrl: data.instanceUrl ?? '',
+        username: data.username ?? '',
+        password: data.password ?? '',
+        clientId: data.clientId ?? '',
+        clientSecret: data.clientSecret ?? '',
+        // An unknown mode is reported by integrationInputSchema, like every other field.
+        fieldMode: (data.fieldMode || 'default') as IntegrationInput['fieldMode'],
+        customFields: data.fieldMode === 'customized' ? customFields : undefined,
+      },
+      customError: unknown.length ? `${FIELD_LABELS.customFields}: unknown field ${unknown.map((f) => `"${f.slice(0, 40)}"`).join(', ')}` : undefined,
+    };
+  }
+
+  /** "field: message" problems go under their input; anything else (ServiceNow's refusal) on top. */
+  function splitProblems(problems: string[]): { fields: Partial<Record<IntegrationFormField, string>>; general: string[] } {
+    const fields: Partial<Record<IntegrationFormField, string>> = {};
+    const general: string[] = [];
+    for (const p of problems) {
+      const m = /^([A-Za-z]+)(?:\.[\w.]*)?: (.*)$/s.exec(p);
+      const field = m && (INTEGRATION_FORM_FIELDS as readonly string[]).includes(m[1]) ? (m[1] as IntegrationFormField) : undefined;
+      if (field && m) fields[field] = fields[field] ? `${fields[field]}; ${m[2]}` : `${FIELD_LABELS[field]}: ${m[2]}`;
+      else general.push(p);
+    }
+    return { fields, general };
+  }
+
+  const actorName = (ctx: ActionContext) => ctx.actor.name ?? ctx.actor.id;
+
+  return [
+    defineAction({
+      verb: 'listIntegrations',
+      schema: z.object({}),
+      handle: async (ctx) => list(ctx),
+    }),
+    defineAction({
+      verb: 'addIntegrationForm',
+      schema: z.object({}),
+      handle: async (ctx) => form(ctx, {}, {}, [], false),
+    }),
+    defineAction({
+      verb: 'addIntegration',
+      schema: addSchema,
+      handle: async (ctx, data) => {
+        const { input, customError } = toInput(data);
+        // Check the role first when the scope is readable, so a refused user learns it at once.
+        if (parseScope(input.scope)) {
+          const decision = await authorize(ctx, input.scope);
+          if (!decision.allowed) return refusal(ctx, decision.reason);
+        }
+        const parsed = integrationInputSchema.safeParse(input);
+        if (!parsed.success || customError) {
+          const { fields, general } = splitProblems(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+          if (customError) fields.customFields = customError;
+          return form(ctx, data, fields, general, true);
+        }
+        try {
+          const added = await integrations.add(input, actorName(ctx));
+          return list(ctx, { text: `✅ Added **${added.name}**: ServiceNow accepted the credentials.`, style: 'good' });
+        } catch (err) {
+          if (!(err instanceof IntegrationError)) throw err;
+          const { fields, general } = splitProblems(err.problems);
+          return form(ctx, data, fields, general, true);
+        }
+      },
+    }),
+    defineAction({
+      verb: 'testIntegration',
+      schema: idSchema,
+      handle: async (ctx, data) => {
+        const integration = integrations.find(data.integrationId);
+        if (!integration || integration.removedAt) return gone(ctx);
+        const decision = await authorize(ctx, integration.scope);
+        if (!decision.allowed) return refusal(ctx, decision.reason);
+        const outcome = await integrations.test(integration.id);
+        return list(
+          ctx,
+          outcome.ok
+            ? { text: `✅ Test of **${integration.name}** passed: ${outcome.message}.`, style: 'good' }
+            : { text: `⚠ Test of **${integration.name}** failed: ${outcome.message}`, style: 'attention' },
+        );
+      },
+    }),
+    defineAction({
+      verb: 'removeIntegration',
+      schema: idSchema,
+      handle: async (ctx, data) => {
+        const integration = integrations.find(data.integrationId);
+        if (!integration || integration.removedAt) return gone(ctx);
+        const decision = await authorize(ctx, integration.scope);
+        if (!decision.allowed) return refusal(ctx, decision.reason);
+        const live = store.assignments.list((a) => a.integrationId === integration.id && LIVE_STATUSES.has(a.status)).length;
+        return answer(
+          ctx,
+          confirmCard(
+            {
+              title: `Remove the integration "${integration.name}"?`,
+              text: live
+                ? `Its ${live} open assignment${live === 1 ? '' : 's'} will be released within one sync cycle: a work note is added to each ticket, the tickets stay open in ServiceNow, and the cards are updated.`
+                : 'No open assignment uses it. Its stored credentials are discarded.',
+              confirmTitle: 'Remove',
+              confirmVerb: 'confirmRemoveIntegration',
+              confirmData: { integrationId: integration.id },
+              cancelVerb: 'listIntegrations',
+              cancelData: {},
+            },
+            ctx,
+          ),
+        );
+      },
+    }),
+    defineAction({
+      verb: 'confirmRemoveIntegration',
+      schema: idSchema,
+      handle: async (ctx, data) => {
+        const integration = integrations.find(data.integrationId);
+        if (!integration || integration.removedAt) return gone(ctx);
+        const decision = await authorize(ctx, integration.scope);
+        if (!decision.allowed) return refusal(ctx, decision.reason);
+        await integrations.remove(integration.id, actorName(ctx));
+        return list(ctx, { text: `🗑 Removed **${integration.name}**.`, style: 'good' });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,105 @@
+import { TeamsInfo, TurnContext, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { ConversationDirectory } from '../jobs/reminders.js';
+import { StoredConversationDirectory } from '../jobs/reminders.js';
+import type { Store } from '../storage/repositories.js';
+import type { Conversation } from '../storage/schema.js';
+
+/**
+ * Finds an owner's 1:1 chat in Teams from their UPN: first a chat the bot already has, else the
+ * owner is looked up in the roster of a team or group chat where the bot is installed
+ * (TeamsInfo.getMember accepts a UPN) and a 1:1 conversation is created with the tenant id and
+ * remembered. Owners found nowhere are reported by the reminder job, never retried in a loop.
+ */
+export class TeamsDirectory implements ConversationDirectory {
+  private readonly stored: StoredConversationDirectory;
+  /** UPNs looked up and not found during this pass: asked once per pass, not once per item. */
+  private missing = new Set<string>();
+
+  constructor(
+    private readonly deps: { adapter: CloudAdapter; appId: string; store: Store; clock: Clock; logger: Logger },
+  ) {
+    this.stored = new StoredConversationDirectory(deps.store);
+  }
+
+  refresh(): void {
+    this.stored.refresh();
+    this.missing = new Set();
+  }
+
+  async findTeamsUser(upn: string): Promise<string | undefined> {
+    const known = await this.stored.findTeamsUser(upn);
+    if (known) return known;
+    const key = upn.toLowerCase();
+    if (this.missing.has(key)) return undefined;
+    for (const roster of this.rosters()) {
+      const member = await this.lookup(roster, upn);
+      if (!member) continue;
+      const created = await this.createPersonalChat(roster, member, upn);
+      if (created) {
+        this.stored.refresh();
+        return created;
+      }
+    }
+    this.missing.add(key);
+    return undefined;
+  }
+
+  /** Team channels and group chats in Teams, where a roster can be asked. */
+  private rosters(): Conversation[] {
+    return this.deps.store.conversations.list().filter((c) => c.channelId === 'msteams' && c.kind !== 'personal' && c.tenantId);
+  }
+
+  private async lookup(conversation: Conversation, upn: string): Promise<{ id: string; aadObjectId?: string; name?: string } | undefined> {
+    let member: { id: string; aadObjectId?: string; name?: string } | undefined;
+    try {
+      await this.deps.adapter.continueConversationAsync(this.deps.appId, conversation.reference as Partial<ConversationReference>, async (ctx) => {
+        const m = await TeamsInfo.getMember(ctx, upn);
+        member = { id: m.id, aadObjectId: m.aadObjectId, name: m.name };
+      });
+    } catch (err) {
+      this.deps.logger.debug({ err, conversationId: conversation.id }, 'roster lookup failed');
+    }
+    return member;
+  }
+
+  private async createPersonalChat(roster: Conversation, member: { id: string; aadObjectId?: string; name?: string }, upn: string): Promise<string | undefined> {
+    const params = {
+      isGroup: false,
+      bot: { id: this.deps.appId || (roster.reference as { bot?: { id: string } }).bot?.id },
+      members: [{ id: member.id }],
+      tenantId: roster.tenantId,
+      channelData: { tenant: { id: roster.tenantId } },
+    } as unknown as ConversationParameters;
+    let reference: Partial<ConversationReference> | undefined;
+    try {
+      await this.deps.adapter.createConversationAsync(this.deps.appId, 'msteams', roster.serviceUrl, '', params, async (ctx) => {
+        reference = TurnContext.getConversationReference(ctx.activity);
+      });
+    } catch (err) {
+      this.deps.logger.warn({ err, upn }, 'could not create a 1:1 chat (is the app installed for this user?)');
+      return undefined;
+    }
+    if (!reference?.conversation?.id) return undefined;
+    const now = this.deps.clock.now().toISOString();
+    delete reference.activityId;
+    await this.deps.store.conversations.upsert({
+      id: reference.conversation.id,
+      channelId: 'msteams',
+      serviceUrl: roster.serviceUrl,
+      tenantId: roster.tenantId,
+      kind: 'personal',
+      name: member.name,
+      reference: JSON.parse(JSON.stringify(reference)) as Record<string, unknown>,
+      subscribed: false,
+      filters: { severities: [], scopes: [] },
+      userUpn: upn.toLowerCase(),
+      userAadObjectId: member.aadObjectId,
+      createdAt: now,
+      updatedAt: now,
+    });
+    this.deps.logger.info({ upn, conversationId: reference.conversation.id }, 'created a 1:1 chat for reminders');
+    return reference.conversation.id;
+  }
+}

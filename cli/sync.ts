@@ -1,0 +1,143 @@
+/**
+ * `npm run cli -- sync`: one sync pass from the command line (fetch, diff, persist). Cards are not
+ * posted from here: that needs the running bot's adapter, and the bot posts or updates every card
+ * whose stored PostedCard is missing or stale on its next pass.
+ */
+import path from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../bot/config.js';
+import { reasonOf } from '../bot/integrations.js';
+import { createLogger } from '../bot/logger.js';
+import type { Messenger } from '../bot/messenger.js';
+import { SendError } from '../bot/messenger.js';
+import type { OutgoingMessage } from '../bot/turn.js';
+import { SANDBOX_SCOPE } from '../bot/sandbox.js';
+import { AzureClient, createAzureCredential, simulatorCredential } from '../connectors/defender/azureClient.js';
+import { TENANT_ID } from '../connectors/defender/dataset.js';
+import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../connectors/defender/simulator/index.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { SyncJob } from '../jobs/sync.js';
+import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
+import type { Store } from '../storage/repositories.js';
+import { botRunning, type CliIo } from './botProcess.js';
+
+/** How long a sandbox simulator on SANDBOX_DEFENDER_PORT gets to answer before a private one starts. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Counts the cards a pass wants to post or update and refuses them: a refused send stores no
+ * PostedCard, so the bot still posts (or updates) each one on its next pass.
+ */
+export class DeferredMessenger implements Messenger {
+  posts = 0;
+  updates = 0;
+
+  async send(conversationId: string, _message: OutgoingMessage): Promise<string | undefined> {
+    this.posts++;
+    throw new SendError(`not posted to ${conversationId}: the CLI leaves posting to the bot`, undefined, false);
+  }
+
+  async update(conversationId: string, _activityId: string, _message: OutgoingMessage): Promise<void> {
+    this.updates++;
+    throw new SendError(`not updated in ${conversationId}: the CLI leaves updating to the bot`, undefined, false);
+  }
+
+  pending(): number {
+    return 0;
+  }
+
+  async drain(): Promise<void> {}
+}
+
+interface DefenderSource {
+  azure: AzureClient;
+  scopes: string[];
+  description: string;
+  close(): Promise<void>;
+}
+
+/** A simulator that hands out a token for the default sandbox client is ours. */
+async function simulatorAnswers(url: string): Promise<boolean> {
+  const credential = simulatorCredential(url, TENANT_ID, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([credential.getToken('https://management.azure.com/.default').then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function defenderSource(config: Config, env: Record<string, string | undefined>, clock: Clock): Promise<DefenderSource> {
+  const logger = createLogger({ level: 'silent' });
+  if (config.DEFENDER_SOURCE === 'azure') {
+    return {
+      azure: new AzureClient({ credential: createAzureCredential(env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger, clock }),
+      scopes: config.DEFENDER_SCOPES,
+      description: `Azure (${config.DEFENDER_SCOPES.join(', ')})`,
+      close: async () => undefined,
+    };
+  }
+  const forSimulator = (url: string) =>
+    new AzureClient({
+      credential: simulatorCredential(url, TENANT_ID, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock }),
+      armBaseUrl: url,
+      graphBaseUrl: url,
+      logger,
+      clock,
+    });
+  const port = config.SANDBOX_DEFENDER_PORT;
+  if (port > 0) {
+    const url = `http://127.0.0.1:${port}`;
+    // A sandbox bot on another data folder may be running its simulator: its state (fixes tried
+    // with `simulate`) is what the user expects to see.
+    if (await simulatorAnswers(url)) {
+      return { azure: forSimulator(url), scopes: [SANDBOX_SCOPE], description: `the sandbox Defender simulator at ${url}`, close: async () => undefined };
+    }
+  }
+  const sim: DefenderSimulator = await startDefenderSimulator({ port: 0, host: '127.0.0.1', clock, logger, quota: 'off', httpControl: false });
+  return { azure: forSimulator(sim.url), scopes: [SANDBOX_SCOPE], description: 'a private Defender simulator (built-in sandbox data)', close: () => sim.close() };
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Runs one sync pass and prints its report; returns the exit code. Failures are one line. */
+export async function runSyncCommand(env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
+  let store: Store | undefined;
+  let source: DefenderSource | undefined;
+  try {
+    const config = loadConfig(env);
+    const dataDir = path.resolve(config.DATA_DIR);
+    const pid = botRunning(dataDir);
+    if (pid) {
+      io.err(`The bot is running on ${dataDir} (pid ${pid}); type \`sync\` in Teams or wait for SYNC_CRON (${config.SYNC_CRON}).`);
+      return 2;
+    }
+    const logger = createLogger({ level: 'silent' });
+    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
+    source = await defenderSource(config, env, clock);
+    const messenger = new DeferredMessenger();
+    const job = new SyncJob({ azure: source.azure, store, messenger, clock, logger, scopes: source.scopes });
+    const report = await job.runOnce();
+    await job.delivered();
+    const subscribed = store.conversations.list().filter((c) => c.subscribed).length;
+
+    io.out(`Synced from ${source.description} in ${(report.durationMs / 1000).toFixed(1)} s (${plural(report.pages, 'page')}).`);
+    io.out(`Recommendations: ${report.recommendations} unhealthy, ${plural(report.resources, 'unhealthy resource')}.`);
+    io.out(`Changes: ${report.new} new, ${report.changed} changed, ${report.resolved} resolved, ${report.unchanged} unchanged (${plural(report.storeWrites, 'store write')}).`);
+    if (report.skippedRows > 0) io.err(`Warning: ${plural(report.skippedRows, 'malformed row')} skipped; recommendations that disappeared were not resolved in this pass.`);
+    if (subscribed === 0) io.out('No conversation is subscribed, so there are no cards to post.');
+    else if (messenger.posts + messenger.updates === 0) io.out(`Cards: all up to date in ${plural(subscribed, 'subscribed conversation')}.`);
+    else io.out(`Cards: ${messenger.posts} to post and ${messenger.updates} to update in ${plural(subscribed, 'subscribed conversation')}; the bot posts and updates them on its next pass.`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) io.err(`Invalid configuration: ${err.problems.join('; ')}`);
+    else if (err instanceof StoreValidationError) io.err(err.message.split('\n')[0]!);
+    else io.err(`Error: ${reasonOf(err).split('\n')[0]}`);
+    return 1;
+  } finally {
+    await store?.close();
+    await source?.close();
+  }
+}
