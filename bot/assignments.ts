@@ -294,7 +294,7 @@ export class AssignmentService {
   async refreshCards(recommendationKey: string): Promise<void> {
     const rec = this.deps.store.recommendations.get(recommendationKey);
     if (!rec) return;
-    const assignments = cardAssignmentsFor(this.deps.store, recommendationKey);
+    const assignments = cardAssignmentsFor(this.deps.store, recommendationKey, this.deps.clock.now());
     for (const card of this.deps.store.recommendations.listCards(recommendationKey)) {
       const conversation = this.deps.store.conversations.get(card.conversationId);
       if (!conversation) continue;

@@ -214,7 +214,7 @@ export function createApp(options: AppOptions): App {
         card: helpCard({ commands: commands.list().map((c) => ({ name: c.name, usage: c.usage, description: c.description })), sandbox }, ctx),
       }),
     }),
-    ...recommendationActions({ store, sync }),
+    ...recommendationActions({ store, sync, clock }),
     ...assignmentActions({ assignments, authorizer, store, clock, defaultCaller: sandbox ? options.sandboxUser : undefined }),
     ...integrationActions({
       integrations,

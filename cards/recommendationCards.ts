@@ -20,6 +20,8 @@ export interface CardAssignment {
   owner: string;
   /** YYYY-MM-DD */
   dueDate: string;
+  /** " · overdue…" / " · in grace period…", empty when nothing to say. */
+  state?: string;
 }
 
 export interface RecommendationCardModel {

@@ -172,6 +172,16 @@ export function daysUntil(dueDate: string, now: Date): number {
 
 export const LIVE_STATUSES: ReadonlySet<Assignment['status']> = new Set(['pending', 'open', 'failed', 'awaiting-manual-close']);
 
+/**
+ * What a card says about an assignment's due date: overdue (and, with a grace period, that the
+ * secure score is now affected) or still in its grace period.
+ */
+export function dueStateText(a: Pick<Assignment, 'dueDate' | 'gracePeriod'>, now: Date): string {
+  const days = daysUntil(a.dueDate, now);
+  if (days < 0) return a.gracePeriod ? ` · ${-days} day(s) overdue, grace period ended (affects secure score)` : ` · ${-days} day(s) overdue`;
+  return a.gracePeriod ? ' · in grace period (not affecting secure score)' : '';
+}
+
 export function isOverdue(a: Assignment, now: Date): boolean {
   return LIVE_STATUSES.has(a.status) && daysUntil(a.dueDate, now) < 0;
 }

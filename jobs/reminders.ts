@@ -313,7 +313,7 @@ export class ReminderJob {
     const { store, messenger, logger, clock } = this.deps;
     const rec = store.recommendations.get(recommendationKey);
     if (!rec) return;
-    const assignments = withGraceState(store, cardAssignmentsFor(store, recommendationKey), recommendationKey, today);
+    const assignments = cardAssignmentsFor(store, recommendationKey, clock.now());
     for (const posted of store.recommendations.listCards(recommendationKey)) {
       const conv = store.conversations.get(posted.conversationId);
       if (!conv) continue;
@@ -328,18 +328,6 @@ export class ReminderJob {
   }
 }
 
-/**
- * Marks overdue grace-period tickets on a recommendation card. The card shows "due {dueDate}";
- * the state is appended there until the card model carries it (see the report to the lead).
- */
-export function withGraceState(store: Store, assignments: readonly CardAssignment[], recommendationKey: string, today: string): CardAssignment[] {
-  const overdueGrace = new Set(
-    store.assignments
-      .list((a) => a.gracePeriod && a.dueDate < today && recommendationKeyOf(a.recommendationKey) === recommendationKey)
-      .map((a) => a.resourceId.toLowerCase()),
-  );
-  return assignments.map((a) => (overdueGrace.has(a.resourceId.toLowerCase()) ? { ...a, dueDate: `${a.dueDate} (overdue, grace period ended: affects secure score)` } : a));
-}
 
 function render(to: Reach): RenderContext {
   return { channelId: to.channelId };

@@ -550,7 +550,7 @@ class Pass {
       const recKey = recommendationKeyOf(key);
       const rec = store.recommendations.get(recKey);
       if (!rec) continue;
-      const assignments = cardAssignmentsFor(store, recKey);
+      const assignments = cardAssignmentsFor(store, recKey, this.deps.clock.now());
       for (const posted of store.recommendations.listCards(recKey)) {
         const conv = store.conversations.get(posted.conversationId);
         if (!conv) continue;

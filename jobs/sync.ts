@@ -5,6 +5,7 @@
  * returns once everything is enqueued, and each PostedCard is stored when its send completes.
  */
 import cron, { type ScheduledTask } from 'node-cron';
+import { dueStateText } from '../core/assignments.js';
 import type { Clock } from '../core/clock.js';
 import type { UnhealthyResource } from '../core/defender-model.js';
 import type { Logger } from '../core/logger.js';
@@ -73,16 +74,16 @@ export interface DeliveryReport {
 const LIVE_ASSIGNMENT = new Set<Assignment['status']>(['pending', 'open', 'failed', 'awaiting-manual-close']);
 const cardKey = (conversationId: string, recommendationKey: string) => `${conversationId}\u0000${recommendationKey}`;
 
-/** Tickets to show on a recommendation's card, from the stored assignments. */
-export function cardAssignmentsFor(store: Store, recommendationKey: string): CardAssignment[] {
+/** Tickets to show on a recommendation's card, from the stored assignments, with their due state at `now`. */
+export function cardAssignmentsFor(store: Store, recommendationKey: string, now: Date): CardAssignment[] {
   const key = recommendationKeyOf(recommendationKey);
   return store.assignments
     .list((a) => LIVE_ASSIGNMENT.has(a.status) && a.ticket !== undefined && recommendationKeyOf(a.recommendationKey) === key)
-    .map(toCardAssignment);
+    .map((a) => toCardAssignment(a, now));
 }
 
-function toCardAssignment(a: Assignment): CardAssignment {
-  return { resourceId: a.resourceId, ticketNumber: a.ticket!.number, ticketLink: a.ticket!.link, owner: a.owner, dueDate: a.dueDate };
+function toCardAssignment(a: Assignment, now: Date): CardAssignment {
+  return { resourceId: a.resourceId, ticketNumber: a.ticket!.number, ticketLink: a.ticket!.link, owner: a.owner, dueDate: a.dueDate, state: dueStateText(a, now) };
 }
 
 /**
@@ -205,7 +206,7 @@ export class SyncJob {
     for (const a of store.assignments.list((x) => LIVE_ASSIGNMENT.has(x.status) && x.ticket !== undefined)) {
       const k = recommendationKeyOf(a.recommendationKey);
       const list = assignmentsByKey.get(k) ?? [];
-      list.push(toCardAssignment(a));
+      list.push(toCardAssignment(a, this.deps.clock.now()));
       assignmentsByKey.set(k, list);
     }
 

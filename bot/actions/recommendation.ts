@@ -2,12 +2,13 @@ import { z } from 'zod';
 import { viewForFilters } from '../../core/recommendations.js';
 import { cardAssignmentsFor, renderRecommendationFor, type SyncJob } from '../../jobs/sync.js';
 import type { Store } from '../../storage/repositories.js';
+import type { Clock } from '../../core/clock.js';
 import { defineAction, type ActionHandler } from '../actionRouter.js';
 
 /** Card inputs arrive as strings; a page number may come as "2". */
 const pageSchema = z.coerce.number().int().min(1).max(10_000).default(1);
 
-export function recommendationActions(deps: { store: Store; sync?: SyncJob }): ActionHandler[] {
+export function recommendationActions(deps: { store: Store; sync?: SyncJob; clock: Clock }): ActionHandler[] {
   return [
     defineAction({
       verb: 'refreshRecommendation',
@@ -18,7 +19,7 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob }): A
         if (!rec) return { kind: 'message', text: 'This recommendation is no longer tracked; type **recommendations** for the current list.' };
         const filters = deps.store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
         const view = viewForFilters(rec, filters, deps.sync?.ancestry() ?? new Map()) ?? rec;
-        return { kind: 'replace', card: renderRecommendationFor(ctx.channelId, view, data.page, cardAssignmentsFor(deps.store, key)) };
+        return { kind: 'replace', card: renderRecommendationFor(ctx.channelId, view, data.page, cardAssignmentsFor(deps.store, key, deps.clock.now())) };
       },
     }),
   ];
