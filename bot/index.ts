@@ -202,7 +202,7 @@ export function createApp(options: AppOptions): App {
     assignmentsCommand({ store, clock, whoAmI }),
     digestCommand({ store, clock, timezone: config.REMINDER_TIMEZONE, emulatorUpn: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined }),
   );
-  if (options.simulator && sync) commands.register(simulateCommand(options.simulator, store, sync));
+  if (options.simulator && cycle) commands.register(simulateCommand(options.simulator, store, cycle.runOnce));
 
   const actions = new ActionRouter(logger.child({ module: 'actions' }));
   actions.register(

@@ -1,14 +1,14 @@
 import type { DefenderSimulatorControl } from '../../connectors/defender/simulator/index.js';
-import type { SyncJob } from '../../jobs/sync.js';
+import type { SyncReport } from '../../jobs/sync.js';
 import type { Store } from '../../storage/repositories.js';
 import type { Command } from '../commandRouter.js';
 
 /** Sandbox only: flip a resource healthy/unhealthy in the Defender simulator, then sync. */
-export function simulateCommand(control: DefenderSimulatorControl, store: Store, sync: SyncJob): Command {
+export function simulateCommand(control: DefenderSimulatorControl, store: Store, runCycle: () => Promise<SyncReport>): Command {
   return {
     name: 'simulate',
     usage: 'simulate fix|break <resource name>',
-    description: 'Sandbox: mark every assessment of a resource Healthy (fix) or Unhealthy (break) in the simulator, then sync.',
+    description: 'Sandbox: mark every assessment of a resource Healthy (fix) or Unhealthy (break) in the simulator, then run a sync cycle.',
     handle: async (ctx) => {
       const [action, name] = ctx.args.split(/\s+/);
       if ((action !== 'fix' && action !== 'break') || !name) {
@@ -25,7 +25,8 @@ export function simulateCommand(control: DefenderSimulatorControl, store: Store,
         await ctx.reply({ text: `No tracked assessment of a resource named "${name}" changed. Resource names are on the recommendation cards.` });
         return;
       }
-      const report = await sync.runOnce();
+      // The whole cycle, so linked tickets follow (resolved, reopened) and it is announced.
+      const report = await runCycle();
       await ctx.reply({ text: `Simulated: ${changed} assessment(s) of ${name} are now ${action === 'fix' ? 'Healthy' : 'Unhealthy'}. Sync: ${report.changed} changed, ${report.resolved} resolved.` });
     },
   };

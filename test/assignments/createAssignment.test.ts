@@ -263,3 +263,25 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Nothing here');
   });
 });
+
+describe('the whole lifecycle in the sandbox', () => {
+  let h: SandboxHarness;
+  afterEach(() => h.stop());
+
+  it('assign → "simulate fix" → ticket resolved in ServiceNow and announced where it was created', async () => {
+    h = await startSandboxBot();
+    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const resource = rec.resources[0];
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const [incident] = h.servicenow.control.records('incident');
+    h.bot.connector.reset();
+
+    await h.bot.send(message(`simulate fix ${resource.name}`, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.app.messenger.drain();
+    expect(h.servicenow.control.record('incident', incident.sys_id)).toMatchObject({ state: '6', close_code: 'Solution provided' });
+    const texts = h.bot.connector.activities().map((a) => JSON.stringify(a.body));
+    expect(texts.some((t) => t.includes(`${incident.number} resolved automatically`))).toBe(true);
+    expect(h.bot.store.assignments.list()[0]).toMatchObject({ status: 'resolved' });
+    expect(h.defender.control.listGovernanceAssignments()).toHaveLength(0);
+  });
+});
