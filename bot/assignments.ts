@@ -39,6 +39,8 @@ export interface AssignmentServiceDeps {
   messenger: Messenger;
   clock: Clock;
   logger: Logger;
+  /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames); ids are shown without it. */
+  subscriptionNames?: () => ReadonlyMap<string, string>;
 }
 
 export type SubmitOutcome =
@@ -299,7 +301,7 @@ export class AssignmentService {
       const conversation = this.deps.store.conversations.get(card.conversationId);
       if (!conversation) continue;
       try {
-        await this.deps.messenger.update(card.conversationId, card.activityId, { card: renderRecommendationFor(conversation.channelId, rec, 1, assignments) });
+        await this.deps.messenger.update(card.conversationId, card.activityId, { card: renderRecommendationFor(conversation.channelId, rec, 1, assignments, this.deps.subscriptionNames?.()) });
       } catch (err) {
         this.deps.logger.warn({ err, conversationId: card.conversationId }, 'could not update the recommendation card');
       }

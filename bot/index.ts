@@ -20,11 +20,13 @@ import { ConversationService } from './conversations.js';
 import { closeServer, createServer, listen } from './server.js';
 import { TeamsBot } from './teamsBot.js';
 import { z } from 'zod';
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { scheduleJob } from '../jobs/schedule.js';
 import { ResolutionJob } from '../jobs/resolution.js';
 import { ReminderJob, scheduleReminders, StoredConversationDirectory, type ConversationDirectory } from '../jobs/reminders.js';
 import { parseQuietHours } from '../core/reminders.js';
 import { digestCommand } from './commands/digest.js';
+import { dueDateActions } from './actions/dueDate.js';
 import { moreTimeActions } from './actions/moreTime.js';
 import { helpCard } from '../cards/index.js';
 import type { AzureClient } from '../connectors/defender/azureClient.js';
@@ -124,7 +126,15 @@ export function createApp(options: AppOptions): App {
   const sync = options.azure
     ? new SyncJob({ azure: options.azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes: options.defenderScopes ?? config.DEFENDER_SCOPES })
     : undefined;
-  const assignments: AssignmentService = new AssignmentService({ store, integrations, azure: options.azure, messenger, clock, logger: logger.child({ module: 'assignments' }) });
+  const assignments: AssignmentService = new AssignmentService({
+    store,
+    integrations,
+    azure: options.azure,
+    messenger,
+    clock,
+    logger: logger.child({ module: 'assignments' }),
+    subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
+  });
   const whoAmI = (actor: { aadObjectId?: string }) =>
     store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === actor.aadObjectId)?.userUpn ?? (actor.aadObjectId ? undefined : options.sandboxUser);
   const resolution = options.azure
@@ -138,6 +148,7 @@ export function createApp(options: AppOptions): App {
         scopes: options.defenderScopes ?? config.DEFENDER_SCOPES,
         settings: { resolveAfterHealthyPasses: config.RESOLVE_AFTER_HEALTHY_PASSES, reopenWindowDays: config.REOPEN_WINDOW_DAYS },
         ancestry: () => sync?.ancestry() ?? new Map(),
+        subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
       })
     : undefined;
   const reminderSettings = { remindDaysBefore: config.REMIND_DAYS_BEFORE, quietHours: config.QUIET_HOURS ? parseQuietHours(config.QUIET_HOURS) : undefined };
@@ -154,6 +165,7 @@ export function createApp(options: AppOptions): App {
     logger: logger.child({ job: 'reminders' }),
     settings: reminderSettings,
     timezone: config.REMINDER_TIMEZONE,
+    subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
   });
   const tasks: ScheduledTask[] = [];
   if (options.schedule) tasks.push(scheduleReminders(reminders, config.REMINDER_CRON, config.REMINDER_TIMEZONE, logger.child({ job: 'reminders' })));
@@ -178,19 +190,7 @@ export function createApp(options: AppOptions): App {
   if (cycle && options.schedule) tasks.push(scheduleSync(cycle, config.SYNC_CRON, logger.child({ job: 'sync' })));
   if (resolution && options.schedule) {
     // The daily full reconcile heals any change an incremental pass missed.
-    tasks.push(
-      cron.schedule(
-        config.FULL_SYNC_CRON,
-        async () => {
-          try {
-            await resolution.runOnce({ full: true });
-          } catch (err) {
-            logger.error({ err }, 'full reconcile failed');
-          }
-        },
-        { noOverlap: true, name: 'full-reconcile' },
-      ),
-    );
+    tasks.push(scheduleJob('full-reconcile', config.FULL_SYNC_CRON, () => resolution.runOnce({ full: true }), logger));
   }
 
   const commands = new CommandRouter();
@@ -230,6 +230,19 @@ export function createApp(options: AppOptions): App {
       timezone: config.REMINDER_TIMEZONE,
       integrations,
       azure: options.azure,
+      emulatorUpn: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined,
+      messenger,
+    }),
+    ...dueDateActions({
+      store,
+      clock,
+      logger: logger.child({ module: 'dueDate' }),
+      authorizer,
+      integrations,
+      azure: options.azure,
+      messenger,
+      refreshCards: (key) => assignments.refreshCards(key),
+      timezone: config.REMINDER_TIMEZONE,
       emulatorUpn: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined,
     }),
   );

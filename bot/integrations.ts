@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../core/scope.js';
 import { ServiceNowClient, ServiceNowError, type ServiceNowClientOptions, type StoredTokens } from '../connectors/servicenow/client.js';
-import { checkInstanceUrl, type Lookup } from '../connectors/servicenow/urlGuard.js';
+import { checkInstanceUrl, publicOnlyLookup, type Lookup } from '../connectors/servicenow/urlGuard.js';
 import type { Store } from '../storage/repositories.js';
 import { customFieldSchema, ticketTypeSchema, type Integration } from '../storage/schema.js';
 import type { SecretBox } from '../storage/secrets.js';
@@ -62,6 +62,7 @@ export interface IntegrationServiceDeps {
   clock: Clock;
   logger: Logger;
   allowPrivateHosts: boolean;
+  /** Resolver for the add-time URL check (tests). */
   lookup?: Lookup;
   clientOptions?: ServiceNowClientOptions;
   sleep?: (ms: number) => Promise<void>;
@@ -205,7 +206,8 @@ export class IntegrationService {
       tokenCache,
       logger: this.deps.logger,
       clock: this.deps.clock,
-      options: this.deps.clientOptions,
+      // The add-time URL check alone would let a name rebind to a private address later (DNS rebinding).
+      options: this.deps.allowPrivateHosts ? this.deps.clientOptions : { ...this.deps.clientOptions, lookup: publicOnlyLookup() },
       sleep: this.deps.sleep,
     });
   }

@@ -8,7 +8,8 @@
  * weekly reminder is better than a duplicate, and the failure is written to the audit log and
  * counted in the report (next week's digest goes out as usual; `digest` shows it on demand).
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { scheduleJob } from './schedule.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { recommendationKeyOf } from '../core/recommendations.js';
@@ -73,6 +74,8 @@ export interface ReminderJobDeps {
   settings: ReminderSettings;
   /** IANA timezone of due dates, quiet hours and weeks (REMINDER_TIMEZONE). */
   timezone: string;
+  /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames()). */
+  subscriptionNames?: () => ReadonlyMap<string, string>;
 }
 
 export interface ReminderReport {
@@ -318,7 +321,7 @@ export class ReminderJob {
       const conv = store.conversations.get(posted.conversationId);
       if (!conv) continue;
       try {
-        await messenger.update(conv.id, posted.activityId, { card: renderRecommendationFor(conv.channelId, rec, 1, assignments), summary: `${rec.severity}: ${rec.displayName}` });
+        await messenger.update(conv.id, posted.activityId, { card: renderRecommendationFor(conv.channelId, rec, 1, assignments, this.deps.subscriptionNames?.()), summary: `${rec.severity}: ${rec.displayName}` });
         await store.recommendations.upsertCard({ ...posted, updatedAt: clock.now().toISOString() });
         report.cardsUpdated++;
       } catch (err) {
@@ -333,21 +336,7 @@ function render(to: Reach): RenderContext {
   return { channelId: to.channelId };
 }
 
-/**
- * Runs the reminder pass on a cron schedule in the given timezone. noOverlap skips a tick while
- * a pass is still running; errors are logged here because node-cron would only emit them.
- */
+/** Runs the reminder pass on its schedule, in the reminders' timezone (see jobs/schedule.ts). */
 export function scheduleReminders(job: Pick<ReminderJob, 'runOnce'>, cronExpr: string, timezone: string, logger: Logger): ScheduledTask {
-  return cron.schedule(
-    cronExpr,
-    async () => {
-      try {
-        return await job.runOnce();
-      } catch (err) {
-        logger.error({ err }, 'reminder pass failed');
-        return undefined;
-      }
-    },
-    { noOverlap: true, timezone, name: 'reminders' },
-  );
+  return scheduleJob('reminders', cronExpr, () => job.runOnce(), logger, timezone);
 }

@@ -11,9 +11,10 @@
  * Defender call is idempotent, so a retry after a crash converges. Announcements are claimed in
  * the store before they are sent, so a restart never replays one.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { scheduleJob } from './schedule.js';
 import type { Clock } from '../core/clock.js';
-import type { UnhealthyResource } from '../core/defender-model.js';
+import { splitAssessmentId, type UnhealthyResource } from '../core/defender-model.js';
 import type { Logger } from '../core/logger.js';
 import { recommendationKeyOf, viewForFilters, type Ancestry } from '../core/recommendations.js';
 import {
@@ -36,6 +37,7 @@ import type { Messenger } from '../bot/messenger.js';
 import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, ServiceNowUser, TicketRecord } from '../connectors/servicenow/client.js';
 import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
+import type { AssessmentResponse } from '../connectors/defender/assessments.js';
 import { governanceProperties } from '../core/assignments.js';
 import type { Store } from '../storage/repositories.js';
 import type { Assignment, Integration } from '../storage/schema.js';
@@ -49,6 +51,8 @@ export interface ResolutionAzureClient {
     watermark: Date,
     opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
   ): Promise<{ latestStatusChange?: string; skipped: number }>;
+  /** One assessment from the Security REST API; undefined on 404. */
+  getAssessment(resourceId: string, assessmentName: string): Promise<Pick<AssessmentResponse, 'properties'> | undefined>;
   deleteGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<boolean>;
   getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
   putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment>;
@@ -79,6 +83,8 @@ export interface ResolutionSettings {
   ticketBatchSize: number;
   /** The changed-since query starts this much before the watermark: Resource Graph ingests late (default 15 min). */
   watermarkOverlapMs: number;
+  /** Concurrent assessment reads when confirming that a resource is gone (default 4). */
+  confirmConcurrency: number;
 }
 
 export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
@@ -86,6 +92,7 @@ export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
   reopenWindowDays: 14,
   ticketBatchSize: 50,
   watermarkOverlapMs: 15 * 60_000,
+  confirmConcurrency: 4,
 };
 
 export interface ResolutionDeps {
@@ -100,7 +107,8 @@ export interface ResolutionDeps {
   scopes: readonly string[];
   /** Management-group ancestry for conversations filtered by MG (SyncJob.ancestry()). */
   ancestry?: () => Ancestry;
-  subscriptionNames?: ReadonlyMap<string, string>;
+  /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames()). */
+  subscriptionNames?: () => ReadonlyMap<string, string>;
 }
 
 export interface ResolutionReport {
@@ -198,15 +206,21 @@ class Pass {
     const tracked = store.assignments.list((a) => (a.status === 'open' || a.status === 'awaiting-manual-close') && a.ticket !== undefined);
     const regressionCandidates = store.assignments.list((a) => watchForRegression(a, this.now, this.settings.reopenWindowDays));
     const byId = [...tracked, ...(full ? regressionCandidates : [])];
-    const states = await this.statesById(byId.map((a) => a.assessmentId));
+    const states = await this.statesById(byId);
     this.report.checked = byId.length;
 
-    for (const a of tracked) await this.guard(a, () => this.onAssessment(a.id, states.get(lc(a.assessmentId)) ?? { kind: 'gone' }));
+    for (const a of tracked) {
+      const state = states.get(lc(a.assessmentId));
+      if (state) await this.guard(a, () => this.onAssessment(a.id, state));
+    }
     await this.pollTickets(states);
 
     let nextWatermark = watermark;
     if (full) {
-      for (const a of regressionCandidates) await this.guard(a, () => this.onRegressionCandidate(a.id, states.get(lc(a.assessmentId)) ?? { kind: 'gone' }));
+      for (const a of regressionCandidates) {
+        const state = states.get(lc(a.assessmentId));
+        if (state) await this.guard(a, () => this.onRegressionCandidate(a.id, state));
+      }
       // Everything up to now was just read by id; later passes only need what changes after it.
       nextWatermark = maxIso(watermark, new Date(this.now.getTime()).toISOString());
     } else {
@@ -234,12 +248,44 @@ class Pass {
 
   // ------------------------------------------------------------------ Defender → ServiceNow
 
-  private async statesById(assessmentIds: string[]): Promise<Map<string, AssessmentState>> {
+  /**
+   * Current state by assessment id (lower case). An id Resource Graph does not return is only
+   * "gone" once the assessments API answers 404: a row dropped as malformed, or one Resource
+   * Graph has not ingested yet, looks the same in the by-id result. Ids whose state could not be
+   * confirmed are absent from the map, and their assignments are left as they are this pass.
+   */
+  private async statesById(assignments: readonly Assignment[]): Promise<Map<string, AssessmentState>> {
     const out = new Map<string, AssessmentState>();
-    if (assessmentIds.length === 0) return out;
-    const rows = await this.deps.azure.queryAssessmentsByIds(assessmentIds, this.deps.scopes);
+    if (assignments.length === 0) return out;
+    const byId = new Map(assignments.map((a) => [lc(a.assessmentId), a]));
+    const rows = await this.deps.azure.queryAssessmentsByIds([...byId.values()].map((a) => a.assessmentId), this.deps.scopes);
     for (const r of rows) out.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
+    const missing = [...byId].filter(([id]) => !out.has(id)).map(([, a]) => a);
+    let next = 0;
+    const worker = async () => {
+      while (next < missing.length) {
+        const a = missing[next++]!;
+        const state = await this.confirmMissing(a);
+        if (state) out.set(lc(a.assessmentId), state);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(missing.length, Math.max(1, this.settings.confirmConcurrency)) }, worker));
     return out;
+  }
+
+  private async confirmMissing(a: Assignment): Promise<AssessmentState | undefined> {
+    const parts = splitAssessmentId(a.assessmentId) ?? { resourceId: a.resourceId, assessmentKey: a.recommendationKey };
+    try {
+      const found = await this.deps.azure.getAssessment(parts.resourceId, parts.assessmentKey);
+      if (!found) return { kind: 'gone' };
+      const status = found.properties.status;
+      this.log.warn({ assignmentId: a.id, status: status.code }, 'assessment missing from Resource Graph but present in the assessments API; using its status');
+      return { kind: status.code, statusChangeDate: status.statusChangeDate ?? this.now.toISOString() };
+    } catch (err) {
+      this.report.errors++;
+      this.log.warn({ assignmentId: a.id, err: reason(err) }, 'assessment missing from Resource Graph and the assessments API could not be read; left unchanged this pass');
+      return undefined;
+    }
   }
 
   private async onAssessment(id: string, state: AssessmentState): Promise<void> {
@@ -352,7 +398,9 @@ class Pass {
             this.log.warn({ assignmentId: a.id, ticket: a.ticket!.number }, 'ticket not found in ServiceNow (deleted or not readable); left as is');
             continue;
           }
-          const state = states.get(lc(a.assessmentId)) ?? { kind: 'gone' };
+          const state = states.get(lc(a.assessmentId));
+          // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
+          if (!state) continue;
           await this.guard(a, () => this.onTicket(a.id, t.ticket.state, t.assignee, state));
         }
       }
@@ -558,7 +606,7 @@ class Pass {
         this.outbox.push(
           (async () => {
             try {
-              const card = renderRecommendationFor(conv.channelId, view, 1, assignments, this.deps.subscriptionNames);
+              const card = renderRecommendationFor(conv.channelId, view, 1, assignments, this.deps.subscriptionNames?.());
               await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
               this.report.cardsUpdated++;
             } catch (err) {
@@ -626,21 +674,7 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * Incremental passes on `cronExpr` (SYNC_CRON) and the full reconcile on `fullCron`
- * (FULL_SYNC_CRON). Errors are logged here because node-cron would only emit them as events.
- */
+/** Incremental passes on the sync schedule and the daily full reconcile (see jobs/schedule.ts). */
 export function scheduleResolution(job: Pick<ResolutionJob, 'runOnce'>, cronExpr: string, fullCron: string, logger: Logger): ScheduledTask[] {
-  const run = (full: boolean) => async () => {
-    try {
-      return await job.runOnce({ full });
-    } catch (err) {
-      logger.error({ err, full }, 'resolution pass failed');
-      return undefined;
-    }
-  };
-  return [
-    cron.schedule(cronExpr, run(false), { noOverlap: true, name: 'resolution' }),
-    cron.schedule(fullCron, run(true), { noOverlap: true, name: 'resolution-full' }),
-  ];
+  return [scheduleJob('resolution', cronExpr, () => job.runOnce({ full: false }), logger), scheduleJob('resolution-full', fullCron, () => job.runOnce({ full: true }), logger)];
 }

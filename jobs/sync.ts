@@ -4,7 +4,8 @@
  * conversation. Sends are enqueued on the Messenger (which paces them to Teams' limits); the pass
  * returns once everything is enqueued, and each PostedCard is stored when its send completes.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { scheduleJob } from './schedule.js';
 import { dueStateText } from '../core/assignments.js';
 import type { Clock } from '../core/clock.js';
 import type { UnhealthyResource } from '../core/defender-model.js';
@@ -31,6 +32,8 @@ export interface SyncAzureClient {
     opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
   ): Promise<{ pages: number; rows: number; skipped: number; totalRecords: number }>;
   getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlyArray<{ name: string }>>>;
+  /** Display names by subscription id; optional so a stub without it still syncs (ids are shown). */
+  getSubscriptionNames?(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
 }
 
 export interface SyncDeps {
@@ -41,7 +44,7 @@ export interface SyncDeps {
   logger: Logger;
   /** ARM scopes queried: `/subscriptions/{id}` and `/providers/Microsoft.Management/managementGroups/{name}`. */
   scopes: readonly string[];
-  /** Subscription display names for cards; ids are shown when absent. */
+  /** Subscription display names known up front (they win over Resource Graph's); ids are shown when a name is unknown. */
   subscriptionNames?: ReadonlyMap<string, string>;
 }
 
@@ -115,8 +118,14 @@ export class SyncJob {
   private readonly deliveries = new Set<Promise<void>>();
   private delivery: DeliveryReport = { posted: 0, updated: 0, failed: 0 };
   private lastAncestry: Map<string, string[]> = new Map();
+  /** Subscription id (lower case) → display name, kept across passes: names rarely change. */
+  private readonly names = new Map<string, string>();
+  /** Ids Resource Graph was asked about and did not name (no access): not asked again every pass. */
+  private readonly unnamed = new Set<string>();
 
-  constructor(private readonly deps: SyncDeps) {}
+  constructor(private readonly deps: SyncDeps) {
+    for (const [id, name] of deps.subscriptionNames ?? []) this.names.set(id.toLowerCase(), name);
+  }
 
   /** Runs a pass; a call while one is running joins it instead of starting a second one. */
   runOnce(): Promise<SyncReport> {
@@ -140,6 +149,11 @@ export class SyncJob {
     return report;
   }
 
+  /** Subscription display names (id in lower case → name) learned so far, for every card render. */
+  subscriptionNames(): ReadonlyMap<string, string> {
+    return this.names;
+  }
+
   /** Management-group ancestry from the last pass (subscription id, lower case → MG names), for the summary command. */
   ancestry(): Ancestry {
     return this.lastAncestry;
@@ -159,6 +173,7 @@ export class SyncJob {
     const needsAncestry = conversations.some((c) => c.filters.scopes.some((s) => parseScope(s)?.kind === 'managementGroup'));
     // Ancestry costs a Resource Graph call against a shared quota; only MG-scoped filters need it.
     if (needsAncestry) this.lastAncestry = normaliseAncestry(await azure.getSubscriptionAncestry(acc.subscriptionIds()));
+    await this.learnSubscriptionNames(acc.subscriptionIds());
 
     const previous = store.recommendations.list();
     const prevByKey = new Map(previous.map((p) => [p.key, p]));
@@ -196,6 +211,21 @@ export class SyncJob {
     return report;
   }
 
+  /** Names are cosmetic: a failed lookup is logged and retried next pass, and cards show ids meanwhile. */
+  private async learnSubscriptionNames(subscriptionIds: readonly string[]): Promise<void> {
+    const lookup = this.deps.azure.getSubscriptionNames;
+    if (!lookup) return;
+    const missing = [...new Set(subscriptionIds.map((s) => s.toLowerCase()))].filter((s) => !this.names.has(s) && !this.unnamed.has(s));
+    if (missing.length === 0) return;
+    try {
+      const found = await lookup.call(this.deps.azure, missing);
+      for (const [id, name] of found) this.names.set(id.toLowerCase(), name);
+      for (const id of missing) if (!this.names.has(id)) this.unnamed.add(id);
+    } catch (err) {
+      this.deps.logger.warn({ err, subscriptions: missing.length }, 'could not read subscription names; cards show subscription ids');
+    }
+  }
+
   private enqueueCards(conversations: Conversation[], current: ReadonlyMap<string, Recommendation>, resolved: ReadonlyMap<string, Recommendation>, now: Date) {
     const { store } = this.deps;
     const counts = { posted: 0, updated: 0, deferred: 0 };
@@ -223,7 +253,7 @@ export class SyncJob {
       }
       let card: AdaptiveCard;
       try {
-        card = renderRecommendationFor(conv.channelId, view, 1, assignmentsByKey.get(rec.key) ?? [], this.deps.subscriptionNames);
+        card = renderRecommendationFor(conv.channelId, view, 1, assignmentsByKey.get(rec.key) ?? [], this.names);
       } catch (err) {
         this.deps.logger.error({ err, recommendationKey: rec.key }, 'recommendation card could not be rendered');
         counts.deferred++;
@@ -288,22 +318,8 @@ export class SyncJob {
   }
 }
 
-/**
- * Runs the job on a cron schedule. node-cron's noOverlap skips a tick while a pass is still
- * running; errors are logged here because node-cron would only emit them as events.
- */
+/** Runs the sync job on its schedule (see jobs/schedule.ts). */
 export function scheduleSync(job: Pick<SyncJob, 'runOnce'>, cronExpr: string, logger: Logger): ScheduledTask {
-  return cron.schedule(
-    cronExpr,
-    async () => {
-      try {
-        return await job.runOnce();
-      } catch (err) {
-        logger.error({ err }, 'sync pass failed');
-        return undefined;
-      }
-    },
-    { noOverlap: true, name: 'sync' },
-  );
+  return scheduleJob('sync', cronExpr, () => job.runOnce(), logger);
 }
 

@@ -17,6 +17,8 @@ import type { Assignment, Integration } from '../../storage/schema.js';
 import { defineAction, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import { callerUpn, type CallerIdentityOptions } from '../commands/digest.js';
 import { reasonOf } from '../integrations.js';
+import type { Messenger } from '../messenger.js';
+import { postDueDateRequest } from './dueDate.js';
 import type { TurnInfo } from '../turn.js';
 
 export interface MoreTimeDeps extends CallerIdentityOptions {
@@ -31,6 +33,8 @@ export interface MoreTimeDeps extends CallerIdentityOptions {
     getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
     putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment>;
   };
+  /** Posts the request for security admins to the assignment's channel; absent = nobody is asked. */
+  messenger?: Pick<Messenger, 'send'>;
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -114,7 +118,8 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
 
         const ticket = await addWorkNote(deps, updated, upn);
         const defender = await writeRemediationEta(deps, updated);
-        const problems = [ticket, defender].filter((r) => !r.ok).length;
+        const admins = deps.messenger ? await postDueDateRequest({ ...deps, messenger: deps.messenger }, updated) : undefined;
+        const problems = [ticket, defender, ...(admins ? [admins] : [])].filter((r) => !r.ok).length;
         return {
           kind: 'replace',
           card: noticeCard(
@@ -127,6 +132,7 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
               facts: [
                 { title: 'ServiceNow', value: ticket.text },
                 { title: 'Defender for Cloud', value: defender.text },
+                ...(admins ? [{ title: 'Security admins', value: admins.text }] : []),
               ],
             },
             ctx,

@@ -19,7 +19,16 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob; cloc
         if (!rec) return { kind: 'message', text: 'This recommendation is no longer tracked; type **recommendations** for the current list.' };
         const filters = deps.store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
         const view = viewForFilters(rec, filters, deps.sync?.ancestry() ?? new Map()) ?? rec;
-        return { kind: 'replace', card: renderRecommendationFor(ctx.channelId, view, data.page, cardAssignmentsFor(deps.store, key, deps.clock.now())) };
+        return {
+          kind: 'replace',
+          card: renderRecommendationFor(
+            ctx.channelId,
+            view,
+            data.page,
+            cardAssignmentsFor(deps.store, key, deps.clock.now()),
+            deps.sync?.subscriptionNames(),
+          ),
+        };
       },
     }),
   ];

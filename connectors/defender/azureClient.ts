@@ -41,6 +41,9 @@ export class AzureClient {
   getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<Map<string, ManagementGroupRef[]>> {
     return this.resourceGraph.getSubscriptionAncestry(subscriptionIds);
   }
+  getSubscriptionNames(subscriptionIds: readonly string[]): Promise<Map<string, string>> {
+    return this.resourceGraph.getSubscriptionNames(subscriptionIds);
+  }
   getAssessment(resourceId: string, assessmentName: string, expand?: 'links' | 'metadata' | 'links,metadata'): Promise<AssessmentResponse | undefined> {
     return this.assessments.getAssessment(resourceId, assessmentName, expand);
   }

@@ -84,6 +84,20 @@ export function subscriptionAncestryQuery(subscriptionIds: readonly string[]): s
   ].join('\n');
 }
 
+/**
+ * Subscription display names. In `resourcecontainers` a subscription row's `name` is its display
+ * name (the GUID is `subscriptionId`), so one query names a whole batch.
+ */
+export function subscriptionNamesQuery(subscriptionIds: readonly string[]): string {
+  return [
+    'resourcecontainers',
+    "| where type =~ 'microsoft.resources/subscriptions'",
+    `| where subscriptionId in~ (${subscriptionIds.map((s) => kqlString(s)).join(', ')})`,
+    '| project id, name, subscriptionId',
+    '| order by id asc',
+  ].join('\n');
+}
+
 const MG_SCOPE = /^\/providers\/Microsoft\.Management\/managementGroups\/([^/]+)\/?$/i;
 const SUB_SCOPE = /^\/subscriptions\/([^/]+)\/?$/i;
 
@@ -146,6 +160,11 @@ const SubscriptionRow = z.object({
   properties: z.object({
     managementGroupAncestorsChain: z.array(z.object({ name: z.string(), displayName: z.string() })).default([]),
   }),
+});
+
+const SubscriptionNameRow = z.object({
+  subscriptionId: z.string().min(1),
+  name: z.string().min(1),
 });
 
 function portalLink(raw: string | null | undefined, key: string): string {
@@ -298,6 +317,30 @@ export class ResourceGraphClient {
           continue;
         }
         out.set(asGiven.get(row.data.subscriptionId.toLowerCase()) ?? row.data.subscriptionId, row.data.properties.managementGroupAncestorsChain);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * subscriptionId (as passed in) → display name. Subscriptions ARG does not return (no access,
+   * deleted) are absent from the map.
+   */
+  async getSubscriptionNames(subscriptionIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const unique = [...new Map(subscriptionIds.map((s) => [s.toLowerCase(), s])).values()];
+    const asGiven = new Map(unique.map((s) => [s.toLowerCase(), s]));
+    for (let i = 0; i < unique.length; i += this.idBatchSize) {
+      const batch = unique.slice(i, i + this.idBatchSize);
+      for await (const page of this.pages({ query: subscriptionNamesQuery(batch) })) {
+        for (const raw of page.data) {
+          const row = SubscriptionNameRow.safeParse(raw);
+          if (!row.success) {
+            this.http.logger.warn({ issues: row.error.issues.slice(0, 3) }, 'skipping malformed subscription row');
+            continue;
+          }
+          out.set(asGiven.get(row.data.subscriptionId.toLowerCase()) ?? row.data.subscriptionId, row.data.name);
+        }
       }
     }
     return out;

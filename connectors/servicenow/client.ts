@@ -10,7 +10,7 @@ import {
   type TicketTable,
 } from '../../core/servicenow-rules.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
-import { HttpCore, limiterFor, type RawResponse, type Sleep } from './http.js';
+import { HttpCore, limiterFor, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
 
 export type { ServiceNowConnection, StoredTokens, TokenCache } from './oauth.js';
@@ -31,6 +31,11 @@ export interface ServiceNowClientOptions {
   closeCode?: string;
   /** sys_ids per `sys_idIN` read (default 50, keeps URLs short). */
   batchSize?: number;
+  /**
+   * dns.lookup replacement for every connection, e.g. urlGuard's publicOnlyLookup(), so a name
+   * checked at add time cannot later rebind to a private address. Default: the system resolver.
+   */
+  lookup?: ConnectLookup;
 }
 
 export interface ServiceNowClientParams {
@@ -154,6 +159,7 @@ export class ServiceNowClient {
       this.sleep,
       params.random ?? Math.random,
       this.log,
+      o.lookup,
     );
     this.tokens = new TokenManager(connection, this.http, this.clock, this.log, params.tokenCache);
   }

@@ -1,8 +1,17 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Logger } from '../../core/logger.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
 
 export type Sleep = (ms: number) => Promise<void>;
+
+/** A dns.lookup replacement used for every connection (e.g. urlGuard's publicOnlyLookup). */
+export type ConnectLookup = LookupFunction;
+
+/** Set by a ConnectLookup that refuses an address: retrying cannot help, so it is not retried. */
+export const PRIVATE_ADDRESS_CODE = 'EPRIVATEADDR';
 
 export interface RetryPolicy {
   maxRetries: number;
@@ -88,9 +97,12 @@ export class HttpCore {
     private readonly sleep: Sleep,
     private readonly random: () => number,
     private readonly log: Logger,
+    lookup?: ConnectLookup,
   ) {
     this.axios = axios.create({
       baseURL: origin,
+      // Own agents only when a lookup is given: it must apply to every connection, keep-alive reuse included.
+      ...(lookup ? { httpAgent: new http.Agent({ keepAlive: true, lookup }), httpsAgent: new https.Agent({ keepAlive: true, lookup }) } : {}),
       timeout: timeoutMs,
       maxRedirects: 0,
       // Status handling and JSON parsing are ours: a hibernating instance answers 200 with HTML.
@@ -134,6 +146,8 @@ export class HttpCore {
         });
       } catch (err) {
         failure = transportError(opts.operation, err);
+        // The address guard refused the host: every retry would be refused the same way.
+        if (axios.isAxiosError(err) && err.code === PRIVATE_ADDRESS_CODE) throw failure;
       } finally {
         release();
       }
@@ -204,6 +218,13 @@ function transportError(operation: string, err: unknown): ServiceNowError {
   // config, headers included, and must never reach a log or a user.
   const code = axios.isAxiosError(err) ? err.code : undefined;
   const message = err instanceof Error ? err.message : String(err);
+  if (code === PRIVATE_ADDRESS_CODE) {
+    return new ServiceNowError({
+      kind: 'network',
+      operation,
+      reason: `refused to connect to ServiceNow: ${oneLine(message)}; set SERVICENOW_ALLOW_PRIVATE_HOSTS=true to allow on-premises instances`,
+    });
+  }
   if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
     return new ServiceNowError({ kind: 'timeout', operation, reason: `ServiceNow did not answer in time (${oneLine(message)})` });
   }

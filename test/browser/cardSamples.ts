@@ -4,6 +4,7 @@ import { recommendationCard, recommendationCardModel, recommendationSummaryCard 
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
 import type { AdaptiveCard } from '../../cards/render.js';
 import { integrationFormCard, integrationListCard } from '../../cards/integrationCards.js';
+import { dueDateRequestCard } from '../../cards/dueDateCards.js';
 import { integrationListModel } from '../../bot/actions/integrations.js';
 import type { Recommendation } from '../../storage/schema.js';
 
@@ -117,6 +118,23 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
   'managerDigest.json': () => managerDigestCard({ greeting: 'Hello Dana', headline: '2 of your reports have overdue security fixes', intro: 'Weekly summary.', reports: [{ title: 'Alex (alex@contoso.com): 1 overdue', lines: ['vm-web-01 · INC0010023 · 6 days overdue'] }], footer: 'You get this because notify manager was set.' }, ctx),
   'graceEnded.json': () => graceEndedCard({ headline: 'Grace period ended', text: 'These assignments are now overdue:', lines: ['vm-web-01 · alex@contoso.com · INC0010023'] }, ctx),
   'moreTime.json': () => moreTimeFormCard({ assignmentId: 'a1', title: rec.displayName, resource: 'vm-web-01', dueText: 'Due 2026-11-20 (6 days overdue)', etaText: '', minDate: '2026-11-27', maxDate: '2027-11-26', suggestedDate: '2026-12-10' }, ctx),
+  'dueDateRequest.json': () =>
+    dueDateRequestCard(
+      {
+        assignmentId: 'a1',
+        headline: `**alex@contoso.com** asks for more time on **${rec.displayName}** / vm-web-01 ([INC0010023](${ticket})): new date **2026-12-18**, reason: waiting for the vendor patch window on 15 December`,
+        owner: 'alex@contoso.com',
+        recommendation: rec.displayName,
+        resource: 'vm-web-01',
+        ticketText: 'INC0010023',
+        dueText: '2026-12-04 · in 8 days',
+        eta: '2026-12-18',
+        minDate: '2026-11-27',
+        maxDate: '2027-11-26',
+        adminNote: 'For security admins: approving, declining or changing the due date needs the Owner, Contributor or Security Admin role on the subscription.',
+      },
+      ctx,
+    ),
   'integrationList.json': () =>
     integrationListCard(
       integrationListModel(

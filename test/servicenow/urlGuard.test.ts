@@ -1,5 +1,5 @@
 import { isPublicAddress } from '../../core/ipRanges.js';
-import { checkInstanceUrl, type Lookup } from '../../connectors/servicenow/urlGuard.js';
+import { checkInstanceUrl, publicOnlyLookup, type Lookup } from '../../connectors/servicenow/urlGuard.js';
 
 const resolvesTo = (...addresses: string[]): Lookup => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
 
@@ -40,5 +40,25 @@ describe('ServiceNow instance URL guard (SSRF)', () => {
 
   it('allows private hosts and plain http only when explicitly enabled', async () => {
     await expect(checkInstanceUrl('http://127.0.0.1:8443', { allowPrivate: true })).resolves.toEqual({ ok: true, url: 'http://127.0.0.1:8443' });
+  });
+});
+
+describe('publicOnlyLookup (connect-time SSRF guard)', () => {
+  const lookup = (hostname: string, options: import('node:dns').LookupOptions) =>
+    new Promise<{ err: NodeJS.ErrnoException | null; address?: unknown }>((resolve) => publicOnlyLookup()(hostname, options, (err: NodeJS.ErrnoException | null, address?: unknown) => resolve({ err, address })));
+
+  it.each([{ all: true }, { all: false }, {}])('refuses a name that resolves to 127.0.0.1 (localhost) with EPRIVATEADDR, options %j', async (options) => {
+    const { err, address } = await lookup('localhost', options);
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.code).toBe('EPRIVATEADDR');
+    expect(err!.message).toMatch(/non-public address (127\.0\.0\.1|::1) for localhost/);
+    expect(address).toBeUndefined();
+  });
+
+  it('passes resolver errors through', async () => {
+    const { err, address } = await lookup('no-such-host.invalid', { all: true });
+    expect(err?.code).toMatch(/^E[A-Z_]+$/);
+    expect(err!.code).not.toBe('EPRIVATEADDR');
+    expect(address).toBeUndefined();
   });
 });

@@ -77,6 +77,13 @@ export interface DefenderSimulatorControl {
   markHealthy(target: AssessmentTarget): number;
   markUnhealthy(target: AssessmentTarget): number;
   deleteResource(resourceIdOrName: string): number;
+  /**
+   * Leaves an assessment out of every Resource Graph result while the REST API still serves it,
+   * as when Resource Graph lags behind or drops a row. Returns whether the assessment exists.
+   */
+  hideFromResourceGraph(assessmentId: string): boolean;
+  /** Undoes hideFromResourceGraph. */
+  showInResourceGraph(assessmentId: string): void;
   addUnhealthyAssessments(items: NewAssessment[]): string[];
   addRecommendation(rec: DatasetRecommendation): void;
   listAssessments(filter?: { code?: AssessmentStatusCode; subscriptionId?: string; assessmentKey?: string }): AssessmentView[];
@@ -379,6 +386,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
 
   // --- Resource Graph -------------------------------------------------------------------------
   const resultCache = new Map<string, { version: number; rows: Array<() => Record<string, unknown>> }>();
+  const hiddenFromGraph = new Set<string>();
 
   function computeRows(shape: Classified, inScope: (sub: string) => boolean): Array<() => Record<string, unknown>> {
     if (shape.kind === 'subscriptions') {
@@ -392,6 +400,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     const rows: Array<() => Record<string, unknown>> = [];
     for (const a of state.sortedAssessments()) {
       if (!inScope(subOf(a.resourceId))) continue;
+      if (hiddenFromGraph.has(a.id.toLowerCase())) continue;
       if (shape.filter === 'unhealthy' && a.code !== 'Unhealthy') continue;
       if (shape.filter === 'ids' && !shape.ids.has(a.id.toLowerCase())) continue;
       if (shape.filter === 'since' && !(Date.parse(a.statusChangeDate) > shape.since)) continue;
@@ -630,6 +639,15 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     markHealthy: (t) => state.setStatus(t, 'Healthy'),
     markUnhealthy: (t) => state.setStatus(t, 'Unhealthy'),
     deleteResource: (x) => state.deleteResource(x),
+    hideFromResourceGraph: (id) => {
+      hiddenFromGraph.add(id.toLowerCase());
+      resultCache.clear();
+      return state.assessment(id) !== undefined;
+    },
+    showInResourceGraph: (id) => {
+      hiddenFromGraph.delete(id.toLowerCase());
+      resultCache.clear();
+    },
     addUnhealthyAssessments: (items) => state.addUnhealthy(items),
     addRecommendation: (rec) => state.addRecommendation(rec),
     listAssessments: (f) => state.listAssessments(f),
@@ -669,6 +687,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   const ControlBodies = {
     setAssessmentStatus: z.object({ resourceId: z.string().optional(), resourceName: z.string().optional(), assessmentKey: z.string(), code: z.enum(['Healthy', 'Unhealthy', 'NotApplicable']) }),
     deleteResource: z.object({ resource: z.string() }),
+    hideFromResourceGraph: z.object({ assessmentId: z.string(), hidden: z.boolean().default(true) }),
     addUnhealthyAssessments: z.object({ items: z.array(z.object({ resourceId: z.string(), assessmentKey: z.string(), location: z.string().optional() })) }),
     setQuota: z.object({ quota: z.union([z.literal('off'), z.object({ limit: z.number().int().min(0), windowSeconds: z.number().positive() })]) }),
     setPageSize: z.object({ pageSize: z.number().int() }),
@@ -697,6 +716,15 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
         const b = ControlBodies.deleteResource.safeParse(raw);
         if (!b.success) throw bad(b.error);
         return { removedAssessments: control.deleteResource(b.data.resource) };
+      }
+      case 'hideFromResourceGraph': {
+        const b = ControlBodies.hideFromResourceGraph.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        if (!b.data.hidden) {
+          control.showInResourceGraph(b.data.assessmentId);
+          return { hidden: false };
+        }
+        return { hidden: true, exists: control.hideFromResourceGraph(b.data.assessmentId) };
       }
       case 'addUnhealthyAssessments': {
         const b = ControlBodies.addUnhealthyAssessments.safeParse(raw);

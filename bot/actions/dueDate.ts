@@ -1,0 +1,362 @@
+/**
+ * The security-admin side of "request more time". An owner's request is posted to the channel
+ * where the assignment was created; an admin approves it (the due date becomes the requested
+ * date), declines it, or sets another due date. Every change is stored first, then noted on the
+ * ServiceNow ticket and written to Defender's governance assignment as `remediationDueDate`.
+ */
+import { z } from 'zod';
+import { errorCard, noticeCard } from '../../cards/index.js';
+import { dueDateRequestCard } from '../../cards/dueDateCards.js';
+import { governanceProperties, LIVE_STATUSES } from '../../core/assignments.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { addDays, daysBetween, daysText, localTime } from '../../core/reminders.js';
+import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
+import { GovernanceAssignmentPropertiesSchema } from '../../connectors/defender/governance.js';
+import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
+import type { Store } from '../../storage/repositories.js';
+import type { Assignment, Integration } from '../../storage/schema.js';
+import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
+import type { Authorizer } from '../authorizer.js';
+import { callerUpn } from '../commands/digest.js';
+import { reasonOf } from '../integrations.js';
+import type { Messenger } from '../messenger.js';
+
+export interface DueDateDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  authorizer: Pick<Authorizer, 'canManage'>;
+  integrations: { find(nameOrId: string): Integration | undefined; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
+  /** Defender governance (AzureClient); absent = the Defender side is not updated. */
+  azure?: {
+    getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
+    putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment>;
+  };
+  messenger: Pick<Messenger, 'send'>;
+  /** Re-renders the posted recommendation cards (AssignmentService.refreshCards). */
+  refreshCards(recommendationKey: string): Promise<void>;
+  /** REMINDER_TIMEZONE: "after today" is judged there. Default UTC. */
+  timezone?: string;
+  /** Sandbox only: the Emulator user's UPN, for the admin's name on notes. */
+  emulatorUpn?: string;
+}
+
+export interface Outcome {
+  ok: boolean;
+  text: string;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const assignmentId = z.string().trim().min(1).max(200);
+const realDay = z
+  .string()
+  .trim()
+  .regex(DAY, 'must be a date (YYYY-MM-DD)')
+  .refine((d) => !Number.isNaN(Date.parse(d)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'is not a real date');
+
+const todayIn = (clock: Clock, timezone: string | undefined) => localTime(clock.now(), timezone ?? 'UTC').date;
+
+/** A date that can become a due date: after today and within a year. */
+function futureDay(today: () => string) {
+  return realDay.refine((d) => d > today(), 'must be after today').refine((d) => daysBetween(today(), d) <= 365, 'must be within a year');
+}
+
+/** Audit actions of this module: the "already handled by …" answer reads them back. */
+const APPROVED = 'assignment.dueDate';
+const DECLINED = 'assignment.eta.declined';
+
+/**
+ * Posts the request card for security admins to the channel where the assignment was created.
+ * Called after the owner's `eta` is stored, so a failed post loses nothing.
+ */
+export async function postDueDateRequest(deps: Pick<DueDateDeps, 'store' | 'clock' | 'logger' | 'messenger' | 'timezone'>, a: Assignment): Promise<Outcome> {
+  if (!a.eta) return { ok: true, text: 'nothing to ask' };
+  if (!a.conversationId) return { ok: false, text: 'not asked: no channel is recorded for this assignment' };
+  const conversation = deps.store.conversations.get(a.conversationId);
+  if (!conversation) return { ok: false, text: 'not asked: the bot is no longer in the channel where the assignment was created' };
+  const today = todayIn(deps.clock, deps.timezone);
+  const ticket = a.ticket ? `[${a.ticket.number}](${a.ticket.link})` : 'no ticket yet';
+  const card = dueDateRequestCard(
+    {
+      assignmentId: a.id,
+      headline: `**${a.eta.requestedBy}** asks for more time on **${a.recommendationName}** / ${a.resourceName} (${ticket}): new date **${a.eta.date}**, reason: ${a.eta.justification}`,
+      owner: a.owner,
+      recommendation: a.recommendationName,
+      resource: a.resourceName,
+      ticketText: a.ticket?.number ?? 'not created yet',
+      dueText: `${a.dueDate} · ${daysText(daysBetween(today, a.dueDate))}`,
+      eta: a.eta.date,
+      minDate: addDays(today, 1),
+      maxDate: addDays(today, 365),
+      adminNote: 'For security admins: approving, declining or changing the due date needs the Owner, Contributor or Security Admin role on the subscription.',
+    },
+    { channelId: conversation.channelId },
+  );
+  try {
+    await deps.messenger.send(conversation.id, { card, summary: `${a.eta.requestedBy} asks for more time on ${a.recommendationName}` });
+    return { ok: true, text: `asked in ${conversation.name ? `"${conversation.name}"` : 'the channel where the assignment was created'}` };
+  } catch (err) {
+    deps.logger.warn({ err, assignmentId: a.id, conversationId: conversation.id }, 'could not post the more-time request for admins');
+    return { ok: false, text: `not asked: ${oneLine(err instanceof Error ? err.message : String(err))}` };
+  }
+}
+
+export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
+  const today = () => todayIn(deps.clock, deps.timezone);
+  const locks = new Map<string, Promise<unknown>>();
+
+  /** One decision per assignment at a time: a double click or a second admin waits, then sees the first one's result. */
+  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    locks.set(key, tail);
+    void tail.then(() => {
+      if (locks.get(key) === tail) locks.delete(key);
+    });
+    return run;
+  };
+
+  const admin = async (ctx: ActionContext) => {
+    const upn = await callerUpn(deps.store, ctx, { emulatorUpn: deps.emulatorUpn });
+    const name = ctx.actor.name?.trim();
+    return {
+      /** For the audit trail: the most stable identity. */
+      id: upn ?? name ?? ctx.actor.id,
+      /** For people: "Alice Johnson". */
+      name: name || upn || ctx.actor.id,
+      /** For the ticket: "Alice Johnson (alice.johnson@contoso.com)". */
+      full: name && upn ? `${name} (${upn})` : (name || upn || ctx.actor.id),
+    };
+  };
+
+  /** The live assignment, once the caller's role on its subscription is checked. */
+  const managed = async (ctx: ActionContext, id: string): Promise<{ assignment: Assignment } | { refusal: ActionResult }> => {
+    const assignment = deps.store.assignments.get(id);
+    if (!assignment || !LIVE_STATUSES.has(assignment.status)) {
+      return { refusal: { kind: 'message', text: 'This assignment is closed or no longer exists, so its due date cannot change.' } };
+    }
+    const decision = await deps.authorizer.canManage(ctx.actor, [assignment.subscriptionId]);
+    if (!decision.allowed) return { refusal: { kind: 'reply', card: errorCard({ title: 'Not allowed', message: decision.reason, details: [] }, ctx) } };
+    // Re-read: the role check awaited, and the assignment may have moved meanwhile.
+    return { assignment: deps.store.assignments.get(id) ?? assignment };
+  };
+
+  /** `eta` is the date the clicked card carried, when it carried one. */
+  const alreadyHandled = (ctx: ActionContext, a: Assignment, eta: string | undefined): ActionResult => {
+    const last = deps.store.audit
+      .list(1000)
+      .find((e) => e.target === a.id && (e.action === APPROVED || e.action === DECLINED) && 'eta' in e.details && (eta === undefined || e.details.eta === eta));
+    const request = eta ? `This request (new date ${eta})` : 'This request';
+    const text = last
+      ? `${request} was already handled by ${last.actor}: ${last.action === DECLINED ? `declined, the due date stays ${a.dueDate}` : `the due date is now ${a.dueDate}`}.`
+      : a.eta
+        ? `${request} was replaced by a newer one (new date ${a.eta.date}); use the newest request card.`
+        : `${request} was already handled; the due date is ${a.dueDate}.`;
+    return { kind: 'replace', card: noticeCard({ title: 'Already handled', text, facts: facts(a) }, ctx) };
+  };
+
+  /** Stores the new due date, then tells ServiceNow, Defender, the cards and the owner. */
+  const applyDueDate = async (
+    ctx: ActionContext,
+    a: Assignment,
+    change: { to: string; reason: string; clearEta: boolean; via: 'approve' | 'change'; note?: string },
+  ): Promise<ActionResult> => {
+    const who = await admin(ctx);
+    const at = deps.clock.now().toISOString();
+    const current = deps.store.assignments.get(a.id) ?? a;
+    const from = current.dueDate;
+    const eta = current.eta;
+    const updated: Assignment = { ...current, dueDate: change.to, eta: change.clearEta ? undefined : current.eta, updatedAt: at };
+    await deps.store.assignments.upsertMany([updated]);
+    await deps.store.audit.append({
+      at,
+      actor: who.id,
+      action: APPROVED,
+      target: a.id,
+      details: { from, to: change.to, via: change.via, reason: change.reason, ...(change.clearEta && eta ? { eta: eta.date, requestedBy: eta.requestedBy } : {}) },
+    });
+
+    const ticket = await workNote(deps, updated, `Due date changed from ${from} to ${change.to} by ${who.full}: ${change.reason}`);
+    const defender = await writeGovernance(deps, updated);
+    await refresh(deps, updated);
+    await tellOwner(
+      deps,
+      updated,
+      change.via === 'approve'
+        ? `${who.name} approved your request for more time: "${a.recommendationName}" on ${a.resourceName} is now due ${change.to} (was ${from}).`
+        : `${who.name} changed the due date of "${a.recommendationName}" on ${a.resourceName} from ${from} to ${change.to}.${change.note ? ` Note: ${change.note}` : ''}` +
+            (change.clearEta && eta && eta.date !== change.to ? ` This answers your request for ${eta.date}.` : ''),
+    );
+    const problems = [ticket, defender].filter((r) => !r.ok).length;
+    const title = change.via === 'approve' ? 'More time approved' : 'Due date changed';
+    return {
+      kind: 'replace',
+      card: noticeCard(
+        {
+          title: problems ? `${title}, with problems` : title,
+          text:
+            `${change.via === 'approve' ? 'Approved' : 'Changed'} by ${who.name} — new due date ${change.to} (was ${from}).` +
+            (problems ? ' The new date is saved here; the failed updates below were not applied.' : ''),
+          facts: [...facts(updated), { title: 'ServiceNow', value: ticket.text }, { title: 'Defender for Cloud', value: defender.text }],
+        },
+        ctx,
+      ),
+    };
+  };
+
+  const approveSchema = z.object({ assignmentId, eta: futureDay(today) });
+  const declineSchema = z.object({ assignmentId, eta: realDay.optional() });
+  const changeSchema = z.object({
+    assignmentId,
+    dueDate: futureDay(today),
+    // An empty optional input arrives as "".
+    note: z
+      .string()
+      .trim()
+      .max(1000, 'must be at most 1000 characters')
+      .optional()
+      .transform((s) => s || undefined),
+    /** Set when the form is on a request card: the change answers that request. */
+    eta: realDay.optional(),
+  });
+
+  return [
+    defineAction({
+      verb: 'approveMoreTime',
+      schema: approveSchema,
+      handle: (ctx, data) =>
+        serial(data.assignmentId, async () => {
+          const found = await managed(ctx, data.assignmentId);
+          if ('refusal' in found) return found.refusal;
+          const a = found.assignment;
+          if (a.eta?.date !== data.eta) return alreadyHandled(ctx, a, data.eta);
+          return applyDueDate(ctx, a, { to: data.eta, reason: `approved the request of ${a.eta.requestedBy} for more time: ${a.eta.justification}`, clearEta: true, via: 'approve' });
+        }),
+    }),
+    defineAction({
+      verb: 'declineMoreTime',
+      schema: declineSchema,
+      handle: (ctx, data) =>
+        serial(data.assignmentId, async () => {
+          const found = await managed(ctx, data.assignmentId);
+          if ('refusal' in found) return found.refusal;
+          const a = found.assignment;
+          const eta = a.eta;
+          if (!eta || (data.eta && eta.date !== data.eta)) return alreadyHandled(ctx, a, data.eta);
+          const who = await admin(ctx);
+          const at = deps.clock.now().toISOString();
+          const current = deps.store.assignments.get(a.id) ?? a;
+          const updated: Assignment = { ...current, eta: undefined, updatedAt: at };
+          await deps.store.assignments.upsertMany([updated]);
+          await deps.store.audit.append({ at, actor: who.id, action: DECLINED, target: a.id, details: { eta: eta.date, requestedBy: eta.requestedBy, justification: eta.justification, dueDate: a.dueDate } });
+
+          const ticket = await workNote(deps, updated, `${who.full} declined the request of ${eta.requestedBy} for more time until ${eta.date}; the due date stays ${a.dueDate}.`);
+          const defender = await writeGovernance(deps, updated);
+          await tellOwner(deps, updated, `${who.name} declined your request for more time on "${a.recommendationName}" (${a.resourceName}): the due date stays ${a.dueDate}.`);
+          const problems = [ticket, defender].filter((r) => !r.ok).length;
+          return {
+            kind: 'replace',
+            card: noticeCard(
+              {
+                title: problems ? 'More time declined, with problems' : 'More time declined',
+                text: `Declined by ${who.name} — the due date stays ${a.dueDate} (${eta.requestedBy} asked for ${eta.date}).`,
+                facts: [...facts(updated), { title: 'ServiceNow', value: ticket.text }, { title: 'Defender for Cloud', value: defender.text }],
+              },
+              ctx,
+            ),
+          };
+        }),
+    }),
+    defineAction({
+      verb: 'changeDueDate',
+      schema: changeSchema,
+      handle: (ctx, data) =>
+        serial(data.assignmentId, async () => {
+          const found = await managed(ctx, data.assignmentId);
+          if ('refusal' in found) return found.refusal;
+          const a = found.assignment;
+          const answersRequest = Boolean(data.eta && a.eta?.date === data.eta);
+          if (a.dueDate === data.dueDate && !answersRequest) {
+            return { kind: 'message', text: `The due date is already ${a.dueDate}; nothing changed.` };
+          }
+          return applyDueDate(ctx, a, { to: data.dueDate, reason: data.note ?? 'no reason given', note: data.note, clearEta: answersRequest, via: 'change' });
+        }),
+    }),
+  ];
+}
+
+function facts(a: Assignment): Array<{ title: string; value: string }> {
+  return [
+    { title: 'Owner', value: a.owner },
+    { title: 'Recommendation', value: a.recommendationName },
+    { title: 'Resource', value: a.resourceName },
+    { title: 'Due date', value: a.dueDate },
+  ];
+}
+
+async function workNote(deps: DueDateDeps, a: Assignment, note: string): Promise<Outcome> {
+  if (!a.ticket) return { ok: true, text: 'no ticket yet: the date will be on the ticket once it is created' };
+  const integration = deps.integrations.find(a.integrationId);
+  if (!integration || integration.removedAt) return { ok: false, text: 'work note not added: the ServiceNow integration was removed' };
+  try {
+    await deps.integrations.clientFor(integration).addWorkNote(a.ticket.table, a.ticket.sysId, note);
+    return { ok: true, text: `work note added to ${a.ticket.number}` };
+  } catch (err) {
+    deps.logger.warn({ err, assignmentId: a.id }, 'could not add the due-date work note');
+    return { ok: false, text: `work note not added to ${a.ticket.number}: ${oneLine(reasonOf(err))}` };
+  }
+}
+
+/**
+ * Mirrors the stored due date and request in Defender. PUT replaces the whole resource, so the
+ * current one is read and sent back (declared, writable properties only) with the changes.
+ */
+async function writeGovernance(deps: DueDateDeps, a: Assignment): Promise<Outcome> {
+  if (!deps.azure) return { ok: true, text: 'not connected: nothing to update' };
+  if (!a.governance || a.governance.status === 'deleted') return { ok: true, text: 'no governance assignment for this item' };
+  try {
+    const current = await deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key);
+    if (!current) return { ok: false, text: 'not updated: the governance assignment no longer exists in Defender' };
+    const properties = GovernanceAssignmentPropertiesSchema.parse(current.properties);
+    // The same date-time the "Create assignment" flow writes, so both paths agree.
+    const remediationDueDate = governanceProperties(a).remediationDueDate;
+    const next = { ...properties, remediationDueDate };
+    // A request that was answered is no longer an open ETA.
+    if (!a.eta) delete next.remediationEta;
+    if (next.remediationDueDate === properties.remediationDueDate && Boolean(next.remediationEta) === Boolean(properties.remediationEta)) {
+      return { ok: true, text: 'already up to date' };
+    }
+    await deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key, { properties: next });
+    return { ok: true, text: properties.remediationDueDate === remediationDueDate ? 'remediation ETA cleared' : `remediation due date set to ${a.dueDate}` };
+  } catch (err) {
+    deps.logger.warn({ err, assignmentId: a.id }, 'could not write the due date to the governance assignment');
+    return { ok: false, text: `not updated: ${oneLine(err instanceof Error ? err.message : String(err))}` };
+  }
+}
+
+async function refresh(deps: DueDateDeps, a: Assignment): Promise<void> {
+  try {
+    await deps.refreshCards(a.recommendationKey);
+  } catch (err) {
+    deps.logger.warn({ err, assignmentId: a.id }, 'could not refresh the recommendation cards after a due-date change');
+  }
+}
+
+/** The owner hears it in their 1:1 chat when the bot has one; otherwise the next digest shows it. */
+async function tellOwner(deps: DueDateDeps, a: Assignment, text: string): Promise<void> {
+  const owner = a.owner.toLowerCase();
+  const chat = deps.store.conversations.list().find((c) => c.kind === 'personal' && c.userUpn?.toLowerCase() === owner);
+  if (!chat) return;
+  try {
+    await deps.messenger.send(chat.id, { text });
+  } catch (err) {
+    deps.logger.warn({ err, assignmentId: a.id }, 'could not tell the owner about the due-date decision');
+  }
+}
+
+function oneLine(s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+

@@ -1,0 +1,299 @@
+/**
+ * The security-admin side of "request more time", end to end over HTTP: the real bot, the fake
+ * Bot Connector, the ServiceNow simulator and the Defender simulator (roles come from its RBAC).
+ */
+import { userObjectId } from '../../connectors/defender/dataset.js';
+import { ManualClock } from '../../core/clock.js';
+import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import type { Assignment, Recommendation } from '../../storage/schema.js';
+import { execute } from '../harness/activities.js';
+import { startBot, type BotHarness } from '../harness/botHarness.js';
+import { cardProblems } from '../cards/validate.js';
+import { startHarness, type Harness } from '../defender/helpers.js';
+import { SPEC, validateOperationRequest } from '../defender/openapi.js';
+import { assignment, conversation, seed } from './fixtures.js';
+
+const GOV_PATH = '/{scope}/providers/Microsoft.Security/assessments/{assessmentName}/governanceAssignments/{assignmentKey}';
+const CHANNEL = '19:channel-1@thread.tacv2';
+const BOB = 'bob.martinez@contoso.com';
+const BOB_FROM = { id: '29:bob', name: 'Bob Martinez', aadObjectId: userObjectId(BOB) };
+const ALICE = 'alice.johnson@contoso.com';
+const ALICE_FROM = { id: '29:alice', name: 'Alice Johnson', aadObjectId: userObjectId(ALICE) };
+const CAROL_FROM = { id: '29:carol', name: 'Carol Nguyen', aadObjectId: userObjectId('carol.nguyen@contoso.com') };
+const ERIN_FROM = { id: '29:erin', name: 'Erin Walsh', aadObjectId: userObjectId('erin.walsh@contoso.com') };
+const JUSTIFICATION = 'Waiting for the vendor patch window on 15 December';
+
+describe('security admins decide on requests for more time, end to end', () => {
+  let bot: BotHarness;
+  let sn: ServiceNowSimulator;
+  let defender: Harness;
+  let seeded: Assignment;
+
+  beforeEach(async () => {
+    resetSharedLimiters();
+    const clock = new ManualClock('2026-11-30T09:00:00Z');
+    sn = await startServiceNowSimulator({ clock });
+    defender = await startHarness();
+    bot = await startBot({ clock, app: { azure: defender.client, retrySleep: async () => undefined } });
+    const integrations = bot.app.integrations;
+    const target = defender.sim.control.listAssessments({ code: 'Unhealthy' })[0]!;
+    const subscriptionId = target.resourceId.split('/')[2]!;
+    await integrations.add({ name: 'ITSM', scope: `/subscriptions/${subscriptionId}`, instanceUrl: sn.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
+    const integration = bot.store.integrations.findByName('ITSM')!;
+
+    // A real ticket and a real governance assignment, as the "Create assignment" flow makes them.
+    const ticket = await integrations.clientFor(integration).createTicket('incident', { short_description: 'Fix it' }, { correlationId: 'corr-due-date', correlationDisplay: 'Defender for Cloud' });
+    seeded = assignment({
+      owner: BOB,
+      dueDate: '2026-12-04',
+      gracePeriod: true,
+      resourceId: target.resourceId,
+      subscriptionId,
+      recommendationKey: target.assessmentKey,
+      integrationId: integration.id,
+      conversationId: CHANNEL,
+      ticket: { table: 'incident', sysId: ticket.sysId, number: ticket.number, link: ticket.link },
+    });
+    seeded = { ...seeded, governance: { key: seeded.id, status: 'synced' } };
+    await defender.client.putGovernanceAssignment(target.resourceId, target.assessmentKey, seeded.id, {
+      properties: {
+        owner: BOB,
+        remediationDueDate: '2026-12-04T23:59:59Z',
+        isGracePeriod: true,
+        governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: true },
+        additionalData: { ticketNumber: 10001, ticketLink: ticket.link, ticketStatus: 'New' },
+      },
+    });
+    await seed(bot.store, seeded);
+
+    // The recommendation card posted in the channel, which shows owners and due dates.
+    const rec: Recommendation = {
+      key: target.assessmentKey,
+      displayName: seeded.recommendationName,
+      severity: 'High',
+      description: '',
+      remediation: '',
+      resources: [{ resourceId: target.resourceId, assessmentId: seeded.assessmentId, name: seeded.resourceName, type: 'Microsoft.Compute/virtualMachines', subscriptionId }],
+      contentHash: 'h',
+      status: 'unhealthy',
+      firstSeenAt: '2026-11-01T00:00:00.000Z',
+      updatedAt: '2026-11-01T00:00:00.000Z',
+    };
+    await bot.store.recommendations.upsertMany([rec]);
+    await bot.store.recommendations.upsertCard({ conversationId: CHANNEL, recommendationKey: rec.key, activityId: 'act-rec-card', contentHash: 'h', postedAt: rec.updatedAt, updatedAt: rec.updatedAt });
+
+    await bot.store.conversations.upsert(conversation(CHANNEL, bot.connector.url, { name: 'Security' }));
+    await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
+    await bot.store.conversations.upsert(conversation('a:alice', bot.connector.url, { userUpn: ALICE, userAadObjectId: ALICE_FROM.aadObjectId }));
+  });
+  afterEach(async () => {
+    await bot.stop();
+    await sn.close();
+    await defender.sim.close();
+  });
+
+  const asBob = () => ({ serviceUrl: bot.connector.url, conversationId: 'a:bob', from: BOB_FROM });
+  const inChannel = (from: { id: string; name: string; aadObjectId: string }) => ({ serviceUrl: bot.connector.url, conversationId: CHANNEL, conversationType: 'channel' as const, from });
+  const requestCards = () => bot.connector.activities().filter((c) => c.conversationId === CHANNEL && c.method === 'POST' && c.body.attachments?.[0]?.content?.body?.[0]?.text === 'Request for more time');
+  const textsTo = (conversationId: string) => bot.connector.activities().filter((c) => c.conversationId === conversationId && c.body.text).map((c) => c.body.text as string);
+  const workNotes = () => sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes').map((j) => j.value);
+  const governancePuts = () => defender.sim.control.requests().filter((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
+  const governance = () => defender.sim.control.listGovernanceAssignments().find((g) => g.name === seeded.id)!;
+  const stored = () => bot.store.assignments.get(seeded.id)!;
+
+  async function ownerAsks(eta = '2026-12-18') {
+    const res = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta, justification: JUSTIFICATION }, asBob()));
+    const facts = res.body.value.body.find((b: any) => b.type === 'FactSet').facts;
+    expect(facts).toContainEqual({ title: 'Security admins', value: 'asked in "Security"' });
+    return requestCards().at(-1)!.body.attachments[0].content;
+  }
+
+  it('posts one request card for security admins to the channel where the assignment was created', async () => {
+    const card = await ownerAsks();
+    expect(requestCards()).toHaveLength(1);
+    expect(cardProblems(card)).toEqual([]);
+    expect(card.body[1].text).toBe(
+      `**${BOB}** asks for more time on **${seeded.recommendationName}** / ${seeded.resourceName} ([${seeded.ticket!.number}](${seeded.ticket!.link})): new date **2026-12-18**, reason: ${JUSTIFICATION}`,
+    );
+    const [approve, decline, change] = card.actions;
+    expect(approve).toMatchObject({ type: 'Action.Execute', title: 'Approve', verb: 'approveMoreTime', data: { assignmentId: seeded.id, eta: '2026-12-18' } });
+    expect(decline).toMatchObject({ type: 'Action.Execute', title: 'Decline', verb: 'declineMoreTime', data: { assignmentId: seeded.id } });
+    expect(change).toMatchObject({ type: 'Action.ShowCard', title: 'Change due date' });
+    expect(change.card.body.map((i: any) => [i.type, i.id, i.isRequired ?? false])).toEqual([
+      ['Input.Date', 'dueDate', true],
+      ['Input.Text', 'note', false],
+    ]);
+    expect(change.card.body[0]).toMatchObject({ min: '2026-12-01', max: '2027-11-30' });
+    expect(change.card.actions[0]).toMatchObject({ type: 'Action.Execute', verb: 'changeDueDate', data: { assignmentId: seeded.id } });
+  });
+
+  it('an admin approves: due date moved, work note, governance remediationDueDate, cards re-rendered, owner told', async () => {
+    const request = await ownerAsks();
+    const putsBefore = governancePuts().length;
+    const res = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(ALICE_FROM)));
+
+    expect(res.body.type).toBe('application/vnd.microsoft.card.adaptive');
+    const outcome = res.body.value;
+    expect(outcome.body[0].text).toBe('More time approved');
+    expect(outcome.body[1].text).toBe('Approved by Alice Johnson — new due date 2026-12-18 (was 2026-12-04).');
+    expect(JSON.stringify(outcome)).toContain(`work note added to ${seeded.ticket!.number}`);
+    expect(JSON.stringify(outcome)).toContain('remediation due date set to 2026-12-18');
+    expect(outcome.actions ?? []).toEqual([]);
+    expect(cardProblems(outcome)).toEqual([]);
+
+    expect(stored().dueDate).toBe('2026-12-18');
+    expect(stored().eta).toBeUndefined();
+    expect(bot.store.audit.list(5).find((e) => e.action === 'assignment.dueDate')).toMatchObject({
+      actor: ALICE,
+      target: seeded.id,
+      details: { from: '2026-12-04', to: '2026-12-18', via: 'approve', eta: '2026-12-18', requestedBy: BOB },
+    });
+
+    expect(workNotes()).toContainEqual(`Due date changed from 2026-12-04 to 2026-12-18 by Alice Johnson (${ALICE}): approved the request of ${BOB} for more time: ${JUSTIFICATION}`);
+
+    const puts = governancePuts().slice(putsBefore);
+    expect(puts).toHaveLength(1);
+    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', puts[0]!.body)).toEqual([]);
+    expect((puts[0]!.body as any).properties).toEqual({
+      owner: BOB,
+      remediationDueDate: '2026-12-18T23:59:59Z',
+      isGracePeriod: true,
+      governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: true },
+      additionalData: { ticketNumber: 10001, ticketLink: seeded.ticket!.link, ticketStatus: 'New' },
+    });
+    expect(governance().properties).toMatchObject({ remediationDueDate: expect.stringMatching(/^2026-12-18T23:59:59/) });
+    expect(governance().properties.remediationEta).toBeUndefined();
+
+    const recUpdate = bot.connector.calls.filter((c) => c.method === 'PUT' && c.conversationId === CHANNEL && c.activityId === 'act-rec-card').at(-1);
+    expect(JSON.stringify(recUpdate?.body)).toContain('2026-12-18');
+    expect(textsTo('a:bob')).toEqual([`Alice Johnson approved your request for more time: "${seeded.recommendationName}" on ${seeded.resourceName} is now due 2026-12-18 (was 2026-12-04).`]);
+  });
+
+  it('refuses someone without an admin role (Reader) and changes nothing', async () => {
+    const request = await ownerAsks();
+    const putsBefore = governancePuts().length;
+    const notesBefore = workNotes().length;
+    for (const [verb, data] of [
+      ['approveMoreTime', request.actions[0].data],
+      ['declineMoreTime', request.actions[1].data],
+      ['changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: 'trust me' }],
+    ] as const) {
+      await bot.send(execute(verb, data, inChannel(ERIN_FROM)));
+      const reply = bot.connector.cards().at(-1);
+      expect(reply.body[0].items[0].text).toBe('⚠️ Not allowed');
+      expect(JSON.stringify(reply)).toContain('Owner, Contributor or Security Admin role');
+    }
+    expect(stored().dueDate).toBe('2026-12-04');
+    expect(stored().eta?.date).toBe('2026-12-18');
+    expect(workNotes()).toHaveLength(notesBefore);
+    expect(governancePuts()).toHaveLength(putsBefore);
+    expect(textsTo('a:bob')).toEqual([]);
+  });
+
+  it('an admin declines: the request is cleared, the due date stays, the ticket and the owner hear it', async () => {
+    const request = await ownerAsks();
+    expect(governance().properties.remediationEta).toBeDefined();
+    const putsBefore = governancePuts().length;
+    const res = await bot.send(execute('declineMoreTime', request.actions[1].data, inChannel(ALICE_FROM)));
+
+    expect(res.body.value.body[0].text).toBe('More time declined');
+    expect(res.body.value.body[1].text).toBe(`Declined by Alice Johnson — the due date stays 2026-12-04 (${BOB} asked for 2026-12-18).`);
+    expect(stored().dueDate).toBe('2026-12-04');
+    expect(stored().eta).toBeUndefined();
+    expect(workNotes()).toContainEqual(`Alice Johnson (${ALICE}) declined the request of ${BOB} for more time until 2026-12-18; the due date stays 2026-12-04.`);
+    const puts = governancePuts().slice(putsBefore);
+    expect(puts).toHaveLength(1);
+    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', puts[0]!.body)).toEqual([]);
+    expect(governance().properties.remediationEta).toBeUndefined();
+    expect(governance().properties.remediationDueDate).toMatch(/^2026-12-04T23:59:59/);
+    expect(textsTo('a:bob')).toEqual([`Alice Johnson declined your request for more time on "${seeded.recommendationName}" (${seeded.resourceName}): the due date stays 2026-12-04.`]);
+
+    // Approving the same request afterwards does nothing.
+    const late = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
+    expect(late.body.value.body[1].text).toBe(`This request (new date 2026-12-18) was already handled by ${ALICE}: declined, the due date stays 2026-12-04.`);
+    expect(stored().dueDate).toBe('2026-12-04');
+  });
+
+  it('two admins approving at once (or a double click) apply the change once', async () => {
+    const request = await ownerAsks();
+    const putsBefore = governancePuts().length;
+    const [first, second] = await Promise.all([
+      bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(ALICE_FROM))),
+      bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM))),
+    ]);
+    const again = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(ALICE_FROM)));
+
+    const titles = [first, second, again].map((r) => r.body.value.body[0].text);
+    expect(titles.filter((t) => t === 'More time approved')).toHaveLength(1);
+    expect(titles.filter((t) => t === 'Already handled')).toHaveLength(2);
+    const winner = first.body.value.body[0].text === 'More time approved' ? ALICE : 'carol.nguyen@contoso.com';
+    // Carol has no stored 1:1 chat, so her audit identity is her display name.
+    const winnerId = winner === ALICE ? ALICE : 'Carol Nguyen';
+    expect(again.body.value.body[1].text).toBe(`This request (new date 2026-12-18) was already handled by ${winnerId}: the due date is now 2026-12-18.`);
+
+    expect(workNotes().filter((n) => n.startsWith('Due date changed'))).toHaveLength(1);
+    expect(governancePuts().slice(putsBefore)).toHaveLength(1);
+    expect(bot.store.audit.list(20).filter((e) => e.action === 'assignment.dueDate')).toHaveLength(1);
+    expect(textsTo('a:bob')).toHaveLength(1);
+    expect(stored().dueDate).toBe('2026-12-18');
+  });
+
+  it('changeDueDate: validates the date and note, then changes the due date with the admin note', async () => {
+    const putsBefore = governancePuts().length;
+    for (const [data, problem] of [
+      [{ assignmentId: seeded.id, dueDate: '2026-11-30' }, 'dueDate: must be after today'],
+      [{ assignmentId: seeded.id, dueDate: '2027-12-01' }, 'dueDate: must be within a year'],
+      [{ assignmentId: seeded.id, dueDate: '2026-02-30' }, 'dueDate: is not a real date'],
+      [{ assignmentId: seeded.id, dueDate: 'next week' }, 'dueDate: must be a date (YYYY-MM-DD)'],
+      [{ assignmentId: seeded.id }, 'dueDate:'],
+      [{ assignmentId: seeded.id, dueDate: '2027-01-15', note: 'x'.repeat(1001) }, 'note: must be at most 1000 characters'],
+      [{ assignmentId: '', dueDate: '2027-01-15' }, 'assignmentId:'],
+    ] as const) {
+      await bot.send(execute('changeDueDate', data, inChannel(ALICE_FROM)));
+      const reply = bot.connector.cards().at(-1);
+      expect(reply.body[0].items[0].text).toBe('⚠️ That did not work');
+      expect(JSON.stringify(reply)).toContain(problem);
+    }
+    for (const [verb, data, problem] of [
+      ['approveMoreTime', { assignmentId: seeded.id, eta: '2026-11-29' }, 'eta: must be after today'],
+      ['approveMoreTime', { assignmentId: seeded.id }, 'eta:'],
+      ['declineMoreTime', { assignmentId: seeded.id, eta: '18/12/2026' }, 'eta: must be a date (YYYY-MM-DD)'],
+    ] as const) {
+      await bot.send(execute(verb, data, inChannel(ALICE_FROM)));
+      expect(JSON.stringify(bot.connector.cards().at(-1))).toContain(problem);
+    }
+    expect(stored().dueDate).toBe('2026-12-04');
+    expect(governancePuts()).toHaveLength(putsBefore);
+
+    // Admins can change the due date without any request; an empty note is allowed.
+    const res = await bot.send(execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: 'Agreed in the change board' }, inChannel(ALICE_FROM)));
+    expect(res.body.value.body[1].text).toBe('Changed by Alice Johnson — new due date 2027-01-15 (was 2026-12-04).');
+    expect(stored().dueDate).toBe('2027-01-15');
+    expect(workNotes()).toContainEqual(`Due date changed from 2026-12-04 to 2027-01-15 by Alice Johnson (${ALICE}): Agreed in the change board`);
+    const put = governancePuts().at(-1)!;
+    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', put.body)).toEqual([]);
+    expect((put.body as any).properties.remediationDueDate).toBe('2027-01-15T23:59:59Z');
+    expect(textsTo('a:bob')).toEqual([`Alice Johnson changed the due date of "${seeded.recommendationName}" on ${seeded.resourceName} from 2026-12-04 to 2027-01-15. Note: Agreed in the change board`]);
+
+    const same = await bot.send(execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: '' }, inChannel(ALICE_FROM)));
+    expect(same.body.value).toBe('The due date is already 2027-01-15; nothing changed.');
+  });
+
+  it('changing the date from a request card answers that request', async () => {
+    const request = await ownerAsks();
+    const change = request.actions[2].card.actions[0];
+    const res = await bot.send(execute('changeDueDate', { ...change.data, dueDate: '2026-12-11', note: '' }, inChannel(ALICE_FROM)));
+    expect(res.body.value.body[0].text).toBe('Due date changed');
+    expect(stored().dueDate).toBe('2026-12-11');
+    expect(stored().eta).toBeUndefined();
+    expect(workNotes()).toContainEqual(`Due date changed from 2026-12-04 to 2026-12-11 by Alice Johnson (${ALICE}): no reason given`);
+    expect(governance().properties.remediationEta).toBeUndefined();
+    expect(textsTo('a:bob')).toEqual([
+      `Alice Johnson changed the due date of "${seeded.recommendationName}" on ${seeded.resourceName} from 2026-12-04 to 2026-12-11. This answers your request for 2026-12-18.`,
+    ]);
+    const approveLater = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
+    expect(approveLater.body.value.body[0].text).toBe('Already handled');
+    expect(stored().dueDate).toBe('2026-12-11');
+  });
+});
