@@ -10,10 +10,12 @@ import {
   ticketFields,
   type AssignmentForm,
 } from '../core/assignments.js';
+import { dueForAutomaticRetry, failedAttempt, MAX_AUTOMATIC_ATTEMPTS } from '../core/assignmentRetry.js';
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
 import { correlationKey } from '../core/servicenow-rules.js';
 import { ServiceNowError, type ServiceNowClient } from '../connectors/servicenow/client.js';
-import { cardAssignmentsFor, renderRecommendationFor } from '../jobs/sync.js';
+import type { Ancestry } from '../core/recommendations.js';
+import { refreshPostedCards } from '../jobs/sync.js';
 import type { Store } from '../storage/repositories.js';
 import type { Assignment, Integration, Recommendation, ResourceSnapshot } from '../storage/schema.js';
 import type { Actor } from './turn.js';
@@ -41,11 +43,16 @@ export interface AssignmentServiceDeps {
   logger: Logger;
   /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames); ids are shown without it. */
   subscriptionNames?: () => ReadonlyMap<string, string>;
+  /** Management-group ancestry for MG-filtered conversations' cards (SyncJob.ancestry()); none known without it. */
+  ancestry?: () => Ancestry;
 }
 
 export type SubmitOutcome =
   | { kind: 'invalid'; errors: Record<string, string> }
   | { kind: 'done'; batchId: string; assignments: Assignment[]; skipped: Assignment[] };
+
+/** Stands for "every unhealthy resource of the recommendation" in card data. */
+export const ALL_RESOURCES = '*';
 
 /** Thrown for a selection the bot cannot assign at all (unknown recommendation/resources). */
 export class SelectionError extends Error {}
@@ -66,9 +73,9 @@ export class AssignmentService {
     return rec;
   }
 
-  /** The selected resources (all unhealthy ones when none is selected). */
+  /** The selected resources (all unhealthy ones when none is selected, or with ALL_RESOURCES). */
   selection(rec: Recommendation, resourceIds: readonly string[]): ResourceSnapshot[] {
-    if (resourceIds.length === 0) return rec.resources;
+    if (resourceIds.length === 0 || (resourceIds.length === 1 && resourceIds[0] === ALL_RESOURCES)) return rec.resources;
     const byId = new Map(rec.resources.map((r) => [r.resourceId.toLowerCase(), r]));
     const picked: ResourceSnapshot[] = [];
     const unknown: string[] = [];
@@ -116,7 +123,10 @@ export class AssignmentService {
         await client.resolveUser(identity);
       } catch (err) {
         if (err instanceof ServiceNowError && (err.kind === 'user-not-found' || err.kind === 'user-ambiguous')) userErrors[field] = err.reason;
-        else break; // ServiceNow unreachable: keep the work as pending and let Retry finish it.
+        // ServiceNow unreachable: the users cannot be checked now. The assignments are still
+        // stored; creating their tickets below fails them with the reason, and the cycle's
+        // resumePending (or the Retry button) creates the tickets once ServiceNow answers.
+        else break;
       }
     }
     if (customized && form.assignmentGroup && Object.keys(userErrors).length === 0) {
@@ -181,6 +191,7 @@ export class AssignmentService {
         createdAt: live?.createdAt ?? stamp,
         updatedAt: stamp,
         healthyPasses: 0,
+        attempts: 0,
       });
     }
     for (const a of toCreate) if (!a.governance!.key) a.governance!.key = a.id;
@@ -193,10 +204,12 @@ export class AssignmentService {
     return { kind: 'done', batchId, assignments: done, skipped };
   }
 
-  /** Retries the failed or pending assignments of a batch. */
+  /** Retries the failed or pending assignments of a batch; a person asking starts the automatic attempts over. */
   async retry(batchId: string, actor: Actor): Promise<Assignment[]> {
     const batch = this.deps.store.assignments.list((a) => a.batchId === batchId);
-    const todo = batch.filter((a) => a.status === 'failed' || a.status === 'pending' || a.governance?.status === 'failed');
+    const todo = batch
+      .filter((a) => a.status === 'failed' || a.status === 'pending' || a.governance?.status === 'failed')
+      .map((a) => (a.status === 'failed' ? { ...a, attempts: 0, nextAttemptAt: undefined } : a));
     if (todo.length) {
       await this.audit(actor.name ?? actor.id, 'assignment.retry', batchId, { count: todo.length });
       await this.process(todo);
@@ -205,13 +218,22 @@ export class AssignmentService {
     return this.deps.store.assignments.list((a) => a.batchId === batchId);
   }
 
-  /** Finishes work a crash or an outage left behind (run at start and after each sync pass). */
+  /**
+   * Finishes work a crash or an outage left behind (run at start and after each sync pass):
+   * pending records, governance write-backs, and failed tickets whose backoff has passed (until
+   * MAX_AUTOMATIC_ATTEMPTS failures; then only the Retry button tries again).
+   */
   async resumePending(): Promise<number> {
-    const todo = this.deps.store.assignments.list((a) => a.status === 'pending' || (a.status === 'open' && (a.governance?.status === 'pending' || a.governance?.status === 'failed')));
+    const now = this.deps.clock.now();
+    const todo = this.deps.store.assignments.list(
+      (a) => a.status === 'pending' || dueForAutomaticRetry(a, now) || (a.status === 'open' && (a.governance?.status === 'pending' || a.governance?.status === 'failed')),
+    );
     if (todo.length === 0) return 0;
     this.deps.logger.info({ count: todo.length }, 'resuming unfinished assignments');
-    await this.process(todo);
-    for (const key of new Set(todo.map((a) => a.recommendationKey))) await this.refreshCards(key);
+    const results = await this.process(todo);
+    // Cards show tickets only: refresh where one was created, not on every failed attempt.
+    const hadTicket = new Set(todo.filter((a) => a.ticket).map((a) => a.id));
+    for (const key of new Set(results.filter((a) => a.ticket && !hadTicket.has(a.id)).map((a) => a.recommendationKey))) await this.refreshCards(key);
     return todo.length;
   }
 
@@ -232,7 +254,8 @@ export class AssignmentService {
     const integration = this.deps.integrations.find(first.integrationId);
     const now = () => this.deps.clock.now().toISOString();
     if (!integration || integration.removedAt) {
-      const failed = group.map((a) => ({ ...a, status: 'failed' as const, lastError: 'the ServiceNow integration was removed', updatedAt: now() }));
+      const at = this.deps.clock.now();
+      const failed = group.map((a) => ({ ...a, status: 'failed' as const, lastError: 'the ServiceNow integration was removed', ...failedAttempt(a, at), updatedAt: at.toISOString() }));
       await this.deps.store.assignments.upsertMany(failed);
       return failed;
     }
@@ -256,6 +279,8 @@ export class AssignmentService {
           status: 'open' as const,
           ticket: { table: ticket.table, sysId: ticket.sysId, number: ticket.number, link: ticket.link, state: '1' },
           lastError: undefined,
+          attempts: 0,
+          nextAttemptAt: undefined,
           updatedAt: now(),
         }));
         await this.deps.integrations.recordSuccess(integration.id);
@@ -263,7 +288,10 @@ export class AssignmentService {
         const message = err instanceof ServiceNowError ? err.reason : (err as Error).message;
         this.deps.logger.warn({ err, integration: integration.name, resources: group.length }, 'ticket creation failed');
         await this.deps.integrations.recordFailure(integration.id, message);
-        updated = group.map((a) => ({ ...a, status: 'failed' as const, lastError: message, updatedAt: now() }));
+        const at = this.deps.clock.now();
+        updated = group.map((a) => ({ ...a, status: 'failed' as const, lastError: message, ...failedAttempt(a, at), updatedAt: at.toISOString() }));
+        const attempts = Math.max(...updated.map((a) => a.attempts));
+        if (attempts >= MAX_AUTOMATIC_ATTEMPTS) this.deps.logger.warn({ integration: integration.name, resources: group.length, attempts }, 'ticket creation gave up after the last automatic attempt; the Retry button can still create it');
         await this.deps.store.assignments.upsertMany(updated);
         return updated;
       }
@@ -292,20 +320,13 @@ export class AssignmentService {
   }
 
 
-  /** Shows the new tickets on every posted card of the recommendation. */
+  /** Shows the new tickets on every posted card of the recommendation, through each conversation's filters. */
   async refreshCards(recommendationKey: string): Promise<void> {
-    const rec = this.deps.store.recommendations.get(recommendationKey);
-    if (!rec) return;
-    const assignments = cardAssignmentsFor(this.deps.store, recommendationKey, this.deps.clock.now());
-    for (const card of this.deps.store.recommendations.listCards(recommendationKey)) {
-      const conversation = this.deps.store.conversations.get(card.conversationId);
-      if (!conversation) continue;
-      try {
-        await this.deps.messenger.update(card.conversationId, card.activityId, { card: renderRecommendationFor(conversation.channelId, rec, 1, assignments, this.deps.subscriptionNames?.()) });
-      } catch (err) {
-        this.deps.logger.warn({ err, conversationId: card.conversationId }, 'could not update the recommendation card');
-      }
-    }
+    const { store, messenger, logger, clock } = this.deps;
+    await refreshPostedCards(
+      { store, messenger, logger, now: clock.now(), ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
+      recommendationKey,
+    );
   }
 
   private async locations(resources: readonly ResourceSnapshot[]): Promise<ResourceLocation[]> {

@@ -25,13 +25,14 @@ export class RbacAuthorizer implements Authorizer {
   ) {}
 
   async canManage(actor: Actor, subscriptionIds: readonly string[]): Promise<Decision> {
+    // Nothing known yet (a fresh install): there is no Defender data to protect.
+    if (subscriptionIds.length === 0) return { allowed: true };
     if (!actor.aadObjectId) {
       return this.opts.sandbox
         ? { allowed: true }
         : { allowed: false, reason: 'Your Microsoft Entra identity is not known to the bot, so your Azure roles cannot be checked. Use Microsoft Teams.' };
     }
     if (!this.roles) return { allowed: false, reason: 'Azure is not configured, so roles cannot be checked.' };
-    if (subscriptionIds.length === 0) return { allowed: true };
     const now = (this.opts.now ?? Date.now)();
     const key = `${actor.aadObjectId}|${[...subscriptionIds].sort().join(',')}`;
     const hit = this.cache.get(key);

@@ -25,6 +25,7 @@ const cronExpr = z.string().refine((v) => cron.validate(v), 'must be a cron expr
 const envObject = z.object({
     BOT_MODE: withDefault(z.enum(['sandbox', 'production']), 'sandbox'),
     PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3978),
+    HOST: opt(z.string().min(1)),
     PUBLIC_URL: opt(z.url({ protocol: /^https?$/ })),
     MicrosoftAppId: opt(z.string().regex(guid, 'must be a GUID (the Azure Bot app id)')),
     MicrosoftAppPassword: opt(z.string()),
@@ -78,6 +79,8 @@ const envSchema = envObject.transform((env) => ({
     ...env,
     // Without an Azure identity there is nothing real to read, so the simulator is the default.
     DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (env.BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),
+    // The sandbox trusts callers without an identity, so it listens on this machine only.
+    HOST: env.HOST ?? (env.BOT_MODE === 'sandbox' ? '127.0.0.1' : '0.0.0.0'),
   }));
 
 /**
@@ -96,6 +99,9 @@ function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
   }
   if ((appType === 'SingleTenant' || appType === 'UserAssignedMSI') && !get('MicrosoftAppTenantId')) {
     problems.push(`MicrosoftAppTenantId: is required when MicrosoftAppType is ${appType}`);
+  }
+  if ((get('BOT_MODE') ?? 'sandbox') === 'production' && !get('MicrosoftAppId')) {
+    problems.push('MicrosoftAppId: is required in production mode (without it Bot Framework authentication is off)');
   }
   const secretKey = get('SECRET_KEY');
   if ((get('BOT_MODE') ?? 'sandbox') === 'production' && !secretKey) {

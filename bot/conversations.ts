@@ -3,7 +3,9 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../storage/repositories.js';
 import type { Conversation, SubscriptionFilters } from '../storage/schema.js';
-import { conversationKind, tenantOf } from './turn.js';
+import { conversationKind, rootConversationId, tenantOf } from './turn.js';
+
+export { rootConversationId };
 
 /** Stores conversation references so the bot can post there later (after restarts too). */
 export class ConversationService {
@@ -93,14 +95,6 @@ export class ConversationService {
   }
 }
 
-/**
- * In a Teams channel, a message typed in a thread carries ";messageid=…" in its conversation id;
- * the channel itself is the part before it, and that is where cards belong.
- */
-export function rootConversationId(conversationId: string): string {
-  const i = conversationId.indexOf(';messageid=');
-  return i < 0 ? conversationId : conversationId.slice(0, i);
-}
 
 /** Teams puts the UPN on `from` only in some payloads; the roster lookup fills it in otherwise. */
 function userPrincipal(activity: Activity): string | undefined {

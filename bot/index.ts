@@ -23,6 +23,7 @@ import { z } from 'zod';
 import type { ScheduledTask } from 'node-cron';
 import { scheduleJob } from '../jobs/schedule.js';
 import { ResolutionJob } from '../jobs/resolution.js';
+import { LIVE_STATUSES } from '../core/assignments.js';
 import { ReminderJob, scheduleReminders, StoredConversationDirectory, type ConversationDirectory } from '../jobs/reminders.js';
 import { parseQuietHours } from '../core/reminders.js';
 import { digestCommand } from './commands/digest.js';
@@ -122,7 +123,8 @@ export function createApp(options: AppOptions): App {
     allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
     sleep: options.retrySleep,
   });
-  const authorizer = new RbacAuthorizer(options.azure, { sandbox, logger: logger.child({ module: 'authz' }) });
+  const authorizer = new RbacAuthorizer(options.azure, { sandbox, logger: logger.child({ module: 'authz' }), now: () => clock.now().getTime() });
+  const knownSubscriptions = () => [...new Set(store.recommendations.list().flatMap((r) => r.resources.map((x) => x.subscriptionId.toLowerCase())))];
   const sync = options.azure
     ? new SyncJob({ azure: options.azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes: options.defenderScopes ?? config.DEFENDER_SCOPES })
     : undefined;
@@ -173,16 +175,26 @@ export function createApp(options: AppOptions): App {
    * One cycle per SYNC_CRON tick: refresh recommendations, move tickets with the resources'
    * real state, then finish assignments an outage left unfinished.
    */
+  const step = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await run();
+    } catch (err) {
+      logger.error({ err, step: name }, `${name} failed; the rest of the cycle goes on`);
+      return undefined;
+    }
+  };
   const cycle = sync
     ? {
+        // Independent steps: a Resource Graph outage must not stop retries of ticket creation.
         runOnce: async () => {
-          const report = await sync.runOnce();
-          try {
-            await resolution?.runOnce();
-          } catch (err) {
-            logger.error({ err }, 'resolution pass failed');
-          }
-          await assignments.resumePending();
+          const report = await step('sync', () => sync.runOnce());
+          await step('resolution', async () => resolution?.runOnce());
+          await step('resume assignments', () => assignments.resumePending());
+          // Removed integrations keep their credentials only until their tickets got a work note.
+          await step('forget credentials', () =>
+            integrations.forgetReleasedCredentials((id) => store.assignments.list((a) => a.integrationId === id && LIVE_STATUSES.has(a.status)).length > 0),
+          );
+          if (!report) throw new Error('the Defender for Cloud sync failed; see the log');
           return report;
         },
       }
@@ -196,7 +208,7 @@ export function createApp(options: AppOptions): App {
   const commands = new CommandRouter();
   commands.register(
     helpCommand(commands, sandbox),
-    ...subscribeCommands(conversations, sandbox),
+    ...subscribeCommands(conversations, sandbox, (ctx) => authorizer.canManage(ctx.actor, knownSubscriptions())),
     ...recommendationCommands({ store, sync, runCycle: cycle?.runOnce, authorizer }),
     integrationsCommand(integrations),
     assignmentsCommand({ store, clock, whoAmI }),

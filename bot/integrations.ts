@@ -148,12 +148,30 @@ export class IntegrationService {
    */
   async remove(nameOrId: string, actor: string): Promise<IntegrationView> {
     const integration = this.require(nameOrId);
+    // The credentials stay until the next cycle has left a work note on each of its tickets;
+    // forgetReleasedCredentials() then deletes them.
     const removed = { ...integration, removedAt: this.deps.clock.now().toISOString(), tokens: undefined };
     await this.deps.store.integrations.upsert(removed);
     this.clients.delete(integration.id);
     await this.audit(actor, 'integration.remove', integration, {});
     this.deps.logger.info({ integration: integration.name }, 'integration removed');
     return toView(removed);
+  }
+
+  /**
+   * Deletes the credentials of removed integrations whose assignments have all been released.
+   * The record stays for history (audit, old assignments) with encrypted empty values.
+   */
+  async forgetReleasedCredentials(isLive: (integrationId: string) => boolean): Promise<number> {
+    let forgotten = 0;
+    for (const integration of this.deps.store.integrations.listAll()) {
+      if (!integration.removedAt || isLive(integration.id)) continue;
+      if (this.deps.secrets.decrypt(integration.password) === '' && this.deps.secrets.decrypt(integration.clientSecret) === '') continue;
+      await this.deps.store.integrations.upsert({ ...integration, password: this.deps.secrets.encrypt(''), clientSecret: this.deps.secrets.encrypt(''), tokens: undefined });
+      this.clients.delete(integration.id);
+      forgotten++;
+    }
+    return forgotten;
   }
 
   /** A client for a stored integration; its OAuth tokens are kept encrypted in the store. */

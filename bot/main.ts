@@ -49,7 +49,8 @@ async function main(): Promise<void> {
     ? new AzureClient({ credential: createAzureCredential(process.env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger: logger.child({ module: 'azure' }) })
     : sandbox?.azure;
   const app = createApp({
-    config: sandbox ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,
+    // Only a sandbox bot talks to the local ServiceNow simulator; production keeps the SSRF guard.
+    config: config.BOT_MODE === 'sandbox' ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,
     store,
     clock: systemClock,
     logger,
@@ -57,12 +58,12 @@ async function main(): Promise<void> {
     version: packageVersion(),
     azure,
     defenderScopes: config.DEFENDER_SOURCE === 'sandbox' ? sandbox?.scopes : config.DEFENDER_SCOPES,
-    simulator: sandbox?.defender.control,
+    simulator: config.BOT_MODE === 'sandbox' ? sandbox?.defender.control : undefined,
     schedule: true,
-    sandboxUser: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined,
+    sandboxUser: config.BOT_MODE === 'sandbox' ? config.SANDBOX_EMULATOR_UPN : undefined,
   });
-  if (sandbox) await ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
-  const url = await app.listen(config.PORT);
+  if (sandbox && config.BOT_MODE === 'sandbox') await ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
+  const url = await app.listen(config.PORT, config.HOST);
   // The CLI refuses to write while the bot holds the data file in memory.
   const pidFile = path.join(dataDir, PID_FILE);
   writeFileSync(pidFile, String(process.pid));

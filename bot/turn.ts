@@ -31,7 +31,8 @@ export function turnInfo(ctx: TurnContext): TurnInfo {
   const a = ctx.activity;
   return {
     channelId: a.channelId,
-    conversationId: a.conversation.id,
+    // Handlers key stored state by the channel, not by the thread a message was typed in.
+    conversationId: rootConversationId(a.conversation.id),
     conversationKind: conversationKind(a),
     conversationName: a.conversation.name ?? (a.channelData?.channel?.name as string | undefined) ?? (a.channelData?.team?.name as string | undefined),
     tenantId: tenantOf(a),
@@ -39,6 +40,15 @@ export function turnInfo(ctx: TurnContext): TurnInfo {
     replyToId: a.replyToId,
     activity: a,
   };
+}
+
+/**
+ * In a Teams channel, a message typed in a thread carries ";messageid=…" in its conversation id;
+ * the channel itself is the part before it, and that is where cards belong.
+ */
+export function rootConversationId(conversationId: string): string {
+  const i = conversationId.indexOf(';messageid=');
+  return i < 0 ? conversationId : conversationId.slice(0, i);
 }
 
 export function tenantOf(a: Partial<Activity>): string | undefined {

@@ -21,6 +21,7 @@ export const CLOSE_REASON = {
   closedAfterHealthy: 'closed in ServiceNow after the resource became healthy',
   closedInServiceNow: 'closed in ServiceNow',
   integrationRemoved: 'integration removed',
+  healthyBeforeTicket: 'resource healthy before a ticket was created',
 } as const;
 
 /** Resolutions that may be undone by a regression inside the reopen window. */
@@ -55,6 +56,15 @@ export function decideLive(a: Pick<Assignment, 'status' | 'healthyPasses'>, stat
   if (!isFixed(state)) return a.healthyPasses > 0 ? { kind: 'reset', healthyPasses: 0 } : { kind: 'none' };
   const passes = a.healthyPasses + 1;
   return passes >= needed ? { kind: 'resolve', healthyPasses: passes } : { kind: 'wait', healthyPasses: passes };
+}
+
+/**
+ * For an assignment whose ticket was never created (pending/failed): once the resource is fixed
+ * (with the same debounce as tickets) nothing needs a ticket any more, so it is resolved as is.
+ */
+export function decideUnticketed(a: Pick<Assignment, 'status' | 'healthyPasses' | 'ticket'>, state: AssessmentState, resolveAfterHealthyPasses: number): LiveDecision {
+  if ((a.status !== 'pending' && a.status !== 'failed') || a.ticket) return { kind: 'none' };
+  return decideLive({ status: 'open', healthyPasses: a.healthyPasses }, state, resolveAfterHealthyPasses);
 }
 
 export function withinReopenWindow(resolvedAt: string | undefined, now: Date, windowDays: number): boolean {

@@ -12,7 +12,7 @@ import type { ScheduledTask } from 'node-cron';
 import { scheduleJob } from './schedule.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { recommendationKeyOf } from '../core/recommendations.js';
+import { recommendationKeyOf, type Ancestry } from '../core/recommendations.js';
 import { daysText, managerKey, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
 import type { CardAssignment } from '../cards/recommendationCards.js';
@@ -20,7 +20,7 @@ import type { AdaptiveCard, RenderContext } from '../cards/render.js';
 import type { Messenger } from '../bot/messenger.js';
 import type { Store } from '../storage/repositories.js';
 import type { Conversation } from '../storage/schema.js';
-import { cardAssignmentsFor, renderRecommendationFor } from './sync.js';
+import { refreshPostedCards } from './sync.js';
 
 /** Finds (or creates) the 1:1 conversation with a person identified by UPN/email. */
 export interface ConversationDirectory {
@@ -76,6 +76,8 @@ export interface ReminderJobDeps {
   timezone: string;
   /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames()). */
   subscriptionNames?: () => ReadonlyMap<string, string>;
+  /** Management-group ancestry for MG-filtered conversations' cards (SyncJob.ancestry()); none known without it. */
+  ancestry?: () => Ancestry;
 }
 
 export interface ReminderReport {
@@ -302,7 +304,7 @@ export class ReminderJob {
         ),
       );
     }
-    for (const key of recKeys) sends.push(this.refreshCards(key, plan.today, report));
+    for (const key of recKeys) sends.push(this.refreshCards(key, report));
   }
 
   private async audit(items: readonly ReminderItem[], now: Date): Promise<void> {
@@ -312,25 +314,15 @@ export class ReminderJob {
   }
 
   /** Re-renders the recommendation's cards so their tickets show the overdue state. */
-  private async refreshCards(recommendationKey: string, today: string, report: ReminderReport): Promise<void> {
+  private async refreshCards(recommendationKey: string, report: ReminderReport): Promise<void> {
     const { store, messenger, logger, clock } = this.deps;
-    const rec = store.recommendations.get(recommendationKey);
-    if (!rec) return;
-    const assignments = cardAssignmentsFor(store, recommendationKey, clock.now());
-    for (const posted of store.recommendations.listCards(recommendationKey)) {
-      const conv = store.conversations.get(posted.conversationId);
-      if (!conv) continue;
-      try {
-        await messenger.update(conv.id, posted.activityId, { card: renderRecommendationFor(conv.channelId, rec, 1, assignments, this.deps.subscriptionNames?.()), summary: `${rec.severity}: ${rec.displayName}` });
-        await store.recommendations.upsertCard({ ...posted, updatedAt: clock.now().toISOString() });
-        report.cardsUpdated++;
-      } catch (err) {
-        logger.warn({ err, conversationId: conv.id, recommendationKey }, 'recommendation card could not be updated after the grace period ended');
-      }
-    }
+    const r = await refreshPostedCards(
+      { store, messenger, logger, now: clock.now(), ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
+      recommendationKey,
+    );
+    report.cardsUpdated += r.updated;
   }
 }
-
 
 function render(to: Reach): RenderContext {
   return { channelId: to.channelId };

@@ -11,12 +11,10 @@
  * Defender call is idempotent, so a retry after a crash converges. Announcements are claimed in
  * the store before they are sent, so a restart never replays one.
  */
-import type { ScheduledTask } from 'node-cron';
-import { scheduleJob } from './schedule.js';
 import type { Clock } from '../core/clock.js';
 import { splitAssessmentId, type UnhealthyResource } from '../core/defender-model.js';
 import type { Logger } from '../core/logger.js';
-import { recommendationKeyOf, viewForFilters, type Ancestry } from '../core/recommendations.js';
+import type { Ancestry } from '../core/recommendations.js';
 import {
   announcementKey,
   announcements,
@@ -24,6 +22,7 @@ import {
   decideLive,
   decideRegression,
   decideTicket,
+  decideUnticketed,
   LIVE_STATUSES,
   regressionCorrelationId,
   regressionNote,
@@ -41,7 +40,7 @@ import type { AssessmentResponse } from '../connectors/defender/assessments.js';
 import { governanceProperties } from '../core/assignments.js';
 import type { Store } from '../storage/repositories.js';
 import type { Assignment, Integration } from '../storage/schema.js';
-import { cardAssignmentsFor, renderRecommendationFor } from './sync.js';
+import { refreshPostedCards } from './sync.js';
 
 /** The part of AzureClient this job calls. */
 export interface ResolutionAzureClient {
@@ -204,14 +203,20 @@ class Pass {
     const watermark = store.meta.get(WATERMARK_KEY);
     const full = this.report.full || watermark === undefined;
     const tracked = store.assignments.list((a) => (a.status === 'open' || a.status === 'awaiting-manual-close') && a.ticket !== undefined);
+    // Failed or unfinished ticket creations: a fix in the meantime makes the ticket unnecessary.
+    const unticketed = store.assignments.list((a) => (a.status === 'pending' || a.status === 'failed') && a.ticket === undefined);
     const regressionCandidates = store.assignments.list((a) => watchForRegression(a, this.now, this.settings.reopenWindowDays));
-    const byId = [...tracked, ...(full ? regressionCandidates : [])];
+    const byId = [...tracked, ...unticketed, ...(full ? regressionCandidates : [])];
     const states = await this.statesById(byId);
     this.report.checked = byId.length;
 
     for (const a of tracked) {
       const state = states.get(lc(a.assessmentId));
       if (state) await this.guard(a, () => this.onAssessment(a.id, state));
+    }
+    for (const a of unticketed) {
+      const state = states.get(lc(a.assessmentId));
+      if (state) await this.guard(a, () => this.onUnticketed(a.id, state));
     }
     await this.pollTickets(states);
 
@@ -227,13 +232,19 @@ class Pass {
       const candidates = new Map(regressionCandidates.map((a) => [lc(a.assessmentId), a]));
       const changed = new Map<string, AssessmentState>();
       const since = new Date(Date.parse(watermark!) - this.settings.watermarkOverlapMs);
-      const summary = await this.deps.azure.queryChangedSince(this.deps.scopes, since, {
-        onPage: (rows) => {
-          for (const r of rows) if (candidates.has(lc(r.assessmentId))) changed.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
-        },
-      });
-      for (const [id, state] of changed) await this.guard(candidates.get(id)!, () => this.onRegressionCandidate(candidates.get(id)!.id, state));
-      nextWatermark = maxIso(watermark, summary.latestStatusChange);
+      try {
+        const summary = await this.deps.azure.queryChangedSince(this.deps.scopes, since, {
+          onPage: (rows) => {
+            for (const r of rows) if (candidates.has(lc(r.assessmentId))) changed.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
+          },
+        });
+        for (const [id, state] of changed) await this.guard(candidates.get(id)!, () => this.onRegressionCandidate(candidates.get(id)!.id, state));
+        nextWatermark = maxIso(watermark, summary.latestStatusChange);
+      } catch (err) {
+        // The watermark stays, so the next pass asks for the same window again.
+        this.report.errors++;
+        this.log.warn({ err: reason(err) }, 'could not read changed assessments; regressions are checked next pass');
+      }
     }
 
     await this.retryGovernanceDeletes();
@@ -258,7 +269,15 @@ class Pass {
     const out = new Map<string, AssessmentState>();
     if (assignments.length === 0) return out;
     const byId = new Map(assignments.map((a) => [lc(a.assessmentId), a]));
-    const rows = await this.deps.azure.queryAssessmentsByIds([...byId.values()].map((a) => a.assessmentId), this.deps.scopes);
+    let rows: UnhealthyResource[];
+    try {
+      rows = await this.deps.azure.queryAssessmentsByIds([...byId.values()].map((a) => a.assessmentId), this.deps.scopes);
+    } catch (err) {
+      // No state is confirmed, so nothing is decided on it; the rest of the pass still runs.
+      this.report.errors++;
+      this.log.warn({ err: reason(err), count: byId.size }, 'could not read assessments by id; assignments are left unchanged this pass');
+      return out;
+    }
     for (const r of rows) out.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
     const missing = [...byId].filter(([id]) => !out.has(id)).map(([, a]) => a);
     let next = 0;
@@ -311,6 +330,37 @@ class Pass {
         await this.putGovernance(next);
         this.touched.add(next.recommendationKey);
         if (state.kind !== 'gone') this.announce(next, 'still-open', state.statusChangeDate, announcements.stillOpen(next, next.ticket!.number));
+        return;
+      }
+    }
+  }
+
+  /** A pending/failed assignment whose resource got fixed before its ticket existed: resolved, no ServiceNow call. */
+  private async onUnticketed(id: string, state: AssessmentState): Promise<void> {
+    const a = this.current(id);
+    if (!a) return;
+    const decision = decideUnticketed(a, state, this.settings.resolveAfterHealthyPasses);
+    switch (decision.kind) {
+      case 'none':
+      case 'back-to-open':
+        return;
+      case 'reset':
+        await this.save(a, { healthyPasses: 0 }, 'assignment.debounce-reset', {});
+        return;
+      case 'wait':
+        this.report.waiting++;
+        await this.save(a, { healthyPasses: decision.healthyPasses }, 'assignment.healthy-pass', { healthyPasses: decision.healthyPasses, status: state.kind });
+        return;
+      case 'resolve': {
+        this.report.resolved++;
+        const next = await this.save(
+          a,
+          { status: 'resolved', resolvedAt: this.now.toISOString(), closeReason: CLOSE_REASON.healthyBeforeTicket, healthyPasses: decision.healthyPasses, nextAttemptAt: undefined },
+          'assignment.resolve',
+          { reason: CLOSE_REASON.healthyBeforeTicket, previousStatus: a.status, lastError: a.lastError, status: state.kind },
+        );
+        await this.deleteGovernance(next);
+        this.touched.add(next.recommendationKey);
         return;
       }
     }
@@ -380,7 +430,15 @@ class Pass {
       groups.set(key, g);
     }
     for (const g of groups.values()) {
-      const client = this.deps.integrations.clientFor(g.integration);
+      let client: ResolutionServiceNowClient;
+      try {
+        client = this.deps.integrations.clientFor(g.integration);
+      } catch (err) {
+        // E.g. a secret that no longer decrypts: this integration waits, the others are polled.
+        this.report.errors++;
+        this.log.warn({ err: reason(err), integration: g.integration.name }, 'no ServiceNow client for this integration; its tickets are polled next pass');
+        continue;
+      }
       for (let i = 0; i < g.assignments.length; i += this.settings.ticketBatchSize) {
         const batch = g.assignments.slice(i, i + this.settings.ticketBatchSize);
         let tickets;
@@ -439,7 +497,7 @@ class Pass {
       }
       case 'owner': {
         this.report.ownersChanged++;
-        const next = await this.save(a, { owner: decision.owner, ticket }, 'assignment.owner-changed', { from: a.owner, to: decision.owner, source: 'servicenow' });
+        const next = await this.save(a, { owner: decision.owner.toLowerCase(), ticket }, 'assignment.owner-changed', { from: a.owner, to: decision.owner.toLowerCase(), source: 'servicenow' });
         if (next.status === 'open') await this.putGovernance(next);
         this.touched.add(next.recommendationKey);
         this.announce(next, 'owner', lc(decision.owner), announcements.ownerChanged(next, next.ticket!.number, decision.owner));
@@ -592,29 +650,14 @@ class Pass {
   }
 
   private refreshCards(): void {
-    const { store, messenger } = this.deps;
-    const ancestry = this.deps.ancestry?.() ?? new Map<string, string[]>();
+    const { store, messenger, clock } = this.deps;
+    const deps = { store, messenger, logger: this.log, now: clock.now(), ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() };
     for (const key of this.touched) {
-      const recKey = recommendationKeyOf(key);
-      const rec = store.recommendations.get(recKey);
-      if (!rec) continue;
-      const assignments = cardAssignmentsFor(store, recKey, this.deps.clock.now());
-      for (const posted of store.recommendations.listCards(recKey)) {
-        const conv = store.conversations.get(posted.conversationId);
-        if (!conv) continue;
-        const view = viewForFilters(rec, conv.filters, ancestry) ?? rec;
-        this.outbox.push(
-          (async () => {
-            try {
-              const card = renderRecommendationFor(conv.channelId, view, 1, assignments, this.deps.subscriptionNames?.());
-              await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
-              this.report.cardsUpdated++;
-            } catch (err) {
-              this.log.warn({ err, conversationId: conv.id, recommendationKey: recKey }, 'recommendation card update failed');
-            }
-          })(),
-        );
-      }
+      this.outbox.push(
+        refreshPostedCards(deps, key).then((r) => {
+          this.report.cardsUpdated += r.updated;
+        }),
+      );
     }
   }
 
@@ -674,7 +717,3 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Incremental passes on the sync schedule and the daily full reconcile (see jobs/schedule.ts). */
-export function scheduleResolution(job: Pick<ResolutionJob, 'runOnce'>, cronExpr: string, fullCron: string, logger: Logger): ScheduledTask[] {
-  return [scheduleJob('resolution', cronExpr, () => job.runOnce({ full: false }), logger), scheduleJob('resolution-full', fullCron, () => job.runOnce({ full: true }), logger)];
-}

@@ -111,6 +111,74 @@ export function renderRecommendationFor(
   );
 }
 
+export interface CardRefreshDeps {
+  store: Store;
+  messenger: Messenger;
+  logger: Logger;
+  now: Date;
+  /** Management-group ancestry for MG-scoped filters (SyncJob.ancestry()); empty matches subscription scopes only. */
+  ancestry?: Ancestry;
+  subscriptionNames?: ReadonlyMap<string, string>;
+}
+
+export interface CardRefreshReport {
+  updated: number;
+  failed: number;
+  /** Cards of conversations that are gone or whose filters no longer let the recommendation through. */
+  skipped: number;
+}
+
+/**
+ * The view of a recommendation one conversation's card shows, exactly as the sync job decides it:
+ * resolved cards are shown whatever the filters say now; otherwise the filtered view (resolved
+ * when none of its resources is in scope), or undefined when the severity filter excludes it.
+ */
+function hasManagementGroupScope(conv: Conversation): boolean {
+  return conv.filters.scopes.some((s) => parseScope(s)?.kind === 'managementGroup');
+}
+
+export function viewForConversation(rec: Recommendation, conv: Conversation, ancestry: Ancestry): Recommendation | undefined {
+  return rec.status === 'resolved' ? rec : viewForFilters(rec, conv.filters, ancestry);
+}
+
+/**
+ * Re-renders every posted card of a recommendation (after its tickets changed) through each
+ * conversation's filters, and stores the view's hash so the next sync pass sees the card as
+ * current and sends nothing. One conversation's failure is logged and does not stop the others.
+ */
+export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKey: string): Promise<CardRefreshReport> {
+  const { store, messenger, logger, now } = deps;
+  const report: CardRefreshReport = { updated: 0, failed: 0, skipped: 0 };
+  const key = recommendationKeyOf(recommendationKey);
+  const rec = store.recommendations.get(key);
+  if (!rec) return report;
+  const ancestry = deps.ancestry ?? new Map<string, string[]>();
+  const assignments = cardAssignmentsFor(store, key, now);
+  for (const posted of store.recommendations.listCards(key)) {
+    const conv = store.conversations.get(posted.conversationId);
+    // Before the sync job has read any ancestry, an MG filter would hide every resource and mark
+    // the card resolved; such cards are left to the next sync pass.
+    const unknownScope = conv !== undefined && ancestry.size === 0 && hasManagementGroupScope(conv);
+    const view = conv && !unknownScope ? viewForConversation(rec, conv, ancestry) : undefined;
+    if (!conv || !view) {
+      report.skipped++;
+      continue;
+    }
+    try {
+      const card = renderRecommendationFor(conv.channelId, view, 1, assignments, deps.subscriptionNames);
+      await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
+      // Re-read: a sync delivery may have stored a newer PostedCard meanwhile; keep its ids and dates.
+      const latest = store.recommendations.getCard(conv.id, key) ?? posted;
+      await store.recommendations.upsertCard({ ...latest, contentHash: view.contentHash, updatedAt: now.toISOString() });
+      report.updated++;
+    } catch (err) {
+      report.failed++;
+      logger.warn({ err, conversationId: conv.id, recommendationKey: key }, 'recommendation card could not be updated');
+    }
+  }
+  return report;
+}
+
 export class SyncJob {
   private running: Promise<SyncReport> | undefined;
   /** Cards with a send in flight: a later pass must not post them twice before the id is stored. */
@@ -118,6 +186,7 @@ export class SyncJob {
   private readonly deliveries = new Set<Promise<void>>();
   private delivery: DeliveryReport = { posted: 0, updated: 0, failed: 0 };
   private lastAncestry: Map<string, string[]> = new Map();
+  private ancestryRead = false;
   /** Subscription id (lower case) → display name, kept across passes: names rarely change. */
   private readonly names = new Map<string, string>();
   /** Ids Resource Graph was asked about and did not name (no access): not asked again every pass. */
@@ -169,10 +238,20 @@ export class SyncJob {
     });
     const now = clock.now();
 
-    const conversations = store.conversations.list().filter((c) => c.subscribed);
-    const needsAncestry = conversations.some((c) => c.filters.scopes.some((s) => parseScope(s)?.kind === 'managementGroup'));
+    let conversations = store.conversations.list().filter((c) => c.subscribed);
+    const needsAncestry = conversations.some(hasManagementGroupScope);
     // Ancestry costs a Resource Graph call against a shared quota; only MG-scoped filters need it.
-    if (needsAncestry) this.lastAncestry = normaliseAncestry(await azure.getSubscriptionAncestry(acc.subscriptionIds()));
+    if (needsAncestry) {
+      try {
+        this.lastAncestry = normaliseAncestry(await azure.getSubscriptionAncestry(acc.subscriptionIds()));
+        this.ancestryRead = true;
+      } catch (err) {
+        // MG-filtered cards follow the last known ancestry; with none yet, they would all look
+        // resolved, so those conversations wait for a pass that can read it. Everyone else goes on.
+        logger.warn({ err, lastKnown: this.ancestryRead }, 'could not read management-group ancestry; using the last known one');
+        if (!this.ancestryRead) conversations = conversations.filter((c) => !hasManagementGroupScope(c));
+      }
+    }
     await this.learnSubscriptionNames(acc.subscriptionIds());
 
     const previous = store.recommendations.list();
@@ -265,7 +344,7 @@ export class SyncJob {
     };
 
     for (const conv of conversations) {
-      for (const rec of current.values()) consider(conv, rec, viewForFilters(rec, conv.filters, this.lastAncestry));
+      for (const rec of current.values()) consider(conv, rec, viewForConversation(rec, conv, this.lastAncestry));
     }
     // Resolved cards are updated wherever they were posted, whatever the filters say now.
     const subscribed = new Map(conversations.map((c) => [c.id, c]));

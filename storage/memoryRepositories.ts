@@ -32,6 +32,7 @@ export function createRepositories(data: () => Database, persist: () => Promise<
       findByName: (name) =>
         Object.values(data().integrations).find((i) => !i.removedAt && i.name.toLowerCase() === name.toLowerCase()),
       list: () => Object.values(data().integrations).filter((i) => !i.removedAt),
+      listAll: () => Object.values(data().integrations),
       upsert: (i) => {
         data().integrations[i.id] = i;
         return persist();

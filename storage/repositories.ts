@@ -25,6 +25,8 @@ export interface IntegrationRepository {
   findByName(name: string): Integration | undefined;
   /** Active integrations (removed ones are kept for history but not listed). */
   list(): Integration[];
+  /** Active and removed ones. */
+  listAll(): Integration[];
   upsert(integration: Integration): Promise<void>;
 }
 

@@ -158,6 +158,13 @@ export const assignmentSchema = z.object({
   closeReason: z.string().optional(),
   /** When a regression could not reopen the old ticket, the new one references it. */
   previousTicket: z.object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string() }).optional(),
+  /**
+   * Failed automatic attempts to create the ticket, and when the next one may run (see
+   * core/assignmentRetry.ts). A default and an optional field: files written before they existed
+   * still parse, so no migration or SCHEMA_VERSION bump is needed.
+   */
+  attempts: z.number().int().min(0).default(0),
+  nextAttemptAt: isoDate.optional(),
 });
 export type Assignment = z.infer<typeof assignmentSchema>;
 

@@ -8,7 +8,7 @@ import type { Store } from '../../storage/repositories.js';
 import type { Assignment, Recommendation, ResourceSnapshot } from '../../storage/schema.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { AssignmentService } from '../assignments.js';
-import { SelectionError } from '../assignments.js';
+import { ALL_RESOURCES, SelectionError } from '../assignments.js';
 import type { Authorizer } from '../authorizer.js';
 
 export interface AssignmentActionDeps {
@@ -73,7 +73,8 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       recommendationName: rec.displayName,
       severity: rec.severity,
       resourceSummary: resources.length === 1 ? resources[0].name : `${resources.length} resources: ${resources.slice(0, 5).map((r) => r.name).join(', ')}${resources.length > 5 ? '…' : ''}`,
-      resourceIdsCsv: resources.map((r) => r.resourceId).join(','),
+      // "All" travels as "*": hundreds of resource ids would push the card over Teams' size limit.
+      resourceIdsCsv: resources.length === rec.resources.length && resources.length > 1 ? ALL_RESOURCES : resources.map((r) => r.resourceId).join(','),
       ticketWord: resources.length === 1 ? 'ticket' : 'tickets',
       integrations: covering.map((i) => ({ title: `${i.name} (${i.scope.split('/').pop()})`, value: i.id })),
       customized: chosen.fieldMode === 'customized',

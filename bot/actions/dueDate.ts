@@ -80,7 +80,7 @@ export async function postDueDateRequest(deps: Pick<DueDateDeps, 'store' | 'cloc
   const card = dueDateRequestCard(
     {
       assignmentId: a.id,
-      headline: `**${a.eta.requestedBy}** asks for more time on **${a.recommendationName}** / ${a.resourceName} (${ticket}): new date **${a.eta.date}**, reason: ${a.eta.justification}`,
+      headline: `**${a.eta.requestedBy}** asks for more time on **${a.recommendationName}** / ${a.resourceName} (${ticket}): new date **${a.eta.date}**, reason: ${escapeMarkdown(a.eta.justification)}`,
       owner: a.owner,
       recommendation: a.recommendationName,
       resource: a.resourceName,
@@ -360,3 +360,8 @@ function oneLine(s: string): string {
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
+
+/** The owner's words go into a markdown TextBlock: they must not become links or bold "approved" text. */
+function escapeMarkdown(text: string): string {
+  return text.replace(/([\\`*_[\]])/g, '\\$1');
+}

@@ -326,8 +326,8 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
             {
               title: `Remove the integration "${integration.name}"?`,
               text: live
-                ? `Its ${live} open assignment${live === 1 ? '' : 's'} will be released within one sync cycle: a work note is added to each ticket, the tickets stay open in ServiceNow, and the cards are updated.`
-                : 'No open assignment uses it. Its stored credentials are discarded.',
+                ? `Its ${live} open assignment${live === 1 ? '' : 's'} will be released within one sync cycle: a work note is added to each ticket, the tickets stay open in ServiceNow, and the cards are updated. Its stored credentials are deleted after that.`
+                : 'No open assignment uses it. Its stored credentials are deleted within one sync cycle.',
               confirmTitle: 'Remove',
               confirmVerb: 'confirmRemoveIntegration',
               confirmData: { integrationId: integration.id },

@@ -18,7 +18,9 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob; cloc
         const rec = deps.store.recommendations.get(key);
         if (!rec) return { kind: 'message', text: 'This recommendation is no longer tracked; type **recommendations** for the current list.' };
         const filters = deps.store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
-        const view = viewForFilters(rec, filters, deps.sync?.ancestry() ?? new Map()) ?? rec;
+        const view = rec.status === 'resolved' ? rec : viewForFilters(rec, filters, deps.sync?.ancestry() ?? new Map());
+        // The unfiltered card would show resources this conversation chose not to see.
+        if (!view) return { kind: 'message', text: "This recommendation is outside this conversation's filters; type **recommendations** for the ones shown here." };
         return {
           kind: 'replace',
           card: renderRecommendationFor(

@@ -3,6 +3,7 @@ import { describeFilters, parseSubscriptionFilters } from '../../core/subscripti
 import type { Command } from '../commandRouter.js';
 import type { ConversationService } from '../conversations.js';
 import type { OutgoingMessage, TurnInfo } from '../turn.js';
+import type { Decision } from '../authorizer.js';
 
 export const WHAT_WE_POST = [
   'a card per Defender for Cloud recommendation with unhealthy resources, updated in place as resources change',
@@ -24,13 +25,25 @@ export function welcomeMessage(info: Pick<TurnInfo, 'conversationKind' | 'conver
   };
 }
 
-export function subscribeCommands(conversations: ConversationService, sandbox: boolean): Command[] {
+/**
+ * Subscribing decides who sees Defender data (every recommendation, resource and ticket of the
+ * scopes), and unsubscribing silences a security channel: both need the same role as managing
+ * assignments. `guard` answers for the caller.
+ */
+export function subscribeCommands(conversations: ConversationService, sandbox: boolean, guard: (ctx: TurnInfo) => Promise<Decision>): Command[] {
+  const refuse = async (ctx: Parameters<Command['handle']>[0]) => {
+    const decision = await guard(ctx);
+    if (decision.allowed) return false;
+    await ctx.reply({ card: errorCard({ title: 'Not allowed', message: decision.reason, details: [] }, ctx) });
+    return true;
+  };
   return [
     {
       name: 'subscribe',
       usage: 'subscribe [severity=High,Medium] [scope=/subscriptions/<id>]',
       description: 'Post recommendations here, optionally only some severities or scopes.',
       handle: async (ctx) => {
+        if (await refuse(ctx)) return;
         const parsed = parseSubscriptionFilters(ctx.args);
         if (!parsed.ok) {
           await ctx.reply({ card: errorCard({ title: 'Not subscribed', message: 'The filter is not valid:', details: parsed.problems }, ctx) });
@@ -47,6 +60,7 @@ export function subscribeCommands(conversations: ConversationService, sandbox: b
       usage: 'unsubscribe',
       description: 'Stop posting recommendations here.',
       handle: async (ctx) => {
+        if (await refuse(ctx)) return;
         const removed = await conversations.unsubscribe(ctx.conversationId);
         await ctx.reply({
           text: removed

@@ -31,9 +31,12 @@ export async function checkInstanceUrl(input: string, options: { allowPrivate: b
   if (options.allowPrivate) return { ok: true, url: normalized };
 
   const host = url.hostname.replace(/^\[|\]$/g, '');
+  // ServiceNow instances are named hosts; an IP literal is how internal targets are reached.
+  if (isIP(host)) {
+    return { ok: false, reason: `give the instance's host name, not an IP address (${host}); set SERVICENOW_ALLOW_PRIVATE_HOSTS=true for on-premises instances` };
+  }
   let addresses: string[];
-  if (isIP(host)) addresses = [host];
-  else {
+  {
     try {
       addresses = (await (options.lookup ?? systemLookup)(host)).map((a) => a.address);
     } catch (err) {

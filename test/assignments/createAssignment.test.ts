@@ -164,6 +164,24 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(JSON.stringify(again.body.value)).toContain('already assigned');
   });
 
+  it('remembers the channel, not the thread the form was submitted from, so announcements reach it', async () => {
+    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    await h.bot.send(
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId: '19:channel-1@thread.tacv2;messageid=1732611111111', from: ADMIN }),
+    );
+    expect(h.bot.store.assignments.list()[0].conversationId).toBe('19:channel-1@thread.tacv2');
+  });
+
+  it('lets only security admins subscribe or unsubscribe once Defender data is known', async () => {
+    await h.bot.send(message('unsubscribe', { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }));
+    expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Owner, Contributor or Security Admin');
+    expect(h.bot.store.conversations.get('19:channel-1@thread.tacv2')!.subscribed).toBe(true);
+    await h.bot.send(message('subscribe', { serviceUrl: h.bot.connector.url, conversationId: 'a:erin', from: READER }));
+    expect(h.bot.store.conversations.get('a:erin')?.subscribed ?? false).toBe(false);
+    await h.bot.send(message('unsubscribe', { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    expect(h.bot.store.conversations.get('19:channel-1@thread.tacv2')!.subscribed).toBe(false);
+  });
+
   it('opens one ticket for the whole selection when asked', async () => {
     const rec = recWith(h, (n) => n >= 3 && n <= 10);
     const ids = rec.resources.slice(0, 3).map((r) => r.resourceId).join(',');
@@ -183,6 +201,12 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     const confirm = card.actions.find((a: any) => a.verb === 'createAssignment');
     const form = await h.bot.send(execute('createAssignment', confirm.data, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     expect(inputsOf(form.body.value).assignedTo).toBeDefined();
+    // "All" travels as "*" so the card stays small however many resources there are.
+    const submitData = form.body.value.actions.find((a: any) => a.verb === 'submitAssignment').data;
+    expect(submitData.resourceIds).toBe('*');
+    await h.bot.send(execute('submitAssignment', { ...submitData, ...formValues({ integrationId: h.integrationId, grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    expect(h.bot.store.assignments.list()).toHaveLength(rec.resources.length);
+    expect(h.servicenow.control.records('incident')).toHaveLength(1);
   });
 
   it('keeps the work when ServiceNow is down, and Retry finishes it', async () => {

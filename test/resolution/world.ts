@@ -132,6 +132,7 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
         createdAt: now,
         updatedAt: now,
         healthyPasses: 0,
+        attempts: 0,
       };
       await world.bot.store.assignments.upsertMany([assignment]);
       if (withCard && !world.bot.store.recommendations.get(assignment.recommendationKey)) {

@@ -70,7 +70,11 @@ describe('ServiceNow integrations', () => {
   it('applies the SSRF guard unless private hosts are allowed', async () => {
     const strict = new IntegrationService({ store, secrets: new SecretBox(Buffer.alloc(32, 3)), clock, logger: createLogger({ level: 'silent' }), allowPrivateHosts: false });
     await expect(strict.add(input(), 'tester')).rejects.toThrow(/instanceUrl: the instance URL must use https/);
-    await expect(strict.add(input({ instanceUrl: 'https://127.0.0.1:8443' }), 'tester')).rejects.toThrow(/not a public address/);
+    await expect(strict.add(input({ instanceUrl: 'https://127.0.0.1:8443' }), 'tester')).rejects.toThrow(/not an IP address/);
+    // A host name is resolved first; loopback answers are refused before any credential is sent.
+    const viaDns = new IntegrationService({ store, secrets: new SecretBox(Buffer.alloc(32, 3)), clock, logger: createLogger({ level: 'silent' }), allowPrivateHosts: false, lookup: async () => [{ address: '::ffff:7f00:1', family: 6 }] });
+    await expect(viaDns.add(input({ instanceUrl: 'https://snow.contoso.com' }), 'tester')).rejects.toThrow(/resolves to ::ffff:7f00:1, which is not a public address/);
+    expect(sim.control.requestCount()).toBe(0);
   });
 
   it('refuses a duplicate name, tests, records failures, and removes', async () => {
@@ -84,8 +88,17 @@ describe('ServiceNow integrations', () => {
     expect(failed.ok).toBe(false);
     expect(failed.integration.lastError?.message).toBeTruthy();
 
+    const id = store.integrations.findByName('Contoso ITSM')!.id;
     await service.remove('Contoso ITSM', 'tester');
     expect(service.list()).toEqual([]);
+    // The record stays for history; its credentials go once no assignment needs them.
+    const box = new SecretBox(Buffer.alloc(32, 3));
+    expect(box.decrypt(store.integrations.get(id)!.password)).toBe(DEFAULT_SIMULATOR_CREDENTIALS.password);
+    expect(await service.forgetReleasedCredentials(() => true)).toBe(0);
+    expect(await service.forgetReleasedCredentials(() => false)).toBe(1);
+    const removed = store.integrations.get(id)!;
+    expect([box.decrypt(removed.password), box.decrypt(removed.clientSecret), removed.tokens]).toEqual(['', '', undefined]);
+    expect(await service.forgetReleasedCredentials(() => false)).toBe(0);
     await expect(service.test('Contoso ITSM')).rejects.toThrow(/no integration named/);
   });
 });

@@ -8,7 +8,11 @@ describe('ServiceNow instance URL guard (SSRF)', () => {
     for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1']) {
       expect([ip, isPublicAddress(ip)]).toEqual([ip, false]);
     }
-    for (const ip of ['149.96.5.10', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8']) expect([ip, isPublicAddress(ip)]).toEqual([ip, true]);
+    for (const ip of ['149.96.5.10', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '::ffff:808:808', '2002:808:808::1']) expect([ip, isPublicAddress(ip)]).toEqual([ip, true]);
+    // IPv6 spellings that embed a private IPv4 address, as Node normalises them (hex groups).
+    for (const ip of ['::ffff:7f00:1', '::ffff:a9fe:a9fe', '::7f00:1', '64:ff9b::a9fe:a9fe', '2002:a00:1::1', '2001:0:4136:e378::1', 'fe80::1%eth0', '198.51.100.7', '203.0.113.9', '2001:db8::1']) {
+      expect([ip, isPublicAddress(ip)]).toEqual([ip, false]);
+    }
   });
 
   it('accepts an https instance on a public address and normalises it to its origin', async () => {
@@ -23,8 +27,10 @@ describe('ServiceNow instance URL guard (SSRF)', () => {
     ['https://admin:pw@contoso.service-now.com', /must not contain a user name/],
     ['https://contoso.service-now.com/api/now/table/incident', /without a path/],
     ['not a url', /is not a URL/],
-    ['https://127.0.0.1', /127\.0\.0\.1, which is not a public address/],
-    ['https://[::1]', /::1, which is not a public address/],
+    ['https://127.0.0.1', /not an IP address \(127\.0\.0\.1\)/],
+    ['https://[::1]', /not an IP address/],
+    ['https://[::ffff:127.0.0.1]', /not an IP address/],
+    ['https://149.96.5.10', /not an IP address/],
   ])('refuses %s', async (url, reason) => {
     const result = await checkInstanceUrl(url, { allowPrivate: false, lookup: resolvesTo('149.96.5.10') });
     expect(result.ok).toBe(false);
