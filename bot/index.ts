@@ -136,6 +136,7 @@ export function createApp(options: AppOptions): App {
     clock,
     logger: logger.child({ module: 'assignments' }),
     subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
+    ancestry: () => sync?.ancestry() ?? new Map(),
   });
   const whoAmI = (actor: { aadObjectId?: string }) =>
     store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === actor.aadObjectId)?.userUpn ?? (actor.aadObjectId ? undefined : options.sandboxUser);
@@ -168,6 +169,7 @@ export function createApp(options: AppOptions): App {
     settings: reminderSettings,
     timezone: config.REMINDER_TIMEZONE,
     subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
+    ancestry: () => sync?.ancestry() ?? new Map(),
   });
   const tasks: ScheduledTask[] = [];
   if (options.schedule) tasks.push(scheduleReminders(reminders, config.REMINDER_CRON, config.REMINDER_TIMEZONE, logger.child({ job: 'reminders' })));

@@ -1,6 +1,7 @@
 import { assignmentListCard, type AssignmentListModel } from '../../cards/assignmentCards.js';
 import { daysUntil, isOverdue, LIVE_STATUSES } from '../../core/assignments.js';
 import type { Clock } from '../../core/clock.js';
+import { MAX_AUTOMATIC_ATTEMPTS } from '../../core/assignmentRetry.js';
 import type { Store } from '../../storage/repositories.js';
 import type { Assignment } from '../../storage/schema.js';
 import type { Command } from '../commandRouter.js';
@@ -51,7 +52,7 @@ function row(a: Assignment, now: Date): AssignmentListModel['rows'][number] {
     dueDate: a.dueDate,
     dueText: overdue ? `${-days} day(s) overdue` : days === 0 ? 'due today' : `${days} day(s) left`,
     grace: a.gracePeriod ? (overdue ? ' · grace period ended (affects secure score)' : ' · in grace period (not affecting secure score)') : '',
-    status: (a.status === 'failed' ? `failed: ${a.lastError ?? ''}` : a.status) + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
+    status: (a.status === 'failed' ? `failed: ${a.lastError ?? ''}${a.attempts >= MAX_AUTOMATIC_ATTEMPTS ? ' (automatic retries stopped: use Retry)' : ''}` : a.status) + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
     color: a.status === 'failed' || overdue ? 'Attention' : 'Default',
     ticketNumber: a.ticket?.number ?? '',
     ticketLink: a.ticket?.link ?? '',
