@@ -267,7 +267,11 @@ export function createApp(options: AppOptions): App {
     bot,
     logger: logger.child({ module: 'http' }),
     allowedTenantIds: config.ALLOWED_TENANT_IDS,
-    health: () => ({ status: 'ok', version: options.version, mode: config.BOT_MODE, store: store.status() }),
+    // Unauthenticated: status only, no error text (it can name files and hosts).
+    health: () => {
+      const st = store.status();
+      return { status: st.ok ? 'ok' : 'degraded', version: options.version, mode: config.BOT_MODE, store: { kind: st.kind, ok: st.ok, writes: st.writes, lastWriteAt: st.lastWriteAt } };
+    },
   });
 
   registerDashboard(server, {

@@ -18,6 +18,7 @@ export { botRunning, PID_FILE } from './botProcess.js';
 
 const USAGE = `Usage: npm run cli -- <command>
   integration add --name N --scope SCOPE --instance-url URL --username U --password P --client-id C --client-secret S [--fields default|customized]
+                  (or leave out --password/--client-secret and set SERVICENOW_PASSWORD / SERVICENOW_CLIENT_SECRET)
   integration list
   integration test --name N
   integration remove --name N
@@ -31,9 +32,9 @@ const addArgs = z.object({
   scope: z.string({ error: '--scope is required' }),
   'instance-url': z.string({ error: '--instance-url is required' }),
   username: z.string({ error: '--username is required' }),
-  password: z.string({ error: '--password is required' }),
+  password: z.string({ error: '--password (or SERVICENOW_PASSWORD) is required' }),
   'client-id': z.string({ error: '--client-id is required' }),
-  'client-secret': z.string({ error: '--client-secret is required' }),
+  'client-secret': z.string({ error: '--client-secret (or SERVICENOW_CLIENT_SECRET) is required' }),
   fields: z.enum(['default', 'customized'], { error: '--fields must be default or customized' }).default('default'),
 });
 const nameArgs = z.object({ name: z.string({ error: '--name is required' }) });
@@ -64,7 +65,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 
     switch (verb) {
       case 'add': {
-        const a = parseOrUsage(addArgs, values);
+        // Secrets may come from the environment so they stay out of shell history and `ps`.
+        const a = parseOrUsage(addArgs, {
+          ...values,
+          password: values.password ?? env.SERVICENOW_PASSWORD,
+          'client-secret': values['client-secret'] ?? env.SERVICENOW_CLIENT_SECRET,
+        });
         const view = await service.add(
           { name: a.name, scope: a.scope, instanceUrl: a['instance-url'], username: a.username, password: a.password, clientId: a['client-id'], clientSecret: a['client-secret'], fieldMode: a.fields },
           actor,

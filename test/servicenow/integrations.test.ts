@@ -138,6 +138,14 @@ describe('CLI', () => {
     expect(await runCli(addArgs, env, dup.io, clock)).toBe(1);
     expect(dup.err).toEqual([expect.stringMatching(/^Error: name: an integration named "Sandbox" already exists$/)]);
 
+    // Secrets from the environment instead of the command line.
+    const fromEnv = io();
+    const envArgs = ['integration', 'add', '--name', 'FromEnv', '--scope', SCOPE, '--instance-url', sim.url, '--username', c.username, '--client-id', c.clientId];
+    expect(await runCli(envArgs, { ...env, SERVICENOW_PASSWORD: c.password, SERVICENOW_CLIENT_SECRET: c.clientSecret }, fromEnv.io, clock)).toBe(0);
+    const noSecret = io();
+    expect(await runCli(envArgs.map((x) => (x === 'FromEnv' ? 'Other' : x)), env, noSecret.io, clock)).toBe(2);
+    expect(noSecret.err[0]).toMatch(/--password \(or SERVICENOW_PASSWORD\) is required/);
+
     const remove = io();
     expect(await runCli(['integration', 'remove', '--name', 'Sandbox'], env, remove.io, clock)).toBe(0);
     const missing = io();
