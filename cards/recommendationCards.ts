@@ -91,8 +91,9 @@ export function recommendationCardModel(rec: Recommendation, opts: Recommendatio
     severityColor: severityColor(rec.severity),
     statusText: resolved ? `Resolved ${rec.updatedAt.slice(0, 10)}` : plural(rec.resources.length, 'unhealthy resource'),
     resolved,
-    description: rec.description,
-    remediation: rec.remediation,
+    // Teams' markdown does not always break on a single newline; a blank line always does.
+    description: paragraphs(rec.description),
+    remediation: paragraphs(rec.remediation),
     portalLink: rec.portalLink ?? '',
     resourcesLabel: p.pages > 1 ? `Unhealthy resources ${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + 1}–${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + p.items.length} of ${p.total}` : 'Unhealthy resources',
     resources,
@@ -124,4 +125,8 @@ export function recommendationSummaryModel(
 /** Model + render in one step, for the sync job and the refresh action. */
 export function renderRecommendation(rec: Recommendation, ctx: RenderContext, opts: RecommendationModelOptions = {}): AdaptiveCard {
   return recommendationCard(recommendationCardModel(rec, opts), ctx);
+}
+
+function paragraphs(text: string): string {
+  return text.replace(/\n+/g, '\n\n');
 }

@@ -44,7 +44,9 @@ export async function renderCardsToPng(cards: object[], browser?: Browser): Prom
             result.outputHtml = esc
               .replace(/\*\*([^*]+)\*\*/g, '<b>$1</b>')
               .replace(/(^|\s)_([^_]+)_/g, '$1<i>$2</i>')
-              .replace(/\[([^\]]+)\]\(([^)]+)\)/g, '<a href="$2">$1</a>');
+              .replace(/\[([^\]]+)\]\(([^)]+)\)/g, '<a href="$2">$1</a>')
+              .replace(/\n\n/g, '<br><br>')
+              .replace(/\n/g, '<br>');
             result.didProcess = true;
           };
           const ac = new AC.AdaptiveCard();
