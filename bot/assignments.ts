@@ -16,13 +16,16 @@ import { correlationKey } from '../core/servicenow-rules.js';
 import { ServiceNowError, type ServiceNowClient } from '../connectors/servicenow/client.js';
 import type { Ancestry } from '../core/recommendations.js';
 import { refreshPostedCards } from '../jobs/sync.js';
+import { GovernanceAssignmentPropertiesSchema, type GovernanceAssignmentBody, type GovernanceAssignmentProperties } from '../connectors/defender/governance.js';
 import type { Store } from '../storage/repositories.js';
 import type { Assignment, Integration, Recommendation, ResourceSnapshot } from '../storage/schema.js';
 import type { Actor } from './turn.js';
 import type { Messenger } from './messenger.js';
 
 export interface GovernanceWriter {
-  putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: { properties: ReturnType<typeof governanceProperties> }): Promise<unknown>;
+  /** undefined when it does not exist (404). */
+  getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<{ properties: Record<string, unknown> } | undefined>;
+  putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<unknown>;
   getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlyArray<{ name: string }>>>;
 }
 
@@ -45,6 +48,7 @@ export interface AssignmentServiceDeps {
   subscriptionNames?: () => ReadonlyMap<string, string>;
   /** Management-group ancestry for MG-filtered conversations' cards (SyncJob.ancestry()); none known without it. */
   ancestry?: () => Ancestry;
+  timeZone?: string;
 }
 
 export type SubmitOutcome =
@@ -101,7 +105,7 @@ export class AssignmentService {
 
   async submit(raw: Record<string, unknown>, actor: Actor, conversationId: string): Promise<SubmitOutcome> {
     const now = this.deps.clock.now();
-    const parsed = assignmentFormSchema(now).safeParse(raw);
+    const parsed = assignmentFormSchema(now, this.deps.timeZone ?? 'UTC').safeParse(raw);
     if (!parsed.success) return { kind: 'invalid', errors: formErrors(parsed.error) };
     const form = parsed.data;
     const rec = this.recommendation(form.recommendationKey);
@@ -300,7 +304,11 @@ export class AssignmentService {
     return this.writeGovernance(updated);
   }
 
-  /** Mirrors each ticket in Defender; a failure never loses the ticket and is retried later. */
+  /**
+   * Mirrors each ticket in Defender; a failure never loses the ticket and is retried later. PUT
+   * replaces the whole resource, so what is there (e.g. an ETA set in the portal) is read first
+   * and kept where we have nothing to say.
+   */
   private async writeGovernance(group: Assignment[]): Promise<Assignment[]> {
     const azure = this.deps.azure;
     if (!azure) return group;
@@ -308,7 +316,8 @@ export class AssignmentService {
     for (const a of group) {
       const key = a.governance?.key ?? a.id;
       try {
-        await azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, { properties: governanceProperties(a) });
+        const current = await azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, key);
+        await azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, { properties: mergedGovernance(current?.properties, a) });
         out.push({ ...a, governance: { key, status: 'synced' }, updatedAt: this.deps.clock.now().toISOString() });
       } catch (err) {
         this.deps.logger.warn({ err, assignment: a.id }, 'governance write-back failed; will retry');
@@ -324,7 +333,7 @@ export class AssignmentService {
   async refreshCards(recommendationKey: string): Promise<void> {
     const { store, messenger, logger, clock } = this.deps;
     await refreshPostedCards(
-      { store, messenger, logger, now: clock.now(), ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
+      { store, messenger, logger, now: clock.now(), timeZone: this.deps.timeZone, ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
       recommendationKey,
     );
   }
@@ -345,6 +354,24 @@ export class AssignmentService {
   private audit(actor: string, action: string, target: string, details: Record<string, unknown>) {
     return this.deps.store.audit.append({ at: this.deps.clock.now().toISOString(), actor, action, target, details });
   }
+}
+
+/**
+ * Our fields over the current governance assignment. Only the declared, writable properties of
+ * the current one go back (read-only or unknown ones would be rejected), and a field we leave
+ * unset (no ticket yet, no ETA) keeps the portal's value instead of erasing it.
+ */
+export function mergedGovernance(current: Record<string, unknown> | undefined, a: Assignment): GovernanceAssignmentProperties {
+  const ours = Object.fromEntries(Object.entries(governanceProperties(a)).filter(([, v]) => v !== undefined));
+  if (!current) return GovernanceAssignmentPropertiesSchema.parse(ours);
+  // A current value that does not parse is dropped (safeParse per field), never sent back broken.
+  const kept: Record<string, unknown> = {};
+  const shape = GovernanceAssignmentPropertiesSchema.shape;
+  for (const [name, field] of Object.entries(shape)) {
+    const parsed = field.safeParse(current[name]);
+    if (parsed.success && parsed.data !== undefined) kept[name] = parsed.data;
+  }
+  return GovernanceAssignmentPropertiesSchema.parse({ ...kept, ...ours });
 }
 
 export type { AssignmentForm };

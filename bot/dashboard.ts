@@ -22,6 +22,8 @@ export interface DashboardConfig {
 export interface DashboardDeps {
   store: Store;
   clock: Clock;
+  /** Time zone of due dates (REMINDER_TIMEZONE): "overdue" is judged there. Default UTC. */
+  timeZone?: string;
   logger: Logger;
   config: DashboardConfig;
   /** Folder with the bundled tab: index.html, config.html, tab.js, config.js. */
@@ -142,7 +144,7 @@ export function registerDashboard(server: restify.Server, deps: DashboardDeps): 
         res.send(401, UNAUTHORIZED);
         return;
       }
-      const data = buildDashboard(store.assignments.list(), store.recommendations.list(), clock.now());
+      const data = buildDashboard(store.assignments.list(), store.recommendations.list(), clock.now(), deps.timeZone ?? 'UTC');
       res.header('Cache-Control', 'no-store');
       res.send(200, data);
     } catch (err) {

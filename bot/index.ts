@@ -126,7 +126,7 @@ export function createApp(options: AppOptions): App {
   const authorizer = new RbacAuthorizer(options.azure, { sandbox, logger: logger.child({ module: 'authz' }), now: () => clock.now().getTime() });
   const knownSubscriptions = () => [...new Set(store.recommendations.list().flatMap((r) => r.resources.map((x) => x.subscriptionId.toLowerCase())))];
   const sync = options.azure
-    ? new SyncJob({ azure: options.azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes: options.defenderScopes ?? config.DEFENDER_SCOPES })
+    ? new SyncJob({ azure: options.azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes: options.defenderScopes ?? config.DEFENDER_SCOPES, timeZone: config.REMINDER_TIMEZONE })
     : undefined;
   const assignments: AssignmentService = new AssignmentService({
     store,
@@ -137,6 +137,7 @@ export function createApp(options: AppOptions): App {
     logger: logger.child({ module: 'assignments' }),
     subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
     ancestry: () => sync?.ancestry() ?? new Map(),
+    timeZone: config.REMINDER_TIMEZONE,
   });
   const whoAmI = (actor: { aadObjectId?: string }) =>
     store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === actor.aadObjectId)?.userUpn ?? (actor.aadObjectId ? undefined : options.sandboxUser);
@@ -152,6 +153,7 @@ export function createApp(options: AppOptions): App {
         settings: { resolveAfterHealthyPasses: config.RESOLVE_AFTER_HEALTHY_PASSES, reopenWindowDays: config.REOPEN_WINDOW_DAYS },
         ancestry: () => sync?.ancestry() ?? new Map(),
         subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
+        timeZone: config.REMINDER_TIMEZONE,
       })
     : undefined;
   const reminderSettings = { remindDaysBefore: config.REMIND_DAYS_BEFORE, quietHours: config.QUIET_HOURS ? parseQuietHours(config.QUIET_HOURS) : undefined };
@@ -213,7 +215,7 @@ export function createApp(options: AppOptions): App {
     ...subscribeCommands(conversations, sandbox, (ctx) => authorizer.canManage(ctx.actor, knownSubscriptions())),
     ...recommendationCommands({ store, sync, runCycle: cycle?.runOnce, authorizer }),
     integrationsCommand(integrations),
-    assignmentsCommand({ store, clock, whoAmI }),
+    assignmentsCommand({ store, clock, timeZone: config.REMINDER_TIMEZONE, whoAmI }),
     digestCommand({ store, clock, timezone: config.REMINDER_TIMEZONE, emulatorUpn: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined }),
   );
   if (options.simulator && cycle) commands.register(simulateCommand(options.simulator, store, cycle.runOnce));
@@ -228,8 +230,8 @@ export function createApp(options: AppOptions): App {
         card: helpCard({ commands: commands.list().map((c) => ({ name: c.name, usage: c.usage, description: c.description })), sandbox }, ctx),
       }),
     }),
-    ...recommendationActions({ store, sync, clock }),
-    ...assignmentActions({ assignments, authorizer, store, clock, defaultCaller: sandbox ? options.sandboxUser : undefined }),
+    ...recommendationActions({ store, sync, clock, timeZone: config.REMINDER_TIMEZONE }),
+    ...assignmentActions({ assignments, authorizer, store, clock, timeZone: config.REMINDER_TIMEZONE, defaultCaller: sandbox ? options.sandboxUser : undefined }),
     ...integrationActions({
       integrations,
       authorizer,
@@ -277,6 +279,7 @@ export function createApp(options: AppOptions): App {
   registerDashboard(server, {
     store,
     clock,
+    timeZone: config.REMINDER_TIMEZONE,
     logger: logger.child({ module: 'dashboard' }),
     config: {
       sandbox,

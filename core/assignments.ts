@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Assignment, Recommendation, ResourceSnapshot, Severity, TicketType } from '../storage/schema.js';
+import { addDays, daysBetween, localDay } from './calendar.js';
 import { htmlToCardText, truncateText } from './recommendations.js';
 
 /** Remediation timeframe by severity when the form does not say otherwise (days). */
@@ -14,27 +15,22 @@ export const DEFAULT_DUE_DAYS: DueDatePolicy = { High: 7, Medium: 14, Low: 30 };
 /** Above this many resources, "all unhealthy resources" asks for a confirmation first. */
 export const CONFIRM_ABOVE = 10;
 
-export function isoDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
+export { addDays } from './calendar.js';
 
-export function addDays(day: string, days: number): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return isoDay(d);
-}
-
-export function defaultDueDate(severity: Severity, now: Date, policy: DueDatePolicy = DEFAULT_DUE_DAYS): string {
-  return addDays(isoDay(now), policy[severity]);
+export function defaultDueDate(severity: Severity, now: Date, timeZone: string, policy: DueDatePolicy = DEFAULT_DUE_DAYS): string {
+  return addDays(localDay(now, timeZone), policy[severity]);
 }
 
 const day = /^\d{4}-\d{2}-\d{2}$/;
 const bool = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
 const email = z.string().trim().min(1, 'is required').max(200).regex(/^[^\s@]+@[^\s@]+$|^[\w.\-]+$/, 'must be an email / UPN or a ServiceNow user name');
 
-/** What the assignment form submits; ids are fixed because automation and tests rely on them. */
-export function assignmentFormSchema(now: Date) {
-  const today = isoDay(now);
+/**
+ * What the assignment form submits; ids are fixed because automation and tests rely on them.
+ * "After today" is judged in `timeZone` (REMINDER_TIMEZONE), where the due dates live.
+ */
+export function assignmentFormSchema(now: Date, timeZone: string) {
+  const today = localDay(now, timeZone);
   const maxDay = addDays(today, 366);
   return z.object({
     recommendationKey: z.string().min(1).max(200),
@@ -165,9 +161,9 @@ export function governanceProperties(a: Assignment) {
   };
 }
 
-/** Days until (positive) or since (negative) the due date, by calendar day in UTC. */
-export function daysUntil(dueDate: string, now: Date): number {
-  return Math.round((Date.parse(`${dueDate}T00:00:00Z`) - Date.parse(`${isoDay(now)}T00:00:00Z`)) / 86_400_000);
+/** Days until (positive) or since (negative) the due date, by calendar day in `timeZone`. */
+export function daysUntil(dueDate: string, now: Date, timeZone: string): number {
+  return daysBetween(localDay(now, timeZone), dueDate);
 }
 
 export const LIVE_STATUSES: ReadonlySet<Assignment['status']> = new Set(['pending', 'open', 'failed', 'awaiting-manual-close']);
@@ -176,12 +172,12 @@ export const LIVE_STATUSES: ReadonlySet<Assignment['status']> = new Set(['pendin
  * What a card says about an assignment's due date: overdue (and, with a grace period, that the
  * secure score is now affected) or still in its grace period.
  */
-export function dueStateText(a: Pick<Assignment, 'dueDate' | 'gracePeriod'>, now: Date): string {
-  const days = daysUntil(a.dueDate, now);
+export function dueStateText(a: Pick<Assignment, 'dueDate' | 'gracePeriod'>, now: Date, timeZone: string): string {
+  const days = daysUntil(a.dueDate, now, timeZone);
   if (days < 0) return a.gracePeriod ? ` · ${-days} day(s) overdue, grace period ended (affects secure score)` : ` · ${-days} day(s) overdue`;
   return a.gracePeriod ? ' · in grace period (not affecting secure score)' : '';
 }
 
-export function isOverdue(a: Assignment, now: Date): boolean {
-  return LIVE_STATUSES.has(a.status) && daysUntil(a.dueDate, now) < 0;
+export function isOverdue(a: Assignment, now: Date, timeZone: string): boolean {
+  return LIVE_STATUSES.has(a.status) && daysUntil(a.dueDate, now, timeZone) < 0;
 }

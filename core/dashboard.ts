@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { Assignment, AssignmentStatus, Recommendation, Severity } from '../storage/schema.js';
+import { addDays, localDay } from './calendar.js';
 import { recommendationPortalLink } from './defender-model.js';
 
 /**
@@ -42,7 +43,7 @@ export type DashboardRow = z.infer<typeof dashboardRowSchema>;
 
 export const dashboardDataSchema = z.object({
   generatedAt: z.string(),
-  /** The day "overdue" is measured against (UTC). */
+  /** The day "overdue" is measured against, in the due dates' time zone (REMINDER_TIMEZONE). */
   today: day,
   counts: z.object({
     total: z.number().int().min(0),
@@ -60,16 +61,6 @@ export const dashboardDataSchema = z.object({
   rows: z.array(dashboardRowSchema),
 });
 export type DashboardData = z.infer<typeof dashboardDataSchema>;
-
-const DAY_MS = 86_400_000;
-
-export function isoDay(d: Date): string {
-  return d.toISOString().slice(0, 10);
-}
-
-function addDays(dayString: string, days: number): string {
-  return isoDay(new Date(Date.parse(`${dayString}T00:00:00Z`) + days * DAY_MS));
-}
 
 export function isLive(a: Pick<Assignment, 'status'>): boolean {
   return LIVE_STATUSES.includes(a.status);
@@ -94,8 +85,8 @@ function safeLink(link: string | undefined): string | undefined {
 const zeroStatuses = () => Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<AssignmentStatus, number>;
 const zeroSeverities = () => Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
 
-export function buildDashboard(assignments: readonly Assignment[], recommendations: readonly Recommendation[], now: Date): DashboardData {
-  const today = isoDay(now);
+export function buildDashboard(assignments: readonly Assignment[], recommendations: readonly Recommendation[], now: Date, timeZone: string): DashboardData {
+  const today = localDay(now, timeZone);
   const recs = new Map(recommendations.map((r) => [r.key.toLowerCase(), r]));
 
   const counts = { total: assignments.length, open: 0, overdue: 0, inGrace: 0, resolved: 0 };

@@ -3,6 +3,7 @@
  * announcements one pass should send. Pure: the caller passes the assignments, "now", the
  * timezone and what was already sent; the job does the sending and claims the keys.
  */
+import { daysBetween, localDay, localTime } from './calendar.js';
 import { recommendationPortalLink } from './defender-model.js';
 import type { Assignment, Severity } from '../storage/schema.js';
 
@@ -117,43 +118,11 @@ export const nudgeKey = (assignmentId: string, dueDate: string) => `nudge:${assi
 
 // ------------------------------------------------------------------ time in a timezone
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timezone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timezone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-    formatters.set(timezone, f);
-  }
-  return f;
-}
-
-export function isValidTimeZone(timezone: string): boolean {
-  try {
-    formatterFor(timezone);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The wall-clock date (YYYY-MM-DD) and time (HH:mm) of an instant in a timezone. */
-export function localTime(now: Date, timezone: string): { date: string; time: string } {
-  const parts: Record<string, string> = {};
-  for (const p of formatterFor(timezone).formatToParts(now)) parts[p.type] = p.value;
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
-}
+// Re-exported: callers (config, the more-time and due-date actions) import them from here.
+export { addDays, daysBetween, isValidTimeZone, localTime } from './calendar.js';
 
 const DAY_MS = 86_400_000;
 const dayNumber = (day: string) => Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10))) / DAY_MS;
-
-export function daysBetween(fromDay: string, toDay: string): number {
-  return dayNumber(toDay) - dayNumber(fromDay);
-}
-
-export function addDays(day: string, days: number): string {
-  return new Date((dayNumber(day) + days) * DAY_MS).toISOString().slice(0, 10);
-}
 
 /** ISO-8601 week (weeks start on Monday; week 1 holds the first Thursday), e.g. 2026-W01. */
 export function isoWeek(day: string): string {
@@ -242,7 +211,7 @@ function countsOf(items: readonly ReminderItem[]): OwnerDigestPlan['counts'] {
  * Owners compare case-insensitively, as UPNs do.
  */
 export function ownerDigest(assignments: Iterable<Assignment>, owner: string, now: Date, timezone: string): OwnerDigestPlan {
-  const { date: today } = localTime(now, timezone);
+  const today = localDay(now, timezone);
   const who = owner.toLowerCase();
   const items: ReminderItem[] = [];
   for (const a of assignments) {

@@ -99,6 +99,22 @@ export interface ReminderReport {
   durationMs: number;
 }
 
+/**
+ * How long sent-reminder keys are kept. Exactly-once only needs the keys of the current period
+ * (this ISO week for digests and escalations; the days before a due date, at most
+ * REMIND_DAYS_BEFORE = 30, for nudges); 90 days leaves a wide margin for clock or timezone
+ * changes and for a pass that is days late, while the log stops growing with every week.
+ */
+export const REMINDER_LOG_RETENTION_DAYS = 90;
+
+/**
+ * Keys that belong to a period that ends (see digestKey, managerKey, nudgeKey in
+ * core/reminders.ts). grace-ended:{assignment} and the resolution job's announce:{assignment}:…
+ * keys stay: they guard "once per assignment", and dropping one while the assignment is live
+ * would send its announcement again.
+ */
+const PERIOD_KEY_PREFIXES = ['digest:', 'manager:', 'nudge:'] as const;
+
 interface Reach {
   conversationId: string;
   channelId: string;
@@ -123,6 +139,7 @@ export class ReminderJob {
     const { store, clock, logger, settings, timezone } = this.deps;
     const started = Date.now();
     const now = clock.now();
+    await this.pruneLog(now);
     this.deps.directory.refresh?.();
     const plan = planReminders({
       assignments: store.assignments.list(),
@@ -214,6 +231,17 @@ export class ReminderJob {
     report.durationMs = Date.now() - started;
     logger.info({ reminders: report }, 'reminder pass done');
     return report;
+  }
+
+  /** Never rejects: a store that cannot prune now still lets the reminders go out. */
+  private async pruneLog(now: Date): Promise<void> {
+    const olderThan = new Date(now.getTime() - REMINDER_LOG_RETENTION_DAYS * 86_400_000);
+    try {
+      const removed = await this.deps.store.reminders.prune(olderThan, PERIOD_KEY_PREFIXES);
+      if (removed > 0) this.deps.logger.info({ removed, olderThan: olderThan.toISOString() }, 'pruned old sent-reminder keys');
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not prune the sent-reminder log; trying again next pass');
+    }
   }
 
   private async lookup(upn: string): Promise<Reach | undefined> {
@@ -317,7 +345,7 @@ export class ReminderJob {
   private async refreshCards(recommendationKey: string, report: ReminderReport): Promise<void> {
     const { store, messenger, logger, clock } = this.deps;
     const r = await refreshPostedCards(
-      { store, messenger, logger, now: clock.now(), ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
+      { store, messenger, logger, now: clock.now(), timeZone: this.deps.timezone, ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
       recommendationKey,
     );
     report.cardsUpdated += r.updated;

@@ -108,6 +108,8 @@ export interface ResolutionDeps {
   ancestry?: () => Ancestry;
   /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames()). */
   subscriptionNames?: () => ReadonlyMap<string, string>;
+  /** Time zone of due dates (REMINDER_TIMEZONE) for re-rendered cards' due states; default UTC. */
+  timeZone?: string;
 }
 
 export interface ResolutionReport {
@@ -651,7 +653,7 @@ class Pass {
 
   private refreshCards(): void {
     const { store, messenger, clock } = this.deps;
-    const deps = { store, messenger, logger: this.log, now: clock.now(), ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() };
+    const deps = { store, messenger, logger: this.log, now: clock.now(), timeZone: this.deps.timeZone, ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() };
     for (const key of this.touched) {
       this.outbox.push(
         refreshPostedCards(deps, key).then((r) => {

@@ -46,6 +46,8 @@ export interface SyncDeps {
   scopes: readonly string[];
   /** Subscription display names known up front (they win over Resource Graph's); ids are shown when a name is unknown. */
   subscriptionNames?: ReadonlyMap<string, string>;
+  /** Time zone of due dates (REMINDER_TIMEZONE): the tickets' due states on cards are judged there. Default UTC. */
+  timeZone?: string;
 }
 
 export interface SyncReport {
@@ -77,16 +79,16 @@ export interface DeliveryReport {
 const LIVE_ASSIGNMENT = new Set<Assignment['status']>(['pending', 'open', 'failed', 'awaiting-manual-close']);
 const cardKey = (conversationId: string, recommendationKey: string) => `${conversationId}\u0000${recommendationKey}`;
 
-/** Tickets to show on a recommendation's card, from the stored assignments, with their due state at `now`. */
-export function cardAssignmentsFor(store: Store, recommendationKey: string, now: Date): CardAssignment[] {
+/** Tickets to show on a recommendation's card, from the stored assignments, with their due state at `now` in `timeZone`. */
+export function cardAssignmentsFor(store: Store, recommendationKey: string, now: Date, timeZone: string): CardAssignment[] {
   const key = recommendationKeyOf(recommendationKey);
   return store.assignments
     .list((a) => LIVE_ASSIGNMENT.has(a.status) && a.ticket !== undefined && recommendationKeyOf(a.recommendationKey) === key)
-    .map((a) => toCardAssignment(a, now));
+    .map((a) => toCardAssignment(a, now, timeZone));
 }
 
-function toCardAssignment(a: Assignment, now: Date): CardAssignment {
-  return { resourceId: a.resourceId, ticketNumber: a.ticket!.number, ticketLink: a.ticket!.link, owner: a.owner, dueDate: a.dueDate, state: dueStateText(a, now) };
+function toCardAssignment(a: Assignment, now: Date, timeZone: string): CardAssignment {
+  return { resourceId: a.resourceId, ticketNumber: a.ticket!.number, ticketLink: a.ticket!.link, owner: a.owner, dueDate: a.dueDate, state: dueStateText(a, now, timeZone) };
 }
 
 /**
@@ -116,6 +118,8 @@ export interface CardRefreshDeps {
   messenger: Messenger;
   logger: Logger;
   now: Date;
+  /** Time zone of due dates (REMINDER_TIMEZONE) for the tickets' due states; default UTC. */
+  timeZone?: string;
   /** Management-group ancestry for MG-scoped filters (SyncJob.ancestry()); empty matches subscription scopes only. */
   ancestry?: Ancestry;
   subscriptionNames?: ReadonlyMap<string, string>;
@@ -153,7 +157,7 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
   const rec = store.recommendations.get(key);
   if (!rec) return report;
   const ancestry = deps.ancestry ?? new Map<string, string[]>();
-  const assignments = cardAssignmentsFor(store, key, now);
+  const assignments = cardAssignmentsFor(store, key, now, deps.timeZone ?? 'UTC');
   for (const posted of store.recommendations.listCards(key)) {
     const conv = store.conversations.get(posted.conversationId);
     // Before the sync job has read any ancestry, an MG filter would hide every resource and mark
@@ -315,7 +319,7 @@ export class SyncJob {
     for (const a of store.assignments.list((x) => LIVE_ASSIGNMENT.has(x.status) && x.ticket !== undefined)) {
       const k = recommendationKeyOf(a.recommendationKey);
       const list = assignmentsByKey.get(k) ?? [];
-      list.push(toCardAssignment(a, this.deps.clock.now()));
+      list.push(toCardAssignment(a, this.deps.clock.now(), this.deps.timeZone ?? 'UTC'));
       assignmentsByKey.set(k, list);
     }
 

@@ -76,6 +76,20 @@ export function createRepositories(data: () => Database, persist: () => Promise<
         await persist();
         return true;
       },
+      prune: async (olderThan, keyPrefixes) => {
+        if (keyPrefixes.length === 0) return 0;
+        const cutoff = olderThan.getTime();
+        const log = data().reminders;
+        let removed = 0;
+        for (const [key, entry] of Object.entries(log)) {
+          if (Date.parse(entry.sentAt) < cutoff && keyPrefixes.some((p) => key.startsWith(p))) {
+            delete log[key];
+            removed++;
+          }
+        }
+        if (removed > 0) await persist();
+        return removed;
+      },
     },
     audit: {
       append: (entry) => {
@@ -85,6 +99,14 @@ export function createRepositories(data: () => Database, persist: () => Promise<
         return persist();
       },
       list: (limit = 100) => data().audit.slice(-limit).reverse(),
+      findLast: (target, predicate) => {
+        const log = data().audit;
+        for (let i = log.length - 1; i >= 0; i--) {
+          const e = log[i]!;
+          if (e.target === target && (!predicate || predicate(e))) return e;
+        }
+        return undefined;
+      },
     },
     meta: {
       get: (key) => data().meta[key],

@@ -52,11 +52,19 @@ export interface ReminderRepository {
   wasSent(key: string): boolean;
   /** Records a sent reminder; returns false when it was already recorded (exactly-once guard). */
   markSent(entry: ReminderSent): Promise<boolean>;
+  /**
+   * Forgets entries sent before `olderThan` whose key starts with one of `keyPrefixes`; returns
+   * how many. The caller names the prefixes: only it knows which keys are tied to a period that
+   * is over (keys of a still-live thing, such as grace-ended:{assignment}, must stay).
+   */
+  prune(olderThan: Date, keyPrefixes: readonly string[]): Promise<number>;
 }
 
 export interface AuditRepository {
   append(entry: AuditEntry): Promise<void>;
   list(limit?: number): AuditEntry[];
+  /** The newest entry about `target` that matches, however old (list() only sees the last few). */
+  findLast(target: string, predicate?: (entry: AuditEntry) => boolean): AuditEntry | undefined;
 }
 
 export interface MetaRepository {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { assignmentFormCard, assignmentResultCard, confirmCard, type AssignmentFormModel } from '../../cards/assignmentCards.js';
 import { errorCard, type AdaptiveCard } from '../../cards/index.js';
-import { addDays, CONFIRM_ABOVE, defaultDueDate, isoDay } from '../../core/assignments.js';
+import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.js';
+import { localDay } from '../../core/calendar.js';
 import { SCOPE_FORMS } from '../../core/scope.js';
 import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../storage/repositories.js';
@@ -16,6 +17,8 @@ export interface AssignmentActionDeps {
   authorizer: Authorizer;
   store: Store;
   clock: Clock;
+  /** REMINDER_TIMEZONE: the date picker's bounds and the default due date are days there. Default UTC. */
+  timeZone?: string;
   /** Who the Emulator user is (no Entra identity there), e.g. in sandbox mode. */
   defaultCaller?: string;
 }
@@ -65,6 +68,8 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       };
     }
     const now = clock.now();
+    const timeZone = deps.timeZone ?? 'UTC';
+    const today = localDay(now, timeZone);
     const prefill = assignments.prefill(rec, resources);
     const chosen = covering.find((i) => i.id === str(values.integrationId)) ?? covering[0];
     const caller = store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === ctx.actor.aadObjectId)?.userUpn ?? deps.defaultCaller ?? '';
@@ -78,8 +83,8 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       ticketWord: resources.length === 1 ? 'ticket' : 'tickets',
       integrations: covering.map((i) => ({ title: `${i.name} (${i.scope.split('/').pop()})`, value: i.id })),
       customized: chosen.fieldMode === 'customized',
-      minDate: addDays(isoDay(now), 1),
-      maxDate: addDays(isoDay(now), 366),
+      minDate: addDays(today, 1),
+      maxDate: addDays(today, 366),
       errors: Object.entries(errors).map(([field, message]) => ({ label: FIELD_LABELS[field] ?? field, message })),
       values: {
         integrationId: chosen.id,
@@ -88,7 +93,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
         caller: str(values.caller) || caller,
         shortDescription: str(values.shortDescription) || prefill.shortDescription,
         description: str(values.description) || prefill.description,
-        dueDate: str(values.dueDate) || defaultDueDate(rec.severity, now),
+        dueDate: str(values.dueDate) || defaultDueDate(rec.severity, now, timeZone),
         grouping: str(values.grouping) || 'perResource',
         gracePeriod: str(values.gracePeriod) || 'false',
         notifyOwner: str(values.notifyOwner) || 'true',

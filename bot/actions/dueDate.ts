@@ -144,9 +144,8 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
 
   /** `eta` is the date the clicked card carried, when it carried one. */
   const alreadyHandled = (ctx: ActionContext, a: Assignment, eta: string | undefined): ActionResult => {
-    const last = deps.store.audit
-      .list(1000)
-      .find((e) => e.target === a.id && (e.action === APPROVED || e.action === DECLINED) && 'eta' in e.details && (eta === undefined || e.details.eta === eta));
+    // By target, not among the latest entries: the resolution job's entries soon bury a decision.
+    const last = deps.store.audit.findLast(a.id, (e) => (e.action === APPROVED || e.action === DECLINED) && 'eta' in e.details && (eta === undefined || e.details.eta === eta));
     const request = eta ? `This request (new date ${eta})` : 'This request';
     const text = last
       ? `${request} was already handled by ${last.actor}: ${last.action === DECLINED ? `declined, the due date stays ${a.dueDate}` : `the due date is now ${a.dueDate}`}.`

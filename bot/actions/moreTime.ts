@@ -47,6 +47,18 @@ export function etaDateTime(day: string): string {
 
 export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
   const today = () => localTime(deps.clock.now(), deps.timezone).date;
+  const locks = new Map<string, Promise<unknown>>();
+
+  /** One submission per assignment at a time: a double click waits, then finds the first one's request stored. */
+  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    locks.set(key, tail);
+    void tail.then(() => {
+      if (locks.get(key) === tail) locks.delete(key);
+    });
+    return run;
+  };
   const submitSchema = z.object({
     assignmentId,
     eta: z
@@ -100,45 +112,63 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
     defineAction({
       verb: 'submitMoreTime',
       schema: submitSchema,
-      handle: async (ctx, data) => {
-        const found = await ownedAssignment(ctx, data.assignmentId);
-        if ('refusal' in found) return found.refusal;
-        const { assignment, upn } = found;
-        const at = deps.clock.now().toISOString();
-        // Persist first: whatever the outside systems answer, the owner's request is kept.
-        const updated: Assignment = { ...assignment, eta: { date: data.eta, justification: data.justification, requestedBy: upn, at }, updatedAt: at };
-        await deps.store.assignments.upsertMany([updated]);
-        await deps.store.audit.append({
-          at,
-          actor: upn,
-          action: 'assignment.eta',
-          target: assignment.id,
-          details: { eta: data.eta, justification: data.justification, previousEta: assignment.eta?.date ?? null, dueDate: assignment.dueDate },
-        });
+      handle: (ctx, data) =>
+        serial(data.assignmentId, async () => {
+          const found = await ownedAssignment(ctx, data.assignmentId);
+          if ('refusal' in found) return found.refusal;
+          const { assignment, upn } = found;
+          // The same request again (a double click, a resent card): ServiceNow, Defender and the
+          // admins already have it, so nothing is sent twice.
+          if (assignment.eta && assignment.eta.date === data.eta && assignment.eta.justification === data.justification) {
+            return {
+              kind: 'replace',
+              card: noticeCard(
+                {
+                  title: 'More time already requested',
+                  text:
+                    `Your request for ${data.eta} on "${assignment.recommendationName}" (${assignment.resourceName}) is already recorded, so nothing was sent again. ` +
+                    `The due date stays ${assignment.dueDate} until a security admin changes it.`,
+                  facts: [{ title: 'Requested', value: `${assignment.eta.at.slice(0, 10)} by ${assignment.eta.requestedBy}` }],
+                },
+                ctx,
+              ),
+            };
+          }
+          const at = deps.clock.now().toISOString();
+          // Persist first: whatever the outside systems answer, the owner's request is kept.
+          const updated: Assignment = { ...assignment, eta: { date: data.eta, justification: data.justification, requestedBy: upn, at }, updatedAt: at };
+          await deps.store.assignments.upsertMany([updated]);
+          await deps.store.audit.append({
+            at,
+            actor: upn,
+            action: 'assignment.eta',
+            target: assignment.id,
+            details: { eta: data.eta, justification: data.justification, previousEta: assignment.eta?.date ?? null, dueDate: assignment.dueDate },
+          });
 
-        const ticket = await addWorkNote(deps, updated, upn);
-        const defender = await writeRemediationEta(deps, updated);
-        const admins = deps.messenger ? await postDueDateRequest({ ...deps, messenger: deps.messenger }, updated) : undefined;
-        const problems = [ticket, defender, ...(admins ? [admins] : [])].filter((r) => !r.ok).length;
-        return {
-          kind: 'replace',
-          card: noticeCard(
-            {
-              title: problems === 0 ? 'More time requested' : 'More time requested, with problems',
-              text:
-                `Your date ${data.eta} is recorded for "${assignment.recommendationName}" on ${assignment.resourceName}. ` +
-                `The due date stays ${assignment.dueDate} until a security admin changes it.` +
-                (problems > 0 ? ' Your request is saved here; the failed updates below were not applied.' : ''),
-              facts: [
-                { title: 'ServiceNow', value: ticket.text },
-                { title: 'Defender for Cloud', value: defender.text },
-                ...(admins ? [{ title: 'Security admins', value: admins.text }] : []),
-              ],
-            },
-            ctx,
-          ),
-        };
-      },
+          const ticket = await addWorkNote(deps, updated, upn);
+          const defender = await writeRemediationEta(deps, updated);
+          const admins = deps.messenger ? await postDueDateRequest({ ...deps, messenger: deps.messenger }, updated) : undefined;
+          const problems = [ticket, defender, ...(admins ? [admins] : [])].filter((r) => !r.ok).length;
+          return {
+            kind: 'replace',
+            card: noticeCard(
+              {
+                title: problems === 0 ? 'More time requested' : 'More time requested, with problems',
+                text:
+                  `Your date ${data.eta} is recorded for "${assignment.recommendationName}" on ${assignment.resourceName}. ` +
+                  `The due date stays ${assignment.dueDate} until a security admin changes it.` +
+                  (problems > 0 ? ' Your request is saved here; the failed updates below were not applied.' : ''),
+                facts: [
+                  { title: 'ServiceNow', value: ticket.text },
+                  { title: 'Defender for Cloud', value: defender.text },
+                  ...(admins ? [{ title: 'Security admins', value: admins.text }] : []),
+                ],
+              },
+              ctx,
+            ),
+          };
+        }),
     }),
   ];
 }

@@ -8,7 +8,8 @@ import { defineAction, type ActionHandler } from '../actionRouter.js';
 /** Card inputs arrive as strings; a page number may come as "2". */
 const pageSchema = z.coerce.number().int().min(1).max(10_000).default(1);
 
-export function recommendationActions(deps: { store: Store; sync?: SyncJob; clock: Clock }): ActionHandler[] {
+/** `timeZone`: REMINDER_TIMEZONE, where the tickets' due dates are judged; default UTC. */
+export function recommendationActions(deps: { store: Store; sync?: SyncJob; clock: Clock; timeZone?: string }): ActionHandler[] {
   return [
     defineAction({
       verb: 'refreshRecommendation',
@@ -27,7 +28,7 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob; cloc
             ctx.channelId,
             view,
             data.page,
-            cardAssignmentsFor(deps.store, key, deps.clock.now()),
+            cardAssignmentsFor(deps.store, key, deps.clock.now(), deps.timeZone ?? 'UTC'),
             deps.sync?.subscriptionNames(),
           ),
         };

@@ -8,13 +8,15 @@ import type { Command } from '../commandRouter.js';
 
 const MAX_ROWS = 25;
 
-export function assignmentsCommand(deps: { store: Store; clock: Clock; whoAmI: (actor: { aadObjectId?: string }) => string | undefined }): Command {
+/** `timeZone`: REMINDER_TIMEZONE, where due dates (and so "overdue") are judged; default UTC. */
+export function assignmentsCommand(deps: { store: Store; clock: Clock; timeZone?: string; whoAmI: (actor: { aadObjectId?: string }) => string | undefined }): Command {
   return {
     name: 'assignments',
     usage: 'assignments [mine|overdue]',
     description: 'Open assignments with owner, due date, grace period, status and ticket link.',
     handle: async (ctx) => {
       const now = deps.clock.now();
+      const timeZone = deps.timeZone ?? 'UTC';
       const mode = ctx.args.toLowerCase();
       if (mode && mode !== 'mine' && mode !== 'overdue') {
         await ctx.reply({ text: 'Usage: **assignments**, **assignments mine** or **assignments overdue**' });
@@ -27,22 +29,22 @@ export function assignmentsCommand(deps: { store: Store; clock: Clock; whoAmI: (
       }
       const selected = deps.store.assignments
         .list((a) => LIVE_STATUSES.has(a.status))
-        .filter((a) => (mode === 'mine' ? a.owner === me : mode === 'overdue' ? isOverdue(a, now) : true))
+        .filter((a) => (mode === 'mine' ? a.owner === me : mode === 'overdue' ? isOverdue(a, now, timeZone) : true))
         .sort((a, b) => a.dueDate.localeCompare(b.dueDate) || a.resourceName.localeCompare(b.resourceName));
-      const overdue = selected.filter((a) => isOverdue(a, now)).length;
+      const overdue = selected.filter((a) => isOverdue(a, now, timeZone)).length;
       const model: AssignmentListModel = {
         title: mode === 'mine' ? 'Your assignments' : mode === 'overdue' ? 'Overdue assignments' : 'Open assignments',
         summary: selected.length ? `${selected.length} open, ${overdue} overdue` : 'Nothing here. 🎉',
         more: Math.max(0, selected.length - MAX_ROWS),
-        rows: selected.slice(0, MAX_ROWS).map((a) => row(a, now)),
+        rows: selected.slice(0, MAX_ROWS).map((a) => row(a, now, timeZone)),
       };
       await ctx.reply({ card: assignmentListCard(model, ctx), summary: model.title });
     },
   };
 }
 
-function row(a: Assignment, now: Date): AssignmentListModel['rows'][number] {
-  const days = daysUntil(a.dueDate, now);
+function row(a: Assignment, now: Date, timeZone: string): AssignmentListModel['rows'][number] {
+  const days = daysUntil(a.dueDate, now, timeZone);
   const overdue = days < 0;
   return {
     recommendation: a.recommendationName,

@@ -118,6 +118,31 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(h.bot.store.audit.list(5).some((e) => e.action === 'assignment.create')).toBe(true);
   });
 
+  it('a retried governance write keeps what was changed in the Defender portal', async () => {
+    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const resource = rec.resources[0];
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const [a] = h.bot.store.assignments.list();
+    expect(a.governance).toMatchObject({ status: 'synced' });
+
+    // Someone sets a remediation ETA in the portal (a PUT of the whole resource, as the portal does).
+    const portal = await h.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance!.key);
+    const portalEta = { eta: '2026-12-20T00:00:00Z', justification: 'Agreed with the app team in the portal' };
+    await h.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance!.key, { properties: { ...portal!.properties, remediationEta: portalEta } });
+    // A later write-back of ours was recorded as failed (e.g. its response was lost), so it is retried.
+    await h.bot.store.assignments.upsertMany([{ ...a, governance: { key: a.governance!.key, status: 'failed', lastError: 'socket hang up' } }]);
+    h.defender.control.resetRequestLog();
+
+    expect(await h.bot.app.assignments.resumePending()).toBe(1);
+
+    const puts = h.defender.control.requests().filter((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
+    expect(puts).toHaveLength(1);
+    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', puts[0]!.body)).toEqual([]);
+    const [gov] = h.defender.control.listGovernanceAssignments();
+    expect(gov!.properties).toMatchObject({ owner: 'bob.martinez@contoso.com', remediationDueDate: '2026-12-10T23:59:59Z', isGracePeriod: true, remediationEta: portalEta });
+    expect(h.bot.store.assignments.get(a.id)!.governance).toMatchObject({ status: 'synced' });
+  });
+
   it('refuses a user without Owner, Contributor or Security Admin, and creates nothing', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     const res = await h.bot.send(

@@ -5,14 +5,14 @@ const NOW = new Date('2026-11-26T15:00:00Z');
 
 describe('assignment rules', () => {
   it('defaults the due date from severity', () => {
-    expect(defaultDueDate('High', NOW)).toBe('2026-12-03');
-    expect(defaultDueDate('Medium', NOW)).toBe('2026-12-10');
-    expect(defaultDueDate('Low', NOW)).toBe('2026-12-26');
+    expect(defaultDueDate('High', NOW, 'UTC')).toBe('2026-12-03');
+    expect(defaultDueDate('Medium', NOW, 'UTC')).toBe('2026-12-10');
+    expect(defaultDueDate('Low', NOW, 'UTC')).toBe('2026-12-26');
     expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
   });
 
   it('validates the form: due date after today and within a year, known ticket type, toggles as strings', () => {
-    const schema = assignmentFormSchema(NOW);
+    const schema = assignmentFormSchema(NOW, 'UTC');
     const base = { recommendationKey: 'k', resourceIds: '/a,/b,/a', integrationId: 'i', ticketType: 'incident', assignedTo: 'o@x.com', caller: 'c@x.com', shortDescription: 's', description: 'd', dueDate: '2026-12-01', gracePeriod: 'true', notifyOwner: 'false' };
     const ok = schema.parse(base);
     expect(ok).toMatchObject({ resourceIds: ['/a', '/b'], gracePeriod: true, notifyOwner: false, notifyManager: false, grouping: 'perResource' });
@@ -24,10 +24,10 @@ describe('assignment rules', () => {
   });
 
   it('states the due state for cards', () => {
-    expect(dueStateText({ dueDate: '2026-11-30', gracePeriod: true }, NOW)).toBe(' · in grace period (not affecting secure score)');
-    expect(dueStateText({ dueDate: '2026-11-20', gracePeriod: true }, NOW)).toBe(' · 6 day(s) overdue, grace period ended (affects secure score)');
-    expect(dueStateText({ dueDate: '2026-11-20', gracePeriod: false }, NOW)).toBe(' · 6 day(s) overdue');
-    expect(dueStateText({ dueDate: '2026-11-30', gracePeriod: false }, NOW)).toBe('');
+    expect(dueStateText({ dueDate: '2026-11-30', gracePeriod: true }, NOW, 'UTC')).toBe(' · in grace period (not affecting secure score)');
+    expect(dueStateText({ dueDate: '2026-11-20', gracePeriod: true }, NOW, 'UTC')).toBe(' · 6 day(s) overdue, grace period ended (affects secure score)');
+    expect(dueStateText({ dueDate: '2026-11-20', gracePeriod: false }, NOW, 'UTC')).toBe(' · 6 day(s) overdue');
+    expect(dueStateText({ dueDate: '2026-11-30', gracePeriod: false }, NOW, 'UTC')).toBe('');
   });
 
   it('keys a whole-selection ticket by recommendation and the set of resources, in any order', () => {

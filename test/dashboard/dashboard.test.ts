@@ -17,6 +17,7 @@ describe('buildDashboard', () => {
       ],
       [],
       NOW,
+      'UTC',
     );
     expect(data.today).toBe('2026-11-26');
     expect(data.counts).toEqual({ total: 7, open: 5, overdue: 3, inGrace: 2, resolved: 1 });
@@ -37,6 +38,7 @@ describe('buildDashboard', () => {
       ],
       [],
       NOW,
+      'UTC',
     );
     expect(data.bySeverityStatus.map((s) => s.severity)).toEqual(['High', 'Medium', 'Low']);
     expect(data.bySeverityStatus[0]!.counts).toMatchObject({ open: 2, resolved: 0, failed: 0 });
@@ -57,6 +59,7 @@ describe('buildDashboard', () => {
       ],
       [],
       NOW,
+      'UTC',
     );
     expect(data.timeline.map((w) => [w.start, w.end, w.total])).toEqual([
       ['2026-11-26', '2026-12-02', 2],
@@ -83,6 +86,7 @@ describe('buildDashboard', () => {
       ],
       [],
       NOW,
+      'UTC',
     );
     expect(data.topOverdueOwners).toHaveLength(5);
     expect(data.topOverdueOwners[0]).toEqual({ owner: 'bea@contoso.com', overdue: 2, oldestDueDate: '2026-10-01' });
@@ -98,6 +102,7 @@ describe('buildDashboard', () => {
       ],
       [recommendation('rec-a', 'High', 'portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/rec-a')],
       NOW,
+      'UTC',
     );
     const [t, evil] = [data.rows.find((r) => r.id === 't')!, data.rows.find((r) => r.id === 'evil')!];
     expect(t).toMatchObject({ ticketNumber: 'INC0001', ticketLink: 'https://x.service-now.com/incident.do?sys_id=s' });
@@ -108,7 +113,7 @@ describe('buildDashboard', () => {
   });
 
   it('produces data its own schema accepts (the tab validates with it) and the schema rejects tampering', () => {
-    const data = buildDashboard(seededAssignments(), [], NOW);
+    const data = buildDashboard(seededAssignments(), [], NOW, 'UTC');
     expect(dashboardDataSchema.parse(JSON.parse(JSON.stringify(data)))).toEqual(data);
     expect(data.counts.total).toBe(30);
     expect(new Set(data.rows.map((r) => r.subscriptionId))).toEqual(new Set(SUBS));
@@ -117,8 +122,28 @@ describe('buildDashboard', () => {
     expect(dashboardDataSchema.safeParse(bad).success).toBe(false);
   });
 
+  it('judges "overdue" by the day in the due dates\' time zone, not in UTC', () => {
+    // Sunday 23:00 UTC is Monday 10:00 in Sydney: Sunday's due date has passed there, Monday's has not.
+    const sundayNightUtc = new Date('2026-11-29T23:00:00Z');
+    const rows = [
+      assignment({ id: 'due-saturday', dueDate: '2026-11-28', status: 'open' }),
+      assignment({ id: 'due-sunday', dueDate: '2026-11-29', status: 'open', gracePeriod: true }),
+      assignment({ id: 'due-monday', dueDate: '2026-11-30', status: 'open', gracePeriod: true }),
+    ];
+    const sydney = buildDashboard(rows, [], sundayNightUtc, 'Australia/Sydney');
+    expect(sydney.today).toBe('2026-11-30');
+    expect(sydney.counts).toMatchObject({ open: 3, overdue: 2, inGrace: 1 });
+    expect(sydney.rows.filter((r) => r.overdue).map((r) => r.id)).toEqual(['due-saturday', 'due-sunday']);
+    expect(sydney.topOverdueOwners).toEqual([{ owner: 'alex@contoso.com', overdue: 2, oldestDueDate: '2026-11-28' }]);
+    expect(sydney.timeline[0]).toMatchObject({ start: '2026-11-30', end: '2026-12-06', total: 1 });
+
+    const utc = buildDashboard(rows, [], sundayNightUtc, 'UTC');
+    expect(utc.today).toBe('2026-11-29');
+    expect(utc.counts).toMatchObject({ overdue: 1, inGrace: 2 });
+  });
+
   it('is empty but well-formed without assignments', () => {
-    const data = buildDashboard([], [], NOW);
+    const data = buildDashboard([], [], NOW, 'UTC');
     expect(data.counts).toEqual({ total: 0, open: 0, overdue: 0, inGrace: 0, resolved: 0 });
     expect(data.timeline).toHaveLength(4);
     expect(data.topOverdueOwners).toEqual([]);

@@ -215,6 +215,18 @@ describe('security admins decide on requests for more time, end to end', () => {
     expect(stored().dueDate).toBe('2026-12-04');
   });
 
+  it('names who handled a request even after thousands of later audit entries', async () => {
+    const request = await ownerAsks();
+    await bot.send(execute('declineMoreTime', request.actions[1].data, inChannel(ALICE_FROM)));
+    // The resolution job appends an entry per assignment and pass: the decision is soon far back.
+    const at = bot.clock.now().toISOString();
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => bot.store.audit.append({ at, actor: 'resolution', action: 'assignment.healthy-pass', target: `other-${i}`, details: {} })));
+    expect(bot.store.audit.list(1000).some((e) => e.target === seeded.id)).toBe(false);
+
+    const late = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
+    expect(late.body.value.body[1].text).toBe(`This request (new date 2026-12-18) was already handled by ${ALICE}: declined, the due date stays 2026-12-04.`);
+  });
+
   it('two admins approving at once (or a double click) apply the change once', async () => {
     const request = await ownerAsks();
     const putsBefore = governancePuts().length;

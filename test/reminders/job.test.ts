@@ -120,6 +120,23 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     expect(bot.store.audit.list(10).filter((e) => e.action === 'assignment.grace-ended').map((e) => e.target)).toEqual([graced.id]);
   });
 
+  it('forgets sent keys of periods long over each pass, but never a live assignment\'s grace-ended key', async () => {
+    const graced = assignment({ owner: BOB, dueDate: '2026-08-01', gracePeriod: true, notifyOwner: false });
+    await seed(bot.store, graced);
+    const sent = (key: string, sentAt: string) => bot.store.reminders.markSent({ key, sentAt, recipient: BOB });
+    await sent(`grace-ended:${graced.id}`, '2026-08-02T09:00:00.000Z');
+    await sent(`digest:${BOB}:2026-W31`, '2026-07-27T09:00:00.000Z');
+    await sent(`nudge:${graced.id}:2026-08-01`, '2026-07-29T09:00:00.000Z');
+    await sent(`digest:${BOB}:2026-W45`, '2026-11-02T09:00:00.000Z');
+
+    expect(await jobFor(bot).runOnce()).toMatchObject({ graceAnnouncements: 0 });
+    expect(postsTo(CHANNEL)).toHaveLength(0);
+    expect(bot.store.reminders.wasSent(`grace-ended:${graced.id}`)).toBe(true);
+    expect(bot.store.reminders.wasSent(`digest:${BOB}:2026-W31`)).toBe(false);
+    expect(bot.store.reminders.wasSent(`nudge:${graced.id}:2026-08-01`)).toBe(false);
+    expect(bot.store.reminders.wasSent(`digest:${BOB}:2026-W45`)).toBe(true);
+  });
+
   it('escalates only overdue items to the manager from Graph, grouped by report', async () => {
     const overdue = assignment({ owner: BOB, dueDate: '2026-11-20', notifyManager: true, notifyOwner: false, recommendationName: 'Overdue and escalated' });
     const notYet = assignment({ owner: BOB, dueDate: '2026-12-20', notifyManager: true, notifyOwner: false, recommendationName: 'Not due yet' });

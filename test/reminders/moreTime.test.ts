@@ -11,6 +11,7 @@ import { execute, message } from '../harness/activities.js';
 import { startBot, TEST_KEY, type BotHarness } from '../harness/botHarness.js';
 import { startHarness, type Harness } from '../defender/helpers.js';
 import { SPEC, validateDefinition } from '../defender/openapi.js';
+import { cardProblems } from '../cards/validate.js';
 import { assignment, conversation, seed } from './fixtures.js';
 
 const BOB = 'bob.martinez@contoso.com';
@@ -117,6 +118,36 @@ describe('request more time, end to end', () => {
       additionalData: { ticketNumber: 10001 },
     });
     expect(validateDefinition(SPEC.governanceAssignments, 'GovernanceAssignment', { properties: gov!.properties }, { request: true, noExtra: true })).toEqual([]);
+  });
+
+  it('a double click on Submit sends one work note, one Defender write and one admin request', async () => {
+    // The channel where the assignment was created, so the admins' request card is posted.
+    await bot.store.conversations.upsert(conversation(seeded.conversationId!, bot.connector.url, { name: 'Security' }));
+    const justification = 'Waiting for the vendor patch window on 15 December';
+    const governancePuts = () => defender.sim.control.requests().filter((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
+    const requestCards = () =>
+      bot.connector.activities().filter((c) => c.conversationId === seeded.conversationId && c.method === 'POST' && c.body.attachments?.[0]?.content?.body?.[0]?.text === 'Request for more time');
+    const putsBefore = governancePuts().length;
+
+    const submit = () => bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-18', justification }, asBob()));
+    const [first, second] = await Promise.all([submit(), submit()]);
+
+    const titles = [first, second].map((r) => r.body.value.body[0].text).sort();
+    expect(titles).toEqual(['More time already requested', 'More time requested']);
+    const repeat = [first, second].find((r) => r.body.value.body[0].text === 'More time already requested')!.body.value;
+    expect(cardProblems(repeat)).toEqual([]);
+    expect(JSON.stringify(repeat)).toContain('is already recorded, so nothing was sent again');
+    const notes = sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes' && j.value.includes('expected fix by 2026-12-18'));
+    expect(notes).toHaveLength(1);
+    expect(governancePuts().slice(putsBefore)).toHaveLength(1);
+    expect(requestCards()).toHaveLength(1);
+    expect(bot.store.audit.list(50).filter((e) => e.action === 'assignment.eta')).toHaveLength(1);
+
+    // A different date is a new request and goes out again.
+    const changed = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-22', justification }, asBob()));
+    expect(changed.body.value.body[0].text).toBe('More time requested');
+    expect(governancePuts().slice(putsBefore)).toHaveLength(2);
+    expect(requestCards()).toHaveLength(2);
   });
 
   it('refuses other people, bad dates and short reasons', async () => {

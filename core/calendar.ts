@@ -1,0 +1,50 @@
+/**
+ * Calendar days in a time zone. Due dates are plain days (YYYY-MM-DD) in REMINDER_TIMEZONE, so
+ * every "today" they are compared with must be that zone's date, never the UTC one: otherwise the
+ * form, the cards and the reminders disagree for the hours the two dates differ.
+ * Intl only (no Node APIs): the dashboard tab bundles this into the browser too.
+ */
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    formatterFor(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The wall-clock date (YYYY-MM-DD) and time (HH:mm) of an instant in a time zone. */
+export function localTime(now: Date, timeZone: string): { date: string; time: string } {
+  const parts: Record<string, string> = {};
+  for (const p of formatterFor(timeZone).formatToParts(now)) parts[p.type] = p.value;
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+}
+
+/** The calendar day (YYYY-MM-DD) of an instant in a time zone: "today" for due dates. */
+export function localDay(now: Date, timeZone: string): string {
+  return localTime(now, timeZone).date;
+}
+
+const DAY_MS = 86_400_000;
+const dayNumber = (day: string) => Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10))) / DAY_MS;
+
+/** Whole days from one calendar day to another (negative when `toDay` is earlier). */
+export function daysBetween(fromDay: string, toDay: string): number {
+  return dayNumber(toDay) - dayNumber(fromDay);
+}
+
+export function addDays(day: string, days: number): string {
+  return new Date((dayNumber(day) + days) * DAY_MS).toISOString().slice(0, 10);
+}
