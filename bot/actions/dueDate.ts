@@ -7,19 +7,18 @@
 import { z } from 'zod';
 import { errorCard, noticeCard } from '../../cards/index.js';
 import { dueDateRequestCard } from '../../cards/dueDateCards.js';
-import { governanceProperties, LIVE_STATUSES } from '../../core/assignments.js';
+import { LIVE_STATUSES } from '../../core/assignments.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { addDays, daysBetween, daysText, localTime } from '../../core/reminders.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
-import { GovernanceAssignmentPropertiesSchema } from '../../connectors/defender/governance.js';
 import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
 import type { Store } from '../../storage/repositories.js';
 import type { Assignment, Integration } from '../../storage/schema.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { Authorizer } from '../authorizer.js';
 import { callerUpn } from '../commands/digest.js';
-import { reasonOf } from '../integrations.js';
+import { addTicketWorkNote, oneLine, syncGovernance, type Outcome } from '../ticketUpdates.js';
 import type { Messenger } from '../messenger.js';
 
 export interface DueDateDeps {
@@ -42,10 +41,7 @@ export interface DueDateDeps {
   emulatorUpn?: string;
 }
 
-export interface Outcome {
-  ok: boolean;
-  text: string;
-}
+export type { Outcome };
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const assignmentId = z.string().trim().min(1).max(200);
@@ -176,8 +172,8 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
       details: { from, to: change.to, via: change.via, reason: change.reason, ...(change.clearEta && eta ? { eta: eta.date, requestedBy: eta.requestedBy } : {}) },
     });
 
-    const ticket = await workNote(deps, updated, `Due date changed from ${from} to ${change.to} by ${who.full}: ${change.reason}`);
-    const defender = await writeGovernance(deps, updated);
+    const ticket = await addTicketWorkNote(deps, updated, `Due date changed from ${from} to ${change.to} by ${who.full}: ${change.reason}`);
+    const defender = await syncGovernance(deps, updated, { clearEta: !updated.eta });
     await refresh(deps, updated);
     await tellOwner(
       deps,
@@ -250,8 +246,8 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
           await deps.store.assignments.upsertMany([updated]);
           await deps.store.audit.append({ at, actor: who.id, action: DECLINED, target: a.id, details: { eta: eta.date, requestedBy: eta.requestedBy, justification: eta.justification, dueDate: a.dueDate } });
 
-          const ticket = await workNote(deps, updated, `${who.full} declined the request of ${eta.requestedBy} for more time until ${eta.date}; the due date stays ${a.dueDate}.`);
-          const defender = await writeGovernance(deps, updated);
+          const ticket = await addTicketWorkNote(deps, updated, `${who.full} declined the request of ${eta.requestedBy} for more time until ${eta.date}; the due date stays ${a.dueDate}.`);
+          const defender = await syncGovernance(deps, updated, { clearEta: !updated.eta });
           await tellOwner(deps, updated, `${who.name} declined your request for more time on "${a.recommendationName}" (${a.resourceName}): the due date stays ${a.dueDate}.`);
           const problems = [ticket, defender].filter((r) => !r.ok).length;
           return {
@@ -294,45 +290,7 @@ function facts(a: Assignment): Array<{ title: string; value: string }> {
   ];
 }
 
-async function workNote(deps: DueDateDeps, a: Assignment, note: string): Promise<Outcome> {
-  if (!a.ticket) return { ok: true, text: 'no ticket yet: the date will be on the ticket once it is created' };
-  const integration = deps.integrations.find(a.integrationId);
-  if (!integration || integration.removedAt) return { ok: false, text: 'work note not added: the ServiceNow integration was removed' };
-  try {
-    await deps.integrations.clientFor(integration).addWorkNote(a.ticket.table, a.ticket.sysId, note);
-    return { ok: true, text: `work note added to ${a.ticket.number}` };
-  } catch (err) {
-    deps.logger.warn({ err, assignmentId: a.id }, 'could not add the due-date work note');
-    return { ok: false, text: `work note not added to ${a.ticket.number}: ${oneLine(reasonOf(err))}` };
-  }
-}
 
-/**
- * Mirrors the stored due date and request in Defender. PUT replaces the whole resource, so the
- * current one is read and sent back (declared, writable properties only) with the changes.
- */
-async function writeGovernance(deps: DueDateDeps, a: Assignment): Promise<Outcome> {
-  if (!deps.azure) return { ok: true, text: 'not connected: nothing to update' };
-  if (!a.governance || a.governance.status === 'deleted') return { ok: true, text: 'no governance assignment for this item' };
-  try {
-    const current = await deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key);
-    if (!current) return { ok: false, text: 'not updated: the governance assignment no longer exists in Defender' };
-    const properties = GovernanceAssignmentPropertiesSchema.parse(current.properties);
-    // The same date-time the "Create assignment" flow writes, so both paths agree.
-    const remediationDueDate = governanceProperties(a).remediationDueDate;
-    const next = { ...properties, remediationDueDate };
-    // A request that was answered is no longer an open ETA.
-    if (!a.eta) delete next.remediationEta;
-    if (next.remediationDueDate === properties.remediationDueDate && Boolean(next.remediationEta) === Boolean(properties.remediationEta)) {
-      return { ok: true, text: 'already up to date' };
-    }
-    await deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key, { properties: next });
-    return { ok: true, text: properties.remediationDueDate === remediationDueDate ? 'remediation ETA cleared' : `remediation due date set to ${a.dueDate}` };
-  } catch (err) {
-    deps.logger.warn({ err, assignmentId: a.id }, 'could not write the due date to the governance assignment');
-    return { ok: false, text: `not updated: ${oneLine(err instanceof Error ? err.message : String(err))}` };
-  }
-}
 
 async function refresh(deps: DueDateDeps, a: Assignment): Promise<void> {
   try {
@@ -354,10 +312,6 @@ async function tellOwner(deps: DueDateDeps, a: Assignment, text: string): Promis
   }
 }
 
-function oneLine(s: string): string {
-  const line = s.replace(/\s+/g, ' ').trim();
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
-}
 
 
 /** The owner's words go into a markdown TextBlock: they must not become links or bold "approved" text. */

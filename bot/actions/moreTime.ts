@@ -10,15 +10,14 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { addDays, daysBetween, daysText, localTime, REMINDABLE } from '../../core/reminders.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
-import { GovernanceAssignmentPropertiesSchema } from '../../connectors/defender/governance.js';
 import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
 import type { Store } from '../../storage/repositories.js';
 import type { Assignment, Integration } from '../../storage/schema.js';
 import { defineAction, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import { callerUpn, type CallerIdentityOptions } from '../commands/digest.js';
-import { reasonOf } from '../integrations.js';
 import type { Messenger } from '../messenger.js';
 import { postDueDateRequest } from './dueDate.js';
+import { addTicketWorkNote, syncGovernance } from '../ticketUpdates.js';
 import type { TurnInfo } from '../turn.js';
 
 export interface MoreTimeDeps extends CallerIdentityOptions {
@@ -40,10 +39,6 @@ export interface MoreTimeDeps extends CallerIdentityOptions {
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const assignmentId = z.string().trim().min(1).max(200);
 
-/** The proposed date travels to Defender as a date-time: the start of that day, UTC. */
-export function etaDateTime(day: string): string {
-  return `${day}T00:00:00.000Z`;
-}
 
 export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
   const today = () => localTime(deps.clock.now(), deps.timezone).date;
@@ -146,8 +141,13 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
             details: { eta: data.eta, justification: data.justification, previousEta: assignment.eta?.date ?? null, dueDate: assignment.dueDate },
           });
 
-          const ticket = await addWorkNote(deps, updated, upn);
-          const defender = await writeRemediationEta(deps, updated);
+          const eta = updated.eta!;
+          const ticket = await addTicketWorkNote(
+            deps,
+            updated,
+            `${upn} asked for more time on this Defender for Cloud recommendation: expected fix by ${eta.date} (due date ${updated.dueDate}). Reason: ${eta.justification}`,
+          );
+          const defender = await syncGovernance(deps, updated);
           const admins = deps.messenger ? await postDueDateRequest({ ...deps, messenger: deps.messenger }, updated) : undefined;
           const problems = [ticket, defender, ...(admins ? [admins] : [])].filter((r) => !r.ok).length;
           return {
@@ -173,47 +173,6 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
   ];
 }
 
-interface Outcome {
-  ok: boolean;
-  text: string;
-}
 
-async function addWorkNote(deps: MoreTimeDeps, a: Assignment, upn: string): Promise<Outcome> {
-  if (!a.ticket) return { ok: true, text: 'no ticket yet: the date will be on the ticket once it is created' };
-  const integration = deps.integrations.find(a.integrationId);
-  if (!integration || integration.removedAt) return { ok: false, text: 'work note not added: the ServiceNow integration was removed' };
-  const eta = a.eta!;
-  const note = `${upn} asked for more time on this Defender for Cloud recommendation: expected fix by ${eta.date} (due date ${a.dueDate}). Reason: ${eta.justification}`;
-  try {
-    await deps.integrations.clientFor(integration).addWorkNote(a.ticket.table, a.ticket.sysId, note);
-    return { ok: true, text: `work note added to ${a.ticket.number}` };
-  } catch (err) {
-    deps.logger.warn({ err, assignmentId: a.id }, 'could not add the more-time work note');
-    return { ok: false, text: `work note not added to ${a.ticket.number}: ${oneLine(reasonOf(err))}` };
-  }
-}
 
-async function writeRemediationEta(deps: MoreTimeDeps, a: Assignment): Promise<Outcome> {
-  if (!deps.azure) return { ok: true, text: 'not connected: nothing to update' };
-  if (!a.governance || a.governance.status === 'deleted') return { ok: true, text: 'no governance assignment for this item' };
-  const eta = a.eta!;
-  try {
-    const current = await deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key);
-    if (!current) return { ok: false, text: 'not updated: the governance assignment no longer exists in Defender' };
-    // PUT replaces the whole resource: send back what is there (only the declared, writable
-    // properties) with the new remediationEta, so owner, due date and ticket data are kept.
-    const properties = GovernanceAssignmentPropertiesSchema.parse(current.properties);
-    await deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key, {
-      properties: { ...properties, remediationEta: { eta: etaDateTime(eta.date), justification: eta.justification } },
-    });
-    return { ok: true, text: `remediation ETA set to ${eta.date}` };
-  } catch (err) {
-    deps.logger.warn({ err, assignmentId: a.id }, 'could not write remediationEta to the governance assignment');
-    return { ok: false, text: `not updated: ${oneLine(err instanceof Error ? err.message : String(err))}` };
-  }
-}
 
-function oneLine(s: string): string {
-  const line = s.replace(/\s+/g, ' ').trim();
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
-}

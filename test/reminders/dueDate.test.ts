@@ -155,12 +155,13 @@ describe('security admins decide on requests for more time, end to end', () => {
     const puts = governancePuts().slice(putsBefore);
     expect(puts).toHaveLength(1);
     expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', puts[0]!.body)).toEqual([]);
+    // The whole governance assignment follows the stored assignment (notifications, ticket too).
     expect((puts[0]!.body as any).properties).toEqual({
       owner: BOB,
       remediationDueDate: '2026-12-18T23:59:59Z',
       isGracePeriod: true,
-      governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: true },
-      additionalData: { ticketNumber: 10001, ticketLink: seeded.ticket!.link, ticketStatus: 'New' },
+      governanceEmailNotification: { disableManagerEmailNotification: !seeded.notifyManager, disableOwnerEmailNotification: !seeded.notifyOwner },
+      additionalData: { ticketNumber: 10001, ticketLink: seeded.ticket!.link, ticketStatus: seeded.ticket!.number },
     });
     expect(governance().properties).toMatchObject({ remediationDueDate: expect.stringMatching(/^2026-12-18T23:59:59/) });
     expect(governance().properties.remediationEta).toBeUndefined();

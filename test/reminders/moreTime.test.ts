@@ -112,9 +112,10 @@ describe('request more time, end to end', () => {
     const [gov] = defender.sim.control.listGovernanceAssignments();
     expect(gov!.properties).toMatchObject({
       owner: BOB,
-      remediationDueDate: '2026-12-04T00:00:00.000Z',
+      // Defender follows the store, in the one format every writer uses (end of the due day).
+      remediationDueDate: '2026-12-04T23:59:59Z',
       isGracePeriod: true,
-      remediationEta: { eta: '2026-12-18T00:00:00.000Z', justification },
+      remediationEta: { eta: '2026-12-18T00:00:00Z', justification },
       additionalData: { ticketNumber: 10001 },
     });
     expect(validateDefinition(SPEC.governanceAssignments, 'GovernanceAssignment', { properties: gov!.properties }, { request: true, noExtra: true })).toEqual([]);
