@@ -80,7 +80,7 @@ const envSchema = envObject.transform((env) => ({
     // Without an Azure identity there is nothing real to read, so the simulator is the default.
     DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (env.BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),
     // The sandbox trusts callers without an identity, so it listens on this machine only.
-    HOST: env.HOST ?? (env.BOT_MODE === 'sandbox' ? '127.0.0.1' : '0.0.0.0'),
+    HOST: env.HOST ?? (env.BOT_MODE === 'sandbox' ? 'localhost' : '0.0.0.0'),
   }));
 
 /**

@@ -42,7 +42,7 @@ describe('configuration', () => {
     const app = { MicrosoftAppId: '11111111-2222-3333-4444-555555555555', MicrosoftAppPassword: 'not-a-real-secret' };
     const prod = loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), DEFENDER_SCOPES: '/providers/Microsoft.Management/managementGroups/contoso', ...app });
     expect(prod).toMatchObject({ BOT_MODE: 'production', DEFENDER_SOURCE: 'azure', DEFENDER_SCOPES: ['/providers/Microsoft.Management/managementGroups/contoso'], HOST: '0.0.0.0' });
-    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({}).HOST).toBe('localhost');
     // Production never runs with Bot Framework authentication off.
     expect(() => loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), DEFENDER_SCOPES: '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2' })).toThrow(/MicrosoftAppId: is required in production/);
     expect(() => loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), ...app })).toThrow(/DEFENDER_SCOPES: is required/);
