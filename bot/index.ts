@@ -280,7 +280,7 @@ export function createApp(options: AppOptions): App {
     store,
     clock,
     timeZone: config.REMINDER_TIMEZONE,
-    logger: logger.child({ module: 'dashboard' }),
+    logger,
     config: {
       sandbox,
       allowedTenantIds: config.ALLOWED_TENANT_IDS,
