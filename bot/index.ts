@@ -43,6 +43,7 @@ import { IntegrationService } from './integrations.js';
 import { ProactiveMessenger } from './messenger.js';
 import { registerDashboard } from './dashboard.js';
 import { TeamsDirectory } from './teamsDirectory.js';
+import { KeyedLock } from './keyedLock.js';
 import { assignmentActions } from './actions/assignment.js';
 import { AssignmentService } from './assignments.js';
 import { assignmentsCommand } from './commands/assignments.js';
@@ -220,6 +221,8 @@ export function createApp(options: AppOptions): App {
   );
   if (options.simulator && cycle) commands.register(simulateCommand(options.simulator, store, cycle.runOnce));
 
+  // Owners' and admins' changes to one assignment never interleave.
+  const assignmentLock = new KeyedLock();
   const actions = new ActionRouter(logger.child({ module: 'actions' }));
   actions.register(
     defineAction({
@@ -240,6 +243,7 @@ export function createApp(options: AppOptions): App {
       ancestry: options.azure ? (ids) => options.azure!.getSubscriptionAncestry(ids) : undefined,
     }),
     ...moreTimeActions({
+      lock: assignmentLock,
       store,
       clock,
       logger: logger.child({ module: 'moreTime' }),
@@ -250,6 +254,7 @@ export function createApp(options: AppOptions): App {
       messenger,
     }),
     ...dueDateActions({
+      lock: assignmentLock,
       store,
       clock,
       logger: logger.child({ module: 'dueDate' }),

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 /**
  * Calendar days in a time zone. Due dates are plain days (YYYY-MM-DD) in REMINDER_TIMEZONE, so
  * every "today" they are compared with must be that zone's date, never the UTC one: otherwise the
@@ -47,4 +48,18 @@ export function daysBetween(fromDay: string, toDay: string): number {
 
 export function addDays(day: string, days: number): string {
   return new Date((dayNumber(day) + days) * DAY_MS).toISOString().slice(0, 10);
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A calendar date typed by a person: YYYY-MM-DD and a day that exists. */
+export const realDaySchema = z
+  .string()
+  .trim()
+  .regex(DAY, 'must be a date (YYYY-MM-DD)')
+  .refine((d) => !Number.isNaN(Date.parse(d)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'is not a real date');
+
+/** A date that can become a due date or an ETA: after today (as `today()` says) and within a year. */
+export function futureDaySchema(today: () => string) {
+  return realDaySchema.refine((d) => d > today(), 'must be after today').refine((d) => daysBetween(today(), d) <= 365, 'must be within a year');
 }

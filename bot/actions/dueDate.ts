@@ -10,7 +10,8 @@ import { dueDateRequestCard } from '../../cards/dueDateCards.js';
 import { LIVE_STATUSES } from '../../core/assignments.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { addDays, daysBetween, daysText, localTime } from '../../core/reminders.js';
+import { addDays, daysBetween, futureDaySchema, localDay, realDaySchema } from '../../core/calendar.js';
+import { daysText } from '../../core/reminders.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
 import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
 import type { Store } from '../../storage/repositories.js';
@@ -20,8 +21,11 @@ import type { Authorizer } from '../authorizer.js';
 import { callerUpn } from '../commands/digest.js';
 import { addTicketWorkNote, oneLine, syncGovernance, type Outcome } from '../ticketUpdates.js';
 import type { Messenger } from '../messenger.js';
+import type { KeyedLock } from '../keyedLock.js';
 
 export interface DueDateDeps {
+  /** Shared with the more-time actions: one change per assignment at a time. */
+  lock: KeyedLock;
   store: Store;
   clock: Clock;
   logger: Logger;
@@ -43,20 +47,8 @@ export interface DueDateDeps {
 
 export type { Outcome };
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const assignmentId = z.string().trim().min(1).max(200);
-const realDay = z
-  .string()
-  .trim()
-  .regex(DAY, 'must be a date (YYYY-MM-DD)')
-  .refine((d) => !Number.isNaN(Date.parse(d)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'is not a real date');
 
-const todayIn = (clock: Clock, timezone: string | undefined) => localTime(clock.now(), timezone ?? 'UTC').date;
-
-/** A date that can become a due date: after today and within a year. */
-function futureDay(today: () => string) {
-  return realDay.refine((d) => d > today(), 'must be after today').refine((d) => daysBetween(today(), d) <= 365, 'must be within a year');
-}
 
 /** Audit actions of this module: the "already handled by …" answer reads them back. */
 const APPROVED = 'assignment.dueDate';
@@ -71,7 +63,7 @@ export async function postDueDateRequest(deps: Pick<DueDateDeps, 'store' | 'cloc
   if (!a.conversationId) return { ok: false, text: 'not asked: no channel is recorded for this assignment' };
   const conversation = deps.store.conversations.get(a.conversationId);
   if (!conversation) return { ok: false, text: 'not asked: the bot is no longer in the channel where the assignment was created' };
-  const today = todayIn(deps.clock, deps.timezone);
+  const today = localDay(deps.clock.now(), deps.timezone ?? 'UTC');
   const ticket = a.ticket ? `[${a.ticket.number}](${a.ticket.link})` : 'no ticket yet';
   const card = dueDateRequestCard(
     {
@@ -99,19 +91,8 @@ export async function postDueDateRequest(deps: Pick<DueDateDeps, 'store' | 'cloc
 }
 
 export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
-  const today = () => todayIn(deps.clock, deps.timezone);
-  const locks = new Map<string, Promise<unknown>>();
-
-  /** One decision per assignment at a time: a double click or a second admin waits, then sees the first one's result. */
-  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    locks.set(key, tail);
-    void tail.then(() => {
-      if (locks.get(key) === tail) locks.delete(key);
-    });
-    return run;
-  };
+  const today = () => localDay(deps.clock.now(), deps.timezone ?? 'UTC');
+  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => deps.lock.run(key, fn);
 
   const admin = async (ctx: ActionContext) => {
     const upn = await callerUpn(deps.store, ctx, { emulatorUpn: deps.emulatorUpn });
@@ -200,11 +181,11 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
     };
   };
 
-  const approveSchema = z.object({ assignmentId, eta: futureDay(today) });
-  const declineSchema = z.object({ assignmentId, eta: realDay.optional() });
+  const approveSchema = z.object({ assignmentId, eta: futureDaySchema(today) });
+  const declineSchema = z.object({ assignmentId, eta: realDaySchema.optional() });
   const changeSchema = z.object({
     assignmentId,
-    dueDate: futureDay(today),
+    dueDate: futureDaySchema(today),
     // An empty optional input arrives as "".
     note: z
       .string()
@@ -213,7 +194,7 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
       .optional()
       .transform((s) => s || undefined),
     /** Set when the form is on a request card: the change answers that request. */
-    eta: realDay.optional(),
+    eta: realDaySchema.optional(),
   });
 
   return [

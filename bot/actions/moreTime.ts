@@ -8,7 +8,8 @@ import { noticeCard } from '../../cards/index.js';
 import { moreTimeFormCard } from '../../cards/reminderCards.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { addDays, daysBetween, daysText, localTime, REMINDABLE } from '../../core/reminders.js';
+import { addDays, daysBetween, futureDaySchema, localDay } from '../../core/calendar.js';
+import { daysText, REMINDABLE } from '../../core/reminders.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
 import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
 import type { Store } from '../../storage/repositories.js';
@@ -16,11 +17,14 @@ import type { Assignment, Integration } from '../../storage/schema.js';
 import { defineAction, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import { callerUpn, type CallerIdentityOptions } from '../commands/digest.js';
 import type { Messenger } from '../messenger.js';
+import type { KeyedLock } from '../keyedLock.js';
 import { postDueDateRequest } from './dueDate.js';
 import { addTicketWorkNote, syncGovernance } from '../ticketUpdates.js';
 import type { TurnInfo } from '../turn.js';
 
 export interface MoreTimeDeps extends CallerIdentityOptions {
+  /** Shared with the due-date actions: one change per assignment at a time. */
+  lock: KeyedLock;
   store: Store;
   clock: Clock;
   logger: Logger;
@@ -36,33 +40,15 @@ export interface MoreTimeDeps extends CallerIdentityOptions {
   messenger?: Pick<Messenger, 'send'>;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const assignmentId = z.string().trim().min(1).max(200);
 
 
 export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
-  const today = () => localTime(deps.clock.now(), deps.timezone).date;
-  const locks = new Map<string, Promise<unknown>>();
-
-  /** One submission per assignment at a time: a double click waits, then finds the first one's request stored. */
-  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    locks.set(key, tail);
-    void tail.then(() => {
-      if (locks.get(key) === tail) locks.delete(key);
-    });
-    return run;
-  };
+  const today = () => localDay(deps.clock.now(), deps.timezone);
+  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => deps.lock.run(key, fn);
   const submitSchema = z.object({
     assignmentId,
-    eta: z
-      .string()
-      .trim()
-      .regex(DAY, 'must be a date (YYYY-MM-DD)')
-      .refine((d) => !Number.isNaN(Date.parse(d)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'is not a real date')
-      .refine((d) => d > today(), 'must be after today')
-      .refine((d) => daysBetween(today(), d) <= 365, 'must be within a year'),
+    eta: futureDaySchema(today),
     justification: z.string().trim().min(10, 'must be at least 10 characters').max(1000, 'must be at most 1000 characters'),
   });
 

@@ -3,20 +3,18 @@
  * Bot Connector, the ServiceNow simulator and the Defender simulator (roles come from its RBAC).
  */
 import { userObjectId } from '../../connectors/defender/dataset.js';
-import { ManualClock } from '../../core/clock.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
 import type { Assignment, Recommendation } from '../../storage/schema.js';
 import { execute } from '../harness/activities.js';
-import { startBot, type BotHarness } from '../harness/botHarness.js';
+import type { BotHarness } from '../harness/botHarness.js';
 import { cardProblems } from '../cards/validate.js';
-import { startHarness, type Harness } from '../defender/helpers.js';
+import type { Harness } from '../defender/helpers.js';
 import { SPEC, validateOperationRequest } from '../defender/openapi.js';
-import { assignment, conversation, seed } from './fixtures.js';
+import { conversation } from './fixtures.js';
+import { BOB, startMoreTimeWorld, type MoreTimeWorld } from './moreTimeWorld.js';
 
 const GOV_PATH = '/{scope}/providers/Microsoft.Security/assessments/{assessmentName}/governanceAssignments/{assignmentKey}';
 const CHANNEL = '19:channel-1@thread.tacv2';
-const BOB = 'bob.martinez@contoso.com';
 const BOB_FROM = { id: '29:bob', name: 'Bob Martinez', aadObjectId: userObjectId(BOB) };
 const ALICE = 'alice.johnson@contoso.com';
 const ALICE_FROM = { id: '29:alice', name: 'Alice Johnson', aadObjectId: userObjectId(ALICE) };
@@ -30,51 +28,21 @@ describe('security admins decide on requests for more time, end to end', () => {
   let defender: Harness;
   let seeded: Assignment;
 
-  beforeEach(async () => {
-    resetSharedLimiters();
-    const clock = new ManualClock('2026-11-30T09:00:00Z');
-    sn = await startServiceNowSimulator({ clock });
-    defender = await startHarness();
-    bot = await startBot({ clock, app: { azure: defender.client, retrySleep: async () => undefined } });
-    const integrations = bot.app.integrations;
-    const target = defender.sim.control.listAssessments({ code: 'Unhealthy' })[0]!;
-    const subscriptionId = target.resourceId.split('/')[2]!;
-    await integrations.add({ name: 'ITSM', scope: `/subscriptions/${subscriptionId}`, instanceUrl: sn.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
-    const integration = bot.store.integrations.findByName('ITSM')!;
+  let world: MoreTimeWorld;
 
-    // A real ticket and a real governance assignment, as the "Create assignment" flow makes them.
-    const ticket = await integrations.clientFor(integration).createTicket('incident', { short_description: 'Fix it' }, { correlationId: 'corr-due-date', correlationDisplay: 'Defender for Cloud' });
-    seeded = assignment({
-      owner: BOB,
-      dueDate: '2026-12-04',
-      gracePeriod: true,
-      resourceId: target.resourceId,
-      subscriptionId,
-      recommendationKey: target.assessmentKey,
-      integrationId: integration.id,
-      conversationId: CHANNEL,
-      ticket: { table: 'incident', sysId: ticket.sysId, number: ticket.number, link: ticket.link },
-    });
-    seeded = { ...seeded, governance: { key: seeded.id, status: 'synced' } };
-    await defender.client.putGovernanceAssignment(target.resourceId, target.assessmentKey, seeded.id, {
-      properties: {
-        owner: BOB,
-        remediationDueDate: '2026-12-04T23:59:59Z',
-        isGracePeriod: true,
-        governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: true },
-        additionalData: { ticketNumber: 10001, ticketLink: ticket.link, ticketStatus: 'New' },
-      },
-    });
-    await seed(bot.store, seeded);
+  beforeEach(async () => {
+    world = await startMoreTimeWorld({ assignment: { conversationId: CHANNEL } });
+    ({ bot, sn, defender, seeded } = world);
+    const { resourceId, subscriptionId } = seeded;
 
     // The recommendation card posted in the channel, which shows owners and due dates.
     const rec: Recommendation = {
-      key: target.assessmentKey,
+      key: seeded.recommendationKey,
       displayName: seeded.recommendationName,
       severity: 'High',
       description: '',
       remediation: '',
-      resources: [{ resourceId: target.resourceId, assessmentId: seeded.assessmentId, name: seeded.resourceName, type: 'Microsoft.Compute/virtualMachines', subscriptionId }],
+      resources: [{ resourceId, assessmentId: seeded.assessmentId, name: seeded.resourceName, type: 'Microsoft.Compute/virtualMachines', subscriptionId }],
       contentHash: 'h',
       status: 'unhealthy',
       firstSeenAt: '2026-11-01T00:00:00.000Z',
@@ -87,11 +55,7 @@ describe('security admins decide on requests for more time, end to end', () => {
     await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
     await bot.store.conversations.upsert(conversation('a:alice', bot.connector.url, { userUpn: ALICE, userAadObjectId: ALICE_FROM.aadObjectId }));
   });
-  afterEach(async () => {
-    await bot.stop();
-    await sn.close();
-    await defender.sim.close();
-  });
+  afterEach(() => world.stop());
 
   const asBob = () => ({ serviceUrl: bot.connector.url, conversationId: 'a:bob', from: BOB_FROM });
   const inChannel = (from: { id: string; name: string; aadObjectId: string }) => ({ serviceUrl: bot.connector.url, conversationId: CHANNEL, conversationType: 'channel' as const, from });

@@ -1,20 +1,13 @@
-import { moreTimeActions } from '../../bot/actions/moreTime.js';
-import { digestCommand } from '../../bot/commands/digest.js';
-import { IntegrationService } from '../../bot/integrations.js';
-import { ManualClock } from '../../core/clock.js';
-import { silentLogger } from '../../core/logger.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
-import { SecretBox } from '../../storage/secrets.js';
+import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
 import type { Assignment } from '../../storage/schema.js';
 import { execute, message } from '../harness/activities.js';
-import { startBot, TEST_KEY, type BotHarness } from '../harness/botHarness.js';
-import { startHarness, type Harness } from '../defender/helpers.js';
+import type { BotHarness } from '../harness/botHarness.js';
+import type { Harness } from '../defender/helpers.js';
 import { SPEC, validateDefinition } from '../defender/openapi.js';
 import { cardProblems } from '../cards/validate.js';
-import { assignment, conversation, seed } from './fixtures.js';
+import { conversation } from './fixtures.js';
+import { BOB, startMoreTimeWorld, type MoreTimeWorld } from './moreTimeWorld.js';
 
-const BOB = 'bob.martinez@contoso.com';
 const BOB_FROM = { id: '29:bob', name: 'Bob Martinez', aadObjectId: '00000000-0000-0000-0000-0000000000b0' };
 const ALICE_FROM = { id: '29:alice', name: 'Alice Johnson', aadObjectId: '00000000-0000-0000-0000-0000000000a0' };
 
@@ -24,49 +17,16 @@ describe('request more time, end to end', () => {
   let defender: Harness;
   let seeded: Assignment;
 
-  beforeEach(async () => {
-    resetSharedLimiters();
-    const clock = new ManualClock('2026-11-30T09:00:00Z');
-    sn = await startServiceNowSimulator({ clock });
-    defender = await startHarness();
-    // The app as main.ts wires it: requestMoreTime/submitMoreTime and digest are registered there.
-    bot = await startBot({ clock, env: { SANDBOX_EMULATOR_UPN: 'alice.owner@contoso.com' }, app: { azure: defender.client, retrySleep: async () => undefined } });
-    const integrations = bot.app.integrations;
-    await integrations.add({ name: 'ITSM', scope: '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2', instanceUrl: sn.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
-    const integration = bot.store.integrations.findByName('ITSM')!;
+  let world: MoreTimeWorld;
 
-    // A real ticket and a real governance assignment, as the "Create assignment" flow makes them.
-    const target = defender.sim.control.listAssessments({ code: 'Unhealthy' })[0]!;
-    const ticket = await integrations.clientFor(integration).createTicket('incident', { short_description: 'Fix it' }, { correlationId: 'corr-more-time', correlationDisplay: 'Defender for Cloud' });
-    seeded = assignment({
-      owner: BOB,
-      dueDate: '2026-12-04',
-      gracePeriod: true,
-      resourceId: target.resourceId,
-      recommendationKey: target.assessmentKey,
-      integrationId: integration.id,
-      ticket: { table: 'incident', sysId: ticket.sysId, number: ticket.number, link: ticket.link },
-    });
-    seeded = { ...seeded, governance: { key: seeded.id, status: 'synced' } };
-    await defender.client.putGovernanceAssignment(target.resourceId, target.assessmentKey, seeded.id, {
-      properties: {
-        owner: BOB,
-        remediationDueDate: '2026-12-04T00:00:00.000Z',
-        isGracePeriod: true,
-        governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: true },
-        additionalData: { ticketNumber: 10001, ticketLink: ticket.link, ticketStatus: 'New' },
-      },
-    });
-    await seed(bot.store, seeded);
+  beforeEach(async () => {
+    // The seeded governance due date is in another format, so the test sees our write replace it.
+    world = await startMoreTimeWorld({ env: { SANDBOX_EMULATOR_UPN: 'alice.owner@contoso.com' }, governanceDueDate: '2026-12-04T00:00:00.000Z' });
+    ({ bot, sn, defender, seeded } = world);
     await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
     await bot.store.conversations.upsert(conversation('a:alice', bot.connector.url, { userUpn: 'alice.johnson@contoso.com', userAadObjectId: ALICE_FROM.aadObjectId }));
-
   });
-  afterEach(async () => {
-    await bot.stop();
-    await sn.close();
-    await defender.sim.close();
-  });
+  afterEach(() => world.stop());
 
   const asBob = () => ({ serviceUrl: bot.connector.url, conversationId: 'a:bob', from: BOB_FROM });
 
