@@ -313,16 +313,8 @@ class Pass {
     const a = this.current(id);
     if (!a) return;
     const decision = decideLive(a, state, this.settings.resolveAfterHealthyPasses);
+    if (await this.debounce(a, decision, state)) return;
     switch (decision.kind) {
-      case 'none':
-        return;
-      case 'reset':
-        await this.save(a, { healthyPasses: 0 }, 'assignment.debounce-reset', {});
-        return;
-      case 'wait':
-        this.report.waiting++;
-        await this.save(a, { healthyPasses: decision.healthyPasses }, 'assignment.healthy-pass', { healthyPasses: decision.healthyPasses, status: state.kind });
-        return;
       case 'resolve':
         await this.resolve(a, state, decision.healthyPasses);
         return;
@@ -337,21 +329,34 @@ class Pass {
     }
   }
 
+  /**
+   * The steps every decision shares before anything is resolved: nothing to do, a healthy pass
+   * counted (debounce), or the count reset. Returns true when the decision was one of these.
+   */
+  private async debounce(a: Assignment, decision: { kind: string; healthyPasses?: number }, state: AssessmentState): Promise<boolean> {
+    switch (decision.kind) {
+      case 'none':
+        return true;
+      case 'reset':
+        await this.save(a, { healthyPasses: 0 }, 'assignment.debounce-reset', {});
+        return true;
+      case 'wait':
+        this.report.waiting++;
+        await this.save(a, { healthyPasses: decision.healthyPasses }, 'assignment.healthy-pass', { healthyPasses: decision.healthyPasses, status: state.kind });
+        return true;
+      default:
+        return false;
+    }
+  }
+
   /** A pending/failed assignment whose resource got fixed before its ticket existed: resolved, no ServiceNow call. */
   private async onUnticketed(id: string, state: AssessmentState): Promise<void> {
     const a = this.current(id);
     if (!a) return;
     const decision = decideUnticketed(a, state, this.settings.resolveAfterHealthyPasses);
+    if (await this.debounce(a, decision, state)) return;
     switch (decision.kind) {
-      case 'none':
       case 'back-to-open':
-        return;
-      case 'reset':
-        await this.save(a, { healthyPasses: 0 }, 'assignment.debounce-reset', {});
-        return;
-      case 'wait':
-        this.report.waiting++;
-        await this.save(a, { healthyPasses: decision.healthyPasses }, 'assignment.healthy-pass', { healthyPasses: decision.healthyPasses, status: state.kind });
         return;
       case 'resolve': {
         this.report.resolved++;
