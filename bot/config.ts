@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { decodeSecretKey } from '../storage/secrets.js';
 import { isValidTimeZone, parseQuietHours } from '../core/reminders.js';
 
 /**
@@ -139,15 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   return parsed.data;
 }
 
-export function decodeSecretKey(value: string): Buffer | undefined {
-  const trimmed = value.trim();
-  if (/^[0-9a-f]{64}$/i.test(trimmed)) return Buffer.from(trimmed, 'hex');
-  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
-    const buf = Buffer.from(trimmed, 'base64');
-    if (buf.length === 32) return buf;
-  }
-  return undefined;
-}
+export { decodeSecretKey };
 
 /** Settings botbuilder reads; an empty app id turns authentication off (Emulator). */
 export function botFrameworkAuthOptions(config: Config) {

@@ -2,11 +2,11 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { PID_FILE } from '../cli/botProcess.js';
 import path from 'node:path';
 import { systemClock } from '../core/clock.js';
-import { ConfigError, decodeSecretKey, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 import { createApp } from './index.js';
 import { createLogger } from './logger.js';
 import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
-import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
+import { openSecretBox } from '../storage/secrets.js';
 import { packageVersion } from './version.js';
 import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
 import { ensureSandboxIntegration, startSandbox } from './sandbox.js';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const key = config.SECRET_KEY ? decodeSecretKey(config.SECRET_KEY)! : await loadOrCreateKeyFile(path.join(dataDir, 'secret.key'));
+  const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
 
   const sandbox = config.BOT_MODE === 'sandbox' || config.DEFENDER_SOURCE === 'sandbox'
     ? await startSandbox({ defenderPort: config.SANDBOX_DEFENDER_PORT, servicenowPort: config.SANDBOX_SERVICENOW_PORT, clock: systemClock, logger })
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     store,
     clock: systemClock,
     logger,
-    secrets: new SecretBox(key),
+    secrets,
     version: packageVersion(),
     azure,
     defenderScopes: config.DEFENDER_SOURCE === 'sandbox' ? sandbox?.scopes : config.DEFENDER_SCOPES,

@@ -2,14 +2,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError, decodeSecretKey, loadConfig, type Config } from '../bot/config.js';
-import { IntegrationError, IntegrationService, reasonOf } from '../bot/integrations.js';
-import { createLogger } from '../bot/logger.js';
+import { IntegrationService } from '../bot/integrations.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import type { Store } from '../storage/repositories.js';
-import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
-import { botRunning, type CliIo } from './botProcess.js';
+import { openSecretBox } from '../storage/secrets.js';
+import { CliRefusal, openWorkspace, reportFailure, type CliIo } from './botProcess.js';
 import { runRemindCommand } from './remind.js';
 import { runSyncCommand } from './sync.js';
 
@@ -25,7 +22,8 @@ const USAGE = `Usage: npm run cli -- <command>
   sync      run one Defender sync pass now (cards are posted by the bot on its next pass)
   remind    send one pass of reminders now`;
 
-class UsageError extends Error {}
+/** Wrong words on the command line: exit code 2, like every refusal. */
+class UsageError extends CliRefusal {}
 
 const addArgs = z.object({
   name: z.string({ error: '--name is required' }),
@@ -52,15 +50,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       options: Object.fromEntries(['name', 'scope', 'instance-url', 'username', 'password', 'client-id', 'client-secret', 'fields'].map((o) => [o, { type: 'string' }])),
       strict: true,
     });
-    const config = loadConfig(env);
-    const dataDir = path.resolve(config.DATA_DIR);
-    const writes = verb !== 'list';
-    const pid = writes ? botRunning(dataDir) : undefined;
-    if (pid) throw new UsageError(`the bot is running on ${dataDir} (pid ${pid}); use the Teams "integrations" command, or stop the bot first`);
-
-    const logger = createLogger({ level: 'silent' });
-    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
-    const service = new IntegrationService({ store, secrets: await secretBox(config, dataDir), clock, logger, allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS });
+    const busy =
+      verb === 'list' ? undefined : (pid: number, dataDir: string) => `the bot is running on ${dataDir} (pid ${pid}); use the Teams "integrations" command, or stop the bot first`;
+    const workspace = await openWorkspace(env, clock, busy);
+    const { config, dataDir, logger } = workspace;
+    store = workspace.store;
+    const service = new IntegrationService({ store, secrets: await openSecretBox(config.SECRET_KEY, dataDir), clock, logger, allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS });
     const actor = `cli:${env.USER ?? 'unknown'}`;
 
     switch (verb) {
@@ -103,12 +98,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         throw new UsageError(USAGE);
     }
   } catch (err) {
-    if (err instanceof UsageError) io.err(err.message);
-    else if (err instanceof ConfigError) io.err(`Invalid configuration: ${err.problems.join('; ')}`);
-    else if (err instanceof StoreValidationError) io.err(err.message.split('\n')[0]);
-    else if (err instanceof IntegrationError) io.err(`Error: ${err.message}`);
-    else io.err(`Error: ${reasonOf(err).split('\n')[0]}`);
-    return err instanceof UsageError ? 2 : 1;
+    return reportFailure(err, io);
   } finally {
     await store?.close();
   }
@@ -120,10 +110,6 @@ function parseOrUsage<S extends z.ZodType>(schema: S, values: unknown): z.output
   return parsed.data;
 }
 
-async function secretBox(config: Config, dataDir: string): Promise<SecretBox> {
-  const key = config.SECRET_KEY ? decodeSecretKey(config.SECRET_KEY)! : await loadOrCreateKeyFile(path.join(dataDir, 'secret.key'));
-  return new SecretBox(key);
-}
 
 if (require.main === module) {
   if (existsSync('.env')) process.loadEnvFile('.env');

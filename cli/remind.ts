@@ -1,15 +1,11 @@
-import path from 'node:path';
-import { ConfigError, decodeSecretKey, loadConfig } from '../bot/config.js';
 import { createApp } from '../bot/index.js';
-import { createLogger } from '../bot/logger.js';
 import { startSandbox, type Sandbox } from '../bot/sandbox.js';
 import { packageVersion } from '../bot/version.js';
 import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import type { Store } from '../storage/repositories.js';
-import { loadOrCreateKeyFile, SecretBox } from '../storage/secrets.js';
-import { botRunning, type CliIo } from './botProcess.js';
+import { openSecretBox } from '../storage/secrets.js';
+import { openWorkspace, reportFailure, type CliIo } from './botProcess.js';
 
 /**
  * `npm run cli -- remind`: one reminder pass now, sent proactively through the Bot Framework
@@ -20,23 +16,17 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
   let store: Store | undefined;
   let sandbox: Sandbox | undefined;
   try {
-    const config = loadConfig(env);
-    const dataDir = path.resolve(config.DATA_DIR);
-    const pid = botRunning(dataDir);
-    if (pid) {
-      io.err(`the bot is running on ${dataDir} (pid ${pid}); reminders go out on REMINDER_CRON, or type "digest" in Teams`);
-      return 2;
-    }
-    const logger = createLogger({ level: 'silent' });
-    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
-    const key = config.SECRET_KEY ? decodeSecretKey(config.SECRET_KEY)! : await loadOrCreateKeyFile(path.join(dataDir, 'secret.key'));
+    const workspace = await openWorkspace(env, clock, (pid, dataDir) => `the bot is running on ${dataDir} (pid ${pid}); reminders go out on REMINDER_CRON, or type "digest" in Teams`);
+    const { config, dataDir, logger } = workspace;
+    store = workspace.store;
+    const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
     // Managers come from Microsoft Graph; in sandbox mode a private simulator stands in.
     if (config.DEFENDER_SOURCE === 'sandbox') sandbox = await startSandbox({ defenderPort: 0, servicenowPort: 0, clock, logger });
     const azure =
       config.DEFENDER_SOURCE === 'azure'
         ? new AzureClient({ credential: createAzureCredential(env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger, clock })
         : sandbox?.azure;
-    const app = createApp({ config, store, clock, logger, secrets: new SecretBox(key), version: packageVersion(), azure, schedule: false });
+    const app = createApp({ config, store: workspace.store, clock, logger, secrets, version: packageVersion(), azure, schedule: false });
     const report = await app.reminders.runOnce();
     await app.messenger.drain();
     await app.stop();
@@ -47,10 +37,7 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
     );
     return report.failed ? 1 : 0;
   } catch (err) {
-    if (err instanceof ConfigError) io.err(`Invalid configuration: ${err.problems.join('; ')}`);
-    else if (err instanceof StoreValidationError) io.err(err.message.split('\n')[0]);
-    else io.err(`Error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-    return 1;
+    return reportFailure(err, io);
   } finally {
     await store?.close();
     await sandbox?.close();

@@ -3,9 +3,7 @@
  * posted from here: that needs the running bot's adapter, and the bot posts or updates every card
  * whose stored PostedCard is missing or stale on its next pass.
  */
-import path from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../bot/config.js';
-import { reasonOf } from '../bot/integrations.js';
+import type { Config } from '../bot/config.js';
 import { createLogger } from '../bot/logger.js';
 import type { Messenger } from '../bot/messenger.js';
 import { SendError } from '../bot/messenger.js';
@@ -16,9 +14,8 @@ import { TENANT_ID } from '../connectors/defender/dataset.js';
 import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../connectors/defender/simulator/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SyncJob } from '../jobs/sync.js';
-import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import type { Store } from '../storage/repositories.js';
-import { botRunning, type CliIo } from './botProcess.js';
+import { openWorkspace, reportFailure, type CliIo } from './botProcess.js';
 
 /** How long a sandbox simulator on SANDBOX_DEFENDER_PORT gets to answer before a private one starts. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -107,15 +104,13 @@ export async function runSyncCommand(env: Record<string, string | undefined>, io
   let store: Store | undefined;
   let source: DefenderSource | undefined;
   try {
-    const config = loadConfig(env);
-    const dataDir = path.resolve(config.DATA_DIR);
-    const pid = botRunning(dataDir);
-    if (pid) {
-      io.err(`The bot is running on ${dataDir} (pid ${pid}); type \`sync\` in Teams or wait for SYNC_CRON (${config.SYNC_CRON}).`);
-      return 2;
-    }
-    const logger = createLogger({ level: 'silent' });
-    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
+    const workspace = await openWorkspace(
+      env,
+      clock,
+      (pid: number, dataDir: string, config: Config) => `The bot is running on ${dataDir} (pid ${pid}); type \`sync\` in Teams or wait for SYNC_CRON (${config.SYNC_CRON}).`,
+    );
+    const { config, logger } = workspace;
+    store = workspace.store;
     source = await defenderSource(config, env, clock);
     const messenger = new DeferredMessenger();
     const job = new SyncJob({ azure: source.azure, store, messenger, clock, logger, scopes: source.scopes });
@@ -132,10 +127,7 @@ export async function runSyncCommand(env: Record<string, string | undefined>, io
     else io.out(`Cards: ${messenger.posts} to post and ${messenger.updates} to update in ${plural(subscribed, 'subscribed conversation')}; the bot posts and updates them on its next pass.`);
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError) io.err(`Invalid configuration: ${err.problems.join('; ')}`);
-    else if (err instanceof StoreValidationError) io.err(err.message.split('\n')[0]!);
-    else io.err(`Error: ${reasonOf(err).split('\n')[0]}`);
-    return 1;
+    return reportFailure(err, io);
   } finally {
     await store?.close();
     await source?.close();

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { EncryptedSecret } from './schema.js';
 
 /**
@@ -45,4 +46,22 @@ export async function loadOrCreateKeyFile(file: string): Promise<Buffer> {
   await writeFile(file, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   await chmod(file, 0o600);
   return key;
+}
+
+/** SECRET_KEY given as 64 hex characters or base64 of 32 bytes; undefined when it is neither. */
+export function decodeSecretKey(value: string): Buffer | undefined {
+  const trimmed = value.trim();
+  if (/^[0-9a-f]{64}$/i.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
+    const buf = Buffer.from(trimmed, 'base64');
+    if (buf.length === 32) return buf;
+  }
+  return undefined;
+}
+
+/** The configured key, or (sandbox) the key file in the data directory. Config validated the format. */
+export async function openSecretBox(configuredKey: string | undefined, dataDir: string): Promise<SecretBox> {
+  const key = configuredKey ? decodeSecretKey(configuredKey) : await loadOrCreateKeyFile(path.join(dataDir, 'secret.key'));
+  if (!key) throw new Error('SECRET_KEY must be 32 bytes given as 64 hex characters or base64');
+  return new SecretBox(key);
 }
