@@ -1,29 +1,13 @@
-import { userObjectId } from '../../connectors/defender/dataset.js';
 import { HOUR_MS, MINUTE_MS } from '../../core/clock.js';
 import { MAX_AUTOMATIC_ATTEMPTS, nextAttemptAfter } from '../../core/assignmentRetry.js';
 import { assignmentSchema, type Assignment } from '../../storage/schema.js';
 import { execute } from '../harness/activities.js';
-import { startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
+import { assignmentFormValues, SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 
-const ADMIN = { id: '29:alice', name: 'Alice Johnson', aadObjectId: userObjectId('alice.johnson@contoso.com') };
+const ADMIN = SANDBOX_ADMIN;
 const CHANNEL = { conversationType: 'channel' as const };
 const CREATE = { method: 'POST', pathPrefix: '/api/now/v2/table/incident' };
 
-function formValues(integrationId: string) {
-  return {
-    integrationId,
-    ticketType: 'incident',
-    assignedTo: 'bob.martinez@contoso.com',
-    caller: 'alice.johnson@contoso.com',
-    shortDescription: 'Fix it',
-    description: 'Please remediate.',
-    dueDate: '2026-12-10',
-    gracePeriod: 'false',
-    notifyOwner: 'true',
-    notifyManager: 'false',
-    grouping: 'perResource',
-  };
-}
 
 describe('backoff (pure)', () => {
   it('doubles from 10 minutes and is capped at 6 hours', () => {
@@ -49,7 +33,7 @@ describe('failed assignments are retried automatically', () => {
   async function submitWhileDown(): Promise<{ assignment: Assignment; retryData: Record<string, unknown> }> {
     const rec = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && r.resources.length <= 10)!;
     h.servicenow.control.failNext({ status: 503, count: 100_000, ...CREATE });
-    const res = await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0]!.resourceId, ...formValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const res = await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0]!.resourceId, ...assignmentFormValues(h.integrationId, { gracePeriod: 'false' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     const [assignment] = h.bot.store.assignments.list();
     expect(assignment).toMatchObject({ status: 'failed', attempts: 1, nextAttemptAt: new Date(h.clock.now().getTime() + 10 * MINUTE_MS).toISOString() });
     const retry = res.body.value.actions.find((a: any) => a.verb === 'retryAssignments');

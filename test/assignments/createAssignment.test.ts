@@ -1,14 +1,13 @@
-import { userObjectId } from '../../connectors/defender/dataset.js';
 import { SPEC, validateOperationRequest } from '../defender/openapi.js';
 import { execute, message, submit, TENANT } from '../harness/activities.js';
-import { startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
+import { assignmentFormValues, SANDBOX_ADMIN, SANDBOX_READER, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 import { cardProblems } from '../cards/validate.js';
 
 const CHANNEL = { conversationType: 'channel' as const };
 const GOV_PATH = '/{scope}/providers/Microsoft.Security/assessments/{assessmentName}/governanceAssignments/{assignmentKey}';
 /** Teams users carry an Entra object id; these come from the Defender simulator's directory. */
-const ADMIN = { id: '29:alice', name: 'Alice Johnson', aadObjectId: userObjectId('alice.johnson@contoso.com') };
-const READER = { id: '29:erin', name: 'Erin Walsh', aadObjectId: userObjectId('erin.walsh@contoso.com') };
+const ADMIN = SANDBOX_ADMIN;
+const READER = SANDBOX_READER;
 
 function recWith(h: SandboxHarness, predicate: (n: number) => boolean) {
   const rec = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && predicate(r.resources.length));
@@ -16,22 +15,6 @@ function recWith(h: SandboxHarness, predicate: (n: number) => boolean) {
   return rec;
 }
 
-function formValues(over: Record<string, string> = {}) {
-  return {
-    integrationId: '',
-    ticketType: 'incident',
-    assignedTo: 'bob.martinez@contoso.com',
-    caller: 'alice.johnson@contoso.com',
-    shortDescription: 'Fix it',
-    description: 'Please remediate.',
-    dueDate: '2026-12-10',
-    gracePeriod: 'true',
-    notifyOwner: 'true',
-    notifyManager: 'false',
-    grouping: 'perResource',
-    ...over,
-  };
-}
 
 const inputsOf = (card: any): Record<string, any> => {
   const out: Record<string, any> = {};
@@ -79,7 +62,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     const rec = recWith(h, (n) => n >= 2 && n <= 10);
     const resource = rec.resources[0];
     const res = await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...formValues({ integrationId: h.integrationId, ticketType }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId, { ticketType }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
     );
     const card = res.body.value;
     expect(JSON.stringify(card)).toMatch(/1 resource\(s\) assigned/);
@@ -121,7 +104,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it('a retried governance write keeps what was changed in the Defender portal', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     const resource = rec.resources[0];
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     const [a] = h.bot.store.assignments.list();
     expect(a.governance).toMatchObject({ status: 'synced' });
 
@@ -146,7 +129,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it('refuses a user without Owner, Contributor or Security Admin, and creates nothing', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     const res = await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }),
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }),
     );
     expect(res.status).toBe(200);
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Owner, Contributor or Security Admin');
@@ -161,7 +144,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     const res = await h.bot.send(
       execute(
         'submitAssignment',
-        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId, dueDate: '2026-11-01', assignedTo: '', shortDescription: 'My words' }) },
+        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId, { dueDate: '2026-11-01', assignedTo: '', shortDescription: 'My words' }) },
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
@@ -172,7 +155,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(h.bot.store.assignments.list()).toHaveLength(0);
 
     const unknown = await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId, assignedTo: 'nobody@contoso.com' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId, { assignedTo: 'nobody@contoso.com' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
     );
     expect(JSON.stringify(unknown.body.value)).toContain("Assigned to: No ServiceNow user matches 'nobody@contoso.com'");
     expect(h.servicenow.control.records('incident')).toHaveLength(0);
@@ -181,7 +164,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it('never creates a second ticket for a repeated submission', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     const activity = () =>
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN });
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN });
     await Promise.all([h.bot.send(activity()), h.bot.send(activity())]);
     const again = await h.bot.send(activity());
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
@@ -192,7 +175,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it('remembers the channel, not the thread the form was submitted from, so announcements reach it', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId: '19:channel-1@thread.tacv2;messageid=1732611111111', from: ADMIN }),
+      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId: '19:channel-1@thread.tacv2;messageid=1732611111111', from: ADMIN }),
     );
     expect(h.bot.store.assignments.list()[0].conversationId).toBe('19:channel-1@thread.tacv2');
   });
@@ -210,7 +193,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it('opens one ticket for the whole selection when asked', async () => {
     const rec = recWith(h, (n) => n >= 3 && n <= 10);
     const ids = rec.resources.slice(0, 3).map((r) => r.resourceId).join(',');
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...formValues({ integrationId: h.integrationId, grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...assignmentFormValues(h.integrationId, { grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
     const assignments = h.bot.store.assignments.list();
     expect(assignments).toHaveLength(3);
@@ -229,7 +212,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     // "All" travels as "*" so the card stays small however many resources there are.
     const submitData = form.body.value.actions.find((a: any) => a.verb === 'submitAssignment').data;
     expect(submitData.resourceIds).toBe('*');
-    await h.bot.send(execute('submitAssignment', { ...submitData, ...formValues({ integrationId: h.integrationId, grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(execute('submitAssignment', { ...submitData, ...assignmentFormValues(h.integrationId, { grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     expect(h.bot.store.assignments.list()).toHaveLength(rec.resources.length);
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
   });
@@ -239,7 +222,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     const ids = rec.resources.slice(0, 2).map((r) => r.resourceId).join(',');
     // Users resolve, then every create fails.
     h.servicenow.control.failNext({ status: 503, count: 100, method: 'POST', pathPrefix: '/api/now/v2/table/incident' });
-    const res = await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const res = await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     const card = res.body.value;
     expect(JSON.stringify(card)).toContain('No ticket could be created');
     expect(h.bot.store.assignments.list((a) => a.status === 'failed')).toHaveLength(2);
@@ -270,7 +253,7 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
     expect(inputs.caller.value).toBe('alice.johnson@contoso.com');
     const submitAction = formCard.actions.find((a: any) => a.data?.verb === 'submitAssignment');
     await h.bot.send(
-      submit({ ...submitAction.data, ...formValues({ integrationId: h.integrationId, ticketType: 'incident', assignmentGroup: 'Cloud Security Operations', impact: '1', urgency: '2' }) }, emulator),
+      submit({ ...submitAction.data, ...assignmentFormValues(h.integrationId, { ticketType: 'incident', assignmentGroup: 'Cloud Security Operations', impact: '1', urgency: '2' }) }, emulator),
     );
     const [incident] = h.servicenow.control.records('incident');
     expect(incident).toMatchObject({ impact: '1', urgency: '2', priority: '2' });
@@ -284,7 +267,7 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
     const r = rec.resources[0];
     // A first attempt created the ticket, then the process died before recording it.
     h.servicenow.control.dropNextCreateResponse();
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: r.resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN, tenantId: TENANT }));
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: r.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN, tenantId: TENANT }));
     // Simulate the crash state: the stored record is still pending.
     const [a] = h.bot.store.assignments.list();
     await h.bot.store.assignments.upsertMany([{ ...a, status: 'pending', ticket: undefined, governance: { key: a.id, status: 'pending' } }]);
@@ -299,7 +282,7 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
   it('lists assignments, mine and overdue', async () => {
     h = await startSandboxBot();
     const rec = recWith(h, (n) => n >= 2 && n <= 10);
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     await h.bot.send(message('assignments', { serviceUrl: h.bot.connector.url, ...CHANNEL }));
     const list = JSON.stringify(h.bot.connector.cards().pop());
     expect(list).toContain('1 open, 0 overdue');
@@ -321,7 +304,7 @@ describe('the whole lifecycle in the sandbox', () => {
     h = await startSandboxBot();
     const rec = recWith(h, (n) => n >= 2 && n <= 10);
     const resource = rec.resources[0];
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...formValues({ integrationId: h.integrationId }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     const [incident] = h.servicenow.control.records('incident');
     h.bot.connector.reset();
 

@@ -1,9 +1,9 @@
-import { BUILTIN_SUBSCRIPTIONS, userObjectId } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
 import type { Recommendation } from '../../storage/schema.js';
 import { execute, message } from '../harness/activities.js';
-import { startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
+import { assignmentFormValues, SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 
-const ADMIN = { id: '29:alice', name: 'Alice Johnson', aadObjectId: userObjectId('alice.johnson@contoso.com') };
+const ADMIN = SANDBOX_ADMIN;
 const ALL = '19:channel-1@thread.tacv2';
 const SCOPED = '19:channel-scoped@thread.tacv2';
 
@@ -25,22 +25,6 @@ function splitRecommendation(h: SandboxHarness): { rec: Recommendation; inside: 
 const cardUpdatesTo = (h: SandboxHarness, conversationId: string) =>
   h.bot.connector.activities().filter((c) => c.method === 'PUT' && c.conversationId === conversationId && c.body?.attachments?.length);
 
-function formValues(integrationId: string, over: Record<string, string> = {}) {
-  return {
-    integrationId,
-    ticketType: 'incident',
-    assignedTo: 'bob.martinez@contoso.com',
-    caller: 'alice.johnson@contoso.com',
-    shortDescription: 'Fix it',
-    description: 'Please remediate.',
-    dueDate: '2026-12-10',
-    gracePeriod: 'true',
-    notifyOwner: 'true',
-    notifyManager: 'false',
-    grouping: 'perResource',
-    ...over,
-  };
-}
 
 describe("card refreshes keep each conversation's filters", () => {
   let h: SandboxHarness;
@@ -77,7 +61,7 @@ describe("card refreshes keep each conversation's filters", () => {
   async function assign(resourceName: string) {
     const resource = split.rec.resources.find((r) => r.name === resourceName)!;
     await h.bot.send(
-      execute('submitAssignment', { recommendationKey: split.rec.key, resourceIds: resource.resourceId, ...formValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, conversationType: 'channel', from: ADMIN }),
+      execute('submitAssignment', { recommendationKey: split.rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, conversationType: 'channel', from: ADMIN }),
     );
     const a = h.bot.store.assignments.list().find((x) => x.resourceId === resource.resourceId)!;
     expect(a).toMatchObject({ status: 'open' });

@@ -1,11 +1,34 @@
 import { AzureClient, simulatorCredential } from '../../connectors/defender/azureClient.js';
 import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../connectors/defender/simulator/index.js';
+import { userObjectId } from '../../connectors/defender/dataset.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
 import { SANDBOX_SCOPE, SANDBOX_USER } from '../../bot/sandbox.js';
 import { ManualClock } from '../../core/clock.js';
 import { message } from './activities.js';
 import { startBot, type BotHarness } from './botHarness.js';
+
+/** Teams users from the Defender simulator's directory: Owner of the root management group, and a Reader. */
+export const SANDBOX_ADMIN = { id: '29:alice', name: 'Alice Johnson', aadObjectId: userObjectId('alice.johnson@contoso.com') };
+export const SANDBOX_READER = { id: '29:erin', name: 'Erin Walsh', aadObjectId: userObjectId('erin.walsh@contoso.com') };
+
+/** What a filled-in "Create assignment" form submits (the fixed input ids), for the given integration. */
+export function assignmentFormValues(integrationId: string, over: Record<string, string> = {}) {
+  return {
+    integrationId,
+    ticketType: 'incident',
+    assignedTo: 'bob.martinez@contoso.com',
+    caller: 'alice.johnson@contoso.com',
+    shortDescription: 'Fix it',
+    description: 'Please remediate.',
+    dueDate: '2026-12-10',
+    gracePeriod: 'true',
+    notifyOwner: 'true',
+    notifyManager: 'false',
+    grouping: 'perResource',
+    ...over,
+  };
+}
 
 /** Pacing on virtual time: Teams' rate windows are honoured without the test waiting for them. */
 function virtualTime() {
