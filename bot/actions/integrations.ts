@@ -14,7 +14,7 @@ import { LIVE_STATUSES } from '../../core/assignments.js';
 import type { Logger } from '../../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../../core/scope.js';
 import type { Store } from '../../storage/repositories.js';
-import { customFieldSchema, type CustomField, type TicketType } from '../../storage/schema.js';
+import { customFieldSchema, type CustomField, type Integration, type TicketType } from '../../storage/schema.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { Authorizer } from '../authorizer.js';
 import { IntegrationError, integrationInputSchema, type IntegrationInput, type IntegrationService, type IntegrationView } from '../integrations.js';
@@ -257,6 +257,15 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
 
   const actorName = (ctx: ActionContext) => ctx.actor.name ?? ctx.actor.id;
 
+  /** The integration a card action names, if it still exists and the caller may manage its scope. */
+  const manageable = async (ctx: ActionContext, id: string): Promise<{ integration: Integration } | { answer: ActionResult }> => {
+    const integration = integrations.find(id);
+    if (!integration || integration.removedAt) return { answer: gone(ctx) };
+    const decision = await authorize(ctx, integration.scope);
+    if (!decision.allowed) return { answer: refusal(ctx, decision.reason) };
+    return { integration };
+  };
+
   return [
     defineAction({
       verb: 'listIntegrations',
@@ -298,10 +307,9 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
       verb: 'testIntegration',
       schema: idSchema,
       handle: async (ctx, data) => {
-        const integration = integrations.find(data.integrationId);
-        if (!integration || integration.removedAt) return gone(ctx);
-        const decision = await authorize(ctx, integration.scope);
-        if (!decision.allowed) return refusal(ctx, decision.reason);
+        const found = await manageable(ctx, data.integrationId);
+        if ('answer' in found) return found.answer;
+        const { integration } = found;
         const outcome = await integrations.test(integration.id);
         return list(
           ctx,
@@ -315,10 +323,9 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
       verb: 'removeIntegration',
       schema: idSchema,
       handle: async (ctx, data) => {
-        const integration = integrations.find(data.integrationId);
-        if (!integration || integration.removedAt) return gone(ctx);
-        const decision = await authorize(ctx, integration.scope);
-        if (!decision.allowed) return refusal(ctx, decision.reason);
+        const found = await manageable(ctx, data.integrationId);
+        if ('answer' in found) return found.answer;
+        const { integration } = found;
         const live = store.assignments.list((a) => a.integrationId === integration.id && LIVE_STATUSES.has(a.status)).length;
         return answer(
           ctx,
@@ -343,10 +350,9 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
       verb: 'confirmRemoveIntegration',
       schema: idSchema,
       handle: async (ctx, data) => {
-        const integration = integrations.find(data.integrationId);
-        if (!integration || integration.removedAt) return gone(ctx);
-        const decision = await authorize(ctx, integration.scope);
-        if (!decision.allowed) return refusal(ctx, decision.reason);
+        const found = await manageable(ctx, data.integrationId);
+        if ('answer' in found) return found.answer;
+        const { integration } = found;
         await integrations.remove(integration.id, actorName(ctx));
         return list(ctx, { text: `🗑 Removed **${integration.name}**.`, style: 'good' });
       },
