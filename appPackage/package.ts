@@ -140,7 +140,9 @@ async function main(): Promise<void> {
   const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
   const appDir = path.join(root, 'appPackage');
   const built = await buildAppPackage({ env: process.env, appDir, outFile: path.join(appDir, 'build', 'appPackage.zip'), defaultVersion: version });
-  console.log(`Teams app package written to ${path.relative(root, built.file)} (manifest ${String(built.manifest.manifestVersion)}, version ${String(built.manifest.version)}).`);
+  console.log(
+    `Teams app package written to ${path.relative(root, built.file)} (manifest ${String(built.manifest.manifestVersion)}, version ${String(built.manifest.version)}).`,
+  );
   console.log('Upload it in Teams: Apps > Manage your apps > Upload an app, or in the Teams Developer Portal.');
 }
 

@@ -56,7 +56,12 @@ export function generateAssignments(count = ASSIGNMENTS, owners = OWNERS): Assig
       notifyManager: i % 4 === 0,
       customFields: {},
       status: i % 20 === 0 ? 'resolved' : 'open',
-      ticket: { table: 'incident', sysId: `sys${i}`, number: `INC${String(i).padStart(7, '0')}`, link: `https://contoso.service-now.com/incident.do?sys_id=sys${i}` },
+      ticket: {
+        table: 'incident',
+        sysId: `sys${i}`,
+        number: `INC${String(i).padStart(7, '0')}`,
+        link: `https://contoso.service-now.com/incident.do?sys_id=sys${i}`,
+      },
       governance: { key: id, status: 'synced' },
       conversationId: `19:channel-${i % 20}@thread.tacv2`,
       createdBy: { id: '29:admin' },
@@ -70,9 +75,28 @@ export function generateAssignments(count = ASSIGNMENTS, owners = OWNERS): Assig
 
 function template() {
   return {
-    id: 't', key: 't', batchId: 't', recommendationKey: 't', recommendationName: 't', severity: 'High', assessmentId: 't', resourceId: 't', resourceName: 't',
-    subscriptionId: 't', integrationId: 't', ticketType: 'incident', owner: 't', caller: 't', dueDate: TODAY, gracePeriod: false, notifyOwner: false,
-    notifyManager: false, status: 'open', createdBy: { id: 't' }, createdAt: NOW.toISOString(), updatedAt: NOW.toISOString(),
+    id: 't',
+    key: 't',
+    batchId: 't',
+    recommendationKey: 't',
+    recommendationName: 't',
+    severity: 'High',
+    assessmentId: 't',
+    resourceId: 't',
+    resourceName: 't',
+    subscriptionId: 't',
+    integrationId: 't',
+    ticketType: 'incident',
+    owner: 't',
+    caller: 't',
+    dueDate: TODAY,
+    gracePeriod: false,
+    notifyOwner: false,
+    notifyManager: false,
+    status: 'open',
+    createdBy: { id: 't' },
+    createdAt: NOW.toISOString(),
+    updatedAt: NOW.toISOString(),
   };
 }
 
@@ -94,7 +118,9 @@ export async function benchRemind(): Promise<string> {
   let plan: ReturnType<typeof planReminders> | undefined;
   for (let run = 0; run < RUNS; run++) {
     const t0 = performance.now();
-    const sorted = [...assignments].sort((a, b) => (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : a.dueDate < b.dueDate ? -1 : a.dueDate > b.dueDate ? 1 : 0));
+    const sorted = [...assignments].sort((a, b) =>
+      a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : a.dueDate < b.dueDate ? -1 : a.dueDate > b.dueDate ? 1 : 0,
+    );
     baseline.push(performance.now() - t0);
     if (sorted.length !== assignments.length) throw new Error('baseline lost items');
     sample();
@@ -118,7 +144,10 @@ export async function benchRemind(): Promise<string> {
     ['baseline: sort all assignments (median of 3)', `${median(baseline).toFixed(1)} ms`],
     ['plan one pass (median of 3)', `${planMs.toFixed(1)} ms (target ≤ 1000 ms: ${planMs <= 1000 ? 'met' : 'MISSED'})`],
     ['plan runs', planning.map((x) => `${x.toFixed(1)} ms`).join(', ')],
-    ['messages that would be sent', `${total.toLocaleString('en')} (digests ${messages.digests}, nudges ${messages.nudges}, manager escalations ≤ ${messages.escalations} reports, grace-ended channel posts ${messages.graceAnnouncements})`],
+    [
+      'messages that would be sent',
+      `${total.toLocaleString('en')} (digests ${messages.digests}, nudges ${messages.nudges}, manager escalations ≤ ${messages.escalations} reports, grace-ended channel posts ${messages.graceAnnouncements})`,
+    ],
     ['items in digests', String(p.digests.reduce((n, d) => n + d.items.length, 0))],
     ['peak RSS', `${(peakRss / 1024 / 1024).toFixed(0)} MB`],
   ];

@@ -278,7 +278,12 @@ export async function benchSync(opts: BenchSyncOptions = {}): Promise<string> {
 
     const virtual = { now: 0 };
     const adapter = new CloudAdapter(
-      new ConfigurationBotFrameworkAuthentication({ MicrosoftAppId: '', MicrosoftAppPassword: '', MicrosoftAppType: 'MultiTenant', MicrosoftAppTenantId: '' } as ConfigurationBotFrameworkAuthenticationOptions),
+      new ConfigurationBotFrameworkAuthentication({
+        MicrosoftAppId: '',
+        MicrosoftAppPassword: '',
+        MicrosoftAppType: 'MultiTenant',
+        MicrosoftAppTenantId: '',
+      } as ConfigurationBotFrameworkAuthenticationOptions),
     );
     const messenger = new ProactiveMessenger({
       adapter,
@@ -313,7 +318,9 @@ export async function benchSync(opts: BenchSyncOptions = {}): Promise<string> {
     sampler.start();
     progress('first pass…');
     const first = await measurePass(job, probe, store, sampler, virtual, connector);
-    progress(`first pass: ${secs(first.wallMs)}, ${int(first.enqueued)} cards enqueued; queue drained in ${secs(first.drain.wallMs)} (virtual ${secs(first.drain.virtualMs)})`);
+    progress(
+      `first pass: ${secs(first.wallMs)}, ${int(first.enqueued)} cards enqueued; queue drained in ${secs(first.drain.wallMs)} (virtual ${secs(first.drain.virtualMs)})`,
+    );
     progress('second pass (no changes)…');
     const second = await measurePass(job, probe, store, sampler, virtual, connector);
     sampler.stop();
@@ -336,24 +343,64 @@ export async function benchSync(opts: BenchSyncOptions = {}): Promise<string> {
     };
 
     const passRows: string[][] = [
-      ['Sync pass wall time (fetch, diff, persist, enqueue)', secs(first.wallMs), secs(second.wallMs), `first ≤ ${secs(FIRST_PASS_MAX_MS)}`, verdict(targets.firstTime)],
+      [
+        'Sync pass wall time (fetch, diff, persist, enqueue)',
+        secs(first.wallMs),
+        secs(second.wallMs),
+        `first ≤ ${secs(FIRST_PASS_MAX_MS)}`,
+        verdict(targets.firstTime),
+      ],
       ['  of which fetch + validate + group (last page in)', secs(first.fetchMs), secs(second.fetchMs), '', ''],
       ['Sync pass CPU time (user + system)', secs(first.cpuMs), secs(second.cpuMs), '', ''],
       ['Peak RSS during the pass', mb(first.peakRss), mb(second.peakRss), `first ≤ ${mb(FIRST_PASS_MAX_RSS)}`, verdict(targets.firstRss)],
       ['  RSS when the pass started', mb(first.startRss), mb(second.startRss), '', ''],
-      ['Store writes (pass + its deliveries)', `${first.writes} + ${int(first.drain.writes)}`, `${second.writes} + ${second.drain.writes}`, `no-change ≤ ${NO_CHANGE_MAX_WRITES}`, verdict(targets.secondWrites)],
-      ['Cards enqueued (posted + updated)', `${int(first.report.cardsPosted)} + ${int(first.report.cardsUpdated)}`, `${second.report.cardsPosted} + ${second.report.cardsUpdated}`, 'no-change = 0', verdict(targets.secondSends)],
-      ['Recommendations / resources seen', `${int(first.report.recommendations)} / ${int(first.report.resources)}`, `${int(second.report.recommendations)} / ${int(second.report.resources)}`, '', ''],
-      ['New / changed / resolved / unchanged', `${int(first.report.new)} / ${first.report.changed} / ${first.report.resolved} / ${first.report.unchanged}`, `${second.report.new} / ${second.report.changed} / ${second.report.resolved} / ${int(second.report.unchanged)}`, '', ''],
+      [
+        'Store writes (pass + its deliveries)',
+        `${first.writes} + ${int(first.drain.writes)}`,
+        `${second.writes} + ${second.drain.writes}`,
+        `no-change ≤ ${NO_CHANGE_MAX_WRITES}`,
+        verdict(targets.secondWrites),
+      ],
+      [
+        'Cards enqueued (posted + updated)',
+        `${int(first.report.cardsPosted)} + ${int(first.report.cardsUpdated)}`,
+        `${second.report.cardsPosted} + ${second.report.cardsUpdated}`,
+        'no-change = 0',
+        verdict(targets.secondSends),
+      ],
+      [
+        'Recommendations / resources seen',
+        `${int(first.report.recommendations)} / ${int(first.report.resources)}`,
+        `${int(second.report.recommendations)} / ${int(second.report.resources)}`,
+        '',
+        '',
+      ],
+      [
+        'New / changed / resolved / unchanged',
+        `${int(first.report.new)} / ${first.report.changed} / ${first.report.resolved} / ${first.report.unchanged}`,
+        `${second.report.new} / ${second.report.changed} / ${second.report.resolved} / ${int(second.report.unchanged)}`,
+        '',
+        '',
+      ],
       ['Send queue drain at the Teams rate (virtual time)', secs(first.drain.virtualMs), secs(second.drain.virtualMs), 'reported separately', ''],
       ['Send queue drain, real wall time', secs(first.drain.wallMs), secs(second.drain.wallMs), '', ''],
-      ['Cards delivered to the connector (failed)', `${int(first.drain.connectorCalls)} (${first.drain.failed})`, `${second.drain.connectorCalls} (${second.drain.failed})`, '', ''],
+      [
+        'Cards delivered to the connector (failed)',
+        `${int(first.drain.connectorCalls)} (${first.drain.failed})`,
+        `${second.drain.connectorCalls} (${second.drain.failed})`,
+        '',
+        '',
+      ],
       ['Peak RSS while draining', mb(first.drain.peakRss), mb(second.drain.peakRss), '', ''],
     ];
     const baselineRows: string[][] = [
       [`Raw HTTP fetch of all pages (fetch + text, no processing)`, secs(raw.transferMs), `${raw.pages} pages, ${int(raw.rows)} rows, ${mb(raw.bytes)}`],
       ['JSON.parse of those pages', secs(raw.parseMs), ''],
-      ['AzureClient fetch + zod validation + mapping, no sync work', secs(clientMs), `CPU ${secs(clientCpuMs)}, ${clientOnly.pages} pages, ${int(clientOnly.rows)} rows`],
+      [
+        'AzureClient fetch + zod validation + mapping, no sync work',
+        secs(clientMs),
+        `CPU ${secs(clientCpuMs)}, ${clientOnly.pages} pages, ${int(clientOnly.rows)} rows`,
+      ],
     ];
     const allPass = Object.values(targets).every(Boolean);
     return [
@@ -367,7 +414,14 @@ export async function benchSync(opts: BenchSyncOptions = {}): Promise<string> {
       markdownTable(['Baseline', 'Time', 'Notes'], baselineRows),
       '',
       `Process max RSS when the first pass ended (getrusage, includes start-up): ${mb(first.maxRss)}. RSS is rarely returned to the OS, so the no-change pass starts from what the drain left. The drain's virtual time is the pacing the ProactiveMessenger applies (7/1 s, 8/2 s, 60/30 s, 1,800/h per conversation).`,
-      `Targets: ${allPass ? 'all PASS' : `FAIL: ${Object.entries(targets).filter(([, ok]) => !ok).map(([k]) => k).join(', ')}`}`,
+      `Targets: ${
+        allPass
+          ? 'all PASS'
+          : `FAIL: ${Object.entries(targets)
+              .filter(([, ok]) => !ok)
+              .map(([k]) => k)
+              .join(', ')}`
+      }`,
     ].join('\n');
   } finally {
     sampler.stop();

@@ -8,10 +8,7 @@ import type { TurnInfo } from './turn.js';
  * What a card action answers. `replace` swaps the clicked card (the invoke response in Teams, an
  * update of the message elsewhere); `reply` posts a new message; `message` is a short text.
  */
-export type ActionResult =
-  | { kind: 'replace'; card: AdaptiveCard }
-  | { kind: 'reply'; card: AdaptiveCard }
-  | { kind: 'message'; text: string };
+export type ActionResult = { kind: 'replace'; card: AdaptiveCard } | { kind: 'reply'; card: AdaptiveCard } | { kind: 'message'; text: string };
 
 export interface ActionContext extends TurnInfo {
   verb: string;
@@ -77,7 +74,14 @@ export class ActionRouter {
       this.logger.warn({ verb: action.verb, conversationId: base.conversationId }, 'unknown card action');
       return {
         kind: 'reply',
-        card: errorCard({ title: 'Unknown action', message: `This card sent an action I do not know ("${truncate(action.verb, 40)}"). It may come from an older version of the bot; type **help** to start again.`, details: [] }, render),
+        card: errorCard(
+          {
+            title: 'Unknown action',
+            message: `This card sent an action I do not know ("${truncate(action.verb, 40)}"). It may come from an older version of the bot; type **help** to start again.`,
+            details: [],
+          },
+          render,
+        ),
       };
     }
     const parsed = handler.schema.safeParse(action.data);
@@ -101,7 +105,10 @@ export class ActionRouter {
       this.logger.error({ err, verb: action.verb, conversationId: base.conversationId, reference }, 'card action failed');
       return {
         kind: 'reply',
-        card: errorCard({ title: 'Something went wrong', message: 'The action could not be completed. Nothing was lost; try again in a moment.', details: [], reference }, render),
+        card: errorCard(
+          { title: 'Something went wrong', message: 'The action could not be completed. Nothing was lost; try again in a moment.', details: [], reference },
+          render,
+        ),
       };
     }
   }

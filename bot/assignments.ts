@@ -52,8 +52,7 @@ export interface AssignmentServiceDeps {
 }
 
 export type SubmitOutcome =
-  | { kind: 'invalid'; errors: Record<string, string> }
-  | { kind: 'done'; batchId: string; assignments: Assignment[]; skipped: Assignment[] };
+  { kind: 'invalid'; errors: Record<string, string> } | { kind: 'done'; batchId: string; assignments: Assignment[]; skipped: Assignment[] };
 
 /** Stands for "every unhealthy resource of the recommendation" in card data. */
 export const ALL_RESOURCES = '*';
@@ -94,7 +93,10 @@ export class AssignmentService {
 
   /** Integrations whose scope covers every selected resource, nearest scope first. */
   async coveringIntegrations(resources: readonly ResourceSnapshot[]): Promise<Integration[]> {
-    const active = this.deps.integrations.list().map((i) => this.deps.integrations.find(i.id)!).filter(Boolean);
+    const active = this.deps.integrations
+      .list()
+      .map((i) => this.deps.integrations.find(i.id)!)
+      .filter(Boolean);
     const locations = await this.locations(resources);
     return coveringAll(active, locations);
   }
@@ -158,7 +160,10 @@ export class AssignmentService {
         skipped.push(live);
         continue;
       }
-      const texts = form.grouping === 'perResource' && !userEditedText ? prefillTexts(rec, [r]) : { shortDescription: form.shortDescription, description: form.description };
+      const texts =
+        form.grouping === 'perResource' && !userEditedText
+          ? prefillTexts(rec, [r])
+          : { shortDescription: form.shortDescription, description: form.description };
       toCreate.push({
         id: live?.id ?? randomUUID(),
         key,
@@ -202,7 +207,14 @@ export class AssignmentService {
 
     // Persist before calling out: a crash from here on is finished by resumePending().
     await this.deps.store.assignments.upsertMany(toCreate);
-    await this.audit(actor.name ?? actor.id, 'assignment.create', batchId, { recommendation: rec.key, resources: toCreate.length, integration: integration.name, ticketType: form.ticketType, owner: form.assignedTo, dueDate: form.dueDate });
+    await this.audit(actor.name ?? actor.id, 'assignment.create', batchId, {
+      recommendation: rec.key,
+      resources: toCreate.length,
+      integration: integration.name,
+      ticketType: form.ticketType,
+      owner: form.assignedTo,
+      dueDate: form.dueDate,
+    });
     const done = await this.process(toCreate);
     await this.refreshCards(rec.key);
     return { kind: 'done', batchId, assignments: done, skipped };
@@ -230,7 +242,10 @@ export class AssignmentService {
   async resumePending(): Promise<number> {
     const now = this.deps.clock.now();
     const todo = this.deps.store.assignments.list(
-      (a) => a.status === 'pending' || dueForAutomaticRetry(a, now) || (a.status === 'open' && (a.governance?.status === 'pending' || a.governance?.status === 'failed')),
+      (a) =>
+        a.status === 'pending' ||
+        dueForAutomaticRetry(a, now) ||
+        (a.status === 'open' && (a.governance?.status === 'pending' || a.governance?.status === 'failed')),
     );
     if (todo.length === 0) return 0;
     this.deps.logger.info({ count: todo.length }, 'resuming unfinished assignments');
@@ -259,7 +274,13 @@ export class AssignmentService {
     const now = () => this.deps.clock.now().toISOString();
     if (!integration || integration.removedAt) {
       const at = this.deps.clock.now();
-      const failed = group.map((a) => ({ ...a, status: 'failed' as const, lastError: 'the ServiceNow integration was removed', ...failedAttempt(a, at), updatedAt: at.toISOString() }));
+      const failed = group.map((a) => ({
+        ...a,
+        status: 'failed' as const,
+        lastError: 'the ServiceNow integration was removed',
+        ...failedAttempt(a, at),
+        updatedAt: at.toISOString(),
+      }));
       await this.deps.store.assignments.upsertMany(failed);
       return failed;
     }
@@ -271,12 +292,28 @@ export class AssignmentService {
         let groupSysId: string | undefined;
         if (first.customFields.assignment_group) groupSysId = (await client.resolveGroup(first.customFields.assignment_group)).sysId;
         const fields = ticketFields(
-          { ticketType: first.ticketType, shortDescription: first.shortDescription, description: first.description, assignmentGroup: first.customFields.assignment_group, impact: first.customFields.impact as never, urgency: first.customFields.urgency as never },
+          {
+            ticketType: first.ticketType,
+            shortDescription: first.shortDescription,
+            description: first.description,
+            assignmentGroup: first.customFields.assignment_group,
+            impact: first.customFields.impact as never,
+            urgency: first.customFields.urgency as never,
+          },
           { ownerSysId: owner.sysId, callerSysId: caller.sysId, groupSysId },
           integration.fieldMode === 'customized',
         );
-        const correlationId = first.ticketGrouping === 'single' ? selectionCorrelationKey(first.recommendationKey, group.map((a) => a.resourceId)) : first.key;
-        const display = `Defender for Cloud: ${first.recommendationName} / ${group.length === 1 ? first.resourceName : `${group.length} resources`}`.slice(0, 100);
+        const correlationId =
+          first.ticketGrouping === 'single'
+            ? selectionCorrelationKey(
+                first.recommendationKey,
+                group.map((a) => a.resourceId),
+              )
+            : first.key;
+        const display = `Defender for Cloud: ${first.recommendationName} / ${group.length === 1 ? first.resourceName : `${group.length} resources`}`.slice(
+          0,
+          100,
+        );
         const ticket = await client.createTicket(first.ticketType, fields, { correlationId, correlationDisplay: display });
         updated = group.map((a) => ({
           ...a,
@@ -295,7 +332,11 @@ export class AssignmentService {
         const at = this.deps.clock.now();
         updated = group.map((a) => ({ ...a, status: 'failed' as const, lastError: message, ...failedAttempt(a, at), updatedAt: at.toISOString() }));
         const attempts = Math.max(...updated.map((a) => a.attempts));
-        if (attempts >= MAX_AUTOMATIC_ATTEMPTS) this.deps.logger.warn({ integration: integration.name, resources: group.length, attempts }, 'ticket creation gave up after the last automatic attempt; the Retry button can still create it');
+        if (attempts >= MAX_AUTOMATIC_ATTEMPTS)
+          this.deps.logger.warn(
+            { integration: integration.name, resources: group.length, attempts },
+            'ticket creation gave up after the last automatic attempt; the Retry button can still create it',
+          );
         await this.deps.store.assignments.upsertMany(updated);
         return updated;
       }
@@ -321,19 +362,30 @@ export class AssignmentService {
         out.push({ ...a, governance: { key, status: 'synced' }, updatedAt: this.deps.clock.now().toISOString() });
       } catch (err) {
         this.deps.logger.warn({ err, assignment: a.id }, 'governance write-back failed; will retry');
-        out.push({ ...a, governance: { key, status: 'failed', lastError: (err as Error).message.slice(0, 300) }, updatedAt: this.deps.clock.now().toISOString() });
+        out.push({
+          ...a,
+          governance: { key, status: 'failed', lastError: (err as Error).message.slice(0, 300) },
+          updatedAt: this.deps.clock.now().toISOString(),
+        });
       }
     }
     await this.deps.store.assignments.upsertMany(out);
     return out;
   }
 
-
   /** Shows the new tickets on every posted card of the recommendation, through each conversation's filters. */
   async refreshCards(recommendationKey: string): Promise<void> {
     const { store, messenger, logger, clock } = this.deps;
     await refreshPostedCards(
-      { store, messenger, logger, now: clock.now(), timeZone: this.deps.timeZone, ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
+      {
+        store,
+        messenger,
+        logger,
+        now: clock.now(),
+        timeZone: this.deps.timeZone,
+        ancestry: this.deps.ancestry?.(),
+        subscriptionNames: this.deps.subscriptionNames?.(),
+      },
       recommendationKey,
     );
   }
@@ -343,12 +395,20 @@ export class AssignmentService {
     if (missing.length && this.deps.azure) {
       try {
         const ancestry = await this.deps.azure.getSubscriptionAncestry(missing);
-        for (const [sub, chain] of ancestry) this.ancestryCache.set(sub.toLowerCase(), chain.map((g) => g.name));
+        for (const [sub, chain] of ancestry)
+          this.ancestryCache.set(
+            sub.toLowerCase(),
+            chain.map((g) => g.name),
+          );
       } catch (err) {
         this.deps.logger.warn({ err }, 'could not read management-group ancestry; matching subscription scopes only');
       }
     }
-    return resources.map((r) => ({ resourceId: r.resourceId, subscriptionId: r.subscriptionId, managementGroups: this.ancestryCache.get(r.subscriptionId.toLowerCase()) ?? [] }));
+    return resources.map((r) => ({
+      resourceId: r.resourceId,
+      subscriptionId: r.subscriptionId,
+      managementGroups: this.ancestryCache.get(r.subscriptionId.toLowerCase()) ?? [],
+    }));
   }
 
   private audit(actor: string, action: string, target: string, details: Record<string, unknown>) {

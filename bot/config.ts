@@ -9,8 +9,7 @@ import { isValidTimeZone, parseQuietHours } from '../core/reminders.js';
  */
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const opt = <T extends z.ZodTypeAny>(schema: T) => z.preprocess(emptyToUndefined, schema.optional());
-const withDefault = <T extends z.ZodTypeAny>(schema: T, value: z.input<T>) =>
-  z.preprocess(emptyToUndefined, schema.default(value as never));
+const withDefault = <T extends z.ZodTypeAny>(schema: T, value: z.input<T>) => z.preprocess(emptyToUndefined, schema.default(value as never));
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const csv = z.string().transform((v) =>
@@ -24,65 +23,67 @@ const scopeRe = /^\/(subscriptions\/[0-9a-f-]{36}|providers\/Microsoft\.Manageme
 const cronExpr = z.string().refine((v) => cron.validate(v), 'must be a cron expression (e.g. "*/5 * * * *")');
 
 const envObject = z.object({
-    BOT_MODE: withDefault(z.enum(['sandbox', 'production']), 'sandbox'),
-    PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3978),
-    HOST: opt(z.string().min(1)),
-    PUBLIC_URL: opt(z.url({ protocol: /^https?$/ })),
-    MicrosoftAppId: opt(z.string().regex(guid, 'must be a GUID (the Azure Bot app id)')),
-    MicrosoftAppPassword: opt(z.string()),
-    MicrosoftAppType: withDefault(z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']), 'MultiTenant'),
-    MicrosoftAppTenantId: opt(z.string().regex(guid, 'must be a GUID (the Entra tenant id)')),
-    DATA_DIR: withDefault(z.string(), './data'),
-    SECRET_KEY: opt(z.string()),
-    LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
-    LOG_PRETTY: opt(bool),
-    ALLOWED_TENANT_IDS: opt(csv.pipe(z.array(z.string().regex(guid, 'each entry must be a tenant GUID')))).transform((v) => v ?? []),
+  BOT_MODE: withDefault(z.enum(['sandbox', 'production']), 'sandbox'),
+  PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3978),
+  HOST: opt(z.string().min(1)),
+  PUBLIC_URL: opt(z.url({ protocol: /^https?$/ })),
+  MicrosoftAppId: opt(z.string().regex(guid, 'must be a GUID (the Azure Bot app id)')),
+  MicrosoftAppPassword: opt(z.string()),
+  MicrosoftAppType: withDefault(z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']), 'MultiTenant'),
+  MicrosoftAppTenantId: opt(z.string().regex(guid, 'must be a GUID (the Entra tenant id)')),
+  DATA_DIR: withDefault(z.string(), './data'),
+  SECRET_KEY: opt(z.string()),
+  LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+  LOG_PRETTY: opt(bool),
+  ALLOWED_TENANT_IDS: opt(csv.pipe(z.array(z.string().regex(guid, 'each entry must be a tenant GUID')))).transform((v) => v ?? []),
 
-    // Defender for Cloud / Azure
-    DEFENDER_SOURCE: opt(z.enum(['azure', 'sandbox'])),
-    DEFENDER_SCOPES: opt(csv.pipe(z.array(z.string().regex(scopeRe, 'each scope must be /subscriptions/{id} or /providers/Microsoft.Management/managementGroups/{name}')))).transform((v) => v ?? []),
-    ARM_ENDPOINT: withDefault(z.url({ protocol: /^https?$/ }), 'https://management.azure.com'),
-    GRAPH_ENDPOINT: withDefault(z.url({ protocol: /^https?$/ }), 'https://graph.microsoft.com'),
-    AZURE_AUTHORITY_HOST: opt(z.url({ protocol: /^https$/ })),
-    AZURE_TENANT_ID: opt(z.string()),
-    AZURE_CLIENT_ID: opt(z.string()),
-    SYNC_CRON: withDefault(cronExpr, '*/5 * * * *'),
-    FULL_SYNC_CRON: withDefault(cronExpr, '0 3 * * *'),
-    RESOLVE_AFTER_HEALTHY_PASSES: withDefault(z.coerce.number().int().min(1).max(10), 1),
-    REOPEN_WINDOW_DAYS: withDefault(z.coerce.number().int().min(0).max(365), 14),
+  // Defender for Cloud / Azure
+  DEFENDER_SOURCE: opt(z.enum(['azure', 'sandbox'])),
+  DEFENDER_SCOPES: opt(
+    csv.pipe(z.array(z.string().regex(scopeRe, 'each scope must be /subscriptions/{id} or /providers/Microsoft.Management/managementGroups/{name}'))),
+  ).transform((v) => v ?? []),
+  ARM_ENDPOINT: withDefault(z.url({ protocol: /^https?$/ }), 'https://management.azure.com'),
+  GRAPH_ENDPOINT: withDefault(z.url({ protocol: /^https?$/ }), 'https://graph.microsoft.com'),
+  AZURE_AUTHORITY_HOST: opt(z.url({ protocol: /^https$/ })),
+  AZURE_TENANT_ID: opt(z.string()),
+  AZURE_CLIENT_ID: opt(z.string()),
+  SYNC_CRON: withDefault(cronExpr, '*/5 * * * *'),
+  FULL_SYNC_CRON: withDefault(cronExpr, '0 3 * * *'),
+  RESOLVE_AFTER_HEALTHY_PASSES: withDefault(z.coerce.number().int().min(1).max(10), 1),
+  REOPEN_WINDOW_DAYS: withDefault(z.coerce.number().int().min(0).max(365), 14),
 
-    // Reminders
-    REMINDER_CRON: withDefault(cronExpr, '0 9 * * 1'),
-    REMINDER_TIMEZONE: withDefault(z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Dublin'), 'UTC'),
-    REMIND_DAYS_BEFORE: withDefault(z.coerce.number().int().min(0).max(30), 3),
-    QUIET_HOURS: opt(z.string().refine((v) => parseQuietHours(v) !== undefined, 'must be HH:mm-HH:mm, e.g. 20:00-07:00')),
+  // Reminders
+  REMINDER_CRON: withDefault(cronExpr, '0 9 * * 1'),
+  REMINDER_TIMEZONE: withDefault(z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Dublin'), 'UTC'),
+  REMIND_DAYS_BEFORE: withDefault(z.coerce.number().int().min(0).max(30), 3),
+  QUIET_HOURS: opt(z.string().refine((v) => parseQuietHours(v) !== undefined, 'must be HH:mm-HH:mm, e.g. 20:00-07:00')),
 
-    // ServiceNow
-    SERVICENOW_ALLOW_PRIVATE_HOSTS: withDefault(bool, 'false'),
+  // ServiceNow
+  SERVICENOW_ALLOW_PRIVATE_HOSTS: withDefault(bool, 'false'),
 
-    // Teams app package and dashboard tab
-    TEAMS_APP_ID: opt(z.string().regex(guid, 'must be a GUID')),
-    APP_ID_URI: opt(z.string().regex(/^api:\/\//, 'must start with api://')),
-    ENTRA_JWKS_URL: withDefault(z.url({ protocol: /^https?$/ }), 'https://login.microsoftonline.com/common/discovery/v2.0/keys'),
-    ENTRA_ISSUER_TEMPLATE: opt(z.string().includes('{tid}', { message: 'must contain {tid}' })),
+  // Teams app package and dashboard tab
+  TEAMS_APP_ID: opt(z.string().regex(guid, 'must be a GUID')),
+  APP_ID_URI: opt(z.string().regex(/^api:\/\//, 'must start with api://')),
+  ENTRA_JWKS_URL: withDefault(z.url({ protocol: /^https?$/ }), 'https://login.microsoftonline.com/common/discovery/v2.0/keys'),
+  ENTRA_ISSUER_TEMPLATE: opt(z.string().includes('{tid}', { message: 'must contain {tid}' })),
 
-    // Sandbox simulators (BOT_MODE=sandbox)
-    SANDBOX_DEFENDER_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3980),
-    SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3981),
-    SANDBOX_REMINDER_INBOX: opt(z.string()),
-    SANDBOX_EMULATOR_UPN: withDefault(z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address'), 'alice.johnson@contoso.com'),
-  });
+  // Sandbox simulators (BOT_MODE=sandbox)
+  SANDBOX_DEFENDER_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3980),
+  SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3981),
+  SANDBOX_REMINDER_INBOX: opt(z.string()),
+  SANDBOX_EMULATOR_UPN: withDefault(z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address'), 'alice.johnson@contoso.com'),
+});
 
 /** Every variable the bot reads; env.sample must document each one (a test checks). */
 export const CONFIG_KEYS = Object.keys(envObject.shape);
 
 const envSchema = envObject.transform((env) => ({
-    ...env,
-    // Without an Azure identity there is nothing real to read, so the simulator is the default.
-    DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (env.BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),
-    // The sandbox trusts callers without an identity, so it listens on this machine only.
-    HOST: env.HOST ?? (env.BOT_MODE === 'sandbox' ? 'localhost' : '0.0.0.0'),
-  }));
+  ...env,
+  // Without an Azure identity there is nothing real to read, so the simulator is the default.
+  DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (env.BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),
+  // The sandbox trusts callers without an identity, so it listens on this machine only.
+  HOST: env.HOST ?? (env.BOT_MODE === 'sandbox' ? 'localhost' : '0.0.0.0'),
+}));
 
 /**
  * Rules that involve several variables. They run on the raw values even when single fields are

@@ -38,7 +38,10 @@ export class ConversationService {
   async remember(activity: Activity, upn?: string): Promise<void> {
     const existing = this.store.conversations.get(rootConversationId(activity.conversation.id));
     if (existing && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !upn)) return;
-    const conversation = this.fromActivity(activity, existing, { subscribed: existing?.subscribed ?? false, filters: existing?.filters ?? { severities: [], scopes: [] } });
+    const conversation = this.fromActivity(activity, existing, {
+      subscribed: existing?.subscribed ?? false,
+      filters: existing?.filters ?? { severities: [], scopes: [] },
+    });
     await this.store.conversations.upsert(upn && conversation.kind === 'personal' ? { ...conversation, userUpn: upn.toLowerCase() } : conversation);
   }
 
@@ -65,11 +68,7 @@ export class ConversationService {
     }
   }
 
-  private fromActivity(
-    activity: Activity,
-    existing: Conversation | undefined,
-    state: Pick<Conversation, 'subscribed' | 'filters'>,
-  ): Conversation {
+  private fromActivity(activity: Activity, existing: Conversation | undefined, state: Pick<Conversation, 'subscribed' | 'filters'>): Conversation {
     const now = this.clock.now().toISOString();
     const kind = conversationKind(activity);
     const id = rootConversationId(activity.conversation.id);
@@ -94,7 +93,6 @@ export class ConversationService {
     };
   }
 }
-
 
 /** Teams puts the UPN on `from` only in some payloads; the roster lookup fills it in otherwise. */
 function userPrincipal(activity: Activity): string | undefined {

@@ -126,7 +126,13 @@ export class EntraTokenVerifier {
     // The common JWKS serves every tenant, so the issuer must name the token's own tenant.
     if (!this.issuerTemplates.some((t) => t.replace('{tid}', c.tid) === c.iss)) throw new TokenError('issuer does not match the tenant');
 
-    return { tid, aud, ...(c.oid ? { oid: c.oid } : {}), ...((c.upn ?? c.preferred_username) ? { user: c.upn ?? c.preferred_username } : {}), ...(c.name ? { name: c.name } : {}) };
+    return {
+      tid,
+      aud,
+      ...(c.oid ? { oid: c.oid } : {}),
+      ...((c.upn ?? c.preferred_username) ? { user: c.upn ?? c.preferred_username } : {}),
+      ...(c.name ? { name: c.name } : {}),
+    };
   }
 
   private async keyFor(kid: string): Promise<KeyObject> {

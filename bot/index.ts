@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import {
-  CloudAdapter,
-  ConfigurationBotFrameworkAuthentication,
-  type ConfigurationBotFrameworkAuthenticationOptions,
-  type TurnContext,
-} from 'botbuilder';
+import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions, type TurnContext } from 'botbuilder';
 import type * as restify from 'restify';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -106,16 +101,27 @@ export function createApp(options: AppOptions): App {
   adapter.onTurnError = async (ctx: TurnContext, error: unknown) => {
     const reference = randomUUID().slice(0, 8);
     const a = ctx.activity;
-    logger.error({ err: error, reference, activityType: a.type, activityName: a.name, channelId: a.channelId, conversationId: a.conversation?.id }, 'unhandled error in turn');
+    logger.error(
+      { err: error, reference, activityType: a.type, activityName: a.name, channelId: a.channelId, conversationId: a.conversation?.id },
+      'unhandled error in turn',
+    );
     try {
-      await ctx.sendActivity(`Sorry, something went wrong on my side and I could not finish that (reference ${reference}). Nothing you sent was lost; please try again.`);
+      await ctx.sendActivity(
+        `Sorry, something went wrong on my side and I could not finish that (reference ${reference}). Nothing you sent was lost; please try again.`,
+      );
     } catch (sendErr) {
       logger.warn({ err: sendErr, reference }, 'could not tell the user about the error');
     }
   };
 
   const conversations = new ConversationService(store, clock, logger.child({ module: 'conversations' }));
-  const messenger = new ProactiveMessenger({ adapter, appId: config.MicrosoftAppId ?? '', store, logger: logger.child({ module: 'messenger' }), ...options.messengerTiming });
+  const messenger = new ProactiveMessenger({
+    adapter,
+    appId: config.MicrosoftAppId ?? '',
+    store,
+    logger: logger.child({ module: 'messenger' }),
+    ...options.messengerTiming,
+  });
   const integrations = new IntegrationService({
     store,
     secrets: options.secrets,
@@ -127,7 +133,15 @@ export function createApp(options: AppOptions): App {
   const authorizer = new RbacAuthorizer(options.azure, { sandbox, logger: logger.child({ module: 'authz' }), now: () => clock.now().getTime() });
   const knownSubscriptions = () => [...new Set(store.recommendations.list().flatMap((r) => r.resources.map((x) => x.subscriptionId.toLowerCase())))];
   const sync = options.azure
-    ? new SyncJob({ azure: options.azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes: options.defenderScopes ?? config.DEFENDER_SCOPES, timeZone: config.REMINDER_TIMEZONE })
+    ? new SyncJob({
+        azure: options.azure,
+        store,
+        messenger,
+        clock,
+        logger: logger.child({ job: 'sync' }),
+        scopes: options.defenderScopes ?? config.DEFENDER_SCOPES,
+        timeZone: config.REMINDER_TIMEZONE,
+      })
     : undefined;
   const assignments: AssignmentService = new AssignmentService({
     store,
@@ -141,7 +155,8 @@ export function createApp(options: AppOptions): App {
     timeZone: config.REMINDER_TIMEZONE,
   });
   const whoAmI = (actor: { aadObjectId?: string }) =>
-    store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === actor.aadObjectId)?.userUpn ?? (actor.aadObjectId ? undefined : options.sandboxUser);
+    store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === actor.aadObjectId)?.userUpn ??
+    (actor.aadObjectId ? undefined : options.sandboxUser);
   const resolution = options.azure
     ? new ResolutionJob({
         store,
@@ -234,7 +249,14 @@ export function createApp(options: AppOptions): App {
       }),
     }),
     ...recommendationActions({ store, sync, clock, timeZone: config.REMINDER_TIMEZONE }),
-    ...assignmentActions({ assignments, authorizer, store, clock, timeZone: config.REMINDER_TIMEZONE, defaultCaller: sandbox ? options.sandboxUser : undefined }),
+    ...assignmentActions({
+      assignments,
+      authorizer,
+      store,
+      clock,
+      timeZone: config.REMINDER_TIMEZONE,
+      defaultCaller: sandbox ? options.sandboxUser : undefined,
+    }),
     ...integrationActions({
       integrations,
       authorizer,
@@ -277,7 +299,12 @@ export function createApp(options: AppOptions): App {
     // Unauthenticated: status only, no error text (it can name files and hosts).
     health: () => {
       const st = store.status();
-      return { status: st.ok ? 'ok' : 'degraded', version: options.version, mode: config.BOT_MODE, store: { kind: st.kind, ok: st.ok, writes: st.writes, lastWriteAt: st.lastWriteAt } };
+      return {
+        status: st.ok ? 'ok' : 'degraded',
+        version: options.version,
+        mode: config.BOT_MODE,
+        store: { kind: st.kind, ok: st.ok, writes: st.writes, lastWriteAt: st.lastWriteAt },
+      };
     },
   });
 
@@ -290,7 +317,9 @@ export function createApp(options: AppOptions): App {
       sandbox,
       allowedTenantIds: config.ALLOWED_TENANT_IDS,
       appId: config.MicrosoftAppId,
-      appIdUri: config.APP_ID_URI ?? (config.PUBLIC_URL && config.MicrosoftAppId ? `api://${new URL(config.PUBLIC_URL).host}/${config.MicrosoftAppId.toLowerCase()}` : undefined),
+      appIdUri:
+        config.APP_ID_URI ??
+        (config.PUBLIC_URL && config.MicrosoftAppId ? `api://${new URL(config.PUBLIC_URL).host}/${config.MicrosoftAppId.toLowerCase()}` : undefined),
       jwksUrl: config.ENTRA_JWKS_URL,
       issuerTemplate: config.ENTRA_ISSUER_TEMPLATE,
     },

@@ -98,7 +98,13 @@ export class IntegrationService {
     if (!url.ok) throw new IntegrationError([`instanceUrl: ${url.reason}`]);
 
     // Prove the credentials work before storing them, and say ServiceNow's own reason if not.
-    const probe = this.newClient({ instanceUrl: url.url, username: data.username, password: data.password, clientId: data.clientId, clientSecret: data.clientSecret });
+    const probe = this.newClient({
+      instanceUrl: url.url,
+      username: data.username,
+      password: data.password,
+      clientId: data.clientId,
+      clientSecret: data.clientSecret,
+    });
     try {
       await probe.testConnection();
     } catch (err) {
@@ -123,7 +129,11 @@ export class IntegrationService {
       createdBy: actor,
     };
     await this.deps.store.integrations.upsert(integration);
-    await this.audit(actor, 'integration.add', integration, { scope: integration.scope, instanceUrl: integration.instanceUrl, fieldMode: integration.fieldMode });
+    await this.audit(actor, 'integration.add', integration, {
+      scope: integration.scope,
+      instanceUrl: integration.instanceUrl,
+      fieldMode: integration.fieldMode,
+    });
     this.deps.logger.info({ integration: integration.name, scope: integration.scope }, 'integration added');
     return toView(integration);
   }
@@ -134,7 +144,11 @@ export class IntegrationService {
     try {
       const { user } = await this.clientFor(integration).testConnection();
       await this.recordSuccess(integration.id);
-      return { ok: true, message: `connected to ${integration.instanceUrl} as ${user?.userName ?? integration.username}`, integration: toView(this.require(integration.id)) };
+      return {
+        ok: true,
+        message: `connected to ${integration.instanceUrl} as ${user?.userName ?? integration.username}`,
+        integration: toView(this.require(integration.id)),
+      };
     } catch (err) {
       const message = reasonOf(err);
       await this.recordFailure(integration.id, message);
@@ -167,7 +181,12 @@ export class IntegrationService {
     for (const integration of this.deps.store.integrations.listAll()) {
       if (!integration.removedAt || isLive(integration.id)) continue;
       if (this.deps.secrets.decrypt(integration.password) === '' && this.deps.secrets.decrypt(integration.clientSecret) === '') continue;
-      await this.deps.store.integrations.upsert({ ...integration, password: this.deps.secrets.encrypt(''), clientSecret: this.deps.secrets.encrypt(''), tokens: undefined });
+      await this.deps.store.integrations.upsert({
+        ...integration,
+        password: this.deps.secrets.encrypt(''),
+        clientSecret: this.deps.secrets.encrypt(''),
+        tokens: undefined,
+      });
       this.clients.delete(integration.id);
       forgotten++;
     }
@@ -218,7 +237,10 @@ export class IntegrationService {
     return integration;
   }
 
-  private newClient(connection: ConstructorParameters<typeof ServiceNowClient>[0]['connection'], tokenCache?: ConstructorParameters<typeof ServiceNowClient>[0]['tokenCache']) {
+  private newClient(
+    connection: ConstructorParameters<typeof ServiceNowClient>[0]['connection'],
+    tokenCache?: ConstructorParameters<typeof ServiceNowClient>[0]['tokenCache'],
+  ) {
     return new ServiceNowClient({
       connection,
       tokenCache,

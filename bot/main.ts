@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? process.stdout.isTTY === true });
   if (!config.MicrosoftAppId) {
-    logger.warn('MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.');
+    logger.warn(
+      'MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.',
+    );
   }
 
   const dataDir = path.resolve(config.DATA_DIR);
@@ -42,12 +44,19 @@ async function main(): Promise<void> {
   }
   const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
 
-  const sandbox = config.BOT_MODE === 'sandbox' || config.DEFENDER_SOURCE === 'sandbox'
-    ? await startSandbox({ defenderPort: config.SANDBOX_DEFENDER_PORT, servicenowPort: config.SANDBOX_SERVICENOW_PORT, clock: systemClock, logger })
-    : undefined;
-  const azure = config.DEFENDER_SOURCE === 'azure'
-    ? new AzureClient({ credential: createAzureCredential(process.env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger: logger.child({ module: 'azure' }) })
-    : sandbox?.azure;
+  const sandbox =
+    config.BOT_MODE === 'sandbox' || config.DEFENDER_SOURCE === 'sandbox'
+      ? await startSandbox({ defenderPort: config.SANDBOX_DEFENDER_PORT, servicenowPort: config.SANDBOX_SERVICENOW_PORT, clock: systemClock, logger })
+      : undefined;
+  const azure =
+    config.DEFENDER_SOURCE === 'azure'
+      ? new AzureClient({
+          credential: createAzureCredential(process.env),
+          armBaseUrl: config.ARM_ENDPOINT,
+          graphBaseUrl: config.GRAPH_ENDPOINT,
+          logger: logger.child({ module: 'azure' }),
+        })
+      : sandbox?.azure;
   const app = createApp({
     // Only a sandbox bot talks to the local ServiceNow simulator; production keeps the SSRF guard.
     config: config.BOT_MODE === 'sandbox' ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,

@@ -27,10 +27,29 @@ export interface Sandbox {
  * tried in the Emulator with no Azure or ServiceNow account.
  */
 export async function startSandbox(opts: { defenderPort: number; servicenowPort: number; clock: Clock; logger: Logger }): Promise<Sandbox> {
-  const defender = await startDefenderSimulator({ port: opts.defenderPort, host: '127.0.0.1', clock: opts.clock, logger: opts.logger.child({ sim: 'defender' }), quota: 'off' });
-  const servicenow = await startServiceNowSimulator({ port: opts.servicenowPort, host: '127.0.0.1', clock: opts.clock, logger: opts.logger.child({ sim: 'servicenow' }) });
-  const credential = simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock: opts.clock });
-  const azure = new AzureClient({ credential, armBaseUrl: defender.url, graphBaseUrl: defender.url, logger: opts.logger.child({ module: 'azure' }), clock: opts.clock });
+  const defender = await startDefenderSimulator({
+    port: opts.defenderPort,
+    host: '127.0.0.1',
+    clock: opts.clock,
+    logger: opts.logger.child({ sim: 'defender' }),
+    quota: 'off',
+  });
+  const servicenow = await startServiceNowSimulator({
+    port: opts.servicenowPort,
+    host: '127.0.0.1',
+    clock: opts.clock,
+    logger: opts.logger.child({ sim: 'servicenow' }),
+  });
+  const credential = simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, {
+    clock: opts.clock,
+  });
+  const azure = new AzureClient({
+    credential,
+    armBaseUrl: defender.url,
+    graphBaseUrl: defender.url,
+    logger: opts.logger.child({ module: 'azure' }),
+    clock: opts.clock,
+  });
   opts.logger.info({ defender: defender.url, servicenow: servicenow.url }, 'sandbox simulators started');
   return {
     defender,
@@ -48,5 +67,8 @@ export async function ensureSandboxIntegration(integrations: IntegrationService,
   const existing = integrations.find(SANDBOX_INTEGRATION);
   if (existing && existing.instanceUrl === new URL(servicenowUrl).origin) return;
   if (existing) await integrations.remove(existing.id, 'sandbox');
-  await integrations.add({ name: SANDBOX_INTEGRATION, scope: SANDBOX_SCOPE, instanceUrl: servicenowUrl, ...DEFAULT_SIMULATOR_CREDENTIALS, fieldMode: 'default' }, 'sandbox');
+  await integrations.add(
+    { name: SANDBOX_INTEGRATION, scope: SANDBOX_SCOPE, instanceUrl: servicenowUrl, ...DEFAULT_SIMULATOR_CREDENTIALS, fieldMode: 'default' },
+    'sandbox',
+  );
 }

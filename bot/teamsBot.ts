@@ -1,10 +1,4 @@
-import {
-  TeamsActivityHandler,
-  TeamsInfo,
-  type AdaptiveCardInvokeResponse,
-  type AdaptiveCardInvokeValue,
-  type TurnContext,
-} from 'botbuilder';
+import { TeamsActivityHandler, TeamsInfo, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
 import type { Logger } from '../core/logger.js';
 import { readExecuteAction, readSubmitAction, type ActionResult, type ActionRouter } from './actionRouter.js';
 import type { CommandRouter } from './commandRouter.js';

@@ -17,9 +17,7 @@ export class TeamsDirectory implements ConversationDirectory {
   /** UPNs looked up and not found during this pass: asked once per pass, not once per item. */
   private missing = new Set<string>();
 
-  constructor(
-    private readonly deps: { adapter: CloudAdapter; appId: string; store: Store; clock: Clock; logger: Logger },
-  ) {
+  constructor(private readonly deps: { adapter: CloudAdapter; appId: string; store: Store; clock: Clock; logger: Logger }) {
     this.stored = new StoredConversationDirectory(deps.store);
   }
 
@@ -64,7 +62,11 @@ export class TeamsDirectory implements ConversationDirectory {
     return member;
   }
 
-  private async createPersonalChat(roster: Conversation, member: { id: string; aadObjectId?: string; name?: string }, upn: string): Promise<string | undefined> {
+  private async createPersonalChat(
+    roster: Conversation,
+    member: { id: string; aadObjectId?: string; name?: string },
+    upn: string,
+  ): Promise<string | undefined> {
     const params = {
       isGroup: false,
       bot: { id: this.deps.appId || (roster.reference as { bot?: { id: string } }).bot?.id },

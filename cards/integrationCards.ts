@@ -29,7 +29,17 @@ export interface IntegrationListModel {
 }
 
 /** Field ids of the form; each can carry an error shown right below its input. */
-export const INTEGRATION_FORM_FIELDS = ['name', 'scope', 'instanceUrl', 'username', 'password', 'clientId', 'clientSecret', 'fieldMode', 'customFields'] as const;
+export const INTEGRATION_FORM_FIELDS = [
+  'name',
+  'scope',
+  'instanceUrl',
+  'username',
+  'password',
+  'clientId',
+  'clientSecret',
+  'fieldMode',
+  'customFields',
+] as const;
 export type IntegrationFormField = (typeof INTEGRATION_FORM_FIELDS)[number];
 
 export interface IntegrationFormModel {

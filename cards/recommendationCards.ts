@@ -95,7 +95,10 @@ export function recommendationCardModel(rec: Recommendation, opts: Recommendatio
     description: paragraphs(rec.description),
     remediation: paragraphs(rec.remediation),
     portalLink: rec.portalLink ?? '',
-    resourcesLabel: p.pages > 1 ? `Unhealthy resources ${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + 1}–${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + p.items.length} of ${p.total}` : 'Unhealthy resources',
+    resourcesLabel:
+      p.pages > 1
+        ? `Unhealthy resources ${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + 1}–${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + p.items.length} of ${p.total}`
+        : 'Unhealthy resources',
     resources,
     assignments,
     page: p.page,

@@ -117,7 +117,10 @@ export function digestItemModel(item: ReminderItem): DigestItemModel {
   };
 }
 
-export function ownerDigestModel(plan: Pick<OwnerDigestPlan, 'owner' | 'items' | 'counts'>, opts: { displayName?: string; maxItems?: number; onDemand?: boolean } = {}): OwnerDigestModel {
+export function ownerDigestModel(
+  plan: Pick<OwnerDigestPlan, 'owner' | 'items' | 'counts'>,
+  opts: { displayName?: string; maxItems?: number; onDemand?: boolean } = {},
+): OwnerDigestModel {
   const max = opts.maxItems ?? MAX_DIGEST_ITEMS;
   // Items arrive most urgent first, so a cut drops the latest ones.
   const shown = plan.items.slice(0, max);
@@ -146,7 +149,11 @@ export function ownerDigestModel(plan: Pick<OwnerDigestPlan, 'owner' | 'items' |
 }
 
 /** Renders the digest, showing fewer items when long names would break Teams' size limit. */
-export function renderOwnerDigest(plan: Pick<OwnerDigestPlan, 'owner' | 'items' | 'counts'>, ctx: RenderContext, opts: { displayName?: string; onDemand?: boolean } = {}): AdaptiveCard {
+export function renderOwnerDigest(
+  plan: Pick<OwnerDigestPlan, 'owner' | 'items' | 'counts'>,
+  ctx: RenderContext,
+  opts: { displayName?: string; onDemand?: boolean } = {},
+): AdaptiveCard {
   for (let max = MAX_DIGEST_ITEMS; ; max = Math.floor(max / 2)) {
     try {
       return ownerDigestCard(ownerDigestModel(plan, { ...opts, maxItems: max }), ctx);
@@ -197,7 +204,8 @@ export function managerDigestModel(manager: { upn: string; displayName?: string 
   return {
     greeting: `Hi ${firstName(manager.upn, manager.displayName)},`,
     headline: `${plural(total, 'overdue security item')} across ${plural(reports.length, 'report')}`,
-    intro: 'These Defender for Cloud recommendations are past their due date and now count against the secure score. You get this because the assignments were created with manager notification on.',
+    intro:
+      'These Defender for Cloud recommendations are past their due date and now count against the secure score. You get this because the assignments were created with manager notification on.',
     reports: reports.map((r) => {
       const lines = r.items.slice(0, Math.max(1, budget)).map(itemLine);
       budget -= lines.length;
@@ -219,7 +227,10 @@ export function graceEndedModel(items: readonly ReminderItem[]): GraceEndedModel
   const lines = items.slice(0, MAX_GRACE_LINES).map((i) => `${itemLine(i)} · owner ${i.owner}`);
   if (items.length > lines.length) lines.push(`…and ${plural(items.length - lines.length, 'more')}`);
   return {
-    headline: items.length === 1 ? 'Grace period ended: now affecting the secure score' : `Grace period ended for ${items.length} assignments: now affecting the secure score`,
+    headline:
+      items.length === 1
+        ? 'Grace period ended: now affecting the secure score'
+        : `Grace period ended for ${items.length} assignments: now affecting the secure score`,
     text: `The due date passed without a fix, so ${items.length === 1 ? 'this resource now counts' : 'these resources now count'} against the Microsoft Secure Score.`,
     lines,
   };

@@ -29,7 +29,6 @@ export function botRunning(dataDir: string): number | undefined {
   }
 }
 
-
 /** A refusal the user can act on (wrong usage, the bot is running): exit code 2. */
 export class CliRefusal extends Error {}
 
@@ -45,7 +44,11 @@ export interface Workspace {
  * the store. `busyMessage` is given when the command writes: the bot keeps the data in memory,
  * so a CLI writing beside a running bot would lose one side's changes.
  */
-export async function openWorkspace(env: Record<string, string | undefined>, clock: Clock, busyMessage?: (pid: number, dataDir: string, config: Config) => string): Promise<Workspace> {
+export async function openWorkspace(
+  env: Record<string, string | undefined>,
+  clock: Clock,
+  busyMessage?: (pid: number, dataDir: string, config: Config) => string,
+): Promise<Workspace> {
   const config = loadConfig(env);
   const dataDir = path.resolve(config.DATA_DIR);
   const pid = busyMessage ? botRunning(dataDir) : undefined;

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { IntegrationService } from '../bot/integrations.js';
@@ -47,15 +46,25 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     if (group !== 'integration' || !verb) throw new UsageError(USAGE);
     const { values } = parseArgs({
       args: rest,
-      options: Object.fromEntries(['name', 'scope', 'instance-url', 'username', 'password', 'client-id', 'client-secret', 'fields'].map((o) => [o, { type: 'string' }])),
+      options: Object.fromEntries(
+        ['name', 'scope', 'instance-url', 'username', 'password', 'client-id', 'client-secret', 'fields'].map((o) => [o, { type: 'string' }]),
+      ),
       strict: true,
     });
     const busy =
-      verb === 'list' ? undefined : (pid: number, dataDir: string) => `the bot is running on ${dataDir} (pid ${pid}); use the Teams "integrations" command, or stop the bot first`;
+      verb === 'list'
+        ? undefined
+        : (pid: number, dataDir: string) => `the bot is running on ${dataDir} (pid ${pid}); use the Teams "integrations" command, or stop the bot first`;
     const workspace = await openWorkspace(env, clock, busy);
     const { config, dataDir, logger } = workspace;
     store = workspace.store;
-    const service = new IntegrationService({ store, secrets: await openSecretBox(config.SECRET_KEY, dataDir), clock, logger, allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS });
+    const service = new IntegrationService({
+      store,
+      secrets: await openSecretBox(config.SECRET_KEY, dataDir),
+      clock,
+      logger,
+      allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
+    });
     const actor = `cli:${env.USER ?? 'unknown'}`;
 
     switch (verb) {
@@ -67,7 +76,16 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
           'client-secret': values['client-secret'] ?? env.SERVICENOW_CLIENT_SECRET,
         });
         const view = await service.add(
-          { name: a.name, scope: a.scope, instanceUrl: a['instance-url'], username: a.username, password: a.password, clientId: a['client-id'], clientSecret: a['client-secret'], fieldMode: a.fields },
+          {
+            name: a.name,
+            scope: a.scope,
+            instanceUrl: a['instance-url'],
+            username: a.username,
+            password: a.password,
+            clientId: a['client-id'],
+            clientSecret: a['client-secret'],
+            fieldMode: a.fields,
+          },
           actor,
         );
         io.out(`Added integration "${view.name}" (${view.scope}) → ${view.instanceUrl}, ${view.fieldMode} fields. Credentials verified.`);
@@ -77,7 +95,10 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         const list = service.list();
         if (list.length === 0) io.out('No integrations. Add one with: npm run cli -- integration add --help');
         for (const i of list) {
-          const health = i.lastError && (!i.lastSuccessAt || i.lastError.at > i.lastSuccessAt) ? `last error ${i.lastError.at}: ${i.lastError.message}` : `last success ${i.lastSuccessAt ?? 'never'}`;
+          const health =
+            i.lastError && (!i.lastSuccessAt || i.lastError.at > i.lastSuccessAt)
+              ? `last error ${i.lastError.at}: ${i.lastError.message}`
+              : `last success ${i.lastSuccessAt ?? 'never'}`;
           io.out(`${i.name}\t${i.scope}\t${i.instanceUrl}\t${i.fieldMode}\t${health}`);
         }
         return 0;
@@ -109,7 +130,6 @@ function parseOrUsage<S extends z.ZodType>(schema: S, values: unknown): z.output
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
   return parsed.data;
 }
-
 
 if (require.main === module) {
   if (existsSync('.env')) process.loadEnvFile('.env');

@@ -16,7 +16,11 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
   let store: Store | undefined;
   let sandbox: Sandbox | undefined;
   try {
-    const workspace = await openWorkspace(env, clock, (pid, dataDir) => `the bot is running on ${dataDir} (pid ${pid}); reminders go out on REMINDER_CRON, or type "digest" in Teams`);
+    const workspace = await openWorkspace(
+      env,
+      clock,
+      (pid, dataDir) => `the bot is running on ${dataDir} (pid ${pid}); reminders go out on REMINDER_CRON, or type "digest" in Teams`,
+    );
     const { config, dataDir, logger } = workspace;
     store = workspace.store;
     const secrets = await openSecretBox(config.SECRET_KEY, dataDir);

@@ -60,7 +60,13 @@ async function simulatorAnswers(url: string): Promise<boolean> {
     timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([credential.getToken('https://management.azure.com/.default').then(() => true, () => false), timeout]);
+    return await Promise.race([
+      credential.getToken('https://management.azure.com/.default').then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -94,7 +100,12 @@ async function defenderSource(config: Config, env: Record<string, string | undef
     }
   }
   const sim: DefenderSimulator = await startDefenderSimulator({ port: 0, host: '127.0.0.1', clock, logger, quota: 'off', httpControl: false });
-  return { azure: forSimulator(sim.url), scopes: [SANDBOX_SCOPE], description: 'a private Defender simulator (built-in sandbox data)', close: () => sim.close() };
+  return {
+    azure: forSimulator(sim.url),
+    scopes: [SANDBOX_SCOPE],
+    description: 'a private Defender simulator (built-in sandbox data)',
+    close: () => sim.close(),
+  };
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -107,7 +118,8 @@ export async function runSyncCommand(env: Record<string, string | undefined>, io
     const workspace = await openWorkspace(
       env,
       clock,
-      (pid: number, dataDir: string, config: Config) => `The bot is running on ${dataDir} (pid ${pid}); type \`sync\` in Teams or wait for SYNC_CRON (${config.SYNC_CRON}).`,
+      (pid: number, dataDir: string, config: Config) =>
+        `The bot is running on ${dataDir} (pid ${pid}); type \`sync\` in Teams or wait for SYNC_CRON (${config.SYNC_CRON}).`,
     );
     const { config, logger } = workspace;
     store = workspace.store;
@@ -120,11 +132,17 @@ export async function runSyncCommand(env: Record<string, string | undefined>, io
 
     io.out(`Synced from ${source.description} in ${(report.durationMs / 1000).toFixed(1)} s (${plural(report.pages, 'page')}).`);
     io.out(`Recommendations: ${report.recommendations} unhealthy, ${plural(report.resources, 'unhealthy resource')}.`);
-    io.out(`Changes: ${report.new} new, ${report.changed} changed, ${report.resolved} resolved, ${report.unchanged} unchanged (${plural(report.storeWrites, 'store write')}).`);
-    if (report.skippedRows > 0) io.err(`Warning: ${plural(report.skippedRows, 'malformed row')} skipped; recommendations that disappeared were not resolved in this pass.`);
+    io.out(
+      `Changes: ${report.new} new, ${report.changed} changed, ${report.resolved} resolved, ${report.unchanged} unchanged (${plural(report.storeWrites, 'store write')}).`,
+    );
+    if (report.skippedRows > 0)
+      io.err(`Warning: ${plural(report.skippedRows, 'malformed row')} skipped; recommendations that disappeared were not resolved in this pass.`);
     if (subscribed === 0) io.out('No conversation is subscribed, so there are no cards to post.');
     else if (messenger.posts + messenger.updates === 0) io.out(`Cards: all up to date in ${plural(subscribed, 'subscribed conversation')}.`);
-    else io.out(`Cards: ${messenger.posts} to post and ${messenger.updates} to update in ${plural(subscribed, 'subscribed conversation')}; the bot posts and updates them on its next pass.`);
+    else
+      io.out(
+        `Cards: ${messenger.posts} to post and ${messenger.updates} to update in ${plural(subscribed, 'subscribed conversation')}; the bot posts and updates them on its next pass.`,
+      );
     return 0;
   } catch (err) {
     return reportFailure(err, io);

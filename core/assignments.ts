@@ -23,7 +23,12 @@ export function defaultDueDate(severity: Severity, now: Date, timeZone: string, 
 
 const day = /^\d{4}-\d{2}-\d{2}$/;
 const bool = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
-const email = z.string().trim().min(1, 'is required').max(200).regex(/^[^\s@]+@[^\s@]+$|^[\w.\-]+$/, 'must be an email / UPN or a ServiceNow user name');
+const email = z
+  .string()
+  .trim()
+  .min(1, 'is required')
+  .max(200)
+  .regex(/^[^\s@]+@[^\s@]+$|^[\w.-]+$/, 'must be an email / UPN or a ServiceNow user name');
 
 /**
  * What the assignment form submits; ids are fixed because automation and tests rely on them.
@@ -37,7 +42,14 @@ export function assignmentFormSchema(now: Date, timeZone: string) {
     resourceIds: z
       .string()
       .min(1, 'no resource selected')
-      .transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))]),
+      .transform((s) => [
+        ...new Set(
+          s
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        ),
+      ]),
     integrationId: z.string({ error: 'is required' }).min(1, 'is required'),
     ticketType: z.enum(['incident', 'change_request', 'problem'], { error: 'must be incident, change_request or problem' }),
     assignedTo: email,
@@ -132,7 +144,12 @@ export function ticketFields(
 /** One ticket for a whole selection is keyed by the recommendation and the set of resources. */
 export function selectionCorrelationKey(assessmentKey: string, resourceIds: readonly string[]): string {
   const hash = createHash('sha256')
-    .update(`${assessmentKey.toLowerCase()}|${[...resourceIds].map((r) => r.toLowerCase()).sort().join('|')}`)
+    .update(
+      `${assessmentKey.toLowerCase()}|${[...resourceIds]
+        .map((r) => r.toLowerCase())
+        .sort()
+        .join('|')}`,
+    )
     .digest('hex')
     .slice(0, 40);
   return `mdc-sel-${hash}`;

@@ -54,9 +54,7 @@ export const dashboardDataSchema = z.object({
     resolved: z.number().int().min(0),
   }),
   bySeverityStatus: z.array(z.object({ severity, counts: z.record(status, z.number().int().min(0)) })),
-  timeline: z.array(
-    z.object({ start: day, end: day, total: z.number().int().min(0), bySeverity: z.record(severity, z.number().int().min(0)) }),
-  ),
+  timeline: z.array(z.object({ start: day, end: day, total: z.number().int().min(0), bySeverity: z.record(severity, z.number().int().min(0)) })),
   topOverdueOwners: z.array(z.object({ owner: z.string(), overdue: z.number().int().min(1), oldestDueDate: day })),
   rows: z.array(dashboardRowSchema),
 });

@@ -32,7 +32,10 @@ function isPublicV4([a, b, c]: number[]): boolean {
 
 /** The eight 16-bit groups of an IPv6 address (also with an embedded dotted IPv4 tail). */
 export function parseV6(address: string): number[] | undefined {
-  let text = address.toLowerCase().replace(/^\[|\]$/g, '').split('%')[0];
+  let text = address
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .split('%')[0];
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (dotted) {
     const v4 = dotted[1].split('.').map(Number);

@@ -239,7 +239,8 @@ type HashInput = Pick<Recommendation, 'key' | 'displayName' | 'severity' | 'desc
 export function contentHashOf(rec: HashInput): string {
   const h = createHash('sha256');
   h.update(JSON.stringify([rec.key, rec.displayName, rec.severity, rec.description, rec.remediation, rec.portalLink ?? '', rec.status]));
-  for (const r of rec.resources) h.update(`\n${r.resourceId.toLowerCase()}\u0001${r.name}\u0001${r.type}\u0001${r.subscriptionId}\u0001${r.resourceGroup ?? ''}`);
+  for (const r of rec.resources)
+    h.update(`\n${r.resourceId.toLowerCase()}\u0001${r.name}\u0001${r.type}\u0001${r.subscriptionId}\u0001${r.resourceGroup ?? ''}`);
   return h.digest('base64url').slice(0, 22);
 }
 
@@ -294,7 +295,11 @@ export type Ancestry = ReadonlyMap<string, readonly string[]>;
 
 export function normaliseAncestry(raw: ReadonlyMap<string, ReadonlyArray<{ name: string }>>): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const [sub, groups] of raw) out.set(sub.toLowerCase(), groups.map((g) => g.name));
+  for (const [sub, groups] of raw)
+    out.set(
+      sub.toLowerCase(),
+      groups.map((g) => g.name),
+    );
   return out;
 }
 
@@ -389,7 +394,11 @@ export function summarizeRecommendations(
     const perSub = new Map<string, number>();
     for (const r of view.resources) perSub.set(r.subscriptionId.toLowerCase(), (perSub.get(r.subscriptionId.toLowerCase()) ?? 0) + 1);
     for (const [subKey, n] of perSub) {
-      const entry = subs.get(subKey) ?? { subscriptionId: view.resources.find((r) => r.subscriptionId.toLowerCase() === subKey)!.subscriptionId, recommendations: 0, resources: 0 };
+      const entry = subs.get(subKey) ?? {
+        subscriptionId: view.resources.find((r) => r.subscriptionId.toLowerCase() === subKey)!.subscriptionId,
+        recommendations: 0,
+        resources: 0,
+      };
       entry.recommendations++;
       entry.resources += n;
       subs.set(subKey, entry);

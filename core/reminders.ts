@@ -197,7 +197,12 @@ const SEVERITY_RANK: Record<Severity, number> = { High: 0, Medium: 1, Low: 2 };
 
 /** Most urgent first: earliest due date, then severity, then name (stable output for tests and cards). */
 export function compareItems(a: ReminderItem, b: ReminderItem): number {
-  return a.daysLeft - b.daysLeft || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || cmp(a.recommendationName, b.recommendationName) || cmp(a.resourceName, b.resourceName);
+  return (
+    a.daysLeft - b.daysLeft ||
+    SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+    cmp(a.recommendationName, b.recommendationName) ||
+    cmp(a.resourceName, b.resourceName)
+  );
 }
 
 function countsOf(items: readonly ReminderItem[]): OwnerDigestPlan['counts'] {
@@ -279,7 +284,10 @@ export function planReminders(input: PlanInput): ReminderPlan {
     items.sort(compareItems);
     const dueSoon =
       nudgeWindow > 0
-        ? items.filter((i) => i.daysLeft >= 0 && i.daysLeft <= nudgeWindow).map((item) => ({ key: nudgeKey(item.assignmentId, item.dueDate), item })).filter((n) => !wasSent(n.key))
+        ? items
+            .filter((i) => i.daysLeft >= 0 && i.daysLeft <= nudgeWindow)
+            .map((item) => ({ key: nudgeKey(item.assignmentId, item.dueDate), item }))
+            .filter((n) => !wasSent(n.key))
         : [];
     const key = digestKey(owner, week);
     if (!wasSent(key)) {

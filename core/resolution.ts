@@ -62,7 +62,11 @@ export function decideLive(a: Pick<Assignment, 'status' | 'healthyPasses'>, stat
  * For an assignment whose ticket was never created (pending/failed): once the resource is fixed
  * (with the same debounce as tickets) nothing needs a ticket any more, so it is resolved as is.
  */
-export function decideUnticketed(a: Pick<Assignment, 'status' | 'healthyPasses' | 'ticket'>, state: AssessmentState, resolveAfterHealthyPasses: number): LiveDecision {
+export function decideUnticketed(
+  a: Pick<Assignment, 'status' | 'healthyPasses' | 'ticket'>,
+  state: AssessmentState,
+  resolveAfterHealthyPasses: number,
+): LiveDecision {
   if ((a.status !== 'pending' && a.status !== 'failed') || a.ticket) return { kind: 'none' };
   return decideLive({ status: 'open', healthyPasses: a.healthyPasses }, state, resolveAfterHealthyPasses);
 }
@@ -201,8 +205,10 @@ export const announcements = {
   reopenedAsNew: (a: Subject, oldNumber: string, newNumber: string, link: string) =>
     `🔁 ${subject(a)} is unhealthy again — ${oldNumber} cannot be reopened, so ${newNumber} was opened referencing it (${link}).`,
   stillOpen: (a: Subject, number: string) => `🔁 ${subject(a)} is unhealthy again — ${number} is still open in ServiceNow.`,
-  closedInServiceNow: (a: Subject, number: string) => `${subject(a)} is unassigned again: ${number} was closed in ServiceNow while the resource is still unhealthy.`,
-  ownerChanged: (a: Subject, number: string, owner: string) => `👤 ${number} (${subject(a)}) was reassigned in ServiceNow to ${owner}; the assignment owner is updated.`,
+  closedInServiceNow: (a: Subject, number: string) =>
+    `${subject(a)} is unassigned again: ${number} was closed in ServiceNow while the resource is still unhealthy.`,
+  ownerChanged: (a: Subject, number: string, owner: string) =>
+    `👤 ${number} (${subject(a)}) was reassigned in ServiceNow to ${owner}; the assignment owner is updated.`,
   integrationRemoved: (a: Subject, integrationName: string, number: string | undefined) =>
     `${subject(a)} is unassigned: the ServiceNow integration "${integrationName}" was removed${number ? ` (${number} is left open in ServiceNow)` : ''}.`,
 };

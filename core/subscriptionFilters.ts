@@ -1,7 +1,8 @@
 import type { Severity, SubscriptionFilters } from '../storage/schema.js';
 
 const SEVERITIES: Severity[] = ['High', 'Medium', 'Low'];
-const SCOPE_RE = /^\/(subscriptions\/[0-9a-f-]{36}|providers\/Microsoft\.Management\/managementGroups\/[\w.()-]{1,90}|subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Security\/securityConnectors\/[^/]+)$/i;
+const SCOPE_RE =
+  /^\/(subscriptions\/[0-9a-f-]{36}|providers\/Microsoft\.Management\/managementGroups\/[\w.()-]{1,90}|subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Security\/securityConnectors\/[^/]+)$/i;
 
 export type FilterParse = { ok: true; filters: SubscriptionFilters } | { ok: false; problems: string[] };
 
@@ -19,7 +20,11 @@ export function parseSubscriptionFilters(args: string): FilterParse {
       continue;
     }
     const key = token.slice(0, eq).toLowerCase();
-    const values = token.slice(eq + 1).split(',').map((v) => v.trim()).filter(Boolean);
+    const values = token
+      .slice(eq + 1)
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
     if (key === 'severity') {
       for (const v of values) {
         const match = SEVERITIES.find((s) => s.toLowerCase() === v.toLowerCase());

@@ -15,7 +15,6 @@ import type { Logger } from '../core/logger.js';
 import { recommendationKeyOf, type Ancestry } from '../core/recommendations.js';
 import { daysText, managerKey, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
-import type { CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard, RenderContext } from '../cards/render.js';
 import type { Messenger } from '../bot/messenger.js';
 import type { Store } from '../storage/repositories.js';
@@ -193,21 +192,45 @@ export class ReminderJob {
     const sends: Array<Promise<void>> = [];
 
     for (const d of plan.digests) {
-      const to = await reach(d.owner, d.items.map((i) => i.conversationId));
+      const to = await reach(
+        d.owner,
+        d.items.map((i) => i.conversationId),
+      );
       if (!to) continue;
       if (!(await this.claim(d.key, d.owner, now))) continue;
       // Nudges covered by this digest are claimed too, so no separate nudge repeats it later.
       for (const k of d.nudgeKeys) await this.claim(k, d.owner, now);
-      sends.push(this.deliver(d.key, to, () => renderOwnerDigest(d, render(to)), `Weekly security assignments: ${d.counts.open} open, ${d.counts.overdue} overdue`, report, 'digests'));
+      sends.push(
+        this.deliver(
+          d.key,
+          to,
+          () => renderOwnerDigest(d, render(to)),
+          `Weekly security assignments: ${d.counts.open} open, ${d.counts.overdue} overdue`,
+          report,
+          'digests',
+        ),
+      );
     }
 
     for (const n of plan.nudges) {
-      const to = await reach(n.owner, n.items.map((i) => i.item.conversationId));
+      const to = await reach(
+        n.owner,
+        n.items.map((i) => i.item.conversationId),
+      );
       if (!to) continue;
       const claimed: ReminderItem[] = [];
       for (const { key, item } of n.items) if (await this.claim(key, n.owner, now)) claimed.push(item);
       if (claimed.length === 0) continue;
-      sends.push(this.deliver(`nudge:${n.owner}`, to, () => renderNudge(claimed, render(to)), `Due soon: ${claimed[0]!.recommendationName} (${daysText(claimed[0]!.daysLeft)})`, report, 'nudges'));
+      sends.push(
+        this.deliver(
+          `nudge:${n.owner}`,
+          to,
+          () => renderNudge(claimed, render(to)),
+          `Due soon: ${claimed[0]!.recommendationName} (${daysText(claimed[0]!.daysLeft)})`,
+          report,
+          'nudges',
+        ),
+      );
     }
 
     await this.escalate(plan, now, reach, report, sends);
@@ -261,7 +284,14 @@ export class ReminderJob {
   }
 
   /** Never rejects: one failed send must not stop the others. */
-  private async deliver(key: string, to: Reach, card: () => AdaptiveCard, summary: string, report: ReminderReport, counter: 'digests' | 'nudges' | 'managerMessages' | 'graceAnnouncements'): Promise<void> {
+  private async deliver(
+    key: string,
+    to: Reach,
+    card: () => AdaptiveCard,
+    summary: string,
+    report: ReminderReport,
+    counter: 'digests' | 'nudges' | 'managerMessages' | 'graceAnnouncements',
+  ): Promise<void> {
     try {
       await this.deps.messenger.send(to.conversationId, { card: card(), summary });
       report[counter]++;
@@ -270,7 +300,13 @@ export class ReminderJob {
       const reason = err instanceof Error ? err.message : String(err);
       this.deps.logger.warn({ err, key, conversationId: to.conversationId }, 'reminder could not be delivered; not retried this period');
       await this.deps.store.audit
-        .append({ at: this.deps.clock.now().toISOString(), actor: 'reminders', action: 'reminder.failed', target: key, details: { conversationId: to.conversationId, reason } })
+        .append({
+          at: this.deps.clock.now().toISOString(),
+          actor: 'reminders',
+          action: 'reminder.failed',
+          target: key,
+          details: { conversationId: to.conversationId, reason },
+        })
         .catch(() => undefined);
     }
   }
@@ -307,11 +343,23 @@ export class ReminderJob {
     for (const m of byManager.values()) {
       const key = managerKey(m.upn, plan.week);
       if (this.deps.store.reminders.wasSent(key)) continue;
-      const to = await reach(m.upn, m.reports.flatMap((r) => r.items.map((i) => i.conversationId)));
+      const to = await reach(
+        m.upn,
+        m.reports.flatMap((r) => r.items.map((i) => i.conversationId)),
+      );
       if (!to) continue;
       if (!(await this.claim(key, m.upn, now))) continue;
       const total = m.reports.reduce((n, r) => n + r.items.length, 0);
-      sends.push(this.deliver(key, to, () => renderManagerDigest(m, m.reports, render(to)), `${total} overdue security items of your reports`, report, 'managerMessages'));
+      sends.push(
+        this.deliver(
+          key,
+          to,
+          () => renderManagerDigest(m, m.reports, render(to)),
+          `${total} overdue security items of your reports`,
+          report,
+          'managerMessages',
+        ),
+      );
     }
   }
 
@@ -327,9 +375,14 @@ export class ReminderJob {
       for (const i of claimed) recKeys.add(recommendationKeyOf(i.recommendationKey));
       const to = { conversationId: conv.id, channelId: conv.channelId };
       sends.push(
-        this.deliver(`grace-ended:${conv.id}`, to, () => renderGraceEnded(claimed, render(to)), `Grace period ended for ${claimed.length} assignment(s)`, report, 'graceAnnouncements').then(() =>
-          this.audit(claimed, now),
-        ),
+        this.deliver(
+          `grace-ended:${conv.id}`,
+          to,
+          () => renderGraceEnded(claimed, render(to)),
+          `Grace period ended for ${claimed.length} assignment(s)`,
+          report,
+          'graceAnnouncements',
+        ).then(() => this.audit(claimed, now)),
       );
     }
     for (const key of recKeys) sends.push(this.refreshCards(key, report));
@@ -337,7 +390,13 @@ export class ReminderJob {
 
   private async audit(items: readonly ReminderItem[], now: Date): Promise<void> {
     for (const i of items) {
-      await this.deps.store.audit.append({ at: now.toISOString(), actor: 'reminders', action: 'assignment.grace-ended', target: i.assignmentId, details: { dueDate: i.dueDate, owner: i.owner } });
+      await this.deps.store.audit.append({
+        at: now.toISOString(),
+        actor: 'reminders',
+        action: 'assignment.grace-ended',
+        target: i.assignmentId,
+        details: { dueDate: i.dueDate, owner: i.owner },
+      });
     }
   }
 
@@ -345,7 +404,15 @@ export class ReminderJob {
   private async refreshCards(recommendationKey: string, report: ReminderReport): Promise<void> {
     const { store, messenger, logger, clock } = this.deps;
     const r = await refreshPostedCards(
-      { store, messenger, logger, now: clock.now(), timeZone: this.deps.timezone, ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() },
+      {
+        store,
+        messenger,
+        logger,
+        now: clock.now(),
+        timeZone: this.deps.timezone,
+        ancestry: this.deps.ancestry?.(),
+        subscriptionNames: this.deps.subscriptionNames?.(),
+      },
       recommendationKey,
     );
     report.cardsUpdated += r.updated;

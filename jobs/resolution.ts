@@ -237,7 +237,8 @@ class Pass {
       try {
         const summary = await this.deps.azure.queryChangedSince(this.deps.scopes, since, {
           onPage: (rows) => {
-            for (const r of rows) if (candidates.has(lc(r.assessmentId))) changed.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
+            for (const r of rows)
+              if (candidates.has(lc(r.assessmentId))) changed.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
           },
         });
         for (const [id, state] of changed) await this.guard(candidates.get(id)!, () => this.onRegressionCandidate(candidates.get(id)!.id, state));
@@ -273,7 +274,10 @@ class Pass {
     const byId = new Map(assignments.map((a) => [lc(a.assessmentId), a]));
     let rows: UnhealthyResource[];
     try {
-      rows = await this.deps.azure.queryAssessmentsByIds([...byId.values()].map((a) => a.assessmentId), this.deps.scopes);
+      rows = await this.deps.azure.queryAssessmentsByIds(
+        [...byId.values()].map((a) => a.assessmentId),
+        this.deps.scopes,
+      );
     } catch (err) {
       // No state is confirmed, so nothing is decided on it; the rest of the pass still runs.
       this.report.errors++;
@@ -304,7 +308,10 @@ class Pass {
       return { kind: status.code, statusChangeDate: status.statusChangeDate ?? this.now.toISOString() };
     } catch (err) {
       this.report.errors++;
-      this.log.warn({ assignmentId: a.id, err: reason(err) }, 'assessment missing from Resource Graph and the assessments API could not be read; left unchanged this pass');
+      this.log.warn(
+        { assignmentId: a.id, err: reason(err) },
+        'assessment missing from Resource Graph and the assessments API could not be read; left unchanged this pass',
+      );
       return undefined;
     }
   }
@@ -362,7 +369,13 @@ class Pass {
         this.report.resolved++;
         const next = await this.save(
           a,
-          { status: 'resolved', resolvedAt: this.now.toISOString(), closeReason: CLOSE_REASON.healthyBeforeTicket, healthyPasses: decision.healthyPasses, nextAttemptAt: undefined },
+          {
+            status: 'resolved',
+            resolvedAt: this.now.toISOString(),
+            closeReason: CLOSE_REASON.healthyBeforeTicket,
+            healthyPasses: decision.healthyPasses,
+            nextAttemptAt: undefined,
+          },
           'assignment.resolve',
           { reason: CLOSE_REASON.healthyBeforeTicket, previousStatus: a.status, lastError: a.lastError, status: state.kind },
         );
@@ -389,10 +402,20 @@ class Pass {
         'assignment.resolve',
         { ticket: ticket.number, outcome: 'shared-ticket-left-open', openSiblings: siblings.length, evidence },
       );
-      await this.noteQuietly(client, ticket.table, ticket.sysId, `[Defender for Cloud bot] ${evidence} ${siblings.length} other resource(s) of this ticket are still open, so it stays open.`);
+      await this.noteQuietly(
+        client,
+        ticket.table,
+        ticket.sysId,
+        `[Defender for Cloud bot] ${evidence} ${siblings.length} other resource(s) of this ticket are still open, so it stays open.`,
+      );
       await this.deleteGovernance(next);
       this.touched.add(next.recommendationKey);
-      this.announce(next, 'resolved', state.kind === 'gone' ? 'gone' : state.statusChangeDate, announcements.resolvedShared(next, state, ticket.number, siblings.length));
+      this.announce(
+        next,
+        'resolved',
+        state.kind === 'gone' ? 'gone' : state.statusChangeDate,
+        announcements.resolvedShared(next, state, ticket.number, siblings.length),
+      );
       return;
     }
     // resolveTicket reads first and reports "already resolved", so a retry after a crash is safe.
@@ -404,7 +427,14 @@ class Pass {
       this.report.resolved++;
       next = await this.save(
         a,
-        { status: 'resolved', resolvedAt: at, closeReason: CLOSE_REASON.autoResolved, healthyPasses, lastError: undefined, ticket: { ...ticket, state: result.state } },
+        {
+          status: 'resolved',
+          resolvedAt: at,
+          closeReason: CLOSE_REASON.autoResolved,
+          healthyPasses,
+          lastError: undefined,
+          ticket: { ...ticket, state: result.state },
+        },
         'assignment.resolve',
         { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
       );
@@ -450,10 +480,17 @@ class Pass {
         const batch = g.assignments.slice(i, i + this.settings.ticketBatchSize);
         let tickets;
         try {
-          tickets = await readTicketsWithAssignees(client, g.table, batch.map((a) => a.ticket!.sysId));
+          tickets = await readTicketsWithAssignees(
+            client,
+            g.table,
+            batch.map((a) => a.ticket!.sysId),
+          );
         } catch (err) {
           this.report.errors++;
-          this.log.warn({ err, integration: g.integration.name, table: g.table, count: batch.length }, 'could not read tickets from ServiceNow; retrying next pass');
+          this.log.warn(
+            { err, integration: g.integration.name, table: g.table, count: batch.length },
+            'could not read tickets from ServiceNow; retrying next pass',
+          );
           continue;
         }
         const bySysId = new Map(tickets.map((t) => [t.ticket.sysId, t]));
@@ -483,7 +520,11 @@ class Pass {
         return;
       case 'remove': {
         this.report.removedInServiceNow++;
-        const next = await this.save(a, { status: 'removed', closeReason: CLOSE_REASON.closedInServiceNow, ticket }, 'assignment.remove', { reason: CLOSE_REASON.closedInServiceNow, ticket: a.ticket.number, state: ticketState });
+        const next = await this.save(a, { status: 'removed', closeReason: CLOSE_REASON.closedInServiceNow, ticket }, 'assignment.remove', {
+          reason: CLOSE_REASON.closedInServiceNow,
+          ticket: a.ticket.number,
+          state: ticketState,
+        });
         await this.deleteGovernance(next);
         this.touched.add(next.recommendationKey);
         this.announce(next, 'closed-in-servicenow', next.ticket!.number, announcements.closedInServiceNow(next, next.ticket!.number));
@@ -504,7 +545,11 @@ class Pass {
       }
       case 'owner': {
         this.report.ownersChanged++;
-        const next = await this.save(a, { owner: decision.owner.toLowerCase(), ticket }, 'assignment.owner-changed', { from: a.owner, to: decision.owner.toLowerCase(), source: 'servicenow' });
+        const next = await this.save(a, { owner: decision.owner.toLowerCase(), ticket }, 'assignment.owner-changed', {
+          from: a.owner,
+          to: decision.owner.toLowerCase(),
+          source: 'servicenow',
+        });
         if (next.status === 'open') await this.putGovernance(next);
         this.touched.add(next.recommendationKey);
         this.announce(next, 'owner', lc(decision.owner), announcements.ownerChanged(next, next.ticket!.number, decision.owner));
@@ -530,7 +575,11 @@ class Pass {
     const reset = { status: 'open' as const, resolvedAt: undefined, closeReason: undefined, healthyPasses: 0, lastError: undefined };
     if (r.outcome === 'reopened' || r.outcome === 'already-open') {
       this.report.reopened++;
-      const next = await this.save(a, { ...reset, ticket: { ...old, ...(r.state ? { state: r.state } : {}) } }, 'assignment.reopen', { ticket: old.number, outcome: r.outcome, statusChangeDate: state.statusChangeDate });
+      const next = await this.save(a, { ...reset, ticket: { ...old, ...(r.state ? { state: r.state } : {}) } }, 'assignment.reopen', {
+        ticket: old.number,
+        outcome: r.outcome,
+        statusChangeDate: state.statusChangeDate,
+      });
       await this.putGovernance(next);
       this.touched.add(next.recommendationKey);
       this.announce(next, 'reopened', state.statusChangeDate, announcements.reopened(next, old.number));
@@ -555,7 +604,8 @@ class Pass {
       'assignment.reopen-as-new',
       { previousTicket: old.number, ticket: created.number, outcome: r.outcome, reason: r.reason, statusChangeDate: state.statusChangeDate },
     );
-    if (created.created) await this.noteQuietly(client, old.table, old.sysId, `[Defender for Cloud bot] ${note} This ticket could not be reopened; follow-up: ${created.number}.`);
+    if (created.created)
+      await this.noteQuietly(client, old.table, old.sysId, `[Defender for Cloud bot] ${note} This ticket could not be reopened; follow-up: ${created.number}.`);
     await this.putGovernance(next);
     this.touched.add(next.recommendationKey);
     this.announce(next, 'reopened', state.statusChangeDate, announcements.reopenedAsNew(next, old.number, created.number, created.link));
@@ -592,7 +642,12 @@ class Pass {
         }
         await this.deleteGovernance(next);
         this.touched.add(next.recommendationKey);
-        this.announce(next, 'integration-removed', integration?.removedAt ?? 'missing', announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number));
+        this.announce(
+          next,
+          'integration-removed',
+          integration?.removedAt ?? 'missing',
+          announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number),
+        );
       });
     }
   }
@@ -608,7 +663,9 @@ class Pass {
     } catch (err) {
       this.report.errors++;
       this.log.warn({ assignmentId: a.id, err: reason(err) }, 'could not delete the governance assignment; retrying next pass');
-      await this.save(a, { governance: { key: a.governance.key, status: 'failed', lastError: reason(err) } }, 'governance.delete-failed', { error: reason(err) });
+      await this.save(a, { governance: { key: a.governance.key, status: 'failed', lastError: reason(err) } }, 'governance.delete-failed', {
+        error: reason(err),
+      });
     }
   }
 
@@ -658,7 +715,15 @@ class Pass {
 
   private refreshCards(): void {
     const { store, messenger, clock } = this.deps;
-    const deps = { store, messenger, logger: this.log, now: clock.now(), timeZone: this.deps.timeZone, ancestry: this.deps.ancestry?.(), subscriptionNames: this.deps.subscriptionNames?.() };
+    const deps = {
+      store,
+      messenger,
+      logger: this.log,
+      now: clock.now(),
+      timeZone: this.deps.timeZone,
+      ancestry: this.deps.ancestry?.(),
+      subscriptionNames: this.deps.subscriptionNames?.(),
+    };
     for (const key of this.touched) {
       this.outbox.push(
         refreshPostedCards(deps, key).then((r) => {
@@ -723,4 +788,3 @@ function reason(err: unknown): string {
   if (typeof r === 'string') return r;
   return err instanceof Error ? err.message : String(err);
 }
-

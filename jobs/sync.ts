@@ -88,7 +88,14 @@ export function cardAssignmentsFor(store: Store, recommendationKey: string, now:
 }
 
 function toCardAssignment(a: Assignment, now: Date, timeZone: string): CardAssignment {
-  return { resourceId: a.resourceId, ticketNumber: a.ticket!.number, ticketLink: a.ticket!.link, owner: a.owner, dueDate: a.dueDate, state: dueStateText(a, now, timeZone) };
+  return {
+    resourceId: a.resourceId,
+    ticketNumber: a.ticket!.number,
+    ticketLink: a.ticket!.link,
+    owner: a.owner,
+    dueDate: a.dueDate,
+    state: dueStateText(a, now, timeZone),
+  };
 }
 
 /**
@@ -396,7 +403,10 @@ export class SyncJob {
     } catch (err) {
       this.delivery.failed++;
       const gone = (err as { gone?: unknown })?.gone === true;
-      logger.warn({ err, conversationId: conv.id, recommendationKey: view.key, gone, at: now.toISOString() }, existing ? 'recommendation card update failed' : 'recommendation card post failed');
+      logger.warn(
+        { err, conversationId: conv.id, recommendationKey: view.key, gone, at: now.toISOString() },
+        existing ? 'recommendation card update failed' : 'recommendation card post failed',
+      );
     }
   }
 }
@@ -405,4 +415,3 @@ export class SyncJob {
 export function scheduleSync(job: Pick<SyncJob, 'runOnce'>, cronExpr: string, logger: Logger): ScheduledTask {
   return scheduleJob('sync', cronExpr, () => job.runOnce(), logger);
 }
-

@@ -29,8 +29,7 @@ export function createRepositories(data: () => Database, persist: () => Promise<
     },
     integrations: {
       get: (id) => data().integrations[id],
-      findByName: (name) =>
-        Object.values(data().integrations).find((i) => !i.removedAt && i.name.toLowerCase() === name.toLowerCase()),
+      findByName: (name) => Object.values(data().integrations).find((i) => !i.removedAt && i.name.toLowerCase() === name.toLowerCase()),
       list: () => Object.values(data().integrations).filter((i) => !i.removedAt),
       listAll: () => Object.values(data().integrations),
       upsert: (i) => {

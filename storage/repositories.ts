@@ -1,12 +1,4 @@
-import type {
-  Assignment,
-  AuditEntry,
-  Conversation,
-  Integration,
-  PostedCard,
-  Recommendation,
-  ReminderSent,
-} from './schema.js';
+import type { Assignment, AuditEntry, Conversation, Integration, PostedCard, Recommendation, ReminderSent } from './schema.js';
 
 /**
  * The store seen by the rest of the app. Mutations resolve once the change is durable, so a

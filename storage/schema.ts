@@ -139,9 +139,7 @@ export const assignmentSchema = z.object({
   shortDescription: z.string().default(''),
   description: z.string().default(''),
   status: assignmentStatusSchema,
-  ticket: z
-    .object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string(), state: z.string().optional() })
-    .optional(),
+  ticket: z.object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string(), state: z.string().optional() }).optional(),
   governance: z.object({ key: z.string(), status: z.enum(['pending', 'synced', 'failed', 'deleted']), lastError: z.string().optional() }).optional(),
   lastError: z.string().optional(),
   /** Where the assignment was created: announcements about it go there. */

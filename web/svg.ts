@@ -39,7 +39,14 @@ export function severityStatusChart(data: DashboardData): SVGSVGElement {
   const totals = data.bySeverityStatus.map((r) => STATUSES.reduce((n, s) => n + (r.counts[s] ?? 0), 0));
   const max = Math.max(1, ...totals);
   const summary = data.bySeverityStatus
-    .map((r, i) => `${r.severity}: ${totals[i]} (${STATUSES.filter((s) => r.counts[s]).map((s) => `${r.counts[s]} ${STATUS_LABELS[s].toLowerCase()}`).join(', ') || 'none'})`)
+    .map(
+      (r, i) =>
+        `${r.severity}: ${totals[i]} (${
+          STATUSES.filter((s) => r.counts[s])
+            .map((s) => `${r.counts[s]} ${STATUS_LABELS[s].toLowerCase()}`)
+            .join(', ') || 'none'
+        })`,
+    )
     .join('; ');
   const svg = svgRoot(width, height, `Assignments by severity and status. ${summary}`);
   data.bySeverityStatus.forEach((r, i) => {
@@ -50,7 +57,16 @@ export function severityStatusChart(data: DashboardData): SVGSVGElement {
       const n = r.counts[s] ?? 0;
       if (!n) continue;
       const w = ((width - left - right) * n) / max;
-      const rect = el('rect', { x, y: y + 4, width: Math.max(w, 1), height: rowH - 10, class: `seg status-${s}`, 'data-severity': r.severity, 'data-status': s, 'data-count': n });
+      const rect = el('rect', {
+        x,
+        y: y + 4,
+        width: Math.max(w, 1),
+        height: rowH - 10,
+        class: `seg status-${s}`,
+        'data-severity': r.severity,
+        'data-status': s,
+        'data-count': n,
+      });
       rect.appendChild(el('title', {}, `${r.severity} · ${STATUS_LABELS[s]}: ${n}`));
       svg.appendChild(rect);
       if (w >= 18) svg.appendChild(el('text', { x: x + w / 2, y: y + 19, class: 'seg-label', 'text-anchor': 'middle' }, String(n)));

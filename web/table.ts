@@ -38,13 +38,22 @@ function options(select: HTMLSelectElement, values: Array<[string, string]>): vo
 /** Fills the filter drop-downs with the values present in the data. */
 export function fillFilters(form: HTMLFormElement, rows: DashboardRow[]): void {
   const uniq = (xs: string[]) => [...new Set(xs)].sort((a, b) => a.localeCompare(b));
-  options(form.elements.namedItem('owner') as HTMLSelectElement, uniq(rows.map((r) => r.owner)).map((o) => [o, o]));
-  options(form.elements.namedItem('severity') as HTMLSelectElement, SEVERITIES.map((s) => [s, s]));
+  options(
+    form.elements.namedItem('owner') as HTMLSelectElement,
+    uniq(rows.map((r) => r.owner)).map((o) => [o, o]),
+  );
+  options(
+    form.elements.namedItem('severity') as HTMLSelectElement,
+    SEVERITIES.map((s) => [s, s]),
+  );
   options(form.elements.namedItem('status') as HTMLSelectElement, [
     ...Object.entries(DERIVED_STATUSES),
     ...STATUSES.map((s): [string, string] => [s, STATUS_LABELS[s]]),
   ]);
-  options(form.elements.namedItem('subscription') as HTMLSelectElement, uniq(rows.map((r) => r.subscriptionId)).map((s) => [s, s]));
+  options(
+    form.elements.namedItem('subscription') as HTMLSelectElement,
+    uniq(rows.map((r) => r.subscriptionId)).map((s) => [s, s]),
+  );
 }
 
 export function readFilters(form: HTMLFormElement): Filters {
@@ -77,7 +86,11 @@ export function renderRows(tbody: HTMLTableSectionElement, rows: DashboardRow[])
         h('td', { 'data-col': 'owner' }, r.owner),
         h('td', { 'data-col': 'due' }, h('time', { datetime: r.dueDate }, r.dueDate)),
         h('td', { 'data-col': 'subscription', class: 'mono' }, r.subscriptionId),
-        h('td', { 'data-col': 'ticket' }, r.ticketLink && r.ticketNumber ? link(r.ticketLink, r.ticketNumber, `ServiceNow ticket ${r.ticketNumber}`) : (r.ticketNumber ?? '—')),
+        h(
+          'td',
+          { 'data-col': 'ticket' },
+          r.ticketLink && r.ticketNumber ? link(r.ticketLink, r.ticketNumber, `ServiceNow ticket ${r.ticketNumber}`) : (r.ticketNumber ?? '—'),
+        ),
         h('td', { 'data-col': 'defender' }, link(r.defenderLink, 'Open', `Open ${r.recommendationName} in Defender for Cloud`)),
       ),
     ),

@@ -41,8 +41,7 @@ const FIELD_LABELS: Record<string, string> = {
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
 
 /** Forms answer in place in Teams (Universal Actions) and as a new message elsewhere. */
-const answer = (ctx: ActionContext, card: AdaptiveCard): ActionResult =>
-  ctx.channelId === 'msteams' ? { kind: 'replace', card } : { kind: 'reply', card };
+const answer = (ctx: ActionContext, card: AdaptiveCard): ActionResult => (ctx.channelId === 'msteams' ? { kind: 'replace', card } : { kind: 'reply', card });
 
 export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
   const { assignments, authorizer, store, clock } = deps;
@@ -50,9 +49,18 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
   const authorize = async (ctx: ActionContext, resources: readonly { subscriptionId: string }[]) =>
     authorizer.canManage(ctx.actor, [...new Set(resources.map((r) => r.subscriptionId))]);
 
-  const refusal = (ctx: ActionContext, reason: string): ActionResult => ({ kind: 'reply', card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx) });
+  const refusal = (ctx: ActionContext, reason: string): ActionResult => ({
+    kind: 'reply',
+    card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx),
+  });
 
-  async function form(ctx: ActionContext, rec: Recommendation, resources: ResourceSnapshot[], values: Record<string, unknown>, errors: Record<string, string>): Promise<ActionResult> {
+  async function form(
+    ctx: ActionContext,
+    rec: Recommendation,
+    resources: ResourceSnapshot[],
+    values: Record<string, unknown>,
+    errors: Record<string, string>,
+  ): Promise<ActionResult> {
     const covering = await assignments.coveringIntegrations(resources);
     if (covering.length === 0) {
       return {
@@ -61,7 +69,11 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           {
             title: 'No ServiceNow integration covers these resources',
             message: 'Ask a security admin to add an integration whose scope (management group, subscription or connector) includes them:',
-            details: ['npm run cli -- integration add --name … --scope <scope> --instance-url https://<instance>.service-now.com …', `Scopes: ${SCOPE_FORMS.join(' | ')}`, 'Type **integrations** to see the existing ones.'],
+            details: [
+              'npm run cli -- integration add --name … --scope <scope> --instance-url https://<instance>.service-now.com …',
+              `Scopes: ${SCOPE_FORMS.join(' | ')}`,
+              'Type **integrations** to see the existing ones.',
+            ],
           },
           ctx,
         ),
@@ -72,12 +84,21 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     const today = localDay(now, timeZone);
     const prefill = assignments.prefill(rec, resources);
     const chosen = covering.find((i) => i.id === str(values.integrationId)) ?? covering[0];
-    const caller = store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === ctx.actor.aadObjectId)?.userUpn ?? deps.defaultCaller ?? '';
+    const caller =
+      store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === ctx.actor.aadObjectId)?.userUpn ??
+      deps.defaultCaller ??
+      '';
     const model: AssignmentFormModel = {
       recommendationKey: rec.key,
       recommendationName: rec.displayName,
       severity: rec.severity,
-      resourceSummary: resources.length === 1 ? resources[0].name : `${resources.length} resources: ${resources.slice(0, 5).map((r) => r.name).join(', ')}${resources.length > 5 ? '…' : ''}`,
+      resourceSummary:
+        resources.length === 1
+          ? resources[0].name
+          : `${resources.length} resources: ${resources
+              .slice(0, 5)
+              .map((r) => r.name)
+              .join(', ')}${resources.length > 5 ? '…' : ''}`,
       // "All" travels as "*": hundreds of resource ids would push the card over Teams' size limit.
       resourceIdsCsv: resources.length === rec.resources.length && resources.length > 1 ? ALL_RESOURCES : resources.map((r) => r.resourceId).join(','),
       ticketWord: resources.length === 1 ? 'ticket' : 'tickets',
@@ -109,7 +130,12 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
   function result(ctx: ActionContext, rec: { key: string; displayName: string }, batchId: string, items: Assignment[], skipped: Assignment[]): ActionResult {
     const failed = items.filter((a) => a.status === 'failed');
     const created = items.filter((a) => a.ticket);
-    const title = failed.length === 0 ? `✅ ${created.length + skipped.length} resource(s) assigned` : created.length ? `⚠️ ${created.length} assigned, ${failed.length} failed` : `⚠️ No ticket could be created (${failed.length})`;
+    const title =
+      failed.length === 0
+        ? `✅ ${created.length + skipped.length} resource(s) assigned`
+        : created.length
+          ? `⚠️ ${created.length} assigned, ${failed.length} failed`
+          : `⚠️ No ticket could be created (${failed.length})`;
     const row = (a: Assignment, note: string) => ({
       resourceName: a.resourceName,
       ticketNumber: a.ticket?.number ?? '',
@@ -139,11 +165,18 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
   return [
     defineAction({
       verb: 'createAssignment',
-      schema: z.object({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().max(200_000).optional(), confirmAll: z.literal('true').optional() }),
+      schema: z.object({
+        recommendationKey: z.string().min(1).max(200),
+        resourceIds: z.string().max(200_000).optional(),
+        confirmAll: z.literal('true').optional(),
+      }),
       handle: async (ctx, data) => {
         try {
           const rec = assignments.recommendation(data.recommendationKey);
-          const ids = (data.resourceIds ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+          const ids = (data.resourceIds ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
           const resources = assignments.selection(rec, ids);
           const decision = await authorize(ctx, resources);
           if (!decision.allowed) return refusal(ctx, decision.reason);
@@ -166,7 +199,8 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           }
           return await form(ctx, rec, resources, {}, {});
         } catch (err) {
-          if (err instanceof SelectionError) return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
+          if (err instanceof SelectionError)
+            return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
           throw err;
         }
       },
@@ -178,14 +212,21 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       handle: async (ctx, data) => {
         try {
           const rec = assignments.recommendation(data.recommendationKey);
-          const resources = assignments.selection(rec, data.resourceIds.split(',').map((s) => s.trim()).filter(Boolean));
+          const resources = assignments.selection(
+            rec,
+            data.resourceIds
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          );
           const decision = await authorize(ctx, resources);
           if (!decision.allowed) return refusal(ctx, decision.reason);
           const outcome = await assignments.submit(data, ctx.actor, ctx.conversationId);
           if (outcome.kind === 'invalid') return await form(ctx, rec, resources, data, outcome.errors);
           return result(ctx, rec, outcome.batchId, outcome.assignments, outcome.skipped);
         } catch (err) {
-          if (err instanceof SelectionError) return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
+          if (err instanceof SelectionError)
+            return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
           throw err;
         }
       },

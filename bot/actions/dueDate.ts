@@ -49,7 +49,6 @@ export type { Outcome };
 
 const assignmentId = z.string().trim().min(1).max(200);
 
-
 /** Audit actions of this module: the "already handled by …" answer reads them back. */
 const APPROVED = 'assignment.dueDate';
 const DECLINED = 'assignment.eta.declined';
@@ -103,7 +102,7 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
       /** For people: "Alice Johnson". */
       name: name || upn || ctx.actor.id,
       /** For the ticket: "Alice Johnson (alice.johnson@contoso.com)". */
-      full: name && upn ? `${name} (${upn})` : (name || upn || ctx.actor.id),
+      full: name && upn ? `${name} (${upn})` : name || upn || ctx.actor.id,
     };
   };
 
@@ -122,7 +121,10 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
   /** `eta` is the date the clicked card carried, when it carried one. */
   const alreadyHandled = (ctx: ActionContext, a: Assignment, eta: string | undefined): ActionResult => {
     // By target, not among the latest entries: the resolution job's entries soon bury a decision.
-    const last = deps.store.audit.findLast(a.id, (e) => (e.action === APPROVED || e.action === DECLINED) && 'eta' in e.details && (eta === undefined || e.details.eta === eta));
+    const last = deps.store.audit.findLast(
+      a.id,
+      (e) => (e.action === APPROVED || e.action === DECLINED) && 'eta' in e.details && (eta === undefined || e.details.eta === eta),
+    );
     const request = eta ? `This request (new date ${eta})` : 'This request';
     const text = last
       ? `${request} was already handled by ${last.actor}: ${last.action === DECLINED ? `declined, the due date stays ${a.dueDate}` : `the due date is now ${a.dueDate}`}.`
@@ -150,7 +152,13 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
       actor: who.id,
       action: APPROVED,
       target: a.id,
-      details: { from, to: change.to, via: change.via, reason: change.reason, ...(change.clearEta && eta ? { eta: eta.date, requestedBy: eta.requestedBy } : {}) },
+      details: {
+        from,
+        to: change.to,
+        via: change.via,
+        reason: change.reason,
+        ...(change.clearEta && eta ? { eta: eta.date, requestedBy: eta.requestedBy } : {}),
+      },
     });
 
     const ticket = await addTicketWorkNote(deps, updated, `Due date changed from ${from} to ${change.to} by ${who.full}: ${change.reason}`);
@@ -207,7 +215,12 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
           if ('refusal' in found) return found.refusal;
           const a = found.assignment;
           if (a.eta?.date !== data.eta) return alreadyHandled(ctx, a, data.eta);
-          return applyDueDate(ctx, a, { to: data.eta, reason: `approved the request of ${a.eta.requestedBy} for more time: ${a.eta.justification}`, clearEta: true, via: 'approve' });
+          return applyDueDate(ctx, a, {
+            to: data.eta,
+            reason: `approved the request of ${a.eta.requestedBy} for more time: ${a.eta.justification}`,
+            clearEta: true,
+            via: 'approve',
+          });
         }),
     }),
     defineAction({
@@ -225,11 +238,25 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
           const current = deps.store.assignments.get(a.id) ?? a;
           const updated: Assignment = { ...current, eta: undefined, updatedAt: at };
           await deps.store.assignments.upsertMany([updated]);
-          await deps.store.audit.append({ at, actor: who.id, action: DECLINED, target: a.id, details: { eta: eta.date, requestedBy: eta.requestedBy, justification: eta.justification, dueDate: a.dueDate } });
+          await deps.store.audit.append({
+            at,
+            actor: who.id,
+            action: DECLINED,
+            target: a.id,
+            details: { eta: eta.date, requestedBy: eta.requestedBy, justification: eta.justification, dueDate: a.dueDate },
+          });
 
-          const ticket = await addTicketWorkNote(deps, updated, `${who.full} declined the request of ${eta.requestedBy} for more time until ${eta.date}; the due date stays ${a.dueDate}.`);
+          const ticket = await addTicketWorkNote(
+            deps,
+            updated,
+            `${who.full} declined the request of ${eta.requestedBy} for more time until ${eta.date}; the due date stays ${a.dueDate}.`,
+          );
           const defender = await syncGovernance(deps, updated, { clearEta: !updated.eta });
-          await tellOwner(deps, updated, `${who.name} declined your request for more time on "${a.recommendationName}" (${a.resourceName}): the due date stays ${a.dueDate}.`);
+          await tellOwner(
+            deps,
+            updated,
+            `${who.name} declined your request for more time on "${a.recommendationName}" (${a.resourceName}): the due date stays ${a.dueDate}.`,
+          );
           const problems = [ticket, defender].filter((r) => !r.ok).length;
           return {
             kind: 'replace',
@@ -271,8 +298,6 @@ function facts(a: Assignment): Array<{ title: string; value: string }> {
   ];
 }
 
-
-
 async function refresh(deps: DueDateDeps, a: Assignment): Promise<void> {
   try {
     await deps.refreshCards(a.recommendationKey);
@@ -292,8 +317,6 @@ async function tellOwner(deps: DueDateDeps, a: Assignment, text: string): Promis
     deps.logger.warn({ err, assignmentId: a.id }, 'could not tell the owner about the due-date decision');
   }
 }
-
-
 
 /** The owner's words go into a markdown TextBlock: they must not become links or bold "approved" text. */
 function escapeMarkdown(text: string): string {

@@ -117,15 +117,23 @@ export function integrationListModel(views: IntegrationView[], notice?: { text: 
   };
 }
 
-export function renderIntegrationList(integrations: IntegrationService, ctx: RenderContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }): AdaptiveCard {
+export function renderIntegrationList(
+  integrations: IntegrationService,
+  ctx: RenderContext,
+  notice?: { text: string; style: IntegrationListModel['noticeStyle'] },
+): AdaptiveCard {
   return integrationListCard(integrationListModel(integrations.list(), notice), ctx);
 }
 
 export function integrationActions(deps: IntegrationActionDeps): ActionHandler[] {
   const { integrations, authorizer, store, logger } = deps;
 
-  const list = (ctx: ActionContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }) => answer(ctx, renderIntegrationList(integrations, ctx, notice));
-  const refusal = (ctx: ActionContext, reason: string): ActionResult => ({ kind: 'reply', card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx) });
+  const list = (ctx: ActionContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }) =>
+    answer(ctx, renderIntegrationList(integrations, ctx, notice));
+  const refusal = (ctx: ActionContext, reason: string): ActionResult => ({
+    kind: 'reply',
+    card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx),
+  });
   const gone = (ctx: ActionContext) => list(ctx, { text: 'That integration no longer exists.', style: 'warning' });
 
   /** Every subscription the bot has seen: recommendations' resources, assignments, subscription-scoped integrations. */
@@ -171,7 +179,10 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
     const subs = await subscriptionsCovered(scope);
     if (subs.length === 0) {
       // The authorizer allows an empty set; with nothing to check against, refuse instead.
-      return { allowed: false as const, reason: 'The bot knows no subscription under this scope yet, so your role cannot be checked. Run **sync** first, or use the CLI. Nothing was changed.' };
+      return {
+        allowed: false as const,
+        reason: 'The bot knows no subscription under this scope yet, so your role cannot be checked. Run **sync** first, or use the CLI. Nothing was changed.',
+      };
     }
     return authorizer.canManage(ctx.actor, subs);
   }
@@ -182,12 +193,23 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
     const groups = new Map<string, string>();
     for (const chain of ancestry?.values() ?? []) for (const g of chain) groups.set(g.name, g.displayName ?? g.name);
     return [
-      ...[...groups].sort((a, b) => a[1].localeCompare(b[1])).map(([name, display]) => ({ title: `Management group: ${display}${display === name ? '' : ` (${name})`}`, value: `/providers/Microsoft.Management/managementGroups/${name}` })),
+      ...[...groups]
+        .sort((a, b) => a[1].localeCompare(b[1]))
+        .map(([name, display]) => ({
+          title: `Management group: ${display}${display === name ? '' : ` (${name})`}`,
+          value: `/providers/Microsoft.Management/managementGroups/${name}`,
+        })),
       ...subs.map((s) => ({ title: `Subscription: ${s}`, value: `/subscriptions/${s}` })),
     ].slice(0, 60);
   }
 
-  async function form(ctx: ActionContext, data: AddData, fieldErrors: Partial<Record<IntegrationFormField, string>>, general: string[], retypeSecrets: boolean): Promise<ActionResult> {
+  async function form(
+    ctx: ActionContext,
+    data: AddData,
+    fieldErrors: Partial<Record<IntegrationFormField, string>>,
+    general: string[],
+    retypeSecrets: boolean,
+  ): Promise<ActionResult> {
     const errors = Object.fromEntries(INTEGRATION_FORM_FIELDS.map((f) => [f, fieldErrors[f] ?? ''])) as Record<IntegrationFormField, string>;
     const hasFieldErrors = Object.values(errors).some(Boolean);
     const model: IntegrationFormModel = {
@@ -220,7 +242,10 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
     const unknown: string[] = [];
     for (const [inputId, table] of Object.entries(CUSTOM_INPUTS)) {
       const raw = data[inputId as keyof typeof CUSTOM_INPUTS] ?? ALL_FIELDS;
-      const chosen = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      const chosen = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       customFields[table] = [...new Set(chosen.filter((f): f is CustomField => (customFieldSchema.options as readonly string[]).includes(f)))];
       unknown.push(...chosen.filter((f) => !(customFieldSchema.options as readonly string[]).includes(f)));
     }

@@ -42,7 +42,6 @@ export interface MoreTimeDeps extends CallerIdentityOptions {
 
 const assignmentId = z.string().trim().min(1).max(200);
 
-
 export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
   const today = () => localDay(deps.clock.now(), deps.timezone);
   const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => deps.lock.run(key, fn);
@@ -158,7 +157,3 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
     }),
   ];
 }
-
-
-
-

@@ -21,7 +21,8 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob; cloc
         const filters = deps.store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
         const view = rec.status === 'resolved' ? rec : viewForFilters(rec, filters, deps.sync?.ancestry() ?? new Map());
         // The unfiltered card would show resources this conversation chose not to see.
-        if (!view) return { kind: 'message', text: "This recommendation is outside this conversation's filters; type **recommendations** for the ones shown here." };
+        if (!view)
+          return { kind: 'message', text: "This recommendation is outside this conversation's filters; type **recommendations** for the ones shown here." };
         return {
           kind: 'replace',
           card: renderRecommendationFor(

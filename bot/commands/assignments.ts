@@ -9,7 +9,12 @@ import type { Command } from '../commandRouter.js';
 const MAX_ROWS = 25;
 
 /** `timeZone`: REMINDER_TIMEZONE, where due dates (and so "overdue") are judged; default UTC. */
-export function assignmentsCommand(deps: { store: Store; clock: Clock; timeZone?: string; whoAmI: (actor: { aadObjectId?: string }) => string | undefined }): Command {
+export function assignmentsCommand(deps: {
+  store: Store;
+  clock: Clock;
+  timeZone?: string;
+  whoAmI: (actor: { aadObjectId?: string }) => string | undefined;
+}): Command {
   return {
     name: 'assignments',
     usage: 'assignments [mine|overdue]',
@@ -54,7 +59,10 @@ function row(a: Assignment, now: Date, timeZone: string): AssignmentListModel['r
     dueDate: a.dueDate,
     dueText: overdue ? `${-days} day(s) overdue` : days === 0 ? 'due today' : `${days} day(s) left`,
     grace: a.gracePeriod ? (overdue ? ' · grace period ended (affects secure score)' : ' · in grace period (not affecting secure score)') : '',
-    status: (a.status === 'failed' ? `failed: ${a.lastError ?? ''}${a.attempts >= MAX_AUTOMATIC_ATTEMPTS ? ' (automatic retries stopped: use Retry)' : ''}` : a.status) + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
+    status:
+      (a.status === 'failed'
+        ? `failed: ${a.lastError ?? ''}${a.attempts >= MAX_AUTOMATIC_ATTEMPTS ? ' (automatic retries stopped: use Retry)' : ''}`
+        : a.status) + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
     color: a.status === 'failed' || overdue ? 'Attention' : 'Default',
     ticketNumber: a.ticket?.number ?? '',
     ticketLink: a.ticket?.link ?? '',

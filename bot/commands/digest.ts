@@ -45,7 +45,9 @@ export function digestCommand(deps: DigestCommandDeps): Command {
     handle: async (ctx) => {
       const upn = await callerUpn(deps.store, ctx, deps);
       if (!upn) {
-        await ctx.reply({ text: 'I could not tell which account you use, so I cannot find your assignments. Send me a message in a 1:1 chat first, then try **digest** again.' });
+        await ctx.reply({
+          text: 'I could not tell which account you use, so I cannot find your assignments. Send me a message in a 1:1 chat first, then try **digest** again.',
+        });
         return;
       }
       const plan = ownerDigest(deps.store.assignments.list(), upn, deps.clock.now(), deps.timezone);
@@ -53,7 +55,10 @@ export function digestCommand(deps: DigestCommandDeps): Command {
         await ctx.reply({ text: `You (${upn}) have no open security assignments. Nothing to do.` });
         return;
       }
-      await ctx.reply({ card: renderOwnerDigest(plan, ctx, { onDemand: true }), summary: `Your security assignments: ${plan.counts.open} open, ${plan.counts.overdue} overdue` });
+      await ctx.reply({
+        card: renderOwnerDigest(plan, ctx, { onDemand: true }),
+        summary: `Your security assignments: ${plan.counts.open} open, ${plan.counts.overdue} overdue`,
+      });
     },
   };
 }

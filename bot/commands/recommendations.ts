@@ -18,7 +18,10 @@ export function recommendationCommands(deps: { store: Store; sync?: SyncJob; run
       handle: async (ctx) => {
         const filters = store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
         const summary = summarizeRecommendations(store.recommendations.list(), filters, sync?.ancestry());
-        await ctx.reply({ card: recommendationSummaryCard(recommendationSummaryModel(summary, { filtersText: describeFilters(filters) }), ctx), summary: 'Recommendations' });
+        await ctx.reply({
+          card: recommendationSummaryCard(recommendationSummaryModel(summary, { filtersText: describeFilters(filters) }), ctx),
+          summary: 'Recommendations',
+        });
       },
     },
     {

@@ -27,7 +27,9 @@ export function simulateCommand(control: DefenderSimulatorControl, store: Store,
       }
       // The whole cycle, so linked tickets follow (resolved, reopened) and it is announced.
       const report = await runCycle();
-      await ctx.reply({ text: `Simulated: ${changed} assessment(s) of ${name} are now ${action === 'fix' ? 'Healthy' : 'Unhealthy'}. Sync: ${report.changed} changed, ${report.resolved} resolved.` });
+      await ctx.reply({
+        text: `Simulated: ${changed} assessment(s) of ${name} are now ${action === 'fix' ? 'Healthy' : 'Unhealthy'}. Sync: ${report.changed} changed, ${report.resolved} resolved.`,
+      });
     },
   };
 }

@@ -12,7 +12,11 @@ export const WHAT_WE_POST = [
   'a note when an assignment passes its due date',
 ];
 
-export function welcomeMessage(info: Pick<TurnInfo, 'conversationKind' | 'conversationName' | 'channelId'>, filters: string, sandbox: boolean): OutgoingMessage {
+export function welcomeMessage(
+  info: Pick<TurnInfo, 'conversationKind' | 'conversationName' | 'channelId'>,
+  filters: string,
+  sandbox: boolean,
+): OutgoingMessage {
   const where =
     info.conversationKind === 'channel'
       ? `this channel${info.conversationName ? ` (${info.conversationName})` : ''}`

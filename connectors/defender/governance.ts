@@ -57,7 +57,12 @@ export class GovernanceClient {
   constructor(private readonly http: AzureHttp) {}
 
   /** Validates before sending so a bad body fails here, with our message, not as an ARM 400. */
-  async putGovernanceAssignment(resourceId: string, assessmentName: string, assignmentKey: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment> {
+  async putGovernanceAssignment(
+    resourceId: string,
+    assessmentName: string,
+    assignmentKey: string,
+    body: GovernanceAssignmentBody,
+  ): Promise<GovernanceAssignment> {
     const properties = GovernanceAssignmentPropertiesSchema.parse(body.properties);
     return this.http.send({
       service: 'arm',

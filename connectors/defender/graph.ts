@@ -35,13 +35,25 @@ export class GraphClient {
 
   /** UPN or object id; undefined when the user does not exist. */
   async getUser(upnOrId: string): Promise<GraphUser | undefined> {
-    const u = await this.http.send({ service: 'graph', method: 'GET', path: `/v1.0/users/${encodeURIComponent(upnOrId)}`, schema: GraphUserSchema, emptyOn: [404] });
+    const u = await this.http.send({
+      service: 'graph',
+      method: 'GET',
+      path: `/v1.0/users/${encodeURIComponent(upnOrId)}`,
+      schema: GraphUserSchema,
+      emptyOn: [404],
+    });
     return u ? toUser(u) : undefined;
   }
 
   /** undefined when the user has no manager (Graph answers 404) or does not exist. */
   async getManager(upnOrId: string): Promise<GraphUser | undefined> {
-    const u = await this.http.send({ service: 'graph', method: 'GET', path: `/v1.0/users/${encodeURIComponent(upnOrId)}/manager`, schema: GraphUserSchema, emptyOn: [404] });
+    const u = await this.http.send({
+      service: 'graph',
+      method: 'GET',
+      path: `/v1.0/users/${encodeURIComponent(upnOrId)}/manager`,
+      schema: GraphUserSchema,
+      emptyOn: [404],
+    });
     return u ? toUser(u) : undefined;
   }
 }

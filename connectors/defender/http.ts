@@ -177,12 +177,22 @@ export class AzureHttp {
         }
         const parsed = o.schema.safeParse(resp.data);
         if (!parsed.success) {
-          throw new AzureApiError(`unexpected response shape from ${o.path}: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, resp.status, 'InvalidResponse', o.service, resp.data);
+          throw new AzureApiError(
+            `unexpected response shape from ${o.path}: ${parsed.error.issues
+              .slice(0, 3)
+              .map((i) => `${i.path.join('.')}: ${i.message}`)
+              .join('; ')}`,
+            resp.status,
+            'InvalidResponse',
+            o.service,
+            resp.data,
+          );
         }
         return parsed.data;
       }
       if (RETRYABLE.has(resp.status) && attempt < this.retry.maxRetries) {
-        const server = parseRetryAfter(header(resp, 'retry-after'), this.clock.now()) ??
+        const server =
+          parseRetryAfter(header(resp, 'retry-after'), this.clock.now()) ??
           (resp.status === 429 ? parseResetsAfter(header(resp, 'x-ms-user-quota-resets-after')) : undefined);
         const delay = server !== undefined ? Math.min(server, this.retry.maxServerDelayMs) : this.backoff(attempt);
         this.quotaResumeAt = undefined; // the retry wait already covers the quota window
@@ -193,7 +203,13 @@ export class AzureHttp {
       const err = ErrorBody.safeParse(resp.data);
       const code = err.success ? (err.data.error.code ?? `HTTP${resp.status}`) : `HTTP${resp.status}`;
       const message = err.success ? (err.data.error.message ?? '') : '';
-      throw new AzureApiError(`${o.method.toUpperCase()} ${o.path} → ${resp.status} ${code}${message ? `: ${message}` : ''}`, resp.status, code, o.service, resp.data);
+      throw new AzureApiError(
+        `${o.method.toUpperCase()} ${o.path} → ${resp.status} ${code}${message ? `: ${message}` : ''}`,
+        resp.status,
+        code,
+        o.service,
+        resp.data,
+      );
     }
   }
 }

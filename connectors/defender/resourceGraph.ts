@@ -3,12 +3,7 @@
  * arrive (onPage), so a tenant with tens of thousands of unhealthy rows never sits in memory at once.
  */
 import { z } from 'zod';
-import {
-  parseResourceId,
-  recommendationPortalLink,
-  splitAssessmentId,
-  type UnhealthyResource,
-} from '../../core/defender-model.js';
+import { parseResourceId, recommendationPortalLink, splitAssessmentId, type UnhealthyResource } from '../../core/defender-model.js';
 import type { AzureHttp } from './http.js';
 
 export const RESOURCE_GRAPH_API_VERSION = '2024-04-01';
@@ -176,7 +171,11 @@ function portalLink(raw: string | null | undefined, key: string): string {
 /** Row → domain. Returns a reason string when the row is unusable. */
 export function mapAssessmentRow(raw: unknown): UnhealthyResource | string {
   const parsed = AssessmentRow.safeParse(raw);
-  if (!parsed.success) return parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  if (!parsed.success)
+    return parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.')}: ${i.message}`)
+      .join('; ');
   const row = parsed.data;
   const details = row.properties.resourceDetails ?? {};
   const detailId = details['Id'] ?? details['id'];
@@ -221,7 +220,10 @@ export class ResourceGraphClient {
   private readonly pageSize: number;
   private readonly idBatchSize: number;
 
-  constructor(private readonly http: AzureHttp, opts: ResourceGraphOptions = {}) {
+  constructor(
+    private readonly http: AzureHttp,
+    opts: ResourceGraphOptions = {},
+  ) {
     this.pageSize = Math.min(1000, Math.max(1, opts.pageSize ?? 1000));
     this.idBatchSize = Math.max(1, opts.idBatchSize ?? 200);
   }

@@ -31,7 +31,13 @@ export class RolesClient {
       $filter: `atScope() and assignedTo('${objectId.replace(/'/g, '')}')`,
     };
     while (path) {
-      const page: z.infer<typeof RoleAssignmentList> = await this.http.send({ service: 'arm', method: 'GET', path, ...(params ? { params } : {}), schema: RoleAssignmentList });
+      const page: z.infer<typeof RoleAssignmentList> = await this.http.send({
+        service: 'arm',
+        method: 'GET',
+        path,
+        ...(params ? { params } : {}),
+        schema: RoleAssignmentList,
+      });
       for (const a of page.value) names.add(roleNameFromDefinitionId(a.properties.roleDefinitionId));
       path = undefined;
       params = undefined;

@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import {
-  CORRELATION_ID_MAX,
-  INCIDENT_STATE,
-  isResolvedState,
-  isSysId,
-  recordLink,
-  type TicketTable,
-} from '../../core/servicenow-rules.js';
+import { CORRELATION_ID_MAX, INCIDENT_STATE, isResolvedState, isSysId, recordLink, type TicketTable } from '../../core/servicenow-rules.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
 import { HttpCore, limiterFor, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
@@ -104,13 +97,11 @@ const TABLE_API = '/api/now/v2/table';
 const BOT_NOTE_PREFIX = '[Defender for Cloud bot]';
 
 // Raw values are strings; anything else is normalised so one odd field cannot fail a whole read.
-const fieldValue = z
-  .union([z.string(), z.number(), z.boolean(), z.null(), z.looseObject({ value: z.unknown() })])
-  .transform((v): string => {
-    if (v === null) return '';
-    if (typeof v === 'object') return typeof v.value === 'string' ? v.value : '';
-    return String(v);
-  });
+const fieldValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.looseObject({ value: z.unknown() })]).transform((v): string => {
+  if (v === null) return '';
+  if (typeof v === 'object') return typeof v.value === 'string' ? v.value : '';
+  return String(v);
+});
 const rowSchema = z.record(z.string(), fieldValue);
 const oneEnvelope = z.object({ result: rowSchema });
 const listEnvelope = z.object({ result: z.array(rowSchema) });
@@ -326,14 +317,14 @@ export class ServiceNowClient {
    * Idempotent create keyed by correlation_id. ServiceNow has no idempotency key, so a create
    * whose outcome is unknown (lost response, timeout, 5xx) is followed by a lookup before any retry.
    */
-  async createTicket(
-    table: TicketTable,
-    fields: FieldInput,
-    correlation: { correlationId: string; correlationDisplay: string },
-  ): Promise<CreateTicketResult> {
+  async createTicket(table: TicketTable, fields: FieldInput, correlation: { correlationId: string; correlationDisplay: string }): Promise<CreateTicketResult> {
     const { correlationId } = correlation;
     if (!correlationId || correlationId.length > CORRELATION_ID_MAX) {
-      throw new ServiceNowError({ kind: 'invalid-input', operation: 'ticket create', reason: `the correlation id must be 1 to ${CORRELATION_ID_MAX} characters` });
+      throw new ServiceNowError({
+        kind: 'invalid-input',
+        operation: 'ticket create',
+        reason: `the correlation id must be 1 to ${CORRELATION_ID_MAX} characters`,
+      });
     }
     const key = `${this.instanceUrl}|${table}|${correlationId}`;
     const running = createsInFlight.get(key);

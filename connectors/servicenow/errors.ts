@@ -29,14 +29,7 @@ export class ServiceNowError extends Error {
   readonly reason: string;
   readonly operation: string;
 
-  constructor(init: {
-    kind: ServiceNowErrorKind;
-    operation: string;
-    reason: string;
-    status?: number;
-    snMessage?: string;
-    snDetail?: string | null;
-  }) {
+  constructor(init: { kind: ServiceNowErrorKind; operation: string; reason: string; status?: number; snMessage?: string; snDetail?: string | null }) {
     super(`ServiceNow ${init.operation} failed: ${oneLine(init.reason)}`);
     this.name = 'ServiceNowError';
     this.kind = init.kind;

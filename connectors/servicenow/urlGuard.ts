@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { isPublicAddress } from '../../core/ipRanges.js';
 
 export type Lookup = (hostname: string) => Promise<{ address: string; family: number }[]>;
@@ -33,7 +33,10 @@ export async function checkInstanceUrl(input: string, options: { allowPrivate: b
   const host = url.hostname.replace(/^\[|\]$/g, '');
   // ServiceNow instances are named hosts; an IP literal is how internal targets are reached.
   if (isIP(host)) {
-    return { ok: false, reason: `give the instance's host name, not an IP address (${host}); set SERVICENOW_ALLOW_PRIVATE_HOSTS=true for on-premises instances` };
+    return {
+      ok: false,
+      reason: `give the instance's host name, not an IP address (${host}); set SERVICENOW_ALLOW_PRIVATE_HOSTS=true for on-premises instances`,
+    };
   }
   let addresses: string[];
   {
@@ -58,13 +61,16 @@ export async function checkInstanceUrl(input: string, options: { allowPrivate: b
  * A dns.lookup replacement for the HTTP agent, so the check also holds at connect time (a name
  * that resolved to a public address during the check cannot later rebind to a private one).
  */
-export function publicOnlyLookup(): (hostname: string, options: dns.LookupOptions, callback: (...args: any[]) => void) => void {
-  return (hostname, options, callback) => {
+export function publicOnlyLookup(): LookupFunction {
+  return (hostname, options, lookupCallback) => {
+    // net.LookupFunction's callback is overloaded (one address or all); the error path passes none.
+    const callback = lookupCallback as (...args: unknown[]) => void;
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err);
       const list = addresses as dns.LookupAddress[];
       const blocked = list.find((a) => !isPublicAddress(a.address));
-      if (blocked) return callback(Object.assign(new Error(`refusing to connect to non-public address ${blocked.address} for ${hostname}`), { code: 'EPRIVATEADDR' }));
+      if (blocked)
+        return callback(Object.assign(new Error(`refusing to connect to non-public address ${blocked.address} for ${hostname}`), { code: 'EPRIVATEADDR' }));
       if (options.all) return callback(null, list);
       return callback(null, list[0].address, list[0].family);
     });

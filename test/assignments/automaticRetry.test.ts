@@ -8,7 +8,6 @@ const ADMIN = SANDBOX_ADMIN;
 const CHANNEL = { conversationType: 'channel' as const };
 const CREATE = { method: 'POST', pathPrefix: '/api/now/v2/table/incident' };
 
-
 describe('backoff (pure)', () => {
   it('doubles from 10 minutes and is capped at 6 hours', () => {
     const now = new Date('2026-11-26T09:00:00Z');
@@ -17,7 +16,30 @@ describe('backoff (pure)', () => {
   });
 
   it('older stored assignments without the new fields still parse', () => {
-    const old = { id: 'a', key: 'k', batchId: 'b', recommendationKey: 'r', recommendationName: 'R', severity: 'High', assessmentId: 'x', resourceId: 'y', resourceName: 'n', subscriptionId: 's', integrationId: 'i', ticketType: 'incident', owner: 'o', caller: 'c', dueDate: '2026-12-10', gracePeriod: false, notifyOwner: true, notifyManager: false, status: 'failed', createdBy: { id: 'u' }, createdAt: '2026-11-26T09:00:00Z', updatedAt: '2026-11-26T09:00:00Z' };
+    const old = {
+      id: 'a',
+      key: 'k',
+      batchId: 'b',
+      recommendationKey: 'r',
+      recommendationName: 'R',
+      severity: 'High',
+      assessmentId: 'x',
+      resourceId: 'y',
+      resourceName: 'n',
+      subscriptionId: 's',
+      integrationId: 'i',
+      ticketType: 'incident',
+      owner: 'o',
+      caller: 'c',
+      dueDate: '2026-12-10',
+      gracePeriod: false,
+      notifyOwner: true,
+      notifyManager: false,
+      status: 'failed',
+      createdBy: { id: 'u' },
+      createdAt: '2026-11-26T09:00:00Z',
+      updatedAt: '2026-11-26T09:00:00Z',
+    };
     expect(assignmentSchema.parse(old)).toMatchObject({ attempts: 0 });
     expect(assignmentSchema.parse(old).nextAttemptAt).toBeUndefined();
   });
@@ -33,7 +55,13 @@ describe('failed assignments are retried automatically', () => {
   async function submitWhileDown(): Promise<{ assignment: Assignment; retryData: Record<string, unknown> }> {
     const rec = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && r.resources.length <= 10)!;
     h.servicenow.control.failNext({ status: 503, count: 100_000, ...CREATE });
-    const res = await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0]!.resourceId, ...assignmentFormValues(h.integrationId, { gracePeriod: 'false' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const res = await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0]!.resourceId, ...assignmentFormValues(h.integrationId, { gracePeriod: 'false' }) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     const [assignment] = h.bot.store.assignments.list();
     expect(assignment).toMatchObject({ status: 'failed', attempts: 1, nextAttemptAt: new Date(h.clock.now().getTime() + 10 * MINUTE_MS).toISOString() });
     const retry = res.body.value.actions.find((a: any) => a.verb === 'retryAssignments');
@@ -75,7 +103,12 @@ describe('failed assignments are retried automatically', () => {
     h.clock.advance(24 * HOUR_MS);
     expect(await h.bot.app.assignments.resumePending()).toBe(0);
     await h.bot.app.runCycle!();
-    expect(h.servicenow.control.requests().slice(requests).filter((r) => r.method === 'POST' && r.path.startsWith('/api/now/v2/table/incident'))).toEqual([]);
+    expect(
+      h.servicenow.control
+        .requests()
+        .slice(requests)
+        .filter((r) => r.method === 'POST' && r.path.startsWith('/api/now/v2/table/incident')),
+    ).toEqual([]);
     expect(h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'failed', attempts: MAX_AUTOMATIC_ATTEMPTS, lastError: expect.any(String) });
 
     h.servicenow.control.clearFaults();
@@ -93,7 +126,12 @@ describe('failed assignments are retried automatically', () => {
     await h.bot.app.runCycle!();
     expect(h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'resolved', closeReason: 'resource healthy before a ticket was created' });
     expect(h.servicenow.control.records('incident')).toHaveLength(0);
-    expect(h.servicenow.control.requests().slice(requests).filter((r) => r.path.startsWith('/api/now/v2/table/incident'))).toEqual([]);
+    expect(
+      h.servicenow.control
+        .requests()
+        .slice(requests)
+        .filter((r) => r.path.startsWith('/api/now/v2/table/incident')),
+    ).toEqual([]);
     // Nothing left to retry or remind about.
     h.clock.advance(6 * HOUR_MS);
     expect(await h.bot.app.assignments.resumePending()).toBe(0);

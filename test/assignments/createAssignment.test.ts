@@ -15,7 +15,6 @@ function recWith(h: SandboxHarness, predicate: (n: number) => boolean) {
   return rec;
 }
 
-
 const inputsOf = (card: any): Record<string, any> => {
   const out: Record<string, any> = {};
   const walk = (n: any) => {
@@ -38,13 +37,32 @@ describe('Create assignment (Teams, Action.Execute)', () => {
 
   it('opens the form with fixed input ids, pre-filled texts and covering integrations', async () => {
     const rec = recWith(h, (n) => n >= 2 && n <= 10);
-    const res = await h.bot.send(execute('createAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const res = await h.bot.send(
+      execute(
+        'createAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     expect(res.status).toBe(200);
     expect(res.body.type).toBe('application/vnd.microsoft.card.adaptive');
     const card = res.body.value;
     expect(cardProblems(card)).toEqual([]);
     const inputs = inputsOf(card);
-    for (const id of ['integrationId', 'ticketType', 'assignedTo', 'caller', 'shortDescription', 'description', 'dueDate', 'gracePeriod', 'notifyOwner', 'notifyManager', 'grouping']) expect(inputs[id]).toBeDefined();
+    for (const id of [
+      'integrationId',
+      'ticketType',
+      'assignedTo',
+      'caller',
+      'shortDescription',
+      'description',
+      'dueDate',
+      'gracePeriod',
+      'notifyOwner',
+      'notifyManager',
+      'grouping',
+    ])
+      expect(inputs[id]).toBeDefined();
     expect(inputs.assignmentGroup).toBeUndefined();
     expect(inputs.integrationId.choices).toEqual([{ title: expect.stringContaining('Contoso ServiceNow'), value: h.integrationId }]);
     expect(inputs.ticketType.choices.map((c: any) => c.value)).toEqual(['incident', 'change_request', 'problem']);
@@ -58,60 +76,83 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(submitAction.title).toMatch(/Create/);
   });
 
-  it.each(['incident', 'change_request', 'problem'] as const)('creates a %s, links it on the card and writes the governance assignment back', async (ticketType) => {
-    const rec = recWith(h, (n) => n >= 2 && n <= 10);
-    const resource = rec.resources[0];
-    const res = await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId, { ticketType }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
-    );
-    const card = res.body.value;
-    expect(JSON.stringify(card)).toMatch(/1 resource\(s\) assigned/);
+  it.each(['incident', 'change_request', 'problem'] as const)(
+    'creates a %s, links it on the card and writes the governance assignment back',
+    async (ticketType) => {
+      const rec = recWith(h, (n) => n >= 2 && n <= 10);
+      const resource = rec.resources[0];
+      const res = await h.bot.send(
+        execute(
+          'submitAssignment',
+          { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId, { ticketType }) },
+          { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+        ),
+      );
+      const card = res.body.value;
+      expect(JSON.stringify(card)).toMatch(/1 resource\(s\) assigned/);
 
-    const tickets = h.servicenow.control.records(ticketType);
-    expect(tickets).toHaveLength(1);
-    const ticket = tickets[0];
-    expect(ticket.short_description).toBe('Fix it');
-    expect(ticket.correlation_id).toMatch(/^mdc-[0-9a-f]{40}$/);
-    expect(ticket.assigned_to).toBe(h.servicenow.control.records('sys_user').find((u) => u.user_name === 'bob.martinez')!.sys_id);
-    const callerField = { incident: 'caller_id', change_request: 'requested_by', problem: 'opened_by' }[ticketType];
-    expect(ticket[callerField]).toBe(h.servicenow.control.records('sys_user').find((u) => u.user_name === 'alice.johnson')!.sys_id);
-    expect(JSON.stringify(card)).toContain(`[${ticket.number}](`);
-    expect(JSON.stringify(card)).toContain(`nav_to.do?uri=%2F${ticketType}.do%3Fsys_id%3D${ticket.sys_id}`);
+      const tickets = h.servicenow.control.records(ticketType);
+      expect(tickets).toHaveLength(1);
+      const ticket = tickets[0];
+      expect(ticket.short_description).toBe('Fix it');
+      expect(ticket.correlation_id).toMatch(/^mdc-[0-9a-f]{40}$/);
+      expect(ticket.assigned_to).toBe(h.servicenow.control.records('sys_user').find((u) => u.user_name === 'bob.martinez')!.sys_id);
+      const callerField = { incident: 'caller_id', change_request: 'requested_by', problem: 'opened_by' }[ticketType];
+      expect(ticket[callerField]).toBe(h.servicenow.control.records('sys_user').find((u) => u.user_name === 'alice.johnson')!.sys_id);
+      expect(JSON.stringify(card)).toContain(`[${ticket.number}](`);
+      expect(JSON.stringify(card)).toContain(`nav_to.do?uri=%2F${ticketType}.do%3Fsys_id%3D${ticket.sys_id}`);
 
-    const [assignment] = h.bot.store.assignments.list();
-    expect(assignment).toMatchObject({ status: 'open', owner: 'bob.martinez@contoso.com', dueDate: '2026-12-10', gracePeriod: true, ticket: { number: ticket.number }, governance: { status: 'synced' }, conversationId: '19:channel-1@thread.tacv2' });
-
-    // The governance write-back as Defender would receive it, checked against Microsoft's schema.
-    const put = h.defender.control.requests().find((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
-    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', put!.body)).toEqual([]);
-    expect(put!.body).toMatchObject({
-      properties: {
+      const [assignment] = h.bot.store.assignments.list();
+      expect(assignment).toMatchObject({
+        status: 'open',
         owner: 'bob.martinez@contoso.com',
-        remediationDueDate: '2026-12-10T23:59:59Z',
-        isGracePeriod: true,
-        governanceEmailNotification: { disableOwnerEmailNotification: false, disableManagerEmailNotification: true },
-        additionalData: { ticketNumber: Number(ticket.number.replace(/\D/g, '')), ticketLink: expect.stringContaining(ticket.sys_id) },
-      },
-    });
+        dueDate: '2026-12-10',
+        gracePeriod: true,
+        ticket: { number: ticket.number },
+        governance: { status: 'synced' },
+        conversationId: '19:channel-1@thread.tacv2',
+      });
 
-    // Everyone sees the ticket on the recommendation card, updated in place.
-    const update = h.bot.connector.calls.filter((c) => c.method === 'PUT').pop();
-    expect(JSON.stringify(update!.body)).toContain(ticket.number);
-    expect(JSON.stringify(update!.body)).toContain('due 2026-12-10 · in grace period (not affecting secure score)');
-    expect(h.bot.store.audit.list(5).some((e) => e.action === 'assignment.create')).toBe(true);
-  });
+      // The governance write-back as Defender would receive it, checked against Microsoft's schema.
+      const put = h.defender.control.requests().find((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
+      expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', put!.body)).toEqual([]);
+      expect(put!.body).toMatchObject({
+        properties: {
+          owner: 'bob.martinez@contoso.com',
+          remediationDueDate: '2026-12-10T23:59:59Z',
+          isGracePeriod: true,
+          governanceEmailNotification: { disableOwnerEmailNotification: false, disableManagerEmailNotification: true },
+          additionalData: { ticketNumber: Number(ticket.number.replace(/\D/g, '')), ticketLink: expect.stringContaining(ticket.sys_id) },
+        },
+      });
+
+      // Everyone sees the ticket on the recommendation card, updated in place.
+      const update = h.bot.connector.calls.filter((c) => c.method === 'PUT').pop();
+      expect(JSON.stringify(update!.body)).toContain(ticket.number);
+      expect(JSON.stringify(update!.body)).toContain('due 2026-12-10 · in grace period (not affecting secure score)');
+      expect(h.bot.store.audit.list(5).some((e) => e.action === 'assignment.create')).toBe(true);
+    },
+  );
 
   it('a retried governance write keeps what was changed in the Defender portal', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     const resource = rec.resources[0];
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     const [a] = h.bot.store.assignments.list();
     expect(a.governance).toMatchObject({ status: 'synced' });
 
     // Someone sets a remediation ETA in the portal (a PUT of the whole resource, as the portal does).
     const portal = await h.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance!.key);
     const portalEta = { eta: '2026-12-20T00:00:00Z', justification: 'Agreed with the app team in the portal' };
-    await h.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance!.key, { properties: { ...portal!.properties, remediationEta: portalEta } });
+    await h.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance!.key, {
+      properties: { ...portal!.properties, remediationEta: portalEta },
+    });
     // A later write-back of ours was recorded as failed (e.g. its response was lost), so it is retried.
     await h.bot.store.assignments.upsertMany([{ ...a, governance: { key: a.governance!.key, status: 'failed', lastError: 'socket hang up' } }]);
     h.defender.control.resetRequestLog();
@@ -122,14 +163,23 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(puts).toHaveLength(1);
     expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', puts[0]!.body)).toEqual([]);
     const [gov] = h.defender.control.listGovernanceAssignments();
-    expect(gov!.properties).toMatchObject({ owner: 'bob.martinez@contoso.com', remediationDueDate: '2026-12-10T23:59:59Z', isGracePeriod: true, remediationEta: portalEta });
+    expect(gov!.properties).toMatchObject({
+      owner: 'bob.martinez@contoso.com',
+      remediationDueDate: '2026-12-10T23:59:59Z',
+      isGracePeriod: true,
+      remediationEta: portalEta,
+    });
     expect(h.bot.store.assignments.get(a.id)!.governance).toMatchObject({ status: 'synced' });
   });
 
   it('refuses a user without Owner, Contributor or Security Admin, and creates nothing', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     const res = await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }),
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER },
+      ),
     );
     expect(res.status).toBe(200);
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Owner, Contributor or Security Admin');
@@ -144,7 +194,11 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     const res = await h.bot.send(
       execute(
         'submitAssignment',
-        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId, { dueDate: '2026-11-01', assignedTo: '', shortDescription: 'My words' }) },
+        {
+          recommendationKey: rec.key,
+          resourceIds: rec.resources[0].resourceId,
+          ...assignmentFormValues(h.integrationId, { dueDate: '2026-11-01', assignedTo: '', shortDescription: 'My words' }),
+        },
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
@@ -155,7 +209,15 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(h.bot.store.assignments.list()).toHaveLength(0);
 
     const unknown = await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId, { assignedTo: 'nobody@contoso.com' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }),
+      execute(
+        'submitAssignment',
+        {
+          recommendationKey: rec.key,
+          resourceIds: rec.resources[0].resourceId,
+          ...assignmentFormValues(h.integrationId, { assignedTo: 'nobody@contoso.com' }),
+        },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
     );
     expect(JSON.stringify(unknown.body.value)).toContain("Assigned to: No ServiceNow user matches 'nobody@contoso.com'");
     expect(h.servicenow.control.records('incident')).toHaveLength(0);
@@ -164,7 +226,11 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it('never creates a second ticket for a repeated submission', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     const activity = () =>
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN });
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      );
     await Promise.all([h.bot.send(activity()), h.bot.send(activity())]);
     const again = await h.bot.send(activity());
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
@@ -175,7 +241,11 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it('remembers the channel, not the thread the form was submitted from, so announcements reach it', async () => {
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     await h.bot.send(
-      execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId: '19:channel-1@thread.tacv2;messageid=1732611111111', from: ADMIN }),
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId: '19:channel-1@thread.tacv2;messageid=1732611111111', from: ADMIN },
+      ),
     );
     expect(h.bot.store.assignments.list()[0].conversationId).toBe('19:channel-1@thread.tacv2');
   });
@@ -192,8 +262,17 @@ describe('Create assignment (Teams, Action.Execute)', () => {
 
   it('opens one ticket for the whole selection when asked', async () => {
     const rec = recWith(h, (n) => n >= 3 && n <= 10);
-    const ids = rec.resources.slice(0, 3).map((r) => r.resourceId).join(',');
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...assignmentFormValues(h.integrationId, { grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const ids = rec.resources
+      .slice(0, 3)
+      .map((r) => r.resourceId)
+      .join(',');
+    await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: ids, ...assignmentFormValues(h.integrationId, { grouping: 'single' }) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
     const assignments = h.bot.store.assignments.list();
     expect(assignments).toHaveLength(3);
@@ -212,17 +291,32 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     // "All" travels as "*" so the card stays small however many resources there are.
     const submitData = form.body.value.actions.find((a: any) => a.verb === 'submitAssignment').data;
     expect(submitData.resourceIds).toBe('*');
-    await h.bot.send(execute('submitAssignment', { ...submitData, ...assignmentFormValues(h.integrationId, { grouping: 'single' }) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(
+      execute(
+        'submitAssignment',
+        { ...submitData, ...assignmentFormValues(h.integrationId, { grouping: 'single' }) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     expect(h.bot.store.assignments.list()).toHaveLength(rec.resources.length);
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
   });
 
   it('keeps the work when ServiceNow is down, and Retry finishes it', async () => {
     const rec = recWith(h, (n) => n >= 2 && n <= 10);
-    const ids = rec.resources.slice(0, 2).map((r) => r.resourceId).join(',');
+    const ids = rec.resources
+      .slice(0, 2)
+      .map((r) => r.resourceId)
+      .join(',');
     // Users resolve, then every create fails.
     h.servicenow.control.failNext({ status: 503, count: 100, method: 'POST', pathPrefix: '/api/now/v2/table/incident' });
-    const res = await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: ids, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    const res = await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: ids, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     const card = res.body.value;
     expect(JSON.stringify(card)).toContain('No ticket could be created');
     expect(h.bot.store.assignments.list((a) => a.status === 'failed')).toHaveLength(2);
@@ -246,19 +340,35 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
     const emulator = { serviceUrl: h.bot.connector.url, channelId: 'emulator' as const, conversationId: 'emu-1', from: { id: 'emulator-user', name: 'User' } };
     const rec = recWith(h, (n) => n >= 1 && n <= 10);
     await h.bot.send(submit({ verb: 'createAssignment', recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId }, emulator));
-    const formCard = h.bot.connector.cards().filter((c) => JSON.stringify(c).includes('"id":"assignedTo"')).pop();
+    const formCard = h.bot.connector
+      .cards()
+      .filter((c) => JSON.stringify(c).includes('"id":"assignedTo"'))
+      .pop();
     expect(JSON.stringify(formCard)).not.toContain('Action.Execute');
     const inputs = inputsOf(formCard);
     expect(inputs.assignmentGroup).toBeDefined();
     expect(inputs.caller.value).toBe('alice.johnson@contoso.com');
     const submitAction = formCard.actions.find((a: any) => a.data?.verb === 'submitAssignment');
     await h.bot.send(
-      submit({ ...submitAction.data, ...assignmentFormValues(h.integrationId, { ticketType: 'incident', assignmentGroup: 'Cloud Security Operations', impact: '1', urgency: '2' }) }, emulator),
+      submit(
+        {
+          ...submitAction.data,
+          ...assignmentFormValues(h.integrationId, { ticketType: 'incident', assignmentGroup: 'Cloud Security Operations', impact: '1', urgency: '2' }),
+        },
+        emulator,
+      ),
     );
     const [incident] = h.servicenow.control.records('incident');
     expect(incident).toMatchObject({ impact: '1', urgency: '2', priority: '2' });
     expect(incident.assignment_group).toBe(h.servicenow.control.records('sys_user_group')[0].sys_id);
-    expect(JSON.stringify(h.bot.connector.cards().filter((c) => JSON.stringify(c).includes('assigned')).pop())).toContain(incident.number);
+    expect(
+      JSON.stringify(
+        h.bot.connector
+          .cards()
+          .filter((c) => JSON.stringify(c).includes('assigned'))
+          .pop(),
+      ),
+    ).toContain(incident.number);
   });
 
   it('finishes assignments a crash left pending, without duplicating tickets', async () => {
@@ -267,7 +377,13 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
     const r = rec.resources[0];
     // A first attempt created the ticket, then the process died before recording it.
     h.servicenow.control.dropNextCreateResponse();
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: r.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN, tenantId: TENANT }));
+    await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: r.resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN, tenantId: TENANT },
+      ),
+    );
     // Simulate the crash state: the stored record is still pending.
     const [a] = h.bot.store.assignments.list();
     await h.bot.store.assignments.upsertMany([{ ...a, status: 'pending', ticket: undefined, governance: { key: a.id, status: 'pending' } }]);
@@ -282,7 +398,13 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
   it('lists assignments, mine and overdue', async () => {
     h = await startSandboxBot();
     const rec = recWith(h, (n) => n >= 2 && n <= 10);
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     await h.bot.send(message('assignments', { serviceUrl: h.bot.connector.url, ...CHANNEL }));
     const list = JSON.stringify(h.bot.connector.cards().pop());
     expect(list).toContain('1 open, 0 overdue');
@@ -291,7 +413,14 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
     await h.bot.send(message('assignments overdue', { serviceUrl: h.bot.connector.url, ...CHANNEL }));
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('10 day(s) overdue');
     // The Emulator user has no Entra identity; in the sandbox they act as the sandbox user.
-    await h.bot.send(message('assignments mine', { serviceUrl: h.bot.connector.url, channelId: 'emulator', conversationId: 'emu-2', from: { id: 'emulator-user', name: 'User' } }));
+    await h.bot.send(
+      message('assignments mine', {
+        serviceUrl: h.bot.connector.url,
+        channelId: 'emulator',
+        conversationId: 'emu-2',
+        from: { id: 'emulator-user', name: 'User' },
+      }),
+    );
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Nothing here');
   });
 });
@@ -304,7 +433,13 @@ describe('the whole lifecycle in the sandbox', () => {
     h = await startSandboxBot();
     const rec = recWith(h, (n) => n >= 2 && n <= 10);
     const resource = rec.resources[0];
-    await h.bot.send(execute('submitAssignment', { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
+    await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
     const [incident] = h.servicenow.control.records('incident');
     h.bot.connector.reset();
 

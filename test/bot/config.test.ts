@@ -40,11 +40,23 @@ describe('configuration', () => {
     expect(attempt).toThrow(/SECRET_KEY: is required in production/);
     expect(attempt).toThrow(/MicrosoftAppPassword: is required when MicrosoftAppId is set/);
     const app = { MicrosoftAppId: '11111111-2222-3333-4444-555555555555', MicrosoftAppPassword: 'not-a-real-secret' };
-    const prod = loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), DEFENDER_SCOPES: '/providers/Microsoft.Management/managementGroups/contoso', ...app });
-    expect(prod).toMatchObject({ BOT_MODE: 'production', DEFENDER_SOURCE: 'azure', DEFENDER_SCOPES: ['/providers/Microsoft.Management/managementGroups/contoso'], HOST: '0.0.0.0' });
+    const prod = loadConfig({
+      BOT_MODE: 'production',
+      SECRET_KEY: 'ab'.repeat(32),
+      DEFENDER_SCOPES: '/providers/Microsoft.Management/managementGroups/contoso',
+      ...app,
+    });
+    expect(prod).toMatchObject({
+      BOT_MODE: 'production',
+      DEFENDER_SOURCE: 'azure',
+      DEFENDER_SCOPES: ['/providers/Microsoft.Management/managementGroups/contoso'],
+      HOST: '0.0.0.0',
+    });
     expect(loadConfig({}).HOST).toBe('localhost');
     // Production never runs with Bot Framework authentication off.
-    expect(() => loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), DEFENDER_SCOPES: '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2' })).toThrow(/MicrosoftAppId: is required in production/);
+    expect(() =>
+      loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), DEFENDER_SCOPES: '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2' }),
+    ).toThrow(/MicrosoftAppId: is required in production/);
     expect(() => loadConfig({ BOT_MODE: 'production', SECRET_KEY: 'ab'.repeat(32), ...app })).toThrow(/DEFENDER_SCOPES: is required/);
     expect(() => loadConfig({ SYNC_CRON: 'every five minutes' })).toThrow(/SYNC_CRON: must be a cron expression/);
     expect(loadConfig({ SECRET_KEY: Buffer.alloc(32, 1).toString('base64') }).SECRET_KEY).toBeDefined();
@@ -53,7 +65,13 @@ describe('configuration', () => {
   it('the real process prints all problems in one list and exits 1', () => {
     const main = path.join(__dirname, '../../dist/bot/main.js');
     const result = spawnSync(process.execPath, ['--disable-warning=DEP0111', main], {
-      env: { PATH: process.env.PATH, PORT: '-5', MicrosoftAppType: 'SingleTenant', LOG_LEVEL: 'shouting', DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'cfg-')) },
+      env: {
+        PATH: process.env.PATH,
+        PORT: '-5',
+        MicrosoftAppType: 'SingleTenant',
+        LOG_LEVEL: 'shouting',
+        DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'cfg-')),
+      },
       cwd: mkdtempSync(path.join(os.tmpdir(), 'cwd-')),
       encoding: 'utf8',
       timeout: 15000,

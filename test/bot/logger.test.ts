@@ -10,7 +10,10 @@ function capture() {
 describe('logger', () => {
   it('writes structured JSON and redacts secrets at any depth', () => {
     const { logger, lines } = capture();
-    logger.info({ password: 'p@ss-1', integration: { clientSecret: 'cs-2', nested: { refresh_token: 'rt-3' } }, headers: { authorization: 'Bearer tok-4' } }, 'connected');
+    logger.info(
+      { password: 'p@ss-1', integration: { clientSecret: 'cs-2', nested: { refresh_token: 'rt-3' } }, headers: { authorization: 'Bearer tok-4' } },
+      'connected',
+    );
     const out = lines.join('');
     for (const secret of ['p@ss-1', 'cs-2', 'rt-3', 'tok-4']) expect(out).not.toContain(secret);
     expect(JSON.parse(lines[0])).toMatchObject({ msg: 'connected', password: '[redacted]' });

@@ -10,7 +10,15 @@ describe('bot process', () => {
   it('starts in sandbox mode with no account, serves, and on SIGTERM stops cleanly after flushing the store', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'proc-'));
     const child = spawn(process.execPath, ['--disable-warning=DEP0111', MAIN], {
-      env: { PATH: process.env.PATH, PORT: '0', DATA_DIR: dataDir, SANDBOX_DEFENDER_PORT: '0', SANDBOX_SERVICENOW_PORT: '0', LOG_PRETTY: 'false', SYNC_CRON: '0 0 1 1 *' },
+      env: {
+        PATH: process.env.PATH,
+        PORT: '0',
+        DATA_DIR: dataDir,
+        SANDBOX_DEFENDER_PORT: '0',
+        SANDBOX_SERVICENOW_PORT: '0',
+        LOG_PRETTY: 'false',
+        SYNC_CRON: '0 0 1 1 *',
+      },
       cwd: dataDir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

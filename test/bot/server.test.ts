@@ -116,7 +116,12 @@ describe('bot over HTTP (restify + CloudAdapter, fake Bot Connector)', () => {
     expect(apology!.body.text).not.toMatch(/hunter2|secret|Error/);
     expect(apology!.body.text).toMatch(/reference [0-9a-f]{8}/);
     const logged = bot.logs.find((l) => l.includes('unhandled error in turn'));
-    expect(JSON.parse(logged!)).toMatchObject({ activityType: 'message', channelId: 'msteams', conversationId: 'a:personal-1', err: { message: expect.stringContaining('database') } });
+    expect(JSON.parse(logged!)).toMatchObject({
+      activityType: 'message',
+      channelId: 'msteams',
+      conversationId: 'a:personal-1',
+      err: { message: expect.stringContaining('database') },
+    });
   });
 });
 

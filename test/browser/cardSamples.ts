@@ -27,7 +27,14 @@ const rec: Recommendation = {
   description: 'Vulnerability assessment found security issues on your machines. Remediate them to reduce the attack surface.',
   remediation: '1. Open the recommendation. 2. Review the findings. 3. Patch the affected packages.',
   portalLink: defender,
-  resources: ['vm-web-01', 'vm-web-02', 'vm-sql-01'].map((name) => ({ resourceId: rid(name), assessmentId: `${rid(name)}/providers/Microsoft.Security/assessments/${KEY}`, name, type: 'Microsoft.Compute/virtualMachines', subscriptionId: SUB, resourceGroup: 'rg-prod' })),
+  resources: ['vm-web-01', 'vm-web-02', 'vm-sql-01'].map((name) => ({
+    resourceId: rid(name),
+    assessmentId: `${rid(name)}/providers/Microsoft.Security/assessments/${KEY}`,
+    name,
+    type: 'Microsoft.Compute/virtualMachines',
+    subscriptionId: SUB,
+    resourceGroup: 'rg-prod',
+  })),
   contentHash: 'h',
   status: 'unhealthy',
   firstSeenAt: '2026-11-01T00:00:00.000Z',
@@ -35,17 +42,42 @@ const rec: Recommendation = {
 };
 
 export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
-  'help.json': () => helpCard({ commands: [{ name: 'help', usage: 'help', description: 'Show this list of commands.' }, { name: 'subscribe', usage: 'subscribe [severity=High]', description: 'Post recommendations here.' }], sandbox: true }, ctx),
+  'help.json': () =>
+    helpCard(
+      {
+        commands: [
+          { name: 'help', usage: 'help', description: 'Show this list of commands.' },
+          { name: 'subscribe', usage: 'subscribe [severity=High]', description: 'Post recommendations here.' },
+        ],
+        sandbox: true,
+      },
+      ctx,
+    ),
   'welcome.json': () => welcomeCard({ where: 'this channel', posts: ['New High and Medium recommendations', 'Ticket updates'], sandbox: false }, ctx),
-  'error.json': () => errorCard({ title: 'Could not create the ticket', message: 'ServiceNow refused the request.', details: ['assignment_group: unknown group'], reference: 'abcd1234' }, ctx),
-  'notice.json': () => noticeCard({ title: 'Subscribed', text: 'Recommendations will be posted here.', facts: [{ title: 'Severities', value: 'High, Medium' }] }, ctx),
-  'recommendation.json': () => recommendationCard(recommendationCardModel(rec, { assignments: [{ resourceId: rid('vm-web-01'), ticketNumber: 'INC0010023', ticketLink: ticket, owner: 'alex@contoso.com', dueDate: '2026-12-10' }] }), ctx),
+  'error.json': () =>
+    errorCard(
+      { title: 'Could not create the ticket', message: 'ServiceNow refused the request.', details: ['assignment_group: unknown group'], reference: 'abcd1234' },
+      ctx,
+    ),
+  'notice.json': () =>
+    noticeCard({ title: 'Subscribed', text: 'Recommendations will be posted here.', facts: [{ title: 'Severities', value: 'High, Medium' }] }, ctx),
+  'recommendation.json': () =>
+    recommendationCard(
+      recommendationCardModel(rec, {
+        assignments: [{ resourceId: rid('vm-web-01'), ticketNumber: 'INC0010023', ticketLink: ticket, owner: 'alex@contoso.com', dueDate: '2026-12-10' }],
+      }),
+      ctx,
+    ),
   'recommendationSummary.json': () =>
     recommendationSummaryCard(
       {
         headline: '12 recommendations with 48 unhealthy resources',
         recommendations: 12,
-        bySeverity: [{ severity: 'High', recommendations: 3, resources: 20 }, { severity: 'Medium', recommendations: 6, resources: 22 }, { severity: 'Low', recommendations: 3, resources: 6 }],
+        bySeverity: [
+          { severity: 'High', recommendations: 3, resources: 20 },
+          { severity: 'Medium', recommendations: 6, resources: 22 },
+          { severity: 'Low', recommendations: 3, resources: 6 },
+        ],
         bySubscription: [{ subscription: 'Contoso Production', recommendations: 9, resources: 40 }],
         top: [{ displayName: rec.displayName, severity: 'High', severityColor: 'Attention', resources: 20 }],
       },
@@ -65,7 +97,22 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         minDate: '2026-11-27',
         maxDate: '2027-11-26',
         errors: [{ label: 'Assigned to', message: 'alex@contoso.com is not a ServiceNow user.' }],
-        values: { integrationId: 'int-1', ticketType: 'incident', assignedTo: 'alex@contoso.com', caller: 'lead@contoso.com', shortDescription: 'Resolve vulnerability findings', description: 'See Defender for Cloud.', dueDate: '2026-12-10', grouping: 'perResource', gracePeriod: 'true', notifyOwner: 'true', notifyManager: 'false', assignmentGroup: 'Cloud Ops', impact: '2', urgency: '2' },
+        values: {
+          integrationId: 'int-1',
+          ticketType: 'incident',
+          assignedTo: 'alex@contoso.com',
+          caller: 'lead@contoso.com',
+          shortDescription: 'Resolve vulnerability findings',
+          description: 'See Defender for Cloud.',
+          dueDate: '2026-12-10',
+          grouping: 'perResource',
+          gracePeriod: 'true',
+          notifyOwner: 'true',
+          notifyManager: 'false',
+          assignmentGroup: 'Cloud Ops',
+          impact: '2',
+          urgency: '2',
+        },
       },
       ctx,
     ),
@@ -80,7 +127,15 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         failed: 1,
         items: [
           { resourceName: 'vm-web-01', ticketNumber: 'INC0010023', ticketLink: ticket, owner: 'alex@contoso.com', dueDate: '2026-12-10', note: '', error: '' },
-          { resourceName: 'vm-web-02', ticketNumber: '', ticketLink: '', owner: 'alex@contoso.com', dueDate: '2026-12-10', note: '', error: 'ServiceNow timed out; retry.' },
+          {
+            resourceName: 'vm-web-02',
+            ticketNumber: '',
+            ticketLink: '',
+            owner: 'alex@contoso.com',
+            dueDate: '2026-12-10',
+            note: '',
+            error: 'ServiceNow timed out; retry.',
+          },
         ],
       },
       ctx,
@@ -92,13 +147,49 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         summary: '2 open, 1 overdue',
         more: 0,
         rows: [
-          { recommendation: rec.displayName, resource: 'vm-web-01', severity: 'High', owner: 'alex@contoso.com', dueDate: '2026-11-20', dueText: '6 days overdue', grace: 'Grace period', status: 'Open', color: 'Attention', ticketNumber: 'INC0010023', ticketLink: ticket },
-          { recommendation: 'Storage accounts should restrict network access', resource: 'stcontoso01', severity: 'Medium', owner: 'bea@contoso.com', dueDate: '2026-12-10', dueText: 'in 14 days', grace: '', status: 'Open', color: 'Default', ticketNumber: 'INC0010024', ticketLink: ticket },
+          {
+            recommendation: rec.displayName,
+            resource: 'vm-web-01',
+            severity: 'High',
+            owner: 'alex@contoso.com',
+            dueDate: '2026-11-20',
+            dueText: '6 days overdue',
+            grace: 'Grace period',
+            status: 'Open',
+            color: 'Attention',
+            ticketNumber: 'INC0010023',
+            ticketLink: ticket,
+          },
+          {
+            recommendation: 'Storage accounts should restrict network access',
+            resource: 'stcontoso01',
+            severity: 'Medium',
+            owner: 'bea@contoso.com',
+            dueDate: '2026-12-10',
+            dueText: 'in 14 days',
+            grace: '',
+            status: 'Open',
+            color: 'Default',
+            ticketNumber: 'INC0010024',
+            ticketLink: ticket,
+          },
         ],
       },
       ctx,
     ),
-  'confirm.json': () => confirmCard({ title: 'Cancel the assignment?', text: 'The ServiceNow ticket INC0010023 will be closed.', confirmTitle: 'Cancel assignment', confirmVerb: 'cancelAssignment', confirmData: { assignmentId: 'a1' }, cancelVerb: 'refreshRecommendation', cancelData: { recommendationKey: KEY, page: 1 } }, ctx),
+  'confirm.json': () =>
+    confirmCard(
+      {
+        title: 'Cancel the assignment?',
+        text: 'The ServiceNow ticket INC0010023 will be closed.',
+        confirmTitle: 'Cancel assignment',
+        confirmVerb: 'cancelAssignment',
+        confirmData: { assignmentId: 'a1' },
+        cancelVerb: 'refreshRecommendation',
+        cancelData: { recommendationKey: KEY, page: 1 },
+      },
+      ctx,
+    ),
   'digest.json': () =>
     ownerDigestCard(
       {
@@ -106,18 +197,91 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         headline: '3 open, 1 overdue',
         intro: 'These security fixes are assigned to you.',
         groups: [
-          { title: 'Overdue', color: 'Attention', items: [{ assignmentId: 'a1', title: rec.displayName, resource: 'vm-web-01', severity: 'High', dueText: '2026-11-20 · 6 days overdue', grace: '', ticketText: 'INC0010023', ticketLink: ticket, defenderLink: defender, etaText: '2026-12-20 (waiting for a security admin)' }] },
-          { title: 'Due this week', color: 'Warning', items: [{ assignmentId: 'a2', title: 'Storage accounts should restrict network access', resource: 'stcontoso01', severity: 'Medium', dueText: '2026-11-30 · 4 days left', grace: 'Grace period', ticketText: 'not created yet', ticketLink: '', defenderLink: defender, etaText: '' }] },
+          {
+            title: 'Overdue',
+            color: 'Attention',
+            items: [
+              {
+                assignmentId: 'a1',
+                title: rec.displayName,
+                resource: 'vm-web-01',
+                severity: 'High',
+                dueText: '2026-11-20 · 6 days overdue',
+                grace: '',
+                ticketText: 'INC0010023',
+                ticketLink: ticket,
+                defenderLink: defender,
+                etaText: '2026-12-20 (waiting for a security admin)',
+              },
+            ],
+          },
+          {
+            title: 'Due this week',
+            color: 'Warning',
+            items: [
+              {
+                assignmentId: 'a2',
+                title: 'Storage accounts should restrict network access',
+                resource: 'stcontoso01',
+                severity: 'Medium',
+                dueText: '2026-11-30 · 4 days left',
+                grace: 'Grace period',
+                ticketText: 'not created yet',
+                ticketLink: '',
+                defenderLink: defender,
+                etaText: '',
+              },
+            ],
+          },
         ],
         moreText: '',
         footer: 'Sent every Monday. Type digest to see it any time.',
       },
       ctx,
     ),
-  'nudge.json': () => nudgeCard({ headline: '1 assignment is due tomorrow', items: [{ assignmentId: 'a2', title: 'Storage accounts should restrict network access', detail: 'stcontoso01 · due 2026-11-27', ticketLink: ticket, defenderLink: defender }] }, ctx),
-  'managerDigest.json': () => managerDigestCard({ greeting: 'Hello Dana', headline: '2 of your reports have overdue security fixes', intro: 'Weekly summary.', reports: [{ title: 'Alex (alex@contoso.com): 1 overdue', lines: ['vm-web-01 · INC0010023 · 6 days overdue'] }], footer: 'You get this because notify manager was set.' }, ctx),
-  'graceEnded.json': () => graceEndedCard({ headline: 'Grace period ended', text: 'These assignments are now overdue:', lines: ['vm-web-01 · alex@contoso.com · INC0010023'] }, ctx),
-  'moreTime.json': () => moreTimeFormCard({ assignmentId: 'a1', title: rec.displayName, resource: 'vm-web-01', dueText: 'Due 2026-11-20 (6 days overdue)', etaText: '', minDate: '2026-11-27', maxDate: '2027-11-26', suggestedDate: '2026-12-10' }, ctx),
+  'nudge.json': () =>
+    nudgeCard(
+      {
+        headline: '1 assignment is due tomorrow',
+        items: [
+          {
+            assignmentId: 'a2',
+            title: 'Storage accounts should restrict network access',
+            detail: 'stcontoso01 · due 2026-11-27',
+            ticketLink: ticket,
+            defenderLink: defender,
+          },
+        ],
+      },
+      ctx,
+    ),
+  'managerDigest.json': () =>
+    managerDigestCard(
+      {
+        greeting: 'Hello Dana',
+        headline: '2 of your reports have overdue security fixes',
+        intro: 'Weekly summary.',
+        reports: [{ title: 'Alex (alex@contoso.com): 1 overdue', lines: ['vm-web-01 · INC0010023 · 6 days overdue'] }],
+        footer: 'You get this because notify manager was set.',
+      },
+      ctx,
+    ),
+  'graceEnded.json': () =>
+    graceEndedCard({ headline: 'Grace period ended', text: 'These assignments are now overdue:', lines: ['vm-web-01 · alex@contoso.com · INC0010023'] }, ctx),
+  'moreTime.json': () =>
+    moreTimeFormCard(
+      {
+        assignmentId: 'a1',
+        title: rec.displayName,
+        resource: 'vm-web-01',
+        dueText: 'Due 2026-11-20 (6 days overdue)',
+        etaText: '',
+        minDate: '2026-11-27',
+        maxDate: '2027-11-26',
+        suggestedDate: '2026-12-10',
+      },
+      ctx,
+    ),
   'dueDateRequest.json': () =>
     dueDateRequestCard(
       {
@@ -131,7 +295,8 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         eta: '2026-12-18',
         minDate: '2026-11-27',
         maxDate: '2027-11-26',
-        adminNote: 'For security admins: approving, declining or changing the due date needs the Owner, Contributor or Security Admin role on the subscription.',
+        adminNote:
+          'For security admins: approving, declining or changing the due date needs the Owner, Contributor or Security Admin role on the subscription.',
       },
       ctx,
     ),
@@ -139,8 +304,33 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
     integrationListCard(
       integrationListModel(
         [
-          { id: 'a', name: 'Contoso ITSM', scope: '/providers/Microsoft.Management/managementGroups/mg-contoso', instanceUrl: 'https://contoso.service-now.com', username: 'svc', clientId: 'c', fieldMode: 'default', customFields: {}, lastSuccessAt: '2026-11-26T09:00:00.000Z', createdAt: '2026-11-01T00:00:00.000Z', createdBy: 'alice' },
-          { id: 'b', name: 'Fabrikam Prod', scope: `/subscriptions/${SUB}`, instanceUrl: 'https://fabrikam.service-now.com', username: 'svc', clientId: 'c', fieldMode: 'customized', customFields: { incident: ['impact', 'urgency'], problem: [], change_request: ['assignment_group'] }, lastSuccessAt: '2026-11-26T09:00:00.000Z', lastError: { at: '2026-11-26T09:05:00.000Z', message: 'HTTP 500 from ServiceNow' }, createdAt: '2026-11-01T00:00:00.000Z', createdBy: 'alice' },
+          {
+            id: 'a',
+            name: 'Contoso ITSM',
+            scope: '/providers/Microsoft.Management/managementGroups/mg-contoso',
+            instanceUrl: 'https://contoso.service-now.com',
+            username: 'svc',
+            clientId: 'c',
+            fieldMode: 'default',
+            customFields: {},
+            lastSuccessAt: '2026-11-26T09:00:00.000Z',
+            createdAt: '2026-11-01T00:00:00.000Z',
+            createdBy: 'alice',
+          },
+          {
+            id: 'b',
+            name: 'Fabrikam Prod',
+            scope: `/subscriptions/${SUB}`,
+            instanceUrl: 'https://fabrikam.service-now.com',
+            username: 'svc',
+            clientId: 'c',
+            fieldMode: 'customized',
+            customFields: { incident: ['impact', 'urgency'], problem: [], change_request: ['assignment_group'] },
+            lastSuccessAt: '2026-11-26T09:00:00.000Z',
+            lastError: { at: '2026-11-26T09:05:00.000Z', message: 'HTTP 500 from ServiceNow' },
+            createdAt: '2026-11-01T00:00:00.000Z',
+            createdBy: 'alice',
+          },
         ],
         { text: '⚠ Test of **Fabrikam Prod** failed: HTTP 500 from ServiceNow', style: 'attention' },
       ),
@@ -150,12 +340,33 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
     integrationFormCard(
       {
         problems: ['ServiceNow refused the connection: access_denied'],
-        errors: { name: '', scope: 'Scope: must be one of …', instanceUrl: '', username: '', password: '', clientId: '', clientSecret: '', fieldMode: '', customFields: '' },
+        errors: {
+          name: '',
+          scope: 'Scope: must be one of …',
+          instanceUrl: '',
+          username: '',
+          password: '',
+          clientId: '',
+          clientSecret: '',
+          fieldMode: '',
+          customFields: '',
+        },
         retypeSecrets: true,
         scopePlaceholder: '/providers/Microsoft.Management/managementGroups/{name}',
         scopeForms: ['• /subscriptions/{subscription id}'],
         knownScopes: [{ title: 'Management group: Contoso (mg-contoso)', value: '/providers/Microsoft.Management/managementGroups/mg-contoso' }],
-        values: { name: 'Fabrikam', scope: '', knownScope: '', instanceUrl: 'https://fabrikam.service-now.com', username: 'svc', clientId: 'cid', fieldMode: 'customized', customIncident: 'impact', customProblem: '', customChange: 'assignment_group,impact,urgency' },
+        values: {
+          name: 'Fabrikam',
+          scope: '',
+          knownScope: '',
+          instanceUrl: 'https://fabrikam.service-now.com',
+          username: 'svc',
+          clientId: 'cid',
+          fieldMode: 'customized',
+          customIncident: 'impact',
+          customProblem: '',
+          customChange: 'assignment_group,impact,urgency',
+        },
       },
       ctx,
     ),

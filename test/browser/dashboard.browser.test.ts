@@ -31,9 +31,17 @@ describe('in a real browser', () => {
     webRoot = await buildTab();
     const store = openMemoryStore();
     await store.assignments.upsertMany(seededAssignments());
-    await store.recommendations.upsertMany([recommendation('rec-0', 'High', 'https://portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/rec-0')]);
+    await store.recommendations.upsertMany([
+      recommendation('rec-0', 'High', 'https://portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/rec-0'),
+    ]);
     server = restify.createServer();
-    registerDashboard(server, { store, clock: new ManualClock('2026-11-26T09:00:00Z'), logger: silentLogger, config: { sandbox: true, allowedTenantIds: [] }, webRoot });
+    registerDashboard(server, {
+      store,
+      clock: new ManualClock('2026-11-26T09:00:00Z'),
+      logger: silentLogger,
+      config: { sandbox: true, allowedTenantIds: [] },
+      webRoot,
+    });
     url = await listen(server, 0, '127.0.0.1');
     api = dashboardDataSchema.parse(await (await fetch(`${url}/api/dashboard`)).json());
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -75,8 +83,14 @@ describe('in a real browser', () => {
     expect(await page.textContent('#row-count')).toBe(`Showing ${api.rows.length} of ${api.rows.length} assignments`);
 
     // Chart segments carry the counts they draw.
-    const segs = await page.$$eval('#chart-severity rect[data-status]', (rs) => rs.map((r) => [r.getAttribute('data-severity'), r.getAttribute('data-status'), Number(r.getAttribute('data-count'))]));
-    const expectedSegs = api.bySeverityStatus.flatMap((s) => Object.entries(s.counts).filter(([, n]) => n > 0).map(([st, n]) => [s.severity, st, n]));
+    const segs = await page.$$eval('#chart-severity rect[data-status]', (rs) =>
+      rs.map((r) => [r.getAttribute('data-severity'), r.getAttribute('data-status'), Number(r.getAttribute('data-count'))]),
+    );
+    const expectedSegs = api.bySeverityStatus.flatMap((s) =>
+      Object.entries(s.counts)
+        .filter(([, n]) => n > 0)
+        .map(([st, n]) => [s.severity, st, n]),
+    );
     expect(segs.sort()).toEqual(expectedSegs.sort());
     const weekTotals = await page.$$eval('#chart-timeline [data-week-total]', (ts) => ts.map((t) => Number(t.textContent)));
     expect(weekTotals).toEqual(api.timeline.map((w) => w.total));
@@ -126,7 +140,9 @@ describe('in a real browser', () => {
 
   it('tells the user clearly when the data cannot be loaded', async () => {
     const page = await browser.newPage();
-    await page.route('**/api/dashboard', (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"code":"Unauthorized","message":"x"}' }));
+    await page.route('**/api/dashboard', (route) =>
+      route.fulfill({ status: 401, contentType: 'application/json', body: '{"code":"Unauthorized","message":"x"}' }),
+    );
     await page.goto(`${url}/tab`);
     await page.waitForSelector('body[data-state="error"]', { timeout: 5000 });
     expect(await page.textContent('#error')).toBe('You are not signed in. Open the dashboard from Microsoft Teams.');
@@ -138,7 +154,9 @@ describe('in a real browser', () => {
   });
 
   it('renders every card template with the official Adaptive Cards renderer without warnings', async () => {
-    const templates = readdirSync(path.join(REPO, 'cards')).filter((f) => f.endsWith('.json')).sort();
+    const templates = readdirSync(path.join(REPO, 'cards'))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(templates.filter((t) => !CARD_SAMPLES[t])).toEqual([]); // every template has a sample
     const cards = templates.map((t) => CARD_SAMPLES[t]!());
     const rendered = await renderCardsToPng(cards, browser);

@@ -25,7 +25,6 @@ function splitRecommendation(h: SandboxHarness): { rec: Recommendation; inside: 
 const cardUpdatesTo = (h: SandboxHarness, conversationId: string) =>
   h.bot.connector.activities().filter((c) => c.method === 'PUT' && c.conversationId === conversationId && c.body?.attachments?.length);
 
-
 describe("card refreshes keep each conversation's filters", () => {
   let h: SandboxHarness;
   let split: ReturnType<typeof splitRecommendation>;
@@ -34,7 +33,14 @@ describe("card refreshes keep each conversation's filters", () => {
     h = await startSandboxBot();
     split = splitRecommendation(h);
     expect(BUILTIN_SUBSCRIPTIONS.some((s) => s.subscriptionId.toLowerCase() === split.inside)).toBe(true);
-    await h.bot.send(message(`subscribe scope=/subscriptions/${split.inside}`, { serviceUrl: h.bot.connector.url, conversationType: 'channel', conversationId: SCOPED, from: ADMIN }));
+    await h.bot.send(
+      message(`subscribe scope=/subscriptions/${split.inside}`, {
+        serviceUrl: h.bot.connector.url,
+        conversationType: 'channel',
+        conversationId: SCOPED,
+        from: ADMIN,
+      }),
+    );
     expect(h.bot.store.conversations.get(SCOPED)?.filters.scopes).toEqual([`/subscriptions/${split.inside}`]);
     await h.bot.app.sync!.runOnce();
     await h.bot.app.sync!.delivered();
@@ -61,7 +67,11 @@ describe("card refreshes keep each conversation's filters", () => {
   async function assign(resourceName: string) {
     const resource = split.rec.resources.find((r) => r.name === resourceName)!;
     await h.bot.send(
-      execute('submitAssignment', { recommendationKey: split.rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) }, { serviceUrl: h.bot.connector.url, conversationType: 'channel', from: ADMIN }),
+      execute(
+        'submitAssignment',
+        { recommendationKey: split.rec.key, resourceIds: resource.resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, conversationType: 'channel', from: ADMIN },
+      ),
     );
     const a = h.bot.store.assignments.list().find((x) => x.resourceId === resource.resourceId)!;
     expect(a).toMatchObject({ status: 'open' });
@@ -100,10 +110,18 @@ describe("card refreshes keep each conversation's filters", () => {
   });
 
   it('the Refresh button answers with a message for a recommendation the filters exclude', async () => {
-    await h.bot.send(message('subscribe severity=Low', { serviceUrl: h.bot.connector.url, conversationType: 'channel', conversationId: '19:low@thread.tacv2', from: ADMIN }));
+    await h.bot.send(
+      message('subscribe severity=Low', { serviceUrl: h.bot.connector.url, conversationType: 'channel', conversationId: '19:low@thread.tacv2', from: ADMIN }),
+    );
     const high = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && r.severity !== 'Low')!;
     h.bot.connector.reset();
-    const res = await h.bot.send(execute('refreshRecommendation', { recommendationKey: high.key, page: 1 }, { serviceUrl: h.bot.connector.url, conversationType: 'channel', conversationId: '19:low@thread.tacv2', from: ADMIN }));
+    const res = await h.bot.send(
+      execute(
+        'refreshRecommendation',
+        { recommendationKey: high.key, page: 1 },
+        { serviceUrl: h.bot.connector.url, conversationType: 'channel', conversationId: '19:low@thread.tacv2', from: ADMIN },
+      ),
+    );
     expect(res.status).toBe(200);
     const all = JSON.stringify(res.body) + JSON.stringify(h.bot.connector.activities().map((c) => c.body));
     expect(all).toContain("outside this conversation's filters");

@@ -1,4 +1,13 @@
-import { addDays, assignmentFormSchema, defaultDueDate, dueStateText, formErrors, governanceProperties, prefillTexts, selectionCorrelationKey } from '../../core/assignments.js';
+import {
+  addDays,
+  assignmentFormSchema,
+  defaultDueDate,
+  dueStateText,
+  formErrors,
+  governanceProperties,
+  prefillTexts,
+  selectionCorrelationKey,
+} from '../../core/assignments.js';
 import type { Assignment, Recommendation } from '../../storage/schema.js';
 
 const NOW = new Date('2026-11-26T15:00:00Z');
@@ -13,7 +22,19 @@ describe('assignment rules', () => {
 
   it('validates the form: due date after today and within a year, known ticket type, toggles as strings', () => {
     const schema = assignmentFormSchema(NOW, 'UTC');
-    const base = { recommendationKey: 'k', resourceIds: '/a,/b,/a', integrationId: 'i', ticketType: 'incident', assignedTo: 'o@x.com', caller: 'c@x.com', shortDescription: 's', description: 'd', dueDate: '2026-12-01', gracePeriod: 'true', notifyOwner: 'false' };
+    const base = {
+      recommendationKey: 'k',
+      resourceIds: '/a,/b,/a',
+      integrationId: 'i',
+      ticketType: 'incident',
+      assignedTo: 'o@x.com',
+      caller: 'c@x.com',
+      shortDescription: 's',
+      description: 'd',
+      dueDate: '2026-12-01',
+      gracePeriod: 'true',
+      notifyOwner: 'false',
+    };
     const ok = schema.parse(base);
     expect(ok).toMatchObject({ resourceIds: ['/a', '/b'], gracePeriod: true, notifyOwner: false, notifyManager: false, grouping: 'perResource' });
     const bad = schema.safeParse({ ...base, dueDate: '2026-11-26', ticketType: 'task' });
@@ -38,8 +59,21 @@ describe('assignment rules', () => {
   });
 
   it('pre-fills ticket texts from the recommendation, stripped of HTML', () => {
-    const rec = { displayName: 'Storage accounts should restrict network access', severity: 'Medium', description: '<p>Open &amp; exposed</p>', remediation: '<ol><li>Go to <b>Networking</b></li></ol>', portalLink: 'https://portal.azure.com/#x' } as Recommendation;
-    const r = { resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1', assessmentId: 'x', name: 'st1', type: 'Storage/storageAccounts', subscriptionId: 's', resourceGroup: 'rg' };
+    const rec = {
+      displayName: 'Storage accounts should restrict network access',
+      severity: 'Medium',
+      description: '<p>Open &amp; exposed</p>',
+      remediation: '<ol><li>Go to <b>Networking</b></li></ol>',
+      portalLink: 'https://portal.azure.com/#x',
+    } as Recommendation;
+    const r = {
+      resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1',
+      assessmentId: 'x',
+      name: 'st1',
+      type: 'Storage/storageAccounts',
+      subscriptionId: 's',
+      resourceGroup: 'rg',
+    };
     const p = prefillTexts(rec, [r]);
     expect(p.shortDescription).toBe('[Defender for Cloud] Storage accounts should restrict network access – st1');
     expect(p.description).toContain('Open & exposed');
@@ -49,7 +83,14 @@ describe('assignment rules', () => {
   });
 
   it('shapes the governance assignment with the numeric ticket number and both notification flags', () => {
-    const a = { owner: 'o@x.com', dueDate: '2026-12-10', gracePeriod: false, notifyOwner: true, notifyManager: false, ticket: { table: 'incident', sysId: 's', number: 'INC0010023', link: 'https://x/nav', state: '2' } } as Assignment;
+    const a = {
+      owner: 'o@x.com',
+      dueDate: '2026-12-10',
+      gracePeriod: false,
+      notifyOwner: true,
+      notifyManager: false,
+      ticket: { table: 'incident', sysId: 's', number: 'INC0010023', link: 'https://x/nav', state: '2' },
+    } as Assignment;
     expect(governanceProperties(a)).toEqual({
       owner: 'o@x.com',
       remediationDueDate: '2026-12-10T23:59:59Z',

@@ -59,7 +59,9 @@ describe('due dates are calendar days in REMINDER_TIMEZONE', () => {
     expect(daysUntil(MONDAY, SUNDAY_NIGHT_UTC, SYDNEY)).toBe(0);
     // Sunday is yesterday in Sydney: overdue by one day on cards and in the digest alike.
     expect(planned.get('2026-11-29')!.daysLeft).toBe(-1);
-    expect(dueStateText({ dueDate: '2026-11-29', gracePeriod: true }, SUNDAY_NIGHT_UTC, SYDNEY)).toBe(' · 1 day(s) overdue, grace period ended (affects secure score)');
+    expect(dueStateText({ dueDate: '2026-11-29', gracePeriod: true }, SUNDAY_NIGHT_UTC, SYDNEY)).toBe(
+      ' · 1 day(s) overdue, grace period ended (affects secure score)',
+    );
     expect(dueStateText({ dueDate: MONDAY, gracePeriod: true }, SUNDAY_NIGHT_UTC, SYDNEY)).toBe(' · in grace period (not affecting secure score)');
   });
 });

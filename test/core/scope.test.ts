@@ -2,10 +2,22 @@ import { connectorOf, coveringAll, parseScope, scopeDistance, type ResourceLocat
 
 const SUB_A = '11111111-1111-4111-8111-111111111111';
 const SUB_B = '22222222-2222-4222-8222-222222222222';
-const vmA: ResourceLocation = { resourceId: `/subscriptions/${SUB_A}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`, subscriptionId: SUB_A, managementGroups: ['prod', 'contoso-root'] };
-const vmB: ResourceLocation = { resourceId: `/subscriptions/${SUB_B}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm2`, subscriptionId: SUB_B, managementGroups: ['dev', 'contoso-root'] };
+const vmA: ResourceLocation = {
+  resourceId: `/subscriptions/${SUB_A}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`,
+  subscriptionId: SUB_A,
+  managementGroups: ['prod', 'contoso-root'],
+};
+const vmB: ResourceLocation = {
+  resourceId: `/subscriptions/${SUB_B}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm2`,
+  subscriptionId: SUB_B,
+  managementGroups: ['dev', 'contoso-root'],
+};
 const connector = `/subscriptions/${SUB_A}/resourceGroups/mc/providers/Microsoft.Security/securityConnectors/aws-prod`;
-const ec2: ResourceLocation = { resourceId: `${connector.toLowerCase()}/securityentitydata/aws-ec2-instance-i-0abc`, subscriptionId: SUB_A, managementGroups: ['prod', 'contoso-root'] };
+const ec2: ResourceLocation = {
+  resourceId: `${connector.toLowerCase()}/securityentitydata/aws-ec2-instance-i-0abc`,
+  subscriptionId: SUB_A,
+  managementGroups: ['prod', 'contoso-root'],
+};
 
 describe('integration scopes', () => {
   it('parses the three scope forms and refuses others', () => {

@@ -2,10 +2,15 @@ import { describeFilters, parseSubscriptionFilters } from '../../core/subscripti
 
 describe('subscription filters', () => {
   it('parses severities case-insensitively and scopes', () => {
-    const r = parseSubscriptionFilters('severity=high,LOW scope=/subscriptions/0a1b2c3d-0000-4000-8000-000000000001,/providers/Microsoft.Management/managementGroups/contoso-root');
+    const r = parseSubscriptionFilters(
+      'severity=high,LOW scope=/subscriptions/0a1b2c3d-0000-4000-8000-000000000001,/providers/Microsoft.Management/managementGroups/contoso-root',
+    );
     expect(r).toEqual({
       ok: true,
-      filters: { severities: ['High', 'Low'], scopes: ['/subscriptions/0a1b2c3d-0000-4000-8000-000000000001', '/providers/Microsoft.Management/managementGroups/contoso-root'] },
+      filters: {
+        severities: ['High', 'Low'],
+        scopes: ['/subscriptions/0a1b2c3d-0000-4000-8000-000000000001', '/providers/Microsoft.Management/managementGroups/contoso-root'],
+      },
     });
   });
   it('no arguments means everything', () => {

@@ -97,7 +97,11 @@ describe('buildDashboard', () => {
   it('links tickets and Defender safely: portal link from the recommendation, scheme added, no javascript: links', () => {
     const data = buildDashboard(
       [
-        assignment({ id: 't', recommendationKey: 'rec-a', ticket: { table: 'incident', sysId: 's', number: 'INC0001', link: 'https://x.service-now.com/incident.do?sys_id=s' } }),
+        assignment({
+          id: 't',
+          recommendationKey: 'rec-a',
+          ticket: { table: 'incident', sysId: 's', number: 'INC0001', link: 'https://x.service-now.com/incident.do?sys_id=s' },
+        }),
         assignment({ id: 'evil', recommendationKey: 'rec-b', ticket: { table: 'incident', sysId: 's', number: 'INC0002', link: 'javascript:alert(1)' } }),
       ],
       [recommendation('rec-a', 'High', 'portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/rec-a')],

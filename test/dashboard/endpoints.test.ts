@@ -72,14 +72,18 @@ describe('dashboard HTTP endpoints', () => {
     expect((await js.text()).length).toBeGreaterThan(10_000);
   });
 
-  it.each(['/tab/..%2f..%2fpackage.json', '/tab/%2e%2e%2fbot%2fdashboard.ts', '/tab/.env', '/tab/missing.js', '/tab/index.html.bak', '/tab/..%5c..%5cpackage.json'])(
-    'does not serve %s',
-    async (p) => {
-      const res = await fetch(`${sandbox.url}${p}`);
-      expect(res.status).toBe(404);
-      expect(await res.text()).not.toContain('"name"');
-    },
-  );
+  it.each([
+    '/tab/..%2f..%2fpackage.json',
+    '/tab/%2e%2e%2fbot%2fdashboard.ts',
+    '/tab/.env',
+    '/tab/missing.js',
+    '/tab/index.html.bak',
+    '/tab/..%5c..%5cpackage.json',
+  ])('does not serve %s', async (p) => {
+    const res = await fetch(`${sandbox.url}${p}`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('"name"');
+  });
 
   it('sandbox mode: open to localhost, validated JSON', async () => {
     const res = await fetch(`${sandbox.url}/api/dashboard`);
@@ -108,7 +112,10 @@ describe('dashboard HTTP endpoints', () => {
       ['garbage', { authorization: 'Bearer not.a.token' }],
       ['expired', { authorization: `Bearer ${entra.token(ssoClaims(nowSec, { exp: nowSec - 3600 }))}` }],
       ['wrong audience', { authorization: `Bearer ${entra.token(ssoClaims(nowSec, { aud: 'api://other/123' }))}` }],
-      ['other tenant', { authorization: `Bearer ${entra.token(ssoClaims(nowSec, { tid: OTHER_TENANT, iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` }))}` }],
+      [
+        'other tenant',
+        { authorization: `Bearer ${entra.token(ssoClaims(nowSec, { tid: OTHER_TENANT, iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` }))}` },
+      ],
     ];
     for (const [name, headers] of cases) {
       const res = await fetch(`${production.url}/api/dashboard`, { headers });

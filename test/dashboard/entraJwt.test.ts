@@ -17,7 +17,11 @@ describe('Entra ID token verification', () => {
   });
   afterEach(() => entra.close());
 
-  const reason = (p: Promise<unknown>) => p.then(() => 'accepted', (e: unknown) => (e instanceof TokenError ? e.reason : `other: ${String(e)}`));
+  const reason = (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (e: unknown) => (e instanceof TokenError ? e.reason : `other: ${String(e)}`),
+    );
 
   it('accepts a valid v2 token and a v1 (sts.windows.net) token with the app id audience', async () => {
     await expect(verifier.verify(entra.token(ssoClaims(nowSec())))).resolves.toMatchObject({ tid: TENANT, aud: APP_ID_URI, user: 'alex@contoso.com' });
@@ -32,8 +36,12 @@ describe('Entra ID token verification', () => {
     // Within the allowed clock skew both are fine.
     expect(await reason(verifier.verify(entra.token(ssoClaims(t, { exp: t - 200, nbf: t + 200 }))))).toBe('accepted');
     expect(await reason(verifier.verify(entra.token(ssoClaims(t, { aud: 'api://evil.example/other' }))))).toBe('wrong audience');
-    expect(await reason(verifier.verify(entra.token(ssoClaims(t, { tid: OTHER_TENANT, iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` }))))).toBe('tenant not allowed');
-    expect(await reason(verifier.verify(entra.token(ssoClaims(t, { iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` }))))).toBe('issuer does not match the tenant');
+    expect(await reason(verifier.verify(entra.token(ssoClaims(t, { tid: OTHER_TENANT, iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` }))))).toBe(
+      'tenant not allowed',
+    );
+    expect(await reason(verifier.verify(entra.token(ssoClaims(t, { iss: `https://login.microsoftonline.com/${OTHER_TENANT}/v2.0` }))))).toBe(
+      'issuer does not match the tenant',
+    );
     expect(await reason(verifier.verify(entra.token(ssoClaims(t, { exp: undefined }))))).toBe('missing or malformed claims');
   });
 
@@ -71,7 +79,15 @@ describe('Entra ID token verification', () => {
     expect(entra.requests).toBe(2);
     // A flood of random kids causes no further downloads within the rate-limit window.
     for (let i = 0; i < 5; i++) {
-      expect(await reason(verifier.verify(entra.token(ssoClaims(Math.floor(clock.now().getTime() / 1000)), { kid: 'key-1' }).replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'RS256', kid: `nope-${i}` })).toString('base64url'))))).toBe('unknown signing key');
+      expect(
+        await reason(
+          verifier.verify(
+            entra
+              .token(ssoClaims(Math.floor(clock.now().getTime() / 1000)), { kid: 'key-1' })
+              .replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'RS256', kid: `nope-${i}` })).toString('base64url')),
+          ),
+        ),
+      ).toBe('unknown signing key');
     }
     expect(entra.requests).toBe(2);
   });

@@ -69,7 +69,16 @@ export function seededAssignments(): Assignment[] {
       dueDate: dues[i % dues.length]!,
       gracePeriod: i % 4 === 0,
       status,
-      ...(status === 'pending' || status === 'failed' ? {} : { ticket: { table: 'incident' as const, sysId: `sys${i}`, number: `INC00${1000 + i}`, link: `https://dev.service-now.com/incident.do?sys_id=sys${i}` } }),
+      ...(status === 'pending' || status === 'failed'
+        ? {}
+        : {
+            ticket: {
+              table: 'incident' as const,
+              sysId: `sys${i}`,
+              number: `INC00${1000 + i}`,
+              link: `https://dev.service-now.com/incident.do?sys_id=sys${i}`,
+            },
+          }),
       ...(status === 'resolved' ? { resolvedAt: '2026-11-20T00:00:00.000Z' } : {}),
     });
   });

@@ -49,7 +49,18 @@ export async function startFakeEntra(initialKids = ['key-1']): Promise<FakeEntra
   const server: Server = createServer((req, res) => {
     requests++;
     const jwks = {
-      keys: [...keys].map(([kid, k]) => ({ ...(k.export({ format: 'jwk' }) as object), d: undefined, p: undefined, q: undefined, dp: undefined, dq: undefined, qi: undefined, kid, use: 'sig', kty: 'RSA' })),
+      keys: [...keys].map(([kid, k]) => ({
+        ...(k.export({ format: 'jwk' }) as object),
+        d: undefined,
+        p: undefined,
+        q: undefined,
+        dp: undefined,
+        dq: undefined,
+        qi: undefined,
+        kid,
+        use: 'sig',
+        kty: 'RSA',
+      })),
     };
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(jwks));

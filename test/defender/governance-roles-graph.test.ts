@@ -45,11 +45,21 @@ describe('governance assignments', () => {
     await h.client.putGovernanceAssignment(target.resourceId, target.assessmentKey, key, {
       properties: { ...body.properties, additionalData: { ...body.properties.additionalData, ticketStatus: 'In Progress' } },
     });
-    expect(h.sim.control.requests().filter((r) => r.method === 'PUT').map((r) => r.status)).toEqual([201, 200]);
+    expect(
+      h.sim.control
+        .requests()
+        .filter((r) => r.method === 'PUT')
+        .map((r) => r.status),
+    ).toEqual([201, 200]);
 
     const listed = h.sim.control.listGovernanceAssignments();
     expect(listed).toHaveLength(1);
-    expect(listed[0]).toMatchObject({ resourceId: target.resourceId, assessmentKey: target.assessmentKey, name: key, properties: { additionalData: { ticketStatus: 'In Progress' } } });
+    expect(listed[0]).toMatchObject({
+      resourceId: target.resourceId,
+      assessmentKey: target.assessmentKey,
+      name: key,
+      properties: { additionalData: { ticketStatus: 'In Progress' } },
+    });
 
     const got = await h.client.getGovernanceAssignment(target.resourceId, target.assessmentKey, key);
     expect(got?.properties.additionalData?.ticketStatus).toBe('In Progress');
@@ -77,7 +87,10 @@ describe('governance assignments', () => {
       expect(resp.status).toBe(400);
       expect(resp.data).toMatchObject({ error: { code: 'InvalidRequestContent' } });
     }
-    const wrongVersion = await axios.put(url.replace('2022-01-01-preview', '2021-06-01'), body, { headers: { Authorization: `Bearer ${token.token}` }, validateStatus: () => true });
+    const wrongVersion = await axios.put(url.replace('2022-01-01-preview', '2021-06-01'), body, {
+      headers: { Authorization: `Bearer ${token.token}` },
+      validateStatus: () => true,
+    });
     expect(wrongVersion.status).toBe(400);
   });
 
@@ -144,7 +157,10 @@ describe('Microsoft Graph', () => {
     expect(await h.client.getUser('nobody@contoso.com')).toBeUndefined();
     expect(await h.client.getManager('nobody@contoso.com')).toBeUndefined();
     const token = await h.credential.getToken('https://graph.microsoft.com/.default');
-    const raw = await axios.get(`${h.sim.url}/v1.0/users/nobody@contoso.com/manager`, { headers: { Authorization: `Bearer ${token.token}` }, validateStatus: () => true });
+    const raw = await axios.get(`${h.sim.url}/v1.0/users/nobody@contoso.com/manager`, {
+      headers: { Authorization: `Bearer ${token.token}` },
+      validateStatus: () => true,
+    });
     expect(raw.status).toBe(404);
     expect(raw.data).toMatchObject({ error: { code: 'Request_ResourceNotFound' } });
   });

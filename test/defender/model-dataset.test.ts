@@ -6,7 +6,11 @@ import { ManualClock } from '../../core/clock.js';
 
 describe('parseResourceId', () => {
   it('parses resource, child resource, group and subscription ids', () => {
-    expect(parseResourceId('/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourceGroups/rg-prd-web/providers/Microsoft.Compute/virtualMachines/vm-prd-portal-01')).toEqual({
+    expect(
+      parseResourceId(
+        '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourceGroups/rg-prd-web/providers/Microsoft.Compute/virtualMachines/vm-prd-portal-01',
+      ),
+    ).toEqual({
       id: '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourceGroups/rg-prd-web/providers/Microsoft.Compute/virtualMachines/vm-prd-portal-01',
       subscriptionId: '3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2',
       resourceGroup: 'rg-prd-web',
@@ -14,22 +18,44 @@ describe('parseResourceId', () => {
       type: 'Microsoft.Compute/virtualMachines',
       name: 'vm-prd-portal-01',
     });
-    expect(parseResourceId('/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourcegroups/rg/providers/Microsoft.Sql/servers/s1/databases/db1')).toMatchObject({ type: 'Microsoft.Sql/servers/databases', name: 'db1', resourceGroup: 'rg' });
-    expect(parseResourceId('/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2')).toMatchObject({ type: 'Microsoft.Resources/subscriptions', name: '3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2' });
-    expect(parseResourceId('/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourceGroups/rg-x')).toMatchObject({ type: 'Microsoft.Resources/resourceGroups', name: 'rg-x' });
+    expect(
+      parseResourceId('/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourcegroups/rg/providers/Microsoft.Sql/servers/s1/databases/db1'),
+    ).toMatchObject({ type: 'Microsoft.Sql/servers/databases', name: 'db1', resourceGroup: 'rg' });
+    expect(parseResourceId('/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2')).toMatchObject({
+      type: 'Microsoft.Resources/subscriptions',
+      name: '3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2',
+    });
+    expect(parseResourceId('/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourceGroups/rg-x')).toMatchObject({
+      type: 'Microsoft.Resources/resourceGroups',
+      name: 'rg-x',
+    });
   });
 
   it('rejects malformed ids', () => {
-    for (const bad of ['', 'subscriptions/x', '/subscriptions/not-a-guid!/', '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/providers/Microsoft.Compute/virtualMachines', '/tenants/x', '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2//x']) {
+    for (const bad of [
+      '',
+      'subscriptions/x',
+      '/subscriptions/not-a-guid!/',
+      '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/providers/Microsoft.Compute/virtualMachines',
+      '/tenants/x',
+      '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2//x',
+    ]) {
       expect(parseResourceId(bad)).toBeUndefined();
     }
   });
 
   it('splits assessment ids and names roles', () => {
-    expect(splitAssessmentId('/subscriptions/s/resourceGroups/r/providers/A.B/c/d/providers/Microsoft.Security/assessments/k1')).toEqual({ resourceId: '/subscriptions/s/resourceGroups/r/providers/A.B/c/d', assessmentKey: 'k1' });
+    expect(splitAssessmentId('/subscriptions/s/resourceGroups/r/providers/A.B/c/d/providers/Microsoft.Security/assessments/k1')).toEqual({
+      resourceId: '/subscriptions/s/resourceGroups/r/providers/A.B/c/d',
+      assessmentKey: 'k1',
+    });
     expect(splitAssessmentId('/subscriptions/s')).toBeUndefined();
-    expect(roleNameFromDefinitionId(`/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/${BUILTIN_ROLE_IDS['Security Admin']}`)).toBe('Security Admin');
-    expect(roleNameFromDefinitionId('/providers/Microsoft.Authorization/roleDefinitions/11111111-2222-3333-4444-555555555555')).toBe('11111111-2222-3333-4444-555555555555');
+    expect(roleNameFromDefinitionId(`/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/${BUILTIN_ROLE_IDS['Security Admin']}`)).toBe(
+      'Security Admin',
+    );
+    expect(roleNameFromDefinitionId('/providers/Microsoft.Authorization/roleDefinitions/11111111-2222-3333-4444-555555555555')).toBe(
+      '11111111-2222-3333-4444-555555555555',
+    );
   });
 });
 
@@ -66,7 +92,18 @@ describe('datasets', () => {
   });
 
   it('groups rows by recommendation', () => {
-    const base = { assessmentKey: 'k', displayName: 'D', description: '', remediationSteps: '', portalLink: '', status: 'Unhealthy' as const, statusChangeDate: '2025-01-01T00:00:00.000Z', resourceName: 'n', resourceType: 't', subscriptionId: 's' };
+    const base = {
+      assessmentKey: 'k',
+      displayName: 'D',
+      description: '',
+      remediationSteps: '',
+      portalLink: '',
+      status: 'Unhealthy' as const,
+      statusChangeDate: '2025-01-01T00:00:00.000Z',
+      resourceName: 'n',
+      resourceType: 't',
+      subscriptionId: 's',
+    };
     const g = groupByRecommendation([
       { ...base, assessmentId: 'a1', resourceId: 'r1', severity: 'Low' },
       { ...base, assessmentId: 'a2', resourceId: 'r2', severity: 'High' },

@@ -75,19 +75,30 @@ describe('throttling, retries and tokens', () => {
     expect(h.sim.control.tokensIssued()).toBe(2);
     // The simulator really rejects the old one once it has expired.
     h.clock.advance(200_000);
-    const stale = await axios.post(`${h.sim.url}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, { query: 'x' }, {
-      headers: { Authorization: `Bearer ${first.token}` },
-      validateStatus: () => true,
-    });
+    const stale = await axios.post(
+      `${h.sim.url}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`,
+      { query: 'x' },
+      {
+        headers: { Authorization: `Bearer ${first.token}` },
+        validateStatus: () => true,
+      },
+    );
     expect(stale.status).toBe(401);
     expect(stale.data).toMatchObject({ error: { code: 'ExpiredAuthenticationToken' } });
   });
 
   it('rejects a wrong client secret at the token endpoint', async () => {
     h = await startHarness();
-    const resp = await axios.post(`${h.sim.url}/${h.sim.tenantId}/oauth2/v2.0/token`,
-      new URLSearchParams({ grant_type: 'client_credentials', client_id: 'defender-bot', client_secret: 'nope', scope: 'https://management.azure.com/.default' }).toString(),
-      { validateStatus: () => true });
+    const resp = await axios.post(
+      `${h.sim.url}/${h.sim.tenantId}/oauth2/v2.0/token`,
+      new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'defender-bot',
+        client_secret: 'nope',
+        scope: 'https://management.azure.com/.default',
+      }).toString(),
+      { validateStatus: () => true },
+    );
     expect(resp.status).toBe(401);
     expect(resp.data).toMatchObject({ error: 'invalid_client' });
   });

@@ -39,7 +39,10 @@ describe('Resource Graph: unhealthy assessments', () => {
     expect(rows.map((r) => r.assessmentId)).toEqual(expected.map((a) => a.id));
     expect(new Set(rows.map((r) => r.assessmentId)).size).toBe(rows.length);
     expect(rows.every((r) => r.status === 'Unhealthy')).toBe(true);
-    const later = h.sim.control.requests().filter((r) => r.kind === 'resourceGraph').slice(1);
+    const later = h.sim.control
+      .requests()
+      .filter((r) => r.kind === 'resourceGraph')
+      .slice(1);
     expect(later.every((r) => typeof (r.body as { options?: { $skipToken?: string } }).options?.$skipToken === 'string')).toBe(true);
   });
 
@@ -84,7 +87,10 @@ describe('Resource Graph: unhealthy assessments', () => {
     expect(new Set(child.map((r) => r.subscriptionId))).toEqual(new Set([PRD, SHD]));
     const root = await collect(h, [`/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`]);
     expect(root.length).toBe(prd.length + shd.length + dev.length);
-    const body = h.sim.control.requests().filter((r) => r.kind === 'resourceGraph').pop()!.body as Record<string, unknown>;
+    const body = h.sim.control
+      .requests()
+      .filter((r) => r.kind === 'resourceGraph')
+      .pop()!.body as Record<string, unknown>;
     expect(body['managementGroups']).toEqual([ROOT_MANAGEMENT_GROUP]);
     expect(body['subscriptions']).toBeUndefined();
   });
@@ -124,7 +130,12 @@ describe('Resource Graph: unhealthy assessments', () => {
     h.sim.control.resetRequestLog();
     const found = await client.queryAssessmentsByIds(picked.map((r) => r.assessmentId));
     expect(h.sim.control.requestCount({ kind: 'resourceGraph' })).toBe(3);
-    expect(found.map((r) => r.assessmentId).sort()).toEqual(picked.slice(0, 4).map((r) => r.assessmentId).sort());
+    expect(found.map((r) => r.assessmentId).sort()).toEqual(
+      picked
+        .slice(0, 4)
+        .map((r) => r.assessmentId)
+        .sort(),
+    );
   });
 
   it('returns the management-group ancestry of subscriptions', async () => {
@@ -147,7 +158,10 @@ describe('Resource Graph: unhealthy assessments', () => {
   });
 
   it('rejects scopes it cannot map', () => {
-    expect(scopesToRequest([`/subscriptions/${PRD}`, '/providers/Microsoft.Management/managementGroups/mg1'])).toEqual({ subscriptions: [PRD], managementGroups: ['mg1'] });
+    expect(scopesToRequest([`/subscriptions/${PRD}`, '/providers/Microsoft.Management/managementGroups/mg1'])).toEqual({
+      subscriptions: [PRD],
+      managementGroups: ['mg1'],
+    });
     expect(() => scopesToRequest(['/subscriptions/x/resourceGroups/rg'])).toThrow(/unsupported/);
   });
 });

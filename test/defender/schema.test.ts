@@ -21,11 +21,16 @@ const rawArgResponses: unknown[] = [];
 beforeAll(async () => {
   h = await startHarness({ pageSize: 50 });
   const rows: UnhealthyResource[] = [];
-  await h.client.queryUnhealthyAssessments([`/subscriptions/${PRD}`, '/providers/Microsoft.Management/managementGroups/mg-contoso'], { onPage: (p) => void rows.push(...p) });
+  await h.client.queryUnhealthyAssessments([`/subscriptions/${PRD}`, '/providers/Microsoft.Management/managementGroups/mg-contoso'], {
+    onPage: (p) => void rows.push(...p),
+  });
   target = rows[0]!;
   token = (await h.credential.getToken('https://management.azure.com/.default')).token;
   // Replay the client's own request bodies to capture the simulator's raw responses.
-  for (const r of h.sim.control.requests().filter((x) => x.kind === 'resourceGraph').slice(0, 2)) {
+  for (const r of h.sim.control
+    .requests()
+    .filter((x) => x.kind === 'resourceGraph')
+    .slice(0, 2)) {
     const resp = await axios.post(`${h.sim.url}${ARG_PATH}?api-version=2024-04-01`, r.body, { headers: { Authorization: `Bearer ${token}` } });
     rawArgResponses.push(resp.data);
   }
@@ -36,13 +41,28 @@ afterAll(async () => {
 
 describe('the validator itself', () => {
   it('catches wrong types, enums, missing required fields and readOnly fields in requests', () => {
-    expect(validateDefinition(SPEC.resourceGraph, 'QueryResponse', { totalRecords: 1, count: 1, resultTruncated: false, data: [] }).join()).toMatch(/resultTruncated/);
+    expect(validateDefinition(SPEC.resourceGraph, 'QueryResponse', { totalRecords: 1, count: 1, resultTruncated: false, data: [] }).join()).toMatch(
+      /resultTruncated/,
+    );
     expect(validateDefinition(SPEC.resourceGraph, 'QueryRequest', { options: {} }).join()).toMatch(/missing required 'query'/);
     expect(validateDefinition(SPEC.resourceGraph, 'QueryRequest', { query: 'x', options: { $top: 5000 } }).join()).toMatch(/maximum/);
-    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', { properties: { remediationDueDate: '2025-01-01T00:00:00Z', additionalData: { ticketNumber: 'INC1' } } }).join()).toMatch(/ticketNumber: expected integer/);
-    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', { id: '/x', properties: { remediationDueDate: '2025-01-01T00:00:00Z' } }).join()).toMatch(/readOnly/);
-    expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', { properties: { remediationDueDate: '2025-01-01T00:00:00Z', ticketNumber: 1 } }).join()).toMatch(/not declared/);
-    expect(validateDefinition(SPEC.assessments, 'SecurityAssessmentResponse', { properties: { resourceDetails: { source: 'Mars' }, status: { code: 'Broken' } } }).length).toBe(2);
+    expect(
+      validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', {
+        properties: { remediationDueDate: '2025-01-01T00:00:00Z', additionalData: { ticketNumber: 'INC1' } },
+      }).join(),
+    ).toMatch(/ticketNumber: expected integer/);
+    expect(
+      validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', { id: '/x', properties: { remediationDueDate: '2025-01-01T00:00:00Z' } }).join(),
+    ).toMatch(/readOnly/);
+    expect(
+      validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', {
+        properties: { remediationDueDate: '2025-01-01T00:00:00Z', ticketNumber: 1 },
+      }).join(),
+    ).toMatch(/not declared/);
+    expect(
+      validateDefinition(SPEC.assessments, 'SecurityAssessmentResponse', { properties: { resourceDetails: { source: 'Mars' }, status: { code: 'Broken' } } })
+        .length,
+    ).toBe(2);
   });
 });
 
@@ -77,11 +97,19 @@ describe('Resource Graph', () => {
 
   it('throttling and error bodies match ErrorResponse', async () => {
     h.sim.control.injectFaults({ count: 1, status: 429, retryAfterSeconds: 3 });
-    const resp = await axios.post(`${h.sim.url}${ARG_PATH}?api-version=2024-04-01`, { query: 'securityresources' }, { headers: { Authorization: `Bearer ${token}` }, validateStatus: () => true });
+    const resp = await axios.post(
+      `${h.sim.url}${ARG_PATH}?api-version=2024-04-01`,
+      { query: 'securityresources' },
+      { headers: { Authorization: `Bearer ${token}` }, validateStatus: () => true },
+    );
     expect(resp.status).toBe(429);
     expect(resp.headers['retry-after']).toBe('3');
     expect(validateOperationResponse(SPEC.resourceGraph, ARG_PATH, 'post', 'default', resp.data, { noExtra: true })).toEqual([]);
-    const bad = await axios.post(`${h.sim.url}${ARG_PATH}?api-version=2024-04-01`, { query: 'Resources | take 5' }, { headers: { Authorization: `Bearer ${token}` }, validateStatus: () => true });
+    const bad = await axios.post(
+      `${h.sim.url}${ARG_PATH}?api-version=2024-04-01`,
+      { query: 'Resources | take 5' },
+      { headers: { Authorization: `Bearer ${token}` }, validateStatus: () => true },
+    );
     expect(bad.status).toBe(400);
     expect(validateOperationResponse(SPEC.resourceGraph, ARG_PATH, 'post', 'default', bad.data, { noExtra: true })).toEqual([]);
   });
@@ -99,11 +127,19 @@ describe('Security REST', () => {
         additionalData: { ticketNumber: 10023, ticketLink: 'https://contoso.service-now.com/incident.do?sys_id=1', ticketStatus: 'New' },
       },
     });
-    const put = h.sim.control.requests().filter((r) => r.method === 'PUT').pop()!;
+    const put = h.sim.control
+      .requests()
+      .filter((r) => r.method === 'PUT')
+      .pop()!;
     expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', put.body)).toEqual([]);
-    const got = await axios.get(`${h.sim.url}${target.assessmentId}/governanceAssignments/${key}?api-version=2022-01-01-preview`, { headers: { Authorization: `Bearer ${token}` } });
+    const got = await axios.get(`${h.sim.url}${target.assessmentId}/governanceAssignments/${key}?api-version=2022-01-01-preview`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     expect(validateOperationResponse(SPEC.governanceAssignments, GOV_PATH, 'get', '200', got.data, { noExtra: true })).toEqual([]);
-    const missing = await axios.get(`${h.sim.url}${target.assessmentId}/governanceAssignments/nope?api-version=2022-01-01-preview`, { headers: { Authorization: `Bearer ${token}` }, validateStatus: () => true });
+    const missing = await axios.get(`${h.sim.url}${target.assessmentId}/governanceAssignments/nope?api-version=2022-01-01-preview`, {
+      headers: { Authorization: `Bearer ${token}` },
+      validateStatus: () => true,
+    });
     expect(missing.status).toBe(404);
     expect(validateOperationResponse(SPEC.governanceAssignments, GOV_PATH, 'get', 'default', missing.data, { noExtra: true })).toEqual([]);
   });
@@ -119,8 +155,17 @@ describe('Security REST', () => {
   });
 
   it('assessment metadata GET response', async () => {
-    const resp = await axios.get(`${h.sim.url}/providers/Microsoft.Security/assessmentMetadata/${target.assessmentKey}?api-version=2021-06-01`, { headers: { Authorization: `Bearer ${token}` } });
-    expect(validateOperationResponse(SPEC.assessmentMetadata, '/providers/Microsoft.Security/assessmentMetadata/{assessmentMetadataName}', 'get', '200', resp.data, { noExtra: true })).toEqual([]);
-    expect(resp.data).toMatchObject({ name: target.assessmentKey, properties: { displayName: target.displayName, severity: target.severity, assessmentType: 'BuiltIn' } });
+    const resp = await axios.get(`${h.sim.url}/providers/Microsoft.Security/assessmentMetadata/${target.assessmentKey}?api-version=2021-06-01`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(
+      validateOperationResponse(SPEC.assessmentMetadata, '/providers/Microsoft.Security/assessmentMetadata/{assessmentMetadataName}', 'get', '200', resp.data, {
+        noExtra: true,
+      }),
+    ).toEqual([]);
+    expect(resp.data).toMatchObject({
+      name: target.assessmentKey,
+      properties: { displayName: target.displayName, severity: target.severity, assessmentType: 'BuiltIn' },
+    });
   });
 });

@@ -33,7 +33,14 @@ function base(o: ActivityOptions) {
       isGroup: conversationType !== 'personal',
       tenantId: isTeams ? (o.tenantId ?? TENANT) : undefined,
     },
-    channelData: isTeams ? { tenant: { id: o.tenantId ?? TENANT }, ...(conversationType === 'channel' ? { channel: { id: '19:channel-1@thread.tacv2', name: 'Security' }, team: { id: '19:team-1@thread.tacv2', name: 'SecOps' } } : {}) } : undefined,
+    channelData: isTeams
+      ? {
+          tenant: { id: o.tenantId ?? TENANT },
+          ...(conversationType === 'channel'
+            ? { channel: { id: '19:channel-1@thread.tacv2', name: 'Security' }, team: { id: '19:team-1@thread.tacv2', name: 'SecOps' } }
+            : {}),
+        }
+      : undefined,
     ...(o.replyToId ? { replyToId: o.replyToId } : {}),
   };
 }

@@ -62,7 +62,11 @@ export async function startFakeConnector(): Promise<FakeConnector> {
       if (faults && faults.count > 0) {
         faults.count--;
         calls.push({ ...call, path: `FAULT ${call.path}` });
-        return send(faults.status, { error: { code: 'Throttled', message: 'fake fault' } }, faults.retryAfter !== undefined ? { 'retry-after': String(faults.retryAfter) } : {});
+        return send(
+          faults.status,
+          { error: { code: 'Throttled', message: 'fake fault' } },
+          faults.retryAfter !== undefined ? { 'retry-after': String(faults.retryAfter) } : {},
+        );
       }
       calls.push(call);
       for (const w of waiters) w();
@@ -81,14 +85,17 @@ export async function startFakeConnector(): Promise<FakeConnector> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 
-  const activities = () => calls.filter((c) => !c.path.startsWith('FAULT') && c.conversationId && (c.method === 'POST' || c.method === 'PUT') && c.body?.type === 'message');
+  const activities = () =>
+    calls.filter((c) => !c.path.startsWith('FAULT') && c.conversationId && (c.method === 'POST' || c.method === 'PUT') && c.body?.type === 'message');
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
     roster,
     activities,
     cards: () =>
-      activities().flatMap((c) => (c.body.attachments ?? []).filter((a: any) => a.contentType === 'application/vnd.microsoft.card.adaptive').map((a: any) => a.content)),
+      activities().flatMap((c) =>
+        (c.body.attachments ?? []).filter((a: any) => a.contentType === 'application/vnd.microsoft.card.adaptive').map((a: any) => a.content),
+      ),
     failNext: (count, status, retryAfter) => {
       faults = { count, status, retryAfter };
     },

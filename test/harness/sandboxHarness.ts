@@ -71,7 +71,14 @@ export async function startSandboxBot(opts: { fieldMode?: 'default' | 'customize
   const bot = await startBot({
     clock,
     env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true' },
-    app: { azure, defenderScopes: [SANDBOX_SCOPE], simulator: defender.control, sandboxUser: SANDBOX_USER, messengerTiming: virtualTime(), retrySleep: async () => undefined },
+    app: {
+      azure,
+      defenderScopes: [SANDBOX_SCOPE],
+      simulator: defender.control,
+      sandboxUser: SANDBOX_USER,
+      messengerTiming: virtualTime(),
+      retrySleep: async () => undefined,
+    },
   });
   const integration = await bot.app.integrations.add(
     { name: 'Contoso ServiceNow', scope: SANDBOX_SCOPE, instanceUrl: servicenow.url, ...DEFAULT_SIMULATOR_CREDENTIALS, fieldMode: opts.fieldMode ?? 'default' },

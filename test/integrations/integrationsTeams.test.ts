@@ -120,7 +120,20 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     const card = formRes.value;
     expect(cardProblems(card)).toEqual([]);
     const inputs = byId(card);
-    for (const id of ['name', 'scope', 'instanceUrl', 'username', 'password', 'clientId', 'clientSecret', 'fieldMode', 'customIncident', 'customProblem', 'customChange']) expect(inputs[id]?.type).toMatch(/^Input\./);
+    for (const id of [
+      'name',
+      'scope',
+      'instanceUrl',
+      'username',
+      'password',
+      'clientId',
+      'clientSecret',
+      'fieldMode',
+      'customIncident',
+      'customProblem',
+      'customChange',
+    ])
+      expect(inputs[id]?.type).toMatch(/^Input\./);
     expect(inputs.password.style).toBe('password');
     expect(inputs.clientSecret.style).toBe('password');
     expect(inputs.scope.placeholder).toContain('managementGroups');
@@ -132,7 +145,10 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(known).toEqual(expect.arrayContaining([ROOT_SCOPE, CHILD_SCOPE, '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2']));
     expect(actionsOf(card).find((a) => a.verb === 'addIntegration')).toBeDefined();
 
-    const res = await teams('addIntegration', form({ fieldMode: 'customized', customIncident: 'impact,urgency', customProblem: '', customChange: 'assignment_group' }));
+    const res = await teams(
+      'addIntegration',
+      form({ fieldMode: 'customized', customIncident: 'impact,urgency', customProblem: '', customChange: 'assignment_group' }),
+    );
     expect(res.type).toBe('application/vnd.microsoft.card.adaptive');
     const list = res.value;
     expect(cardProblems(list)).toEqual([]);
@@ -140,7 +156,11 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(JSON.stringify(list)).toContain('Customized: incident (impact, urgency) · problem (no extra field) · change request (assignment group)');
 
     const stored = h.bot.store.integrations.findByName('Fabrikam ITSM')!;
-    expect(stored).toMatchObject({ scope: CHILD_SCOPE, fieldMode: 'customized', customFields: { incident: ['impact', 'urgency'], problem: [], change_request: ['assignment_group'] } });
+    expect(stored).toMatchObject({
+      scope: CHILD_SCOPE,
+      fieldMode: 'customized',
+      customFields: { incident: ['impact', 'urgency'], problem: [], change_request: ['assignment_group'] },
+    });
     expect(JSON.stringify(stored)).not.toContain(PASSWORD);
     expect(h.bot.store.audit.list(10).find((e) => e.action === 'integration.add' && e.target === 'Fabrikam ITSM')?.actor).toBe('Alice Johnson');
     expect(everythingTheBotSent()).not.toContain(PASSWORD);

@@ -41,7 +41,11 @@ describe('Teams app package', () => {
     expect(m.bots[0].botId).toBe(ENV.MicrosoftAppId);
     expect(m.bots[0].scopes.sort()).toEqual(['groupChat', 'personal', 'team']);
     expect(m.validDomains).toEqual(['defender-bot.contoso.com']);
-    expect(m.staticTabs.find((t: any) => t.entityId === 'dashboard')).toMatchObject({ name: 'Dashboard', contentUrl: 'https://defender-bot.contoso.com/tab', scopes: ['personal'] });
+    expect(m.staticTabs.find((t: any) => t.entityId === 'dashboard')).toMatchObject({
+      name: 'Dashboard',
+      contentUrl: 'https://defender-bot.contoso.com/tab',
+      scopes: ['personal'],
+    });
     expect(m.configurableTabs[0]).toMatchObject({ configurationUrl: 'https://defender-bot.contoso.com/tab/config' });
     expect(m.configurableTabs[0].scopes).toContain('team');
     expect(m.webApplicationInfo).toEqual({ id: ENV.MicrosoftAppId, resource: `api://defender-bot.contoso.com/${ENV.MicrosoftAppId}` });
@@ -92,7 +96,10 @@ describe('Teams app package', () => {
     it('offers exactly the commands the running bot registers (sandbox-only ones excepted), within schema limits', async () => {
       const { manifest } = await build();
       const lists = (manifest.bots as any[])[0].commandLists as Array<{ commands: Array<{ title: string; description: string }> }>;
-      const registered = bot.app.commands.list().map((c) => c.name).filter((n) => n !== 'simulate');
+      const registered = bot.app.commands
+        .list()
+        .map((c) => c.name)
+        .filter((n) => n !== 'simulate');
       for (const list of lists) {
         expect(list.commands.length).toBeLessThanOrEqual(10);
         expect(list.commands.map((c) => c.title).sort()).toEqual([...registered].sort());
@@ -139,7 +146,12 @@ describe('icons', () => {
 
   it('the zip writer round-trips arbitrary content through a standard reader', () => {
     const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256));
-    const files = unzip(createZip([{ name: 'a.bin', data }, { name: 'empty.txt', data: Buffer.alloc(0) }]));
+    const files = unzip(
+      createZip([
+        { name: 'a.bin', data },
+        { name: 'empty.txt', data: Buffer.alloc(0) },
+      ]),
+    );
     expect(files.get('a.bin')!.equals(data)).toBe(true);
     expect(files.get('empty.txt')!.length).toBe(0);
     expect(() => createZip([{ name: 'dir/x', data }])).toThrow(/root/);

@@ -20,7 +20,7 @@ export function decodePng(png: Buffer): DecodedPng {
   if (ihdr.bitDepth !== 8 || (ihdr.colorType !== 6 && ihdr.colorType !== 2)) throw new Error(`unsupported PNG: depth ${ihdr.bitDepth} type ${ihdr.colorType}`);
   if (png[28] !== 0) throw new Error('interlaced PNG not supported');
   const idat: Buffer[] = [];
-  for (let off = 8; off < png.length; ) {
+  for (let off = 8; off < png.length;) {
     const len = png.readUInt32BE(off);
     const type = png.toString('ascii', off + 4, off + 8);
     if (type === 'IDAT') idat.push(png.subarray(off + 8, off + 8 + len));

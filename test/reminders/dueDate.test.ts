@@ -49,7 +49,14 @@ describe('security admins decide on requests for more time, end to end', () => {
       updatedAt: '2026-11-01T00:00:00.000Z',
     };
     await bot.store.recommendations.upsertMany([rec]);
-    await bot.store.recommendations.upsertCard({ conversationId: CHANNEL, recommendationKey: rec.key, activityId: 'act-rec-card', contentHash: 'h', postedAt: rec.updatedAt, updatedAt: rec.updatedAt });
+    await bot.store.recommendations.upsertCard({
+      conversationId: CHANNEL,
+      recommendationKey: rec.key,
+      activityId: 'act-rec-card',
+      contentHash: 'h',
+      postedAt: rec.updatedAt,
+      updatedAt: rec.updatedAt,
+    });
 
     await bot.store.conversations.upsert(conversation(CHANNEL, bot.connector.url, { name: 'Security' }));
     await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
@@ -58,10 +65,26 @@ describe('security admins decide on requests for more time, end to end', () => {
   afterEach(() => world.stop());
 
   const asBob = () => ({ serviceUrl: bot.connector.url, conversationId: 'a:bob', from: BOB_FROM });
-  const inChannel = (from: { id: string; name: string; aadObjectId: string }) => ({ serviceUrl: bot.connector.url, conversationId: CHANNEL, conversationType: 'channel' as const, from });
-  const requestCards = () => bot.connector.activities().filter((c) => c.conversationId === CHANNEL && c.method === 'POST' && c.body.attachments?.[0]?.content?.body?.[0]?.text === 'Request for more time');
-  const textsTo = (conversationId: string) => bot.connector.activities().filter((c) => c.conversationId === conversationId && c.body.text).map((c) => c.body.text as string);
-  const workNotes = () => sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes').map((j) => j.value);
+  const inChannel = (from: { id: string; name: string; aadObjectId: string }) => ({
+    serviceUrl: bot.connector.url,
+    conversationId: CHANNEL,
+    conversationType: 'channel' as const,
+    from,
+  });
+  const requestCards = () =>
+    bot.connector
+      .activities()
+      .filter((c) => c.conversationId === CHANNEL && c.method === 'POST' && c.body.attachments?.[0]?.content?.body?.[0]?.text === 'Request for more time');
+  const textsTo = (conversationId: string) =>
+    bot.connector
+      .activities()
+      .filter((c) => c.conversationId === conversationId && c.body.text)
+      .map((c) => c.body.text as string);
+  const workNotes = () =>
+    sn.control
+      .journal(seeded.ticket!.sysId)
+      .filter((j) => j.element === 'work_notes')
+      .map((j) => j.value);
   const governancePuts = () => defender.sim.control.requests().filter((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
   const governance = () => defender.sim.control.listGovernanceAssignments().find((g) => g.name === seeded.id)!;
   const stored = () => bot.store.assignments.get(seeded.id)!;
@@ -114,7 +137,9 @@ describe('security admins decide on requests for more time, end to end', () => {
       details: { from: '2026-12-04', to: '2026-12-18', via: 'approve', eta: '2026-12-18', requestedBy: BOB },
     });
 
-    expect(workNotes()).toContainEqual(`Due date changed from 2026-12-04 to 2026-12-18 by Alice Johnson (${ALICE}): approved the request of ${BOB} for more time: ${JUSTIFICATION}`);
+    expect(workNotes()).toContainEqual(
+      `Due date changed from 2026-12-04 to 2026-12-18 by Alice Johnson (${ALICE}): approved the request of ${BOB} for more time: ${JUSTIFICATION}`,
+    );
 
     const puts = governancePuts().slice(putsBefore);
     expect(puts).toHaveLength(1);
@@ -132,7 +157,9 @@ describe('security admins decide on requests for more time, end to end', () => {
 
     const recUpdate = bot.connector.calls.filter((c) => c.method === 'PUT' && c.conversationId === CHANNEL && c.activityId === 'act-rec-card').at(-1);
     expect(JSON.stringify(recUpdate?.body)).toContain('2026-12-18');
-    expect(textsTo('a:bob')).toEqual([`Alice Johnson approved your request for more time: "${seeded.recommendationName}" on ${seeded.resourceName} is now due 2026-12-18 (was 2026-12-04).`]);
+    expect(textsTo('a:bob')).toEqual([
+      `Alice Johnson approved your request for more time: "${seeded.recommendationName}" on ${seeded.resourceName} is now due 2026-12-18 (was 2026-12-04).`,
+    ]);
   });
 
   it('refuses someone without an admin role (Reader) and changes nothing', async () => {
@@ -166,13 +193,17 @@ describe('security admins decide on requests for more time, end to end', () => {
     expect(res.body.value.body[1].text).toBe(`Declined by Alice Johnson — the due date stays 2026-12-04 (${BOB} asked for 2026-12-18).`);
     expect(stored().dueDate).toBe('2026-12-04');
     expect(stored().eta).toBeUndefined();
-    expect(workNotes()).toContainEqual(`Alice Johnson (${ALICE}) declined the request of ${BOB} for more time until 2026-12-18; the due date stays 2026-12-04.`);
+    expect(workNotes()).toContainEqual(
+      `Alice Johnson (${ALICE}) declined the request of ${BOB} for more time until 2026-12-18; the due date stays 2026-12-04.`,
+    );
     const puts = governancePuts().slice(putsBefore);
     expect(puts).toHaveLength(1);
     expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', puts[0]!.body)).toEqual([]);
     expect(governance().properties.remediationEta).toBeUndefined();
     expect(governance().properties.remediationDueDate).toMatch(/^2026-12-04T23:59:59/);
-    expect(textsTo('a:bob')).toEqual([`Alice Johnson declined your request for more time on "${seeded.recommendationName}" (${seeded.resourceName}): the due date stays 2026-12-04.`]);
+    expect(textsTo('a:bob')).toEqual([
+      `Alice Johnson declined your request for more time on "${seeded.recommendationName}" (${seeded.resourceName}): the due date stays 2026-12-04.`,
+    ]);
 
     // Approving the same request afterwards does nothing.
     const late = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
@@ -185,7 +216,11 @@ describe('security admins decide on requests for more time, end to end', () => {
     await bot.send(execute('declineMoreTime', request.actions[1].data, inChannel(ALICE_FROM)));
     // The resolution job appends an entry per assignment and pass: the decision is soon far back.
     const at = bot.clock.now().toISOString();
-    await Promise.all(Array.from({ length: 3000 }, (_, i) => bot.store.audit.append({ at, actor: 'resolution', action: 'assignment.healthy-pass', target: `other-${i}`, details: {} })));
+    await Promise.all(
+      Array.from({ length: 3000 }, (_, i) =>
+        bot.store.audit.append({ at, actor: 'resolution', action: 'assignment.healthy-pass', target: `other-${i}`, details: {} }),
+      ),
+    );
     expect(bot.store.audit.list(1000).some((e) => e.target === seeded.id)).toBe(false);
 
     const late = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
@@ -244,14 +279,18 @@ describe('security admins decide on requests for more time, end to end', () => {
     expect(governancePuts()).toHaveLength(putsBefore);
 
     // Admins can change the due date without any request; an empty note is allowed.
-    const res = await bot.send(execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: 'Agreed in the change board' }, inChannel(ALICE_FROM)));
+    const res = await bot.send(
+      execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: 'Agreed in the change board' }, inChannel(ALICE_FROM)),
+    );
     expect(res.body.value.body[1].text).toBe('Changed by Alice Johnson — new due date 2027-01-15 (was 2026-12-04).');
     expect(stored().dueDate).toBe('2027-01-15');
     expect(workNotes()).toContainEqual(`Due date changed from 2026-12-04 to 2027-01-15 by Alice Johnson (${ALICE}): Agreed in the change board`);
     const put = governancePuts().at(-1)!;
     expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', put.body)).toEqual([]);
     expect((put.body as any).properties.remediationDueDate).toBe('2027-01-15T23:59:59Z');
-    expect(textsTo('a:bob')).toEqual([`Alice Johnson changed the due date of "${seeded.recommendationName}" on ${seeded.resourceName} from 2026-12-04 to 2027-01-15. Note: Agreed in the change board`]);
+    expect(textsTo('a:bob')).toEqual([
+      `Alice Johnson changed the due date of "${seeded.recommendationName}" on ${seeded.resourceName} from 2026-12-04 to 2027-01-15. Note: Agreed in the change board`,
+    ]);
 
     const same = await bot.send(execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: '' }, inChannel(ALICE_FROM)));
     expect(same.body.value).toBe('The due date is already 2027-01-15; nothing changed.');

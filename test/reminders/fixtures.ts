@@ -7,7 +7,8 @@ let seq = 0;
 export function assignment(over: Partial<Assignment> & { owner: string; dueDate: string }): Assignment {
   const n = ++seq;
   const recommendationKey = over.recommendationKey ?? `4fb67663-9ab9-475d-b026-8c544cced43${n % 10}`;
-  const resourceId = over.resourceId ?? `/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-${n}`;
+  const resourceId =
+    over.resourceId ?? `/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-${n}`;
   return assignmentSchema.parse({
     id: `asg-${n}`,
     key: `key-${n}`,
@@ -26,7 +27,12 @@ export function assignment(over: Partial<Assignment> & { owner: string; dueDate:
     notifyOwner: true,
     notifyManager: false,
     status: 'open',
-    ticket: { table: 'incident', sysId: `sys${n}`, number: `INC00100${String(n).padStart(2, '0')}`, link: `https://contoso.service-now.com/incident.do?sys_id=sys${n}` },
+    ticket: {
+      table: 'incident',
+      sysId: `sys${n}`,
+      number: `INC00100${String(n).padStart(2, '0')}`,
+      link: `https://contoso.service-now.com/incident.do?sys_id=sys${n}`,
+    },
     governance: { key: `asg-${n}`, status: 'synced' },
     conversationId: '19:channel-1@thread.tacv2',
     createdBy: { id: '29:admin', name: 'Ada Admin' },

@@ -35,7 +35,16 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
   });
 
   const jobFor = (h: BotHarness, settings: ReminderSettings = { remindDaysBefore: 3 }, timezone = 'UTC') =>
-    new ReminderJob({ store: h.store, messenger: h.app.messenger, directory: new StoredConversationDirectory(h.store), graph: defender.client, clock: h.clock, logger: silentLogger, settings, timezone });
+    new ReminderJob({
+      store: h.store,
+      messenger: h.app.messenger,
+      directory: new StoredConversationDirectory(h.store),
+      graph: defender.client,
+      clock: h.clock,
+      logger: silentLogger,
+      settings,
+      timezone,
+    });
   const postsTo = (id: string) => bot.connector.activities().filter((c) => c.method === 'POST' && c.conversationId === id);
   const cardOf = (call: { body: any }) => call.body.attachments[0].content;
 
@@ -57,7 +66,13 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     const groups = card.body.filter((b: any) => b.type === 'Container');
     expect(groups.map((g: any) => g.items[0].text)).toEqual(['Overdue (1)', 'Due this week (1)', 'Later (1)']);
     const facts = (g: any) => Object.fromEntries(g.items[1].items.find((x: any) => x.type === 'FactSet').facts.map((f: any) => [f.title, f.value]));
-    expect(facts(groups[0])).toMatchObject({ Resource: overdue.resourceName, Severity: 'High', Due: '2026-11-25 · 5 days overdue', 'Secure score': 'no grace period (affecting secure score)', Ticket: overdue.ticket!.number });
+    expect(facts(groups[0])).toMatchObject({
+      Resource: overdue.resourceName,
+      Severity: 'High',
+      Due: '2026-11-25 · 5 days overdue',
+      'Secure score': 'no grace period (affecting secure score)',
+      Ticket: overdue.ticket!.number,
+    });
     expect(facts(groups[1])).toMatchObject({ Due: '2026-12-03 · 3 days left', 'Secure score': 'in grace period (not affecting secure score)' });
     expect(facts(groups[2])).toMatchObject({ Due: '2027-01-15 · 46 days left' });
     expect(text).toContain(`"url":"${overdue.ticket!.link}"`);
@@ -94,9 +109,35 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
   it('ends a grace period exactly once: one post in the channel, the recommendation card updated', async () => {
     const graced = assignment({ owner: BOB, dueDate: '2026-12-01', gracePeriod: true, notifyOwner: false });
     await seed(bot.store, graced);
-    const rec = { key: graced.recommendationKey, displayName: graced.recommendationName, severity: 'High' as const, description: '', remediation: '', resources: [{ resourceId: graced.resourceId, assessmentId: graced.assessmentId, name: graced.resourceName, type: 'Microsoft.Compute/virtualMachines', subscriptionId: graced.subscriptionId }], contentHash: 'h1', status: 'unhealthy' as const, firstSeenAt: '2026-11-01T00:00:00.000Z', updatedAt: '2026-11-01T00:00:00.000Z' };
+    const rec = {
+      key: graced.recommendationKey,
+      displayName: graced.recommendationName,
+      severity: 'High' as const,
+      description: '',
+      remediation: '',
+      resources: [
+        {
+          resourceId: graced.resourceId,
+          assessmentId: graced.assessmentId,
+          name: graced.resourceName,
+          type: 'Microsoft.Compute/virtualMachines',
+          subscriptionId: graced.subscriptionId,
+        },
+      ],
+      contentHash: 'h1',
+      status: 'unhealthy' as const,
+      firstSeenAt: '2026-11-01T00:00:00.000Z',
+      updatedAt: '2026-11-01T00:00:00.000Z',
+    };
     await bot.store.recommendations.upsertMany([rec]);
-    await bot.store.recommendations.upsertCard({ conversationId: CHANNEL, recommendationKey: rec.key, activityId: 'act-rec-1', contentHash: 'h1', postedAt: '2026-11-01T00:00:00.000Z', updatedAt: '2026-11-01T00:00:00.000Z' });
+    await bot.store.recommendations.upsertCard({
+      conversationId: CHANNEL,
+      recommendationKey: rec.key,
+      activityId: 'act-rec-1',
+      contentHash: 'h1',
+      postedAt: '2026-11-01T00:00:00.000Z',
+      updatedAt: '2026-11-01T00:00:00.000Z',
+    });
     const job = jobFor(bot);
 
     expect(await job.runOnce()).toMatchObject({ graceAnnouncements: 0, cardsUpdated: 0 });
@@ -117,10 +158,15 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     expect(updates).toHaveLength(1);
     expect(updates[0]).toMatchObject({ conversationId: CHANNEL, activityId: 'act-rec-1' });
     expect(JSON.stringify(updates[0]!.body)).toContain('overdue, grace period ended');
-    expect(bot.store.audit.list(10).filter((e) => e.action === 'assignment.grace-ended').map((e) => e.target)).toEqual([graced.id]);
+    expect(
+      bot.store.audit
+        .list(10)
+        .filter((e) => e.action === 'assignment.grace-ended')
+        .map((e) => e.target),
+    ).toEqual([graced.id]);
   });
 
-  it('forgets sent keys of periods long over each pass, but never a live assignment\'s grace-ended key', async () => {
+  it("forgets sent keys of periods long over each pass, but never a live assignment's grace-ended key", async () => {
     const graced = assignment({ owner: BOB, dueDate: '2026-08-01', gracePeriod: true, notifyOwner: false });
     await seed(bot.store, graced);
     const sent = (key: string, sentAt: string) => bot.store.reminders.markSent({ key, sentAt, recipient: BOB });
@@ -140,7 +186,13 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
   it('escalates only overdue items to the manager from Graph, grouped by report', async () => {
     const overdue = assignment({ owner: BOB, dueDate: '2026-11-20', notifyManager: true, notifyOwner: false, recommendationName: 'Overdue and escalated' });
     const notYet = assignment({ owner: BOB, dueDate: '2026-12-20', notifyManager: true, notifyOwner: false, recommendationName: 'Not due yet' });
-    const quiet = assignment({ owner: BOB, dueDate: '2026-11-20', notifyManager: false, notifyOwner: false, recommendationName: 'Overdue without manager notification' });
+    const quiet = assignment({
+      owner: BOB,
+      dueDate: '2026-11-20',
+      notifyManager: false,
+      notifyOwner: false,
+      recommendationName: 'Overdue without manager notification',
+    });
     await seed(bot.store, overdue, notYet, quiet);
     const job = jobFor(bot);
     expect(await job.runOnce()).toMatchObject({ managerMessages: 1, digests: 0 });
@@ -161,7 +213,12 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
 
   it('lists an unreachable owner once per pass in the channel where the assignment was created, without retrying', async () => {
     const ghost = 'ghost@contoso.com';
-    await seed(bot.store, assignment({ owner: ghost, dueDate: '2026-12-20' }), assignment({ owner: ghost, dueDate: '2026-11-20' }), assignment({ owner: BOB, dueDate: '2026-12-20' }));
+    await seed(
+      bot.store,
+      assignment({ owner: ghost, dueDate: '2026-12-20' }),
+      assignment({ owner: ghost, dueDate: '2026-11-20' }),
+      assignment({ owner: BOB, dueDate: '2026-12-20' }),
+    );
     const report = await jobFor(bot).runOnce();
     expect(report).toMatchObject({ digests: 1, unreachable: [ghost], unreachableNotes: 1 });
     const notes = postsTo(CHANNEL);
@@ -188,8 +245,20 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
 
   it('uses the sandbox inbox for every owner when configured', async () => {
     await bot.store.conversations.upsert(conversation('emulator-chat', bot.connector.url, { kind: 'personal' }));
-    await seed(bot.store, assignment({ owner: 'someone@contoso.com', dueDate: '2026-12-20' }), assignment({ owner: 'other@contoso.com', dueDate: '2026-12-20' }));
-    const job = new ReminderJob({ store: bot.store, messenger: bot.app.messenger, directory: new StoredConversationDirectory(bot.store, { sandboxInbox: 'emulator-chat' }), clock: bot.clock, logger: silentLogger, settings: { remindDaysBefore: 3 }, timezone: 'UTC' });
+    await seed(
+      bot.store,
+      assignment({ owner: 'someone@contoso.com', dueDate: '2026-12-20' }),
+      assignment({ owner: 'other@contoso.com', dueDate: '2026-12-20' }),
+    );
+    const job = new ReminderJob({
+      store: bot.store,
+      messenger: bot.app.messenger,
+      directory: new StoredConversationDirectory(bot.store, { sandboxInbox: 'emulator-chat' }),
+      clock: bot.clock,
+      logger: silentLogger,
+      settings: { remindDaysBefore: 3 },
+      timezone: 'UTC',
+    });
     expect(await job.runOnce()).toMatchObject({ digests: 2 });
     expect(postsTo('emulator-chat')).toHaveLength(2);
   });

@@ -24,7 +24,9 @@ describe('request more time, end to end', () => {
     world = await startMoreTimeWorld({ env: { SANDBOX_EMULATOR_UPN: 'alice.owner@contoso.com' }, governanceDueDate: '2026-12-04T00:00:00.000Z' });
     ({ bot, sn, defender, seeded } = world);
     await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
-    await bot.store.conversations.upsert(conversation('a:alice', bot.connector.url, { userUpn: 'alice.johnson@contoso.com', userAadObjectId: ALICE_FROM.aadObjectId }));
+    await bot.store.conversations.upsert(
+      conversation('a:alice', bot.connector.url, { userUpn: 'alice.johnson@contoso.com', userAadObjectId: ALICE_FROM.aadObjectId }),
+    );
   });
   afterEach(() => world.stop());
 
@@ -66,7 +68,10 @@ describe('request more time, end to end', () => {
     expect(stored.dueDate).toBe('2026-12-04');
     expect(bot.store.audit.list(5).find((e) => e.action === 'assignment.eta')).toMatchObject({ actor: BOB, target: seeded.id, details: { eta: '2026-12-18' } });
 
-    const notes = sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes').map((j) => j.value);
+    const notes = sn.control
+      .journal(seeded.ticket!.sysId)
+      .filter((j) => j.element === 'work_notes')
+      .map((j) => j.value);
     expect(notes.some((n) => n.includes('expected fix by 2026-12-18') && n.includes(justification))).toBe(true);
 
     const [gov] = defender.sim.control.listGovernanceAssignments();
@@ -78,7 +83,9 @@ describe('request more time, end to end', () => {
       remediationEta: { eta: '2026-12-18T00:00:00Z', justification },
       additionalData: { ticketNumber: 10001 },
     });
-    expect(validateDefinition(SPEC.governanceAssignments, 'GovernanceAssignment', { properties: gov!.properties }, { request: true, noExtra: true })).toEqual([]);
+    expect(validateDefinition(SPEC.governanceAssignments, 'GovernanceAssignment', { properties: gov!.properties }, { request: true, noExtra: true })).toEqual(
+      [],
+    );
   });
 
   it('a double click on Submit sends one work note, one Defender write and one admin request', async () => {
@@ -87,7 +94,12 @@ describe('request more time, end to end', () => {
     const justification = 'Waiting for the vendor patch window on 15 December';
     const governancePuts = () => defender.sim.control.requests().filter((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
     const requestCards = () =>
-      bot.connector.activities().filter((c) => c.conversationId === seeded.conversationId && c.method === 'POST' && c.body.attachments?.[0]?.content?.body?.[0]?.text === 'Request for more time');
+      bot.connector
+        .activities()
+        .filter(
+          (c) =>
+            c.conversationId === seeded.conversationId && c.method === 'POST' && c.body.attachments?.[0]?.content?.body?.[0]?.text === 'Request for more time',
+        );
     const putsBefore = governancePuts().length;
 
     const submit = () => bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-18', justification }, asBob()));
@@ -112,7 +124,9 @@ describe('request more time, end to end', () => {
   });
 
   it('refuses other people, bad dates and short reasons', async () => {
-    const other = await bot.send(execute('requestMoreTime', { assignmentId: seeded.id }, { serviceUrl: bot.connector.url, conversationId: 'a:alice', from: ALICE_FROM }));
+    const other = await bot.send(
+      execute('requestMoreTime', { assignmentId: seeded.id }, { serviceUrl: bot.connector.url, conversationId: 'a:alice', from: ALICE_FROM }),
+    );
     expect(other.body.value).toBe(`Only the owner (${BOB}) can ask for more time on this assignment.`);
 
     for (const [eta, justification, problem] of [
@@ -130,7 +144,9 @@ describe('request more time, end to end', () => {
 
   it('keeps the request when Defender fails and says so on the card', async () => {
     await defender.client.deleteGovernanceAssignment(seeded.resourceId, seeded.recommendationKey, seeded.id);
-    const res = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-18', justification: 'Waiting for the patch window' }, asBob()));
+    const res = await bot.send(
+      execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-18', justification: 'Waiting for the patch window' }, asBob()),
+    );
     const result = JSON.stringify(res.body.value);
     expect(result).toContain('More time requested, with problems');
     expect(result).toContain('the governance assignment no longer exists in Defender');

@@ -22,7 +22,9 @@ export interface MoreTimeWorld {
  * it: a real ServiceNow ticket and a real Defender governance assignment. `now` is Monday
  * 2026-11-30 09:00 UTC.
  */
-export async function startMoreTimeWorld(opts: { env?: Record<string, string>; assignment?: Partial<Assignment>; governanceDueDate?: string } = {}): Promise<MoreTimeWorld> {
+export async function startMoreTimeWorld(
+  opts: { env?: Record<string, string>; assignment?: Partial<Assignment>; governanceDueDate?: string } = {},
+): Promise<MoreTimeWorld> {
   resetSharedLimiters();
   const clock = new ManualClock('2026-11-30T09:00:00Z');
   const sn = await startServiceNowSimulator({ clock });
@@ -32,7 +34,9 @@ export async function startMoreTimeWorld(opts: { env?: Record<string, string>; a
   const subscriptionId = target.resourceId.split('/')[2]!;
   await bot.app.integrations.add({ name: 'ITSM', scope: `/subscriptions/${subscriptionId}`, instanceUrl: sn.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
   const integration = bot.store.integrations.findByName('ITSM')!;
-  const ticket = await bot.app.integrations.clientFor(integration).createTicket('incident', { short_description: 'Fix it' }, { correlationId: 'corr-more-time', correlationDisplay: 'Defender for Cloud' });
+  const ticket = await bot.app.integrations
+    .clientFor(integration)
+    .createTicket('incident', { short_description: 'Fix it' }, { correlationId: 'corr-more-time', correlationDisplay: 'Defender for Cloud' });
   const base = assignment({
     owner: BOB,
     dueDate: '2026-12-04',

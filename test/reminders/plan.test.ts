@@ -22,7 +22,7 @@ const plan = (over: Partial<PlanInput> & Pick<PlanInput, 'assignments'>) =>
   planReminders({ now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: () => false, ...over });
 
 describe('reminder planning', () => {
-  it('groups an owner\'s items into overdue / due this week / later with days left or overdue', () => {
+  it("groups an owner's items into overdue / due this week / later with days left or overdue", () => {
     const items = [
       assignment({ owner: 'Bob.Martinez@contoso.com', dueDate: '2026-12-25' }),
       assignment({ owner: 'bob.martinez@contoso.com', dueDate: '2026-11-27', severity: 'Low' }),
@@ -45,7 +45,11 @@ describe('reminder planning', () => {
     expect(d.counts).toEqual({ open: 5, overdue: 1, thisWeek: 2, later: 2 });
     expect(summaryLine(d.counts)).toBe('5 open, 1 overdue, 2 due this week');
     expect(d.items.map((i) => daysText(i.daysLeft))).toEqual(['3 days overdue', 'due today', '6 days left', '7 days left', '25 days left']);
-    expect(d.items[0]).toMatchObject({ ticketNumber: expect.stringMatching(/^INC/), ticketLink: expect.stringContaining('sys_id='), defenderLink: expect.stringContaining('assessmentKey/') });
+    expect(d.items[0]).toMatchObject({
+      ticketNumber: expect.stringMatching(/^INC/),
+      ticketLink: expect.stringContaining('sys_id='),
+      defenderLink: expect.stringContaining('assessmentKey/'),
+    });
   });
 
   it('shows the grace state: in grace before the due date, ended after it, none without a grace period', () => {
@@ -116,7 +120,9 @@ describe('reminder planning', () => {
     const tuesday = plan({ assignments: [soon, far], wasSent: (k) => sent.has(k), now: new Date('2026-12-01T09:00:00Z') });
     expect(tuesday.digests).toEqual([]);
     expect(tuesday.nudges.map((n) => n.items.map((i) => i.key))).toEqual([[nudgeKey(far.id, '2026-12-04')]]);
-    expect(plan({ assignments: [soon], wasSent: (k) => sent.has(k), settings: { remindDaysBefore: 0 }, now: new Date('2026-12-01T09:00:00Z') }).nudges).toEqual([]);
+    expect(plan({ assignments: [soon], wasSent: (k) => sent.has(k), settings: { remindDaysBefore: 0 }, now: new Date('2026-12-01T09:00:00Z') }).nudges).toEqual(
+      [],
+    );
   });
 
   it('uses the reminder timezone for today, the week and days left', () => {
@@ -145,7 +151,12 @@ describe('reminder planning', () => {
     const settings = { remindDaysBefore: 3, quietHours: q };
     // 02:00 UTC = 21:00 in New York: quiet there, not in UTC.
     const at = new Date('2026-11-30T02:00:00Z');
-    expect(plan({ assignments: [a], now: at, timezone: 'America/New_York', settings })).toMatchObject({ quiet: true, digests: [], escalations: [], graceEnded: [] });
+    expect(plan({ assignments: [a], now: at, timezone: 'America/New_York', settings })).toMatchObject({
+      quiet: true,
+      digests: [],
+      escalations: [],
+      graceEnded: [],
+    });
     expect(plan({ assignments: [a], now: at, timezone: 'Europe/Berlin', settings }).quiet).toBe(true);
     expect(plan({ assignments: [a], now: new Date('2026-11-30T09:00:00Z'), timezone: 'Europe/Berlin', settings }).digests).toHaveLength(1);
   });
@@ -170,7 +181,13 @@ describe('reminder cards', () => {
   const items = (n: number) =>
     plan({
       assignments: Array.from({ length: n }, (_, i) =>
-        assignment({ owner: 'alice.owner@contoso.com', dueDate: `2026-${i % 2 ? '11' : '12'}-${String(10 + (i % 15)).padStart(2, '0')}`, recommendationName: `${long} ${i}`, gracePeriod: i % 3 === 0, notifyManager: true }),
+        assignment({
+          owner: 'alice.owner@contoso.com',
+          dueDate: `2026-${i % 2 ? '11' : '12'}-${String(10 + (i % 15)).padStart(2, '0')}`,
+          recommendationName: `${long} ${i}`,
+          gracePeriod: i % 3 === 0,
+          notifyManager: true,
+        }),
       ),
     });
 
@@ -181,9 +198,23 @@ describe('reminder cards', () => {
       const cards = [
         renderOwnerDigest(d, { channelId }),
         renderNudge(d.items.slice(0, 2), { channelId }),
-        renderManagerDigest({ upn: 'carol@contoso.com', displayName: 'Carol Nguyen' }, [{ owner: 'alice.owner@contoso.com', items: p.escalations[0]!.items }], { channelId }),
+        renderManagerDigest({ upn: 'carol@contoso.com', displayName: 'Carol Nguyen' }, [{ owner: 'alice.owner@contoso.com', items: p.escalations[0]!.items }], {
+          channelId,
+        }),
         renderGraceEnded(d.items.slice(0, 2), { channelId }),
-        moreTimeFormCard({ assignmentId: 'a1', title: 't', resource: 'r', dueText: 'd', etaText: '', minDate: '2026-12-01', maxDate: '2027-11-30', suggestedDate: '2026-12-07' }, { channelId }),
+        moreTimeFormCard(
+          {
+            assignmentId: 'a1',
+            title: 't',
+            resource: 'r',
+            dueText: 'd',
+            etaText: '',
+            minDate: '2026-12-01',
+            maxDate: '2027-11-30',
+            suggestedDate: '2026-12-07',
+          },
+          { channelId },
+        ),
       ];
       for (const card of cards) {
         expect(cardProblems(card)).toEqual([]);
@@ -194,7 +225,9 @@ describe('reminder cards', () => {
 
   it('reads like a reminder email: greeting, summary, groups in order, facts and buttons per item', () => {
     const d = plan({
-      assignments: ['2026-11-20', '2026-12-02', '2026-12-20'].map((dueDate, i) => assignment({ owner: 'alice.owner@contoso.com', dueDate, gracePeriod: i > 0 })),
+      assignments: ['2026-11-20', '2026-12-02', '2026-12-20'].map((dueDate, i) =>
+        assignment({ owner: 'alice.owner@contoso.com', dueDate, gracePeriod: i > 0 }),
+      ),
     }).digests[0]!;
     const card = renderOwnerDigest(d, { channelId: 'msteams' });
     const text = JSON.stringify(card);
@@ -203,10 +236,15 @@ describe('reminder cards', () => {
     const groups = (card.body as any[]).filter((b) => b.type === 'Container').map((c) => c.items[0].text);
     expect(groups).toEqual(['Overdue (1)', 'Due this week (1)', 'Later (1)']);
     expect(text).toContain('in grace period (not affecting secure score)');
-    const actions = (card.body as any[]).filter((b) => b.type === 'Container').flatMap((c) => c.items.slice(1)).flatMap((i: any) => i.items.find((x: any) => x.type === 'ActionSet').actions);
+    const actions = (card.body as any[])
+      .filter((b) => b.type === 'Container')
+      .flatMap((c) => c.items.slice(1))
+      .flatMap((i: any) => i.items.find((x: any) => x.type === 'ActionSet').actions);
     expect(actions.filter((a: any) => a.title === 'Open ticket').every((a: any) => a.type === 'Action.OpenUrl' && a.url.includes('sys_id='))).toBe(true);
     expect(actions.filter((a: any) => a.title === 'Open in Defender')).toHaveLength(3);
-    expect(actions.filter((a: any) => a.type === 'Action.Execute' && a.verb === 'requestMoreTime').map((a: any) => a.data.assignmentId)).toEqual(d.items.map((i) => i.assignmentId));
+    expect(actions.filter((a: any) => a.type === 'Action.Execute' && a.verb === 'requestMoreTime').map((a: any) => a.data.assignmentId)).toEqual(
+      d.items.map((i) => i.assignmentId),
+    );
   });
 
   it('keeps a long digest under the card size limit and says how many items are not shown', () => {

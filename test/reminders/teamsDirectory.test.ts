@@ -44,18 +44,32 @@ describe('reaching owners in Teams by UPN', () => {
   });
 
   it('reports an owner it cannot reach once to the channel where the assignment was made', async () => {
-    await seed(bot.store, assignment({ owner: 'grace.lee@contoso.com', dueDate: '2026-12-03' }), assignment({ owner: 'grace.lee@contoso.com', dueDate: '2026-12-05' }));
+    await seed(
+      bot.store,
+      assignment({ owner: 'grace.lee@contoso.com', dueDate: '2026-12-03' }),
+      assignment({ owner: 'grace.lee@contoso.com', dueDate: '2026-12-05' }),
+    );
     const report = await bot.app.reminders.runOnce();
     await bot.app.messenger.drain();
     expect(report.unreachable).toEqual(['grace.lee@contoso.com']);
-    const notes = bot.connector.activities().filter((a) => a.conversationId === '19:channel-1@thread.tacv2' && JSON.stringify(a.body).includes('grace.lee@contoso.com'));
+    const notes = bot.connector
+      .activities()
+      .filter((a) => a.conversationId === '19:channel-1@thread.tacv2' && JSON.stringify(a.body).includes('grace.lee@contoso.com'));
     expect(notes).toHaveLength(1);
   });
 
   it('learns the UPN of a 1:1 chat from the roster when the user writes to the bot', async () => {
-    bot.connector.roster.push({ id: '29:user-1', name: 'Ada Admin', aadObjectId: '00000000-0000-0000-0000-0000000000a1', userPrincipalName: 'ada.admin@contoso.com' });
+    bot.connector.roster.push({
+      id: '29:user-1',
+      name: 'Ada Admin',
+      aadObjectId: '00000000-0000-0000-0000-0000000000a1',
+      userPrincipalName: 'ada.admin@contoso.com',
+    });
     await bot.send(message('help', { serviceUrl: bot.connector.url }));
-    expect(bot.store.conversations.get('a:personal-1')).toMatchObject({ userUpn: 'ada.admin@contoso.com', userAadObjectId: '00000000-0000-0000-0000-0000000000a1' });
+    expect(bot.store.conversations.get('a:personal-1')).toMatchObject({
+      userUpn: 'ada.admin@contoso.com',
+      userAadObjectId: '00000000-0000-0000-0000-0000000000a1',
+    });
   });
 });
 

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -9,7 +8,16 @@ const AC_BUNDLE = require.resolve('adaptivecards/dist/adaptivecards.min.js');
 const HOST_CONFIG = {
   fontFamily: 'Segoe UI, Helvetica Neue, sans-serif',
   containerStyles: {
-    default: { backgroundColor: '#FFFFFF', foregroundColors: { default: { default: '#242424', subtle: '#616161' }, attention: { default: '#C4314B' }, warning: { default: '#835C00' }, good: { default: '#237B4B' }, accent: { default: '#5B5FC7' } } },
+    default: {
+      backgroundColor: '#FFFFFF',
+      foregroundColors: {
+        default: { default: '#242424', subtle: '#616161' },
+        attention: { default: '#C4314B' },
+        warning: { default: '#835C00' },
+        good: { default: '#237B4B' },
+        accent: { default: '#5B5FC7' },
+      },
+    },
     emphasis: { backgroundColor: '#F5F5F5', foregroundColors: { default: { default: '#242424', subtle: '#616161' } } },
     attention: { backgroundColor: '#FCF4F6', foregroundColors: { default: { default: '#242424' } } },
     good: { backgroundColor: '#E7F2DA', foregroundColors: { default: { default: '#242424' } } },
@@ -31,7 +39,9 @@ export async function renderCardsToPng(cards: object[], browser?: Browser): Prom
   const own = browser ?? (await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }));
   try {
     const page = await own.newPage({ viewport: { width: 560, height: 400 }, deviceScaleFactor: 1 });
-    await page.setContent(`<!doctype html><html><body style="margin:0;background:#f0f0f0;font-family:Segoe UI,Helvetica,sans-serif"><div id="card" style="width:520px;margin:16px;background:#fff;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.2)"></div></body></html>`);
+    await page.setContent(
+      `<!doctype html><html><body style="margin:0;background:#f0f0f0;font-family:Segoe UI,Helvetica,sans-serif"><div id="card" style="width:520px;margin:16px;background:#fff;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.2)"></div></body></html>`,
+    );
     await page.addScriptTag({ content: readFileSync(AC_BUNDLE, 'utf8') });
     const out: RenderedCard[] = [];
     for (const card of cards) {

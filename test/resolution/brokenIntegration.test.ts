@@ -11,7 +11,12 @@ describe('resolution job: one integration whose secret cannot be decrypted', () 
   it("does not stop the other integration's assignments", async () => {
     w = await startWorld();
     // A second integration whose stored password no longer decrypts (e.g. the key was rotated without re-encrypting).
-    const broken = { ...w.integration, id: 'broken-integration', name: 'Broken ITSM', password: { ...w.integration.password, data: Buffer.from('not the ciphertext').toString('base64') } };
+    const broken = {
+      ...w.integration,
+      id: 'broken-integration',
+      name: 'Broken ITSM',
+      password: { ...w.integration.password, data: Buffer.from('not the ciphertext').toString('base64') },
+    };
     await w.bot.store.integrations.upsert(broken);
     expect(() => w.bot.app.integrations.clientFor(broken)).toThrow();
 

@@ -4,7 +4,8 @@ import { startWorld, type World } from './world.js';
 const get = (w: World, a: Assignment) => w.bot.store.assignments.get(a.id)!;
 const row = (w: World, a: Assignment) => w.snow.control.record(a.ticketType, a.ticket!.sysId)!;
 const subject = (a: Assignment) => `*${a.recommendationName}* on *${a.resourceName}*`;
-const assessmentReads = (w: World) => w.defender.control.requestCount({ kind: 'arm', method: 'GET', pathIncludes: '/providers/Microsoft.Security/assessments/' });
+const assessmentReads = (w: World) =>
+  w.defender.control.requestCount({ kind: 'arm', method: 'GET', pathIncludes: '/providers/Microsoft.Security/assessments/' });
 
 describe('resolution job: an assessment missing from Resource Graph is confirmed with the assessments API', () => {
   let w: World;

@@ -21,13 +21,16 @@ describe('resolution latency (sandbox)', () => {
     const t0 = performance.now();
     w.defender.control.markHealthy({ resourceId: target.resourceId, assessmentKey: target.recommendationKey });
     const report = await w.job.runOnce();
-    await w.bot.connector.waitFor((calls) => calls.some((c) => c.method === 'POST' && typeof c.body?.text === 'string' && c.body.text.includes(target.ticket!.number)));
+    await w.bot.connector.waitFor((calls) =>
+      calls.some((c) => c.method === 'POST' && typeof c.body?.text === 'string' && c.body.text.includes(target.ticket!.number)),
+    );
     const ms = performance.now() - t0;
 
     expect(report).toMatchObject({ resolved: 1, announcements: 1, checked: 25, errors: 0 });
     expect(w.snow.control.record('incident', target.ticket!.sysId)!.state).toBe('6');
-    // eslint-disable-next-line no-console
-    console.log(`resolution latency: healthy → resolved + announced in ${ms.toFixed(0)} ms (pass ${report.durationMs} ms, 25 open assignments, ${w.snow.control.requestCount()} ServiceNow requests so far)`);
+    console.log(
+      `resolution latency: healthy → resolved + announced in ${ms.toFixed(0)} ms (pass ${report.durationMs} ms, 25 open assignments, ${w.snow.control.requestCount()} ServiceNow requests so far)`,
+    );
     expect(ms).toBeLessThan(10_000);
   });
 });

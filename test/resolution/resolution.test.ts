@@ -40,7 +40,12 @@ describe('resolution job: Defender → ServiceNow', () => {
     expect(row(w, a).close_notes).toContain(`assessment status Healthy since ${changedAt}`);
     expect(row(w, a).close_notes).toContain(a.recommendationName);
     expect(row(w, a).close_notes).toContain(a.resourceId);
-    expect(get(w, a)).toMatchObject({ status: 'resolved', closeReason: CLOSE_REASON.autoResolved, resolvedAt: w.clock.now().toISOString(), governance: { status: 'deleted' } });
+    expect(get(w, a)).toMatchObject({
+      status: 'resolved',
+      closeReason: CLOSE_REASON.autoResolved,
+      resolvedAt: w.clock.now().toISOString(),
+      governance: { status: 'deleted' },
+    });
     expect(governance(w, a)).toBeUndefined();
     expect(w.announcements()).toEqual([`✅ ${subject(a)} is healthy again — ${a.ticket!.number} resolved automatically.`]);
     const put = w.bot.connector.activities().find((c) => c.method === 'PUT' && c.activityId === card.activityId)!;
@@ -276,7 +281,9 @@ describe('resolution job: ServiceNow → bot', () => {
     expect(report).toMatchObject({ removedInServiceNow: 1, governanceDeleted: 1, announcements: 1, cardsUpdated: 1 });
     expect(get(w, a)).toMatchObject({ status: 'removed', closeReason: 'closed in ServiceNow', governance: { status: 'deleted' } });
     expect(governance(w, a)).toBeUndefined();
-    expect(w.announcements()).toEqual([`${subject(a)} is unassigned again: ${a.ticket!.number} was closed in ServiceNow while the resource is still unhealthy.`]);
+    expect(w.announcements()).toEqual([
+      `${subject(a)} is unassigned again: ${a.ticket!.number} was closed in ServiceNow while the resource is still unhealthy.`,
+    ]);
     expect(w.bot.store.assignments.findLiveByKey(a.key)).toBeUndefined();
   });
 
@@ -332,7 +339,9 @@ describe('resolution job: restarts', () => {
 
     await w.restart();
     // As if the process had died after ServiceNow resolved the ticket but before our write landed.
-    await w.bot.store.assignments.upsertMany([{ ...get(w, a), status: 'open', resolvedAt: undefined, closeReason: undefined, governance: { key: a.id, status: 'synced' } }]);
+    await w.bot.store.assignments.upsertMany([
+      { ...get(w, a), status: 'open', resolvedAt: undefined, closeReason: undefined, governance: { key: a.id, status: 'synced' } },
+    ]);
     const again = await w.job.runOnce();
     expect(again).toMatchObject({ resolved: 1, announcements: 0 });
     expect(get(w, a).status).toBe('resolved');

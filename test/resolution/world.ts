@@ -52,7 +52,14 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
   await bot.app.integrations.add({ name: 'Contoso ITSM', scope: ALL_SCOPES[0]!, instanceUrl: snow.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
   bot.connector.reset();
   const credential = simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock });
-  const azure = new AzureClient({ credential, armBaseUrl: defender.url, graphBaseUrl: defender.url, clock, sleep: async () => undefined, logger: silentLogger });
+  const azure = new AzureClient({
+    credential,
+    armBaseUrl: defender.url,
+    graphBaseUrl: defender.url,
+    clock,
+    sleep: async () => undefined,
+    logger: silentLogger,
+  });
   const makeJob = () =>
     new ResolutionJob({
       store: bot.store,
@@ -142,7 +149,15 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
           severity: 'High',
           description: '',
           remediation: '',
-          resources: [{ resourceId: a.resourceId, assessmentId: a.id, name: resourceName, type: parseResourceId(a.resourceId)!.type, subscriptionId: assignment.subscriptionId }],
+          resources: [
+            {
+              resourceId: a.resourceId,
+              assessmentId: a.id,
+              name: resourceName,
+              type: parseResourceId(a.resourceId)!.type,
+              subscriptionId: assignment.subscriptionId,
+            },
+          ],
           contentHash: `h-${assignment.recommendationKey}`,
           status: 'unhealthy',
           firstSeenAt: now,
@@ -150,7 +165,14 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
         };
         await world.bot.store.recommendations.upsertMany([rec]);
         const activityId = await world.bot.app.messenger.send(CHANNEL, { text: `card for ${rec.key}` });
-        await world.bot.store.recommendations.upsertCard({ conversationId: CHANNEL, recommendationKey: rec.key, activityId: activityId!, contentHash: rec.contentHash, postedAt: now, updatedAt: now });
+        await world.bot.store.recommendations.upsertCard({
+          conversationId: CHANNEL,
+          recommendationKey: rec.key,
+          activityId: activityId!,
+          contentHash: rec.contentHash,
+          postedAt: now,
+          updatedAt: now,
+        });
       }
       world.bot.connector.reset();
       return assignment;
@@ -167,7 +189,11 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
       await defender.close();
       await snow.close();
     },
-    announcements: () => world.bot.connector.activities().filter((c) => c.method === 'POST' && typeof c.body?.text === 'string').map((c) => c.body.text as string),
+    announcements: () =>
+      world.bot.connector
+        .activities()
+        .filter((c) => c.method === 'POST' && typeof c.body?.text === 'string')
+        .map((c) => c.body.text as string),
   };
   return world;
 }

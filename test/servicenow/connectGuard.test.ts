@@ -49,7 +49,9 @@ describe('ServiceNow connect-time address guard', () => {
       );
     expect(err).toBeInstanceOf(ServiceNowError);
     expect((err as ServiceNowError).kind).toBe('network');
-    expect((err as ServiceNowError).reason).toMatch(/^refused to connect to ServiceNow: refusing to connect to non-public address 127\.0\.0\.1 for localhost; set SERVICENOW_ALLOW_PRIVATE_HOSTS=true/);
+    expect((err as ServiceNowError).reason).toMatch(
+      /^refused to connect to ServiceNow: refusing to connect to non-public address 127\.0\.0\.1 for localhost; set SERVICENOW_ALLOW_PRIVATE_HOSTS=true/,
+    );
     expect(sleeps).toEqual([]);
     expect(sim.control.requestCount()).toBe(0);
   });
@@ -69,10 +71,21 @@ describe('ServiceNow connect-time address guard', () => {
       const integration = store.integrations.findByName('Contoso ITSM')!;
       await expect(open.clientFor(integration).resolveUser('admin')).resolves.toMatchObject({ userName: 'admin' });
 
-      const guarded = new IntegrationService({ store, secrets, clock, logger: silentLogger, allowPrivateHosts: false, sleep: async (ms) => void sleeps.push(ms) });
+      const guarded = new IntegrationService({
+        store,
+        secrets,
+        clock,
+        logger: silentLogger,
+        allowPrivateHosts: false,
+        sleep: async (ms) => void sleeps.push(ms),
+      });
       const before = sim.control.requestCount();
       sleeps.length = 0;
-      await expect(guarded.clientFor(integration).resolveUser('admin')).rejects.toMatchObject({ name: 'ServiceNowError', kind: 'network', reason: expect.stringMatching(/non-public address/) });
+      await expect(guarded.clientFor(integration).resolveUser('admin')).rejects.toMatchObject({
+        name: 'ServiceNowError',
+        kind: 'network',
+        reason: expect.stringMatching(/non-public address/),
+      });
       expect(sleeps).toEqual([]);
       expect(sim.control.requestCount()).toBe(before);
     } finally {

@@ -77,7 +77,6 @@ export async function api(
   path: string,
   body?: unknown,
   // Raw protocol assertions index freely into ServiceNow's JSON; typing each shape would add nothing.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
 ): Promise<{ status: number; headers: Headers; json: any }> {
   const res = await fetch(`${sim.url}${path}`, {
     method,

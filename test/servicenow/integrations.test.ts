@@ -29,14 +29,27 @@ describe('ServiceNow integrations', () => {
     logs = [];
     const logger = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, cb) => (logs.push(c.toString()), cb()) }) });
     store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
-    service = new IntegrationService({ store, secrets: new SecretBox(Buffer.alloc(32, 3)), clock, logger, allowPrivateHosts: true, sleep: async () => undefined });
+    service = new IntegrationService({
+      store,
+      secrets: new SecretBox(Buffer.alloc(32, 3)),
+      clock,
+      logger,
+      allowPrivateHosts: true,
+      sleep: async () => undefined,
+    });
   });
   afterEach(async () => {
     await store.close();
     await sim.close();
   });
 
-  const input = (over: Record<string, unknown> = {}) => ({ name: 'Contoso ITSM', scope: SCOPE, instanceUrl: sim.url, ...DEFAULT_SIMULATOR_CREDENTIALS, ...over });
+  const input = (over: Record<string, unknown> = {}) => ({
+    name: 'Contoso ITSM',
+    scope: SCOPE,
+    instanceUrl: sim.url,
+    ...DEFAULT_SIMULATOR_CREDENTIALS,
+    ...over,
+  });
 
   it('adds an integration after verifying the credentials, with secrets encrypted at rest and never logged', async () => {
     const view = await service.add(input(), 'tester');
@@ -55,7 +68,7 @@ describe('ServiceNow integrations', () => {
     expect(store.audit.list(1)[0]).toMatchObject({ actor: 'tester', action: 'integration.add', target: 'Contoso ITSM' });
   });
 
-  it('refuses bad credentials with ServiceNow\'s reason and stores nothing', async () => {
+  it("refuses bad credentials with ServiceNow's reason and stores nothing", async () => {
     await expect(service.add(input({ password: 'wrong' }), 'tester')).rejects.toThrow(/ServiceNow refused the connection/);
     expect(service.list()).toEqual([]);
   });
@@ -68,19 +81,38 @@ describe('ServiceNow integrations', () => {
   });
 
   it('applies the SSRF guard unless private hosts are allowed', async () => {
-    const strict = new IntegrationService({ store, secrets: new SecretBox(Buffer.alloc(32, 3)), clock, logger: createLogger({ level: 'silent' }), allowPrivateHosts: false });
+    const strict = new IntegrationService({
+      store,
+      secrets: new SecretBox(Buffer.alloc(32, 3)),
+      clock,
+      logger: createLogger({ level: 'silent' }),
+      allowPrivateHosts: false,
+    });
     await expect(strict.add(input(), 'tester')).rejects.toThrow(/instanceUrl: the instance URL must use https/);
     await expect(strict.add(input({ instanceUrl: 'https://127.0.0.1:8443' }), 'tester')).rejects.toThrow(/not an IP address/);
     // A host name is resolved first; loopback answers are refused before any credential is sent.
-    const viaDns = new IntegrationService({ store, secrets: new SecretBox(Buffer.alloc(32, 3)), clock, logger: createLogger({ level: 'silent' }), allowPrivateHosts: false, lookup: async () => [{ address: '::ffff:7f00:1', family: 6 }] });
-    await expect(viaDns.add(input({ instanceUrl: 'https://snow.contoso.com' }), 'tester')).rejects.toThrow(/resolves to ::ffff:7f00:1, which is not a public address/);
+    const viaDns = new IntegrationService({
+      store,
+      secrets: new SecretBox(Buffer.alloc(32, 3)),
+      clock,
+      logger: createLogger({ level: 'silent' }),
+      allowPrivateHosts: false,
+      lookup: async () => [{ address: '::ffff:7f00:1', family: 6 }],
+    });
+    await expect(viaDns.add(input({ instanceUrl: 'https://snow.contoso.com' }), 'tester')).rejects.toThrow(
+      /resolves to ::ffff:7f00:1, which is not a public address/,
+    );
     expect(sim.control.requestCount()).toBe(0);
   });
 
   it('refuses a duplicate name, tests, records failures, and removes', async () => {
     await service.add(input({ fieldMode: 'customized' }), 'tester');
     await expect(service.add(input(), 'tester')).rejects.toThrow(/already exists/);
-    expect(service.list()[0].customFields).toEqual({ incident: ['assignment_group', 'impact', 'urgency'], problem: ['assignment_group', 'impact', 'urgency'], change_request: ['assignment_group', 'impact', 'urgency'] });
+    expect(service.list()[0].customFields).toEqual({
+      incident: ['assignment_group', 'impact', 'urgency'],
+      problem: ['assignment_group', 'impact', 'urgency'],
+      change_request: ['assignment_group', 'impact', 'urgency'],
+    });
 
     expect(await service.test('Contoso ITSM')).toMatchObject({ ok: true });
     sim.control.failNext({ count: 20, status: 500 });
@@ -121,7 +153,26 @@ describe('CLI', () => {
     const env = { DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'cli-')), SECRET_KEY: 'cd'.repeat(32), SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true' };
     const c = DEFAULT_SIMULATOR_CREDENTIALS;
     const add = io();
-    const addArgs = ['integration', 'add', '--name', 'Sandbox', '--scope', SCOPE, '--instance-url', sim.url, '--username', c.username, '--password', c.password, '--client-id', c.clientId, '--client-secret', c.clientSecret, '--fields', 'customized'];
+    const addArgs = [
+      'integration',
+      'add',
+      '--name',
+      'Sandbox',
+      '--scope',
+      SCOPE,
+      '--instance-url',
+      sim.url,
+      '--username',
+      c.username,
+      '--password',
+      c.password,
+      '--client-id',
+      c.clientId,
+      '--client-secret',
+      c.clientSecret,
+      '--fields',
+      'customized',
+    ];
     expect(await runCli(addArgs, env, add.io, clock)).toBe(0);
     expect(add.out[0]).toMatch(/Added integration "Sandbox"/);
 
@@ -140,10 +191,30 @@ describe('CLI', () => {
 
     // Secrets from the environment instead of the command line.
     const fromEnv = io();
-    const envArgs = ['integration', 'add', '--name', 'FromEnv', '--scope', SCOPE, '--instance-url', sim.url, '--username', c.username, '--client-id', c.clientId];
+    const envArgs = [
+      'integration',
+      'add',
+      '--name',
+      'FromEnv',
+      '--scope',
+      SCOPE,
+      '--instance-url',
+      sim.url,
+      '--username',
+      c.username,
+      '--client-id',
+      c.clientId,
+    ];
     expect(await runCli(envArgs, { ...env, SERVICENOW_PASSWORD: c.password, SERVICENOW_CLIENT_SECRET: c.clientSecret }, fromEnv.io, clock)).toBe(0);
     const noSecret = io();
-    expect(await runCli(envArgs.map((x) => (x === 'FromEnv' ? 'Other' : x)), env, noSecret.io, clock)).toBe(2);
+    expect(
+      await runCli(
+        envArgs.map((x) => (x === 'FromEnv' ? 'Other' : x)),
+        env,
+        noSecret.io,
+        clock,
+      ),
+    ).toBe(2);
     expect(noSecret.err[0]).toMatch(/--password \(or SERVICENOW_PASSWORD\) is required/);
 
     const remove = io();

@@ -1,11 +1,4 @@
-import {
-  CORRELATION_ID_MAX,
-  correlationKey,
-  formatGlideDateTime,
-  isResolvedState,
-  priorityFor,
-  recordLink,
-} from '../../core/servicenow-rules.js';
+import { CORRELATION_ID_MAX, correlationKey, formatGlideDateTime, isResolvedState, priorityFor, recordLink } from '../../core/servicenow-rules.js';
 
 describe('priorityFor (impact x urgency lookup)', () => {
   it.each([

@@ -1,10 +1,5 @@
 import { HOUR_MS } from '../../core/clock.js';
-import {
-  DEFAULT_SIMULATOR_CREDENTIALS as C,
-  defaultSeed,
-  groupId,
-  userId,
-} from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS as C, defaultSeed, groupId, userId } from '../../connectors/servicenow/simulator/index.js';
 import { api, harness, rawToken, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -23,12 +18,18 @@ const form = (fields: Record<string, string>) => ({
 
 describe('oauth_token.do', () => {
   it('issues Bearer tokens for the password grant and only an access token for the refresh grant', async () => {
-    const res = await fetch(`${h.sim.url}/oauth_token.do`, form({ grant_type: 'password', client_id: C.clientId, client_secret: C.clientSecret, username: C.username, password: C.password }));
+    const res = await fetch(
+      `${h.sim.url}/oauth_token.do`,
+      form({ grant_type: 'password', client_id: C.clientId, client_secret: C.clientSecret, username: C.username, password: C.password }),
+    );
     const body = (await res.json()) as Record<string, unknown>;
     expect(res.status).toBe(200);
     expect(body).toMatchObject({ token_type: 'Bearer', scope: 'useraccount', expires_in: 1800 });
     expect(body.access_token).toBe(token); // the current token is handed out again while valid
-    const refreshed = await fetch(`${h.sim.url}/oauth_token.do`, form({ grant_type: 'refresh_token', client_id: C.clientId, client_secret: C.clientSecret, refresh_token: String(body.refresh_token) }));
+    const refreshed = await fetch(
+      `${h.sim.url}/oauth_token.do`,
+      form({ grant_type: 'refresh_token', client_id: C.clientId, client_secret: C.clientSecret, refresh_token: String(body.refresh_token) }),
+    );
     const rbody = (await refreshed.json()) as Record<string, unknown>;
     expect(refreshed.status).toBe(200);
     expect(rbody.access_token).toEqual(expect.any(String));
@@ -36,7 +37,10 @@ describe('oauth_token.do', () => {
   });
 
   it('answers 401 access_denied for bad credentials and refuses JSON bodies', async () => {
-    const bad = await fetch(`${h.sim.url}/oauth_token.do`, form({ grant_type: 'password', client_id: C.clientId, client_secret: C.clientSecret, username: C.username, password: 'wrong' }));
+    const bad = await fetch(
+      `${h.sim.url}/oauth_token.do`,
+      form({ grant_type: 'password', client_id: C.clientId, client_secret: C.clientSecret, username: C.username, password: 'wrong' }),
+    );
     expect(bad.status).toBe(401);
     expect(await bad.json()).toEqual({ error_description: 'access_denied', error: 'server_error' });
     const json = await fetch(`${h.sim.url}/oauth_token.do`, {
@@ -112,7 +116,11 @@ describe('Table API writes', () => {
 
   it('ignores problem state changes through the Table API but keeps the other fields', async () => {
     const prb = (await api(h.sim, token, 'POST', '/api/now/table/problem', { short_description: 'x' })).json.result;
-    const res = await api(h.sim, token, 'PATCH', `/api/now/table/problem/${prb.sys_id}`, { state: '106', resolution_code: 'fix_applied', fix_notes: 'patched' });
+    const res = await api(h.sim, token, 'PATCH', `/api/now/table/problem/${prb.sys_id}`, {
+      state: '106',
+      resolution_code: 'fix_applied',
+      fix_notes: 'patched',
+    });
     expect(res.status).toBe(200);
     expect(res.json.result.state).toBe('101');
     expect(res.json.result.fix_notes).toBe('patched');
@@ -138,7 +146,12 @@ describe('Table API writes', () => {
 
 describe('Table API reads', () => {
   it('pages with sysparm_limit/offset, X-Total-Count and Link headers', async () => {
-    const res = await api(h.sim, token, 'GET', '/api/now/table/sys_user?sysparm_query=ORDERBYuser_name&sysparm_limit=3&sysparm_offset=3&sysparm_fields=user_name');
+    const res = await api(
+      h.sim,
+      token,
+      'GET',
+      '/api/now/table/sys_user?sysparm_query=ORDERBYuser_name&sysparm_limit=3&sysparm_offset=3&sysparm_fields=user_name',
+    );
     expect(res.headers.get('x-total-count')).toBe(String(defaultSeed().sys_user!.length));
     expect(res.json.result).toEqual([{ user_name: 'bob.manager' }, { user_name: 'bob.martinez' }, { user_name: 'carol.nguyen' }]);
     const links = Object.fromEntries(

@@ -1,16 +1,46 @@
 import { isPublicAddress } from '../../core/ipRanges.js';
 import { checkInstanceUrl, publicOnlyLookup, type Lookup } from '../../connectors/servicenow/urlGuard.js';
 
-const resolvesTo = (...addresses: string[]): Lookup => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+const resolvesTo =
+  (...addresses: string[]): Lookup =>
+  async () =>
+    addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
 
 describe('ServiceNow instance URL guard (SSRF)', () => {
   it('classifies addresses', () => {
-    for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1']) {
+    for (const ip of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+      '224.0.0.1',
+    ]) {
       expect([ip, isPublicAddress(ip)]).toEqual([ip, false]);
     }
-    for (const ip of ['149.96.5.10', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '::ffff:808:808', '2002:808:808::1']) expect([ip, isPublicAddress(ip)]).toEqual([ip, true]);
+    for (const ip of ['149.96.5.10', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '::ffff:808:808', '2002:808:808::1'])
+      expect([ip, isPublicAddress(ip)]).toEqual([ip, true]);
     // IPv6 spellings that embed a private IPv4 address, as Node normalises them (hex groups).
-    for (const ip of ['::ffff:7f00:1', '::ffff:a9fe:a9fe', '::7f00:1', '64:ff9b::a9fe:a9fe', '2002:a00:1::1', '2001:0:4136:e378::1', 'fe80::1%eth0', '198.51.100.7', '203.0.113.9', '2001:db8::1']) {
+    for (const ip of [
+      '::ffff:7f00:1',
+      '::ffff:a9fe:a9fe',
+      '::7f00:1',
+      '64:ff9b::a9fe:a9fe',
+      '2002:a00:1::1',
+      '2001:0:4136:e378::1',
+      'fe80::1%eth0',
+      '198.51.100.7',
+      '203.0.113.9',
+      '2001:db8::1',
+    ]) {
       expect([ip, isPublicAddress(ip)]).toEqual([ip, false]);
     }
   });
@@ -51,7 +81,9 @@ describe('ServiceNow instance URL guard (SSRF)', () => {
 
 describe('publicOnlyLookup (connect-time SSRF guard)', () => {
   const lookup = (hostname: string, options: import('node:dns').LookupOptions) =>
-    new Promise<{ err: NodeJS.ErrnoException | null; address?: unknown }>((resolve) => publicOnlyLookup()(hostname, options, (err: NodeJS.ErrnoException | null, address?: unknown) => resolve({ err, address })));
+    new Promise<{ err: NodeJS.ErrnoException | null; address?: unknown }>((resolve) =>
+      publicOnlyLookup()(hostname, options, (err: NodeJS.ErrnoException | null, address?: unknown) => resolve({ err, address })),
+    );
 
   it.each([{ all: true }, { all: false }, {}])('refuses a name that resolves to 127.0.0.1 (localhost) with EPRIVATEADDR, options %j', async (options) => {
     const { err, address } = await lookup('localhost', options);

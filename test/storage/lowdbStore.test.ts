@@ -46,7 +46,11 @@ describe('lowdb store', () => {
     const file = tmp();
     const store = await openLowdbStore({ file, clock, logger: silentLogger });
     // A large store keeps the first write in flight for many ticks.
-    await Promise.all(Array.from({ length: 20_000 }, (_, i) => store.audit.append({ at: clock.now().toISOString(), actor: 'a', action: `bulk-${i}`, details: { i, pad: 'x'.repeat(100) } })));
+    await Promise.all(
+      Array.from({ length: 20_000 }, (_, i) =>
+        store.audit.append({ at: clock.now().toISOString(), actor: 'a', action: `bulk-${i}`, details: { i, pad: 'x'.repeat(100) } }),
+      ),
+    );
     const before = store.status().writes;
     const pending = [store.conversations.upsert(conversation('first'))];
     for (let i = 0; i < 10; i++) {

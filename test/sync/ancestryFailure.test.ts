@@ -11,7 +11,17 @@ const ALL = BUILTIN_SUBSCRIPTIONS.map((s) => `/subscriptions/${s.subscriptionId}
 const MG = `/providers/Microsoft.Management/managementGroups/${CHILD_MANAGEMENT_GROUP}`;
 
 function conversation(id: string, filters: SubscriptionFilters = { severities: [], scopes: [] }): Conversation {
-  return { id, channelId: 'msteams', serviceUrl: 'https://smba.example/', kind: 'channel', reference: { conversation: { id } }, subscribed: true, filters, createdAt: START, updatedAt: START };
+  return {
+    id,
+    channelId: 'msteams',
+    serviceUrl: 'https://smba.example/',
+    kind: 'channel',
+    reference: { conversation: { id } },
+    subscribed: true,
+    filters,
+    createdAt: START,
+    updatedAt: START,
+  };
 }
 
 describe('sync pass when the management-group ancestry query fails', () => {

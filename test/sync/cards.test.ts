@@ -31,7 +31,14 @@ function rows(n: number): UnhealthyResource[] {
 }
 
 const rec300 = groupRecommendations(rows(300), new Date('2025-06-01T00:00:00Z')).get(KEY)!;
-const ticketsFor = (ids: string[]) => ids.map((resourceId, i) => ({ resourceId, ticketNumber: `INC00${1000 + i}`, ticketLink: `https://dev.service-now.com/incident.do?sys_id=${i}`, owner: 'alex@contoso.com', dueDate: '2025-07-01' }));
+const ticketsFor = (ids: string[]) =>
+  ids.map((resourceId, i) => ({
+    resourceId,
+    ticketNumber: `INC00${1000 + i}`,
+    ticketLink: `https://dev.service-now.com/incident.do?sys_id=${i}`,
+    owner: 'alex@contoso.com',
+    dueDate: '2025-07-01',
+  }));
 
 type Action = { type: string; title: string; verb?: string; data?: Record<string, unknown> };
 

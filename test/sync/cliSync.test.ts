@@ -16,7 +16,17 @@ import type { Conversation } from '../../storage/schema.js';
 const AT = '2025-06-01T00:00:00.000Z';
 
 function channel(id: string): Conversation {
-  return { id, channelId: 'msteams', serviceUrl: 'https://smba.example/', kind: 'channel', reference: { conversation: { id } }, subscribed: true, filters: { severities: [], scopes: [] }, createdAt: AT, updatedAt: AT };
+  return {
+    id,
+    channelId: 'msteams',
+    serviceUrl: 'https://smba.example/',
+    kind: 'channel',
+    reference: { conversation: { id } },
+    subscribed: true,
+    filters: { severities: [], scopes: [] },
+    createdAt: AT,
+    updatedAt: AT,
+  };
 }
 
 /** A port nothing listens on: bound, then released. */
@@ -72,7 +82,9 @@ describe('npm run cli -- sync', () => {
     expect(first.out[0]).toMatch(/^Synced from a private Defender simulator/);
     expect(first.out).toContain(`Recommendations: ${expected.recommendations} unhealthy, ${expected.resources} unhealthy resources.`);
     expect(first.out).toContain(`Changes: ${expected.recommendations} new, 0 changed, 0 resolved, 0 unchanged (1 store write).`);
-    expect(first.out).toContain(`Cards: ${expected.recommendations} to post and 0 to update in 1 subscribed conversation; the bot posts and updates them on its next pass.`);
+    expect(first.out).toContain(
+      `Cards: ${expected.recommendations} to post and 0 to update in 1 subscribed conversation; the bot posts and updates them on its next pass.`,
+    );
     const after = await stored();
     expect(after.recommendations).toHaveLength(expected.recommendations);
     // No PostedCard: the bot's next pass must still post every card.
@@ -81,7 +93,9 @@ describe('npm run cli -- sync', () => {
     const second = capture();
     expect(await runSyncCommand(env, second.io)).toBe(0);
     expect(second.out).toContain(`Changes: 0 new, 0 changed, 0 resolved, ${expected.recommendations} unchanged (0 store writes).`);
-    expect(second.out).toContain(`Cards: ${expected.recommendations} to post and 0 to update in 1 subscribed conversation; the bot posts and updates them on its next pass.`);
+    expect(second.out).toContain(
+      `Cards: ${expected.recommendations} to post and 0 to update in 1 subscribed conversation; the bot posts and updates them on its next pass.`,
+    );
   });
 
   it('reads the sandbox simulator on SANDBOX_DEFENDER_PORT when one answers, with its current state', async () => {
@@ -95,7 +109,9 @@ describe('npm run cli -- sync', () => {
       expect(await runSyncCommand({ ...env, SANDBOX_DEFENDER_PORT: String(sim.port) }, io)).toBe(0);
       expect(err).toEqual([]);
       expect(out[0]).toMatch(new RegExp(`^Synced from the sandbox Defender simulator at http://127\\.0\\.0\\.1:${sim.port} `));
-      expect(out).toContain(`Recommendations: ${new Set(still.map((a) => a.assessmentKey.toLowerCase())).size} unhealthy, ${still.length} unhealthy resources.`);
+      expect(out).toContain(
+        `Recommendations: ${new Set(still.map((a) => a.assessmentKey.toLowerCase())).size} unhealthy, ${still.length} unhealthy resources.`,
+      );
       expect(out).toContain('No conversation is subscribed, so there are no cards to post.');
       expect(sim.control.requestCount({ kind: 'resourceGraph' })).toBeGreaterThan(0);
     } finally {

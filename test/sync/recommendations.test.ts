@@ -101,7 +101,9 @@ describe('content hash', () => {
 describe('diff', () => {
   it('sorts a pass into new, changed, resolved and unchanged', () => {
     const prev = groupRecommendations([row('vm-1'), row('vm-1', { assessmentKey: 'k-same' }), row('vm-1', { assessmentKey: 'k-gone' })], T0);
-    const next = groupRecommendations([row('vm-1'), row('vm-2'), row('vm-1', { assessmentKey: 'k-same' }), row('vm-5', { assessmentKey: 'k-new' })], T1, (k) => prev.get(k));
+    const next = groupRecommendations([row('vm-1'), row('vm-2'), row('vm-1', { assessmentKey: 'k-same' }), row('vm-5', { assessmentKey: 'k-new' })], T1, (k) =>
+      prev.get(k),
+    );
     const diff = diffRecommendations(prev.values(), next, T1);
     expect(diff.added.map((r) => r.key)).toEqual(['k-new']);
     expect(diff.changed.map((r) => r.key)).toEqual([KEY.toLowerCase()]);
@@ -158,7 +160,8 @@ describe('filters', () => {
 
 describe('HTML remediation → card text', () => {
   it('strips tags, keeps list items as bullets, decodes entities and collapses whitespace', () => {
-    const html = '<p>To fix:</p>\n<ol>\n  <li>Go to <a href="https://x">the   portal</a>;</li>\n<li><b>Enable</b>&nbsp;TLS&nbsp;1.2 &gt;= &#39;on&#39; &#x2713;</li></ol><br/>Done.<script>alert(1)</script>';
+    const html =
+      '<p>To fix:</p>\n<ol>\n  <li>Go to <a href="https://x">the   portal</a>;</li>\n<li><b>Enable</b>&nbsp;TLS&nbsp;1.2 &gt;= &#39;on&#39; &#x2713;</li></ol><br/>Done.<script>alert(1)</script>';
     expect(htmlToCardText(html)).toBe("To fix:\n• Go to the portal;\n• Enable TLS 1.2 >= 'on' ✓\nDone.");
   });
 

@@ -12,11 +12,23 @@ const ALL = BUILTIN_SUBSCRIPTIONS.map((s) => `/subscriptions/${s.subscriptionId}
 const PROD = BUILTIN_SUBSCRIPTIONS.find((s) => s.displayName === 'Contoso Production')!;
 
 function conversation(id: string): Conversation {
-  return { id, channelId: 'msteams', serviceUrl: 'https://smba.example/', kind: 'channel', reference: { conversation: { id } }, subscribed: true, filters: { severities: [], scopes: [] }, createdAt: START, updatedAt: START };
+  return {
+    id,
+    channelId: 'msteams',
+    serviceUrl: 'https://smba.example/',
+    kind: 'channel',
+    reference: { conversation: { id } },
+    subscribed: true,
+    filters: { severities: [], scopes: [] },
+    createdAt: START,
+    updatedAt: START,
+  };
 }
 
 const resourceTitles = (messenger: RecordingMessenger): string[] =>
-  messenger.sends.flatMap((s) => (((s.message as any).card.body as any[]).find((b) => b.type === 'Input.ChoiceSet')?.choices ?? []).map((c: { title: string }) => c.title));
+  messenger.sends.flatMap((s) =>
+    (((s.message as any).card.body as any[]).find((b) => b.type === 'Input.ChoiceSet')?.choices ?? []).map((c: { title: string }) => c.title),
+  );
 
 const namesLookups = (h: Harness) =>
   h.sim.control.requests().filter((r) => r.kind === 'resourceGraph' && JSON.stringify(r.body ?? '').includes('resourcecontainers')).length;

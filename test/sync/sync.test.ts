@@ -12,7 +12,17 @@ const ALL = BUILTIN_SUBSCRIPTIONS.map((s) => `/subscriptions/${s.subscriptionId}
 const DEV = BUILTIN_SUBSCRIPTIONS.find((s) => s.managementGroup !== CHILD_MANAGEMENT_GROUP)!.subscriptionId;
 
 function conversation(id: string, filters: SubscriptionFilters = { severities: [], scopes: [] }): Conversation {
-  return { id, channelId: 'msteams', serviceUrl: 'https://smba.example/', kind: 'channel', reference: { conversation: { id } }, subscribed: true, filters, createdAt: START, updatedAt: START };
+  return {
+    id,
+    channelId: 'msteams',
+    serviceUrl: 'https://smba.example/',
+    kind: 'channel',
+    reference: { conversation: { id } },
+    subscribed: true,
+    filters,
+    createdAt: START,
+    updatedAt: START,
+  };
 }
 
 /** Unhealthy (recommendation key → resource ids), straight from the simulator's state. */
@@ -49,7 +59,15 @@ describe('sync job against the Defender simulator', () => {
     await store.conversations.upsert(conversation('c2'));
     const expected = unhealthyByKey(h);
     const first = await job.runOnce();
-    expect(first).toMatchObject({ recommendations: expected.size, new: expected.size, changed: 0, resolved: 0, cardsPosted: expected.size * 2, cardsUpdated: 0, storeWrites: 1 });
+    expect(first).toMatchObject({
+      recommendations: expected.size,
+      new: expected.size,
+      changed: 0,
+      resolved: 0,
+      cardsPosted: expected.size * 2,
+      cardsUpdated: 0,
+      storeWrites: 1,
+    });
     expect(first.resources).toBe([...expected.values()].reduce((n, ids) => n + ids.length, 0));
     expect(await job.delivered()).toEqual({ posted: expected.size * 2, updated: 0, failed: 0 });
     expect(messenger.sends).toHaveLength(expected.size * 2);
@@ -110,17 +128,29 @@ describe('sync job against the Defender simulator', () => {
 
   it('respects severity and management-group filters', async () => {
     await store.conversations.upsert(conversation('high', { severities: ['High'], scopes: [] }));
-    await store.conversations.upsert(conversation('prod', { severities: [], scopes: [`/providers/Microsoft.Management/managementGroups/${CHILD_MANAGEMENT_GROUP}`] }));
+    await store.conversations.upsert(
+      conversation('prod', { severities: [], scopes: [`/providers/Microsoft.Management/managementGroups/${CHILD_MANAGEMENT_GROUP}`] }),
+    );
     const report = await job.runOnce();
     await job.delivered();
     const high = messenger.sends.filter((s) => s.conversationId === 'high');
     const prod = messenger.sends.filter((s) => s.conversationId === 'prod');
-    const highKeys = new Set(store.recommendations.list().filter((r) => r.severity === 'High').map((r) => r.key));
+    const highKeys = new Set(
+      store.recommendations
+        .list()
+        .filter((r) => r.severity === 'High')
+        .map((r) => r.key),
+    );
     expect(high.length).toBe(highKeys.size);
     expect(high.every((s) => highKeys.has(keyOfCard(s)))).toBe(true);
     expect(high.length).toBeLessThan(report.recommendations);
 
-    const prodKeys = new Set(store.recommendations.list().filter((r) => r.resources.some((x) => x.subscriptionId !== DEV)).map((r) => r.key));
+    const prodKeys = new Set(
+      store.recommendations
+        .list()
+        .filter((r) => r.resources.some((x) => x.subscriptionId !== DEV))
+        .map((r) => r.key),
+    );
     expect(new Set(prod.map(keyOfCard))).toEqual(prodKeys);
     const prodChoiceIds = prod.flatMap((s) => choicesOf(s).map((c: any) => c.value as string));
     expect(prodChoiceIds.length).toBeGreaterThan(0);
@@ -196,7 +226,10 @@ describe('sync job against the Defender simulator', () => {
       const report = await task.execute();
       expect(report.cardsPosted).toBe(unhealthyByKey(h).size);
       const errors: unknown[] = [];
-      const failing = scheduleSync({ runOnce: () => Promise.reject(new Error('boom')) }, '0 0 1 1 *', { ...silentLogger, error: (o: unknown) => void errors.push(o) } as typeof silentLogger);
+      const failing = scheduleSync({ runOnce: () => Promise.reject(new Error('boom')) }, '0 0 1 1 *', {
+        ...silentLogger,
+        error: (o: unknown) => void errors.push(o),
+      } as typeof silentLogger);
       try {
         await expect(failing.execute()).resolves.toBeUndefined();
         expect(errors).toHaveLength(1);

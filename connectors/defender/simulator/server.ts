@@ -110,7 +110,11 @@ export interface DefenderSimulator {
 // ---------------------------------------------------------------------------------------------
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly body: unknown, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(`HTTP ${status}`);
   }
 }
@@ -120,9 +124,22 @@ function armError(status: number, code: string, message: string, extra?: Record<
 }
 
 function graphError(status: number, code: string, message: string, clock: Clock): HttpError {
-  const requestId = randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5');
+  const requestId = randomBytes(16)
+    .toString('hex')
+    .replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5');
   return new HttpError(status, {
-    error: { code, message, innerError: { date: clock.now().toISOString().replace(/\.\d{3}Z$/, ''), 'request-id': requestId, 'client-request-id': requestId } },
+    error: {
+      code,
+      message,
+      innerError: {
+        date: clock
+          .now()
+          .toISOString()
+          .replace(/\.\d{3}Z$/, ''),
+        'request-id': requestId,
+        'client-request-id': requestId,
+      },
+    },
   });
 }
 
@@ -216,7 +233,10 @@ interface SkipToken {
 }
 
 function scopeHash(req: QueryRequest): string {
-  return createHash('sha1').update(JSON.stringify([req.query, req.subscriptions ?? [], req.managementGroups ?? []])).digest('hex').slice(0, 16);
+  return createHash('sha1')
+    .update(JSON.stringify([req.query, req.subscriptions ?? [], req.managementGroups ?? []]))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 const bodies = new WeakMap<http.IncomingMessage, string>();
@@ -236,7 +256,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 
 function requireApiVersion(url: URL, allowed: string[]): void {
   const v = url.searchParams.get('api-version');
-  if (!v) throw armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+  if (!v) throw armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
   if (!allowed.includes(v)) {
     throw armError(400, 'InvalidApiVersionParameter', `The api-version '${v}' is invalid. The supported versions are '${allowed.join("','")}'.`);
   }
@@ -264,12 +284,14 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     const expiresAt = m ? tokens.get(m[1]!) : undefined;
     const fail = (code: string, message: string) => {
       if (graph) throw graphError(401, 'InvalidAuthenticationToken', message, clock);
-      throw armError(401, code, message, undefined, { 'WWW-Authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"' });
+      throw armError(401, code, message, undefined, {
+        'WWW-Authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"',
+      });
     };
     if (!m) fail('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
     if (expiresAt === undefined) fail('InvalidAuthenticationToken', 'The access token is invalid.');
     if (clock.now().getTime() >= expiresAt!) {
-      fail('ExpiredAuthenticationToken', "The access token expiry UTC time is earlier than current UTC time.");
+      fail('ExpiredAuthenticationToken', 'The access token expiry UTC time is earlier than current UTC time.');
     }
   }
 
@@ -280,11 +302,18 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     if (tenant.toLowerCase() !== state.tenantId.toLowerCase()) {
       throw oauthError(400, 'invalid_request', `AADSTS90002: Tenant '${tenant}' not found.`);
     }
-    if (form.get('grant_type') !== 'client_credentials') throw oauthError(400, 'unsupported_grant_type', 'AADSTS70003: The app requested an unsupported grant type.');
+    if (form.get('grant_type') !== 'client_credentials')
+      throw oauthError(400, 'unsupported_grant_type', 'AADSTS70003: The app requested an unsupported grant type.');
     const scope = form.get('scope') ?? '';
-    if (!scope.endsWith('/.default')) throw oauthError(400, 'invalid_scope', 'AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.');
+    if (!scope.endsWith('/.default'))
+      throw oauthError(
+        400,
+        'invalid_scope',
+        'AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.',
+      );
     const client = clients.find((c) => c.clientId === form.get('client_id'));
-    if (!client) throw oauthError(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`);
+    if (!client)
+      throw oauthError(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`);
     if (client.clientSecret !== form.get('client_secret')) throw oauthError(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
     const token = `sim.${(++issued).toString(36)}.${randomBytes(18).toString('base64url')}`;
     tokens.set(token, clock.now().getTime() + tokenLifetime * 1000);
@@ -299,11 +328,29 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     const headers: Record<string, string> = {};
     if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(f.retryAfterSeconds);
     if (f.status === 429) {
-      throw armError(429, 'RateLimiting', 'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(), {
-        details: [{ code: 'RateLimiting', message: 'Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.' }],
-      }, headers);
+      throw armError(
+        429,
+        'RateLimiting',
+        'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(),
+        {
+          details: [
+            {
+              code: 'RateLimiting',
+              message:
+                'Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.',
+            },
+          ],
+        },
+        headers,
+      );
     }
-    throw armError(f.status, f.status >= 500 ? 'InternalServerError' : 'InjectedFault', 'Encountered internal server error. Diagnostic information: simulated fault.', undefined, headers);
+    throw armError(
+      f.status,
+      f.status >= 500 ? 'InternalServerError' : 'InjectedFault',
+      'Encountered internal server error. Diagnostic information: simulated fault.',
+      undefined,
+      headers,
+    );
   }
 
   function chargeQuota(): Record<string, string> {
@@ -314,9 +361,21 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     const resetsAfter = formatResetsAfter(window.start + windowMs - now);
     if (window.used >= quota.limit) {
       const retry = String(Math.max(1, Math.ceil((window.start + windowMs - now) / 1000)));
-      throw armError(429, 'RateLimiting', 'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(), {
-        details: [{ code: 'RateLimiting', message: 'Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.' }],
-      }, { 'x-ms-user-quota-remaining': '0', 'x-ms-user-quota-resets-after': resetsAfter, 'Retry-After': retry });
+      throw armError(
+        429,
+        'RateLimiting',
+        'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(),
+        {
+          details: [
+            {
+              code: 'RateLimiting',
+              message:
+                'Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.',
+            },
+          ],
+        },
+        { 'x-ms-user-quota-remaining': '0', 'x-ms-user-quota-resets-after': resetsAfter, 'Retry-After': retry },
+      );
     }
     window.used++;
     return { 'x-ms-user-quota-remaining': String(quota.limit - window.used), 'x-ms-user-quota-resets-after': resetsAfter };
@@ -418,14 +477,24 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       throw armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
     }
     const parsed = QueryRequestSchema.safeParse(raw);
-    if (!parsed.success) throw armError(400, 'InvalidRequestContent', `The request content was invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw armError(
+        400,
+        'InvalidRequestContent',
+        `The request content was invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const body = parsed.data;
     if (body.options?.resultFormat === 'table') throw armError(400, 'BadRequest', 'The simulator serves resultFormat objectArray only.');
     const headers = chargeQuota();
     const shape = classifyQuery(body.query);
     if (!shape) {
       throw armError(400, 'BadRequest', 'Please provide below info when asking for support: timestamp = ' + clock.now().toISOString(), {
-        details: [{ code: 'InvalidQuery', message: 'Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the error before retrying.' }],
+        details: [
+          {
+            code: 'InvalidQuery',
+            message: 'Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the error before retrying.',
+          },
+        ],
       });
     }
     let allowedSubs: Set<string> | undefined;
@@ -480,7 +549,10 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   // --- Security REST --------------------------------------------------------------------------
   function assessmentResponse(a: DatasetAssessment & { id: string }, expand: string | null): Record<string, unknown> {
     const rec = state.recommendation(a.key);
-    const exp = (expand ?? '').toLowerCase().split(',').map((s) => s.trim());
+    const exp = (expand ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim());
     return {
       id: a.id,
       name: a.key,
@@ -490,7 +562,9 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
         ...(rec ? { displayName: rec.displayName } : {}),
         status: statusOf(a),
         additionalData: {},
-        ...(exp.includes('links') ? { links: { azurePortalUri: `https://portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/${a.key}` } } : {}),
+        ...(exp.includes('links')
+          ? { links: { azurePortalUri: `https://portal.azure.com/#blade/Microsoft_Azure_Security/RecommendationsBlade/assessmentKey/${a.key}` } }
+          : {}),
         ...(exp.includes('metadata') && rec ? { metadata: metadataProperties(rec) } : {}),
       },
     };
@@ -509,7 +583,13 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     return { id: g.id, name: g.name, type: 'Microsoft.Security/assessments/governanceAssignments', properties: g.properties };
   }
 
-  async function handleGovernance(req: http.IncomingMessage, url: URL, scope: string, assessmentName: string, key: string | undefined): Promise<{ status: number; body?: unknown }> {
+  async function handleGovernance(
+    req: http.IncomingMessage,
+    url: URL,
+    scope: string,
+    assessmentName: string,
+    key: string | undefined,
+  ): Promise<{ status: number; body?: unknown }> {
     requireApiVersion(url, [GOVERNANCE_API_VERSION]);
     if (!/^[-\w._()]+$/.test(assessmentName)) throw armError(400, 'InvalidAssessmentName', `The assessment name '${assessmentName}' is invalid.`);
     const assessmentId = assessmentIdFor(scope, assessmentName);
@@ -539,7 +619,11 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
         }
         const parsed = GovernanceAssignmentBodySchema.safeParse(raw);
         if (!parsed.success) {
-          throw armError(400, 'InvalidRequestContent', `Invalid governance assignment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+          throw armError(
+            400,
+            'InvalidRequestContent',
+            `Invalid governance assignment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          );
         }
         const now = clock.now().toISOString();
         const stored: StoredGovernanceAssignment = {
@@ -624,11 +708,23 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     if (!m) throw graphError(400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop()}'.`, clock);
     const who = decodeURIComponent(m[1]!);
     const user = graphUser(who, false);
-    if (!user) throw graphError(404, 'Request_ResourceNotFound', `Resource '${who}' does not exist or one of its queried reference-property objects are not present.`, clock);
+    if (!user)
+      throw graphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${who}' does not exist or one of its queried reference-property objects are not present.`,
+        clock,
+      );
     if (!m[2]) return user;
     const managerId = state.users.find((u) => u.id === user['id'])?.managerId;
     const manager = managerId ? graphUser(managerId, true) : undefined;
-    if (!manager) throw graphError(404, 'Request_ResourceNotFound', `Resource 'manager' does not exist or one of its queried reference-property objects are not present.`, clock);
+    if (!manager)
+      throw graphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource 'manager' does not exist or one of its queried reference-property objects are not present.`,
+        clock,
+      );
     return manager;
   }
 
@@ -685,13 +781,23 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   };
 
   const ControlBodies = {
-    setAssessmentStatus: z.object({ resourceId: z.string().optional(), resourceName: z.string().optional(), assessmentKey: z.string(), code: z.enum(['Healthy', 'Unhealthy', 'NotApplicable']) }),
+    setAssessmentStatus: z.object({
+      resourceId: z.string().optional(),
+      resourceName: z.string().optional(),
+      assessmentKey: z.string(),
+      code: z.enum(['Healthy', 'Unhealthy', 'NotApplicable']),
+    }),
     deleteResource: z.object({ resource: z.string() }),
     hideFromResourceGraph: z.object({ assessmentId: z.string(), hidden: z.boolean().default(true) }),
     addUnhealthyAssessments: z.object({ items: z.array(z.object({ resourceId: z.string(), assessmentKey: z.string(), location: z.string().optional() })) }),
     setQuota: z.object({ quota: z.union([z.literal('off'), z.object({ limit: z.number().int().min(0), windowSeconds: z.number().positive() })]) }),
     setPageSize: z.object({ pageSize: z.number().int() }),
-    injectFaults: z.object({ count: z.number().int().min(1), status: z.number().int(), retryAfterSeconds: z.number().optional(), target: z.enum(['resourceGraph', 'arm', 'graph', 'any']).optional() }),
+    injectFaults: z.object({
+      count: z.number().int().min(1),
+      status: z.number().int(),
+      retryAfterSeconds: z.number().optional(),
+      target: z.enum(['resourceGraph', 'arm', 'graph', 'any']).optional(),
+    }),
   };
 
   async function handleControl(req: http.IncomingMessage, path: string): Promise<unknown> {
@@ -773,7 +879,11 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     return 'other';
   }
 
-  async function route(req: http.IncomingMessage, url: URL, kind: RequestLogEntry['kind']): Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> {
+  async function route(
+    req: http.IncomingMessage,
+    url: URL,
+    kind: RequestLogEntry['kind'],
+  ): Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> {
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (kind === 'control') {
@@ -874,4 +984,3 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       }),
   };
 }
-

@@ -4,14 +4,7 @@
  */
 import type { Clock } from '../../../core/clock.js';
 import { assessmentIdFor, parseResourceId, type AssessmentStatusCode } from '../../../core/defender-model.js';
-import type {
-  DatasetAssessment,
-  DatasetRecommendation,
-  DatasetResource,
-  DatasetRoleAssignment,
-  DatasetUser,
-  DefenderDataset,
-} from '../dataset.js';
+import type { DatasetAssessment, DatasetRecommendation, DatasetResource, DatasetRoleAssignment, DatasetUser, DefenderDataset } from '../dataset.js';
 
 export interface AssessmentTarget {
   /** Full ARM id of the resource (case-insensitive). */
@@ -74,7 +67,10 @@ export class SimulatorState {
   version = 0;
   readonly governance = new Map<string, StoredGovernanceAssignment>();
 
-  constructor(dataset: DefenderDataset, private readonly clock: Clock) {
+  constructor(
+    dataset: DefenderDataset,
+    private readonly clock: Clock,
+  ) {
     this.tenantId = dataset.tenantId;
     this.managementGroups = dataset.managementGroups.map((g) => ({ ...g }));
     this.subscriptions = dataset.subscriptions.map((s) => ({ ...s }));
@@ -145,10 +141,7 @@ export class SimulatorState {
 
   /** Scopes of everything above a subscription (for role inheritance). */
   scopesAbove(subscriptionId: string): string[] {
-    return [
-      '/',
-      ...this.ancestorsOf(subscriptionId).map((g) => `/providers/Microsoft.Management/managementGroups/${g.name}`),
-    ];
+    return ['/', ...this.ancestorsOf(subscriptionId).map((g) => `/providers/Microsoft.Management/managementGroups/${g.name}`)];
   }
 
   private resolveTargets(t: AssessmentTarget): Array<DatasetAssessment & { id: string }> {

@@ -107,9 +107,7 @@ function matches(actual: string, cond: Condition): boolean {
 }
 
 export function runQuery(src: RowSource, table: SimTable, query: ParsedQuery): SimRow[] {
-  const rows = src.all(table).filter((row) =>
-    query.groups.every((group) => group.some((cond) => matches(fieldValue(src, table, row, cond.field), cond))),
-  );
+  const rows = src.all(table).filter((row) => query.groups.every((group) => group.some((cond) => matches(fieldValue(src, table, row, cond.field), cond))));
   if (query.orderBy.length > 0) {
     rows.sort((x, y) => {
       for (const { field, desc } of query.orderBy) {

@@ -21,8 +21,7 @@ export interface WriteContext {
 }
 
 export type WriteOutcome =
-  | { ok: true; changes: SimRow; journal: Array<{ element: string; value: string }> }
-  | { ok: false; status: number; message: string; detail: string | null };
+  { ok: true; changes: SimRow; journal: Array<{ element: string; value: string }> } | { ok: false; status: number; message: string; detail: string | null };
 
 const NOT_WRITABLE = new Set<string>([...SYSTEM_FIELDS, 'number', 'priority']);
 const TICKET_TABLES = new Set<SimTable>(['incident', 'problem', 'change_request']);
@@ -179,12 +178,8 @@ function changeRules(ctx: WriteContext, changes: SimRow, before: string | undefi
   const target = changes.state;
   if (target === undefined || target === before) return undefined;
   const merged = { ...ctx.existing, ...changes };
-  const allowed =
-    merged.type === 'standard' || merged.approval === 'approved' || target === CHANGE_STATE.canceled;
-  const finished =
-    before === CHANGE_STATE.closed ||
-    before === CHANGE_STATE.canceled ||
-    (target === CHANGE_STATE.canceled && before === CHANGE_STATE.review);
+  const allowed = merged.type === 'standard' || merged.approval === 'approved' || target === CHANGE_STATE.canceled;
+  const finished = before === CHANGE_STATE.closed || before === CHANGE_STATE.canceled || (target === CHANGE_STATE.canceled && before === CHANGE_STATE.review);
   if (!allowed || finished) {
     delete changes.state;
     return undefined;

@@ -3,24 +3,9 @@
  * dropped silently on write, as a real instance does with unknown columns.
  */
 
-export type SimTable =
-  | 'incident'
-  | 'problem'
-  | 'change_request'
-  | 'sys_user'
-  | 'sys_user_group'
-  | 'sys_choice'
-  | 'sys_journal_field';
+export type SimTable = 'incident' | 'problem' | 'change_request' | 'sys_user' | 'sys_user_group' | 'sys_choice' | 'sys_journal_field';
 
-export const SIM_TABLES: readonly SimTable[] = [
-  'incident',
-  'problem',
-  'change_request',
-  'sys_user',
-  'sys_user_group',
-  'sys_choice',
-  'sys_journal_field',
-];
+export const SIM_TABLES: readonly SimTable[] = ['incident', 'problem', 'change_request', 'sys_user', 'sys_user_group', 'sys_choice', 'sys_journal_field'];
 
 export function isSimTable(name: string): name is SimTable {
   return (SIM_TABLES as readonly string[]).includes(name);
@@ -75,13 +60,35 @@ const TASK_REFS: Record<string, SimTable> = {
 
 export const TABLES: Readonly<Record<SimTable, TableDef>> = {
   incident: {
-    fields: [...TASK_FIELDS, 'caller_id', 'subcategory', 'contact_type', 'hold_reason', 'close_code', 'resolved_by', 'resolved_at', 'incident_state', 'problem_id'],
+    fields: [
+      ...TASK_FIELDS,
+      'caller_id',
+      'subcategory',
+      'contact_type',
+      'hold_reason',
+      'close_code',
+      'resolved_by',
+      'resolved_at',
+      'incident_state',
+      'problem_id',
+    ],
     references: { ...TASK_REFS, caller_id: 'sys_user', resolved_by: 'sys_user', problem_id: 'problem' },
     displayField: 'number',
     numberPrefix: 'INC',
   },
   problem: {
-    fields: [...TASK_FIELDS, 'cause_notes', 'fix_notes', 'resolution_code', 'duplicate_of', 'workaround', 'known_error', 'problem_state', 'resolved_at', 'resolved_by'],
+    fields: [
+      ...TASK_FIELDS,
+      'cause_notes',
+      'fix_notes',
+      'resolution_code',
+      'duplicate_of',
+      'workaround',
+      'known_error',
+      'problem_state',
+      'resolved_at',
+      'resolved_by',
+    ],
     references: { ...TASK_REFS, duplicate_of: 'problem', resolved_by: 'sys_user' },
     displayField: 'number',
     numberPrefix: 'PRB',

@@ -234,11 +234,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     const grant = form.get('grant_type');
     if (grant === 'password') {
       const user = userByName(form.get('username') ?? '');
-      const ok =
-        form.get('username') === creds.username &&
-        form.get('password') === creds.password &&
-        user?.active === 'true' &&
-        user.locked_out !== 'true';
+      const ok = form.get('username') === creds.username && form.get('password') === creds.password && user?.active === 'true' && user.locked_out !== 'true';
       if (!ok) return oauthError(res, 401, 'access_denied');
       const t = issueTokens(creds.username, now);
       return sendJson(res, 200, {
@@ -359,13 +355,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     return sendJson(res, 200, { result: renderRow(src, table, existing, renderOpts) });
   }
 
-  function handleList(
-    res: ServerResponse,
-    url: URL,
-    table: SimTable,
-    version: string | undefined,
-    renderOpts: Parameters<typeof renderRow>[3],
-  ): void {
+  function handleList(res: ServerResponse, url: URL, table: SimTable, version: string | undefined, renderOpts: Parameters<typeof renderRow>[3]): void {
     let query = url.searchParams.get('sysparm_query') ?? '';
     // name=value pairs are the documented alternative to sysparm_query.
     if (!query) {
@@ -470,8 +460,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       Object.assign(settings, s);
     },
     requestCount(method, pathPrefix) {
-      return requestLog.filter((r) => (!method || r.method === method.toUpperCase()) && (!pathPrefix || r.path.startsWith(pathPrefix)))
-        .length;
+      return requestLog.filter((r) => (!method || r.method === method.toUpperCase()) && (!pathPrefix || r.path.startsWith(pathPrefix))).length;
     },
     tokenGrants: () => [...grants],
     requests: () => requestLog.map((r) => ({ ...r })),
@@ -562,9 +551,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       res.end(HIBERNATION_PAGE);
       return;
     }
-    const faultIdx = faults.findIndex(
-      (f) => url.pathname.startsWith(f.pathPrefix) && (!f.method || f.method === record.method),
-    );
+    const faultIdx = faults.findIndex((f) => url.pathname.startsWith(f.pathPrefix) && (!f.method || f.method === record.method));
     if (faultIdx >= 0) {
       const fault = faults[faultIdx]!;
       if (--fault.count <= 0) faults.splice(faultIdx, 1);
