@@ -32,7 +32,7 @@ import {
   type AssessmentState,
 } from '../core/resolution.js';
 import type { TicketTable } from '../core/servicenow-rules.js';
-import type { Messenger } from '../bot/messenger.js';
+import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
 import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, ServiceNowUser, TicketRecord } from '../connectors/servicenow/client.js';
 import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
@@ -707,7 +707,7 @@ class Pass {
           await this.deps.messenger.send(conversationId, { text });
           this.report.announcements++;
         } catch (err) {
-          this.log.warn({ err, conversationId, key }, 'announcement could not be sent');
+          this.log[sendFailureLevel(err)]({ err, conversationId, key }, 'announcement could not be sent');
         }
       })(),
     );

@@ -21,7 +21,7 @@ import {
 import { parseScope } from '../core/scope.js';
 import { renderRecommendation, type CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard } from '../cards/render.js';
-import type { Messenger } from '../bot/messenger.js';
+import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
 import type { Store } from '../storage/repositories.js';
 import type { Assignment, Conversation, PostedCard, Recommendation } from '../storage/schema.js';
 
@@ -171,7 +171,8 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
     // the card resolved; such cards are left to the next sync pass.
     const unknownScope = conv !== undefined && ancestry.size === 0 && hasManagementGroupScope(conv);
     const view = conv && !unknownScope ? viewForConversation(rec, conv, ancestry) : undefined;
-    if (!conv || !view) {
+    // The bot was removed from it: nothing can be updated there (see bot/messenger.ts).
+    if (!conv || !view || conv.unreachable) {
       report.skipped++;
       continue;
     }
@@ -184,7 +185,7 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
       report.updated++;
     } catch (err) {
       report.failed++;
-      logger.warn({ err, conversationId: conv.id, recommendationKey: key }, 'recommendation card could not be updated');
+      logger[sendFailureLevel(err)]({ err, conversationId: conv.id, recommendationKey: key }, 'recommendation card could not be updated');
     }
   }
   return report;
@@ -249,7 +250,7 @@ export class SyncJob {
     });
     const now = clock.now();
 
-    let conversations = store.conversations.list().filter((c) => c.subscribed);
+    let conversations = store.conversations.list().filter((c) => c.subscribed && !c.unreachable);
     const needsAncestry = conversations.some(hasManagementGroupScope);
     // Ancestry costs a Resource Graph call against a shared quota; only MG-scoped filters need it.
     if (needsAncestry) {
@@ -403,7 +404,8 @@ export class SyncJob {
     } catch (err) {
       this.delivery.failed++;
       const gone = (err as { gone?: unknown })?.gone === true;
-      logger.warn(
+      // A removed conversation was logged once by the messenger; one line per card would flood the log.
+      logger[sendFailureLevel(err)](
         { err, conversationId: conv.id, recommendationKey: view.key, gone, at: now.toISOString() },
         existing ? 'recommendation card update failed' : 'recommendation card post failed',
       );
