@@ -26,6 +26,7 @@ export class ConversationService {
       filters: filters ?? existing?.filters ?? { severities: [], scopes: [] },
     });
     await this.store.conversations.upsert(conversation);
+    this.noteReachable(existing);
     const newlySubscribed = !existing?.subscribed;
     if (newlySubscribed) this.logger.info({ conversationId: conversation.id, kind: conversation.kind }, 'conversation subscribed');
     return { newlySubscribed, conversation };
@@ -37,12 +38,18 @@ export class ConversationService {
    */
   async remember(activity: Activity, upn?: string): Promise<void> {
     const existing = this.store.conversations.get(rootConversationId(activity.conversation.id));
-    if (existing && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !upn)) return;
+    if (existing && !existing.unreachable && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !upn)) return;
     const conversation = this.fromActivity(activity, existing, {
       subscribed: existing?.subscribed ?? false,
       filters: existing?.filters ?? { severities: [], scopes: [] },
     });
     await this.store.conversations.upsert(upn && conversation.kind === 'personal' ? { ...conversation, userUpn: upn.toLowerCase() } : conversation);
+    this.noteReachable(existing);
+  }
+
+  /** An activity from a conversation marked unreachable means the bot is back (fromActivity drops the mark). */
+  private noteReachable(existing: Conversation | undefined): void {
+    if (existing?.unreachable) this.logger.info({ conversationId: existing.id, unreachableSince: existing.unreachable.since }, 'conversation reachable again');
   }
 
   /** Whether the UPN of a 1:1 chat is known (reminders find owners by UPN). */

@@ -119,6 +119,7 @@ export function createApp(options: AppOptions): App {
     adapter,
     appId: config.MicrosoftAppId ?? '',
     store,
+    clock,
     logger: logger.child({ module: 'messenger' }),
     ...options.messengerTiming,
   });
@@ -299,11 +300,14 @@ export function createApp(options: AppOptions): App {
     // Unauthenticated: status only, no error text (it can name files and hosts).
     health: () => {
       const st = store.status();
+      const all = store.conversations.list();
       return {
         status: st.ok ? 'ok' : 'degraded',
         version: options.version,
         mode: config.BOT_MODE,
         store: { kind: st.kind, ok: st.ok, writes: st.writes, lastWriteAt: st.lastWriteAt },
+        // Counts only: conversation names and ids stay behind authentication.
+        conversations: { subscribed: all.filter((c) => c.subscribed).length, unreachable: all.filter((c) => c.unreachable).length },
       };
     },
   });

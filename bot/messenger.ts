@@ -1,7 +1,9 @@
 import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, delayBeforeNextSend, pruneHistory } from '../core/rateLimit.js';
 import type { Store } from '../storage/repositories.js';
+import type { Conversation } from '../storage/schema.js';
 import { toActivity, type OutgoingMessage } from './turn.js';
 
 /** Sending outside a turn (cards from the sync job, reminders, announcements). */
@@ -20,19 +22,61 @@ export class SendError extends Error {
   constructor(
     message: string,
     readonly status: number | undefined,
-    /** The bot can no longer post there (uninstalled, blocked, conversation gone). */
+    /** Teams refused with 403/404: the bot may no longer post there (uninstalled, blocked, conversation gone). */
     readonly gone: boolean,
+    /**
+     * The removal is confirmed (see REMOVAL_CODES / REMOVAL_STRIKES): the conversation is marked
+     * unreachable and unsubscribed, the messenger logged it once, and no call reached Teams for
+     * sends after that. Callers need not log it again.
+     */
+    readonly unreachable = false,
+    /** Teams' error code (e.g. BotNotInConversationRoster), when it sent one. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'SendError';
   }
 }
 
+/** Whether a send failed because the conversation is confirmed unreachable (already logged once by the messenger). */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof SendError && err.unreachable;
+}
+
+/** Log level for a failed send: a confirmed removal was logged by the messenger, a first refusal is expected noise. */
+export function sendFailureLevel(err: unknown): 'debug' | 'info' | 'warn' {
+  if (isUnreachable(err)) return 'debug';
+  return err instanceof SendError && err.gone ? 'info' : 'warn';
+}
+
+/**
+ * Teams' error codes that mean the bot is out of the conversation for good (the app was removed
+ * from the team or chat, the user blocked it, the conversation was deleted). One of them confirms
+ * the removal at once.
+ */
+export const REMOVAL_CODES: ReadonlySet<string> = new Set([
+  'BotNotInConversationRoster',
+  'ConversationNotFound',
+  'ConversationBlockedByUser',
+  'MessageWritesBlocked',
+  'BotDisabledByUser',
+]);
+
+/**
+ * Consecutive 403/404 answers without such a code (a gateway's generic body, BotDisabledByAdmin,
+ * NotEnoughPermissions…) that confirm the removal. One alone may be transient; two in a row with
+ * no successful send between them are not. A 404 on an *update* without ConversationNotFound is
+ * not counted: it means that one message was deleted, not that the conversation is gone.
+ */
+export const REMOVAL_STRIKES = 2;
+
 export interface MessengerDeps {
   adapter: CloudAdapter;
   appId: string;
   store: Store;
   logger: Logger;
+  /** Dates the unreachable mark; default: `now`. */
+  clock?: Clock;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   maxRetries?: number;
@@ -44,14 +88,23 @@ export interface MessengerDeps {
  */
 const RETRYABLE = new Set([412, 429]);
 
+type SendKind = 'send' | 'update';
+
 /**
  * One serial queue per conversation, paced to stay inside Teams' per-conversation limits, with
  * retries (honouring Retry-After) on throttling and transient errors. Different conversations
  * proceed in parallel.
+ *
+ * A conversation the bot was removed from (REMOVAL_CODES, REMOVAL_STRIKES) is marked unreachable
+ * in the store and unsubscribed, logged once, and every send to it, queued or future, fails fast
+ * with SendError(unreachable) without calling Teams. The record stays, so it shows in /healthz
+ * and a reinstall (which stores the conversation again) makes it reachable.
  */
 export class ProactiveMessenger implements Messenger {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly history = new Map<string, number[]>();
+  /** Consecutive ambiguous refusals per conversation (see REMOVAL_STRIKES); a success clears them. */
+  private readonly strikes = new Map<string, number>();
   private waiting = 0;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -64,11 +117,11 @@ export class ProactiveMessenger implements Messenger {
   }
 
   send(conversationId: string, message: OutgoingMessage): Promise<string | undefined> {
-    return this.enqueue(conversationId, (reference) => this.inTurn(reference, async (ctx) => (await ctx.sendActivity(toActivity(message)))?.id));
+    return this.enqueue(conversationId, 'send', (reference) => this.inTurn(reference, async (ctx) => (await ctx.sendActivity(toActivity(message)))?.id));
   }
 
   update(conversationId: string, activityId: string, message: OutgoingMessage): Promise<void> {
-    return this.enqueue(conversationId, (reference) =>
+    return this.enqueue(conversationId, 'update', (reference) =>
       this.inTurn(reference, async (ctx) => {
         await ctx.updateActivity({ ...toActivity(message), id: activityId });
       }),
@@ -101,15 +154,16 @@ export class ProactiveMessenger implements Messenger {
     while (this.queues.size > 0) await Promise.allSettled([...this.queues.values()]);
   }
 
-  private enqueue<T>(conversationId: string, op: (reference: Partial<ConversationReference>) => Promise<T>): Promise<T> {
+  private enqueue<T>(conversationId: string, kind: SendKind, op: (reference: Partial<ConversationReference>) => Promise<T>): Promise<T> {
     const conversation = this.deps.store.conversations.get(conversationId);
     if (!conversation) return Promise.reject(new SendError(`no stored conversation ${conversationId}`, undefined, true));
+    if (conversation.unreachable) return Promise.reject(unreachableError(conversationId, conversation.unreachable));
     const reference = conversation.reference as Partial<ConversationReference>;
     this.waiting++;
     const previous = this.queues.get(conversationId) ?? Promise.resolve();
     const run = previous
       .catch(() => undefined)
-      .then(() => this.attempt(conversationId, () => op(reference)))
+      .then(() => this.attempt(conversationId, kind, () => op(reference)))
       .finally(() => {
         this.waiting--;
         if (this.queues.get(conversationId) === tracked) this.queues.delete(conversationId);
@@ -119,16 +173,21 @@ export class ProactiveMessenger implements Messenger {
     return run;
   }
 
-  private async attempt<T>(conversationId: string, op: () => Promise<T>): Promise<T> {
+  private async attempt<T>(conversationId: string, kind: SendKind, op: () => Promise<T>): Promise<T> {
     const history = this.history.get(conversationId) ?? [];
     this.history.set(conversationId, history);
     for (let attempt = 0; ; attempt++) {
+      // Sends queued before the removal was confirmed fail here, without waiting or calling Teams.
+      const mark = this.deps.store.conversations.get(conversationId)?.unreachable;
+      if (mark) throw unreachableError(conversationId, mark);
       const wait = delayBeforeNextSend(history, this.now());
       if (wait > 0) await this.sleep(wait);
       history.push(this.now());
       pruneHistory(history, this.now());
       try {
-        return await op();
+        const value = await op();
+        this.strikes.delete(conversationId);
+        return value;
       } catch (err) {
         const status = statusOf(err);
         if (status !== undefined && RETRYABLE.has(status) && attempt < this.maxRetries) {
@@ -139,11 +198,74 @@ export class ProactiveMessenger implements Messenger {
           continue;
         }
         const gone = status === 403 || status === 404;
-        this.deps.logger.error({ conversationId, status, err }, gone ? 'the bot can no longer post in this conversation' : 'send failed');
-        throw new SendError(`sending to ${conversationId} failed${status ? ` (HTTP ${status})` : ''}`, status, gone);
+        const code = teamsCode(err);
+        const message = `sending to ${conversationId} failed${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}`;
+        if (!gone) {
+          this.deps.logger.error({ conversationId, status, err }, 'send failed');
+          throw new SendError(message, status, false, false, code);
+        }
+        if (this.confirmsRemoval(conversationId, kind, status, code)) {
+          await this.markUnreachable(conversationId, status, code);
+          throw new SendError(message, status, true, true, code);
+        }
+        this.deps.logger.info(
+          { conversationId, status, code, kind },
+          kind === 'update' && status === 404
+            ? 'Teams no longer has the message to update'
+            : 'Teams refused a send; a second refusal in a row marks the conversation unreachable',
+        );
+        throw new SendError(message, status, true, false, code);
       }
     }
   }
+
+  private confirmsRemoval(conversationId: string, kind: SendKind, status: number | undefined, code: string | undefined): boolean {
+    if (code && REMOVAL_CODES.has(code)) return true;
+    if (kind === 'update' && status === 404) return false;
+    const strikes = (this.strikes.get(conversationId) ?? 0) + 1;
+    this.strikes.set(conversationId, strikes);
+    return strikes >= REMOVAL_STRIKES;
+  }
+
+  /** The one log line about a removed conversation. */
+  private async markUnreachable(conversationId: string, status: number | undefined, code: string | undefined): Promise<void> {
+    this.strikes.delete(conversationId);
+    const conversation = this.deps.store.conversations.get(conversationId);
+    if (!conversation || conversation.unreachable) return;
+    const since = (this.deps.clock?.now() ?? new Date(this.now())).toISOString();
+    try {
+      await this.deps.store.conversations.upsert({
+        ...conversation,
+        subscribed: false,
+        unreachable: { since, ...(status !== undefined ? { status } : {}), ...(code ? { code: code.slice(0, 200) } : {}) },
+        updatedAt: since,
+      });
+    } catch (err) {
+      this.deps.logger.error({ conversationId, err }, 'could not store that the conversation is unreachable; sends to it are tried again');
+      return;
+    }
+    this.deps.logger.warn(
+      { conversationId, status, code, wasSubscribed: conversation.subscribed },
+      'the bot was removed from this conversation: unsubscribed, and nothing more is sent there until the app is installed again',
+    );
+  }
+}
+
+function unreachableError(conversationId: string, mark: NonNullable<Conversation['unreachable']>): SendError {
+  return new SendError(`not sent to ${conversationId}: the bot was removed from it (since ${mark.since})`, mark.status, true, true, mark.code);
+}
+
+/**
+ * Teams' error code from the Bot Connector's ErrorResponse (botbuilder's RestError copies
+ * `error.code` to `code`). A removal code wins over a generic one (Teams sends MessageWritesBlocked
+ * as a sub-code of a plain Forbidden).
+ */
+function teamsCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; details?: { error?: { code?: unknown; subCode?: unknown } } };
+  const codes = [e?.details?.error?.subCode, e?.details?.error?.code, e?.code].filter(
+    (c): c is string => typeof c === 'string' && c.length > 0 && c !== 'RestError',
+  );
+  return codes.find((c) => REMOVAL_CODES.has(c)) ?? codes[0];
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -46,7 +46,7 @@ export class TeamsDirectory implements ConversationDirectory {
 
   /** Team channels and group chats in Teams, where a roster can be asked. */
   private rosters(): Conversation[] {
-    return this.deps.store.conversations.list().filter((c) => c.channelId === 'msteams' && c.kind !== 'personal' && c.tenantId);
+    return this.deps.store.conversations.list().filter((c) => c.channelId === 'msteams' && c.kind !== 'personal' && c.tenantId && !c.unreachable);
   }
 
   private async lookup(conversation: Conversation, upn: string): Promise<{ id: string; aadObjectId?: string; name?: string } | undefined> {

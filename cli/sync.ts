@@ -135,8 +135,10 @@ export async function runSyncCommand(env: Record<string, string | undefined>, io
     io.out(
       `Changes: ${report.new} new, ${report.changed} changed, ${report.resolved} resolved, ${report.unchanged} unchanged (${plural(report.storeWrites, 'store write')}).`,
     );
-    if (report.skippedRows > 0)
-      io.err(`Warning: ${plural(report.skippedRows, 'malformed row')} skipped; recommendations that disappeared were not resolved in this pass.`);
+    if (report.incomplete)
+      io.err(
+        `Warning: this pass was incomplete (${report.incomplete}); nothing was resolved${report.heldBack > 0 ? ` (${plural(report.heldBack, 'recommendation')} held back)` : ''} and the next complete pass resolves what is really fixed.`,
+      );
     if (subscribed === 0) io.out('No conversation is subscribed, so there are no cards to post.');
     else if (messenger.posts + messenger.updates === 0) io.out(`Cards: all up to date in ${plural(subscribed, 'subscribed conversation')}.`);
     else

@@ -288,6 +288,67 @@ export function diffRecommendations(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Partial passes and mass resolutions
+
+/**
+ * A pass that did not see the complete set (Resource Graph truncated or short, malformed rows
+ * dropped, or a mass resolution not confirmed) adds what arrived and takes nothing away:
+ * recommendations missing from it keep their stored snapshot, and resources missing from a
+ * recommendation stay on its card. Absent is not healthy when the answer was partial.
+ */
+export function keepMissing(previous: Iterable<Recommendation>, next: ReadonlyMap<string, Recommendation>): Map<string, Recommendation> {
+  const out = new Map(next);
+  for (const prev of previous) {
+    if (prev.status !== 'unhealthy') continue;
+    const rec = next.get(prev.key);
+    if (!rec) {
+      out.set(prev.key, prev);
+      continue;
+    }
+    if (rec === prev) continue;
+    const byId = new Map<string, ResourceSnapshot>();
+    for (const r of prev.resources) byId.set(r.resourceId.toLowerCase(), r);
+    for (const r of rec.resources) byId.set(r.resourceId.toLowerCase(), r);
+    if (byId.size === rec.resources.length) continue;
+    const resources = [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+    const contentHash = contentHashOf({ ...rec, resources });
+    out.set(prev.key, contentHash === prev.contentHash ? prev : { ...rec, resources, contentHash });
+  }
+  return out;
+}
+
+/**
+ * A complete answer can still be wrong: Resource Graph has answered with an empty or thinned-out
+ * set while nothing was fixed. A pass that would resolve at least MASS_RESOLUTION_FLOOR
+ * recommendations AND more than half of those unhealthy before it is a mass resolution, and is
+ * only applied once Defender's assessments API (a different service than Resource Graph) confirms
+ * a sample of them (see massResolutionSample and SyncJob). Below the floor, a small tenant fixing
+ * its last few findings is not second-guessed.
+ */
+export const MASS_RESOLUTION_FLOOR = 5;
+/** Vanished recommendations whose resource is re-read from the assessments API to confirm a mass resolution. */
+export const MASS_RESOLUTION_SAMPLE = 5;
+
+export function isMassResolution(resolving: number, unhealthyBefore: number): boolean {
+  return resolving >= MASS_RESOLUTION_FLOOR && resolving * 2 > unhealthyBefore;
+}
+
+/** Up to `size` of the vanishing recommendations, spread over the list (sorted by key), with one resource each to re-read. */
+export function massResolutionSample(
+  vanishing: readonly Recommendation[],
+  size = MASS_RESOLUTION_SAMPLE,
+): Array<{ recommendation: Recommendation; resource: ResourceSnapshot }> {
+  const withResources = [...vanishing].filter((r) => r.resources.length > 0).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const n = Math.min(size, withResources.length);
+  const out: Array<{ recommendation: Recommendation; resource: ResourceSnapshot }> = [];
+  for (let i = 0; i < n; i++) {
+    const rec = withResources[Math.floor((i * withResources.length) / n)]!;
+    out.push({ recommendation: rec, resource: rec.resources[i % rec.resources.length]! });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Filters
 
 /** subscriptionId (any casing) → management group names, nearest first. */

@@ -16,7 +16,7 @@ import { recommendationKeyOf, type Ancestry } from '../core/recommendations.js';
 import { daysText, managerKey, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
 import type { AdaptiveCard, RenderContext } from '../cards/render.js';
-import type { Messenger } from '../bot/messenger.js';
+import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
 import type { Store } from '../storage/repositories.js';
 import type { Conversation } from '../storage/schema.js';
 import { refreshPostedCards } from './sync.js';
@@ -238,7 +238,8 @@ export class ReminderJob {
     await Promise.all(sends);
 
     for (const [channel, people] of unreachable) {
-      if (!store.conversations.get(channel)) continue;
+      const conv = store.conversations.get(channel);
+      if (!conv || conv.unreachable) continue;
       const list = [...people].sort();
       const text =
         `I could not send reminders to ${list.length === 1 ? 'this person' : 'these people'} in Teams: ${list.join(', ')}. ` +
@@ -247,7 +248,7 @@ export class ReminderJob {
         await this.deps.messenger.send(channel, { text });
         report.unreachableNotes++;
       } catch (err) {
-        logger.warn({ err, conversationId: channel }, 'could not post the unreachable-owners note');
+        logger[sendFailureLevel(err)]({ err, conversationId: channel }, 'could not post the unreachable-owners note');
       }
     }
 
@@ -272,6 +273,8 @@ export class ReminderJob {
       const id = await this.deps.directory.findTeamsUser(upn);
       if (!id) return undefined;
       const conv: Conversation | undefined = this.deps.store.conversations.get(id);
+      // A chat the bot was removed from (or blocked in) reaches nobody: the person is reported unreachable.
+      if (conv?.unreachable) return undefined;
       return { conversationId: id, channelId: conv?.channelId ?? 'msteams' };
     } catch (err) {
       this.deps.logger.warn({ err }, 'directory look-up failed; the person is treated as unreachable for this pass');
@@ -298,7 +301,7 @@ export class ReminderJob {
     } catch (err) {
       report.failed++;
       const reason = err instanceof Error ? err.message : String(err);
-      this.deps.logger.warn({ err, key, conversationId: to.conversationId }, 'reminder could not be delivered; not retried this period');
+      this.deps.logger[sendFailureLevel(err)]({ err, key, conversationId: to.conversationId }, 'reminder could not be delivered; not retried this period');
       await this.deps.store.audit
         .append({
           at: this.deps.clock.now().toISOString(),
@@ -368,7 +371,8 @@ export class ReminderJob {
     const recKeys = new Set<string>();
     for (const g of plan.graceEnded) {
       const conv = store.conversations.get(g.conversationId);
-      if (!conv) continue;
+      // Unclaimed while the bot is out of the conversation, so a reinstall still gets the announcement.
+      if (!conv || conv.unreachable) continue;
       const claimed: ReminderItem[] = [];
       for (const { key, item } of g.items) if (await this.claim(key, conv.id, now)) claimed.push(item);
       if (claimed.length === 0) continue;

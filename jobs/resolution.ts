@@ -32,7 +32,7 @@ import {
   type AssessmentState,
 } from '../core/resolution.js';
 import type { TicketTable } from '../core/servicenow-rules.js';
-import type { Messenger } from '../bot/messenger.js';
+import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
 import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, ServiceNowUser, TicketRecord } from '../connectors/servicenow/client.js';
 import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
@@ -44,12 +44,13 @@ import { refreshPostedCards } from './sync.js';
 
 /** The part of AzureClient this job calls. */
 export interface ResolutionAzureClient {
-  queryAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<UnhealthyResource[]>;
+  /** Rows found, plus the ids whose absence proves nothing because their batch's answer was incomplete. */
+  readAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<{ rows: UnhealthyResource[]; unconfirmed: string[]; incomplete?: string }>;
   queryChangedSince(
     scopes: readonly string[],
     watermark: Date,
     opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
-  ): Promise<{ latestStatusChange?: string; skipped: number }>;
+  ): Promise<{ latestStatusChange?: string; skipped: number; complete?: boolean; incomplete?: string }>;
   /** One assessment from the Security REST API; undefined on 404. */
   getAssessment(resourceId: string, assessmentName: string): Promise<Pick<AssessmentResponse, 'properties'> | undefined>;
   deleteGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<boolean>;
@@ -130,6 +131,11 @@ export interface ResolutionReport {
   cardsUpdated: number;
   announcements: number;
   errors: number;
+  /**
+   * Resource Graph answers that were incomplete (truncated, short of totalRecords): what they left
+   * out was neither resolved nor treated as gone, and the watermark did not move past them.
+   */
+  incompleteAnswers: number;
   watermark?: string;
   durationMs: number;
 }
@@ -193,6 +199,7 @@ class Pass {
       cardsUpdated: 0,
       announcements: 0,
       errors: 0,
+      incompleteAnswers: 0,
       durationMs: 0,
     };
   }
@@ -242,7 +249,15 @@ class Pass {
           },
         });
         for (const [id, state] of changed) await this.guard(candidates.get(id)!, () => this.onRegressionCandidate(candidates.get(id)!.id, state));
-        nextWatermark = maxIso(watermark, summary.latestStatusChange);
+        if (summary.complete === false) {
+          // The rows that arrived are real and were acted on; the ones left out would be skipped
+          // for good if the watermark moved past them, so the next pass asks for the same window.
+          this.report.incompleteAnswers++;
+          this.log.warn(
+            { reason: summary.incomplete },
+            "Resource Graph's changed-assessments answer was incomplete; the watermark stays and the window is read again next pass",
+          );
+        } else nextWatermark = maxIso(watermark, summary.latestStatusChange);
       } catch (err) {
         // The watermark stays, so the next pass asks for the same window again.
         this.report.errors++;
@@ -273,11 +288,21 @@ class Pass {
     if (assignments.length === 0) return out;
     const byId = new Map(assignments.map((a) => [lc(a.assessmentId), a]));
     let rows: UnhealthyResource[];
+    let unconfirmed: Set<string>;
     try {
-      rows = await this.deps.azure.queryAssessmentsByIds(
+      const result = await this.deps.azure.readAssessmentsByIds(
         [...byId.values()].map((a) => a.assessmentId),
         this.deps.scopes,
       );
+      rows = result.rows;
+      unconfirmed = new Set(result.unconfirmed.map(lc));
+      if (result.incomplete) {
+        this.report.incompleteAnswers++;
+        this.log.warn(
+          { reason: result.incomplete, unconfirmed: unconfirmed.size },
+          "Resource Graph's answer by id was incomplete; assessments it left out are neither resolved nor treated as gone this pass",
+        );
+      }
     } catch (err) {
       // No state is confirmed, so nothing is decided on it; the rest of the pass still runs.
       this.report.errors++;
@@ -285,7 +310,8 @@ class Pass {
       return out;
     }
     for (const r of rows) out.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
-    const missing = [...byId].filter(([id]) => !out.has(id)).map(([, a]) => a);
+    // Left out of an incomplete answer: not even worth an assessments API read each; next pass asks again.
+    const missing = [...byId].filter(([id]) => !out.has(id) && !unconfirmed.has(id)).map(([, a]) => a);
     let next = 0;
     const worker = async () => {
       while (next < missing.length) {
@@ -707,7 +733,7 @@ class Pass {
           await this.deps.messenger.send(conversationId, { text });
           this.report.announcements++;
         } catch (err) {
-          this.log.warn({ err, conversationId, key }, 'announcement could not be sent');
+          this.log[sendFailureLevel(err)]({ err, conversationId, key }, 'announcement could not be sent');
         }
       })(),
     );

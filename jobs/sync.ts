@@ -8,10 +8,13 @@ import type { ScheduledTask } from 'node-cron';
 import { scheduleJob } from './schedule.js';
 import { dueStateText } from '../core/assignments.js';
 import type { Clock } from '../core/clock.js';
-import type { UnhealthyResource } from '../core/defender-model.js';
+import { splitAssessmentId, type UnhealthyResource } from '../core/defender-model.js';
 import type { Logger } from '../core/logger.js';
 import {
   diffRecommendations,
+  isMassResolution,
+  keepMissing,
+  massResolutionSample,
   normaliseAncestry,
   recommendationKeyOf,
   RecommendationAccumulator,
@@ -21,7 +24,7 @@ import {
 import { parseScope } from '../core/scope.js';
 import { renderRecommendation, type CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard } from '../cards/render.js';
-import type { Messenger } from '../bot/messenger.js';
+import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
 import type { Store } from '../storage/repositories.js';
 import type { Assignment, Conversation, PostedCard, Recommendation } from '../storage/schema.js';
 
@@ -30,7 +33,12 @@ export interface SyncAzureClient {
   queryUnhealthyAssessments(
     scopes: readonly string[],
     opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
-  ): Promise<{ pages: number; rows: number; skipped: number; totalRecords: number }>;
+  ): Promise<{ pages: number; rows: number; skipped: number; totalRecords: number; complete?: boolean; incomplete?: string }>;
+  /**
+   * One assessment from the Security REST API (undefined on 404), to confirm a mass resolution
+   * with a service other than Resource Graph. Without it a mass resolution is never applied.
+   */
+  getAssessment?(resourceId: string, assessmentName: string): Promise<{ properties: { status: { code: string } } } | undefined>;
   getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlyArray<{ name: string }>>>;
   /** Display names by subscription id; optional so a stub without it still syncs (ids are shown). */
   getSubscriptionNames?(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
@@ -67,6 +75,14 @@ export interface SyncReport {
   storeWrites: number;
   pages: number;
   skippedRows: number;
+  /**
+   * Set when this pass did not see the complete set (Resource Graph's answer truncated or short,
+   * malformed rows skipped, or a mass resolution the assessments API did not confirm): why. Such
+   * a pass resolves nothing and takes no resource off a card; the next complete pass does.
+   */
+  incomplete?: string;
+  /** Recommendations missing from this pass that would have been resolved, kept as they were because it was incomplete. */
+  heldBack: number;
   durationMs: number;
 }
 
@@ -171,7 +187,8 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
     // the card resolved; such cards are left to the next sync pass.
     const unknownScope = conv !== undefined && ancestry.size === 0 && hasManagementGroupScope(conv);
     const view = conv && !unknownScope ? viewForConversation(rec, conv, ancestry) : undefined;
-    if (!conv || !view) {
+    // The bot was removed from it: nothing can be updated there (see bot/messenger.ts).
+    if (!conv || !view || conv.unreachable) {
       report.skipped++;
       continue;
     }
@@ -184,7 +201,7 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
       report.updated++;
     } catch (err) {
       report.failed++;
-      logger.warn({ err, conversationId: conv.id, recommendationKey: key }, 'recommendation card could not be updated');
+      logger[sendFailureLevel(err)]({ err, conversationId: conv.id, recommendationKey: key }, 'recommendation card could not be updated');
     }
   }
   return report;
@@ -249,7 +266,7 @@ export class SyncJob {
     });
     const now = clock.now();
 
-    let conversations = store.conversations.list().filter((c) => c.subscribed);
+    let conversations = store.conversations.list().filter((c) => c.subscribed && !c.unreachable);
     const needsAncestry = conversations.some(hasManagementGroupScope);
     // Ancestry costs a Resource Graph call against a shared quota; only MG-scoped filters need it.
     if (needsAncestry) {
@@ -267,12 +284,17 @@ export class SyncJob {
 
     const previous = store.recommendations.list();
     const prevByKey = new Map(previous.map((p) => [p.key, p]));
-    const next = acc.snapshots((key) => prevByKey.get(key), now);
-    // A dropped malformed row may belong to a still-unhealthy resource; resolving on partial data
-    // would close cards (and later tickets) wrongly, so resolution waits for a clean pass.
-    const resolveMissing = summary.skipped === 0;
-    if (!resolveMissing) logger.warn({ skipped: summary.skipped }, 'rows were skipped; recommendations that disappeared are not resolved in this pass');
-    const diff = diffRecommendations(previous, next, now, { resolveMissing });
+    let next = acc.snapshots((key) => prevByKey.get(key), now);
+    const vanishing = previous.filter((p) => p.status === 'unhealthy' && !next.has(p.key));
+    const incomplete = await this.incompleteBecause(summary, vanishing, previous);
+    if (incomplete) {
+      logger.warn(
+        { reason: incomplete, wouldResolve: vanishing.length, pages: summary.pages, rows: summary.rows, totalRecords: summary.totalRecords },
+        'sync pass incomplete: no recommendation is resolved and no resource is taken off a card in this pass',
+      );
+      next = keepMissing(previous, next);
+    }
+    const diff = diffRecommendations(previous, next, now, { resolveMissing: !incomplete });
 
     const toPersist = [...diff.added, ...diff.changed, ...diff.resolved];
     // One call, one write; none at all when nothing changed.
@@ -295,10 +317,48 @@ export class SyncJob {
       storeWrites: store.status().writes - writesBefore,
       pages: summary.pages,
       skippedRows: summary.skipped,
+      ...(incomplete ? { incomplete } : {}),
+      heldBack: incomplete ? vanishing.length : 0,
       durationMs: Date.now() - started,
     };
     logger.info({ sync: report }, 'sync pass done');
     return report;
+  }
+
+  /**
+   * Why this pass must not resolve anything, or undefined when it may. Resolving is irreversible
+   * in effect (cards say "Resolved", and the resolution job closes tickets), so a pass resolves
+   * only on a complete answer: Resource Graph's own fields say whether it delivered every row
+   * (see PagingCheck), no row was dropped as malformed, and a mass resolution (isMassResolution:
+   * at least MASS_RESOLUTION_FLOOR recommendations and more than half of the unhealthy ones) is
+   * confirmed by Defender's assessments API for a sample of them: each sampled resource must be
+   * Healthy, NotApplicable or gone (404). One still Unhealthy, or a failed read, holds the whole
+   * pass; the next pass decides again, so a real mass fix is resolved one cycle later at worst.
+   */
+  private async incompleteBecause(
+    summary: { skipped: number; complete?: boolean; incomplete?: string },
+    vanishing: readonly Recommendation[],
+    previous: readonly Recommendation[],
+  ): Promise<string | undefined> {
+    if (summary.complete === false) return `Resource Graph's answer was incomplete: ${summary.incomplete ?? 'unknown reason'}`;
+    if (summary.skipped > 0) return `${summary.skipped} malformed row(s) were skipped`;
+    const unhealthyBefore = previous.filter((p) => p.status === 'unhealthy').length;
+    if (!isMassResolution(vanishing.length, unhealthyBefore)) return undefined;
+    const claim = `Resource Graph's answer would resolve ${vanishing.length} of ${unhealthyBefore} unhealthy recommendations`;
+    const get = this.deps.azure.getAssessment;
+    if (!get) return `${claim}, and it cannot be confirmed without the assessments API`;
+    for (const { recommendation, resource } of massResolutionSample(vanishing)) {
+      const parts = splitAssessmentId(resource.assessmentId) ?? { resourceId: resource.resourceId, assessmentKey: recommendation.key };
+      let code: string | undefined;
+      try {
+        code = (await get.call(this.deps.azure, parts.resourceId, parts.assessmentKey))?.properties.status.code;
+      } catch (err) {
+        return `${claim}, and the assessments API could not confirm it (${err instanceof Error ? err.message : String(err)})`;
+      }
+      if (code === 'Unhealthy') return `${claim}, but the assessments API still reports "${recommendation.displayName}" unhealthy on ${resource.name}`;
+    }
+    this.deps.logger.info({ resolving: vanishing.length, unhealthyBefore }, 'mass resolution confirmed by the assessments API');
+    return undefined;
   }
 
   /** Names are cosmetic: a failed lookup is logged and retried next pass, and cards show ids meanwhile. */
@@ -403,7 +463,8 @@ export class SyncJob {
     } catch (err) {
       this.delivery.failed++;
       const gone = (err as { gone?: unknown })?.gone === true;
-      logger.warn(
+      // A removed conversation was logged once by the messenger; one line per card would flood the log.
+      logger[sendFailureLevel(err)](
         { err, conversationId: conv.id, recommendationKey: view.key, gone, at: now.toISOString() },
         existing ? 'recommendation card update failed' : 'recommendation card post failed',
       );

@@ -38,6 +38,19 @@ export const conversationSchema = z.object({
   /** For 1:1 conversations: the user's UPN/email, so reminders can find their inbox. */
   userUpn: z.string().optional(),
   userAadObjectId: z.string().optional(),
+  /**
+   * Set when Teams confirmed the bot can no longer post here (removed, blocked; see
+   * bot/messenger.ts): sends fail fast without calling Teams until an activity from the
+   * conversation (a reinstall) stores it again. Optional, so files written before it existed
+   * still parse without a migration.
+   */
+  unreachable: z
+    .object({
+      since: isoDate,
+      status: z.number().int().optional(),
+      code: z.string().max(200).optional(),
+    })
+    .optional(),
   createdAt: isoDate,
   updatedAt: isoDate,
 });

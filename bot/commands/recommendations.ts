@@ -41,19 +41,25 @@ export function recommendationCommands(deps: { store: Store; sync?: SyncJob; run
         }
         // The whole cycle, so tickets of healthy resources are resolved too.
         const r = await (deps.runCycle ?? (() => sync.runOnce()))();
+        const facts = [
+          { title: 'New', value: String(r.new) },
+          { title: 'Changed', value: String(r.changed) },
+          { title: 'Resolved', value: String(r.resolved) },
+          ...(r.incomplete ? [{ title: 'Not resolved (pass incomplete)', value: String(r.heldBack) }] : []),
+          { title: 'Cards posted', value: String(r.cardsPosted) },
+          { title: 'Cards updated', value: String(r.cardsUpdated) },
+        ];
         await ctx.reply({
           card: noticeCard(
-            {
-              title: 'Sync finished',
-              text: `${r.recommendations} recommendations with ${r.resources} unhealthy resources.`,
-              facts: [
-                { title: 'New', value: String(r.new) },
-                { title: 'Changed', value: String(r.changed) },
-                { title: 'Resolved', value: String(r.resolved) },
-                { title: 'Cards posted', value: String(r.cardsPosted) },
-                { title: 'Cards updated', value: String(r.cardsUpdated) },
-              ],
-            },
+            r.incomplete
+              ? {
+                  title: 'Sync incomplete: nothing was resolved',
+                  text:
+                    `This pass did not get the complete set from Defender for Cloud (${r.incomplete}), so no recommendation was marked resolved ` +
+                    `and no resource was taken off a card. ${r.resources} unhealthy resources were received; the next complete pass resolves what is really fixed.`,
+                  facts,
+                }
+              : { title: 'Sync finished', text: `${r.recommendations} recommendations with ${r.resources} unhealthy resources.`, facts },
             ctx,
           ),
         });

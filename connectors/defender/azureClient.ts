@@ -2,7 +2,7 @@
  * One object for everything the bot asks Azure: Resource Graph, governance assignments, RBAC and
  * Microsoft Graph. The sub-clients are exposed too for callers that want a narrower dependency.
  */
-import type { ManagementGroupRef, OnPage, QuerySummary, ResourceGraphOptions } from './resourceGraph.js';
+import type { AssessmentsByIdResult, ManagementGroupRef, OnPage, QuerySummary, ResourceGraphOptions } from './resourceGraph.js';
 import { ResourceGraphClient } from './resourceGraph.js';
 import { AssessmentsClient, type AssessmentResponse } from './assessments.js';
 import { GovernanceClient, type GovernanceAssignment, type GovernanceAssignmentBody } from './governance.js';
@@ -37,6 +37,9 @@ export class AzureClient {
   }
   queryAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<UnhealthyResource[]> {
     return this.resourceGraph.queryAssessmentsByIds(ids, scopes);
+  }
+  readAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<AssessmentsByIdResult> {
+    return this.resourceGraph.readAssessmentsByIds(ids, scopes);
   }
   getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<Map<string, ManagementGroupRef[]>> {
     return this.resourceGraph.getSubscriptionAncestry(subscriptionIds);
@@ -77,7 +80,8 @@ export function createAzureClient(opts: AzureClientOptions): AzureClient {
 export { AzureApiError } from './http.js';
 export type { RetryOptions } from './http.js';
 export { createAzureCredential, simulatorCredential } from './credentials.js';
-export type { OnPage, PageInfo, QuerySummary, ManagementGroupRef } from './resourceGraph.js';
+export type { AssessmentsByIdResult, OnPage, PageInfo, QuerySummary, ManagementGroupRef } from './resourceGraph.js';
+export { IncompleteResultError } from './resourceGraph.js';
 export type { GovernanceAssignment, GovernanceAssignmentBody, GovernanceAssignmentProperties } from './governance.js';
 export { ticketNumberFromServiceNow } from './governance.js';
 export type { GraphUser } from './graph.js';

@@ -31,6 +31,73 @@ export interface QuerySummary {
   totalRecords: number;
   /** Latest statusChangeDate seen: the next watermark for queryChangedSince. */
   latestStatusChange?: string;
+  /**
+   * Whether every row Resource Graph counted arrived (see PagingCheck). An incomplete answer
+   * still carries real rows, but a row missing from it says nothing: it must not be read as
+   * "healthy" or "gone".
+   */
+  complete: boolean;
+  /** Why the answer is incomplete, for logs and reports. */
+  incomplete?: string;
+}
+
+/** The by-id read: rows found, and the ids of batches whose answer was incomplete (their absence proves nothing). */
+export interface AssessmentsByIdResult {
+  rows: UnhealthyResource[];
+  /** Lower-cased ids asked for in an incomplete batch and not returned. */
+  unconfirmed: string[];
+  incomplete?: string;
+}
+
+/** Thrown where a caller needs the complete set and Resource Graph did not deliver it. */
+export class IncompleteResultError extends Error {
+  constructor(readonly reason: string) {
+    super(`Resource Graph's answer was incomplete: ${reason}`);
+    this.name = 'IncompleteResultError';
+  }
+}
+
+/** One page as Resource Graph described it. */
+export interface RawPage {
+  data: unknown[];
+  totalRecords: number;
+  count: number;
+  truncated: boolean;
+}
+
+/**
+ * Tells a complete Resource Graph answer from a partial one, from the response's own fields
+ * (QueryResponse in the 2024-04-01 spec): `resultTruncated: "true"` (ARG could not page, e.g. the
+ * query lost its `id` column), a page whose `data` holds fewer rows than its `count`, a
+ * `totalRecords` that drops between pages (rows left the set under an offset-based skip token, so
+ * later rows may have slid past it unseen; a growing set only repeats rows, which the accumulator
+ * merges), or fewer rows in all than the last `totalRecords` (paging ended early).
+ */
+export class PagingCheck {
+  private received = 0;
+  private total: number | undefined;
+  private reason: string | undefined;
+  private pages = 0;
+
+  observe(page: RawPage): void {
+    this.pages++;
+    this.received += page.data.length;
+    const fail = (why: string) => {
+      this.reason ??= why;
+    };
+    if (page.truncated) fail(`resultTruncated is "true" (totalRecords ${page.totalRecords}, page ${this.pages} had ${page.count} rows)`);
+    if (page.data.length < page.count) fail(`page ${this.pages} declared count ${page.count} but carried ${page.data.length} rows`);
+    if (this.total !== undefined && page.totalRecords < this.total) fail(`totalRecords dropped while paging (${this.total} → ${page.totalRecords})`);
+    this.total = page.totalRecords;
+  }
+
+  /** Undefined when the answer was complete. */
+  finish(): string | undefined {
+    if (this.reason) return this.reason;
+    if (this.total !== undefined && this.received < this.total)
+      return `received ${this.received} of ${this.total} rows (totalRecords) in ${this.pages} page(s)`;
+    return undefined;
+  }
 }
 
 export interface ManagementGroupRef {
@@ -229,7 +296,7 @@ export class ResourceGraphClient {
   }
 
   /** Raw paging loop: same query and scopes each time, continuation via options.$skipToken. */
-  async *pages(base: Omit<QueryRequestBody, 'options'>): AsyncGenerator<{ data: unknown[]; totalRecords: number }> {
+  async *pages(base: Omit<QueryRequestBody, 'options'>): AsyncGenerator<RawPage> {
     let skipToken: string | undefined;
     do {
       const body: QueryRequestBody = {
@@ -245,17 +312,32 @@ export class ResourceGraphClient {
         schema: QueryResponse,
         quotaAware: true,
       });
-      if (resp.resultTruncated === 'true' || resp.resultTruncated === true) {
-        this.http.logger.warn({ totalRecords: resp.totalRecords, count: resp.count }, 'Resource Graph result truncated');
-      }
       skipToken = resp.$skipToken ?? undefined;
-      yield { data: resp.data, totalRecords: resp.totalRecords };
+      yield {
+        data: resp.data,
+        totalRecords: resp.totalRecords,
+        count: resp.count,
+        truncated: resp.resultTruncated === 'true' || resp.resultTruncated === true,
+      };
     } while (skipToken);
   }
 
-  private async streamAssessments(base: Omit<QueryRequestBody, 'options'>, onPage: OnPage | undefined): Promise<QuerySummary> {
-    const summary: QuerySummary = { pages: 0, rows: 0, skipped: 0, totalRecords: 0 };
+  /** pages() for callers that only read rows: an incomplete answer is logged (they keep what arrived). */
+  private async *checkedPages(base: Omit<QueryRequestBody, 'options'>, what: string): AsyncGenerator<RawPage> {
+    const check = new PagingCheck();
     for await (const page of this.pages(base)) {
+      check.observe(page);
+      yield page;
+    }
+    const incomplete = check.finish();
+    if (incomplete) this.http.logger.warn({ reason: incomplete }, `Resource Graph's answer for ${what} was incomplete`);
+  }
+
+  private async streamAssessments(base: Omit<QueryRequestBody, 'options'>, onPage: OnPage | undefined): Promise<QuerySummary> {
+    const summary: QuerySummary = { pages: 0, rows: 0, skipped: 0, totalRecords: 0, complete: true };
+    const check = new PagingCheck();
+    for await (const page of this.pages(base)) {
+      check.observe(page);
       summary.pages++;
       summary.totalRecords = page.totalRecords;
       const rows: UnhealthyResource[] = [];
@@ -278,6 +360,11 @@ export class ResourceGraphClient {
       // Awaited before the next request: the caller's pace is the backpressure.
       if (onPage) await onPage(rows, { page: summary.pages, totalRecords: page.totalRecords, skipped });
     }
+    const incomplete = check.finish();
+    if (incomplete) {
+      summary.complete = false;
+      summary.incomplete = incomplete;
+    }
     return summary;
   }
 
@@ -290,15 +377,33 @@ export class ResourceGraphClient {
     return this.streamAssessments({ ...scopesToRequest(scopes), query: changedSinceQuery(watermark) }, opts.onPage);
   }
 
-  /** Current state of the given assessments; ids missing from the result no longer exist. */
+  /**
+   * Current state of the given assessments; ids missing from the result no longer exist (or
+   * Resource Graph has not ingested them). Throws IncompleteResultError when an answer was
+   * incomplete, since absence would then prove nothing; readAssessmentsByIds keeps what arrived.
+   */
   async queryAssessmentsByIds(ids: readonly string[], scopes: readonly string[] = []): Promise<UnhealthyResource[]> {
+    const result = await this.readAssessmentsByIds(ids, scopes);
+    if (result.incomplete) throw new IncompleteResultError(result.incomplete);
+    return result.rows;
+  }
+
+  /** Like queryAssessmentsByIds, but an incomplete batch is reported (its missing ids in `unconfirmed`) instead of thrown. */
+  async readAssessmentsByIds(ids: readonly string[], scopes: readonly string[] = []): Promise<AssessmentsByIdResult> {
     const unique = [...new Set(ids.map((i) => i.toLowerCase()))];
-    const out: UnhealthyResource[] = [];
+    const out: AssessmentsByIdResult = { rows: [], unconfirmed: [] };
     for (let i = 0; i < unique.length; i += this.idBatchSize) {
       const batch = unique.slice(i, i + this.idBatchSize);
-      await this.streamAssessments({ ...scopesToRequest(scopes), query: assessmentsByIdsQuery(batch) }, (rows) => {
-        out.push(...rows);
+      const rows: UnhealthyResource[] = [];
+      const summary = await this.streamAssessments({ ...scopesToRequest(scopes), query: assessmentsByIdsQuery(batch) }, (page) => {
+        rows.push(...page);
       });
+      out.rows.push(...rows);
+      if (!summary.complete) {
+        out.incomplete ??= summary.incomplete;
+        const found = new Set(rows.map((r) => r.assessmentId.toLowerCase()));
+        out.unconfirmed.push(...batch.filter((id) => !found.has(id)));
+      }
     }
     return out;
   }
@@ -311,7 +416,7 @@ export class ResourceGraphClient {
     const out = new Map<string, ManagementGroupRef[]>();
     if (subscriptionIds.length === 0) return out;
     const asGiven = new Map(subscriptionIds.map((s) => [s.toLowerCase(), s]));
-    for await (const page of this.pages({ query: subscriptionAncestryQuery(subscriptionIds) })) {
+    for await (const page of this.checkedPages({ query: subscriptionAncestryQuery(subscriptionIds) }, 'management-group ancestry')) {
       for (const raw of page.data) {
         const row = SubscriptionRow.safeParse(raw);
         if (!row.success) {
@@ -334,7 +439,7 @@ export class ResourceGraphClient {
     const asGiven = new Map(unique.map((s) => [s.toLowerCase(), s]));
     for (let i = 0; i < unique.length; i += this.idBatchSize) {
       const batch = unique.slice(i, i + this.idBatchSize);
-      for await (const page of this.pages({ query: subscriptionNamesQuery(batch) })) {
+      for await (const page of this.checkedPages({ query: subscriptionNamesQuery(batch) }, 'subscription names')) {
         for (const raw of page.data) {
           const row = SubscriptionNameRow.safeParse(raw);
           if (!row.success) {

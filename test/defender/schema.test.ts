@@ -115,6 +115,48 @@ describe('Resource Graph', () => {
   });
 });
 
+describe('Resource Graph: partial answers the simulator can inject', () => {
+  const post = async (body: unknown) =>
+    (await axios.post(`${h.sim.url}${ARG_PATH}?api-version=2024-04-01`, body, { headers: { Authorization: `Bearer ${token}` } })).data as {
+      totalRecords: number;
+      count: number;
+      resultTruncated: string;
+      $skipToken?: string;
+      data: unknown[];
+    };
+  const request = () => h.sim.control.requests().find((x) => x.kind === 'resourceGraph')!.body as { options: Record<string, unknown> };
+  afterEach(() => h.sim.control.clearFaults());
+
+  it('every fault answer is a valid QueryResponse, and says as much about itself as the real service would', async () => {
+    const normal = await post(request());
+    expect(normal.totalRecords).toBeGreaterThan(100);
+    const answers: Record<string, Awaited<ReturnType<typeof post>>> = {};
+    for (const kind of ['truncated', 'short', 'skipPage', 'empty'] as const) {
+      h.sim.control.injectResultFault({ count: 1, kind, query: 'unhealthy' });
+      answers[kind] = await post(request());
+      expect(validateOperationResponse(SPEC.resourceGraph, ARG_PATH, 'post', '200', answers[kind], { noExtra: true })).toEqual([]);
+      expect(answers[kind]!.count).toBe(answers[kind]!.data.length);
+    }
+    const { truncated, short, skipPage, empty } = answers;
+    expect(truncated).toMatchObject({ resultTruncated: 'true', totalRecords: normal.totalRecords });
+    expect(truncated!.$skipToken).toBeUndefined();
+    expect(truncated!.data.length).toBeLessThan(normal.totalRecords);
+    expect(short).toMatchObject({ resultTruncated: 'false', totalRecords: normal.totalRecords });
+    expect(short!.$skipToken).toBeUndefined();
+    expect(short!.data.length).toBeLessThan(normal.totalRecords);
+    // skipPage: a normal first page whose token jumps over the second one.
+    expect(skipPage).toMatchObject({ resultTruncated: 'false', totalRecords: normal.totalRecords, count: normal.count });
+    const second = await post({ ...request(), options: { ...request().options, $skipToken: normal.$skipToken } });
+    const third = await post({ ...request(), options: { ...request().options, $skipToken: skipPage!.$skipToken } });
+    expect(third.data[0]).not.toEqual(second.data[0]);
+    expect(third.data).not.toContainEqual(second.data[0]);
+    expect(empty).toEqual({ totalRecords: 0, count: 0, resultTruncated: 'false', facets: [], data: [] });
+    // The fault hits only the query it names, and only as often as asked.
+    h.sim.control.injectResultFault({ count: 1, kind: 'empty', query: 'ids' });
+    expect((await post(request())).totalRecords).toBe(normal.totalRecords);
+  });
+});
+
 describe('Security REST', () => {
   it('governance assignment PUT body and GET response', async () => {
     const key = '6f3c2a1b-0d4e-4f5a-8b9c-7d6e5f4a3b2c';

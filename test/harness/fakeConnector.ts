@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A small Bot Connector service for tests: the bot's `serviceUrl`. It records every call the bot
- * makes (replies, sends, updates, conversation creation) and can be told to answer 429.
+ * makes (replies, sends, updates, conversation creation), can be told to answer 429, and can act
+ * as Teams does for a conversation the bot was removed from (403/404 with Teams' error body).
  */
 export interface ConnectorCall {
   method: string;
@@ -13,6 +14,18 @@ export interface ConnectorCall {
   body: any;
   headers: http.IncomingHttpHeaders;
   at: number;
+  /** HTTP status of a call refused because the bot was removed from the conversation (removeBot). */
+  refused?: number;
+}
+
+/** How Teams refuses calls to a conversation the bot is no longer in. */
+export interface Removal {
+  status: 403 | 404;
+  /**
+   * Teams' error code; null answers with a generic code, as some gateways and older services do.
+   * Default: BotNotInConversationRoster (403) or ConversationNotFound (404).
+   */
+  code?: string | null;
 }
 
 export interface RosterMember {
@@ -31,6 +44,12 @@ export interface FakeConnector {
   cards(): any[];
   roster: RosterMember[];
   failNext(count: number, status: number, retryAfterSeconds?: number): void;
+  /** From now on every call to this conversation is refused as Teams refuses it once the bot was removed. */
+  removeBot(conversationId: string, removal?: Removal): void;
+  /** Undoes removeBot (the app was installed again). */
+  restoreBot(conversationId: string): void;
+  /** Calls refused by removeBot for this conversation. */
+  refusedCalls(conversationId?: string): ConnectorCall[];
   waitFor(predicate: (calls: ConnectorCall[]) => boolean, timeoutMs?: number): Promise<void>;
   reset(): void;
   close(): Promise<void>;
@@ -42,6 +61,7 @@ export async function startFakeConnector(): Promise<FakeConnector> {
   let faults: { count: number; status: number; retryAfter?: number } | undefined;
   let nextId = 1;
   const roster: RosterMember[] = [];
+  const removed = new Map<string, Removal>();
 
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -68,6 +88,12 @@ export async function startFakeConnector(): Promise<FakeConnector> {
           faults.retryAfter !== undefined ? { 'retry-after': String(faults.retryAfter) } : {},
         );
       }
+      const removal = call.conversationId !== undefined ? removed.get(call.conversationId) : undefined;
+      if (removal) {
+        calls.push({ ...call, refused: removal.status });
+        for (const w of waiters) w();
+        return send(removal.status, teamsRefusal(removal));
+      }
       calls.push(call);
       for (const w of waiters) w();
 
@@ -86,7 +112,10 @@ export async function startFakeConnector(): Promise<FakeConnector> {
   const port = (server.address() as AddressInfo).port;
 
   const activities = () =>
-    calls.filter((c) => !c.path.startsWith('FAULT') && c.conversationId && (c.method === 'POST' || c.method === 'PUT') && c.body?.type === 'message');
+    calls.filter(
+      (c) =>
+        !c.path.startsWith('FAULT') && c.refused === undefined && c.conversationId && (c.method === 'POST' || c.method === 'PUT') && c.body?.type === 'message',
+    );
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
@@ -99,6 +128,13 @@ export async function startFakeConnector(): Promise<FakeConnector> {
     failNext: (count, status, retryAfter) => {
       faults = { count, status, retryAfter };
     },
+    removeBot: (conversationId, removal = { status: 403 }) => {
+      removed.set(conversationId, removal);
+    },
+    restoreBot: (conversationId) => {
+      removed.delete(conversationId);
+    },
+    refusedCalls: (conversationId) => calls.filter((c) => c.refused !== undefined && (conversationId === undefined || c.conversationId === conversationId)),
     waitFor: (predicate, timeoutMs = 5000) =>
       new Promise<void>((resolve, reject) => {
         if (predicate(calls)) return resolve();
@@ -124,4 +160,16 @@ export async function startFakeConnector(): Promise<FakeConnector> {
         server.closeAllConnections();
       }),
   };
+}
+
+/** Teams' error bodies (Bot Connector `ErrorResponse`) for a conversation the bot cannot reach. */
+function teamsRefusal(removal: Removal): { error: { code: string; message: string } } {
+  if (removal.code === null) return { error: { code: removal.status === 403 ? 'Forbidden' : 'NotFound', message: 'The request was refused.' } };
+  const code = removal.code ?? (removal.status === 403 ? 'BotNotInConversationRoster' : 'ConversationNotFound');
+  const messages: Record<string, string> = {
+    BotNotInConversationRoster: 'The bot is not part of the conversation roster.',
+    ConversationNotFound: 'Conversation not found.',
+    ConversationBlockedByUser: 'User blocked the conversation with the bot.',
+  };
+  return { error: { code, message: messages[code] ?? 'The bot cannot post in this conversation.' } };
 }

@@ -4,6 +4,10 @@ import {
   diffRecommendations,
   groupRecommendations,
   htmlToCardText,
+  isMassResolution,
+  keepMissing,
+  MASS_RESOLUTION_FLOOR,
+  massResolutionSample,
   matchesFilters,
   pageOf,
   RecommendationAccumulator,
@@ -121,6 +125,50 @@ describe('diff', () => {
     const back = groupRecommendations([row('vm-1')], T1, (k) => stored.find((s) => s.key === k));
     expect(diffRecommendations(stored, back, T1).changed).toHaveLength(1);
     expect(diffRecommendations(prev.values(), new Map(), T1, { resolveMissing: false }).resolved).toEqual([]);
+  });
+});
+
+describe('partial passes and mass resolutions', () => {
+  it('keepMissing adds what arrived and takes nothing away', () => {
+    const prev = groupRecommendations([row('vm-1'), row('vm-2'), row('vm-1', { assessmentKey: 'k-gone' })], T0);
+    // A partial pass: vm-2 and the whole of k-gone missing, vm-3 new.
+    const partial = groupRecommendations([row('vm-1'), row('vm-3')], T1, (k) => prev.get(k));
+    const kept = keepMissing(prev.values(), partial);
+    expect(kept.get('k-gone')).toBe(prev.get('k-gone'));
+    expect(kept.get(KEY.toLowerCase())!.resources.map((r) => r.name)).toEqual(['vm-1', 'vm-2', 'vm-3']);
+    const diff = diffRecommendations(prev.values(), kept, T1, { resolveMissing: false });
+    expect(diff.resolved).toEqual([]);
+    expect(diff.changed.map((r) => r.key)).toEqual([KEY.toLowerCase()]);
+    // Nothing new either: the stored snapshot itself, so the card is not touched.
+    const same = keepMissing(
+      prev.values(),
+      groupRecommendations([row('vm-1')], T1, (k) => prev.get(k)),
+    );
+    expect(same.get(KEY.toLowerCase())).toBe(prev.get(KEY.toLowerCase()));
+    expect(diffRecommendations(prev.values(), same, T1, { resolveMissing: false }).unchanged).toHaveLength(2);
+  });
+
+  it('a mass resolution is at least the floor and more than half of the unhealthy ones', () => {
+    expect(MASS_RESOLUTION_FLOOR).toBe(5);
+    expect(isMassResolution(4, 4)).toBe(false);
+    expect(isMassResolution(5, 9)).toBe(true);
+    expect(isMassResolution(5, 10)).toBe(false);
+    expect(isMassResolution(40, 40)).toBe(true);
+    expect(isMassResolution(1999, 4000)).toBe(false);
+    expect(isMassResolution(2001, 4000)).toBe(true);
+  });
+
+  it('samples up to five vanished recommendations spread over the list, one resource each', () => {
+    const recs = [
+      ...groupRecommendations(
+        Array.from({ length: 20 }, (_, i) => row(`vm-${i}`, { assessmentKey: `k-${String(i).padStart(2, '0')}` })),
+        T0,
+      ).values(),
+    ];
+    const sample = massResolutionSample(recs);
+    expect(sample.map((s) => s.recommendation.key)).toEqual(['k-00', 'k-04', 'k-08', 'k-12', 'k-16']);
+    expect(sample.every((s) => s.recommendation.resources.includes(s.resource))).toBe(true);
+    expect(massResolutionSample(recs.slice(0, 2))).toHaveLength(2);
   });
 });
 

@@ -36,6 +36,24 @@ export interface FaultSpec {
   target?: 'resourceGraph' | 'arm' | 'graph' | 'any';
 }
 
+/**
+ * Resource Graph answers that are well-formed (they validate against QueryResponse in the
+ * official 2024-04-01 spec) but do not carry the complete set, as the real service sometimes
+ * answers. Each altered answer (one page) counts once.
+ */
+export interface ResultFaultSpec {
+  count: number;
+  /**
+   * - `truncated`: ARG could not page: about half the rows, `resultTruncated: "true"`, no `$skipToken`.
+   * - `short`: about half the rows of this page and no `$skipToken`, while `totalRecords` keeps the full count (paging ends early).
+   * - `skipPage`: the `$skipToken` jumps over the next page, so its rows never arrive (rows missing mid-paging).
+   * - `empty`: an empty answer, `totalRecords: 0`, indistinguishable from "nothing unhealthy".
+   */
+  kind: 'truncated' | 'short' | 'skipPage' | 'empty';
+  /** Which assessment queries it hits: the unhealthy query (sync), by id, changed since; default any of them. */
+  query?: 'unhealthy' | 'ids' | 'since' | 'any';
+}
+
 export interface RequestLogEntry {
   method: string;
   path: string;
@@ -91,6 +109,9 @@ export interface DefenderSimulatorControl {
   setPageSize(pageSize: number): void;
   setTokenLifetime(seconds: number): void;
   injectFaults(fault: FaultSpec): void;
+  /** Partial or empty Resource Graph answers (see ResultFaultSpec). */
+  injectResultFault(fault: ResultFaultSpec): void;
+  /** Clears both kinds of fault. */
   clearFaults(): void;
   listGovernanceAssignments(): StoredGovernanceAssignment[];
   requestCount(filter?: { kind?: RequestLogEntry['kind']; method?: string; pathIncludes?: string; status?: number }): number;
@@ -274,6 +295,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   let tokenLifetime = opts.tokenLifetimeSeconds ?? 3599;
   let window = { start: 0, used: 0 };
   const faults: Array<FaultSpec & { remaining: number }> = [];
+  const resultFaults: Array<ResultFaultSpec & { remaining: number }> = [];
   const tokens = new Map<string, number>();
   let issued = 0;
   const requestLog: RequestLogEntry[] = [];
@@ -533,17 +555,36 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       offset = token.o;
     }
     const size = Math.min(body.options?.$top ?? 1000, pageSize);
+    const token = (o: number) => Buffer.from(JSON.stringify({ o, h: hash } satisfies SkipToken)).toString('base64url');
+    const fault = shape.kind === 'assessments' ? takeResultFault(shape.filter) : undefined;
+    if (fault === 'empty') return { body: { totalRecords: 0, count: 0, resultTruncated: 'false', facets: [], data: [] }, headers };
+    if (fault === 'truncated' || fault === 'short') {
+      const remaining = rows.length - offset;
+      const kept = rows.slice(offset, offset + Math.min(size, Math.ceil(remaining / 2))).map((f) => f());
+      return {
+        body: { totalRecords: rows.length, count: kept.length, resultTruncated: fault === 'truncated' ? 'true' : 'false', facets: [], data: kept },
+        headers,
+      };
+    }
     const page = rows.slice(offset, offset + size).map((f) => f());
-    const next = offset + page.length;
+    // skipPage: the token points past the next page, whose rows are then never served.
+    const next = offset + page.length + (fault === 'skipPage' ? size : 0);
     const response: Record<string, unknown> = {
       totalRecords: rows.length,
       count: page.length,
       resultTruncated: 'false',
-      ...(next < rows.length ? { $skipToken: Buffer.from(JSON.stringify({ o: next, h: hash } satisfies SkipToken)).toString('base64url') } : {}),
+      ...(next < rows.length ? { $skipToken: token(next) } : {}),
       facets: [],
       data: page,
     };
     return { body: response, headers };
+  }
+
+  function takeResultFault(filter: 'unhealthy' | 'ids' | 'since'): ResultFaultSpec['kind'] | undefined {
+    const f = resultFaults.find((x) => x.remaining > 0 && (x.query === undefined || x.query === 'any' || x.query === filter));
+    if (!f) return undefined;
+    f.remaining--;
+    return f.kind;
   }
 
   // --- Security REST --------------------------------------------------------------------------
@@ -761,8 +802,12 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     injectFaults: (f) => {
       faults.push({ ...f, remaining: f.count });
     },
+    injectResultFault: (f) => {
+      resultFaults.push({ ...f, remaining: f.count });
+    },
     clearFaults: () => {
       faults.length = 0;
+      resultFaults.length = 0;
     },
     listGovernanceAssignments: () => [...state.governance.values()].map((g) => structuredClone(g)),
     requestCount: (f) =>
@@ -797,6 +842,11 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       status: z.number().int(),
       retryAfterSeconds: z.number().optional(),
       target: z.enum(['resourceGraph', 'arm', 'graph', 'any']).optional(),
+    }),
+    injectResultFault: z.object({
+      count: z.number().int().min(1),
+      kind: z.enum(['truncated', 'short', 'skipPage', 'empty']),
+      query: z.enum(['unhealthy', 'ids', 'since', 'any']).optional(),
     }),
   };
 
@@ -855,6 +905,15 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
         control.injectFaults(b.data);
         return { ok: true };
       }
+      case 'injectResultFault': {
+        const b = ControlBodies.injectResultFault.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        control.injectResultFault(b.data);
+        return { ok: true };
+      }
+      case 'clearFaults':
+        control.clearFaults();
+        return { ok: true };
       case 'resetRequestLog':
         control.resetRequestLog();
         return { ok: true };
