@@ -9,7 +9,12 @@ import { isValidTimeZone, parseQuietHours } from '../core/reminders.js';
  */
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const opt = <T extends z.ZodTypeAny>(schema: T) => z.preprocess(emptyToUndefined, schema.optional());
-const withDefault = <T extends z.ZodTypeAny>(schema: T, value: z.input<T>) => z.preprocess(emptyToUndefined, schema.default(value as never));
+/**
+ * The default is written as it would be in the environment and goes through the schema like a
+ * set value. zod's own `.default()` returns its value as the output and skips the transform, so
+ * `bool.default('false')` yielded the truthy string "false" and turned the SSRF guard off.
+ */
+const withDefault = <T extends z.ZodTypeAny>(schema: T, envValue: string) => z.preprocess((v) => emptyToUndefined(v) ?? envValue, schema);
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const csv = z.string().transform((v) =>
@@ -24,7 +29,7 @@ const cronExpr = z.string().refine((v) => cron.validate(v), 'must be a cron expr
 
 const envObject = z.object({
   BOT_MODE: withDefault(z.enum(['sandbox', 'production']), 'sandbox'),
-  PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3978),
+  PORT: withDefault(z.coerce.number().int().min(0).max(65535), '3978'),
   HOST: opt(z.string().min(1)),
   PUBLIC_URL: opt(z.url({ protocol: /^https?$/ })),
   MicrosoftAppId: opt(z.string().regex(guid, 'must be a GUID (the Azure Bot app id)')),
@@ -49,13 +54,13 @@ const envObject = z.object({
   AZURE_CLIENT_ID: opt(z.string()),
   SYNC_CRON: withDefault(cronExpr, '*/5 * * * *'),
   FULL_SYNC_CRON: withDefault(cronExpr, '0 3 * * *'),
-  RESOLVE_AFTER_HEALTHY_PASSES: withDefault(z.coerce.number().int().min(1).max(10), 1),
-  REOPEN_WINDOW_DAYS: withDefault(z.coerce.number().int().min(0).max(365), 14),
+  RESOLVE_AFTER_HEALTHY_PASSES: withDefault(z.coerce.number().int().min(1).max(10), '1'),
+  REOPEN_WINDOW_DAYS: withDefault(z.coerce.number().int().min(0).max(365), '14'),
 
   // Reminders
   REMINDER_CRON: withDefault(cronExpr, '0 9 * * 1'),
   REMINDER_TIMEZONE: withDefault(z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Dublin'), 'UTC'),
-  REMIND_DAYS_BEFORE: withDefault(z.coerce.number().int().min(0).max(30), 3),
+  REMIND_DAYS_BEFORE: withDefault(z.coerce.number().int().min(0).max(30), '3'),
   QUIET_HOURS: opt(z.string().refine((v) => parseQuietHours(v) !== undefined, 'must be HH:mm-HH:mm, e.g. 20:00-07:00')),
 
   // ServiceNow
@@ -68,8 +73,8 @@ const envObject = z.object({
   ENTRA_ISSUER_TEMPLATE: opt(z.string().includes('{tid}', { message: 'must contain {tid}' })),
 
   // Sandbox simulators (BOT_MODE=sandbox)
-  SANDBOX_DEFENDER_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3980),
-  SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3981),
+  SANDBOX_DEFENDER_PORT: withDefault(z.coerce.number().int().min(0).max(65535), '3980'),
+  SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), '3981'),
   SANDBOX_REMINDER_INBOX: opt(z.string()),
   SANDBOX_EMULATOR_UPN: withDefault(z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address'), 'alice.johnson@contoso.com'),
 });

@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../core/scope.js';
 import { ServiceNowClient, ServiceNowError, type ServiceNowClientOptions, type StoredTokens } from '../connectors/servicenow/client.js';
-import { checkInstanceUrl, publicOnlyLookup, type Lookup } from '../connectors/servicenow/urlGuard.js';
+import { checkInstanceUrl, publicOnlyAgents, type Lookup } from '../connectors/servicenow/urlGuard.js';
 import type { Store } from '../storage/repositories.js';
 import { customFieldSchema, ticketTypeSchema, type Integration } from '../storage/schema.js';
 import type { SecretBox } from '../storage/secrets.js';
@@ -246,8 +246,9 @@ export class IntegrationService {
       tokenCache,
       logger: this.deps.logger,
       clock: this.deps.clock,
-      // The add-time URL check alone would let a name rebind to a private address later (DNS rebinding).
-      options: this.deps.allowPrivateHosts ? this.deps.clientOptions : { ...this.deps.clientOptions, lookup: publicOnlyLookup() },
+      // The add-time URL check alone would let a name rebind to a private address later (DNS
+      // rebinding), and an integration saved while private hosts were allowed keep connecting.
+      options: this.deps.allowPrivateHosts ? this.deps.clientOptions : { ...this.deps.clientOptions, agents: publicOnlyAgents() },
       sleep: this.deps.sleep,
     });
   }

@@ -1,10 +1,11 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { PID_FILE } from '../cli/botProcess.js';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { BOT_ROLE } from '../cli/botProcess.js';
 import { systemClock } from '../core/clock.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createApp } from './index.js';
 import { createLogger } from './logger.js';
+import { DataDirLockedError, lockDataDir } from '../storage/dataDirLock.js';
 import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import { openSecretBox } from '../storage/secrets.js';
 import { packageVersion } from './version.js';
@@ -24,14 +25,32 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // The data folder is ours alone from before the store is read until exit: the store lives in
+  // memory, so a second bot or CLI writing beside this one would lose one side's changes.
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? process.stdout.isTTY === true });
+  const dataDir = path.resolve(config.DATA_DIR);
+  let lock;
+  try {
+    lock = await lockDataDir(dataDir, {
+      role: BOT_ROLE,
+      onCompromised: (err) => {
+        logger.error({ err, dataDir }, 'another process took the data folder over; stopping so that two processes never write it');
+        process.exit(1);
+      },
+    });
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      console.error(`The bot cannot start: ${err.message}.`);
+      process.exit(1);
+    }
+    throw err;
+  }
   if (!config.MicrosoftAppId) {
     logger.warn(
       'MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.',
     );
   }
 
-  const dataDir = path.resolve(config.DATA_DIR);
   let store;
   try {
     store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: logger.child({ module: 'store' }) });
@@ -73,9 +92,6 @@ async function main(): Promise<void> {
   });
   if (sandbox && config.BOT_MODE === 'sandbox') await ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
   const url = await app.listen(config.PORT, config.HOST);
-  // The CLI refuses to write while the bot holds the data file in memory.
-  const pidFile = path.join(dataDir, PID_FILE);
-  writeFileSync(pidFile, String(process.pid));
   logger.info({ url: `${url}/api/messages`, mode: config.BOT_MODE }, `bot listening on ${url}/api/messages`);
   // A first pass at start, so a fresh sandbox has cards without waiting for the schedule.
   if (app.sync) void app.sync.runOnce().catch((err: unknown) => logger.error({ err }, 'initial sync failed'));
@@ -91,7 +107,7 @@ async function main(): Promise<void> {
       await app.stop();
       await sandbox?.close();
       await store.close();
-      rmSync(pidFile, { force: true });
+      await lock.release();
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

@@ -1,32 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../bot/config.js';
 import { IntegrationError, reasonOf } from '../bot/integrations.js';
 import { createLogger } from '../bot/logger.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { DataDirLockedError, lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
 import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import type { Store } from '../storage/repositories.js';
+
+/** How the bot names itself in the data folder's lock, so the CLI can say "the bot is running". */
+export const BOT_ROLE = 'the bot';
 
 export interface CliIo {
   out(line: string): void;
   err(line: string): void;
-}
-
-/** The bot keeps the data file in memory; a second writer would lose one side's changes. */
-export const PID_FILE = 'bot.pid';
-
-export function botRunning(dataDir: string): number | undefined {
-  const file = path.join(dataDir, PID_FILE);
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A refusal the user can act on (wrong usage, the bot is running): exit code 2. */
@@ -37,25 +24,56 @@ export interface Workspace {
   dataDir: string;
   logger: Logger;
   store: Store;
+  /** Flushes and closes the store, then gives the data folder's lock up (if taken). */
+  close(): Promise<void>;
 }
 
 /**
  * What every CLI command that touches the data opens: the validated config, the data folder and
- * the store. `busyMessage` is given when the command writes: the bot keeps the data in memory,
- * so a CLI writing beside a running bot would lose one side's changes.
+ * the store. `busyMessage` is given when the command writes: the command then takes the data
+ * folder's lock (storage/dataDirLock.ts) before reading the store, so it never writes beside the
+ * bot or another CLI command; the message is what it says when the bot holds the folder.
+ * Read-only commands take no lock (they must work while the bot runs) and get a store that
+ * refuses writes and leaves the folder as it is: no backup, no migration written, no cleanup.
+ * Reading without the lock is safe because every write replaces db.json by a rename.
  */
 export async function openWorkspace(
   env: Record<string, string | undefined>,
   clock: Clock,
   busyMessage?: (pid: number, dataDir: string, config: Config) => string,
+  role = 'a CLI command',
 ): Promise<Workspace> {
   const config = loadConfig(env);
   const dataDir = path.resolve(config.DATA_DIR);
-  const pid = busyMessage ? botRunning(dataDir) : undefined;
-  if (pid && busyMessage) throw new CliRefusal(busyMessage(pid, dataDir, config));
-  const logger = createLogger({ level: 'silent' });
-  const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
-  return { config, dataDir, logger, store };
+  let lock: DataDirLock | undefined;
+  if (busyMessage) {
+    try {
+      lock = await lockDataDir(dataDir, { role });
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError)) throw err;
+      throw new CliRefusal(err.owner?.role === BOT_ROLE ? busyMessage(err.owner.pid, dataDir, config) : err.message);
+    }
+  }
+  try {
+    const logger = createLogger({ level: 'silent' });
+    const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger, readOnly: !busyMessage });
+    return {
+      config,
+      dataDir,
+      logger,
+      store,
+      close: async () => {
+        try {
+          await store.close();
+        } finally {
+          await lock?.release();
+        }
+      },
+    };
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
 }
 
 /** One readable line for any failure, and the exit code that goes with it. */

@@ -3,14 +3,12 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { IntegrationService } from '../bot/integrations.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { Store } from '../storage/repositories.js';
 import { openSecretBox } from '../storage/secrets.js';
-import { CliRefusal, openWorkspace, reportFailure, type CliIo } from './botProcess.js';
+import { CliRefusal, openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
 import { runRemindCommand } from './remind.js';
 import { runSyncCommand } from './sync.js';
 
 export type { CliIo } from './botProcess.js';
-export { botRunning, PID_FILE } from './botProcess.js';
 
 const USAGE = `Usage: npm run cli -- <command>
   integration add --name N --scope SCOPE --instance-url URL --username U --password P --client-id C --client-secret S [--fields default|customized]
@@ -38,7 +36,7 @@ const nameArgs = z.object({ name: z.string({ error: '--name is required' }) });
 
 /** Runs one CLI command; returns the exit code. Every failure is one readable line. */
 export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
-  let store: Store | undefined;
+  let workspace: Workspace | undefined;
   try {
     const [group, verb, ...rest] = argv;
     if (group === 'sync' && verb === undefined) return await runSyncCommand(env, io, clock);
@@ -55,9 +53,8 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       verb === 'list'
         ? undefined
         : (pid: number, dataDir: string) => `the bot is running on ${dataDir} (pid ${pid}); use the Teams "integrations" command, or stop the bot first`;
-    const workspace = await openWorkspace(env, clock, busy);
-    const { config, dataDir, logger } = workspace;
-    store = workspace.store;
+    workspace = await openWorkspace(env, clock, busy, `\`npm run cli -- integration ${verb}\``);
+    const { config, dataDir, logger, store } = workspace;
     const service = new IntegrationService({
       store,
       secrets: await openSecretBox(config.SECRET_KEY, dataDir),
@@ -121,7 +118,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   } catch (err) {
     return reportFailure(err, io);
   } finally {
-    await store?.close();
+    await workspace?.close();
   }
 }
 

@@ -3,9 +3,8 @@ import { startSandbox, type Sandbox } from '../bot/sandbox.js';
 import { packageVersion } from '../bot/version.js';
 import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { Store } from '../storage/repositories.js';
 import { openSecretBox } from '../storage/secrets.js';
-import { openWorkspace, reportFailure, type CliIo } from './botProcess.js';
+import { openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
 
 /**
  * `npm run cli -- remind`: one reminder pass now, sent proactively through the Bot Framework
@@ -13,16 +12,16 @@ import { openWorkspace, reportFailure, type CliIo } from './botProcess.js';
  * must not: it holds the data file in memory).
  */
 export async function runRemindCommand(env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
-  let store: Store | undefined;
+  let workspace: Workspace | undefined;
   let sandbox: Sandbox | undefined;
   try {
-    const workspace = await openWorkspace(
+    workspace = await openWorkspace(
       env,
       clock,
       (pid, dataDir) => `the bot is running on ${dataDir} (pid ${pid}); reminders go out on REMINDER_CRON, or type "digest" in Teams`,
+      '`npm run cli -- remind`',
     );
-    const { config, dataDir, logger } = workspace;
-    store = workspace.store;
+    const { config, dataDir, logger, store } = workspace;
     const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
     // Managers come from Microsoft Graph; in sandbox mode a private simulator stands in.
     if (config.DEFENDER_SOURCE === 'sandbox') sandbox = await startSandbox({ defenderPort: 0, servicenowPort: 0, clock, logger });
@@ -30,7 +29,7 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
       config.DEFENDER_SOURCE === 'azure'
         ? new AzureClient({ credential: createAzureCredential(env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger, clock })
         : sandbox?.azure;
-    const app = createApp({ config, store: workspace.store, clock, logger, secrets, version: packageVersion(), azure, schedule: false });
+    const app = createApp({ config, store, clock, logger, secrets, version: packageVersion(), azure, schedule: false });
     const report = await app.reminders.runOnce();
     await app.messenger.drain();
     await app.stop();
@@ -43,7 +42,7 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
   } catch (err) {
     return reportFailure(err, io);
   } finally {
-    await store?.close();
+    await workspace?.close();
     await sandbox?.close();
   }
 }

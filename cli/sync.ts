@@ -14,8 +14,7 @@ import { TENANT_ID } from '../connectors/defender/dataset.js';
 import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../connectors/defender/simulator/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SyncJob } from '../jobs/sync.js';
-import type { Store } from '../storage/repositories.js';
-import { openWorkspace, reportFailure, type CliIo } from './botProcess.js';
+import { openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
 
 /** How long a sandbox simulator on SANDBOX_DEFENDER_PORT gets to answer before a private one starts. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -112,17 +111,17 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** Runs one sync pass and prints its report; returns the exit code. Failures are one line. */
 export async function runSyncCommand(env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
-  let store: Store | undefined;
+  let workspace: Workspace | undefined;
   let source: DefenderSource | undefined;
   try {
-    const workspace = await openWorkspace(
+    workspace = await openWorkspace(
       env,
       clock,
       (pid: number, dataDir: string, config: Config) =>
         `The bot is running on ${dataDir} (pid ${pid}); type \`sync\` in Teams or wait for SYNC_CRON (${config.SYNC_CRON}).`,
+      '`npm run cli -- sync`',
     );
-    const { config, logger } = workspace;
-    store = workspace.store;
+    const { config, logger, store } = workspace;
     source = await defenderSource(config, env, clock);
     const messenger = new DeferredMessenger();
     const job = new SyncJob({ azure: source.azure, store, messenger, clock, logger, scopes: source.scopes });
@@ -149,7 +148,7 @@ export async function runSyncCommand(env: Record<string, string | undefined>, io
   } catch (err) {
     return reportFailure(err, io);
   } finally {
-    await store?.close();
+    await workspace?.close();
     await source?.close();
   }
 }

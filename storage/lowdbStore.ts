@@ -1,7 +1,7 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
-import { StreamingJsonFile } from './streamingJsonFile.js';
+import { StreamingJsonFile, tempName } from './streamingJsonFile.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { migrate } from './migrations.js';
@@ -27,15 +27,34 @@ export interface LowdbStoreOptions {
   file: string;
   clock: Clock;
   logger: Logger;
+  /**
+   * Read the file and leave the folder exactly as it is: no backup, no migration written back,
+   * and every write is refused. For readers that do not hold the data folder's lock.
+   */
+  readOnly?: boolean;
+  /** The copy step of the backup (tests inject a copy that fails half-way). */
+  copyFile?: (from: string, to: string) => Promise<void>;
+}
+
+export class ReadOnlyStoreError extends Error {
+  constructor(file: string) {
+    super(`${file} was opened read-only; this command cannot change it`);
+    this.name = 'ReadOnlyStoreError';
+  }
 }
 
 /**
- * The embedded store: one JSON file, validated on open, written atomically (steno writes a temp
- * file and renames it) and coalesced (all mutations of one tick become one write).
+ * The embedded store: one JSON file, validated on open, written atomically (a temp file renamed
+ * over it) and coalesced (all mutations of one tick become one write). A writer must hold the data
+ * folder's lock (storage/dataDirLock.ts): the store keeps the data in memory, so two writers
+ * would each overwrite the other's changes.
  */
 export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store> {
-  const { file, clock, logger } = options;
-  await mkdir(path.dirname(file), { recursive: true });
+  const { file, clock, logger, readOnly = false } = options;
+  if (!readOnly) {
+    await mkdir(path.dirname(file), { recursive: true });
+    await removeTempFiles(file);
+  }
   // lowdb's presets switch to memory under NODE_ENV=test; the explicit adapter never does.
   const adapter = new StreamingJsonFile<Database>(file);
   let raw: unknown;
@@ -68,7 +87,7 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
     }
     data = parsed.data;
     // Only a file that passed validation becomes the backup, so the .bak is always usable.
-    await copyFile(file, `${file}.bak`);
+    if (!readOnly) await writeBackup(file, options.copyFile ?? copyFile);
   }
 
   const db = new Low<Database>(adapter, data);
@@ -99,6 +118,7 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
    * The promise resolves once a write that includes the caller's change has finished.
    */
   const persist = (): Promise<void> => {
+    if (readOnly) return Promise.reject(new ReadOnlyStoreError(file));
     if (scheduled) return scheduled;
     scheduled = (async () => {
       await new Promise((resolve) => setImmediate(resolve));
@@ -116,7 +136,7 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
     return scheduled;
   };
 
-  if (migratedFrom !== undefined) {
+  if (migratedFrom !== undefined && !readOnly) {
     logger.info({ from: migratedFrom, to: SCHEMA_VERSION }, 'data file migrated');
     await persist();
   }
@@ -132,4 +152,34 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
       while (scheduled || inFlight) await (scheduled ?? inFlight)!.catch(() => undefined);
     },
   };
+}
+
+/**
+ * Replaces `<file>.bak` in one step: a copy under a unique temp name, fsynced, then renamed over
+ * the old backup. copyFile onto the backup itself would truncate it first, so a kill mid-copy
+ * left neither the old nor the new backup.
+ */
+async function writeBackup(file: string, copy: (from: string, to: string) => Promise<void>): Promise<void> {
+  const temp = tempName(`${file}.bak`);
+  try {
+    await copy(file, temp);
+    const handle = await open(temp, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, `${file}.bak`);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Temp files a killed writer left behind; only the lock holder opens for writing, so none is in use. */
+async function removeTempFiles(file: string): Promise<void> {
+  const base = path.basename(file);
+  const pattern = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.bak)?\\.[0-9a-f]{12}\\.tmp$`);
+  const names = await readdir(path.dirname(file)).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => pattern.test(n)).map((n) => unlink(path.join(path.dirname(file), n)).catch(() => undefined)));
 }

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import type { Adapter } from 'lowdb';
@@ -10,11 +11,7 @@ import type { Adapter } from 'lowdb';
  * in memory twice (string + buffer); streaming keeps only one record at a time.
  */
 export class StreamingJsonFile<T extends object> implements Adapter<T> {
-  private readonly temp: string;
-
-  constructor(private readonly file: string) {
-    this.temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
-  }
+  constructor(private readonly file: string) {}
 
   async read(): Promise<T | null> {
     let text: string;
@@ -28,7 +25,10 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const out = createWriteStream(this.temp, { encoding: 'utf8', mode: 0o600 });
+    // A name of its own per write: two writes (or, against the lock's intent, two processes)
+    // never write into one temp file or rename each other's half-written one.
+    const temp = tempName(this.file);
+    const out = createWriteStream(temp, { encoding: 'utf8', mode: 0o600 });
     const put = async (chunk: string) => {
       if (!out.write(chunk)) await once(out, 'drain');
     };
@@ -57,18 +57,22 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
       await put('}');
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
       // Data on disk before the rename makes it visible: a crash leaves the old or the new file.
-      const { open } = await import('node:fs/promises');
-      const handle = await open(this.temp, 'r');
+      const handle = await open(temp, 'r');
       try {
         await handle.sync();
       } finally {
         await handle.close();
       }
-      await rename(this.temp, this.file);
+      await rename(temp, this.file);
     } catch (err) {
       out.destroy();
-      await unlink(this.temp).catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
       throw err;
     }
   }
+}
+
+/** `.<name>.<12 hex>.tmp` next to `target`: unique per write. */
+export function tempName(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
 }

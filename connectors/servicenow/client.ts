@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { CORRELATION_ID_MAX, INCIDENT_STATE, isResolvedState, isSysId, recordLink, type TicketTable } from '../../core/servicenow-rules.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
-import { HttpCore, limiterFor, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
+import { HttpCore, limiterFor, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
 
 export type { ServiceNowConnection, StoredTokens, TokenCache } from './oauth.js';
@@ -29,6 +29,11 @@ export interface ServiceNowClientOptions {
    * checked at add time cannot later rebind to a private address. Default: the system resolver.
    */
   lookup?: ConnectLookup;
+  /**
+   * Agents for every connection, e.g. urlGuard's publicOnlyAgents(), which also refuse plain http
+   * and IP literals (Node connects to those without a lookup). Takes precedence over `lookup`.
+   */
+  agents?: ConnectAgents;
 }
 
 export interface ServiceNowClientParams {
@@ -150,7 +155,7 @@ export class ServiceNowClient {
       this.sleep,
       params.random ?? Math.random,
       this.log,
-      o.lookup,
+      o.agents ?? o.lookup,
     );
     this.tokens = new TokenManager(connection, this.http, this.clock, this.log, params.tokenCache);
   }

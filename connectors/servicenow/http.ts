@@ -10,7 +10,13 @@ export type Sleep = (ms: number) => Promise<void>;
 /** A dns.lookup replacement used for every connection (e.g. urlGuard's publicOnlyLookup). */
 export type ConnectLookup = LookupFunction;
 
-/** Set by a ConnectLookup that refuses an address: retrying cannot help, so it is not retried. */
+/** The agents every connection goes through (e.g. urlGuard's publicOnlyAgents). */
+export interface ConnectAgents {
+  httpAgent: http.Agent;
+  httpsAgent: https.Agent;
+}
+
+/** Set by a connect guard that refuses a host: retrying cannot help, so it is not retried. */
 export const PRIVATE_ADDRESS_CODE = 'EPRIVATEADDR';
 
 export interface RetryPolicy {
@@ -97,12 +103,16 @@ export class HttpCore {
     private readonly sleep: Sleep,
     private readonly random: () => number,
     private readonly log: Logger,
-    lookup?: ConnectLookup,
+    connect?: ConnectLookup | ConnectAgents,
   ) {
+    // Own agents only when a guard is given: it must apply to every connection, keep-alive reuse included.
+    const agents: ConnectAgents | undefined =
+      typeof connect === 'function'
+        ? { httpAgent: new http.Agent({ keepAlive: true, lookup: connect }), httpsAgent: new https.Agent({ keepAlive: true, lookup: connect }) }
+        : connect;
     this.axios = axios.create({
       baseURL: origin,
-      // Own agents only when a lookup is given: it must apply to every connection, keep-alive reuse included.
-      ...(lookup ? { httpAgent: new http.Agent({ keepAlive: true, lookup }), httpsAgent: new https.Agent({ keepAlive: true, lookup }) } : {}),
+      ...(agents ? { httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent } : {}),
       timeout: timeoutMs,
       maxRedirects: 0,
       // Status handling and JSON parsing are ours: a hibernating instance answers 200 with HTML.

@@ -41,12 +41,15 @@ describe('bot process', () => {
     const health = await (await fetch(`${url}/healthz`)).json();
     expect(health).toMatchObject({ status: 'ok', mode: 'sandbox', store: { kind: 'lowdb', ok: true } });
     expect(output).toContain('authentication is OFF');
-    expect(existsSync(path.join(dataDir, 'bot.pid'))).toBe(true);
+    // The data folder's lock is held and names this process.
+    expect(existsSync(path.join(dataDir, 'data.lock'))).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(dataDir, 'data.lock.owner'), 'utf8'))).toMatchObject({ pid: child.pid, role: 'the bot' });
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output).toContain('shutting down');
-    expect(existsSync(path.join(dataDir, 'bot.pid'))).toBe(false);
+    expect(existsSync(path.join(dataDir, 'data.lock'))).toBe(false);
+    expect(existsSync(path.join(dataDir, 'data.lock.owner'))).toBe(false);
     const db = JSON.parse(readFileSync(path.join(dataDir, 'db.json'), 'utf8'));
     expect(Object.values(db.integrations).map((i: any) => i.name)).toEqual(['Sandbox ServiceNow']);
     // The sandbox key file exists and the stored password is encrypted with it.

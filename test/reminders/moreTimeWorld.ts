@@ -29,7 +29,12 @@ export async function startMoreTimeWorld(
   const clock = new ManualClock('2026-11-30T09:00:00Z');
   const sn = await startServiceNowSimulator({ clock });
   const defender = await startHarness();
-  const bot = await startBot({ clock, env: opts.env, app: { azure: defender.client, retrySleep: async () => undefined } });
+  // The ServiceNow simulator is plain http on 127.0.0.1, which the SSRF guard refuses by default.
+  const bot = await startBot({
+    clock,
+    env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true', ...opts.env },
+    app: { azure: defender.client, retrySleep: async () => undefined },
+  });
   const target = defender.sim.control.listAssessments({ code: 'Unhealthy' })[0]!;
   const subscriptionId = target.resourceId.split('/')[2]!;
   await bot.app.integrations.add({ name: 'ITSM', scope: `/subscriptions/${subscriptionId}`, instanceUrl: sn.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');

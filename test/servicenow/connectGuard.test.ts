@@ -1,11 +1,12 @@
 import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { IntegrationService } from '../../bot/integrations.js';
 import { ServiceNowClient, ServiceNowError } from '../../connectors/servicenow/client.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
-import { publicOnlyLookup } from '../../connectors/servicenow/urlGuard.js';
+import { publicOnlyAgents, publicOnlyLookup } from '../../connectors/servicenow/urlGuard.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
@@ -91,5 +92,106 @@ describe('ServiceNow connect-time address guard', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('connect-time guard: IP literals and plain http (Node skips the lookup for literals)', () => {
+  const clock = new ManualClock('2026-11-26T09:00:00Z');
+  let sleeps: number[];
+  beforeEach(() => {
+    resetSharedLimiters();
+    sleeps = [];
+  });
+
+  const guardedClient = (instanceUrl: string, agents = publicOnlyAgents()) =>
+    new ServiceNowClient({
+      connection: { instanceUrl, ...DEFAULT_SIMULATOR_CREDENTIALS },
+      clock,
+      logger: silentLogger,
+      sleep: async (ms) => void sleeps.push(ms),
+      options: { maxRetries: 3, baseDelayMs: 100, timeoutMs: 2000, agents },
+    });
+
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (e: unknown) => e as ServiceNowError,
+    );
+
+  it('an integration saved with an IP literal while private hosts were allowed stops connecting once they are not', async () => {
+    const sim = await startServiceNowSimulator({ clock });
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'connect-literal-'));
+    const store: Store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger: silentLogger });
+    try {
+      expect(new URL(sim.url).hostname).toBe('127.0.0.1');
+      const secrets = new SecretBox(Buffer.alloc(32, 7));
+      const deps = { store, secrets, clock, logger: silentLogger, sleep: async (ms: number) => void sleeps.push(ms) };
+      const open = new IntegrationService({ ...deps, allowPrivateHosts: true });
+      await open.add({ name: 'Lab', scope: SCOPE, instanceUrl: sim.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
+      const integration = store.integrations.findByName('Lab')!;
+      expect(integration.instanceUrl).toBe(sim.url);
+
+      const before = sim.control.requestCount();
+      const guarded = new IntegrationService({ ...deps, allowPrivateHosts: false });
+      const err = await failure(guarded.clientFor(integration).resolveUser('admin'));
+      expect(err).toMatchObject({ name: 'ServiceNowError', kind: 'network' });
+      expect(err!.reason).toMatch(
+        /^refused to connect to ServiceNow: refusing to connect to non-public address 127\.0\.0\.1; set SERVICENOW_ALLOW_PRIVATE_HOSTS=true/,
+      );
+      expect(sleeps).toEqual([]);
+      expect(sim.control.requestCount()).toBe(before);
+    } finally {
+      await store.close();
+      await sim.close();
+    }
+  });
+
+  describe('against a bare TCP listener (counts connections, whatever the protocol)', () => {
+    let listener: net.Server;
+    let port: number;
+    let connections: number;
+    beforeEach(async () => {
+      connections = 0;
+      listener = net.createServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      port = (listener.address() as net.AddressInfo).port;
+    });
+    afterEach(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+
+    it.each([
+      ['https://127.0.0.1', /non-public address 127\.0\.0\.1/],
+      ['http://127.0.0.1', /non-public address 127\.0\.0\.1/],
+      ['https://[::ffff:127.0.0.1]', /non-public address ::ffff:(127\.0\.0\.1|7f00:1)/],
+      ['http://[::ffff:7f00:1]', /non-public address ::ffff:(127\.0\.0\.1|7f00:1)/],
+    ])('%s:PORT is refused before any connection is made', async (base, reason) => {
+      const err = await failure(guardedClient(`${base}:${port}`).resolveUser('admin'));
+      expect(err).toMatchObject({ name: 'ServiceNowError', kind: 'network' });
+      expect(err!.reason).toMatch(reason);
+      expect(sleeps).toEqual([]);
+      expect(connections).toBe(0);
+    });
+  });
+
+  it('plain http to a name with a public address is refused at connect time (credentials never go out in clear text)', async () => {
+    const resolved: string[] = [];
+    const agents = publicOnlyAgents({
+      resolve: (hostname, _options, callback) => {
+        resolved.push(hostname);
+        callback(null, [{ address: '149.96.5.10', family: 4 }]);
+      },
+    });
+    const err = await failure(guardedClient('http://contoso.service-now.com', agents).resolveUser('admin'));
+    expect(err!.reason).toMatch(/^refused to connect to ServiceNow: refusing plain http to contoso\.service-now\.com; ServiceNow is reached over https/);
+    expect(resolved).toEqual(['contoso.service-now.com']);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('a public IP literal is refused too (instances are reached by host name, as when they are added)', async () => {
+    const err = await failure(guardedClient('https://149.96.5.10').resolveUser('admin'));
+    expect(err!.reason).toMatch(/refusing to connect to the IP address 149\.96\.5\.10; ServiceNow instances are reached by host name/);
+    expect(sleeps).toEqual([]);
   });
 });

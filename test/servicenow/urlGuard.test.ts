@@ -26,8 +26,39 @@ describe('ServiceNow instance URL guard (SSRF)', () => {
     ]) {
       expect([ip, isPublicAddress(ip)]).toEqual([ip, false]);
     }
-    for (const ip of ['149.96.5.10', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '::ffff:808:808', '2002:808:808::1'])
+    for (const ip of ['149.96.5.10', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '::ffff:808:808'])
       expect([ip, isPublicAddress(ip)]).toEqual([ip, true]);
+    // Ranges the old hand-kept list treated as public, and other special-purpose space (IANA
+    // registries via ipaddr.js). 6to4 (2002::/16) is refused outright now, whatever it embeds.
+    for (const ip of [
+      '64:ff9b:1::a9fe:a9fe',
+      '64:ff9b:1::808:808',
+      '64:ff9b::808:808',
+      'fec0::1',
+      '192.88.99.1',
+      '2002:808:808::1',
+      '2002:a00:1::1',
+      '255.255.255.255',
+      '240.0.0.1',
+      '198.18.0.1',
+      '192.0.0.9',
+      '192.0.2.1',
+      'fd00:ec2::254',
+      '::ffff:169.254.169.254',
+      '::ffff:0:7f00:1',
+      '::ffff:10.0.0.1',
+      '100::1',
+      '2001:2::1',
+      '2001:10::1',
+      '3fff::1',
+      'ff02::1',
+      '4000::1',
+    ]) {
+      expect([ip, isPublicAddress(ip)]).toEqual([ip, false]);
+    }
+    // Not an IP address as Node reads one (shorthand, hex, garbage): never "public".
+    for (const text of ['127.1', '0x7f000001', '2130706433', 'localhost', '', '1.2.3.4.5', '[::1'])
+      expect([text, isPublicAddress(text)]).toEqual([text, false]);
     // IPv6 spellings that embed a private IPv4 address, as Node normalises them (hex groups).
     for (const ip of [
       '::ffff:7f00:1',

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { benchSync } from '../../bench/sync.js';
-import { PID_FILE } from '../../cli/index.js';
 import { runSyncCommand } from '../../cli/sync.js';
 import { builtInDataset } from '../../connectors/defender/dataset.js';
 import { startDefenderSimulator, type DefenderSimulator } from '../../connectors/defender/simulator/index.js';
@@ -12,6 +10,7 @@ import { silentLogger } from '../../core/logger.js';
 import { systemClock } from '../../core/clock.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
 import type { Conversation } from '../../storage/schema.js';
+import { holdDataDirLock, type LockHolder } from '../harness/lockHolder.js';
 
 const AT = '2025-06-01T00:00:00.000Z';
 
@@ -120,35 +119,23 @@ describe('npm run cli -- sync', () => {
   });
 
   describe('while the bot runs on the same data folder', () => {
-    let child: ChildProcess;
+    let holder: LockHolder;
     beforeEach(async () => {
-      // The pid file must name a live process other than this one (the CLI ignores its own pid).
-      child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', () => resolve());
-        child.once('error', reject);
-      });
-      writeFileSync(path.join(dataDir, PID_FILE), String(child.pid));
+      // Another process holding the data folder's lock as the bot does.
+      holder = await holdDataDirLock(dataDir);
     });
-    afterEach(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill();
-      await exited;
-    });
+    afterEach(() => holder.kill());
 
     it('refuses with one line and leaves the store alone', async () => {
       const { out, err, io } = capture();
       expect(await runSyncCommand(env, io)).toBe(2);
       expect(out).toEqual([]);
-      expect(err).toEqual([`The bot is running on ${dataDir} (pid ${child.pid}); type \`sync\` in Teams or wait for SYNC_CRON (*/5 * * * *).`]);
+      expect(err).toEqual([`The bot is running on ${dataDir} (pid ${holder.pid}); type \`sync\` in Teams or wait for SYNC_CRON (*/5 * * * *).`]);
       expect((await stored()).recommendations).toEqual([]);
     });
 
-    it('runs again once the pid file names a process that has exited', async () => {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill();
-      await exited;
+    it('runs again once the bot has exited', async () => {
+      await holder.kill();
       const { io } = capture();
       expect(await runSyncCommand(env, io)).toBe(0);
     });
