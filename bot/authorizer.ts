@@ -2,6 +2,7 @@ import { MANAGING_ROLES, READING_ROLES } from '../core/defender-model.js';
 import type { Logger } from '../core/logger.js';
 import type { RoleGrant } from '../connectors/defender/roles.js';
 import { normaliseScope } from '../connectors/defender/roles.js';
+import { AzureApiError } from '../connectors/defender/http.js';
 import type { Actor } from './turn.js';
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
@@ -181,7 +182,13 @@ export class RbacAuthorizer implements Authorizer {
           grants = await this.cached(user.scopes, covering, () => this.roles!.grantsAtScope(oid, covering));
           applies = (g) => g.scope === '/' || g.scope === subScope || groups.has(g.scope);
         } else {
-          grants = await this.cached(user.subscriptions, sub, () => this.roles!.grantsAtScope(oid, subScope, { atScopeOnly: true }));
+          grants = await this.cached(user.subscriptions, sub, () =>
+            this.roles!.grantsAtScope(oid, subScope, { atScopeOnly: true }).catch((err: unknown) => {
+              // A subscription ARM does not show the bot (deleted, moved, no access) grants nothing; it must not hide the others.
+              if (err instanceof AzureApiError && (err.status === 403 || err.status === 404)) return [];
+              throw err;
+            }),
+          );
           applies = (g) => g.scope === '/' || g.scope === subScope || g.scope.startsWith(MG_PREFIX);
         }
         out.set(sub, [...new Set(grants.filter(applies).map((g) => g.role))]);

@@ -339,9 +339,11 @@ export function createApp(options: AppOptions): App {
     clock,
     timeZone: config.REMINDER_TIMEZONE,
     logger,
+    readPolicy,
+    whoAmI,
     config: {
       sandbox,
-      allowedTenantIds: config.ALLOWED_TENANT_IDS,
+      allowedTenantIds: dashboardTenants(config),
       appId: config.MicrosoftAppId,
       appIdUri:
         config.APP_ID_URI ??
@@ -372,4 +374,17 @@ export function createApp(options: AppOptions): App {
       await store.flush();
     },
   };
+}
+
+/**
+ * Tenants whose users may open the dashboard: ALLOWED_TENANT_IDS when set, else the bot's own
+ * tenant (MicrosoftAppTenantId), else the tenant of the Azure credential (AZURE_TENANT_ID, when
+ * it is a GUID: its RBAC is what the roles are read from). None of these (a MultiTenant bot
+ * with no tenant configured): no tenant in production; the sandbox accepts any.
+ */
+export function dashboardTenants(config: Pick<Config, 'ALLOWED_TENANT_IDS' | 'MicrosoftAppTenantId' | 'AZURE_TENANT_ID'>): string[] {
+  if (config.ALLOWED_TENANT_IDS.length) return config.ALLOWED_TENANT_IDS;
+  if (config.MicrosoftAppTenantId) return [config.MicrosoftAppTenantId];
+  const azure = config.AZURE_TENANT_ID?.trim();
+  return azure && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(azure) ? [azure] : [];
 }

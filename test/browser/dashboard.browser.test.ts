@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import * as restify from 'restify';
+import { RbacAuthorizer } from '../../bot/authorizer.js';
 import { registerDashboard } from '../../bot/dashboard.js';
+import { ReadPolicy } from '../../bot/readPolicy.js';
 import { closeServer, listen } from '../../bot/server.js';
 import { ManualClock } from '../../core/clock.js';
 import { dashboardDataSchema, type DashboardData } from '../../core/dashboard.js';
@@ -40,6 +42,8 @@ describe('in a real browser', () => {
       clock: new ManualClock('2026-11-26T09:00:00Z'),
       logger: silentLogger,
       config: { sandbox: true, allowedTenantIds: [] },
+      // Localhost in the sandbox is the sandbox admin: every row is shown.
+      readPolicy: new ReadPolicy({ store, authorizer: new RbacAuthorizer(undefined, { sandbox: true, logger: silentLogger }), logger: silentLogger }),
       webRoot,
     });
     url = await listen(server, 0, '127.0.0.1');
