@@ -81,13 +81,16 @@ interface UserRoles {
  */
 export class RbacAuthorizer implements Authorizer {
   private readonly users = new Map<string, UserRoles>();
+  /** Normalised (lower case) → as configured, which is how it is sent. */
   private readonly scopes: string[];
+  private readonly asConfigured = new Map<string, string>();
 
   constructor(
     private readonly roles: RoleSource | undefined,
     private readonly opts: RbacAuthorizerOptions,
   ) {
-    this.scopes = [...new Set((opts.scopes ?? []).map(normaliseScope))];
+    for (const s of opts.scopes ?? []) if (!this.asConfigured.has(normaliseScope(s))) this.asConfigured.set(normaliseScope(s), s);
+    this.scopes = [...this.asConfigured.keys()];
   }
 
   async canManage(actor: Actor, subscriptionIds: readonly string[]): Promise<Decision> {
@@ -144,7 +147,7 @@ export class RbacAuthorizer implements Authorizer {
     try {
       const user = this.userRoles(oid);
       for (const scope of this.scopes) {
-        const grants = await this.cached(user.scopesAbove, scope, () => this.roles!.grantsAtScope(oid, scope, { atScopeOnly: true }));
+        const grants = await this.cached(user.scopesAbove, scope, () => this.roles!.grantsAtScope(oid, this.asConfigured.get(scope)!, { atScopeOnly: true }));
         if (!grants.some((g) => (MANAGING_ROLES as readonly string[]).includes(g.role))) {
           this.opts.logger.info({ actor: oid, scope }, 'action refused: missing role on a configured scope');
           return {
@@ -175,11 +178,11 @@ export class RbacAuthorizer implements Authorizer {
         let applies: (g: RoleGrant) => boolean;
         let grants: RoleGrant[];
         if (covering === subScope) {
-          grants = await this.cached(user.scopes, covering, () => this.roles!.grantsAtScope(oid, covering));
+          grants = await this.cached(user.scopes, covering, () => this.roles!.grantsAtScope(oid, this.asConfigured.get(covering)!));
           // Listed at the subscription, every management-group grant is one above it.
           applies = (g) => g.scope === '/' || g.scope === subScope || g.scope.startsWith(MG_PREFIX);
         } else if (covering) {
-          grants = await this.cached(user.scopes, covering, () => this.roles!.grantsAtScope(oid, covering));
+          grants = await this.cached(user.scopes, covering, () => this.roles!.grantsAtScope(oid, this.asConfigured.get(covering)!));
           applies = (g) => g.scope === '/' || g.scope === subScope || groups.has(g.scope);
         } else {
           grants = await this.cached(user.subscriptions, sub, () =>

@@ -47,8 +47,9 @@ export class RolesClient {
   async grantsAtScope(objectId: string, scope: string, opts: { atScopeOnly?: boolean } = {}): Promise<RoleGrant[]> {
     const oid = objectId.replace(/'/g, '');
     const grants: RoleGrant[] = [];
-    const root = normaliseScope(scope);
-    let path: string | undefined = `${root === '/' ? '' : root}/providers/Microsoft.Authorization/roleAssignments`;
+    // Sent as given (ARM ids are case-insensitive, logs are read by people); "/" is the root.
+    const root = scope.trim().replace(/\/+$/, '');
+    let path: string | undefined = `${root}/providers/Microsoft.Authorization/roleAssignments`;
     let params: Record<string, string> | undefined = {
       'api-version': ROLE_ASSIGNMENTS_API_VERSION,
       $filter: opts.atScopeOnly ? `atScope() and assignedTo('${oid}')` : `assignedTo('${oid}')`,
