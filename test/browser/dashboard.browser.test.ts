@@ -150,6 +150,13 @@ describe('in a real browser', () => {
     await page.goto(`${url}/tab`);
     await page.waitForSelector('body[data-state="error"]', { timeout: 5000 });
     expect(await page.textContent('#error')).toBe('You are not signed in. Open the dashboard from Microsoft Teams.');
+    // No reading role: the bot's refusal is shown as it is, as text.
+    await page.route('**/api/dashboard', (route) =>
+      route.fulfill({ status: 403, contentType: 'application/json', body: '{"code":"Forbidden","message":"Reading needs the <b>Reader</b> role."}' }),
+    );
+    await page.reload();
+    await page.waitForSelector('body[data-state="error"]', { timeout: 5000 });
+    expect(await page.textContent('#error')).toBe('Reading needs the <b>Reader</b> role.');
     await page.route('**/api/dashboard', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"rows":"nope"}' }));
     await page.reload();
     await page.waitForSelector('body[data-state="error"]', { timeout: 5000 });
