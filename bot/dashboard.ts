@@ -6,9 +6,15 @@ import { buildDashboard } from '../core/dashboard.js';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../storage/repositories.js';
 import { EntraTokenVerifier, TokenError } from './entraJwt.js';
+import { readableAssignments, type ReadPolicy } from './readPolicy.js';
+import type { Actor } from './turn.js';
 
 export interface DashboardConfig {
   sandbox: boolean;
+  /**
+   * Tenants whose Teams SSO tokens are accepted. Empty: none in production (a foreign tenant's
+   * user has no Azure role here anyway); any in the sandbox, whose data is simulated.
+   */
   allowedTenantIds: string[];
   /** The bot's Entra app id (MicrosoftAppId); SSO tokens may carry it as audience. */
   appId?: string;
@@ -26,6 +32,10 @@ export interface DashboardDeps {
   timeZone?: string;
   logger: Logger;
   config: DashboardConfig;
+  /** The read policy of chat (README "Access control"): the token's `oid` decides which subscriptions' rows are shown. */
+  readPolicy: Pick<ReadPolicy, 'subscriptions'>;
+  /** The signed-in user's UPN as the bot knows it (their 1:1 chat), so their own assignments are always shown. */
+  whoAmI?: (actor: Actor) => string | undefined;
   /** Folder with the bundled tab: index.html, config.html, tab.js, config.js. */
   webRoot: string;
 }
@@ -73,11 +83,15 @@ export function registerDashboard(server: restify.Server, deps: DashboardDeps): 
         clock,
         audiences,
         allowedTenantIds: config.allowedTenantIds,
+        anyTenant: config.sandbox && config.allowedTenantIds.length === 0,
         ...(config.jwksUrl ? { jwksUrl: config.jwksUrl } : {}),
         ...(config.issuerTemplate ? { issuerTemplates: [config.issuerTemplate] } : {}),
       })
     : undefined;
   if (!verifier) logger.warn('no MicrosoftAppId configured: /api/dashboard accepts no tokens (sandbox localhost only)');
+  else if (!config.sandbox && config.allowedTenantIds.length === 0) {
+    logger.warn('no tenant to accept dashboard tokens from: set ALLOWED_TENANT_IDS or MicrosoftAppTenantId; /api/dashboard refuses every token');
+  }
 
   async function sendFile(res: restify.Response, name: string, next: restify.Next): Promise<void> {
     const file = path.resolve(webRoot, name);
@@ -117,17 +131,24 @@ export function registerDashboard(server: restify.Server, deps: DashboardDeps): 
     void sendFile(res, name, next);
   });
 
-  async function authorize(req: restify.Request): Promise<{ ok: true; who: string } | { ok: false; reason: string }> {
+  async function authorize(req: restify.Request): Promise<{ ok: true; who: string; actor: Actor; upn?: string } | { ok: false; reason: string }> {
     const header = req.header('authorization');
     // A proxy or tunnel in front makes every caller look local, so forwarded requests need a token.
     const forwarded = !!(req.header('x-forwarded-for') || req.header('forwarded'));
-    if (!header && config.sandbox && !forwarded && isLoopback(req.socket?.remoteAddress)) return { ok: true, who: 'sandbox-localhost' };
+    // No Entra identity: in the sandbox the local user is the sandbox admin, as in the Emulator.
+    if (!header && config.sandbox && !forwarded && isLoopback(req.socket?.remoteAddress)) {
+      return { ok: true, who: 'sandbox-localhost', actor: { id: 'sandbox-localhost' } };
+    }
     const m = /^Bearer ([^\s]+)$/i.exec(header ?? '');
     if (!m) return { ok: false, reason: header ? 'malformed Authorization header' : 'no token' };
     if (!verifier) return { ok: false, reason: 'no app id configured to check tokens against' };
     try {
       const claims = await verifier.verify(m[1]!);
-      return { ok: true, who: claims.oid ?? claims.user ?? claims.tid };
+      // Roles are looked up by object id; a token without one (an app, not a user) reads nothing.
+      if (!claims.oid) return { ok: false, reason: 'token has no oid (not a user)' };
+      const actor: Actor = { id: claims.oid, aadObjectId: claims.oid, ...(claims.name ? { name: claims.name } : {}) };
+      const upn = deps.whoAmI?.(actor) ?? claims.upn;
+      return { ok: true, who: claims.oid, actor, ...(upn ? { upn } : {}) };
     } catch (err) {
       if (err instanceof TokenError) return { ok: false, reason: err.reason };
       throw err;
@@ -144,7 +165,15 @@ export function registerDashboard(server: restify.Server, deps: DashboardDeps): 
         res.send(401, UNAUTHORIZED);
         return;
       }
-      const data = buildDashboard(store.assignments.list(), store.recommendations.list(), clock.now(), deps.timeZone ?? 'UTC');
+      const view = await deps.readPolicy.subscriptions(auth.actor);
+      const rows = readableAssignments(store.assignments.list(), view.readable, auth.upn);
+      if (view.refusal && rows.length === 0) {
+        logger.info({ who: auth.who }, 'dashboard refused: no reading role');
+        res.header('Cache-Control', 'no-store');
+        res.send(403, { code: 'Forbidden', message: view.refusal });
+        return;
+      }
+      const data = buildDashboard(rows, store.recommendations.list(), clock.now(), deps.timeZone ?? 'UTC');
       res.header('Cache-Control', 'no-store');
       res.send(200, data);
     } catch (err) {

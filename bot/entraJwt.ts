@@ -22,8 +22,10 @@ export class TokenError extends Error {
 export interface EntraClaims {
   tid: string;
   oid?: string;
-  /** UPN or preferred_username, whichever the token carries. */
+  /** UPN or preferred_username, whichever the token carries (for logs and display only). */
   user?: string;
+  /** The `upn` claim alone (v1 tokens): unlike preferred_username it is the directory's own value. */
+  upn?: string;
   name?: string;
   aud: string;
 }
@@ -32,8 +34,10 @@ export interface EntraJwtOptions {
   clock: Clock;
   /** Accepted `aud` values: the app id URI (api://host/appId) and the app id. */
   audiences: string[];
-  /** Empty = any tenant. */
+  /** Tenants whose tokens are accepted; empty = none, unless `anyTenant`. */
   allowedTenantIds: string[];
+  /** Accept every tenant (sandbox only: its data is simulated). */
+  anyTenant?: boolean;
   jwksUrl?: string;
   /** Issuer formats with a `{tid}` placeholder (sovereign clouds use other hosts). */
   issuerTemplates?: string[];
@@ -120,7 +124,7 @@ export class EntraTokenVerifier {
     if (!aud) throw new TokenError('wrong audience');
 
     const tid = c.tid.toLowerCase();
-    if (this.options.allowedTenantIds.length > 0 && !this.options.allowedTenantIds.some((t) => t.toLowerCase() === tid)) {
+    if (!this.options.anyTenant && !this.options.allowedTenantIds.some((t) => t.toLowerCase() === tid)) {
       throw new TokenError('tenant not allowed');
     }
     // The common JWKS serves every tenant, so the issuer must name the token's own tenant.
@@ -131,6 +135,7 @@ export class EntraTokenVerifier {
       aud,
       ...(c.oid ? { oid: c.oid } : {}),
       ...((c.upn ?? c.preferred_username) ? { user: c.upn ?? c.preferred_username } : {}),
+      ...(c.upn ? { upn: c.upn } : {}),
       ...(c.name ? { name: c.name } : {}),
     };
   }

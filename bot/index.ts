@@ -9,9 +9,10 @@ import type { SecretBox } from '../storage/secrets.js';
 import { ActionRouter, defineAction } from './actionRouter.js';
 import { CommandRouter } from './commandRouter.js';
 import { helpCommand } from './commands/help.js';
-import { subscribeCommands } from './commands/subscribe.js';
+import { installHandler, subscribeCommands } from './commands/subscribe.js';
 import { botFrameworkAuthOptions, type Config } from './config.js';
-import { ConversationService } from './conversations.js';
+import { ConversationService, rootConversationId } from './conversations.js';
+import type { TurnInfo } from './turn.js';
 import { closeServer, createServer, listen } from './server.js';
 import { TeamsBot } from './teamsBot.js';
 import { z } from 'zod';
@@ -29,7 +30,8 @@ import type { AzureClient } from '../connectors/defender/azureClient.js';
 import type { DefenderSimulatorControl } from '../connectors/defender/simulator/index.js';
 import { scheduleSync, SyncJob } from '../jobs/sync.js';
 import { recommendationActions } from './actions/recommendation.js';
-import { RbacAuthorizer } from './authorizer.js';
+import { cachedAncestry, RbacAuthorizer } from './authorizer.js';
+import { ReadPolicy } from './readPolicy.js';
 import { integrationsCommand } from './commands/integrations.js';
 import { integrationActions } from './actions/integrations.js';
 import { recommendationCommands } from './commands/recommendations.js';
@@ -131,7 +133,6 @@ export function createApp(options: AppOptions): App {
     allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
     sleep: options.retrySleep,
   });
-  const authorizer = new RbacAuthorizer(options.azure, { sandbox, logger: logger.child({ module: 'authz' }), now: () => clock.now().getTime() });
   const knownSubscriptions = () => [...new Set(store.recommendations.list().flatMap((r) => r.resources.map((x) => x.subscriptionId.toLowerCase())))];
   const sync = options.azure
     ? new SyncJob({
@@ -144,6 +145,21 @@ export function createApp(options: AppOptions): App {
         timeZone: config.REMINDER_TIMEZONE,
       })
     : undefined;
+  const defenderScopes = options.defenderScopes ?? config.DEFENDER_SCOPES;
+  // One ancestry for role checks and read filters: the sync job's, then Resource Graph for the rest.
+  const ancestry = cachedAncestry({
+    known: () => sync?.ancestry() ?? new Map(),
+    fetch: options.azure ? (ids) => options.azure!.getSubscriptionAncestry(ids) : undefined,
+    now: () => clock.now().getTime(),
+  });
+  const authorizer = new RbacAuthorizer(options.azure?.roles, {
+    sandbox,
+    logger: logger.child({ module: 'authz' }),
+    scopes: defenderScopes,
+    ancestry,
+    now: () => clock.now().getTime(),
+  });
+  const readPolicy = new ReadPolicy({ store, authorizer, ancestry, logger: logger.child({ module: 'authz' }) });
   const assignments: AssignmentService = new AssignmentService({
     store,
     integrations,
@@ -226,13 +242,15 @@ export function createApp(options: AppOptions): App {
     tasks.push(scheduleJob('full-reconcile', config.FULL_SYNC_CRON, () => resolution.runOnce({ full: true }), logger));
   }
 
+  /** Subscribing (by command or by installing the bot) needs a managing role on everything a channel would get. */
+  const subscribeGuard = (ctx: TurnInfo) => authorizer.canManage(ctx.actor, knownSubscriptions());
   const commands = new CommandRouter();
   commands.register(
     helpCommand(commands, sandbox),
-    ...subscribeCommands(conversations, sandbox, (ctx) => authorizer.canManage(ctx.actor, knownSubscriptions())),
-    ...recommendationCommands({ store, sync, runCycle: cycle?.runOnce, authorizer }),
-    integrationsCommand(integrations),
-    assignmentsCommand({ store, clock, timeZone: config.REMINDER_TIMEZONE, whoAmI }),
+    ...subscribeCommands(conversations, sandbox, subscribeGuard),
+    ...recommendationCommands({ store, sync, runCycle: cycle?.runOnce, authorizer, readPolicy }),
+    integrationsCommand(integrations, readPolicy),
+    assignmentsCommand({ store, clock, timeZone: config.REMINDER_TIMEZONE, whoAmI, readPolicy }),
     digestCommand({ store, clock, timezone: config.REMINDER_TIMEZONE, emulatorUpn: sandbox ? config.SANDBOX_EMULATOR_UPN : undefined }),
   );
   if (options.simulator && cycle) commands.register(simulateCommand(options.simulator, store, cycle.runOnce));
@@ -261,6 +279,7 @@ export function createApp(options: AppOptions): App {
     ...integrationActions({
       integrations,
       authorizer,
+      readPolicy,
       store,
       logger: logger.child({ module: 'integrations' }),
       ancestry: options.azure ? (ids) => options.azure!.getSubscriptionAncestry(ids) : undefined,
@@ -291,7 +310,14 @@ export function createApp(options: AppOptions): App {
     }),
   );
 
-  const bot = new TeamsBot({ commands, actions, conversations, logger: logger.child({ module: 'bot' }), sandbox });
+  const install = installHandler({
+    conversations,
+    sandbox,
+    guard: subscribeGuard,
+    known: (id) => store.conversations.get(rootConversationId(id)) !== undefined,
+    lock: new KeyedLock(),
+  });
+  const bot = new TeamsBot({ commands, actions, conversations, install, logger: logger.child({ module: 'bot' }), sandbox });
   const server = createServer({
     adapter,
     bot,
@@ -317,9 +343,11 @@ export function createApp(options: AppOptions): App {
     clock,
     timeZone: config.REMINDER_TIMEZONE,
     logger,
+    readPolicy,
+    whoAmI,
     config: {
       sandbox,
-      allowedTenantIds: config.ALLOWED_TENANT_IDS,
+      allowedTenantIds: dashboardTenants(config),
       appId: config.MicrosoftAppId,
       appIdUri:
         config.APP_ID_URI ??
@@ -350,4 +378,17 @@ export function createApp(options: AppOptions): App {
       await store.flush();
     },
   };
+}
+
+/**
+ * Tenants whose users may open the dashboard: ALLOWED_TENANT_IDS when set, else the bot's own
+ * tenant (MicrosoftAppTenantId), else the tenant of the Azure credential (AZURE_TENANT_ID, when
+ * it is a GUID: its RBAC is what the roles are read from). None of these (a MultiTenant bot
+ * with no tenant configured): no tenant in production; the sandbox accepts any.
+ */
+export function dashboardTenants(config: Pick<Config, 'ALLOWED_TENANT_IDS' | 'MicrosoftAppTenantId' | 'AZURE_TENANT_ID'>): string[] {
+  if (config.ALLOWED_TENANT_IDS.length) return config.ALLOWED_TENANT_IDS;
+  if (config.MicrosoftAppTenantId) return [config.MicrosoftAppTenantId];
+  const azure = config.AZURE_TENANT_ID?.trim();
+  return azure && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(azure) ? [azure] : [];
 }

@@ -2,15 +2,15 @@ import { TeamsActivityHandler, TeamsInfo, type AdaptiveCardInvokeResponse, type 
 import type { Logger } from '../core/logger.js';
 import { readExecuteAction, readSubmitAction, type ActionResult, type ActionRouter } from './actionRouter.js';
 import type { CommandRouter } from './commandRouter.js';
-import { welcomeMessage } from './commands/subscribe.js';
 import type { ConversationService } from './conversations.js';
-import { toActivity, turnInfo, type OutgoingMessage } from './turn.js';
-import { describeFilters } from '../core/subscriptionFilters.js';
+import { toActivity, turnInfo, type OutgoingMessage, type TurnInfo } from './turn.js';
 
 export interface TeamsBotDeps {
   commands: CommandRouter;
   actions: ActionRouter;
   conversations: ConversationService;
+  /** Subscribes on install when the installer may, and returns the welcome to post (undefined: already greeted). */
+  install: (info: TurnInfo) => Promise<OutgoingMessage | undefined>;
   logger: Logger;
   sandbox: boolean;
 }
@@ -120,9 +120,9 @@ export class TeamsBot extends TeamsActivityHandler {
     }
   }
 
+  /** The installer's roles decide whether the install subscribes (commands/subscribe.ts installHandler). */
   private async greet(ctx: TurnContext): Promise<void> {
-    const { newlySubscribed, conversation } = await this.deps.conversations.subscribe(ctx.activity);
-    if (!newlySubscribed) return;
-    await ctx.sendActivity(toActivity(welcomeMessage(turnInfo(ctx), describeFilters(conversation.filters), this.deps.sandbox)));
+    const welcome = await this.deps.install(turnInfo(ctx));
+    if (welcome) await ctx.sendActivity(toActivity(welcome));
   }
 }

@@ -9,6 +9,8 @@ export interface WelcomeModel {
   where: string;
   posts: string[];
   sandbox: boolean;
+  /** Installed without subscribing (the installer may not subscribe): why, and what an admin must type. */
+  pending?: { reason: string; hint: string };
 }
 
 export interface ErrorModel {

@@ -23,6 +23,12 @@ export type BuiltInRoleName = keyof typeof BUILTIN_ROLE_IDS;
 /** Roles that may create governance assignments / tickets (Defender docs: Owner, Contributor, Security Admin). */
 export const MANAGING_ROLES: readonly BuiltInRoleName[] = ['Owner', 'Contributor', 'Security Admin'];
 
+/**
+ * Roles that may read Defender for Cloud findings of a subscription (its recommendations,
+ * assignments, owners and tickets): the managing roles plus the two built-in read roles.
+ */
+export const READING_ROLES: readonly BuiltInRoleName[] = [...MANAGING_ROLES, 'Security Reader', 'Reader'];
+
 /** Role name for a roleDefinitionId; compares the trailing GUID only because the prefix varies by scope. */
 export function roleNameFromDefinitionId(roleDefinitionId: string): string {
   const guid = roleDefinitionId.split('/').pop()?.toLowerCase() ?? '';

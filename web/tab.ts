@@ -25,6 +25,11 @@ async function fetchDashboard(host: Host): Promise<DashboardData> {
   }
   const res = await fetch('/api/dashboard', { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
   if (res.status === 401) throw new Error('You are not signed in. Open the dashboard from Microsoft Teams.');
+  if (res.status === 403) {
+    // The bot says which Azure role is missing; shown as text, never as markup.
+    const body = (await res.json().catch(() => undefined)) as { message?: unknown } | undefined;
+    throw new Error(typeof body?.message === 'string' ? body.message.slice(0, 500) : 'Your Azure roles do not allow reading this data.');
+  }
   if (!res.ok) throw new Error(`The dashboard data could not be loaded (HTTP ${res.status}). Try again in a moment.`);
   const parsed = dashboardDataSchema.safeParse(await res.json());
   if (!parsed.success) throw new Error('The dashboard data had an unexpected shape; the bot and the tab may be different versions.');

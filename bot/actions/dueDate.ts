@@ -52,6 +52,24 @@ const assignmentId = z.string().trim().min(1).max(200);
 /** Audit actions of this module: the "already handled by …" answer reads them back. */
 const APPROVED = 'assignment.dueDate';
 const DECLINED = 'assignment.eta.declined';
+/** The owner's request (actions/moreTime.ts); its entry records the requester's Entra object id. */
+export const REQUESTED = 'assignment.eta';
+
+/** Someone on an assignment, as far as the bot knows them. */
+export interface Person {
+  upn?: string;
+  objectId?: string;
+}
+
+/**
+ * Whether two people are the same: any known identifier in common (UPN case-insensitively, Entra
+ * object id) makes them the same; "different" needs at least one identifier known on both sides.
+ */
+export function samePerson(a: Person, b: Person): 'same' | 'different' | 'unknown' {
+  const eq = (x?: string, y?: string) => !!x && !!y && x.trim().toLowerCase() === y.trim().toLowerCase();
+  if (eq(a.upn, b.upn) || eq(a.objectId, b.objectId)) return 'same';
+  return (a.upn && b.upn) || (a.objectId && b.objectId) ? 'different' : 'unknown';
+}
 
 /**
  * Posts the request card for security admins to the channel where the assignment was created.
@@ -104,6 +122,38 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
       /** For the ticket: "Alice Johnson (alice.johnson@contoso.com)". */
       full: name && upn ? `${name} (${upn})` : name || upn || ctx.actor.id,
     };
+  };
+
+  /**
+   * Who the caller and the people on an assignment are, for the four-eyes rules. A UPN compares
+   * case-insensitively; the Entra object id comes from the request's audit entry (recorded since
+   * requests carry it) or from the person's stored 1:1 chat.
+   */
+  const callerPerson = async (ctx: ActionContext): Promise<Person> => ({
+    upn: await callerUpn(deps.store, ctx, { emulatorUpn: deps.emulatorUpn }),
+    objectId: ctx.actor.aadObjectId,
+  });
+  const objectIdOfUpn = (upn: string): string | undefined =>
+    deps.store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userUpn?.toLowerCase() === upn.toLowerCase())?.userAadObjectId;
+  const requesterOf = (a: Assignment, eta: NonNullable<Assignment['eta']>): Person => {
+    const entry = deps.store.audit.findLast(a.id, (e) => e.action === REQUESTED && e.details.eta === eta.date && e.actor === eta.requestedBy);
+    const recorded = typeof entry?.details.requestedByObjectId === 'string' ? entry.details.requestedByObjectId : undefined;
+    return { upn: eta.requestedBy, objectId: recorded ?? objectIdOfUpn(eta.requestedBy) };
+  };
+  const ownerOf = (a: Assignment): Person => {
+    const requested = a.eta && a.eta.requestedBy.toLowerCase() === a.owner.toLowerCase() ? requesterOf(a, a.eta).objectId : undefined;
+    return { upn: a.owner, objectId: objectIdOfUpn(a.owner) ?? requested };
+  };
+  /** Four eyes: the refusal when the caller is (or cannot be told apart from) `other`. */
+  const fourEyes = async (ctx: ActionContext, other: Person, refusal: string): Promise<ActionResult | undefined> => {
+    const verdict = samePerson(await callerPerson(ctx), other);
+    if (verdict === 'different') return undefined;
+    deps.logger.info({ actor: ctx.actor.aadObjectId, verdict }, 'due-date decision refused: four eyes');
+    const message =
+      verdict === 'same'
+        ? refusal
+        : 'I could not confirm that you are not the person who asked for this, and someone else must decide it (four eyes). Send me a message in a 1:1 chat so I learn your account, then try again.';
+    return { kind: 'reply', card: errorCard({ title: 'Not allowed', message: `${message} Nothing was changed.`, details: [] }, ctx) };
   };
 
   /** The live assignment, once the caller's role on its subscription is checked. */
@@ -215,6 +265,12 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
           if ('refusal' in found) return found.refusal;
           const a = found.assignment;
           if (a.eta?.date !== data.eta) return alreadyHandled(ctx, a, data.eta);
+          const refused = await fourEyes(
+            ctx,
+            requesterOf(a, a.eta),
+            'You asked for this extension yourself, so another security admin must approve it (four eyes).',
+          );
+          if (refused) return refused;
           return applyDueDate(ctx, a, {
             to: data.eta,
             reason: `approved the request of ${a.eta.requestedBy} for more time: ${a.eta.justification}`,
@@ -283,6 +339,9 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
           if (a.dueDate === data.dueDate && !answersRequest) {
             return { kind: 'message', text: `The due date is already ${a.dueDate}; nothing changed.` };
           }
+          // An owner moving their own deadline is approving their own extension.
+          const refused = await fourEyes(ctx, ownerOf(a), `You own this assignment, so another security admin must change its due date (four eyes).`);
+          if (refused) return refused;
           return applyDueDate(ctx, a, { to: data.dueDate, reason: data.note ?? 'no reason given', note: data.note, clearEta: answersRequest, via: 'change' });
         }),
     }),

@@ -17,6 +17,8 @@ import type { Store } from '../../storage/repositories.js';
 import { customFieldSchema, type CustomField, type Integration, type TicketType } from '../../storage/schema.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { Authorizer } from '../authorizer.js';
+import type { ReadPolicy } from '../readPolicy.js';
+import type { Actor } from '../turn.js';
 import { IntegrationError, integrationInputSchema, type IntegrationInput, type IntegrationService, type IntegrationView } from '../integrations.js';
 
 /** subscription id → its management groups, nearest first (the shape of AzureClient.getSubscriptionAncestry). */
@@ -29,6 +31,8 @@ export interface IntegrationActionDeps {
   logger: Logger;
   /** Management-group ancestry from Defender; without it a management-group scope needs every known subscription. */
   ancestry?: SubscriptionAncestry;
+  /** Who may see which integrations (README "Access control"). */
+  readPolicy: Pick<ReadPolicy, 'integrations' | 'mayReadAny'>;
 }
 
 const FIELD_LABELS: Record<IntegrationFormField, string> = {
@@ -117,19 +121,26 @@ export function integrationListModel(views: IntegrationView[], notice?: { text: 
   };
 }
 
-export function renderIntegrationList(
+/**
+ * The list card with the integrations the actor may see: instance URLs and user names (never
+ * secrets) are shown only to someone who may read a subscription the integration's scope covers.
+ */
+export async function renderIntegrationList(
   integrations: IntegrationService,
-  ctx: RenderContext,
+  readPolicy: Pick<ReadPolicy, 'integrations'>,
+  ctx: RenderContext & { actor: Actor },
   notice?: { text: string; style: IntegrationListModel['noticeStyle'] },
-): AdaptiveCard {
-  return integrationListCard(integrationListModel(integrations.list(), notice), ctx);
+): Promise<AdaptiveCard> {
+  const { views, refusal } = await readPolicy.integrations(ctx.actor, integrations.list());
+  if (refusal) return errorCard({ title: 'Not allowed', message: refusal, details: [] }, ctx);
+  return integrationListCard(integrationListModel(views, notice), ctx);
 }
 
 export function integrationActions(deps: IntegrationActionDeps): ActionHandler[] {
   const { integrations, authorizer, store, logger } = deps;
 
-  const list = (ctx: ActionContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }) =>
-    answer(ctx, renderIntegrationList(integrations, ctx, notice));
+  const list = async (ctx: ActionContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }) =>
+    answer(ctx, await renderIntegrationList(integrations, deps.readPolicy, ctx, notice));
   const refusal = (ctx: ActionContext, reason: string): ActionResult => ({
     kind: 'reply',
     card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx),
@@ -285,7 +296,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
   /** The integration a card action names, if it still exists and the caller may manage its scope. */
   const manageable = async (ctx: ActionContext, id: string): Promise<{ integration: Integration } | { answer: ActionResult }> => {
     const integration = integrations.find(id);
-    if (!integration || integration.removedAt) return { answer: gone(ctx) };
+    if (!integration || integration.removedAt) return { answer: await gone(ctx) };
     const decision = await authorize(ctx, integration.scope);
     if (!decision.allowed) return { answer: refusal(ctx, decision.reason) };
     return { integration };
@@ -300,7 +311,12 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
     defineAction({
       verb: 'addIntegrationForm',
       schema: z.object({}),
-      handle: async (ctx) => form(ctx, {}, {}, [], false),
+      handle: async (ctx) => {
+        // The form lists the known subscriptions and management groups.
+        const decision = await deps.readPolicy.mayReadAny(ctx.actor);
+        if (!decision.allowed) return refusal(ctx, decision.reason);
+        return form(ctx, {}, {}, [], false);
+      },
     }),
     defineAction({
       verb: 'addIntegration',

@@ -18,7 +18,7 @@ import { defineAction, type ActionHandler, type ActionResult } from '../actionRo
 import { callerUpn, type CallerIdentityOptions } from '../commands/digest.js';
 import type { Messenger } from '../messenger.js';
 import type { KeyedLock } from '../keyedLock.js';
-import { postDueDateRequest } from './dueDate.js';
+import { postDueDateRequest, REQUESTED } from './dueDate.js';
 import { addTicketWorkNote, syncGovernance } from '../ticketUpdates.js';
 import type { TurnInfo } from '../turn.js';
 
@@ -121,9 +121,16 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
           await deps.store.audit.append({
             at,
             actor: upn,
-            action: 'assignment.eta',
+            action: REQUESTED,
             target: assignment.id,
-            details: { eta: data.eta, justification: data.justification, previousEta: assignment.eta?.date ?? null, dueDate: assignment.dueDate },
+            details: {
+              eta: data.eta,
+              justification: data.justification,
+              previousEta: assignment.eta?.date ?? null,
+              dueDate: assignment.dueDate,
+              // The approver must be someone else (four eyes); the object id tells people apart whatever their UPN's casing or aliases.
+              ...(ctx.actor.aadObjectId ? { requestedByObjectId: ctx.actor.aadObjectId } : {}),
+            },
           });
 
           const eta = updated.eta!;

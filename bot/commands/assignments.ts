@@ -5,6 +5,8 @@ import { MAX_AUTOMATIC_ATTEMPTS } from '../../core/assignmentRetry.js';
 import type { Store } from '../../storage/repositories.js';
 import type { Assignment } from '../../storage/schema.js';
 import type { Command } from '../commandRouter.js';
+import { errorCard } from '../../cards/index.js';
+import { readableAssignments, type ReadPolicy } from '../readPolicy.js';
 
 const MAX_ROWS = 25;
 
@@ -14,6 +16,7 @@ export function assignmentsCommand(deps: {
   clock: Clock;
   timeZone?: string;
   whoAmI: (actor: { aadObjectId?: string }) => string | undefined;
+  readPolicy: Pick<ReadPolicy, 'subscriptions'>;
 }): Command {
   return {
     name: 'assignments',
@@ -32,14 +35,28 @@ export function assignmentsCommand(deps: {
         await ctx.reply({ text: 'I do not know your e-mail address yet. Send me a message in a 1:1 chat first, then try again.' });
         return;
       }
-      const selected = deps.store.assignments
-        .list((a) => LIVE_STATUSES.has(a.status))
-        .filter((a) => (mode === 'mine' ? a.owner === me : mode === 'overdue' ? isOverdue(a, now, timeZone) : true))
+      const live = deps.store.assignments.list((a) => LIVE_STATUSES.has(a.status));
+      // Your own assignments are always yours to see; everyone else's need a reading role on their subscription.
+      let visible = live.filter((a) => a.owner.toLowerCase() === me);
+      let scopeNote = '';
+      if (mode !== 'mine') {
+        const view = await deps.readPolicy.subscriptions(ctx.actor);
+        if (view.refusal) {
+          await ctx.reply({
+            card: errorCard({ title: 'Not allowed', message: `${view.refusal} Type **assignments mine** to see the assignments you own.`, details: [] }, ctx),
+          });
+          return;
+        }
+        visible = readableAssignments(live, view.readable, me);
+        if (view.readable.size < view.known) scopeNote = ` (subscriptions you may read: ${view.readable.size} of ${view.known})`;
+      }
+      const selected = visible
+        .filter((a) => (mode === 'overdue' ? isOverdue(a, now, timeZone) : true))
         .sort((a, b) => a.dueDate.localeCompare(b.dueDate) || a.resourceName.localeCompare(b.resourceName));
       const overdue = selected.filter((a) => isOverdue(a, now, timeZone)).length;
       const model: AssignmentListModel = {
         title: mode === 'mine' ? 'Your assignments' : mode === 'overdue' ? 'Overdue assignments' : 'Open assignments',
-        summary: selected.length ? `${selected.length} open, ${overdue} overdue` : 'Nothing here. 🎉',
+        summary: (selected.length ? `${selected.length} open, ${overdue} overdue` : 'Nothing here. 🎉') + scopeNote,
         more: Math.max(0, selected.length - MAX_ROWS),
         rows: selected.slice(0, MAX_ROWS).map((a) => row(a, now, timeZone)),
       };

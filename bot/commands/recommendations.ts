@@ -6,8 +6,15 @@ import type { SyncJob, SyncReport } from '../../jobs/sync.js';
 import type { Store } from '../../storage/repositories.js';
 import type { Command } from '../commandRouter.js';
 import type { Authorizer } from '../authorizer.js';
+import { readableRecommendations, type ReadPolicy } from '../readPolicy.js';
 
-export function recommendationCommands(deps: { store: Store; sync?: SyncJob; runCycle?: () => Promise<SyncReport>; authorizer: Authorizer }): Command[] {
+export function recommendationCommands(deps: {
+  store: Store;
+  sync?: SyncJob;
+  runCycle?: () => Promise<SyncReport>;
+  authorizer: Authorizer;
+  readPolicy: Pick<ReadPolicy, 'subscriptions'>;
+}): Command[] {
   const { store, sync } = deps;
   return [
     {
@@ -16,10 +23,16 @@ export function recommendationCommands(deps: { store: Store; sync?: SyncJob; run
       usage: 'recommendations',
       description: 'Summary of unhealthy recommendations: counts by severity and subscription, the top 10.',
       handle: async (ctx) => {
+        const view = await deps.readPolicy.subscriptions(ctx.actor);
+        if (view.refusal) {
+          await ctx.reply({ card: errorCard({ title: 'Not allowed', message: view.refusal, details: [] }, ctx) });
+          return;
+        }
         const filters = store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
-        const summary = summarizeRecommendations(store.recommendations.list(), filters, sync?.ancestry());
+        const summary = summarizeRecommendations(readableRecommendations(store.recommendations.list(), view.readable), filters, sync?.ancestry());
+        const partial = view.readable.size < view.known ? ` · only the ${view.readable.size} of ${view.known} subscriptions you may read` : '';
         await ctx.reply({
-          card: recommendationSummaryCard(recommendationSummaryModel(summary, { filtersText: describeFilters(filters) }), ctx),
+          card: recommendationSummaryCard(recommendationSummaryModel(summary, { filtersText: describeFilters(filters) + partial }), ctx),
           summary: 'Recommendations',
         });
       },

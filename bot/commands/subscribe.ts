@@ -4,6 +4,7 @@ import type { Command } from '../commandRouter.js';
 import type { ConversationService } from '../conversations.js';
 import type { OutgoingMessage, TurnInfo } from '../turn.js';
 import type { Decision } from '../authorizer.js';
+import type { KeyedLock } from '../keyedLock.js';
 
 export const WHAT_WE_POST = [
   'a card per Defender for Cloud recommendation with unhealthy resources, updated in place as resources change',
@@ -17,16 +18,77 @@ export function welcomeMessage(
   filters: string,
   sandbox: boolean,
 ): OutgoingMessage {
-  const where =
-    info.conversationKind === 'channel'
-      ? `this channel${info.conversationName ? ` (${info.conversationName})` : ''}`
-      : info.conversationKind === 'groupChat'
-        ? 'this group chat'
-        : 'this chat';
   return {
-    card: welcomeCard({ where, posts: [...WHAT_WE_POST, `Filter: ${filters}`], sandbox }, { channelId: info.channelId }),
+    card: welcomeCard({ where: whereOf(info), posts: [...WHAT_WE_POST, `Filter: ${filters}`], sandbox }, { channelId: info.channelId }),
     summary: 'Subscribed to Defender for Cloud recommendations',
   };
+}
+
+const whereOf = (info: Pick<TurnInfo, 'conversationKind' | 'conversationName'>) =>
+  info.conversationKind === 'channel'
+    ? `this channel${info.conversationName ? ` (${info.conversationName})` : ''}`
+    : info.conversationKind === 'groupChat'
+      ? 'this group chat'
+      : 'this chat';
+
+/**
+ * The welcome of an install by someone who may not subscribe: nothing will be posted until an
+ * admin subscribes. In channels and group chats the bot only hears messages that @mention it.
+ */
+export function pendingWelcomeMessage(
+  info: Pick<TurnInfo, 'conversationKind' | 'conversationName' | 'channelId' | 'activity'>,
+  sandbox: boolean,
+): OutgoingMessage {
+  const botName = info.activity.recipient?.name?.trim() || 'the bot';
+  const hint =
+    info.conversationKind === 'personal'
+      ? 'Only someone with one of these roles can subscribe a conversation. Here you can still see your own assignments: type **assignments mine** or **digest**.'
+      : `An admin (Owner, Contributor or Security Admin in Azure) must type **@${botName} subscribe** here to start.`;
+  return {
+    card: welcomeCard(
+      {
+        where: whereOf(info),
+        posts: WHAT_WE_POST,
+        sandbox,
+        pending: {
+          reason:
+            'I post Defender for Cloud recommendations only where someone with the Owner, Contributor or Security Admin role on the subscriptions I cover has subscribed, ' +
+            'and the person who installed me does not have that role (or it could not be checked). Nothing is posted here yet.',
+          hint,
+        },
+      },
+      { channelId: info.channelId },
+    ),
+    summary: 'Installed: not subscribed to Defender for Cloud recommendations yet',
+  };
+}
+
+/**
+ * What an install (conversationUpdate or installationUpdate) does: subscribe when the installer
+ * may (the same rule as the subscribe command), otherwise keep the conversation reference
+ * unsubscribed and say an admin must subscribe. Returns the welcome, or undefined when this
+ * conversation was already greeted (Teams sends both events for one install).
+ */
+export function installHandler(deps: {
+  conversations: Pick<ConversationService, 'subscribe' | 'remember'>;
+  sandbox: boolean;
+  guard: (ctx: TurnInfo) => Promise<Decision>;
+  /** Whether the bot already stores this conversation. */
+  known: (conversationId: string) => boolean;
+  lock: Pick<KeyedLock, 'run'>;
+}): (info: TurnInfo) => Promise<OutgoingMessage | undefined> {
+  // Serialised per conversation: both install events arrive together and the role check awaits.
+  return (info) =>
+    deps.lock.run(`install|${info.conversationId}`, async () => {
+      const decision = await deps.guard(info);
+      if (decision.allowed) {
+        const { newlySubscribed, conversation } = await deps.conversations.subscribe(info.activity);
+        return newlySubscribed ? welcomeMessage(info, describeFilters(conversation.filters), deps.sandbox) : undefined;
+      }
+      const isNew = !deps.known(info.conversationId);
+      await deps.conversations.remember(info.activity);
+      return isNew ? pendingWelcomeMessage(info, deps.sandbox) : undefined;
+    });
 }
 
 /**

@@ -16,19 +16,43 @@ const RoleAssignmentList = z.object({
   nextLink: z.string().nullish(),
 });
 
+/** One role assignment that applies to a user: the role's name and the scope it was granted at (lower case). */
+export interface RoleGrant {
+  role: string;
+  scope: string;
+}
+
+const ASSIGNMENT_SUFFIX = /\/providers\/Microsoft\.Authorization\/roleAssignments\/[^/]+$/i;
+
+/** ARM scopes compare case-insensitively; the root scope is "/" and nothing else ends with a slash. */
+export function normaliseScope(scope: string): string {
+  const s = scope.trim().toLowerCase();
+  return s === '' || s === '/' ? '/' : s.replace(/\/+$/, '');
+}
+
+/** `properties.scope` is optional in the answer; the assignment id starts with it. */
+function scopeOf(a: z.infer<typeof RoleAssignmentList>['value'][number]): string {
+  return normaliseScope(a.properties.scope ?? a.id.replace(ASSIGNMENT_SUFFIX, ''));
+}
+
 export class RolesClient {
   constructor(private readonly http: AzureHttp) {}
 
   /**
-   * Role names the user holds at the subscription or above (management groups), including via
-   * groups: `atScope()` drops resource-group-level grants, which do not cover the subscription.
+   * Role assignments of a user (including via groups, transitively) listed at an ARM scope.
+   * With `atScopeOnly` ARM returns those at the scope and above it; without, also those below it
+   * (child management groups, subscriptions, resource groups), which lets one call per
+   * configured scope answer for every subscription under it.
    */
-  async userRolesOnSubscription(objectId: string, subscriptionId: string): Promise<string[]> {
-    const names = new Set<string>();
-    let path: string | undefined = `/subscriptions/${encodeURIComponent(subscriptionId)}/providers/Microsoft.Authorization/roleAssignments`;
+  async grantsAtScope(objectId: string, scope: string, opts: { atScopeOnly?: boolean } = {}): Promise<RoleGrant[]> {
+    const oid = objectId.replace(/'/g, '');
+    const grants: RoleGrant[] = [];
+    // Sent as given (ARM ids are case-insensitive, logs are read by people); "/" is the root.
+    const root = scope.trim().replace(/\/+$/, '');
+    let path: string | undefined = `${root}/providers/Microsoft.Authorization/roleAssignments`;
     let params: Record<string, string> | undefined = {
       'api-version': ROLE_ASSIGNMENTS_API_VERSION,
-      $filter: `atScope() and assignedTo('${objectId.replace(/'/g, '')}')`,
+      $filter: opts.atScopeOnly ? `atScope() and assignedTo('${oid}')` : `assignedTo('${oid}')`,
     };
     while (path) {
       const page: z.infer<typeof RoleAssignmentList> = await this.http.send({
@@ -38,7 +62,7 @@ export class RolesClient {
         ...(params ? { params } : {}),
         schema: RoleAssignmentList,
       });
-      for (const a of page.value) names.add(roleNameFromDefinitionId(a.properties.roleDefinitionId));
+      for (const a of page.value) grants.push({ role: roleNameFromDefinitionId(a.properties.roleDefinitionId), scope: scopeOf(a) });
       path = undefined;
       params = undefined;
       if (page.nextLink) {
@@ -47,7 +71,16 @@ export class RolesClient {
         params = Object.fromEntries(next.searchParams.entries());
       }
     }
-    return [...names].sort();
+    return grants;
+  }
+
+  /**
+   * Role names the user holds at the subscription or above (management groups), including via
+   * groups: `atScope()` drops resource-group-level grants, which do not cover the subscription.
+   */
+  async userRolesOnSubscription(objectId: string, subscriptionId: string): Promise<string[]> {
+    const grants = await this.grantsAtScope(objectId, `/subscriptions/${encodeURIComponent(subscriptionId)}`, { atScopeOnly: true });
+    return [...new Set(grants.map((g) => g.role))].sort();
   }
 
   /** True only if the user may manage every listed subscription (Owner, Contributor or Security Admin). */

@@ -405,12 +405,13 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
-    await h.bot.send(message('assignments', { serviceUrl: h.bot.connector.url, ...CHANNEL }));
+    // Reading assignments needs a reading role (README "Access control"): the Reader may.
+    await h.bot.send(message('assignments', { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }));
     const list = JSON.stringify(h.bot.connector.cards().pop());
     expect(list).toContain('1 open, 0 overdue');
     expect(list).toContain(rec.resources[0].name);
     h.clock.set('2026-12-20T09:00:00Z');
-    await h.bot.send(message('assignments overdue', { serviceUrl: h.bot.connector.url, ...CHANNEL }));
+    await h.bot.send(message('assignments overdue', { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }));
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('10 day(s) overdue');
     // The Emulator user has no Entra identity; in the sandbox they act as the sandbox user.
     await h.bot.send(

@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import * as restify from 'restify';
+import { RbacAuthorizer } from '../../bot/authorizer.js';
 import { registerDashboard } from '../../bot/dashboard.js';
+import { ReadPolicy } from '../../bot/readPolicy.js';
 import { closeServer, listen } from '../../bot/server.js';
 import { ManualClock } from '../../core/clock.js';
 import { dashboardDataSchema, type DashboardData } from '../../core/dashboard.js';
@@ -40,6 +42,8 @@ describe('in a real browser', () => {
       clock: new ManualClock('2026-11-26T09:00:00Z'),
       logger: silentLogger,
       config: { sandbox: true, allowedTenantIds: [] },
+      // Localhost in the sandbox is the sandbox admin: every row is shown.
+      readPolicy: new ReadPolicy({ store, authorizer: new RbacAuthorizer(undefined, { sandbox: true, logger: silentLogger }), logger: silentLogger }),
       webRoot,
     });
     url = await listen(server, 0, '127.0.0.1');
@@ -146,6 +150,13 @@ describe('in a real browser', () => {
     await page.goto(`${url}/tab`);
     await page.waitForSelector('body[data-state="error"]', { timeout: 5000 });
     expect(await page.textContent('#error')).toBe('You are not signed in. Open the dashboard from Microsoft Teams.');
+    // No reading role: the bot's refusal is shown as it is, as text.
+    await page.route('**/api/dashboard', (route) =>
+      route.fulfill({ status: 403, contentType: 'application/json', body: '{"code":"Forbidden","message":"Reading needs the <b>Reader</b> role."}' }),
+    );
+    await page.reload();
+    await page.waitForSelector('body[data-state="error"]', { timeout: 5000 });
+    expect(await page.textContent('#error')).toBe('Reading needs the <b>Reader</b> role.');
     await page.route('**/api/dashboard', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"rows":"nope"}' }));
     await page.reload();
     await page.waitForSelector('body[data-state="error"]', { timeout: 5000 });

@@ -5,6 +5,8 @@ import { cardProblems } from './validate.js';
 const samples = {
   help: (ch: string) => helpCard({ commands: [{ name: 'help', usage: 'help', description: 'Show commands' }], sandbox: true }, { channelId: ch }),
   welcome: (ch: string) => welcomeCard({ where: 'this channel', posts: ['a', 'b'], sandbox: false }, { channelId: ch }),
+  welcomeNotSubscribed: (ch: string) =>
+    welcomeCard({ where: 'this channel', posts: ['a', 'b'], sandbox: true, pending: { reason: 'why', hint: 'type **@Bot subscribe**' } }, { channelId: ch }),
   error: (ch: string) => errorCard({ title: 'Oops', message: 'Bad', details: ['x: y'], reference: 'abcd1234' }, { channelId: ch }),
   notice: (ch: string) => noticeCard({ title: 'T', text: 'body', facts: [{ title: 'k', value: 'v' }] }, { channelId: ch }),
 };

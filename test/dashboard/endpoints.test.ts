@@ -10,6 +10,15 @@ import type { Store } from '../../storage/repositories.js';
 import { buildTab } from '../browser/buildTab.js';
 import { seededAssignments } from './fixtures.js';
 import { APP_ID, APP_ID_URI, OTHER_TENANT, ssoClaims, startFakeEntra, TENANT, type FakeEntra } from './tokens.js';
+import { cachedAncestry, RbacAuthorizer } from '../../bot/authorizer.js';
+import { ReadPolicy } from '../../bot/readPolicy.js';
+import type { AzureClient } from '../../connectors/defender/azureClient.js';
+import { ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
+import { startHarness, type Harness } from '../defender/helpers.js';
+
+const ROOT_SCOPE = `/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`;
+/** Reader on all three subscriptions of the Defender simulator. */
+const ERIN = userObjectId('erin.walsh@contoso.com');
 
 const NOW = new Date('2026-11-26T09:00:00Z');
 const nowSec = Math.floor(NOW.getTime() / 1000);
@@ -26,10 +35,19 @@ interface Running {
   logs: string[];
 }
 
-async function start(store: Store, webRoot: string, config: Parameters<typeof registerDashboard>[1]['config']): Promise<Running> {
+async function start(store: Store, webRoot: string, config: Parameters<typeof registerDashboard>[1]['config'], azure?: AzureClient): Promise<Running> {
   const server = restify.createServer();
   const logs: string[] = [];
-  registerDashboard(server, { store, clock: new ManualClock(NOW), logger: capturingLogger(logs), config, webRoot });
+  const logger = capturingLogger(logs);
+  // Roles come from the Defender simulator's RBAC, as in production from ARM.
+  const authorizer = new RbacAuthorizer(azure?.roles, {
+    sandbox: config.sandbox,
+    logger,
+    scopes: [ROOT_SCOPE],
+    ancestry: azure ? cachedAncestry({ known: () => new Map(), fetch: (ids) => azure.getSubscriptionAncestry(ids), now: () => NOW.getTime() }) : undefined,
+    now: () => NOW.getTime(),
+  });
+  registerDashboard(server, { store, clock: new ManualClock(NOW), logger, config, webRoot, readPolicy: new ReadPolicy({ store, authorizer, logger }) });
   const url = await listen(server, 0, '127.0.0.1');
   return { url, server, logs };
 }
@@ -40,18 +58,26 @@ describe('dashboard HTTP endpoints', () => {
   let entra: FakeEntra;
   let sandbox: Running;
   let production: Running;
+  let defender: Harness;
 
   beforeAll(async () => {
     webRoot = await buildTab();
     store = await openMemoryStore();
     await store.assignments.upsertMany(seededAssignments());
     entra = await startFakeEntra();
+    defender = await startHarness();
     sandbox = await start(store, webRoot, { sandbox: true, allowedTenantIds: [] });
-    production = await start(store, webRoot, { sandbox: false, allowedTenantIds: [TENANT], appId: APP_ID, appIdUri: APP_ID_URI, jwksUrl: entra.jwksUrl });
+    production = await start(
+      store,
+      webRoot,
+      { sandbox: false, allowedTenantIds: [TENANT], appId: APP_ID, appIdUri: APP_ID_URI, jwksUrl: entra.jwksUrl },
+      defender.client,
+    );
   });
   afterAll(async () => {
     await closeServer(sandbox.server);
     await closeServer(production.server);
+    await defender.sim.close();
     await entra.close();
     rmSync(webRoot, { recursive: true, force: true });
   });
@@ -99,8 +125,8 @@ describe('dashboard HTTP endpoints', () => {
     expect(res.status).toBe(401);
   });
 
-  it('production: a valid Teams SSO token gets the data', async () => {
-    const res = await fetch(`${production.url}/api/dashboard`, { headers: { authorization: `Bearer ${entra.token(ssoClaims(nowSec))}` } });
+  it('production: a valid Teams SSO token of a Reader on every subscription gets all the data', async () => {
+    const res = await fetch(`${production.url}/api/dashboard`, { headers: { authorization: `Bearer ${entra.token(ssoClaims(nowSec, { oid: ERIN }))}` } });
     expect(res.status).toBe(200);
     expect(dashboardDataSchema.parse(await res.json()).rows).toHaveLength(30);
   });

@@ -1,7 +1,7 @@
 import axios from 'axios';
 import type { UnhealthyResource } from '../../core/defender-model.js';
 import { AzureApiError, ticketNumberFromServiceNow } from '../../connectors/defender/azureClient.js';
-import { BUILTIN_SUBSCRIPTIONS, userObjectId } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP, ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
 import { startHarness, type Harness } from './helpers.js';
 
 const [PRD, SHD, DEV] = BUILTIN_SUBSCRIPTIONS.map((s) => s.subscriptionId) as [string, string, string];
@@ -132,6 +132,35 @@ describe('role checks', () => {
     expect(await h.client.canManage(oid('dave.kim@contoso.com'), [PRD])).toBe(false);
     expect(await h.client.canManage(oid('grace.lee@contoso.com'), [DEV])).toBe(false);
     expect(await h.client.canManage(oid('alice.johnson@contoso.com'), [])).toBe(false);
+  });
+
+  it("lists a user's grants at a management group with those above and below it, or only at and above with atScope()", async () => {
+    const root = `/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`;
+    const child = `/providers/Microsoft.Management/managementGroups/${CHILD_MANAGEMENT_GROUP}`;
+    const lc = (s: string) => s.toLowerCase();
+    h.sim.control.resetRequestLog();
+    // Frank: Security Admin on the child group, Contributor on a resource group of Development: both below the root.
+    const frank = await h.client.roles.grantsAtScope(oid('frank.osei@contoso.com'), root);
+    expect(frank).toEqual(
+      expect.arrayContaining([
+        { role: 'Security Admin', scope: lc(child) },
+        { role: 'Contributor', scope: lc(`/subscriptions/${DEV}/resourceGroups/rg-dev-web`) },
+      ]),
+    );
+    expect(frank).toHaveLength(2);
+    expect(await h.client.roles.grantsAtScope(oid('frank.osei@contoso.com'), root, { atScopeOnly: true })).toEqual([]);
+    // Alice: Owner on the root, which is above the child group.
+    expect(await h.client.roles.grantsAtScope(oid('alice.johnson@contoso.com'), child, { atScopeOnly: true })).toEqual([{ role: 'Owner', scope: lc(root) }]);
+    // Bob: subscription grants are below the child group, and his Shared Services grant is not under Development.
+    expect(await h.client.roles.grantsAtScope(oid('bob.martinez@contoso.com'), child)).toHaveLength(2);
+    expect(await h.client.roles.grantsAtScope(oid('bob.martinez@contoso.com'), `/subscriptions/${DEV}`)).toEqual([]);
+    const reqs = h.sim.control.requests();
+    expect(reqs[0]!.path).toBe(`${root}/providers/Microsoft.Authorization/roleAssignments`);
+    expect(reqs[0]!.status).toBe(200);
+    const err = await h.client.roles
+      .grantsAtScope(oid('bob.martinez@contoso.com'), '/providers/Microsoft.Management/managementGroups/nope')
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404 });
   });
 
   it('sends the documented filter and api-version', async () => {

@@ -85,7 +85,8 @@ export async function startSandboxBot(opts: { fieldMode?: 'default' | 'customize
     'test',
   );
   if (opts.subscribe !== false) {
-    await bot.send(message('subscribe', { serviceUrl: bot.connector.url, conversationType: 'channel' }));
+    // Subscribing needs a managing role on the scopes the bot reads, even before the first sync.
+    await bot.send(message('subscribe', { serviceUrl: bot.connector.url, conversationType: 'channel', from: SANDBOX_ADMIN }));
     await bot.app.sync!.runOnce();
     await bot.app.sync!.delivered();
   }

@@ -12,6 +12,7 @@ import type { Harness } from '../defender/helpers.js';
 import { SPEC, validateOperationRequest } from '../defender/openapi.js';
 import { conversation } from './fixtures.js';
 import { BOB, startMoreTimeWorld, type MoreTimeWorld } from './moreTimeWorld.js';
+import { samePerson } from '../../bot/actions/dueDate.js';
 
 const GOV_PATH = '/{scope}/providers/Microsoft.Security/assessments/{assessmentName}/governanceAssignments/{assignmentKey}';
 const CHANNEL = '19:channel-1@thread.tacv2';
@@ -311,5 +312,72 @@ describe('security admins decide on requests for more time, end to end', () => {
     const approveLater = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
     expect(approveLater.body.value.body[0].text).toBe('Already handled');
     expect(stored().dueDate).toBe('2026-12-11');
+  });
+  describe('four eyes: the requester or owner is not their own approver', () => {
+    beforeEach(() => {
+      // Bob owns the assignment and is also a security admin on its subscription.
+      defender.sim.control.grantRole(BOB_FROM.aadObjectId, 'Security Admin', `/subscriptions/${seeded.subscriptionId}`);
+    });
+    const fourEyesRefusal = () => {
+      const reply = bot.connector.cards().at(-1);
+      expect(reply.body[0].items[0].text).toBe('⚠️ Not allowed');
+      return JSON.stringify(reply);
+    };
+
+    it('the owner cannot approve their own request, however the bot knows them; another admin then can', async () => {
+      const request = await ownerAsks();
+      const putsBefore = governancePuts().length;
+      const notesBefore = workNotes().length;
+      await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(BOB_FROM)));
+      expect(fourEyesRefusal()).toContain('You asked for this extension yourself, so another security admin must approve it (four eyes). Nothing was changed.');
+
+      // Known only by the Entra object id (no stored 1:1 chat): the request recorded it.
+      expect(bot.store.audit.findLast(seeded.id, (e) => e.action === 'assignment.eta')?.details.requestedByObjectId).toBe(BOB_FROM.aadObjectId);
+      await bot.store.conversations.remove('a:bob');
+      await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel({ ...BOB_FROM, id: '29:bob-other-device' })));
+      expect(fourEyesRefusal()).toContain('four eyes');
+
+      // A request recorded before object ids were (no audit id) with the UPN in other casing.
+      await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
+      await bot.store.assignments.upsertMany([{ ...stored(), eta: { ...stored().eta!, requestedBy: 'Bob.Martinez@CONTOSO.com' } }]);
+      await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(BOB_FROM)));
+      expect(fourEyesRefusal()).toContain('four eyes');
+
+      expect(stored().dueDate).toBe('2026-12-04');
+      expect(stored().eta?.date).toBe('2026-12-18');
+      expect(workNotes()).toHaveLength(notesBefore);
+      expect(governancePuts()).toHaveLength(putsBefore);
+
+      const res = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(ALICE_FROM)));
+      expect(res.body.value.body[0].text).toBe('More time approved');
+      expect(stored().dueDate).toBe('2026-12-18');
+    });
+
+    it('the owner cannot change their own due date, with or without a request card', async () => {
+      const request = await ownerAsks();
+      const change = request.actions[2].card.actions[0];
+      await bot.send(execute('changeDueDate', { ...change.data, dueDate: '2026-12-20', note: '' }, inChannel(BOB_FROM)));
+      expect(fourEyesRefusal()).toContain('You own this assignment, so another security admin must change its due date (four eyes).');
+      await bot.send(execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: 'mine' }, inChannel(BOB_FROM)));
+      expect(fourEyesRefusal()).toContain('four eyes');
+      expect(stored().dueDate).toBe('2026-12-04');
+      expect(stored().eta?.date).toBe('2026-12-18');
+    });
+
+    it('the requester may decline (withdraw) their own request: nothing moves but the request', async () => {
+      const request = await ownerAsks();
+      const res = await bot.send(execute('declineMoreTime', request.actions[1].data, inChannel(BOB_FROM)));
+      expect(res.body.value.body[0].text).toBe('More time declined');
+      expect(stored().dueDate).toBe('2026-12-04');
+      expect(stored().eta).toBeUndefined();
+    });
+  });
+
+  it('samePerson: any identifier in common is the same person; nothing comparable is unknown', () => {
+    expect(samePerson({ upn: 'Bob@Contoso.com' }, { upn: 'bob@contoso.com' })).toBe('same');
+    expect(samePerson({ upn: 'alias@contoso.com', objectId: 'ABC' }, { upn: 'bob@contoso.com', objectId: 'abc' })).toBe('same');
+    expect(samePerson({ upn: 'alice@contoso.com' }, { upn: 'bob@contoso.com', objectId: 'b' })).toBe('different');
+    expect(samePerson({ objectId: 'a' }, { objectId: 'b', upn: 'bob@contoso.com' })).toBe('different');
+    expect(samePerson({ objectId: 'a' }, { upn: 'bob@contoso.com' })).toBe('unknown');
   });
 });

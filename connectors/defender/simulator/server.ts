@@ -10,7 +10,14 @@ import { z } from 'zod';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { assessmentIdFor, parseResourceId, type AssessmentStatusCode } from '../../../core/defender-model.js';
-import { builtInDataset, type DatasetAssessment, type DatasetRecommendation, type DefenderDataset } from '../dataset.js';
+import {
+  BUILTIN_ROLE_IDS,
+  builtInDataset,
+  type BuiltInRoleName,
+  type DatasetAssessment,
+  type DatasetRecommendation,
+  type DefenderDataset,
+} from '../dataset.js';
 import {
   SimulatorState,
   type AssessmentTarget,
@@ -118,6 +125,10 @@ export interface DefenderSimulatorControl {
   requests(): readonly RequestLogEntry[];
   resetRequestLog(): void;
   tokensIssued(): number;
+  /** Adds a role assignment (a user's Entra object id, a built-in role, an ARM scope); returns its name. */
+  grantRole(principalId: string, role: BuiltInRoleName, scope: string): string;
+  /** Removes every role assignment of a user. */
+  revokeRoles(principalId: string): number;
 }
 
 export interface DefenderSimulator {
@@ -685,29 +696,41 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     }
   }
 
-  function handleRoleAssignments(url: URL, subscriptionId: string): unknown {
+  /**
+   * Role assignments listed at a scope (a subscription, resource group, management group or the
+   * root): with `atScope()` those at the scope and above it, otherwise also those below it, as
+   * ARM does. Group membership is not modelled: every principal is a user.
+   */
+  function handleRoleAssignments(url: URL, scope: string): unknown {
     requireApiVersion(url, ROLE_ASSIGNMENTS_API_VERSIONS);
-    const sub = state.subscriptions.find((s) => s.subscriptionId.toLowerCase() === subscriptionId.toLowerCase());
-    if (!sub) throw armError(404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`);
+    const chain = state.scopeChain(scope);
+    if (!chain) {
+      const sub = /^\/subscriptions\/([^/]+)/i.exec(scope);
+      if (sub) throw armError(404, 'SubscriptionNotFound', `The subscription '${sub[1]}' could not be found.`);
+      throw armError(404, 'ManagementGroupNotFound', `The scope '${scope}' could not be found.`);
+    }
     const filter = url.searchParams.get('$filter') ?? '';
     const assigned = /assignedTo\('([^']+)'\)/i.exec(filter) ?? /principalId\s+eq\s+'([^']+)'/i.exec(filter);
     const atScopeOnly = /atScope\(\)/i.test(filter);
     if (filter && !assigned && !atScopeOnly) throw armError(400, 'InvalidFilter', `The filter '${filter}' is not supported.`);
-    const subScope = `/subscriptions/${sub.subscriptionId}`.toLowerCase();
-    const above = new Set(state.scopesAbove(sub.subscriptionId).map((s) => s.toLowerCase()));
+    const target = chain[0]!;
+    const subId = /^\/subscriptions\/([^/]+)/i.exec(scope)?.[1];
+    const sub = subId ? state.subscriptions.find((s) => s.subscriptionId.toLowerCase() === subId.toLowerCase()) : undefined;
+    // ARM names role definitions under the subscription for subscription scopes, at the root otherwise.
+    const definitionPrefix = sub ? `/subscriptions/${sub.subscriptionId}` : '';
     const value = state.roleAssignments
       .filter((r) => !assigned || r.principalId.toLowerCase() === assigned[1]!.toLowerCase())
       .filter((r) => {
         const s = r.scope.toLowerCase();
-        if (s === subScope || above.has(s)) return true;
-        return !atScopeOnly && s.startsWith(subScope + '/');
+        if (chain.includes(s)) return true;
+        return !atScopeOnly && (state.scopeChain(r.scope)?.includes(target) ?? false);
       })
       .map((r) => ({
         id: `${r.scope === '/' ? '' : r.scope}/providers/Microsoft.Authorization/roleAssignments/${r.name}`,
         name: r.name,
         type: 'Microsoft.Authorization/roleAssignments',
         properties: {
-          roleDefinitionId: `/subscriptions/${sub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${r.roleDefinitionGuid}`,
+          roleDefinitionId: `${definitionPrefix}/providers/Microsoft.Authorization/roleDefinitions/${r.roleDefinitionGuid}`,
           principalId: r.principalId,
           principalType: 'User',
           scope: r.scope,
@@ -823,6 +846,17 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       requestLog.length = 0;
     },
     tokensIssued: () => issued,
+    grantRole: (principalId, role, scope) => {
+      const name = createHash('sha1').update(`grant|${principalId}|${role}|${scope}|${state.roleAssignments.length}`).digest('hex');
+      const guid = `${name.slice(0, 8)}-${name.slice(8, 12)}-${name.slice(12, 16)}-${name.slice(16, 20)}-${name.slice(20, 32)}`;
+      state.roleAssignments.push({ name: guid, principalId, roleDefinitionGuid: BUILTIN_ROLE_IDS[role], scope });
+      return guid;
+    },
+    revokeRoles: (principalId) => {
+      const before = state.roleAssignments.length;
+      state.roleAssignments.splice(0, before, ...state.roleAssignments.filter((r) => r.principalId.toLowerCase() !== principalId.toLowerCase()));
+      return before - state.roleAssignments.length;
+    },
   };
 
   const ControlBodies = {
@@ -926,7 +960,8 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   const GOV_RE = /^(\/.+)\/providers\/Microsoft\.Security\/assessments\/([^/]+)\/governanceAssignments(?:\/([^/]+))?$/i;
   const ASSESSMENT_RE = /^(\/.+)\/providers\/Microsoft\.Security\/assessments\/([^/]+)$/i;
   const METADATA_RE = /^(?:\/subscriptions\/([^/]+))?\/providers\/Microsoft\.Security\/assessmentMetadata(?:\/([^/]+))?$/i;
-  const ROLES_RE = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Authorization\/roleAssignments$/i;
+  const ROLES_RE =
+    /^((?:\/subscriptions\/[^/]+(?:\/resourceGroups\/[^/]+)?)|(?:\/providers\/Microsoft\.Management\/managementGroups\/[^/]+))?\/providers\/Microsoft\.Authorization\/roleAssignments$/i;
   const TOKEN_RE = /^\/([^/]+)\/oauth2\/v2\.0\/token$/i;
 
   function kindOf(path: string): RequestLogEntry['kind'] {
@@ -984,7 +1019,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       return { status: 200, body: metadataResponse(rec, sub) };
     }
     m = ROLES_RE.exec(path);
-    if (m && method === 'GET') return { status: 200, body: handleRoleAssignments(url, m[1]!) };
+    if (m && method === 'GET') return { status: 200, body: handleRoleAssignments(url, m[1] ?? '/') };
     throw armError(404, 'NotFound', `No route for ${method} ${path}`);
   }
 

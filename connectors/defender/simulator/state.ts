@@ -144,6 +144,36 @@ export class SimulatorState {
     return ['/', ...this.ancestorsOf(subscriptionId).map((g) => `/providers/Microsoft.Management/managementGroups/${g.name}`)];
   }
 
+  /**
+   * An ARM scope and the scopes above it (lower case, nearest first, "/" last), or undefined when
+   * the scope names no known subscription or management group. Resource groups and resources sit
+   * under their subscription.
+   */
+  scopeChain(scope: string): string[] | undefined {
+    const s = lc(scope).replace(/\/+$/, '') || '/';
+    if (s === '/') return ['/'];
+    const sub = /^\/subscriptions\/([^/]+)(\/.*)?$/.exec(s);
+    if (sub) {
+      if (!this.subscriptions.some((x) => lc(x.subscriptionId) === sub[1])) return undefined;
+      const own = sub[2] ? [s] : [];
+      const rg = sub[2] ? /^\/resourcegroups\/[^/]+/.exec(sub[2]) : null;
+      if (rg && `/subscriptions/${sub[1]}${rg[0]}` !== s) own.push(`/subscriptions/${sub[1]}${rg[0]}`);
+      return [...own, `/subscriptions/${sub[1]}`, ...this.scopesAbove(sub[1]!).slice(1).map(lc), '/'];
+    }
+    const mg = /^\/providers\/microsoft\.management\/managementgroups\/([^/]+)$/.exec(s);
+    if (!mg) return undefined;
+    const chain: string[] = [];
+    let current = mg[1] === lc(this.tenantId) ? undefined : this.managementGroups.find((g) => lc(g.name) === mg[1]);
+    if (!current && mg[1] !== lc(this.tenantId)) return undefined;
+    while (current) {
+      chain.push(`/providers/microsoft.management/managementgroups/${lc(current.name)}`);
+      const parent = current.parent;
+      current = parent ? this.managementGroups.find((g) => lc(g.name) === lc(parent)) : undefined;
+    }
+    chain.push(`/providers/microsoft.management/managementgroups/${lc(this.tenantId)}`, '/');
+    return chain;
+  }
+
   private resolveTargets(t: AssessmentTarget): Array<DatasetAssessment & { id: string }> {
     const key = lc(t.assessmentKey);
     const out: Array<DatasetAssessment & { id: string }> = [];
