@@ -39,7 +39,7 @@ export function isJsonContentType(header: string | undefined): boolean {
   });
 }
 
-/** What a client may still send after a 413 before the connection is cut (so it reads the answer). */
+/** What a client may still send after a refusal before the connection is cut (so it reads the answer). */
 const DRAIN_AFTER_REFUSAL = 4 * 1024 * 1024;
 
 /**
@@ -51,11 +51,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => new BodyError(413, 'PayloadTooLarge', `The request body must be at most ${limit} bytes.`);
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity') {
+    discardBody(req);
     return Promise.reject(new BodyError(415, 'UnsupportedMediaType', 'Compressed request bodies are not accepted.'));
   }
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    refuseRest(req);
+    discardBody(req);
     return Promise.reject(tooLarge());
   }
   return new Promise<Buffer>((resolve, reject) => {
@@ -72,7 +73,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         cleanup();
         chunks.length = 0;
-        refuseRest(req);
+        discardBody(req);
         reject(tooLarge());
         return;
       }
@@ -94,7 +95,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function refuseRest(req: IncomingMessage): void {
+/**
+ * For a request refused before its body was read: the client may still be sending, and cutting
+ * the connection at once would lose the answer, so a bounded amount is read and dropped first.
+ */
+export function discardBody(req: IncomingMessage): void {
+  if (req.readableEnded) return;
   let dropped = 0;
   const onData = (chunk: Buffer) => {
     dropped += chunk.length;

@@ -3,7 +3,7 @@ import * as restify from 'restify';
 import type { Logger } from '../core/logger.js';
 import { asBotActivity, checkActivity } from './activity.js';
 import type { BotAdapter } from './adapter.js';
-import { BodyError, isJsonContentType, parseJsonObject, readBody } from './httpBody.js';
+import { BodyError, discardBody, isJsonContentType, parseJsonObject, readBody } from './httpBody.js';
 import type { TeamsBot } from './teamsBot.js';
 import { tenantOf } from './turn.js';
 
@@ -41,7 +41,8 @@ export function createServer(deps: ServerDeps): restify.Server {
 
   const refuse = (res: restify.Response, r: Refusal) => {
     logger.warn({ status: r.status, ...r.log }, r.msg);
-    if (r.status === 413) res.header('Connection', 'close');
+    // The body of a 413 or 415 is left unread: the connection cannot carry another request.
+    if (r.status === 413 || r.status === 415) res.header('Connection', 'close');
     if (r.status === 401) res.header('WWW-Authenticate', 'Bearer');
     res.send(r.status, { code: r.code, message: r.message });
   };
@@ -53,6 +54,7 @@ export function createServer(deps: ServerDeps): restify.Server {
   async function messages(req: restify.Request, res: restify.Response): Promise<void> {
     const contentType = req.header('content-type');
     if (!isJsonContentType(contentType)) {
+      discardBody(req);
       return refuse(res, {
         status: 415,
         code: 'UnsupportedMediaType',
