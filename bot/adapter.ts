@@ -14,7 +14,8 @@ export type AuthOutcome = { ok: true; auth: Authenticated } | { ok: false; statu
  */
 const quiet = new AsyncLocalStorage<{ dropped: number }>();
 const GUARDED = Symbol.for('defender-bot.consoleGuard');
-const LEVELS = ['error', 'warn', 'log', 'info', 'debug', 'trace'] as const;
+/** What botbuilder's authentication uses; other console output is left alone. */
+const LEVELS = ['error', 'warn'] as const;
 
 function guardConsole(): void {
   for (const level of LEVELS) {
