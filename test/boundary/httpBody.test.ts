@@ -1,4 +1,5 @@
 import { message } from '../harness/activities.js';
+import { BodyError, isJsonContentType, MAX_JSON_DEPTH, parseJsonObject } from '../../bot/httpBody.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { multipartBody, rawRequest, uploadFiles } from '../harness/rawHttp.js';
 
@@ -113,5 +114,61 @@ describe('HEAD /api/messages (the Agents Playground start-up probe)', () => {
     expect(bot.connector.calls).toHaveLength(0);
     expect(bot.logs.slice(before).filter((l) => JSON.parse(l).level >= 40)).toEqual([]);
     await bot.stop();
+  });
+});
+
+describe('the JSON body reader', () => {
+  const parse = (text: string | Buffer) => parseJsonObject(Buffer.isBuffer(text) ? text : Buffer.from(text));
+  const status = (text: string | Buffer) => {
+    try {
+      parse(text);
+      return 200;
+    } catch (err) {
+      return (err as BodyError).status;
+    }
+  };
+
+  it('accepts application/json with or without a UTF-8 charset, nothing else', () => {
+    for (const ok of [
+      'application/json',
+      'Application/JSON',
+      'application/json; charset=utf-8',
+      'application/json;charset="UTF-8"',
+      'application/json; charset=utf8',
+    ])
+      expect(isJsonContentType(ok)).toBe(true);
+    for (const bad of [
+      undefined,
+      '',
+      'text/json',
+      'application/json; charset=latin1',
+      'application/json; boundary=x',
+      'application/json-patch+json',
+      'multipart/form-data',
+    ])
+      expect(isJsonContentType(bad)).toBe(false);
+  });
+
+  it('drops __proto__ keys at every level, so nothing downstream can set a prototype', () => {
+    const body = parse('{"type":"message","__proto__":{"polluted":1},"value":{"a":[{"__proto__":{"polluted":2}}]}}');
+    expect(Object.keys(body)).toEqual(['type', 'value']);
+    expect(Object.getPrototypeOf(body)).toBe(Object.prototype);
+    expect({ ...(body.value as any).a[0] }).toEqual({});
+    expect(({} as any).polluted).toBeUndefined();
+  });
+
+  it('refuses nesting deeper than the limit without overflowing the stack', () => {
+    const deep = (n: number) => `{"v":${'['.repeat(n)}${']'.repeat(n)}}`;
+    expect(status(deep(MAX_JSON_DEPTH - 2))).toBe(200);
+    expect(status(deep(MAX_JSON_DEPTH))).toBe(400);
+    expect(status(deep(400_000))).toBe(400);
+  });
+
+  it('refuses invalid UTF-8, lone surrogates (in values and keys), and non-objects with 400', () => {
+    expect(status(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]))).toBe(400);
+    expect(status('{"text":"\\ud800"}')).toBe(400);
+    expect(status('{"\\udfff":1}')).toBe(400);
+    expect(status('{"text":"\\ud83d\\ude00"}')).toBe(200);
+    for (const notObject of ['[]', '"activity"', '42', 'null', '', '{"type":'] as const) expect(status(notObject)).toBe(400);
   });
 });
