@@ -128,6 +128,12 @@ export const activitySchema = z
     membersAdded: z.array(member).optional(),
     membersRemoved: z.array(member).optional(),
   })
+  .superRefine((a, ctx) => {
+    // botbuilder reads `value.action.type` of a card invoke without checking there is an action.
+    if (a.type === 'invoke' && a.name === 'adaptiveCard/action' && !(isRecord(a.value) && isRecord(a.value.action))) {
+      ctx.addIssue({ code: 'custom', path: ['value', 'action'], message: 'a card action invoke must carry value.action (an object)' });
+    }
+  })
   .brand<'CheckedActivity'>();
 
 /** An activity that passed {@link activitySchema}: the only kind the adapter runs a turn for. */

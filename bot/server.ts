@@ -116,6 +116,12 @@ export function createServer(deps: ServerDeps): restify.Server {
     }
     try {
       const invoke = await adapter.runTurn(authOutcome.auth, activity, (ctx) => bot.run(ctx));
+      // botbuilder answers an invoke nobody handles (task modules, message extensions: features
+      // the app manifest does not declare) with 501; it is a request for something not offered here.
+      if (invoke?.status === 501) {
+        res.send(400, { code: 'NotSupported', message: `This bot does not handle "${activity.name ?? ''}" invokes.` });
+        return;
+      }
       const status = invoke?.status ?? 200;
       if (invoke?.body !== undefined) res.send(status, invoke.body);
       else res.send(status);

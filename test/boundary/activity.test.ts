@@ -66,6 +66,11 @@ describe('the incoming activity schema', () => {
     ['a control character in an id', (a) => (a.from.id = '29:user\n{"level":60}'), 'from.id'],
     ['an unparsable timestamp', (a) => (a.timestamp = 'yesterday-ish'), 'timestamp'],
     ['channelData that is not an object', (a) => (a.channelData = 'teams'), 'channelData'],
+    [
+      'a card invoke without value.action (botbuilder would throw reading its type)',
+      (a) => Object.assign(a, { type: 'invoke', name: 'adaptiveCard/action', value: [] }),
+      'value.action',
+    ],
   ];
 
   it.each(refusals)('refuses an activity with %s, naming the field but not echoing its value', (_what, mutate, path) => {

@@ -1,17 +1,8 @@
 import { message } from '../harness/activities.js';
 import { BodyError, isJsonContentType, MAX_JSON_DEPTH, parseJsonObject } from '../../bot/httpBody.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
+import { PRODUCTION_ENV } from '../harness/modes.js';
 import { multipartBody, rawRequest, uploadFiles } from '../harness/rawHttp.js';
-
-const APP_ID = '11111111-2222-3333-4444-555555555555';
-/** What `npm start` needs in production mode, with an app id (so a token is required) and none sent. */
-export const PRODUCTION_ENV = {
-  BOT_MODE: 'production',
-  MicrosoftAppId: APP_ID,
-  MicrosoftAppPassword: 'not-a-real-secret',
-  SECRET_KEY: '07'.repeat(32),
-  DEFENDER_SCOPES: '/subscriptions/00000000-0000-0000-0000-000000000000',
-};
 
 const MB = 1024 * 1024;
 
