@@ -13,6 +13,7 @@ import { z } from 'zod';
  * - Value (what a card action submits): the largest legitimate one is "Create assignment" with
  *   its selected resource ids (the handler accepts up to 200,000 characters), so 256 KB as JSON.
  * - Verbs: our verbs are short words; 128 characters.
+ * - Ids are printable ASCII; card data may not use Object.prototype's member names as keys.
  */
 export const ACTIVITY_LIMITS = {
   id: 512,
@@ -24,15 +25,13 @@ export const ACTIVITY_LIMITS = {
   short: 64,
 } as const;
 
-/** C0 and C1 control characters: no channel puts them in an id, and they corrupt log lines. */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * Ids are printable ASCII, as every channel's are: botbuilder puts the conversation id in an HTTP
+ * header (where anything else makes Node throw), and control characters would corrupt log lines.
+ */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-const id = z
-  .string()
-  .min(1)
-  .max(ACTIVITY_LIMITS.id)
-  .refine((s) => !CONTROL.test(s), 'must not contain control characters');
+const id = z.string().min(1).max(ACTIVITY_LIMITS.id).regex(PRINTABLE_ASCII, 'must be printable ASCII');
 const optionalId = id.optional();
 const name = z.string().max(ACTIVITY_LIMITS.name).optional();
 const short = z.string().max(ACTIVITY_LIMITS.short).optional();
@@ -73,11 +72,36 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Names of Object.prototype's members. As keys of card data they shadow what handler code calls
+ * on it (`String(v)` throws for an object whose own `toString` is not a function), and no card
+ * of ours has such an input or data key.
+ */
+const RESERVED_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+function reservedKeyIn(root: unknown): string | undefined {
+  const stack = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [k, child] of Object.entries(v)) {
+      if (RESERVED_KEYS.has(k)) return k;
+      stack.push(child);
+    }
+  }
+  return undefined;
+}
+
 /** Card-action payloads: bounded as a whole, and the verb (which is logged) bounded on its own. */
 const value = z.unknown().superRefine((v, ctx) => {
   if (v === undefined) return;
   if (JSON.stringify(v).length > ACTIVITY_LIMITS.valueJson) {
     ctx.addIssue({ code: 'custom', message: `must be at most ${ACTIVITY_LIMITS.valueJson} bytes of JSON` });
+    return;
+  }
+  const reserved = reservedKeyIn(v);
+  if (reserved) {
+    ctx.addIssue({ code: 'custom', message: `must not use "${reserved}" as a key (a name of Object.prototype)` });
     return;
   }
   if (!isRecord(v)) return;

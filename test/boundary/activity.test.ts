@@ -64,6 +64,9 @@ describe('the incoming activity schema', () => {
     ['a long Action.Submit verb', (a) => (a.value = { verb: long(ACTIVITY_LIMITS.verb + 1) }), 'value'],
     ['a long Action.Execute verb', (a) => (a.value = { action: { type: 'Action.Execute', verb: long(ACTIVITY_LIMITS.verb + 1) } }), 'value'],
     ['a control character in an id', (a) => (a.from.id = '29:user\n{"level":60}'), 'from.id'],
+    ['a non-ASCII conversation id (botbuilder sends it in an HTTP header)', (a) => (a.conversation.id = '19:ünïcødé@thread.tacv2'), 'conversation.id'],
+    ['card data with an own toString key', (a) => (a.value = { verb: 'submitAssignment', shortDescription: { toString: { x: 1 } } }), 'value'],
+    ['card data with a constructor key', (a) => (a.value = { action: { verb: 'help', data: { constructor: 'x' } } }), 'value'],
     ['an unparsable timestamp', (a) => (a.timestamp = 'yesterday-ish'), 'timestamp'],
     ['channelData that is not an object', (a) => (a.channelData = 'teams'), 'channelData'],
     [
@@ -132,6 +135,8 @@ describe('activities that fail the schema, over HTTP', () => {
     ],
     ['a 300,000-character conversation id', () => asJson(message('subscribe', { ...o(), conversationId: `19:${long(300_000)}@thread.tacv2` }))],
     ['a 300,000-character conversation id on install', () => asJson(installationUpdate('add', { ...o(), conversationId: `19:${long(300_000)}@thread.tacv2` }))],
+    // Found by the fuzz suite: the turn failed when botbuilder put the id in an HTTP header.
+    ['a non-ASCII conversation id on install', () => asJson(installationUpdate('add', { ...o(), conversationId: '19:канал@thread.tacv2' }))],
   ];
 
   it.each(cases)('answers an activity with %s with 400, stores nothing and logs one short line', async (_what, make) => {
