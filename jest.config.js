@@ -2,6 +2,8 @@
 module.exports = {
   testEnvironment: 'node',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Soak suites run with `npm run test:soak` (jest.soak.config.js), not in `npm test`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/soak/'],
   moduleNameMapper: {
     // Sources use NodeNext-style "./foo.js" specifiers.
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions, type TurnContext } from 'botbuilder';
+import { ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions, type TurnContext } from 'botbuilder';
+import { BotAdapter } from './adapter.js';
 import type * as restify from 'restify';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -70,11 +71,13 @@ export interface AppOptions {
   messengerTiming?: { now: () => number; sleep: (ms: number) => Promise<void> };
   /** Sandbox: the e-mail the Emulator user (who has no Entra identity) acts as. */
   sandboxUser?: string;
+  /** Extra botbuilder authentication settings; tests point the OpenID metadata URLs at a local server. */
+  botFrameworkAuth?: Partial<ConfigurationBotFrameworkAuthenticationOptions>;
 }
 
 export interface App {
   server: restify.Server;
-  adapter: CloudAdapter;
+  adapter: BotAdapter;
   commands: CommandRouter;
   actions: ActionRouter;
   messenger: ProactiveMessenger;
@@ -98,8 +101,11 @@ export function createApp(options: AppOptions): App {
   const { config, store, clock, logger } = options;
   const sandbox = config.BOT_MODE === 'sandbox';
 
-  const auth = new ConfigurationBotFrameworkAuthentication(botFrameworkAuthOptions(config) as ConfigurationBotFrameworkAuthenticationOptions);
-  const adapter = new CloudAdapter(auth);
+  const auth = new ConfigurationBotFrameworkAuthentication({
+    ...(botFrameworkAuthOptions(config) as ConfigurationBotFrameworkAuthenticationOptions),
+    ...options.botFrameworkAuth,
+  });
+  const adapter = new BotAdapter(auth);
   adapter.onTurnError = async (ctx: TurnContext, error: unknown) => {
     const reference = randomUUID().slice(0, 8);
     const a = ctx.activity;

@@ -16,7 +16,7 @@ export const TEST_KEY = Buffer.alloc(32, 7);
 export interface BotHarnessOptions {
   env?: Record<string, string>;
   /** Extra createApp options (Azure client, scopes, sandbox user…). */
-  app?: Partial<Pick<AppOptions, 'azure' | 'defenderScopes' | 'simulator' | 'sandboxUser' | 'messengerTiming' | 'retrySleep'>>;
+  app?: Partial<Pick<AppOptions, 'azure' | 'defenderScopes' | 'simulator' | 'sandboxUser' | 'messengerTiming' | 'retrySleep' | 'botFrameworkAuth'>>;
   dataDir?: string;
   clock?: ManualClock;
   connector?: FakeConnector;

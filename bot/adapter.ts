@@ -1,0 +1,86 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { CloudAdapter, type ConfigurationBotFrameworkAuthentication, type InvokeResponse, type TurnContext } from 'botbuilder';
+import { asBotActivity, type CheckedActivity } from './activity.js';
+
+export type Authenticated = Awaited<ReturnType<ConfigurationBotFrameworkAuthentication['authenticateRequest']>>;
+
+export type AuthOutcome = { ok: true; auth: Authenticated } | { ok: false; status: 401 | 503; reason: string };
+
+/**
+ * botbuilder reports a token that fails verification with `console.error`: the error with its
+ * stack, and for a bad signature or algorithm the PEM of every trusted signing key. There is no
+ * logger hook, so its console output is dropped while it authenticates (and only there: the
+ * flag lives in the async context of that call); the outcome is logged once by the caller.
+ */
+const quiet = new AsyncLocalStorage<{ dropped: number }>();
+const GUARDED = Symbol.for('defender-bot.consoleGuard');
+/** What botbuilder's authentication uses; other console output is left alone. */
+const LEVELS = ['error', 'warn'] as const;
+
+function guardConsole(): void {
+  for (const level of LEVELS) {
+    const current = console[level] as ((...args: unknown[]) => void) & { [GUARDED]?: true };
+    if (current[GUARDED]) continue;
+    const guarded = Object.assign(
+      function (this: unknown, ...args: unknown[]) {
+        const store = quiet.getStore();
+        if (store) {
+          store.dropped++;
+          return;
+        }
+        current.apply(this, args);
+      },
+      { [GUARDED]: true as const },
+    );
+    console[level] = guarded;
+  }
+}
+
+/** Messages of botbuilder's token errors are short ("jwt expired", "invalid signature"); claims they quote are not. */
+const MAX_REASON = 160;
+
+function classify(err: unknown): { status: 401 | 503; reason: string } {
+  const e = err as { name?: unknown; message?: unknown; statusCode?: unknown; code?: unknown } | undefined;
+  const name = typeof e?.name === 'string' ? e.name : 'Error';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  const reason = `${name}: ${message}`.replace(/\s+/g, ' ').slice(0, MAX_REASON);
+  // Our side could not check the token (signing keys not reachable): not the caller's fault.
+  const unavailable =
+    (typeof e?.statusCode === 'number' && e.statusCode >= 500) || name === 'FetchError' || (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code));
+  return { status: unavailable ? 503 : 401, reason };
+}
+
+/**
+ * CloudAdapter with authentication and the turn split apart, so the HTTP layer answers a bad
+ * token itself (401 and one log line) and only checked activities reach a turn.
+ */
+export class BotAdapter extends CloudAdapter {
+  constructor(private readonly authentication: ConfigurationBotFrameworkAuthentication) {
+    super(authentication);
+    guardConsole();
+  }
+
+  async authenticate(activity: CheckedActivity, authHeader: string): Promise<AuthOutcome> {
+    guardConsole();
+    try {
+      const auth = await quiet.run({ dropped: 0 }, () => this.authentication.authenticateRequest(asBotActivity(activity), authHeader));
+      return { ok: true, auth };
+    } catch (err) {
+      return { ok: false, ...classify(err) };
+    }
+  }
+
+  /** Runs the turn of an authenticated activity; the invoke response, if any, is returned. */
+  async runTurn(auth: Authenticated, activity: CheckedActivity, logic: (ctx: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined> {
+    const a = asBotActivity(activity) as unknown as Record<string, unknown>;
+    // What botbuilder's own HTTP entry does (validateAndFixActivity): the schema keeps them strings.
+    for (const field of ['timestamp', 'localTimestamp', 'expiration']) {
+      const raw = a[field];
+      if (typeof raw === 'string') {
+        a[`raw${field[0]!.toUpperCase()}${field.slice(1)}`] = raw;
+        a[field] = new Date(raw);
+      }
+    }
+    return this.processActivity(auth, asBotActivity(activity), logic);
+  }
+}
