@@ -1,0 +1,121 @@
+import type { Locator, Page } from 'playwright-core';
+
+/**
+ * Both clients render cards with Microsoft's Adaptive Cards JavaScript renderer (Web Chat with its
+ * own styling, the Agents Playground with Fluent UI inputs), so one set of locators drives both:
+ * `.ac-adaptiveCard` is a card, `.ac-textBlock` a TextBlock. Inputs are found by their visible
+ * label (the renderer does not put the card's input ids in the DOM), buttons by their title.
+ */
+
+export const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Cards that contain a TextBlock whose whole text is `heading` (a title, not a button caption). */
+export function cardsWithHeading(scope: Page | Locator, heading: string | RegExp): Locator {
+  const text = typeof heading === 'string' ? new RegExp(`^\\s*${escapeRegExp(heading)}\\s*$`) : heading;
+  return scope.locator('.ac-adaptiveCard').filter({ has: scope.locator('.ac-textBlock').filter({ hasText: text }) });
+}
+
+const toName = (label: string | RegExp) => (typeof label === 'string' ? new RegExp(escapeRegExp(label)) : label);
+
+export class CardHandle {
+  constructor(
+    readonly locator: Locator,
+    private readonly page: Page,
+  ) {}
+
+  async waitFor(timeoutMs = 10_000): Promise<this> {
+    await this.locator.waitFor({ state: 'visible', timeout: timeoutMs });
+    return this;
+  }
+
+  text(): Promise<string> {
+    return this.locator.innerText();
+  }
+
+  /** Waits until the card shows `text` (a card replaced in place changes under the same locator). */
+  async waitForText(text: string | RegExp, timeoutMs = 10_000): Promise<void> {
+    await this.locator.getByText(text).first().waitFor({ state: 'visible', timeout: timeoutMs });
+  }
+
+  private checkbox(label: string | RegExp): Locator {
+    return this.locator.getByRole('checkbox', { name: toName(label) });
+  }
+
+  /** Ticks a checkbox of a ChoiceSet (isMultiSelect, expanded) or an Input.Toggle by its label. */
+  async tick(label: string | RegExp): Promise<void> {
+    await this.checkbox(label).check();
+  }
+
+  async untick(label: string | RegExp): Promise<void> {
+    await this.checkbox(label).uncheck();
+  }
+
+  /** The labels of every checkbox in the card, in order, and which are ticked. */
+  async checkboxes(): Promise<Array<{ label: string; checked: boolean }>> {
+    return this.locator.getByRole('checkbox').evaluateAll((els) =>
+      els.map((e) => {
+        const input = e as HTMLInputElement;
+        const label = input.getAttribute('aria-label') ?? input.labels?.[0]?.textContent ?? '';
+        return { label: label.trim(), checked: input.checked };
+      }),
+    );
+  }
+
+  /** Fills a text, e-mail or multi-line input by its label (the `*` of required inputs may follow). */
+  async fill(label: string | RegExp, value: string): Promise<void> {
+    await this.locator.getByLabel(toName(label)).fill(value);
+  }
+
+  async value(label: string | RegExp): Promise<string> {
+    return this.locator.getByLabel(toName(label)).inputValue();
+  }
+
+  /**
+   * Sets an Input.Date by label. Web Chat renders `<input type="date">`; the playground renders a
+   * Fluent date picker (a text combobox that opens a calendar), which accepts typed ISO dates.
+   */
+  async fillDate(label: string | RegExp, isoDate: string): Promise<void> {
+    const input = this.locator.getByLabel(toName(label));
+    const type = await input.getAttribute('type');
+    await input.fill(isoDate);
+    if (type !== 'date') {
+      await input.press('Enter');
+      await this.page.keyboard.press('Escape');
+    }
+  }
+
+  /** Picks an option of a compact ChoiceSet (a `<select>` in Web Chat, a Fluent combobox in the playground). */
+  async choose(label: string | RegExp, option: string): Promise<void> {
+    const input = this.locator.getByLabel(toName(label));
+    if ((await input.evaluate((e) => e.tagName)) === 'SELECT') {
+      await input.selectOption({ label: option });
+      return;
+    }
+    await input.click();
+    await this.page.getByRole('option', { name: option, exact: true }).click();
+  }
+
+  /** Picks a radio button of an expanded single-select ChoiceSet. */
+  async pick(option: string): Promise<void> {
+    await this.locator.getByRole('radio', { name: option, exact: true }).check();
+  }
+
+  async click(title: string | RegExp): Promise<void> {
+    await this.button(title).click();
+  }
+
+  /** A button by its title (Web Chat's accessible names may carry surrounding spaces). */
+  button(title: string | RegExp): Locator {
+    return this.locator.getByRole('button', { name: typeof title === 'string' ? new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`) : title });
+  }
+
+  async buttons(): Promise<string[]> {
+    return (await this.locator.getByRole('button').allInnerTexts()).map((t) => t.trim());
+  }
+
+  async screenshot(file: string): Promise<string> {
+    await this.locator.scrollIntoViewIfNeeded();
+    await this.locator.screenshot({ path: file });
+    return file;
+  }
+}
