@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -66,4 +66,10 @@ export function artifactDir(client: string): string {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** The next numbered screenshot file in a run's folder (several drivers may share one). */
+export function nextShot(dir: string, name: string): string {
+  const n = readdirSync(dir).filter((f) => f.endsWith('.png')).length + 1;
+  return path.join(dir, `${String(n).padStart(2, '0')}-${name}.png`);
 }

@@ -7,12 +7,36 @@ import type { Locator, Page } from 'playwright-core';
  * label (the renderer does not put the card's input ids in the DOM), buttons by their title.
  */
 
+/** The adaptive card an activity carries, if any. */
+export function cardOf(activity: any): any {
+  return activity?.attachments?.find((a: any) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
+}
+
+/** A card's title: its first TextBlock in reading order (inside containers and columns too), as a client shows it. */
+export function cardTitle(activity: any): string | undefined {
+  const walk = (els: any[] | undefined): string | undefined => {
+    for (const el of els ?? []) {
+      if (el?.type === 'TextBlock') return el.text;
+      const inner = walk(el?.items) ?? walk(el?.columns) ?? walk(el?.body);
+      if (inner !== undefined) return inner;
+    }
+    return undefined;
+  };
+  return walk(cardOf(activity)?.body);
+}
+
 export const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Cards that contain a TextBlock whose whole text is `heading` (a title, not a button caption). */
+/** The first TextBlock of a card, in document order: its title. */
+const FIRST_TEXT_BLOCK = 'xpath=(.//*[contains(concat(" ", normalize-space(@class), " "), " ac-textBlock ")])[1]';
+
+/**
+ * Cards whose title (first TextBlock) is `heading` (the whole text for a string), so a result
+ * card that names the recommendation below its own title is not taken for the recommendation.
+ */
 export function cardsWithHeading(scope: Page | Locator, heading: string | RegExp): Locator {
   const text = typeof heading === 'string' ? new RegExp(`^\\s*${escapeRegExp(heading)}\\s*$`) : heading;
-  return scope.locator('.ac-adaptiveCard').filter({ has: scope.locator('.ac-textBlock').filter({ hasText: text }) });
+  return scope.locator('.ac-adaptiveCard').filter({ has: scope.locator(FIRST_TEXT_BLOCK).filter({ hasText: text }) });
 }
 
 const toName = (label: string | RegExp) => (typeof label === 'string' ? new RegExp(escapeRegExp(label)) : label);

@@ -17,6 +17,8 @@ export interface Finding {
   screenshot?: string;
   /** Issue 13 problem numbers this step is about. */
   problems?: number[];
+  /** Seconds since the client was opened, when the step was recorded. */
+  at?: number;
 }
 
 export class Findings {
@@ -29,7 +31,7 @@ export class Findings {
   ) {}
 
   record(f: Finding): void {
-    this.items.push({ ...f, screenshot: f.screenshot ? path.relative(REPO, f.screenshot) : undefined });
+    this.items.push({ ...f, screenshot: f.screenshot ? path.relative(REPO, f.screenshot) : undefined, at: (Date.now() - this.started) / 1000 });
   }
 
   write(): void {
@@ -38,11 +40,11 @@ export class Findings {
     const lines = [
       `# ${this.client}: issue 13 flow, step by step (${seconds} s)`,
       '',
-      '| # | step | works today | observed | problems | screenshot |',
-      '|---|---|---|---|---|---|',
+      '| # | s | step | works today | observed | problems | screenshot |',
+      '|---|---|---|---|---|---|---|',
       ...this.items.map(
         (f, i) =>
-          `| ${i + 1} | ${f.step} | ${f.works ? 'yes' : '**no**'} | ${f.observed.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${(f.problems ?? []).join(', ')} | ${f.screenshot ?? ''} |`,
+          `| ${i + 1} | ${f.at?.toFixed(1)} | ${f.step} | ${f.works ? 'yes' : '**no**'} | ${f.observed.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${(f.problems ?? []).join(', ')} | ${f.screenshot ?? ''} |`,
       ),
       '',
     ];

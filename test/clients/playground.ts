@@ -31,7 +31,7 @@ export function contosoUser(upn: string): PlaygroundUser {
 }
 
 export interface PlaygroundConfig {
-  /** The user typing in the playground. Default: the playground's own "Alex Wilber" (an aadObjectId no tenant knows). */
+  /** The user typing in the playground. Without one, no config file is written: the playground's built-in one ("Alex Wilber", an aadObjectId no tenant knows; the other fields are ignored). */
   currentUser?: PlaygroundUser;
   /** Exactly five other members of the team and group chat (the playground's config schema). */
   users?: PlaygroundUser[];
@@ -114,9 +114,11 @@ async function freePort(): Promise<number> {
  * `/_connector` (here through the proxy).
  */
 export async function startPlayground(opts: { botEndpoint: string } & PlaygroundConfig): Promise<Playground> {
-  const botName = opts.botName ?? 'Defender bot';
-  const teamName = opts.teamName ?? 'SecOps';
-  const channelName = opts.channelName ?? 'Defender alerts';
+  // Without a config file the playground uses its built-in one ("Test Bot", "My Team", "Announcements").
+  const builtIn = !opts.currentUser;
+  const botName = builtIn ? 'Test Bot' : (opts.botName ?? 'Defender bot');
+  const teamName = builtIn ? 'My Team' : (opts.teamName ?? 'SecOps');
+  const channelName = builtIn ? 'Announcements' : (opts.channelName ?? 'Defender alerts');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'agents-playground-'));
   if (opts.currentUser) {
     writeFileSync(

@@ -1,19 +1,17 @@
-import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import type { ClientBrowser } from './browser.js';
+import { nextShot, type ClientBrowser } from './browser.js';
 import { CardHandle, cardsWithHeading } from './cards.js';
 import type { Playground } from './playground.js';
 import type { Exchange } from './recordingProxy.js';
 
 /** Drives the Microsoft 365 Agents Playground UI (Teams emulation) in Chromium. */
 export class PlaygroundDriver {
-  private shots = 0;
   private where: 'personal' | 'channel' = 'personal';
 
   private constructor(
     readonly page: Page,
     readonly pg: Playground,
-    private readonly dir: string,
+    readonly dir: string,
   ) {}
 
   /** Tall, so that a card with 25 resources fits the window for a screenshot. */
@@ -21,6 +19,8 @@ export class PlaygroundDriver {
     const page = await browser.newPage({ width: 1280, height: 2000 });
     await page.goto(pg.url);
     await page.getByText('Personal Chat', { exact: true }).waitFor();
+    await page.getByText('Log Panel').locator('xpath=..').getByRole('button').last().click();
+    await page.getByText('Log Panel').waitFor({ state: 'hidden' });
     return new PlaygroundDriver(page, pg, dir);
   }
 
@@ -48,8 +48,14 @@ export class PlaygroundDriver {
    * Resolves when the bot has answered the activity (its replies of that turn are then posted).
    */
   async send(text: string, opts: { mention?: boolean } = {}): Promise<Exchange> {
-    const mention = opts.mention ?? this.where === 'channel';
     const before = this.pg.toBot.exchanges.length;
+    await this.post(text, opts);
+    return this.answered(before, (e) => e.requestBody?.type === 'message' && String(e.requestBody?.text ?? '').includes(text), `"${text}"`);
+  }
+
+  /** Types and posts a message without waiting for the bot (which may never get it). */
+  async post(text: string, opts: { mention?: boolean } = {}): Promise<void> {
+    const mention = opts.mention ?? this.where === 'channel';
     await this.composer().click();
     if (mention) {
       await this.page.keyboard.type('@');
@@ -60,7 +66,6 @@ export class PlaygroundDriver {
     }
     if (this.where === 'channel') await this.page.getByRole('button', { name: 'Post', exact: true }).click();
     else await this.page.keyboard.press('Enter');
-    return this.answered(before, (e) => e.requestBody?.type === 'message' && String(e.requestBody?.text ?? '').includes(text), `"${text}"`);
   }
 
   /** Runs a card action (an Action.Execute invoke here) and resolves with the bot's answer to it. */
@@ -91,7 +96,7 @@ export class PlaygroundDriver {
   }
 
   async screenshot(name: string, target?: CardHandle | Locator): Promise<string> {
-    const file = path.join(this.dir, `${String(++this.shots).padStart(2, '0')}-${name}.png`);
+    const file = nextShot(this.dir, name);
     if (target instanceof CardHandle) return target.screenshot(file);
     if (target) await target.screenshot({ path: file });
     else await this.page.screenshot({ path: file });

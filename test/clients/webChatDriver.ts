@@ -1,14 +1,11 @@
-import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import type { ClientBrowser } from './browser.js';
+import { nextShot, type ClientBrowser } from './browser.js';
 import { CardHandle, cardsWithHeading } from './cards.js';
 import type { DirectLineShim } from './directLineShim.js';
 import { waitUntil } from './wait.js';
 
 /** Drives Bot Framework Web Chat (the real bundle) on the Direct Line shim's page. */
 export class WebChatDriver {
-  private shots = 0;
-
   private constructor(
     readonly page: Page,
     readonly shim: DirectLineShim,
@@ -94,7 +91,7 @@ export class WebChatDriver {
   }
 
   async screenshot(name: string, target?: CardHandle | Locator): Promise<string> {
-    const file = path.join(this.dir, `${String(++this.shots).padStart(2, '0')}-${name}.png`);
+    const file = nextShot(this.dir, name);
     if (target instanceof CardHandle) return target.screenshot(file);
     if (target) await target.screenshot({ path: file });
     else await this.page.screenshot({ path: file });
