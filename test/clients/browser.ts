@@ -37,7 +37,10 @@ export async function launchBrowser(opts: { ignoreConsoleError?: (text: string, 
     throw new Error(`Chromium not found at ${CHROMIUM}. Install it (apt-get install -y chromium) or set CHROMIUM_PATH; browser tests do not skip.`);
   }
   const profile = mkdtempSync(path.join(os.tmpdir(), 'client-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS }).catch((err: unknown) => {
+    rmSync(profile, { recursive: true, force: true });
+    throw err;
+  });
   const errors: string[] = [];
   return {
     context,

@@ -4,7 +4,9 @@ import type { Locator, Page } from 'playwright-core';
  * Both clients render cards with Microsoft's Adaptive Cards JavaScript renderer (Web Chat with its
  * own styling, the Agents Playground with Fluent UI inputs), so one set of locators drives both:
  * `.ac-adaptiveCard` is a card, `.ac-textBlock` a TextBlock. Inputs are found by their visible
- * label (the renderer does not put the card's input ids in the DOM), buttons by their title.
+ * label; the renderer does not put the card's input ids in the DOM, so an id is looked up in the
+ * card JSON the client was sent (when the driver knows it) and turned into that input's label.
+ * Buttons are found by their title.
  */
 
 /** The adaptive card an activity carries, if any. */
@@ -39,13 +41,45 @@ export function cardsWithHeading(scope: Page | Locator, heading: string | RegExp
   return scope.locator('.ac-adaptiveCard').filter({ has: scope.locator(FIRST_TEXT_BLOCK).filter({ hasText: text }) });
 }
 
+/** Whether a card title is `heading` (the whole text for a string, as `cardsWithHeading` matches). */
+export function titleMatches(title: string | undefined, heading: string | RegExp): boolean {
+  if (title === undefined) return false;
+  return typeof heading === 'string' ? title.trim() === heading.trim() : heading.test(title);
+}
+
 const toName = (label: string | RegExp) => (typeof label === 'string' ? new RegExp(escapeRegExp(label)) : label);
 
+/** The element of a card (an input, an action…) with this id, at any depth. */
+export function findById(card: any, id: string): any {
+  if (!card || typeof card !== 'object') return undefined;
+  if (card.id === id) return card;
+  for (const v of Object.values(card)) {
+    const hit = Array.isArray(v) ? v.map((x) => findById(x, id)).find(Boolean) : typeof v === 'object' ? findById(v, id) : undefined;
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
 export class CardHandle {
+  /** `json`: the card as the client was sent it (its latest version), to find inputs by id. */
   constructor(
     readonly locator: Locator,
     private readonly page: Page,
+    private readonly json?: () => any,
   ) {}
+
+  /**
+   * An input's accessible name: it starts with the label when `key` is the id of an input with a
+   * label in the card JSON (a required input's name goes on with " *"), otherwise `key` itself is
+   * (a part of) the label.
+   */
+  private nameOf(key: string | RegExp): RegExp {
+    if (typeof key === 'string') {
+      const label = findById(this.json?.(), key)?.label;
+      if (typeof label === 'string') return new RegExp(`^\\s*${escapeRegExp(label)}`);
+    }
+    return toName(key);
+  }
 
   async waitFor(timeoutMs = 10_000): Promise<this> {
     await this.locator.waitFor({ state: 'visible', timeout: timeoutMs });
@@ -85,21 +119,21 @@ export class CardHandle {
     );
   }
 
-  /** Fills a text, e-mail or multi-line input by its label (the `*` of required inputs may follow). */
-  async fill(label: string | RegExp, value: string): Promise<void> {
-    await this.locator.getByLabel(toName(label)).fill(value);
+  /** Fills a text, e-mail or multi-line input by its id or label. */
+  async fill(idOrLabel: string | RegExp, value: string): Promise<void> {
+    await this.locator.getByLabel(this.nameOf(idOrLabel)).fill(value);
   }
 
-  async value(label: string | RegExp): Promise<string> {
-    return this.locator.getByLabel(toName(label)).inputValue();
+  async value(idOrLabel: string | RegExp): Promise<string> {
+    return this.locator.getByLabel(this.nameOf(idOrLabel)).inputValue();
   }
 
   /**
-   * Sets an Input.Date by label. Web Chat renders `<input type="date">`; the playground renders a
+   * Sets an Input.Date by id or label. Web Chat renders `<input type="date">`; the playground renders a
    * Fluent date picker (a text combobox that opens a calendar), which accepts typed ISO dates.
    */
-  async fillDate(label: string | RegExp, isoDate: string): Promise<void> {
-    const input = this.locator.getByLabel(toName(label));
+  async fillDate(idOrLabel: string | RegExp, isoDate: string): Promise<void> {
+    const input = this.locator.getByLabel(this.nameOf(idOrLabel));
     const type = await input.getAttribute('type');
     await input.fill(isoDate);
     if (type !== 'date') {
@@ -108,9 +142,9 @@ export class CardHandle {
     }
   }
 
-  /** Picks an option of a compact ChoiceSet (a `<select>` in Web Chat, a Fluent combobox in the playground). */
-  async choose(label: string | RegExp, option: string): Promise<void> {
-    const input = this.locator.getByLabel(toName(label));
+  /** Picks an option of a compact ChoiceSet by its id or label (a `<select>` in Web Chat, a Fluent combobox in the playground). */
+  async choose(idOrLabel: string | RegExp, option: string): Promise<void> {
+    const input = this.locator.getByLabel(this.nameOf(idOrLabel));
     if ((await input.evaluate((e) => e.tagName)) === 'SELECT') {
       await input.selectOption({ label: option });
       return;

@@ -36,6 +36,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
   /** Whether recommendation cards reached the channel within 5 s of the install (problem 6). */
   let cardsSoon: Promise<boolean>;
   let installAt = 0;
+  let launching: Promise<ClientBrowser> | undefined;
   let browser: ClientBrowser;
   let ui: PlaygroundDriver;
   let findings: Findings;
@@ -59,17 +60,24 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
   };
 
   beforeAll(async () => {
-    const launching = launchBrowser({ ignoreConsoleError: harmless });
+    // Closed in afterAll also when something else fails to start.
+    launching = launchBrowser({ ignoreConsoleError: harmless });
     world = await startSandboxBot({ subscribe: false });
     // As the sandbox does at start (bot/main.ts): a first sync, before anyone subscribed.
     await world.bot.app.sync!.runOnce();
     const endpoint = `${world.bot.url}/api/messages`;
     // The second one has no config file: what a newcomer runs first.
-    [pg, pgDefault] = await Promise.all([
+    const started = await Promise.allSettled([
       startPlayground({ botEndpoint: endpoint, currentUser: contosoUser('alice.johnson@contoso.com') }),
       startPlayground({ botEndpoint: endpoint }),
+      launching,
     ]);
-    browser = await launching;
+    // Whatever started is stopped in afterAll, also when something else failed to start.
+    if (started[0].status === 'fulfilled') pg = started[0].value;
+    if (started[1].status === 'fulfilled') pgDefault = started[1].value;
+    if (started[2].status === 'fulfilled') browser = started[2].value;
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     const dir = artifactDir('playground');
     findings = new Findings('Microsoft 365 Agents Playground (msteams, channel, Action.Execute)', dir);
     ui = await PlaygroundDriver.open(browser, pg, dir);
@@ -77,7 +85,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
 
   afterAll(async () => {
     findings?.write();
-    await browser?.close();
+    await (await launching?.catch(() => undefined))?.close();
     await Promise.all([pg?.stop(), pgDefault?.stop()]);
     await world?.stop();
   });
@@ -241,9 +249,9 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     const open = await ui.act(() => back.click('Create assignment'), 'Create assignment');
     const form = await ui.card('Create assignment').waitFor();
     expect(await form.text()).toContain(nameOf(picked.a));
-    const prefilled = await form.value('Assigned to (owner e-mail)');
-    await form.fill('Assigned to (owner e-mail)', OWNER);
-    await form.fillDate('Remediation due date', '2026-12-20');
+    const prefilled = await form.value('assignedTo');
+    await form.fill('assignedTo', OWNER);
+    await form.fillDate('dueDate', '2026-12-20');
     findings.record({
       step: 'Create assignment → form',
       target: 'the form replaces the card; owner from a people picker (typed e-mail as fallback), prefilled when known',
@@ -290,7 +298,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     await ui.act(() => card.click('Create assignment'), 'Create assignment (reassign)');
     const form = await ui.card('Create assignment').waitFor();
     const formText = await form.text();
-    await form.fill('Assigned to (owner e-mail)', REASSIGN_TO);
+    await form.fill('assignedTo', REASSIGN_TO);
     const answer = await ui.act(() => form.click(CREATE_TICKETS), 'Create tickets (reassign)');
     const a = world.bot.store.assignments.list().find((x) => x.resourceName === nameOf(picked.a))!;
     const answerCard = ui.card(/resource\(s\) assigned|Reassign|Machines should be configured securely/);

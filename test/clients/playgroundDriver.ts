@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { nextShot, type ClientBrowser } from './browser.js';
-import { CardHandle, cardsWithHeading } from './cards.js';
+import { CardHandle, cardOf, cardsWithHeading, cardTitle, titleMatches } from './cards.js';
 import type { Playground } from './playground.js';
 import type { Exchange } from './recordingProxy.js';
 
@@ -87,7 +87,20 @@ export class PlaygroundDriver {
   /** Channel posts are listed newest first; a card replaced in place keeps its position. */
   card(heading: string | RegExp, which: 'first' | 'last' = 'first'): CardHandle {
     const all = this.cards(heading);
-    return new CardHandle(which === 'first' ? all.first() : all.last(), this.page);
+    return new CardHandle(which === 'first' ? all.first() : all.last(), this.page, () => this.latestCard(heading));
+  }
+
+  /** The newest card with this title the playground got: posted, updated, or an invoke's answer. */
+  latestCard(heading: string | RegExp): any {
+    const sent = this.pg.fromBot.exchanges.map((e) => ({ at: e.at, card: cardOf(e.requestBody) }));
+    const answers = this.pg.toBot.exchanges
+      .filter((e) => e.responseBody?.type === 'application/vnd.microsoft.card.adaptive')
+      .map((e) => ({ at: e.at, card: e.responseBody.value }));
+    const wrap = (card: any) => ({ attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: card }] });
+    return [...sent, ...answers]
+      .filter((x) => x.card && titleMatches(cardTitle(wrap(x.card)), heading))
+      .sort((x, y) => x.at - y.at)
+      .at(-1)?.card;
   }
 
   /** A bot message (text, not a card) containing `text`. */

@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { nextShot, type ClientBrowser } from './browser.js';
-import { CardHandle, cardsWithHeading } from './cards.js';
+import { CardHandle, cardOf, cardsWithHeading, cardTitle, titleMatches } from './cards.js';
 import type { DirectLineShim } from './directLineShim.js';
 import { waitUntil } from './wait.js';
 
@@ -78,7 +78,12 @@ export class WebChatDriver {
   /** The newest card with this heading (Web Chat appends; the newest is the lowest). */
   card(heading: string | RegExp, which: 'first' | 'last' = 'last'): CardHandle {
     const all = this.cards(heading);
-    return new CardHandle(which === 'first' ? all.first() : all.last(), this.page);
+    // Web Chat shows the activities in the order they were first posted, as the transcript keeps them.
+    const json = () => {
+      const same = this.shim.transcript(this.conversationId).filter((a) => titleMatches(cardTitle(a), heading));
+      return cardOf(which === 'first' ? same[0] : same.at(-1));
+    };
+    return new CardHandle(which === 'first' ? all.first() : all.last(), this.page, json);
   }
 
   /** A bot text message (markdown rendered) containing `text`. */
