@@ -162,6 +162,11 @@ export class CardHandle {
     await this.button(title).click();
   }
 
+  /** Two clicks in quick succession, as an impatient user (or a double-click) sends them. */
+  async doubleClick(title: string | RegExp): Promise<void> {
+    await this.button(title).dblclick();
+  }
+
   /** A button by its title (Web Chat's accessible names may carry surrounding spaces). */
   button(title: string | RegExp): Locator {
     return this.locator.getByRole('button', { name: typeof title === 'string' ? new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`) : title });

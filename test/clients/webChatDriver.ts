@@ -44,12 +44,12 @@ export class WebChatDriver {
     await this.settled();
   }
 
-  /** Runs a card action and resolves when the bot has answered the Action.Submit message it sent. */
-  async act(run: () => Promise<void>, what: string): Promise<void> {
+  /** Runs a card action and resolves when the bot has answered the Action.Submit message(s) it sent. */
+  async act(run: () => Promise<void>, what: string, submits = 1): Promise<void> {
     const before = this.shim.records.length;
     await run();
     await this.shim.waitFor(
-      (rs) => rs.slice(before).some((r) => r.op === 'userActivity' && r.activity?.value !== undefined && r.botStatus !== undefined),
+      (rs) => rs.slice(before).filter((r) => r.op === 'userActivity' && r.activity?.value !== undefined && r.botStatus !== undefined).length >= submits,
       15_000,
       `the bot answered ${what}`,
     );
