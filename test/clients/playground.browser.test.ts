@@ -263,6 +263,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
 
     at = Date.now();
     const submit = await ui.act(() => form.click(CREATE_TICKETS), 'Create tickets');
+    const clicked: string = submit.requestBody.replyToId;
     const mine = world.bot.store.assignments.list().filter((x) => x.owner === OWNER);
     expect(mine.map((x) => x.resourceName).sort()).toEqual([nameOf(picked.a), nameOf(picked.b)].sort());
     const numbers = mine.map((x) => x.ticket!.number).sort();
@@ -282,14 +283,14 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
       works: updates.length === 0 || invokeAnswer(submit) !== 'card',
       observed:
         `invoke answered with a ${invokeAnswer(submit)} ("${cardTitle({ attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: submit.responseBody?.value }] }) ?? ''}")` +
-        ` and the bot also sent ${updates.length} update(s) of the clicked card (${updates.map((u) => `PUT "${cardTitle(u.requestBody)}"`).join(', ')}); ` +
+        ` and the bot also sent ${updates.length} update(s) (${updates.map((u) => `PUT "${cardTitle(u.requestBody)}"${decodeURIComponent(u.path).endsWith(`/activities/${clicked}`) ? ' of the clicked card' : ''} ${u.at - submit.at >= 0 ? `${u.at - submit.at} ms after` : `${submit.at - u.at} ms before`} the invoke's answer`).join(', ')}); ` +
         `the card now shows "${finalHeading}" with ${numbers.join(', ')}`,
       screenshot: await ui.screenshot('assignment-result', shown),
       problems: [3],
     });
   }, 60_000);
 
-  it('reassigning changes nothing today; simulate fix announces the healthy resource in the channel and resolves its ticket', async () => {
+  it('reassigns a resource; simulate fix announces the healthy resource in the channel and resolves its ticket', async () => {
     // Back to the recommendation, whichever card won the race above.
     const result = ui.card(/resource\(s\) assigned/);
     if ((await result.locator.count()) > 0) await ui.act(() => result.click('Back to the recommendation'), 'Back to the recommendation');

@@ -113,7 +113,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     picked.b = first[1]!.label;
   }, 60_000);
 
-  it('pages through a card, creates an assignment with a typed owner, and a second submit of the form opens no second ticket', async () => {
+  it('pages through a card, creates an assignment with a typed owner, and a double submit of the form opens one set of tickets', async () => {
     const copiesBefore = await wc.cards(REC).count();
     const page1 = wc.card(REC);
     await page1.tick(picked.a);
@@ -211,7 +211,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     expect(world.bot.store.assignments.list()).toHaveLength(numbers.length);
   }, 60_000);
 
-  it('reassigning asks nothing new today; simulate fix announces the healthy resource and resolves its ticket', async () => {
+  it('reassigns a resource; simulate fix announces the healthy resource and resolves its ticket', async () => {
     const result = wc.card(/resource\(s\) assigned/);
     await wc.act(() => result.click('Back to the recommendation'), 'Back to the recommendation');
     const card = await wc.card(REC).waitFor();
