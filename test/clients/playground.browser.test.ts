@@ -1,0 +1,352 @@
+import { startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
+import { artifactDir, launchBrowser, type ClientBrowser } from './browser.js';
+import { cardOf, cardTitle } from './cards.js';
+import { Findings } from './findings.js';
+import { contosoUser, startPlayground, TEAM, type Playground } from './playground.js';
+import { PlaygroundDriver } from './playgroundDriver.js';
+import type { Exchange } from './recordingProxy.js';
+import { holdsWithin } from './wait.js';
+
+/**
+ * Issue 13's flow in the Microsoft 365 Agents Playground (Teams emulation: a team channel,
+ * @mentions, Action.Execute invokes), which is itself the bot's Bot Connector, against the real
+ * sandbox bot. The user is Alice from the Defender simulator's directory (Owner of the root
+ * management group), so RBAC checks pass as they would for her in Teams; the playground's default
+ * user ("Alex Wilber", an aadObjectId no tenant knows) is refused every write today (problem 1).
+ * Steps that do not yet behave as the issue asks are recorded in
+ * test/artifacts/clients/playground/findings.md, not asserted.
+ */
+
+const REC = 'Machines should be configured securely';
+const OWNER = 'bob.martinez@contoso.com';
+const REASSIGN_TO = 'frank.osei@contoso.com';
+const CREATE_TICKETS = /^\s*Create tickets?\s*$/;
+
+const nameOf = (choiceLabel: string) => choiceLabel.split(' · ')[0]!.trim();
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+// The playground's UI loads Segoe UI from Microsoft's CDN (offline a system font is used) and has no favicon.
+const harmless = (text: string, url: string) =>
+  url.startsWith('https://res-1.cdn.office.net/') || url.endsWith('/favicon.ico') || /ERR_NAME_NOT_RESOLVED/.test(text);
+
+describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () => {
+  let world: SandboxHarness;
+  let pg: Playground;
+  let pgDefault: Playground;
+  /** Whether recommendation cards reached the channel within 5 s of the install (problem 6). */
+  let cardsSoon: Promise<boolean>;
+  let installAt = 0;
+  let launching: Promise<ClientBrowser> | undefined;
+  let browser: ClientBrowser;
+  let ui: PlaygroundDriver;
+  let findings: Findings;
+  const picked: { a: string; b: string; c?: string } = { a: '', b: '' };
+
+  const incidents = () => world.servicenow.control.records('incident');
+  /** What the bot did to the conversation after an exchange: posts, and updates of which activity. */
+  const botCallsSince = (at: number) =>
+    pg.fromBot.exchanges
+      .filter((e) => e.at >= at && decodeURIComponent(e.path).startsWith(`/v3/conversations/${TEAM.channelId}`))
+      .map((e) => ({ ...e, op: e.method === 'PUT' ? 'update' : 'post' }));
+  /** The invoke's answer as Teams gets it: a card that replaces the clicked one, or a message. */
+  const invokeAnswer = (e: Exchange) => {
+    const v = e.responseBody;
+    const type: string | undefined = v?.type ?? v?.body?.type;
+    return type === 'application/vnd.microsoft.card.adaptive'
+      ? 'card'
+      : type === 'application/vnd.microsoft.activity.message'
+        ? 'message'
+        : String(type ?? e.status);
+  };
+
+  beforeAll(async () => {
+    // Closed in afterAll also when something else fails to start.
+    launching = launchBrowser({ ignoreConsoleError: harmless });
+    world = await startSandboxBot({ subscribe: false });
+    // As the sandbox does at start (bot/main.ts): a first sync, before anyone subscribed.
+    await world.bot.app.sync!.runOnce();
+    const endpoint = `${world.bot.url}/api/messages`;
+    // The second one has no config file: what a newcomer runs first.
+    const started = await Promise.allSettled([
+      startPlayground({ botEndpoint: endpoint, currentUser: contosoUser('alice.johnson@contoso.com') }),
+      startPlayground({ botEndpoint: endpoint }),
+      launching,
+    ]);
+    // Whatever started is stopped in afterAll, also when something else failed to start.
+    if (started[0].status === 'fulfilled') pg = started[0].value;
+    if (started[1].status === 'fulfilled') pgDefault = started[1].value;
+    if (started[2].status === 'fulfilled') browser = started[2].value;
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const dir = artifactDir('playground');
+    findings = new Findings('Microsoft 365 Agents Playground (msteams, channel, Action.Execute)', dir);
+    ui = await PlaygroundDriver.open(browser, pg, dir);
+  }, 40_000);
+
+  afterAll(async () => {
+    findings?.write();
+    await (await launching?.catch(() => undefined))?.close();
+    await Promise.all([pg?.stop(), pgDefault?.stop()]);
+    await world?.stop();
+  });
+
+  it('installs in a channel and answers an @mention with help; a post without @mention does not reach the bot', async () => {
+    const probe = pg.toBot.exchanges.find((e) => e.method === 'HEAD');
+    findings.record({
+      step: 'start-up probe',
+      target: 'HEAD /api/messages answers 200 or 204',
+      works: probe !== undefined && probe.status < 300,
+      observed: probe ? `HEAD /api/messages → ${probe.status}; the playground connects anyway` : 'no HEAD probe seen',
+      problems: [14],
+    });
+
+    installAt = Date.now();
+    const before = pg.toBot.exchanges.length;
+    await ui.openChannel();
+    const welcome = await ui.card(/^Subscribed: this channel/).waitFor();
+    const installs = pg.toBot.exchanges
+      .slice(before)
+      .filter((e) => e.requestBody?.conversation?.id === TEAM.channelId)
+      .map((e) => `${e.requestBody?.type}${e.requestBody?.action ? `(${e.requestBody.action})` : ''} → ${e.status}`);
+    const channels = world.bot.store.conversations.list().filter((c) => c.kind === 'channel');
+    expect(channels.map((c) => c.id)).toEqual([TEAM.channelId]);
+    const welcomeText = await welcome.text();
+    findings.record({
+      step: 'install in a channel',
+      target: `subscribed; the welcome says "@${pg.botName} help" (a channel message without @mention never reaches the bot)`,
+      works: welcomeText.includes(`@${pg.botName}`),
+      observed: `the bot received ${installs.join(', ')}; welcome: "${oneLine(welcomeText).slice(-80)}"`,
+      screenshot: await ui.screenshot('installed-in-channel', welcome),
+      problems: [8],
+    });
+    // The issue's target: a new subscription gets the last sync's cards within 5 s (help runs meanwhile).
+    cardsSoon = holdsWithin(() => botCallsSince(installAt).some((e) => cardTitle(e.requestBody) === REC), 5000);
+
+    // What the welcome says to type: a channel post without @mention.
+    const plainAt = pg.toBot.exchanges.length;
+    await ui.post('recommendations', { mention: false });
+    const delivered = holdsWithin(() => pg.toBot.exchanges.slice(plainAt).some((e) => /recommendations/.test(String(e.requestBody?.text))), 3000);
+
+    await ui.send('help');
+    const help = await ui.card('Defender → ServiceNow bot').waitFor();
+    const helpText = await help.text();
+    expect(helpText).toContain('subscribe');
+    findings.record({
+      step: '@mention help',
+      target: 'the help card lists every command with its arguments',
+      works: helpText.includes('<resource name>') && helpText.includes('<id>'),
+      observed: `help card in the channel thread; arguments shown: ${helpText.includes('<resource name>') ? '<resource name>' : '"simulate fix|break" without <resource name>'}, ${helpText.includes('<id>') ? '<id>' : '"scope=/subscriptions/" without <id>'}`,
+      screenshot: await ui.screenshot('help', help),
+      problems: [10],
+    });
+    const plain = await delivered;
+    findings.record({
+      step: 'a channel post without @mention',
+      target: 'never reaches the bot (as in Teams), so the welcome must say "@bot help"',
+      works: !plain,
+      observed: plain ? 'the playground delivered it to the bot (Teams would not)' : 'not delivered to the bot, as in Teams',
+      problems: [8],
+    });
+  }, 30_000);
+
+  // Runs while the 5 s after the install above elapse: it posts no card into that channel.
+  it("the playground's default user (not in the simulated directory) gets an answer to a sandbox write", async () => {
+    const fresh = await PlaygroundDriver.open(browser, pgDefault, ui.dir);
+    await fresh.openChannel();
+    await fresh.card(/^Subscribed: this channel/).waitFor();
+    const sentAt = Date.now();
+    const asked = await fresh.send('subscribe severity=High');
+    const user = asked.requestBody.from;
+    const reply = pgDefault.fromBot.exchanges.find((e) => e.at >= sentAt && e.method === 'POST' && cardOf(e.requestBody));
+    const heading = cardTitle(reply?.requestBody) ?? '';
+    expect(heading).not.toBe('');
+    // The reply is in the thread of this post, the newest post, listed first.
+    const answer = await fresh.card(heading).waitFor();
+    findings.record({
+      step: 'default playground user writes',
+      target: 'in sandbox mode the local user acts as the sandbox admin whatever client it comes from',
+      works: !/Not allowed/.test(heading),
+      observed: `${user.name} (aadObjectId ${user.aadObjectId}) sent "subscribe severity=High" in the channel; answer: "${oneLine(await answer.text()).slice(0, 200)}"`,
+      screenshot: await fresh.screenshot('default-user-subscribe', answer),
+      problems: [1],
+    });
+    expect(user.aadObjectId).toBeTruthy();
+    // Its page would redraw the cards the sync posts to its chats; the playground itself stays up to take them.
+    await fresh.page.close();
+  }, 30_000);
+
+  it('a sync posts the recommendation cards into the channel', async () => {
+    const soon = await cardsSoon;
+    findings.record({
+      step: 'cards after install',
+      target: 'the recommendation cards arrive within 5 s of subscribing',
+      works: soon,
+      observed: soon ? 'cards arrived within 5 s' : 'no recommendation card within 5 s of the install (they come with the next sync, up to SYNC_CRON later)',
+      problems: [6],
+    });
+
+    // Only the Low ones here: the playground redraws the whole channel for each post, and 40 posts
+    // take it 10-15 s on this machine (Web Chat gets all 40); nine stay under a digest threshold of 10.
+    await ui.send('subscribe severity=Low');
+    expect(world.bot.store.conversations.get(TEAM.channelId)?.filters.severities).toEqual(['Low']);
+    await ui.send('sync');
+    await world.bot.app.sync!.delivered();
+    const unhealthy = world.bot.store.recommendations.list().filter((r) => r.status !== 'resolved');
+    const names = new Set(unhealthy.map((r) => r.displayName));
+    const posted = botCallsSince(installAt).filter((e) => e.op === 'post' && names.has(cardTitle(e.requestBody) ?? ''));
+    expect(posted.length).toBe(unhealthy.filter((r) => r.severity === 'Low').length);
+    const rec = await ui.card(REC).waitFor();
+    const labels = await rec.checkboxes();
+    expect(labels).toHaveLength(25);
+    expect(await rec.text()).toContain('Page 1 of 2');
+    picked.a = labels[0]!.label;
+    picked.b = labels[1]!.label;
+    findings.record({
+      step: '@mention sync → cards in the channel',
+      target: 'one post per recommendation up to 10; a channel with more gets one digest card (mode=digest)',
+      works: true,
+      observed: `with severity=Low, ${posted.length} separate posts landed in the channel at once (${unhealthy.length} for all severities, as Web Chat shows; no digest mode yet)`,
+      screenshot: await ui.screenshot('recommendation-card', rec),
+      problems: [7],
+    });
+  }, 60_000);
+
+  it('ticks resources on two pages, creates an assignment with a typed owner, and the card shows the tickets', async () => {
+    const page1 = ui.card(REC);
+    await page1.tick(picked.a);
+    await page1.tick(picked.b);
+    let at = Date.now();
+    const next = await ui.act(() => page1.click('Next'), 'Next');
+    const page2 = ui.card(REC);
+    await page2.waitForText('Page 2 of 2');
+    // Teams replaces the clicked card with the invoke's answer: still one card.
+    expect(await ui.cards(REC).count()).toBe(1);
+    findings.record({
+      step: 'Next',
+      target: 'the clicked card shows page 2 in place',
+      works: true,
+      observed: `invoke answered with a ${invokeAnswer(next)}; the card shows page 2 in place; other calls: ${botCallsSince(at).length}`,
+      screenshot: await ui.screenshot('page-2', page2),
+    });
+
+    picked.c = (await page2.checkboxes())[0]!.label;
+    await page2.tick(picked.c);
+    await ui.act(() => page2.click('Previous'), 'Previous');
+    const back = ui.card(REC);
+    await back.waitForText('Page 1 of 2');
+    const kept = (await back.checkboxes()).filter((c) => c.checked).map((c) => nameOf(c.label));
+    findings.record({
+      step: 'Previous',
+      target: `page 1 again with ${nameOf(picked.a)} and ${nameOf(picked.b)} still ticked, ${nameOf(picked.c)} remembered (one assignment can span pages)`,
+      works: kept.includes(nameOf(picked.a)) && kept.includes(nameOf(picked.b)),
+      observed: `ticked after Next then Previous: [${kept.join(', ')}]`,
+      screenshot: await ui.screenshot('page-1-again', back),
+      problems: [5],
+    });
+
+    for (const label of [picked.a, picked.b]) if (!kept.includes(nameOf(label))) await back.tick(label);
+    at = Date.now();
+    const open = await ui.act(() => back.click('Create assignment'), 'Create assignment');
+    const form = await ui.card('Create assignment').waitFor();
+    expect(await form.text()).toContain(nameOf(picked.a));
+    const prefilled = await form.value('assignedTo');
+    await form.fill('assignedTo', OWNER);
+    await form.fillDate('dueDate', '2026-12-20');
+    findings.record({
+      step: 'Create assignment → form',
+      target: 'the form replaces the card; owner from a people picker (typed e-mail as fallback), prefilled when known',
+      works: prefilled !== '',
+      observed: `invoke answered with a ${invokeAnswer(open)}; the form replaced the card in place; owner field ${prefilled ? `prefilled "${prefilled}"` : 'empty, typed (the playground has no people picker)'}`,
+      screenshot: await ui.screenshot('assignment-form', form),
+      problems: [12],
+    });
+
+    at = Date.now();
+    const submit = await ui.act(() => form.click(CREATE_TICKETS), 'Create tickets');
+    const clicked: string = submit.requestBody.replyToId;
+    const mine = world.bot.store.assignments.list().filter((x) => x.owner === OWNER);
+    expect(mine.map((x) => x.resourceName).sort()).toEqual([nameOf(picked.a), nameOf(picked.b)].sort());
+    const numbers = mine.map((x) => x.ticket!.number).sort();
+    expect(
+      incidents()
+        .map((r) => r.number)
+        .sort(),
+    ).toEqual(numbers);
+    // Whatever replaced the form (the result card, or the refreshed recommendation), it shows the tickets.
+    const shown = ui.page.locator('.ac-adaptiveCard').filter({ hasText: numbers[0]! }).filter({ hasText: numbers[1]! }).first();
+    await shown.waitFor();
+    const updates = botCallsSince(at).filter((e) => e.op === 'update');
+    const finalHeading = oneLine(await shown.locator('.ac-textBlock').first().innerText());
+    findings.record({
+      step: 'Create tickets',
+      target: 'one update per click, one outcome: the card shows the tickets',
+      works: updates.length === 0 || invokeAnswer(submit) !== 'card',
+      observed:
+        `invoke answered with a ${invokeAnswer(submit)} ("${cardTitle({ attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: submit.responseBody?.value }] }) ?? ''}")` +
+        ` and the bot also sent ${updates.length} update(s) (${updates.map((u) => `PUT "${cardTitle(u.requestBody)}"${decodeURIComponent(u.path).endsWith(`/activities/${clicked}`) ? ' of the clicked card' : ''} ${u.at - submit.at >= 0 ? `${u.at - submit.at} ms after` : `${submit.at - u.at} ms before`} the invoke's answer`).join(', ')}); ` +
+        `the card now shows "${finalHeading}" with ${numbers.join(', ')}`,
+      screenshot: await ui.screenshot('assignment-result', shown),
+      problems: [3],
+    });
+  }, 60_000);
+
+  it('reassigns a resource; simulate fix announces the healthy resource in the channel and resolves its ticket', async () => {
+    // Back to the recommendation, whichever card won the race above.
+    const result = ui.card(/resource\(s\) assigned/);
+    if ((await result.locator.count()) > 0) await ui.act(() => result.click('Back to the recommendation'), 'Back to the recommendation');
+    const card = await ui.card(REC).waitFor();
+    await card.tick(picked.a);
+    await ui.act(() => card.click('Create assignment'), 'Create assignment (reassign)');
+    const form = await ui.card('Create assignment').waitFor();
+    const formText = await form.text();
+    await form.fill('assignedTo', REASSIGN_TO);
+    const answer = await ui.act(() => form.click(CREATE_TICKETS), 'Create tickets (reassign)');
+    const a = world.bot.store.assignments.list().find((x) => x.resourceName === nameOf(picked.a))!;
+    const answerCard = ui.card(/resource\(s\) assigned|Reassign|Machines should be configured securely/);
+    await answerCard.waitFor();
+    findings.record({
+      step: 'reassign',
+      target: 'the form shows the existing assignment (owner, ticket, due date) and offers Reassign; the owner changes in ServiceNow and Defender',
+      works: a.owner === REASSIGN_TO,
+      observed: `form ${/INC\d{7}/.test(formText) ? 'shows' : 'does not show'} the existing assignment; invoke answered with a ${invokeAnswer(answer)}; card: "${oneLine(await answerCard.text()).slice(0, 220)}"; owner is still ${a.owner}`,
+      screenshot: await ui.screenshot('reassign-answer', answerCard),
+      problems: [4],
+    });
+
+    const fixAt = Date.now();
+    await ui.send(`simulate fix ${a.resourceName}`);
+    const note = ui.page.getByText(new RegExp(`${a.resourceName}.*healthy again`)).first();
+    await note.waitFor();
+    expect(await note.innerText()).toContain(a.ticket!.number);
+    const row = incidents().find((r) => r.number === a.ticket!.number)!;
+    expect(row.state).toBe('6');
+    const reply = oneLine(
+      await ui.page
+        .getByText(/^Simulated:/)
+        .first()
+        .innerText(),
+    );
+    const announcements = botCallsSince(fixAt).filter((e) => e.op === 'post' && /healthy again/.test(String(e.requestBody?.text)));
+    findings.record({
+      step: 'simulate fix',
+      target: 'the announcement appears in the channel; every count means what it says',
+      works: !/0 resolved/.test(reply),
+      observed: `announcement posted ${announcements.length} time(s): "${oneLine(await note.innerText())}"; reply: "${reply}"; ServiceNow ${a.ticket!.number} state ${row.state}`,
+      screenshot: await ui.screenshot('simulate-fix'),
+      problems: [10],
+    });
+
+    // The card in the channel follows the resource: the fixed one is no longer listed.
+    const rec = ui.card(REC);
+    await rec.waitFor();
+    expect((await rec.checkboxes()).map((c) => nameOf(c.label))).not.toContain(a.resourceName);
+    findings.record({
+      step: 'tracked card after the fix',
+      target: 'the card in the channel no longer lists the fixed resource',
+      works: true,
+      observed: `the "${REC}" card dropped ${a.resourceName}`,
+      screenshot: await ui.screenshot('card-after-fix', rec),
+    });
+    expect(browser.errors).toEqual([]);
+  }, 60_000);
+});
