@@ -26,6 +26,7 @@ import { SecretBox } from '../storage/secrets.js';
 import type { Conversation } from '../storage/schema.js';
 import { cpuAndMemory } from './echoBot.js';
 import type { TaskOutcome } from './lib/child.js';
+import { profiledPhase } from './lib/phase.js';
 import { assignmentFromSeed } from './lib/seed.js';
 import type { TicketSeed } from './simulatorChild.js';
 
@@ -59,6 +60,8 @@ export interface TickCounts {
 
 export interface PassFigures {
   ms: number;
+  /** Store writes while it ran (lowdb: each is a rewrite of the whole file). */
+  writes: number;
   report: Omit<ResolutionReport, 'watermark'>;
 }
 
@@ -152,8 +155,10 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
   const resolutionPass = async (full: boolean): Promise<PassFigures> => {
     if (!app.resolution) throw new Error('no resolution job: the bot was started without the Defender simulator');
     const t0 = performance.now();
-    const { watermark: _w, ...report } = await app.resolution.runOnce({ full });
-    return { ms: performance.now() - t0, report };
+    const writes0 = store.status().writes;
+    const resolution = app.resolution;
+    const { watermark: _w, ...report } = await profiledPhase(full ? 'resolution-full-pass' : 'resolution-cycle', () => resolution.runOnce({ full }));
+    return { ms: performance.now() - t0, writes: store.status().writes - writes0, report };
   };
 
   return {

@@ -42,7 +42,7 @@ const defaultIo: BenchIo = { out: (t) => console.log(t), err: (t) => console.err
 function usage(all: readonly Benchmark[]): string {
   const width = Math.max(...all.map((b) => b.name.length));
   return [
-    'Usage: npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--profile TASKS]',
+    'Usage: npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--profile TASKS] [--profile-phase PHASES]',
     '',
     'Benchmarks (a plain `npm run bench` runs those marked *; `all` runs every one):',
     ...all.map((b) => `  ${b.inDefaultRun ? '*' : ' '} ${b.name.padEnd(width)}  ${b.description}`),
@@ -52,7 +52,11 @@ function usage(all: readonly Benchmark[]): string {
     '  --out FILE     where the JSON goes (default bench/results/latest.json)',
     '  --no-write     print the table only',
     '  --profile T    write CPU profiles (node --cpu-prof) of these child tasks (comma list, or all)',
-    '                 to bench/results/profiles/; see bench/lib/profile.ts to summarise them',
+    '                 to bench/results/profiles/ (tasks: bot-server, echo-bot, sync-pass, raw-fetch, reminders-plan,',
+    '                 simulators, defender-simulator, store-write, bot-main-empty, bot-main-full)',
+    '  --profile-phase P  profile only these phases: sync-first-pass, sync-no-change-pass, resolution-cycle,',
+    '                 resolution-full-pass (comma list, or all)',
+    '  Summarise a profile: node dist/bench/lib/profile.js FILE.cpuprofile [TOP]',
   ].join('\n');
 }
 
@@ -80,6 +84,7 @@ export async function runBench(argv: readonly string[], io: BenchIo = defaultIo,
     return 2;
   }
   if (args.profile) process.env.BENCH_PROFILE = args.profile;
+  if (args.profilePhase) process.env.BENCH_PROFILE_PHASES = args.profilePhase;
 
   const startedAt = new Date();
   const loadStart = os.loadavg();

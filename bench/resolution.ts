@@ -65,7 +65,7 @@ async function measureSize(open: number, ctx: BenchContext, connectorUrl: string
       ctx.progress(
         `resolution ${short(open)}: first (full) pass ${(first.ms / 1000).toFixed(2)} s; cycle ${(cycle.ms / 1000).toFixed(2)} s: ` +
           `checked ${r.checked}, resolved ${r.resolved}, owners changed ${r.ownersChanged}, announcements ${r.announcements}, errors ${r.errors}; ` +
-          `${stats.servicenowRequests} ServiceNow and ${stats.defenderRequests} Azure requests`,
+          `${stats.servicenowRequests} ServiceNow and ${stats.defenderRequests} Azure requests, ${cycle.writes} store writes`,
       );
       if (r.resolved !== healthy.length || r.ownersChanged !== reassigned.length || r.errors > 0) {
         throw new Error(
@@ -106,14 +106,20 @@ export async function runResolution(ctx: BenchContext): Promise<Row[]> {
         baseline: s(base),
         target: ctx.size === 1 ? { atMost: MAX_CYCLE_SECONDS } : undefined,
       }),
-      ...[m1k, m10k].map((f) =>
+      ...[m1k, m10k].flatMap((f) => [
         row({
           figure: `resolution ${short(f.open)} open: ServiceNow requests per cycle (vs ${BASELINE_OPEN} open)`,
           value: f.stats.servicenowRequests,
           unit: '',
           baseline: base.stats.servicenowRequests,
         }),
-      ),
+        row({
+          figure: `resolution ${short(f.open)} open: store writes per cycle (vs ${BASELINE_OPEN} open)`,
+          value: f.cycle.writes,
+          unit: '',
+          baseline: base.cycle.writes,
+        }),
+      ]),
     ];
   } finally {
     await connector.close();

@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
-import { runInChild, type TaskOutcome } from './lib/child.js';
+import { childExecArgv, runInChild, type TaskOutcome } from './lib/child.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { median, rssOfPid, scaled, short, toMB } from './lib/measure.js';
 import { projectRoot } from './lib/results.js';
@@ -100,9 +100,9 @@ export interface ColdStart {
 }
 
 /** Spawns a process and times it until GET /healthz answers 200; then stops it with SIGTERM. */
-export async function coldStart(argv: string[], env: Record<string, string>, port: number, cwd: string): Promise<ColdStart> {
+export async function coldStart(argv: string[], env: Record<string, string>, port: number, cwd: string, task = 'cold-start'): Promise<ColdStart> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--disable-warning=DEP0111', ...argv], {
+  const child = spawn(process.execPath, [...childExecArgv(task), ...argv], {
     env: { PATH: process.env.PATH ?? '', ...env },
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -181,11 +181,11 @@ export async function runStore(ctx: BenchContext): Promise<Row[]> {
       for (let i = 0; i < starts; i++) {
         // Interleaved, so noise spreads over all three.
         const port = await freePort();
-        runs.echo.push(await coldStart([echo, String(port)], {}, port, empty));
+        runs.echo.push(await coldStart([echo, String(port)], {}, port, empty, 'echo-main'));
         const p0 = await freePort();
-        runs.empty.push(await coldStart([main], botEnv(empty, p0, driver.env(empty)), p0, empty));
+        runs.empty.push(await coldStart([main], botEnv(empty, p0, driver.env(empty)), p0, empty, 'bot-main-empty'));
         const p1 = await freePort();
-        runs.full.push(await coldStart([main], botEnv(full, p1, driver.env(full)), p1, full));
+        runs.full.push(await coldStart([main], botEnv(full, p1, driver.env(full)), p1, full, 'bot-main-full'));
         ctx.progress(
           `store ${driver.name}: cold starts echo ${runs.echo[i]!.ms.toFixed(0)} ms, empty ${runs.empty[i]!.ms.toFixed(0)} ms, ${short(stored)} ${runs.full[i]!.ms.toFixed(0)} ms`,
         );

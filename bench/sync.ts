@@ -29,6 +29,7 @@ import type { Conversation } from '../storage/schema.js';
 import { runInChild, startChild, type TaskOutcome } from './lib/child.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { cpuMsSince, peakRssOfPid, RssSampler, scaled, short, toMB } from './lib/measure.js';
+import { profiledPhase } from './lib/phase.js';
 import { row, type Row } from './lib/rows.js';
 import { startCountingConnector, type CountingConnector } from './connector.js';
 import type { DefenderEndpoint, DefenderSimulatorArgs } from './simulatorChild.js';
@@ -120,14 +121,21 @@ export interface PassFigures {
   drain: { virtualMs: number; wallMs: number; peakRss: number };
 }
 
-async function measurePass(job: SyncJob, store: Store, sampler: RssSampler, virtual: { now: number }, connector: CountingConnector): Promise<PassFigures> {
+async function measurePass(
+  phase: string,
+  job: SyncJob,
+  store: Store,
+  sampler: RssSampler,
+  virtual: { now: number },
+  connector: CountingConnector,
+): Promise<PassFigures> {
   sampler.reset();
   const startRss = sampler.peak;
   const writes0 = store.status().writes;
   const calls0 = connector.posts() + connector.updates();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const report = await job.runOnce();
+  const report = await profiledPhase(phase, () => job.runOnce());
   const wallMs = performance.now() - t0;
   const cpuMs = cpuMsSince(cpu0);
   sampler.sample();
@@ -229,9 +237,9 @@ export async function syncPasses(args: SyncTaskArgs): Promise<SyncPassResult> {
     const job = new SyncJob({ azure, store, messenger, clock: systemClock, logger: silentLogger, scopes: SCOPES });
 
     sampler.start();
-    const first = await measurePass(job, store, sampler, virtual, connector);
+    const first = await measurePass('sync-first-pass', job, store, sampler, virtual, connector);
     const maxRssAfterFirst = process.resourceUsage().maxRSS * 1024;
-    const second = await measurePass(job, store, sampler, virtual, connector);
+    const second = await measurePass('sync-no-change-pass', job, store, sampler, virtual, connector);
     sampler.stop();
 
     // After the passes: its allocations must not inflate the heap they start from.

@@ -7,6 +7,7 @@ export interface BenchArgs {
   out?: string;
   write: boolean;
   profile?: string;
+  profilePhase?: string;
   help: boolean;
 }
 
@@ -18,7 +19,7 @@ const positive = (flag: string) =>
 
 export class ArgsError extends Error {}
 
-/** `npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--profile TASKS]`. */
+/** `npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--profile TASKS] [--profile-phase PHASES]`. */
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const out: BenchArgs = { names: [], size: 1, write: true, help: false };
   for (let i = 0; i < argv.length; i++) {
@@ -55,6 +56,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--profile':
         out.profile = value();
+        break;
+      case '--profile-phase':
+        out.profilePhase = value();
         break;
       case '--help':
       case '-h':
