@@ -1,17 +1,20 @@
 /**
  * `npm run bench [-- NAME… --size N --duration S --out FILE --no-write --profile TASKS]`: runs the
  * benchmarks, prints ONE table (figure, value, same-run baseline, ratio, target, met) and writes
- * it to bench/results/latest.json. Benchmarks are measurements, not timed tests: a missed target
+ * it to bench/results/latest.json (a full run at --size 1; other runs to partial.json, so a smoke
+ * run never replaces the committed record the README shows). Benchmarks are measurements, not timed tests: a missed target
  * is a row that says NO, and the exit code stays 0 unless a benchmark could not run (1) or the
  * arguments are wrong (2).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ArgsError, parseArgs } from './lib/args.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
-import { row, type Row } from './lib/rows.js';
-import { DEFAULT_RESULTS_FILE, results, writeResults } from './lib/results.js';
+import { roundRow, row, type Row } from './lib/rows.js';
+import { LATEST_RESULTS_FILE, PARTIAL_RESULTS_FILE, projectRoot, results, writeResults } from './lib/results.js';
+import { withResultsTable } from './lib/readme.js';
 import { markdownTable } from './lib/table.js';
 import { messagesBenchmark } from './messages.js';
 import { syncBenchmark } from './sync.js';
@@ -42,15 +45,17 @@ const defaultIo: BenchIo = { out: (t) => console.log(t), err: (t) => console.err
 function usage(all: readonly Benchmark[]): string {
   const width = Math.max(...all.map((b) => b.name.length));
   return [
-    'Usage: npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--profile TASKS] [--profile-phase PHASES]',
+    'Usage: npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--update-readme] [--profile TASKS] [--profile-phase PHASES]',
     '',
     'Benchmarks (a plain `npm run bench` runs those marked *; `all` runs every one):',
     ...all.map((b) => `  ${b.inDefaultRun ? '*' : ' '} ${b.name.padEnd(width)}  ${b.description}`),
     '',
     '  --size N       scale every data set and request count (default 1; 0.1 for a quick smoke run)',
     "  --duration S   seconds for the soak (default 120; the issue's figure is 600)",
-    '  --out FILE     where the JSON goes (default bench/results/latest.json)',
+    '  --out FILE     where the JSON goes (default: bench/results/latest.json for a full run at size 1,',
+    '                 the committed record; bench/results/partial.json otherwise)',
     '  --no-write     print the table only',
+    '  --update-readme  put the table of a full run into README.md (Performance section)',
     '  --profile T    write CPU profiles (node --cpu-prof) of these child tasks (comma list, or all)',
     '                 to bench/results/profiles/ (tasks: bot-server, echo-bot, sync-pass, raw-fetch, reminders-plan,',
     '                 simulators, defender-simulator, store-write, bot-main-empty, bot-main-full)',
@@ -107,24 +112,32 @@ export async function runBench(argv: readonly string[], io: BenchIo = defaultIo,
   }
   const wallSeconds = (performance.now() - t0) / 1000;
 
-  const table = markdownTable(rows);
+  // From the rounded rows, so the printed table and the JSON say the same.
+  const table = markdownTable(rows.map(roundRow));
   io.out(table);
   io.out(
     `\n${selected.map((b) => b.name).join(', ')} · size ${args.size} · ${wallSeconds.toFixed(0)} s wall · Node ${process.version} · ${os.cpus().length} CPUs · load ${loadStart.map((l) => l.toFixed(2)).join(' ')} at start`,
   );
   if (args.write) {
-    const file = path.resolve(args.out ?? DEFAULT_RESULTS_FILE());
-    writeResults(
-      file,
-      results(rows, {
-        benchmarks: selected.map((b) => b.name),
-        size: args.size,
-        startedAt: startedAt.toISOString(),
-        wallSeconds: Math.round(wallSeconds),
-        loadAverage: { start: loadStart.map((l) => +l.toFixed(2)), end: os.loadavg().map((l) => +l.toFixed(2)) },
-      }),
-    );
+    const full = args.size === 1 && all.filter((b) => b.inDefaultRun).every((b) => selected.includes(b));
+    const file = path.resolve(args.out ?? (full ? LATEST_RESULTS_FILE() : PARTIAL_RESULTS_FILE()));
+    const written = results(rows, {
+      benchmarks: selected.map((b) => b.name),
+      size: args.size,
+      startedAt: startedAt.toISOString(),
+      wallSeconds: Math.round(wallSeconds),
+      loadAverage: { start: loadStart.map((l) => +l.toFixed(2)), end: os.loadavg().map((l) => +l.toFixed(2)) },
+    });
+    writeResults(file, written);
     io.err(`[bench] wrote ${path.relative(process.cwd(), file) || file}`);
+    if (args.updateReadme) {
+      if (!full) io.err('[bench] --update-readme: only a full run at size 1 goes into the README; left as it is');
+      else {
+        const readme = path.join(projectRoot(), 'README.md');
+        writeFileSync(readme, withResultsTable(readFileSync(readme, 'utf8'), written));
+        io.err('[bench] README.md Performance table updated');
+      }
+    }
   }
   return failed > 0 ? 1 : 0;
 }

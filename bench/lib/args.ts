@@ -6,6 +6,7 @@ export interface BenchArgs {
   duration?: number;
   out?: string;
   write: boolean;
+  updateReadme: boolean;
   profile?: string;
   profilePhase?: string;
   help: boolean;
@@ -19,9 +20,9 @@ const positive = (flag: string) =>
 
 export class ArgsError extends Error {}
 
-/** `npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--profile TASKS] [--profile-phase PHASES]`. */
+/** `npm run bench -- [NAME…] [--size N] [--duration S] [--out FILE] [--no-write] [--update-readme] [--profile TASKS] [--profile-phase PHASES]`. */
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { names: [], size: 1, write: true, help: false };
+  const out: BenchArgs = { names: [], size: 1, write: true, updateReadme: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') ? (arg.split(/=(.*)/s, 2) as [string, string | undefined]) : [arg, undefined];
@@ -53,6 +54,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--no-write':
         out.write = false;
+        break;
+      case '--update-readme':
+        out.updateReadme = true;
         break;
       case '--profile':
         out.profile = value();

@@ -14,7 +14,11 @@ export function projectRoot(): string {
   return dir;
 }
 
-export const DEFAULT_RESULTS_FILE = () => path.join(projectRoot(), 'bench', 'results', 'latest.json');
+/** The committed record (the README's table): written by a full run at --size 1. */
+export const resultsDir = () => process.env.BENCH_RESULTS_DIR ?? path.join(projectRoot(), 'bench', 'results');
+export const LATEST_RESULTS_FILE = () => path.join(resultsDir(), 'latest.json');
+/** Where a run of some benchmarks, or at another --size, goes, so it never replaces the record. */
+export const PARTIAL_RESULTS_FILE = () => path.join(resultsDir(), 'partial.json');
 
 export interface Results {
   rows: Row[];

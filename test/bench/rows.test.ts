@@ -60,6 +60,7 @@ describe('benchmark arguments', () => {
       duration: 600,
       out: '/tmp/x.json',
       write: false,
+      updateReadme: false,
       profile: 'sync-pass',
       help: false,
     });

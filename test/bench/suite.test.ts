@@ -85,6 +85,23 @@ describe('npm run bench (runner)', () => {
     expect(JSON.parse(readFileSync(out, 'utf8')).rows.map((r: { figure: string }) => r.figure)).toEqual(['broken: could not run', 'fine']);
   });
 
+  it('writes a full run to latest.json (the committed record) and any other run to partial.json', async () => {
+    process.env.BENCH_RESULTS_DIR = dir;
+    try {
+      const benches = [fake('a', async () => [row({ figure: 'a', value: 1, unit: 's' })]), fake('b', async () => [row({ figure: 'b', value: 2, unit: 's' })])];
+      const { io } = capture();
+      await runBench(['a'], io, benches);
+      expect(() => readFileSync(path.join(dir, 'latest.json'))).toThrow();
+      expect(JSON.parse(readFileSync(path.join(dir, 'partial.json'), 'utf8')).benchmarks).toEqual(['a']);
+      await runBench(['--size', '0.1'], io, benches);
+      expect(() => readFileSync(path.join(dir, 'latest.json'))).toThrow();
+      await runBench([], io, benches);
+      expect(JSON.parse(readFileSync(path.join(dir, 'latest.json'), 'utf8'))).toMatchObject({ benchmarks: ['a', 'b'], size: 1 });
+    } finally {
+      delete process.env.BENCH_RESULTS_DIR;
+    }
+  });
+
   it('prints the table only with --no-write', async () => {
     const { out: stdout, io } = capture();
     expect(await runBench(['--no-write', '--out', path.join(dir, 'x.json')], io, [fake('a', async () => [])])).toBe(0);
