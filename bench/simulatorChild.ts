@@ -1,28 +1,142 @@
 /**
- * The Defender simulator in its own process for the sync benchmark: a real Resource Graph sits
- * on another machine, so its memory and CPU must not count against the sync pass being measured.
- * Started by bench/sync.ts with fork(); answers { url, tenantId } over IPC and stops on 'close'.
+ * The simulators in their own process: a real Resource Graph or ServiceNow instance sits on
+ * another machine, so their memory and CPU must not count against the code being measured.
+ * Tasks of bench/worker.ts; control goes through IPC calls instead of the simulators' HTTP
+ * control API, which would add requests to the figures.
  */
 import { z } from 'zod';
 import { generateDataset } from '../connectors/defender/dataset.js';
 import { startDefenderSimulator } from '../connectors/defender/simulator/index.js';
+import { startServiceNowSimulator, userId } from '../connectors/servicenow/simulator/index.js';
+import { correlationKey } from '../core/servicenow-rules.js';
+import type { TaskOutcome } from './lib/child.js';
 
-const Args = z.object({ recommendations: z.number().int().positive(), assessments: z.number().int().positive(), pageSize: z.number().int().positive() });
-
-async function main(): Promise<void> {
-  const args = Args.parse(JSON.parse(process.argv[2] ?? '{}'));
-  const dataset = generateDataset({ recommendations: args.recommendations, assessments: args.assessments, unhealthyRatio: 1 });
-  const sim = await startDefenderSimulator({ dataset, quota: 'off', pageSize: args.pageSize, httpControl: false });
-  const stop = () => void sim.close().finally(() => process.exit(0));
-  process.on('message', (m) => {
-    if (m === 'close') stop();
-  });
-  // The parent died or let go: nothing left to serve.
-  process.on('disconnect', stop);
-  process.send!({ url: sim.url, tenantId: sim.tenantId });
+const DefenderArgs = z.object({
+  recommendations: z.number().int().positive(),
+  assessments: z.number().int().positive(),
+  pageSize: z.number().int().positive().default(1000),
+});
+export type DefenderSimulatorArgs = z.input<typeof DefenderArgs>;
+export interface DefenderEndpoint {
+  url: string;
+  tenantId: string;
 }
 
-main().catch((err: unknown) => {
-  console.error(`bench simulator: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+/** The Defender simulator over a generated tenant in which every assessment is unhealthy. */
+export async function defenderSimulatorTask(raw: DefenderSimulatorArgs): Promise<TaskOutcome> {
+  const args = DefenderArgs.parse(raw);
+  const dataset = generateDataset({ recommendations: args.recommendations, assessments: args.assessments, unhealthyRatio: 1 });
+  const sim = await startDefenderSimulator({ dataset, quota: 'off', pageSize: args.pageSize, httpControl: false });
+  return {
+    ready: { url: sim.url, tenantId: sim.tenantId } satisfies DefenderEndpoint,
+    close: () => sim.close(),
+  };
+}
+
+const SimulatorsArgs = z.object({
+  recommendations: z.number().int().positive(),
+  assessments: z.number().int().positive(),
+  pageSize: z.number().int().positive().default(1000),
+  /** ServiceNow latency per request (ms). */
+  servicenowLatencyMs: z.number().int().min(0).default(0),
 });
+export type SimulatorsArgs = z.input<typeof SimulatorsArgs>;
+export interface SimulatorsEndpoint {
+  defender: DefenderEndpoint;
+  servicenowUrl: string;
+}
+
+/** One open ticket in ServiceNow for one unhealthy assessment: what a seeded assignment points at. */
+export interface TicketSeed {
+  assessmentId: string;
+  resourceId: string;
+  assessmentKey: string;
+  recommendationName: string;
+  key: string;
+  sysId: string;
+  number: string;
+}
+
+export const SEED_OWNER = 'alice.owner@contoso.com';
+export const REASSIGNED_OWNER = 'carol.nguyen@contoso.com';
+
+export interface SimulatorStats {
+  servicenowRequests: number;
+  defenderRequests: number;
+}
+
+/** Both simulators, for the resolution benchmark: tickets are seeded directly into the ServiceNow tables. */
+export async function simulatorsTask(raw: SimulatorsArgs): Promise<TaskOutcome> {
+  const args = SimulatorsArgs.parse(raw);
+  const dataset = generateDataset({ recommendations: args.recommendations, assessments: args.assessments, unhealthyRatio: 1 });
+  const names = new Map(dataset.recommendations.map((r) => [r.key.toLowerCase(), r.displayName]));
+  const defender = await startDefenderSimulator({ dataset, quota: 'off', pageSize: args.pageSize, httpControl: false });
+  const snow = await startServiceNowSimulator({ httpControl: false });
+  snow.control.setLatency(args.servicenowLatencyMs);
+  const pool = defender.control.listAssessments({ code: 'Unhealthy' });
+  let next = 0;
+  let flips = 0;
+  const owner = userId(SEED_OWNER.split('@')[0]!);
+  return {
+    ready: { defender: { url: defender.url, tenantId: defender.tenantId }, servicenowUrl: snow.url } satisfies SimulatorsEndpoint,
+    methods: {
+      seedTickets: ({ count }: { count: number }): TicketSeed[] => {
+        const out: TicketSeed[] = [];
+        for (let i = 0; i < count; i++) {
+          const a = pool[next++];
+          if (!a) throw new Error(`only ${pool.length} unhealthy assessments to seed from`);
+          const key = correlationKey(a.id, a.resourceId);
+          const recommendationName = names.get(a.assessmentKey.toLowerCase()) ?? a.assessmentKey;
+          const row = snow.control.insert('incident', {
+            short_description: `Defender for Cloud: ${recommendationName}`,
+            assigned_to: owner,
+            caller_id: owner,
+            state: '1',
+            correlation_id: key,
+            correlation_display: recommendationName.slice(0, 100),
+          });
+          out.push({
+            assessmentId: a.id,
+            resourceId: a.resourceId,
+            assessmentKey: a.assessmentKey,
+            recommendationName,
+            key,
+            sysId: row.sys_id!,
+            number: row.number!,
+          });
+        }
+        return out;
+      },
+      /** Resources fixed in Defender, tickets reassigned in ServiceNow (as a person does in the UI). */
+      change: ({ healthy, reassigned }: { healthy: TicketSeed[]; reassigned: TicketSeed[] }) => {
+        for (const s of healthy) defender.control.markHealthy({ resourceId: s.resourceId, assessmentKey: s.assessmentKey });
+        const carol = userId(REASSIGNED_OWNER.split('@')[0]!);
+        for (const s of reassigned) snow.control.setFields('incident', s.sysId, { assigned_to: carol });
+        return { healthy: healthy.length, reassigned: reassigned.length };
+      },
+      stats: (): SimulatorStats => ({ servicenowRequests: snow.control.requestCount(), defenderRequests: defender.control.requestCount() }),
+      resetStats: () => {
+        snow.control.resetStats();
+        defender.control.resetRequestLog();
+        return true;
+      },
+      /** Churn for the soak: an unseeded assessment turns healthy, the one turned healthy before turns unhealthy again. */
+      flip: () => {
+        const free = pool.slice(next);
+        if (free.length === 0) return 0;
+        const a = free[flips % free.length]!;
+        const before = free[(flips + free.length - 1) % free.length]!;
+        if (flips > 0 && before !== a) defender.control.markUnhealthy({ resourceId: before.resourceId, assessmentKey: before.assessmentKey });
+        defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.assessmentKey });
+        return ++flips;
+      },
+      setServiceNowLatency: ({ ms }: { ms: number }) => {
+        snow.control.setLatency(ms);
+        return true;
+      },
+    },
+    close: async () => {
+      await Promise.all([defender.close(), snow.close()]);
+    },
+  };
+}

@@ -1,13 +1,15 @@
 /**
- * `npm run bench -- sync`: one full sync pass over a large tenant (50,000 unhealthy assessments
- * across 2,000 recommendations, served by the Defender simulator over HTTP in pages of 1,000),
- * then a pass with no changes. Everything on the path is real: the AzureClient, the lowdb store
- * in a temporary folder, the ProactiveMessenger with a CloudAdapter posting to a local Bot
- * Connector. Only the messenger's clock is virtual, so the send queue drains at Teams' pace
- * (1,800 per hour per conversation) without the benchmark lasting an hour.
+ * `npm run bench -- sync`: a full sync pass and a no-change pass over tenants of 10k, 50k and 200k
+ * unhealthy assessments (25 per recommendation), served by the Defender simulator over HTTP in
+ * pages of 1,000. Everything on the path is real: the AzureClient, the lowdb store in a temporary
+ * folder, the ProactiveMessenger posting to a counting Bot Connector. Only the messenger's clock is
+ * virtual, so the send queue drains at Teams' pace without the benchmark lasting an hour.
+ *
+ * Each size runs in a fresh process (its peak RSS is its own); the simulator runs in another.
+ * Baseline: the same pages fetched with plain fetch + JSON.parse (no validation, no processing),
+ * in a fresh process too, before and after the passes (their mean).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,184 +17,58 @@ import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type Configurati
 import { ProactiveMessenger } from '../bot/messenger.js';
 import { AzureClient } from '../connectors/defender/azureClient.js';
 import { simulatorCredential } from '../connectors/defender/credentials.js';
-import { generateDataset, ROOT_MANAGEMENT_GROUP } from '../connectors/defender/dataset.js';
+import { ROOT_MANAGEMENT_GROUP } from '../connectors/defender/dataset.js';
 import { RESOURCE_GRAPH_API_VERSION, UNHEALTHY_ASSESSMENTS_QUERY } from '../connectors/defender/resourceGraph.js';
-import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator } from '../connectors/defender/simulator/index.js';
+import { DEFAULT_SIMULATOR_CLIENT } from '../connectors/defender/simulator/index.js';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 import { SyncJob, type SyncAzureClient, type SyncReport } from '../jobs/sync.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
 import type { Store } from '../storage/repositories.js';
 import type { Conversation } from '../storage/schema.js';
+import { runInChild, startChild, type TaskOutcome } from './lib/child.js';
+import type { Benchmark, BenchContext } from './lib/context.js';
+import { cpuMsSince, peakRssOfPid, RssSampler, scaled, short, toMB } from './lib/measure.js';
+import { profiledPhase } from './lib/phase.js';
+import { row, type Row } from './lib/rows.js';
 import { startCountingConnector, type CountingConnector } from './connector.js';
+import type { DefenderEndpoint, DefenderSimulatorArgs } from './simulatorChild.js';
 
-export interface BenchSyncOptions {
-  /** Recommendations in the generated tenant (default 2,000). */
-  recommendations?: number;
-  /** Unhealthy assessments, i.e. Resource Graph rows (default 50,000). */
-  assessments?: number;
-  /** Rows per Resource Graph page (default 1,000, ARG's maximum). */
-  pageSize?: number;
-  /**
-   * Where the simulator runs. 'child' (default when the compiled child entry exists) keeps its
-   * memory and CPU out of the figures; 'inline' runs it in this process (tests under ts).
-   */
-  simulator?: 'child' | 'inline';
-  /** Progress lines while the benchmark runs (the table is the return value). */
-  progress?: (line: string) => void;
-}
-
-export const FIRST_PASS_MAX_MS = 5_000;
-export const FIRST_PASS_MAX_RSS = 300 * 1e6;
-export const NO_CHANGE_MAX_WRITES = 1;
+export const SIZES = [10_000, 50_000, 200_000] as const;
+export const ASSESSMENTS_PER_RECOMMENDATION = 25;
+export const PAGE_SIZE = 1_000;
+export const BASELINE_REPEATS = 3;
+/** Targets of the issue (ratios hold at any --size; the MB limits are for the issue's sizes). */
+export const MAX_FIRST_PASS_RATIO = 2;
+export const MAX_PER_ROW_RATIO = 1.2;
+export const MAX_RSS_MB: Partial<Record<number, number>> = { 50_000: 250, 200_000: 450 };
 
 const SCOPES = [`/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`];
 const ARM_SCOPE = 'https://management.azure.com/.default';
 const CONVERSATION_ID = '19:bench-security@thread.tacv2';
 
-// ---------------------------------------------------------------------------------------------
-// Simulator
-
-interface SimulatorEndpoint {
-  url: string;
-  tenantId: string;
-  where: string;
-  close(): Promise<void>;
-}
-
-async function startSimulator(args: { recommendations: number; assessments: number; pageSize: number }, mode: 'child' | 'inline'): Promise<SimulatorEndpoint> {
-  if (mode === 'inline') {
-    const dataset = generateDataset({ recommendations: args.recommendations, assessments: args.assessments, unhealthyRatio: 1 });
-    const sim = await startDefenderSimulator({ dataset, quota: 'off', pageSize: args.pageSize, httpControl: false });
-    return { url: sim.url, tenantId: sim.tenantId, where: 'in this process (its memory and CPU are included)', close: () => sim.close() };
-  }
-  const child = fork(path.join(__dirname, 'simulatorChild.js'), [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
-  const ready = await new Promise<{ url: string; tenantId: string }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { url: string; tenantId: string }));
-    child.once('exit', (code) => reject(new Error(`the simulator process exited (code ${code}) before it was ready`)));
-    child.once('error', reject);
-  });
-  return { ...ready, where: `in a child process (pid ${child.pid}), outside the measured figures`, close: () => stopChild(child) };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    if (child.connected) child.send('close');
-    else child.kill();
-  });
+export interface SyncTaskArgs {
+  sim: DefenderEndpoint;
+  pageSize: number;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Measuring
+// The baseline: raw fetch of the same pages
 
-/** Peak RSS: sampled on a timer while the event loop is free and at every page boundary. */
-class RssSampler {
-  peak = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  start(intervalMs = 10): void {
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    this.timer.unref();
-  }
-
-  sample(): void {
-    const rss = process.memoryUsage.rss();
-    if (rss > this.peak) this.peak = rss;
-  }
-
-  reset(): void {
-    this.peak = 0;
-    this.sample();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-}
-
-const cpuMsSince = (start: NodeJS.CpuUsage) => {
-  const d = process.cpuUsage(start);
-  return (d.user + d.system) / 1000;
-};
-
-interface PassFigures {
-  report: SyncReport;
-  wallMs: number;
-  cpuMs: number;
-  /** Time until the last page was folded in (fetch + validate + group). */
-  fetchMs: number;
-  peakRss: number;
-  startRss: number;
-  /** getrusage maxRSS when the pass ended: the process-lifetime peak, a cross-check for the first pass. */
-  maxRss: number;
-  writes: number;
-  enqueued: number;
-  drain: { virtualMs: number; wallMs: number; writes: number; posted: number; updated: number; failed: number; connectorCalls: number; peakRss: number };
-}
-
-async function measurePass(
-  job: SyncJob,
-  probe: { fetchDoneAt: number },
-  store: Store,
-  sampler: RssSampler,
-  virtual: { now: number },
-  connector: CountingConnector,
-): Promise<PassFigures> {
-  sampler.reset();
-  const startRss = sampler.peak;
-  const writes0 = store.status().writes;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const report = await job.runOnce();
-  const wallMs = performance.now() - t0;
-  const cpuMs = cpuMsSince(cpu0);
-  sampler.sample();
-  const peakRss = sampler.peak;
-  const maxRss = process.resourceUsage().maxRSS * 1024;
-  const writes = store.status().writes - writes0;
-
-  sampler.reset();
-  const calls0 = connector.posts() + connector.updates();
-  const v0 = virtual.now;
-  const d0 = performance.now();
-  const writesBeforeDrain = store.status().writes;
-  const delivered = await job.delivered();
-  return {
-    report,
-    wallMs,
-    cpuMs,
-    fetchMs: probe.fetchDoneAt - t0,
-    peakRss,
-    startRss,
-    maxRss,
-    writes,
-    enqueued: report.cardsPosted + report.cardsUpdated,
-    drain: {
-      virtualMs: virtual.now - v0,
-      wallMs: performance.now() - d0,
-      writes: store.status().writes - writesBeforeDrain,
-      ...delivered,
-      connectorCalls: connector.posts() + connector.updates() - calls0,
-      peakRss: sampler.peak,
-    },
-  };
-}
-
-interface RawBaseline {
+export interface RawFetchFigures {
+  ms: number;
+  transferMs: number;
+  parseMs: number;
   pages: number;
   rows: number;
   bytes: number;
-  transferMs: number;
-  parseMs: number;
+  peakRss: number;
 }
 
-/** The floor: the same pages fetched with plain fetch and JSON.parse, no validation or processing. */
-async function rawFetchBaseline(sim: SimulatorEndpoint, pageSize: number, maxPages = Infinity): Promise<RawBaseline> {
+export async function rawFetch(sim: DefenderEndpoint, pageSize: number, sampler?: RssSampler, maxPages = Infinity): Promise<RawFetchFigures> {
   const credential = simulatorCredential(sim.url, sim.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret);
   const { token } = await credential.getToken(ARM_SCOPE);
-  const out: RawBaseline = { pages: 0, rows: 0, bytes: 0, transferMs: 0, parseMs: 0 };
+  const out: RawFetchFigures = { ms: 0, transferMs: 0, parseMs: 0, pages: 0, rows: 0, bytes: 0, peakRss: 0 };
   let skipToken: string | undefined;
   do {
     const t0 = performance.now();
@@ -209,6 +85,7 @@ async function rawFetchBaseline(sim: SimulatorEndpoint, pageSize: number, maxPag
     const t1 = performance.now();
     if (!res.ok) throw new Error(`raw fetch: HTTP ${res.status}`);
     const body = JSON.parse(text) as { data: unknown[]; $skipToken?: string };
+    sampler?.sample();
     out.parseMs += performance.now() - t1;
     out.transferMs += t1 - t0;
     out.bytes += Buffer.byteLength(text);
@@ -216,34 +93,87 @@ async function rawFetchBaseline(sim: SimulatorEndpoint, pageSize: number, maxPag
     out.rows += body.data.length;
     skipToken = body.$skipToken;
   } while (skipToken && out.pages < maxPages);
+  out.ms = out.transferMs + out.parseMs;
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Formatting
-
-const secs = (ms: number) => (ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : ms >= 1_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
-const int = (n: number) => n.toLocaleString('en-US');
-const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-
-function markdownTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+/** bench/worker.ts task: the raw fetch in a fresh process, with that process's peak RSS. */
+export async function rawFetchTask(args: SyncTaskArgs): Promise<TaskOutcome> {
+  const sampler = new RssSampler().start();
+  const figures = await rawFetch(args.sim, args.pageSize, sampler);
+  sampler.stop();
+  return { result: { ...figures, peakRss: sampler.peak } };
 }
 
 // ---------------------------------------------------------------------------------------------
+// The measured passes
 
-export async function benchSync(opts: BenchSyncOptions = {}): Promise<string> {
-  const recommendations = opts.recommendations ?? 2_000;
-  const assessments = opts.assessments ?? 50_000;
-  const pageSize = opts.pageSize ?? 1_000;
-  const progress = opts.progress ?? (() => undefined);
-  const mode = opts.simulator ?? (existsSync(path.join(__dirname, 'simulatorChild.js')) ? 'child' : 'inline');
+export interface PassFigures {
+  report: Pick<SyncReport, 'recommendations' | 'resources' | 'new' | 'changed' | 'resolved' | 'unchanged' | 'cardsPosted' | 'cardsUpdated' | 'pages'>;
+  wallMs: number;
+  cpuMs: number;
+  peakRss: number;
+  startRss: number;
+  /** Store writes of the pass and of its deliveries (each PostedCard is stored when sent). */
+  writes: number;
+  /** Card sends enqueued by the pass, and Bot Connector calls while it ran and drained. */
+  enqueued: number;
+  connectorCalls: number;
+  drain: { virtualMs: number; wallMs: number; peakRss: number };
+}
 
-  progress(`generating ${int(assessments)} unhealthy assessments across ${int(recommendations)} recommendations…`);
-  const sim = await startSimulator({ recommendations, assessments, pageSize }, mode);
+async function measurePass(
+  phase: string,
+  job: SyncJob,
+  store: Store,
+  sampler: RssSampler,
+  virtual: { now: number },
+  connector: CountingConnector,
+): Promise<PassFigures> {
+  sampler.reset();
+  const startRss = sampler.peak;
+  const writes0 = store.status().writes;
+  const calls0 = connector.posts() + connector.updates();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const report = await profiledPhase(phase, () => job.runOnce());
+  const wallMs = performance.now() - t0;
+  const cpuMs = cpuMsSince(cpu0);
+  sampler.sample();
+  const peakRss = sampler.peak;
+
+  sampler.reset();
+  const v0 = virtual.now;
+  const d0 = performance.now();
+  await job.delivered();
+  return {
+    report,
+    wallMs,
+    cpuMs,
+    peakRss,
+    startRss,
+    writes: store.status().writes - writes0,
+    enqueued: report.cardsPosted + report.cardsUpdated,
+    connectorCalls: connector.posts() + connector.updates() - calls0,
+    drain: { virtualMs: virtual.now - v0, wallMs: performance.now() - d0, peakRss: sampler.peak },
+  };
+}
+
+export interface SyncPassResult {
+  first: PassFigures;
+  second: PassFigures;
+  /** getrusage maxRSS when the first pass ended: the process-lifetime peak, a cross-check. */
+  maxRssAfterFirst: number;
+  clientOnly: { ms: number; cpuMs: number; rows: number };
+}
+
+/** bench/worker.ts task: first pass, its drain, then a pass with no changes, in a fresh process. */
+export async function syncPassTask(args: SyncTaskArgs): Promise<TaskOutcome> {
+  return { result: await syncPasses(args) };
+}
+
+export async function syncPasses(args: SyncTaskArgs): Promise<SyncPassResult> {
+  const { sim, pageSize } = args;
   const connector = await startCountingConnector();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-sync-'));
   const sampler = new RssSampler();
@@ -251,10 +181,6 @@ export async function benchSync(opts: BenchSyncOptions = {}): Promise<string> {
   try {
     const credential = simulatorCredential(sim.url, sim.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret);
     const client = new AzureClient({ credential, armBaseUrl: sim.url, graphBaseUrl: sim.url, pageSize });
-
-    // One page warms the simulator's query cache, so the first pass is not charged for it.
-    await rawFetchBaseline(sim, pageSize, 1);
-
     store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: silentLogger });
     const at = systemClock.now().toISOString();
     const conversation: Conversation = {
@@ -296,138 +222,150 @@ export async function benchSync(opts: BenchSyncOptions = {}): Promise<string> {
         virtual.now += ms;
       },
     });
-
-    const probe = { fetchDoneAt: 0 };
+    // Page boundaries are where memory peaks: sample there too, not only on the timer.
     const azure: SyncAzureClient = {
-      queryUnhealthyAssessments: async (scopes, o) => {
-        const summary = await client.queryUnhealthyAssessments(scopes, {
+      queryUnhealthyAssessments: (scopes, o) =>
+        client.queryUnhealthyAssessments(scopes, {
           onPage: (rows, info) => {
             sampler.sample();
             const r = o.onPage(rows, info);
             sampler.sample();
             return r;
           },
-        });
-        probe.fetchDoneAt = performance.now();
-        return summary;
-      },
+        }),
       getSubscriptionAncestry: (ids) => client.getSubscriptionAncestry(ids),
     };
     const job = new SyncJob({ azure, store, messenger, clock: systemClock, logger: silentLogger, scopes: SCOPES });
 
     sampler.start();
-    progress('first pass…');
-    const first = await measurePass(job, probe, store, sampler, virtual, connector);
-    progress(
-      `first pass: ${secs(first.wallMs)}, ${int(first.enqueued)} cards enqueued; queue drained in ${secs(first.drain.wallMs)} (virtual ${secs(first.drain.virtualMs)})`,
-    );
-    progress('second pass (no changes)…');
-    const second = await measurePass(job, probe, store, sampler, virtual, connector);
+    const first = await measurePass('sync-first-pass', job, store, sampler, virtual, connector);
+    const maxRssAfterFirst = process.resourceUsage().maxRSS * 1024;
+    const second = await measurePass('sync-no-change-pass', job, store, sampler, virtual, connector);
     sampler.stop();
 
-    // Baselines last: their allocations must not inflate the heap the passes start from.
-    progress('baselines: raw fetch, then the AzureClient alone…');
-    const raw = await rawFetchBaseline(sim, pageSize);
+    // After the passes: its allocations must not inflate the heap they start from.
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const clientOnly = await client.queryUnhealthyAssessments(SCOPES, { onPage: () => undefined });
-    const clientMs = performance.now() - t0;
-    const clientCpuMs = cpuMsSince(c0);
-
-    const secondWrites = second.writes + second.drain.writes;
-    const targets = {
-      firstTime: first.wallMs <= FIRST_PASS_MAX_MS,
-      firstRss: first.peakRss <= FIRST_PASS_MAX_RSS,
-      secondSends: second.enqueued === 0 && second.drain.connectorCalls === 0,
-      secondWrites: secondWrites <= NO_CHANGE_MAX_WRITES,
-    };
-
-    const passRows: string[][] = [
-      [
-        'Sync pass wall time (fetch, diff, persist, enqueue)',
-        secs(first.wallMs),
-        secs(second.wallMs),
-        `first ≤ ${secs(FIRST_PASS_MAX_MS)}`,
-        verdict(targets.firstTime),
-      ],
-      ['  of which fetch + validate + group (last page in)', secs(first.fetchMs), secs(second.fetchMs), '', ''],
-      ['Sync pass CPU time (user + system)', secs(first.cpuMs), secs(second.cpuMs), '', ''],
-      ['Peak RSS during the pass', mb(first.peakRss), mb(second.peakRss), `first ≤ ${mb(FIRST_PASS_MAX_RSS)}`, verdict(targets.firstRss)],
-      ['  RSS when the pass started', mb(first.startRss), mb(second.startRss), '', ''],
-      [
-        'Store writes (pass + its deliveries)',
-        `${first.writes} + ${int(first.drain.writes)}`,
-        `${second.writes} + ${second.drain.writes}`,
-        `no-change ≤ ${NO_CHANGE_MAX_WRITES}`,
-        verdict(targets.secondWrites),
-      ],
-      [
-        'Cards enqueued (posted + updated)',
-        `${int(first.report.cardsPosted)} + ${int(first.report.cardsUpdated)}`,
-        `${second.report.cardsPosted} + ${second.report.cardsUpdated}`,
-        'no-change = 0',
-        verdict(targets.secondSends),
-      ],
-      [
-        'Recommendations / resources seen',
-        `${int(first.report.recommendations)} / ${int(first.report.resources)}`,
-        `${int(second.report.recommendations)} / ${int(second.report.resources)}`,
-        '',
-        '',
-      ],
-      [
-        'New / changed / resolved / unchanged',
-        `${int(first.report.new)} / ${first.report.changed} / ${first.report.resolved} / ${first.report.unchanged}`,
-        `${second.report.new} / ${second.report.changed} / ${second.report.resolved} / ${int(second.report.unchanged)}`,
-        '',
-        '',
-      ],
-      ['Send queue drain at the Teams rate (virtual time)', secs(first.drain.virtualMs), secs(second.drain.virtualMs), 'reported separately', ''],
-      ['Send queue drain, real wall time', secs(first.drain.wallMs), secs(second.drain.wallMs), '', ''],
-      [
-        'Cards delivered to the connector (failed)',
-        `${int(first.drain.connectorCalls)} (${first.drain.failed})`,
-        `${second.drain.connectorCalls} (${second.drain.failed})`,
-        '',
-        '',
-      ],
-      ['Peak RSS while draining', mb(first.drain.peakRss), mb(second.drain.peakRss), '', ''],
-    ];
-    const baselineRows: string[][] = [
-      [`Raw HTTP fetch of all pages (fetch + text, no processing)`, secs(raw.transferMs), `${raw.pages} pages, ${int(raw.rows)} rows, ${mb(raw.bytes)}`],
-      ['JSON.parse of those pages', secs(raw.parseMs), ''],
-      [
-        'AzureClient fetch + zod validation + mapping, no sync work',
-        secs(clientMs),
-        `CPU ${secs(clientCpuMs)}, ${clientOnly.pages} pages, ${int(clientOnly.rows)} rows`,
-      ],
-    ];
-    const allPass = Object.values(targets).every(Boolean);
-    return [
-      `Sync benchmark: ${int(assessments)} unhealthy assessments across ${int(recommendations)} recommendations, pages of ${int(pageSize)}, quota off; 1 subscribed conversation.`,
-      `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}); simulator ${sim.where}; lowdb store in ${os.tmpdir()}.`,
-      '',
-      markdownTable(['Measure', 'First pass', 'No-change pass', 'Target', 'Result'], passRows),
-      '',
-      'Baseline (same run, same simulator):',
-      '',
-      markdownTable(['Baseline', 'Time', 'Notes'], baselineRows),
-      '',
-      `Process max RSS when the first pass ended (getrusage, includes start-up): ${mb(first.maxRss)}. RSS is rarely returned to the OS, so the no-change pass starts from what the drain left. The drain's virtual time is the pacing the ProactiveMessenger applies (7/1 s, 8/2 s, 60/30 s, 1,800/h per conversation).`,
-      `Targets: ${
-        allPass
-          ? 'all PASS'
-          : `FAIL: ${Object.entries(targets)
-              .filter(([, ok]) => !ok)
-              .map(([k]) => k)
-              .join(', ')}`
-      }`,
-    ].join('\n');
+    const only = await client.queryUnhealthyAssessments(SCOPES, { onPage: () => undefined });
+    return { first, second, maxRssAfterFirst, clientOnly: { ms: performance.now() - t0, cpuMs: cpuMsSince(c0), rows: only.rows } };
   } finally {
     sampler.stop();
     await store?.close();
     await connector.close();
-    await sim.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+
+interface SizeFigures {
+  assessments: number;
+  recommendations: number;
+  raw: RawFetchFigures;
+  rawRuns: RawFetchFigures[];
+  passes: SyncPassResult;
+  simPeakRss?: number;
+}
+
+async function measureSize(assessments: number, ctx: BenchContext): Promise<SizeFigures> {
+  const recommendations = Math.max(10, Math.round(assessments / ASSESSMENTS_PER_RECOMMENDATION));
+  ctx.progress(
+    `sync ${short(assessments)}: generating ${assessments.toLocaleString('en-US')} assessments across ${recommendations.toLocaleString('en-US')} recommendations…`,
+  );
+  const sim = await startChild<DefenderEndpoint>('defender-simulator', { recommendations, assessments, pageSize: PAGE_SIZE } satisfies DefenderSimulatorArgs);
+  try {
+    const args: SyncTaskArgs = { sim: sim.value, pageSize: PAGE_SIZE };
+    // The first raw fetch also warms the simulator's query cache, so the first pass is not charged for it.
+    const rawBefore = await runInChild<RawFetchFigures>('raw-fetch', args);
+    ctx.progress(`sync ${short(assessments)}: raw fetch ${(rawBefore.ms / 1000).toFixed(2)} s; passes…`);
+    const passes = await runInChild<SyncPassResult>('sync-pass', args);
+    const rawAfter = await runInChild<RawFetchFigures>('raw-fetch', args);
+    const { first, second } = passes;
+    ctx.progress(
+      `sync ${short(assessments)}: first ${(first.wallMs / 1000).toFixed(2)} s (CPU ${(first.cpuMs / 1000).toFixed(2)} s, RSS ${toMB(first.startRss).toFixed(0)}→${toMB(first.peakRss).toFixed(0)} MB, ${first.enqueued} cards, drain ${(first.drain.wallMs / 1000).toFixed(2)} s / virtual ${(first.drain.virtualMs / 60_000).toFixed(1)} min, drain RSS ${toMB(first.drain.peakRss).toFixed(0)} MB); ` +
+        `no-change ${(second.wallMs / 1000).toFixed(2)} s (RSS ${toMB(second.startRss).toFixed(0)}→${toMB(second.peakRss).toFixed(0)} MB); ` +
+        `client alone ${(passes.clientOnly.ms / 1000).toFixed(2)} s; raw ${(rawBefore.ms / 1000).toFixed(2)} / ${(rawAfter.ms / 1000).toFixed(2)} s (${rawBefore.pages} pages, ${toMB(rawBefore.bytes).toFixed(0)} MB)`,
+    );
+    const mean = (f: (r: RawFetchFigures) => number) => (f(rawBefore) + f(rawAfter)) / 2;
+    const raw: RawFetchFigures = { ...rawBefore, ms: mean((r) => r.ms), peakRss: Math.max(rawBefore.peakRss, rawAfter.peakRss) };
+    return { assessments, recommendations, raw, rawRuns: [rawBefore, rawAfter], passes, simPeakRss: peakRssOfPid(sim.pid) };
+  } finally {
+    await sim.close();
+  }
+}
+
+export async function runSync(ctx: BenchContext): Promise<Row[]> {
+  const sizes = SIZES.map((n) => ({ issue: n, actual: scaled(n, ctx.size, 100) }));
+  const measured: Array<SizeFigures & { issue: number }> = [];
+  for (const [i, s] of sizes.entries()) {
+    // The smallest size is the per-row baseline of the others: the median of three runs.
+    const runs: SizeFigures[] = [];
+    for (let r = 0; r < (i === 0 ? BASELINE_REPEATS : 1); r++) runs.push(await measureSize(s.actual, ctx));
+    const picked = [...runs].sort((a, b) => a.passes.first.wallMs - b.passes.first.wallMs)[Math.floor(runs.length / 2)]!;
+    measured.push({ ...picked, issue: s.issue });
+  }
+
+  const perRow = (m: SizeFigures) => (m.passes.first.wallMs * 1000) / m.assessments; // µs per row
+  const smallest = measured[0]!;
+  const rows: Row[] = [];
+  for (const m of measured) {
+    const label = `sync ${short(m.assessments)}`;
+    const { first, second } = m.passes;
+    const rssLimit = ctx.size === 1 ? MAX_RSS_MB[m.issue] : undefined;
+    rows.push(
+      row({
+        figure: `${label}: first pass (vs raw fetch of the pages)`,
+        value: first.wallMs / 1000,
+        unit: 's',
+        baseline: m.raw.ms / 1000,
+        target: m.issue === 50_000 ? { ratioAtMost: MAX_FIRST_PASS_RATIO } : undefined,
+      }),
+      row({
+        figure: `${label}: first pass time per row (vs ${m === smallest ? 'raw fetch per row' : `${short(smallest.assessments)} per row`})`,
+        value: perRow(m),
+        unit: 'µs',
+        baseline: m === smallest ? (m.raw.ms * 1000) / m.assessments : perRow(smallest),
+        target: m === smallest ? undefined : { ratioAtMost: MAX_PER_ROW_RATIO },
+      }),
+      row({
+        figure: `${label}: first pass peak RSS (vs raw fetch process)`,
+        value: toMB(first.peakRss),
+        unit: 'MB',
+        baseline: toMB(m.raw.peakRss),
+        target: rssLimit ? { atMost: rssLimit } : undefined,
+      }),
+      row({ figure: `${label}: no-change pass (vs raw fetch)`, value: second.wallMs / 1000, unit: 's', baseline: m.raw.ms / 1000 }),
+      row({
+        figure: `${label}: no-change pass cards sent (vs first pass)`,
+        value: Math.max(second.enqueued, second.connectorCalls),
+        unit: '',
+        baseline: first.connectorCalls,
+        target: { equals: 0 },
+        noRatio: true,
+      }),
+      row({
+        figure: `${label}: no-change pass store writes (vs first pass)`,
+        value: second.writes,
+        unit: '',
+        baseline: first.writes,
+        target: { equals: 0 },
+        noRatio: true,
+      }),
+      row({
+        figure: `${label}: no-change pass peak RSS (vs first pass)`,
+        value: toMB(second.peakRss),
+        unit: 'MB',
+        baseline: toMB(first.peakRss),
+        target: { atMostBaseline: true },
+      }),
+    );
+  }
+  return rows;
+}
+
+export const syncBenchmark: Benchmark = {
+  name: 'sync',
+  description: 'first and no-change sync pass at 10k/50k/200k assessments vs a raw fetch of the same pages',
+  inDefaultRun: true,
+  run: runSync,
+};

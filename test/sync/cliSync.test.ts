@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { benchSync } from '../../bench/sync.js';
 import { runSyncCommand } from '../../cli/sync.js';
 import { builtInDataset } from '../../connectors/defender/dataset.js';
 import { startDefenderSimulator, type DefenderSimulator } from '../../connectors/defender/simulator/index.js';
@@ -147,23 +146,5 @@ describe('npm run cli -- sync', () => {
     expect(out).toEqual([]);
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(/^Invalid configuration: SYNC_CRON: must be a cron expression/);
-  });
-});
-
-describe('sync benchmark (small)', () => {
-  it('reports both passes with targets and a baseline', async () => {
-    const table = await benchSync({ recommendations: 50, assessments: 1_000, pageSize: 250, simulator: 'inline' });
-    const row = (label: string) => table.split('\n').find((l) => l.startsWith(`| ${label}`));
-    expect(row('Sync pass wall time')).toMatch(/\| (PASS|FAIL) +\|$/);
-    expect(row('Peak RSS during the pass')).toMatch(/ MB +\|/);
-    // 50 cards posted on the first pass, none on the second; writes are counted.
-    expect(row('Cards enqueued (posted + updated)')).toMatch(/^\| Cards enqueued \(posted \+ updated\) +\| 50 \+ 0 +\| 0 \+ 0 +\| no-change = 0 +\| PASS +\|$/);
-    expect(row('Store writes (pass + its deliveries)')).toMatch(/\| 1 \+ \d+ +\| 0 \+ 0 +\| no-change ≤ 1 +\| PASS +\|$/);
-    expect(row('Recommendations / resources seen')).toMatch(/\| 50 \/ 1,000 +\| 50 \/ 1,000 +\|/);
-    expect(row('Cards delivered to the connector (failed)')).toMatch(/\| 50 \(0\) +\| 0 \(0\) +\|/);
-    // 50 sends fit the 60-per-30-s window but not 7 per second: a few seconds of virtual time.
-    expect(row('Send queue drain at the Teams rate (virtual time)')).toMatch(/\| \d+\.\d\d s +\| 0 ms +\|/);
-    expect(row('Raw HTTP fetch of all pages')).toMatch(/4 pages, 1,000 rows/);
-    expect(row('AzureClient fetch + zod validation')).toMatch(/4 pages, 1,000 rows/);
   });
 });

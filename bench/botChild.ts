@@ -1,0 +1,197 @@
+/**
+ * The real bot (bot/index.ts createApp: restify + CloudAdapter, routers, cards, jobs, lowdb store)
+ * in a child process, for the benchmarks that load it: it must not share an event loop with the
+ * load generator, and its RSS is its own. Optionally connected to the simulators (Defender, and
+ * ServiceNow through a stored integration), with seeded assignments, scheduled as in production.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import type { ScheduledTask } from 'node-cron';
+import { loadConfig } from '../bot/config.js';
+import { createApp } from '../bot/index.js';
+import { createLogger } from '../bot/logger.js';
+import { AzureClient } from '../connectors/defender/azureClient.js';
+import { simulatorCredential } from '../connectors/defender/credentials.js';
+import { ROOT_MANAGEMENT_GROUP } from '../connectors/defender/dataset.js';
+import { DEFAULT_SIMULATOR_CLIENT } from '../connectors/defender/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS } from '../connectors/servicenow/simulator/index.js';
+import { systemClock } from '../core/clock.js';
+import type { ResolutionReport } from '../jobs/resolution.js';
+import { scheduleJob } from '../jobs/schedule.js';
+import { openLowdbStore } from '../storage/lowdbStore.js';
+import { SecretBox } from '../storage/secrets.js';
+import type { Conversation } from '../storage/schema.js';
+import { cpuAndMemory } from './echoBot.js';
+import type { TaskOutcome } from './lib/child.js';
+import { profiledPhase } from './lib/phase.js';
+import { assignmentFromSeed } from './lib/seed.js';
+import type { TicketSeed } from './simulatorChild.js';
+
+export const BENCH_KEY = Buffer.alloc(32, 9);
+export const BENCH_CHANNEL = '19:bench-security@thread.tacv2';
+export const BENCH_INBOX = 'a:bench-inbox';
+const SCOPE = `/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`;
+const INTEGRATION = 'Bench ITSM';
+
+export interface BotServerArgs {
+  /** Log level; the lines go nowhere, but are formatted as in production (default info). */
+  logLevel?: string;
+  /** Defender simulator to sync and resolve from; without it the bot has no recommendations feed. */
+  defender?: { url: string; tenantId: string };
+  /** ServiceNow simulator: an integration covering the whole tenant is added at start. */
+  servicenowUrl?: string;
+  /** A subscribed channel and a 1:1 inbox (where every reminder goes) on this Bot Connector. */
+  connectorUrl?: string;
+  /** Pace sends on virtual time: the figures are then the work, not Teams' rate windows. */
+  virtualSends?: boolean;
+}
+
+export interface TickCounts {
+  started: number;
+  finished: number;
+  /** node-cron ticks not run because the previous run was still busy, or missed (the event loop was blocked). */
+  overlapped: number;
+  missed: number;
+  failed: number;
+}
+
+export interface PassFigures {
+  ms: number;
+  /** Store writes while it ran (lowdb: each is a rewrite of the whole file). */
+  writes: number;
+  report: Omit<ResolutionReport, 'watermark'>;
+}
+
+function conversation(id: string, kind: Conversation['kind'], serviceUrl: string): Conversation {
+  const at = new Date().toISOString();
+  return {
+    id,
+    channelId: 'msteams',
+    serviceUrl,
+    kind,
+    name: kind === 'channel' ? 'Security' : 'Inbox',
+    reference: {
+      channelId: 'msteams',
+      serviceUrl,
+      conversation: { id, conversationType: kind, isGroup: kind !== 'personal' },
+      bot: { id: '28:bench-bot', name: 'Defender bot' },
+    },
+    subscribed: kind === 'channel',
+    filters: { severities: [], scopes: [] },
+    ...(kind === 'personal' ? { userUpn: 'bench.user@contoso.com' } : {}),
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/** bench/worker.ts task. */
+export async function botServerTask(args: BotServerArgs | null): Promise<TaskOutcome> {
+  const a = args ?? {};
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-bot-'));
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: a.logLevel ?? 'info',
+    ...(a.connectorUrl ? { SANDBOX_REMINDER_INBOX: BENCH_INBOX } : {}),
+    ...(a.servicenowUrl ? { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true' } : {}),
+  });
+  const sink = new Writable({
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+  const logger = createLogger({ level: config.LOG_LEVEL, destination: sink });
+  const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger });
+  if (a.connectorUrl) {
+    await store.conversations.upsert(conversation(BENCH_CHANNEL, 'channel', a.connectorUrl));
+    await store.conversations.upsert(conversation(BENCH_INBOX, 'personal', a.connectorUrl));
+  }
+  const azure = a.defender
+    ? new AzureClient({
+        credential: simulatorCredential(a.defender.url, a.defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret),
+        armBaseUrl: a.defender.url,
+        graphBaseUrl: a.defender.url,
+        logger,
+      })
+    : undefined;
+  const virtual = { now: 0 };
+  const app = createApp({
+    config,
+    store,
+    clock: systemClock,
+    logger,
+    secrets: new SecretBox(BENCH_KEY),
+    version: 'bench',
+    azure,
+    defenderScopes: [SCOPE],
+    ...(a.virtualSends
+      ? {
+          messengerTiming: {
+            now: () => virtual.now,
+            sleep: async (ms: number) => {
+              virtual.now += ms;
+            },
+          },
+        }
+      : {}),
+  });
+  if (a.servicenowUrl) await app.integrations.add({ name: INTEGRATION, scope: SCOPE, instanceUrl: a.servicenowUrl, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'bench');
+  const url = await app.listen(0, '127.0.0.1');
+
+  const ticks: Record<string, TickCounts> = {};
+  const tasks: ScheduledTask[] = [];
+  const watch = (name: string, task: ScheduledTask) => {
+    const t: TickCounts = { started: 0, finished: 0, overlapped: 0, missed: 0, failed: 0 };
+    ticks[name] = t;
+    task.on('execution:started', () => void t.started++);
+    task.on('execution:finished', () => void t.finished++);
+    task.on('execution:overlap', () => void t.overlapped++);
+    task.on('execution:missed', () => void t.missed++);
+    task.on('execution:failed', () => void t.failed++);
+    tasks.push(task);
+  };
+  const resolutionPass = async (full: boolean): Promise<PassFigures> => {
+    if (!app.resolution) throw new Error('no resolution job: the bot was started without the Defender simulator');
+    const t0 = performance.now();
+    const writes0 = store.status().writes;
+    const resolution = app.resolution;
+    const { watermark: _w, ...report } = await profiledPhase(full ? 'resolution-full-pass' : 'resolution-cycle', () => resolution.runOnce({ full }));
+    return { ms: performance.now() - t0, writes: store.status().writes - writes0, report };
+  };
+
+  return {
+    ready: { url },
+    methods: {
+      cpu: () => cpuAndMemory(),
+      /** Open assignments for seeded tickets (needs servicenowUrl), stored in one write. */
+      seedAssignments: async ({ seeds }: { seeds: TicketSeed[] }) => {
+        const integration = store.integrations.findByName(INTEGRATION);
+        if (!integration || !a.servicenowUrl) throw new Error('no ServiceNow integration to seed assignments for');
+        const at = new Date().toISOString();
+        await store.assignments.upsertMany(
+          seeds.map((s) => assignmentFromSeed(s, { integrationId: integration.id, servicenowUrl: a.servicenowUrl!, conversationId: BENCH_CHANNEL, at })),
+        );
+        return seeds.length;
+      },
+      resolutionPass: ({ full }: { full: boolean }) => resolutionPass(full),
+      /** The production scheduler and overlap policy (jobs/schedule.ts) at soak speed: 6-field cron, seconds first. */
+      startSchedules: ({ syncCron, reminderCron }: { syncCron: string; reminderCron: string }) => {
+        if (app.runCycle) watch('sync cycle', scheduleJob('sync', syncCron, app.runCycle, logger));
+        watch(
+          'reminders',
+          scheduleJob('reminders', reminderCron, () => app.reminders.runOnce(), logger),
+        );
+        return Object.keys(ticks);
+      },
+      ticks: () => ticks,
+    },
+    close: async () => {
+      for (const t of tasks) await t.destroy();
+      await app.stop();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
