@@ -27,6 +27,7 @@ import { ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/d
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
 import { silentLogger } from '../../core/logger.js';
 import { systemClock } from '../../core/clock.js';
+import { OWNER_NAME, readOwner } from '../../storage/dataDirLock.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
 import type { Assignment, Recommendation } from '../../storage/schema.js';
 import { botConnectorToken, startOpenIdServer, type OpenIdServer } from '../harness/botFrameworkTokens.js';
@@ -151,7 +152,7 @@ export interface BotRun {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-interface Spawned {
+export interface Spawned {
   child: ChildProcess;
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -235,6 +236,10 @@ export interface World {
   /** Spawns the bot without waiting for it to listen (for processes expected to refuse). */
   spawnBot(extraEnv?: Record<string, string>): Spawned;
   cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
+  /** Starts a CLI command without waiting for it. */
+  spawnCli(args: string[], extraEnv?: Record<string, string>): Spawned;
+  /** Who holds the data folder's lock, as recorded next to it (pid and role), if anyone. */
+  lockOwner(): Promise<{ pid: number; role: string } | undefined>;
   /** Adds the ServiceNow integration with the CLI (before the bot runs, as the README says). */
   addIntegration(): Promise<void>;
   /** The bot's data file, opened read-only and validated as the bot validates it at start. */
@@ -308,6 +313,8 @@ export async function createWorld(opts: { name?: string } = {}): Promise<World> 
         },
       };
     },
+    spawnCli: (args, extraEnv = {}) => spawnNode([CLI_MAIN, ...args], { ...env, ...extraEnv }, dataDir),
+    lockOwner: () => readOwner(path.join(dataDir, OWNER_NAME)),
     cli: async (args, extraEnv = {}) => {
       const p = spawnNode([CLI_MAIN, ...args], { ...env, ...extraEnv }, dataDir);
       const { code } = await p.exited;
