@@ -328,7 +328,8 @@ export function createApp(options: AppOptions): App {
     adapter,
     bot,
     logger: logger.child({ module: 'http' }),
-    allowedTenantIds: config.ALLOWED_TENANT_IDS,
+    // A registered bot talks to its own tenant unless told otherwise; the local sandbox to anyone.
+    allowedTenantIds: sandbox ? config.ALLOWED_TENANT_IDS : allowedTenants(config),
     // Unauthenticated: status only, no error text (it can name files and hosts).
     health: () => {
       const st = store.status();
@@ -344,6 +345,11 @@ export function createApp(options: AppOptions): App {
     },
   });
 
+  if (!sandbox && allowedTenants(config).length === 0) {
+    logger.warn(
+      'no tenant configured (ALLOWED_TENANT_IDS, MicrosoftAppTenantId, AZURE_TENANT_ID): chat accepts activities from any tenant and the dashboard accepts none',
+    );
+  }
   registerDashboard(server, {
     store,
     clock,
@@ -353,7 +359,7 @@ export function createApp(options: AppOptions): App {
     whoAmI,
     config: {
       sandbox,
-      allowedTenantIds: dashboardTenants(config),
+      allowedTenantIds: allowedTenants(config),
       appId: config.MicrosoftAppId,
       appIdUri:
         config.APP_ID_URI ??
@@ -387,12 +393,13 @@ export function createApp(options: AppOptions): App {
 }
 
 /**
- * Tenants whose users may open the dashboard: ALLOWED_TENANT_IDS when set, else the bot's own
- * tenant (MicrosoftAppTenantId), else the tenant of the Azure credential (AZURE_TENANT_ID, when
- * it is a GUID: its RBAC is what the roles are read from). None of these (a MultiTenant bot
- * with no tenant configured): no tenant in production; the sandbox accepts any.
+ * Tenants whose users may use the bot (chat) and open the dashboard: ALLOWED_TENANT_IDS when set,
+ * else the bot's own tenant (MicrosoftAppTenantId), else the tenant of the Azure credential
+ * (AZURE_TENANT_ID, when it is a GUID: its RBAC is what the roles are read from). None of these (a
+ * MultiTenant bot with no tenant configured): the dashboard accepts no tenant in production and
+ * chat accepts any (with a warning at start); the sandbox accepts any.
  */
-export function dashboardTenants(config: Pick<Config, 'ALLOWED_TENANT_IDS' | 'MicrosoftAppTenantId' | 'AZURE_TENANT_ID'>): string[] {
+export function allowedTenants(config: Pick<Config, 'ALLOWED_TENANT_IDS' | 'MicrosoftAppTenantId' | 'AZURE_TENANT_ID'>): string[] {
   if (config.ALLOWED_TENANT_IDS.length) return config.ALLOWED_TENANT_IDS;
   if (config.MicrosoftAppTenantId) return [config.MicrosoftAppTenantId];
   const azure = config.AZURE_TENANT_ID?.trim();

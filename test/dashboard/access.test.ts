@@ -3,7 +3,7 @@
  * real RS256 tokens signed by a local fake Entra (JWKS over HTTP), roles from the Defender
  * simulator's RBAC behind the real Azure client.
  */
-import { dashboardTenants } from '../../bot/index.js';
+import { allowedTenants } from '../../bot/index.js';
 import { ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
 import { dashboardDataSchema } from '../../core/dashboard.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
@@ -118,11 +118,11 @@ describe('dashboard access in production', () => {
     expect((await get(b, entra.token(claims))).status).toBe(401);
   });
 
-  it('dashboardTenants: ALLOWED_TENANT_IDS, else MicrosoftAppTenantId, else a GUID AZURE_TENANT_ID, else none', () => {
-    expect(dashboardTenants({ ALLOWED_TENANT_IDS: [OTHER_TENANT], MicrosoftAppTenantId: TENANT, AZURE_TENANT_ID: undefined })).toEqual([OTHER_TENANT]);
-    expect(dashboardTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: TENANT, AZURE_TENANT_ID: OTHER_TENANT })).toEqual([TENANT]);
-    expect(dashboardTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: undefined, AZURE_TENANT_ID: OTHER_TENANT })).toEqual([OTHER_TENANT]);
-    expect(dashboardTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: undefined, AZURE_TENANT_ID: 'contoso.onmicrosoft.com' })).toEqual([]);
-    expect(dashboardTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: undefined, AZURE_TENANT_ID: undefined })).toEqual([]);
+  it('allowedTenants: ALLOWED_TENANT_IDS, else MicrosoftAppTenantId, else a GUID AZURE_TENANT_ID, else none', () => {
+    expect(allowedTenants({ ALLOWED_TENANT_IDS: [OTHER_TENANT], MicrosoftAppTenantId: TENANT, AZURE_TENANT_ID: undefined })).toEqual([OTHER_TENANT]);
+    expect(allowedTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: TENANT, AZURE_TENANT_ID: OTHER_TENANT })).toEqual([TENANT]);
+    expect(allowedTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: undefined, AZURE_TENANT_ID: OTHER_TENANT })).toEqual([OTHER_TENANT]);
+    expect(allowedTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: undefined, AZURE_TENANT_ID: 'contoso.onmicrosoft.com' })).toEqual([]);
+    expect(allowedTenants({ ALLOWED_TENANT_IDS: [], MicrosoftAppTenantId: undefined, AZURE_TENANT_ID: undefined })).toEqual([]);
   });
 });
