@@ -62,15 +62,16 @@ type IndexKey<R> = (row: R) => string | undefined;
 export class Table<R extends object> {
   private readonly seqs = new Map<string, number>();
   private next = 0;
-  private readonly indexes = new Map<string, { keyOf: IndexKey<R>; map: Map<string, Set<string>> }>();
+  /** Index value → the one id with it, or a set when several have it (most values are unique: keys, sys_ids). */
+  private readonly indexes = new Map<string, { keyOf: IndexKey<R>; map: Map<string, string | Set<string>> }>();
 
   constructor(
     readonly name: string,
     readonly schema: z.ZodType<R>,
     private readonly rows: Record<string, R>,
-    indexes: Record<string, IndexKey<R>> = {},
+    private readonly indexDefs: Record<string, IndexKey<R>> = {},
   ) {
-    for (const [index, keyOf] of Object.entries(indexes)) this.indexes.set(index, { keyOf, map: new Map() });
+    for (const [index, keyOf] of Object.entries(indexDefs)) this.indexes.set(index, { keyOf, map: new Map() });
     for (const id of Object.keys(rows)) {
       const row = rows[id]!;
       deepFreeze(row);
@@ -81,6 +82,11 @@ export class Table<R extends object> {
 
   get size(): number {
     return this.seqs.size;
+  }
+
+  /** An empty table with the same indexes (a transaction's staged rows). */
+  emptyCopy(): Table<R> {
+    return new Table(this.name, this.schema, {}, this.indexDefs);
   }
 
   get(id: string): R | undefined {
@@ -100,7 +106,8 @@ export class Table<R extends object> {
   lookup(index: string, value: string): ReadonlySet<string> {
     const idx = this.indexes.get(index);
     if (!idx) throw new Error(`no index ${index} on ${this.name}`);
-    return idx.map.get(value) ?? EMPTY;
+    const ids = idx.map.get(value);
+    return ids === undefined ? EMPTY : typeof ids === 'string' ? new Set([ids]) : ids;
   }
 
   /** `row` must be validated and frozen (see validRow). */
@@ -126,9 +133,11 @@ export class Table<R extends object> {
     for (const { keyOf, map } of this.indexes.values()) {
       const k = keyOf(row);
       if (k === undefined) continue;
-      let ids = map.get(k);
-      if (!ids) map.set(k, (ids = new Set()));
-      ids.add(id);
+      const ids = map.get(k);
+      if (ids === undefined) map.set(k, id);
+      else if (typeof ids === 'string') {
+        if (ids !== id) map.set(k, new Set([ids, id]));
+      } else ids.add(id);
     }
   }
 
@@ -137,8 +146,11 @@ export class Table<R extends object> {
       const k = keyOf(row);
       if (k === undefined) continue;
       const ids = map.get(k);
-      ids?.delete(id);
-      if (ids?.size === 0) map.delete(k);
+      if (ids === id) map.delete(k);
+      else if (typeof ids === 'object') {
+        ids.delete(id);
+        if (ids.size === 1) map.set(k, ids.values().next().value!);
+      }
     }
   }
 }
@@ -174,7 +186,6 @@ function createTables(db: Database): Tables {
       recommendation: (a) => lc(a.recommendationKey),
       integration: (a) => a.integrationId,
       owner: (a) => lc(a.owner),
-      conversation: (a) => a.conversationId,
       ticket: (a) => a.ticket?.sysId,
     }),
     reminders: new Table('reminders', reminderSentSchema, db.reminders),
@@ -346,26 +357,35 @@ class Committed implements Access {
   }
 }
 
-const GONE = Symbol('deleted');
 /** Staged rows of a new id sort after every committed one, in the order they were staged. */
 const STAGED_SEQ = Number.MAX_SAFE_INTEGER / 2;
 
-/** A transaction's view: the committed state with its own staged changes on top. */
+/** A table's changes in one transaction: its puts (indexed like the table) and deletes. */
+interface StagedTable {
+  puts: Table<object>;
+  deletes: Set<string>;
+}
+
+/**
+ * A transaction's view: the committed state with its own staged changes on top. Staged rows are
+ * indexed like committed ones, so a transaction of many writes stays linear.
+ */
 class Staging implements Access {
-  readonly rows = new Map<TableName, Map<string, object | typeof GONE>>();
+  readonly tables = new Map<TableName, StagedTable>();
   readonly audit: AuditEntry[] = [];
   readonly meta = new Map<string, string>();
   readonly checks: Array<(committed: Access) => void> = [];
-  private order = 0;
-  private readonly newSeq = new Map<string, number>();
   closed = false;
 
   constructor(private readonly base: Committed) {}
 
-  private staged(table: TableName): Map<string, object | typeof GONE> {
-    let m = this.rows.get(table);
-    if (!m) this.rows.set(table, (m = new Map()));
-    return m;
+  private staged(table: TableName): StagedTable {
+    let t = this.tables.get(table);
+    if (!t) {
+      const committed = this.base.tables[table] as unknown as Table<object>;
+      this.tables.set(table, (t = { puts: committed.emptyCopy(), deletes: new Set() }));
+    }
+    return t;
   }
 
   private open(): void {
@@ -374,31 +394,34 @@ class Staging implements Access {
 
   get<N extends TableName>(table: N, id: string): RowOf<N> | undefined {
     this.open();
-    const s = this.rows.get(table);
-    if (s?.has(id)) {
-      const v = s.get(id)!;
-      return v === GONE ? undefined : (v as RowOf<N>);
-    }
-    return this.base.get(table, id);
+    const t = this.tables.get(table);
+    if (t?.deletes.has(id)) return undefined;
+    return (t?.puts.get(id) as RowOf<N> | undefined) ?? this.base.get(table, id);
   }
 
   lookup(table: TableName, index: string, value: string): ReadonlySet<string> {
-    return this.base.lookup(table, index, value);
+    const committed = this.base.lookup(table, index, value);
+    const t = this.tables.get(table);
+    if (!t || t.puts.size === 0) return committed;
+    const own = t.puts.lookup(index, value);
+    return own.size === 0 ? committed : new Set([...committed, ...own]);
   }
 
   select<N extends TableName>(table: N, candidates: Iterable<string> | undefined, match: (row: RowOf<N>) => boolean, limit = Infinity): RowOf<N>[] {
     this.open();
-    const s = this.rows.get(table);
-    if (!s || s.size === 0) return this.base.select(table, candidates, match, limit);
-    const t = this.base.tables[table] as unknown as Table<RowOf<N>>;
+    const t = this.tables.get(table);
+    if (!t) return this.base.select(table, candidates, match, limit);
+    const committed = this.base.tables[table] as unknown as Table<RowOf<N>>;
+    const ids =
+      candidates ??
+      (function* () {
+        yield* committed.ids();
+        for (const id of t.puts.ids()) if (committed.seq(id) === undefined) yield id;
+      })();
     const found: Array<{ seq: number; row: RowOf<N> }> = [];
-    for (const id of candidates ?? t.ids()) {
-      if (s.has(id)) continue;
-      const row = t.get(id);
-      if (row && match(row)) found.push({ seq: t.seq(id)!, row });
-    }
-    for (const [id, v] of s) {
-      if (v !== GONE && match(v as RowOf<N>)) found.push({ seq: t.seq(id) ?? this.newSeq.get(`${table}\u0000${id}`)!, row: v as RowOf<N> });
+    for (const id of ids) {
+      const row = this.get(table, id);
+      if (row && match(row)) found.push({ seq: committed.seq(id) ?? STAGED_SEQ + t.puts.seq(id)!, row });
     }
     found.sort((a, b) => a.seq - b.seq);
     return found.slice(0, limit).map((f) => f.row);
@@ -406,16 +429,24 @@ class Staging implements Access {
 
   put<N extends TableName>(table: N, id: string, row: RowOf<N>): void {
     this.open();
-    const k = `${table}\u0000${id}`;
-    if (!this.newSeq.has(k)) this.newSeq.set(k, STAGED_SEQ + this.order++);
-    this.staged(table).set(id, row);
+    const t = this.staged(table);
+    t.deletes.delete(id);
+    t.puts.put(id, row);
   }
 
   delete(table: TableName, id: string): boolean {
     this.open();
     if (this.get(table, id) === undefined) return false;
-    this.staged(table).set(id, GONE);
+    const t = this.staged(table);
+    t.puts.delete(id);
+    t.deletes.add(id);
     return true;
+  }
+
+  /** The rows this transaction writes to `table`, final values. */
+  written<N extends TableName>(table: N): RowOf<N>[] {
+    const t = this.tables.get(table);
+    return t ? [...t.puts.ids()].map((id) => t.puts.get(id) as RowOf<N>) : [];
   }
 
   auditNewest(limit: number): AuditEntry[] {
@@ -466,18 +497,17 @@ class Staging implements Access {
   }
 
   get empty(): boolean {
-    return this.audit.length === 0 && this.meta.size === 0 && [...this.rows.values()].every((m) => m.size === 0);
+    return this.audit.length === 0 && this.meta.size === 0 && [...this.tables.values()].every((t) => t.puts.size === 0 && t.deletes.size === 0);
   }
 
   /** Applies everything in one synchronous step (no reader in between sees half of it). */
   applyTo(base: Committed): void {
     base.assertWritable();
     for (const check of this.checks) check(base);
-    for (const [table, rows] of this.rows) {
-      for (const [id, v] of rows) {
-        if (v === GONE) base.tables[table].delete(id);
-        else (base.tables[table] as unknown as Table<object>).put(id, v);
-      }
+    for (const [table, t] of this.tables) {
+      const committed = base.tables[table] as unknown as Table<object>;
+      for (const id of t.deletes) committed.delete(id);
+      for (const id of t.puts.ids()) committed.put(id, t.puts.get(id)!);
     }
     for (const e of this.audit) base.audit.append(e);
     for (const [k, v] of this.meta) base.setMeta(k, v);
@@ -496,16 +526,20 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * A validated, frozen copy of a row: what callers do with their object afterwards does not
- * change the store, and a row read from the store cannot be changed in place.
+ * change the store, and a row read from the store cannot be changed in place. zod's output is a
+ * new object all the way down except for values typed unknown (a conversation's reference, audit
+ * details): rows with those (`deep`) are cloned first.
  */
-function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown): R {
-  let copy: unknown;
-  try {
-    copy = structuredClone(row);
-  } catch (err) {
-    throw new InvalidRowError(table, [`not plain data: ${(err as Error).message}`]);
+function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = false): R {
+  let input = row;
+  if (deep) {
+    try {
+      input = structuredClone(row);
+    } catch (err) {
+      throw new InvalidRowError(table, [`not plain data: ${(err as Error).message}`]);
+    }
   }
-  const parsed = schema.safeParse(copy);
+  const parsed = schema.safeParse(input);
   if (!parsed.success)
     throw new InvalidRowError(
       table,
@@ -572,7 +606,6 @@ function assignmentCandidates(view: Access, q: AssignmentQuery): Iterable<string
   one('ticket', q.ticketSysId);
   one('recommendation', q.recommendationKey === undefined ? undefined : lc(q.recommendationKey));
   one('owner', q.owner === undefined ? undefined : lc(q.owner));
-  one('conversation', q.conversationId);
   one('integration', q.integrationId);
   if (q.statuses) {
     const sets = [...new Set(q.statuses)].map((s) => view.lookup('assignments', 'status', s));
@@ -612,10 +645,16 @@ function checkLiveKeys(view: Access, rows: readonly Assignment[]): void {
     if (ids.has(r.id)) throw new StoreConstraintError(`assignment ${r.id} appears twice in one write`);
     ids.add(r.id);
   }
-  for (const key of new Set(rows.map((r) => r.key))) {
+  const liveByKey = new Map<string, string[]>();
+  for (const r of rows) {
+    const live = liveByKey.get(r.key) ?? [];
+    if (LIVE.has(r.status)) live.push(r.id);
+    liveByKey.set(r.key, live);
+  }
+  for (const [key, written] of liveByKey) {
     const before = liveWithKey(view, key).map((a) => a.id);
     const after = new Set(before.filter((id) => !ids.has(id)));
-    for (const r of rows) if (r.key === key && LIVE.has(r.status)) after.add(r.id);
+    for (const id of written) after.add(id);
     if (after.size > 1 && after.size > before.length) {
       throw new StoreConstraintError(`key ${key} would have ${after.size} live assignments (${[...after].join(', ')}); at most one is allowed`);
     }
@@ -632,7 +671,7 @@ function repositories(view: Access): StoreTx {
       list: async (q = {}) => view.select('conversations', conversationCandidates(view, q), conversationFilter(q)),
       count: async (q = {}) => view.select('conversations', conversationCandidates(view, q), conversationFilter(q)).length,
       upsert: async (c) => {
-        const row = validRow('conversations', conversationSchema, c);
+        const row = validRow('conversations', conversationSchema, c, true);
         view.put('conversations', row.id, row);
         await view.done();
       },
@@ -741,7 +780,7 @@ function repositories(view: Access): StoreTx {
     },
     audit: {
       append: async (entry) => {
-        view.appendAudit(validRow('audit', auditEntrySchema, entry));
+        view.appendAudit(validRow('audit', auditEntrySchema, entry, true));
         await view.done();
       },
       list: async (limit = 100) => view.auditNewest(limit),
@@ -936,7 +975,7 @@ export function createEngine(db: Database, options: EngineOptions): Engine {
     }
     if (staging.empty) return result;
     // Checked again against the committed state as it is now: another writer may have gone first.
-    const assignments = [...(staging.rows.get('assignments')?.values() ?? [])].filter((v): v is Assignment => v !== GONE);
+    const assignments = staging.written('assignments');
     if (assignments.length > 0) staging.checks.unshift((base) => checkLiveKeys(base, assignments));
     staging.applyTo(committed);
     await committed.done();
