@@ -23,7 +23,7 @@ import type { ResolutionReport } from '../jobs/resolution.js';
 import { scheduleJob } from '../jobs/schedule.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
 import { SecretBox } from '../storage/secrets.js';
-import type { Conversation } from '../storage/schema.js';
+import type { Conversation } from '../core/model.js';
 import { cpuAndMemory } from './echoBot.js';
 import type { TaskOutcome } from './lib/child.js';
 import { profiledPhase } from './lib/phase.js';
@@ -167,7 +167,7 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
       cpu: () => cpuAndMemory(),
       /** Open assignments for seeded tickets (needs servicenowUrl), stored in one write. */
       seedAssignments: async ({ seeds }: { seeds: TicketSeed[] }) => {
-        const integration = store.integrations.findByName(INTEGRATION);
+        const integration = await store.integrations.findByName(INTEGRATION);
         if (!integration || !a.servicenowUrl) throw new Error('no ServiceNow integration to seed assignments for');
         const at = new Date().toISOString();
         await store.assignments.upsertMany(

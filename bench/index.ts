@@ -20,6 +20,7 @@ import { messagesBenchmark } from './messages.js';
 import { syncBenchmark } from './sync.js';
 import { remindersBenchmark } from './reminders.js';
 import { storeBenchmark } from './store.js';
+import { storeOpsBenchmark } from './storeOps.js';
 import { resolutionBenchmark } from './resolution.js';
 import { createAssignmentBenchmark } from './createAssignment.js';
 import { soakBenchmark } from './soak.js';
@@ -32,6 +33,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   remindersBenchmark,
   createAssignmentBenchmark,
   storeBenchmark,
+  storeOpsBenchmark,
   soakBenchmark,
 ];
 

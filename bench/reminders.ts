@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { addDays, planReminders, DEFAULT_REMINDER_SETTINGS } from '../core/reminders.js';
-import { assignmentSchema, type Assignment, type Severity } from '../storage/schema.js';
+import { assignmentSchema, type Assignment, type Severity } from '../core/model.js';
 import { runInChild, type TaskOutcome } from './lib/child.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { median, RssSampler, scaled, short, toMB } from './lib/measure.js';

@@ -70,7 +70,7 @@ export async function storePrepareTask(args: { dataDir: string; assignments: num
 /** bench/worker.ts task: open the store, then time upserts of one changed assignment until each is durable. */
 export async function storeWriteTask(args: { dataDir: string; writes: number }): Promise<TaskOutcome> {
   const store = await openLowdbStore({ file: path.join(args.dataDir, 'db.json'), clock: systemClock, logger: silentLogger });
-  const target = store.assignments.list()[0];
+  const target = (await store.assignments.list())[0];
   if (!target) throw new Error('the data folder has no assignment to change');
   const ms: number[] = [];
   for (let i = 0; i < args.writes; i++) {

@@ -17,8 +17,8 @@ import { ServiceNowError, type ServiceNowClient } from '../connectors/servicenow
 import type { Ancestry } from '../core/recommendations.js';
 import { refreshPostedCards } from '../jobs/sync.js';
 import { GovernanceAssignmentPropertiesSchema, type GovernanceAssignmentBody, type GovernanceAssignmentProperties } from '../connectors/defender/governance.js';
-import type { Store } from '../storage/repositories.js';
-import type { Assignment, Integration, Recommendation, ResourceSnapshot } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import type { Assignment, Integration, Recommendation, ResourceSnapshot } from '../core/model.js';
 import type { Actor } from './turn.js';
 import type { Messenger } from './messenger.js';
 
@@ -30,8 +30,8 @@ export interface GovernanceWriter {
 }
 
 export interface IntegrationLookup {
-  list(): { id: string }[];
-  find(nameOrId: string): Integration | undefined;
+  list(): Promise<{ id: string }[]>;
+  find(nameOrId: string): Promise<Integration | undefined>;
   clientFor(integration: Integration): ServiceNowClient;
   recordSuccess(id: string): Promise<void>;
   recordFailure(id: string, message: string): Promise<void>;
@@ -70,8 +70,8 @@ export class AssignmentService {
 
   constructor(private readonly deps: AssignmentServiceDeps) {}
 
-  recommendation(key: string): Recommendation {
-    const rec = this.deps.store.recommendations.get(key.toLowerCase());
+  async recommendation(key: string): Promise<Recommendation> {
+    const rec = await this.deps.store.recommendations.get(key.toLowerCase());
     if (!rec || rec.status !== 'unhealthy') throw new SelectionError('This recommendation has no unhealthy resources any more.');
     return rec;
   }
@@ -93,10 +93,11 @@ export class AssignmentService {
 
   /** Integrations whose scope covers every selected resource, nearest scope first. */
   async coveringIntegrations(resources: readonly ResourceSnapshot[]): Promise<Integration[]> {
-    const active = this.deps.integrations
-      .list()
-      .map((i) => this.deps.integrations.find(i.id)!)
-      .filter(Boolean);
+    const active: Integration[] = [];
+    for (const { id } of await this.deps.integrations.list()) {
+      const integration = await this.deps.integrations.find(id);
+      if (integration) active.push(integration);
+    }
     const locations = await this.locations(resources);
     return coveringAll(active, locations);
   }
@@ -110,7 +111,7 @@ export class AssignmentService {
     const parsed = assignmentFormSchema(now, this.deps.timeZone ?? 'UTC').safeParse(raw);
     if (!parsed.success) return { kind: 'invalid', errors: formErrors(parsed.error) };
     const form = parsed.data;
-    const rec = this.recommendation(form.recommendationKey);
+    const rec = await this.recommendation(form.recommendationKey);
     const resources = this.selection(rec, form.resourceIds);
 
     const covering = await this.coveringIntegrations(resources);
@@ -152,9 +153,10 @@ export class AssignmentService {
       const p = prefillTexts(rec, resources);
       return p.shortDescription !== form.shortDescription || p.description !== form.description;
     })();
+    const liveByKey = await this.deps.store.assignments.findLiveByKeys(resources.map((r) => correlationKey(r.assessmentId, r.resourceId)));
     for (const r of resources) {
       const key = correlationKey(r.assessmentId, r.resourceId);
-      const live = this.deps.store.assignments.findLiveByKey(key);
+      const live = liveByKey.get(key);
       // Double clicks and repeated submissions never make a second ticket for the same finding.
       if (live?.ticket) {
         skipped.push(live);
@@ -206,14 +208,22 @@ export class AssignmentService {
     for (const a of toCreate) if (!a.governance!.key) a.governance!.key = a.id;
 
     // Persist before calling out: a crash from here on is finished by resumePending().
-    await this.deps.store.assignments.upsertMany(toCreate);
-    await this.audit(actor.name ?? actor.id, 'assignment.create', batchId, {
-      recommendation: rec.key,
-      resources: toCreate.length,
-      integration: integration.name,
-      ticketType: form.ticketType,
-      owner: form.assignedTo,
-      dueDate: form.dueDate,
+    await this.deps.store.transaction(async (tx) => {
+      await tx.assignments.upsertMany(toCreate);
+      await tx.audit.append({
+        at: this.deps.clock.now().toISOString(),
+        actor: actor.name ?? actor.id,
+        action: 'assignment.create',
+        target: batchId,
+        details: {
+          recommendation: rec.key,
+          resources: toCreate.length,
+          integration: integration.name,
+          ticketType: form.ticketType,
+          owner: form.assignedTo,
+          dueDate: form.dueDate,
+        },
+      });
     });
     const done = await this.process(toCreate);
     await this.refreshCards(rec.key);
@@ -222,7 +232,7 @@ export class AssignmentService {
 
   /** Retries the failed or pending assignments of a batch; a person asking starts the automatic attempts over. */
   async retry(batchId: string, actor: Actor): Promise<Assignment[]> {
-    const batch = this.deps.store.assignments.list((a) => a.batchId === batchId);
+    const batch = await this.deps.store.assignments.list({ batchId });
     const todo = batch
       .filter((a) => a.status === 'failed' || a.status === 'pending' || a.governance?.status === 'failed')
       .map((a) => (a.status === 'failed' ? { ...a, attempts: 0, nextAttemptAt: undefined } : a));
@@ -231,7 +241,7 @@ export class AssignmentService {
       await this.process(todo);
       if (batch[0]) await this.refreshCards(batch[0].recommendationKey);
     }
-    return this.deps.store.assignments.list((a) => a.batchId === batchId);
+    return this.deps.store.assignments.list({ batchId });
   }
 
   /**
@@ -241,7 +251,8 @@ export class AssignmentService {
    */
   async resumePending(): Promise<number> {
     const now = this.deps.clock.now();
-    const todo = this.deps.store.assignments.list(
+    // One query in list order (the order tickets are created in), refined here.
+    const todo = (await this.deps.store.assignments.list({ statuses: ['pending', 'failed', 'open'] })).filter(
       (a) =>
         a.status === 'pending' ||
         dueForAutomaticRetry(a, now) ||
@@ -270,7 +281,7 @@ export class AssignmentService {
 
   private async processGroup(group: Assignment[]): Promise<Assignment[]> {
     const first = group[0];
-    const integration = this.deps.integrations.find(first.integrationId);
+    const integration = await this.deps.integrations.find(first.integrationId);
     const now = () => this.deps.clock.now().toISOString();
     if (!integration || integration.removedAt) {
       const at = this.deps.clock.now();

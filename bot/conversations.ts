@@ -1,8 +1,8 @@
 import { TurnContext, type Activity } from 'botbuilder';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Store } from '../storage/repositories.js';
-import type { Conversation, SubscriptionFilters } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import type { Conversation, SubscriptionFilters } from '../core/model.js';
 import { conversationKind, rootConversationId, tenantOf } from './turn.js';
 
 export { rootConversationId };
@@ -20,7 +20,7 @@ export class ConversationService {
    * install that arrives as both conversationUpdate and installationUpdate greets only once.
    */
   async subscribe(activity: Activity, filters?: SubscriptionFilters): Promise<{ newlySubscribed: boolean; conversation: Conversation }> {
-    const existing = this.store.conversations.get(rootConversationId(activity.conversation.id));
+    const existing = await this.store.conversations.get(rootConversationId(activity.conversation.id));
     const conversation = this.fromActivity(activity, existing, {
       subscribed: true,
       filters: filters ?? existing?.filters ?? { severities: [], scopes: [] },
@@ -37,7 +37,7 @@ export class ConversationService {
    * is how reminders reach an owner.
    */
   async remember(activity: Activity, upn?: string): Promise<void> {
-    const existing = this.store.conversations.get(rootConversationId(activity.conversation.id));
+    const existing = await this.store.conversations.get(rootConversationId(activity.conversation.id));
     if (existing && !existing.unreachable && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !upn)) return;
     const conversation = this.fromActivity(activity, existing, {
       subscribed: existing?.subscribed ?? false,
@@ -53,13 +53,13 @@ export class ConversationService {
   }
 
   /** Whether the UPN of a 1:1 chat is known (reminders find owners by UPN). */
-  knowsUser(conversationId: string): boolean {
-    return Boolean(this.store.conversations.get(rootConversationId(conversationId))?.userUpn);
+  async knowsUser(conversationId: string): Promise<boolean> {
+    return Boolean((await this.store.conversations.get(rootConversationId(conversationId)))?.userUpn);
   }
 
   async unsubscribe(conversationId: string): Promise<boolean> {
     conversationId = rootConversationId(conversationId);
-    const existing = this.store.conversations.get(conversationId);
+    const existing = await this.store.conversations.get(conversationId);
     if (!existing?.subscribed) return false;
     await this.store.conversations.upsert({ ...existing, subscribed: false, updatedAt: this.clock.now().toISOString() });
     this.logger.info({ conversationId }, 'conversation unsubscribed');

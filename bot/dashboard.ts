@@ -4,7 +4,7 @@ import type * as restify from 'restify';
 import type { Clock } from '../core/clock.js';
 import { buildDashboard } from '../core/dashboard.js';
 import type { Logger } from '../core/logger.js';
-import type { Store } from '../storage/repositories.js';
+import type { Store } from '../app/ports.js';
 import { EntraTokenVerifier, TokenError } from './entraJwt.js';
 import { readableAssignments, type ReadPolicy } from './readPolicy.js';
 import type { Actor } from './turn.js';
@@ -35,7 +35,7 @@ export interface DashboardDeps {
   /** The read policy of chat (README "Access control"): the token's `oid` decides which subscriptions' rows are shown. */
   readPolicy: Pick<ReadPolicy, 'subscriptions'>;
   /** The signed-in user's UPN as the bot knows it (their 1:1 chat), so their own assignments are always shown. */
-  whoAmI?: (actor: Actor) => string | undefined;
+  whoAmI?: (actor: Actor) => Promise<string | undefined>;
   /** Folder with the bundled tab: index.html, config.html, tab.js, config.js. */
   webRoot: string;
 }
@@ -147,7 +147,7 @@ export function registerDashboard(server: restify.Server, deps: DashboardDeps): 
       // Roles are looked up by object id; a token without one (an app, not a user) reads nothing.
       if (!claims.oid) return { ok: false, reason: 'token has no oid (not a user)' };
       const actor: Actor = { id: claims.oid, aadObjectId: claims.oid, ...(claims.name ? { name: claims.name } : {}) };
-      const upn = deps.whoAmI?.(actor) ?? claims.upn;
+      const upn = (await deps.whoAmI?.(actor)) ?? claims.upn;
       return { ok: true, who: claims.oid, actor, ...(upn ? { upn } : {}) };
     } catch (err) {
       if (err instanceof TokenError) return { ok: false, reason: err.reason };
@@ -166,14 +166,14 @@ export function registerDashboard(server: restify.Server, deps: DashboardDeps): 
         return;
       }
       const view = await deps.readPolicy.subscriptions(auth.actor);
-      const rows = readableAssignments(store.assignments.list(), view.readable, auth.upn);
+      const rows = readableAssignments(await store.assignments.list(), view.readable, auth.upn);
       if (view.refusal && rows.length === 0) {
         logger.info({ who: auth.who }, 'dashboard refused: no reading role');
         res.header('Cache-Control', 'no-store');
         res.send(403, { code: 'Forbidden', message: view.refusal });
         return;
       }
-      const data = buildDashboard(rows, store.recommendations.list(), clock.now(), deps.timeZone ?? 'UTC');
+      const data = buildDashboard(rows, await store.recommendations.list(), clock.now(), deps.timeZone ?? 'UTC');
       res.header('Cache-Control', 'no-store');
       res.send(200, data);
     } catch (err) {

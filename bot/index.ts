@@ -5,7 +5,7 @@ import { BotAdapter } from './adapter.js';
 import type * as restify from 'restify';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Store } from '../storage/repositories.js';
+import type { Store } from '../app/ports.js';
 import type { SecretBox } from '../storage/secrets.js';
 import { ActionRouter, defineAction } from './actionRouter.js';
 import { CommandRouter } from './commandRouter.js';
@@ -20,7 +20,7 @@ import { z } from 'zod';
 import type { ScheduledTask } from 'node-cron';
 import { scheduleJob } from '../jobs/schedule.js';
 import { ResolutionJob } from '../jobs/resolution.js';
-import { LIVE_STATUSES } from '../core/assignments.js';
+import { LIVE_ASSIGNMENT_STATUSES } from '../core/model.js';
 import { ReminderJob, scheduleReminders, StoredConversationDirectory, type ConversationDirectory } from '../jobs/reminders.js';
 import { parseQuietHours } from '../core/reminders.js';
 import { digestCommand } from './commands/digest.js';
@@ -41,7 +41,7 @@ import { IntegrationService } from './integrations.js';
 import { ProactiveMessenger } from './messenger.js';
 import { registerDashboard } from './dashboard.js';
 import { TeamsDirectory } from './teamsDirectory.js';
-import { KeyedLock } from './keyedLock.js';
+import { InProcessLocks } from '../storage/locks.js';
 import { assignmentActions } from './actions/assignment.js';
 import { AssignmentService } from './assignments.js';
 import { assignmentsCommand } from './commands/assignments.js';
@@ -139,7 +139,9 @@ export function createApp(options: AppOptions): App {
     allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
     sleep: options.retrySleep,
   });
-  const knownSubscriptions = () => [...new Set(store.recommendations.list().flatMap((r) => r.resources.map((x) => x.subscriptionId.toLowerCase())))];
+  const knownSubscriptions = async () => [
+    ...new Set((await store.recommendations.list()).flatMap((r) => r.resources.map((x) => x.subscriptionId.toLowerCase()))),
+  ];
   const sync = options.azure
     ? new SyncJob({
         azure: options.azure,
@@ -177,9 +179,11 @@ export function createApp(options: AppOptions): App {
     ancestry: () => sync?.ancestry() ?? new Map(),
     timeZone: config.REMINDER_TIMEZONE,
   });
-  const whoAmI = (actor: { aadObjectId?: string }) =>
-    store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === actor.aadObjectId)?.userUpn ??
-    (actor.aadObjectId ? undefined : options.sandboxUser);
+  const whoAmI = async (actor: { aadObjectId?: string }) => {
+    if (!actor.aadObjectId) return options.sandboxUser;
+    const [mine] = await store.conversations.list({ kinds: ['personal'], userAadObjectId: actor.aadObjectId });
+    return mine?.userUpn;
+  };
   const resolution = options.azure
     ? new ResolutionJob({
         store,
@@ -235,7 +239,9 @@ export function createApp(options: AppOptions): App {
           await step('resume assignments', () => assignments.resumePending());
           // Removed integrations keep their credentials only until their tickets got a work note.
           await step('forget credentials', () =>
-            integrations.forgetReleasedCredentials((id) => store.assignments.list((a) => a.integrationId === id && LIVE_STATUSES.has(a.status)).length > 0),
+            integrations.forgetReleasedCredentials(
+              async (id) => (await store.assignments.count({ integrationId: id, statuses: LIVE_ASSIGNMENT_STATUSES, limit: 1 })) > 0,
+            ),
           );
           if (!report) throw new Error('the Defender for Cloud sync failed; see the log');
           return report;
@@ -249,7 +255,7 @@ export function createApp(options: AppOptions): App {
   }
 
   /** Subscribing (by command or by installing the bot) needs a managing role on everything a channel would get. */
-  const subscribeGuard = (ctx: TurnInfo) => authorizer.canManage(ctx.actor, knownSubscriptions());
+  const subscribeGuard = async (ctx: TurnInfo) => authorizer.canManage(ctx.actor, await knownSubscriptions());
   const commands = new CommandRouter();
   commands.register(
     helpCommand(commands, sandbox),
@@ -262,7 +268,7 @@ export function createApp(options: AppOptions): App {
   if (options.simulator && cycle) commands.register(simulateCommand(options.simulator, store, cycle.runOnce));
 
   // Owners' and admins' changes to one assignment never interleave.
-  const assignmentLock = new KeyedLock();
+  const assignmentLock = new InProcessLocks();
   const actions = new ActionRouter(logger.child({ module: 'actions' }));
   actions.register(
     defineAction({
@@ -320,8 +326,8 @@ export function createApp(options: AppOptions): App {
     conversations,
     sandbox,
     guard: subscribeGuard,
-    known: (id) => store.conversations.get(rootConversationId(id)) !== undefined,
-    lock: new KeyedLock(),
+    known: async (id) => (await store.conversations.get(rootConversationId(id))) !== undefined,
+    lock: new InProcessLocks(),
   });
   const bot = new TeamsBot({ commands, actions, conversations, install, logger: logger.child({ module: 'bot' }), sandbox });
   const server = createServer({
@@ -331,16 +337,16 @@ export function createApp(options: AppOptions): App {
     // A registered bot talks to its own tenant unless told otherwise; the local sandbox to anyone.
     allowedTenantIds: sandbox ? config.ALLOWED_TENANT_IDS : allowedTenants(config),
     // Unauthenticated: status only, no error text (it can name files and hosts).
-    health: () => {
+    health: async () => {
       const st = store.status();
-      const all = store.conversations.list();
+      const [subscribed, unreachable] = await Promise.all([store.conversations.count({ subscribed: true }), store.conversations.count({ reachable: false })]);
       return {
         status: st.ok ? 'ok' : 'degraded',
         version: options.version,
         mode: config.BOT_MODE,
         store: { kind: st.kind, ok: st.ok, writes: st.writes, lastWriteAt: st.lastWriteAt },
         // Counts only: conversation names and ids stay behind authentication.
-        conversations: { subscribed: all.filter((c) => c.subscribed).length, unreachable: all.filter((c) => c.unreachable).length },
+        conversations: { subscribed, unreachable },
       };
     },
   });

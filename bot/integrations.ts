@@ -5,8 +5,8 @@ import type { Logger } from '../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../core/scope.js';
 import { ServiceNowClient, ServiceNowError, type ServiceNowClientOptions, type StoredTokens } from '../connectors/servicenow/client.js';
 import { checkInstanceUrl, publicOnlyAgents, type Lookup } from '../connectors/servicenow/urlGuard.js';
-import type { Store } from '../storage/repositories.js';
-import { customFieldSchema, ticketTypeSchema, type Integration } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import { customFieldSchema, ticketTypeSchema, type Integration } from '../core/model.js';
 import type { SecretBox } from '../storage/secrets.js';
 
 /** What an admin types to add an integration, from the CLI or the Teams form. */
@@ -77,22 +77,19 @@ export class IntegrationService {
 
   constructor(private readonly deps: IntegrationServiceDeps) {}
 
-  list(): IntegrationView[] {
-    return this.deps.store.integrations
-      .list()
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map(toView);
+  async list(): Promise<IntegrationView[]> {
+    return (await this.deps.store.integrations.list()).sort((a, b) => a.name.localeCompare(b.name)).map(toView);
   }
 
-  find(nameOrId: string): Integration | undefined {
-    return this.deps.store.integrations.get(nameOrId) ?? this.deps.store.integrations.findByName(nameOrId);
+  async find(nameOrId: string): Promise<Integration | undefined> {
+    return (await this.deps.store.integrations.get(nameOrId)) ?? (await this.deps.store.integrations.findByName(nameOrId));
   }
 
   async add(input: IntegrationInput, actor: string): Promise<IntegrationView> {
     const parsed = integrationInputSchema.safeParse(input);
     if (!parsed.success) throw new IntegrationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
     const data = parsed.data;
-    if (this.deps.store.integrations.findByName(data.name)) throw new IntegrationError([`name: an integration named "${data.name}" already exists`]);
+    if (await this.deps.store.integrations.findByName(data.name)) throw new IntegrationError([`name: an integration named "${data.name}" already exists`]);
 
     const url = await checkInstanceUrl(data.instanceUrl, { allowPrivate: this.deps.allowPrivateHosts, lookup: this.deps.lookup });
     if (!url.ok) throw new IntegrationError([`instanceUrl: ${url.reason}`]);
@@ -140,19 +137,19 @@ export class IntegrationService {
 
   /** Re-checks the credentials and records the outcome (shown in `integrations`). */
   async test(nameOrId: string): Promise<{ ok: boolean; message: string; integration: IntegrationView }> {
-    const integration = this.require(nameOrId);
+    const integration = await this.require(nameOrId);
     try {
       const { user } = await this.clientFor(integration).testConnection();
       await this.recordSuccess(integration.id);
       return {
         ok: true,
         message: `connected to ${integration.instanceUrl} as ${user?.userName ?? integration.username}`,
-        integration: toView(this.require(integration.id)),
+        integration: toView(await this.require(integration.id)),
       };
     } catch (err) {
       const message = reasonOf(err);
       await this.recordFailure(integration.id, message);
-      return { ok: false, message, integration: toView(this.require(integration.id)) };
+      return { ok: false, message, integration: toView(await this.require(integration.id)) };
     }
   }
 
@@ -161,7 +158,7 @@ export class IntegrationService {
    * (work note on each ticket, cards updated, tickets left open), as Defender does.
    */
   async remove(nameOrId: string, actor: string): Promise<IntegrationView> {
-    const integration = this.require(nameOrId);
+    const integration = await this.require(nameOrId);
     // The credentials stay until the next cycle has left a work note on each of its tickets;
     // forgetReleasedCredentials() then deletes them.
     const removed = { ...integration, removedAt: this.deps.clock.now().toISOString(), tokens: undefined };
@@ -176,10 +173,10 @@ export class IntegrationService {
    * Deletes the credentials of removed integrations whose assignments have all been released.
    * The record stays for history (audit, old assignments) with encrypted empty values.
    */
-  async forgetReleasedCredentials(isLive: (integrationId: string) => boolean): Promise<number> {
+  async forgetReleasedCredentials(isLive: (integrationId: string) => Promise<boolean>): Promise<number> {
     let forgotten = 0;
-    for (const integration of this.deps.store.integrations.listAll()) {
-      if (!integration.removedAt || isLive(integration.id)) continue;
+    for (const integration of await this.deps.store.integrations.listAll()) {
+      if (!integration.removedAt || (await isLive(integration.id))) continue;
       if (this.deps.secrets.decrypt(integration.password) === '' && this.deps.secrets.decrypt(integration.clientSecret) === '') continue;
       await this.deps.store.integrations.upsert({
         ...integration,
@@ -208,11 +205,11 @@ export class IntegrationService {
       },
       {
         load: async () => {
-          const current = store.integrations.get(integration.id);
+          const current = await store.integrations.get(integration.id);
           return current?.tokens ? (JSON.parse(secrets.decrypt(current.tokens)) as StoredTokens) : undefined;
         },
         save: async (tokens) => {
-          const current = store.integrations.get(integration.id);
+          const current = await store.integrations.get(integration.id);
           if (current && !current.removedAt) await store.integrations.upsert({ ...current, tokens: secrets.encrypt(JSON.stringify(tokens)) });
         },
       },
@@ -222,17 +219,17 @@ export class IntegrationService {
   }
 
   async recordSuccess(id: string): Promise<void> {
-    const current = this.deps.store.integrations.get(id);
+    const current = await this.deps.store.integrations.get(id);
     if (current) await this.deps.store.integrations.upsert({ ...current, lastSuccessAt: this.deps.clock.now().toISOString(), lastError: undefined });
   }
 
   async recordFailure(id: string, message: string): Promise<void> {
-    const current = this.deps.store.integrations.get(id);
+    const current = await this.deps.store.integrations.get(id);
     if (current) await this.deps.store.integrations.upsert({ ...current, lastError: { at: this.deps.clock.now().toISOString(), message } });
   }
 
-  private require(nameOrId: string): Integration {
-    const integration = this.find(nameOrId);
+  private async require(nameOrId: string): Promise<Integration> {
+    const integration = await this.find(nameOrId);
     if (!integration || integration.removedAt) throw new IntegrationError([`no integration named "${nameOrId}"`]);
     return integration;
   }

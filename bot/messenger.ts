@@ -2,8 +2,8 @@ import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilde
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, delayBeforeNextSend, pruneHistory } from '../core/rateLimit.js';
-import type { Store } from '../storage/repositories.js';
-import type { Conversation } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import type { Conversation } from '../core/model.js';
 import { toActivity, type OutgoingMessage } from './turn.js';
 
 /** Sending outside a turn (cards from the sync job, reminders, announcements). */
@@ -155,15 +155,18 @@ export class ProactiveMessenger implements Messenger {
   }
 
   private enqueue<T>(conversationId: string, kind: SendKind, op: (reference: Partial<ConversationReference>) => Promise<T>): Promise<T> {
-    const conversation = this.deps.store.conversations.get(conversationId);
-    if (!conversation) return Promise.reject(new SendError(`no stored conversation ${conversationId}`, undefined, true));
-    if (conversation.unreachable) return Promise.reject(unreachableError(conversationId, conversation.unreachable));
-    const reference = conversation.reference as Partial<ConversationReference>;
     this.waiting++;
     const previous = this.queues.get(conversationId) ?? Promise.resolve();
+    // Queued before the store is read, so sends keep their order whatever the read takes.
     const run = previous
       .catch(() => undefined)
-      .then(() => this.attempt(conversationId, kind, () => op(reference)))
+      .then(async () => {
+        const conversation = await this.deps.store.conversations.get(conversationId);
+        if (!conversation) throw new SendError(`no stored conversation ${conversationId}`, undefined, true);
+        if (conversation.unreachable) throw unreachableError(conversationId, conversation.unreachable);
+        const reference = conversation.reference as Partial<ConversationReference>;
+        return this.attempt(conversationId, kind, () => op(reference));
+      })
       .finally(() => {
         this.waiting--;
         if (this.queues.get(conversationId) === tracked) this.queues.delete(conversationId);
@@ -178,7 +181,7 @@ export class ProactiveMessenger implements Messenger {
     this.history.set(conversationId, history);
     for (let attempt = 0; ; attempt++) {
       // Sends queued before the removal was confirmed fail here, without waiting or calling Teams.
-      const mark = this.deps.store.conversations.get(conversationId)?.unreachable;
+      const mark = (await this.deps.store.conversations.get(conversationId))?.unreachable;
       if (mark) throw unreachableError(conversationId, mark);
       const wait = delayBeforeNextSend(history, this.now());
       if (wait > 0) await this.sleep(wait);
@@ -230,7 +233,7 @@ export class ProactiveMessenger implements Messenger {
   /** The one log line about a removed conversation. */
   private async markUnreachable(conversationId: string, status: number | undefined, code: string | undefined): Promise<void> {
     this.strikes.delete(conversationId);
-    const conversation = this.deps.store.conversations.get(conversationId);
+    const conversation = await this.deps.store.conversations.get(conversationId);
     if (!conversation || conversation.unreachable) return;
     const since = (this.deps.clock?.now() ?? new Date(this.now())).toISOString();
     try {

@@ -6,17 +6,17 @@
  */
 import type { Logger } from '../core/logger.js';
 import { parseScope } from '../core/scope.js';
-import type { Store } from '../storage/repositories.js';
-import type { Assignment, Recommendation } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import type { Assignment, Recommendation } from '../core/model.js';
 import { READ_REFUSAL, type AncestrySource, type Authorizer, type Decision } from './authorizer.js';
 import type { Actor } from './turn.js';
 
 /** Every subscription the bot holds data about (lower case): recommendations' resources, assignments, integrations' scopes. */
-export function knownSubscriptions(store: Store): string[] {
+export async function knownSubscriptions(store: Store): Promise<string[]> {
   const subs = new Set<string>();
-  for (const rec of store.recommendations.list()) for (const r of rec.resources) subs.add(r.subscriptionId.toLowerCase());
-  for (const a of store.assignments.list()) subs.add(a.subscriptionId.toLowerCase());
-  for (const i of store.integrations.list()) {
+  for (const rec of await store.recommendations.list()) for (const r of rec.resources) subs.add(r.subscriptionId.toLowerCase());
+  for (const a of await store.assignments.list()) subs.add(a.subscriptionId.toLowerCase());
+  for (const i of await store.integrations.list()) {
     const p = parseScope(i.scope);
     if (p?.kind === 'subscription') subs.add(p.id);
     if (p?.kind === 'connector') subs.add(p.id.split('/')[2]!);
@@ -51,7 +51,7 @@ export class ReadPolicy {
 
   /** The known subscriptions the actor may read; a refusal when data exists and they may read none of it. */
   async subscriptions(actor: Actor): Promise<ReadView> {
-    const known = knownSubscriptions(this.deps.store);
+    const known = await knownSubscriptions(this.deps.store);
     if (known.length === 0) return { readable: new Set(), known: 0 };
     const access = await this.deps.authorizer.access(actor, known);
     if (access.problem) return { readable: new Set(), known: known.length, refusal: access.problem };
@@ -62,7 +62,7 @@ export class ReadPolicy {
   /** Integrations whose scope covers at least one subscription the actor may read (management actions check the managing role separately). */
   async integrations<T extends Scoped>(actor: Actor, views: T[]): Promise<{ views: T[]; refusal?: string }> {
     if (views.length === 0) return { views };
-    const known = knownSubscriptions(this.deps.store);
+    const known = await knownSubscriptions(this.deps.store);
     const access = known.length ? await this.deps.authorizer.access(actor, known) : { read: new Set<string>(), problem: undefined };
     if (access.problem) return { views: [], refusal: access.problem };
     const ancestry = await this.ancestryOf(known, views);

@@ -64,7 +64,7 @@ export async function startSandbox(opts: { defenderPort: number; servicenowPort:
 
 /** Pre-creates the sandbox integration so "Create assignment" has somewhere to go. */
 export async function ensureSandboxIntegration(integrations: IntegrationService, servicenowUrl: string): Promise<void> {
-  const existing = integrations.find(SANDBOX_INTEGRATION);
+  const existing = await integrations.find(SANDBOX_INTEGRATION);
   if (existing && existing.instanceUrl === new URL(servicenowUrl).origin) return;
   if (existing) await integrations.remove(existing.id, 'sandbox');
   await integrations.add(

@@ -18,7 +18,7 @@ export interface ServerDeps {
   bot: TeamsBot;
   logger: Logger;
   allowedTenantIds: string[];
-  health: () => Record<string, unknown>;
+  health: () => Promise<Record<string, unknown>>;
 }
 
 type Refusal = { status: number; code: string; message: string; log: Record<string, unknown>; msg: string };
@@ -28,9 +28,13 @@ export function createServer(deps: ServerDeps): restify.Server {
   const server = restify.createServer({ name: 'defender-servicenow-bot' });
   // No body parser is installed for the server: only /api/messages reads a body, as bounded JSON.
 
-  server.get('/healthz', (_req, res, next) => {
-    res.send(200, deps.health());
-    next();
+  server.get('/healthz', async (_req, res) => {
+    try {
+      res.send(200, await deps.health());
+    } catch (err) {
+      logger.error({ err }, 'health check failed');
+      res.send(500, { status: 'error' });
+    }
   });
 
   // The Microsoft 365 Agents Playground probes the endpoint with HEAD before it starts.

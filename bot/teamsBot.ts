@@ -110,7 +110,7 @@ export class TeamsBot extends TeamsActivityHandler {
    * so reminders (addressed by UPN) can find this person later.
    */
   private async upnOf(ctx: TurnContext): Promise<string | undefined> {
-    if (ctx.activity.channelId !== 'msteams' || this.deps.conversations.knowsUser(ctx.activity.conversation.id)) return undefined;
+    if (ctx.activity.channelId !== 'msteams' || (await this.deps.conversations.knowsUser(ctx.activity.conversation.id))) return undefined;
     try {
       const member = await TeamsInfo.getMember(ctx, ctx.activity.from.id);
       return member.userPrincipalName ?? member.email ?? undefined;

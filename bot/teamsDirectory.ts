@@ -3,8 +3,8 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { ConversationDirectory } from '../jobs/reminders.js';
 import { StoredConversationDirectory } from '../jobs/reminders.js';
-import type { Store } from '../storage/repositories.js';
-import type { Conversation } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import type { Conversation } from '../core/model.js';
 
 /**
  * Finds an owner's 1:1 chat in Teams from their UPN: first a chat the bot already has, else the
@@ -31,7 +31,7 @@ export class TeamsDirectory implements ConversationDirectory {
     if (known) return known;
     const key = upn.toLowerCase();
     if (this.missing.has(key)) return undefined;
-    for (const roster of this.rosters()) {
+    for (const roster of await this.rosters()) {
       const member = await this.lookup(roster, upn);
       if (!member) continue;
       const created = await this.createPersonalChat(roster, member, upn);
@@ -45,8 +45,9 @@ export class TeamsDirectory implements ConversationDirectory {
   }
 
   /** Team channels and group chats in Teams, where a roster can be asked. */
-  private rosters(): Conversation[] {
-    return this.deps.store.conversations.list().filter((c) => c.channelId === 'msteams' && c.kind !== 'personal' && c.tenantId && !c.unreachable);
+  private async rosters(): Promise<Conversation[]> {
+    const shared = await this.deps.store.conversations.list({ channelId: 'msteams', kinds: ['channel', 'groupChat'], reachable: true });
+    return shared.filter((c) => c.tenantId);
   }
 
   private async lookup(conversation: Conversation, upn: string): Promise<{ id: string; aadObjectId?: string; name?: string } | undefined> {

@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
 import type { ServiceNowClient } from '../connectors/servicenow/client.js';
-import type { Assignment, Integration } from '../storage/schema.js';
+import type { Assignment, Integration } from '../core/model.js';
 import { mergedGovernance } from './assignments.js';
 import { reasonOf } from './integrations.js';
 
@@ -13,7 +13,7 @@ export interface Outcome {
 
 export interface TicketUpdateDeps {
   logger: Logger;
-  integrations: { find(nameOrId: string): Integration | undefined; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
+  integrations: { find(nameOrId: string): Promise<Integration | undefined>; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
   azure?: {
     getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
     putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment>;
@@ -28,7 +28,7 @@ export function oneLine(s: string): string {
 /** A work note on the assignment's ticket; failures are reported, never thrown. */
 export async function addTicketWorkNote(deps: TicketUpdateDeps, a: Assignment, note: string): Promise<Outcome> {
   if (!a.ticket) return { ok: true, text: 'no ticket yet: the date will be on the ticket once it is created' };
-  const integration = deps.integrations.find(a.integrationId);
+  const integration = await deps.integrations.find(a.integrationId);
   if (!integration || integration.removedAt) return { ok: false, text: 'work note not added: the ServiceNow integration was removed' };
   try {
     await deps.integrations.clientFor(integration).addWorkNote(a.ticket.table, a.ticket.sysId, note);

@@ -1,6 +1,6 @@
 import { CardFactory, MessageFactory, type Activity, type TurnContext } from 'botbuilder';
 import type { AdaptiveCard } from '../cards/index.js';
-import type { Conversation } from '../storage/schema.js';
+import type { Conversation } from '../core/model.js';
 
 /**
  * What command and action handlers see of a turn. They never touch botbuilder types, so the

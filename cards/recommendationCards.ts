@@ -1,6 +1,6 @@
 import type { RecommendationSummary } from '../core/recommendations.js';
 import { pageOf, RESOURCES_PER_PAGE } from '../core/recommendations.js';
-import type { Recommendation, Severity } from '../storage/schema.js';
+import type { Recommendation, Severity } from '../core/model.js';
 import recommendationTemplate from './recommendation.json';
 import recommendationSummaryTemplate from './recommendationSummary.json';
 import { defineCard, type AdaptiveCard, type RenderContext } from './render.js';

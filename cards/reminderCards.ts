@@ -1,6 +1,6 @@
 /** Reminder cards: owner digest, due-soon nudge, manager escalation, grace-period end, more-time form. */
 import { daysText, GRACE_TEXT, summaryLine, type OwnerDigestPlan, type ReminderGroup, type ReminderItem } from '../core/reminders.js';
-import type { Severity } from '../storage/schema.js';
+import type { Severity } from '../core/model.js';
 import digestTemplate from './digest.json';
 import graceEndedTemplate from './graceEnded.json';
 import managerDigestTemplate from './managerDigest.json';

@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { DataDirLockedError, lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
 import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
-import type { Store } from '../storage/repositories.js';
+import type { Store } from '../app/ports.js';
 
 /** How the bot names itself in the data folder's lock, so the CLI can say "the bot is running". */
 export const BOT_ROLE = 'the bot';

@@ -89,7 +89,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         return 0;
       }
       case 'list': {
-        const list = service.list();
+        const list = await service.list();
         if (list.length === 0) io.out('No integrations. Add one with: npm run cli -- integration add --help');
         for (const i of list) {
           const health =

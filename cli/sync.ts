@@ -127,7 +127,7 @@ export async function runSyncCommand(env: Record<string, string | undefined>, io
     const job = new SyncJob({ azure: source.azure, store, messenger, clock, logger, scopes: source.scopes });
     const report = await job.runOnce();
     await job.delivered();
-    const subscribed = store.conversations.list().filter((c) => c.subscribed).length;
+    const subscribed = await store.conversations.count({ subscribed: true });
 
     io.out(`Synced from ${source.description} in ${(report.durationMs / 1000).toFixed(1)} s (${plural(report.pages, 'page')}).`);
     io.out(`Recommendations: ${report.recommendations} unhealthy, ${plural(report.resources, 'unhealthy resource')}.`);

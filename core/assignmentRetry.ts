@@ -4,7 +4,7 @@
  * of attempts (the assignments list shows the reason; the Retry button starts over).
  */
 import { HOUR_MS, MINUTE_MS } from './clock.js';
-import type { Assignment } from '../storage/schema.js';
+import type { Assignment } from './model.js';
 
 export const MAX_AUTOMATIC_ATTEMPTS = 8;
 const BASE_DELAY_MS = 5 * MINUTE_MS;

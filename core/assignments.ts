@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Assignment, Recommendation, ResourceSnapshot, Severity, TicketType } from '../storage/schema.js';
+import type { Assignment, Recommendation, ResourceSnapshot, Severity, TicketType } from './model.js';
 import { addDays, daysBetween, localDay } from './calendar.js';
 import { htmlToCardText, truncateText } from './recommendations.js';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { Assignment, AssignmentStatus, Recommendation, Severity } from '../storage/schema.js';
+import type { Assignment, AssignmentStatus, Recommendation, Severity } from './model.js';
 import { addDays, localDay } from './calendar.js';
 import { recommendationPortalLink } from './defender-model.js';
 

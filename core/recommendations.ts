@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { UnhealthyResource } from './defender-model.js';
 import { recommendationPortalLink } from './defender-model.js';
 import { scopeDistance, type ResourceLocation } from './scope.js';
-import type { Recommendation, ResourceSnapshot, Severity, SubscriptionFilters } from '../storage/schema.js';
+import type { Recommendation, ResourceSnapshot, Severity, SubscriptionFilters } from './model.js';
 
 const SEVERITY_RANK: Record<Severity, number> = { High: 0, Medium: 1, Low: 2 };
 

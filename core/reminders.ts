@@ -5,7 +5,7 @@
  */
 import { daysBetween, localDay, localTime } from './calendar.js';
 import { recommendationPortalLink } from './defender-model.js';
-import type { Assignment, Severity } from '../storage/schema.js';
+import type { Assignment, Severity } from './model.js';
 
 export interface QuietHours {
   /** HH:mm, local time in the reminder timezone. */
@@ -224,6 +224,24 @@ export function ownerDigest(assignments: Iterable<Assignment>, owner: string, no
   }
   items.sort(compareItems);
   return { key: digestKey(owner, isoWeek(today)), owner, items, counts: countsOf(items), nudgeKeys: [] };
+}
+
+/**
+ * Every key planReminders may pass to `wasSent` for these assignments at `now`, so a caller can
+ * read them from the store in one go before planning (the planner itself stays synchronous).
+ */
+export function plannedKeys(assignments: Iterable<Assignment>, now: Date, timezone: string): string[] {
+  const week = isoWeek(localTime(now, timezone).date);
+  const keys = new Set<string>();
+  for (const a of assignments) {
+    if (!REMINDABLE.has(a.status)) continue;
+    if (a.notifyOwner) {
+      keys.add(digestKey(a.owner, week));
+      keys.add(nudgeKey(a.id, a.dueDate));
+    }
+    if (a.gracePeriod) keys.add(graceEndedKey(a.id));
+  }
+  return [...keys];
 }
 
 /**

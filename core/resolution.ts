@@ -5,7 +5,7 @@
  */
 import { DAY_MS } from './clock.js';
 import { CHANGE_STATE, INCIDENT_STATE, isResolvedState, CORRELATION_ID_MAX, type TicketTable } from './servicenow-rules.js';
-import type { Assignment } from '../storage/schema.js';
+import type { Assignment } from './model.js';
 
 /** What Resource Graph says about one assessment right now. */
 export type AssessmentState =

@@ -1,4 +1,4 @@
-import type { Severity, SubscriptionFilters } from '../storage/schema.js';
+import type { Severity, SubscriptionFilters } from './model.js';
 
 const SEVERITIES: Severity[] = ['High', 'Medium', 'Low'];
 const SCOPE_RE =

@@ -13,12 +13,21 @@ import { scheduleJob } from './schedule.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { recommendationKeyOf, type Ancestry } from '../core/recommendations.js';
-import { daysText, managerKey, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
+import {
+  daysText,
+  managerKey,
+  plannedKeys,
+  planReminders,
+  REMINDABLE,
+  type ReminderItem,
+  type ReminderPlan,
+  type ReminderSettings,
+} from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
 import type { AdaptiveCard, RenderContext } from '../cards/render.js';
 import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
-import type { Store } from '../storage/repositories.js';
-import type { Conversation } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import type { Conversation } from '../core/model.js';
 import { refreshPostedCards } from './sync.js';
 
 /** Finds (or creates) the 1:1 conversation with a person identified by UPN/email. */
@@ -50,15 +59,16 @@ export class StoredConversationDirectory implements ConversationDirectory {
   }
 
   async findTeamsUser(upn: string): Promise<string | undefined> {
-    if (this.opts.sandboxInbox) return this.store.conversations.get(this.opts.sandboxInbox) ? this.opts.sandboxInbox : undefined;
+    if (this.opts.sandboxInbox) return (await this.store.conversations.get(this.opts.sandboxInbox)) ? this.opts.sandboxInbox : undefined;
     if (!this.index) {
-      this.index = new Map();
-      for (const c of this.store.conversations.list()) {
-        if (c.kind === 'personal' && c.userUpn) this.index.set(c.userUpn.toLowerCase(), c.id);
+      const index = new Map<string, string>();
+      for (const c of await this.store.conversations.list({ kinds: ['personal'] })) {
+        if (c.userUpn) index.set(c.userUpn.toLowerCase(), c.id);
       }
+      this.index = index;
     }
     const id = this.index.get(upn.toLowerCase());
-    return id && this.store.conversations.get(id) ? id : undefined;
+    return id && (await this.store.conversations.get(id)) ? id : undefined;
   }
 }
 
@@ -140,13 +150,16 @@ export class ReminderJob {
     const now = clock.now();
     await this.pruneLog(now);
     this.deps.directory.refresh?.();
+    const assignments = await store.assignments.list({ statuses: [...REMINDABLE] });
+    // The planner is pure: every key it may ask about is read in one go first.
+    const sent = await store.reminders.sentAmong(plannedKeys(assignments, now, timezone));
     const plan = planReminders({
-      assignments: store.assignments.list(),
+      assignments,
       now,
       timezone,
       settings,
-      wasSent: (k) => store.reminders.wasSent(k),
-      conversations: new Set(store.conversations.list().map((c) => c.id)),
+      wasSent: (k) => sent.has(k),
+      conversations: new Set((await store.conversations.list()).map((c) => c.id)),
     });
     const report: ReminderReport = {
       digests: 0,
@@ -238,7 +251,7 @@ export class ReminderJob {
     await Promise.all(sends);
 
     for (const [channel, people] of unreachable) {
-      const conv = store.conversations.get(channel);
+      const conv = await store.conversations.get(channel);
       if (!conv || conv.unreachable) continue;
       const list = [...people].sort();
       const text =
@@ -272,7 +285,7 @@ export class ReminderJob {
     try {
       const id = await this.deps.directory.findTeamsUser(upn);
       if (!id) return undefined;
-      const conv: Conversation | undefined = this.deps.store.conversations.get(id);
+      const conv: Conversation | undefined = await this.deps.store.conversations.get(id);
       // A chat the bot was removed from (or blocked in) reaches nobody: the person is reported unreachable.
       if (conv?.unreachable) return undefined;
       return { conversationId: id, channelId: conv?.channelId ?? 'msteams' };
@@ -345,7 +358,7 @@ export class ReminderJob {
     }
     for (const m of byManager.values()) {
       const key = managerKey(m.upn, plan.week);
-      if (this.deps.store.reminders.wasSent(key)) continue;
+      if (await this.deps.store.reminders.wasSent(key)) continue;
       const to = await reach(
         m.upn,
         m.reports.flatMap((r) => r.items.map((i) => i.conversationId)),
@@ -370,7 +383,7 @@ export class ReminderJob {
     const { store } = this.deps;
     const recKeys = new Set<string>();
     for (const g of plan.graceEnded) {
-      const conv = store.conversations.get(g.conversationId);
+      const conv = await store.conversations.get(g.conversationId);
       // Unclaimed while the bot is out of the conversation, so a reinstall still gets the announcement.
       if (!conv || conv.unreachable) continue;
       const claimed: ReminderItem[] = [];
@@ -393,15 +406,17 @@ export class ReminderJob {
   }
 
   private async audit(items: readonly ReminderItem[], now: Date): Promise<void> {
-    for (const i of items) {
-      await this.deps.store.audit.append({
-        at: now.toISOString(),
-        actor: 'reminders',
-        action: 'assignment.grace-ended',
-        target: i.assignmentId,
-        details: { dueDate: i.dueDate, owner: i.owner },
-      });
-    }
+    await this.deps.store.transaction(async (tx) => {
+      for (const i of items) {
+        await tx.audit.append({
+          at: now.toISOString(),
+          actor: 'reminders',
+          action: 'assignment.grace-ended',
+          target: i.assignmentId,
+          details: { dueDate: i.dueDate, owner: i.owner },
+        });
+      }
+    });
   }
 
   /** Re-renders the recommendation's cards so their tickets show the overdue state. */

@@ -38,8 +38,8 @@ import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
 import type { AssessmentResponse } from '../connectors/defender/assessments.js';
 import { governanceProperties } from '../core/assignments.js';
-import type { Store } from '../storage/repositories.js';
-import type { Assignment, Integration } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import { assignmentStatusSchema, GOVERNANCE_STATUSES, LIVE_ASSIGNMENT_STATUSES, type Assignment, type Integration } from '../core/model.js';
 import { refreshPostedCards } from './sync.js';
 
 /** The part of AzureClient this job calls. */
@@ -70,7 +70,7 @@ export interface ResolutionServiceNowClient {
 
 /** IntegrationService's shape. */
 export interface ResolutionIntegrations {
-  find(id: string): Integration | undefined;
+  find(id: string): Promise<Integration | undefined>;
   clientFor(integration: Integration): ResolutionServiceNowClient;
 }
 
@@ -143,6 +143,9 @@ export interface ResolutionReport {
 export const WATERMARK_KEY = 'resolution.watermark';
 const ACTOR = 'resolution-job';
 const lc = (s: string) => s.toLowerCase();
+const ENDED_STATUSES = assignmentStatusSchema.options.filter((s) => !LIVE_STATUSES.has(s));
+/** Governance records not deleted yet. */
+const UNDELETED_GOVERNANCE = GOVERNANCE_STATUSES.filter((s) => s !== 'deleted');
 
 export class ResolutionJob {
   private readonly settings: ResolutionSettings;
@@ -209,12 +212,14 @@ class Pass {
     const { store } = this.deps;
     await this.releaseRemovedIntegrations();
 
-    const watermark = store.meta.get(WATERMARK_KEY);
+    const watermark = await store.meta.get(WATERMARK_KEY);
     const full = this.report.full || watermark === undefined;
-    const tracked = store.assignments.list((a) => (a.status === 'open' || a.status === 'awaiting-manual-close') && a.ticket !== undefined);
+    const tracked = await store.assignments.list({ statuses: ['open', 'awaiting-manual-close'], hasTicket: true });
     // Failed or unfinished ticket creations: a fix in the meantime makes the ticket unnecessary.
-    const unticketed = store.assignments.list((a) => (a.status === 'pending' || a.status === 'failed') && a.ticket === undefined);
-    const regressionCandidates = store.assignments.list((a) => watchForRegression(a, this.now, this.settings.reopenWindowDays));
+    const unticketed = await store.assignments.list({ statuses: ['pending', 'failed'], hasTicket: false });
+    const regressionCandidates = (await store.assignments.list({ statuses: ['resolved'] })).filter((a) =>
+      watchForRegression(a, this.now, this.settings.reopenWindowDays),
+    );
     const byId = [...tracked, ...unticketed, ...(full ? regressionCandidates : [])];
     const states = await this.statesById(byId);
     this.report.checked = byId.length;
@@ -343,7 +348,7 @@ class Pass {
   }
 
   private async onAssessment(id: string, state: AssessmentState): Promise<void> {
-    const a = this.current(id);
+    const a = await this.current(id);
     if (!a) return;
     const decision = decideLive(a, state, this.settings.resolveAfterHealthyPasses);
     if (await this.debounce(a, decision, state)) return;
@@ -384,7 +389,7 @@ class Pass {
 
   /** A pending/failed assignment whose resource got fixed before its ticket existed: resolved, no ServiceNow call. */
   private async onUnticketed(id: string, state: AssessmentState): Promise<void> {
-    const a = this.current(id);
+    const a = await this.current(id);
     if (!a) return;
     const decision = decideUnticketed(a, state, this.settings.resolveAfterHealthyPasses);
     if (await this.debounce(a, decision, state)) return;
@@ -414,11 +419,11 @@ class Pass {
 
   private async resolve(a: Assignment, state: AssessmentState, healthyPasses: number): Promise<void> {
     const ticket = a.ticket!;
-    const client = this.clientOf(a);
+    const client = await this.clientOf(a);
     const evidence = resolutionEvidence(a, state, this.now);
     // One ticket for a whole batch (ticketGrouping 'single'): it stays open while any of its resources is not fixed.
-    const siblings = this.deps.store.assignments.list(
-      (x) => x.id !== a.id && x.status === 'open' && x.integrationId === a.integrationId && x.ticket?.sysId === ticket.sysId,
+    const siblings = (await this.deps.store.assignments.list({ statuses: ['open'], integrationId: a.integrationId, ticketSysId: ticket.sysId })).filter(
+      (x) => x.id !== a.id,
     );
     if (siblings.length > 0) {
       this.report.resolved++;
@@ -484,8 +489,8 @@ class Pass {
   private async pollTickets(states: ReadonlyMap<string, AssessmentState>): Promise<void> {
     const { store } = this.deps;
     const groups = new Map<string, { integration: Integration; table: TicketTable; assignments: Assignment[] }>();
-    for (const a of store.assignments.list((x) => (x.status === 'open' || x.status === 'awaiting-manual-close') && x.ticket !== undefined)) {
-      const integration = this.deps.integrations.find(a.integrationId);
+    for (const a of await store.assignments.list({ statuses: ['open', 'awaiting-manual-close'], hasTicket: true })) {
+      const integration = await this.deps.integrations.find(a.integrationId);
       if (!integration || integration.removedAt) continue;
       const key = `${integration.id}\u0000${a.ticket!.table}`;
       const g = groups.get(key) ?? { integration, table: a.ticket!.table, assignments: [] };
@@ -536,7 +541,7 @@ class Pass {
   }
 
   private async onTicket(id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
-    const a = this.current(id);
+    const a = await this.current(id);
     if (!a?.ticket) return;
     const decision = decideTicket(a, { state: ticketState, ...(assignee ? { assignee } : {}) }, state.kind === 'Unhealthy');
     const ticket = { ...a.ticket, state: ticketState };
@@ -587,14 +592,14 @@ class Pass {
   // ------------------------------------------------------------------ regressions
 
   private async onRegressionCandidate(id: string, state: AssessmentState): Promise<void> {
-    const a = this.current(id);
+    const a = await this.current(id);
     if (!a?.ticket) return;
     const decision = decideRegression(a, state, this.now, this.settings.reopenWindowDays);
     if (decision.kind !== 'reopen' || state.kind === 'gone') return;
     // Someone assigned it again meanwhile: that assignment owns the finding now.
-    const live = this.deps.store.assignments.findLiveByKey(a.key);
+    const live = await this.deps.store.assignments.findLiveByKey(a.key);
     if (live && live.id !== a.id) return;
-    const client = this.clientOf(a);
+    const client = await this.clientOf(a);
     const old = a.ticket;
     const note = regressionNote(a, state.statusChangeDate);
     const r = await client.reopenTicket(old.table, old.sysId, note);
@@ -649,8 +654,8 @@ class Pass {
   // ------------------------------------------------------------------ integration removed
 
   private async releaseRemovedIntegrations(): Promise<void> {
-    for (const a of this.deps.store.assignments.list((x) => LIVE_STATUSES.has(x.status))) {
-      const integration = this.deps.integrations.find(a.integrationId);
+    for (const a of await this.deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })) {
+      const integration = await this.deps.integrations.find(a.integrationId);
       if (integration && !integration.removedAt) continue;
       await this.guard(a, async () => {
         this.report.integrationRemoved++;
@@ -696,7 +701,7 @@ class Pass {
   }
 
   private async retryGovernanceDeletes(): Promise<void> {
-    const ended = this.deps.store.assignments.list((a) => !LIVE_STATUSES.has(a.status) && a.governance !== undefined && a.governance.status !== 'deleted');
+    const ended = await this.deps.store.assignments.list({ statuses: ENDED_STATUSES, governanceStatuses: UNDELETED_GOVERNANCE });
     for (const a of ended) await this.guard(a, () => this.deleteGovernance(a));
   }
 
@@ -761,22 +766,25 @@ class Pass {
 
   // ------------------------------------------------------------------ plumbing
 
-  private current(id: string): Assignment | undefined {
+  private current(id: string): Promise<Assignment | undefined> {
     return this.deps.store.assignments.get(id);
   }
 
-  private clientOf(a: Assignment): ResolutionServiceNowClient {
-    const integration = this.deps.integrations.find(a.integrationId);
+  private async clientOf(a: Assignment): Promise<ResolutionServiceNowClient> {
+    const integration = await this.deps.integrations.find(a.integrationId);
     if (!integration || integration.removedAt) throw new Error(`the ServiceNow integration of assignment ${a.id} is gone`);
     return this.deps.integrations.clientFor(integration);
   }
 
   private async save(a: Assignment, patch: Partial<Assignment>, action: string, details: Record<string, unknown>): Promise<Assignment> {
-    const latest = this.current(a.id) ?? a;
+    const latest = (await this.current(a.id)) ?? a;
     const next: Assignment = { ...latest, ...patch, updatedAt: this.now.toISOString() };
     for (const k of Object.keys(patch) as Array<keyof Assignment>) if (patch[k] === undefined) delete next[k];
-    await this.deps.store.assignments.upsertMany([next]);
-    await this.deps.store.audit.append({ at: this.now.toISOString(), actor: ACTOR, action, target: a.id, details: stripUndefined(details) });
+    // The row and its audit entry: one unit, one write.
+    await this.deps.store.transaction(async (tx) => {
+      await tx.assignments.upsertMany([next]);
+      await tx.audit.append({ at: this.now.toISOString(), actor: ACTOR, action, target: a.id, details: stripUndefined(details) });
+    });
     return next;
   }
 

@@ -25,8 +25,8 @@ import { parseScope } from '../core/scope.js';
 import { renderRecommendation, type CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard } from '../cards/render.js';
 import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
-import type { Store } from '../storage/repositories.js';
-import type { Assignment, Conversation, PostedCard, Recommendation } from '../storage/schema.js';
+import type { Store } from '../app/ports.js';
+import { LIVE_ASSIGNMENT_STATUSES, type Assignment, type Conversation, type PostedCard, type Recommendation } from '../core/model.js';
 
 /** The part of AzureClient the sync job calls, so tests can pass the real client or a stub. */
 export interface SyncAzureClient {
@@ -92,15 +92,12 @@ export interface DeliveryReport {
   failed: number;
 }
 
-const LIVE_ASSIGNMENT = new Set<Assignment['status']>(['pending', 'open', 'failed', 'awaiting-manual-close']);
 const cardKey = (conversationId: string, recommendationKey: string) => `${conversationId}\u0000${recommendationKey}`;
 
 /** Tickets to show on a recommendation's card, from the stored assignments, with their due state at `now` in `timeZone`. */
-export function cardAssignmentsFor(store: Store, recommendationKey: string, now: Date, timeZone: string): CardAssignment[] {
-  const key = recommendationKeyOf(recommendationKey);
-  return store.assignments
-    .list((a) => LIVE_ASSIGNMENT.has(a.status) && a.ticket !== undefined && recommendationKeyOf(a.recommendationKey) === key)
-    .map((a) => toCardAssignment(a, now, timeZone));
+export async function cardAssignmentsFor(store: Store, recommendationKey: string, now: Date, timeZone: string): Promise<CardAssignment[]> {
+  const live = await store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES, hasTicket: true, recommendationKey: recommendationKeyOf(recommendationKey) });
+  return live.map((a) => toCardAssignment(a, now, timeZone));
 }
 
 function toCardAssignment(a: Assignment, now: Date, timeZone: string): CardAssignment {
@@ -177,12 +174,12 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
   const { store, messenger, logger, now } = deps;
   const report: CardRefreshReport = { updated: 0, failed: 0, skipped: 0 };
   const key = recommendationKeyOf(recommendationKey);
-  const rec = store.recommendations.get(key);
+  const rec = await store.recommendations.get(key);
   if (!rec) return report;
   const ancestry = deps.ancestry ?? new Map<string, string[]>();
-  const assignments = cardAssignmentsFor(store, key, now, deps.timeZone ?? 'UTC');
-  for (const posted of store.recommendations.listCards(key)) {
-    const conv = store.conversations.get(posted.conversationId);
+  const assignments = await cardAssignmentsFor(store, key, now, deps.timeZone ?? 'UTC');
+  for (const posted of await store.recommendations.listCards({ recommendationKey: key })) {
+    const conv = await store.conversations.get(posted.conversationId);
     // Before the sync job has read any ancestry, an MG filter would hide every resource and mark
     // the card resolved; such cards are left to the next sync pass.
     const unknownScope = conv !== undefined && ancestry.size === 0 && hasManagementGroupScope(conv);
@@ -196,7 +193,7 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
       const card = renderRecommendationFor(conv.channelId, view, 1, assignments, deps.subscriptionNames);
       await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
       // Re-read: a sync delivery may have stored a newer PostedCard meanwhile; keep its ids and dates.
-      const latest = store.recommendations.getCard(conv.id, key) ?? posted;
+      const latest = (await store.recommendations.getCard(conv.id, key)) ?? posted;
       await store.recommendations.upsertCard({ ...latest, contentHash: view.contentHash, updatedAt: now.toISOString() });
       report.updated++;
     } catch (err) {
@@ -266,7 +263,7 @@ export class SyncJob {
     });
     const now = clock.now();
 
-    let conversations = store.conversations.list().filter((c) => c.subscribed && !c.unreachable);
+    let conversations = await store.conversations.list({ subscribed: true, reachable: true });
     const needsAncestry = conversations.some(hasManagementGroupScope);
     // Ancestry costs a Resource Graph call against a shared quota; only MG-scoped filters need it.
     if (needsAncestry) {
@@ -282,7 +279,7 @@ export class SyncJob {
     }
     await this.learnSubscriptionNames(acc.subscriptionIds());
 
-    const previous = store.recommendations.list();
+    const previous = await store.recommendations.list();
     const prevByKey = new Map(previous.map((p) => [p.key, p]));
     let next = acc.snapshots((key) => prevByKey.get(key), now);
     const vanishing = previous.filter((p) => p.status === 'unhealthy' && !next.has(p.key));
@@ -303,7 +300,7 @@ export class SyncJob {
     // Resolved ones from earlier passes are included so a failed update is retried later.
     const resolvedNow = new Map(diff.resolved.map((r) => [r.key, r]));
     for (const p of previous) if (p.status === 'resolved' && !next.has(p.key) && !resolvedNow.has(p.key)) resolvedNow.set(p.key, p);
-    const cards = this.enqueueCards(conversations, next, resolvedNow, now);
+    const cards = await this.enqueueCards(conversations, next, resolvedNow, now);
     const report: SyncReport = {
       recommendations: next.size,
       resources: acc.rows,
@@ -376,14 +373,19 @@ export class SyncJob {
     }
   }
 
-  private enqueueCards(conversations: Conversation[], current: ReadonlyMap<string, Recommendation>, resolved: ReadonlyMap<string, Recommendation>, now: Date) {
+  private async enqueueCards(
+    conversations: Conversation[],
+    current: ReadonlyMap<string, Recommendation>,
+    resolved: ReadonlyMap<string, Recommendation>,
+    now: Date,
+  ) {
     const { store } = this.deps;
     const counts = { posted: 0, updated: 0, deferred: 0 };
     if (conversations.length === 0) return counts;
     const posted = new Map<string, PostedCard>();
-    for (const c of store.recommendations.listCards()) posted.set(cardKey(c.conversationId, c.recommendationKey), c);
+    for (const c of await store.recommendations.listCards()) posted.set(cardKey(c.conversationId, c.recommendationKey), c);
     const assignmentsByKey = new Map<string, CardAssignment[]>();
-    for (const a of store.assignments.list((x) => LIVE_ASSIGNMENT.has(x.status) && x.ticket !== undefined)) {
+    for (const a of await store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES, hasTicket: true })) {
       const k = recommendationKeyOf(a.recommendationKey);
       const list = assignmentsByKey.get(k) ?? [];
       list.push(toCardAssignment(a, this.deps.clock.now(), this.deps.timeZone ?? 'UTC'));

@@ -5,9 +5,9 @@ import { StreamingJsonFile, tempName } from './streamingJsonFile.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { migrate } from './migrations.js';
-import type { Store, StoreStatus } from './repositories.js';
+import type { Store, StoreStatus } from '../app/ports.js';
 import { databaseSchema, emptyDatabase, SCHEMA_VERSION, type Database } from './schema.js';
-import { createRepositories } from './memoryRepositories.js';
+import { createEngine } from './engine.js';
 
 export class StoreValidationError extends Error {
   constructor(
@@ -45,7 +45,8 @@ export class ReadOnlyStoreError extends Error {
 
 /**
  * The embedded store: one JSON file, validated on open, written atomically (a temp file renamed
- * over it) and coalesced (all mutations of one tick become one write). A writer must hold the data
+ * over it) and coalesced (all mutations of one tick, or of one transaction, become one write).
+ * Lookups by key use in-memory indexes (storage/engine.ts), rebuilt on open. A writer must hold the data
  * folder's lock (storage/dataDirLock.ts): the store keeps the data in memory, so two writers
  * would each overwrite the other's changes.
  */
@@ -141,9 +142,18 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
     await persist();
   }
 
-  const repos = createRepositories(() => db.data, persist);
+  const engine = createEngine(db.data, {
+    clock,
+    persist,
+    // Checked before anything changes in memory: a refused write leaves the state as it was.
+    assertWritable: () => {
+      if (readOnly) throw new ReadOnlyStoreError(file);
+    },
+  });
+  for (const problem of engine.problems) logger.warn({ file, problem }, 'data file loaded with a problem');
   return {
-    ...repos,
+    ...engine.repositories,
+    transaction: engine.transaction,
     status: () => ({ ...status }),
     flush: async () => {
       while (scheduled || inFlight) await (scheduled ?? inFlight)!.catch(() => undefined);

@@ -5,7 +5,8 @@
 export type Migration = (data: Record<string, unknown>) => Record<string, unknown>;
 
 export const migrations: Record<number, Migration> = {
-  // 1: { ...turns version 1 into 2... }
+  // 2 added the background work queue.
+  1: (data) => ({ ...data, work: {} }),
 };
 
 export function migrate(

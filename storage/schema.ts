@@ -1,195 +1,22 @@
 import { z } from 'zod';
+import {
+  assignmentSchema,
+  auditEntrySchema,
+  conversationSchema,
+  integrationSchema,
+  postedCardSchema,
+  recommendationSchema,
+  reminderSentSchema,
+  workItemSchema,
+} from '../core/model.js';
 
 /**
- * The persisted state, validated on every start. Bump SCHEMA_VERSION and add a migration in
- * migrations.ts whenever a change would make an older file fail this schema.
+ * The data file: the entities of core/model.ts keyed by id, validated on every start. Bump
+ * SCHEMA_VERSION and add a migration in migrations.ts whenever a change would make an older file
+ * fail this schema, or would make an older build drop data it does not know (zod strips unknown
+ * keys, so a build that predates a table would silently lose it on its next write).
  */
-export const SCHEMA_VERSION = 1;
-
-const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date-time');
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
-
-/** AES-256-GCM ciphertext; see storage/secrets.ts. */
-export const encryptedSecretSchema = z.object({
-  v: z.literal(1),
-  iv: z.string(),
-  tag: z.string(),
-  data: z.string(),
-});
-export type EncryptedSecret = z.infer<typeof encryptedSecretSchema>;
-
-export const subscriptionFiltersSchema = z.object({
-  severities: z.array(z.enum(['High', 'Medium', 'Low'])).default([]),
-  scopes: z.array(z.string()).default([]),
-});
-export type SubscriptionFilters = z.infer<typeof subscriptionFiltersSchema>;
-
-export const conversationSchema = z.object({
-  id: z.string().min(1),
-  channelId: z.string(),
-  serviceUrl: z.string(),
-  tenantId: z.string().optional(),
-  kind: z.enum(['personal', 'groupChat', 'channel']),
-  name: z.string().optional(),
-  /** botbuilder ConversationReference, kept as plain JSON so storage does not depend on botbuilder. */
-  reference: z.record(z.string(), z.unknown()),
-  subscribed: z.boolean(),
-  filters: subscriptionFiltersSchema.default({ severities: [], scopes: [] }),
-  /** For 1:1 conversations: the user's UPN/email, so reminders can find their inbox. */
-  userUpn: z.string().optional(),
-  userAadObjectId: z.string().optional(),
-  /**
-   * Set when Teams confirmed the bot can no longer post here (removed, blocked; see
-   * bot/messenger.ts): sends fail fast without calling Teams until an activity from the
-   * conversation (a reinstall) stores it again. Optional, so files written before it existed
-   * still parse without a migration.
-   */
-  unreachable: z
-    .object({
-      since: isoDate,
-      status: z.number().int().optional(),
-      code: z.string().max(200).optional(),
-    })
-    .optional(),
-  createdAt: isoDate,
-  updatedAt: isoDate,
-});
-export type Conversation = z.infer<typeof conversationSchema>;
-
-export const ticketTypeSchema = z.enum(['incident', 'change_request', 'problem']);
-export type TicketType = z.infer<typeof ticketTypeSchema>;
-export const customFieldSchema = z.enum(['assignment_group', 'impact', 'urgency']);
-export type CustomField = z.infer<typeof customFieldSchema>;
-
-export const integrationSchema = z.object({
-  id: z.string().min(1),
-  name: z.string().min(1),
-  scope: z.string().min(1),
-  instanceUrl: z.string(),
-  username: z.string(),
-  password: encryptedSecretSchema,
-  clientId: z.string(),
-  clientSecret: encryptedSecretSchema,
-  fieldMode: z.enum(['default', 'customized']),
-  /** Per ticket type, the optional fields shown on the assignment form in customized mode. */
-  customFields: z.partialRecord(ticketTypeSchema, z.array(customFieldSchema)).default({}),
-  tokens: encryptedSecretSchema.optional(),
-  lastSuccessAt: isoDate.optional(),
-  lastError: z.object({ at: isoDate, message: z.string() }).optional(),
-  createdAt: isoDate,
-  createdBy: z.string(),
-  removedAt: isoDate.optional(),
-});
-export type Integration = z.infer<typeof integrationSchema>;
-
-export const severitySchema = z.enum(['High', 'Medium', 'Low']);
-export type Severity = z.infer<typeof severitySchema>;
-
-export const resourceSnapshotSchema = z.object({
-  resourceId: z.string(),
-  assessmentId: z.string(),
-  name: z.string(),
-  type: z.string(),
-  subscriptionId: z.string(),
-  resourceGroup: z.string().optional(),
-  statusChangeDate: z.string().optional(),
-});
-export type ResourceSnapshot = z.infer<typeof resourceSnapshotSchema>;
-
-export const recommendationSchema = z.object({
-  key: z.string(),
-  displayName: z.string(),
-  severity: severitySchema,
-  description: z.string().default(''),
-  remediation: z.string().default(''),
-  portalLink: z.string().optional(),
-  resources: z.array(resourceSnapshotSchema),
-  /** Hash of what a card shows, so an unchanged recommendation sends nothing to Teams. */
-  contentHash: z.string(),
-  status: z.enum(['unhealthy', 'resolved']),
-  firstSeenAt: isoDate,
-  updatedAt: isoDate,
-});
-export type Recommendation = z.infer<typeof recommendationSchema>;
-
-export const postedCardSchema = z.object({
-  conversationId: z.string(),
-  recommendationKey: z.string(),
-  activityId: z.string(),
-  contentHash: z.string(),
-  postedAt: isoDate,
-  updatedAt: isoDate,
-});
-export type PostedCard = z.infer<typeof postedCardSchema>;
-
-export const assignmentStatusSchema = z.enum(['pending', 'open', 'failed', 'awaiting-manual-close', 'resolved', 'removed']);
-export type AssignmentStatus = z.infer<typeof assignmentStatusSchema>;
-
-export const assignmentSchema = z.object({
-  id: z.string(),
-  /** Stable key of (recommendation, resource): at most one live assignment per key. */
-  key: z.string(),
-  batchId: z.string(),
-  recommendationKey: z.string(),
-  recommendationName: z.string(),
-  severity: severitySchema,
-  assessmentId: z.string(),
-  resourceId: z.string(),
-  resourceName: z.string(),
-  subscriptionId: z.string(),
-  integrationId: z.string(),
-  ticketType: ticketTypeSchema,
-  owner: z.string(),
-  caller: z.string(),
-  dueDate: day,
-  gracePeriod: z.boolean(),
-  notifyOwner: z.boolean(),
-  notifyManager: z.boolean(),
-  customFields: z.partialRecord(customFieldSchema, z.string()).default({}),
-  /** One ticket per resource (Defender's default) or one shared by the whole batch. */
-  ticketGrouping: z.enum(['perResource', 'single']).default('perResource'),
-  /** The ticket texts as submitted, kept so a retry creates exactly what was asked for. */
-  shortDescription: z.string().default(''),
-  description: z.string().default(''),
-  status: assignmentStatusSchema,
-  ticket: z.object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string(), state: z.string().optional() }).optional(),
-  governance: z.object({ key: z.string(), status: z.enum(['pending', 'synced', 'failed', 'deleted']), lastError: z.string().optional() }).optional(),
-  lastError: z.string().optional(),
-  /** Where the assignment was created: announcements about it go there. */
-  conversationId: z.string().optional(),
-  createdBy: z.object({ id: z.string(), name: z.string().optional(), aadObjectId: z.string().optional() }),
-  createdAt: isoDate,
-  updatedAt: isoDate,
-  /** Owner's proposal for more time (request-more-time flow); the due date itself changes only by an admin. */
-  eta: z.object({ date: day, justification: z.string(), requestedBy: z.string(), at: isoDate }).optional(),
-  /** Consecutive sync passes that saw the resource healthy (debounce before resolving). */
-  healthyPasses: z.number().int().min(0).default(0),
-  resolvedAt: isoDate.optional(),
-  /** How it ended: resolved automatically (resource healthy), closed in ServiceNow, integration removed… */
-  closeReason: z.string().optional(),
-  /** When a regression could not reopen the old ticket, the new one references it. */
-  previousTicket: z.object({ table: ticketTypeSchema, sysId: z.string(), number: z.string(), link: z.string() }).optional(),
-  /**
-   * Failed automatic attempts to create the ticket, and when the next one may run (see
-   * core/assignmentRetry.ts). A default and an optional field: files written before they existed
-   * still parse, so no migration or SCHEMA_VERSION bump is needed.
-   */
-  attempts: z.number().int().min(0).default(0),
-  nextAttemptAt: isoDate.optional(),
-});
-export type Assignment = z.infer<typeof assignmentSchema>;
-
-export const reminderSentSchema = z.object({ key: z.string(), sentAt: isoDate, recipient: z.string() });
-export type ReminderSent = z.infer<typeof reminderSentSchema>;
-
-export const auditEntrySchema = z.object({
-  at: isoDate,
-  actor: z.string(),
-  action: z.string(),
-  target: z.string().optional(),
-  details: z.record(z.string(), z.unknown()).default({}),
-});
-export type AuditEntry = z.infer<typeof auditEntrySchema>;
+export const SCHEMA_VERSION = 2;
 
 export const databaseSchema = z.object({
   version: z.literal(SCHEMA_VERSION),
@@ -201,6 +28,8 @@ export const databaseSchema = z.object({
   reminders: z.record(z.string(), reminderSentSchema),
   audit: z.array(auditEntrySchema),
   meta: z.record(z.string(), z.string()).default({}),
+  /** The background work queue (app/ports.ts WorkQueue), by item id. Added in version 2. */
+  work: z.record(z.string(), workItemSchema),
 });
 export type Database = z.infer<typeof databaseSchema>;
 
@@ -215,5 +44,6 @@ export function emptyDatabase(): Database {
     reminders: {},
     audit: [],
     meta: {},
+    work: {},
   };
 }

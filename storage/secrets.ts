@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { EncryptedSecret } from './schema.js';
+import type { EncryptedSecret } from '../core/model.js';
 
 /**
  * AES-256-GCM for secrets at rest (ServiceNow passwords, client secrets, refresh tokens). The

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseResourceId } from '../../core/defender-model.js';
-import type { Assignment } from '../../storage/schema.js';
+import type { Assignment } from '../../core/model.js';
 import { SEED_OWNER, type TicketSeed } from '../simulatorChild.js';
 
 /** An open assignment as the bot stores it after creating its ticket (state '1' as in AssignmentService). */

@@ -5,8 +5,8 @@ import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.j
 import { localDay } from '../../core/calendar.js';
 import { SCOPE_FORMS } from '../../core/scope.js';
 import type { Clock } from '../../core/clock.js';
-import type { Store } from '../../storage/repositories.js';
-import type { Assignment, Recommendation, ResourceSnapshot } from '../../storage/schema.js';
+import type { Store } from '../../app/ports.js';
+import type { Assignment, Recommendation, ResourceSnapshot } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { AssignmentService } from '../assignments.js';
 import { ALL_RESOURCES, SelectionError } from '../assignments.js';
@@ -84,10 +84,8 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     const today = localDay(now, timeZone);
     const prefill = assignments.prefill(rec, resources);
     const chosen = covering.find((i) => i.id === str(values.integrationId)) ?? covering[0];
-    const caller =
-      store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userAadObjectId === ctx.actor.aadObjectId)?.userUpn ??
-      deps.defaultCaller ??
-      '';
+    const mine = ctx.actor.aadObjectId ? await store.conversations.list({ kinds: ['personal'], userAadObjectId: ctx.actor.aadObjectId }) : [];
+    const caller = mine[0]?.userUpn ?? deps.defaultCaller ?? '';
     const model: AssignmentFormModel = {
       recommendationKey: rec.key,
       recommendationName: rec.displayName,
@@ -172,7 +170,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       }),
       handle: async (ctx, data) => {
         try {
-          const rec = assignments.recommendation(data.recommendationKey);
+          const rec = await assignments.recommendation(data.recommendationKey);
           const ids = (data.resourceIds ?? '')
             .split(',')
             .map((s) => s.trim())
@@ -211,7 +209,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       schema: z.looseObject({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().min(1).max(200_000) }),
       handle: async (ctx, data) => {
         try {
-          const rec = assignments.recommendation(data.recommendationKey);
+          const rec = await assignments.recommendation(data.recommendationKey);
           const resources = assignments.selection(
             rec,
             data.resourceIds
@@ -235,7 +233,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       verb: 'retryAssignments',
       schema: z.object({ batchId: z.string().uuid() }),
       handle: async (ctx, data) => {
-        const batch = store.assignments.list((a) => a.batchId === data.batchId);
+        const batch = await store.assignments.list({ batchId: data.batchId });
         if (batch.length === 0) return { kind: 'message', text: 'These assignments no longer exist.' };
         const decision = await authorize(ctx, batch);
         if (!decision.allowed) return refusal(ctx, decision.reason);

@@ -14,23 +14,23 @@ import { addDays, daysBetween, futureDaySchema, localDay, realDaySchema } from '
 import { daysText } from '../../core/reminders.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
 import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
-import type { Store } from '../../storage/repositories.js';
-import type { Assignment, Integration } from '../../storage/schema.js';
+import type { Store } from '../../app/ports.js';
+import type { Assignment, Integration } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { Authorizer } from '../authorizer.js';
 import { callerUpn } from '../commands/digest.js';
 import { addTicketWorkNote, oneLine, syncGovernance, type Outcome } from '../ticketUpdates.js';
 import type { Messenger } from '../messenger.js';
-import type { KeyedLock } from '../keyedLock.js';
+import type { Locks } from '../../app/ports.js';
 
 export interface DueDateDeps {
   /** Shared with the more-time actions: one change per assignment at a time. */
-  lock: KeyedLock;
+  lock: Locks;
   store: Store;
   clock: Clock;
   logger: Logger;
   authorizer: Pick<Authorizer, 'canManage'>;
-  integrations: { find(nameOrId: string): Integration | undefined; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
+  integrations: { find(nameOrId: string): Promise<Integration | undefined>; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
   /** Defender governance (AzureClient); absent = the Defender side is not updated. */
   azure?: {
     getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
@@ -78,7 +78,7 @@ export function samePerson(a: Person, b: Person): 'same' | 'different' | 'unknow
 export async function postDueDateRequest(deps: Pick<DueDateDeps, 'store' | 'clock' | 'logger' | 'messenger' | 'timezone'>, a: Assignment): Promise<Outcome> {
   if (!a.eta) return { ok: true, text: 'nothing to ask' };
   if (!a.conversationId) return { ok: false, text: 'not asked: no channel is recorded for this assignment' };
-  const conversation = deps.store.conversations.get(a.conversationId);
+  const conversation = await deps.store.conversations.get(a.conversationId);
   if (!conversation) return { ok: false, text: 'not asked: the bot is no longer in the channel where the assignment was created' };
   const today = localDay(deps.clock.now(), deps.timezone ?? 'UTC');
   const ticket = a.ticket ? `[${a.ticket.number}](${a.ticket.link})` : 'no ticket yet';
@@ -109,7 +109,7 @@ export async function postDueDateRequest(deps: Pick<DueDateDeps, 'store' | 'cloc
 
 export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
   const today = () => localDay(deps.clock.now(), deps.timezone ?? 'UTC');
-  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => deps.lock.run(key, fn);
+  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => deps.lock.withLock(key, fn);
 
   const admin = async (ctx: ActionContext) => {
     const upn = await callerUpn(deps.store, ctx, { emulatorUpn: deps.emulatorUpn });
@@ -133,16 +133,16 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
     upn: await callerUpn(deps.store, ctx, { emulatorUpn: deps.emulatorUpn }),
     objectId: ctx.actor.aadObjectId,
   });
-  const objectIdOfUpn = (upn: string): string | undefined =>
-    deps.store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId && c.userUpn?.toLowerCase() === upn.toLowerCase())?.userAadObjectId;
-  const requesterOf = (a: Assignment, eta: NonNullable<Assignment['eta']>): Person => {
-    const entry = deps.store.audit.findLast(a.id, (e) => e.action === REQUESTED && e.details.eta === eta.date && e.actor === eta.requestedBy);
+  const objectIdOfUpn = async (upn: string): Promise<string | undefined> =>
+    (await deps.store.conversations.list({ kinds: ['personal'], userUpn: upn })).find((c) => c.userAadObjectId)?.userAadObjectId;
+  const requesterOf = async (a: Assignment, eta: NonNullable<Assignment['eta']>): Promise<Person> => {
+    const entry = await deps.store.audit.findLast(a.id, { actions: [REQUESTED], details: { eta: eta.date }, actor: eta.requestedBy });
     const recorded = typeof entry?.details.requestedByObjectId === 'string' ? entry.details.requestedByObjectId : undefined;
-    return { upn: eta.requestedBy, objectId: recorded ?? objectIdOfUpn(eta.requestedBy) };
+    return { upn: eta.requestedBy, objectId: recorded ?? (await objectIdOfUpn(eta.requestedBy)) };
   };
-  const ownerOf = (a: Assignment): Person => {
-    const requested = a.eta && a.eta.requestedBy.toLowerCase() === a.owner.toLowerCase() ? requesterOf(a, a.eta).objectId : undefined;
-    return { upn: a.owner, objectId: objectIdOfUpn(a.owner) ?? requested };
+  const ownerOf = async (a: Assignment): Promise<Person> => {
+    const requested = a.eta && a.eta.requestedBy.toLowerCase() === a.owner.toLowerCase() ? (await requesterOf(a, a.eta)).objectId : undefined;
+    return { upn: a.owner, objectId: (await objectIdOfUpn(a.owner)) ?? requested };
   };
   /** Four eyes: the refusal when the caller is (or cannot be told apart from) `other`. */
   const fourEyes = async (ctx: ActionContext, other: Person, refusal: string): Promise<ActionResult | undefined> => {
@@ -158,23 +158,24 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
 
   /** The live assignment, once the caller's role on its subscription is checked. */
   const managed = async (ctx: ActionContext, id: string): Promise<{ assignment: Assignment } | { refusal: ActionResult }> => {
-    const assignment = deps.store.assignments.get(id);
+    const assignment = await deps.store.assignments.get(id);
     if (!assignment || !LIVE_STATUSES.has(assignment.status)) {
       return { refusal: { kind: 'message', text: 'This assignment is closed or no longer exists, so its due date cannot change.' } };
     }
     const decision = await deps.authorizer.canManage(ctx.actor, [assignment.subscriptionId]);
     if (!decision.allowed) return { refusal: { kind: 'reply', card: errorCard({ title: 'Not allowed', message: decision.reason, details: [] }, ctx) } };
     // Re-read: the role check awaited, and the assignment may have moved meanwhile.
-    return { assignment: deps.store.assignments.get(id) ?? assignment };
+    return { assignment: (await deps.store.assignments.get(id)) ?? assignment };
   };
 
   /** `eta` is the date the clicked card carried, when it carried one. */
-  const alreadyHandled = (ctx: ActionContext, a: Assignment, eta: string | undefined): ActionResult => {
+  const alreadyHandled = async (ctx: ActionContext, a: Assignment, eta: string | undefined): Promise<ActionResult> => {
     // By target, not among the latest entries: the resolution job's entries soon bury a decision.
-    const last = deps.store.audit.findLast(
-      a.id,
-      (e) => (e.action === APPROVED || e.action === DECLINED) && 'eta' in e.details && (eta === undefined || e.details.eta === eta),
-    );
+    const last = await deps.store.audit.findLast(a.id, {
+      actions: [APPROVED, DECLINED],
+      detailKeys: ['eta'],
+      ...(eta === undefined ? {} : { details: { eta } }),
+    });
     const request = eta ? `This request (new date ${eta})` : 'This request';
     const text = last
       ? `${request} was already handled by ${last.actor}: ${last.action === DECLINED ? `declined, the due date stays ${a.dueDate}` : `the due date is now ${a.dueDate}`}.`
@@ -192,7 +193,7 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
   ): Promise<ActionResult> => {
     const who = await admin(ctx);
     const at = deps.clock.now().toISOString();
-    const current = deps.store.assignments.get(a.id) ?? a;
+    const current = (await deps.store.assignments.get(a.id)) ?? a;
     const from = current.dueDate;
     const eta = current.eta;
     const updated: Assignment = { ...current, dueDate: change.to, eta: change.clearEta ? undefined : current.eta, updatedAt: at };
@@ -267,7 +268,7 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
           if (a.eta?.date !== data.eta) return alreadyHandled(ctx, a, data.eta);
           const refused = await fourEyes(
             ctx,
-            requesterOf(a, a.eta),
+            await requesterOf(a, a.eta),
             'You asked for this extension yourself, so another security admin must approve it (four eyes).',
           );
           if (refused) return refused;
@@ -291,7 +292,7 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
           if (!eta || (data.eta && eta.date !== data.eta)) return alreadyHandled(ctx, a, data.eta);
           const who = await admin(ctx);
           const at = deps.clock.now().toISOString();
-          const current = deps.store.assignments.get(a.id) ?? a;
+          const current = (await deps.store.assignments.get(a.id)) ?? a;
           const updated: Assignment = { ...current, eta: undefined, updatedAt: at };
           await deps.store.assignments.upsertMany([updated]);
           await deps.store.audit.append({
@@ -340,7 +341,7 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
             return { kind: 'message', text: `The due date is already ${a.dueDate}; nothing changed.` };
           }
           // An owner moving their own deadline is approving their own extension.
-          const refused = await fourEyes(ctx, ownerOf(a), `You own this assignment, so another security admin must change its due date (four eyes).`);
+          const refused = await fourEyes(ctx, await ownerOf(a), `You own this assignment, so another security admin must change its due date (four eyes).`);
           if (refused) return refused;
           return applyDueDate(ctx, a, { to: data.dueDate, reason: data.note ?? 'no reason given', note: data.note, clearEta: answersRequest, via: 'change' });
         }),
@@ -368,7 +369,7 @@ async function refresh(deps: DueDateDeps, a: Assignment): Promise<void> {
 /** The owner hears it in their 1:1 chat when the bot has one; otherwise the next digest shows it. */
 async function tellOwner(deps: DueDateDeps, a: Assignment, text: string): Promise<void> {
   const owner = a.owner.toLowerCase();
-  const chat = deps.store.conversations.list().find((c) => c.kind === 'personal' && c.userUpn?.toLowerCase() === owner);
+  const [chat] = await deps.store.conversations.list({ kinds: ['personal'], userUpn: owner });
   if (!chat) return;
   try {
     await deps.messenger.send(chat.id, { text });

@@ -10,11 +10,10 @@ import {
   type IntegrationListModel,
   type IntegrationRowModel,
 } from '../../cards/integrationCards.js';
-import { LIVE_STATUSES } from '../../core/assignments.js';
 import type { Logger } from '../../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../../core/scope.js';
-import type { Store } from '../../storage/repositories.js';
-import { customFieldSchema, type CustomField, type Integration, type TicketType } from '../../storage/schema.js';
+import type { Store } from '../../app/ports.js';
+import { customFieldSchema, LIVE_ASSIGNMENT_STATUSES, type CustomField, type Integration, type TicketType } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { Authorizer } from '../authorizer.js';
 import type { ReadPolicy } from '../readPolicy.js';
@@ -131,7 +130,7 @@ export async function renderIntegrationList(
   ctx: RenderContext & { actor: Actor },
   notice?: { text: string; style: IntegrationListModel['noticeStyle'] },
 ): Promise<AdaptiveCard> {
-  const { views, refusal } = await readPolicy.integrations(ctx.actor, integrations.list());
+  const { views, refusal } = await readPolicy.integrations(ctx.actor, await integrations.list());
   if (refusal) return errorCard({ title: 'Not allowed', message: refusal, details: [] }, ctx);
   return integrationListCard(integrationListModel(views, notice), ctx);
 }
@@ -148,11 +147,11 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
   const gone = (ctx: ActionContext) => list(ctx, { text: 'That integration no longer exists.', style: 'warning' });
 
   /** Every subscription the bot has seen: recommendations' resources, assignments, subscription-scoped integrations. */
-  function knownSubscriptions(): string[] {
+  async function knownSubscriptions(): Promise<string[]> {
     const subs = new Set<string>();
-    for (const rec of store.recommendations.list()) for (const r of rec.resources) subs.add(r.subscriptionId.toLowerCase());
-    for (const a of store.assignments.list()) subs.add(a.subscriptionId.toLowerCase());
-    for (const i of store.integrations.list()) {
+    for (const rec of await store.recommendations.list()) for (const r of rec.resources) subs.add(r.subscriptionId.toLowerCase());
+    for (const a of await store.assignments.list()) subs.add(a.subscriptionId.toLowerCase());
+    for (const i of await store.integrations.list()) {
       const p = parseScope(i.scope);
       if (p?.kind === 'subscription') subs.add(p.id);
     }
@@ -180,7 +179,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
     if (!parsed) return [];
     if (parsed.kind === 'subscription') return [parsed.id];
     if (parsed.kind === 'connector') return [parsed.id.split('/')[2]];
-    const known = knownSubscriptions();
+    const known = await knownSubscriptions();
     const ancestry = await ancestryOf(known);
     const below = ancestry ? known.filter((s) => ancestry.get(s)?.some((g) => g.name.toLowerCase() === parsed.id)) : [];
     return below.length ? below : known;
@@ -199,7 +198,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
   }
 
   async function knownScopes(): Promise<IntegrationFormModel['knownScopes']> {
-    const subs = knownSubscriptions();
+    const subs = await knownSubscriptions();
     const ancestry = await ancestryOf(subs);
     const groups = new Map<string, string>();
     for (const chain of ancestry?.values() ?? []) for (const g of chain) groups.set(g.name, g.displayName ?? g.name);
@@ -295,7 +294,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
 
   /** The integration a card action names, if it still exists and the caller may manage its scope. */
   const manageable = async (ctx: ActionContext, id: string): Promise<{ integration: Integration } | { answer: ActionResult }> => {
-    const integration = integrations.find(id);
+    const integration = await integrations.find(id);
     if (!integration || integration.removedAt) return { answer: await gone(ctx) };
     const decision = await authorize(ctx, integration.scope);
     if (!decision.allowed) return { answer: refusal(ctx, decision.reason) };
@@ -367,7 +366,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
         const found = await manageable(ctx, data.integrationId);
         if ('answer' in found) return found.answer;
         const { integration } = found;
-        const live = store.assignments.list((a) => a.integrationId === integration.id && LIVE_STATUSES.has(a.status)).length;
+        const live = await store.assignments.count({ integrationId: integration.id, statuses: LIVE_ASSIGNMENT_STATUSES });
         return answer(
           ctx,
           confirmCard(

@@ -12,25 +12,25 @@ import { addDays, daysBetween, futureDaySchema, localDay } from '../../core/cale
 import { daysText, REMINDABLE } from '../../core/reminders.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
 import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
-import type { Store } from '../../storage/repositories.js';
-import type { Assignment, Integration } from '../../storage/schema.js';
+import type { Store } from '../../app/ports.js';
+import type { Assignment, Integration } from '../../core/model.js';
 import { defineAction, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import { callerUpn, type CallerIdentityOptions } from '../commands/digest.js';
 import type { Messenger } from '../messenger.js';
-import type { KeyedLock } from '../keyedLock.js';
+import type { Locks } from '../../app/ports.js';
 import { postDueDateRequest, REQUESTED } from './dueDate.js';
 import { addTicketWorkNote, syncGovernance } from '../ticketUpdates.js';
 import type { TurnInfo } from '../turn.js';
 
 export interface MoreTimeDeps extends CallerIdentityOptions {
   /** Shared with the due-date actions: one change per assignment at a time. */
-  lock: KeyedLock;
+  lock: Locks;
   store: Store;
   clock: Clock;
   logger: Logger;
   /** REMINDER_TIMEZONE: "after today" is judged there. */
   timezone: string;
-  integrations: { find(nameOrId: string): Integration | undefined; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
+  integrations: { find(nameOrId: string): Promise<Integration | undefined>; clientFor(integration: Integration): Pick<ServiceNowClient, 'addWorkNote'> };
   /** Defender governance (AzureClient); absent = the Defender side is not updated. */
   azure?: {
     getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
@@ -44,7 +44,7 @@ const assignmentId = z.string().trim().min(1).max(200);
 
 export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
   const today = () => localDay(deps.clock.now(), deps.timezone);
-  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => deps.lock.run(key, fn);
+  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => deps.lock.withLock(key, fn);
   const submitSchema = z.object({
     assignmentId,
     eta: futureDaySchema(today),
@@ -53,7 +53,7 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
 
   /** The assignment, if the caller owns it and it is still open; otherwise the message to show. */
   const ownedAssignment = async (ctx: TurnInfo, id: string): Promise<{ assignment: Assignment; upn: string } | { refusal: ActionResult }> => {
-    const assignment = deps.store.assignments.get(id);
+    const assignment = await deps.store.assignments.get(id);
     if (!assignment || !REMINDABLE.has(assignment.status)) {
       return { refusal: { kind: 'message', text: 'This assignment is closed or no longer exists, so there is nothing to extend.' } };
     }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { viewForFilters } from '../../core/recommendations.js';
 import { cardAssignmentsFor, renderRecommendationFor, type SyncJob } from '../../jobs/sync.js';
-import type { Store } from '../../storage/repositories.js';
+import type { Store } from '../../app/ports.js';
 import type { Clock } from '../../core/clock.js';
 import { defineAction, type ActionHandler } from '../actionRouter.js';
 
@@ -16,9 +16,9 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob; cloc
       schema: z.object({ recommendationKey: z.string().min(1).max(200), page: pageSchema }),
       handle: async (ctx, data) => {
         const key = data.recommendationKey.toLowerCase();
-        const rec = deps.store.recommendations.get(key);
+        const rec = await deps.store.recommendations.get(key);
         if (!rec) return { kind: 'message', text: 'This recommendation is no longer tracked; type **recommendations** for the current list.' };
-        const filters = deps.store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
+        const filters = (await deps.store.conversations.get(ctx.conversationId))?.filters ?? { severities: [], scopes: [] };
         const view = rec.status === 'resolved' ? rec : viewForFilters(rec, filters, deps.sync?.ancestry() ?? new Map());
         // The unfiltered card would show resources this conversation chose not to see.
         if (!view)
@@ -29,7 +29,7 @@ export function recommendationActions(deps: { store: Store; sync?: SyncJob; cloc
             ctx.channelId,
             view,
             data.page,
-            cardAssignmentsFor(deps.store, key, deps.clock.now(), deps.timeZone ?? 'UTC'),
+            await cardAssignmentsFor(deps.store, key, deps.clock.now(), deps.timeZone ?? 'UTC'),
             deps.sync?.subscriptionNames(),
           ),
         };

@@ -1,9 +1,9 @@
 import { assignmentListCard, type AssignmentListModel } from '../../cards/assignmentCards.js';
-import { daysUntil, isOverdue, LIVE_STATUSES } from '../../core/assignments.js';
+import { daysUntil, isOverdue } from '../../core/assignments.js';
 import type { Clock } from '../../core/clock.js';
 import { MAX_AUTOMATIC_ATTEMPTS } from '../../core/assignmentRetry.js';
-import type { Store } from '../../storage/repositories.js';
-import type { Assignment } from '../../storage/schema.js';
+import type { Store } from '../../app/ports.js';
+import { LIVE_ASSIGNMENT_STATUSES, type Assignment } from '../../core/model.js';
 import type { Command } from '../commandRouter.js';
 import { errorCard } from '../../cards/index.js';
 import { readableAssignments, type ReadPolicy } from '../readPolicy.js';
@@ -15,7 +15,7 @@ export function assignmentsCommand(deps: {
   store: Store;
   clock: Clock;
   timeZone?: string;
-  whoAmI: (actor: { aadObjectId?: string }) => string | undefined;
+  whoAmI: (actor: { aadObjectId?: string }) => Promise<string | undefined>;
   readPolicy: Pick<ReadPolicy, 'subscriptions'>;
 }): Command {
   return {
@@ -30,12 +30,12 @@ export function assignmentsCommand(deps: {
         await ctx.reply({ text: 'Usage: **assignments**, **assignments mine** or **assignments overdue**' });
         return;
       }
-      const me = deps.whoAmI(ctx.actor)?.toLowerCase();
+      const me = (await deps.whoAmI(ctx.actor))?.toLowerCase();
       if (mode === 'mine' && !me) {
         await ctx.reply({ text: 'I do not know your e-mail address yet. Send me a message in a 1:1 chat first, then try again.' });
         return;
       }
-      const live = deps.store.assignments.list((a) => LIVE_STATUSES.has(a.status));
+      const live = await deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES });
       // Your own assignments are always yours to see; everyone else's need a reading role on their subscription.
       let visible = live.filter((a) => a.owner.toLowerCase() === me);
       let scopeNote = '';

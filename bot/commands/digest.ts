@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { ownerDigest } from '../../core/reminders.js';
 import { renderOwnerDigest } from '../../cards/reminderCards.js';
-import type { Store } from '../../storage/repositories.js';
+import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
 import type { TurnInfo } from '../turn.js';
 
@@ -17,11 +17,11 @@ export interface CallerIdentityOptions {
  * same Entra user, from the roster, or in the Emulator the configured sandbox identity.
  */
 export async function callerUpn(store: Store, turn: TurnInfo, opts: CallerIdentityOptions = {}): Promise<string | undefined> {
-  const here = store.conversations.get(turn.conversationId);
+  const here = await store.conversations.get(turn.conversationId);
   if (here?.kind === 'personal' && here.userUpn) return here.userUpn;
   const aad = turn.actor.aadObjectId;
   if (aad) {
-    const mine = store.conversations.list().find((c) => c.kind === 'personal' && c.userAadObjectId === aad && c.userUpn);
+    const mine = (await store.conversations.list({ kinds: ['personal'], userAadObjectId: aad })).find((c) => c.userUpn);
     if (mine?.userUpn) return mine.userUpn;
   }
   const looked = await opts.lookupUpn?.(turn).catch(() => undefined);
@@ -50,7 +50,7 @@ export function digestCommand(deps: DigestCommandDeps): Command {
         });
         return;
       }
-      const plan = ownerDigest(deps.store.assignments.list(), upn, deps.clock.now(), deps.timezone);
+      const plan = ownerDigest(await deps.store.assignments.list({ owner: upn }), upn, deps.clock.now(), deps.timezone);
       if (plan.items.length === 0) {
         await ctx.reply({ text: `You (${upn}) have no open security assignments. Nothing to do.` });
         return;

@@ -3,7 +3,7 @@ import { recommendationSummaryCard, recommendationSummaryModel } from '../../car
 import { summarizeRecommendations } from '../../core/recommendations.js';
 import { describeFilters } from '../../core/subscriptionFilters.js';
 import type { SyncJob, SyncReport } from '../../jobs/sync.js';
-import type { Store } from '../../storage/repositories.js';
+import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
 import type { Authorizer } from '../authorizer.js';
 import { readableRecommendations, type ReadPolicy } from '../readPolicy.js';
@@ -28,8 +28,8 @@ export function recommendationCommands(deps: {
           await ctx.reply({ card: errorCard({ title: 'Not allowed', message: view.refusal, details: [] }, ctx) });
           return;
         }
-        const filters = store.conversations.get(ctx.conversationId)?.filters ?? { severities: [], scopes: [] };
-        const summary = summarizeRecommendations(readableRecommendations(store.recommendations.list(), view.readable), filters, sync?.ancestry());
+        const filters = (await store.conversations.get(ctx.conversationId))?.filters ?? { severities: [], scopes: [] };
+        const summary = summarizeRecommendations(readableRecommendations(await store.recommendations.list(), view.readable), filters, sync?.ancestry());
         const partial = view.readable.size < view.known ? ` · only the ${view.readable.size} of ${view.known} subscriptions you may read` : '';
         await ctx.reply({
           card: recommendationSummaryCard(recommendationSummaryModel(summary, { filtersText: describeFilters(filters) + partial }), ctx),
@@ -46,7 +46,7 @@ export function recommendationCommands(deps: {
           await ctx.reply({ text: 'Defender for Cloud is not configured (set DEFENDER_SOURCE and DEFENDER_SCOPES).' });
           return;
         }
-        const subscriptions = [...new Set(store.recommendations.list().flatMap((r) => r.resources.map((x) => x.subscriptionId)))];
+        const subscriptions = [...new Set((await store.recommendations.list()).flatMap((r) => r.resources.map((x) => x.subscriptionId)))];
         const decision = await deps.authorizer.canManage(ctx.actor, subscriptions);
         if (!decision.allowed) {
           await ctx.reply({ card: errorCard({ title: 'Not allowed', message: decision.reason, details: [] }, ctx) });

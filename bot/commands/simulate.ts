@@ -1,6 +1,6 @@
 import type { DefenderSimulatorControl } from '../../connectors/defender/simulator/index.js';
 import type { SyncReport } from '../../jobs/sync.js';
-import type { Store } from '../../storage/repositories.js';
+import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
 
 /** Sandbox only: flip a resource healthy/unhealthy in the Defender simulator, then sync. */
@@ -15,7 +15,7 @@ export function simulateCommand(control: DefenderSimulatorControl, store: Store,
         await ctx.reply({ text: 'Usage: **simulate fix <resource name>** or **simulate break <resource name>**' });
         return;
       }
-      const keys = new Set(store.recommendations.list().map((r) => r.key));
+      const keys = new Set((await store.recommendations.list()).map((r) => r.key));
       let changed = 0;
       for (const assessmentKey of keys) {
         const target = { resourceName: name, assessmentKey };

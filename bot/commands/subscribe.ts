@@ -4,7 +4,7 @@ import type { Command } from '../commandRouter.js';
 import type { ConversationService } from '../conversations.js';
 import type { OutgoingMessage, TurnInfo } from '../turn.js';
 import type { Decision } from '../authorizer.js';
-import type { KeyedLock } from '../keyedLock.js';
+import type { Locks } from '../../app/ports.js';
 
 export const WHAT_WE_POST = [
   'a card per Defender for Cloud recommendation with unhealthy resources, updated in place as resources change',
@@ -74,18 +74,18 @@ export function installHandler(deps: {
   sandbox: boolean;
   guard: (ctx: TurnInfo) => Promise<Decision>;
   /** Whether the bot already stores this conversation. */
-  known: (conversationId: string) => boolean;
-  lock: Pick<KeyedLock, 'run'>;
+  known: (conversationId: string) => Promise<boolean>;
+  lock: Locks;
 }): (info: TurnInfo) => Promise<OutgoingMessage | undefined> {
   // Serialised per conversation: both install events arrive together and the role check awaits.
   return (info) =>
-    deps.lock.run(`install|${info.conversationId}`, async () => {
+    deps.lock.withLock(`install|${info.conversationId}`, async () => {
       const decision = await deps.guard(info);
       if (decision.allowed) {
         const { newlySubscribed, conversation } = await deps.conversations.subscribe(info.activity);
         return newlySubscribed ? welcomeMessage(info, describeFilters(conversation.filters), deps.sandbox) : undefined;
       }
-      const isNew = !deps.known(info.conversationId);
+      const isNew = !(await deps.known(info.conversationId));
       await deps.conversations.remember(info.activity);
       return isNew ? pendingWelcomeMessage(info, deps.sandbox) : undefined;
     });

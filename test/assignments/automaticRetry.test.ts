@@ -1,6 +1,6 @@
 import { HOUR_MS, MINUTE_MS } from '../../core/clock.js';
 import { MAX_AUTOMATIC_ATTEMPTS, nextAttemptAfter } from '../../core/assignmentRetry.js';
-import { assignmentSchema, type Assignment } from '../../storage/schema.js';
+import { assignmentSchema, type Assignment } from '../../core/model.js';
 import { execute } from '../harness/activities.js';
 import { assignmentFormValues, SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 
@@ -53,7 +53,7 @@ describe('failed assignments are retried automatically', () => {
   afterEach(() => h.stop());
 
   async function submitWhileDown(): Promise<{ assignment: Assignment; retryData: Record<string, unknown> }> {
-    const rec = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && r.resources.length <= 10)!;
+    const rec = (await h.bot.store.recommendations.list()).find((r) => r.status === 'unhealthy' && r.resources.length <= 10)!;
     h.servicenow.control.failNext({ status: 503, count: 100_000, ...CREATE });
     const res = await h.bot.send(
       execute(
@@ -62,7 +62,7 @@ describe('failed assignments are retried automatically', () => {
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
-    const [assignment] = h.bot.store.assignments.list();
+    const [assignment] = await h.bot.store.assignments.list();
     expect(assignment).toMatchObject({ status: 'failed', attempts: 1, nextAttemptAt: new Date(h.clock.now().getTime() + 10 * MINUTE_MS).toISOString() });
     const retry = res.body.value.actions.find((a: any) => a.verb === 'retryAssignments');
     return { assignment: assignment!, retryData: retry.data };
@@ -76,7 +76,7 @@ describe('failed assignments are retried automatically', () => {
     const before = creates();
     await h.bot.app.runCycle!();
     expect(creates()).toBe(before);
-    expect(h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(await h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'failed', attempts: 1 });
 
     // Cycle 2, after it, with ServiceNow back.
     h.servicenow.control.clearFaults();
@@ -85,7 +85,7 @@ describe('failed assignments are retried automatically', () => {
     await h.bot.app.runCycle!();
     const [incident] = h.servicenow.control.records('incident');
     expect(incident).toBeDefined();
-    const done = h.bot.store.assignments.get(assignment.id)!;
+    const done = (await h.bot.store.assignments.get(assignment.id))!;
     expect(done).toMatchObject({ status: 'open', attempts: 0, ticket: { number: incident!.number }, governance: { status: 'synced' } });
     expect(done.nextAttemptAt).toBeUndefined();
     // The card shows the new ticket.
@@ -97,7 +97,7 @@ describe('failed assignments are retried automatically', () => {
     for (let n = 2; n <= MAX_AUTOMATIC_ATTEMPTS; n++) {
       h.clock.advance(6 * HOUR_MS);
       expect(await h.bot.app.assignments.resumePending()).toBe(1);
-      expect(h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'failed', attempts: n });
+      expect(await h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'failed', attempts: n });
     }
     const requests = h.servicenow.control.requestCount();
     h.clock.advance(24 * HOUR_MS);
@@ -109,11 +109,15 @@ describe('failed assignments are retried automatically', () => {
         .slice(requests)
         .filter((r) => r.method === 'POST' && r.path.startsWith('/api/now/v2/table/incident')),
     ).toEqual([]);
-    expect(h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'failed', attempts: MAX_AUTOMATIC_ATTEMPTS, lastError: expect.any(String) });
+    expect(await h.bot.store.assignments.get(assignment.id)).toMatchObject({
+      status: 'failed',
+      attempts: MAX_AUTOMATIC_ATTEMPTS,
+      lastError: expect.any(String),
+    });
 
     h.servicenow.control.clearFaults();
     await h.bot.send(execute('retryAssignments', retryData, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
-    expect(h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'open', attempts: 0 });
+    expect(await h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'open', attempts: 0 });
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
   });
 
@@ -124,7 +128,7 @@ describe('failed assignments are retried automatically', () => {
     h.servicenow.control.clearFaults();
     h.clock.advance(10 * MINUTE_MS);
     await h.bot.app.runCycle!();
-    expect(h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'resolved', closeReason: 'resource healthy before a ticket was created' });
+    expect(await h.bot.store.assignments.get(assignment.id)).toMatchObject({ status: 'resolved', closeReason: 'resource healthy before a ticket was created' });
     expect(h.servicenow.control.records('incident')).toHaveLength(0);
     expect(
       h.servicenow.control

@@ -9,8 +9,8 @@ const GOV_PATH = '/{scope}/providers/Microsoft.Security/assessments/{assessmentN
 const ADMIN = SANDBOX_ADMIN;
 const READER = SANDBOX_READER;
 
-function recWith(h: SandboxHarness, predicate: (n: number) => boolean) {
-  const rec = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && predicate(r.resources.length));
+async function recWith(h: SandboxHarness, predicate: (n: number) => boolean) {
+  const rec = (await h.bot.store.recommendations.list()).find((r) => r.status === 'unhealthy' && predicate(r.resources.length));
   if (!rec) throw new Error('no recommendation fits');
   return rec;
 }
@@ -36,7 +36,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   afterEach(() => h.stop());
 
   it('opens the form with fixed input ids, pre-filled texts and covering integrations', async () => {
-    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 2 && n <= 10);
     const res = await h.bot.send(
       execute(
         'createAssignment',
@@ -79,7 +79,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   it.each(['incident', 'change_request', 'problem'] as const)(
     'creates a %s, links it on the card and writes the governance assignment back',
     async (ticketType) => {
-      const rec = recWith(h, (n) => n >= 2 && n <= 10);
+      const rec = await recWith(h, (n) => n >= 2 && n <= 10);
       const resource = rec.resources[0];
       const res = await h.bot.send(
         execute(
@@ -102,7 +102,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
       expect(JSON.stringify(card)).toContain(`[${ticket.number}](`);
       expect(JSON.stringify(card)).toContain(`nav_to.do?uri=%2F${ticketType}.do%3Fsys_id%3D${ticket.sys_id}`);
 
-      const [assignment] = h.bot.store.assignments.list();
+      const [assignment] = await h.bot.store.assignments.list();
       expect(assignment).toMatchObject({
         status: 'open',
         owner: 'bob.martinez@contoso.com',
@@ -130,12 +130,12 @@ describe('Create assignment (Teams, Action.Execute)', () => {
       const update = h.bot.connector.calls.filter((c) => c.method === 'PUT').pop();
       expect(JSON.stringify(update!.body)).toContain(ticket.number);
       expect(JSON.stringify(update!.body)).toContain('due 2026-12-10 · in grace period (not affecting secure score)');
-      expect(h.bot.store.audit.list(5).some((e) => e.action === 'assignment.create')).toBe(true);
+      expect((await h.bot.store.audit.list(5)).some((e) => e.action === 'assignment.create')).toBe(true);
     },
   );
 
   it('a retried governance write keeps what was changed in the Defender portal', async () => {
-    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     const resource = rec.resources[0];
     await h.bot.send(
       execute(
@@ -144,7 +144,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
-    const [a] = h.bot.store.assignments.list();
+    const [a] = await h.bot.store.assignments.list();
     expect(a.governance).toMatchObject({ status: 'synced' });
 
     // Someone sets a remediation ETA in the portal (a PUT of the whole resource, as the portal does).
@@ -169,11 +169,11 @@ describe('Create assignment (Teams, Action.Execute)', () => {
       isGracePeriod: true,
       remediationEta: portalEta,
     });
-    expect(h.bot.store.assignments.get(a.id)!.governance).toMatchObject({ status: 'synced' });
+    expect((await h.bot.store.assignments.get(a.id))!.governance).toMatchObject({ status: 'synced' });
   });
 
   it('refuses a user without Owner, Contributor or Security Admin, and creates nothing', async () => {
-    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     const res = await h.bot.send(
       execute(
         'submitAssignment',
@@ -184,13 +184,13 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(res.status).toBe(200);
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Owner, Contributor or Security Admin');
     expect(h.servicenow.control.records('incident')).toHaveLength(0);
-    expect(h.bot.store.assignments.list()).toHaveLength(0);
+    expect(await h.bot.store.assignments.list()).toHaveLength(0);
     const open = await h.bot.send(execute('createAssignment', { recommendationKey: rec.key }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }));
     expect(open.body.type).not.toBe('application/vnd.microsoft.card.adaptive');
   });
 
   it('returns field errors on the same form, keeping what the user typed', async () => {
-    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     const res = await h.bot.send(
       execute(
         'submitAssignment',
@@ -206,7 +206,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(text).toContain('Remediation due date: must be after today');
     expect(text).toContain('Assigned to: is required');
     expect(inputsOf(res.body.value).shortDescription.value).toBe('My words');
-    expect(h.bot.store.assignments.list()).toHaveLength(0);
+    expect(await h.bot.store.assignments.list()).toHaveLength(0);
 
     const unknown = await h.bot.send(
       execute(
@@ -224,7 +224,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
   });
 
   it('never creates a second ticket for a repeated submission', async () => {
-    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     const activity = () =>
       execute(
         'submitAssignment',
@@ -234,12 +234,12 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     await Promise.all([h.bot.send(activity()), h.bot.send(activity())]);
     const again = await h.bot.send(activity());
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
-    expect(h.bot.store.assignments.list((a) => a.status === 'open')).toHaveLength(1);
+    expect(await h.bot.store.assignments.list({ statuses: ['open'] })).toHaveLength(1);
     expect(JSON.stringify(again.body.value)).toContain('already assigned');
   });
 
   it('remembers the channel, not the thread the form was submitted from, so announcements reach it', async () => {
-    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     await h.bot.send(
       execute(
         'submitAssignment',
@@ -247,21 +247,21 @@ describe('Create assignment (Teams, Action.Execute)', () => {
         { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId: '19:channel-1@thread.tacv2;messageid=1732611111111', from: ADMIN },
       ),
     );
-    expect(h.bot.store.assignments.list()[0].conversationId).toBe('19:channel-1@thread.tacv2');
+    expect((await h.bot.store.assignments.list())[0].conversationId).toBe('19:channel-1@thread.tacv2');
   });
 
   it('lets only security admins subscribe or unsubscribe once Defender data is known', async () => {
     await h.bot.send(message('unsubscribe', { serviceUrl: h.bot.connector.url, ...CHANNEL, from: READER }));
     expect(JSON.stringify(h.bot.connector.cards().pop())).toContain('Owner, Contributor or Security Admin');
-    expect(h.bot.store.conversations.get('19:channel-1@thread.tacv2')!.subscribed).toBe(true);
+    expect((await h.bot.store.conversations.get('19:channel-1@thread.tacv2'))!.subscribed).toBe(true);
     await h.bot.send(message('subscribe', { serviceUrl: h.bot.connector.url, conversationId: 'a:erin', from: READER }));
-    expect(h.bot.store.conversations.get('a:erin')?.subscribed ?? false).toBe(false);
+    expect((await h.bot.store.conversations.get('a:erin'))?.subscribed ?? false).toBe(false);
     await h.bot.send(message('unsubscribe', { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
-    expect(h.bot.store.conversations.get('19:channel-1@thread.tacv2')!.subscribed).toBe(false);
+    expect((await h.bot.store.conversations.get('19:channel-1@thread.tacv2'))!.subscribed).toBe(false);
   });
 
   it('opens one ticket for the whole selection when asked', async () => {
-    const rec = recWith(h, (n) => n >= 3 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 3 && n <= 10);
     const ids = rec.resources
       .slice(0, 3)
       .map((r) => r.resourceId)
@@ -274,14 +274,14 @@ describe('Create assignment (Teams, Action.Execute)', () => {
       ),
     );
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
-    const assignments = h.bot.store.assignments.list();
+    const assignments = await h.bot.store.assignments.list();
     expect(assignments).toHaveLength(3);
     expect(new Set(assignments.map((a) => a.ticket?.number)).size).toBe(1);
     expect(h.defender.control.listGovernanceAssignments()).toHaveLength(3);
   });
 
   it('asks for confirmation before assigning more than 10 resources at once', async () => {
-    const rec = recWith(h, (n) => n > 10);
+    const rec = await recWith(h, (n) => n > 10);
     const res = await h.bot.send(execute('createAssignment', { recommendationKey: rec.key }, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     const card = res.body.value;
     expect(JSON.stringify(card)).toContain(`Assign all ${rec.resources.length} unhealthy resources?`);
@@ -298,12 +298,12 @@ describe('Create assignment (Teams, Action.Execute)', () => {
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
-    expect(h.bot.store.assignments.list()).toHaveLength(rec.resources.length);
+    expect(await h.bot.store.assignments.list()).toHaveLength(rec.resources.length);
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
   });
 
   it('keeps the work when ServiceNow is down, and Retry finishes it', async () => {
-    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 2 && n <= 10);
     const ids = rec.resources
       .slice(0, 2)
       .map((r) => r.resourceId)
@@ -319,7 +319,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     );
     const card = res.body.value;
     expect(JSON.stringify(card)).toContain('No ticket could be created');
-    expect(h.bot.store.assignments.list((a) => a.status === 'failed')).toHaveLength(2);
+    expect(await h.bot.store.assignments.list({ statuses: ['failed'] })).toHaveLength(2);
     const retry = card.actions.find((a: any) => a.verb === 'retryAssignments');
     expect(retry.title).toBe('Retry failed (2)');
 
@@ -327,7 +327,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     const done = await h.bot.send(execute('retryAssignments', retry.data, { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN }));
     expect(JSON.stringify(done.body.value)).toContain('2 resource(s) assigned');
     expect(h.servicenow.control.records('incident')).toHaveLength(2);
-    expect(h.bot.store.assignments.list((a) => a.status === 'open')).toHaveLength(2);
+    expect(await h.bot.store.assignments.list({ statuses: ['open'] })).toHaveLength(2);
   });
 });
 
@@ -338,7 +338,7 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
   it('works from the Emulator with a customized integration (group, impact, urgency)', async () => {
     h = await startSandboxBot({ fieldMode: 'customized' });
     const emulator = { serviceUrl: h.bot.connector.url, channelId: 'emulator' as const, conversationId: 'emu-1', from: { id: 'emulator-user', name: 'User' } };
-    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     await h.bot.send(submit({ verb: 'createAssignment', recommendationKey: rec.key, resourceIds: rec.resources[0].resourceId }, emulator));
     const formCard = h.bot.connector
       .cards()
@@ -373,7 +373,7 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
 
   it('finishes assignments a crash left pending, without duplicating tickets', async () => {
     h = await startSandboxBot();
-    const rec = recWith(h, (n) => n >= 1 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     const r = rec.resources[0];
     // A first attempt created the ticket, then the process died before recording it.
     h.servicenow.control.dropNextCreateResponse();
@@ -385,19 +385,19 @@ describe('Create assignment (Emulator, Action.Submit) and crash recovery', () =>
       ),
     );
     // Simulate the crash state: the stored record is still pending.
-    const [a] = h.bot.store.assignments.list();
+    const [a] = await h.bot.store.assignments.list();
     await h.bot.store.assignments.upsertMany([{ ...a, status: 'pending', ticket: undefined, governance: { key: a.id, status: 'pending' } }]);
     const restarted = await h.bot.restart();
     h.bot = restarted;
     // A fresh app resumes on start (main.ts does the same call).
     expect(await restarted.app.assignments.resumePending()).toBe(1);
     expect(h.servicenow.control.records('incident')).toHaveLength(1);
-    expect(restarted.store.assignments.list()[0]).toMatchObject({ status: 'open', governance: { status: 'synced' } });
+    expect((await restarted.store.assignments.list())[0]).toMatchObject({ status: 'open', governance: { status: 'synced' } });
   });
 
   it('lists assignments, mine and overdue', async () => {
     h = await startSandboxBot();
-    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 2 && n <= 10);
     await h.bot.send(
       execute(
         'submitAssignment',
@@ -432,7 +432,7 @@ describe('the whole lifecycle in the sandbox', () => {
 
   it('assign → "simulate fix" → ticket resolved in ServiceNow and announced where it was created', async () => {
     h = await startSandboxBot();
-    const rec = recWith(h, (n) => n >= 2 && n <= 10);
+    const rec = await recWith(h, (n) => n >= 2 && n <= 10);
     const resource = rec.resources[0];
     await h.bot.send(
       execute(
@@ -449,7 +449,7 @@ describe('the whole lifecycle in the sandbox', () => {
     expect(h.servicenow.control.record('incident', incident.sys_id)).toMatchObject({ state: '6', close_code: 'Solution provided' });
     const texts = h.bot.connector.activities().map((a) => JSON.stringify(a.body));
     expect(texts.some((t) => t.includes(`${incident.number} resolved automatically`))).toBe(true);
-    expect(h.bot.store.assignments.list()[0]).toMatchObject({ status: 'resolved' });
+    expect((await h.bot.store.assignments.list())[0]).toMatchObject({ status: 'resolved' });
     expect(h.defender.control.listGovernanceAssignments()).toHaveLength(0);
   });
 });

@@ -223,7 +223,7 @@ describe('SSRF guard with SERVICENOW_ALLOW_PRIVATE_HOSTS unset', () => {
           'tester',
         ),
       ).rejects.toMatchObject({ name: 'IntegrationError', message: expect.stringMatching(/must use https/) });
-      expect(store.integrations.list()).toEqual([]);
+      expect(await store.integrations.list()).toEqual([]);
       expect(connections).toBe(0);
     } finally {
       await app.stop();

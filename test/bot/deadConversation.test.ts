@@ -43,7 +43,7 @@ describe('a conversation the bot was removed from', () => {
     h = await startSandboxBot({ subscribe: false });
     const res = await h.bot.send(message('subscribe', { serviceUrl: h.bot.connector.url, conversationType: 'channel', from: SANDBOX_ADMIN }));
     expect(res.status).toBe(200);
-    expect(h.bot.store.conversations.get(CHANNEL)?.subscribed).toBe(true);
+    expect((await h.bot.store.conversations.get(CHANNEL))?.subscribed).toBe(true);
   });
   afterEach(() => h.stop());
 
@@ -79,7 +79,7 @@ describe('a conversation the bot was removed from', () => {
     expect(await healthz(h)).toMatchObject({ conversations: { subscribed: 0, unreachable: 1 } });
     expect(JSON.stringify(await healthz(h))).not.toContain(CHANNEL);
     // The record stays, unsubscribed, with its filters, for an admin to see.
-    expect(bot.store.conversations.get(CHANNEL)).toMatchObject({
+    expect(await bot.store.conversations.get(CHANNEL)).toMatchObject({
       subscribed: false,
       unreachable: { status: 403, code: 'BotNotInConversationRoster' },
       name: 'Security',
@@ -89,8 +89,8 @@ describe('a conversation the bot was removed from', () => {
     bot.connector.restoreBot(CHANNEL);
     const added = await bot.send(botAdded({ serviceUrl: bot.connector.url, conversationType: 'channel', from: SANDBOX_ADMIN }));
     expect(added.status).toBe(200);
-    expect(bot.store.conversations.get(CHANNEL)).toMatchObject({ subscribed: true });
-    expect(bot.store.conversations.get(CHANNEL)!.unreachable).toBeUndefined();
+    expect(await bot.store.conversations.get(CHANNEL)).toMatchObject({ subscribed: true });
+    expect((await bot.store.conversations.get(CHANNEL))!.unreachable).toBeUndefined();
     expect(await healthz(h)).toMatchObject({ conversations: { subscribed: 1, unreachable: 0 } });
     bot.connector.reset();
     const back = await bot.app.sync!.runOnce();
@@ -123,13 +123,13 @@ describe('a conversation the bot was removed from', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.msg).toMatch(/removed from this conversation/);
     expect(await healthz(h)).toMatchObject({ conversations: { subscribed: 1, unreachable: 1 } });
-    expect(bot.store.conversations.get(BOB_CHAT)).toMatchObject({ userUpn: BOB, unreachable: { status: 404 } });
+    expect(await bot.store.conversations.get(BOB_CHAT)).toMatchObject({ userUpn: BOB, unreachable: { status: 404 } });
 
     // Bob installs the app again: the personal chat is stored afresh and reminders reach him.
     bot.connector.restoreBot(BOB_CHAT);
     const bobFrom = { id: `29:${BOB}`, name: 'Bob Martinez' };
     await bot.send(botAdded({ serviceUrl: bot.connector.url, conversationType: 'personal', conversationId: BOB_CHAT, from: bobFrom }));
-    expect(bot.store.conversations.get(BOB_CHAT)!.unreachable).toBeUndefined();
+    expect((await bot.store.conversations.get(BOB_CHAT))!.unreachable).toBeUndefined();
     expect(await healthz(h)).toMatchObject({ conversations: { unreachable: 0 } });
     bot.connector.reset();
     const after = await bot.app.reminders.runOnce();
@@ -146,13 +146,13 @@ describe('a conversation the bot was removed from', () => {
     await expect(bot.app.messenger.send(BOB_CHAT, { text: 'two' })).resolves.toBeDefined();
     bot.connector.removeBot(BOB_CHAT, { status: 403, code: null });
     await expect(bot.app.messenger.send(BOB_CHAT, { text: 'three' })).rejects.toMatchObject({ unreachable: false });
-    expect(bot.store.conversations.get(BOB_CHAT)!.unreachable).toBeUndefined();
+    expect((await bot.store.conversations.get(BOB_CHAT))!.unreachable).toBeUndefined();
     // A deleted message (404 on update, no ConversationNotFound) says nothing about the conversation.
     bot.connector.restoreBot(BOB_CHAT);
     const id = await bot.app.messenger.send(BOB_CHAT, { text: 'four' });
     bot.connector.removeBot(BOB_CHAT, { status: 404, code: 'NotFound' });
     for (let i = 0; i < 3; i++) await expect(bot.app.messenger.update(BOB_CHAT, id!, { text: 'edit' })).rejects.toMatchObject({ status: 404 });
-    expect(bot.store.conversations.get(BOB_CHAT)!.unreachable).toBeUndefined();
+    expect((await bot.store.conversations.get(BOB_CHAT))!.unreachable).toBeUndefined();
     expect(await healthz(h)).toMatchObject({ conversations: { unreachable: 0 } });
   });
 });

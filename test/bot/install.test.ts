@@ -37,13 +37,13 @@ describe('installing the bot', () => {
     beforeEach(async () => {
       h = await startSandboxBot({ subscribe: false });
       await syncAndDeliver();
-      expect(h.bot.store.recommendations.list().length).toBeGreaterThan(10);
+      expect((await h.bot.store.recommendations.list()).length).toBeGreaterThan(10);
       h.bot.connector.reset();
     });
 
     it('by someone with no Azure role: stores the channel unsubscribed, posts no recommendation, says an admin must @mention the bot', async () => {
       await install(where({ from: GRACE }));
-      const stored = h.bot.store.conversations.get(CHANNEL_ID);
+      const stored = await h.bot.store.conversations.get(CHANNEL_ID);
       expect(stored).toMatchObject({ subscribed: false, kind: 'channel', serviceUrl: h.bot.connector.url });
       const cards = cardsIn(CHANNEL_ID);
       // One welcome for both install events.
@@ -56,19 +56,19 @@ describe('installing the bot', () => {
 
       await syncAndDeliver();
       expect(cardsIn(CHANNEL_ID)).toHaveLength(1);
-      expect(h.bot.store.recommendations.listCards().filter((c) => c.conversationId === CHANNEL_ID)).toHaveLength(0);
+      expect((await h.bot.store.recommendations.listCards()).filter((c) => c.conversationId === CHANNEL_ID)).toHaveLength(0);
     });
 
     it('by a Reader or by someone with a managing role on only some subscriptions: not subscribed either', async () => {
       await install(where({ from: SANDBOX_READER }));
-      expect(h.bot.store.conversations.get(CHANNEL_ID)?.subscribed).toBe(false);
+      expect((await h.bot.store.conversations.get(CHANNEL_ID))?.subscribed).toBe(false);
       await install(where({ from: BOB, conversationId: '19:other@thread.tacv2' }));
-      expect(h.bot.store.conversations.get('19:other@thread.tacv2')?.subscribed).toBe(false);
+      expect((await h.bot.store.conversations.get('19:other@thread.tacv2'))?.subscribed).toBe(false);
     });
 
     it('by a security admin: subscribes and the next sync posts the recommendations there', async () => {
       await install(where({ from: SANDBOX_ADMIN }));
-      expect(h.bot.store.conversations.get(CHANNEL_ID)?.subscribed).toBe(true);
+      expect((await h.bot.store.conversations.get(CHANNEL_ID))?.subscribed).toBe(true);
       const cards = cardsIn(CHANNEL_ID);
       expect(cards).toHaveLength(1);
       expect(cards[0].body[0].text).toBe('Subscribed: this channel (Security)');
@@ -79,10 +79,10 @@ describe('installing the bot', () => {
     it('after an unprivileged install, an admin typing "@bot subscribe" subscribes the channel; the installer typing it is refused', async () => {
       await install(where({ from: GRACE }));
       await h.bot.send(message(`<at>${BOT.name}</at> subscribe`, where({ from: GRACE })));
-      expect(h.bot.store.conversations.get(CHANNEL_ID)?.subscribed).toBe(false);
+      expect((await h.bot.store.conversations.get(CHANNEL_ID))?.subscribed).toBe(false);
       expect(JSON.stringify(cardsIn(CHANNEL_ID).at(-1))).toContain('Not allowed');
       await h.bot.send(message(`<at>${BOT.name}</at> subscribe`, where({ from: SANDBOX_ADMIN })));
-      expect(h.bot.store.conversations.get(CHANNEL_ID)?.subscribed).toBe(true);
+      expect((await h.bot.store.conversations.get(CHANNEL_ID))?.subscribed).toBe(true);
       expect(cardsIn(CHANNEL_ID).at(-1).body[0].text).toBe('Subscribed: this channel (Security)');
     });
 
@@ -93,7 +93,7 @@ describe('installing the bot', () => {
       const personal = cardsIn('a:grace');
       expect(personal).toHaveLength(1);
       expect(JSON.stringify(personal[0])).toContain('**assignments mine**');
-      expect(h.bot.store.conversations.get('a:grace')).toMatchObject({ subscribed: false, kind: 'personal' });
+      expect(await h.bot.store.conversations.get('a:grace')).toMatchObject({ subscribed: false, kind: 'personal' });
     });
 
     it('the sandbox Emulator user (no Entra identity) is the sandbox admin: the install subscribes', async () => {
@@ -104,20 +104,20 @@ describe('installing the bot', () => {
         from: { id: 'emulator-user', name: 'User' },
       };
       await h.bot.send(botAdded(emulator));
-      expect(h.bot.store.conversations.get('emu-1')?.subscribed).toBe(true);
+      expect((await h.bot.store.conversations.get('emu-1'))?.subscribed).toBe(true);
       expect(cardsIn('emu-1')[0].body[0].text).toBe('Subscribed: this chat');
     });
   });
 
   it('before any sync, the role is checked on the scopes the bot reads: an installer with no role does not subscribe', async () => {
     h = await startSandboxBot({ subscribe: false });
-    expect(h.bot.store.recommendations.list()).toHaveLength(0);
+    expect(await h.bot.store.recommendations.list()).toHaveLength(0);
     await install(where({ from: GRACE }));
-    expect(h.bot.store.conversations.get(CHANNEL_ID)?.subscribed).toBe(false);
+    expect((await h.bot.store.conversations.get(CHANNEL_ID))?.subscribed).toBe(false);
     await syncAndDeliver();
     expect(cardsIn(CHANNEL_ID)).toHaveLength(1);
 
     await install(where({ from: SANDBOX_ADMIN, conversationId: '19:admins@thread.tacv2' }));
-    expect(h.bot.store.conversations.get('19:admins@thread.tacv2')?.subscribed).toBe(true);
+    expect((await h.bot.store.conversations.get('19:admins@thread.tacv2'))?.subscribed).toBe(true);
   });
 });

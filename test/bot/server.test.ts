@@ -44,16 +44,16 @@ describe('bot over HTTP (restify + CloudAdapter, fake Bot Connector)', () => {
     const cards = bot.connector.cards();
     expect(cards).toHaveLength(1);
     expect(cards[0].body[0].text).toBe('Subscribed: this channel (Security)');
-    const stored = bot.store.conversations.get('19:channel-1@thread.tacv2');
+    const stored = await bot.store.conversations.get('19:channel-1@thread.tacv2');
     expect(stored).toMatchObject({ subscribed: true, kind: 'channel', tenantId: TENANT, serviceUrl: bot.connector.url });
   });
 
   it('forgets the conversation when the bot is uninstalled', async () => {
     const o = { serviceUrl: bot.connector.url, conversationType: 'channel' as const };
     await bot.send(installationUpdate('add', o));
-    expect(bot.store.conversations.get('19:channel-1@thread.tacv2')).toBeDefined();
+    expect(await bot.store.conversations.get('19:channel-1@thread.tacv2')).toBeDefined();
     await bot.send(installationUpdate('remove', o));
-    expect(bot.store.conversations.get('19:channel-1@thread.tacv2')).toBeUndefined();
+    expect(await bot.store.conversations.get('19:channel-1@thread.tacv2')).toBeUndefined();
   });
 
   it('routes Action.Submit (Emulator) and Action.Execute (Teams) to the same handler', async () => {
@@ -133,14 +133,14 @@ describe('subscriptions', () => {
     await first.send(message('subscribe severity=high,Medium', o));
     expect(connector.cards()[0].body[0].text).toBe('Subscribed: this group chat');
     const second = await first.restart();
-    const stored = second.store.conversations.get('19:group@thread.v2');
+    const stored = await second.store.conversations.get('19:group@thread.v2');
     expect(stored).toMatchObject({ subscribed: true, kind: 'groupChat', filters: { severities: ['High', 'Medium'], scopes: [] } });
     expect(stored!.reference).toMatchObject({ serviceUrl: connector.url, conversation: { id: '19:group@thread.v2' } });
 
     await second.send(message('unsubscribe', o));
-    expect(second.store.conversations.get('19:group@thread.v2')!.subscribed).toBe(false);
+    expect((await second.store.conversations.get('19:group@thread.v2'))!.subscribed).toBe(false);
     const third = await second.restart();
-    expect(third.store.conversations.get('19:group@thread.v2')!.subscribed).toBe(false);
+    expect((await third.store.conversations.get('19:group@thread.v2'))!.subscribed).toBe(false);
     await third.stop();
     await connector.close();
   });
@@ -151,7 +151,7 @@ describe('subscriptions', () => {
     const text = JSON.stringify(bot.connector.cards()[0]);
     expect(text).toContain('severity \\"critical\\" is not one of High, Medium, Low');
     expect(text).toContain('unknown filter \\"color\\"');
-    expect(bot.store.conversations.get('a:personal-1')?.subscribed ?? false).toBe(false);
+    expect((await bot.store.conversations.get('a:personal-1'))?.subscribed ?? false).toBe(false);
     await bot.stop();
   });
 });

@@ -145,7 +145,7 @@ describe('activities that fail the schema, over HTTP', () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('BadRequest');
     expect(bot.connector.calls).toHaveLength(0);
-    expect(bot.store.conversations.list()).toEqual([]);
+    expect(await bot.store.conversations.list()).toEqual([]);
     const lines = bot.logs.slice(before);
     expect(lines).toHaveLength(1);
     expect(lines[0]!.length).toBeLessThan(1024);
@@ -163,6 +163,6 @@ describe('activities that fail the schema, over HTTP', () => {
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l.length).toBeLessThan(4 * 1024);
     // A stored id is the bounded one.
-    for (const c of bot.store.conversations.list()) expect(c.id.length).toBeLessThanOrEqual(ACTIVITY_LIMITS.id);
+    for (const c of await bot.store.conversations.list()) expect(c.id.length).toBeLessThanOrEqual(ACTIVITY_LIMITS.id);
   });
 });

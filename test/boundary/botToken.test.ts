@@ -94,7 +94,7 @@ describe('Bot Framework tokens with an app id configured (botbuilder verifying a
     expect(leaks(lines[0]!, openId)).toEqual([]);
     expect(consoleOutput).toEqual([]);
     expect(bot.connector.calls).toHaveLength(0);
-    expect(bot.store.conversations.list()).toEqual([]);
+    expect(await bot.store.conversations.list()).toEqual([]);
   });
 
   it('answers 503 with one error line when the signing keys cannot be fetched', async () => {

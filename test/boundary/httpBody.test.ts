@@ -24,7 +24,7 @@ describe.each([
     expect(left).toEqual([]);
     // No refused request reached a handler: nothing was sent to Teams, nothing stored.
     expect(bot.connector.calls).toHaveLength(0);
-    expect(bot.store.conversations.list()).toEqual([]);
+    expect(await bot.store.conversations.list()).toEqual([]);
     await bot.stop();
   });
 

@@ -6,7 +6,7 @@ import type { AdaptiveCard } from '../../cards/render.js';
 import { integrationFormCard, integrationListCard } from '../../cards/integrationCards.js';
 import { dueDateRequestCard } from '../../cards/dueDateCards.js';
 import { integrationListModel } from '../../bot/actions/integrations.js';
-import type { Recommendation } from '../../storage/schema.js';
+import type { Recommendation } from '../../core/model.js';
 
 /**
  * One realistic sample per card template in cards/, keyed by the template's file name. The

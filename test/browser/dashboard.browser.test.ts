@@ -9,7 +9,7 @@ import { closeServer, listen } from '../../bot/server.js';
 import { ManualClock } from '../../core/clock.js';
 import { dashboardDataSchema, type DashboardData } from '../../core/dashboard.js';
 import { silentLogger } from '../../core/logger.js';
-import { openMemoryStore } from '../../storage/memoryRepositories.js';
+import { openMemoryStore } from '../../storage/memoryStore.js';
 import { recommendation, seededAssignments } from '../dashboard/fixtures.js';
 import { CHROMIUM, renderCardsToPng } from '../render/renderCards.js';
 import { buildTab, REPO } from './buildTab.js';

@@ -1,5 +1,5 @@
 import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
-import type { Recommendation } from '../../storage/schema.js';
+import type { Recommendation } from '../../core/model.js';
 import { execute, message } from '../harness/activities.js';
 import { assignmentFormValues, SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 
@@ -8,8 +8,8 @@ const ALL = '19:channel-1@thread.tacv2';
 const SCOPED = '19:channel-scoped@thread.tacv2';
 
 /** A recommendation with resources in at least two subscriptions, and one of its subscriptions. */
-function splitRecommendation(h: SandboxHarness): { rec: Recommendation; inside: string; outsideNames: string[]; insideNames: string[] } {
-  for (const rec of h.bot.store.recommendations.list()) {
+async function splitRecommendation(h: SandboxHarness): Promise<{ rec: Recommendation; inside: string; outsideNames: string[]; insideNames: string[] }> {
+  for (const rec of await h.bot.store.recommendations.list()) {
     if (rec.status !== 'unhealthy' || rec.resources.length > 10) continue;
     const subs = [...new Set(rec.resources.map((r) => r.subscriptionId.toLowerCase()))];
     if (subs.length < 2) continue;
@@ -27,11 +27,11 @@ const cardUpdatesTo = (h: SandboxHarness, conversationId: string) =>
 
 describe("card refreshes keep each conversation's filters", () => {
   let h: SandboxHarness;
-  let split: ReturnType<typeof splitRecommendation>;
+  let split: Awaited<ReturnType<typeof splitRecommendation>>;
 
   beforeEach(async () => {
     h = await startSandboxBot();
-    split = splitRecommendation(h);
+    split = await splitRecommendation(h);
     expect(BUILTIN_SUBSCRIPTIONS.some((s) => s.subscriptionId.toLowerCase() === split.inside)).toBe(true);
     await h.bot.send(
       message(`subscribe scope=/subscriptions/${split.inside}`, {
@@ -41,10 +41,10 @@ describe("card refreshes keep each conversation's filters", () => {
         from: ADMIN,
       }),
     );
-    expect(h.bot.store.conversations.get(SCOPED)?.filters.scopes).toEqual([`/subscriptions/${split.inside}`]);
+    expect((await h.bot.store.conversations.get(SCOPED))?.filters.scopes).toEqual([`/subscriptions/${split.inside}`]);
     await h.bot.app.sync!.runOnce();
     await h.bot.app.sync!.delivered();
-    expect(h.bot.store.recommendations.getCard(SCOPED, split.rec.key)).toBeDefined();
+    expect(await h.bot.store.recommendations.getCard(SCOPED, split.rec.key)).toBeDefined();
   });
   afterEach(() => h.stop());
 
@@ -73,7 +73,7 @@ describe("card refreshes keep each conversation's filters", () => {
         { serviceUrl: h.bot.connector.url, conversationType: 'channel', from: ADMIN },
       ),
     );
-    const a = h.bot.store.assignments.list().find((x) => x.resourceId === resource.resourceId)!;
+    const a = (await h.bot.store.assignments.list()).find((x) => x.resourceId === resource.resourceId)!;
     expect(a).toMatchObject({ status: 'open' });
     return a;
   }
@@ -101,7 +101,7 @@ describe("card refreshes keep each conversation's filters", () => {
     h.defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
     const report = await h.bot.app.resolution!.runOnce();
     expect(report).toMatchObject({ resolved: 1 });
-    expect(h.bot.store.assignments.get(a.id)!.status).toBe('resolved');
+    expect((await h.bot.store.assignments.get(a.id))!.status).toBe('resolved');
     expect(report.cardsUpdated).toBe(2);
     // The resolved resource still shows on cards until the sync pass sees it healthy; the scoped one never lists it.
     const updates = cardUpdatesTo(h, SCOPED);
@@ -113,7 +113,7 @@ describe("card refreshes keep each conversation's filters", () => {
     await h.bot.send(
       message('subscribe severity=Low', { serviceUrl: h.bot.connector.url, conversationType: 'channel', conversationId: '19:low@thread.tacv2', from: ADMIN }),
     );
-    const high = h.bot.store.recommendations.list().find((r) => r.status === 'unhealthy' && r.severity !== 'Low')!;
+    const high = (await h.bot.store.recommendations.list()).find((r) => r.status === 'unhealthy' && r.severity !== 'Low')!;
     h.bot.connector.reset();
     const res = await h.bot.send(
       execute(

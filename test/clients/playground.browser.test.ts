@@ -108,7 +108,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
       .slice(before)
       .filter((e) => e.requestBody?.conversation?.id === TEAM.channelId)
       .map((e) => `${e.requestBody?.type}${e.requestBody?.action ? `(${e.requestBody.action})` : ''} → ${e.status}`);
-    const channels = world.bot.store.conversations.list().filter((c) => c.kind === 'channel');
+    const channels = (await world.bot.store.conversations.list()).filter((c) => c.kind === 'channel');
     expect(channels.map((c) => c.id)).toEqual([TEAM.channelId]);
     const welcomeText = await welcome.text();
     findings.record({
@@ -189,10 +189,10 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     // Only the Low ones here: the playground redraws the whole channel for each post, and 40 posts
     // take it 10-15 s on this machine (Web Chat gets all 40); nine stay under a digest threshold of 10.
     await ui.send('subscribe severity=Low');
-    expect(world.bot.store.conversations.get(TEAM.channelId)?.filters.severities).toEqual(['Low']);
+    expect((await world.bot.store.conversations.get(TEAM.channelId))?.filters.severities).toEqual(['Low']);
     await ui.send('sync');
     await world.bot.app.sync!.delivered();
-    const unhealthy = world.bot.store.recommendations.list().filter((r) => r.status !== 'resolved');
+    const unhealthy = (await world.bot.store.recommendations.list()).filter((r) => r.status !== 'resolved');
     const names = new Set(unhealthy.map((r) => r.displayName));
     const posted = botCallsSince(installAt).filter((e) => e.op === 'post' && names.has(cardTitle(e.requestBody) ?? ''));
     expect(posted.length).toBe(unhealthy.filter((r) => r.severity === 'Low').length);
@@ -265,7 +265,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     at = Date.now();
     const submit = await ui.act(() => form.click(CREATE_TICKETS), 'Create tickets');
     const clicked: string = submit.requestBody.replyToId;
-    const mine = world.bot.store.assignments.list().filter((x) => x.owner === OWNER);
+    const mine = (await world.bot.store.assignments.list()).filter((x) => x.owner === OWNER);
     expect(mine.map((x) => x.resourceName).sort()).toEqual([nameOf(picked.a), nameOf(picked.b)].sort());
     const numbers = mine.map((x) => x.ticket!.number).sort();
     expect(
@@ -302,7 +302,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     const formText = await form.text();
     await form.fill('assignedTo', REASSIGN_TO);
     const answer = await ui.act(() => form.click(CREATE_TICKETS), 'Create tickets (reassign)');
-    const a = world.bot.store.assignments.list().find((x) => x.resourceName === nameOf(picked.a))!;
+    const a = (await world.bot.store.assignments.list()).find((x) => x.resourceName === nameOf(picked.a))!;
     const answerCard = ui.card(/resource\(s\) assigned|Reassign|Machines should be configured securely/);
     await answerCard.waitFor();
     findings.record({

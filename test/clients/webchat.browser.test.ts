@@ -73,7 +73,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     await wc.send('subscribe');
     const welcome = await wc.card('Subscribed: this chat').waitFor();
     const welcomeShot = await wc.screenshot('subscribed', welcome);
-    const names = new Set(world.bot.store.recommendations.list().map((r) => r.displayName));
+    const names = new Set((await world.bot.store.recommendations.list()).map((r) => r.displayName));
     const recCards = () => fromBot(subscribeAt).filter((r) => r.op !== 'update' && names.has(cardTitle(r.activity) ?? ''));
     const before = recCards().length;
     findings.record({
@@ -89,7 +89,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     await world.bot.app.sync!.delivered();
     await wc.card('Sync finished').waitFor();
     const posted = recCards();
-    expect(posted.length).toBe(world.bot.store.recommendations.list().filter((r) => r.status !== 'resolved').length);
+    expect(posted.length).toBe((await world.bot.store.recommendations.list()).filter((r) => r.status !== 'resolved').length);
     const postedAt = posted.at(-1)!.at;
     // Every card the bot posted is rendered (Web Chat holds a reply whose replyToId it never saw, up to 5 s).
     await wc.settled({ held: true });
@@ -175,7 +175,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     expect(submits.map((r) => r.activity.value.verb)).toEqual(['submitAssignment', 'submitAssignment']);
     const result = await wc.card(/resource\(s\) assigned/).waitFor();
     const shown = [...(await result.text()).matchAll(INC)].map((m) => m[0]);
-    const mine = world.bot.store.assignments.list().filter((x) => x.owner === OWNER);
+    const mine = (await world.bot.store.assignments.list()).filter((x) => x.owner === OWNER);
     expect(mine.map((x) => x.resourceName).sort()).toEqual([nameOf(picked.a), nameOf(picked.b)].sort());
     const numbers = mine.map((x) => x.ticket?.number).sort();
     expect(new Set(shown)).toEqual(new Set(numbers));
@@ -208,7 +208,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
       });
     }
     expect(incidents()).toHaveLength(numbers.length);
-    expect(world.bot.store.assignments.list()).toHaveLength(numbers.length);
+    expect(await world.bot.store.assignments.list()).toHaveLength(numbers.length);
   }, 60_000);
 
   it('reassigns a resource; simulate fix announces the healthy resource and resolves its ticket', async () => {
@@ -222,7 +222,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     await form.fill('assignedTo', REASSIGN_TO);
     await wc.act(() => form.click(CREATE_TICKETS), 'Create ticket (reassign)');
     const answer = await wc.card(/resource\(s\) assigned|Reassign/).waitFor();
-    const owner = world.bot.store.assignments.list().find((x) => x.resourceName === nameOf(picked.a))!.owner;
+    const owner = (await world.bot.store.assignments.list()).find((x) => x.resourceName === nameOf(picked.a))!.owner;
     findings.record({
       step: 'reassign',
       target: 'the form shows the existing assignment and offers Reassign; the owner changes in ServiceNow and Defender',
@@ -232,7 +232,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
       problems: [4],
     });
 
-    const a = world.bot.store.assignments.list().find((x) => x.resourceName === nameOf(picked.a))!;
+    const a = (await world.bot.store.assignments.list()).find((x) => x.resourceName === nameOf(picked.a))!;
     await wc.send(`simulate fix ${a.resourceName}`);
     // The announcement is a proactive post: Web Chat holds it (see the shim).
     await wc.settled({ held: true });
@@ -254,7 +254,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     });
 
     // The card the sync posted is tracked: the bot updates it, and Web Chat replaces it in place.
-    const b = world.bot.store.assignments.list().find((x) => x.resourceName === nameOf(picked.b))!;
+    const b = (await world.bot.store.assignments.list()).find((x) => x.resourceName === nameOf(picked.b))!;
     const tracked = wc.card(REC, 'first');
     const trackedText = await tracked.text();
     expect(trackedText).toContain(b.ticket!.number);

@@ -8,7 +8,7 @@ import {
   prefillTexts,
   selectionCorrelationKey,
 } from '../../core/assignments.js';
-import type { Assignment, Recommendation } from '../../storage/schema.js';
+import type { Assignment, Recommendation } from '../../core/model.js';
 
 const NOW = new Date('2026-11-26T15:00:00Z');
 

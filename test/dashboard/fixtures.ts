@@ -1,4 +1,4 @@
-import { assignmentSchema, type Assignment, type AssignmentStatus, type Recommendation, type Severity } from '../../storage/schema.js';
+import { assignmentSchema, type Assignment, type AssignmentStatus, type Recommendation, type Severity } from '../../core/model.js';
 
 /** Contoso Production and Contoso Development of the Defender simulator, so its RBAC answers for them. */
 export const SUBS = ['3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2', 'c5e1a3b7-9f2d-4c06-b8e4-6d0f2a9c1e73'];

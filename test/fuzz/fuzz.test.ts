@@ -120,7 +120,7 @@ describe('fuzz: the real server in sandbox mode (Emulator, no token), with both 
     );
     // A world with something in it: assignments owned by the Emulator user and by Bob, and
     // Bob's 1:1 chat (reminders and "more time" find owners through it).
-    const recs = h.bot.store.recommendations.list().filter((r) => r.status === 'unhealthy');
+    const recs = (await h.bot.store.recommendations.list()).filter((r) => r.status === 'unhealthy');
     const o = { serviceUrl: h.bot.connector.url, conversationType: 'channel' as const, from: SANDBOX_ADMIN };
     for (const [i, rec] of recs.slice(0, 4).entries()) {
       const owner = i % 2 ? 'bob.martinez@contoso.com' : 'alice.johnson@contoso.com';
@@ -133,7 +133,7 @@ describe('fuzz: the real server in sandbox mode (Emulator, no token), with both 
       );
     }
     await h.bot.send(message('help', { serviceUrl: h.bot.connector.url, conversationId: 'a:bob', from: BOB }));
-    expect(h.bot.store.assignments.list().length).toBeGreaterThanOrEqual(4);
+    expect((await h.bot.store.assignments.list()).length).toBeGreaterThanOrEqual(4);
   });
   afterAll(async () => {
     report('total (sandbox)', totals);
@@ -145,22 +145,22 @@ describe('fuzz: the real server in sandbox mode (Emulator, no token), with both 
   });
 
   /** Values that make a handler go deeper than its schema: ids and dates of the live store. */
-  const world = () => {
-    const recs = h.bot.store.recommendations.list();
-    const assignments = h.bot.store.assignments.list();
+  const world = async () => {
+    const recs = await h.bot.store.recommendations.list();
+    const assignments = await h.bot.store.assignments.list();
     return {
       recommendationKeys: recs.map((r) => r.key),
       resourcesOf: (key: string) => recs.find((r) => r.key === key)?.resources.map((x) => x.resourceId) ?? [],
       assignmentIds: assignments.map((a) => a.id),
       batchIds: [...new Set(assignments.map((a) => a.batchId).filter((b): b is string => !!b))],
-      integrationIds: h.bot.store.integrations.list().map((i) => i.id),
+      integrationIds: (await h.bot.store.integrations.list()).map((i) => i.id),
     };
   };
   const pick = <T>(list: T[], i: number, fallback: T): T => (list.length ? list[i % list.length]! : fallback);
 
   /** Plausible data for each verb (what its card sends), built from the live store at run time. */
-  function plausible(verb: string, i: number, dates: string[]): Record<string, unknown> {
-    const w = world();
+  async function plausible(verb: string, i: number, dates: string[]): Promise<Record<string, unknown>> {
+    const w = await world();
     const rec = pick(w.recommendationKeys, i, 'no-such-rec');
     const assignment = pick(w.assignmentIds, i, 'no-such-assignment');
     const date = pick(dates, i, '2026-12-24');
@@ -247,10 +247,10 @@ describe('fuzz: the real server in sandbox mode (Emulator, no token), with both 
 
   type CardCase = typeof cardAction extends () => fc.Arbitrary<infer T> ? T : never;
 
-  function buildAction(c: CardCase): Record<string, unknown> {
+  async function buildAction(c: CardCase): Promise<Record<string, unknown>> {
     const [i, how] = c.data;
-    const keys = Object.keys(plausible(c.verb, i, DATES));
-    let data: Record<string, unknown> = plausible(c.verb, i, DATES);
+    const keys = Object.keys(await plausible(c.verb, i, DATES));
+    let data: Record<string, unknown> = await plausible(c.verb, i, DATES);
     if (how === 'mutated') {
       // One known field (or a new one) gets a wrong type, a huge or broken value, or a prototype key.
       const field = keys.length && i % 3 ? keys[i % keys.length]! : c.field;
@@ -288,7 +288,7 @@ describe('fuzz: the real server in sandbox mode (Emulator, no token), with both 
     const stats = newStats();
     await fc.assert(
       fc.asyncProperty(cardAction(), async (c) => {
-        const activity = confineUrls(JSON.parse(JSON.stringify(buildAction(c))) as Record<string, unknown>, h.bot.connector.url);
+        const activity = confineUrls(JSON.parse(JSON.stringify(await buildAction(c))) as Record<string, unknown>, h.bot.connector.url);
         const logStart = h.bot.logs.length;
         const res = await post(h.bot, activity);
         verdict(h.bot, stats, logStart, res.status, res.body, () => describeCase(activity));
@@ -471,7 +471,7 @@ describe('fuzz: production mode with an app id and no token', () => {
         const body = await res.text();
         verdict(bot, stats, logStart, res.status, body, () => describeCase(activity));
         if (res.status < 400) throw new Error(`accepted without a token (${res.status}): ${describeCase(activity)}`);
-        if (bot.connector.calls.length > 0 || bot.store.conversations.list().length > 0)
+        if (bot.connector.calls.length > 0 || (await bot.store.conversations.list()).length > 0)
           throw new Error(`processed without a token: ${describeCase(activity)}`);
         // Exactly one line per refusal.
         if (bot.logs.length - logStart !== 1) throw new Error(`${bot.logs.length - logStart} log lines for one refusal: ${describeCase(activity)}`);

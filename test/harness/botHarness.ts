@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../bot/config.js';
 import { createLogger } from '../../bot/logger.js';
 import { ManualClock } from '../../core/clock.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
-import type { Store } from '../../storage/repositories.js';
+import type { Store } from '../../app/ports.js';
 import { SecretBox } from '../../storage/secrets.js';
 import { startFakeConnector, type FakeConnector } from './fakeConnector.js';
 

@@ -155,14 +155,14 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(JSON.stringify(list)).toContain('Added **Fabrikam ITSM**');
     expect(JSON.stringify(list)).toContain('Customized: incident (impact, urgency) · problem (no extra field) · change request (assignment group)');
 
-    const stored = h.bot.store.integrations.findByName('Fabrikam ITSM')!;
+    const stored = (await h.bot.store.integrations.findByName('Fabrikam ITSM'))!;
     expect(stored).toMatchObject({
       scope: CHILD_SCOPE,
       fieldMode: 'customized',
       customFields: { incident: ['impact', 'urgency'], problem: [], change_request: ['assignment_group'] },
     });
     expect(JSON.stringify(stored)).not.toContain(PASSWORD);
-    expect(h.bot.store.audit.list(10).find((e) => e.action === 'integration.add' && e.target === 'Fabrikam ITSM')?.actor).toBe('Alice Johnson');
+    expect((await h.bot.store.audit.list(10)).find((e) => e.action === 'integration.add' && e.target === 'Fabrikam ITSM')?.actor).toBe('Alice Johnson');
     expect(everythingTheBotSent()).not.toContain(PASSWORD);
     expect(everythingTheBotSent()).not.toContain(CLIENT_SECRET);
   });
@@ -173,8 +173,8 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(actionsOf(formCard).find((a) => a.data?.verb === 'addIntegration')?.type).toBe('Action.Submit');
     const list = await emulator({ verb: 'addIntegration', ...form({ name: 'Emulator ITSM', scope: '', knownScope: CHILD_SCOPE }) });
     expect(JSON.stringify(list)).toContain('Emulator ITSM');
-    expect(h.bot.store.integrations.findByName('Emulator ITSM')?.scope).toBe(CHILD_SCOPE);
-    expect(h.bot.store.integrations.list()).toHaveLength(2);
+    expect((await h.bot.store.integrations.findByName('Emulator ITSM'))?.scope).toBe(CHILD_SCOPE);
+    expect(await h.bot.store.integrations.list()).toHaveLength(2);
   });
 
   it('returns validation errors field by field, keeps the input, and never echoes the password or client secret', async () => {
@@ -201,7 +201,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     const emu = await emulator({ verb: 'addIntegration', ...form({ instanceUrl: '' }) });
     expect(byId(emu).instanceUrlError.text).toBe('Instance URL: is required');
 
-    expect(h.bot.store.integrations.list().map((i) => i.name)).toEqual(['Contoso ServiceNow']);
+    expect((await h.bot.store.integrations.list()).map((i) => i.name)).toEqual(['Contoso ServiceNow']);
     const sent = everythingTheBotSent();
     expect(sent).not.toContain(PASSWORD);
     expect(sent).not.toContain(CLIENT_SECRET);
@@ -219,7 +219,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(text).toContain('access_denied');
     expect(text).not.toContain('wrong-password-123');
     expect(byId(card).name.value).toBe('Fabrikam ITSM');
-    expect(h.bot.store.integrations.findByName('Fabrikam ITSM')).toBeUndefined();
+    expect(await h.bot.store.integrations.findByName('Fabrikam ITSM')).toBeUndefined();
     expect(everythingTheBotSent()).not.toContain('wrong-password-123');
   });
 
@@ -230,7 +230,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     const refusal = JSON.stringify(lastPosted());
     expect(refusal).toContain('Not allowed');
     expect(refusal).toContain('Owner, Contributor or Security Admin');
-    expect(h.bot.store.integrations.findByName('Fabrikam ITSM')).toBeUndefined();
+    expect(await h.bot.store.integrations.findByName('Fabrikam ITSM')).toBeUndefined();
     // The credentials were not even tried.
     expect(h.servicenow.control.tokenGrants().length).toBe(before);
 
@@ -238,8 +238,8 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(JSON.stringify(lastPosted())).toContain('Not allowed');
     await teams('confirmRemoveIntegration', { integrationId: h.integrationId }, READER);
     expect(JSON.stringify(lastPosted())).toContain('Not allowed');
-    expect(h.bot.store.integrations.get(h.integrationId)?.removedAt).toBeUndefined();
-    expect(h.bot.store.audit.list(50).filter((e) => e.actor === 'Erin Walsh')).toEqual([]);
+    expect((await h.bot.store.integrations.get(h.integrationId))?.removedAt).toBeUndefined();
+    expect((await h.bot.store.audit.list(50)).filter((e) => e.actor === 'Erin Walsh')).toEqual([]);
   });
 
   it('checks a management-group scope against the subscriptions below it (Defender ancestry)', async () => {
@@ -248,11 +248,11 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(JSON.stringify(child.value)).toContain('Added **Prod ITSM**');
     await teams('addIntegration', form({ name: 'Everything ITSM', scope: ROOT_SCOPE }), FRANK);
     expect(JSON.stringify(lastPosted())).toContain('Not allowed');
-    expect(h.bot.store.integrations.findByName('Everything ITSM')).toBeUndefined();
+    expect(await h.bot.store.integrations.findByName('Everything ITSM')).toBeUndefined();
     // The same rule guards the existing root-scoped integration.
     await teams('confirmRemoveIntegration', { integrationId: h.integrationId }, FRANK);
     expect(JSON.stringify(lastPosted())).toContain('Not allowed');
-    expect(h.bot.store.integrations.get(h.integrationId)?.removedAt).toBeUndefined();
+    expect((await h.bot.store.integrations.get(h.integrationId))?.removedAt).toBeUndefined();
   });
 
   it('Test records the last success or the last error, marking an error newer than the last success', async () => {
@@ -266,7 +266,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(failedText).toMatch(/"title":"Last error","value":"⚠ 2026-11-26 09:01 UTC: [^"]+"/);
     expect(failedText).toContain('"title":"Last success","value":"2026-11-26 09:00 UTC"');
     expect(failedText).toContain('⚠ Failing');
-    expect(h.bot.store.integrations.get(h.integrationId)?.lastError?.at).toBe('2026-11-26T09:01:00.000Z');
+    expect((await h.bot.store.integrations.get(h.integrationId))?.lastError?.at).toBe('2026-11-26T09:01:00.000Z');
 
     h.servicenow.control.clearFaults();
     h.clock.advance(60_000);
@@ -275,7 +275,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(okText).toContain('✅ Test of **Contoso ServiceNow** passed');
     expect(okText).toContain('"title":"Last success","value":"2026-11-26 09:02 UTC"');
     expect(okText).not.toContain('⚠ Failing');
-    expect(h.bot.store.integrations.get(h.integrationId)?.lastSuccessAt).toBe('2026-11-26T09:02:00.000Z');
+    expect((await h.bot.store.integrations.get(h.integrationId))?.lastSuccessAt).toBe('2026-11-26T09:02:00.000Z');
 
     // The Emulator gets the list as a new message.
     const emu = await emulator({ verb: 'testIntegration', integrationId: h.integrationId });
@@ -288,7 +288,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(cardProblems(confirmCardJson)).toEqual([]);
     expect(confirmCardJson.body[0].text).toBe('Remove the integration "Contoso ServiceNow"?');
     // Asking is not removing.
-    expect(h.bot.store.integrations.get(h.integrationId)?.removedAt).toBeUndefined();
+    expect((await h.bot.store.integrations.get(h.integrationId))?.removedAt).toBeUndefined();
     const yes = actionsOf(confirmCardJson).find((a) => a.verb === 'confirmRemoveIntegration');
     const cancel = actionsOf(confirmCardJson).find((a) => a.title === 'Cancel');
     expect(cancel.verb).toBe('listIntegrations');
@@ -299,9 +299,12 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     expect(text).toContain('Removed **Contoso ServiceNow**');
     expect(actionsOf(list.value).filter((a) => a.verb === 'testIntegration')).toEqual([]);
     expect(text).toContain('No integration yet');
-    expect(h.bot.store.integrations.get(h.integrationId)?.removedAt).toBe('2026-11-26T09:00:00.000Z');
-    expect(h.bot.store.integrations.list()).toEqual([]);
-    expect(h.bot.store.audit.list(10).find((e) => e.action === 'integration.remove')).toMatchObject({ actor: 'Alice Johnson', target: 'Contoso ServiceNow' });
+    expect((await h.bot.store.integrations.get(h.integrationId))?.removedAt).toBe('2026-11-26T09:00:00.000Z');
+    expect(await h.bot.store.integrations.list()).toEqual([]);
+    expect((await h.bot.store.audit.list(10)).find((e) => e.action === 'integration.remove')).toMatchObject({
+      actor: 'Alice Johnson',
+      target: 'Contoso ServiceNow',
+    });
 
     // A second click on an old card is harmless.
     const again = await teams('confirmRemoveIntegration', { integrationId: h.integrationId });
@@ -311,7 +314,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
   it('keeps secrets out of the data file', async () => {
     await teams('addIntegration', form({ name: 'Fabrikam ITSM' }));
     await teams('testIntegration', { integrationId: h.integrationId });
-    expect(h.bot.store.integrations.list()).toHaveLength(2);
+    expect(await h.bot.store.integrations.list()).toHaveLength(2);
     await h.bot.store.flush();
     const file = readFileSync(path.join(h.bot.dataDir, 'db.json'), 'utf8');
     expect(file).toContain('Fabrikam ITSM');

@@ -4,7 +4,7 @@
  */
 import { userObjectId } from '../../connectors/defender/dataset.js';
 import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
-import type { Assignment, Recommendation } from '../../storage/schema.js';
+import type { Assignment, Recommendation } from '../../core/model.js';
 import { execute } from '../harness/activities.js';
 import type { BotHarness } from '../harness/botHarness.js';
 import { cardProblems } from '../cards/validate.js';
@@ -88,7 +88,7 @@ describe('security admins decide on requests for more time, end to end', () => {
       .map((j) => j.value);
   const governancePuts = () => defender.sim.control.requests().filter((r) => r.method === 'PUT' && r.path.includes('/governanceAssignments/'));
   const governance = () => defender.sim.control.listGovernanceAssignments().find((g) => g.name === seeded.id)!;
-  const stored = () => bot.store.assignments.get(seeded.id)!;
+  const stored = async () => (await bot.store.assignments.get(seeded.id))!;
 
   async function ownerAsks(eta = '2026-12-18') {
     const res = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta, justification: JUSTIFICATION }, asBob()));
@@ -130,9 +130,9 @@ describe('security admins decide on requests for more time, end to end', () => {
     expect(outcome.actions ?? []).toEqual([]);
     expect(cardProblems(outcome)).toEqual([]);
 
-    expect(stored().dueDate).toBe('2026-12-18');
-    expect(stored().eta).toBeUndefined();
-    expect(bot.store.audit.list(5).find((e) => e.action === 'assignment.dueDate')).toMatchObject({
+    expect((await stored()).dueDate).toBe('2026-12-18');
+    expect((await stored()).eta).toBeUndefined();
+    expect((await bot.store.audit.list(5)).find((e) => e.action === 'assignment.dueDate')).toMatchObject({
       actor: ALICE,
       target: seeded.id,
       details: { from: '2026-12-04', to: '2026-12-18', via: 'approve', eta: '2026-12-18', requestedBy: BOB },
@@ -177,8 +177,8 @@ describe('security admins decide on requests for more time, end to end', () => {
       expect(reply.body[0].items[0].text).toBe('⚠️ Not allowed');
       expect(JSON.stringify(reply)).toContain('Owner, Contributor or Security Admin role');
     }
-    expect(stored().dueDate).toBe('2026-12-04');
-    expect(stored().eta?.date).toBe('2026-12-18');
+    expect((await stored()).dueDate).toBe('2026-12-04');
+    expect((await stored()).eta?.date).toBe('2026-12-18');
     expect(workNotes()).toHaveLength(notesBefore);
     expect(governancePuts()).toHaveLength(putsBefore);
     expect(textsTo('a:bob')).toEqual([]);
@@ -192,8 +192,8 @@ describe('security admins decide on requests for more time, end to end', () => {
 
     expect(res.body.value.body[0].text).toBe('More time declined');
     expect(res.body.value.body[1].text).toBe(`Declined by Alice Johnson — the due date stays 2026-12-04 (${BOB} asked for 2026-12-18).`);
-    expect(stored().dueDate).toBe('2026-12-04');
-    expect(stored().eta).toBeUndefined();
+    expect((await stored()).dueDate).toBe('2026-12-04');
+    expect((await stored()).eta).toBeUndefined();
     expect(workNotes()).toContainEqual(
       `Alice Johnson (${ALICE}) declined the request of ${BOB} for more time until 2026-12-18; the due date stays 2026-12-04.`,
     );
@@ -209,7 +209,7 @@ describe('security admins decide on requests for more time, end to end', () => {
     // Approving the same request afterwards does nothing.
     const late = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
     expect(late.body.value.body[1].text).toBe(`This request (new date 2026-12-18) was already handled by ${ALICE}: declined, the due date stays 2026-12-04.`);
-    expect(stored().dueDate).toBe('2026-12-04');
+    expect((await stored()).dueDate).toBe('2026-12-04');
   });
 
   it('names who handled a request even after thousands of later audit entries', async () => {
@@ -222,7 +222,7 @@ describe('security admins decide on requests for more time, end to end', () => {
         bot.store.audit.append({ at, actor: 'resolution', action: 'assignment.healthy-pass', target: `other-${i}`, details: {} }),
       ),
     );
-    expect(bot.store.audit.list(1000).some((e) => e.target === seeded.id)).toBe(false);
+    expect((await bot.store.audit.list(1000)).some((e) => e.target === seeded.id)).toBe(false);
 
     const late = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
     expect(late.body.value.body[1].text).toBe(`This request (new date 2026-12-18) was already handled by ${ALICE}: declined, the due date stays 2026-12-04.`);
@@ -247,9 +247,9 @@ describe('security admins decide on requests for more time, end to end', () => {
 
     expect(workNotes().filter((n) => n.startsWith('Due date changed'))).toHaveLength(1);
     expect(governancePuts().slice(putsBefore)).toHaveLength(1);
-    expect(bot.store.audit.list(20).filter((e) => e.action === 'assignment.dueDate')).toHaveLength(1);
+    expect((await bot.store.audit.list(20)).filter((e) => e.action === 'assignment.dueDate')).toHaveLength(1);
     expect(textsTo('a:bob')).toHaveLength(1);
-    expect(stored().dueDate).toBe('2026-12-18');
+    expect((await stored()).dueDate).toBe('2026-12-18');
   });
 
   it('changeDueDate: validates the date and note, then changes the due date with the admin note', async () => {
@@ -276,7 +276,7 @@ describe('security admins decide on requests for more time, end to end', () => {
       await bot.send(execute(verb, data, inChannel(ALICE_FROM)));
       expect(JSON.stringify(bot.connector.cards().at(-1))).toContain(problem);
     }
-    expect(stored().dueDate).toBe('2026-12-04');
+    expect((await stored()).dueDate).toBe('2026-12-04');
     expect(governancePuts()).toHaveLength(putsBefore);
 
     // Admins can change the due date without any request; an empty note is allowed.
@@ -284,7 +284,7 @@ describe('security admins decide on requests for more time, end to end', () => {
       execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: 'Agreed in the change board' }, inChannel(ALICE_FROM)),
     );
     expect(res.body.value.body[1].text).toBe('Changed by Alice Johnson — new due date 2027-01-15 (was 2026-12-04).');
-    expect(stored().dueDate).toBe('2027-01-15');
+    expect((await stored()).dueDate).toBe('2027-01-15');
     expect(workNotes()).toContainEqual(`Due date changed from 2026-12-04 to 2027-01-15 by Alice Johnson (${ALICE}): Agreed in the change board`);
     const put = governancePuts().at(-1)!;
     expect(validateOperationRequest(SPEC.governanceAssignments, GOV_PATH, 'put', put.body)).toEqual([]);
@@ -302,8 +302,8 @@ describe('security admins decide on requests for more time, end to end', () => {
     const change = request.actions[2].card.actions[0];
     const res = await bot.send(execute('changeDueDate', { ...change.data, dueDate: '2026-12-11', note: '' }, inChannel(ALICE_FROM)));
     expect(res.body.value.body[0].text).toBe('Due date changed');
-    expect(stored().dueDate).toBe('2026-12-11');
-    expect(stored().eta).toBeUndefined();
+    expect((await stored()).dueDate).toBe('2026-12-11');
+    expect((await stored()).eta).toBeUndefined();
     expect(workNotes()).toContainEqual(`Due date changed from 2026-12-04 to 2026-12-11 by Alice Johnson (${ALICE}): no reason given`);
     expect(governance().properties.remediationEta).toBeUndefined();
     expect(textsTo('a:bob')).toEqual([
@@ -311,7 +311,7 @@ describe('security admins decide on requests for more time, end to end', () => {
     ]);
     const approveLater = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(CAROL_FROM)));
     expect(approveLater.body.value.body[0].text).toBe('Already handled');
-    expect(stored().dueDate).toBe('2026-12-11');
+    expect((await stored()).dueDate).toBe('2026-12-11');
   });
   describe('four eyes: the requester or owner is not their own approver', () => {
     beforeEach(() => {
@@ -332,25 +332,25 @@ describe('security admins decide on requests for more time, end to end', () => {
       expect(fourEyesRefusal()).toContain('You asked for this extension yourself, so another security admin must approve it (four eyes). Nothing was changed.');
 
       // Known only by the Entra object id (no stored 1:1 chat): the request recorded it.
-      expect(bot.store.audit.findLast(seeded.id, (e) => e.action === 'assignment.eta')?.details.requestedByObjectId).toBe(BOB_FROM.aadObjectId);
+      expect((await bot.store.audit.findLast(seeded.id, { actions: ['assignment.eta'] }))?.details.requestedByObjectId).toBe(BOB_FROM.aadObjectId);
       await bot.store.conversations.remove('a:bob');
       await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel({ ...BOB_FROM, id: '29:bob-other-device' })));
       expect(fourEyesRefusal()).toContain('four eyes');
 
       // A request recorded before object ids were (no audit id) with the UPN in other casing.
       await bot.store.conversations.upsert(conversation('a:bob', bot.connector.url, { userUpn: BOB, userAadObjectId: BOB_FROM.aadObjectId }));
-      await bot.store.assignments.upsertMany([{ ...stored(), eta: { ...stored().eta!, requestedBy: 'Bob.Martinez@CONTOSO.com' } }]);
+      await bot.store.assignments.upsertMany([{ ...(await stored()), eta: { ...(await stored()).eta!, requestedBy: 'Bob.Martinez@CONTOSO.com' } }]);
       await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(BOB_FROM)));
       expect(fourEyesRefusal()).toContain('four eyes');
 
-      expect(stored().dueDate).toBe('2026-12-04');
-      expect(stored().eta?.date).toBe('2026-12-18');
+      expect((await stored()).dueDate).toBe('2026-12-04');
+      expect((await stored()).eta?.date).toBe('2026-12-18');
       expect(workNotes()).toHaveLength(notesBefore);
       expect(governancePuts()).toHaveLength(putsBefore);
 
       const res = await bot.send(execute('approveMoreTime', request.actions[0].data, inChannel(ALICE_FROM)));
       expect(res.body.value.body[0].text).toBe('More time approved');
-      expect(stored().dueDate).toBe('2026-12-18');
+      expect((await stored()).dueDate).toBe('2026-12-18');
     });
 
     it('the owner cannot change their own due date, with or without a request card', async () => {
@@ -360,16 +360,16 @@ describe('security admins decide on requests for more time, end to end', () => {
       expect(fourEyesRefusal()).toContain('You own this assignment, so another security admin must change its due date (four eyes).');
       await bot.send(execute('changeDueDate', { assignmentId: seeded.id, dueDate: '2027-01-15', note: 'mine' }, inChannel(BOB_FROM)));
       expect(fourEyesRefusal()).toContain('four eyes');
-      expect(stored().dueDate).toBe('2026-12-04');
-      expect(stored().eta?.date).toBe('2026-12-18');
+      expect((await stored()).dueDate).toBe('2026-12-04');
+      expect((await stored()).eta?.date).toBe('2026-12-18');
     });
 
     it('the requester may decline (withdraw) their own request: nothing moves but the request', async () => {
       const request = await ownerAsks();
       const res = await bot.send(execute('declineMoreTime', request.actions[1].data, inChannel(BOB_FROM)));
       expect(res.body.value.body[0].text).toBe('More time declined');
-      expect(stored().dueDate).toBe('2026-12-04');
-      expect(stored().eta).toBeUndefined();
+      expect((await stored()).dueDate).toBe('2026-12-04');
+      expect((await stored()).eta).toBeUndefined();
     });
   });
 

@@ -1,5 +1,5 @@
-import type { Store } from '../../storage/repositories.js';
-import { assignmentSchema, type Assignment, type Conversation } from '../../storage/schema.js';
+import type { Store } from '../../app/ports.js';
+import { assignmentSchema, type Assignment, type Conversation } from '../../core/model.js';
 
 let seq = 0;
 

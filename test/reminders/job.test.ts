@@ -78,9 +78,9 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     expect(text).toContain(`"url":"${overdue.ticket!.link}"`);
     expect(text).toContain(`assessmentKey/${overdue.recommendationKey}`);
     expect(text).toContain('"verb":"requestMoreTime"');
-    expect(bot.store.reminders.wasSent(`digest:${BOB}:2026-W49`)).toBe(true);
+    expect(await bot.store.reminders.wasSent(`digest:${BOB}:2026-W49`)).toBe(true);
     // The item due in 3 days is covered by the digest: no separate nudge now or later this week.
-    expect(bot.store.reminders.wasSent(`nudge:${thisWeek.id}:2026-12-03`)).toBe(true);
+    expect(await bot.store.reminders.wasSent(`nudge:${thisWeek.id}:2026-12-03`)).toBe(true);
 
     bot.clock.advance(24 * 3600_000);
     expect(await job.runOnce()).toMatchObject({ digests: 0, nudges: 0 });
@@ -158,12 +158,7 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     expect(updates).toHaveLength(1);
     expect(updates[0]).toMatchObject({ conversationId: CHANNEL, activityId: 'act-rec-1' });
     expect(JSON.stringify(updates[0]!.body)).toContain('overdue, grace period ended');
-    expect(
-      bot.store.audit
-        .list(10)
-        .filter((e) => e.action === 'assignment.grace-ended')
-        .map((e) => e.target),
-    ).toEqual([graced.id]);
+    expect((await bot.store.audit.list(10)).filter((e) => e.action === 'assignment.grace-ended').map((e) => e.target)).toEqual([graced.id]);
   });
 
   it("forgets sent keys of periods long over each pass, but never a live assignment's grace-ended key", async () => {
@@ -177,10 +172,10 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
 
     expect(await jobFor(bot).runOnce()).toMatchObject({ graceAnnouncements: 0 });
     expect(postsTo(CHANNEL)).toHaveLength(0);
-    expect(bot.store.reminders.wasSent(`grace-ended:${graced.id}`)).toBe(true);
-    expect(bot.store.reminders.wasSent(`digest:${BOB}:2026-W31`)).toBe(false);
-    expect(bot.store.reminders.wasSent(`nudge:${graced.id}:2026-08-01`)).toBe(false);
-    expect(bot.store.reminders.wasSent(`digest:${BOB}:2026-W45`)).toBe(true);
+    expect(await bot.store.reminders.wasSent(`grace-ended:${graced.id}`)).toBe(true);
+    expect(await bot.store.reminders.wasSent(`digest:${BOB}:2026-W31`)).toBe(false);
+    expect(await bot.store.reminders.wasSent(`nudge:${graced.id}:2026-08-01`)).toBe(false);
+    expect(await bot.store.reminders.wasSent(`digest:${BOB}:2026-W45`)).toBe(true);
   });
 
   it('escalates only overdue items to the manager from Graph, grouped by report', async () => {
@@ -226,7 +221,7 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     expect(notes[0]!.body.text).toContain(ghost);
     expect(notes[0]!.body.text.split(ghost)).toHaveLength(2);
     // Not claimed: once the owner installs the bot, the next pass reaches them.
-    expect(bot.store.reminders.wasSent(`digest:${ghost}:2026-W49`)).toBe(false);
+    expect(await bot.store.reminders.wasSent(`digest:${ghost}:2026-W49`)).toBe(false);
     await bot.store.conversations.upsert(conversation('a:ghost', bot.connector.url, { userUpn: ghost }));
     expect(await jobFor(bot).runOnce()).toMatchObject({ digests: 1, unreachable: [] });
     expect(postsTo('a:ghost')).toHaveLength(1);

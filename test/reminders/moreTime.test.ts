@@ -1,5 +1,5 @@
 import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
-import type { Assignment } from '../../storage/schema.js';
+import type { Assignment } from '../../core/model.js';
 import { execute, message } from '../harness/activities.js';
 import type { BotHarness } from '../harness/botHarness.js';
 import type { Harness } from '../defender/helpers.js';
@@ -63,10 +63,14 @@ describe('request more time, end to end', () => {
     expect(result).toContain(`work note added to ${seeded.ticket!.number}`);
     expect(result).toContain('remediation ETA set to 2026-12-18');
 
-    const stored = bot.store.assignments.get(seeded.id)!;
+    const stored = (await bot.store.assignments.get(seeded.id))!;
     expect(stored.eta).toEqual({ date: '2026-12-18', justification, requestedBy: BOB, at: '2026-11-30T09:00:00.000Z' });
     expect(stored.dueDate).toBe('2026-12-04');
-    expect(bot.store.audit.list(5).find((e) => e.action === 'assignment.eta')).toMatchObject({ actor: BOB, target: seeded.id, details: { eta: '2026-12-18' } });
+    expect((await bot.store.audit.list(5)).find((e) => e.action === 'assignment.eta')).toMatchObject({
+      actor: BOB,
+      target: seeded.id,
+      details: { eta: '2026-12-18' },
+    });
 
     const notes = sn.control
       .journal(seeded.ticket!.sysId)
@@ -114,7 +118,7 @@ describe('request more time, end to end', () => {
     expect(notes).toHaveLength(1);
     expect(governancePuts().slice(putsBefore)).toHaveLength(1);
     expect(requestCards()).toHaveLength(1);
-    expect(bot.store.audit.list(50).filter((e) => e.action === 'assignment.eta')).toHaveLength(1);
+    expect((await bot.store.audit.list(50)).filter((e) => e.action === 'assignment.eta')).toHaveLength(1);
 
     // A different date is a new request and goes out again.
     const changed = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta: '2026-12-22', justification }, asBob()));
@@ -138,7 +142,7 @@ describe('request more time, end to end', () => {
       await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta, justification }, asBob()));
       expect(JSON.stringify(bot.connector.cards().at(-1))).toContain(problem);
     }
-    expect(bot.store.assignments.get(seeded.id)!.eta).toBeUndefined();
+    expect((await bot.store.assignments.get(seeded.id))!.eta).toBeUndefined();
     expect(sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes' && j.value.includes('more time'))).toEqual([]);
   });
 
@@ -150,6 +154,6 @@ describe('request more time, end to end', () => {
     const result = JSON.stringify(res.body.value);
     expect(result).toContain('More time requested, with problems');
     expect(result).toContain('the governance assignment no longer exists in Defender');
-    expect(bot.store.assignments.get(seeded.id)!.eta?.date).toBe('2026-12-18');
+    expect((await bot.store.assignments.get(seeded.id))!.eta?.date).toBe('2026-12-18');
   });
 });

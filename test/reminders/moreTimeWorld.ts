@@ -1,7 +1,7 @@
 import { ManualClock } from '../../core/clock.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
-import type { Assignment } from '../../storage/schema.js';
+import type { Assignment } from '../../core/model.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { startHarness, type Harness } from '../defender/helpers.js';
 import { assignment, seed } from './fixtures.js';
@@ -38,7 +38,7 @@ export async function startMoreTimeWorld(
   const target = defender.sim.control.listAssessments({ code: 'Unhealthy' })[0]!;
   const subscriptionId = target.resourceId.split('/')[2]!;
   await bot.app.integrations.add({ name: 'ITSM', scope: `/subscriptions/${subscriptionId}`, instanceUrl: sn.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
-  const integration = bot.store.integrations.findByName('ITSM')!;
+  const integration = (await bot.store.integrations.findByName('ITSM'))!;
   const ticket = await bot.app.integrations
     .clientFor(integration)
     .createTicket('incident', { short_description: 'Fix it' }, { correlationId: 'corr-more-time', correlationDisplay: 'Defender for Cloud' });

@@ -30,7 +30,7 @@ describe('reaching owners in Teams by UPN', () => {
     expect(decodeURIComponent(lookup!.path)).toContain('/members/bob.martinez@contoso.com');
     const create = bot.connector.calls.find((c) => c.method === 'POST' && c.path === '/v3/conversations');
     expect(create!.body).toMatchObject({ isGroup: false, members: [{ id: '29:bob' }], tenantId: TENANT });
-    const chat = bot.store.conversations.list().find((c) => c.userUpn === 'bob.martinez@contoso.com');
+    const chat = (await bot.store.conversations.list()).find((c) => c.userUpn === 'bob.martinez@contoso.com');
     expect(chat).toMatchObject({ kind: 'personal', channelId: 'msteams', tenantId: TENANT });
     const digest = bot.connector.activities().find((a) => a.conversationId === chat!.id);
     expect(JSON.stringify(digest!.body)).toContain('Hi Bob');
@@ -66,7 +66,7 @@ describe('reaching owners in Teams by UPN', () => {
       userPrincipalName: 'ada.admin@contoso.com',
     });
     await bot.send(message('help', { serviceUrl: bot.connector.url }));
-    expect(bot.store.conversations.get('a:personal-1')).toMatchObject({
+    expect(await bot.store.conversations.get('a:personal-1')).toMatchObject({
       userUpn: 'ada.admin@contoso.com',
       userAadObjectId: '00000000-0000-0000-0000-0000000000a1',
     });

@@ -1,8 +1,8 @@
 import { userId } from '../../connectors/servicenow/simulator/index.js';
-import type { Assignment } from '../../storage/schema.js';
+import type { Assignment } from '../../core/model.js';
 import { startWorld, type World } from './world.js';
 
-const get = (w: World, a: Assignment) => w.bot.store.assignments.get(a.id)!;
+const get = async (w: World, a: Assignment) => (await w.bot.store.assignments.get(a.id))!;
 
 describe('resolution job: one integration whose secret cannot be decrypted', () => {
   let w: World;
@@ -32,10 +32,10 @@ describe('resolution job: one integration whose secret cannot be decrypted', () 
     const report = await w.job.runOnce();
     expect(report.errors).toBeGreaterThanOrEqual(1);
     expect(report).toMatchObject({ ownersChanged: 1, resolved: 1 });
-    expect(get(w, good)).toMatchObject({ status: 'open', owner: 'carol.nguyen@contoso.com' });
-    expect(get(w, fixed)).toMatchObject({ status: 'resolved' });
+    expect(await get(w, good)).toMatchObject({ status: 'open', owner: 'carol.nguyen@contoso.com' });
+    expect(await get(w, fixed)).toMatchObject({ status: 'resolved' });
     expect(w.snow.control.record('incident', fixed.ticket!.sysId)!.state).toBe('6');
     // The broken integration's assignment is left as it was, for a later pass.
-    expect(get(w, { ...lost, integrationId: broken.id })).toMatchObject({ status: 'open', integrationId: broken.id });
+    expect(await get(w, { ...lost, integrationId: broken.id })).toMatchObject({ status: 'open', integrationId: broken.id });
   });
 });

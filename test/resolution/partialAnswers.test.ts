@@ -4,10 +4,10 @@
  * it left out. Real HTTP throughout (see world.ts); the simulator injects the partial answers.
  */
 import { WATERMARK_KEY } from '../../jobs/resolution.js';
-import type { Assignment } from '../../storage/schema.js';
+import type { Assignment } from '../../core/model.js';
 import { startWorld, type World } from './world.js';
 
-const get = (w: World, a: Assignment) => w.bot.store.assignments.get(a.id)!;
+const get = async (w: World, a: Assignment) => (await w.bot.store.assignments.get(a.id))!;
 const row = (w: World, a: Assignment) => w.snow.control.record(a.ticketType, a.ticket!.sysId)!;
 const assessmentReads = (w: World) =>
   w.defender.control.requestCount({ kind: 'arm', method: 'GET', pathIncludes: '/providers/Microsoft.Security/assessments/' });
@@ -31,14 +31,14 @@ describe('resolution job: partial Resource Graph answers', () => {
     const partial = await w.job.runOnce();
     // The row that did arrive is real: the healthy one resolves.
     expect(partial).toMatchObject({ incompleteAnswers: 1, resolved: 1 });
-    expect(get(w, fixed).status).toBe('resolved');
-    expect(get(w, deleted)).toMatchObject({ status: 'open', healthyPasses: 0 });
+    expect((await get(w, fixed)).status).toBe('resolved');
+    expect(await get(w, deleted)).toMatchObject({ status: 'open', healthyPasses: 0 });
     expect(row(w, deleted).state).not.toBe('6');
     expect(assessmentReads(w)).toBe(readsBefore);
 
     const complete = await w.job.runOnce();
     expect(complete).toMatchObject({ incompleteAnswers: 0, resolved: 1 });
-    expect(get(w, deleted).status).toBe('resolved');
+    expect((await get(w, deleted)).status).toBe('resolved');
     expect(row(w, deleted).close_notes).toContain('no longer reported by Azure Resource Graph');
   });
 
@@ -50,7 +50,7 @@ describe('resolution job: partial Resource Graph answers', () => {
     expect(other.id < a.assessmentId).toBe(true);
     w.defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
     expect(await w.job.runOnce()).toMatchObject({ resolved: 1 });
-    const watermark = w.bot.store.meta.get(WATERMARK_KEY)!;
+    const watermark = (await w.bot.store.meta.get(WATERMARK_KEY))!;
 
     w.clock.advance(60 * 60_000);
     w.defender.control.markUnhealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
@@ -61,12 +61,12 @@ describe('resolution job: partial Resource Graph answers', () => {
 
     const partial = await w.job.runOnce();
     expect(partial).toMatchObject({ full: false, incompleteAnswers: 1, reopened: 0 });
-    expect(w.bot.store.meta.get(WATERMARK_KEY)).toBe(watermark);
-    expect(get(w, a).status).toBe('resolved');
+    expect(await w.bot.store.meta.get(WATERMARK_KEY)).toBe(watermark);
+    expect((await get(w, a)).status).toBe('resolved');
 
     const complete = await w.job.runOnce();
     expect(complete).toMatchObject({ full: false, incompleteAnswers: 0, reopened: 1 });
-    expect(get(w, a).status).toBe('open');
-    expect(Date.parse(w.bot.store.meta.get(WATERMARK_KEY)!)).toBeGreaterThan(Date.parse(watermark));
+    expect((await get(w, a)).status).toBe('open');
+    expect(Date.parse((await w.bot.store.meta.get(WATERMARK_KEY))!)).toBeGreaterThan(Date.parse(watermark));
   });
 });

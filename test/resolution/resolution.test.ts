@@ -2,10 +2,10 @@ import { DAY_MS } from '../../core/clock.js';
 import { CLOSE_REASON } from '../../core/resolution.js';
 import { userId } from '../../connectors/servicenow/simulator/index.js';
 import { WATERMARK_KEY } from '../../jobs/resolution.js';
-import type { Assignment } from '../../storage/schema.js';
+import type { Assignment } from '../../core/model.js';
 import { ALICE, startWorld, type World } from './world.js';
 
-const get = (w: World, a: Assignment) => w.bot.store.assignments.get(a.id)!;
+const get = async (w: World, a: Assignment) => (await w.bot.store.assignments.get(a.id))!;
 const row = (w: World, a: Assignment) => w.snow.control.record(a.ticketType, a.ticket!.sysId)!;
 const journal = (w: World, sysId: string) => w.snow.control.journal(sysId).map((j) => j.value);
 const governance = (w: World, a: Assignment) =>
@@ -21,7 +21,7 @@ describe('resolution job: Defender → ServiceNow', () => {
   it('incident: healthy → ticket resolved with evidence, governance deleted, card updated, announced once', async () => {
     w = await startWorld();
     const a = await w.seed({ ticketType: 'incident' });
-    const card = w.bot.store.recommendations.getCard('19:channel-1@thread.tacv2', a.recommendationKey)!;
+    const card = (await w.bot.store.recommendations.getCard('19:channel-1@thread.tacv2', a.recommendationKey))!;
     expect(governance(w, a)).toBeDefined();
 
     // Still unhealthy: nothing happens.
@@ -40,7 +40,7 @@ describe('resolution job: Defender → ServiceNow', () => {
     expect(row(w, a).close_notes).toContain(`assessment status Healthy since ${changedAt}`);
     expect(row(w, a).close_notes).toContain(a.recommendationName);
     expect(row(w, a).close_notes).toContain(a.resourceId);
-    expect(get(w, a)).toMatchObject({
+    expect(await get(w, a)).toMatchObject({
       status: 'resolved',
       closeReason: CLOSE_REASON.autoResolved,
       resolvedAt: w.clock.now().toISOString(),
@@ -51,7 +51,7 @@ describe('resolution job: Defender → ServiceNow', () => {
     const put = w.bot.connector.activities().find((c) => c.method === 'PUT' && c.activityId === card.activityId)!;
     expect(put.body.attachments[0].contentType).toBe('application/vnd.microsoft.card.adaptive');
     expect(JSON.stringify(put.body)).not.toContain(a.ticket!.number);
-    expect(w.bot.store.audit.list(20).some((e) => e.action === 'assignment.resolve' && e.target === a.id)).toBe(true);
+    expect((await w.bot.store.audit.list(20)).some((e) => e.action === 'assignment.resolve' && e.target === a.id)).toBe(true);
 
     // Next pass: nothing more to say.
     w.bot.connector.reset();
@@ -66,17 +66,17 @@ describe('resolution job: Defender → ServiceNow', () => {
     const b0 = await w.seed({ ticketType: 'incident', withCard: false });
     // b shares a's ticket, as the form's "one ticket for the selection" creates them.
     const b = { ...b0, ticketGrouping: 'single' as const, ticket: a.ticket, batchId: a.batchId };
-    await w.bot.store.assignments.upsertMany([{ ...get(w, a), ticketGrouping: 'single' }, b]);
+    await w.bot.store.assignments.upsertMany([{ ...(await get(w, a)), ticketGrouping: 'single' }, b]);
     healthy(w, a);
     expect(await w.job.runOnce()).toMatchObject({ resolved: 1, errors: 0 });
     expect(row(w, a).state).toBe('1');
-    expect(get(w, a).status).toBe('resolved');
-    expect(get(w, b).status).toBe('open');
+    expect((await get(w, a)).status).toBe('resolved');
+    expect((await get(w, b)).status).toBe('open');
     expect(w.announcements()).toEqual([`✅ ${subject(a)} is healthy again — ${a.ticket!.number} stays open for 1 other resource.`]);
     healthy(w, b);
     await w.job.runOnce();
     expect(row(w, a).state).toBe('6');
-    expect(get(w, b).status).toBe('resolved');
+    expect((await get(w, b)).status).toBe('resolved');
   });
 
   it('resource deleted counts as fixed: incident resolved with that evidence', async () => {
@@ -96,7 +96,7 @@ describe('resolution job: Defender → ServiceNow', () => {
     const report = await w.job.runOnce();
     expect(report).toMatchObject({ resolved: 0, needsManual: 1, announcements: 1 });
     expect(row(w, a).state).toBe('101');
-    expect(get(w, a)).toMatchObject({ status: 'awaiting-manual-close', governance: { status: 'deleted' } });
+    expect(await get(w, a)).toMatchObject({ status: 'awaiting-manual-close', governance: { status: 'deleted' } });
     const [text] = w.announcements();
     expect(text).toContain(`✅ ${subject(a)} is healthy again — ${a.ticket!.number} needs manual closure in ServiceNow (${a.ticket!.link}).`);
     expect(text).not.toContain('resolved automatically');
@@ -109,7 +109,7 @@ describe('resolution job: Defender → ServiceNow', () => {
     w.snow.control.setFields('problem', a.ticket!.sysId, { state: '107', resolution_code: 'fix_applied' });
     const closed = await w.job.runOnce();
     expect(closed).toMatchObject({ closedAfterManual: 1, announcements: 1 });
-    expect(get(w, a)).toMatchObject({ status: 'resolved', closeReason: CLOSE_REASON.closedAfterHealthy });
+    expect(await get(w, a)).toMatchObject({ status: 'resolved', closeReason: CLOSE_REASON.closedAfterHealthy });
     expect(w.announcements()).toEqual([`✅ ${a.ticket!.number} was closed in ServiceNow — the assignment for ${subject(a)} is resolved.`]);
   });
 
@@ -119,7 +119,7 @@ describe('resolution job: Defender → ServiceNow', () => {
     healthy(w, a);
     expect(await w.job.runOnce()).toMatchObject({ needsManual: 1, resolved: 0 });
     expect(row(w, a).state).toBe('-5');
-    expect(get(w, a).status).toBe('awaiting-manual-close');
+    expect((await get(w, a)).status).toBe('awaiting-manual-close');
     expect(w.announcements()[0]).toContain(`${a.ticket!.number} needs manual closure in ServiceNow`);
   });
 
@@ -128,14 +128,14 @@ describe('resolution job: Defender → ServiceNow', () => {
     const a = await w.seed({ ticketType: 'incident', withCard: false });
     healthy(w, a);
     expect(await w.job.runOnce()).toMatchObject({ waiting: 1, resolved: 0, announcements: 0 });
-    expect(get(w, a)).toMatchObject({ status: 'open', healthyPasses: 1 });
+    expect(await get(w, a)).toMatchObject({ status: 'open', healthyPasses: 1 });
     expect(row(w, a).state).toBe('1');
 
     // Flaps back: the count restarts.
     w.clock.advance(60_000);
     unhealthy(w, a);
     await w.job.runOnce();
-    expect(get(w, a)).toMatchObject({ status: 'open', healthyPasses: 0 });
+    expect(await get(w, a)).toMatchObject({ status: 'open', healthyPasses: 0 });
 
     w.clock.advance(60_000);
     healthy(w, a);
@@ -144,7 +144,7 @@ describe('resolution job: Defender → ServiceNow', () => {
     const second = await w.job.runOnce();
     expect(second).toMatchObject({ resolved: 1 });
     expect(row(w, a).state).toBe('6');
-    expect(get(w, a)).toMatchObject({ status: 'resolved', healthyPasses: 2 });
+    expect(await get(w, a)).toMatchObject({ status: 'resolved', healthyPasses: 2 });
   });
 });
 
@@ -166,8 +166,8 @@ describe('resolution job: regressions', () => {
     expect(report).toMatchObject({ reopened: 1, reopenedAsNew: 0, announcements: 1, errors: 0 });
     expect(row(w, a).state).toBe('2');
     expect(journal(w, a.ticket!.sysId).some((n) => n.includes('Reopened automatically') && n.includes('Unhealthy again'))).toBe(true);
-    expect(get(w, a)).toMatchObject({ status: 'open', healthyPasses: 0, governance: { status: 'synced' } });
-    expect(get(w, a).closeReason).toBeUndefined();
+    expect(await get(w, a)).toMatchObject({ status: 'open', healthyPasses: 0, governance: { status: 'synced' } });
+    expect((await get(w, a)).closeReason).toBeUndefined();
     expect(governance(w, a)?.properties).toMatchObject({ owner: ALICE, additionalData: { ticketLink: a.ticket!.link } });
     expect(w.announcements()).toEqual([`🔁 ${subject(a)} is unhealthy again — ${a.ticket!.number} reopened.`]);
 
@@ -186,14 +186,14 @@ describe('resolution job: regressions', () => {
     await w.job.runOnce();
     w.snow.control.setFields('problem', a.ticket!.sysId, { state: '107', resolution_code: 'fix_applied' });
     await w.job.runOnce();
-    expect(get(w, a).status).toBe('resolved');
+    expect((await get(w, a)).status).toBe('resolved');
     w.bot.connector.reset();
 
     w.clock.advance(2 * DAY_MS);
     unhealthy(w, a);
     const report = await w.job.runOnce();
     expect(report).toMatchObject({ reopenedAsNew: 1, announcements: 1, errors: 0 });
-    const now = get(w, a);
+    const now = await get(w, a);
     expect(now.status).toBe('open');
     expect(now.previousTicket).toMatchObject({ number: a.ticket!.number, sysId: a.ticket!.sysId });
     expect(now.ticket!.number).not.toBe(a.ticket!.number);
@@ -227,8 +227,8 @@ describe('resolution job: regressions', () => {
     expect(inc).toMatchObject({ reopened: 0, reopenedAsNew: 0 });
     expect(full).toMatchObject({ reopened: 0, reopenedAsNew: 0 });
     expect(row(w, a).state).toBe('6');
-    expect(get(w, a).status).toBe('resolved');
-    expect(w.bot.store.assignments.findLiveByKey(a.key)).toBeUndefined();
+    expect((await get(w, a)).status).toBe('resolved');
+    expect(await w.bot.store.assignments.findLiveByKey(a.key)).toBeUndefined();
     expect(governance(w, a)).toBeUndefined();
     expect(w.announcements()).toEqual([]);
   });
@@ -238,7 +238,7 @@ describe('resolution job: regressions', () => {
     const a = await w.seed({ ticketType: 'incident', withCard: false });
     healthy(w, a);
     await w.job.runOnce();
-    expect(w.bot.store.meta.get(WATERMARK_KEY)).toBeDefined();
+    expect(await w.bot.store.meta.get(WATERMARK_KEY)).toBeDefined();
     w.clock.advance(DAY_MS);
     unhealthy(w, a);
     // As if a change had been indexed late: the stored watermark is already past it.
@@ -257,7 +257,7 @@ describe('resolution job: regressions', () => {
     const a = await w.seed({ ticketType: 'incident', withCard: false });
     healthy(w, a);
     await w.job.runOnce();
-    const wm = w.bot.store.meta.get(WATERMARK_KEY)!;
+    const wm = (await w.bot.store.meta.get(WATERMARK_KEY))!;
     w.clock.advance(DAY_MS);
     unhealthy(w, a);
     const rgBefore = w.defender.control.requestCount({ kind: 'resourceGraph' });
@@ -265,7 +265,7 @@ describe('resolution job: regressions', () => {
     expect(inc).toMatchObject({ full: false, reopened: 1 });
     // One changed-since query; no open assignment left to read by id.
     expect(w.defender.control.requestCount({ kind: 'resourceGraph' }) - rgBefore).toBe(1);
-    expect(Date.parse(w.bot.store.meta.get(WATERMARK_KEY)!)).toBeGreaterThan(Date.parse(wm));
+    expect(Date.parse((await w.bot.store.meta.get(WATERMARK_KEY))!)).toBeGreaterThan(Date.parse(wm));
   });
 });
 
@@ -279,12 +279,12 @@ describe('resolution job: ServiceNow → bot', () => {
     w.snow.control.setFields('incident', a.ticket!.sysId, { state: '8' });
     const report = await w.job.runOnce();
     expect(report).toMatchObject({ removedInServiceNow: 1, governanceDeleted: 1, announcements: 1, cardsUpdated: 1 });
-    expect(get(w, a)).toMatchObject({ status: 'removed', closeReason: 'closed in ServiceNow', governance: { status: 'deleted' } });
+    expect(await get(w, a)).toMatchObject({ status: 'removed', closeReason: 'closed in ServiceNow', governance: { status: 'deleted' } });
     expect(governance(w, a)).toBeUndefined();
     expect(w.announcements()).toEqual([
       `${subject(a)} is unassigned again: ${a.ticket!.number} was closed in ServiceNow while the resource is still unhealthy.`,
     ]);
-    expect(w.bot.store.assignments.findLiveByKey(a.key)).toBeUndefined();
+    expect(await w.bot.store.assignments.findLiveByKey(a.key)).toBeUndefined();
   });
 
   it('change closed in ServiceNow (state Closed) is removed the same way', async () => {
@@ -292,7 +292,7 @@ describe('resolution job: ServiceNow → bot', () => {
     const a = await w.seed({ ticketType: 'change_request', withCard: false });
     w.snow.control.setFields('change_request', a.ticket!.sysId, { state: '3' });
     expect(await w.job.runOnce()).toMatchObject({ removedInServiceNow: 1 });
-    expect(get(w, a).status).toBe('removed');
+    expect((await get(w, a)).status).toBe('removed');
   });
 
   it('assigned_to changed in ServiceNow: assignment owner and governance owner follow', async () => {
@@ -301,7 +301,7 @@ describe('resolution job: ServiceNow → bot', () => {
     w.snow.control.setFields('incident', a.ticket!.sysId, { assigned_to: userId('carol.nguyen') });
     const report = await w.job.runOnce();
     expect(report).toMatchObject({ ownersChanged: 1, errors: 0 });
-    expect(get(w, a)).toMatchObject({ status: 'open', owner: 'carol.nguyen@contoso.com', governance: { status: 'synced' } });
+    expect(await get(w, a)).toMatchObject({ status: 'open', owner: 'carol.nguyen@contoso.com', governance: { status: 'synced' } });
     expect(governance(w, a)?.properties).toMatchObject({ owner: 'carol.nguyen@contoso.com', remediationDueDate: '2026-12-31T23:59:59Z' });
     expect(w.announcements()[0]).toContain('reassigned in ServiceNow to carol.nguyen@contoso.com');
     expect(await w.job.runOnce()).toMatchObject({ ownersChanged: 0 });
@@ -315,7 +315,7 @@ describe('resolution job: ServiceNow → bot', () => {
     const report = await w.job.runOnce();
     expect(report).toMatchObject({ integrationRemoved: 2, governanceDeleted: 2, errors: 0 });
     for (const x of [a, b]) {
-      expect(get(w, x)).toMatchObject({ status: 'removed', closeReason: 'integration removed' });
+      expect(await get(w, x)).toMatchObject({ status: 'removed', closeReason: 'integration removed' });
       expect(governance(w, x)).toBeUndefined();
       expect(journal(w, x.ticket!.sysId).some((n) => n.includes('integration "Contoso ITSM" was removed'))).toBe(true);
     }
@@ -340,11 +340,11 @@ describe('resolution job: restarts', () => {
     await w.restart();
     // As if the process had died after ServiceNow resolved the ticket but before our write landed.
     await w.bot.store.assignments.upsertMany([
-      { ...get(w, a), status: 'open', resolvedAt: undefined, closeReason: undefined, governance: { key: a.id, status: 'synced' } },
+      { ...(await get(w, a)), status: 'open', resolvedAt: undefined, closeReason: undefined, governance: { key: a.id, status: 'synced' } },
     ]);
     const again = await w.job.runOnce();
     expect(again).toMatchObject({ resolved: 1, announcements: 0 });
-    expect(get(w, a).status).toBe('resolved');
+    expect((await get(w, a)).status).toBe('resolved');
     await w.bot.app.messenger.drain();
     expect(w.announcements()).toHaveLength(1);
   });

@@ -11,7 +11,7 @@ import { parseResourceId } from '../../core/defender-model.js';
 import { silentLogger } from '../../core/logger.js';
 import { correlationKey } from '../../core/servicenow-rules.js';
 import { ResolutionJob, type ResolutionSettings } from '../../jobs/resolution.js';
-import type { Assignment, Integration, Recommendation, TicketType } from '../../storage/schema.js';
+import type { Assignment, Integration, Recommendation, TicketType } from '../../core/model.js';
 import { message } from '../harness/activities.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 
@@ -81,7 +81,7 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
     defender,
     snow,
     azure,
-    integration: bot.store.integrations.findByName('Contoso ITSM')!,
+    integration: (await bot.store.integrations.findByName('Contoso ITSM'))!,
     job: makeJob(),
     settings,
     takeAssessment: () => pool[next++]!,
@@ -142,7 +142,7 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
         attempts: 0,
       };
       await world.bot.store.assignments.upsertMany([assignment]);
-      if (withCard && !world.bot.store.recommendations.get(assignment.recommendationKey)) {
+      if (withCard && !(await world.bot.store.recommendations.get(assignment.recommendationKey))) {
         const rec: Recommendation = {
           key: assignment.recommendationKey,
           displayName: recName,

@@ -10,7 +10,7 @@ import { publicOnlyAgents, publicOnlyLookup } from '../../connectors/servicenow/
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
-import type { Store } from '../../storage/repositories.js';
+import type { Store } from '../../app/ports.js';
 import { SecretBox } from '../../storage/secrets.js';
 
 const SCOPE = '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2';
@@ -69,7 +69,7 @@ describe('ServiceNow connect-time address guard', () => {
       const secrets = new SecretBox(Buffer.alloc(32, 7));
       const open = new IntegrationService({ store, secrets, clock, logger: silentLogger, allowPrivateHosts: true, sleep: async (ms) => void sleeps.push(ms) });
       await open.add({ name: 'Contoso ITSM', scope: SCOPE, instanceUrl: byName(sim), ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
-      const integration = store.integrations.findByName('Contoso ITSM')!;
+      const integration = (await store.integrations.findByName('Contoso ITSM'))!;
       await expect(open.clientFor(integration).resolveUser('admin')).resolves.toMatchObject({ userName: 'admin' });
 
       const guarded = new IntegrationService({
@@ -128,7 +128,7 @@ describe('connect-time guard: IP literals and plain http (Node skips the lookup 
       const deps = { store, secrets, clock, logger: silentLogger, sleep: async (ms: number) => void sleeps.push(ms) };
       const open = new IntegrationService({ ...deps, allowPrivateHosts: true });
       await open.add({ name: 'Lab', scope: SCOPE, instanceUrl: sim.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
-      const integration = store.integrations.findByName('Lab')!;
+      const integration = (await store.integrations.findByName('Lab'))!;
       expect(integration.instanceUrl).toBe(sim.url);
 
       const before = sim.control.requestCount();

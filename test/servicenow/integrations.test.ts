@@ -9,7 +9,7 @@ import { ManualClock } from '../../core/clock.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
-import type { Store } from '../../storage/repositories.js';
+import type { Store } from '../../app/ports.js';
 import { SecretBox } from '../../storage/secrets.js';
 
 const SCOPE = '/subscriptions/3f2b8c1e-5d4a-4e7b-9c21-8a6f0d13b7e2';
@@ -56,21 +56,21 @@ describe('ServiceNow integrations', () => {
     expect(view).toMatchObject({ name: 'Contoso ITSM', scope: SCOPE, fieldMode: 'default', lastSuccessAt: clock.now().toISOString() });
     expect(JSON.stringify(view)).not.toContain(DEFAULT_SIMULATOR_CREDENTIALS.password);
     // Use the client once so OAuth tokens get cached (encrypted) too.
-    await service.clientFor(store.integrations.findByName('Contoso ITSM')!).resolveUser('admin');
+    await service.clientFor((await store.integrations.findByName('Contoso ITSM'))!).resolveUser('admin');
     await store.flush();
     const file = readFileSync(path.join(dataDir, 'db.json'), 'utf8');
     for (const secret of [DEFAULT_SIMULATOR_CREDENTIALS.password, DEFAULT_SIMULATOR_CREDENTIALS.clientSecret]) {
       expect(file).not.toContain(secret);
       expect(logs.join('')).not.toContain(secret);
     }
-    expect(store.integrations.findByName('contoso itsm')!.tokens).toBeDefined();
+    expect((await store.integrations.findByName('contoso itsm'))!.tokens).toBeDefined();
     expect(file).not.toMatch(/"accessToken"|"refreshToken"/);
-    expect(store.audit.list(1)[0]).toMatchObject({ actor: 'tester', action: 'integration.add', target: 'Contoso ITSM' });
+    expect((await store.audit.list(1))[0]).toMatchObject({ actor: 'tester', action: 'integration.add', target: 'Contoso ITSM' });
   });
 
   it("refuses bad credentials with ServiceNow's reason and stores nothing", async () => {
     await expect(service.add(input({ password: 'wrong' }), 'tester')).rejects.toThrow(/ServiceNow refused the connection/);
-    expect(service.list()).toEqual([]);
+    expect(await service.list()).toEqual([]);
   });
 
   it('validates every field and names each problem', async () => {
@@ -108,7 +108,7 @@ describe('ServiceNow integrations', () => {
   it('refuses a duplicate name, tests, records failures, and removes', async () => {
     await service.add(input({ fieldMode: 'customized' }), 'tester');
     await expect(service.add(input(), 'tester')).rejects.toThrow(/already exists/);
-    expect(service.list()[0].customFields).toEqual({
+    expect((await service.list())[0].customFields).toEqual({
       incident: ['assignment_group', 'impact', 'urgency'],
       problem: ['assignment_group', 'impact', 'urgency'],
       change_request: ['assignment_group', 'impact', 'urgency'],
@@ -120,17 +120,17 @@ describe('ServiceNow integrations', () => {
     expect(failed.ok).toBe(false);
     expect(failed.integration.lastError?.message).toBeTruthy();
 
-    const id = store.integrations.findByName('Contoso ITSM')!.id;
+    const id = (await store.integrations.findByName('Contoso ITSM'))!.id;
     await service.remove('Contoso ITSM', 'tester');
-    expect(service.list()).toEqual([]);
+    expect(await service.list()).toEqual([]);
     // The record stays for history; its credentials go once no assignment needs them.
     const box = new SecretBox(Buffer.alloc(32, 3));
-    expect(box.decrypt(store.integrations.get(id)!.password)).toBe(DEFAULT_SIMULATOR_CREDENTIALS.password);
-    expect(await service.forgetReleasedCredentials(() => true)).toBe(0);
-    expect(await service.forgetReleasedCredentials(() => false)).toBe(1);
-    const removed = store.integrations.get(id)!;
+    expect(box.decrypt((await store.integrations.get(id))!.password)).toBe(DEFAULT_SIMULATOR_CREDENTIALS.password);
+    expect(await service.forgetReleasedCredentials(async () => true)).toBe(0);
+    expect(await service.forgetReleasedCredentials(async () => false)).toBe(1);
+    const removed = (await store.integrations.get(id))!;
     expect([box.decrypt(removed.password), box.decrypt(removed.clientSecret), removed.tokens]).toEqual(['', '', undefined]);
-    expect(await service.forgetReleasedCredentials(() => false)).toBe(0);
+    expect(await service.forgetReleasedCredentials(async () => false)).toBe(0);
     await expect(service.test('Contoso ITSM')).rejects.toThrow(/no integration named/);
   });
 });

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore, ReadOnlyStoreError } from '../../storage/lowdbStore.js';
-import { emptyDatabase, type Conversation, type Database } from '../../storage/schema.js';
+import { type Conversation } from '../../core/model.js';
+import { emptyDatabase, type Database } from '../../storage/schema.js';
 import { StreamingJsonFile } from '../../storage/streamingJsonFile.js';
 
 const clock = new ManualClock('2026-11-26T09:00:00Z');
@@ -99,7 +100,7 @@ describe('read-only store (readers without the lock)', () => {
     writeFileSync(file, text);
     writeFileSync(path.join(dir, '.db.json.0123456789ab.tmp'), 'another writer’s temp file');
     const store = await openLowdbStore({ file, clock, logger: silentLogger, readOnly: true });
-    expect(store.conversations.list()).toHaveLength(3);
+    expect(await store.conversations.list()).toHaveLength(3);
     await expect(store.conversations.upsert(conversation('w'))).rejects.toBeInstanceOf(ReadOnlyStoreError);
     await store.close();
     expect(readFileSync(file, 'utf8')).toBe(text);

@@ -5,7 +5,8 @@ import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore, StoreValidationError } from '../../storage/lowdbStore.js';
 import { migrate } from '../../storage/migrations.js';
-import { emptyDatabase, type Conversation } from '../../storage/schema.js';
+import { type Conversation } from '../../core/model.js';
+import { emptyDatabase } from '../../storage/schema.js';
 
 const clock = new ManualClock('2026-11-26T09:00:00Z');
 const tmp = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'store-')), 'db.json');
@@ -31,7 +32,7 @@ describe('lowdb store', () => {
     await store.conversations.upsert(conversation('c1'));
     await store.close();
     const again = await openLowdbStore({ file, clock, logger: silentLogger });
-    expect(again.conversations.get('c1')).toMatchObject({ id: 'c1', subscribed: true });
+    expect(await again.conversations.get('c1')).toMatchObject({ id: 'c1', subscribed: true });
   });
 
   it('coalesces many updates in one tick into one write', async () => {
@@ -39,7 +40,7 @@ describe('lowdb store', () => {
     const before = store.status().writes;
     await Promise.all(Array.from({ length: 100 }, (_, i) => store.conversations.upsert(conversation(`c${i}`))));
     expect(store.status().writes - before).toBe(1);
-    expect(store.conversations.list()).toHaveLength(100);
+    expect(await store.conversations.list()).toHaveLength(100);
   });
 
   it('folds changes made while a write is on its way to disk into one follow-up write', async () => {
@@ -61,7 +62,7 @@ describe('lowdb store', () => {
     expect(store.status().writes - before).toBeLessThanOrEqual(3);
     await store.close();
     const again = await openLowdbStore({ file, clock, logger: silentLogger });
-    expect(again.conversations.list()).toHaveLength(11);
+    expect(await again.conversations.list()).toHaveLength(11);
   });
 
   it('writes atomically: the file on disk is always complete JSON, with no temp file left', async () => {

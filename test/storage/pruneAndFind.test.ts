@@ -4,8 +4,8 @@ import path from 'node:path';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
-import { openMemoryStore } from '../../storage/memoryRepositories.js';
-import type { Store } from '../../storage/repositories.js';
+import { openMemoryStore } from '../../storage/memoryStore.js';
+import type { Store } from '../../app/ports.js';
 
 const clock = new ManualClock('2026-11-26T09:00:00Z');
 const tmp = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'store-')), 'db.json');
@@ -32,11 +32,11 @@ describe('reminders.prune', () => {
     const store = openMemoryStore();
     await seedLog(store);
     expect(await store.reminders.prune(CUTOFF, PERIOD)).toBe(3);
-    for (const k of PRUNED) expect(store.reminders.wasSent(k)).toBe(false);
-    for (const k of REMAINING) expect(store.reminders.wasSent(k)).toBe(true);
+    for (const k of PRUNED) expect(await store.reminders.wasSent(k)).toBe(false);
+    for (const k of REMAINING) expect(await store.reminders.wasSent(k)).toBe(true);
     expect(await store.reminders.prune(CUTOFF, PERIOD)).toBe(0);
     expect(await store.reminders.prune(new Date('2027-01-01T00:00:00Z'), [])).toBe(0);
-    expect(store.reminders.wasSent('grace-ended:asg-1')).toBe(true);
+    expect(await store.reminders.wasSent('grace-ended:asg-1')).toBe(true);
     expect(await store.reminders.markSent({ key: PRUNED[0]!, sentAt: clock.now().toISOString(), recipient: 'someone' })).toBe(true);
   });
 
@@ -51,8 +51,8 @@ describe('reminders.prune', () => {
     await store.close();
 
     const again = await openLowdbStore({ file, clock, logger: silentLogger });
-    for (const k of PRUNED) expect(again.reminders.wasSent(k)).toBe(false);
-    for (const k of REMAINING) expect(again.reminders.wasSent(k)).toBe(true);
+    for (const k of PRUNED) expect(await again.reminders.wasSent(k)).toBe(false);
+    for (const k of REMAINING) expect(await again.reminders.wasSent(k)).toBe(true);
     await again.close();
   });
 });
@@ -68,10 +68,10 @@ describe('audit.findLast', () => {
     for (let i = 0; i < 5000; i++) await store.audit.append({ at, actor: 'resolution', action: 'assignment.healthy-pass', target: `asg-x${i}`, details: {} });
     await store.audit.append({ at, actor: 'resolution', action: 'assignment.healthy-pass', target: 'asg-1', details: {} });
 
-    expect(store.audit.list(1000).some((e) => e.target === 'asg-1' && e.action === 'assignment.dueDate')).toBe(false);
-    expect(store.audit.findLast('asg-1')).toMatchObject({ action: 'assignment.healthy-pass' });
-    expect(store.audit.findLast('asg-1', (e) => e.action === 'assignment.dueDate')).toMatchObject({ actor: 'carol' });
-    expect(store.audit.findLast('asg-1', (e) => e.details.eta === '2026-12-10')).toMatchObject({ actor: 'alice' });
-    expect(store.audit.findLast('asg-3')).toBeUndefined();
+    expect((await store.audit.list(1000)).some((e) => e.target === 'asg-1' && e.action === 'assignment.dueDate')).toBe(false);
+    expect(await store.audit.findLast('asg-1')).toMatchObject({ action: 'assignment.healthy-pass' });
+    expect(await store.audit.findLast('asg-1', { actions: ['assignment.dueDate'] })).toMatchObject({ actor: 'carol' });
+    expect(await store.audit.findLast('asg-1', { details: { eta: '2026-12-10' } })).toMatchObject({ actor: 'alice' });
+    expect(await store.audit.findLast('asg-3')).toBeUndefined();
   });
 });

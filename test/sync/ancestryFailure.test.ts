@@ -1,9 +1,9 @@
 import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP } from '../../connectors/defender/dataset.js';
 import { silentLogger } from '../../core/logger.js';
 import { SyncJob, type SyncAzureClient } from '../../jobs/sync.js';
-import { openMemoryStore } from '../../storage/memoryRepositories.js';
-import type { Store } from '../../storage/repositories.js';
-import type { Conversation, SubscriptionFilters } from '../../storage/schema.js';
+import { openMemoryStore } from '../../storage/memoryStore.js';
+import type { Store } from '../../app/ports.js';
+import type { Conversation, SubscriptionFilters } from '../../core/model.js';
 import { startHarness, START, type Harness } from '../defender/helpers.js';
 import { RecordingMessenger } from './recordingMessenger.js';
 
@@ -81,6 +81,6 @@ describe('sync pass when the management-group ancestry query fails', () => {
     expect(await job.delivered()).toEqual({ posted: 0, updated: 0, failed: 0 });
     expect(third).toMatchObject({ cardsPosted: 0, cardsUpdated: 0 });
     expect(job.ancestry().size).toBeGreaterThan(0);
-    expect(store.recommendations.listCards().filter((c) => c.conversationId === 'c-mg')).toHaveLength(mgCards);
+    expect((await store.recommendations.listCards()).filter((c) => c.conversationId === 'c-mg')).toHaveLength(mgCards);
   });
 });

@@ -8,7 +8,7 @@ import { startDefenderSimulator, type DefenderSimulator } from '../../connectors
 import { silentLogger } from '../../core/logger.js';
 import { systemClock } from '../../core/clock.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
-import type { Conversation } from '../../storage/schema.js';
+import type { Conversation } from '../../core/model.js';
 import { holdDataDirLock, type LockHolder } from '../harness/lockHolder.js';
 
 const AT = '2025-06-01T00:00:00.000Z';
@@ -66,7 +66,7 @@ describe('npm run cli -- sync', () => {
 
   async function stored() {
     const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: silentLogger });
-    const result = { recommendations: store.recommendations.list(), cards: store.recommendations.listCards() };
+    const result = { recommendations: await store.recommendations.list(), cards: await store.recommendations.listCards() };
     await store.close();
     return result;
   }

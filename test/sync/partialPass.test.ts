@@ -64,9 +64,9 @@ describe('a partial Resource Graph answer resolves nothing', () => {
     h = await startSandboxBot();
     // Several pages per answer, so a page can go missing in the middle.
     h.defender.control.setPageSize(50);
-    total = h.bot.store.recommendations.list().filter((r) => r.status === 'unhealthy').length;
+    total = (await h.bot.store.recommendations.list()).filter((r) => r.status === 'unhealthy').length;
     expect(total).toBeGreaterThanOrEqual(2 * MASS_RESOLUTION_FLOOR);
-    expect(h.bot.store.recommendations.listCards().filter((c) => c.conversationId === CHANNEL)).toHaveLength(total);
+    expect((await h.bot.store.recommendations.listCards()).filter((c) => c.conversationId === CHANNEL)).toHaveLength(total);
     // Really fixed meanwhile: the next complete pass must resolve this one.
     fixedKey = [...unhealthyByKey(h).keys()][3]!;
     fixRecommendation(h, fixedKey);
@@ -85,8 +85,8 @@ describe('a partial Resource Graph answer resolves nothing', () => {
     expect(during.title).toBe('Sync incomplete: nothing was resolved');
     expect(during.text).toMatch(reason);
     expect(during.facts).toMatchObject({ Resolved: '0', 'Not resolved (pass incomplete)': expect.stringMatching(/^[1-9]\d*$/), 'Cards updated': '0' });
-    expect(h.bot.store.recommendations.list().filter((r) => r.status === 'resolved')).toEqual([]);
-    expect(h.bot.store.recommendations.list().filter((r) => r.status === 'unhealthy')).toHaveLength(total);
+    expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'resolved')).toEqual([]);
+    expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'unhealthy')).toHaveLength(total);
     // No card was touched: neither resolved nor shrunk to the resources that happened to arrive.
     expect(h.bot.connector.activities().filter((c) => c.method === 'PUT')).toEqual([]);
     const lines = incompleteLogLines(h);
@@ -99,8 +99,8 @@ describe('a partial Resource Graph answer resolves nothing', () => {
     expect(after.title).toBe('Sync finished');
     expect(after.facts).toMatchObject({ Resolved: '1', 'Cards updated': '1' });
     expect(after.facts['Not resolved (pass incomplete)']).toBeUndefined();
-    expect(h.bot.store.recommendations.get(fixedKey)).toMatchObject({ status: 'resolved' });
-    expect(h.bot.store.recommendations.list().filter((r) => r.status === 'resolved')).toHaveLength(1);
+    expect(await h.bot.store.recommendations.get(fixedKey)).toMatchObject({ status: 'resolved' });
+    expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'resolved')).toHaveLength(1);
     expect(resolvedCardUpdates(h)).toHaveLength(1);
     expect(incompleteLogLines(h)).toHaveLength(1);
   });
@@ -113,7 +113,7 @@ describe('a partial Resource Graph answer resolves nothing', () => {
     const during = await syncCommand(h);
     expect(during.title).toBe('Sync incomplete: nothing was resolved');
     expect(during.facts.Resolved).toBe('0');
-    expect(h.bot.store.recommendations.list().filter((r) => r.status === 'resolved')).toEqual([]);
+    expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'resolved')).toEqual([]);
   });
 
   it('a real mass fix, confirmed by the assessments API, resolves in one pass', async () => {
@@ -158,7 +158,7 @@ describe('npm run cli -- sync with a partial answer', () => {
       expect(complete.err).toEqual([]);
       expect(complete.out.find((l) => l.startsWith('Changes:'))).toMatch(/, 1 resolved,/);
       const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: silentLogger });
-      expect(store.recommendations.get(recommendationKeyOf(target.assessmentKey))?.status).toBe('resolved');
+      expect((await store.recommendations.get(recommendationKeyOf(target.assessmentKey)))?.status).toBe('resolved');
       await store.close();
     } finally {
       await sim.close();

@@ -2,9 +2,9 @@ import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
 import { subscriptionNamesQuery } from '../../connectors/defender/resourceGraph.js';
 import { silentLogger } from '../../core/logger.js';
 import { SyncJob, type SyncAzureClient } from '../../jobs/sync.js';
-import { openMemoryStore } from '../../storage/memoryRepositories.js';
-import type { Store } from '../../storage/repositories.js';
-import type { Conversation } from '../../storage/schema.js';
+import { openMemoryStore } from '../../storage/memoryStore.js';
+import type { Store } from '../../app/ports.js';
+import type { Conversation } from '../../core/model.js';
 import { capturingLogger, startHarness, START, type Harness } from '../defender/helpers.js';
 import { RecordingMessenger } from './recordingMessenger.js';
 

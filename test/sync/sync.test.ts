@@ -2,9 +2,9 @@ import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP } from '../../connectors/
 import { silentLogger } from '../../core/logger.js';
 import { recommendationKeyOf } from '../../core/recommendations.js';
 import { scheduleSync, SyncJob } from '../../jobs/sync.js';
-import { openMemoryStore } from '../../storage/memoryRepositories.js';
-import type { Store } from '../../storage/repositories.js';
-import type { Conversation, SubscriptionFilters } from '../../storage/schema.js';
+import { openMemoryStore } from '../../storage/memoryStore.js';
+import type { Store } from '../../app/ports.js';
+import type { Conversation, SubscriptionFilters } from '../../core/model.js';
 import { startHarness, START, type Harness } from '../defender/helpers.js';
 import { RecordingMessenger } from './recordingMessenger.js';
 
@@ -72,10 +72,10 @@ describe('sync job against the Defender simulator', () => {
     expect(await job.delivered()).toEqual({ posted: expected.size * 2, updated: 0, failed: 0 });
     expect(messenger.sends).toHaveLength(expected.size * 2);
     expect(new Set(messenger.sends.filter((s) => s.conversationId === 'c1').map(keyOfCard))).toEqual(new Set(expected.keys()));
-    const cards = store.recommendations.listCards();
+    const cards = await store.recommendations.listCards();
     expect(cards).toHaveLength(expected.size * 2);
     const sent = messenger.sends.find((s) => s.conversationId === 'c2')!;
-    expect(store.recommendations.getCard('c2', keyOfCard(sent))!.activityId).toBe(sent.activityId);
+    expect((await store.recommendations.getCard('c2', keyOfCard(sent)))!.activityId).toBe(sent.activityId);
 
     messenger.reset();
     const writes = store.status().writes;
@@ -96,7 +96,7 @@ describe('sync job against the Defender simulator', () => {
     const byKey = unhealthyByKey(h);
     const [multiKey, multiIds] = [...byKey].find(([, ids]) => ids.length >= 2)!;
     const [soloKey, soloIds] = [...byKey].find(([k]) => k !== multiKey)!;
-    const postedMulti = store.recommendations.getCard('c1', multiKey)!;
+    const postedMulti = (await store.recommendations.getCard('c1', multiKey))!;
     messenger.reset();
 
     h.sim.control.markHealthy({ resourceId: multiIds[0]!, assessmentKey: multiKey });
@@ -107,14 +107,14 @@ describe('sync job against the Defender simulator', () => {
     expect(messenger.updates).toHaveLength(1);
     expect(messenger.updates[0]).toMatchObject({ conversationId: 'c1', activityId: postedMulti.activityId });
     expect(choicesOf(messenger.updates[0]!).map((c: any) => c.value)).not.toContain(multiIds[0]);
-    expect(store.recommendations.getCard('c1', multiKey)!.contentHash).toBe(store.recommendations.get(multiKey)!.contentHash);
+    expect((await store.recommendations.getCard('c1', multiKey))!.contentHash).toBe((await store.recommendations.get(multiKey))!.contentHash);
     messenger.reset();
 
     for (const id of soloIds) h.sim.control.markHealthy({ resourceId: id, assessmentKey: soloKey });
     const r2 = await job.runOnce();
     await job.delivered();
     expect(r2).toMatchObject({ resolved: 1, changed: 0, cardsPosted: 0, cardsUpdated: 1 });
-    expect(store.recommendations.get(soloKey)).toMatchObject({ status: 'resolved', resources: [] });
+    expect(await store.recommendations.get(soloKey)).toMatchObject({ status: 'resolved', resources: [] });
     expect(messenger.updates).toHaveLength(1);
     expect(keyOfCard(messenger.updates[0]!)).toBe(soloKey);
     expect(JSON.stringify(messenger.updates[0]!.message)).toContain('Resolved – all resources healthy');
@@ -135,22 +135,12 @@ describe('sync job against the Defender simulator', () => {
     await job.delivered();
     const high = messenger.sends.filter((s) => s.conversationId === 'high');
     const prod = messenger.sends.filter((s) => s.conversationId === 'prod');
-    const highKeys = new Set(
-      store.recommendations
-        .list()
-        .filter((r) => r.severity === 'High')
-        .map((r) => r.key),
-    );
+    const highKeys = new Set((await store.recommendations.list()).filter((r) => r.severity === 'High').map((r) => r.key));
     expect(high.length).toBe(highKeys.size);
     expect(high.every((s) => highKeys.has(keyOfCard(s)))).toBe(true);
     expect(high.length).toBeLessThan(report.recommendations);
 
-    const prodKeys = new Set(
-      store.recommendations
-        .list()
-        .filter((r) => r.resources.some((x) => x.subscriptionId !== DEV))
-        .map((r) => r.key),
-    );
+    const prodKeys = new Set((await store.recommendations.list()).filter((r) => r.resources.some((x) => x.subscriptionId !== DEV)).map((r) => r.key));
     expect(new Set(prod.map(keyOfCard))).toEqual(prodKeys);
     const prodChoiceIds = prod.flatMap((s) => choicesOf(s).map((c: any) => c.value as string));
     expect(prodChoiceIds.length).toBeGreaterThan(0);
@@ -158,7 +148,7 @@ describe('sync job against the Defender simulator', () => {
 
     // A change limited to a subscription outside the scope does not touch the scoped card.
     messenger.reset();
-    const devOnly = store.recommendations.list().find((r) => prodKeys.has(r.key) && r.resources.some((x) => x.subscriptionId === DEV))!;
+    const devOnly = (await store.recommendations.list()).find((r) => prodKeys.has(r.key) && r.resources.some((x) => x.subscriptionId === DEV))!;
     const devResource = devOnly.resources.find((x) => x.subscriptionId === DEV)!;
     h.sim.control.markHealthy({ resourceId: devResource.resourceId, assessmentKey: devOnly.key });
     await job.runOnce();
@@ -196,7 +186,7 @@ describe('sync job against the Defender simulator', () => {
     const report = await job.runOnce();
     expect(await job.delivered()).toEqual({ posted: report.recommendations, updated: 0, failed: report.recommendations });
     expect(messenger.sends.filter((s) => s.conversationId === 'ok')).toHaveLength(report.recommendations);
-    expect(store.recommendations.listCards().every((c) => c.conversationId === 'ok')).toBe(true);
+    expect((await store.recommendations.listCards()).every((c) => c.conversationId === 'ok')).toBe(true);
 
     messenger.failing.clear();
     messenger.reset();
@@ -210,12 +200,12 @@ describe('sync job against the Defender simulator', () => {
     await store.conversations.upsert(conversation('c1'));
     await job.runOnce();
     await job.delivered();
-    const before = store.recommendations.list().map((r) => r.contentHash);
+    const before = (await store.recommendations.list()).map((r) => r.contentHash);
     messenger.reset();
     h.sim.control.setPageSize(50);
     h.sim.control.injectFaults({ count: 50, status: 500 });
     await expect(job.runOnce()).rejects.toThrow();
-    expect(store.recommendations.list().map((r) => r.contentHash)).toEqual(before);
+    expect((await store.recommendations.list()).map((r) => r.contentHash)).toEqual(before);
     expect(messenger.updates).toHaveLength(0);
   });
 

@@ -1,18 +1,18 @@
-import { KeyedLock } from '../../bot/keyedLock.js';
+import { InProcessLocks } from '../../storage/locks.js';
 
-describe('keyed lock', () => {
+describe('in-process locks', () => {
   it('runs tasks for one key one at a time, in order, and other keys in parallel', async () => {
-    const lock = new KeyedLock();
+    const lock = new InProcessLocks();
     const events: string[] = [];
     let releaseA!: () => void;
     const gateA = new Promise<void>((r) => (releaseA = r));
-    const a1 = lock.run('a', async () => {
+    const a1 = lock.withLock('a', async () => {
       events.push('a1 start');
       await gateA;
       events.push('a1 end');
     });
-    const a2 = lock.run('a', async () => void events.push('a2'));
-    const b1 = lock.run('b', async () => void events.push('b1'));
+    const a2 = lock.withLock('a', async () => void events.push('a2'));
+    const b1 = lock.withLock('b', async () => void events.push('b1'));
     await b1;
     expect(events).toEqual(['a1 start', 'b1']);
     releaseA();
@@ -23,11 +23,11 @@ describe('keyed lock', () => {
   });
 
   it('keeps going after a failed task and hands the error to its caller only', async () => {
-    const lock = new KeyedLock();
-    const failed = lock.run('k', async () => {
+    const lock = new InProcessLocks();
+    const failed = lock.withLock('k', async () => {
       throw new Error('boom');
     });
-    const next = lock.run('k', async () => 'ok');
+    const next = lock.withLock('k', async () => 'ok');
     await expect(failed).rejects.toThrow('boom');
     await expect(next).resolves.toBe('ok');
   });

@@ -1,12 +1,14 @@
+import type { Locks } from '../app/ports.js';
+
 /**
- * Runs one task per key at a time; later tasks for the same key wait for earlier ones. The bot
- * shares one lock for all changes to an assignment, so an owner's double click and an admin's
- * approval of the same assignment never interleave.
+ * Locks for one process (the embedded store has exactly one writer process, see
+ * storage/dataDirLock.ts): one task per key at a time, later tasks for the same key wait for the
+ * earlier ones in order, and a failed task releases the key like a successful one.
  */
-export class KeyedLock {
+export class InProcessLocks implements Locks {
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const result = (this.tails.get(key) ?? Promise.resolve()).then(fn, fn);
     const tail = result.catch(() => undefined);
     this.tails.set(key, tail);

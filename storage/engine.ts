@@ -1,0 +1,985 @@
+/**
+ * The embedded stores' engine: the Store port's repositories over one in-memory Database object,
+ * with indexes for every lookup by key, the store's constraints (one live assignment per key, one
+ * sent-reminder per key, one work item per kind+key), and transactions that stage their changes
+ * and apply them in one step. The lowdb store (storage/lowdbStore.ts) and the memory store
+ * (storage/memoryStore.ts) differ only in what `persist` does.
+ */
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { Clock } from '../core/clock.js';
+import {
+  assignmentSchema,
+  auditEntrySchema,
+  conversationSchema,
+  integrationSchema,
+  LIVE_ASSIGNMENT_STATUSES,
+  postedCardSchema,
+  recommendationSchema,
+  reminderSentSchema,
+  workItemSchema,
+  type Assignment,
+  type AuditEntry,
+  type Conversation,
+  type Integration,
+  type PostedCard,
+  type Recommendation,
+  type ReminderSent,
+  type WorkItem,
+} from '../core/model.js';
+import {
+  InvalidRowError,
+  StoreConstraintError,
+  type AssignmentQuery,
+  type AuditQuery,
+  type ConversationQuery,
+  type PostedCardQuery,
+  type Store,
+  type StoreTx,
+  type WorkQuery,
+} from '../app/ports.js';
+import type { Database } from './schema.js';
+
+/** The audit trail is append-only; past this many entries the oldest are dropped. */
+export const AUDIT_LIMIT = 50_000;
+
+const LIVE: ReadonlySet<string> = new Set(LIVE_ASSIGNMENT_STATUSES);
+const PENDING_WORK: ReadonlySet<string> = new Set(['queued', 'running']);
+const EMPTY: ReadonlySet<string> = new Set();
+const lc = (s: string) => s.toLowerCase();
+
+export const cardKey = (conversationId: string, recommendationKey: string) => `${conversationId}\u0000${recommendationKey}`;
+const workKey = (kind: string, key: string) => `${kind}\u0000${key}`;
+
+// ------------------------------------------------------------------ tables and indexes
+
+type IndexKey<R> = (row: R) => string | undefined;
+
+/**
+ * One table: the Database record it persists (rows by id), the order rows were first stored in,
+ * and secondary indexes (value → ids) kept up to date on every put and delete.
+ */
+export class Table<R extends object> {
+  private readonly seqs = new Map<string, number>();
+  private next = 0;
+  /** Index value → the one id with it, or a set when several have it (most values are unique: keys, sys_ids). */
+  private readonly indexes = new Map<string, { keyOf: IndexKey<R>; map: Map<string, string | Set<string>> }>();
+
+  constructor(
+    readonly name: string,
+    readonly schema: z.ZodType<R>,
+    private readonly rows: Record<string, R>,
+    private readonly indexDefs: Record<string, IndexKey<R>> = {},
+  ) {
+    for (const [index, keyOf] of Object.entries(indexDefs)) this.indexes.set(index, { keyOf, map: new Map() });
+    for (const id of Object.keys(rows)) {
+      const row = rows[id]!;
+      deepFreeze(row);
+      this.seqs.set(id, this.next++);
+      this.link(id, row);
+    }
+  }
+
+  get size(): number {
+    return this.seqs.size;
+  }
+
+  /** An empty table with the same indexes (a transaction's staged rows). */
+  emptyCopy(): Table<R> {
+    return new Table(this.name, this.schema, {}, this.indexDefs);
+  }
+
+  get(id: string): R | undefined {
+    return Object.hasOwn(this.rows, id) ? this.rows[id] : undefined;
+  }
+
+  /** Position in first-stored order; undefined for an id not stored. */
+  seq(id: string): number | undefined {
+    return this.seqs.get(id);
+  }
+
+  /** Ids in first-stored order (a replaced row keeps its place). */
+  ids(): IterableIterator<string> {
+    return this.seqs.keys();
+  }
+
+  lookup(index: string, value: string): ReadonlySet<string> {
+    const idx = this.indexes.get(index);
+    if (!idx) throw new Error(`no index ${index} on ${this.name}`);
+    const ids = idx.map.get(value);
+    return ids === undefined ? EMPTY : typeof ids === 'string' ? new Set([ids]) : ids;
+  }
+
+  /** `row` must be validated and frozen (see validRow). */
+  put(id: string, row: R): void {
+    const old = this.get(id);
+    if (old) this.unlink(id, old);
+    else this.seqs.set(id, this.next++);
+    // defineProperty: an id such as "__proto__" becomes a plain key, never the record's prototype.
+    Object.defineProperty(this.rows, id, { value: row, enumerable: true, writable: true, configurable: true });
+    this.link(id, row);
+  }
+
+  delete(id: string): boolean {
+    const old = this.get(id);
+    if (!old) return false;
+    this.unlink(id, old);
+    delete this.rows[id];
+    this.seqs.delete(id);
+    return true;
+  }
+
+  private link(id: string, row: R): void {
+    for (const { keyOf, map } of this.indexes.values()) {
+      const k = keyOf(row);
+      if (k === undefined) continue;
+      const ids = map.get(k);
+      if (ids === undefined) map.set(k, id);
+      else if (typeof ids === 'string') {
+        if (ids !== id) map.set(k, new Set([ids, id]));
+      } else ids.add(id);
+    }
+  }
+
+  private unlink(id: string, row: R): void {
+    for (const { keyOf, map } of this.indexes.values()) {
+      const k = keyOf(row);
+      if (k === undefined) continue;
+      const ids = map.get(k);
+      if (ids === id) map.delete(k);
+      else if (typeof ids === 'object') {
+        ids.delete(id);
+        if (ids.size === 1) map.set(k, ids.values().next().value!);
+      }
+    }
+  }
+}
+
+export interface Tables {
+  conversations: Table<Conversation>;
+  integrations: Table<Integration>;
+  recommendations: Table<Recommendation>;
+  postedCards: Table<PostedCard>;
+  assignments: Table<Assignment>;
+  reminders: Table<ReminderSent>;
+  work: Table<WorkItem>;
+}
+type TableName = keyof Tables;
+type RowOf<N extends TableName> = Tables[N] extends Table<infer R> ? R : never;
+
+function createTables(db: Database): Tables {
+  return {
+    conversations: new Table('conversations', conversationSchema, db.conversations, {
+      upn: (c) => (c.userUpn ? lc(c.userUpn) : undefined),
+      aad: (c) => c.userAadObjectId,
+    }),
+    integrations: new Table('integrations', integrationSchema, db.integrations),
+    recommendations: new Table('recommendations', recommendationSchema, db.recommendations),
+    postedCards: new Table('postedCards', postedCardSchema, db.postedCards, {
+      conversation: (c) => c.conversationId,
+      recommendation: (c) => c.recommendationKey,
+    }),
+    assignments: new Table('assignments', assignmentSchema, db.assignments, {
+      liveKey: (a) => (LIVE.has(a.status) ? a.key : undefined),
+      status: (a) => a.status,
+      batch: (a) => a.batchId,
+      recommendation: (a) => lc(a.recommendationKey),
+      integration: (a) => a.integrationId,
+      owner: (a) => lc(a.owner),
+      ticket: (a) => a.ticket?.sysId,
+    }),
+    reminders: new Table('reminders', reminderSentSchema, db.reminders),
+    work: new Table('work', workItemSchema, db.work, {
+      kindKey: (w) => workKey(w.kind, w.key),
+      pending: (w) => (PENDING_WORK.has(w.status) ? w.kind : undefined),
+    }),
+  };
+}
+
+/** The audit array with an index by target (absolute positions, so dropping the oldest keeps it valid). */
+class AuditLog {
+  private dropped = 0;
+  private readonly byTarget = new Map<string, number[]>();
+
+  constructor(private readonly entries: AuditEntry[]) {
+    entries.forEach((e, i) => {
+      deepFreeze(e);
+      this.link(e, i);
+    });
+  }
+
+  append(entry: AuditEntry): void {
+    this.entries.push(entry);
+    this.link(entry, this.dropped + this.entries.length - 1);
+    const over = this.entries.length - AUDIT_LIMIT;
+    if (over > 0) {
+      for (const e of this.entries.slice(0, over)) {
+        if (e.target === undefined) continue;
+        const at = this.byTarget.get(e.target);
+        at?.shift();
+        if (at?.length === 0) this.byTarget.delete(e.target);
+      }
+      this.entries.splice(0, over);
+      this.dropped += over;
+    }
+  }
+
+  newest(limit: number): AuditEntry[] {
+    return limit > 0 ? this.entries.slice(-limit).reverse() : [];
+  }
+
+  findLast(target: string, match: (e: AuditEntry) => boolean): AuditEntry | undefined {
+    const at = this.byTarget.get(target);
+    if (!at) return undefined;
+    for (let i = at.length - 1; i >= 0; i--) {
+      const e = this.entries[at[i]! - this.dropped]!;
+      if (match(e)) return e;
+    }
+    return undefined;
+  }
+
+  private link(e: AuditEntry, position: number): void {
+    if (e.target === undefined) return;
+    const at = this.byTarget.get(e.target);
+    if (at) at.push(position);
+    else this.byTarget.set(e.target, [position]);
+  }
+}
+
+// ------------------------------------------------------------------ views: committed state, or a transaction's
+
+/** What repositories read and write through: the committed state directly, or a transaction's staging. */
+interface Access {
+  get<N extends TableName>(table: N, id: string): RowOf<N> | undefined;
+  /** Committed ids under an index value (a transaction adds its own rows in select). */
+  lookup(table: TableName, index: string, value: string): ReadonlySet<string>;
+  /** Rows among `candidates` (every row when undefined) that match, in first-stored order. */
+  select<N extends TableName>(table: N, candidates: Iterable<string> | undefined, match: (row: RowOf<N>) => boolean, limit?: number): RowOf<N>[];
+  put<N extends TableName>(table: N, id: string, row: RowOf<N>): void;
+  delete(table: TableName, id: string): boolean;
+  auditNewest(limit: number): AuditEntry[];
+  auditFindLast(target: string, match: (e: AuditEntry) => boolean): AuditEntry | undefined;
+  appendAudit(entry: AuditEntry): void;
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+  /** The committed row, ignoring a transaction's own changes (to tell at commit whether someone else changed it). */
+  committedGet<N extends TableName>(table: N, id: string): RowOf<N> | undefined;
+  /** Checks run against the committed state when a transaction commits (outside one, the caller checked already). */
+  onCommit(check: (committed: Access) => void): void;
+  /** Outside a transaction: resolves when the changes so far are durable. Inside: at once. */
+  done(): Promise<void>;
+  now(): Date;
+}
+
+class Committed implements Access {
+  constructor(
+    readonly tables: Tables,
+    readonly audit: AuditLog,
+    readonly meta: Record<string, string>,
+    private readonly clock: Clock,
+    private readonly persist: () => Promise<void>,
+    readonly assertWritable: () => void,
+  ) {}
+
+  get<N extends TableName>(table: N, id: string): RowOf<N> | undefined {
+    return (this.tables[table] as unknown as Table<RowOf<N>>).get(id);
+  }
+
+  lookup(table: TableName, index: string, value: string): ReadonlySet<string> {
+    return this.tables[table].lookup(index, value);
+  }
+
+  select<N extends TableName>(table: N, candidates: Iterable<string> | undefined, match: (row: RowOf<N>) => boolean, limit = Infinity): RowOf<N>[] {
+    const t = this.tables[table] as unknown as Table<RowOf<N>>;
+    const out: RowOf<N>[] = [];
+    if (limit <= 0) return out;
+    if (candidates === undefined) {
+      for (const id of t.ids()) {
+        const row = t.get(id)!;
+        if (match(row) && out.push(row) >= limit) break;
+      }
+      return out;
+    }
+    const found: Array<{ seq: number; row: RowOf<N> }> = [];
+    for (const id of candidates) {
+      const row = t.get(id);
+      if (row && match(row)) found.push({ seq: t.seq(id)!, row });
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    for (const f of found.slice(0, limit)) out.push(f.row);
+    return out;
+  }
+
+  put<N extends TableName>(table: N, id: string, row: RowOf<N>): void {
+    this.assertWritable();
+    (this.tables[table] as unknown as Table<RowOf<N>>).put(id, row);
+  }
+
+  delete(table: TableName, id: string): boolean {
+    this.assertWritable();
+    return this.tables[table].delete(id);
+  }
+
+  auditNewest(limit: number): AuditEntry[] {
+    return this.audit.newest(limit);
+  }
+
+  auditFindLast(target: string, match: (e: AuditEntry) => boolean): AuditEntry | undefined {
+    return this.audit.findLast(target, match);
+  }
+
+  appendAudit(entry: AuditEntry): void {
+    this.assertWritable();
+    this.audit.append(entry);
+  }
+
+  getMeta(key: string): string | undefined {
+    return Object.hasOwn(this.meta, key) ? this.meta[key] : undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.assertWritable();
+    Object.defineProperty(this.meta, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+
+  committedGet<N extends TableName>(table: N, id: string): RowOf<N> | undefined {
+    return this.get(table, id);
+  }
+
+  onCommit(): void {}
+
+  done(): Promise<void> {
+    return this.persist();
+  }
+
+  now(): Date {
+    return this.clock.now();
+  }
+}
+
+/** Staged rows of a new id sort after every committed one, in the order they were staged. */
+const STAGED_SEQ = Number.MAX_SAFE_INTEGER / 2;
+
+/** A table's changes in one transaction: its puts (indexed like the table) and deletes. */
+interface StagedTable {
+  puts: Table<object>;
+  deletes: Set<string>;
+}
+
+/**
+ * A transaction's view: the committed state with its own staged changes on top. Staged rows are
+ * indexed like committed ones, so a transaction of many writes stays linear.
+ */
+class Staging implements Access {
+  readonly tables = new Map<TableName, StagedTable>();
+  readonly audit: AuditEntry[] = [];
+  readonly meta = new Map<string, string>();
+  readonly checks: Array<(committed: Access) => void> = [];
+  closed = false;
+
+  constructor(private readonly base: Committed) {}
+
+  private staged(table: TableName): StagedTable {
+    let t = this.tables.get(table);
+    if (!t) {
+      const committed = this.base.tables[table] as unknown as Table<object>;
+      this.tables.set(table, (t = { puts: committed.emptyCopy(), deletes: new Set() }));
+    }
+    return t;
+  }
+
+  private open(): void {
+    if (this.closed) throw new Error('this transaction is over; use the store, or a new transaction');
+  }
+
+  get<N extends TableName>(table: N, id: string): RowOf<N> | undefined {
+    this.open();
+    const t = this.tables.get(table);
+    if (t?.deletes.has(id)) return undefined;
+    return (t?.puts.get(id) as RowOf<N> | undefined) ?? this.base.get(table, id);
+  }
+
+  lookup(table: TableName, index: string, value: string): ReadonlySet<string> {
+    const committed = this.base.lookup(table, index, value);
+    const t = this.tables.get(table);
+    if (!t || t.puts.size === 0) return committed;
+    const own = t.puts.lookup(index, value);
+    return own.size === 0 ? committed : new Set([...committed, ...own]);
+  }
+
+  select<N extends TableName>(table: N, candidates: Iterable<string> | undefined, match: (row: RowOf<N>) => boolean, limit = Infinity): RowOf<N>[] {
+    this.open();
+    const t = this.tables.get(table);
+    if (!t) return this.base.select(table, candidates, match, limit);
+    const committed = this.base.tables[table] as unknown as Table<RowOf<N>>;
+    const ids =
+      candidates ??
+      (function* () {
+        yield* committed.ids();
+        for (const id of t.puts.ids()) if (committed.seq(id) === undefined) yield id;
+      })();
+    const found: Array<{ seq: number; row: RowOf<N> }> = [];
+    for (const id of ids) {
+      const row = this.get(table, id);
+      if (row && match(row)) found.push({ seq: committed.seq(id) ?? STAGED_SEQ + t.puts.seq(id)!, row });
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    return found.slice(0, limit).map((f) => f.row);
+  }
+
+  put<N extends TableName>(table: N, id: string, row: RowOf<N>): void {
+    this.open();
+    const t = this.staged(table);
+    t.deletes.delete(id);
+    t.puts.put(id, row);
+  }
+
+  delete(table: TableName, id: string): boolean {
+    this.open();
+    if (this.get(table, id) === undefined) return false;
+    const t = this.staged(table);
+    t.puts.delete(id);
+    t.deletes.add(id);
+    return true;
+  }
+
+  /** The rows this transaction writes to `table`, final values. */
+  written<N extends TableName>(table: N): RowOf<N>[] {
+    const t = this.tables.get(table);
+    return t ? [...t.puts.ids()].map((id) => t.puts.get(id) as RowOf<N>) : [];
+  }
+
+  auditNewest(limit: number): AuditEntry[] {
+    this.open();
+    const own = this.audit.slice(-limit).reverse();
+    return limit - own.length > 0 ? [...own, ...this.base.auditNewest(limit - own.length)] : own;
+  }
+
+  auditFindLast(target: string, match: (e: AuditEntry) => boolean): AuditEntry | undefined {
+    this.open();
+    for (let i = this.audit.length - 1; i >= 0; i--) {
+      const e = this.audit[i]!;
+      if (e.target === target && match(e)) return e;
+    }
+    return this.base.auditFindLast(target, match);
+  }
+
+  appendAudit(entry: AuditEntry): void {
+    this.open();
+    this.audit.push(entry);
+  }
+
+  getMeta(key: string): string | undefined {
+    this.open();
+    return this.meta.has(key) ? this.meta.get(key) : this.base.getMeta(key);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.open();
+    this.meta.set(key, value);
+  }
+
+  committedGet<N extends TableName>(table: N, id: string): RowOf<N> | undefined {
+    return this.base.get(table, id);
+  }
+
+  onCommit(check: (committed: Access) => void): void {
+    this.checks.push(check);
+  }
+
+  done(): Promise<void> {
+    this.open();
+    return Promise.resolve();
+  }
+
+  now(): Date {
+    return this.base.now();
+  }
+
+  get empty(): boolean {
+    return this.audit.length === 0 && this.meta.size === 0 && [...this.tables.values()].every((t) => t.puts.size === 0 && t.deletes.size === 0);
+  }
+
+  /** Applies everything in one synchronous step (no reader in between sees half of it). */
+  applyTo(base: Committed): void {
+    base.assertWritable();
+    for (const check of this.checks) check(base);
+    for (const [table, t] of this.tables) {
+      const committed = base.tables[table] as unknown as Table<object>;
+      for (const id of t.deletes) committed.delete(id);
+      for (const id of t.puts.ids()) committed.put(id, t.puts.get(id)!);
+    }
+    for (const e of this.audit) base.audit.append(e);
+    for (const [k, v] of this.meta) base.setMeta(k, v);
+  }
+}
+
+// ------------------------------------------------------------------ rows
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * A validated, frozen copy of a row: what callers do with their object afterwards does not
+ * change the store, and a row read from the store cannot be changed in place. zod's output is a
+ * new object all the way down except for values typed unknown (a conversation's reference, audit
+ * details): rows with those (`deep`) are cloned first.
+ */
+function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = false): R {
+  let input = row;
+  if (deep) {
+    try {
+      input = structuredClone(row);
+    } catch (err) {
+      throw new InvalidRowError(table, [`not plain data: ${(err as Error).message}`]);
+    }
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success)
+    throw new InvalidRowError(
+      table,
+      parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(row)'}: ${i.message}`),
+    );
+  return deepFreeze(parsed.data);
+}
+
+/** Without keys whose value is undefined (what the file would keep anyway). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+// ------------------------------------------------------------------ queries
+
+function conversationFilter(q: ConversationQuery): (c: Conversation) => boolean {
+  const kinds = q.kinds ? new Set<string>(q.kinds) : undefined;
+  const upn = q.userUpn === undefined ? undefined : lc(q.userUpn);
+  return (c) =>
+    (q.subscribed === undefined || c.subscribed === q.subscribed) &&
+    (q.reachable === undefined || (c.unreachable === undefined) === q.reachable) &&
+    (!kinds || kinds.has(c.kind)) &&
+    (q.channelId === undefined || c.channelId === q.channelId) &&
+    (upn === undefined || (c.userUpn !== undefined && lc(c.userUpn) === upn)) &&
+    (q.userAadObjectId === undefined || c.userAadObjectId === q.userAadObjectId);
+}
+
+function conversationCandidates(view: Access, q: ConversationQuery): Iterable<string> | undefined {
+  if (q.userUpn !== undefined) return view.lookup('conversations', 'upn', lc(q.userUpn));
+  if (q.userAadObjectId !== undefined) return view.lookup('conversations', 'aad', q.userAadObjectId);
+  return undefined;
+}
+
+function assignmentFilter(q: AssignmentQuery): (a: Assignment) => boolean {
+  const statuses = q.statuses ? new Set<string>(q.statuses) : undefined;
+  const ids = q.ids ? new Set(q.ids) : undefined;
+  const gov = q.governanceStatuses ? new Set<string>(q.governanceStatuses) : undefined;
+  const rec = q.recommendationKey === undefined ? undefined : lc(q.recommendationKey);
+  const owner = q.owner === undefined ? undefined : lc(q.owner);
+  return (a) =>
+    (!statuses || statuses.has(a.status)) &&
+    (!ids || ids.has(a.id)) &&
+    (q.batchId === undefined || a.batchId === q.batchId) &&
+    (q.integrationId === undefined || a.integrationId === q.integrationId) &&
+    (rec === undefined || lc(a.recommendationKey) === rec) &&
+    (owner === undefined || lc(a.owner) === owner) &&
+    (q.conversationId === undefined || a.conversationId === q.conversationId) &&
+    (q.hasTicket === undefined || (a.ticket !== undefined) === q.hasTicket) &&
+    (q.ticketSysId === undefined || a.ticket?.sysId === q.ticketSysId) &&
+    (q.dueBefore === undefined || a.dueDate < q.dueBefore) &&
+    (!gov || (a.governance !== undefined && gov.has(a.governance.status)));
+}
+
+/** The smallest committed candidate set any indexed field of the query gives; undefined: scan. */
+function assignmentCandidates(view: Access, q: AssignmentQuery): Iterable<string> | undefined {
+  const options: Array<{ size: number; ids: Iterable<string> }> = [];
+  const one = (index: string, value: string | undefined) => {
+    if (value === undefined) return;
+    const ids = view.lookup('assignments', index, value);
+    options.push({ size: ids.size, ids });
+  };
+  if (q.ids) options.push({ size: q.ids.length, ids: q.ids });
+  one('batch', q.batchId);
+  one('ticket', q.ticketSysId);
+  one('recommendation', q.recommendationKey === undefined ? undefined : lc(q.recommendationKey));
+  one('owner', q.owner === undefined ? undefined : lc(q.owner));
+  one('integration', q.integrationId);
+  if (q.statuses) {
+    const sets = [...new Set(q.statuses)].map((s) => view.lookup('assignments', 'status', s));
+    options.push({
+      size: sets.reduce((n, s) => n + s.size, 0),
+      ids: (function* () {
+        for (const s of sets) yield* s;
+      })(),
+    });
+  }
+  if (options.length === 0) return undefined;
+  return options.reduce((best, o) => (o.size < best.size ? o : best)).ids;
+}
+
+function auditFilter(q: AuditQuery = {}): (e: AuditEntry) => boolean {
+  const actions = q.actions ? new Set(q.actions) : undefined;
+  const details = q.details ? Object.entries(q.details) : [];
+  return (e) =>
+    (!actions || actions.has(e.action)) &&
+    (q.actor === undefined || e.actor === q.actor) &&
+    details.every(([k, v]) => Object.hasOwn(e.details, k) && e.details[k] === v) &&
+    (q.detailKeys ?? []).every((k) => Object.hasOwn(e.details, k));
+}
+
+function liveWithKey(view: Access, key: string): Assignment[] {
+  return view.select('assignments', view.lookup('assignments', 'liveKey', key), (a) => a.key === key && LIVE.has(a.status));
+}
+
+/**
+ * One live assignment per key, like a unique index: a write may not add a live assignment to a key
+ * that has one (legacy files with duplicates still load, and rows already in that state can still be
+ * updated, but never one more).
+ */
+function checkLiveKeys(view: Access, rows: readonly Assignment[]): void {
+  const ids = new Set<string>();
+  for (const r of rows) {
+    if (ids.has(r.id)) throw new StoreConstraintError(`assignment ${r.id} appears twice in one write`);
+    ids.add(r.id);
+  }
+  const liveByKey = new Map<string, string[]>();
+  for (const r of rows) {
+    const live = liveByKey.get(r.key) ?? [];
+    if (LIVE.has(r.status)) live.push(r.id);
+    liveByKey.set(r.key, live);
+  }
+  for (const [key, written] of liveByKey) {
+    const before = liveWithKey(view, key).map((a) => a.id);
+    const after = new Set(before.filter((id) => !ids.has(id)));
+    for (const id of written) after.add(id);
+    if (after.size > 1 && after.size > before.length) {
+      throw new StoreConstraintError(`key ${key} would have ${after.size} live assignments (${[...after].join(', ')}); at most one is allowed`);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ repositories
+
+function repositories(view: Access): StoreTx {
+  const work = workQueue(view);
+  return {
+    conversations: {
+      get: async (id) => view.get('conversations', id),
+      list: async (q = {}) => view.select('conversations', conversationCandidates(view, q), conversationFilter(q)),
+      count: async (q = {}) => view.select('conversations', conversationCandidates(view, q), conversationFilter(q)).length,
+      upsert: async (c) => {
+        const row = validRow('conversations', conversationSchema, c, true);
+        view.put('conversations', row.id, row);
+        await view.done();
+      },
+      remove: async (id) => {
+        if (!view.delete('conversations', id)) return false;
+        await view.done();
+        return true;
+      },
+    },
+    integrations: {
+      get: async (id) => view.get('integrations', id),
+      findByName: async (name) => view.select('integrations', undefined, (i) => !i.removedAt && lc(i.name) === lc(name), 1)[0],
+      list: async () => view.select('integrations', undefined, (i) => !i.removedAt),
+      listAll: async () => view.select('integrations', undefined, () => true),
+      upsert: async (i) => {
+        const row = validRow('integrations', integrationSchema, i);
+        view.put('integrations', row.id, row);
+        await view.done();
+      },
+    },
+    recommendations: {
+      get: async (key) => view.get('recommendations', key),
+      list: async () => view.select('recommendations', undefined, () => true),
+      upsertMany: async (recs) => {
+        const rows = recs.map((r) => validRow('recommendations', recommendationSchema, r));
+        if (rows.length === 0) return;
+        for (const r of rows) view.put('recommendations', r.key, r);
+        await view.done();
+      },
+      getCard: async (conversationId, key) => view.get('postedCards', cardKey(conversationId, key)),
+      listCards: async (q: PostedCardQuery = {}) => {
+        const candidates =
+          q.conversationId !== undefined
+            ? view.lookup('postedCards', 'conversation', q.conversationId)
+            : q.recommendationKey !== undefined
+              ? view.lookup('postedCards', 'recommendation', q.recommendationKey)
+              : undefined;
+        return view.select(
+          'postedCards',
+          candidates,
+          (c) =>
+            (q.conversationId === undefined || c.conversationId === q.conversationId) &&
+            (q.recommendationKey === undefined || c.recommendationKey === q.recommendationKey),
+        );
+      },
+      upsertCard: async (card) => {
+        const row = validRow('postedCards', postedCardSchema, card);
+        view.put('postedCards', cardKey(row.conversationId, row.recommendationKey), row);
+        await view.done();
+      },
+      removeCardsFor: async (conversationId) => {
+        const cards = view.select('postedCards', view.lookup('postedCards', 'conversation', conversationId), (c) => c.conversationId === conversationId);
+        if (cards.length === 0) return;
+        for (const c of cards) view.delete('postedCards', cardKey(c.conversationId, c.recommendationKey));
+        await view.done();
+      },
+    },
+    assignments: {
+      get: async (id) => view.get('assignments', id),
+      findLiveByKey: async (key) => liveWithKey(view, key)[0],
+      findLiveByKeys: async (keys) => {
+        const out = new Map<string, Assignment>();
+        for (const key of new Set(keys)) {
+          const live = liveWithKey(view, key)[0];
+          if (live) out.set(key, live);
+        }
+        return out;
+      },
+      list: async (q = {}) => view.select('assignments', assignmentCandidates(view, q), assignmentFilter(q), q.limit),
+      count: async (q = {}) => view.select('assignments', assignmentCandidates(view, q), assignmentFilter(q), q.limit).length,
+      upsertMany: async (assignments) => {
+        const rows = assignments.map((a) => validRow('assignments', assignmentSchema, a));
+        if (rows.length === 0) return;
+        checkLiveKeys(view, rows);
+        for (const r of rows) view.put('assignments', r.id, r);
+        await view.done();
+      },
+    },
+    reminders: {
+      wasSent: async (key) => view.get('reminders', key) !== undefined,
+      sentAmong: async (keys) => {
+        const out = new Set<string>();
+        for (const k of keys) if (view.get('reminders', k) !== undefined) out.add(k);
+        return out;
+      },
+      markSent: async (entry) => {
+        const row = validRow('reminders', reminderSentSchema, entry);
+        // No await before the put: two claims of one key in the same tick see each other.
+        if (view.get('reminders', row.key) !== undefined) return false;
+        const before = view.committedGet('reminders', row.key);
+        view.onCommit((committed) => {
+          if (committed.get('reminders', row.key) !== before) throw new StoreConstraintError(`reminder ${row.key} was recorded by another writer meanwhile`);
+        });
+        view.put('reminders', row.key, row);
+        await view.done();
+        return true;
+      },
+      prune: async (olderThan, keyPrefixes) => {
+        if (keyPrefixes.length === 0) return 0;
+        const cutoff = olderThan.getTime();
+        const old = view.select('reminders', undefined, (e) => Date.parse(e.sentAt) < cutoff && keyPrefixes.some((p) => e.key.startsWith(p)));
+        for (const e of old) view.delete('reminders', e.key);
+        if (old.length > 0) await view.done();
+        return old.length;
+      },
+    },
+    audit: {
+      append: async (entry) => {
+        view.appendAudit(validRow('audit', auditEntrySchema, entry, true));
+        await view.done();
+      },
+      list: async (limit = 100) => view.auditNewest(limit),
+      findLast: async (target, q) => view.auditFindLast(target, auditFilter(q)),
+    },
+    meta: {
+      get: async (key) => view.getMeta(key),
+      set: async (key, value) => {
+        if (typeof value !== 'string') throw new InvalidRowError('meta', [`${key}: must be a string`]);
+        view.setMeta(key, value);
+        await view.done();
+      },
+    },
+    work,
+  };
+}
+
+function workQueue(view: Access): StoreTx['work'] {
+  const byKindKey = (kind: string, key: string) =>
+    view.select('work', view.lookup('work', 'kindKey', workKey(kind, key)), (w) => w.kind === kind && w.key === key, 1)[0];
+  const put = (w: WorkItem) => {
+    const row = validRow('work', workItemSchema, defined(w));
+    view.put('work', row.id, row);
+    return row;
+  };
+  /** A claim, completion or failure in a transaction fails at commit when another writer changed the item meanwhile. */
+  const unchangedAtCommit = (id: string) => {
+    const before = view.committedGet('work', id);
+    view.onCommit((committed) => {
+      if (committed.get('work', id) !== before) throw new StoreConstraintError(`work item ${id} was changed by another writer meanwhile`);
+    });
+  };
+  const leased = (id: string, owner: string) => {
+    const w = view.get('work', id);
+    if (!w || w.status !== 'running' || w.leaseOwner !== owner) return undefined;
+    unchangedAtCommit(id);
+    return w;
+  };
+  const finish = async (w: WorkItem, change: Partial<WorkItem>): Promise<true> => {
+    const { leaseOwner: _owner, leaseUntil: _until, ...rest } = w;
+    put({ ...rest, ...change, updatedAt: view.now().toISOString() });
+    await view.done();
+    return true;
+  };
+  return {
+    enqueue: async (items) => {
+      const now = view.now().toISOString();
+      const out: WorkItem[] = [];
+      const rows: WorkItem[] = [];
+      for (const item of items) {
+        const existing = byKindKey(item.kind, item.key);
+        if (existing && PENDING_WORK.has(existing.status)) {
+          out.push(existing);
+          continue;
+        }
+        let payload: unknown;
+        try {
+          payload = item.payload === undefined ? null : JSON.parse(JSON.stringify(item.payload));
+        } catch (err) {
+          throw new InvalidRowError('work', [`payload: not JSON (${(err as Error).message})`]);
+        }
+        const row = put({
+          id: existing?.id ?? randomUUID(),
+          kind: item.kind,
+          key: item.key,
+          payload,
+          status: 'queued',
+          attempts: 0,
+          runAt: (item.runAt ?? view.now()).toISOString(),
+          createdAt: existing?.createdAt ?? now,
+          updatedAt: now,
+        });
+        rows.push(row);
+        out.push(row);
+      }
+      // Another transaction may have enqueued the same key meanwhile: one item per (kind, key).
+      view.onCommit((committed) => {
+        for (const r of rows) {
+          for (const id of committed.lookup('work', 'kindKey', workKey(r.kind, r.key))) {
+            if (id !== r.id) throw new StoreConstraintError(`work ${r.kind} ${r.key} was enqueued by another writer meanwhile`);
+          }
+        }
+      });
+      if (rows.length > 0) await view.done();
+      return out;
+    },
+    claim: async (kind, owner, limit, leaseMs) => {
+      if (!owner) throw new Error('claim needs an owner');
+      if (!(leaseMs > 0)) throw new Error('claim needs a positive lease');
+      if (limit <= 0) return [];
+      const now = view.now();
+      const t = now.getTime();
+      const due = view
+        .select(
+          'work',
+          view.lookup('work', 'pending', kind),
+          (w) =>
+            w.kind === kind &&
+            ((w.status === 'queued' && Date.parse(w.runAt) <= t) || (w.status === 'running' && w.leaseUntil !== undefined && Date.parse(w.leaseUntil) <= t)),
+        )
+        // Stable: equal runAt keeps first-enqueued order.
+        .sort((a, b) => Date.parse(a.runAt) - Date.parse(b.runAt))
+        .slice(0, limit);
+      const claimed = due.map((w) => {
+        unchangedAtCommit(w.id);
+        return put({
+          ...w,
+          status: 'running',
+          leaseOwner: owner,
+          leaseUntil: new Date(t + leaseMs).toISOString(),
+          attempts: w.attempts + 1,
+          updatedAt: now.toISOString(),
+        });
+      });
+      if (claimed.length > 0) await view.done();
+      return claimed;
+    },
+    complete: async (id, owner) => {
+      const w = leased(id, owner);
+      if (!w) return false;
+      return finish(w, { status: 'done', finishedAt: view.now().toISOString(), lastError: undefined });
+    },
+    fail: async (id, owner, error, retryAt) => {
+      const w = leased(id, owner);
+      if (!w) return false;
+      const lastError = String(error).slice(0, 2000);
+      if (retryAt) return finish(w, { status: 'queued', runAt: retryAt.toISOString(), lastError });
+      return finish(w, { status: 'failed', finishedAt: view.now().toISOString(), lastError });
+    },
+    get: async (id) => view.get('work', id),
+    list: async (q: WorkQuery = {}) => {
+      const statuses = q.statuses ? new Set<string>(q.statuses) : undefined;
+      const candidates =
+        q.kind !== undefined && q.key !== undefined
+          ? view.lookup('work', 'kindKey', workKey(q.kind, q.key))
+          : q.kind !== undefined && statuses && [...statuses].every((s) => PENDING_WORK.has(s))
+            ? view.lookup('work', 'pending', q.kind)
+            : undefined;
+      return view.select(
+        'work',
+        candidates,
+        (w) => (q.kind === undefined || w.kind === q.kind) && (q.key === undefined || w.key === q.key) && (!statuses || statuses.has(w.status)),
+      );
+    },
+    prune: async (finishedBefore) => {
+      const cutoff = finishedBefore.getTime();
+      const old = view.select('work', undefined, (w) => !PENDING_WORK.has(w.status) && w.finishedAt !== undefined && Date.parse(w.finishedAt) < cutoff);
+      for (const w of old) view.delete('work', w.id);
+      if (old.length > 0) await view.done();
+      return old.length;
+    },
+  };
+}
+
+// ------------------------------------------------------------------ the engine
+
+export interface EngineOptions {
+  clock: Clock;
+  /** Makes the current state durable; mutations of one tick may share one call's write. */
+  persist: () => Promise<void>;
+  /** Throws when the store may not be changed (a read-only lowdb store); called before any change. */
+  assertWritable?: () => void;
+}
+
+export interface Engine {
+  repositories: StoreTx;
+  transaction: Store['transaction'];
+  /** Things about the loaded data worth a log line (e.g. keys that already have two live assignments). */
+  problems: string[];
+}
+
+/** Builds the engine over `db`, which it then owns: the caller persists that same object. */
+export function createEngine(db: Database, options: EngineOptions): Engine {
+  const tables = createTables(db);
+  const committed = new Committed(tables, new AuditLog(db.audit), db.meta, options.clock, options.persist, options.assertWritable ?? (() => undefined));
+  const problems: string[] = [];
+  const liveKeys = new Map<string, number>();
+  for (const id of tables.assignments.ids()) {
+    const a = tables.assignments.get(id)!;
+    if (LIVE.has(a.status)) liveKeys.set(a.key, (liveKeys.get(a.key) ?? 0) + 1);
+  }
+  const duplicated = [...liveKeys].filter(([, n]) => n > 1).map(([k]) => k);
+  if (duplicated.length > 0) problems.push(`${duplicated.length} key(s) have more than one live assignment (e.g. ${duplicated.slice(0, 3).join(', ')})`);
+
+  const transaction = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
+    const staging = new Staging(committed);
+    let result: T;
+    try {
+      result = await fn(repositories(staging));
+    } finally {
+      staging.closed = true;
+    }
+    if (staging.empty) return result;
+    // Checked again against the committed state as it is now: another writer may have gone first.
+    const assignments = staging.written('assignments');
+    if (assignments.length > 0) staging.checks.unshift((base) => checkLiveKeys(base, assignments));
+    staging.applyTo(committed);
+    await committed.done();
+    return result;
+  };
+  return { repositories: repositories(committed), transaction, problems };
+}

@@ -1,0 +1,832 @@
+/**
+ * The Store port's contract (app/ports.ts), as one suite every store implementation runs: the
+ * lowdb and memory stores now, a PostgreSQL store later. It covers every repository method, every
+ * query field, ordering, the constraints (one live assignment per key, one sent reminder per key,
+ * one work item per kind+key), transactions (read-your-writes, all or nothing, commit-time
+ * conflicts) and the work queue (claim, lease expiry, retry, idempotent enqueue).
+ */
+import { ManualClock, MINUTE_MS } from '../../core/clock.js';
+import {
+  assignmentSchema,
+  LIVE_ASSIGNMENT_STATUSES,
+  type Assignment,
+  type AuditEntry,
+  type Conversation,
+  type Integration,
+  type PostedCard,
+  type Recommendation,
+} from '../../core/model.js';
+import { InvalidRowError, StoreConstraintError, type Store } from '../../app/ports.js';
+
+export interface ContractStore {
+  store: Store;
+  /** Closes the store and opens it again on the same data (durable stores only). */
+  reopen?: () => Promise<Store>;
+}
+
+export interface ContractOptions {
+  /** The data outlives the store object: close and reopen must keep everything. */
+  durable: boolean;
+}
+
+const T0 = '2026-11-26T09:00:00.000Z';
+const SECRET = { v: 1 as const, iv: 'aXY=', tag: 'dGFn', data: 'ZGF0YQ==' };
+
+let n = 0;
+const next = () => ++n;
+
+export function anAssignment(over: Partial<Assignment> = {}): Assignment {
+  const i = next();
+  const resourceId = `/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
+  return assignmentSchema.parse({
+    id: `asg-${i}`,
+    key: `key-${i}`,
+    batchId: 'batch-1',
+    recommendationKey: 'rec-a',
+    recommendationName: 'Recommendation A',
+    severity: 'High',
+    assessmentId: `${resourceId}/providers/Microsoft.Security/assessments/rec-a`,
+    resourceId,
+    resourceName: `vm-${i}`,
+    subscriptionId: 'sub-1',
+    integrationId: 'int-1',
+    ticketType: 'incident',
+    owner: 'alice@contoso.com',
+    caller: 'admin@contoso.com',
+    dueDate: '2026-12-10',
+    gracePeriod: false,
+    notifyOwner: true,
+    notifyManager: false,
+    status: 'open',
+    conversationId: 'conv-1',
+    createdBy: { id: 'admin' },
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  });
+}
+
+export function aConversation(id: string, over: Partial<Conversation> = {}): Conversation {
+  return {
+    id,
+    channelId: 'msteams',
+    serviceUrl: 'https://smba.example/',
+    kind: 'channel',
+    reference: { conversation: { id } },
+    subscribed: true,
+    filters: { severities: [], scopes: [] },
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+function anIntegration(id: string, over: Partial<Integration> = {}): Integration {
+  return {
+    id,
+    name: `Integration ${id}`,
+    scope: '/subscriptions/sub-1',
+    instanceUrl: 'https://contoso.service-now.com',
+    username: 'bot',
+    password: SECRET,
+    clientId: 'client',
+    clientSecret: SECRET,
+    fieldMode: 'default',
+    customFields: {},
+    createdAt: T0,
+    createdBy: 'admin',
+    ...over,
+  };
+}
+
+function aRecommendation(key: string, over: Partial<Recommendation> = {}): Recommendation {
+  return {
+    key,
+    displayName: `Recommendation ${key}`,
+    severity: 'High',
+    description: '',
+    remediation: '',
+    resources: [
+      { resourceId: '/subscriptions/sub-1/vm', assessmentId: `/subscriptions/sub-1/vm/assessments/${key}`, name: 'vm', type: 'vm', subscriptionId: 'sub-1' },
+    ],
+    contentHash: `hash-${key}`,
+    status: 'unhealthy',
+    firstSeenAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+function aCard(conversationId: string, recommendationKey: string, over: Partial<PostedCard> = {}): PostedCard {
+  return {
+    conversationId,
+    recommendationKey,
+    activityId: `act-${conversationId}-${recommendationKey}`,
+    contentHash: 'h',
+    postedAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+function anEntry(target: string, action: string, over: Partial<AuditEntry> = {}): AuditEntry {
+  return { at: T0, actor: 'alice', action, target, details: {}, ...over };
+}
+
+const ids = (rows: ReadonlyArray<{ id: string }>) => rows.map((r) => r.id);
+
+export function describeStoreContract(name: string, open: (clock: ManualClock) => Promise<ContractStore>, options: ContractOptions): void {
+  describe(`Store contract: ${name}`, () => {
+    let clock: ManualClock;
+    let handle: ContractStore;
+    let store: Store;
+
+    beforeEach(async () => {
+      clock = new ManualClock(T0);
+      handle = await open(clock);
+      store = handle.store;
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    // ---------------------------------------------------------------- conversations
+
+    describe('conversations', () => {
+      it('get, upsert (insert and replace), list in first-stored order, remove', async () => {
+        expect(await store.conversations.get('c1')).toBeUndefined();
+        await store.conversations.upsert(aConversation('c1'));
+        await store.conversations.upsert(aConversation('c2'));
+        await store.conversations.upsert(aConversation('c1', { name: 'renamed' }));
+        expect(await store.conversations.get('c1')).toMatchObject({ id: 'c1', name: 'renamed' });
+        expect(ids(await store.conversations.list())).toEqual(['c1', 'c2']);
+        expect(await store.conversations.remove('c1')).toBe(true);
+        expect(await store.conversations.remove('c1')).toBe(false);
+        expect(await store.conversations.get('c1')).toBeUndefined();
+        expect(ids(await store.conversations.list())).toEqual(['c2']);
+      });
+
+      it('ids that are Object.prototype names are plain keys', async () => {
+        for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+          expect(await store.conversations.get(id)).toBeUndefined();
+          await store.conversations.upsert(aConversation(id));
+          expect((await store.conversations.get(id))?.id).toBe(id);
+        }
+        expect(ids(await store.conversations.list())).toEqual(['constructor', '__proto__', 'toString', 'hasOwnProperty']);
+      });
+
+      it('queries: subscribed, reachable, kinds, channelId, userUpn (any case), userAadObjectId, and their combination; count agrees', async () => {
+        await store.conversations.upsert(aConversation('team', { kind: 'channel', tenantId: 't' }));
+        await store.conversations.upsert(aConversation('gone', { kind: 'groupChat', unreachable: { since: T0, status: 403 } }));
+        await store.conversations.upsert(
+          aConversation('bob-1', { kind: 'personal', subscribed: false, userUpn: 'bob@contoso.com', userAadObjectId: 'aad-bob', channelId: 'emulator' }),
+        );
+        await store.conversations.upsert(aConversation('bob-2', { kind: 'personal', subscribed: false, userUpn: 'Bob@Contoso.com' }));
+        const q = async (query: Parameters<Store['conversations']['list']>[0]) => {
+          const rows = ids(await store.conversations.list(query));
+          expect(await store.conversations.count(query)).toBe(rows.length);
+          return rows;
+        };
+        expect(await q({})).toEqual(['team', 'gone', 'bob-1', 'bob-2']);
+        expect(await q({ subscribed: true })).toEqual(['team', 'gone']);
+        expect(await q({ subscribed: false })).toEqual(['bob-1', 'bob-2']);
+        expect(await q({ reachable: true })).toEqual(['team', 'bob-1', 'bob-2']);
+        expect(await q({ reachable: false })).toEqual(['gone']);
+        expect(await q({ kinds: ['personal'] })).toEqual(['bob-1', 'bob-2']);
+        expect(await q({ kinds: ['channel', 'groupChat'] })).toEqual(['team', 'gone']);
+        expect(await q({ kinds: [] })).toEqual([]);
+        expect(await q({ channelId: 'emulator' })).toEqual(['bob-1']);
+        expect(await q({ userUpn: 'BOB@contoso.COM' })).toEqual(['bob-1', 'bob-2']);
+        expect(await q({ userAadObjectId: 'aad-bob' })).toEqual(['bob-1']);
+        expect(await q({ kinds: ['personal'], channelId: 'msteams', userUpn: 'bob@contoso.com' })).toEqual(['bob-2']);
+        expect(await q({ subscribed: true, reachable: true })).toEqual(['team']);
+        // An index follows a changed field.
+        await store.conversations.upsert(aConversation('bob-2', { kind: 'personal', subscribed: false, userUpn: 'carol@contoso.com' }));
+        expect(await q({ userUpn: 'bob@contoso.com' })).toEqual(['bob-1']);
+        expect(await q({ userUpn: 'carol@contoso.com' })).toEqual(['bob-2']);
+        await store.conversations.remove('bob-1');
+        expect(await q({ userAadObjectId: 'aad-bob' })).toEqual([]);
+      });
+
+      it('refuses an invalid row and keeps nothing of it', async () => {
+        const bad = { ...aConversation('bad'), subscribed: 'yes' } as unknown as Conversation;
+        await expect(store.conversations.upsert(bad)).rejects.toBeInstanceOf(InvalidRowError);
+        expect(await store.conversations.get('bad')).toBeUndefined();
+      });
+
+      it('rows are snapshots: changing the written or the read object changes nothing stored', async () => {
+        const written = aConversation('c1');
+        await store.conversations.upsert(written);
+        written.name = 'changed after write';
+        (written.reference.conversation as { id: string }).id = 'changed';
+        const read = (await store.conversations.get('c1'))!;
+        try {
+          read.name = 'changed after read';
+        } catch {
+          // Frozen rows throw in strict mode; a networked store hands out copies. Either is fine.
+        }
+        const stored = (await store.conversations.get('c1'))!;
+        expect(stored.name).toBeUndefined();
+        expect(stored.reference).toEqual({ conversation: { id: 'c1' } });
+      });
+    });
+
+    // ---------------------------------------------------------------- integrations
+
+    describe('integrations', () => {
+      it('get, findByName (active, any case), list (active), listAll, upsert', async () => {
+        await store.integrations.upsert(anIntegration('i1', { name: 'Contoso ITSM' }));
+        await store.integrations.upsert(anIntegration('i2', { name: 'Old', removedAt: T0 }));
+        await store.integrations.upsert(anIntegration('i3', { name: 'Fabrikam' }));
+        expect((await store.integrations.get('i2'))?.name).toBe('Old');
+        expect((await store.integrations.findByName('contoso itsm'))?.id).toBe('i1');
+        expect(await store.integrations.findByName('old')).toBeUndefined();
+        expect(await store.integrations.findByName('nobody')).toBeUndefined();
+        expect(ids(await store.integrations.list())).toEqual(['i1', 'i3']);
+        expect(ids(await store.integrations.listAll())).toEqual(['i1', 'i2', 'i3']);
+        await store.integrations.upsert({ ...(await store.integrations.get('i1'))!, removedAt: T0 });
+        expect(ids(await store.integrations.list())).toEqual(['i3']);
+        expect(await store.integrations.findByName('Contoso ITSM')).toBeUndefined();
+      });
+    });
+
+    // ---------------------------------------------------------------- recommendations and cards
+
+    describe('recommendations and posted cards', () => {
+      it('get, list, upsertMany (insert and replace in one write)', async () => {
+        await store.recommendations.upsertMany([aRecommendation('r1'), aRecommendation('r2')]);
+        const writes = store.status().writes;
+        await store.recommendations.upsertMany([aRecommendation('r1', { status: 'resolved' }), aRecommendation('r3')]);
+        expect(store.status().writes - writes).toBe(1);
+        expect((await store.recommendations.get('r1'))?.status).toBe('resolved');
+        expect(await store.recommendations.get('nope')).toBeUndefined();
+        expect((await store.recommendations.list()).map((r) => r.key)).toEqual(['r1', 'r2', 'r3']);
+      });
+
+      it('upsertMany is all or nothing', async () => {
+        const bad = { ...aRecommendation('r2'), severity: 'Critical' } as unknown as Recommendation;
+        await expect(store.recommendations.upsertMany([aRecommendation('r1'), bad])).rejects.toBeInstanceOf(InvalidRowError);
+        expect(await store.recommendations.list()).toEqual([]);
+      });
+
+      it('cards: getCard, listCards by conversation, by recommendation, both; upsertCard replaces; removeCardsFor', async () => {
+        await store.recommendations.upsertCard(aCard('c1', 'r1'));
+        await store.recommendations.upsertCard(aCard('c1', 'r2'));
+        await store.recommendations.upsertCard(aCard('c2', 'r1'));
+        await store.recommendations.upsertCard(aCard('c1', 'r1', { contentHash: 'h2' }));
+        const keys = (cards: PostedCard[]) => cards.map((c) => `${c.conversationId}/${c.recommendationKey}`);
+        expect((await store.recommendations.getCard('c1', 'r1'))?.contentHash).toBe('h2');
+        expect(await store.recommendations.getCard('c2', 'r2')).toBeUndefined();
+        expect(keys(await store.recommendations.listCards())).toEqual(['c1/r1', 'c1/r2', 'c2/r1']);
+        expect(keys(await store.recommendations.listCards({ conversationId: 'c1' }))).toEqual(['c1/r1', 'c1/r2']);
+        expect(keys(await store.recommendations.listCards({ recommendationKey: 'r1' }))).toEqual(['c1/r1', 'c2/r1']);
+        expect(keys(await store.recommendations.listCards({ conversationId: 'c2', recommendationKey: 'r1' }))).toEqual(['c2/r1']);
+        expect(keys(await store.recommendations.listCards({ conversationId: 'c3' }))).toEqual([]);
+        await store.recommendations.removeCardsFor('c1');
+        expect(keys(await store.recommendations.listCards())).toEqual(['c2/r1']);
+        expect(keys(await store.recommendations.listCards({ recommendationKey: 'r1' }))).toEqual(['c2/r1']);
+        await store.recommendations.removeCardsFor('nobody');
+      });
+    });
+
+    // ---------------------------------------------------------------- assignments
+
+    describe('assignments', () => {
+      it('get, findLiveByKey (live only), findLiveByKeys', async () => {
+        const live = anAssignment({ key: 'k1' });
+        const ended = anAssignment({ key: 'k1', status: 'resolved' });
+        const other = anAssignment({ key: 'k2', status: 'pending' });
+        await store.assignments.upsertMany([ended, live, other]);
+        expect((await store.assignments.get(live.id))?.id).toBe(live.id);
+        expect(await store.assignments.get('nope')).toBeUndefined();
+        expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(live.id);
+        expect(await store.assignments.findLiveByKey('k3')).toBeUndefined();
+        const found = await store.assignments.findLiveByKeys(['k1', 'k2', 'k3', 'k1']);
+        expect([...found.keys()].sort()).toEqual(['k1', 'k2']);
+        expect(found.get('k2')?.id).toBe(other.id);
+        expect((await store.assignments.findLiveByKeys([])).size).toBe(0);
+        // Every live status counts; the index follows status changes.
+        for (const status of LIVE_ASSIGNMENT_STATUSES) {
+          await store.assignments.upsertMany([{ ...live, status }]);
+          expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(live.id);
+        }
+        await store.assignments.upsertMany([{ ...live, status: 'removed' }]);
+        expect(await store.assignments.findLiveByKey('k1')).toBeUndefined();
+      });
+
+      it('every query field alone and combined, in first-stored order; count agrees', async () => {
+        const a = anAssignment({
+          status: 'open',
+          batchId: 'b1',
+          ticket: { table: 'incident', sysId: 's1', number: 'INC1', link: 'l' },
+          governance: { key: 'g', status: 'synced' },
+        });
+        const b = anAssignment({ status: 'pending', batchId: 'b1', owner: 'Bob@Contoso.com', recommendationKey: 'REC-B', dueDate: '2026-12-01' });
+        const c = anAssignment({
+          status: 'failed',
+          batchId: 'b2',
+          integrationId: 'int-2',
+          conversationId: 'conv-2',
+          governance: { key: 'g', status: 'failed' },
+          dueDate: '2026-11-30',
+        });
+        const d = anAssignment({
+          status: 'resolved',
+          batchId: 'b2',
+          ticket: { table: 'incident', sysId: 's1', number: 'INC1', link: 'l' },
+          governance: { key: 'g', status: 'deleted' },
+        });
+        await store.assignments.upsertMany([a, b, c, d]);
+        const q = async (query: Parameters<Store['assignments']['list']>[0]) => {
+          const rows = ids(await store.assignments.list(query));
+          expect(await store.assignments.count(query)).toBe(rows.length);
+          return rows;
+        };
+        expect(await q(undefined)).toEqual([a.id, b.id, c.id, d.id]);
+        expect(await q({})).toEqual([a.id, b.id, c.id, d.id]);
+        expect(await q({ statuses: LIVE_ASSIGNMENT_STATUSES })).toEqual([a.id, b.id, c.id]);
+        expect(await q({ statuses: ['resolved', 'pending'] })).toEqual([b.id, d.id]);
+        expect(await q({ statuses: [] })).toEqual([]);
+        expect(await q({ ids: [d.id, a.id, 'nope'] })).toEqual([a.id, d.id]);
+        expect(await q({ ids: [] })).toEqual([]);
+        expect(await q({ batchId: 'b2' })).toEqual([c.id, d.id]);
+        expect(await q({ integrationId: 'int-2' })).toEqual([c.id]);
+        expect(await q({ recommendationKey: 'rec-b' })).toEqual([b.id]);
+        expect(await q({ recommendationKey: 'REC-A' })).toEqual([a.id, c.id, d.id]);
+        expect(await q({ owner: 'bob@contoso.com' })).toEqual([b.id]);
+        expect(await q({ owner: 'ALICE@contoso.com' })).toEqual([a.id, c.id, d.id]);
+        expect(await q({ conversationId: 'conv-2' })).toEqual([c.id]);
+        expect(await q({ hasTicket: true })).toEqual([a.id, d.id]);
+        expect(await q({ hasTicket: false })).toEqual([b.id, c.id]);
+        expect(await q({ ticketSysId: 's1' })).toEqual([a.id, d.id]);
+        expect(await q({ dueBefore: '2026-12-01' })).toEqual([c.id]);
+        expect(await q({ dueBefore: '2026-12-02' })).toEqual([b.id, c.id]);
+        expect(await q({ governanceStatuses: ['failed', 'synced'] })).toEqual([a.id, c.id]);
+        expect(await q({ governanceStatuses: [] })).toEqual([]);
+        expect(await q({ limit: 2 })).toEqual([a.id, b.id]);
+        expect(await q({ limit: 0 })).toEqual([]);
+        expect(await q({ statuses: LIVE_ASSIGNMENT_STATUSES, limit: 2 })).toEqual([a.id, b.id]);
+        expect(await q({ batchId: 'b1', statuses: ['open'], hasTicket: true, ticketSysId: 's1', owner: 'alice@contoso.com' })).toEqual([a.id]);
+        expect(await q({ batchId: 'b1', integrationId: 'int-2' })).toEqual([]);
+        expect(await q({ statuses: ['open', 'resolved'], ticketSysId: 's1', limit: 1 })).toEqual([a.id]);
+      });
+
+      it('updates keep a row in its place and move it between query results', async () => {
+        const a = anAssignment({ status: 'pending', batchId: 'b1' });
+        const b = anAssignment({ status: 'pending', batchId: 'b1' });
+        await store.assignments.upsertMany([a]);
+        await store.assignments.upsertMany([b]);
+        await store.assignments.upsertMany([
+          { ...a, status: 'open', batchId: 'b2', owner: 'carol@contoso.com', ticket: { table: 'incident', sysId: 's9', number: 'INC9', link: 'l' } },
+        ]);
+        expect(ids(await store.assignments.list())).toEqual([a.id, b.id]);
+        expect(ids(await store.assignments.list({ statuses: ['pending'] }))).toEqual([b.id]);
+        expect(ids(await store.assignments.list({ statuses: ['open'] }))).toEqual([a.id]);
+        expect(ids(await store.assignments.list({ batchId: 'b1' }))).toEqual([b.id]);
+        expect(ids(await store.assignments.list({ batchId: 'b2' }))).toEqual([a.id]);
+        expect(ids(await store.assignments.list({ owner: 'alice@contoso.com' }))).toEqual([b.id]);
+        expect(ids(await store.assignments.list({ ticketSysId: 's9' }))).toEqual([a.id]);
+      });
+
+      it('one live assignment per key: a second one is refused with a clear error and nothing of the write is applied', async () => {
+        const first = anAssignment({ key: 'k1' });
+        await store.assignments.upsertMany([first]);
+        const second = anAssignment({ key: 'k1', status: 'pending' });
+        const bystander = anAssignment({ key: 'k9' });
+        const err = await store.assignments.upsertMany([bystander, second]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreConstraintError);
+        expect((err as Error).message).toMatch(/k1/);
+        expect(await store.assignments.get(second.id)).toBeUndefined();
+        expect(await store.assignments.get(bystander.id)).toBeUndefined();
+        // Two new live ones for one key in one write: refused too.
+        await expect(store.assignments.upsertMany([anAssignment({ key: 'k2' }), anAssignment({ key: 'k2' })])).rejects.toBeInstanceOf(StoreConstraintError);
+        expect(await store.assignments.findLiveByKey('k2')).toBeUndefined();
+        // Allowed: updating the live one, ended ones with the same key, and ending the old one in the write that adds the new one.
+        await store.assignments.upsertMany([{ ...first, owner: 'bob@contoso.com' }]);
+        await store.assignments.upsertMany([anAssignment({ key: 'k1', status: 'resolved' }), anAssignment({ key: 'k1', status: 'removed' })]);
+        const replacement = anAssignment({ key: 'k1', status: 'pending' });
+        await store.assignments.upsertMany([{ ...first, status: 'resolved' }, replacement]);
+        expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(replacement.id);
+        expect(await store.assignments.count({ statuses: LIVE_ASSIGNMENT_STATUSES })).toBe(1);
+        // Reviving the ended one while the replacement is live: refused.
+        await expect(store.assignments.upsertMany([{ ...first, status: 'open' }])).rejects.toBeInstanceOf(StoreConstraintError);
+      });
+
+      it('refuses one id twice in a write, and invalid rows, applying nothing', async () => {
+        const a = anAssignment();
+        await expect(store.assignments.upsertMany([a, { ...a, owner: 'x@contoso.com' }])).rejects.toBeInstanceOf(StoreConstraintError);
+        const bad = { ...anAssignment(), dueDate: 'next week' };
+        await expect(store.assignments.upsertMany([a, bad])).rejects.toBeInstanceOf(InvalidRowError);
+        expect(await store.assignments.list()).toEqual([]);
+      });
+
+      it('upsertMany of many rows is one write; an empty one is none', async () => {
+        const writes = store.status().writes;
+        await store.assignments.upsertMany(Array.from({ length: 50 }, () => anAssignment()));
+        expect(store.status().writes - writes).toBe(1);
+        await store.assignments.upsertMany([]);
+        expect(store.status().writes - writes).toBe(1);
+      });
+    });
+
+    // ---------------------------------------------------------------- reminders, audit, meta
+
+    describe('reminders', () => {
+      it('markSent exactly once, also when two claims race; wasSent; sentAmong', async () => {
+        const entry = { key: 'digest:alice:2026-W48', sentAt: T0, recipient: 'alice' };
+        const results = await Promise.all([store.reminders.markSent(entry), store.reminders.markSent(entry), store.reminders.markSent(entry)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.reminders.markSent(entry)).toBe(false);
+        expect(await store.reminders.wasSent(entry.key)).toBe(true);
+        expect(await store.reminders.wasSent('digest:bob:2026-W48')).toBe(false);
+        expect([...(await store.reminders.sentAmong(['digest:bob:2026-W48', entry.key, entry.key]))]).toEqual([entry.key]);
+        expect((await store.reminders.sentAmong([])).size).toBe(0);
+      });
+
+      it('prune forgets old keys with the given prefixes only', async () => {
+        await store.reminders.markSent({ key: 'digest:old', sentAt: '2026-01-01T00:00:00.000Z', recipient: 'a' });
+        await store.reminders.markSent({ key: 'grace-ended:old', sentAt: '2026-01-01T00:00:00.000Z', recipient: 'a' });
+        await store.reminders.markSent({ key: 'digest:new', sentAt: T0, recipient: 'a' });
+        expect(await store.reminders.prune(new Date('2026-06-01T00:00:00Z'), ['digest:'])).toBe(1);
+        expect([...(await store.reminders.sentAmong(['digest:old', 'grace-ended:old', 'digest:new']))].sort()).toEqual(['digest:new', 'grace-ended:old']);
+        expect(await store.reminders.prune(new Date('2027-01-01T00:00:00Z'), [])).toBe(0);
+        expect(await store.reminders.markSent({ key: 'digest:old', sentAt: T0, recipient: 'a' })).toBe(true);
+      });
+    });
+
+    describe('audit', () => {
+      it('append; list newest first with a limit (default 100)', async () => {
+        for (let i = 0; i < 120; i++) await store.audit.append(anEntry('t', `a${i}`));
+        expect((await store.audit.list(3)).map((e) => e.action)).toEqual(['a119', 'a118', 'a117']);
+        expect(await store.audit.list()).toHaveLength(100);
+        expect(await store.audit.list(0)).toEqual([]);
+      });
+
+      it('findLast by target, with actions, actor, details and detailKeys', async () => {
+        await store.audit.append(anEntry('asg-1', 'assignment.eta', { actor: 'bob', details: { eta: '2026-12-10', requestedByObjectId: 'o1' } }));
+        await store.audit.append(anEntry('asg-1', 'assignment.dueDate', { actor: 'carol', details: { eta: '2026-12-10', to: '2026-12-10' } }));
+        await store.audit.append(anEntry('asg-1', 'assignment.declined', { actor: 'dave', details: { eta: '2026-12-18' } }));
+        await store.audit.append(anEntry('asg-2', 'assignment.eta', { actor: 'bob', details: { eta: '2026-12-10' } }));
+        await store.audit.append(anEntry('asg-1', 'assignment.healthy-pass', { actor: 'resolution', details: { passes: 1 } }));
+        await store.audit.append({ at: T0, actor: 'x', action: 'no-target', details: {} });
+        expect((await store.audit.findLast('asg-1'))?.action).toBe('assignment.healthy-pass');
+        expect((await store.audit.findLast('asg-1', { actions: ['assignment.eta'] }))?.actor).toBe('bob');
+        expect((await store.audit.findLast('asg-1', { actions: ['assignment.dueDate', 'assignment.declined'] }))?.actor).toBe('dave');
+        expect((await store.audit.findLast('asg-1', { actions: [] }))?.actor).toBeUndefined();
+        expect((await store.audit.findLast('asg-1', { actor: 'carol' }))?.action).toBe('assignment.dueDate');
+        expect((await store.audit.findLast('asg-1', { details: { eta: '2026-12-10' } }))?.actor).toBe('carol');
+        expect((await store.audit.findLast('asg-1', { details: { eta: '2026-12-10' }, actor: 'bob' }))?.details.requestedByObjectId).toBe('o1');
+        expect((await store.audit.findLast('asg-1', { details: { passes: 1 } }))?.actor).toBe('resolution');
+        expect(await store.audit.findLast('asg-1', { details: { passes: '1' } })).toBeUndefined();
+        expect((await store.audit.findLast('asg-1', { detailKeys: ['eta'] }))?.actor).toBe('dave');
+        expect((await store.audit.findLast('asg-1', { detailKeys: ['eta', 'to'] }))?.actor).toBe('carol');
+        expect(await store.audit.findLast('asg-1', { actions: ['assignment.healthy-pass'], detailKeys: ['eta'] })).toBeUndefined();
+        expect(await store.audit.findLast('asg-3')).toBeUndefined();
+      });
+    });
+
+    describe('meta', () => {
+      it('get and set', async () => {
+        expect(await store.meta.get('watermark')).toBeUndefined();
+        await store.meta.set('watermark', T0);
+        await store.meta.set('watermark', '2026-11-27T00:00:00.000Z');
+        expect(await store.meta.get('watermark')).toBe('2026-11-27T00:00:00.000Z');
+        expect(await store.meta.get('constructor')).toBeUndefined();
+      });
+    });
+
+    // ---------------------------------------------------------------- transactions
+
+    describe('transactions', () => {
+      it('reads see the transaction’s own writes; nobody else does until it commits; then all of it at once, in one write', async () => {
+        const existing = anAssignment({ key: 'k0', status: 'open', batchId: 'b0' });
+        await store.assignments.upsertMany([existing]);
+        const writes = store.status().writes;
+        const created = anAssignment({ key: 'k1', status: 'pending', batchId: 'b1' });
+        const result = await store.transaction(async (tx) => {
+          await tx.assignments.upsertMany([created, { ...existing, status: 'resolved', batchId: 'b1' }]);
+          await tx.audit.append(anEntry(created.id, 'assignment.create'));
+          await tx.meta.set('m', 'v');
+          expect(await tx.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'a' })).toBe(true);
+          expect(await tx.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'a' })).toBe(false);
+          await tx.conversations.upsert(aConversation('c1'));
+          await tx.recommendations.upsertCard(aCard('c1', 'r1'));
+          // Read-your-writes, through every kind of read.
+          expect((await tx.assignments.get(created.id))?.status).toBe('pending');
+          expect(ids(await tx.assignments.list({ batchId: 'b1' }))).toEqual([existing.id, created.id]);
+          expect(ids(await tx.assignments.list({ statuses: ['open'] }))).toEqual([]);
+          expect(await tx.assignments.count({ statuses: LIVE_ASSIGNMENT_STATUSES })).toBe(1);
+          expect((await tx.assignments.findLiveByKey('k1'))?.id).toBe(created.id);
+          expect(await tx.assignments.findLiveByKey('k0')).toBeUndefined();
+          expect((await tx.audit.findLast(created.id))?.action).toBe('assignment.create');
+          expect((await tx.audit.list(1))[0]?.action).toBe('assignment.create');
+          expect(await tx.meta.get('m')).toBe('v');
+          expect(await tx.reminders.wasSent('once')).toBe(true);
+          expect(ids(await tx.conversations.list())).toEqual(['c1']);
+          expect(await tx.recommendations.listCards({ conversationId: 'c1' })).toHaveLength(1);
+          // Outside the transaction: nothing yet.
+          expect(await store.assignments.get(created.id)).toBeUndefined();
+          expect((await store.assignments.get(existing.id))?.status).toBe('open');
+          expect(await store.audit.findLast(created.id)).toBeUndefined();
+          expect(await store.meta.get('m')).toBeUndefined();
+          expect(await store.reminders.wasSent('once')).toBe(false);
+          expect(await store.conversations.get('c1')).toBeUndefined();
+          return 'result';
+        });
+        expect(result).toBe('result');
+        expect(store.status().writes - writes).toBe(1);
+        expect((await store.assignments.get(created.id))?.status).toBe('pending');
+        expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(created.id);
+        expect(ids(await store.assignments.list({ statuses: ['resolved'] }))).toEqual([existing.id]);
+        expect((await store.audit.findLast(created.id))?.action).toBe('assignment.create');
+        expect(await store.meta.get('m')).toBe('v');
+        expect(await store.reminders.wasSent('once')).toBe(true);
+        expect((await store.recommendations.getCard('c1', 'r1'))?.activityId).toBeDefined();
+      });
+
+      it('rows a transaction creates come after the committed ones, in the order it wrote them', async () => {
+        const a = anAssignment();
+        await store.assignments.upsertMany([a]);
+        const [b, c] = [anAssignment(), anAssignment()];
+        await store.transaction(async (tx) => {
+          await tx.assignments.upsertMany([b]);
+          await tx.assignments.upsertMany([c, { ...a, owner: 'zed@contoso.com' }]);
+          expect(ids(await tx.assignments.list())).toEqual([a.id, b.id, c.id]);
+        });
+        expect(ids(await store.assignments.list())).toEqual([a.id, b.id, c.id]);
+      });
+
+      it('a failing transaction applies nothing and rejects with its own error', async () => {
+        const a = anAssignment({ key: 'k1' });
+        await store.assignments.upsertMany([a]);
+        await store.conversations.upsert(aConversation('c1'));
+        const writes = store.status().writes;
+        const boom = new Error('boom');
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.assignments.upsertMany([{ ...a, status: 'resolved' }, anAssignment({ key: 'k2' })]);
+            await tx.audit.append(anEntry(a.id, 'assignment.resolve'));
+            await tx.meta.set('m', 'v');
+            await tx.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'a' });
+            await tx.conversations.remove('c1');
+            await tx.work.enqueue([{ kind: 'ticket', key: 'k2', payload: {} }]);
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
+        expect(store.status().writes).toBe(writes);
+        expect((await store.assignments.get(a.id))?.status).toBe('open');
+        expect(await store.assignments.findLiveByKey('k2')).toBeUndefined();
+        expect(await store.audit.findLast(a.id)).toBeUndefined();
+        expect(await store.meta.get('m')).toBeUndefined();
+        expect(await store.reminders.wasSent('once')).toBe(false);
+        expect(await store.conversations.get('c1')).toBeDefined();
+        expect(await store.work.list()).toEqual([]);
+      });
+
+      it('a constraint broken inside a transaction rejects that call at once; the transaction can go on without it', async () => {
+        await store.assignments.upsertMany([anAssignment({ key: 'k1' })]);
+        const ok = anAssignment({ key: 'k2' });
+        await store.transaction(async (tx) => {
+          await expect(tx.assignments.upsertMany([anAssignment({ key: 'k1' })])).rejects.toBeInstanceOf(StoreConstraintError);
+          await tx.assignments.upsertMany([ok]);
+        });
+        expect(await store.assignments.count({ statuses: LIVE_ASSIGNMENT_STATUSES })).toBe(2);
+        expect((await store.assignments.findLiveByKey('k2'))?.id).toBe(ok.id);
+      });
+
+      it('another writer taking the same unique key first makes the commit fail and apply nothing', async () => {
+        const mine = anAssignment({ key: 'k1' });
+        const theirs = anAssignment({ key: 'k1' });
+        const other = anAssignment({ key: 'k7' });
+        const err = await store
+          .transaction(async (tx) => {
+            await tx.assignments.upsertMany([mine, other]);
+            await tx.audit.append(anEntry(mine.id, 'assignment.create'));
+            await store.assignments.upsertMany([theirs]);
+          })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreConstraintError);
+        expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(theirs.id);
+        expect(await store.assignments.get(other.id)).toBeUndefined();
+        expect(await store.audit.findLast(mine.id)).toBeUndefined();
+
+        await expect(
+          store.transaction(async (tx) => {
+            expect(await tx.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'me' })).toBe(true);
+            expect(await store.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'them' })).toBe(true);
+          }),
+        ).rejects.toBeInstanceOf(StoreConstraintError);
+        expect(await store.reminders.sentAmong(['once'])).toEqual(new Set(['once']));
+
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'me' } }]);
+            await store.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'them' } }]);
+          }),
+        ).rejects.toBeInstanceOf(StoreConstraintError);
+        expect((await store.work.list()).map((w) => w.payload)).toEqual([{ by: 'them' }]);
+      });
+
+      it('a transaction that changed nothing writes nothing; its repositories cannot be used after it ended', async () => {
+        const writes = store.status().writes;
+        let leaked: Parameters<Parameters<Store['transaction']>[0]>[0] | undefined;
+        expect(
+          await store.transaction(async (tx) => {
+            leaked = tx;
+            return (await tx.assignments.list()).length;
+          }),
+        ).toBe(0);
+        expect(store.status().writes).toBe(writes);
+        await expect(leaked!.assignments.upsertMany([anAssignment()])).rejects.toThrow(/transaction is over/);
+        await expect(leaked!.assignments.get('x')).rejects.toThrow(/transaction is over/);
+        expect(await store.assignments.list()).toEqual([]);
+      });
+    });
+
+    // ---------------------------------------------------------------- work queue
+
+    describe('work queue', () => {
+      it('enqueue is idempotent by (kind, key) while the item is queued or running', async () => {
+        const [first] = await store.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { n: 1 } }]);
+        expect(first).toMatchObject({ kind: 'ticket', key: 'k1', payload: { n: 1 }, status: 'queued', attempts: 0, runAt: T0 });
+        const again = await store.work.enqueue([
+          { kind: 'ticket', key: 'k1', payload: { n: 2 } },
+          { kind: 'card', key: 'k1', payload: {} },
+          { kind: 'ticket', key: 'k2', payload: {} },
+          { kind: 'ticket', key: 'k2', payload: { dup: true } },
+        ]);
+        expect(again[0]).toMatchObject({ id: first!.id, payload: { n: 1 } });
+        expect(again[3]!.id).toBe(again[2]!.id);
+        expect((await store.work.list()).map((w) => `${w.kind}/${w.key}`)).toEqual(['ticket/k1', 'card/k1', 'ticket/k2']);
+        await store.work.claim('ticket', 'w1', 1, MINUTE_MS);
+        expect((await store.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { n: 3 } }]))[0]).toMatchObject({ id: first!.id, status: 'running' });
+        expect(await store.work.list({ kind: 'ticket', key: 'k1' })).toHaveLength(1);
+      });
+
+      it('claim takes due items of its kind, earliest runAt first then first enqueued, up to the limit, and leases them', async () => {
+        await store.work.enqueue([
+          { kind: 'ticket', key: 'a', payload: 1 },
+          { kind: 'ticket', key: 'b', payload: 2, runAt: new Date(Date.parse(T0) - MINUTE_MS) },
+          { kind: 'ticket', key: 'later', payload: 3, runAt: new Date(Date.parse(T0) + 10 * MINUTE_MS) },
+          { kind: 'ticket', key: 'c', payload: 4 },
+          { kind: 'other', key: 'x', payload: 5 },
+        ]);
+        const claimed = await store.work.claim('ticket', 'worker-1', 2, 5 * MINUTE_MS);
+        expect(claimed.map((w) => w.key)).toEqual(['b', 'a']);
+        expect(claimed[0]).toMatchObject({
+          status: 'running',
+          leaseOwner: 'worker-1',
+          leaseUntil: new Date(Date.parse(T0) + 5 * MINUTE_MS).toISOString(),
+          attempts: 1,
+        });
+        expect((await store.work.claim('ticket', 'worker-2', 10, MINUTE_MS)).map((w) => w.key)).toEqual(['c']);
+        expect(await store.work.claim('ticket', 'worker-2', 10, MINUTE_MS)).toEqual([]);
+        expect(await store.work.claim('ticket', 'worker-2', 0, MINUTE_MS)).toEqual([]);
+        // Ten minutes on, every lease above has expired and `later` is due.
+        clock.advance(10 * MINUTE_MS);
+        expect((await store.work.claim('ticket', 'worker-2', 10, MINUTE_MS)).map((w) => w.key)).toEqual(['b', 'a', 'c', 'later']);
+        await expect(store.work.claim('ticket', '', 1, MINUTE_MS)).rejects.toThrow(/owner/);
+        await expect(store.work.claim('ticket', 'w', 1, 0)).rejects.toThrow(/lease/);
+      });
+
+      it('an expired lease is claimed again; then only the new owner may complete or fail it', async () => {
+        const [item] = await store.work.enqueue([{ kind: 'ticket', key: 'k', payload: {} }]);
+        await store.work.claim('ticket', 'dead-worker', 1, MINUTE_MS);
+        clock.advance(MINUTE_MS - 1);
+        expect(await store.work.claim('ticket', 'new-worker', 1, MINUTE_MS)).toEqual([]);
+        clock.advance(1);
+        const [reclaimed] = await store.work.claim('ticket', 'new-worker', 1, MINUTE_MS);
+        expect(reclaimed).toMatchObject({ id: item!.id, leaseOwner: 'new-worker', attempts: 2 });
+        expect(await store.work.complete(item!.id, 'dead-worker')).toBe(false);
+        expect(await store.work.fail(item!.id, 'dead-worker', 'late')).toBe(false);
+        expect(await store.work.get(item!.id)).toMatchObject({ status: 'running', leaseOwner: 'new-worker' });
+        expect(await store.work.complete(item!.id, 'new-worker')).toBe(true);
+        const done = (await store.work.get(item!.id))!;
+        expect(done).toMatchObject({ status: 'done', finishedAt: clock.now().toISOString() });
+        expect(done.leaseOwner).toBeUndefined();
+        expect(done.leaseUntil).toBeUndefined();
+        expect(await store.work.complete(item!.id, 'new-worker')).toBe(false);
+        expect(await store.work.complete('no-such-item', 'new-worker')).toBe(false);
+      });
+
+      it('fail with retryAt queues it again for then; without, it ends failed; a finished key can be enqueued again', async () => {
+        const [item] = await store.work.enqueue([{ kind: 'ticket', key: 'k', payload: { v: 1 } }]);
+        await store.work.claim('ticket', 'w', 1, MINUTE_MS);
+        const retryAt = new Date(Date.parse(T0) + 5 * MINUTE_MS);
+        expect(await store.work.fail(item!.id, 'w', 'ServiceNow answered 503', retryAt)).toBe(true);
+        expect(await store.work.get(item!.id)).toMatchObject({
+          status: 'queued',
+          runAt: retryAt.toISOString(),
+          lastError: 'ServiceNow answered 503',
+          attempts: 1,
+        });
+        expect(await store.work.claim('ticket', 'w', 1, MINUTE_MS)).toEqual([]);
+        clock.set(retryAt);
+        const [second] = await store.work.claim('ticket', 'w', 1, MINUTE_MS);
+        expect(second).toMatchObject({ id: item!.id, attempts: 2 });
+        expect(await store.work.fail(item!.id, 'w', 'gave up')).toBe(true);
+        expect(await store.work.get(item!.id)).toMatchObject({ status: 'failed', lastError: 'gave up', finishedAt: retryAt.toISOString() });
+        clock.advance(MINUTE_MS);
+        expect(await store.work.claim('ticket', 'w', 1, MINUTE_MS)).toEqual([]);
+        const [revived] = await store.work.enqueue([{ kind: 'ticket', key: 'k', payload: { v: 2 } }]);
+        expect(revived).toMatchObject({ id: item!.id, status: 'queued', attempts: 0, payload: { v: 2 }, runAt: clock.now().toISOString() });
+        expect((await store.work.claim('ticket', 'w', 1, MINUTE_MS))[0]?.id).toBe(item!.id);
+      });
+
+      it('list by kind, statuses and key; get; prune finished items', async () => {
+        await store.work.enqueue([
+          { kind: 'ticket', key: 'a', payload: {} },
+          { kind: 'ticket', key: 'b', payload: {} },
+          { kind: 'card', key: 'a', payload: {} },
+        ]);
+        const [a] = await store.work.claim('ticket', 'w', 1, MINUTE_MS);
+        await store.work.complete(a!.id, 'w');
+        expect((await store.work.list({ kind: 'ticket' })).map((w) => w.key)).toEqual(['a', 'b']);
+        expect((await store.work.list({ statuses: ['queued'] })).map((w) => `${w.kind}/${w.key}`)).toEqual(['ticket/b', 'card/a']);
+        expect((await store.work.list({ kind: 'ticket', statuses: ['queued', 'running'] })).map((w) => w.key)).toEqual(['b']);
+        expect((await store.work.list({ kind: 'card', key: 'a' })).map((w) => w.kind)).toEqual(['card']);
+        expect((await store.work.list({ statuses: [] })).length).toBe(0);
+        expect(await store.work.get('nope')).toBeUndefined();
+        expect(await store.work.prune(new Date(Date.parse(T0)))).toBe(0);
+        expect(await store.work.prune(new Date(Date.parse(T0) + 1))).toBe(1);
+        expect((await store.work.list()).map((w) => `${w.kind}/${w.key}`)).toEqual(['ticket/b', 'card/a']);
+      });
+
+      it('payloads are stored as JSON: a copy, and refused when they are not JSON', async () => {
+        const payload = { ids: ['a1'], nested: { n: 1 } };
+        const [item] = await store.work.enqueue([{ kind: 'ticket', key: 'k', payload }]);
+        payload.ids.push('changed');
+        expect((await store.work.get(item!.id))?.payload).toEqual({ ids: ['a1'], nested: { n: 1 } });
+        await expect(store.work.enqueue([{ kind: 'ticket', key: 'big', payload: { n: BigInt(1) } }])).rejects.toBeInstanceOf(InvalidRowError);
+        await expect(store.work.enqueue([{ kind: '', key: 'k', payload: {} }])).rejects.toBeInstanceOf(InvalidRowError);
+        expect(await store.work.list()).toHaveLength(1);
+      });
+
+      it('claims, completions and retries inside a transaction commit with it', async () => {
+        const [item] = await store.work.enqueue([{ kind: 'ticket', key: 'k', payload: {} }]);
+        await store.transaction(async (tx) => {
+          const [claimed] = await tx.work.claim('ticket', 'w', 1, MINUTE_MS);
+          expect(claimed?.id).toBe(item!.id);
+          expect((await store.work.get(item!.id))?.status).toBe('queued');
+          expect(await tx.work.complete(item!.id, 'w')).toBe(true);
+        });
+        expect((await store.work.get(item!.id))?.status).toBe('done');
+        // A claim in a transaction loses to one made outside it meanwhile.
+        await store.work.enqueue([{ kind: 'ticket', key: 'k2', payload: {} }]);
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.work.claim('ticket', 'slow', 1, MINUTE_MS);
+            await store.work.claim('ticket', 'fast', 1, MINUTE_MS);
+          }),
+        ).rejects.toBeInstanceOf(StoreConstraintError);
+        expect((await store.work.list({ key: 'k2' }))[0]?.leaseOwner).toBe('fast');
+      });
+    });
+
+    // ---------------------------------------------------------------- durability
+
+    if (options.durable) {
+      describe('durability', () => {
+        it('everything written is there after a reopen, in the same order, with working lookups', async () => {
+          const a = anAssignment({ key: 'k1', owner: 'Bob@Contoso.com', batchId: 'b1' });
+          const b = anAssignment({ key: 'k2', status: 'resolved', batchId: 'b1' });
+          await store.assignments.upsertMany([a, b]);
+          await store.assignments.upsertMany([{ ...a, status: 'pending' }]);
+          await store.conversations.upsert(aConversation('c1', { kind: 'personal', userUpn: 'bob@contoso.com' }));
+          await store.recommendations.upsertMany([aRecommendation('r1')]);
+          await store.recommendations.upsertCard(aCard('c1', 'r1'));
+          await store.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'a' });
+          await store.audit.append(anEntry(a.id, 'assignment.create'));
+          await store.meta.set('m', 'v');
+          const [item] = await store.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { a: a.id } }]);
+          await store.work.claim('ticket', 'crashed-worker', 1, MINUTE_MS);
+          await store.transaction(async (tx) => {
+            await tx.integrations.upsert(anIntegration('i1'));
+          });
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.integrations.upsert(anIntegration('i2'));
+              throw new Error('rolled back');
+            }),
+          ).rejects.toThrow('rolled back');
+
+          store = await handle.reopen!();
+          expect(ids(await store.assignments.list())).toEqual([a.id, b.id]);
+          expect((await store.assignments.findLiveByKey('k1'))?.status).toBe('pending');
+          expect(ids(await store.assignments.list({ owner: 'bob@contoso.com', batchId: 'b1' }))).toEqual([a.id]);
+          expect(ids(await store.conversations.list({ userUpn: 'BOB@contoso.com' }))).toEqual(['c1']);
+          expect(await store.recommendations.listCards({ recommendationKey: 'r1' })).toHaveLength(1);
+          expect(await store.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'a' })).toBe(false);
+          expect((await store.audit.findLast(a.id))?.action).toBe('assignment.create');
+          expect(await store.meta.get('m')).toBe('v');
+          expect(ids(await store.integrations.listAll())).toEqual(['i1']);
+          await expect(store.assignments.upsertMany([anAssignment({ key: 'k1' })])).rejects.toBeInstanceOf(StoreConstraintError);
+          // The worker died holding the lease: after it expires, another worker takes the item over.
+          expect(await store.work.claim('ticket', 'next-worker', 1, MINUTE_MS)).toEqual([]);
+          clock.advance(MINUTE_MS);
+          expect(await store.work.claim('ticket', 'next-worker', 1, MINUTE_MS)).toMatchObject([{ id: item!.id, attempts: 2, payload: { a: a.id } }]);
+        });
+      });
+    }
+  });
+}

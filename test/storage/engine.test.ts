@@ -1,0 +1,129 @@
+/**
+ * What the embedded engine (storage/engine.ts) promises beyond the Store contract: indexes that
+ * stay exact, legacy files that break a constraint still open, the audit cap, frozen rows, the
+ * read-only mode that changes nothing, and the version 1 → 2 migration.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ManualClock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { silentLogger } from '../../core/logger.js';
+import { conversationSchema, type Conversation } from '../../core/model.js';
+import { StoreConstraintError } from '../../app/ports.js';
+import { AUDIT_LIMIT, Table } from '../../storage/engine.js';
+import { openLowdbStore, ReadOnlyStoreError } from '../../storage/lowdbStore.js';
+import { openMemoryStore } from '../../storage/memoryStore.js';
+import { emptyDatabase, SCHEMA_VERSION } from '../../storage/schema.js';
+import { aConversation, anAssignment } from './contract.js';
+
+const clock = new ManualClock('2026-11-26T09:00:00Z');
+const tmp = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'engine-')), 'db.json');
+
+function capture(): { logger: Logger; lines: Array<{ obj: unknown; msg?: string }> } {
+  const lines: Array<{ obj: unknown; msg?: string }> = [];
+  const log = (obj: unknown, msg?: string) => void lines.push({ obj, msg });
+  const logger: Logger = { debug: log, info: log, warn: log, error: log, child: () => logger };
+  return { logger, lines };
+}
+
+describe('engine tables', () => {
+  it('keep every index exact through inserts, updates and deletes (no stale ids)', () => {
+    const rows: Record<string, Conversation> = {};
+    const t = new Table('conversations', conversationSchema, rows, { upn: (c) => c.userUpn });
+    t.put('a', Object.freeze(aConversation('a', { userUpn: 'x' })));
+    t.put('b', Object.freeze(aConversation('b', { userUpn: 'x' })));
+    t.put('a', Object.freeze(aConversation('a', { userUpn: 'y' })));
+    expect([...t.lookup('upn', 'x')]).toEqual(['b']);
+    expect([...t.lookup('upn', 'y')]).toEqual(['a']);
+    t.put('b', Object.freeze(aConversation('b')));
+    expect([...t.lookup('upn', 'x')]).toEqual([]);
+    expect(t.delete('a')).toBe(true);
+    expect(t.delete('a')).toBe(false);
+    expect([...t.lookup('upn', 'y')]).toEqual([]);
+    expect([...t.ids()]).toEqual(['b']);
+    expect(Object.keys(rows)).toEqual(['b']);
+    expect(() => t.lookup('nope', 'x')).toThrow(/no index nope/);
+  });
+});
+
+describe('embedded stores', () => {
+  it('hand out frozen rows: an in-place change throws instead of silently changing (or not changing) the store', async () => {
+    const store = openMemoryStore();
+    const a = anAssignment({ ticket: { table: 'incident', sysId: 's', number: 'INC1', link: 'l' } });
+    await store.assignments.upsertMany([a]);
+    const read = (await store.assignments.get(a.id))!;
+    expect(() => {
+      (read as { status: string }).status = 'resolved';
+    }).toThrow(TypeError);
+    expect(() => {
+      read.ticket!.number = 'INC2';
+    }).toThrow(TypeError);
+    // The caller's own object stays theirs.
+    a.owner = 'changed@contoso.com';
+    expect((await store.assignments.get(a.id))!.owner).toBe('alice@contoso.com');
+  });
+
+  it('open a file that already has two live assignments for one key, say so in the log, and refuse a third', async () => {
+    const file = tmp();
+    const db = emptyDatabase();
+    const [x, y] = [anAssignment({ key: 'dup' }), anAssignment({ key: 'dup', status: 'pending' })];
+    db.assignments[x.id] = x;
+    db.assignments[y.id] = y;
+    writeFileSync(file, JSON.stringify(db));
+    const { logger, lines } = capture();
+    const store = await openLowdbStore({ file, clock, logger });
+    expect(lines.some((l) => JSON.stringify(l.obj).includes('more than one live assignment'))).toBe(true);
+    expect((await store.assignments.findLiveByKey('dup'))?.id).toBe(x.id);
+    await store.assignments.upsertMany([{ ...y, owner: 'bob@contoso.com' }]);
+    await expect(store.assignments.upsertMany([anAssignment({ key: 'dup' })])).rejects.toBeInstanceOf(StoreConstraintError);
+    await store.assignments.upsertMany([{ ...x, status: 'resolved' }]);
+    expect((await store.assignments.findLiveByKey('dup'))?.id).toBe(y.id);
+    await store.close();
+  });
+
+  it(`keep finding the newest entry for a target after the audit trail passed its cap of ${AUDIT_LIMIT}`, async () => {
+    const store = openMemoryStore();
+    const at = clock.now().toISOString();
+    await store.audit.append({ at, actor: 'old', action: 'assignment.dueDate', target: 'asg-old', details: {} });
+    await store.audit.append({ at, actor: 'kept', action: 'assignment.dueDate', target: 'asg-1', details: {} });
+    await store.transaction(async (tx) => {
+      for (let i = 0; i < AUDIT_LIMIT - 2; i++) await tx.audit.append({ at, actor: 'job', action: 'pass', target: `t${i % 10}`, details: {} });
+    });
+    expect((await store.audit.findLast('asg-old'))?.actor).toBe('old');
+    // One more: the oldest entry is dropped, and so is its place in the index.
+    await store.audit.append({ at, actor: 'job', action: 'pass', target: 't0', details: {} });
+    expect(await store.audit.findLast('asg-old')).toBeUndefined();
+    expect(await store.audit.findLast('asg-old', { actions: ['assignment.dueDate'] })).toBeUndefined();
+    expect((await store.audit.findLast('asg-1'))?.actor).toBe('kept');
+    expect((await store.audit.findLast('t3'))?.action).toBe('pass');
+    expect(await store.audit.list(AUDIT_LIMIT + 10)).toHaveLength(AUDIT_LIMIT);
+  });
+
+  it('read-only: a refused write leaves the state in memory as it was', async () => {
+    const file = tmp();
+    const writer = await openLowdbStore({ file, clock, logger: silentLogger });
+    await writer.conversations.upsert(aConversation('c1'));
+    await writer.close();
+    const reader = await openLowdbStore({ file, clock, logger: silentLogger, readOnly: true });
+    await expect(reader.conversations.upsert(aConversation('c2'))).rejects.toBeInstanceOf(ReadOnlyStoreError);
+    await expect(reader.transaction(async (tx) => tx.conversations.upsert(aConversation('c3')))).rejects.toBeInstanceOf(ReadOnlyStoreError);
+    await expect(reader.audit.append({ at: clock.now().toISOString(), actor: 'x', action: 'y', details: {} })).rejects.toBeInstanceOf(ReadOnlyStoreError);
+    expect((await reader.conversations.list()).map((c) => c.id)).toEqual(['c1']);
+    expect(await reader.audit.list()).toEqual([]);
+  });
+
+  it('migrate a version 1 file (no work queue) to version 2, keeping the version 1 file as the backup', async () => {
+    const file = tmp();
+    const { work: _work, ...v1 } = { ...emptyDatabase(), version: 1 };
+    v1.conversations = { c1: aConversation('c1') };
+    writeFileSync(file, JSON.stringify(v1));
+    const store = await openLowdbStore({ file, clock, logger: silentLogger });
+    expect(SCHEMA_VERSION).toBe(2);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 2, work: {}, conversations: { c1: { id: 'c1' } } });
+    expect(JSON.parse(readFileSync(`${file}.bak`, 'utf8'))).toMatchObject({ version: 1 });
+    await store.work.enqueue([{ kind: 'ticket', key: 'k', payload: {} }]);
+    expect(await store.work.list()).toHaveLength(1);
+    await store.close();
+  });
+});
