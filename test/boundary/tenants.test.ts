@@ -59,7 +59,7 @@ describe('tenants allowed to talk to the bot', () => {
     expect(other.status).toBe(403);
     expect(other.body).toEqual({ code: 'Forbidden', message: 'This tenant is not allowed to use this bot.' });
     expect((await post(b)).status).toBe(403);
-    expect(b.store.conversations.list()).toEqual([]);
+    expect(await b.store.conversations.list()).toEqual([]);
   });
 
   it('production with ALLOWED_TENANT_IDS set: exactly those tenants', async () => {

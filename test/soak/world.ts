@@ -29,7 +29,7 @@ import { silentLogger } from '../../core/logger.js';
 import { systemClock } from '../../core/clock.js';
 import { OWNER_NAME, readOwner } from '../../storage/dataDirLock.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
-import type { Assignment, Recommendation } from '../../storage/schema.js';
+import type { Assignment, Recommendation } from '../../core/model.js';
 import { botConnectorToken, startOpenIdServer, type OpenIdServer } from '../harness/botFrameworkTokens.js';
 import { startFakeConnector, type FakeConnector } from '../harness/fakeConnector.js';
 import { execute, message } from '../harness/activities.js';
@@ -331,7 +331,7 @@ export async function createWorld(opts: { name?: string } = {}): Promise<World> 
     readStore: async () => {
       const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: silentLogger, readOnly: true });
       try {
-        return { assignments: store.assignments.list(), recommendations: store.recommendations.list() };
+        return { assignments: await store.assignments.list(), recommendations: await store.recommendations.list() };
       } finally {
         await store.close();
       }
