@@ -4,8 +4,8 @@
  * Started by bench/sync.ts with fork(); answers { url, tenantId } over IPC and stops on 'close'.
  */
 import { z } from 'zod';
-import { generateDataset } from '../connectors/defender/dataset.js';
-import { startDefenderSimulator } from '../connectors/defender/simulator/index.js';
+import { generateDataset } from '../sandbox/defender/dataset.js';
+import { startDefenderSimulator } from '../sandbox/defender/index.js';
 
 const Args = z.object({ recommendations: z.number().int().positive(), assessments: z.number().int().positive(), pageSize: z.number().int().positive() });
 

@@ -1,6 +1,6 @@
 import { ManualClock } from '../../core/clock.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import type { Assignment } from '../../storage/schema.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { startHarness, type Harness } from '../defender/helpers.js';

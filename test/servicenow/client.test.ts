@@ -1,5 +1,5 @@
 import { ServiceNowError, type StoredTokens, type TokenCache } from '../../connectors/servicenow/client.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS as C, userId } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS as C, userId } from '../../sandbox/servicenow/index.js';
 import { correlationKey } from '../../core/servicenow-rules.js';
 import { api, harness, rawToken, type Harness } from './helpers.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { IntegrationService } from '../../bot/integrations.js';
 import { ServiceNowClient, ServiceNowError } from '../../connectors/servicenow/client.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import { publicOnlyAgents, publicOnlyLookup } from '../../connectors/servicenow/urlGuard.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';

@@ -2,12 +2,7 @@ import { ManualClock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { ServiceNowClient, type ServiceNowClientOptions, type TokenCache } from '../../connectors/servicenow/client.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import {
-  DEFAULT_SIMULATOR_CREDENTIALS,
-  startServiceNowSimulator,
-  type ServiceNowSimulator,
-  type SimulatorOptions,
-} from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator, type SimulatorOptions } from '../../sandbox/servicenow/index.js';
 
 export const START = '2025-03-01T09:00:00.000Z';
 

@@ -7,7 +7,7 @@ import { createLogger } from '../../bot/logger.js';
 import { runCli } from '../../cli/index.js';
 import { ManualClock } from '../../core/clock.js';
 import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
 import type { Store } from '../../storage/repositories.js';
 import { SecretBox } from '../../storage/secrets.js';
