@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { CORRELATION_ID_MAX, INCIDENT_STATE, isResolvedState, isSysId, recordLink, type TicketTable } from '../../core/servicenow-rules.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
-import { HttpCore, limiterFor, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
+import { HttpCore, Semaphore, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
 
 export type { ServiceNowConnection, StoredTokens, TokenCache } from './oauth.js';
@@ -36,8 +36,31 @@ export interface ServiceNowClientOptions {
   agents?: ConnectAgents;
 }
 
+/**
+ * What every client of one ServiceNow instance shares: the request budget (ServiceNow's API_INT
+ * semaphore pool is per instance, so all clients of an instance draw on one) and the creates in
+ * flight (two clients must not race a create for the same correlation id). Not a module global:
+ * the composition root makes one (IntegrationService does) and hands it to every client it builds.
+ */
+export class ServiceNowInstances {
+  private readonly limiters = new Map<string, Semaphore>();
+  readonly createsInFlight = new Map<string, Promise<CreateTicketResult>>();
+
+  /** The first client of an instance sets the budget's size. */
+  limiterFor(origin: string, size: number): Semaphore {
+    let limiter = this.limiters.get(origin);
+    if (!limiter) {
+      limiter = new Semaphore(Math.max(1, size));
+      this.limiters.set(origin, limiter);
+    }
+    return limiter;
+  }
+}
+
 export interface ServiceNowClientParams {
   connection: ServiceNowConnection;
+  /** Shared with the other clients of the same instances; default: this client's own. */
+  instances?: ServiceNowInstances;
   logger?: Logger;
   clock?: Clock;
   tokenCache?: TokenCache;
@@ -112,9 +135,6 @@ const oneEnvelope = z.object({ result: rowSchema });
 const listEnvelope = z.object({ result: z.array(rowSchema) });
 const ticketRow = z.looseObject({ sys_id: z.string().refine(isSysId, 'sys_id must be 32 hex characters'), number: z.string() });
 
-// Shared across client objects: two clients must not race a create for the same correlation id.
-const createsInFlight = new Map<string, Promise<CreateTicketResult>>();
-
 export class ServiceNowClient {
   readonly instanceUrl: string;
   private readonly http: HttpCore;
@@ -125,6 +145,7 @@ export class ServiceNowClient {
   private readonly maxRetries: number;
   private readonly closeCode: string;
   private readonly batchSize: number;
+  private readonly instances: ServiceNowInstances;
 
   constructor(private readonly params: ServiceNowClientParams) {
     const { connection } = params;
@@ -142,9 +163,10 @@ export class ServiceNowClient {
     this.maxRetries = o.maxRetries ?? 3;
     this.closeCode = o.closeCode ?? 'Solution provided';
     this.batchSize = Math.max(1, o.batchSize ?? 50);
+    this.instances = params.instances ?? new ServiceNowInstances();
     this.http = new HttpCore(
       origin,
-      limiterFor(origin, o.concurrency ?? 4),
+      this.instances.limiterFor(origin, o.concurrency ?? 4),
       {
         maxRetries: this.maxRetries,
         baseDelayMs: o.baseDelayMs ?? 500,
@@ -332,10 +354,11 @@ export class ServiceNowClient {
       });
     }
     const key = `${this.instanceUrl}|${table}|${correlationId}`;
-    const running = createsInFlight.get(key);
+    const inFlight = this.instances.createsInFlight;
+    const running = inFlight.get(key);
     if (running) return running.then((r) => ({ ...r, created: false }));
-    const promise = this.createOnce(table, fields, correlation).finally(() => createsInFlight.delete(key));
-    createsInFlight.set(key, promise);
+    const promise = this.createOnce(table, fields, correlation).finally(() => inFlight.delete(key));
+    inFlight.set(key, promise);
     return promise;
   }
 

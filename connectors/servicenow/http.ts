@@ -47,24 +47,6 @@ export class Semaphore {
   }
 }
 
-// Keyed by instance origin: ServiceNow's API_INT semaphore pool is per instance, so every client
-// object talking to the same instance must share one budget.
-const limiters = new Map<string, Semaphore>();
-
-/** Tests only: ports are reused across simulators, and a stale limiter would carry its old size. */
-export function resetSharedLimiters(): void {
-  limiters.clear();
-}
-
-export function limiterFor(origin: string, size: number): Semaphore {
-  let limiter = limiters.get(origin);
-  if (!limiter) {
-    limiter = new Semaphore(Math.max(1, size));
-    limiters.set(origin, limiter);
-  }
-  return limiter;
-}
-
 export interface SendRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   path: string;

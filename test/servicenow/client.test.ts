@@ -1,4 +1,4 @@
-import { ServiceNowError, type StoredTokens, type TokenCache } from '../../connectors/servicenow/client.js';
+import { ServiceNowClient, ServiceNowError, ServiceNowInstances, type StoredTokens, type TokenCache } from '../../connectors/servicenow/client.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS as C, userId } from '../../sandbox/servicenow/index.js';
 import { correlationKey } from '../../core/servicenow-rules.js';
 import { api, harness, rawToken, type Harness } from './helpers.js';
@@ -163,6 +163,22 @@ describe('concurrency', () => {
     await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? h.client : other).resolveUser('carol.nguyen@contoso.com')));
     expect(h.sim.control.requestCount('GET')).toBe(8);
     expect(h.sim.control.maxInFlight()).toBe(2);
+  });
+
+  it('keeps no budget in module state: a client of another composition root (its own ServiceNowInstances) gets its own', async () => {
+    h = await harness({ client: { concurrency: 1 } });
+    await h.client.testConnection();
+    const elsewhere = new ServiceNowClient({
+      connection: { instanceUrl: h.sim.url, ...C },
+      clock: h.clock,
+      instances: new ServiceNowInstances(),
+      options: { concurrency: 3 },
+    });
+    await elsewhere.testConnection();
+    h.sim.control.resetStats();
+    h.sim.control.setLatency(30);
+    await Promise.all(Array.from({ length: 6 }, () => elsewhere.resolveUser('carol.nguyen@contoso.com')));
+    expect(h.sim.control.maxInFlight()).toBe(3);
   });
 });
 
