@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { CORRELATION_ID_MAX, INCIDENT_STATE, isResolvedState, isSysId, recordLink, type TicketTable } from '../../core/servicenow-rules.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
+import { RetryableFailure, withRetries } from '../retry.js';
 import { HttpCore, Semaphore, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
 
@@ -376,20 +377,34 @@ export class ServiceNowClient {
       correlation_display: correlationDisplay.slice(0, CORRELATION_ID_MAX),
     };
     if (body.work_notes === undefined) body.work_notes = `${BOT_NOTE_PREFIX} Ticket created automatically from a Microsoft Defender for Cloud finding.`;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.call(operation, 'POST', `${TABLE_API}/${table}`, { data: body, retry: 'unsafe' });
-        const t = this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
-        this.log.info({ table, number: t.number }, 'created ServiceNow ticket');
-        return { sysId: t.sysId, number: t.number, table, link: t.link, created: true };
-      } catch (err) {
-        if (!(err instanceof ServiceNowError) || !err.transient || attempt >= this.maxRetries) throw err;
-        this.log.warn({ table, kind: err.kind, attempt }, 'ticket create outcome unknown, checking before retrying');
-        await this.sleep(this.http.backoffMs(attempt));
-        const found = await this.findByCorrelationId(table, correlationId);
-        // Nothing existed before this call, so a match now is the record this call committed.
-        if (found) return { sysId: found.sysId, number: found.number, table, link: found.link, created: true };
-      }
+    // A create whose outcome is unknown is retried only after a lookup found nothing: nothing
+    // existed before the first attempt, so a match then is the record an earlier attempt committed.
+    try {
+      return await withRetries(
+        this.http.schedule,
+        {
+          sleep: this.sleep,
+          onRetry: ({ attempt, failure }) =>
+            this.log.warn({ table, kind: (failure as ServiceNowError).kind, attempt }, 'ticket create outcome unknown, checking before retrying'),
+        },
+        async (attempt) => {
+          if (attempt > 0) {
+            const found = await this.findByCorrelationId(table, correlationId);
+            if (found) return { sysId: found.sysId, number: found.number, table, link: found.link, created: true };
+          }
+          try {
+            const res = await this.call(operation, 'POST', `${TABLE_API}/${table}`, { data: body, retry: 'unsafe' });
+            const t = this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
+            this.log.info({ table, number: t.number }, 'created ServiceNow ticket');
+            return { sysId: t.sysId, number: t.number, table, link: t.link, created: true };
+          } catch (err) {
+            if (err instanceof ServiceNowError && err.transient) throw new RetryableFailure(err);
+            throw err;
+          }
+        },
+      );
+    } catch (err) {
+      throw err instanceof RetryableFailure ? err.failure : err;
     }
   }
 
