@@ -66,7 +66,7 @@ module.exports = {
       from: { path: '^core/' },
       to: {
         dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown', 'core'],
-        pathNot: ['^node_modules/(zod|ipaddr\\.js)/', '^(crypto|net)$'],
+        pathNot: ['(^|/)node_modules/(zod|ipaddr\\.js)/', '^(crypto|net)$'],
       },
     },
     {
