@@ -13,8 +13,8 @@ module.exports = {
   transform: {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
-  // lowdb, steno and app-manifest's strip-bom are ESM-only: let swc turn them into CommonJS for jest.
-  transformIgnorePatterns: ['/node_modules/(?!(lowdb|steno|strip-bom)/)(?!@microsoft/app-manifest/node_modules/strip-bom/)'],
+  // lowdb, steno, jose and app-manifest's strip-bom are ESM-only: let swc turn them into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!(lowdb|steno|strip-bom|jose)/)(?!@microsoft/app-manifest/node_modules/strip-bom/)'],
   testTimeout: 20000,
   // tsc emits the tests into dist/ too; only the TypeScript sources are run.
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

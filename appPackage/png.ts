@@ -1,5 +1,4 @@
-import { deflateSync } from 'node:zlib';
-import { crc32 } from './crc32.js';
+import { crc32, deflateSync } from 'node:zlib';
 
 /** RGBA pixels, row by row, 4 bytes per pixel. */
 export interface Image {

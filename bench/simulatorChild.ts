@@ -5,9 +5,9 @@
  * control API, which would add requests to the figures.
  */
 import { z } from 'zod';
-import { generateDataset } from '../connectors/defender/dataset.js';
-import { startDefenderSimulator } from '../connectors/defender/simulator/index.js';
-import { startServiceNowSimulator, userId } from '../connectors/servicenow/simulator/index.js';
+import { generateDataset } from '../sandbox/defender/dataset.js';
+import { startDefenderSimulator } from '../sandbox/defender/index.js';
+import { startServiceNowSimulator, userId } from '../sandbox/servicenow/index.js';
 import { correlationKey } from '../core/servicenow-rules.js';
 import type { TaskOutcome } from './lib/child.js';
 

@@ -17,9 +17,9 @@ import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type Configurati
 import { ProactiveMessenger } from '../bot/messenger.js';
 import { AzureClient } from '../connectors/defender/azureClient.js';
 import { simulatorCredential } from '../connectors/defender/credentials.js';
-import { ROOT_MANAGEMENT_GROUP } from '../connectors/defender/dataset.js';
+import { ROOT_MANAGEMENT_GROUP } from '../sandbox/defender/dataset.js';
 import { RESOURCE_GRAPH_API_VERSION, UNHEALTHY_ASSESSMENTS_QUERY } from '../connectors/defender/resourceGraph.js';
-import { DEFAULT_SIMULATOR_CLIENT } from '../connectors/defender/simulator/index.js';
+import { DEFAULT_SIMULATOR_CLIENT } from '../sandbox/defender/index.js';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 import { SyncJob, type SyncAzureClient, type SyncReport } from '../jobs/sync.js';

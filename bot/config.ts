@@ -28,7 +28,8 @@ const scopeRe = /^\/(subscriptions\/[0-9a-f-]{36}|providers\/Microsoft\.Manageme
 const cronExpr = z.string().refine((v) => cron.validate(v), 'must be a cron expression (e.g. "*/5 * * * *")');
 
 const envObject = z.object({
-  BOT_MODE: withDefault(z.enum(['sandbox', 'production']), 'sandbox'),
+  // Default (see modeOf): production when MicrosoftAppId is set, else sandbox.
+  BOT_MODE: opt(z.enum(['sandbox', 'production'])),
   PORT: withDefault(z.coerce.number().int().min(0).max(65535), '3978'),
   HOST: opt(z.string().min(1)),
   PUBLIC_URL: opt(z.url({ protocol: /^https?$/ })),
@@ -82,13 +83,27 @@ const envObject = z.object({
 /** Every variable the bot reads; env.sample must document each one (a test checks). */
 export const CONFIG_KEYS = Object.keys(envObject.shape);
 
-const envSchema = envObject.transform((env) => ({
-  ...env,
-  // Without an Azure identity there is nothing real to read, so the simulator is the default.
-  DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (env.BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),
-  // The sandbox trusts callers without an identity, so it listens on this machine only.
-  HOST: env.HOST ?? (env.BOT_MODE === 'sandbox' ? 'localhost' : '0.0.0.0'),
-}));
+/**
+ * BOT_MODE when it is not set: a registered bot (one with an app id) is production, because the
+ * sandbox relaxes role checks and the SSRF guard and must never run for real Teams users by
+ * default. Only a bot without an app id (the Emulator) defaults to the sandbox.
+ */
+function modeOf(botMode: string | undefined, appId: string | undefined): 'sandbox' | 'production' {
+  if (botMode === 'sandbox' || botMode === 'production') return botMode;
+  return appId ? 'production' : 'sandbox';
+}
+
+const envSchema = envObject.transform((env) => {
+  const BOT_MODE = modeOf(env.BOT_MODE, env.MicrosoftAppId);
+  return {
+    ...env,
+    BOT_MODE,
+    // Without an Azure identity there is nothing real to read, so the simulator is the default.
+    DEFENDER_SOURCE: env.DEFENDER_SOURCE ?? (BOT_MODE === 'production' || env.AZURE_CLIENT_ID ? 'azure' : 'sandbox'),
+    // The sandbox trusts callers without an identity, so it listens on this machine only.
+    HOST: env.HOST ?? (BOT_MODE === 'sandbox' ? 'localhost' : '0.0.0.0'),
+  };
+});
 
 /**
  * Rules that involve several variables. They run on the raw values even when single fields are
@@ -100,6 +115,9 @@ function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
   const problems: string[] = [];
+  const mode = modeOf(get('BOT_MODE'), get('MicrosoftAppId'));
+  // An operator who set only an app id may not know that this made the bot a production one.
+  const why = get('BOT_MODE') ? '' : '; BOT_MODE defaults to production when MicrosoftAppId is set';
   const appType = get('MicrosoftAppType') ?? 'MultiTenant';
   if (get('MicrosoftAppId') && !get('MicrosoftAppPassword') && appType !== 'UserAssignedMSI') {
     problems.push('MicrosoftAppPassword: is required when MicrosoftAppId is set');
@@ -107,17 +125,20 @@ function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
   if ((appType === 'SingleTenant' || appType === 'UserAssignedMSI') && !get('MicrosoftAppTenantId')) {
     problems.push(`MicrosoftAppTenantId: is required when MicrosoftAppType is ${appType}`);
   }
-  if ((get('BOT_MODE') ?? 'sandbox') === 'production' && !get('MicrosoftAppId')) {
+  if (mode === 'production' && !get('MicrosoftAppId')) {
     problems.push('MicrosoftAppId: is required in production mode (without it Bot Framework authentication is off)');
   }
   const secretKey = get('SECRET_KEY');
-  if ((get('BOT_MODE') ?? 'sandbox') === 'production' && !secretKey) {
-    problems.push('SECRET_KEY: is required in production mode (32 random bytes as 64 hex characters or base64)');
+  if (mode === 'production' && !secretKey) {
+    problems.push(`SECRET_KEY: is required in production mode (32 random bytes as 64 hex characters or base64${why})`);
   }
   if (secretKey && !decodeSecretKey(secretKey)) problems.push('SECRET_KEY: must be 32 bytes given as 64 hex characters or base64');
-  const source = get('DEFENDER_SOURCE') ?? ((get('BOT_MODE') ?? 'sandbox') === 'production' || get('AZURE_CLIENT_ID') ? 'azure' : 'sandbox');
+  const source = get('DEFENDER_SOURCE') ?? (mode === 'production' || get('AZURE_CLIENT_ID') ? 'azure' : 'sandbox');
   if (source === 'azure' && !get('DEFENDER_SCOPES')) {
-    problems.push('DEFENDER_SCOPES: is required when reading Azure (DEFENDER_SOURCE=azure) (comma list of /subscriptions/{id} or management group ids)');
+    const inferred = !get('DEFENDER_SOURCE') && mode === 'production' ? `, the default in production mode${why}` : '';
+    problems.push(
+      `DEFENDER_SCOPES: is required when reading Azure (DEFENDER_SOURCE=azure${inferred}) (comma list of /subscriptions/{id} or management group ids)`,
+    );
   }
   return problems;
 }

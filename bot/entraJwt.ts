@@ -1,11 +1,14 @@
-import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey } from 'jose';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 
 /**
- * Verifies Microsoft Entra ID access tokens (the Teams SSO token of the dashboard tab) with
- * node:crypto against the signing keys published at a JWKS URL. Only RS256 is accepted, so a
- * token cannot choose a weaker algorithm or "none".
+ * Verifies Microsoft Entra ID access tokens (the Teams SSO token of the dashboard tab) against the
+ * signing keys published at a JWKS URL. jose checks the signature and the standard claims; only
+ * RS256 is accepted, so a token cannot choose a weaker algorithm or "none". What jose cannot know
+ * stays here: the tenant allow-list, the per-tenant issuer, and the key cache, which runs on the
+ * injected clock and keeps trusted keys while Entra is unreachable (jose's remote key set does
+ * neither).
  */
 
 export const DEFAULT_JWKS_URL = 'https://login.microsoftonline.com/common/discovery/v2.0/keys';
@@ -52,7 +55,6 @@ export interface EntraJwtOptions {
 
 const jwkSchema = z.object({ kty: z.string(), kid: z.string().optional(), use: z.string().optional(), n: z.string().optional(), e: z.string().optional() });
 const jwksSchema = z.object({ keys: z.array(jwkSchema) });
-const headerSchema = z.object({ alg: z.string(), kid: z.string().optional(), typ: z.string().optional() });
 const audSchema = z.union([z.string(), z.array(z.string())]);
 const payloadSchema = z.object({
   iss: z.string(),
@@ -68,29 +70,38 @@ const payloadSchema = z.object({
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
-function decodeJson(part: string, what: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-  } catch {
-    throw new TokenError(`${what} is not base64url JSON`);
+/** jose's verdicts in the words the dashboard logs. */
+function reasonOf(err: unknown, token: string): string | undefined {
+  if (err instanceof errors.JOSEAlgNotAllowed) return `algorithm ${decodeProtectedHeader(token).alg} is not accepted`;
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (err instanceof errors.JWTExpired) return 'expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf' && err.reason === 'check_failed') return 'not valid yet';
+    if (err.claim === 'aud' && err.reason === 'check_failed') return 'wrong audience';
+    return 'missing or malformed claims';
   }
+  if (err instanceof errors.JWTInvalid) return 'missing or malformed claims';
+  if (err instanceof errors.JWSInvalid) return 'not a compact JWS';
+  // Anything else jose refuses (an unsupported key or header) is still the token's fault.
+  if (err instanceof errors.JOSEError) return `token refused (${err.code})`;
+  return undefined;
 }
 
 export class EntraTokenVerifier {
   private readonly jwksUrl: string;
   private readonly issuerTemplates: string[];
-  private readonly skewMs: number;
+  private readonly skewSeconds: number;
   private readonly minRefetchMs: number;
   private readonly cacheTtlMs: number;
   private readonly fetchTimeoutMs: number;
-  private keys = new Map<string, KeyObject>();
+  private keys = new Map<string, CryptoKey>();
   private fetchedAt = Number.NEGATIVE_INFINITY;
   private inflight?: Promise<void>;
 
   constructor(private readonly options: EntraJwtOptions) {
     this.jwksUrl = options.jwksUrl ?? DEFAULT_JWKS_URL;
     this.issuerTemplates = options.issuerTemplates?.length ? options.issuerTemplates : DEFAULT_ISSUER_TEMPLATES;
-    this.skewMs = (options.skewSeconds ?? 300) * 1000;
+    this.skewSeconds = options.skewSeconds ?? 300;
     this.minRefetchMs = options.minRefetchMs ?? 5 * 60_000;
     this.cacheTtlMs = options.cacheTtlMs ?? 24 * 3_600_000;
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000;
@@ -100,28 +111,37 @@ export class EntraTokenVerifier {
   fetches = 0;
 
   async verify(token: string): Promise<EntraClaims> {
+    // Three non-empty parts: an unsigned token ("alg": "none", empty signature) is refused as such.
     const parts = token.split('.');
     if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) throw new TokenError('not a compact JWS');
-    const [h, p, s] = parts as [string, string, string];
-    const header = headerSchema.safeParse(decodeJson(h, 'header'));
-    if (!header.success) throw new TokenError('malformed header');
-    if (header.data.alg !== 'RS256') throw new TokenError(`algorithm ${header.data.alg} is not accepted`);
-    if (!header.data.kid) throw new TokenError('header has no kid');
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(
+        token,
+        async (header) => {
+          if (!header.kid) throw new TokenError('header has no kid');
+          return this.keyFor(header.kid);
+        },
+        {
+          algorithms: ['RS256'],
+          audience: this.options.audiences,
+          requiredClaims: ['exp'],
+          currentDate: this.options.clock.now(),
+          clockTolerance: this.skewSeconds,
+        },
+      ));
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      const reason = reasonOf(err, token);
+      if (reason) throw new TokenError(reason);
+      throw err;
+    }
 
-    const key = await this.keyFor(header.data.kid);
-    const signed = Buffer.from(`${h}.${p}`, 'ascii');
-    if (!verifySignature('RSA-SHA256', signed, key, Buffer.from(s, 'base64url'))) throw new TokenError('bad signature');
-
-    const claims = payloadSchema.safeParse(decodeJson(p, 'payload'));
+    const claims = payloadSchema.safeParse(payload);
     if (!claims.success) throw new TokenError('missing or malformed claims');
     const c = claims.data;
-    const now = this.options.clock.now().getTime();
-    if (now > c.exp * 1000 + this.skewMs) throw new TokenError('expired');
-    if (c.nbf !== undefined && now < c.nbf * 1000 - this.skewMs) throw new TokenError('not valid yet');
-
     const auds = Array.isArray(c.aud) ? c.aud : [c.aud];
-    const aud = auds.find((a) => this.options.audiences.includes(a));
-    if (!aud) throw new TokenError('wrong audience');
+    const aud = auds.find((a) => this.options.audiences.includes(a))!;
 
     const tid = c.tid.toLowerCase();
     if (!this.options.anyTenant && !this.options.allowedTenantIds.some((t) => t.toLowerCase() === tid)) {
@@ -140,7 +160,7 @@ export class EntraTokenVerifier {
     };
   }
 
-  private async keyFor(kid: string): Promise<KeyObject> {
+  private async keyFor(kid: string): Promise<CryptoKey> {
     const now = this.options.clock.now().getTime();
     const known = this.keys.get(kid);
     if (known && now - this.fetchedAt < this.cacheTtlMs) return known;
@@ -180,11 +200,11 @@ export class EntraTokenVerifier {
     }
     const parsed = jwksSchema.safeParse(body);
     if (!parsed.success) throw new TokenError('signing keys response is not a JWKS');
-    const keys = new Map<string, KeyObject>();
+    const keys = new Map<string, CryptoKey>();
     for (const jwk of parsed.data.keys) {
       if (jwk.kty !== 'RSA' || !jwk.kid || !jwk.n || !jwk.e || (jwk.use && jwk.use !== 'sig')) continue;
       try {
-        keys.set(jwk.kid, createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' }));
+        keys.set(jwk.kid, (await importJWK({ kty: 'RSA', n: jwk.n, e: jwk.e }, 'RS256')) as CryptoKey);
       } catch {
         // One unusable key must not hide the others.
       }

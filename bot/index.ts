@@ -28,7 +28,7 @@ import { dueDateActions } from './actions/dueDate.js';
 import { moreTimeActions } from './actions/moreTime.js';
 import { helpCard } from '../cards/index.js';
 import type { AzureClient } from '../connectors/defender/azureClient.js';
-import type { DefenderSimulatorControl } from '../connectors/defender/simulator/index.js';
+import type { DefenderSimulatorControl } from './commands/simulate.js';
 import { scheduleSync, SyncJob } from '../jobs/sync.js';
 import { recommendationActions } from './actions/recommendation.js';
 import { cachedAncestry, RbacAuthorizer } from './authorizer.js';

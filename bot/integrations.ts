@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../core/scope.js';
-import { ServiceNowClient, ServiceNowError, type ServiceNowClientOptions, type StoredTokens } from '../connectors/servicenow/client.js';
+import { ServiceNowClient, ServiceNowError, ServiceNowInstances, type ServiceNowClientOptions, type StoredTokens } from '../connectors/servicenow/client.js';
 import { checkInstanceUrl, publicOnlyAgents, type Lookup } from '../connectors/servicenow/urlGuard.js';
 import type { Store } from '../app/ports.js';
 import { customFieldSchema, ticketTypeSchema, type Integration } from '../core/model.js';
@@ -66,6 +66,8 @@ export interface IntegrationServiceDeps {
   lookup?: Lookup;
   clientOptions?: ServiceNowClientOptions;
   sleep?: (ms: number) => Promise<void>;
+  /** Budgets and creates in flight per instance, shared by every client built here; default: the service's own. */
+  instances?: ServiceNowInstances;
 }
 
 /**
@@ -74,8 +76,11 @@ export interface IntegrationServiceDeps {
  */
 export class IntegrationService {
   private readonly clients = new Map<string, ServiceNowClient>();
+  private readonly instances: ServiceNowInstances;
 
-  constructor(private readonly deps: IntegrationServiceDeps) {}
+  constructor(private readonly deps: IntegrationServiceDeps) {
+    this.instances = deps.instances ?? new ServiceNowInstances();
+  }
 
   async list(): Promise<IntegrationView[]> {
     return (await this.deps.store.integrations.list()).sort((a, b) => a.name.localeCompare(b.name)).map(toView);
@@ -241,6 +246,7 @@ export class IntegrationService {
     return new ServiceNowClient({
       connection,
       tokenCache,
+      instances: this.instances,
       logger: this.deps.logger,
       clock: this.deps.clock,
       // The add-time URL check alone would let a name rebind to a private address later (DNS

@@ -19,8 +19,42 @@ const SECRET_KEYS = [
   'AZURE_CLIENT_SECRET',
 ];
 
-/** Redaction paths for secrets at the top level and up to three levels down. */
-export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+const SECRET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()));
+const CENSOR = '[redacted]';
+/** Deeper than this a value is dropped, not printed: no secret can hide below the walk. */
+const MAX_DEPTH = 64;
+
+/**
+ * A copy of a log record with every secret-named key censored, at any depth and inside arrays;
+ * Error objects anywhere are reduced by serializeError (their request config carries
+ * credentials). pino's own `redact` only knows fixed paths, which is why this walks instead.
+ */
+export function redactDeep(value: unknown, depth = 0, ancestors: object[] = []): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return redactDeep(serializeError(value), depth, ancestors);
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  if (ancestors.includes(value)) return '[circular]';
+  // What JSON.stringify would print for it (a Date, a URL, a Buffer…).
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    const json: unknown = toJSON.call(value);
+    return json === value ? json : redactDeep(json, depth, [...ancestors, value]);
+  }
+  const inner = [...ancestors, value];
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1, inner));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET.has(k.toLowerCase()) ? CENSOR : redactDeep(v, depth + 1, inner);
+  return out;
+}
+
+/** The top-level `err` / `error` keys go through serializeError whatever they hold, as pino serializers would. */
+function redactRecord(record: Record<string, unknown>): Record<string, unknown> {
+  const out = redactDeep(record) as Record<string, unknown>;
+  for (const key of ['err', 'error']) {
+    if (record[key] !== undefined && !(record[key] instanceof Error)) out[key] = redactDeep(serializeError(record[key]));
+  }
+  return out;
+}
 
 /**
  * Errors from HTTP libraries carry request config (headers, bodies with credentials), so only
@@ -46,19 +80,31 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/**
+ * pino runs formatters.bindings on the root's bindings only (pid, hostname); a child's bindings
+ * are redacted here before pino sees them.
+ */
+function redactingChildren(logger: pino.Logger): Logger {
+  const child = logger.child.bind(logger);
+  logger.child = ((bindings: pino.Bindings, options?: pino.ChildLoggerOptions) =>
+    redactingChildren(child(redactRecord(bindings), options))) as typeof logger.child;
+  return logger as unknown as Logger;
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
     level: options.level,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: { err: serializeError, error: serializeError },
+    formatters: { log: redactRecord },
+    // redactRecord has serialized errors already; pino's default err serializer must not run again.
+    serializers: { err: (v: unknown) => v },
   };
-  if (options.destination) return pino(base, options.destination) as unknown as Logger;
+  if (options.destination) return redactingChildren(pino(base, options.destination));
   if (options.pretty) {
     try {
-      return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } } }) as unknown as Logger;
+      return redactingChildren(pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } } }));
     } catch {
       // pino-pretty is optional at runtime; fall back to JSON rather than refusing to start.
     }
   }
-  return pino(base) as unknown as Logger;
+  return redactingChildren(pino(base));
 }

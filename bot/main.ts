@@ -9,8 +9,7 @@ import { DataDirLockedError, lockDataDir } from '../storage/dataDirLock.js';
 import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
 import { openSecretBox } from '../storage/secrets.js';
 import { packageVersion } from './version.js';
-import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
-import { ensureSandboxIntegration, startSandbox } from './sandbox.js';
+import { AzureClient, createAzureCredential, localAzureClient } from '../connectors/defender/azureClient.js';
 
 /** Process entry: read the environment, open the store, start the server, stop cleanly. */
 async function main(): Promise<void> {
@@ -63,10 +62,15 @@ async function main(): Promise<void> {
   }
   const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
 
-  const sandbox =
-    config.BOT_MODE === 'sandbox' || config.DEFENDER_SOURCE === 'sandbox'
-      ? await startSandbox({ defenderPort: config.SANDBOX_DEFENDER_PORT, servicenowPort: config.SANDBOX_SERVICENOW_PORT, clock: systemClock, logger })
-      : undefined;
+  // The simulators are loaded only here and only in sandbox mode: a production process never
+  // loads sandbox/ (test/bot/productionGraph.test.ts).
+  const sandboxModule = config.BOT_MODE === 'sandbox' || config.DEFENDER_SOURCE === 'sandbox' ? await import('../sandbox/index.js') : undefined;
+  const sandbox = await sandboxModule?.startSandbox({
+    defenderPort: config.SANDBOX_DEFENDER_PORT,
+    servicenowPort: config.SANDBOX_SERVICENOW_PORT,
+    clock: systemClock,
+    logger,
+  });
   const azure =
     config.DEFENDER_SOURCE === 'azure'
       ? new AzureClient({
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
           graphBaseUrl: config.GRAPH_ENDPOINT,
           logger: logger.child({ module: 'azure' }),
         })
-      : sandbox?.azure;
+      : sandbox && localAzureClient(sandbox.azure, { logger: logger.child({ module: 'azure' }), clock: systemClock });
   const app = createApp({
     // Only a sandbox bot talks to the local ServiceNow simulator; production keeps the SSRF guard.
     config: config.BOT_MODE === 'sandbox' ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
     schedule: true,
     sandboxUser: config.BOT_MODE === 'sandbox' ? config.SANDBOX_EMULATOR_UPN : undefined,
   });
-  if (sandbox && config.BOT_MODE === 'sandbox') await ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
+  if (sandboxModule && sandbox && config.BOT_MODE === 'sandbox') await sandboxModule.ensureSandboxIntegration(app.integrations, sandbox.servicenow.url);
   const url = await app.listen(config.PORT, config.HOST);
   logger.info({ url: `${url}/api/messages`, mode: config.BOT_MODE }, `bot listening on ${url}/api/messages`);
   // A first pass at start, so a fresh sandbox has cards without waiting for the schedule.

@@ -1,7 +1,7 @@
 import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { backoffDelay, delayBeforeNextSend, pruneHistory } from '../core/rateLimit.js';
+import { backoffDelay, delayBeforeNextSend, parseRetryAfter, pruneHistory } from '../core/rateLimit.js';
 import type { Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
 import { toActivity, type OutgoingMessage } from './turn.js';
@@ -194,7 +194,7 @@ export class ProactiveMessenger implements Messenger {
       } catch (err) {
         const status = statusOf(err);
         if (status !== undefined && RETRYABLE.has(status) && attempt < this.maxRetries) {
-          const retryAfter = retryAfterMs(err);
+          const retryAfter = retryAfterMs(err, new Date(this.now()));
           const delay = retryAfter ?? backoffDelay(attempt, 1_000, 30_000);
           this.deps.logger.warn({ conversationId, status, attempt: attempt + 1, delayMs: delay }, 'Teams throttled or failed a send; retrying');
           await this.sleep(delay);
@@ -277,10 +277,10 @@ function statusOf(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
-function retryAfterMs(err: unknown): number | undefined {
+/** Teams' Retry-After (seconds or a date), capped so a bad header cannot park a conversation's queue. */
+function retryAfterMs(err: unknown, now: Date): number | undefined {
   const headers = (err as { response?: { headers?: { get?: (n: string) => string | undefined } & Record<string, unknown> } })?.response?.headers;
-  const raw = typeof headers?.get === 'function' ? headers.get('retry-after') : (headers?.['retry-after'] as string | undefined);
-  if (raw === undefined || raw === null) return undefined;
-  const seconds = Number(raw);
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 120_000) : undefined;
+  const raw = typeof headers?.get === 'function' ? headers.get('retry-after') : headers?.['retry-after'];
+  const ms = parseRetryAfter(typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : undefined, now);
+  return ms === undefined ? undefined : Math.min(ms, 120_000);
 }

@@ -1,7 +1,6 @@
 import { createApp } from '../bot/index.js';
-import { startSandbox, type Sandbox } from '../bot/sandbox.js';
 import { packageVersion } from '../bot/version.js';
-import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
+import { AzureClient, createAzureCredential, localAzureClient, type LocalAzureEndpoint } from '../connectors/defender/azureClient.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { openSecretBox } from '../storage/secrets.js';
 import { openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
@@ -13,7 +12,7 @@ import { openWorkspace, reportFailure, type CliIo, type Workspace } from './botP
  */
 export async function runRemindCommand(env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
   let workspace: Workspace | undefined;
-  let sandbox: Sandbox | undefined;
+  let sandbox: { azure: LocalAzureEndpoint; close(): Promise<void> } | undefined;
   try {
     workspace = await openWorkspace(
       env,
@@ -24,11 +23,13 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
     const { config, dataDir, logger, store } = workspace;
     const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
     // Managers come from Microsoft Graph; in sandbox mode a private simulator stands in.
-    if (config.DEFENDER_SOURCE === 'sandbox') sandbox = await startSandbox({ defenderPort: 0, servicenowPort: 0, clock, logger });
+    // Loaded only in sandbox mode: production never loads sandbox/.
+    if (config.DEFENDER_SOURCE === 'sandbox')
+      sandbox = await (await import('../sandbox/index.js')).startSandbox({ defenderPort: 0, servicenowPort: 0, clock, logger });
     const azure =
       config.DEFENDER_SOURCE === 'azure'
         ? new AzureClient({ credential: createAzureCredential(env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger, clock })
-        : sandbox?.azure;
+        : sandbox && localAzureClient(sandbox.azure, { logger, clock });
     const app = createApp({ config, store, clock, logger, secrets, version: packageVersion(), azure, schedule: false });
     const report = await app.reminders.runOnce();
     await app.messenger.drain();

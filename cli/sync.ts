@@ -8,10 +8,7 @@ import { createLogger } from '../bot/logger.js';
 import type { Messenger } from '../bot/messenger.js';
 import { SendError } from '../bot/messenger.js';
 import type { OutgoingMessage } from '../bot/turn.js';
-import { SANDBOX_SCOPE } from '../bot/sandbox.js';
-import { AzureClient, createAzureCredential, simulatorCredential } from '../connectors/defender/azureClient.js';
-import { TENANT_ID } from '../connectors/defender/dataset.js';
-import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../connectors/defender/simulator/index.js';
+import { AzureClient, createAzureCredential, localAzureClient, simulatorCredential, type LocalAzureEndpoint } from '../connectors/defender/azureClient.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SyncJob } from '../jobs/sync.js';
 import { openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
@@ -52,8 +49,8 @@ interface DefenderSource {
 }
 
 /** A simulator that hands out a token for the default sandbox client is ours. */
-async function simulatorAnswers(url: string): Promise<boolean> {
-  const credential = simulatorCredential(url, TENANT_ID, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret);
+async function simulatorAnswers(endpoint: LocalAzureEndpoint): Promise<boolean> {
+  const credential = simulatorCredential(endpoint.url, endpoint.tenantId, endpoint.clientId, endpoint.clientSecret);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
@@ -81,27 +78,27 @@ async function defenderSource(config: Config, env: Record<string, string | undef
       close: async () => undefined,
     };
   }
-  const forSimulator = (url: string) =>
-    new AzureClient({
-      credential: simulatorCredential(url, TENANT_ID, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock }),
-      armBaseUrl: url,
-      graphBaseUrl: url,
-      logger,
-      clock,
-    });
+  // Loaded only in sandbox mode: production never loads sandbox/.
+  const sandbox = await import('../sandbox/index.js');
+  const forSimulator = (url: string) => localAzureClient({ url, ...sandbox.SANDBOX_AZURE_APP }, { logger, clock });
   const port = config.SANDBOX_DEFENDER_PORT;
   if (port > 0) {
     const url = `http://127.0.0.1:${port}`;
     // A sandbox bot on another data folder may be running its simulator: its state (fixes tried
     // with `simulate`) is what the user expects to see.
-    if (await simulatorAnswers(url)) {
-      return { azure: forSimulator(url), scopes: [SANDBOX_SCOPE], description: `the sandbox Defender simulator at ${url}`, close: async () => undefined };
+    if (await simulatorAnswers({ url, ...sandbox.SANDBOX_AZURE_APP })) {
+      return {
+        azure: forSimulator(url),
+        scopes: [sandbox.SANDBOX_SCOPE],
+        description: `the sandbox Defender simulator at ${url}`,
+        close: async () => undefined,
+      };
     }
   }
-  const sim: DefenderSimulator = await startDefenderSimulator({ port: 0, host: '127.0.0.1', clock, logger, quota: 'off', httpControl: false });
+  const sim = await sandbox.startDefenderSimulator({ port: 0, host: '127.0.0.1', clock, logger, quota: 'off', httpControl: false });
   return {
     azure: forSimulator(sim.url),
-    scopes: [SANDBOX_SCOPE],
+    scopes: [sandbox.SANDBOX_SCOPE],
     description: 'a private Defender simulator (built-in sandbox data)',
     close: () => sim.close(),
   };

@@ -37,3 +37,19 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/**
+ * Retry-After (RFC 9110 §10.2.3) in ms: delta-seconds, or an HTTP date measured from `now`.
+ * Undefined when absent or unreadable, so the caller falls back to its own backoff. Fractional
+ * seconds are read too (some gateways send them).
+ */
+export function parseRetryAfter(value: string | undefined | null, now: Date): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const trimmed = value.trim();
+  if (!trimmed) return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  // A date has letters (a weekday, a month); a bare "-5" or "1.2.3" must not parse as one.
+  if (!/[a-z]/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}

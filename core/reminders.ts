@@ -160,14 +160,15 @@ export function graceStateOf(gracePeriod: boolean, daysLeft: number): GraceState
   return !gracePeriod ? 'none' : daysLeft < 0 ? 'grace-ended' : 'in-grace';
 }
 
-const portalLinks = new Map<string, string>();
-
-/** Plain assignments, no spreads: this runs once per assignment in a 100k-item pass. */
-function toItem(a: Assignment, daysLeft: number): ReminderItem {
+/**
+ * Plain assignments, no spreads: this runs once per assignment in a 100k-item pass. `portalLinks`
+ * is the pass's own cache (a pass sees a few thousand recommendations at most).
+ */
+function toItem(a: Assignment, daysLeft: number, portalLinks: Map<string, string>): ReminderItem {
   let defenderLink = portalLinks.get(a.recommendationKey);
   if (defenderLink === undefined) {
     defenderLink = recommendationPortalLink(a.recommendationKey);
-    if (portalLinks.size < 10_000) portalLinks.set(a.recommendationKey, defenderLink);
+    portalLinks.set(a.recommendationKey, defenderLink);
   }
   const item: ReminderItem = {
     assignmentId: a.id,
@@ -219,8 +220,9 @@ export function ownerDigest(assignments: Iterable<Assignment>, owner: string, no
   const today = localDay(now, timezone);
   const who = owner.toLowerCase();
   const items: ReminderItem[] = [];
+  const portalLinks = new Map<string, string>();
   for (const a of assignments) {
-    if (REMINDABLE.has(a.status) && a.owner.toLowerCase() === who) items.push(toItem(a, daysBetween(today, a.dueDate)));
+    if (REMINDABLE.has(a.status) && a.owner.toLowerCase() === who) items.push(toItem(a, daysBetween(today, a.dueDate), portalLinks));
   }
   items.sort(compareItems);
   return { key: digestKey(owner, isoWeek(today)), owner, items, counts: countsOf(items), nudgeKeys: [] };
@@ -257,6 +259,7 @@ export function planReminders(input: PlanInput): ReminderPlan {
 
   const daysCache = new Map<string, number>();
   const lowerCache = new Map<string, string>();
+  const portalLinks = new Map<string, string>();
   const byOwner = new Map<string, { owner: string; items: ReminderItem[] }>();
   const escalate = new Map<string, ReminderItem[]>();
   const graceByConversation = new Map<string, GraceEndedPlan>();
@@ -272,7 +275,7 @@ export function planReminders(input: PlanInput): ReminderPlan {
     const overdue = daysLeft < 0;
     const wantGrace = a.gracePeriod && overdue && a.conversationId !== undefined && (!input.conversations || input.conversations.has(a.conversationId));
     if (!a.notifyOwner && !(a.notifyManager && overdue) && !wantGrace) continue;
-    const item = toItem(a, daysLeft);
+    const item = toItem(a, daysLeft, portalLinks);
     let ownerKey = lowerCache.get(a.owner);
     if (ownerKey === undefined) lowerCache.set(a.owner, (ownerKey = a.owner.toLowerCase()));
 

@@ -1,7 +1,16 @@
-import type { DefenderSimulatorControl } from '../../connectors/defender/simulator/index.js';
 import type { SyncReport } from '../../jobs/sync.js';
 import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
+
+/**
+ * What `simulate` needs from the sandbox's Defender simulator. Declared here, not imported: the
+ * bot never depends on sandbox/, which passes its simulator's control in at start.
+ */
+export interface DefenderSimulatorControl {
+  /** Each returns how many assessments changed. */
+  markHealthy(target: { resourceName: string; assessmentKey: string }): number;
+  markUnhealthy(target: { resourceName: string; assessmentKey: string }): number;
+}
 
 /** Sandbox only: flip a resource healthy/unhealthy in the Defender simulator, then sync. */
 export function simulateCommand(control: DefenderSimulatorControl, store: Store, runCycle: () => Promise<SyncReport>): Command {

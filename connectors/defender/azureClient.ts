@@ -9,6 +9,7 @@ import { GovernanceClient, type GovernanceAssignment, type GovernanceAssignmentB
 import { GraphClient, type GraphUser } from './graph.js';
 import { AzureHttp, type AzureHttpOptions } from './http.js';
 import { RolesClient } from './roles.js';
+import { simulatorCredential } from './credentials.js';
 import type { UnhealthyResource } from '../../core/defender-model.js';
 
 export type AzureClientOptions = AzureHttpOptions & ResourceGraphOptions;
@@ -75,6 +76,24 @@ export class AzureClient {
 
 export function createAzureClient(opts: AzureClientOptions): AzureClient {
   return new AzureClient(opts);
+}
+
+/** An endpoint serving ARM, Resource Graph and Graph at one URL, with a client-credentials token endpoint over plain http (the sandbox's simulator). */
+export interface LocalAzureEndpoint {
+  url: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** The client for a LocalAzureEndpoint: MSAL refuses non-https authorities, so it signs in with simulatorCredential. */
+export function localAzureClient(endpoint: LocalAzureEndpoint, opts: Pick<AzureClientOptions, 'logger' | 'clock' | 'sleep'> = {}): AzureClient {
+  return new AzureClient({
+    credential: simulatorCredential(endpoint.url, endpoint.tenantId, endpoint.clientId, endpoint.clientSecret, { clock: opts.clock }),
+    armBaseUrl: endpoint.url,
+    graphBaseUrl: endpoint.url,
+    ...opts,
+  });
 }
 
 export { AzureApiError } from './http.js';

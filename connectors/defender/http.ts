@@ -7,6 +7,8 @@ import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axio
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { parseRetryAfter } from '../../core/rateLimit.js';
+import { isPermanentNetworkCode, RetryableFailure, withRetries } from '../retry.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (so maxRetries + 1 requests at most). */
@@ -63,14 +65,6 @@ export function parseResetsAfter(value: string | undefined): number | undefined 
   return ms + (frac ? Math.round(Number(`0.${frac}`) * 1000) : 0);
 }
 
-/** Retry-After is either delta-seconds or an HTTP date (RFC 9110). */
-export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
-}
-
 function header(resp: AxiosResponse, name: string): string | undefined {
   const v: unknown = resp.headers[name.toLowerCase()];
   return typeof v === 'string' ? v : Array.isArray(v) ? String(v[0]) : typeof v === 'number' ? String(v) : undefined;
@@ -120,10 +114,6 @@ export class AzureHttp {
     this.axios = axios.create({ timeout: opts.timeoutMs ?? 60_000, validateStatus: () => true });
   }
 
-  private backoff(attempt: number): number {
-    return Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
-  }
-
   private async waitForQuota(): Promise<void> {
     if (this.quotaResumeAt === undefined) return;
     const wait = Math.min(this.quotaResumeAt - this.clock.now().getTime(), this.retry.maxServerDelayMs);
@@ -144,72 +134,97 @@ export class AzureHttp {
   async send<T>(o: SendOptions<T> & { emptyOn: number[] }): Promise<T | undefined>;
   async send<T>(o: SendOptions<T>): Promise<T>;
   async send<T>(o: SendOptions<T>): Promise<T | undefined> {
-    const url = this.bases[o.service] + o.path;
-    for (let attempt = 0; ; attempt++) {
-      if (o.quotaAware) await this.waitForQuota();
-      const token = await this.opts.credential.getToken(this.scopes[o.service]);
-      if (!token) throw new AzureApiError('credential returned no token', 401, 'NoToken', o.service);
-      let resp: AxiosResponse<unknown>;
-      try {
-        resp = await this.axios.request<unknown>({
-          url,
-          method: o.method,
-          ...(o.params ? { params: o.params } : {}),
-          ...(o.data !== undefined ? { data: o.data } : {}),
-          headers: { Authorization: `Bearer ${token.token}`, Accept: 'application/json' },
-        });
-      } catch (err) {
-        // Network-level failure (reset, timeout): transient by nature, retry like a 5xx.
-        if (attempt < this.retry.maxRetries) {
-          const delay = this.backoff(attempt);
-          this.logger.warn({ err: String(err), attempt, delay, url: o.path }, 'Azure request failed; retrying');
-          await this.sleep(delay);
-          continue;
-        }
+    let resp: AxiosResponse<unknown>;
+    try {
+      resp = await withRetries(
+        this.retry,
+        {
+          sleep: this.sleep,
+          onRetry: ({ attempt, waitMs, failure }) => {
+            if (failure instanceof AxiosResponseFailure) {
+              this.logger.warn({ status: failure.status, attempt, delay: waitMs, url: o.path }, 'Azure request throttled or failed; retrying');
+            } else this.logger.warn({ err: String(failure), attempt, delay: waitMs, url: o.path }, 'Azure request failed; retrying');
+          },
+        },
+        () => this.once(o),
+      );
+    } catch (err) {
+      if (!(err instanceof RetryableFailure)) throw err;
+      // Out of retries: a status is reported like any other answer, a transport failure as such.
+      if (!(err.failure instanceof AxiosResponseFailure)) {
+        throw new AzureApiError(`request to ${o.path} failed: ${String(err.failure)}`, 0, 'NetworkError', o.service);
+      }
+      resp = err.failure.response;
+    }
+    if (o.emptyOn?.includes(resp.status)) return undefined;
+    if (resp.status >= 200 && resp.status < 300) {
+      if (resp.status === 204 || resp.data === '' || resp.data === undefined) {
+        const empty = o.schema.safeParse(undefined);
+        if (empty.success) return empty.data;
+      }
+      const parsed = o.schema.safeParse(resp.data);
+      if (!parsed.success) {
+        throw new AzureApiError(
+          `unexpected response shape from ${o.path}: ${parsed.error.issues
+            .slice(0, 3)
+            .map((i) => `${i.path.join('.')}: ${i.message}`)
+            .join('; ')}`,
+          resp.status,
+          'InvalidResponse',
+          o.service,
+          resp.data,
+        );
+      }
+      return parsed.data;
+    }
+    const err = ErrorBody.safeParse(resp.data);
+    const code = err.success ? (err.data.error.code ?? `HTTP${resp.status}`) : `HTTP${resp.status}`;
+    const message = err.success ? (err.data.error.message ?? '') : '';
+    throw new AzureApiError(
+      `${o.method.toUpperCase()} ${o.path} → ${resp.status} ${code}${message ? `: ${message}` : ''}`,
+      resp.status,
+      code,
+      o.service,
+      resp.data,
+    );
+  }
+
+  /** One request; a transient failure (network, or a status in RETRYABLE) asks for another attempt. */
+  private async once<T>(o: SendOptions<T>): Promise<AxiosResponse<unknown>> {
+    if (o.quotaAware) await this.waitForQuota();
+    const token = await this.opts.credential.getToken(this.scopes[o.service]);
+    if (!token) throw new AzureApiError('credential returned no token', 401, 'NoToken', o.service);
+    let resp: AxiosResponse<unknown>;
+    try {
+      resp = await this.axios.request<unknown>({
+        url: this.bases[o.service] + o.path,
+        method: o.method,
+        ...(o.params ? { params: o.params } : {}),
+        ...(o.data !== undefined ? { data: o.data } : {}),
+        headers: { Authorization: `Bearer ${token.token}`, Accept: 'application/json' },
+      });
+    } catch (err) {
+      // A name that does not resolve stays unresolved; other network failures (reset, timeout) are transient, like a 5xx.
+      if (axios.isAxiosError(err) && isPermanentNetworkCode(err.code)) {
         throw new AzureApiError(`request to ${o.path} failed: ${String(err)}`, 0, 'NetworkError', o.service);
       }
-      if (o.quotaAware) this.noteQuota(resp);
-      if (o.emptyOn?.includes(resp.status)) return undefined;
-      if (resp.status >= 200 && resp.status < 300) {
-        if (resp.status === 204 || resp.data === '' || resp.data === undefined) {
-          const empty = o.schema.safeParse(undefined);
-          if (empty.success) return empty.data;
-        }
-        const parsed = o.schema.safeParse(resp.data);
-        if (!parsed.success) {
-          throw new AzureApiError(
-            `unexpected response shape from ${o.path}: ${parsed.error.issues
-              .slice(0, 3)
-              .map((i) => `${i.path.join('.')}: ${i.message}`)
-              .join('; ')}`,
-            resp.status,
-            'InvalidResponse',
-            o.service,
-            resp.data,
-          );
-        }
-        return parsed.data;
-      }
-      if (RETRYABLE.has(resp.status) && attempt < this.retry.maxRetries) {
-        const server =
-          parseRetryAfter(header(resp, 'retry-after'), this.clock.now()) ??
-          (resp.status === 429 ? parseResetsAfter(header(resp, 'x-ms-user-quota-resets-after')) : undefined);
-        const delay = server !== undefined ? Math.min(server, this.retry.maxServerDelayMs) : this.backoff(attempt);
-        this.quotaResumeAt = undefined; // the retry wait already covers the quota window
-        this.logger.warn({ status: resp.status, attempt, delay, url: o.path }, 'Azure request throttled or failed; retrying');
-        await this.sleep(delay);
-        continue;
-      }
-      const err = ErrorBody.safeParse(resp.data);
-      const code = err.success ? (err.data.error.code ?? `HTTP${resp.status}`) : `HTTP${resp.status}`;
-      const message = err.success ? (err.data.error.message ?? '') : '';
-      throw new AzureApiError(
-        `${o.method.toUpperCase()} ${o.path} → ${resp.status} ${code}${message ? `: ${message}` : ''}`,
-        resp.status,
-        code,
-        o.service,
-        resp.data,
-      );
+      throw new RetryableFailure(err);
     }
+    if (o.quotaAware) this.noteQuota(resp);
+    if (o.emptyOn?.includes(resp.status) || !RETRYABLE.has(resp.status)) return resp;
+    const server =
+      parseRetryAfter(header(resp, 'retry-after'), this.clock.now()) ??
+      (resp.status === 429 ? parseResetsAfter(header(resp, 'x-ms-user-quota-resets-after')) : undefined);
+    this.quotaResumeAt = undefined; // the retry wait already covers the quota window
+    throw new RetryableFailure(new AxiosResponseFailure(resp), server !== undefined ? Math.min(server, this.retry.maxServerDelayMs) : undefined);
+  }
+}
+
+/** A transient answer, kept so that the last one is reported when the retries run out. */
+class AxiosResponseFailure extends Error {
+  readonly status: number;
+  constructor(readonly response: AxiosResponse<unknown>) {
+    super(`HTTP ${response.status}`);
+    this.status = response.status;
   }
 }

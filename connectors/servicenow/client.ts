@@ -3,7 +3,8 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { CORRELATION_ID_MAX, INCIDENT_STATE, isResolvedState, isSysId, recordLink, type TicketTable } from '../../core/servicenow-rules.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
-import { HttpCore, limiterFor, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
+import { RetryableFailure, withRetries } from '../retry.js';
+import { HttpCore, Semaphore, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
 
 export type { ServiceNowConnection, StoredTokens, TokenCache } from './oauth.js';
@@ -36,8 +37,31 @@ export interface ServiceNowClientOptions {
   agents?: ConnectAgents;
 }
 
+/**
+ * What every client of one ServiceNow instance shares: the request budget (ServiceNow's API_INT
+ * semaphore pool is per instance, so all clients of an instance draw on one) and the creates in
+ * flight (two clients must not race a create for the same correlation id). Not a module global:
+ * the composition root makes one (IntegrationService does) and hands it to every client it builds.
+ */
+export class ServiceNowInstances {
+  private readonly limiters = new Map<string, Semaphore>();
+  readonly createsInFlight = new Map<string, Promise<CreateTicketResult>>();
+
+  /** The first client of an instance sets the budget's size. */
+  limiterFor(origin: string, size: number): Semaphore {
+    let limiter = this.limiters.get(origin);
+    if (!limiter) {
+      limiter = new Semaphore(Math.max(1, size));
+      this.limiters.set(origin, limiter);
+    }
+    return limiter;
+  }
+}
+
 export interface ServiceNowClientParams {
   connection: ServiceNowConnection;
+  /** Shared with the other clients of the same instances; default: this client's own. */
+  instances?: ServiceNowInstances;
   logger?: Logger;
   clock?: Clock;
   tokenCache?: TokenCache;
@@ -112,9 +136,6 @@ const oneEnvelope = z.object({ result: rowSchema });
 const listEnvelope = z.object({ result: z.array(rowSchema) });
 const ticketRow = z.looseObject({ sys_id: z.string().refine(isSysId, 'sys_id must be 32 hex characters'), number: z.string() });
 
-// Shared across client objects: two clients must not race a create for the same correlation id.
-const createsInFlight = new Map<string, Promise<CreateTicketResult>>();
-
 export class ServiceNowClient {
   readonly instanceUrl: string;
   private readonly http: HttpCore;
@@ -125,6 +146,7 @@ export class ServiceNowClient {
   private readonly maxRetries: number;
   private readonly closeCode: string;
   private readonly batchSize: number;
+  private readonly instances: ServiceNowInstances;
 
   constructor(private readonly params: ServiceNowClientParams) {
     const { connection } = params;
@@ -142,9 +164,10 @@ export class ServiceNowClient {
     this.maxRetries = o.maxRetries ?? 3;
     this.closeCode = o.closeCode ?? 'Solution provided';
     this.batchSize = Math.max(1, o.batchSize ?? 50);
+    this.instances = params.instances ?? new ServiceNowInstances();
     this.http = new HttpCore(
       origin,
-      limiterFor(origin, o.concurrency ?? 4),
+      this.instances.limiterFor(origin, o.concurrency ?? 4),
       {
         maxRetries: this.maxRetries,
         baseDelayMs: o.baseDelayMs ?? 500,
@@ -332,10 +355,11 @@ export class ServiceNowClient {
       });
     }
     const key = `${this.instanceUrl}|${table}|${correlationId}`;
-    const running = createsInFlight.get(key);
+    const inFlight = this.instances.createsInFlight;
+    const running = inFlight.get(key);
     if (running) return running.then((r) => ({ ...r, created: false }));
-    const promise = this.createOnce(table, fields, correlation).finally(() => createsInFlight.delete(key));
-    createsInFlight.set(key, promise);
+    const promise = this.createOnce(table, fields, correlation).finally(() => inFlight.delete(key));
+    inFlight.set(key, promise);
     return promise;
   }
 
@@ -353,20 +377,34 @@ export class ServiceNowClient {
       correlation_display: correlationDisplay.slice(0, CORRELATION_ID_MAX),
     };
     if (body.work_notes === undefined) body.work_notes = `${BOT_NOTE_PREFIX} Ticket created automatically from a Microsoft Defender for Cloud finding.`;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.call(operation, 'POST', `${TABLE_API}/${table}`, { data: body, retry: 'unsafe' });
-        const t = this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
-        this.log.info({ table, number: t.number }, 'created ServiceNow ticket');
-        return { sysId: t.sysId, number: t.number, table, link: t.link, created: true };
-      } catch (err) {
-        if (!(err instanceof ServiceNowError) || !err.transient || attempt >= this.maxRetries) throw err;
-        this.log.warn({ table, kind: err.kind, attempt }, 'ticket create outcome unknown, checking before retrying');
-        await this.sleep(this.http.backoffMs(attempt));
-        const found = await this.findByCorrelationId(table, correlationId);
-        // Nothing existed before this call, so a match now is the record this call committed.
-        if (found) return { sysId: found.sysId, number: found.number, table, link: found.link, created: true };
-      }
+    // A create whose outcome is unknown is retried only after a lookup found nothing: nothing
+    // existed before the first attempt, so a match then is the record an earlier attempt committed.
+    try {
+      return await withRetries(
+        this.http.schedule,
+        {
+          sleep: this.sleep,
+          onRetry: ({ attempt, failure }) =>
+            this.log.warn({ table, kind: (failure as ServiceNowError).kind, attempt }, 'ticket create outcome unknown, checking before retrying'),
+        },
+        async (attempt) => {
+          if (attempt > 0) {
+            const found = await this.findByCorrelationId(table, correlationId);
+            if (found) return { sysId: found.sysId, number: found.number, table, link: found.link, created: true };
+          }
+          try {
+            const res = await this.call(operation, 'POST', `${TABLE_API}/${table}`, { data: body, retry: 'unsafe' });
+            const t = this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
+            this.log.info({ table, number: t.number }, 'created ServiceNow ticket');
+            return { sysId: t.sysId, number: t.number, table, link: t.link, created: true };
+          } catch (err) {
+            if (err instanceof ServiceNowError && err.transient) throw new RetryableFailure(err);
+            throw err;
+          }
+        },
+      );
+    } catch (err) {
+      throw err instanceof RetryableFailure ? err.failure : err;
     }
   }
 

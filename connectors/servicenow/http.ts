@@ -3,9 +3,11 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Logger } from '../../core/logger.js';
+import { parseRetryAfter } from '../../core/rateLimit.js';
+import { isPermanentNetworkCode, RetryableFailure, withRetries, type RetrySchedule, type Sleep } from '../retry.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
 
-export type Sleep = (ms: number) => Promise<void>;
+export type { Sleep } from '../retry.js';
 
 /** A dns.lookup replacement used for every connection (e.g. urlGuard's publicOnlyLookup). */
 export type ConnectLookup = LookupFunction;
@@ -19,10 +21,7 @@ export interface ConnectAgents {
 /** Set by a connect guard that refuses a host: retrying cannot help, so it is not retried. */
 export const PRIVATE_ADDRESS_CODE = 'EPRIVATEADDR';
 
-export interface RetryPolicy {
-  maxRetries: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
+export interface RetryPolicy extends Omit<RetrySchedule, 'random'> {
   /** A Retry-After longer than this is not waited for; the call fails as rate-limited instead. */
   maxRetryAfterMs: number;
 }
@@ -45,24 +44,6 @@ export class Semaphore {
       else this.active--;
     };
   }
-}
-
-// Keyed by instance origin: ServiceNow's API_INT semaphore pool is per instance, so every client
-// object talking to the same instance must share one budget.
-const limiters = new Map<string, Semaphore>();
-
-/** Tests only: ports are reused across simulators, and a stale limiter would carry its old size. */
-export function resetSharedLimiters(): void {
-  limiters.clear();
-}
-
-export function limiterFor(origin: string, size: number): Semaphore {
-  let limiter = limiters.get(origin);
-  if (!limiter) {
-    limiter = new Semaphore(Math.max(1, size));
-    limiters.set(origin, limiter);
-  }
-  return limiter;
 }
 
 export interface SendRequest {
@@ -94,6 +75,8 @@ export interface RawResponse {
 
 export class HttpCore {
   private readonly axios: AxiosInstance;
+  /** Also used by the client's create-then-check loop, so every ServiceNow retry waits alike. */
+  readonly schedule: RetrySchedule;
 
   constructor(
     readonly origin: string,
@@ -101,10 +84,11 @@ export class HttpCore {
     private readonly policy: RetryPolicy,
     timeoutMs: number,
     private readonly sleep: Sleep,
-    private readonly random: () => number,
+    random: () => number,
     private readonly log: Logger,
     connect?: ConnectLookup | ConnectAgents,
   ) {
+    this.schedule = { ...policy, random };
     // Own agents only when a guard is given: it must apply to every connection, keep-alive reuse included.
     const agents: ConnectAgents | undefined =
       typeof connect === 'function'
@@ -122,11 +106,6 @@ export class HttpCore {
     });
   }
 
-  backoffMs(attempt: number): number {
-    const exp = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** attempt);
-    return Math.round(exp / 2 + (this.random() * exp) / 2);
-  }
-
   /**
    * Sends one logical request with limiter, bounded retries and the 401 hook. Returns the final
    * response for any non-transient status; throws ServiceNowError for transport failures and for
@@ -134,74 +113,92 @@ export class HttpCore {
    */
   async send(req: SendRequest, opts: SendOptions): Promise<RawResponse> {
     let reauthed = false;
-    let attempt = 0;
-    for (;;) {
-      const headers: Record<string, string> = { Accept: 'application/json', ...(req.headers ? await req.headers() : {}) };
-      let failure: ServiceNowError;
-      let retryAfterMs: number | undefined;
-      const started = Date.now();
-      const release = await this.limiter.acquire();
-      let res: AxiosResponse<unknown> | undefined;
-      try {
-        res = await this.axios.request({
-          method: req.method,
-          url: req.path,
-          params: req.params,
-          data: req.form ? req.form.toString() : req.data,
-          headers: {
-            ...headers,
-            ...(req.form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-            ...(req.data !== undefined ? { 'Content-Type': 'application/json' } : {}),
+    try {
+      return await withRetries(
+        this.schedule,
+        {
+          sleep: this.sleep,
+          onRetry: ({ attempt, waitMs, failure }) => {
+            const f = failure as ServiceNowError;
+            this.log.warn({ op: opts.operation, attempt, waitMs, kind: f.kind, status: f.status }, 'retrying ServiceNow request');
           },
-        });
-      } catch (err) {
-        failure = transportError(opts.operation, err);
-        // The address guard refused the host: every retry would be refused the same way.
-        if (axios.isAxiosError(err) && err.code === PRIVATE_ADDRESS_CODE) throw failure;
-      } finally {
-        release();
-      }
-
-      if (res) {
-        const status = res.status;
-        const body = typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : JSON.stringify(res.data);
-        const resHeaders = flattenHeaders(res.headers);
-        this.log.debug({ op: opts.operation, method: req.method, path: req.path, status, attempt, ms: Date.now() - started }, 'servicenow request');
-        if (status === 401 && opts.onUnauthorized && !reauthed) {
-          reauthed = true;
-          if (await opts.onUnauthorized()) continue;
-        }
-        const transient = status === 429 || (status >= 500 && opts.retry === 'safe');
-        if (!transient) return { status, headers: resHeaders, body };
-        failure = errorFromResponse(opts.operation, status, body);
-        if (status === 429) retryAfterMs = parseRetryAfter(resHeaders['retry-after']);
-        if (retryAfterMs !== undefined && retryAfterMs > this.policy.maxRetryAfterMs) {
-          throw new ServiceNowError({
-            kind: 'rate-limited',
-            operation: opts.operation,
-            status,
-            reason: `ServiceNow rate limit exceeded; it asks to wait ${Math.ceil(retryAfterMs / 1000)} s, longer than the configured maximum`,
-          });
-        }
-      } else if (opts.retry === 'unsafe') {
-        throw failure!;
-      }
-
-      if (attempt >= this.policy.maxRetries) {
-        throw new ServiceNowError({
-          kind: failure!.kind,
-          operation: opts.operation,
-          status: failure!.status,
-          snMessage: failure!.snMessage,
-          snDetail: failure!.snDetail,
-          reason: `${failure!.reason} (gave up after ${attempt + 1} attempts)`,
-        });
-      }
-      const wait = retryAfterMs ?? this.backoffMs(attempt);
-      this.log.warn({ op: opts.operation, attempt, waitMs: wait, kind: failure!.kind, status: failure!.status }, 'retrying ServiceNow request');
-      attempt++;
-      await this.sleep(wait);
+        },
+        async (attempt) => {
+          for (;;) {
+            const res = await this.once(req, opts, attempt);
+            // One fresh sign-in per logical request; it does not use up a retry.
+            if (res.status === 401 && opts.onUnauthorized && !reauthed) {
+              reauthed = true;
+              if (await opts.onUnauthorized()) continue;
+            }
+            return this.judge(res, opts);
+          }
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof RetryableFailure)) throw err;
+      const failure = err.failure as ServiceNowError;
+      throw new ServiceNowError({
+        kind: failure.kind,
+        operation: opts.operation,
+        status: failure.status,
+        snMessage: failure.snMessage,
+        snDetail: failure.snDetail,
+        reason: `${failure.reason} (gave up after ${this.schedule.maxRetries + 1} attempts)`,
+      });
     }
+  }
+
+  /** One HTTP exchange inside the instance's budget; transport failures come back classified. */
+  private async once(req: SendRequest, opts: SendOptions, attempt: number): Promise<RawResponse> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...(req.headers ? await req.headers() : {}) };
+    const started = Date.now();
+    const release = await this.limiter.acquire();
+    let res: AxiosResponse<unknown>;
+    try {
+      res = await this.axios.request({
+        method: req.method,
+        url: req.path,
+        params: req.params,
+        data: req.form ? req.form.toString() : req.data,
+        headers: {
+          ...headers,
+          ...(req.form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
+          ...(req.data !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
+      });
+    } catch (err) {
+      const failure = transportError(opts.operation, err);
+      const code = axios.isAxiosError(err) ? err.code : undefined;
+      // Refused by the address guard or a name that does not exist: every retry would end the same
+      // way. A create whose request may have reached the instance is never repeated blindly.
+      if (code === PRIVATE_ADDRESS_CODE || isPermanentNetworkCode(code) || opts.retry === 'unsafe') throw failure;
+      throw new RetryableFailure(failure);
+    } finally {
+      release();
+    }
+    const status = res.status;
+    const body = typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : JSON.stringify(res.data);
+    this.log.debug({ op: opts.operation, method: req.method, path: req.path, status, attempt, ms: Date.now() - started }, 'servicenow request');
+    return { status, headers: flattenHeaders(res.headers), body };
+  }
+
+  /** A final answer is returned; a transient one (429, or 5xx when repeating is safe) is retried. */
+  private judge(res: RawResponse, opts: SendOptions): RawResponse {
+    const { status } = res;
+    const transient = status === 429 || (status >= 500 && opts.retry === 'safe');
+    if (!transient) return res;
+    const failure = errorFromResponse(opts.operation, status, res.body);
+    const retryAfterMs = status === 429 ? parseRetryAfter(res.headers['retry-after'], new Date()) : undefined;
+    if (retryAfterMs !== undefined && retryAfterMs > this.policy.maxRetryAfterMs) {
+      throw new ServiceNowError({
+        kind: 'rate-limited',
+        operation: opts.operation,
+        status,
+        reason: `ServiceNow rate limit exceeded; it asks to wait ${Math.ceil(retryAfterMs / 1000)} s, longer than the configured maximum`,
+      });
+    }
+    throw new RetryableFailure(failure, retryAfterMs);
   }
 }
 
@@ -212,15 +209,6 @@ function flattenHeaders(headers: AxiosResponse['headers']): Record<string, strin
     out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
   }
   return out;
-}
-
-/** Seconds or an HTTP date, as RFC 9110 allows. */
-export function parseRetryAfter(value: string | undefined, now: Date = new Date()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
 }
 
 function transportError(operation: string, err: unknown): ServiceNowError {
@@ -237,6 +225,13 @@ function transportError(operation: string, err: unknown): ServiceNowError {
   }
   if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
     return new ServiceNowError({ kind: 'timeout', operation, reason: `ServiceNow did not answer in time (${oneLine(message)})` });
+  }
+  if (isPermanentNetworkCode(code)) {
+    return new ServiceNowError({
+      kind: 'network',
+      operation,
+      reason: `the ServiceNow host name does not resolve (${[code, oneLine(message)].filter(Boolean).join(': ')})`,
+    });
   }
   return new ServiceNowError({
     kind: 'network',

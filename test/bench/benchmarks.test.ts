@@ -4,8 +4,8 @@
  * the no-change pass sends nothing). The child processes run the compiled bench (dist/bench, as
  * `npm test` builds it with tsc first).
  */
-import { startDefenderSimulator } from '../../connectors/defender/simulator/index.js';
-import { generateDataset } from '../../connectors/defender/dataset.js';
+import { startDefenderSimulator } from '../../sandbox/defender/index.js';
+import { generateDataset } from '../../sandbox/defender/dataset.js';
 import { rawFetch, runSync, syncPasses } from '../../bench/sync.js';
 import { runReminders } from '../../bench/reminders.js';
 import { runMessages } from '../../bench/messages.js';

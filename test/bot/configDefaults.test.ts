@@ -50,7 +50,12 @@ const CASES: Record<string, Case> = {
   },
   HOST: { type: 'string', unset: 'localhost', set: [['0.0.0.0', '0.0.0.0']] },
   PUBLIC_URL: { type: 'string', unset: undefined, set: [['https://bot.contoso.com', 'https://bot.contoso.com']] },
-  MicrosoftAppId: { type: 'string', unset: undefined, set: [[GUID, GUID, { MicrosoftAppPassword: 'not-a-real-secret' }]] },
+  // An app id makes the bot a production one, which needs a key and scopes.
+  MicrosoftAppId: {
+    type: 'string',
+    unset: undefined,
+    set: [[GUID, GUID, { MicrosoftAppPassword: 'not-a-real-secret', SECRET_KEY: SECRET, DEFENDER_SCOPES: SUBSCRIPTION }]],
+  },
   MicrosoftAppPassword: { type: 'string', unset: undefined, set: [['not-a-real-secret', 'not-a-real-secret']] },
   MicrosoftAppType: { type: 'string', unset: 'MultiTenant', set: [['SingleTenant', 'SingleTenant', { MicrosoftAppTenantId: TENANT }]] },
   MicrosoftAppTenantId: { type: 'string', unset: undefined, set: [[TENANT, TENANT]] },
@@ -155,6 +160,32 @@ describe('configuration defaults (every variable in CONFIG_KEYS)', () => {
   });
 });
 
+describe('BOT_MODE default: production with an app id, sandbox without', () => {
+  const APP = { MicrosoftAppId: GUID, MicrosoftAppPassword: 'not-a-real-secret', SECRET_KEY: SECRET, DEFENDER_SCOPES: SUBSCRIPTION };
+  it.each<[string, Record<string, string>, 'sandbox' | 'production']>([
+    ['BOT_MODE unset, no app id', {}, 'sandbox'],
+    ['BOT_MODE empty, no app id', { BOT_MODE: '' }, 'sandbox'],
+    ['BOT_MODE blank, app id empty', { BOT_MODE: '  ', MicrosoftAppId: '' }, 'sandbox'],
+    ['BOT_MODE=production, app id', { ...APP, BOT_MODE: 'production' }, 'production'],
+    ['BOT_MODE unset, app id', APP, 'production'],
+    ['BOT_MODE empty, app id', { ...APP, BOT_MODE: '' }, 'production'],
+    ['BOT_MODE blank, app id', { ...APP, BOT_MODE: '   ' }, 'production'],
+    ['BOT_MODE=sandbox, app id (asked for explicitly)', { ...APP, BOT_MODE: 'sandbox' }, 'sandbox'],
+  ])('%s: %s', (_name, env, mode) => {
+    const config = loadConfig(env);
+    expect(config.BOT_MODE).toBe(mode);
+    // What follows from the mode: where it listens and what it reads.
+    expect(config.HOST).toBe(mode === 'sandbox' ? 'localhost' : '0.0.0.0');
+    if (mode === 'production') expect(config.DEFENDER_SOURCE).toBe('azure');
+  });
+
+  it('an app id alone asks for what production needs, and says why it is production', () => {
+    const attempt = () => loadConfig({ MicrosoftAppId: GUID, MicrosoftAppPassword: 'not-a-real-secret' });
+    expect(attempt).toThrow(/SECRET_KEY: is required in production mode \(.*BOT_MODE defaults to production when MicrosoftAppId is set\)/);
+    expect(attempt).toThrow(/DEFENDER_SCOPES: is required when reading Azure \(DEFENDER_SOURCE=azure, the default in production mode/);
+  });
+});
+
 describe('SSRF guard with SERVICENOW_ALLOW_PRIVATE_HOSTS unset', () => {
   let listener: net.Server;
   let port: number;
@@ -224,6 +255,31 @@ describe('SSRF guard with SERVICENOW_ALLOW_PRIVATE_HOSTS unset', () => {
         ),
       ).rejects.toMatchObject({ name: 'IntegrationError', message: expect.stringMatching(/must use https/) });
       expect(await store.integrations.list()).toEqual([]);
+      expect(connections).toBe(0);
+    } finally {
+      await app.stop();
+      await store.close();
+    }
+  });
+
+  it('a registered bot with BOT_MODE unset keeps the guard too (it is a production bot)', async () => {
+    const clock = new ManualClock('2026-11-26T09:00:00Z');
+    const { BOT_MODE: _unset, ...appIdOnly } = PRODUCTION;
+    const config = loadConfig({ ...appIdOnly, DATA_DIR: dataDir });
+    expect([config.BOT_MODE, config.SERVICENOW_ALLOW_PRIVATE_HOSTS]).toEqual(['production', false]);
+    const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger: silentLogger });
+    const app = createApp({ config, store, clock, logger: silentLogger, secrets: new SecretBox(Buffer.alloc(32, 7)), version: 'test' });
+    try {
+      const input = {
+        name: 'Evil',
+        scope: SUBSCRIPTION,
+        instanceUrl: `http://127.0.0.1:${port}`,
+        username: 'svc',
+        password: 'p',
+        clientId: 'c',
+        clientSecret: 's',
+      };
+      await expect(app.integrations.add(input, 'tester')).rejects.toMatchObject({ name: 'IntegrationError', message: expect.stringMatching(/must use https/) });
       expect(connections).toBe(0);
     } finally {
       await app.stop();

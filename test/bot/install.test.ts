@@ -3,7 +3,7 @@
  * Contributor or Security Admin), the same rule as the `subscribe` command. End to end over
  * HTTP: the real bot, the fake Bot Connector and the Defender simulator's RBAC.
  */
-import { userObjectId } from '../../connectors/defender/dataset.js';
+import { userObjectId } from '../../sandbox/defender/dataset.js';
 import { botAdded, BOT, installationUpdate, message, type ActivityOptions } from '../harness/activities.js';
 import { SANDBOX_ADMIN, SANDBOX_READER, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 

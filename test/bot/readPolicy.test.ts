@@ -3,8 +3,8 @@
  * Bot Connector, the Defender simulator's RBAC behind the real Azure client, synced data of its
  * three subscriptions. Reading needs Owner, Contributor, Security Admin, Security Reader or Reader.
  */
-import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../connectors/servicenow/simulator/index.js';
+import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP, userObjectId } from '../../sandbox/defender/dataset.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../sandbox/servicenow/index.js';
 import { execute, message } from '../harness/activities.js';
 import { SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 import { assignment, conversation } from '../reminders/fixtures.js';

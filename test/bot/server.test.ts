@@ -158,7 +158,9 @@ describe('subscriptions', () => {
 
 describe('access control', () => {
   it('answers 401 to an unsigned request when an app id is configured', async () => {
-    const bot = await startBot({ env: { MicrosoftAppId: '11111111-2222-3333-4444-555555555555', MicrosoftAppPassword: 'not-a-real-secret' } });
+    const bot = await startBot({
+      env: { BOT_MODE: 'sandbox', MicrosoftAppId: '11111111-2222-3333-4444-555555555555', MicrosoftAppPassword: 'not-a-real-secret' },
+    });
     const res = await bot.send(message('help', { serviceUrl: bot.connector.url }));
     expect(res.status).toBe(401);
     expect(bot.connector.calls).toHaveLength(0);

@@ -8,7 +8,8 @@ import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { startFakeConnector, type FakeConnector } from '../harness/fakeConnector.js';
 
 const APP_ID = '11111111-2222-3333-4444-555555555555';
-const ENV = { MicrosoftAppId: APP_ID, MicrosoftAppPassword: 'not-a-real-secret' };
+// An app id alone would make this a production bot (needing Azure); the tokens are checked the same in the sandbox.
+const ENV = { BOT_MODE: 'sandbox', MicrosoftAppId: APP_ID, MicrosoftAppPassword: 'not-a-real-secret' };
 
 /** An activity that needs no reply (someone else joined), so a valid token gets a plain 200. */
 function memberJoined(serviceUrl: string) {

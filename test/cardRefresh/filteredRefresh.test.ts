@@ -1,4 +1,4 @@
-import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
 import type { Recommendation } from '../../core/model.js';
 import { execute, message } from '../harness/activities.js';
 import { assignmentFormValues, SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { userObjectId } from '../../connectors/defender/dataset.js';
+import { userObjectId } from '../../sandbox/defender/dataset.js';
 import { REPO } from './browser.js';
 import { startRecordingProxy, type RecordingProxy } from './recordingProxy.js';
 import { waitUntil } from './wait.js';

@@ -1,4 +1,4 @@
-import { backoffDelay, delayBeforeNextSend, pruneHistory } from '../../core/rateLimit.js';
+import { backoffDelay, delayBeforeNextSend, parseRetryAfter, pruneHistory } from '../../core/rateLimit.js';
 
 describe('Teams send rate limits', () => {
   it('lets 7 sends through in a second, then waits for the first to leave the window', () => {
@@ -29,5 +29,21 @@ describe('Teams send rate limits', () => {
     expect(backoffDelay(0, 100, 10_000, () => 1)).toBe(100);
     expect(backoffDelay(3, 100, 10_000, () => 0)).toBe(400);
     expect(backoffDelay(20, 100, 10_000, () => 1)).toBe(10_000);
+  });
+});
+
+describe('Retry-After (the one parser of the ServiceNow, Azure and Teams clients)', () => {
+  const now = new Date('2025-06-01T00:00:00Z');
+  it('reads delta-seconds, fractional seconds and HTTP dates', () => {
+    expect(parseRetryAfter('12', now)).toBe(12_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('1.5', now)).toBe(1_500);
+    expect(parseRetryAfter('Sun, 01 Jun 2025 00:00:30 GMT', now)).toBe(30_000);
+    // A date in the past means now, never a negative wait.
+    expect(parseRetryAfter('Sat, 31 May 2025 23:00:00 GMT', now)).toBe(0);
+  });
+
+  it('gives up on anything else, so the caller falls back to its backoff', () => {
+    for (const junk of [undefined, null, '', '  ', '-5', '1.2.3', '5s', 'soon', '1e3']) expect([junk, parseRetryAfter(junk, now)]).toEqual([junk, undefined]);
   });
 });

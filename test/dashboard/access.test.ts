@@ -4,7 +4,7 @@
  * simulator's RBAC behind the real Azure client.
  */
 import { allowedTenants } from '../../bot/index.js';
-import { ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
+import { ROOT_MANAGEMENT_GROUP, userObjectId } from '../../sandbox/defender/dataset.js';
 import { dashboardDataSchema } from '../../core/dashboard.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { startHarness, type Harness } from '../defender/helpers.js';

@@ -13,7 +13,7 @@ import { APP_ID, APP_ID_URI, OTHER_TENANT, ssoClaims, startFakeEntra, TENANT, ty
 import { cachedAncestry, RbacAuthorizer } from '../../bot/authorizer.js';
 import { ReadPolicy } from '../../bot/readPolicy.js';
 import type { AzureClient } from '../../connectors/defender/azureClient.js';
-import { ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
+import { ROOT_MANAGEMENT_GROUP, userObjectId } from '../../sandbox/defender/dataset.js';
 import { startHarness, type Harness } from '../defender/helpers.js';
 
 const ROOT_SCOPE = `/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`;

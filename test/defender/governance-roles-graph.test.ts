@@ -1,7 +1,7 @@
 import axios from 'axios';
 import type { UnhealthyResource } from '../../core/defender-model.js';
 import { AzureApiError, ticketNumberFromServiceNow } from '../../connectors/defender/azureClient.js';
-import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP, ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP, ROOT_MANAGEMENT_GROUP, userObjectId } from '../../sandbox/defender/dataset.js';
 import { startHarness, type Harness } from './helpers.js';
 
 const [PRD, SHD, DEV] = BUILTIN_SUBSCRIPTIONS.map((s) => s.subscriptionId) as [string, string, string];

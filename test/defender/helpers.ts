@@ -2,12 +2,7 @@ import { ManualClock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { AzureClient, type AzureClientOptions } from '../../connectors/defender/azureClient.js';
 import { simulatorCredential } from '../../connectors/defender/credentials.js';
-import {
-  DEFAULT_SIMULATOR_CLIENT,
-  startDefenderSimulator,
-  type DefenderSimulator,
-  type DefenderSimulatorOptions,
-} from '../../connectors/defender/simulator/index.js';
+import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator, type DefenderSimulatorOptions } from '../../sandbox/defender/index.js';
 
 export const START = '2025-06-01T00:00:00.000Z';
 

@@ -1,7 +1,7 @@
 import axios from 'axios';
 import { BUILTIN_ROLE_IDS, groupByRecommendation, parseResourceId, roleNameFromDefinitionId, splitAssessmentId } from '../../core/defender-model.js';
-import { builtInDataset, generateDataset } from '../../connectors/defender/dataset.js';
-import { startDefenderSimulator } from '../../connectors/defender/simulator/index.js';
+import { builtInDataset, generateDataset } from '../../sandbox/defender/dataset.js';
+import { startDefenderSimulator } from '../../sandbox/defender/index.js';
 import { ManualClock } from '../../core/clock.js';
 
 describe('parseResourceId', () => {

@@ -2,7 +2,7 @@
  * The Resource Graph client tells a complete answer from a partial one, from the response's own
  * fields (resultTruncated, count, totalRecords, $skipToken), against the simulator over HTTP.
  */
-import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
 import { IncompleteResultError, PagingCheck } from '../../connectors/defender/resourceGraph.js';
 import { startHarness, type Harness } from './helpers.js';
 

@@ -1,9 +1,10 @@
 import axios from 'axios';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { AzureApiError } from '../../connectors/defender/azureClient.js';
-import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
-import { parseResetsAfter, parseRetryAfter } from '../../connectors/defender/http.js';
-import { formatResetsAfter } from '../../connectors/defender/simulator/index.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
+import { parseResetsAfter } from '../../connectors/defender/http.js';
+import { parseRetryAfter } from '../../core/rateLimit.js';
+import { formatResetsAfter } from '../../sandbox/defender/index.js';
 import { startHarness, type Harness } from './helpers.js';
 
 const PRD = BUILTIN_SUBSCRIPTIONS[0]!.subscriptionId;

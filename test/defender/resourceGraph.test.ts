@@ -1,5 +1,5 @@
 import type { UnhealthyResource } from '../../core/defender-model.js';
-import { CHILD_MANAGEMENT_GROUP, ROOT_MANAGEMENT_GROUP, BUILTIN_SUBSCRIPTIONS, TENANT_ID, generateDataset } from '../../connectors/defender/dataset.js';
+import { CHILD_MANAGEMENT_GROUP, ROOT_MANAGEMENT_GROUP, BUILTIN_SUBSCRIPTIONS, TENANT_ID, generateDataset } from '../../sandbox/defender/dataset.js';
 import { scopesToRequest } from '../../connectors/defender/resourceGraph.js';
 import { startHarness, type Harness } from './helpers.js';
 

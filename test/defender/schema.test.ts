@@ -4,7 +4,7 @@
  */
 import axios from 'axios';
 import type { UnhealthyResource } from '../../core/defender-model.js';
-import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
 import { SPEC, validateDefinition, validateOperationRequest, validateOperationResponse } from './openapi.js';
 import { startHarness, type Harness } from './helpers.js';
 

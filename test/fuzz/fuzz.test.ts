@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { userObjectId } from '../../connectors/defender/dataset.js';
+import { userObjectId } from '../../sandbox/defender/dataset.js';
 import { execute, message, submit } from '../harness/activities.js';
 import { localBotFrameworkAuth, startOpenIdServer, type OpenIdServer } from '../harness/botFrameworkTokens.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';

@@ -1,9 +1,8 @@
 import { AzureClient, simulatorCredential } from '../../connectors/defender/azureClient.js';
-import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../connectors/defender/simulator/index.js';
-import { userObjectId } from '../../connectors/defender/dataset.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
-import { SANDBOX_SCOPE, SANDBOX_USER } from '../../bot/sandbox.js';
+import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../sandbox/defender/index.js';
+import { userObjectId } from '../../sandbox/defender/dataset.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
+import { SANDBOX_SCOPE, SANDBOX_USER } from '../../sandbox/index.js';
 import { ManualClock } from '../../core/clock.js';
 import { message } from './activities.js';
 import { startBot, type BotHarness } from './botHarness.js';
@@ -57,7 +56,6 @@ export interface SandboxHarness {
  * ServiceNow client, one integration, and a subscribed Teams channel with its cards posted.
  */
 export async function startSandboxBot(opts: { fieldMode?: 'default' | 'customized'; subscribe?: boolean } = {}): Promise<SandboxHarness> {
-  resetSharedLimiters();
   const clock = new ManualClock('2026-11-26T09:00:00Z');
   const defender = await startDefenderSimulator({ clock, quota: 'off' });
   const servicenow = await startServiceNowSimulator({ clock });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CHILD_MANAGEMENT_GROUP, ROOT_MANAGEMENT_GROUP, userObjectId } from '../../connectors/defender/dataset.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../connectors/servicenow/simulator/index.js';
+import { CHILD_MANAGEMENT_GROUP, ROOT_MANAGEMENT_GROUP, userObjectId } from '../../sandbox/defender/dataset.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS } from '../../sandbox/servicenow/index.js';
 import { cardProblems } from '../cards/validate.js';
 import { execute, message, submit } from '../harness/activities.js';
 import { startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';

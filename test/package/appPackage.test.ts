@@ -156,4 +156,13 @@ describe('icons', () => {
     expect(files.get('empty.txt')!.length).toBe(0);
     expect(() => createZip([{ name: 'dir/x', data }])).toThrow(/root/);
   });
+
+  it('the zip writer writes the same bytes on every build, dated 2020-01-01, and refuses a name given twice', () => {
+    const entries = [{ name: 'manifest.json', data: Buffer.from('{}') }];
+    const zip = createZip(entries);
+    expect(zip.equals(createZip(entries))).toBe(true);
+    const dosDate = zip.readUInt16LE(12); // the local header's last-modified date
+    expect([(dosDate >> 9) + 1980, (dosDate >> 5) & 15, dosDate & 31]).toEqual([2020, 1, 1]);
+    expect(() => createZip([...entries, ...entries])).toThrow(/given twice/);
+  });
 });

@@ -1,5 +1,4 @@
-import { inflateRawSync } from 'node:zlib';
-import { crc32 } from '../../appPackage/crc32.js';
+import { crc32, inflateRawSync } from 'node:zlib';
 
 /** Test-side zip reader: walks the central directory like an unzip tool does. */
 export function unzip(zip: Buffer): Map<string, Buffer> {

@@ -2,8 +2,8 @@
  * The security-admin side of "request more time", end to end over HTTP: the real bot, the fake
  * Bot Connector, the ServiceNow simulator and the Defender simulator (roles come from its RBAC).
  */
-import { userObjectId } from '../../connectors/defender/dataset.js';
-import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { userObjectId } from '../../sandbox/defender/dataset.js';
+import type { ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import type { Assignment, Recommendation } from '../../core/model.js';
 import { execute } from '../harness/activities.js';
 import type { BotHarness } from '../harness/botHarness.js';

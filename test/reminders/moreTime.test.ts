@@ -1,4 +1,4 @@
-import type { ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import type { ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import type { Assignment } from '../../core/model.js';
 import { execute, message } from '../harness/activities.js';
 import type { BotHarness } from '../harness/botHarness.js';

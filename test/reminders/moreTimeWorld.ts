@@ -1,6 +1,5 @@
 import { ManualClock } from '../../core/clock.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import type { Assignment } from '../../core/model.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { startHarness, type Harness } from '../defender/helpers.js';
@@ -25,7 +24,6 @@ export interface MoreTimeWorld {
 export async function startMoreTimeWorld(
   opts: { env?: Record<string, string>; assignment?: Partial<Assignment>; governanceDueDate?: string } = {},
 ): Promise<MoreTimeWorld> {
-  resetSharedLimiters();
   const clock = new ManualClock('2026-11-30T09:00:00Z');
   const sn = await startServiceNowSimulator({ clock });
   const defender = await startHarness();

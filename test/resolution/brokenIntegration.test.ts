@@ -1,4 +1,4 @@
-import { userId } from '../../connectors/servicenow/simulator/index.js';
+import { userId } from '../../sandbox/servicenow/index.js';
 import type { Assignment } from '../../core/model.js';
 import { startWorld, type World } from './world.js';
 

@@ -1,6 +1,6 @@
 import { DAY_MS } from '../../core/clock.js';
 import { CLOSE_REASON } from '../../core/resolution.js';
-import { userId } from '../../connectors/servicenow/simulator/index.js';
+import { userId } from '../../sandbox/servicenow/index.js';
 import { WATERMARK_KEY } from '../../jobs/resolution.js';
 import type { Assignment } from '../../core/model.js';
 import { ALICE, startWorld, type World } from './world.js';

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { AzureClient } from '../../connectors/defender/azureClient.js';
 import { simulatorCredential } from '../../connectors/defender/credentials.js';
-import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
-import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../connectors/defender/simulator/index.js';
-import type { AssessmentView } from '../../connectors/defender/simulator/state.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
+import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../sandbox/defender/index.js';
+import type { AssessmentView } from '../../sandbox/defender/state.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import { ManualClock } from '../../core/clock.js';
 import { parseResourceId } from '../../core/defender-model.js';
 import { silentLogger } from '../../core/logger.js';
@@ -43,7 +42,6 @@ export interface World {
 }
 
 export async function startWorld(settings: Partial<ResolutionSettings> = {}): Promise<World> {
-  resetSharedLimiters();
   const clock = new ManualClock('2026-11-26T09:00:00Z');
   const defender = await startDefenderSimulator({ clock, quota: 'off' });
   const snow = await startServiceNowSimulator({ clock });

@@ -1,5 +1,12 @@
-import { ServiceNowError, type StoredTokens, type TokenCache } from '../../connectors/servicenow/client.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS as C, userId } from '../../connectors/servicenow/simulator/index.js';
+import {
+  ServiceNowClient,
+  ServiceNowError,
+  ServiceNowInstances,
+  type ServiceNowClientOptions,
+  type StoredTokens,
+  type TokenCache,
+} from '../../connectors/servicenow/client.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS as C, userId } from '../../sandbox/servicenow/index.js';
 import { correlationKey } from '../../core/servicenow-rules.js';
 import { api, harness, rawToken, type Harness } from './helpers.js';
 
@@ -141,6 +148,40 @@ describe('retries', () => {
     expect(h.sleeps).toEqual([]);
   });
 
+  // issue 13 item 9: adding an integration whose host does not exist spent 3.4 s retrying DNS.
+  it('does not retry a host name that does not resolve (ENOTFOUND), but does retry a resolver hiccup (EAI_AGAIN)', async () => {
+    h = await harness();
+    const failingLookup = (code: string) => {
+      const calls: string[] = [];
+      const lookup = ((hostname: string, _options: unknown, callback: (err: Error) => void) => {
+        calls.push(hostname);
+        callback(Object.assign(new Error(`getaddrinfo ${code} ${hostname}`), { code, hostname }));
+      }) as unknown as NonNullable<ServiceNowClientOptions['lookup']>;
+      return { calls, lookup };
+    };
+    // A host name (an IP literal would not be looked up), with a resolver that fails the given way.
+    const client = (lookup: NonNullable<ServiceNowClientOptions['lookup']>) =>
+      new ServiceNowClient({
+        connection: { ...C, instanceUrl: 'https://contoso-missing.service-now.com' },
+        clock: h.clock,
+        sleep: async (ms) => void h.sleeps.push(ms),
+        options: { maxRetries: 3, baseDelayMs: 100, lookup },
+      });
+    const missing = failingLookup('ENOTFOUND');
+    const err = await caught(client(missing.lookup).testConnection());
+    expect(err.kind).toBe('network');
+    expect(err.reason).toMatch(/host name does not resolve \(ENOTFOUND/);
+    expect(err.reason).not.toMatch(/gave up/);
+    expect(missing.calls).toEqual(['contoso-missing.service-now.com']);
+    expect(h.sleeps).toEqual([]);
+
+    const hiccup = failingLookup('EAI_AGAIN');
+    const again = await caught(client(hiccup.lookup).testConnection());
+    expect(again.reason).toMatch(/EAI_AGAIN.*gave up after 4 attempts/);
+    expect(hiccup.calls).toHaveLength(4);
+    expect(h.sleeps).toHaveLength(3);
+  });
+
   it('treats a 200 HTML page as a hibernating instance, without retrying', async () => {
     h = await harness();
     await h.client.testConnection();
@@ -163,6 +204,22 @@ describe('concurrency', () => {
     await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? h.client : other).resolveUser('carol.nguyen@contoso.com')));
     expect(h.sim.control.requestCount('GET')).toBe(8);
     expect(h.sim.control.maxInFlight()).toBe(2);
+  });
+
+  it('keeps no budget in module state: a client of another composition root (its own ServiceNowInstances) gets its own', async () => {
+    h = await harness({ client: { concurrency: 1 } });
+    await h.client.testConnection();
+    const elsewhere = new ServiceNowClient({
+      connection: { instanceUrl: h.sim.url, ...C },
+      clock: h.clock,
+      instances: new ServiceNowInstances(),
+      options: { concurrency: 3 },
+    });
+    await elsewhere.testConnection();
+    h.sim.control.resetStats();
+    h.sim.control.setLatency(30);
+    await Promise.all(Array.from({ length: 6 }, () => elsewhere.resolveUser('carol.nguyen@contoso.com')));
+    expect(h.sim.control.maxInFlight()).toBe(3);
   });
 });
 

@@ -4,8 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { IntegrationService } from '../../bot/integrations.js';
 import { ServiceNowClient, ServiceNowError } from '../../connectors/servicenow/client.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import { publicOnlyAgents, publicOnlyLookup } from '../../connectors/servicenow/urlGuard.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
@@ -24,7 +23,6 @@ describe('ServiceNow connect-time address guard', () => {
   let sleeps: number[];
 
   beforeEach(async () => {
-    resetSharedLimiters();
     sim = await startServiceNowSimulator({ clock });
     sleeps = [];
   });
@@ -99,7 +97,6 @@ describe('connect-time guard: IP literals and plain http (Node skips the lookup 
   const clock = new ManualClock('2026-11-26T09:00:00Z');
   let sleeps: number[];
   beforeEach(() => {
-    resetSharedLimiters();
     sleeps = [];
   });
 

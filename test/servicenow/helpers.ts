@@ -1,13 +1,7 @@
 import { ManualClock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { ServiceNowClient, type ServiceNowClientOptions, type TokenCache } from '../../connectors/servicenow/client.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import {
-  DEFAULT_SIMULATOR_CREDENTIALS,
-  startServiceNowSimulator,
-  type ServiceNowSimulator,
-  type SimulatorOptions,
-} from '../../connectors/servicenow/simulator/index.js';
+import { ServiceNowClient, ServiceNowInstances, type ServiceNowClientOptions, type TokenCache } from '../../connectors/servicenow/client.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator, type SimulatorOptions } from '../../sandbox/servicenow/index.js';
 
 export const START = '2025-03-01T09:00:00.000Z';
 
@@ -37,13 +31,15 @@ export interface Harness {
 }
 
 export async function harness(opts: { sim?: SimulatorOptions; client?: ServiceNowClientOptions; tokenCache?: TokenCache } = {}): Promise<Harness> {
-  resetSharedLimiters();
   const clock = new ManualClock(START);
   const sim = await startServiceNowSimulator({ clock, ...opts.sim });
   const sleeps: number[] = [];
   const logs: string[] = [];
+  // One per harness, as the composition root has one: the harness's clients share each instance's budget.
+  const instances = new ServiceNowInstances();
   const makeClient: Harness['makeClient'] = (o = {}) =>
     new ServiceNowClient({
+      instances,
       connection: { instanceUrl: sim.url, ...DEFAULT_SIMULATOR_CREDENTIALS, ...(o.password ? { password: o.password } : {}) },
       clock,
       logger: capturingLogger(logs),

@@ -6,8 +6,7 @@ import { IntegrationService } from '../../bot/integrations.js';
 import { createLogger } from '../../bot/logger.js';
 import { runCli } from '../../cli/index.js';
 import { ManualClock } from '../../core/clock.js';
-import { resetSharedLimiters } from '../../connectors/servicenow/http.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
 import type { Store } from '../../app/ports.js';
 import { SecretBox } from '../../storage/secrets.js';
@@ -23,7 +22,6 @@ describe('ServiceNow integrations', () => {
   let service: IntegrationService;
 
   beforeEach(async () => {
-    resetSharedLimiters();
     sim = await startServiceNowSimulator({ clock });
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'integrations-'));
     logs = [];
@@ -138,7 +136,6 @@ describe('ServiceNow integrations', () => {
 describe('CLI', () => {
   let sim: ServiceNowSimulator;
   beforeEach(async () => {
-    resetSharedLimiters();
     sim = await startServiceNowSimulator({ clock });
   });
   afterEach(() => sim.close());

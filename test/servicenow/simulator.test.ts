@@ -1,5 +1,5 @@
 import { HOUR_MS } from '../../core/clock.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS as C, defaultSeed, groupId, userId } from '../../connectors/servicenow/simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS as C, defaultSeed, groupId, userId } from '../../sandbox/servicenow/index.js';
 import { api, harness, rawToken, type Harness } from './helpers.js';
 
 let h: Harness;

@@ -1,4 +1,4 @@
-import { BUILTIN_SUBSCRIPTIONS } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
 import { subscriptionNamesQuery } from '../../connectors/defender/resourceGraph.js';
 import { silentLogger } from '../../core/logger.js';
 import { SyncJob, type SyncAzureClient } from '../../jobs/sync.js';

@@ -1,4 +1,4 @@
-import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP } from '../../connectors/defender/dataset.js';
+import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP } from '../../sandbox/defender/dataset.js';
 import { silentLogger } from '../../core/logger.js';
 import { recommendationKeyOf } from '../../core/recommendations.js';
 import { scheduleSync, SyncJob } from '../../jobs/sync.js';

@@ -3,7 +3,7 @@
  * Everything derives from a fixed seed, so two runs produce byte-identical data.
  */
 import { createHash } from 'node:crypto';
-import { BUILTIN_ROLE_IDS, type AssessmentStatusCode, type BuiltInRoleName, type Severity } from '../../core/defender-model.js';
+import { BUILTIN_ROLE_IDS, type AssessmentStatusCode, type BuiltInRoleName, type Severity } from './protocol.js';
 
 export { BUILTIN_ROLE_IDS, type BuiltInRoleName };
 

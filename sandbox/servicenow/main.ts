@@ -2,7 +2,7 @@ import { startServiceNowSimulator } from './server.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS } from './seed.js';
 
 /**
- * Stand-alone sandbox instance: `node dist/connectors/servicenow/simulator/main.js`.
+ * Stand-alone sandbox instance: `node dist/sandbox/servicenow/main.js`.
  * SN_SIM_PORT (default 4010) and SN_SIM_HOST (default 127.0.0.1) pick the address.
  */
 async function main(): Promise<void> {

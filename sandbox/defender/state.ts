@@ -2,9 +2,9 @@
  * In-memory Azure state behind the simulator: resources, assessments, governance assignments,
  * users, role assignments. The HTTP layer (server.ts) only translates requests into calls here.
  */
-import type { Clock } from '../../../core/clock.js';
-import { assessmentIdFor, parseResourceId, type AssessmentStatusCode } from '../../../core/defender-model.js';
-import type { DatasetAssessment, DatasetRecommendation, DatasetResource, DatasetRoleAssignment, DatasetUser, DefenderDataset } from '../dataset.js';
+import type { Clock } from '../../core/clock.js';
+import { assessmentIdFor, armIdParts, type AssessmentStatusCode } from './protocol.js';
+import type { DatasetAssessment, DatasetRecommendation, DatasetResource, DatasetRoleAssignment, DatasetUser, DefenderDataset } from './dataset.js';
 
 export interface AssessmentTarget {
   /** Full ARM id of the resource (case-insensitive). */
@@ -186,7 +186,7 @@ export class SimulatorState {
       const name = lc(t.resourceName);
       for (const a of this.assessments.values()) {
         if (lc(a.key) !== key) continue;
-        const parsed = parseResourceId(a.resourceId);
+        const parsed = armIdParts(a.resourceId);
         if (parsed && lc(parsed.name) === name) out.push(a);
       }
     }
@@ -232,7 +232,7 @@ export class SimulatorState {
     const now = this.clock.now().toISOString();
     const ids: string[] = [];
     for (const item of items) {
-      const parsed = parseResourceId(item.resourceId);
+      const parsed = armIdParts(item.resourceId);
       if (!parsed) throw new Error(`not an ARM resource id: ${item.resourceId}`);
       if (!this.resources.has(lc(item.resourceId))) {
         this.resources.set(lc(item.resourceId), {

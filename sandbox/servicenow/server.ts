@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { systemClock, type Clock } from '../../../core/clock.js';
-import { silentLogger, type Logger } from '../../../core/logger.js';
-import { formatGlideDateTime } from '../../../core/servicenow-rules.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { glideDateTime } from './protocol.js';
 import { parseEncodedQuery, renderRow, runQuery, type DisplayMode, type RowSource } from './query.js';
 import { applyWrite, type RuleSettings } from './rules.js';
 import { TABLES, isSimTable, type SimTable, SIM_TABLES } from './schema.js';
@@ -135,7 +135,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     all: (table) => [...tables.get(table)!.values()],
   };
 
-  const stamp = () => formatGlideDateTime(clock.now());
+  const stamp = () => glideDateTime(clock.now());
 
   function nextNumber(table: SimTable): string | undefined {
     const prefix = TABLES[table].numberPrefix;

@@ -7,17 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../../../core/clock.js';
-import { silentLogger, type Logger } from '../../../core/logger.js';
-import { assessmentIdFor, parseResourceId, type AssessmentStatusCode } from '../../../core/defender-model.js';
-import {
-  BUILTIN_ROLE_IDS,
-  builtInDataset,
-  type BuiltInRoleName,
-  type DatasetAssessment,
-  type DatasetRecommendation,
-  type DefenderDataset,
-} from '../dataset.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { assessmentIdFor, armIdParts, type AssessmentStatusCode } from './protocol.js';
+import { BUILTIN_ROLE_IDS, builtInDataset, type BuiltInRoleName, type DatasetAssessment, type DatasetRecommendation, type DefenderDataset } from './dataset.js';
 import {
   SimulatorState,
   type AssessmentTarget,
@@ -443,7 +436,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
 
   /** ARG row: PascalCase resourceDetails and `links.azurePortal`, unlike the REST shape. */
   function argRow(a: DatasetAssessment & { id: string }): Record<string, unknown> {
-    const parsed = parseResourceId(a.resourceId);
+    const parsed = armIdParts(a.resourceId);
     const rec = state.recommendation(a.key);
     return {
       id: a.id,

@@ -1,4 +1,4 @@
-import { CHANGE_STATE, INCIDENT_STATE, PROBLEM_STATE, formatGlideDateTime, priorityFor } from '../../../core/servicenow-rules.js';
+import { CHANGE, INCIDENT, PROBLEM, computedPriority, glideDateTime } from './protocol.js';
 import { JOURNAL_FIELDS, SYSTEM_FIELDS, TABLES, type SimTable } from './schema.js';
 import type { SimRow } from './seed.js';
 
@@ -69,7 +69,7 @@ export function applyWrite(ctx: WriteContext): WriteOutcome {
   }
 
   if (TICKET_TABLES.has(table)) {
-    const stamp = formatGlideDateTime(now);
+    const stamp = glideDateTime(now);
     if (!existing) {
       changes.active ??= 'true';
       changes.impact ??= '3';
@@ -86,19 +86,19 @@ export function applyWrite(ctx: WriteContext): WriteOutcome {
           : changeRules(ctx, changes, before, stamp);
     if (outcome) return outcome;
     const merged = { ...existing, ...changes };
-    changes.priority = priorityFor(merged.impact, merged.urgency);
+    changes.priority = computedPriority(merged.impact, merged.urgency);
   }
   return { ok: true, changes, journal };
 }
 
 function incidentRules(ctx: WriteContext, changes: SimRow, before: string | undefined, stamp: string): WriteOutcome | undefined {
-  if (!ctx.existing) changes.state ??= INCIDENT_STATE.new;
+  if (!ctx.existing) changes.state ??= INCIDENT.new;
   // A closed incident is final; reopening is only possible from Resolved.
-  if (before === INCIDENT_STATE.closed && changes.state !== undefined && changes.state !== before) delete changes.state;
+  if (before === INCIDENT.closed && changes.state !== undefined && changes.state !== before) delete changes.state;
   const target = changes.state;
   if (target === undefined || target === before) return undefined;
   const merged = { ...ctx.existing, ...changes };
-  if (target === INCIDENT_STATE.resolved || target === INCIDENT_STATE.closed) {
+  if (target === INCIDENT.resolved || target === INCIDENT.closed) {
     const absent = missing(merged, [
       ['close_code', 'Resolution code'],
       ['close_notes', 'Resolution notes'],
@@ -106,11 +106,11 @@ function incidentRules(ctx: WriteContext, changes: SimRow, before: string | unde
     if (absent.length) return dataPolicy(absent);
   }
   changes.incident_state = target;
-  if (target === INCIDENT_STATE.resolved) {
+  if (target === INCIDENT.resolved) {
     changes.resolved_at = stamp;
     changes.resolved_by = ctx.actorSysId;
   }
-  if (target === INCIDENT_STATE.closed || target === INCIDENT_STATE.canceled) {
+  if (target === INCIDENT.closed || target === INCIDENT.canceled) {
     changes.active = 'false';
     changes.closed_at = stamp;
     changes.closed_by = ctx.actorSysId;
@@ -126,7 +126,7 @@ function incidentRules(ctx: WriteContext, changes: SimRow, before: string | unde
 
 function problemRules(ctx: WriteContext, changes: SimRow, before: string | undefined, stamp: string): WriteOutcome | undefined {
   if (!ctx.existing) {
-    if (!ctx.settings.problemStateTransitions || changes.state === undefined) changes.state = PROBLEM_STATE.new;
+    if (!ctx.settings.problemStateTransitions || changes.state === undefined) changes.state = PROBLEM.new;
   } else if (!ctx.settings.problemStateTransitions) {
     delete changes.state;
     delete changes.problem_state;
@@ -135,9 +135,9 @@ function problemRules(ctx: WriteContext, changes: SimRow, before: string | undef
   if (target === undefined || target === before) return undefined;
   const merged = { ...ctx.existing, ...changes };
   const required: Array<[string, string]> = [['short_description', 'Short description']];
-  if (Number(target) > Number(PROBLEM_STATE.new)) required.push(['assigned_to', 'Assigned to']);
-  if (target === PROBLEM_STATE.fixInProgress) required.push(['cause_notes', 'Cause notes'], ['fix_notes', 'Fix notes']);
-  if (target === PROBLEM_STATE.resolved || target === PROBLEM_STATE.closed) {
+  if (Number(target) > Number(PROBLEM.new)) required.push(['assigned_to', 'Assigned to']);
+  if (target === PROBLEM.fixInProgress) required.push(['cause_notes', 'Cause notes'], ['fix_notes', 'Fix notes']);
+  if (target === PROBLEM.resolved || target === PROBLEM.closed) {
     required.push(['resolution_code', 'Resolution code']);
     const code = merged.resolution_code;
     if (code === 'fix_applied') required.push(['cause_notes', 'Cause notes'], ['fix_notes', 'Fix notes']);
@@ -148,11 +148,11 @@ function problemRules(ctx: WriteContext, changes: SimRow, before: string | undef
   const absent = missing(merged, required);
   if (absent.length) return dataPolicy(absent);
   changes.problem_state = target;
-  if (target === PROBLEM_STATE.resolved) {
+  if (target === PROBLEM.resolved) {
     changes.resolved_at = stamp;
     changes.resolved_by = ctx.actorSysId;
   }
-  if (target === PROBLEM_STATE.closed) {
+  if (target === PROBLEM.closed) {
     changes.active = 'false';
     changes.closed_at = stamp;
     changes.closed_by = ctx.actorSysId;
@@ -169,29 +169,29 @@ function changeRules(ctx: WriteContext, changes: SimRow, before: string | undefi
     changes.type ??= 'normal';
     changes.chg_model ??= changes.type;
     changes.approval = changes.type === 'standard' ? 'approved' : 'not requested';
-    changes.state = CHANGE_STATE.new;
+    changes.state = CHANGE.new;
     return undefined;
   }
   // Type can only change while New.
-  if (changes.type !== undefined && before !== CHANGE_STATE.new) delete changes.type;
+  if (changes.type !== undefined && before !== CHANGE.new) delete changes.type;
   delete changes.approval;
   const target = changes.state;
   if (target === undefined || target === before) return undefined;
   const merged = { ...ctx.existing, ...changes };
-  const allowed = merged.type === 'standard' || merged.approval === 'approved' || target === CHANGE_STATE.canceled;
-  const finished = before === CHANGE_STATE.closed || before === CHANGE_STATE.canceled || (target === CHANGE_STATE.canceled && before === CHANGE_STATE.review);
+  const allowed = merged.type === 'standard' || merged.approval === 'approved' || target === CHANGE.canceled;
+  const finished = before === CHANGE.closed || before === CHANGE.canceled || (target === CHANGE.canceled && before === CHANGE.review);
   if (!allowed || finished) {
     delete changes.state;
     return undefined;
   }
-  if (target === CHANGE_STATE.closed) {
+  if (target === CHANGE.closed) {
     const absent = missing(merged, [
       ['close_code', 'Close code'],
       ['close_notes', 'Close notes'],
     ]);
     if (absent.length) return dataPolicy(absent);
   }
-  if (target === CHANGE_STATE.closed || target === CHANGE_STATE.canceled) {
+  if (target === CHANGE.closed || target === CHANGE.canceled) {
     changes.active = 'false';
     changes.closed_at = stamp;
     changes.closed_by = ctx.actorSysId;
