@@ -13,21 +13,13 @@ import { scheduleJob } from './schedule.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { recommendationKeyOf, type Ancestry } from '../core/recommendations.js';
-import {
-  daysText,
-  managerKey,
-  plannedKeys,
-  planReminders,
-  REMINDABLE,
-  type ReminderItem,
-  type ReminderPlan,
-  type ReminderSettings,
-} from '../core/reminders.js';
+import { daysText, managerKey, plannedKeys, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
 import type { AdaptiveCard, RenderContext } from '../cards/render.js';
 import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
 import type { Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
+import { REMINDABLE_STATUSES } from '../core/lifecycle.js';
 import { refreshPostedCards } from './sync.js';
 
 /** Finds (or creates) the 1:1 conversation with a person identified by UPN/email. */
@@ -150,7 +142,7 @@ export class ReminderJob {
     const now = clock.now();
     await this.pruneLog(now);
     this.deps.directory.refresh?.();
-    const assignments = await store.assignments.list({ statuses: [...REMINDABLE] });
+    const assignments = await store.assignments.list({ statuses: REMINDABLE_STATUSES });
     // The planner is pure: every key it may ask about is read in one go first.
     const sent = await store.reminders.sentAmong(plannedKeys(assignments, now, timezone));
     const plan = planReminders({

@@ -23,7 +23,6 @@ import {
   decideRegression,
   decideTicket,
   decideUnticketed,
-  LIVE_STATUSES,
   regressionCorrelationId,
   regressionNote,
   regressionTicketFields,
@@ -39,7 +38,8 @@ import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connecto
 import type { AssessmentResponse } from '../connectors/defender/assessments.js';
 import { governanceProperties } from '../core/assignments.js';
 import type { Store } from '../app/ports.js';
-import { assignmentStatusSchema, GOVERNANCE_STATUSES, LIVE_ASSIGNMENT_STATUSES, type Assignment, type Integration } from '../core/model.js';
+import { GOVERNANCE_STATUSES, LIVE_ASSIGNMENT_STATUSES, type Assignment, type Integration } from '../core/model.js';
+import { ENDED_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
 import { refreshPostedCards } from './sync.js';
 
 /** The part of AzureClient this job calls. */
@@ -143,7 +143,6 @@ export interface ResolutionReport {
 export const WATERMARK_KEY = 'resolution.watermark';
 const ACTOR = 'resolution-job';
 const lc = (s: string) => s.toLowerCase();
-const ENDED_STATUSES = assignmentStatusSchema.options.filter((s) => !LIVE_STATUSES.has(s));
 /** Governance records not deleted yet. */
 const UNDELETED_GOVERNANCE = GOVERNANCE_STATUSES.filter((s) => s !== 'deleted');
 
@@ -701,7 +700,7 @@ class Pass {
   }
 
   private async retryGovernanceDeletes(): Promise<void> {
-    const ended = await this.deps.store.assignments.list({ statuses: ENDED_STATUSES, governanceStatuses: UNDELETED_GOVERNANCE });
+    const ended = await this.deps.store.assignments.list({ statuses: ENDED_ASSIGNMENT_STATUSES, governanceStatuses: UNDELETED_GOVERNANCE });
     for (const a of ended) await this.guard(a, () => this.deleteGovernance(a));
   }
 

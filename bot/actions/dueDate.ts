@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { errorCard, noticeCard } from '../../cards/index.js';
 import { dueDateRequestCard } from '../../cards/dueDateCards.js';
-import { LIVE_STATUSES } from '../../core/assignments.js';
+import { isLive } from '../../core/lifecycle.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { addDays, daysBetween, futureDaySchema, localDay, realDaySchema } from '../../core/calendar.js';
@@ -159,7 +159,7 @@ export function dueDateActions(deps: DueDateDeps): ActionHandler[] {
   /** The live assignment, once the caller's role on its subscription is checked. */
   const managed = async (ctx: ActionContext, id: string): Promise<{ assignment: Assignment } | { refusal: ActionResult }> => {
     const assignment = await deps.store.assignments.get(id);
-    if (!assignment || !LIVE_STATUSES.has(assignment.status)) {
+    if (!assignment || !isLive(assignment)) {
       return { refusal: { kind: 'message', text: 'This assignment is closed or no longer exists, so its due date cannot change.' } };
     }
     const decision = await deps.authorizer.canManage(ctx.actor, [assignment.subscriptionId]);

@@ -9,7 +9,8 @@ import { moreTimeFormCard } from '../../cards/reminderCards.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { addDays, daysBetween, futureDaySchema, localDay } from '../../core/calendar.js';
-import { daysText, REMINDABLE } from '../../core/reminders.js';
+import { daysText } from '../../core/reminders.js';
+import { isRemindable } from '../../core/lifecycle.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../../connectors/defender/azureClient.js';
 import type { ServiceNowClient } from '../../connectors/servicenow/client.js';
 import type { Store } from '../../app/ports.js';
@@ -54,7 +55,7 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
   /** The assignment, if the caller owns it and it is still open; otherwise the message to show. */
   const ownedAssignment = async (ctx: TurnInfo, id: string): Promise<{ assignment: Assignment; upn: string } | { refusal: ActionResult }> => {
     const assignment = await deps.store.assignments.get(id);
-    if (!assignment || !REMINDABLE.has(assignment.status)) {
+    if (!assignment || !isRemindable(assignment)) {
       return { refusal: { kind: 'message', text: 'This assignment is closed or no longer exists, so there is nothing to extend.' } };
     }
     const upn = await callerUpn(deps.store, ctx, deps);
