@@ -1,22 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import {
-  assignmentFormSchema,
-  formErrors,
-  governanceProperties,
-  prefillTexts,
-  selectionCorrelationKey,
-  ticketFields,
-  type AssignmentForm,
-} from '../core/assignments.js';
+import { assignmentFormSchema, formErrors, prefillTexts, selectionCorrelationKey, ticketFields, type AssignmentForm } from '../core/assignments.js';
 import { dueForAutomaticRetry, failedAttempt, MAX_AUTOMATIC_ATTEMPTS } from '../core/assignmentRetry.js';
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
 import { correlationKey } from '../core/servicenow-rules.js';
 import { ServiceNowError, type ServiceNowClient } from '../connectors/servicenow/client.js';
 import type { Ancestry } from '../core/recommendations.js';
 import { refreshPostedCards } from '../jobs/sync.js';
-import { GovernanceAssignmentPropertiesSchema, type GovernanceAssignmentBody, type GovernanceAssignmentProperties } from '../connectors/defender/governance.js';
+import type { GovernanceAssignmentBody } from '../connectors/defender/governance.js';
+import { mergeGovernance } from '../core/governance.js';
 import type { Store } from '../app/ports.js';
 import type { Assignment, Integration, Recommendation, ResourceSnapshot } from '../core/model.js';
 import type { Actor } from './turn.js';
@@ -369,7 +362,7 @@ export class AssignmentService {
       const key = a.governance?.key ?? a.id;
       try {
         const current = await azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, key);
-        await azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, { properties: mergedGovernance(current?.properties, a) });
+        await azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, { properties: mergeGovernance(current?.properties, a) });
         out.push({ ...a, governance: { key, status: 'synced' }, updatedAt: this.deps.clock.now().toISOString() });
       } catch (err) {
         this.deps.logger.warn({ err, assignment: a.id }, 'governance write-back failed; will retry');
@@ -425,24 +418,6 @@ export class AssignmentService {
   private audit(actor: string, action: string, target: string, details: Record<string, unknown>) {
     return this.deps.store.audit.append({ at: this.deps.clock.now().toISOString(), actor, action, target, details });
   }
-}
-
-/**
- * Our fields over the current governance assignment. Only the declared, writable properties of
- * the current one go back (read-only or unknown ones would be rejected), and a field we leave
- * unset (no ticket yet, no ETA) keeps the portal's value instead of erasing it.
- */
-export function mergedGovernance(current: Record<string, unknown> | undefined, a: Assignment): GovernanceAssignmentProperties {
-  const ours = Object.fromEntries(Object.entries(governanceProperties(a)).filter(([, v]) => v !== undefined));
-  if (!current) return GovernanceAssignmentPropertiesSchema.parse(ours);
-  // A current value that does not parse is dropped (safeParse per field), never sent back broken.
-  const kept: Record<string, unknown> = {};
-  const shape = GovernanceAssignmentPropertiesSchema.shape;
-  for (const [name, field] of Object.entries(shape)) {
-    const parsed = field.safeParse(current[name]);
-    if (parsed.success && parsed.data !== undefined) kept[name] = parsed.data;
-  }
-  return GovernanceAssignmentPropertiesSchema.parse({ ...kept, ...ours });
 }
 
 export type { AssignmentForm };

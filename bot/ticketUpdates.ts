@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
 import type { ServiceNowClient } from '../connectors/servicenow/client.js';
 import type { Assignment, Integration } from '../core/model.js';
-import { mergedGovernance } from './assignments.js';
+import { mergeGovernance } from '../core/governance.js';
 import { reasonOf } from './integrations.js';
 
 /** What an outside update did, in words for the card that reports it. */
@@ -50,8 +50,7 @@ export async function syncGovernance(deps: TicketUpdateDeps, a: Assignment, opts
   try {
     const current = await deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key);
     if (!current) return { ok: false, text: 'not updated: the governance assignment no longer exists in Defender' };
-    const properties = mergedGovernance(current.properties, a);
-    if (opts.clearEta) delete properties.remediationEta;
+    const properties = mergeGovernance(current.properties, a, { clearEta: opts.clearEta });
     await deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key, { properties });
     return { ok: true, text: a.eta && !opts.clearEta ? `remediation ETA set to ${a.eta.date}` : `remediation due date set to ${a.dueDate}` };
   } catch (err) {

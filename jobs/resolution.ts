@@ -36,7 +36,7 @@ import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, Ser
 import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
 import type { AssessmentResponse } from '../connectors/defender/assessments.js';
-import { governanceProperties } from '../core/assignments.js';
+import { mergeGovernance } from '../core/governance.js';
 import type { Store } from '../app/ports.js';
 import { GOVERNANCE_STATUSES, LIVE_ASSIGNMENT_STATUSES, type Assignment, type Integration } from '../core/model.js';
 import { ENDED_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
@@ -707,13 +707,10 @@ class Pass {
   /** Re-creates or updates the governance assignment of a live assignment (owner, ticket). */
   private async putGovernance(a: Assignment): Promise<void> {
     const key = a.governance?.key ?? a.id;
-    // Same shape as the "Create assignment" flow writes, so both sides agree on the fields.
-    const body: GovernanceAssignmentBody = { properties: governanceProperties(a) };
     try {
-      // Keep whatever Defender holds that we do not model (e.g. an ETA set in the portal).
+      // The one merge rule of every write-back: ours over what Defender holds (e.g. an ETA set in the portal).
       const existing = await this.deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, key);
-      if (existing) body.properties = { ...existing.properties, ...body.properties };
-      await this.deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, body);
+      await this.deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, { properties: mergeGovernance(existing?.properties, a) });
       await this.save(a, { governance: { key, status: 'synced' } }, 'governance.put', { owner: a.owner });
     } catch (err) {
       this.report.errors++;
