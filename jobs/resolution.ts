@@ -32,12 +32,11 @@ import {
 } from '../core/resolution.js';
 import type { TicketTable } from '../core/servicenow-rules.js';
 import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
-import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, ServiceNowUser, TicketRecord } from '../connectors/servicenow/client.js';
-import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
+import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, ServiceNowUser } from '../connectors/servicenow/client.js';
 import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
 import type { AssessmentResponse } from '../connectors/defender/assessments.js';
 import { mergeGovernance } from '../core/governance.js';
-import type { Store } from '../app/ports.js';
+import type { Store, TicketSystem } from '../app/ports.js';
 import { GOVERNANCE_STATUSES, LIVE_ASSIGNMENT_STATUSES, type Assignment, type Integration } from '../core/model.js';
 import { ENDED_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
 import { refreshPostedCards } from './sync.js';
@@ -60,7 +59,7 @@ export interface ResolutionAzureClient {
 
 /** The part of ServiceNowClient this job calls. */
 export interface ResolutionServiceNowClient {
-  getTickets(table: TicketTable, sysIds: readonly string[], fields?: readonly string[]): Promise<TicketRecord[]>;
+  getTicketsWithAssignees: TicketSystem['getTicketsWithAssignees'];
   resolveTicket(table: TicketTable, sysId: string, evidence: string): Promise<LifecycleResult>;
   reopenTicket(table: TicketTable, sysId: string, note: string): Promise<ReopenResult>;
   createTicket(table: TicketTable, fields: FieldInput, correlation: { correlationId: string; correlationDisplay: string }): Promise<CreateTicketResult>;
@@ -510,8 +509,7 @@ class Pass {
         const batch = g.assignments.slice(i, i + this.settings.ticketBatchSize);
         let tickets;
         try {
-          tickets = await readTicketsWithAssignees(
-            client,
+          tickets = await client.getTicketsWithAssignees(
             g.table,
             batch.map((a) => a.ticket!.sysId),
           );
