@@ -361,8 +361,9 @@ export interface Caller {
  */
 export interface Directory {
   /**
-   * The caller's UPN (lower case): their stored 1:1 chat, else any stored 1:1 chat of the same
-   * Entra user; in the sandbox, the emulator identity for a caller without an Entra identity.
+   * The caller's UPN: from their stored 1:1 chat (this conversation when it is one, else any of
+   * the same Entra user); in the sandbox, the emulator identity for a caller outside Teams or
+   * without an Entra identity.
    */
   upnOf(caller: Caller): Promise<string | undefined>;
   /** The Entra object id the bot has seen for a UPN (from their 1:1 chat). */

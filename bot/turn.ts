@@ -1,5 +1,5 @@
 import { CardFactory, MessageFactory, type Activity, type TurnContext } from 'botbuilder';
-import type { Actor, OutgoingMessage } from '../app/ports.js';
+import type { Actor, Caller, OutgoingMessage } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
 
 /**
@@ -19,6 +19,11 @@ export interface TurnInfo {
   replyToId?: string;
   /** The raw activity (a plain Bot Framework JSON shape), for building conversation references. */
   activity: Activity;
+}
+
+/** Who is asking, as the use cases (app/) see it. */
+export function callerOf(turn: Pick<TurnInfo, 'actor' | 'conversationId' | 'channelId'>): Caller {
+  return { actor: turn.actor, conversationId: turn.conversationId, channelId: turn.channelId };
 }
 
 export function turnInfo(ctx: TurnContext): TurnInfo {

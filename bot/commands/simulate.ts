@@ -1,4 +1,4 @@
-import type { SyncReport } from '../../jobs/sync.js';
+import type { SyncReport } from '../../app/syncRecommendations.js';
 import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
 
