@@ -39,6 +39,8 @@ export interface CreateAssignmentsDeps {
   cards: Pick<RecommendationCards, 'refresh'>;
   /** Who the caller is, to prefill the form's Caller field. */
   directory?: Pick<Directory, 'upnOf'>;
+  /** Sandbox: the Caller a form offers when the directory does not know the user (the sandbox's own user). */
+  sandboxCaller?: string;
   /** Management-group ancestry for integrations scoped to a management group; subscription scopes only without it. */
   defender?: Pick<DefenderPort, 'getSubscriptionAncestry'>;
   clock: Clock;
@@ -104,7 +106,7 @@ export class CreateAssignments {
 
   /** The form's default Caller: the person filling it in, as far as the bot knows them. */
   async defaultCaller(caller: Caller): Promise<string | undefined> {
-    return this.deps.directory?.upnOf(caller);
+    return (await this.deps.directory?.upnOf(caller)) ?? this.deps.sandboxCaller;
   }
 
   /** Both steps, one after the other (the ticket work still runs inside the user's request). */

@@ -137,6 +137,7 @@ export function createApp(options: AppOptions): App {
     defenderScopes: options.defenderScopes,
     locks: options.locks,
     retrySleep: options.retrySleep,
+    sandboxUser: options.sandboxUser,
   });
   const { sync, cycle, authorizer, readPolicy, subscriptions } = services;
   const tasks = options.schedule ? startSchedules(services, config, logger) : [];

@@ -78,6 +78,8 @@ export interface ServicePorts {
   locks?: Locks;
   /** Backoff between retries of outside calls; tests pass one that returns at once. */
   retrySleep?: (ms: number) => Promise<void>;
+  /** Sandbox: who a user the directory does not know is (the Caller a form offers). */
+  sandboxUser?: string;
 }
 
 export interface Services {
@@ -157,6 +159,7 @@ export function createServices(p: ServicePorts): Services {
     integrations,
     cards,
     directory,
+    sandboxCaller: sandbox ? p.sandboxUser : undefined,
     defender: azure,
     clock,
     logger: logger.child({ module: 'assignments' }),
