@@ -25,6 +25,22 @@ export interface TeamsDirectoryDeps {
  * id and remembered. Owners found nowhere are reported by the reminder job, never retried in a loop.
  */
 export class TeamsDirectory implements Directory {
+  /**
+   * Who the sender of a turn is, from the chat's roster: Teams does not put the UPN on message
+   * activities. The bot asks once per personal chat (the caller checks whether it already knows
+   * the chat's user) and stores the answer with the conversation, where upnOf finds it later.
+   */
+  static async senderUpn(ctx: TurnContext, logger: Logger): Promise<string | undefined> {
+    if (ctx.activity.channelId !== 'msteams') return undefined;
+    try {
+      const member = await TeamsInfo.getMember(ctx, ctx.activity.from.id);
+      return member.userPrincipalName ?? member.email ?? undefined;
+    } catch (err) {
+      logger.debug({ err }, 'could not read the user from the roster');
+      return undefined;
+    }
+  }
+
   /** UPNs looked up and not found during this pass: asked once per pass, not once per item. */
   private missing = new Set<string>();
 
