@@ -293,6 +293,33 @@ describe('the sandbox dataset has owners for some resources and not for others',
   });
 });
 
+describe('simulator control', () => {
+  it('sets tags of a resource, a resource group and a subscription over HTTP, and lists the governance rules', async () => {
+    const vm = builtInDataset().resources.find((r) => r.type === 'Microsoft.Compute/virtualMachines')!;
+    const group = `/subscriptions/${vm.subscriptionId}/resourceGroups/${vm.resourceGroup}`;
+    for (const [id, tags] of [
+      [vm.id, { owner: 'grace.lee@contoso.com' }],
+      [group, { SecurityOwner: 'erin.walsh@contoso.com' }],
+      [`/subscriptions/${vm.subscriptionId}`, {}],
+    ] as const) {
+      expect((await axios.post(`${h.sim.url}/__control/setTags`, { id, tags })).data).toEqual({ updated: true });
+    }
+    expect((await axios.post(`${h.sim.url}/__control/setTags`, { id: '/subscriptions/x/resourceGroups/y/providers/A/b/c', tags: {} })).data).toEqual({
+      updated: false,
+    });
+    expect((await axios.post(`${h.sim.url}/__control/setTags`, { id: vm.id, tags: { n: 1 } }, { validateStatus: () => true })).status).toBe(400);
+    const tags = await h.client.getResourceTags([vm.id]);
+    expect(tags.resources).toEqual([{ id: vm.id, tags: { owner: 'grace.lee@contoso.com' } }]);
+    expect(tags.resourceGroups).toEqual([
+      { id: group, subscriptionId: vm.subscriptionId, name: vm.resourceGroup, tags: { SecurityOwner: 'erin.walsh@contoso.com' } },
+    ]);
+    // No tags: Resource Graph's null, read as none.
+    expect(tags.subscriptions).toEqual([{ subscriptionId: vm.subscriptionId, tags: {} }]);
+    const listed = (await axios.get(`${h.sim.url}/__control/governanceRules`)).data as { value: Array<{ properties: { displayName: string } }> };
+    expect(listed.value.map((g) => g.properties.displayName)).toHaveLength(3);
+  });
+});
+
 describe('errors', () => {
   it('a listing at an unknown management group is a 404 AzureApiError', async () => {
     const err = await h.client.listGovernanceRules('/providers/Microsoft.Management/managementGroups/nope').catch((e: unknown) => e);
