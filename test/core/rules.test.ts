@@ -437,7 +437,11 @@ describe('preview', () => {
     const kvs = recs(3, { recommendationKey: REC_KV }, 'kv');
     const noOwner = aFinding('orphan');
     const all = [...vms, ...kvs, noOwner];
-    const source = tags(Object.fromEntries(all.map((f, i) => [f.resourceId, f === noOwner ? ({} as Record<string, string>) : { owner: i % 2 ? 'odd@contoso.com' : 'even@contoso.com' }])));
+    const source = tags(
+      Object.fromEntries(
+        all.map((f, i) => [f.resourceId, f === noOwner ? ({} as Record<string, string>) : { owner: i % 2 ? 'odd@contoso.com' : 'even@contoso.com' }]),
+      ),
+    );
     const rule = aRule({ owner: { kind: 'tag', tags: ['owner'] }, enabled: false });
     const input = { rules: [rule], findings: all, liveKeys: new Set<string>(), tags: source, now: NOW, timeZone: 'UTC', maxTicketsPerRule: 10 };
     const p = previewRule(rule.id, input);
