@@ -85,6 +85,13 @@ module.exports = {
       '^(app|cli|compose|core)/',
       'cli/ parses arguments and calls the use cases through compose/; it never builds or borrows the Teams adapter.',
     ),
+    {
+      name: 'cli-never-builds-the-server',
+      severity: 'error',
+      comment: 'Not even through compose/: the CLI runs use cases without the restify server, the activity handler or createApp.',
+      from: { path: '^cli/' },
+      to: { path: exactly(['bot/index.ts', 'bot/server.ts', 'bot/teamsBot.ts', 'bot/main.ts']), reachable: true },
+    },
     onlyFrom(
       'connectors-not-up',
       'connectors',
