@@ -530,7 +530,7 @@ function deepFreeze<T>(value: T): T {
  * new object all the way down except for values typed unknown (a conversation's reference, audit
  * details): rows with those (`deep`) are cloned first.
  */
-function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = false): R {
+export function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = false): R {
   let input = row;
   if (deep) {
     try {
@@ -549,7 +549,7 @@ function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = f
 }
 
 /** Without keys whose value is undefined (what the file would keep anyway). */
-function defined<T extends object>(o: T): T {
+export function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
