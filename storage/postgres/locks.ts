@@ -1,6 +1,8 @@
 import type { Pool } from 'pg';
+import type { Logger } from '../../core/logger.js';
 import type { Locks } from '../../app/ports.js';
 import { InProcessLocks } from '../locks.js';
+import { checkout } from './checkout.js';
 
 /**
  * First half of every advisory lock id taken by withLock (the two-int form; the migration lock
@@ -31,15 +33,20 @@ export const LOCK_NAMESPACE = 0x44_53_4e_01;
 export class PostgresLocks implements Locks {
   private readonly local = new InProcessLocks();
 
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly logger: Logger,
+  ) {}
 
   withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     return this.local.withLock(key, async () => {
-      const client = await this.pool.connect();
+      const held = await checkout(this.pool, (err) =>
+        this.logger.warn({ err, key }, 'the connection holding a lock broke: PostgreSQL released the lock, another process may take it now'),
+      );
       let broken: Error | undefined;
       try {
         try {
-          await client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [LOCK_NAMESPACE, key]);
+          await held.client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [LOCK_NAMESPACE, key]);
         } catch (err) {
           broken = err as Error;
           throw err;
@@ -47,13 +54,15 @@ export class PostgresLocks implements Locks {
         try {
           return await fn();
         } finally {
-          await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [LOCK_NAMESPACE, key]).catch((err: Error) => {
-            // Dropping the connection releases every lock it holds.
-            broken = err;
-          });
+          if (!held.error) {
+            await held.client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [LOCK_NAMESPACE, key]).catch((err: Error) => {
+              // Dropping the connection releases every lock it holds.
+              broken = err;
+            });
+          }
         }
       } finally {
-        client.release(broken);
+        held.release(broken);
       }
     });
   }

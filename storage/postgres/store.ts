@@ -17,7 +17,7 @@
  * - The work queue claims with FOR UPDATE SKIP LOCKED: concurrent claimers never get one item.
  */
 import { randomUUID } from 'node:crypto';
-import pg, { type Pool, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
+import pg, { type Pool, type QueryResult, type QueryResultRow } from 'pg';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import {
@@ -46,6 +46,7 @@ import {
   type WorkQuery,
 } from '../../app/ports.js';
 import { defined, validRow } from '../engine.js';
+import { checkout } from './checkout.js';
 import { PostgresLocks } from './locks.js';
 import { migratePostgres, type PgMigration } from './migrations.js';
 import {
@@ -120,12 +121,22 @@ interface PgError extends Error {
   detail?: string;
 }
 
-/** Errors that say the database (not the row) is in trouble: the connection, the server, resources. */
+/** A call on a transaction that has ended: the caller's mistake, not the database's. */
+class TransactionOverError extends Error {
+  constructor() {
+    super(TX_OVER);
+    this.name = 'TransactionOverError';
+  }
+}
+
+/**
+ * Errors that say the database is in trouble (connection, server, resources, a schema changed
+ * behind the store's back), as opposed to a row refused for what it holds.
+ */
 function isStoreProblem(err: unknown): boolean {
+  if (err instanceof StoreConstraintError || err instanceof InvalidRowError || err instanceof TransactionOverError) return false;
   const code = (err as PgError).code;
-  if (err instanceof StoreConstraintError || err instanceof InvalidRowError) return false;
-  if (typeof code !== 'string' || code.length !== 5) return true;
-  return ['08', '28', '3D', '53', '57', '58', 'XX'].includes(code.slice(0, 2));
+  return !(typeof code === 'string' && (code.startsWith('22') || code.startsWith('23')));
 }
 
 function mapError(err: unknown): unknown {
@@ -199,7 +210,7 @@ class PoolCtx implements Ctx {
     };
     const run = async (): Promise<T> => {
       if (!options.multi) return fn((text, values) => this.pool.query(text, values), mark);
-      const client = await this.pool.connect();
+      const { client, release } = await checkout(this.pool);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -212,7 +223,7 @@ class PoolCtx implements Ctx {
           throw err;
         }
       } finally {
-        client.release(broken);
+        release(broken);
       }
     };
     return this.shared.track(
@@ -235,15 +246,15 @@ class TxCtx implements Ctx {
   private savepoints = 0;
 
   constructor(
-    private readonly client: PoolClient,
+    private readonly client: pg.PoolClient,
     private readonly shared: Shared,
   ) {}
 
   op<T>(fn: (query: Query, changed: () => void) => Promise<T>, options: OpOptions = {}): Promise<T> {
-    if (this.closed) return Promise.reject(new Error(TX_OVER));
+    if (this.closed) return Promise.reject(new TransactionOverError());
     const query: Query = (text, values) => this.client.query(text, values);
     const run = async (): Promise<T> => {
-      if (this.closed) throw new Error(TX_OVER);
+      if (this.closed) throw new TransactionOverError();
       let changed = false;
       const mark = () => {
         changed = true;
@@ -715,7 +726,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   lockPool.on('error', onIdleError);
 
   try {
-    const client = await pool.connect();
+    const { client, release } = await checkout(pool);
     let broken: Error | undefined;
     try {
       await migratePostgres(client, { logger, migrations: options.migrations });
@@ -723,7 +734,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       broken = err as Error;
       throw err;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   } catch (err) {
     await Promise.allSettled([pool.end(), lockPool.end()]);
@@ -735,7 +746,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   let closed: Promise<void> | undefined;
 
   const transaction = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
-    const client = await shared.track(pool.connect());
+    const { client, release } = await shared.track(checkout(pool));
     const ctx = new TxCtx(client, shared);
     let broken: Error | undefined;
     try {
@@ -759,13 +770,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (ctx.dirty) shared.wrote();
       return result;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   };
 
   return {
     ...repos,
-    locks: new PostgresLocks(lockPool),
+    locks: new PostgresLocks(lockPool, logger),
     transaction,
     status: () => ({ ...shared.status }),
     flush: () => shared.idle(),

@@ -10,6 +10,8 @@ export interface TestDatabase {
   /** postgres://… of the new database. */
   url: string;
   name: string;
+  /** Runs one statement on the server's maintenance database (ALTER DATABASE, pg_terminate_backend). */
+  admin<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
   /** Runs one statement on the database (a connection of its own). */
   sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
   /** Empties every table of the store (not schema_migrations), with the sequences restarted. */
@@ -52,6 +54,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url,
     name,
     sql,
+    admin: (text, values) => onAdmin(async (c) => (await c.query(text, values)).rows),
     truncate: async () => {
       const exists = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)`, [[...ALL_TABLES]]);
       if (Number(exists[0]!.n) > 0) await sql(`TRUNCATE ${ALL_TABLES.join(', ')} RESTART IDENTITY`);
