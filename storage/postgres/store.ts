@@ -478,7 +478,10 @@ function repositories(ctx: Ctx): StoreTx {
             assignmentsTable,
             await query<DocRow>(`SELECT doc FROM assignments WHERE key = ANY($1) AND status IN ${LIVE_SQL} ORDER BY seq`, [unique]),
           );
-          for (const a of rows) if (!out.has(a.key)) out.set(a.key, a);
+          const byKey = new Map<string, Assignment>();
+          for (const a of rows) if (!byKey.has(a.key)) byKey.set(a.key, a);
+          // In the order the keys were asked for, as the embedded stores answer.
+          for (const key of unique) if (byKey.has(key)) out.set(key, byKey.get(key)!);
           return out;
         }),
       list: (q = {}) => listWhere(assignmentsTable, assignmentWhere(q), limitOf(q.limit)),
