@@ -21,6 +21,7 @@ import type {
   PostedCard,
   Recommendation,
   ReminderSent,
+  Rule,
   WorkItem,
   WorkStatus,
 } from '../core/model.js';
@@ -166,6 +167,19 @@ export interface AuditRepository {
   findLast(target: string, query?: AuditQuery): Promise<AuditEntry | undefined>;
 }
 
+/** Governance rules of the bot (core/model.ts Rule; evaluated by core/rules.ts). */
+export interface RuleRepository {
+  get(id: string): Promise<Rule | undefined>;
+  /** The rule with this name, compared case-insensitively. */
+  findByName(name: string): Promise<Rule | undefined>;
+  /** Every rule, in first-stored order (core/rules.ts evaluationOrder gives the order they run in). */
+  list(): Promise<Rule[]>;
+  /** Inserts or replaces by id. Refused (StoreConstraintError) when another rule has the same name, case-insensitively. */
+  upsert(rule: Rule): Promise<void>;
+  /** false when there was none. The assignments the rule made stay as they are. */
+  remove(id: string): Promise<boolean>;
+}
+
 export interface MetaRepository {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
@@ -190,6 +204,7 @@ export interface StoreTx {
   audit: AuditRepository;
   meta: MetaRepository;
   work: WorkQueue;
+  rules: RuleRepository;
 }
 
 /**

@@ -19,6 +19,7 @@ import { markdownTable } from './lib/table.js';
 import { messagesBenchmark } from './messages.js';
 import { syncBenchmark } from './sync.js';
 import { remindersBenchmark } from './reminders.js';
+import { rulesBenchmark } from './rules.js';
 import { storeBenchmark } from './store.js';
 import { storeOpsBenchmark } from './storeOps.js';
 import { resolutionBenchmark } from './resolution.js';
@@ -31,6 +32,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   syncBenchmark,
   resolutionBenchmark,
   remindersBenchmark,
+  rulesBenchmark,
   createAssignmentBenchmark,
   storeBenchmark,
   storeOpsBenchmark,

@@ -15,6 +15,7 @@ const TASKS: Record<string, () => Promise<Task>> = {
   'sync-pass': async () => (await import('./sync.js')).syncPassTask,
   'raw-fetch': async () => (await import('./sync.js')).rawFetchTask,
   'reminders-plan': async () => (await import('./reminders.js')).remindersPlanTask,
+  'rules-plan': async () => (await import('./rules.js')).rulesPlanTask,
   'store-write': async () => (await import('./store.js')).storeWriteTask,
   'store-prepare': async () => (await import('./store.js')).storePrepareTask,
 };

@@ -180,6 +180,11 @@ export const assignmentSchema = z.object({
    */
   attempts: z.number().int().min(0).default(0),
   nextAttemptAt: isoDate.optional(),
+  /**
+   * Set when a governance rule (not a person) made the assignment: cards, the ticket's description
+   * and the audit say "by rule NAME". Optional, so older files parse without a migration.
+   */
+  byRule: z.object({ id: z.string().min(1), name: z.string().min(1) }).optional(),
 });
 export type Assignment = z.infer<typeof assignmentSchema>;
 
@@ -226,3 +231,129 @@ export const workItemSchema = z.object({
   finishedAt: isoDate.optional(),
 });
 export type WorkItem = z.infer<typeof workItemSchema>;
+
+// ------------------------------------------------------------------ governance rules
+
+/** The longest remediation timeframe a rule may set (the assignment form allows a year too). */
+export const RULE_MAX_DUE_DAYS = 365;
+
+/** An e-mail address / UPN: what an owner tag must hold and what a fixed owner is. */
+export const ownerEmailSchema = z
+  .string()
+  .trim()
+  .min(3)
+  .max(200)
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an e-mail address / UPN')
+  .transform((v) => v.toLowerCase());
+
+/** Azure tag names: up to 512 characters, no `<>%&\\?/`, compared case-insensitively. */
+export const tagNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(512)
+  .regex(/^[^<>%&\\?/]+$/, 'is not a valid Azure tag name');
+
+const MG_SCOPE = /^\/providers\/Microsoft\.Management\/managementGroups\/[\w.()-]{1,90}$/i;
+const SUB_SCOPE = /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const RG_SCOPE = /^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourceGroups\/[-\w._()]{1,90}$/i;
+
+/** Where a rule applies: a management group or a subscription (a resource group narrows a subscription rule). */
+export const ruleScopeSchema = z
+  .string()
+  .trim()
+  .transform((s) => s.replace(/\/+$/, ''))
+  .refine((s) => MG_SCOPE.test(s) || SUB_SCOPE.test(s), 'must be /providers/Microsoft.Management/managementGroups/{name} or /subscriptions/{id}');
+
+/** What a rule leaves out below its scope: a management group, a subscription or a resource group. */
+export const excludedScopeSchema = z
+  .string()
+  .trim()
+  .transform((s) => s.replace(/\/+$/, ''))
+  .refine((s) => MG_SCOPE.test(s) || SUB_SCOPE.test(s) || RG_SCOPE.test(s), 'must be a management group, subscription or resource group id');
+
+export const ruleConditionsSchema = z.object({
+  /** Any of these severities; empty: every severity. */
+  severities: z.array(severitySchema).default([]),
+  /** Recommendation keys (assessment GUIDs) or display names, compared case-insensitively; empty: every recommendation. */
+  recommendations: z.array(z.string().trim().min(1).max(300)).max(500).default([]),
+  /** The resource carries this tag with this value (name case-insensitive, value exact). */
+  tag: z.object({ name: tagNameSchema, value: z.string().max(256) }).optional(),
+});
+export type RuleConditions = z.infer<typeof ruleConditionsSchema>;
+
+/** Who owns what a rule assigns: the value of a resource tag (first name found wins), or one fixed person. */
+export const ruleOwnerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('tag'), tags: z.array(tagNameSchema).min(1).max(5) }),
+  z.object({ kind: z.literal('fixed'), email: ownerEmailSchema }),
+]);
+export type RuleOwner = z.infer<typeof ruleOwnerSchema>;
+
+export const ruleStatsSchema = z.object({
+  /** Findings the rule won in its last run (unassigned ones it matched first). */
+  matched: z.number().int().min(0).default(0),
+  /** Assignments it has made, all runs together. */
+  assigned: z.number().int().min(0).default(0),
+  /** Findings it matched in its last run that have no usable owner. */
+  needsOwner: z.number().int().min(0).default(0),
+  lastRunAt: isoDate.optional(),
+});
+export type RuleStats = z.infer<typeof ruleStatsSchema>;
+
+const ruleActorSchema = z.object({ id: z.string().min(1), name: z.string().optional(), upn: z.string().optional() });
+
+/**
+ * A governance rule of the bot: Defender's governance rule (priority, scope, conditions, owner
+ * from a tag or an e-mail, remediation timeframe, grace period, notifications) plus what opens the
+ * ServiceNow ticket. Evaluated on every sync by core/rules.ts; stored in the `rules` table.
+ */
+export const ruleSchema = z
+  .object({
+    id: z.string().min(1),
+    /** Unique, case-insensitively (the store refuses a second one). */
+    name: z.string().trim().min(1).max(100),
+    description: z.string().max(1000).optional(),
+    /** 1 runs first, 1000 last (Defender's range; see core/rules.ts for how scope orders rules too). */
+    priority: z.number().int().min(1).max(1000),
+    scope: ruleScopeSchema,
+    /** Narrows a subscription rule to one resource group (by name, case-insensitive). */
+    resourceGroup: z.string().trim().min(1).max(90).optional(),
+    /** Below the scope but left out (Defender's excludedScopes). */
+    excludedScopes: z.array(excludedScopeSchema).max(100).default([]),
+    conditions: ruleConditionsSchema.default({ severities: [], recommendations: [] }),
+    owner: ruleOwnerSchema,
+    /** Owner when the tag gives none (missing, not an e-mail) or the owner is unknown to ServiceNow. */
+    fallbackOwner: ownerEmailSchema.optional(),
+    integrationId: z.string().min(1),
+    ticketType: ticketTypeSchema.default('incident'),
+    /** One ticket per resource, or one per recommendation (and owner) per run. */
+    ticketGrouping: z.enum(['perResource', 'single']).default('perResource'),
+    /** ServiceNow caller of the tickets; the wiring falls back to the author's UPN. */
+    caller: ownerEmailSchema.optional(),
+    /** Remediation timeframe: the due date is this many days after the day the rule assigns (REMINDER_TIMEZONE). */
+    dueInDays: z.number().int().min(1).max(RULE_MAX_DUE_DAYS),
+    gracePeriod: z.boolean().default(false),
+    notifyOwner: z.boolean().default(true),
+    notifyManager: z.boolean().default(false),
+    enabled: z.boolean().default(false),
+    /** Where the rule reports (confirmations, needs-an-owner lists). */
+    conversationId: z.string().optional(),
+    /**
+     * Set when a run had more tickets to open than RULE_MAX_TICKETS_PER_SYNC allows: the rule opens
+     * nothing more until an admin confirms (then the wiring clears it and allows the rest).
+     */
+    paused: z.object({ since: isoDate, waiting: z.number().int().min(0) }).optional(),
+    /** Imported from Defender: which governance rule, so it is not imported twice. */
+    source: z.object({ kind: z.literal('defender'), id: z.string().min(1), importedAt: isoDate }).optional(),
+    stats: ruleStatsSchema.default({ matched: 0, assigned: 0, needsOwner: 0 }),
+    createdBy: ruleActorSchema,
+    createdAt: isoDate,
+    updatedBy: ruleActorSchema,
+    updatedAt: isoDate,
+  })
+  .refine((r) => r.resourceGroup === undefined || SUB_SCOPE.test(r.scope), {
+    message: 'a resource group narrows a subscription scope only',
+    path: ['resourceGroup'],
+  });
+export type Rule = z.infer<typeof ruleSchema>;
+export type RuleInput = z.input<typeof ruleSchema>;

@@ -17,6 +17,7 @@ import {
   postedCardSchema,
   recommendationSchema,
   reminderSentSchema,
+  ruleSchema,
   workItemSchema,
   type Assignment,
   type AuditEntry,
@@ -25,6 +26,7 @@ import {
   type PostedCard,
   type Recommendation,
   type ReminderSent,
+  type Rule,
   type WorkItem,
 } from '../core/model.js';
 import {
@@ -163,6 +165,7 @@ export interface Tables {
   assignments: Table<Assignment>;
   reminders: Table<ReminderSent>;
   work: Table<WorkItem>;
+  rules: Table<Rule>;
 }
 type TableName = keyof Tables;
 type RowOf<N extends TableName> = Tables[N] extends Table<infer R> ? R : never;
@@ -193,6 +196,7 @@ function createTables(db: Database): Tables {
       kindKey: (w) => workKey(w.kind, w.key),
       pending: (w) => (PENDING_WORK.has(w.status) ? w.kind : undefined),
     }),
+    rules: new Table('rules', ruleSchema, db.rules, { name: (r) => lc(r.name) }),
   };
 }
 
@@ -795,6 +799,34 @@ function repositories(view: Access): StoreTx {
       },
     },
     work,
+    rules: ruleRepository(view),
+  };
+}
+
+function ruleRepository(view: Access): StoreTx['rules'] {
+  const named = (name: string) => view.select('rules', view.lookup('rules', 'name', lc(name)), (r) => lc(r.name) === lc(name));
+  return {
+    get: async (id) => view.get('rules', id),
+    findByName: async (name) => named(name)[0],
+    list: async () => view.select('rules', undefined, () => true),
+    upsert: async (rule) => {
+      const row = validRow('rules', ruleSchema, rule);
+      if (named(row.name).some((r) => r.id !== row.id)) throw new StoreConstraintError(`a rule named "${row.name}" exists already`);
+      // Another writer may store the same name before this transaction commits: names stay unique.
+      const seen = new Set(view.lookup('rules', 'name', lc(row.name)));
+      view.onCommit((committed) => {
+        for (const id of committed.lookup('rules', 'name', lc(row.name))) {
+          if (id !== row.id && !seen.has(id)) throw new StoreConstraintError(`a rule named "${row.name}" was stored by another writer meanwhile`);
+        }
+      });
+      view.put('rules', row.id, row);
+      await view.done();
+    },
+    remove: async (id) => {
+      if (!view.delete('rules', id)) return false;
+      await view.done();
+      return true;
+    },
   };
 }
 

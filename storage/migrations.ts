@@ -7,6 +7,8 @@ export type Migration = (data: Record<string, unknown>) => Record<string, unknow
 export const migrations: Record<number, Migration> = {
   // 2 added the background work queue.
   1: (data) => ({ ...data, work: {} }),
+  // 3 added governance rules.
+  2: (data) => ({ ...data, rules: {} }),
 };
 
 export function migrate(

@@ -7,6 +7,7 @@ import {
   postedCardSchema,
   recommendationSchema,
   reminderSentSchema,
+  ruleSchema,
   workItemSchema,
 } from '../core/model.js';
 
@@ -16,7 +17,7 @@ import {
  * fail this schema, or would make an older build drop data it does not know (zod strips unknown
  * keys, so a build that predates a table would silently lose it on its next write).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const databaseSchema = z.object({
   version: z.literal(SCHEMA_VERSION),
@@ -30,6 +31,8 @@ export const databaseSchema = z.object({
   meta: z.record(z.string(), z.string()).default({}),
   /** The background work queue (app/ports.ts WorkQueue), by item id. Added in version 2. */
   work: z.record(z.string(), workItemSchema),
+  /** Governance rules (core/model.ts Rule), by id. Added in version 3. */
+  rules: z.record(z.string(), ruleSchema),
 });
 export type Database = z.infer<typeof databaseSchema>;
 
@@ -45,5 +48,6 @@ export function emptyDatabase(): Database {
     audit: [],
     meta: {},
     work: {},
+    rules: {},
   };
 }

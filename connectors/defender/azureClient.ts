@@ -2,10 +2,11 @@
  * One object for everything the bot asks Azure: Resource Graph, governance assignments, RBAC and
  * Microsoft Graph. The sub-clients are exposed too for callers that want a narrower dependency.
  */
-import type { AssessmentsByIdResult, ManagementGroupRef, OnPage, QuerySummary, ResourceGraphOptions } from './resourceGraph.js';
+import type { AssessmentsByIdResult, ManagementGroupRef, OnPage, QuerySummary, ResourceGraphOptions, ResourceTags } from './resourceGraph.js';
 import { ResourceGraphClient } from './resourceGraph.js';
 import { AssessmentsClient, type AssessmentResponse } from './assessments.js';
 import { GovernanceClient, type GovernanceAssignment, type GovernanceAssignmentBody } from './governance.js';
+import { GovernanceRulesClient, type GovernanceRuleListing } from './governanceRules.js';
 import { GraphClient, type GraphUser } from './graph.js';
 import { AzureHttp, type AzureHttpOptions } from './http.js';
 import { RolesClient } from './roles.js';
@@ -20,6 +21,7 @@ export class AzureClient {
   readonly roles: RolesClient;
   readonly graph: GraphClient;
   readonly assessments: AssessmentsClient;
+  readonly governanceRules: GovernanceRulesClient;
 
   constructor(opts: AzureClientOptions) {
     const http = new AzureHttp(opts);
@@ -28,6 +30,7 @@ export class AzureClient {
     this.roles = new RolesClient(http);
     this.graph = new GraphClient(http);
     this.assessments = new AssessmentsClient(http);
+    this.governanceRules = new GovernanceRulesClient(http);
   }
 
   queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnPage }): Promise<QuerySummary> {
@@ -47,6 +50,14 @@ export class AzureClient {
   }
   getSubscriptionNames(subscriptionIds: readonly string[]): Promise<Map<string, string>> {
     return this.resourceGraph.getSubscriptionNames(subscriptionIds);
+  }
+  /** Tags of resources (and of their resource groups and subscriptions), for governance rules' owners. */
+  getResourceTags(resourceIds: readonly string[], opts?: { inherited?: boolean }): Promise<ResourceTags> {
+    return this.resourceGraph.getResourceTags(resourceIds, opts);
+  }
+  /** Defender's own governance rules at a subscription or management group scope. */
+  listGovernanceRules(scope: string): Promise<GovernanceRuleListing> {
+    return this.governanceRules.listGovernanceRules(scope);
   }
   getAssessment(resourceId: string, assessmentName: string, expand?: 'links' | 'metadata' | 'links,metadata'): Promise<AssessmentResponse | undefined> {
     return this.assessments.getAssessment(resourceId, assessmentName, expand);
@@ -99,7 +110,8 @@ export function localAzureClient(endpoint: LocalAzureEndpoint, opts: Pick<AzureC
 export { AzureApiError } from './http.js';
 export type { RetryOptions } from './http.js';
 export { createAzureCredential, simulatorCredential } from './credentials.js';
-export type { AssessmentsByIdResult, OnPage, PageInfo, QuerySummary, ManagementGroupRef } from './resourceGraph.js';
+export type { AssessmentsByIdResult, OnPage, PageInfo, QuerySummary, ManagementGroupRef, ResourceTags } from './resourceGraph.js';
+export type { GovernanceRuleListing } from './governanceRules.js';
 export { IncompleteResultError } from './resourceGraph.js';
 export type { GovernanceAssignment, GovernanceAssignmentBody, GovernanceAssignmentProperties } from './governance.js';
 export { ticketNumberFromServiceNow } from './governance.js';

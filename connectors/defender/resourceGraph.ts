@@ -160,6 +160,74 @@ export function subscriptionNamesQuery(subscriptionIds: readonly string[]): stri
   ].join('\n');
 }
 
+/**
+ * Tags of resources (the `resources` table). `in~` compares case-insensitively, so ids go as
+ * they are; `id` is projected because paging needs it.
+ */
+export function resourceTagsQuery(resourceIds: readonly string[]): string {
+  return [
+    'resources',
+    `| where id in~ (${resourceIds.map(kqlString).join(', ')})`,
+    '| project id, tags, resourceGroup, subscriptionId',
+    '| order by id asc',
+  ].join('\n');
+}
+
+/** Tags of resource groups (`resourcecontainers`), by resource group id. */
+export function resourceGroupTagsQuery(resourceGroupIds: readonly string[]): string {
+  return [
+    'resourcecontainers',
+    "| where type =~ 'microsoft.resources/subscriptions/resourcegroups'",
+    `| where id in~ (${resourceGroupIds.map(kqlString).join(', ')})`,
+    '| project id, name, tags, subscriptionId',
+    '| order by id asc',
+  ].join('\n');
+}
+
+/** Tags of subscriptions (`resourcecontainers`). */
+export function subscriptionTagsQuery(subscriptionIds: readonly string[]): string {
+  return [
+    'resourcecontainers',
+    "| where type =~ 'microsoft.resources/subscriptions'",
+    `| where subscriptionId in~ (${subscriptionIds.map(kqlString).join(', ')})`,
+    '| project id, subscriptionId, tags',
+    '| order by id asc',
+  ].join('\n');
+}
+
+/**
+ * Splits values into batches of at most `maxCount` whose KQL list (quoted, comma-separated) stays
+ * under `maxChars`: Resource Graph refuses queries that are too long, and a tenant's resource ids
+ * run to 200+ characters each.
+ */
+export function kqlBatches(values: readonly string[], maxCount: number, maxChars: number): string[][] {
+  const out: string[][] = [];
+  let batch: string[] = [];
+  let chars = 0;
+  for (const v of values) {
+    const cost = kqlString(v).length + 2;
+    if (batch.length > 0 && (batch.length >= maxCount || chars + cost > maxChars)) {
+      out.push(batch);
+      batch = [];
+      chars = 0;
+    }
+    batch.push(v);
+    chars += cost;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
+/** What getResourceTags found. Tag values that are not strings are dropped (ARM tag values are strings). */
+export interface ResourceTags {
+  resources: Array<{ id: string; tags: Record<string, string> }>;
+  resourceGroups: Array<{ id: string; subscriptionId: string; name: string; tags: Record<string, string> }>;
+  subscriptions: Array<{ subscriptionId: string; tags: Record<string, string> }>;
+  /** Lower-cased ids asked for in a batch whose answer was incomplete and not returned: their tags are unknown. */
+  unconfirmed: string[];
+  incomplete?: string;
+}
+
 const MG_SCOPE = /^\/providers\/Microsoft\.Management\/managementGroups\/([^/]+)\/?$/i;
 const SUB_SCOPE = /^\/subscriptions\/([^/]+)\/?$/i;
 
@@ -224,6 +292,20 @@ const SubscriptionRow = z.object({
   }),
 });
 
+const Tags = z
+  .record(z.string(), z.unknown())
+  .nullish()
+  .transform((t) => Object.fromEntries(Object.entries(t ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')));
+
+const ResourceTagRow = z.object({ id: z.string().min(1), tags: Tags });
+const ResourceGroupTagRow = z.object({ id: z.string().min(1), name: z.string().min(1), subscriptionId: z.string().min(1), tags: Tags });
+const SubscriptionTagRow = z.object({ subscriptionId: z.string().min(1), tags: Tags });
+
+const SUBSCRIPTION_ID = /^\/subscriptions\/([^/]+)$/i;
+const GROUP_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)$/i;
+const GROUP_OF = /^(\/subscriptions\/([^/]+)\/resourceGroups\/[^/]+)\//i;
+const SUBSCRIPTION_OF = /^\/subscriptions\/([^/]+)/i;
+
 const SubscriptionNameRow = z.object({
   subscriptionId: z.string().min(1),
   name: z.string().min(1),
@@ -281,11 +363,18 @@ export interface ResourceGraphOptions {
   pageSize?: number;
   /** Ids per by-id query; keeps the KQL text well under ARG's query length limit. */
   idBatchSize?: number;
+  /**
+   * Characters of quoted ids per tag query. Resource Graph's limit on query text is not in its
+   * docs or spec; 12,000 keeps a batch of 200 ids of typical length (~100–150 characters) in one
+   * query and splits batches of long ids.
+   */
+  maxListChars?: number;
 }
 
 export class ResourceGraphClient {
   private readonly pageSize: number;
   private readonly idBatchSize: number;
+  private readonly maxListChars: number;
 
   constructor(
     private readonly http: AzureHttp,
@@ -293,6 +382,7 @@ export class ResourceGraphClient {
   ) {
     this.pageSize = Math.min(1000, Math.max(1, opts.pageSize ?? 1000));
     this.idBatchSize = Math.max(1, opts.idBatchSize ?? 200);
+    this.maxListChars = Math.max(1, opts.maxListChars ?? 12_000);
   }
 
   /** Raw paging loop: same query and scopes each time, continuation via options.$skipToken. */
@@ -450,6 +540,89 @@ export class ResourceGraphClient {
         }
       }
     }
+    return out;
+  }
+
+  /**
+   * Tags of the given resources, and (with `inherited`, the default) of their resource groups and
+   * subscriptions, for owner tags read the way Defender reads them. Ids may name resources,
+   * resource groups or subscriptions (subscription-level findings). Asked in batches that respect
+   * the query size; a resource missing from a complete answer no longer exists.
+   */
+  async getResourceTags(ids: readonly string[], opts: { inherited?: boolean } = {}): Promise<ResourceTags> {
+    const inherited = opts.inherited ?? true;
+    const out: ResourceTags = { resources: [], resourceGroups: [], subscriptions: [], unconfirmed: [] };
+    const resources = new Map<string, string>();
+    const groups = new Map<string, string>();
+    const subscriptions = new Map<string, string>();
+    for (const id of ids) {
+      const trimmed = id.trim().replace(/\/+$/, '');
+      const sub = SUBSCRIPTION_ID.exec(trimmed);
+      const group = GROUP_ID.exec(trimmed);
+      if (sub) subscriptions.set(sub[1]!.toLowerCase(), sub[1]!);
+      else if (group) groups.set(trimmed.toLowerCase(), trimmed);
+      else resources.set(trimmed.toLowerCase(), trimmed);
+      if (!inherited || sub) continue;
+      const owningGroup = GROUP_OF.exec(trimmed);
+      if (owningGroup) groups.set(owningGroup[1]!.toLowerCase(), owningGroup[1]!);
+      const owningSub = SUBSCRIPTION_OF.exec(trimmed);
+      if (owningSub) subscriptions.set(owningSub[1]!.toLowerCase(), owningSub[1]!);
+    }
+    const read = async <R>(
+      values: Map<string, string>,
+      query: (batch: string[]) => string,
+      row: z.ZodType<R>,
+      keyOf: (r: R) => string,
+      what: string,
+      keep: (r: R) => void,
+    ) => {
+      for (const batch of kqlBatches([...values.values()], this.idBatchSize, this.maxListChars)) {
+        const check = new PagingCheck();
+        const found = new Set<string>();
+        for await (const page of this.pages({ query: query(batch) })) {
+          check.observe(page);
+          for (const raw of page.data) {
+            const parsed = row.safeParse(raw);
+            if (!parsed.success) {
+              this.http.logger.warn({ issues: parsed.error.issues.slice(0, 3) }, `skipping a malformed ${what} row`);
+              continue;
+            }
+            found.add(keyOf(parsed.data).toLowerCase());
+            keep(parsed.data);
+          }
+        }
+        const incomplete = check.finish();
+        if (incomplete) {
+          this.http.logger.warn({ reason: incomplete }, `Resource Graph's answer for ${what} was incomplete`);
+          out.incomplete ??= incomplete;
+          out.unconfirmed.push(...batch.map((v) => v.toLowerCase()).filter((v) => !found.has(v)));
+        }
+      }
+    };
+    await read(
+      resources,
+      resourceTagsQuery,
+      ResourceTagRow,
+      (r) => r.id,
+      'resource tags',
+      (r) => out.resources.push({ id: r.id, tags: r.tags }),
+    );
+    await read(
+      groups,
+      resourceGroupTagsQuery,
+      ResourceGroupTagRow,
+      (r) => r.id,
+      'resource group tags',
+      (r) => out.resourceGroups.push({ id: r.id, subscriptionId: r.subscriptionId, name: r.name, tags: r.tags }),
+    );
+    await read(
+      subscriptions,
+      subscriptionTagsQuery,
+      SubscriptionTagRow,
+      (r) => r.subscriptionId,
+      'subscription tags',
+      (r) => out.subscriptions.push({ subscriptionId: r.subscriptionId, tags: r.tags }),
+    );
     return out;
   }
 }

@@ -3,7 +3,7 @@
  * Everything derives from a fixed seed, so two runs produce byte-identical data.
  */
 import { createHash } from 'node:crypto';
-import { BUILTIN_ROLE_IDS, type AssessmentStatusCode, type BuiltInRoleName, type Severity } from './protocol.js';
+import { BUILTIN_ROLE_IDS, type AssessmentStatusCode, type BuiltInRoleName, type GovernanceRuleProperties, type Severity } from './protocol.js';
 
 export { BUILTIN_ROLE_IDS, type BuiltInRoleName };
 
@@ -18,6 +18,7 @@ export interface DatasetSubscription {
   subscriptionId: string;
   displayName: string;
   managementGroup: string;
+  tags?: Record<string, string>;
 }
 
 export interface DatasetRecommendation {
@@ -44,6 +45,25 @@ export interface DatasetResource {
   subscriptionId: string;
   resourceGroup?: string;
   location: string;
+  /** ARM tags (Resource Graph's `tags` column). */
+  tags?: Record<string, string>;
+}
+
+/** Tags of a resource group (Resource Graph's `resourcecontainers`). */
+export interface DatasetResourceGroup {
+  subscriptionId: string;
+  name: string;
+  tags: Record<string, string>;
+}
+
+/** A Defender governance rule defined at a management group or subscription scope. */
+export interface DatasetGovernanceRule {
+  /** `/providers/Microsoft.Management/managementGroups/{name}` or `/subscriptions/{id}`. */
+  scope: string;
+  /** The rule id (a GUID). */
+  name: string;
+  properties: GovernanceRuleProperties;
+  createdOn: string;
 }
 
 export interface DatasetAssessment {
@@ -87,6 +107,9 @@ export interface DefenderDataset {
   assessments: DatasetAssessment[];
   users: DatasetUser[];
   roleAssignments: DatasetRoleAssignment[];
+  /** Resource groups that carry tags (others have none). */
+  resourceGroups?: DatasetResourceGroup[];
+  governanceRules?: DatasetGovernanceRule[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1028,6 +1051,114 @@ function buildRoleAssignments(): DatasetRoleAssignment[] {
   }));
 }
 
+/** A number in [0, 1) from a name, so tags do not disturb the seeded sequence the rest of the data comes from. */
+function unitHash(...parts: string[]): number {
+  return createHash('sha1').update(parts.join('|')).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/** Users that exist in the sandbox's Entra and ServiceNow alike. */
+const TAG_OWNERS = ['alice.johnson', 'bob.martinez', 'frank.osei', 'dave.kim', 'grace.lee', 'erin.walsh'].map((u) => `${u}@contoso.com`);
+const NOT_EMAILS = ['Team Payments', 'platform-team', 'n/a'];
+/** Owners ServiceNow cannot assign: two active accounts share sam.rivera's e-mail; the other left. */
+const UNASSIGNABLE = ['sam.rivera@contoso.com', 'former.employee@contoso.com'];
+const ENV_TAG: Record<string, string> = { prd: 'production', shd: 'shared', dev: 'development' };
+
+/**
+ * Tags of a built-in resource, so every path of governance rules shows in the sandbox: an `owner`
+ * tag on ~60% (an e-mail on 50%, mostly spelt `owner`, some `Owner`; not an e-mail on 5%; an owner
+ * ServiceNow cannot assign on 5%), a `SecurityOwner` e-mail on another 15%, none on the rest.
+ */
+export function builtInResourceTags(id: string, env: string): Record<string, string> {
+  const h = unitHash('owner-tag', id.toLowerCase());
+  const who = TAG_OWNERS[Math.floor(unitHash('owner-who', id.toLowerCase()) * TAG_OWNERS.length)]!;
+  const tags: Record<string, string> = { environment: ENV_TAG[env] ?? env };
+  if (h < 0.1) tags.Owner = who;
+  else if (h < 0.5) tags.owner = who;
+  else if (h < 0.55) tags.owner = NOT_EMAILS[Math.floor(((h - 0.5) / 0.05) * NOT_EMAILS.length)]!;
+  else if (h < 0.6) tags.owner = UNASSIGNABLE[h < 0.575 ? 0 : 1]!;
+  else if (h < 0.75) tags.SecurityOwner = who;
+  return tags;
+}
+
+/** Resource groups with owner tags of their own (inherited by their untagged resources). */
+function builtInResourceGroups(): DatasetResourceGroup[] {
+  const envs = ['prd', 'shd', 'dev'];
+  return BUILTIN_SUBSCRIPTIONS.flatMap((sub, i): DatasetResourceGroup[] => [
+    { subscriptionId: sub.subscriptionId, name: `rg-${envs[i]}-security`, tags: { owner: 'frank.osei@contoso.com', environment: ENV_TAG[envs[i]!]! } },
+    { subscriptionId: sub.subscriptionId, name: `rg-${envs[i]}-network`, tags: { SecurityOwner: 'bob.martinez@contoso.com' } },
+  ]);
+}
+
+const SUBSCRIPTION_TAGS: Record<string, Record<string, string>> = {
+  [BUILTIN_SUBSCRIPTIONS[1]!.subscriptionId]: { SecurityOwner: 'alice.johnson@contoso.com', environment: 'shared' },
+};
+
+/**
+ * Defender's own governance rules in the sandbox: one owner-by-tag rule on the root management
+ * group, one by e-mail on the production subscription (a ServiceNow rule), one disabled.
+ */
+function builtInGovernanceRules(): DatasetGovernanceRule[] {
+  const [prd, , dev] = BUILTIN_SUBSCRIPTIONS.map((s) => s.subscriptionId) as [string, string, string];
+  const kvKeys = BUILTIN_RECOMMENDATIONS.filter((r) => r.resourceType === KV).map((r) => r.key);
+  return [
+    {
+      scope: `/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`,
+      name: stableGuid('governance-rule', 'high-by-owner-tag'),
+      createdOn: '2025-05-02T08:15:00.0000000Z',
+      properties: {
+        displayName: 'High severity: owner from the owner tag',
+        description: 'Every high-severity recommendation goes to the owner named in the resource tag.',
+        remediationTimeframe: '14.00:00:00',
+        isGracePeriod: true,
+        rulePriority: 100,
+        isDisabled: false,
+        ruleType: 'Integrated',
+        sourceResourceType: 'Assessments',
+        excludedScopes: [],
+        includeMemberScopes: true,
+        conditionSets: [{ conditions: [{ property: '$.Metadata.Severity', value: 'High', operator: 'Equals' }] }],
+        ownerSource: { type: 'ByTag', value: 'owner' },
+        governanceEmailNotification: { disableManagerEmailNotification: false, disableOwnerEmailNotification: false },
+      },
+    },
+    {
+      scope: `/subscriptions/${prd}`,
+      name: stableGuid('governance-rule', 'key-vaults-to-frank'),
+      createdOn: '2025-05-09T13:40:00.0000000Z',
+      properties: {
+        displayName: 'Key Vault findings to Frank Osei',
+        description: 'Key Vault recommendations in production, with a ServiceNow ticket.',
+        remediationTimeframe: '7.00:00:00',
+        isGracePeriod: false,
+        rulePriority: 200,
+        isDisabled: false,
+        ruleType: 'ServiceNow',
+        sourceResourceType: 'Assessments',
+        conditionSets: [{ conditions: [{ property: '$.AssessmentKey', value: JSON.stringify(kvKeys), operator: 'In' }] }],
+        ownerSource: { type: 'Manually', value: 'frank.osei@contoso.com' },
+        governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: false },
+      },
+    },
+    {
+      scope: `/subscriptions/${dev}`,
+      name: stableGuid('governance-rule', 'low-severity-backlog'),
+      createdOn: '2025-04-21T10:05:00.0000000Z',
+      properties: {
+        displayName: 'Low severity backlog (disabled)',
+        remediationTimeframe: '90.00:00:00',
+        isGracePeriod: true,
+        rulePriority: 300,
+        isDisabled: true,
+        ruleType: 'Integrated',
+        sourceResourceType: 'Assessments',
+        conditionSets: [{ conditions: [{ property: '$.Metadata.Severity', value: 'Low', operator: 'Equals' }] }],
+        ownerSource: { type: 'Manually', value: 'dave.kim@contoso.com' },
+        governanceEmailNotification: { disableManagerEmailNotification: true, disableOwnerEmailNotification: true },
+      },
+    },
+  ];
+}
+
 function builtInManagementGroups(): DatasetManagementGroup[] {
   return [
     { name: ROOT_MANAGEMENT_GROUP, displayName: 'Contoso' },
@@ -1062,6 +1193,11 @@ export function builtInDataset(seed = 20250601): DefenderDataset {
       }
     }
   });
+  // After the seeded loop: tags come from name hashes, so the rest of the data is what it was before they existed.
+  for (const r of resources) {
+    const env = envs[BUILTIN_SUBSCRIPTIONS.findIndex((s) => s.subscriptionId === r.subscriptionId)]!;
+    if (r.type !== SUB) r.tags = builtInResourceTags(r.id, env);
+  }
   const assessments: DatasetAssessment[] = [];
   for (const rec of BUILTIN_RECOMMENDATIONS) {
     for (const res of resources) {
@@ -1072,12 +1208,17 @@ export function builtInDataset(seed = 20250601): DefenderDataset {
   return {
     tenantId: TENANT_ID,
     managementGroups: builtInManagementGroups(),
-    subscriptions: BUILTIN_SUBSCRIPTIONS.map((s) => ({ ...s })),
+    subscriptions: BUILTIN_SUBSCRIPTIONS.map((s) => ({
+      ...s,
+      ...(SUBSCRIPTION_TAGS[s.subscriptionId] ? { tags: { ...SUBSCRIPTION_TAGS[s.subscriptionId] } } : {}),
+    })),
     recommendations: BUILTIN_RECOMMENDATIONS.map((r) => ({ ...r, categories: [...r.categories], threats: [...r.threats] })),
     resources,
     assessments,
     users: buildUsers(),
     roleAssignments: buildRoleAssignments(),
+    resourceGroups: builtInResourceGroups(),
+    governanceRules: builtInGovernanceRules(),
   };
 }
 

@@ -59,3 +59,34 @@ export function armIdParts(id: string): ArmIdParts | undefined {
   for (let i = 0; i < pairs.length; i += 2) types.push(pairs[i]!);
   return { subscriptionId, ...(resourceGroup !== undefined ? { resourceGroup } : {}), type: `${namespace}/${types.join('/')}`, name: pairs[pairs.length - 1]! };
 }
+
+/**
+ * `GovernanceRuleProperties` of governanceRules.json (2022-01-01-preview): the body the simulator
+ * serves for `Microsoft.Security/governanceRules`. Required there: displayName, rulePriority,
+ * ruleType, sourceResourceType, conditionSets, ownerSource.
+ */
+export interface GovernanceRuleProperties {
+  displayName: string;
+  description?: string;
+  /** `d.hh:mm:ss` (pattern `^[0-9]+\.[0-9]{2}:[0-9]{2}:[0-9]{2}$`). */
+  remediationTimeframe?: string;
+  isGracePeriod?: boolean;
+  /** 0–1000. */
+  rulePriority: number;
+  isDisabled?: boolean;
+  ruleType: 'Integrated' | 'ServiceNow';
+  sourceResourceType: 'Assessments';
+  excludedScopes?: string[];
+  /** OR between sets, AND within: `{ conditions: [{ property, value, operator: Equals | In }] }`. */
+  conditionSets: Array<{ conditions: Array<{ property: string; value: string; operator: 'Equals' | 'In' }> }>;
+  includeMemberScopes?: boolean;
+  ownerSource: { type: 'ByTag' | 'Manually'; value: string };
+  governanceEmailNotification?: { disableManagerEmailNotification?: boolean; disableOwnerEmailNotification?: boolean };
+}
+
+/** The api-version of governance assignments and governance rules (the only one in the specs). */
+export const GOVERNANCE_API_VERSION = '2022-01-01-preview';
+
+/** ARM types as Resource Graph's `resourcecontainers` table spells them. */
+export const SUBSCRIPTION_CONTAINER_TYPE = 'microsoft.resources/subscriptions';
+export const RESOURCE_GROUP_CONTAINER_TYPE = 'microsoft.resources/subscriptions/resourcegroups';

@@ -9,8 +9,23 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { assessmentIdFor, armIdParts, type AssessmentStatusCode } from './protocol.js';
-import { BUILTIN_ROLE_IDS, builtInDataset, type BuiltInRoleName, type DatasetAssessment, type DatasetRecommendation, type DefenderDataset } from './dataset.js';
+import {
+  assessmentIdFor,
+  armIdParts,
+  GOVERNANCE_API_VERSION,
+  RESOURCE_GROUP_CONTAINER_TYPE,
+  SUBSCRIPTION_CONTAINER_TYPE,
+  type AssessmentStatusCode,
+} from './protocol.js';
+import {
+  BUILTIN_ROLE_IDS,
+  builtInDataset,
+  type BuiltInRoleName,
+  type DatasetAssessment,
+  type DatasetGovernanceRule,
+  type DatasetRecommendation,
+  type DefenderDataset,
+} from './dataset.js';
 import {
   SimulatorState,
   type AssessmentTarget,
@@ -22,7 +37,7 @@ import {
 
 export const ARG_API_VERSIONS = ['2024-04-01', '2022-10-01', '2021-03-01'];
 export const ASSESSMENTS_API_VERSION = '2021-06-01';
-export const GOVERNANCE_API_VERSION = '2022-01-01-preview';
+export { GOVERNANCE_API_VERSION };
 export const ROLE_ASSIGNMENTS_API_VERSIONS = ['2022-04-01'];
 
 export type QuotaOption = 'off' | { limit: number; windowSeconds: number };
@@ -50,8 +65,8 @@ export interface ResultFaultSpec {
    * - `empty`: an empty answer, `totalRecords: 0`, indistinguishable from "nothing unhealthy".
    */
   kind: 'truncated' | 'short' | 'skipPage' | 'empty';
-  /** Which assessment queries it hits: the unhealthy query (sync), by id, changed since; default any of them. */
-  query?: 'unhealthy' | 'ids' | 'since' | 'any';
+  /** Which queries it hits: the assessment queries (unhealthy = sync, by id, changed since), the tag reads of governance rules; default any of them. */
+  query?: 'unhealthy' | 'ids' | 'since' | 'tags' | 'any';
 }
 
 export interface RequestLogEntry {
@@ -85,6 +100,8 @@ export interface DefenderSimulatorOptions {
   clients?: SimulatorClientCredentials[];
   /** Serve `/__control` over HTTP (sandbox); default true. */
   httpControl?: boolean;
+  /** Governance rules per page of a listing (then `nextLink`); default 50. */
+  governanceRulesPageSize?: number;
 }
 
 export const DEFAULT_SIMULATOR_CLIENT: SimulatorClientCredentials = { clientId: 'defender-bot', clientSecret: 'simulator-secret' };
@@ -114,6 +131,13 @@ export interface DefenderSimulatorControl {
   /** Clears both kinds of fault. */
   clearFaults(): void;
   listGovernanceAssignments(): StoredGovernanceAssignment[];
+  /** Defender's governance rules (all scopes). */
+  listGovernanceRules(): DatasetGovernanceRule[];
+  /** Adds (or replaces, by scope and name) a governance rule. */
+  addGovernanceRule(rule: DatasetGovernanceRule): void;
+  setGovernanceRulesPageSize(pageSize: number): void;
+  /** Replaces the tags of a resource, resource group or subscription id; false when it does not exist. */
+  setTags(id: string, tags: Record<string, string>): boolean;
   requestCount(filter?: { kind?: RequestLogEntry['kind']; method?: string; pathIncludes?: string; status?: number }): number;
   requests(): readonly RequestLogEntry[];
   resetRequestLog(): void;
@@ -220,7 +244,10 @@ type Classified =
   | { kind: 'assessments'; filter: 'unhealthy' }
   | { kind: 'assessments'; filter: 'ids'; ids: Set<string> }
   | { kind: 'assessments'; filter: 'since'; since: number }
-  | { kind: 'subscriptions'; ids?: Set<string> };
+  | { kind: 'subscriptions'; ids?: Set<string> }
+  | { kind: 'resourceTags'; ids: Set<string> }
+  | { kind: 'resourceGroupTags'; ids: Set<string> }
+  | { kind: 'subscriptionTags'; ids: Set<string> };
 
 function quotedList(q: string, after: RegExp): string[] | undefined {
   const m = after.exec(q);
@@ -234,6 +261,16 @@ function quotedList(q: string, after: RegExp): string[] | undefined {
 /** Recognises the query shapes our client sends by their markers (documented in the client). */
 export function classifyQuery(query: string): Classified | undefined {
   const q = query.toLowerCase();
+  // Tag reads for governance rules: `| project id, … tags …` over resources or resourcecontainers.
+  const projectsTags = /\|\s*project\s+id\b[^|]*\btags\b/.test(q);
+  if (projectsTags) {
+    const byId = quotedList(q, /\bid\s+in~?\s*\(/);
+    if (/^\s*resources\b/.test(q) && byId) return { kind: 'resourceTags', ids: new Set(byId) };
+    if (q.includes('resourcecontainers') && q.includes(`'${RESOURCE_GROUP_CONTAINER_TYPE}'`) && byId) return { kind: 'resourceGroupTags', ids: new Set(byId) };
+    const subs = quotedList(q, /subscriptionid\s+in~?\s*\(/);
+    if (q.includes('resourcecontainers') && q.includes(`'${SUBSCRIPTION_CONTAINER_TYPE}'`) && subs) return { kind: 'subscriptionTags', ids: new Set(subs) };
+    return undefined;
+  }
   if (q.includes('resourcecontainers') && q.includes("'microsoft.resources/subscriptions'")) {
     const ids = quotedList(q, /subscriptionid\s+in~?\s*\(/);
     return ids ? { kind: 'subscriptions', ids: new Set(ids) } : { kind: 'subscriptions' };
@@ -295,6 +332,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   const state = new SimulatorState(opts.dataset ?? builtInDataset(), clock);
   const clients = opts.clients ?? [DEFAULT_SIMULATOR_CLIENT];
   let pageSize = opts.pageSize ?? 1000;
+  let governanceRulesPageSize = opts.governanceRulesPageSize ?? 50;
   let quota: QuotaOption = opts.quota ?? { limit: 15, windowSeconds: 5 };
   let tokenLifetime = opts.tokenLifetimeSeconds ?? 3599;
   let window = { start: 0, used: 0 };
@@ -473,7 +511,31 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   const resultCache = new Map<string, { version: number; rows: Array<() => Record<string, unknown>> }>();
   const hiddenFromGraph = new Set<string>();
 
+  /** Tags as Resource Graph shows them: an object, or null when there are none. */
+  const tagsColumn = (tags: Record<string, string> | undefined) => (tags && Object.keys(tags).length > 0 ? { ...tags } : null);
+
   function computeRows(shape: Classified, inScope: (sub: string) => boolean): Array<() => Record<string, unknown>> {
+    if (shape.kind === 'resourceTags') {
+      return state
+        .tableResources()
+        .filter((r) => inScope(r.subscriptionId) && shape.ids.has(r.id.toLowerCase()))
+        .map((r) => () => ({ id: r.id, tags: tagsColumn(r.tags), resourceGroup: (r.resourceGroup ?? '').toLowerCase(), subscriptionId: r.subscriptionId }));
+    }
+    if (shape.kind === 'resourceGroupTags') {
+      return state
+        .resourceGroups()
+        .map((g) => ({ ...g, id: `/subscriptions/${g.subscriptionId}/resourceGroups/${g.name}` }))
+        .filter((g) => inScope(g.subscriptionId) && shape.ids.has(g.id.toLowerCase()))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map((g) => () => ({ id: g.id, name: g.name, tags: tagsColumn(g.tags), subscriptionId: g.subscriptionId }));
+    }
+    if (shape.kind === 'subscriptionTags') {
+      return state.subscriptions
+        .filter((s) => inScope(s.subscriptionId) && shape.ids.has(s.subscriptionId.toLowerCase()))
+        .map((s) => ({ s, id: `/subscriptions/${s.subscriptionId}` }))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map(({ s, id }) => () => ({ id, subscriptionId: s.subscriptionId, tags: tagsColumn(s.tags) }));
+    }
     if (shape.kind === 'subscriptions') {
       return state.subscriptions
         .filter((s) => inScope(s.subscriptionId) && (!shape.ids || shape.ids.has(s.subscriptionId.toLowerCase())))
@@ -560,7 +622,12 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     }
     const size = Math.min(body.options?.$top ?? 1000, pageSize);
     const token = (o: number) => Buffer.from(JSON.stringify({ o, h: hash } satisfies SkipToken)).toString('base64url');
-    const fault = shape.kind === 'assessments' ? takeResultFault(shape.filter) : undefined;
+    const fault =
+      shape.kind === 'assessments'
+        ? takeResultFault(shape.filter)
+        : shape.kind === 'resourceTags' || shape.kind === 'resourceGroupTags' || shape.kind === 'subscriptionTags'
+          ? takeResultFault('tags')
+          : undefined;
     if (fault === 'empty') return { body: { totalRecords: 0, count: 0, resultTruncated: 'false', facets: [], data: [] }, headers };
     if (fault === 'truncated' || fault === 'short') {
       const remaining = rows.length - offset;
@@ -584,7 +651,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     return { body: response, headers };
   }
 
-  function takeResultFault(filter: 'unhealthy' | 'ids' | 'since'): ResultFaultSpec['kind'] | undefined {
+  function takeResultFault(filter: 'unhealthy' | 'ids' | 'since' | 'tags'): ResultFaultSpec['kind'] | undefined {
     const f = resultFaults.find((x) => x.remaining > 0 && (x.query === undefined || x.query === 'any' || x.query === filter));
     if (!f) return undefined;
     f.remaining--;
@@ -687,6 +754,64 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       default:
         throw armError(405, 'MethodNotAllowed', 'The requested method is not allowed.');
     }
+  }
+
+  function governanceRuleResponse(g: DatasetGovernanceRule): Record<string, unknown> {
+    const author = state.users[0]?.id ?? '00000000-0000-0000-0000-000000000000';
+    return {
+      id: `${g.scope}/providers/Microsoft.Security/governanceRules/${g.name}`,
+      name: g.name,
+      type: 'Microsoft.Security/governanceRules',
+      properties: {
+        tenantId: state.tenantId,
+        ...structuredClone(g.properties),
+        metadata: { createdBy: author, createdOn: g.createdOn, updatedBy: author, updatedOn: g.createdOn },
+      },
+    };
+  }
+
+  /**
+   * GovernanceRule_List / ManagementGroupGovernanceRule_List (and the single GETs): the rules
+   * defined at exactly that scope, paged with `nextLink` (x-ms-pageable). Read-only: the bot never
+   * writes Defender's rules.
+   */
+  function handleGovernanceRules(req: http.IncomingMessage, url: URL, scope: string, ruleId: string | undefined): { status: number; body: unknown } {
+    requireApiVersion(url, [GOVERNANCE_API_VERSION]);
+    if (req.method !== 'GET') throw armError(405, 'MethodNotAllowed', 'The simulator serves governance rules read-only.');
+    if (!state.scopeChain(scope)) {
+      const sub = /^\/subscriptions\/([^/]+)$/i.exec(scope);
+      if (sub) throw armError(404, 'SubscriptionNotFound', `The subscription '${sub[1]}' could not be found.`);
+      throw armError(404, 'ManagementGroupNotFound', `The management group '${scope.split('/').pop()}' could not be found.`);
+    }
+    const rules = state.governanceRulesAt(scope);
+    if (ruleId !== undefined) {
+      const rule = rules.find((g) => g.name.toLowerCase() === ruleId.toLowerCase());
+      if (!rule) throw armError(404, 'NotFound', `Governance rule '${ruleId}' was not found.`);
+      return { status: 200, body: governanceRuleResponse(rule) };
+    }
+    let offset = 0;
+    const skip = url.searchParams.get('$skipToken');
+    if (skip !== null) {
+      let token: { o?: unknown; s?: unknown } | undefined;
+      try {
+        token = JSON.parse(Buffer.from(skip, 'base64url').toString('utf8')) as { o?: unknown; s?: unknown };
+      } catch {
+        token = undefined;
+      }
+      if (!token || typeof token.o !== 'number' || token.s !== scope.toLowerCase())
+        throw armError(400, 'InvalidSkipToken', 'The skip token is invalid for this scope.');
+      offset = token.o;
+    }
+    const page = rules.slice(offset, offset + governanceRulesPageSize);
+    const next = offset + page.length;
+    const body: Record<string, unknown> = { value: page.map(governanceRuleResponse) };
+    if (next < rules.length) {
+      const link = new URL(`http://${req.headers.host ?? '127.0.0.1'}${url.pathname}`);
+      link.searchParams.set('api-version', GOVERNANCE_API_VERSION);
+      link.searchParams.set('$skipToken', Buffer.from(JSON.stringify({ o: next, s: scope.toLowerCase() })).toString('base64url'));
+      body.nextLink = link.toString();
+    }
+    return { status: 200, body };
   }
 
   /**
@@ -826,6 +951,17 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       resultFaults.length = 0;
     },
     listGovernanceAssignments: () => [...state.governance.values()].map((g) => structuredClone(g)),
+    listGovernanceRules: () => state.governanceRules.map((g) => structuredClone(g)),
+    addGovernanceRule: (rule) => state.addGovernanceRule(rule),
+    setGovernanceRulesPageSize: (n) => {
+      if (!Number.isInteger(n) || n < 1) throw new Error('page size must be a positive integer');
+      governanceRulesPageSize = n;
+    },
+    setTags: (id, tags) => {
+      const ok = state.setTags(id, tags);
+      resultCache.clear();
+      return ok;
+    },
     requestCount: (f) =>
       requestLog.filter(
         (r) =>
@@ -864,6 +1000,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     addUnhealthyAssessments: z.object({ items: z.array(z.object({ resourceId: z.string(), assessmentKey: z.string(), location: z.string().optional() })) }),
     setQuota: z.object({ quota: z.union([z.literal('off'), z.object({ limit: z.number().int().min(0), windowSeconds: z.number().positive() })]) }),
     setPageSize: z.object({ pageSize: z.number().int() }),
+    setTags: z.object({ id: z.string().min(1), tags: z.record(z.string(), z.string()) }),
     injectFaults: z.object({
       count: z.number().int().min(1),
       status: z.number().int(),
@@ -873,7 +1010,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     injectResultFault: z.object({
       count: z.number().int().min(1),
       kind: z.enum(['truncated', 'short', 'skipPage', 'empty']),
-      query: z.enum(['unhealthy', 'ids', 'since', 'any']).optional(),
+      query: z.enum(['unhealthy', 'ids', 'since', 'tags', 'any']).optional(),
     }),
   };
 
@@ -881,6 +1018,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     const op = path.slice('/__control/'.length);
     if (req.method === 'GET') {
       if (op === 'governanceAssignments') return { value: control.listGovernanceAssignments() };
+      if (op === 'governanceRules') return { value: control.listGovernanceRules() };
       if (op === 'requests') return { count: requestLog.length, value: requestLog };
       if (op === 'assessments') return { value: control.listAssessments() };
       throw armError(404, 'NotFound', `unknown control resource ${op}`);
@@ -938,6 +1076,11 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
         control.injectResultFault(b.data);
         return { ok: true };
       }
+      case 'setTags': {
+        const b = ControlBodies.setTags.safeParse(raw);
+        if (!b.success) throw bad(b.error);
+        return { updated: control.setTags(b.data.id, b.data.tags) };
+      }
       case 'clearFaults':
         control.clearFaults();
         return { ok: true };
@@ -956,6 +1099,8 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
   const ROLES_RE =
     /^((?:\/subscriptions\/[^/]+(?:\/resourceGroups\/[^/]+)?)|(?:\/providers\/Microsoft\.Management\/managementGroups\/[^/]+))?\/providers\/Microsoft\.Authorization\/roleAssignments$/i;
   const TOKEN_RE = /^\/([^/]+)\/oauth2\/v2\.0\/token$/i;
+  const GOV_RULES_RE =
+    /^(\/subscriptions\/[^/]+|\/providers\/Microsoft\.Management\/managementGroups\/[^/]+)\/providers\/Microsoft\.Security\/governanceRules(?:\/([^/]+))?$/i;
 
   function kindOf(path: string): RequestLogEntry['kind'] {
     if (path.startsWith('/__control')) return 'control';
@@ -993,7 +1138,9 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       const r = await handleResourceGraph(req, url);
       return { status: 200, body: r.body, headers: r.headers };
     }
-    let m = GOV_RE.exec(path);
+    let m = GOV_RULES_RE.exec(path);
+    if (m) return handleGovernanceRules(req, url, m[1]!, m[2] === undefined ? undefined : decodeURIComponent(m[2]));
+    m = GOV_RE.exec(path);
     if (m) return handleGovernance(req, url, m[1]!, m[2]!, m[3]);
     m = ASSESSMENT_RE.exec(path);
     if (m && method === 'GET') {

@@ -4,7 +4,15 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { assessmentIdFor, armIdParts, type AssessmentStatusCode } from './protocol.js';
-import type { DatasetAssessment, DatasetRecommendation, DatasetResource, DatasetRoleAssignment, DatasetUser, DefenderDataset } from './dataset.js';
+import type {
+  DatasetAssessment,
+  DatasetGovernanceRule,
+  DatasetRecommendation,
+  DatasetResource,
+  DatasetRoleAssignment,
+  DatasetUser,
+  DefenderDataset,
+} from './dataset.js';
 
 export interface AssessmentTarget {
   /** Full ARM id of the resource (case-insensitive). */
@@ -52,6 +60,13 @@ export interface AssessmentView {
 
 const lc = (s: string) => s.toLowerCase();
 
+/** A resource group as Resource Graph's `resourcecontainers` holds it. */
+export interface ResourceGroupView {
+  subscriptionId: string;
+  name: string;
+  tags: Record<string, string>;
+}
+
 export class SimulatorState {
   readonly tenantId: string;
   readonly managementGroups: DefenderDataset['managementGroups'];
@@ -66,6 +81,9 @@ export class SimulatorState {
   /** Bumped on every mutation, so the server can cache query results between pages. */
   version = 0;
   readonly governance = new Map<string, StoredGovernanceAssignment>();
+  /** Defender's governance rules, in the order they were defined. */
+  readonly governanceRules: DatasetGovernanceRule[];
+  private readonly groupTags = new Map<string, Record<string, string>>();
 
   constructor(
     dataset: DefenderDataset,
@@ -77,7 +95,9 @@ export class SimulatorState {
     this.users = dataset.users.map((u) => ({ ...u }));
     this.roleAssignments = dataset.roleAssignments.map((r) => ({ ...r }));
     for (const r of dataset.recommendations) this.recommendations.set(lc(r.key), r);
-    for (const r of dataset.resources) this.resources.set(lc(r.id), r);
+    for (const r of dataset.resources) this.resources.set(lc(r.id), { ...r, ...(r.tags ? { tags: { ...r.tags } } : {}) });
+    for (const g of dataset.resourceGroups ?? []) this.groupTags.set(lc(`${g.subscriptionId}/${g.name}`), { ...g.tags });
+    this.governanceRules = (dataset.governanceRules ?? []).map((g) => structuredClone(g));
     for (const a of dataset.assessments) {
       const id = assessmentIdFor(a.resourceId, a.key);
       this.assessments.set(lc(id), { ...a, id });
@@ -94,6 +114,67 @@ export class SimulatorState {
 
   resource(id: string): DatasetResource | undefined {
     return this.resources.get(lc(id));
+  }
+
+  /** What Resource Graph's `resources` table holds: every resource but the subscriptions, sorted by id. */
+  tableResources(): DatasetResource[] {
+    return [...this.resources.values()]
+      .filter((r) => lc(r.type) !== 'microsoft.resources/subscriptions')
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Resource groups: those resources live in, and those the dataset gave tags. */
+  resourceGroups(): ResourceGroupView[] {
+    const out = new Map<string, ResourceGroupView>();
+    for (const r of this.resources.values()) {
+      if (!r.resourceGroup) continue;
+      const k = lc(`${r.subscriptionId}/${r.resourceGroup}`);
+      if (!out.has(k)) out.set(k, { subscriptionId: r.subscriptionId, name: r.resourceGroup, tags: {} });
+    }
+    for (const [k, tags] of this.groupTags) {
+      const [subscriptionId, name] = k.split('/') as [string, string];
+      const sub = this.subscriptions.find((s) => lc(s.subscriptionId) === subscriptionId);
+      const existing = out.get(k);
+      if (existing) existing.tags = { ...tags };
+      else if (sub) out.set(k, { subscriptionId: sub.subscriptionId, name, tags: { ...tags } });
+    }
+    return [...out.values()];
+  }
+
+  /** Replaces the tags of a resource, a resource group (`/subscriptions/{id}/resourceGroups/{name}`) or a subscription; false when there is none. */
+  setTags(id: string, tags: Record<string, string>): boolean {
+    const key = lc(id.replace(/\/+$/, ''));
+    const sub = /^\/subscriptions\/([^/]+)$/.exec(key);
+    const group = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)$/.exec(key);
+    this.version++;
+    if (sub) {
+      const s = this.subscriptions.find((x) => lc(x.subscriptionId) === sub[1]);
+      if (!s) return false;
+      s.tags = { ...tags };
+      return true;
+    }
+    if (group) {
+      if (!this.subscriptions.some((x) => lc(x.subscriptionId) === group[1])) return false;
+      this.groupTags.set(`${group[1]}/${group[2]}`, { ...tags });
+      return true;
+    }
+    const r = this.resources.get(key);
+    if (!r) return false;
+    this.resources.set(key, { ...r, tags: { ...tags } });
+    return true;
+  }
+
+  /** The governance rules defined at exactly this scope, by priority. */
+  governanceRulesAt(scope: string): DatasetGovernanceRule[] {
+    const s = lc(scope.replace(/\/+$/, ''));
+    return this.governanceRules.filter((g) => lc(g.scope) === s).sort((a, b) => a.properties.rulePriority - b.properties.rulePriority);
+  }
+
+  addGovernanceRule(rule: DatasetGovernanceRule): void {
+    const i = this.governanceRules.findIndex((g) => lc(g.scope) === lc(rule.scope) && lc(g.name) === lc(rule.name));
+    if (i >= 0) this.governanceRules.splice(i, 1, structuredClone(rule));
+    else this.governanceRules.push(structuredClone(rule));
+    this.version++;
   }
 
   assessment(assessmentId: string): (DatasetAssessment & { id: string }) | undefined {

@@ -8,6 +8,8 @@ import { startDefenderSimulator } from '../../sandbox/defender/index.js';
 import { generateDataset } from '../../sandbox/defender/dataset.js';
 import { rawFetch, runSync, syncPasses } from '../../bench/sync.js';
 import { runReminders } from '../../bench/reminders.js';
+import { generateRulesInput, rulesStep, runRules } from '../../bench/rules.js';
+import { diffRecommendations, groupRecommendations } from '../../core/recommendations.js';
 import { runMessages } from '../../bench/messages.js';
 import { runResolution } from '../../bench/resolution.js';
 import { runStore } from '../../bench/store.js';
@@ -65,6 +67,37 @@ describe('sync benchmark', () => {
     for (const r of byFigure(rows, /no-change pass (cards sent|store writes)/)) expect(r).toMatchObject({ value: 0, met: true });
     expect(byFigure(rows, /time per row/).map((r) => r.target)).toEqual(['', '≤ 1.2× baseline', '≤ 1.2× baseline']);
   }, 60_000);
+});
+
+describe('rules benchmark', () => {
+  it('measures the rules step of one sync in a fresh process, next to the pass grouping the same rows', async () => {
+    const rows = await runRules(ctx(0.02));
+    expect(rows.map((r) => r.figure)).toEqual([
+      expect.stringMatching(/^rules 200 new findings × 20 rules: evaluate one sync, cap 50 per rule \(CPU, vs the pass grouping the same rows\)$/),
+      expect.stringMatching(/^rules 200 new findings × 20 rules: every ticket confirmed, \d+ assignment rows \(CPU, vs the same\)$/),
+    ]);
+    expect(rows.every(measured)).toBe(true);
+    expect(rows.map((r) => r.target)).toEqual(['≤ 1,000 ms', '≤ 1,000 ms']);
+  }, 30_000);
+
+  it('its input exercises every path: tags asked once per resource, tickets paused by the cap, owners missing', () => {
+    const input = generateRulesInput(10_000);
+    expect(input.rules).toHaveLength(20);
+    expect(input.rules.filter((r) => !r.enabled)).toHaveLength(2);
+    const recs = groupRecommendations(input.rows, new Date('2026-11-30T09:00:00Z'));
+    expect(diffRecommendations([], recs, new Date()).added).toHaveLength(recs.size);
+    const capped = rulesStep(input, recs, false);
+    const all = rulesStep(input, recs, true);
+    expect(capped.findings).toBe(10_000);
+    expect(capped.tagsAsked).toBeGreaterThan(0);
+    // 4 findings per resource: tags are asked per resource.
+    expect(capped.tagsAsked).toBeLessThanOrEqual(2_500);
+    expect(capped.paused).toBeGreaterThan(0);
+    expect(capped.needsOwner).toBeGreaterThan(0);
+    expect(all.paused).toBe(0);
+    expect(all.tickets).toBe(capped.tickets + capped.paused);
+    expect(all.assignments).toBeGreaterThan(capped.assignments);
+  });
 });
 
 describe('reminders benchmark', () => {

@@ -12,6 +12,7 @@ export const SPEC = {
   assessments: 'security/resource-manager/Microsoft.Security/stable/2021-06-01/assessments.json',
   assessmentMetadata: 'security/resource-manager/Microsoft.Security/stable/2021-06-01/assessmentMetadata.json',
   governanceAssignments: 'security/resource-manager/Microsoft.Security/preview/2022-01-01-preview/governanceAssignments.json',
+  governanceRules: 'security/resource-manager/Microsoft.Security/preview/2022-01-01-preview/governanceRules.json',
 } as const;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

@@ -11,12 +11,15 @@ import { ManualClock, MINUTE_MS } from '../../core/clock.js';
 import {
   assignmentSchema,
   LIVE_ASSIGNMENT_STATUSES,
+  ruleSchema,
   type Assignment,
   type AuditEntry,
   type Conversation,
   type Integration,
   type PostedCard,
   type Recommendation,
+  type Rule,
+  type RuleInput,
 } from '../../core/model.js';
 import { InvalidRowError, StoreConstraintError, type Locks, type Store } from '../../app/ports.js';
 
@@ -151,6 +154,23 @@ function aCard(conversationId: string, recommendationKey: string, over: Partial<
 
 function anEntry(target: string, action: string, over: Partial<AuditEntry> = {}): AuditEntry {
   return { at: T0, actor: 'alice', action, target, details: {}, ...over };
+}
+
+export function aRule(id: string, over: Partial<RuleInput> = {}): Rule {
+  return ruleSchema.parse({
+    id,
+    name: `Rule ${id}`,
+    priority: 100,
+    scope: '/providers/Microsoft.Management/managementGroups/mg-contoso',
+    owner: { kind: 'tag', tags: ['owner'] },
+    integrationId: 'int-1',
+    dueInDays: 14,
+    createdBy: { id: 'admin' },
+    createdAt: T0,
+    updatedBy: { id: 'admin' },
+    updatedAt: T0,
+    ...over,
+  });
 }
 
 const ids = (rows: ReadonlyArray<{ id: string }>) => rows.map((r) => r.id);
@@ -531,6 +551,79 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         await store.meta.set('watermark', '2026-11-27T00:00:00.000Z');
         expect(await store.meta.get('watermark')).toBe('2026-11-27T00:00:00.000Z');
         expect(await store.meta.get('constructor')).toBeUndefined();
+      });
+    });
+
+    // ---------------------------------------------------------------- governance rules
+
+    describe('rules', () => {
+      it('get, findByName (any case), list in first-stored order, upsert (insert and replace in place), remove', async () => {
+        expect(await store.rules.get('r1')).toBeUndefined();
+        await store.rules.upsert(aRule('r1', { name: 'High to owners' }));
+        await store.rules.upsert(aRule('r2', { name: 'Key vaults' }));
+        await store.rules.upsert({ ...(await store.rules.get('r1'))!, enabled: true, stats: { matched: 3, assigned: 2, needsOwner: 1, lastRunAt: T0 } });
+        expect(await store.rules.get('r1')).toMatchObject({ name: 'High to owners', enabled: true, stats: { matched: 3, assigned: 2, needsOwner: 1 } });
+        expect((await store.rules.findByName('  key VAULTS'.trim()))?.id).toBe('r2');
+        expect(await store.rules.findByName('nobody')).toBeUndefined();
+        expect(ids(await store.rules.list())).toEqual(['r1', 'r2']);
+        expect(await store.rules.remove('r1')).toBe(true);
+        expect(await store.rules.remove('r1')).toBe(false);
+        expect(await store.rules.findByName('High to owners')).toBeUndefined();
+        expect(ids(await store.rules.list())).toEqual(['r2']);
+      });
+
+      it('names are unique whatever their case: a second one is refused and nothing of it is written; a rename frees the old name', async () => {
+        await store.rules.upsert(aRule('r1', { name: 'Critical' }));
+        await expect(store.rules.upsert(aRule('r2', { name: 'CRITICAL' }))).rejects.toBeInstanceOf(StoreConstraintError);
+        expect(await store.rules.get('r2')).toBeUndefined();
+        await store.rules.upsert({ ...(await store.rules.get('r1'))!, name: 'critical' });
+        await store.rules.upsert({ ...(await store.rules.get('r1'))!, name: 'Renamed' });
+        await store.rules.upsert(aRule('r2', { name: 'Critical' }));
+        expect((await store.rules.findByName('critical'))?.id).toBe('r2');
+        expect((await store.rules.findByName('renamed'))?.id).toBe('r1');
+        // Inside one transaction a rename and a new rule with the old name go together.
+        await store.transaction(async (tx) => {
+          await tx.rules.upsert({ ...(await tx.rules.get('r2'))!, name: 'Was critical' });
+          await tx.rules.upsert(aRule('r3', { name: 'Critical' }));
+        });
+        expect(ids(await store.rules.list())).toEqual(['r1', 'r2', 'r3']);
+        expect((await store.rules.findByName('critical'))?.id).toBe('r3');
+      });
+
+      it('refuses an invalid row; rows are frozen snapshots', async () => {
+        const bad = { ...aRule('r1'), priority: 0 };
+        await expect(store.rules.upsert(bad)).rejects.toBeInstanceOf(InvalidRowError);
+        await expect(store.rules.upsert({ ...aRule('r1'), scope: '/somewhere' })).rejects.toThrow(/rules row: scope/);
+        expect(await store.rules.list()).toEqual([]);
+        const rule = aRule('r1');
+        await store.rules.upsert(rule);
+        rule.name = 'changed after the write';
+        const read = (await store.rules.get('r1'))!;
+        expect(read.name).toBe('Rule r1');
+        expect(() => {
+          (read as { name: string }).name = 'x';
+        }).toThrow();
+      });
+
+      it('in a transaction: read-your-writes, all or nothing, and a name another writer stored first fails the commit', async () => {
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.rules.upsert(aRule('r1', { name: 'Mine' }));
+            expect((await tx.rules.findByName('mine'))?.id).toBe('r1');
+            expect(await store.rules.get('r1')).toBeUndefined();
+            throw new Error('rolled back');
+          }),
+        ).rejects.toThrow('rolled back');
+        expect(await store.rules.list()).toEqual([]);
+
+        const err = await store
+          .transaction(async (tx) => {
+            await tx.rules.upsert(aRule('r1', { name: 'Shared name' }));
+            await store.rules.upsert(aRule('r2', { name: 'shared NAME' }));
+          })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreConstraintError);
+        expect(ids(await store.rules.list())).toEqual(['r2']);
       });
     });
 
@@ -1013,6 +1106,16 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
 
     if (options.durable) {
       describe('durability', () => {
+        it('rules are there after a reopen, with their name lookup and uniqueness', async () => {
+          await store.rules.upsert(aRule('r1', { name: 'First', paused: { since: T0, waiting: 12 } }));
+          await store.rules.upsert(aRule('r2', { name: 'Second', owner: { kind: 'fixed', email: 'frank@contoso.com' } }));
+          store = await handle.reopen!();
+          expect(ids(await store.rules.list())).toEqual(['r1', 'r2']);
+          expect(await store.rules.findByName('FIRST')).toMatchObject({ id: 'r1', paused: { since: T0, waiting: 12 } });
+          expect((await store.rules.get('r2'))?.owner).toEqual({ kind: 'fixed', email: 'frank@contoso.com' });
+          await expect(store.rules.upsert(aRule('r3', { name: 'second' }))).rejects.toBeInstanceOf(StoreConstraintError);
+        });
+
         it('everything written is there after a reopen, in the same order, with working lookups', async () => {
           const a = anAssignment({ key: 'k1', owner: 'Bob@Contoso.com', batchId: 'b1' });
           const b = anAssignment({ key: 'k2', status: 'resolved', batchId: 'b1' });

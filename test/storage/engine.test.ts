@@ -113,17 +113,31 @@ describe('embedded stores', () => {
     expect(await reader.audit.list()).toEqual([]);
   });
 
-  it('migrate a version 1 file (no work queue) to version 2, keeping the version 1 file as the backup', async () => {
+  it('migrate a version 1 file (no work queue) to the current version, keeping the version 1 file as the backup', async () => {
     const file = tmp();
-    const { work: _work, ...v1 } = { ...emptyDatabase(), version: 1 };
+    const { work: _work, rules: _rules, ...v1 } = { ...emptyDatabase(), version: 1 };
     v1.conversations = { c1: aConversation('c1') };
     writeFileSync(file, JSON.stringify(v1));
     const store = await openLowdbStore({ file, clock, logger: silentLogger });
-    expect(SCHEMA_VERSION).toBe(2);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 2, work: {}, conversations: { c1: { id: 'c1' } } });
+    expect(SCHEMA_VERSION).toBe(3);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 3, work: {}, rules: {}, conversations: { c1: { id: 'c1' } } });
     expect(JSON.parse(readFileSync(`${file}.bak`, 'utf8'))).toMatchObject({ version: 1 });
     await store.work.enqueue([{ kind: 'ticket', key: 'k', payload: {} }]);
     expect(await store.work.list()).toHaveLength(1);
+    await store.close();
+  });
+
+  it('migrate a version 2 file (no rules) to version 3: everything kept, an empty rules table, the version 2 file as the backup', async () => {
+    const file = tmp();
+    const { rules: _rules, ...v2 } = { ...emptyDatabase(), version: 2 };
+    v2.conversations = { c1: aConversation('c1') };
+    v2.meta = { watermark: 'w' };
+    writeFileSync(file, JSON.stringify(v2));
+    const store = await openLowdbStore({ file, clock, logger: silentLogger });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 3, rules: {}, meta: { watermark: 'w' }, conversations: { c1: { id: 'c1' } } });
+    expect(JSON.parse(readFileSync(`${file}.bak`, 'utf8'))).toMatchObject({ version: 2 });
+    expect(await store.rules.list()).toEqual([]);
+    expect((await store.conversations.get('c1'))?.id).toBe('c1');
     await store.close();
   });
 });
