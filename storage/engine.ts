@@ -520,7 +520,7 @@ class Staging implements Access {
 
 // ------------------------------------------------------------------ rows
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);

@@ -21,6 +21,7 @@ import {
   recommendationsTable,
   recordset,
   remindersTable,
+  rulesTable,
   upsertSql,
   workTable,
   type TableDef,
@@ -42,6 +43,7 @@ export const TABLE_NOUNS: Record<keyof TableCounts, string> = {
   audit: 'audit entries',
   meta: 'meta values',
   work: 'work items',
+  rules: 'rules',
 };
 
 /** The copy did not start: the target or the source is not fit for it. Nothing was written. */
@@ -63,6 +65,7 @@ export function countsOf(data: Database): TableCounts {
     audit: data.audit.length,
     meta: Object.keys(data.meta).length,
     work: Object.keys(data.work).length,
+    rules: Object.keys(data.rules).length,
   };
 }
 
@@ -94,6 +97,10 @@ function sourceProblems(data: Database): string[] {
   for (const i of Object.values(data.integrations)) if (!i.removedAt) names.set(i.name.toLowerCase(), (names.get(i.name.toLowerCase()) ?? 0) + 1);
   const twice = [...names].filter(([, n]) => n > 1).map(([name]) => name);
   if (twice.length > 0) problems.push(`more than one active integration is named ${twice.map((n) => `"${n}"`).join(', ')}; remove or rename all but one`);
+  const ruleNames = new Map<string, number>();
+  for (const r of Object.values(data.rules)) ruleNames.set(r.name.toLowerCase(), (ruleNames.get(r.name.toLowerCase()) ?? 0) + 1);
+  const sameName = [...ruleNames].filter(([, n]) => n > 1).map(([name]) => name);
+  if (sameName.length > 0) problems.push(`more than one rule is named ${sameName.map((n) => `"${n}"`).join(', ')}; rename all but one`);
   return problems;
 }
 
@@ -140,6 +147,7 @@ export async function copyIntoPostgres(data: Database, connectionString: string,
         await insertAll(client, remindersTable, Object.values(data.reminders), insertSql(remindersTable));
         await insertAll(client, auditTable, data.audit, insertSql(auditTable));
         await insertAll(client, workTable, Object.values(data.work));
+        await insertAll(client, rulesTable, Object.values(data.rules));
         const meta = Object.entries(data.meta);
         if (meta.length > 0) {
           await client.query('INSERT INTO meta (key, value) SELECT * FROM unnest($1::text[], $2::text[])', [meta.map(([k]) => k), meta.map(([, v]) => v)]);

@@ -1,7 +1,7 @@
 /**
  * The Store port on PostgreSQL (node-postgres): the shared store of several bot processes.
  *
- * - Rows: typed key columns plus `doc`, the whole row, validated with its core/model.ts schema
+ * - Rows: typed key columns plus `doc`, the whole row as JSON, validated with its core/model.ts schema
  *   when written and again when read (storage/postgres/tables.ts).
  * - Constraints live in the database, so they hold across processes: one live assignment per
  *   key, one active integration per name, one reminder per key, one work item per kind+key. A
@@ -30,6 +30,7 @@ import {
   type PostedCard,
   type Recommendation,
   type ReminderSent,
+  type Rule,
   type WorkItem,
 } from '../../core/model.js';
 import {
@@ -60,6 +61,7 @@ import {
   recommendationsTable,
   recordset,
   remindersTable,
+  rulesTable,
   upsertSql,
   workTable,
   type TableDef,
@@ -112,6 +114,7 @@ const CONSTRAINTS: Record<string, string> = {
   assignments_live_key: 'a live assignment exists already for this key; at most one is allowed',
   assignments_pkey: 'an assignment with this id exists already',
   integrations_active_name: 'an active integration with this name exists already',
+  rules_name: 'a rule with this name exists already (names are compared case-insensitively)',
   work_kind_key: 'a work item with this kind and key exists already',
 };
 
@@ -550,8 +553,9 @@ function repositories(ctx: Ctx): StoreTx {
         w.eq('target', target);
         w.any('action', q.actions);
         w.eq('actor', q.actor);
-        for (const [k, v] of Object.entries(q.details ?? {})) w.add(`doc->'details'->${w.param(k)} = ${w.param(JSON.stringify(v))}::jsonb`);
-        for (const k of q.detailKeys ?? []) w.add(`doc->'details' ? ${w.param(k)}`);
+        // Only the entries of one target get here (audit_target): casting their details is cheap.
+        for (const [k, v] of Object.entries(q.details ?? {})) w.add(`(doc->'details')::jsonb->${w.param(k)} = ${w.param(JSON.stringify(v))}::jsonb`);
+        for (const k of q.detailKeys ?? []) w.add(`(doc->'details')::jsonb ? ${w.param(k)}`);
         return ctx.op(async (query) => docs(auditTable, await query<DocRow>(`SELECT doc FROM audit ${w} ORDER BY id DESC LIMIT 1`, w.params))[0]);
       },
     },
@@ -566,6 +570,28 @@ function repositories(ctx: Ctx): StoreTx {
       },
     },
     work,
+    rules: {
+      get: (id) => getBy(rulesTable, 'id = $1', [id]),
+      findByName: (name) => getBy(rulesTable, 'name_lc = $1', [lc(name)]),
+      list: () => ctx.op(async (query) => docs(rulesTable, await query<DocRow>('SELECT doc FROM rules ORDER BY seq'))),
+      upsert: async (rule: Rule) => {
+        const row = validRow('rules', rulesTable.schema, rule);
+        await ctx.op(
+          async (query, changed) => {
+            await upsert(query, rulesTable, [row]);
+            changed();
+          },
+          { mayFail: true },
+        );
+      },
+      remove: (id) =>
+        ctx.op(async (query, changed) => {
+          const { rowCount } = await query('DELETE FROM rules WHERE id = $1', [id]);
+          if (!rowCount) return false;
+          changed();
+          return true;
+        }),
+    },
   };
 }
 
@@ -625,12 +651,12 @@ function workQueue(ctx: Ctx): StoreTx['work'] {
             `INSERT INTO work AS t (id, kind, key, status, run_at, doc, seq)
              SELECT x.id, x.kind, x.key, x.status, x.run_at, x.doc, x.seq FROM (
                SELECT r.*, nextval('work_seq_seq') AS seq
-               FROM jsonb_to_recordset($1::jsonb) AS r(id text, kind text, key text, status text, run_at timestamptz, doc jsonb, ord integer)
+               FROM json_to_recordset($1::json) AS r(id text, kind text, key text, status text, run_at timestamptz, doc json, ord integer)
                ORDER BY r.ord
              ) x ORDER BY x.ord
              ON CONFLICT (kind, key) DO UPDATE SET status = EXCLUDED.status, run_at = EXCLUDED.run_at,
                lease_owner = NULL, lease_until = NULL, finished_at = NULL,
-               doc = EXCLUDED.doc || jsonb_build_object('id', t.id, 'createdAt', t.doc->'createdAt')
+               doc = (EXCLUDED.doc::jsonb || jsonb_build_object('id', t.id, 'createdAt', t.doc->'createdAt'))::json
              WHERE t.status IN ('done', 'failed')
              RETURNING t.doc`,
             [recordset(workTable, [...byKey.values()])],

@@ -13,6 +13,7 @@ import {
   postedCardSchema,
   recommendationSchema,
   reminderSentSchema,
+  ruleSchema,
   workItemSchema,
   type Assignment,
   type AuditEntry,
@@ -21,9 +22,11 @@ import {
   type PostedCard,
   type Recommendation,
   type ReminderSent,
+  type Rule,
   type WorkItem,
 } from '../../core/model.js';
 import { InvalidRowError } from '../../app/ports.js';
+import { deepFreeze } from '../engine.js';
 
 const lc = (s: string) => s.toLowerCase();
 const LIVE: ReadonlySet<string> = new Set(LIVE_ASSIGNMENT_STATUSES);
@@ -164,11 +167,33 @@ export const auditTable: TableDef<AuditEntry> = {
   ],
 };
 
+export const rulesTable: TableDef<Rule> = {
+  table: 'rules',
+  entity: 'rules',
+  schema: ruleSchema,
+  conflict: ['id'],
+  columns: [
+    ['id', 'text', (r) => r.id],
+    ['name_lc', 'text', (r) => lc(r.name)],
+  ],
+};
+
 /** The tables the store owns, in an order that copies and empties them safely. */
-export const ALL_TABLES = ['conversations', 'integrations', 'recommendations', 'posted_cards', 'assignments', 'reminders', 'audit', 'meta', 'work'] as const;
+export const ALL_TABLES = [
+  'conversations',
+  'integrations',
+  'recommendations',
+  'posted_cards',
+  'assignments',
+  'reminders',
+  'audit',
+  'meta',
+  'work',
+  'rules',
+] as const;
 
 /**
- * Rows as one JSON parameter for jsonb_to_recordset: a statement of any size, one round trip.
+ * Rows as one JSON parameter for json_to_recordset: a statement of any size, one round trip.
  * Each carries its key columns, the whole row as `doc`, its position and whether it goes late.
  */
 export function recordset<R>(def: TableDef<R>, rows: readonly R[]): string {
@@ -182,7 +207,7 @@ export function recordset<R>(def: TableDef<R>, rows: readonly R[]): string {
 }
 
 function recordType<R>(def: TableDef<R>): string {
-  return [...def.columns.map(([name, type]) => `${name} ${type}`), 'doc jsonb', 'ord integer', 'late boolean'].join(', ');
+  return [...def.columns.map(([name, type]) => `${name} ${type}`), 'doc json', 'ord integer', 'late boolean'].join(', ');
 }
 
 /**
@@ -196,7 +221,7 @@ export function upsertSql<R>(def: TableDef<R>): string {
   // seq follows `ord`; the outer sort then writes the late rows last.
   return `INSERT INTO ${def.table} AS t (${names.join(', ')}, doc, seq)
     SELECT ${names.map((n) => `x.${n}`).join(', ')}, x.doc, x.seq FROM (
-      SELECT r.*, nextval('${def.table}_seq_seq') AS seq FROM jsonb_to_recordset($1::jsonb) AS r(${recordType(def)}) ORDER BY r.ord
+      SELECT r.*, nextval('${def.table}_seq_seq') AS seq FROM json_to_recordset($1::json) AS r(${recordType(def)}) ORDER BY r.ord
     ) x ORDER BY x.late, x.ord
     ON CONFLICT (${def.conflict.join(', ')}) DO UPDATE SET ${updates}`;
 }
@@ -205,13 +230,17 @@ export function upsertSql<R>(def: TableDef<R>): string {
 export function insertSql<R>(def: TableDef<R>, onConflict = ''): string {
   const names = def.columns.map(([name]) => name);
   return `INSERT INTO ${def.table} (${names.join(', ')}, doc)
-    SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.doc FROM jsonb_to_recordset($1::jsonb) AS r(${recordType(def)}) ORDER BY r.ord ${onConflict}`;
+    SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.doc FROM json_to_recordset($1::json) AS r(${recordType(def)}) ORDER BY r.ord ${onConflict}`;
 }
 
-/** A stored row, checked against its schema: a row changed behind the store's back is refused, not passed on. */
+/**
+ * A stored row, checked against its schema: a row changed behind the store's back is refused, not
+ * passed on. Frozen, as the embedded stores hand rows out: code that changed a row in place would
+ * work on one store and throw on the other.
+ */
 export function readRow<R>(def: TableDef<R>, doc: unknown): R {
   const parsed = def.schema.safeParse(doc);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return deepFreeze(parsed.data);
   const id = doc && typeof doc === 'object' ? ((doc as Record<string, unknown>).id ?? (doc as Record<string, unknown>).key) : undefined;
   throw new InvalidRowError(
     def.entity,

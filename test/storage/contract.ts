@@ -605,7 +605,7 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         }).toThrow();
       });
 
-      it('in a transaction: read-your-writes, all or nothing, and a name another writer stored first fails the commit', async () => {
+      it('in a transaction: read-your-writes, all or nothing, and a name taken by another writer meanwhile: exactly one of them wins', async () => {
         await expect(
           store.transaction(async (tx) => {
             await tx.rules.upsert(aRule('r1', { name: 'Mine' }));
@@ -616,14 +616,29 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         ).rejects.toThrow('rolled back');
         expect(await store.rules.list()).toEqual([]);
 
-        const err = await store
-          .transaction(async (tx) => {
+        if (conflicts === 'at-commit') {
+          const err = await store
+            .transaction(async (tx) => {
+              await tx.rules.upsert(aRule('r1', { name: 'Shared name' }));
+              await store.rules.upsert(aRule('r2', { name: 'shared NAME' }));
+            })
+            .catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(StoreConstraintError);
+          expect(ids(await store.rules.list())).toEqual(['r2']);
+        } else {
+          // The other writer waits for the transaction's uncommitted name, then is refused.
+          let outside!: Promise<unknown>;
+          await store.transaction(async (tx) => {
             await tx.rules.upsert(aRule('r1', { name: 'Shared name' }));
-            await store.rules.upsert(aRule('r2', { name: 'shared NAME' }));
-          })
-          .catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(StoreConstraintError);
-        expect(ids(await store.rules.list())).toEqual(['r2']);
+            outside = store.rules.upsert(aRule('r2', { name: 'shared NAME' })).then(
+              () => 'written',
+              (e: unknown) => e,
+            );
+            await handle.untilSomeoneWaits!();
+          });
+          expect(await outside).toBeInstanceOf(StoreConstraintError);
+          expect(ids(await store.rules.list())).toEqual(['r1']);
+        }
       });
     });
 

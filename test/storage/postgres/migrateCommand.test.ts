@@ -16,7 +16,7 @@ import { openLowdbStore } from '../../../storage/lowdbStore.js';
 import { openPostgresStore } from '../../../storage/postgres/store.js';
 import { emptyDatabase } from '../../../storage/schema.js';
 import { SecretBox } from '../../../storage/secrets.js';
-import { aConversation, anAssignment } from '../contract.js';
+import { aConversation, anAssignment, aRule } from '../contract.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 
 const T0 = '2026-11-26T09:00:00.000Z';
@@ -124,6 +124,8 @@ async function writeSource(clock: ManualClock, assignments = 2_345): Promise<voi
       await tx.audit.append({ at: T0, actor: 'alice', action: `action-${i}`, target: `asg-${i % 4}`, details: { n: i, nested: { ok: true } } });
     await tx.meta.set('lastSyncAt', T0);
     await tx.meta.set('watermark', '2026-11-26T08:00:00.000Z');
+    await tx.rules.upsert(aRule('rule-1', { name: 'Critical to owners', enabled: true }));
+    await tx.rules.upsert(aRule('rule-2', { name: 'Key vaults', paused: { since: T0, waiting: 40 } }));
     await tx.work.enqueue([
       { kind: 'ticket', key: 'batch-1', payload: { ids: ['a', 'b'] } },
       { kind: 'ticket', key: 'batch-2', payload: { ids: ['c'] }, runAt: new Date(Date.parse(T0) + MINUTE_MS) },
@@ -148,6 +150,8 @@ async function everything(store: Store) {
     lastAudit: await store.audit.findLast('asg-1'),
     meta: [await store.meta.get('lastSyncAt'), await store.meta.get('watermark')],
     work: await store.work.list(),
+    rules: await store.rules.list(),
+    ruleByName: await store.rules.findByName('KEY VAULTS'),
   };
 }
 
@@ -164,7 +168,7 @@ describe('npm run cli -- store migrate --to postgres', () => {
     expect(code).toBe(0);
     const target = `postgres://${new URL(db.url).username}@${new URL(db.url).host}/${db.name}`;
     expect(out).toEqual([
-      `Copied ${file} into ${target}: 3 conversations, 2 integrations, 2 recommendations, 2 posted cards, 2345 assignments, 2 sent reminders, 30 audit entries, 2 meta values, 2 work items.`,
+      `Copied ${file} into ${target}: 3 conversations, 2 integrations, 2 recommendations, 2 posted cards, 2345 assignments, 2 sent reminders, 30 audit entries, 2 meta values, 2 work items, 2 rules.`,
       'Counts verified in PostgreSQL; db.json was not changed.',
       'Run the bot with DATABASE_URL set and the same SECRET_KEY (secrets were copied still encrypted).',
     ]);
@@ -231,6 +235,16 @@ describe('npm run cli -- store migrate --to postgres', () => {
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(/^Refused: the data file cannot go into PostgreSQL as it is: 1 key\(s\) have more than one live assignment \(e\.g\. k-dup: /);
     expect(await db.sql(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'assignments'`)).toEqual([{ n: 0 }]);
+
+    // Two rules whose names differ only in case (a file edited by hand): PostgreSQL's unique name would refuse them.
+    const twice = emptyDatabase();
+    twice.rules = { r1: aRule('r1', { name: 'Critical' }), r2: aRule('r2', { name: 'CRITICAL' }) };
+    writeFileSync(path.join(dataDir, 'db.json'), JSON.stringify(twice));
+    const named = await cli(['store', 'migrate', '--to', 'postgres']);
+    expect([named.code, named.err]).toEqual([
+      1,
+      ['Refused: the data file cannot go into PostgreSQL as it is: more than one rule is named "critical"; rename all but one.'],
+    ]);
   });
 
   it('refuses while the bot holds the data folder (exit 2), and says what is wrong with the words or the environment (exit 2)', async () => {
@@ -262,5 +276,15 @@ describe('npm run cli -- store migrate --to postgres', () => {
     const none = await cli(['store', 'migrate', '--to', 'postgres'], { DATA_DIR: empty, DATABASE_URL: db.url });
     expect([none.code, none.err]).toEqual([1, [`There is no data file at ${path.join(empty, 'db.json')} (DATA_DIR=${empty}); nothing to copy.`]]);
     expect(await db.sql(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'assignments'`)).toEqual([{ n: 0 }]);
+
+    // Two rules whose names differ only in case (a file edited by hand): PostgreSQL's unique name would refuse them.
+    const twice = emptyDatabase();
+    twice.rules = { r1: aRule('r1', { name: 'Critical' }), r2: aRule('r2', { name: 'CRITICAL' }) };
+    writeFileSync(path.join(dataDir, 'db.json'), JSON.stringify(twice));
+    const named = await cli(['store', 'migrate', '--to', 'postgres']);
+    expect([named.code, named.err]).toEqual([
+      1,
+      ['Refused: the data file cannot go into PostgreSQL as it is: more than one rule is named "critical"; rename all but one.'],
+    ]);
   });
 });

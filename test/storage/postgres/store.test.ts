@@ -52,12 +52,15 @@ const options = (db: TestDatabase, over: Partial<PostgresStoreOptions> = {}): Po
 });
 
 describe('schema migrations at start', () => {
-  it('a fresh database gets every table and index of the access paths, recorded as version 1', async () => {
+  it('a fresh database gets every table and index of the access paths, each migration recorded', async () => {
     const db = await freshDatabase();
     const store = await openPostgresStore(options(db));
     await store.close();
-    expect(await db.sql('SELECT version, name FROM schema_migrations')).toEqual([{ version: 1, name: PG_MIGRATIONS[0]!.name }]);
-    expect(PG_SCHEMA_VERSION).toBe(1);
+    expect(await db.sql('SELECT version, name FROM schema_migrations ORDER BY version')).toEqual(
+      PG_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
+    expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(PG_MIGRATIONS.map((_m, i) => i + 1));
+    expect(PG_SCHEMA_VERSION).toBe(PG_MIGRATIONS.length);
     const tables = (await db.sql<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).map((r) => r.tablename);
     expect(tables.sort()).toEqual([...ALL_TABLES, 'schema_migrations'].sort());
     const indexes = (await db.sql<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`)).map((r) => r.indexname);
@@ -79,6 +82,7 @@ describe('schema migrations at start', () => {
         'integrations_active_name',
         'work_kind_key',
         'work_claim',
+        'rules_name',
       ]),
     );
   });
@@ -125,7 +129,10 @@ describe('schema migrations at start', () => {
     await expect(openPostgresStore(options(db))).rejects.toThrow(
       `the database is at schema version 99, newer than this build understands (${PG_SCHEMA_VERSION}); run a newer version of the bot`,
     );
-    expect((await db.sql('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([1, 99]);
+    expect((await db.sql('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([
+      ...PG_MIGRATIONS.map((m) => m.version),
+      99,
+    ]);
   });
 });
 
@@ -191,7 +198,7 @@ describe('rows as stored', () => {
     try {
       const a = anAssignment();
       await store.assignments.upsertMany([a]);
-      await db.sql(`UPDATE assignments SET doc = jsonb_set(doc, '{severity}', '"Critical"')`);
+      await db.sql(`UPDATE assignments SET doc = jsonb_set(doc::jsonb, '{severity}', '"Critical"')::json`);
       const err = await store.assignments.get(a.id).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InvalidRowError);
       expect((err as Error).message).toContain(`stored row ${a.id} severity`);
