@@ -5,7 +5,8 @@
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Locks, Store } from '../app/ports.js';
+import type { JobRuns, Locks, SendPacing, Store } from '../app/ports.js';
+import { InProcessJobRuns, InProcessSendPacing } from './coordination.js';
 import { InProcessLocks } from './locks.js';
 import { openLowdbStore } from './lowdbStore.js';
 import { DEFAULT_POOL_SIZE, openPostgresStore } from './postgres/store.js';
@@ -37,6 +38,10 @@ export interface OpenedStore {
    * folder), PostgreSQL advisory locks shared by every process on the database.
    */
   locks: Locks;
+  /** Which process runs each cron tick of a job: in-process for lowdb, a shared table for PostgreSQL. */
+  jobRuns: JobRuns;
+  /** Teams' per-conversation send pacing: in-process for lowdb, shared by every replica on PostgreSQL. */
+  sendPacing: SendPacing;
   /** Where the data is, for messages: the data file, or the database without its password. */
   location: string;
 }
@@ -55,11 +60,25 @@ export async function openStore(settings: StoreSettings, options: OpenStoreOptio
       logger: options.logger,
       applicationName: options.applicationName,
     });
-    return { kind: 'postgres', store, locks: store.locks, location: describeDatabaseUrl(settings.DATABASE_URL) };
+    return {
+      kind: 'postgres',
+      store,
+      locks: store.locks,
+      jobRuns: store.jobRuns,
+      sendPacing: store.sendPacing,
+      location: describeDatabaseUrl(settings.DATABASE_URL),
+    };
   }
   const file = path.join(path.resolve(settings.DATA_DIR), 'db.json');
   const store = await openLowdbStore({ file, clock: options.clock, logger: options.logger, readOnly: options.readOnly });
-  return { kind: 'lowdb', store, locks: new InProcessLocks(), location: file };
+  return {
+    kind: 'lowdb',
+    store,
+    locks: new InProcessLocks(),
+    jobRuns: new InProcessJobRuns(options.clock),
+    sendPacing: new InProcessSendPacing(options.clock),
+    location: file,
+  };
 }
 
 /** postgres://user@host:port/database, without the password or the query (safe to print or log). */

@@ -168,6 +168,31 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE UNIQUE INDEX rules_name ON rules (name_lc);
     `,
   },
+  {
+    version: 3,
+    name: 'job runs and send pacing shared by replicas',
+    sql: `
+      -- One row per claimed cron tick of a job: the primary key keeps a tick claimed once.
+      CREATE TABLE job_runs (
+        job text NOT NULL,
+        tick_at timestamptz NOT NULL,
+        holder text NOT NULL,
+        claimed_at timestamptz NOT NULL,
+        lease_until timestamptz NOT NULL,
+        finished_at timestamptz,
+        PRIMARY KEY (job, tick_at)
+      );
+      CREATE INDEX job_runs_unfinished ON job_runs (job, lease_until) WHERE finished_at IS NULL;
+      CREATE INDEX job_runs_tick ON job_runs (tick_at);
+
+      -- Teams' per-conversation send windows across replicas: the slots handed out (epoch ms, ascending).
+      CREATE TABLE send_pacing (
+        conversation_id text PRIMARY KEY,
+        slots bigint[] NOT NULL DEFAULT '{}',
+        hold_until bigint
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes (the last migration it knows). */

@@ -39,8 +39,10 @@ import {
   type AssignmentQuery,
   type AuditQuery,
   type ConversationQuery,
+  type JobRuns,
   type Locks,
   type PostedCardQuery,
+  type SendPacing,
   type Store,
   type StoreStatus,
   type StoreTx,
@@ -48,6 +50,7 @@ import {
 } from '../../app/ports.js';
 import { defined, validRow } from '../engine.js';
 import { checkout } from './checkout.js';
+import { PostgresJobRuns, PostgresSendPacing } from './coordination.js';
 import { PostgresLocks } from './locks.js';
 import { migratePostgres, type PgMigration } from './migrations.js';
 import {
@@ -82,9 +85,11 @@ export interface PostgresStoreOptions {
   migrations?: readonly PgMigration[];
 }
 
-/** The PostgreSQL store, with the locks that go with it (shared by every process on the database). */
+/** The PostgreSQL store, with the locks and coordination that go with it (shared by every process on the database). */
 export interface PostgresStore extends Store {
   readonly locks: Locks;
+  readonly jobRuns: JobRuns;
+  readonly sendPacing: SendPacing;
 }
 
 const TX_OVER = 'this transaction is over; use the store, or a new transaction';
@@ -806,6 +811,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return {
     ...repos,
     locks: new PostgresLocks(lockPool, logger),
+    jobRuns: new PostgresJobRuns(pool, clock),
+    sendPacing: new PostgresSendPacing(pool, clock),
     transaction,
     status: () => ({ ...shared.status }),
     flush: () => shared.idle(),

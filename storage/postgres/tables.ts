@@ -192,6 +192,9 @@ export const ALL_TABLES = [
   'rules',
 ] as const;
 
+/** Tables of coordination between processes (storage/postgres/coordination.ts): not data, never copied. */
+export const COORDINATION_TABLES = ['job_runs', 'send_pacing'] as const;
+
 /**
  * Rows as one JSON parameter for json_to_recordset: a statement of any size, one round trip.
  * Each carries its key columns, the whole row as `doc`, its position and whether it goes late.

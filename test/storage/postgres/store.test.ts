@@ -14,7 +14,7 @@ import { InvalidRowError } from '../../../app/ports.js';
 import { openStore } from '../../../storage/index.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from '../../../storage/postgres/migrations.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../../storage/postgres/store.js';
-import { ALL_TABLES } from '../../../storage/postgres/tables.js';
+import { ALL_TABLES, COORDINATION_TABLES } from '../../../storage/postgres/tables.js';
 import { SecretBox } from '../../../storage/secrets.js';
 import { anAssignment } from '../contract.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
@@ -62,7 +62,7 @@ describe('schema migrations at start', () => {
     expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(PG_MIGRATIONS.map((_m, i) => i + 1));
     expect(PG_SCHEMA_VERSION).toBe(PG_MIGRATIONS.length);
     const tables = (await db.sql<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).map((r) => r.tablename);
-    expect(tables.sort()).toEqual([...ALL_TABLES, 'schema_migrations'].sort());
+    expect(tables.sort()).toEqual([...ALL_TABLES, ...COORDINATION_TABLES, 'schema_migrations'].sort());
     const indexes = (await db.sql<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`)).map((r) => r.indexname);
     expect(indexes).toEqual(
       expect.arrayContaining([

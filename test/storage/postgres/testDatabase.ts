@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { ALL_TABLES } from '../../../storage/postgres/tables.js';
+import { ALL_TABLES, COORDINATION_TABLES } from '../../../storage/postgres/tables.js';
 
 export interface TestDatabase {
   /** postgres://… of the new database. */
@@ -56,8 +56,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     sql,
     admin: (text, values) => onAdmin(async (c) => (await c.query(text, values)).rows),
     truncate: async () => {
-      const exists = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)`, [[...ALL_TABLES]]);
-      if (Number(exists[0]!.n) > 0) await sql(`TRUNCATE ${ALL_TABLES.join(', ')} RESTART IDENTITY`);
+      const tables = [...ALL_TABLES, ...COORDINATION_TABLES];
+      const exists = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)`, [tables]);
+      if (Number(exists[0]!.n) > 0) await sql(`TRUNCATE ${tables.join(', ')} RESTART IDENTITY`);
     },
     untilSomeoneWaits: async (timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;
