@@ -15,6 +15,7 @@ import { openStore } from '../../../storage/index.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from '../../../storage/postgres/migrations.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../../storage/postgres/store.js';
 import { ALL_TABLES, COORDINATION_TABLES } from '../../../storage/postgres/tables.js';
+import { InProcessJobRuns, InProcessSendPacing } from '../../../storage/coordination.js';
 import { SecretBox } from '../../../storage/secrets.js';
 import { anAssignment } from '../contract.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
@@ -353,6 +354,8 @@ describe('openStore: one call, the configured store', () => {
       await opened.store.flush();
       expect(existsSync(path.join(dataDir, 'db.json'))).toBe(true);
       expect(await opened.locks.withLock('k', async () => 'locked')).toBe('locked');
+      expect(opened.jobRuns).toBeInstanceOf(InProcessJobRuns);
+      expect(opened.sendPacing).toBeInstanceOf(InProcessSendPacing);
     } finally {
       await opened.store.close();
     }
@@ -376,6 +379,11 @@ describe('openStore: one call, the configured store', () => {
         inside = (await db.sql(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted`)).length > 0;
       });
       expect(inside).toBe(true);
+      // Job claims and send slots go to the shared tables.
+      expect(await opened.jobRuns.claim('sync', new Date(T0), 'replica-a', 60_000)).toBe(true);
+      expect(await db.sql('SELECT job, holder FROM job_runs')).toEqual([{ job: 'sync', holder: 'replica-a' }]);
+      expect(await opened.sendPacing.reserve('chat-1')).toEqual(new Date(T0));
+      expect(await db.sql('SELECT conversation_id, slots FROM send_pacing')).toEqual([{ conversation_id: 'chat-1', slots: [String(Date.parse(T0))] }]);
     } finally {
       await opened.store.close();
     }
