@@ -58,38 +58,11 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
   }
   // lowdb's presets switch to memory under NODE_ENV=test; the explicit adapter never does.
   const adapter = new StreamingJsonFile<Database>(file);
-  let raw: unknown;
-  try {
-    raw = await adapter.read();
-  } catch (err) {
-    throw new StoreValidationError(file, [`not valid JSON: ${(err as Error).message}`]);
-  }
-
-  let data: Database;
-  let migratedFrom: number | undefined;
-  if (raw === null) {
-    data = emptyDatabase();
-  } else {
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new StoreValidationError(file, ['the top level is not a JSON object']);
-    let candidate: Record<string, unknown>;
-    try {
-      const result = migrate(raw as Record<string, unknown>, SCHEMA_VERSION);
-      candidate = result.data;
-      if (result.from !== SCHEMA_VERSION) migratedFrom = result.from;
-    } catch (err) {
-      throw new StoreValidationError(file, [(err as Error).message]);
-    }
-    const parsed = databaseSchema.safeParse(candidate);
-    if (!parsed.success) {
-      throw new StoreValidationError(
-        file,
-        parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-      );
-    }
-    data = parsed.data;
-    // Only a file that passed validation becomes the backup, so the .bak is always usable.
-    if (!readOnly) await writeBackup(file, options.copyFile ?? copyFile);
-  }
+  const loaded = await readDataFile(file, adapter);
+  const data = loaded?.data ?? emptyDatabase();
+  const migratedFrom = loaded?.migratedFrom;
+  // Only a file that passed validation becomes the backup, so the .bak is always usable.
+  if (loaded && !readOnly) await writeBackup(file, options.copyFile ?? copyFile);
 
   const db = new Low<Database>(adapter, data);
   db.data = data;
@@ -162,6 +135,41 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
       while (scheduled || inFlight) await (scheduled ?? inFlight)!.catch(() => undefined);
     },
   };
+}
+
+/**
+ * Reads and validates a data file, upgrading an older schema version in memory (nothing is
+ * written). null when there is no file; StoreValidationError when it cannot be used.
+ */
+export async function readDataFile(
+  file: string,
+  adapter: StreamingJsonFile<Database> = new StreamingJsonFile<Database>(file),
+): Promise<{ data: Database; migratedFrom?: number } | null> {
+  let raw: unknown;
+  try {
+    raw = await adapter.read();
+  } catch (err) {
+    throw new StoreValidationError(file, [`not valid JSON: ${(err as Error).message}`]);
+  }
+  if (raw === null) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new StoreValidationError(file, ['the top level is not a JSON object']);
+  let candidate: Record<string, unknown>;
+  let migratedFrom: number | undefined;
+  try {
+    const result = migrate(raw as Record<string, unknown>, SCHEMA_VERSION);
+    candidate = result.data;
+    if (result.from !== SCHEMA_VERSION) migratedFrom = result.from;
+  } catch (err) {
+    throw new StoreValidationError(file, [(err as Error).message]);
+  }
+  const parsed = databaseSchema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new StoreValidationError(
+      file,
+      parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  return { data: parsed.data, migratedFrom };
 }
 
 /**
