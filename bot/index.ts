@@ -178,6 +178,7 @@ export function createApp(options: AppOptions): App {
     subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
     ancestry: () => sync?.ancestry() ?? new Map(),
     timeZone: config.REMINDER_TIMEZONE,
+    severityImpactUrgency: config.SEVERITY_IMPACT_URGENCY,
   });
   const whoAmI = async (actor: { aadObjectId?: string }) => {
     if (!actor.aadObjectId) return options.sandboxUser;
