@@ -6,6 +6,7 @@ import graceEndedTemplate from './graceEnded.json';
 import managerDigestTemplate from './managerDigest.json';
 import moreTimeTemplate from './moreTime.json';
 import nudgeTemplate from './nudge.json';
+import { formErrorParts, type FormErrorParts } from './formErrors.js';
 import { CardTooLargeError, defineCard, type AdaptiveCard, type RenderContext } from './render.js';
 
 export interface DigestItemModel {
@@ -71,13 +72,34 @@ export interface MoreTimeFormModel {
   minDate: string;
   maxDate: string;
   suggestedDate: string;
+  /** Problems of the last submission by input id ("Reason: write at least 10 characters"). */
+  errors?: Readonly<Record<string, string>>;
+  /** What the owner typed, kept when the form comes back with errors. */
+  values?: { eta?: string; justification?: string };
 }
+
+/** Inputs of the more-time form with an error line of their own. */
+export const MORE_TIME_FIELDS = ['eta', 'justification'] as const;
 
 export const ownerDigestCard = defineCard<OwnerDigestModel>(digestTemplate);
 export const nudgeCard = defineCard<NudgeModel>(nudgeTemplate);
 export const managerDigestCard = defineCard<ManagerDigestModel>(managerDigestTemplate);
 export const graceEndedCard = defineCard<GraceEndedModel>(graceEndedTemplate);
-export const moreTimeFormCard = defineCard<MoreTimeFormModel>(moreTimeTemplate);
+const moreTimeTemplateCard = defineCard<MoreTimeFormModel & FormErrorParts<(typeof MORE_TIME_FIELDS)[number]> & { eta: string; justification: string }>(
+  moreTimeTemplate,
+);
+
+export function moreTimeFormCard(model: MoreTimeFormModel, ctx: RenderContext): AdaptiveCard {
+  return moreTimeTemplateCard(
+    {
+      ...model,
+      eta: model.values?.eta || model.suggestedDate,
+      justification: model.values?.justification ?? '',
+      ...formErrorParts(model.errors ?? {}, MORE_TIME_FIELDS, 'Nothing was sent'),
+    },
+    ctx,
+  );
+}
 
 const GROUPS: Array<{ group: ReminderGroup; title: string; color: DigestGroupModel['color'] }> = [
   { group: 'overdue', title: 'Overdue', color: 'Attention' },

@@ -30,6 +30,7 @@ const PHRASES: Array<[RegExp, string | ((m: RegExpExecArray) => string)]> = [
   [/^must be at least (\d+) characters?$/i, (m) => `write at least ${m[1]} characters`],
   [/^must be at most (\d+) characters?$/i, (m) => `write at most ${m[1]} characters`],
   [/^must be an email \/ UPN or a ServiceNow user name$/i, 'enter an e-mail address (name@contoso.com) or a ServiceNow user name'],
+  [/^must be one of (.+)$/is, (m) => `use one of: ${m[1]}`],
 ];
 
 /** One validator message as an instruction; a message we do not know is kept, as a sentence. */

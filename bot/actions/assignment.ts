@@ -3,6 +3,7 @@ import { assignmentFormCard, assignmentResultCard, confirmCard, type AssignmentF
 import { errorCard, type AdaptiveCard } from '../../cards/index.js';
 import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.js';
 import { localDay } from '../../core/calendar.js';
+import { labelledErrors } from '../../core/formErrors.js';
 import { SCOPE_FORMS } from '../../core/scope.js';
 import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../app/ports.js';
@@ -104,7 +105,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       customized: chosen.fieldMode === 'customized',
       minDate: addDays(today, 1),
       maxDate: addDays(today, 366),
-      errors: Object.entries(errors).map(([field, message]) => ({ label: FIELD_LABELS[field] ?? field, message })),
+      errors: labelledErrors(errors, FIELD_LABELS),
       values: {
         integrationId: chosen.id,
         ticketType: str(values.ticketType) || 'incident',

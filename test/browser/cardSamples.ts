@@ -96,7 +96,7 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         customized: true,
         minDate: '2026-11-27',
         maxDate: '2027-11-26',
-        errors: [{ label: 'Assigned to', message: 'alex@contoso.com is not a ServiceNow user.' }],
+        errors: { assignedTo: 'Assigned to: no ServiceNow user matches alex@contoso.com', dueDate: 'Remediation due date: pick a date after today' },
         values: {
           integrationId: 'int-1',
           ticketType: 'incident',
