@@ -50,7 +50,7 @@ export function humanIssue(issue: FormIssue): string {
   const stringy = issue.origin === 'string';
   switch (issue.code) {
     case 'invalid_type':
-      return /received (undefined|null)/.test(issue.message) ? 'required' : humanSentence(issue.message);
+      return /received (undefined|null)/.test(issue.message) ? 'required' : 'has the wrong kind of value';
     case 'too_small':
       if (stringy) return Number(issue.minimum) <= 1 ? 'required' : `write at least ${n(issue.minimum)} characters`;
       if (issue.origin === 'array' || issue.origin === 'set') return Number(issue.minimum) <= 1 ? 'choose at least one' : `choose at least ${n(issue.minimum)}`;
