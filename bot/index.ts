@@ -288,6 +288,7 @@ export function createApp(options: AppOptions): App {
       clock,
       timeZone: config.REMINDER_TIMEZONE,
       defaultCaller: sandbox ? options.sandboxUser : undefined,
+      upnOfObjectId: options.azure ? async (id) => (await options.azure!.getUser(id))?.userPrincipalName : undefined,
     }),
     ...integrationActions({
       integrations,

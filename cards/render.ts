@@ -24,6 +24,15 @@ function stripUndefinedMarkers(node: unknown): unknown {
   return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, stripUndefinedMarkers(v)]));
 }
 
+/**
+ * Plain text for a TextBlock, whose markdown every host renders as HTML: Web Chat (markdown-it with
+ * HTML on, then sanitized) and Teams both drop `<id>` as an unknown tag, so a placeholder such as
+ * `scope=/subscriptions/<id>` lost its `<id>`. As entities the brackets show as typed.
+ */
+export function cardText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 export class CardTooLargeError extends Error {
   constructor(readonly bytes: number) {
     super(`card is ${bytes} bytes, over the ${MAX_CARD_BYTES}-byte limit`);
@@ -55,9 +64,12 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function typedPersonInput(picker: Record<string, unknown>): Record<string, unknown> {
   const value = typeof picker.value === 'string' && !GUID.test(picker.value) ? picker.value : '';
   const keep = ['id', 'label', 'isRequired', 'spacing', 'separator', 'isVisible', 'height'] as const;
+  const label =
+    typeof picker.label === 'string' ? (picker.label.endsWith(')') ? `${picker.label.slice(0, -1)} e-mail)` : `${picker.label} (e-mail)`) : undefined;
   return {
     type: 'Input.Text',
     ...Object.fromEntries(keep.filter((k) => picker[k] !== undefined).map((k) => [k, picker[k]])),
+    ...(label ? { label } : {}),
     style: 'email',
     placeholder: 'name@contoso.com',
     errorMessage: "Type the person's e-mail address",

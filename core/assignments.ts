@@ -54,10 +54,9 @@ export function assignmentFormSchema(now: Date, timeZone: string) {
       ]),
     integrationId: z.string({ error: 'is required' }).min(1, 'is required'),
     ticketType: z.enum(['incident', 'change_request', 'problem'], { error: 'must be incident, change_request or problem' }),
-    // TODO(issue 13, item 12): Teams' people picker submits the person's Entra object id. The submit
-    // path must resolve it to the UPN with Microsoft Graph (DefenderPort.getUser(objectId)) before
-    // this schema runs; until it does, and whenever Graph does not know the id, the form says so
-    // next to the field instead of sending a GUID to ServiceNow as a user name.
+    // Teams' people picker submits the person's Entra object id; the submit path turns it into the
+    // UPN with Microsoft Graph first (core/owner.ts#withOwnerUpn). An id still here (Graph does not
+    // know it, or is unreachable) is refused next to the field, never sent to ServiceNow as a user name.
     assignedTo: email.refine((v) => !isEntraObjectId(v), PERSON_NOT_FOUND),
     caller: email,
     shortDescription: z.string().trim().min(1, 'is required').max(160, 'must be at most 160 characters'),

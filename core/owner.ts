@@ -27,3 +27,19 @@ export function parseOwnerInput(raw: string): OwnerInput {
 
 /** Shown next to the owner field when a picked person's object id cannot be turned into a UPN. */
 export const PERSON_NOT_FOUND = 'could not find this person in the directory; pick them again or type their e-mail address';
+
+/**
+ * The form data with a picked person's object id replaced by their UPN, looked up with `upnOf`
+ * (Microsoft Graph). Unknown ids, a failed lookup or no lookup leave the id, which the form
+ * schema then refuses with PERSON_NOT_FOUND next to the field: nothing is assigned to a GUID.
+ */
+export async function withOwnerUpn<T extends Record<string, unknown>>(data: T, upnOf?: (objectId: string) => Promise<string | undefined>): Promise<T> {
+  const owner = typeof data.assignedTo === 'string' ? parseOwnerInput(data.assignedTo) : undefined;
+  if (owner?.kind !== 'objectId' || !upnOf) return data;
+  try {
+    const upn = await upnOf(owner.objectId);
+    return upn ? { ...data, assignedTo: upn } : data;
+  } catch {
+    return data;
+  }
+}

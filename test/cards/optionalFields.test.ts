@@ -16,7 +16,16 @@ import { cardProblems } from './validate.js';
  * error card; `!empty(x)` is false for missing, null and ''.
  */
 const CARDS = path.join(__dirname, '../../cards');
-const V = { integrationId: '', ticketType: 'incident', assignedTo: '', caller: '', shortDescription: 's', description: 'd', dueDate: '', grouping: 'perResource' };
+const V = {
+  integrationId: '',
+  ticketType: 'incident',
+  assignedTo: '',
+  caller: '',
+  shortDescription: 's',
+  description: 'd',
+  dueDate: '',
+  grouping: 'perResource',
+};
 
 const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
   'error.json': (c) => errorCard({ title: 'Not allowed', message: 'Nothing was changed.', details: [] }, { channelId: c }),
@@ -50,10 +59,7 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
       { channelId: c },
     ),
   'recommendationSummary.json': (c) =>
-    recommendationSummaryCard(
-      { headline: 'Nothing', recommendations: 0, bySeverity: [], bySubscription: [], top: [] } as never,
-      { channelId: c },
-    ),
+    recommendationSummaryCard({ headline: 'Nothing', recommendations: 0, bySeverity: [], bySubscription: [], top: [] } as never, { channelId: c }),
   'assignmentForm.json': (c) =>
     assignmentFormCard(
       {
@@ -146,11 +152,23 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
       { channelId: c },
     ),
   'managerDigest.json': (c) =>
-    managerDigestCard({ greeting: 'Hi', headline: '1 overdue', intro: 'Overdue.', reports: [{ title: 'o: 1 overdue', lines: ['- x'] }], footer: 'Weekly.' }, { channelId: c }),
+    managerDigestCard(
+      { greeting: 'Hi', headline: '1 overdue', intro: 'Overdue.', reports: [{ title: 'o: 1 overdue', lines: ['- x'] }], footer: 'Weekly.' },
+      { channelId: c },
+    ),
   'graceEnded.json': (c) => graceEndedCard({ headline: 'Grace period ended', text: 'Now counts.', lines: ['- x'] }, { channelId: c }),
   'moreTime.json': (c) =>
     moreTimeFormCard(
-      { assignmentId: 'a', title: 'Rec', resource: 'vm-1', dueText: '2026-12-01', etaText: '', minDate: '2026-11-27', maxDate: '2027-11-26', suggestedDate: '2026-12-08' },
+      {
+        assignmentId: 'a',
+        title: 'Rec',
+        resource: 'vm-1',
+        dueText: '2026-12-01',
+        etaText: '',
+        minDate: '2026-11-27',
+        maxDate: '2027-11-26',
+        suggestedDate: '2026-12-08',
+      },
       { channelId: c },
     ),
   'dueDateRequest.json': (c) =>
@@ -170,7 +188,8 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
       },
       { channelId: c },
     ),
-  'integrationList.json': (c) => integrationListCard({ summary: 'No integration yet.', noticeText: '', noticeStyle: 'default', integrations: [] }, { channelId: c }),
+  'integrationList.json': (c) =>
+    integrationListCard({ summary: 'No integration yet.', noticeText: '', noticeStyle: 'default', integrations: [] }, { channelId: c }),
   'integrationForm.json': (c) =>
     integrationFormCard(
       {
@@ -227,7 +246,9 @@ function readTexts(card: unknown): Array<{ where: string; text: unknown }> {
     if (o.type === 'TextBlock') out.push({ where: `${where} TextBlock`, text: o.text });
     if (typeof o.type === 'string' && o.type.startsWith('Input.') && 'label' in o) out.push({ where: `${where} ${o.type} label`, text: o.label });
     if (o.type === 'Input.Toggle') out.push({ where: `${where} Toggle title`, text: o.title });
-    if (Array.isArray(o.facts)) for (const f of o.facts as Array<Record<string, unknown>>) out.push({ where: `${where} fact`, text: f.title }, { where: `${where} fact ${String(f.title)}`, text: f.value });
+    if (Array.isArray(o.facts))
+      for (const f of o.facts as Array<Record<string, unknown>>)
+        out.push({ where: `${where} fact`, text: f.title }, { where: `${where} fact ${String(f.title)}`, text: f.value });
     if (Array.isArray(o.choices)) for (const c of o.choices as Array<Record<string, unknown>>) out.push({ where: `${where} choice`, text: c.title });
     for (const [k, v] of Object.entries(o)) if (k !== 'facts' && k !== 'choices') walk(v, `${where}.${k}`);
   };
