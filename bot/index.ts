@@ -236,7 +236,7 @@ export function createApp(options: AppOptions): App {
         // Independent steps: a Resource Graph outage must not stop retries of ticket creation.
         runOnce: async () => {
           const report = await step('sync', () => sync.runOnce());
-          await step('resolution', async () => resolution?.runOnce());
+          const tickets = await step('resolution', async () => resolution?.runOnce());
           await step('resume assignments', () => assignments.resumePending());
           // Removed integrations keep their credentials only until their tickets got a work note.
           await step('forget credentials', () =>
@@ -245,7 +245,7 @@ export function createApp(options: AppOptions): App {
             ),
           );
           if (!report) throw new Error('the Defender for Cloud sync failed; see the log');
-          return report;
+          return tickets ? { ...report, tickets } : report;
         },
       }
     : undefined;

@@ -195,7 +195,8 @@ export function nudgeModel(items: readonly ReminderItem[]): NudgeModel {
     items: items.slice(0, MAX_DIGEST_ITEMS).map((i) => ({
       assignmentId: i.assignmentId,
       title: `${i.recommendationName}`,
-      detail: `${i.resourceName} · ${i.severity} · due ${dueText(i)} · ${i.ticketNumber ?? 'ticket not created yet'} · ${GRACE_TEXT[i.grace]}`,
+      // The date first: in the middle of a wrapped line a narrow column breaks it as "2026-/12-20".
+      detail: `Due ${dueText(i)} · ${i.resourceName} · ${i.severity} · ${i.ticketNumber ?? 'ticket not created yet'} · ${GRACE_TEXT[i.grace]}`,
       ticketLink: i.ticketLink ?? '',
       defenderLink: i.defenderLink,
     })),
@@ -206,10 +207,10 @@ export function renderNudge(items: readonly ReminderItem[], ctx: RenderContext):
   return nudgeCard(nudgeModel(items), ctx);
 }
 
-/** One line per item, with the ticket and Defender as links (a manager reads, then follows up with the report). */
+/** One line per item, the due date first (it starts the line, so it never wraps apart), with the ticket and Defender as links. */
 export function itemLine(i: ReminderItem): string {
   const ticket = i.ticketNumber && i.ticketLink ? `[${i.ticketNumber}](${i.ticketLink})` : (i.ticketNumber ?? 'no ticket yet');
-  return `- **${i.recommendationName}** · ${i.resourceName} · ${i.severity} · due ${i.dueDate} (${daysText(i.daysLeft)}) · ${ticket} · [Defender](${i.defenderLink})`;
+  return `- Due ${i.dueDate} (${daysText(i.daysLeft)}) · **${i.recommendationName}** · ${i.resourceName} · ${i.severity} · ${ticket} · [Defender](${i.defenderLink})`;
 }
 
 export interface ManagerReport {

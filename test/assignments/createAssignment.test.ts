@@ -143,7 +143,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
       // Everyone sees the ticket on the recommendation card, updated in place.
       const update = h.bot.connector.calls.filter((c) => c.method === 'PUT').pop();
       expect(JSON.stringify(update!.body)).toContain(ticket.number);
-      expect(JSON.stringify(update!.body)).toContain('due 2026-12-10 · in grace period (not affecting secure score)');
+      expect(JSON.stringify(update!.body)).toContain('Due 2026-12-10 · in grace period (not affecting secure score)');
       expect((await h.bot.store.audit.list(5)).some((e) => e.action === 'assignment.create')).toBe(true);
     },
   );

@@ -4,7 +4,8 @@ import { assignmentFormCard, assignmentListCard, assignmentResultCard, confirmCa
 import { dueDateRequestCard } from '../../cards/dueDateCards.js';
 import { errorCard, helpCard, noticeCard, welcomeCard } from '../../cards/index.js';
 import { integrationFormCard, integrationListCard, INTEGRATION_FORM_FIELDS } from '../../cards/integrationCards.js';
-import { recommendationCard, recommendationSummaryCard } from '../../cards/recommendationCards.js';
+import { recommendationCard, recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
+import { summarizeRecommendations } from '../../core/recommendations.js';
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
 import type { AdaptiveCard } from '../../cards/render.js';
 import { cardProblems } from './validate.js';
@@ -58,8 +59,7 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
       },
       { channelId: c },
     ),
-  'recommendationSummary.json': (c) =>
-    recommendationSummaryCard({ headline: 'Nothing', recommendations: 0, bySeverity: [], bySubscription: [], top: [] } as never, { channelId: c }),
+  'recommendationSummary.json': (c) => recommendationSummaryCard(recommendationSummaryModel(summarizeRecommendations([])), { channelId: c }),
   'assignmentForm.json': (c) =>
     assignmentFormCard(
       {

@@ -341,7 +341,8 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     findings.record({
       step: 'simulate fix',
       target: 'the announcement appears in the channel; every count means what it says',
-      works: !/0 resolved/.test(reply),
+      // Counts name their unit: the recommendation is still unhealthy elsewhere, its ticket was resolved.
+      works: /\brecommendations? resolved\b/.test(reply) && /tickets: 1 resolved automatically/.test(reply) && !/\d+ resolved\./.test(reply),
       observed: `announcement posted ${announcements.length} time(s): "${oneLine(await note.innerText())}"; reply: "${reply}"; ServiceNow ${a.ticket!.number} state ${row.state}`,
       screenshot: await ui.screenshot('simulate-fix'),
       problems: [10],

@@ -95,8 +95,19 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
 
     await wc.send('sync');
     await world.bot.app.sync!.delivered();
-    await wc.card('Sync finished').waitFor();
+    const syncReply = await wc.card('Sync finished').waitFor();
+    const syncText = await syncReply.text();
     const posted = recCards();
+    const answeredAt = fromBot(subscribeAt).find((r) => cardTitle(r.activity) === 'Sync finished')!.at;
+    const deliveredWhenAnswered = fromBot(subscribeAt).filter((r) => r.op !== 'update' && names.has(cardTitle(r.activity) ?? '') && r.at <= answeredAt).length;
+    findings.record({
+      step: 'sync reply',
+      target: 'every count means what it says: cards queued (not yet delivered), recommendations and tickets named apart',
+      works: /Cards queued to post/.test(syncText) && !/Cards posted/.test(syncText) && /Recommendations resolved/.test(syncText),
+      observed: `"${oneLine(syncText).slice(0, 400)}"; ${deliveredWhenAnswered} recommendation card(s) had reached the chat when the reply was sent`,
+      screenshot: await wc.screenshot('sync-reply', syncReply),
+      problems: [10],
+    });
     expect(posted.length).toBe((await world.bot.store.recommendations.list()).filter((r) => r.status !== 'resolved').length);
     const postedAt = posted.at(-1)!.at;
     // Every card the bot posted is rendered (Web Chat holds a reply whose replyToId it never saw, up to 5 s).
@@ -259,7 +270,8 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     findings.record({
       step: 'simulate fix',
       target: 'the announcement appears; every count means what it says',
-      works: !/0 resolved/.test(reply),
+      // Counts name their unit: the recommendation is still unhealthy elsewhere, its ticket was resolved.
+      works: /\brecommendations? resolved\b/.test(reply) && /tickets: 1 resolved automatically/.test(reply) && !/\d+ resolved\./.test(reply),
       observed: `announcement: "${(await note.first().innerText()).trim()}"; reply: "${reply.trim()}"; ServiceNow ${a.ticket!.number} state ${row.state}`,
       screenshot: await wc.screenshot('simulate-fix'),
       problems: [10],
