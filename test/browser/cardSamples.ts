@@ -1,4 +1,4 @@
-import { errorCard, helpCard, noticeCard, welcomeCard } from '../../cards/index.js';
+import { errorCard, helpCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { assignmentFormCard, assignmentListCard, assignmentResultCard, confirmCard } from '../../cards/assignmentCards.js';
 import { recommendationCard, recommendationCardModel, recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
@@ -53,7 +53,16 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
       },
       ctx,
     ),
-  'welcome.json': () => welcomeCard({ where: 'this channel', posts: ['New High and Medium recommendations', 'Ticket updates'], sandbox: false }, ctx),
+  'welcome.json': () =>
+    welcomeCard(
+      {
+        where: 'this channel',
+        posts: ['New High and Medium recommendations', 'Ticket updates'],
+        sandbox: false,
+        ...welcomeHints('channel', 'Defender Remediation'),
+      },
+      ctx,
+    ),
   'error.json': () =>
     errorCard(
       { title: 'Could not create the ticket', message: 'ServiceNow refused the request.', details: ['assignment_group: unknown group'], reference: 'abcd1234' },

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { assignmentFormCard, assignmentListCard, assignmentResultCard, confirmCard } from '../../cards/assignmentCards.js';
 import { dueDateRequestCard } from '../../cards/dueDateCards.js';
-import { errorCard, helpCard, noticeCard, welcomeCard } from '../../cards/index.js';
+import { errorCard, helpCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { integrationFormCard, integrationListCard, INTEGRATION_FORM_FIELDS } from '../../cards/integrationCards.js';
 import { recommendationCard, recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { summarizeRecommendations } from '../../core/recommendations.js';
@@ -31,7 +31,7 @@ const V = {
 const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
   'error.json': (c) => errorCard({ title: 'Not allowed', message: 'Nothing was changed.', details: [] }, { channelId: c }),
   'help.json': (c) => helpCard({ commands: [{ name: 'help', usage: 'help', description: 'Show commands' }], sandbox: false }, { channelId: c }),
-  'welcome.json': (c) => welcomeCard({ where: 'this chat', posts: [], sandbox: false }, { channelId: c }),
+  'welcome.json': (c) => welcomeCard({ where: 'this chat', posts: [], sandbox: false, ...welcomeHints('personal', 'Bot') }, { channelId: c }),
   'notice.json': (c) => noticeCard({ title: 'Done', text: '', facts: [] }, { channelId: c }),
   'confirm.json': (c) =>
     confirmCard(
