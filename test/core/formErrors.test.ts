@@ -38,7 +38,7 @@ describe('validation messages as a person reads them', () => {
     expect(many).toEqual({ justification: 'Reason: write at most 1000 characters', eta: 'New date: pick a date that exists' });
   });
 
-  it('turns our validators\' wording into instructions and keeps a message it does not know', () => {
+  it("turns our validators' wording into instructions and keeps a message it does not know", () => {
     expect(humanSentence('must be within a year')).toBe('pick a date within a year from today');
     expect(humanSentence('must be a date (YYYY-MM-DD)')).toBe('pick a date (YYYY-MM-DD)');
     expect(humanSentence('must be one of /subscriptions/{id}, /providers/x')).toBe('use one of: /subscriptions/{id}, /providers/x');
