@@ -9,6 +9,7 @@ import {
   selectionCorrelationKey,
   ticketFields,
   type AssignmentForm,
+  type SeverityImpactUrgency,
 } from '../core/assignments.js';
 import { dueForAutomaticRetry, failedAttempt, MAX_AUTOMATIC_ATTEMPTS } from '../core/assignmentRetry.js';
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
@@ -49,6 +50,8 @@ export interface AssignmentServiceDeps {
   /** Management-group ancestry for MG-filtered conversations' cards (SyncJob.ancestry()); none known without it. */
   ancestry?: () => Ancestry;
   timeZone?: string;
+  /** SEVERITY_IMPACT_URGENCY: the ticket's impact and urgency by severity. */
+  severityImpactUrgency?: SeverityImpactUrgency;
 }
 
 export type SubmitOutcome =
@@ -310,9 +313,12 @@ export class AssignmentService {
             assignmentGroup: first.customFields.assignment_group,
             impact: first.customFields.impact as never,
             urgency: first.customFields.urgency as never,
+            severity: first.severity,
+            dueDate: first.dueDate,
           },
           { ownerSysId: owner.sysId, callerSysId: caller.sysId, groupSysId },
           integration.fieldMode === 'customized',
+          { severityImpactUrgency: this.deps.severityImpactUrgency, timeZone: this.deps.timeZone },
         );
         const correlationId =
           first.ticketGrouping === 'single'

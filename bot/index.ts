@@ -178,6 +178,7 @@ export function createApp(options: AppOptions): App {
     subscriptionNames: () => sync?.subscriptionNames() ?? new Map(),
     ancestry: () => sync?.ancestry() ?? new Map(),
     timeZone: config.REMINDER_TIMEZONE,
+    severityImpactUrgency: config.SEVERITY_IMPACT_URGENCY,
   });
   const whoAmI = async (actor: { aadObjectId?: string }) => {
     if (!actor.aadObjectId) return options.sandboxUser;
@@ -235,7 +236,7 @@ export function createApp(options: AppOptions): App {
         // Independent steps: a Resource Graph outage must not stop retries of ticket creation.
         runOnce: async () => {
           const report = await step('sync', () => sync.runOnce());
-          await step('resolution', async () => resolution?.runOnce());
+          const tickets = await step('resolution', async () => resolution?.runOnce());
           await step('resume assignments', () => assignments.resumePending());
           // Removed integrations keep their credentials only until their tickets got a work note.
           await step('forget credentials', () =>
@@ -244,7 +245,7 @@ export function createApp(options: AppOptions): App {
             ),
           );
           if (!report) throw new Error('the Defender for Cloud sync failed; see the log');
-          return report;
+          return tickets ? { ...report, tickets } : report;
         },
       }
     : undefined;
@@ -287,6 +288,7 @@ export function createApp(options: AppOptions): App {
       clock,
       timeZone: config.REMINDER_TIMEZONE,
       defaultCaller: sandbox ? options.sandboxUser : undefined,
+      upnOfObjectId: options.azure ? async (id) => (await options.azure!.getUser(id))?.userPrincipalName : undefined,
     }),
     ...integrationActions({
       integrations,

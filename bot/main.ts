@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     servicenowPort: config.SANDBOX_SERVICENOW_PORT,
     clock: systemClock,
     logger,
+    // In the locked data folder, next to db.json: a restart keeps both sides in step.
+    stateDir: dataDir,
   });
   const azure =
     config.DEFENDER_SOURCE === 'azure'

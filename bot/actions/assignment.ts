@@ -3,6 +3,8 @@ import { assignmentFormCard, assignmentResultCard, confirmCard, type AssignmentF
 import { errorCard, type AdaptiveCard } from '../../cards/index.js';
 import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.js';
 import { localDay } from '../../core/calendar.js';
+import { labelledErrors } from '../../core/formErrors.js';
+import { withOwnerUpn } from '../../core/owner.js';
 import { SCOPE_FORMS } from '../../core/scope.js';
 import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../app/ports.js';
@@ -21,6 +23,8 @@ export interface AssignmentActionDeps {
   timeZone?: string;
   /** Who the Emulator user is (no Entra identity there), e.g. in sandbox mode. */
   defaultCaller?: string;
+  /** Microsoft Graph: the UPN of an Entra object id, which Teams' people picker submits. */
+  upnOfObjectId?: (objectId: string) => Promise<string | undefined>;
 }
 
 const FIELD_LABELS: Record<string, string> = {
@@ -104,7 +108,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       customized: chosen.fieldMode === 'customized',
       minDate: addDays(today, 1),
       maxDate: addDays(today, 366),
-      errors: Object.entries(errors).map(([field, message]) => ({ label: FIELD_LABELS[field] ?? field, message })),
+      errors: labelledErrors(errors, FIELD_LABELS),
       values: {
         integrationId: chosen.id,
         ticketType: str(values.ticketType) || 'incident',
@@ -219,8 +223,9 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           );
           const decision = await authorize(ctx, resources);
           if (!decision.allowed) return refusal(ctx, decision.reason);
-          const outcome = await assignments.submit(data, ctx.actor, ctx.conversationId);
-          if (outcome.kind === 'invalid') return await form(ctx, rec, resources, data, outcome.errors);
+          const resolved = await withOwnerUpn(data, deps.upnOfObjectId);
+          const outcome = await assignments.submit(resolved, ctx.actor, ctx.conversationId);
+          if (outcome.kind === 'invalid') return await form(ctx, rec, resources, resolved, outcome.errors);
           return result(ctx, rec, outcome.batchId, outcome.assignments, outcome.skipped);
         } catch (err) {
           if (err instanceof SelectionError)

@@ -41,6 +41,7 @@ export interface MoreTimeDeps extends CallerIdentityOptions {
 }
 
 const assignmentId = z.string().trim().min(1).max(200);
+const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 1000) : '');
 
 export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
   const today = () => localDay(deps.clock.now(), deps.timezone);
@@ -64,34 +65,46 @@ export function moreTimeActions(deps: MoreTimeDeps): ActionHandler[] {
     return { assignment, upn };
   };
 
+  const form = async (
+    ctx: TurnInfo,
+    id: string,
+    kind: 'reply' | 'replace',
+    errors?: Record<string, string>,
+    values?: { eta: string; justification: string },
+  ): Promise<ActionResult> => {
+    const found = await ownedAssignment(ctx, id);
+    if ('refusal' in found) return found.refusal;
+    const a = found.assignment;
+    const t = today();
+    const card = moreTimeFormCard(
+      {
+        assignmentId: a.id,
+        title: `${a.recommendationName}`,
+        resource: a.resourceName,
+        dueText: `${a.dueDate} · ${daysText(daysBetween(t, a.dueDate))}`,
+        etaText: a.eta ? `${a.eta.date}: ${a.eta.justification}` : '',
+        minDate: addDays(t, 1),
+        maxDate: addDays(t, 365),
+        suggestedDate: a.eta?.date && a.eta.date > t ? a.eta.date : addDays(a.dueDate > t ? a.dueDate : t, 7),
+        errors,
+        values,
+      },
+      ctx,
+    );
+    return { kind, card };
+  };
+
   return [
     defineAction({
       verb: 'requestMoreTime',
       schema: z.object({ assignmentId }),
-      handle: async (ctx, data) => {
-        const found = await ownedAssignment(ctx, data.assignmentId);
-        if ('refusal' in found) return found.refusal;
-        const a = found.assignment;
-        const t = today();
-        const card = moreTimeFormCard(
-          {
-            assignmentId: a.id,
-            title: `${a.recommendationName}`,
-            resource: a.resourceName,
-            dueText: `${a.dueDate} · ${daysText(daysBetween(t, a.dueDate))}`,
-            etaText: a.eta ? `${a.eta.date}: ${a.eta.justification}` : '',
-            minDate: addDays(t, 1),
-            maxDate: addDays(t, 365),
-            suggestedDate: a.eta?.date && a.eta.date > t ? a.eta.date : addDays(a.dueDate > t ? a.dueDate : t, 7),
-          },
-          ctx,
-        );
-        return { kind: 'reply', card };
-      },
+      handle: (ctx, data) => form(ctx, data.assignmentId, 'reply'),
     }),
     defineAction({
       verb: 'submitMoreTime',
       schema: submitSchema,
+      // The same form again, each problem under its input, with what the owner typed.
+      invalid: (ctx, raw, errors) => form(ctx, String(raw.assignmentId ?? ''), 'replace', errors, { eta: str(raw.eta), justification: str(raw.justification) }),
       handle: (ctx, data) =>
         serial(data.assignmentId, async () => {
           const found = await ownedAssignment(ctx, data.assignmentId);
