@@ -11,7 +11,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { assignmentFormSchema, formErrors, prefillTexts, selectionCorrelationKey, ticketFields, type AssignmentForm } from '../core/assignments.js';
+import {
+  assignmentFormSchema,
+  formErrors,
+  prefillTexts,
+  selectionCorrelationKey,
+  ticketFields,
+  type AssignmentForm,
+  type SeverityImpactUrgency,
+} from '../core/assignments.js';
 import { dueForAutomaticRetry, MAX_AUTOMATIC_ATTEMPTS } from '../core/assignmentRetry.js';
 import { creationFailed, pendingAssignment, retryRequested, ticketCreated, UNTICKETED_STATUSES, type AssignmentInit } from '../core/lifecycle.js';
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
@@ -47,6 +55,8 @@ export interface CreateAssignmentsDeps {
   logger: Logger;
   /** REMINDER_TIMEZONE: "after today" on the form is judged there. Default UTC. */
   timeZone?: string;
+  /** SEVERITY_IMPACT_URGENCY: the ticket's impact and urgency by severity. */
+  severityImpactUrgency?: SeverityImpactUrgency;
 }
 
 export type Persisted =
@@ -365,9 +375,12 @@ export class CreateAssignments {
         assignmentGroup: first.customFields.assignment_group,
         impact: first.customFields.impact as never,
         urgency: first.customFields.urgency as never,
+        severity: first.severity,
+        dueDate: first.dueDate,
       },
       { ownerSysId: owner.sysId, callerSysId: caller.sysId, groupSysId },
       integration.fieldMode === 'customized',
+      { severityImpactUrgency: this.deps.severityImpactUrgency, timeZone: this.deps.timeZone },
     );
     const correlationId =
       first.ticketGrouping === 'single'

@@ -523,6 +523,8 @@ export interface DefenderPort {
   getSubscriptionNames(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
   /** The user's manager in Microsoft Graph; undefined when none is set. */
   getManager(upn: string): Promise<ManagerInfo | undefined>;
+  /** A user in Microsoft Graph by UPN or Entra object id (Teams' people picker submits the id); undefined when unknown. */
+  getUser(upnOrId: string): Promise<{ id: string; userPrincipalName: string; displayName?: string; mail?: string } | undefined>;
   readonly roles: RoleSource;
 }
 

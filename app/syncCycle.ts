@@ -8,7 +8,7 @@
 import type { Logger } from '../core/logger.js';
 import type { CreateAssignments } from './createAssignments.js';
 import type { IntegrationService } from './manageIntegrations.js';
-import type { ResolutionJob } from './resolution.js';
+import type { ResolutionJob, ResolutionReport } from './resolution.js';
 import type { SyncJob, SyncReport } from './syncRecommendations.js';
 
 export interface SyncCycleDeps {
@@ -19,19 +19,22 @@ export interface SyncCycleDeps {
   logger: Logger;
 }
 
+/** The sync pass's report, with the same cycle's resolution pass (tickets) when it ran. */
+export type CycleReport = SyncReport & { tickets?: ResolutionReport };
+
 export class SyncCycle {
   constructor(private readonly deps: SyncCycleDeps) {}
 
   /** Rejects only when the sync step failed (after every other step ran); the other steps' failures are logged. */
-  async runOnce(): Promise<SyncReport> {
+  async runOnce(): Promise<CycleReport> {
     const { sync, resolution, assignments, integrations } = this.deps;
     const report = await this.step('sync', () => sync.runOnce());
-    await this.step('resolution', async () => resolution?.runOnce());
+    const tickets = await this.step('resolution', async () => resolution?.runOnce());
     await this.step('resume assignments', () => assignments.resumePending());
     // Removed integrations keep their credentials only until their tickets got a work note.
     await this.step('forget credentials', () => integrations.forgetReleasedCredentials());
     if (!report) throw new Error('the Defender for Cloud sync failed; see the log');
-    return report;
+    return tickets ? { ...report, tickets } : report;
   }
 
   private async step<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { errorCard, type AdaptiveCard } from '../cards/index.js';
+import { CARD_INPUT_LABELS } from '../cards/formErrors.js';
+import { humanFormErrors } from '../core/formErrors.js';
 import type { Logger } from '../core/logger.js';
 import type { TurnInfo } from './turn.js';
 
@@ -18,6 +20,13 @@ export interface ActionHandler<S extends z.ZodType = z.ZodType> {
   verb: string;
   schema: S;
   handle(ctx: ActionContext, data: z.output<S>): Promise<ActionResult>;
+  /** Labels of the card's inputs for validation messages; cards/formErrors.ts#CARD_INPUT_LABELS without. */
+  labels?: Readonly<Record<string, string>>;
+  /**
+   * A form's answer to data the schema refused: the same form again, with each message
+   * ("Reason: write at least 10 characters") under its input. Without it, a card lists them.
+   */
+  invalid?(ctx: ActionContext, data: Record<string, unknown>, errors: Record<string, string>): Promise<ActionResult>;
 }
 
 /** Keeps the handler's data type tied to its schema. */
@@ -85,20 +94,15 @@ export class ActionRouter {
       };
     }
     const parsed = handler.schema.safeParse(action.data);
-    if (!parsed.success) {
-      return {
-        kind: 'reply',
-        card: errorCard(
-          {
-            title: 'That did not work',
-            message: 'Some of what the card sent is not valid:',
-            details: parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`),
-          },
-          render,
-        ),
-      };
-    }
     try {
+      if (!parsed.success) {
+        const errors = humanFormErrors(parsed.error, handler.labels ?? CARD_INPUT_LABELS);
+        if (handler.invalid) return await handler.invalid({ ...base, verb: action.verb }, action.data, errors);
+        return {
+          kind: 'reply',
+          card: errorCard({ title: 'That did not work', message: 'Some of what the card sent is not valid:', details: Object.values(errors) }, render),
+        };
+      }
       return await handler.handle({ ...base, verb: action.verb }, parsed.data);
     } catch (err) {
       const reference = randomUUID().slice(0, 8);

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config, logger, store } = runtime;
+  const { config, logger, store, dataDir } = runtime;
   if (!config.MicrosoftAppId) {
     logger.warn(
       'MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.',
@@ -48,6 +48,8 @@ async function main(): Promise<void> {
     servicenowPort: config.SANDBOX_SERVICENOW_PORT,
     clock: systemClock,
     logger,
+    // In the locked data folder, next to db.json: a restart keeps both sides in step.
+    stateDir: dataDir,
   });
   const azure = defenderClient(config, process.env, { logger, clock: systemClock, local: sandbox?.azure });
   const app = createApp({

@@ -2,7 +2,24 @@ import assignmentFormTemplate from './assignmentForm.json';
 import assignmentListTemplate from './assignmentList.json';
 import assignmentResultTemplate from './assignmentResult.json';
 import confirmTemplate from './confirm.json';
-import { defineCard } from './render.js';
+import { formErrorParts } from './formErrors.js';
+import { defineCard, type AdaptiveCard, type RenderContext } from './render.js';
+
+/** Inputs of the form that show their own error right below them. */
+export const ASSIGNMENT_FORM_FIELDS = [
+  'integrationId',
+  'ticketType',
+  'assignedTo',
+  'caller',
+  'shortDescription',
+  'description',
+  'dueDate',
+  'grouping',
+  'assignmentGroup',
+  'impact',
+  'urgency',
+] as const;
+export type AssignmentFormField = (typeof ASSIGNMENT_FORM_FIELDS)[number];
 
 export interface AssignmentFormModel {
   recommendationKey: string;
@@ -15,7 +32,17 @@ export interface AssignmentFormModel {
   customized: boolean;
   minDate: string;
   maxDate: string;
-  errors: { label: string; message: string }[];
+  /**
+   * Problems of the last submission by input id, each a sentence with the field's label
+   * ("Assigned to: required"; see core/formErrors.ts). An input of the form shows its own under
+   * it; any other (e.g. the selection) is listed next to the buttons.
+   */
+  errors: Readonly<Record<string, string>>;
+  /**
+   * An owner to offer before anyone is picked (the resource's owner tag, the last owner of the same
+   * recommendation): prefilled in the typed field, a ready choice in Teams' people picker.
+   */
+  suggestedOwner?: string;
   values: {
     integrationId: string;
     ticketType: string;
@@ -63,7 +90,33 @@ export interface AssignmentListModel {
   }[];
 }
 
-export const assignmentFormCard = defineCard<AssignmentFormModel>(assignmentFormTemplate);
+const assignmentFormTemplateCard = defineCard<
+  AssignmentFormModel & {
+    fieldErrors: Partial<Record<AssignmentFormField, string>>;
+    problems: string[];
+    errorSummary: string;
+    ownerChoices: { title: string; value: string }[];
+  }
+>(assignmentFormTemplate);
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+export function assignmentFormCard(model: AssignmentFormModel, ctx: RenderContext): AdaptiveCard {
+  const owner = model.values.assignedTo || model.suggestedOwner || '';
+  // Teams' people picker only shows a value that is one of its choices: the typed or suggested
+  // e-mail is offered as one, next to what the directory search finds.
+  // The caller (usually the person filling in the form) is one too: assigning to oneself is common.
+  const ownerChoices = [...new Set([owner, model.values.caller].filter((e) => EMAIL.test(e)).map((e) => e.toLowerCase()))].map((e) => ({ title: e, value: e }));
+  return assignmentFormTemplateCard(
+    {
+      ...model,
+      values: { ...model.values, assignedTo: owner },
+      ownerChoices,
+      ...formErrorParts(model.errors, ASSIGNMENT_FORM_FIELDS, model.ticketWord === 'ticket' ? 'No ticket was created' : 'No tickets were created'),
+    },
+    ctx,
+  );
+}
 export const assignmentResultCard = defineCard<AssignmentResultModel>(assignmentResultTemplate);
 export const assignmentListCard = defineCard<AssignmentListModel>(assignmentListTemplate);
 

@@ -1,6 +1,7 @@
 /** Security-admin side of "request more time": the request card posted to the assignment's channel. */
 import dueDateRequestTemplate from './dueDateRequest.json';
-import { defineCard } from './render.js';
+import { formErrorParts, type FormErrorParts } from './formErrors.js';
+import { defineCard, type AdaptiveCard, type RenderContext } from './render.js';
 
 export interface DueDateRequestModel {
   assignmentId: string;
@@ -19,6 +20,34 @@ export interface DueDateRequestModel {
   minDate: string;
   maxDate: string;
   adminNote: string;
+  /** Problems of the last "Set due date" by input id ("New due date: pick a date after today"). */
+  errors?: Readonly<Record<string, string>>;
+  /** What the admin typed in "Change due date", kept when the card comes back with errors. */
+  values?: { dueDate?: string; note?: string };
 }
 
-export const dueDateRequestCard = defineCard<DueDateRequestModel>(dueDateRequestTemplate);
+/** Inputs of "Change due date" with an error line of their own. */
+export const CHANGE_DUE_DATE_FIELDS = ['dueDate', 'note'] as const;
+
+const dueDateRequestTemplateCard = defineCard<
+  DueDateRequestModel & FormErrorParts<(typeof CHANGE_DUE_DATE_FIELDS)[number]> & { changeDueDate: string; note: string }
+>(dueDateRequestTemplate);
+
+export function dueDateRequestCard(model: DueDateRequestModel, ctx: RenderContext): AdaptiveCard {
+  // The inputs are inside "Change due date", which a re-rendered card shows closed: the line in
+  // the card's body says where to look.
+  const parts = formErrorParts(model.errors ?? {}, CHANGE_DUE_DATE_FIELDS, 'The due date was not changed');
+  return dueDateRequestTemplateCard(
+    {
+      ...model,
+      changeDueDate: model.values?.dueDate || model.eta,
+      note: model.values?.note ?? '',
+      ...parts,
+      errorSummary:
+        parts.errorSummary && Object.keys(parts.fieldErrors).length
+          ? parts.errorSummary.replace(/ marked above\.$/, ' under "Change due date".')
+          : parts.errorSummary,
+    },
+    ctx,
+  );
+}

@@ -1,7 +1,8 @@
 /** ServiceNow integration cards: the list (test/remove/add actions) and the add form. */
 import integrationFormTemplate from './integrationForm.json';
 import integrationListTemplate from './integrationList.json';
-import { defineCard } from './render.js';
+import { formErrorParts } from './formErrors.js';
+import { defineCard, type AdaptiveCard, type RenderContext } from './render.js';
 
 export interface IntegrationRowModel {
   id: string;
@@ -43,7 +44,7 @@ export const INTEGRATION_FORM_FIELDS = [
 export type IntegrationFormField = (typeof INTEGRATION_FORM_FIELDS)[number];
 
 export interface IntegrationFormModel {
-  /** Problems not tied to one field (e.g. ServiceNow's refusal of the credentials). */
+  /** Problems not tied to one field (e.g. ServiceNow's refusal of the credentials), shown next to the button. */
   problems: string[];
   /** One entry per field, '' when the field is fine. */
   errors: Record<IntegrationFormField, string>;
@@ -69,4 +70,10 @@ export interface IntegrationFormModel {
 }
 
 export const integrationListCard = defineCard<IntegrationListModel>(integrationListTemplate);
-export const integrationFormCard = defineCard<IntegrationFormModel>(integrationFormTemplate);
+const integrationFormTemplateCard = defineCard<IntegrationFormModel & { errorSummary: string }>(integrationFormTemplate);
+
+/** The form; after a failed submission, the line next to the button says what happened (the user is at the bottom of a long card). */
+export function integrationFormCard(model: IntegrationFormModel, ctx: RenderContext): AdaptiveCard {
+  const { errorSummary, problems } = formErrorParts(model.errors, INTEGRATION_FORM_FIELDS, 'Nothing was saved', model.problems);
+  return integrationFormTemplateCard({ ...model, problems, errorSummary }, ctx);
+}

@@ -11,6 +11,11 @@ export interface WelcomeModel {
   sandbox: boolean;
   /** Installed without subscribing (the installer may not subscribe): why, and what an admin must type. */
   pending?: { reason: string; hint: string };
+  /** How to type a command here (cards/index.ts typeCommand): `help`, or `@<bot name> help` where only mentions reach the bot. */
+  help: string;
+  unsubscribe: string;
+  /** In channels and group chats: only messages that @mention the bot reach it. */
+  mentionNote?: string;
 }
 
 export interface ErrorModel {

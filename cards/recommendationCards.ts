@@ -45,12 +45,16 @@ export interface RecommendationCardModel {
   total: number;
 }
 
+/** The `recommendations` summary; every count is a string, as TextBlocks and facts need. */
 export interface RecommendationSummaryModel {
   headline: string;
-  recommendations: number;
-  bySeverity: Array<{ severity: Severity; recommendations: number; resources: number }>;
-  bySubscription: Array<{ subscription: string; recommendations: number; resources: number }>;
-  top: Array<{ displayName: string; severity: Severity; severityColor: SeverityColor; resources: number }>;
+  /** What the counts count (findings are resource × recommendation pairs). */
+  countsNote: string;
+  empty: boolean;
+  bySeverity: Array<{ severity: string; text: string }>;
+  bySubscription: Array<{ subscription: string; text: string }>;
+  /** Most severe first; the severity in words, its colour only where the host shows it readably. */
+  top: Array<{ displayName: string; severityText: string; severityColor: SeverityColor; resources: string }>;
 }
 
 export const recommendationCard = defineCard<RecommendationCardModel>(recommendationTemplate);
@@ -112,16 +116,24 @@ export function recommendationSummaryModel(
   opts: { filtersText?: string; subscriptionName?: (subscriptionId: string) => string | undefined } = {},
 ): RecommendationSummaryModel {
   const scope = opts.filtersText ? ` (${opts.filtersText})` : '';
+  const counts = (c: { recommendations: number; resources: number; distinctResources: number }) =>
+    `${plural(c.recommendations, 'recommendation')} · ${plural(c.resources, 'finding')} on ${plural(c.distinctResources, 'resource')}`;
   return {
-    headline: `${plural(summary.recommendations, 'recommendation')} with ${plural(summary.resources, 'unhealthy resource')}${scope}`,
-    recommendations: summary.recommendations,
-    bySeverity: summary.bySeverity,
+    headline: `${plural(summary.recommendations, 'recommendation')} with ${plural(summary.resources, 'unhealthy finding')} on ${plural(summary.distinctResources, 'distinct resource')}${scope}`,
+    countsNote: 'A finding is one unhealthy resource of one recommendation: a resource failing three recommendations is three findings and one resource.',
+    empty: summary.recommendations === 0,
+    bySeverity: summary.bySeverity.map((s) => ({ severity: s.severity, text: counts(s) })),
     bySubscription: summary.bySubscription.map((s) => ({
       subscription: opts.subscriptionName?.(s.subscriptionId) ?? s.subscriptionId,
-      recommendations: s.recommendations,
-      resources: s.resources,
+      text: counts(s),
     })),
-    top: summary.top.map((t) => ({ displayName: t.displayName, severity: t.severity, severityColor: severityColor(t.severity), resources: t.resources })),
+    top: summary.top.map((t) => ({
+      displayName: t.displayName,
+      // In words: the colour is dropped where the host cannot show it readably (cards/render.ts).
+      severityText: t.severity,
+      severityColor: severityColor(t.severity),
+      resources: plural(t.resources, 'resource'),
+    })),
   };
 }
 

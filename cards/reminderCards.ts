@@ -6,6 +6,7 @@ import graceEndedTemplate from './graceEnded.json';
 import managerDigestTemplate from './managerDigest.json';
 import moreTimeTemplate from './moreTime.json';
 import nudgeTemplate from './nudge.json';
+import { formErrorParts, type FormErrorParts } from './formErrors.js';
 import { CardTooLargeError, defineCard, type AdaptiveCard, type RenderContext } from './render.js';
 
 export interface DigestItemModel {
@@ -71,13 +72,34 @@ export interface MoreTimeFormModel {
   minDate: string;
   maxDate: string;
   suggestedDate: string;
+  /** Problems of the last submission by input id ("Reason: write at least 10 characters"). */
+  errors?: Readonly<Record<string, string>>;
+  /** What the owner typed, kept when the form comes back with errors. */
+  values?: { eta?: string; justification?: string };
 }
+
+/** Inputs of the more-time form with an error line of their own. */
+export const MORE_TIME_FIELDS = ['eta', 'justification'] as const;
 
 export const ownerDigestCard = defineCard<OwnerDigestModel>(digestTemplate);
 export const nudgeCard = defineCard<NudgeModel>(nudgeTemplate);
 export const managerDigestCard = defineCard<ManagerDigestModel>(managerDigestTemplate);
 export const graceEndedCard = defineCard<GraceEndedModel>(graceEndedTemplate);
-export const moreTimeFormCard = defineCard<MoreTimeFormModel>(moreTimeTemplate);
+const moreTimeTemplateCard = defineCard<MoreTimeFormModel & FormErrorParts<(typeof MORE_TIME_FIELDS)[number]> & { eta: string; justification: string }>(
+  moreTimeTemplate,
+);
+
+export function moreTimeFormCard(model: MoreTimeFormModel, ctx: RenderContext): AdaptiveCard {
+  return moreTimeTemplateCard(
+    {
+      ...model,
+      eta: model.values?.eta || model.suggestedDate,
+      justification: model.values?.justification ?? '',
+      ...formErrorParts(model.errors ?? {}, MORE_TIME_FIELDS, 'Nothing was sent'),
+    },
+    ctx,
+  );
+}
 
 const GROUPS: Array<{ group: ReminderGroup; title: string; color: DigestGroupModel['color'] }> = [
   { group: 'overdue', title: 'Overdue', color: 'Attention' },
@@ -173,7 +195,8 @@ export function nudgeModel(items: readonly ReminderItem[]): NudgeModel {
     items: items.slice(0, MAX_DIGEST_ITEMS).map((i) => ({
       assignmentId: i.assignmentId,
       title: `${i.recommendationName}`,
-      detail: `${i.resourceName} · ${i.severity} · due ${dueText(i)} · ${i.ticketNumber ?? 'ticket not created yet'} · ${GRACE_TEXT[i.grace]}`,
+      // The date first: in the middle of a wrapped line a narrow column breaks it as "2026-/12-20".
+      detail: `Due ${dueText(i)} · ${i.resourceName} · ${i.severity} · ${i.ticketNumber ?? 'ticket not created yet'} · ${GRACE_TEXT[i.grace]}`,
       ticketLink: i.ticketLink ?? '',
       defenderLink: i.defenderLink,
     })),
@@ -184,10 +207,10 @@ export function renderNudge(items: readonly ReminderItem[], ctx: RenderContext):
   return nudgeCard(nudgeModel(items), ctx);
 }
 
-/** One line per item, with the ticket and Defender as links (a manager reads, then follows up with the report). */
+/** One line per item, the due date first (it starts the line, so it never wraps apart), with the ticket and Defender as links. */
 export function itemLine(i: ReminderItem): string {
   const ticket = i.ticketNumber && i.ticketLink ? `[${i.ticketNumber}](${i.ticketLink})` : (i.ticketNumber ?? 'no ticket yet');
-  return `- **${i.recommendationName}** · ${i.resourceName} · ${i.severity} · due ${i.dueDate} (${daysText(i.daysLeft)}) · ${ticket} · [Defender](${i.defenderLink})`;
+  return `- Due ${i.dueDate} (${daysText(i.daysLeft)}) · **${i.recommendationName}** · ${i.resourceName} · ${i.severity} · ${ticket} · [Defender](${i.defenderLink})`;
 }
 
 export interface ManagerReport {

@@ -24,6 +24,15 @@ function stripUndefinedMarkers(node: unknown): unknown {
   return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, stripUndefinedMarkers(v)]));
 }
 
+/**
+ * Plain text for a TextBlock, whose markdown every host renders as HTML: Web Chat (markdown-it with
+ * HTML on, then sanitized) and Teams both drop `<id>` as an unknown tag, so a placeholder such as
+ * `scope=/subscriptions/<id>` lost its `<id>`. As entities the brackets show as typed.
+ */
+export function cardText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 export class CardTooLargeError extends Error {
   constructor(readonly bytes: number) {
     super(`card is ${bytes} bytes, over the ${MAX_CARD_BYTES}-byte limit`);
@@ -35,11 +44,73 @@ export class CardTooLargeError extends Error {
  * that cannot send adaptiveCard/action invokes. The action router reads both forms.
  */
 export function adaptActionsForChannel(node: unknown, channelId: string): unknown {
-  if (Array.isArray(node)) return node.map((n) => adaptActionsForChannel(n, channelId));
+  return adaptForChannel(node, channelId);
+}
+
+/** Teams' people picker: an Input.ChoiceSet searching the tenant's directory (Teams only). */
+export const PEOPLE_PICKER_DATASET = 'graph.microsoft.com/users';
+
+function isPeoplePicker(obj: Record<string, unknown>): boolean {
+  const data = obj['choices.data'] as { type?: unknown; dataset?: unknown } | undefined;
+  return obj.type === 'Input.ChoiceSet' && data?.type === 'Data.Query' && data.dataset === PEOPLE_PICKER_DATASET;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Outside Teams (Emulator, Web Chat) there is no directory to search: the people picker becomes
+ * a typed e-mail field with the same id, so the submit side reads one input either way.
+ */
+function typedPersonInput(picker: Record<string, unknown>): Record<string, unknown> {
+  const value = typeof picker.value === 'string' && !GUID.test(picker.value) ? picker.value : '';
+  const keep = ['id', 'label', 'isRequired', 'spacing', 'separator', 'isVisible', 'height'] as const;
+  const label =
+    typeof picker.label === 'string' ? (picker.label.endsWith(')') ? `${picker.label.slice(0, -1)} e-mail)` : `${picker.label} (e-mail)`) : undefined;
+  return {
+    type: 'Input.Text',
+    ...Object.fromEntries(keep.filter((k) => picker[k] !== undefined).map((k) => [k, picker[k]])),
+    ...(label ? { label } : {}),
+    style: 'email',
+    placeholder: 'name@contoso.com',
+    errorMessage: "Type the person's e-mail address",
+    ...(value ? { value } : {}),
+  };
+}
+
+/**
+ * Text colours each host renders readably on its light background (WCAG AA, 4.5:1), measured from
+ * the host configs (test/cards/contrast.test.ts computes them again):
+ * - Teams light theme (the Agents Playground's host config): attention #c4314b 5.40:1, accent
+ *   #6264a7 5.38:1, but good #92c353 2.07:1 and warning #f8d22a 1.47:1 (the yellow "Medium severity").
+ * - Web Chat / the Emulator (botframework-webchat 4.18's host config): attention #D13438 4.93:1,
+ *   accent #0063B1 6.14:1, good #0B6A0B 6.82:1, warning #B75C00 4.62:1.
+ * A colour a host cannot show readably is dropped (the default text colour); the words and icons
+ * next to it carry the meaning, never the colour alone. Unknown channels get Teams' rule.
+ */
+export const READABLE_COLORS: Readonly<Record<string, readonly string[]>> = {
+  msteams: ['default', 'dark', 'accent', 'attention'],
+  webchat: ['default', 'dark', 'accent', 'attention', 'good', 'warning'],
+  emulator: ['default', 'dark', 'accent', 'attention', 'good', 'warning'],
+  directline: ['default', 'dark', 'accent', 'attention', 'good', 'warning'],
+};
+
+export function readableColors(channelId: string): readonly string[] {
+  return READABLE_COLORS[channelId] ?? READABLE_COLORS.msteams!;
+}
+
+/**
+ * What a channel's client can render: Action.Execute (Teams) or Action.Submit carrying the verb
+ * (the action router reads both), the people picker (Teams) or a typed e-mail, and only the text
+ * colours the host shows readably.
+ */
+export function adaptForChannel(node: unknown, channelId: string, colors: readonly string[] = readableColors(channelId)): unknown {
+  if (Array.isArray(node)) return node.map((n) => adaptForChannel(n, channelId, colors));
   if (!node || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
+  if (channelId !== 'msteams' && isPeoplePicker(obj)) return typedPersonInput(obj);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = adaptActionsForChannel(v, channelId);
+  for (const [k, v] of Object.entries(obj)) out[k] = adaptForChannel(v, channelId, colors);
+  if (typeof out.color === 'string' && !colors.includes(out.color.toLowerCase())) delete out.color;
   if (channelId !== 'msteams' && obj.type === 'Action.Execute') {
     const { verb, data, ...rest } = out;
     return { ...rest, type: 'Action.Submit', data: { ...((data as object) ?? {}), verb } };
@@ -52,7 +123,7 @@ export function defineCard<TModel extends object>(template: object) {
   const compiled = new ACData.Template(template);
   return (model: TModel, ctx: RenderContext): AdaptiveCard => {
     const expanded = stripUndefinedMarkers(compiled.expand({ $root: model })) as AdaptiveCard;
-    const card = adaptActionsForChannel(
+    const card = adaptForChannel(
       { $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', ...expanded, version: CARD_VERSION },
       ctx.channelId,
     ) as AdaptiveCard;

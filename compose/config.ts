@@ -2,6 +2,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { decodeSecretKey } from '../storage/secrets.js';
 import { isValidTimeZone, parseQuietHours } from '../core/reminders.js';
+import { DEFAULT_SEVERITY_IMPACT_URGENCY_TEXT, parseSeverityImpactUrgency, type SeverityImpactUrgency } from '../core/assignments.js';
 
 /**
  * The one schema for the process environment. An empty value counts as unset, so a copied
@@ -69,6 +70,15 @@ const envObject = z.object({
 
   // ServiceNow
   SERVICENOW_ALLOW_PRIVATE_HOSTS: withDefault(bool, 'false'),
+  SEVERITY_IMPACT_URGENCY: withDefault(
+    z.string().transform((v, ctx): SeverityImpactUrgency => {
+      const parsed = parseSeverityImpactUrgency(v);
+      if (parsed.ok) return parsed.value;
+      for (const message of parsed.problems) ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }),
+    DEFAULT_SEVERITY_IMPACT_URGENCY_TEXT,
+  ),
 
   // Teams app package and dashboard tab
   TEAMS_APP_ID: opt(z.string().regex(guid, 'must be a GUID')),

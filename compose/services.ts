@@ -164,6 +164,7 @@ export function createServices(p: ServicePorts): Services {
     clock,
     logger: logger.child({ module: 'assignments' }),
     timeZone,
+    severityImpactUrgency: config.SEVERITY_IMPACT_URGENCY,
   });
   const dueDates = new DueDates({
     store,

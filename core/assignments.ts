@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Assignment, Recommendation, ResourceSnapshot, Severity, TicketType } from './model.js';
-import { addDays, daysBetween, localDay } from './calendar.js';
+import { addDays, daysBetween, localDay, zonedDayEnd } from './calendar.js';
+import { isEntraObjectId, PERSON_NOT_FOUND } from './owner.js';
 import { htmlToCardText, truncateText } from './recommendations.js';
 import { isLive } from './lifecycle.js';
+import { formatGlideDateTime } from './servicenow-rules.js';
 
 /** Remediation timeframe by severity when the form does not say otherwise (days). */
 export interface DueDatePolicy {
@@ -53,7 +55,10 @@ export function assignmentFormSchema(now: Date, timeZone: string) {
       ]),
     integrationId: z.string({ error: 'is required' }).min(1, 'is required'),
     ticketType: z.enum(['incident', 'change_request', 'problem'], { error: 'must be incident, change_request or problem' }),
-    assignedTo: email,
+    // Teams' people picker submits the person's Entra object id; the submit path turns it into the
+    // UPN with Microsoft Graph first (core/owner.ts#withOwnerUpn). An id still here (Graph does not
+    // know it, or is unreachable) is refused next to the field, never sent to ServiceNow as a user name.
+    assignedTo: email.refine((v) => !isEntraObjectId(v), PERSON_NOT_FOUND),
     caller: email,
     shortDescription: z.string().trim().min(1, 'is required').max(160, 'must be at most 160 characters'),
     description: z.string().trim().min(1, 'is required').max(4000, 'must be at most 4000 characters'),
@@ -123,16 +128,84 @@ export const CALLER_FIELD: Record<TicketType, string> = {
   problem: 'opened_by',
 };
 
+/** ServiceNow's impact and urgency: 1 High, 2 Medium, 3 Low (reference §3.1). */
+export type Level = '1' | '2' | '3';
+export interface ImpactUrgency {
+  impact: Level;
+  urgency: Level;
+}
+export type SeverityImpactUrgency = Readonly<Record<Severity, ImpactUrgency>>;
+
+/**
+ * A High recommendation becomes impact 1 / urgency 1, which the base priority lookup turns into
+ * priority 1 (Critical); Medium 2/2 → 3 (Moderate); Low 3/3 → 5 (Planning). Without impact and
+ * urgency an instance defaults both to 3, so every ticket was priority 5.
+ */
+export const DEFAULT_SEVERITY_IMPACT_URGENCY: SeverityImpactUrgency = {
+  High: { impact: '1', urgency: '1' },
+  Medium: { impact: '2', urgency: '2' },
+  Low: { impact: '3', urgency: '3' },
+};
+export const DEFAULT_SEVERITY_IMPACT_URGENCY_TEXT = 'High=1/1,Medium=2/2,Low=3/3';
+
+/**
+ * Parses SEVERITY_IMPACT_URGENCY, e.g. "High=1/1,Medium=2/2,Low=3/3" (impact/urgency, each 1–3).
+ * A severity left out keeps its default; returns the problems instead when the text is invalid.
+ */
+export function parseSeverityImpactUrgency(text: string): { ok: true; value: SeverityImpactUrgency } | { ok: false; problems: string[] } {
+  const value: Record<Severity, ImpactUrgency> = { ...DEFAULT_SEVERITY_IMPACT_URGENCY };
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const entry of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const m = /^(High|Medium|Low)\s*=\s*([123])\s*\/\s*([123])$/i.exec(entry);
+    if (!m) {
+      problems.push(`"${entry.slice(0, 40)}" is not severity=impact/urgency (e.g. High=1/1, each 1 to 3)`);
+      continue;
+    }
+    const severity = (m[1]!.charAt(0).toUpperCase() + m[1]!.slice(1).toLowerCase()) as Severity;
+    if (seen.has(severity)) problems.push(`${severity} is given twice`);
+    seen.add(severity);
+    value[severity] = { impact: m[2] as Level, urgency: m[3] as Level };
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, value };
+}
+
+export interface TicketPolicy {
+  /** SEVERITY_IMPACT_URGENCY; the documented defaults without it. */
+  severityImpactUrgency?: SeverityImpactUrgency;
+  /** REMINDER_TIMEZONE: the due date is the end of that day there. Default UTC. */
+  timeZone?: string;
+}
+
+/**
+ * The ticket's fields. Every table here extends `task`, so the default set writes only task's
+ * standard fields: texts, assigned to, the table's caller field, impact and urgency from the
+ * severity (the instance computes the priority from them; priority itself is read-only) and
+ * `due_date`, the end of the due day. Customized integrations add the assignment group, and the
+ * impact and urgency the user picked win over the severity's.
+ */
 export function ticketFields(
-  form: Pick<AssignmentForm, 'ticketType' | 'shortDescription' | 'description' | 'assignmentGroup' | 'impact' | 'urgency'>,
+  form: Pick<AssignmentForm, 'ticketType' | 'shortDescription' | 'description' | 'assignmentGroup' | 'impact' | 'urgency'> & {
+    severity: Severity;
+    /** YYYY-MM-DD */
+    dueDate: string;
+  },
   users: { ownerSysId: string; callerSysId: string; groupSysId?: string },
   customized: boolean,
+  policy: TicketPolicy = {},
 ): Record<string, string> {
+  const bySeverity = (policy.severityImpactUrgency ?? DEFAULT_SEVERITY_IMPACT_URGENCY)[form.severity];
   const fields: Record<string, string> = {
     short_description: form.shortDescription,
     description: form.description,
     assigned_to: users.ownerSysId,
     [CALLER_FIELD[form.ticketType]]: users.callerSysId,
+    impact: bySeverity.impact,
+    urgency: bySeverity.urgency,
+    due_date: formatGlideDateTime(zonedDayEnd(form.dueDate, policy.timeZone ?? 'UTC')),
   };
   if (customized) {
     if (users.groupSysId) fields.assignment_group = users.groupSysId;

@@ -63,3 +63,27 @@ export const realDaySchema = z
 export function futureDaySchema(today: () => string) {
   return realDaySchema.refine((d) => d > today(), 'must be after today').refine((d) => daysBetween(today(), d) <= 365, 'must be within a year');
 }
+
+/**
+ * The last second (23:59:59) of a calendar day in a time zone, as an instant. The zone's offset is
+ * read at that instant, so a day that starts or ends a daylight-saving period is still right.
+ */
+export function zonedDayEnd(day: string, timeZone: string): Date {
+  const wall = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10)), 23, 59, 59);
+  const offsetAt = (instant: number) => {
+    const { date, time } = localTime(new Date(instant), timeZone);
+    const local = Date.UTC(
+      Number(date.slice(0, 4)),
+      Number(date.slice(5, 7)) - 1,
+      Number(date.slice(8, 10)),
+      Number(time.slice(0, 2)),
+      Number(time.slice(3, 5)),
+      59,
+    );
+    return local - instant;
+  };
+  // Two steps: the offset at the first guess may differ from the one at the answer (DST change).
+  let instant = wall - offsetAt(wall);
+  instant = wall - offsetAt(instant);
+  return new Date(instant);
+}

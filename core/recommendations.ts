@@ -424,9 +424,13 @@ export function pageOf<T>(items: readonly T[], page: number, pageSize = RESOURCE
 
 export interface RecommendationSummary {
   recommendations: number;
+  /** Unhealthy findings: (recommendation, resource) pairs; one resource failing 3 recommendations counts 3. */
   resources: number;
-  bySeverity: Array<{ severity: Severity; recommendations: number; resources: number }>;
-  bySubscription: Array<{ subscriptionId: string; recommendations: number; resources: number }>;
+  /** Resources with at least one unhealthy recommendation, each counted once. */
+  distinctResources: number;
+  bySeverity: Array<{ severity: Severity; recommendations: number; resources: number; distinctResources: number }>;
+  bySubscription: Array<{ subscriptionId: string; recommendations: number; resources: number; distinctResources: number }>;
+  /** Most severe first, then by unhealthy resources. */
   top: Array<{ key: string; displayName: string; severity: Severity; resources: number }>;
 }
 
@@ -437,9 +441,10 @@ export function summarizeRecommendations(
   ancestry: Ancestry = new Map(),
   topN = 10,
 ): RecommendationSummary {
-  const sev = new Map<Severity, { recommendations: number; resources: number }>();
-  const subs = new Map<string, { subscriptionId: string; recommendations: number; resources: number }>();
+  const sev = new Map<Severity, { recommendations: number; resources: number; ids: Set<string> }>();
+  const subs = new Map<string, { subscriptionId: string; recommendations: number; resources: number; ids: Set<string> }>();
   const top: RecommendationSummary['top'] = [];
+  const all = new Set<string>();
   let recommendations = 0;
   let resources = 0;
   for (const rec of recs) {
@@ -448,9 +453,13 @@ export function summarizeRecommendations(
     if (!view || view.resources.length === 0) continue;
     recommendations++;
     resources += view.resources.length;
-    const s = sev.get(view.severity) ?? { recommendations: 0, resources: 0 };
+    const s = sev.get(view.severity) ?? { recommendations: 0, resources: 0, ids: new Set<string>() };
     s.recommendations++;
     s.resources += view.resources.length;
+    for (const r of view.resources) {
+      s.ids.add(r.resourceId.toLowerCase());
+      all.add(r.resourceId.toLowerCase());
+    }
     sev.set(view.severity, s);
     const perSub = new Map<string, number>();
     for (const r of view.resources) perSub.set(r.subscriptionId.toLowerCase(), (perSub.get(r.subscriptionId.toLowerCase()) ?? 0) + 1);
@@ -459,19 +468,30 @@ export function summarizeRecommendations(
         subscriptionId: view.resources.find((r) => r.subscriptionId.toLowerCase() === subKey)!.subscriptionId,
         recommendations: 0,
         resources: 0,
+        ids: new Set<string>(),
       };
       entry.recommendations++;
       entry.resources += n;
+      for (const r of view.resources) if (r.subscriptionId.toLowerCase() === subKey) entry.ids.add(r.resourceId.toLowerCase());
       subs.set(subKey, entry);
     }
     top.push({ key: view.key, displayName: view.displayName, severity: view.severity, resources: view.resources.length });
   }
-  top.sort((a, b) => b.resources - a.resources || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || a.displayName.localeCompare(b.displayName));
+  // A security engineer starts with the most severe: High first, then the widest spread.
+  top.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.resources - a.resources || a.displayName.localeCompare(b.displayName));
   return {
     recommendations,
     resources,
-    bySeverity: (['High', 'Medium', 'Low'] as const).filter((s) => sev.has(s)).map((s) => ({ severity: s, ...sev.get(s)! })),
-    bySubscription: [...subs.values()].sort((a, b) => b.resources - a.resources || a.subscriptionId.localeCompare(b.subscriptionId)),
+    distinctResources: all.size,
+    bySeverity: (['High', 'Medium', 'Low'] as const)
+      .filter((s) => sev.has(s))
+      .map((s) => {
+        const e = sev.get(s)!;
+        return { severity: s, recommendations: e.recommendations, resources: e.resources, distinctResources: e.ids.size };
+      }),
+    bySubscription: [...subs.values()]
+      .map((e) => ({ subscriptionId: e.subscriptionId, recommendations: e.recommendations, resources: e.resources, distinctResources: e.ids.size }))
+      .sort((a, b) => b.resources - a.resources || a.subscriptionId.localeCompare(b.subscriptionId)),
     top: top.slice(0, topN),
   };
 }

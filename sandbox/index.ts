@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { ROOT_MANAGEMENT_GROUP, TENANT_ID } from './defender/dataset.js';
@@ -13,6 +14,8 @@ export { startDefenderSimulator, type DefenderSimulator } from './defender/index
 
 export const SANDBOX_SCOPE = `/providers/Microsoft.Management/managementGroups/${ROOT_MANAGEMENT_GROUP}`;
 export const SANDBOX_INTEGRATION = 'Sandbox ServiceNow';
+/** The simulators' state files in DATA_DIR; delete both (and db.json) to start the sandbox afresh. */
+export const SANDBOX_STATE_FILES = { defender: 'sandbox-defender.json', servicenow: 'sandbox-servicenow.json' } as const;
 /**
  * The Emulator user has no Entra identity; in the sandbox it acts as this security lead, who
  * exists in both simulators (Owner on the root management group, a ServiceNow user).
@@ -43,21 +46,42 @@ export interface Sandbox {
  * tried in the Emulator with no Azure or ServiceNow account. The caller builds its own clients
  * from the endpoints: the sandbox knows nothing of them.
  */
-export async function startSandbox(opts: { defenderPort: number; servicenowPort: number; clock: Clock; logger: Logger }): Promise<Sandbox> {
+export async function startSandbox(opts: {
+  defenderPort: number;
+  servicenowPort: number;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * DATA_DIR: both simulators keep their state here (SANDBOX_STATE_FILES), next to the bot's
+   * db.json, so a restart keeps tickets, their numbers and Defender's statuses in step with it.
+   * Without it both start from the seed data.
+   */
+  stateDir?: string;
+}): Promise<Sandbox> {
+  const stateFile = (name: string) => (opts.stateDir ? path.join(opts.stateDir, name) : undefined);
   const defender = await startDefenderSimulator({
+    stateFile: stateFile(SANDBOX_STATE_FILES.defender),
     port: opts.defenderPort,
     host: '127.0.0.1',
     clock: opts.clock,
     logger: opts.logger.child({ sim: 'defender' }),
     quota: 'off',
   });
+  // A ServiceNow simulator that cannot start (a damaged state file) must not leave Defender's listening.
   const servicenow = await startServiceNowSimulator({
+    stateFile: stateFile(SANDBOX_STATE_FILES.servicenow),
     port: opts.servicenowPort,
     host: '127.0.0.1',
     clock: opts.clock,
     logger: opts.logger.child({ sim: 'servicenow' }),
+  }).catch(async (err: unknown) => {
+    await defender.close();
+    throw err;
   });
-  opts.logger.info({ defender: defender.url, servicenow: servicenow.url }, 'sandbox simulators started');
+  opts.logger.info(
+    { defender: defender.url, servicenow: servicenow.url, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}) },
+    opts.stateDir ? 'sandbox simulators started; their state is kept in the data folder' : 'sandbox simulators started from their seed data',
+  );
   return {
     defender,
     servicenow,

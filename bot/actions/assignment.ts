@@ -3,6 +3,8 @@ import { assignmentFormCard, assignmentResultCard, confirmCard, type AssignmentF
 import { errorCard, type AdaptiveCard } from '../../cards/index.js';
 import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.js';
 import { localDay } from '../../core/calendar.js';
+import { labelledErrors } from '../../core/formErrors.js';
+import { withOwnerUpn } from '../../core/owner.js';
 import { SCOPE_FORMS } from '../../core/scope.js';
 import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../app/ports.js';
@@ -20,6 +22,8 @@ export interface AssignmentActionDeps {
   clock: Clock;
   /** REMINDER_TIMEZONE: the date picker's bounds and the default due date are days there. Default UTC. */
   timeZone?: string;
+  /** Microsoft Graph: the UPN of an Entra object id, which Teams' people picker submits. */
+  upnOfObjectId?: (objectId: string) => Promise<string | undefined>;
 }
 
 const FIELD_LABELS: Record<string, string> = {
@@ -102,7 +106,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       customized: chosen.fieldMode === 'customized',
       minDate: addDays(today, 1),
       maxDate: addDays(today, 366),
-      errors: Object.entries(errors).map(([field, message]) => ({ label: FIELD_LABELS[field] ?? field, message })),
+      errors: labelledErrors(errors, FIELD_LABELS),
       values: {
         integrationId: chosen.id,
         ticketType: str(values.ticketType) || 'incident',
@@ -217,8 +221,9 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           );
           const decision = await authorize(ctx, resources);
           if (!decision.allowed) return refusal(ctx, decision.reason);
-          const outcome = await assignments.submit(data, ctx.actor, ctx.conversationId);
-          if (outcome.kind === 'invalid') return await form(ctx, rec, resources, data, outcome.errors);
+          const resolved = await withOwnerUpn(data, deps.upnOfObjectId);
+          const outcome = await assignments.submit(resolved, ctx.actor, ctx.conversationId);
+          if (outcome.kind === 'invalid') return await form(ctx, rec, resources, resolved, outcome.errors);
           return result(ctx, rec, outcome.batchId, outcome.assignments, outcome.skipped);
         } catch (err) {
           if (err instanceof SelectionError)

@@ -10,6 +10,7 @@ import {
   type IntegrationListModel,
   type IntegrationRowModel,
 } from '../../cards/integrationCards.js';
+import { humanSentence } from '../../core/formErrors.js';
 import { parseScope, SCOPE_FORMS } from '../../core/scope.js';
 import { customFieldSchema, type CustomField, type TicketType } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
@@ -148,9 +149,8 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
     retypeSecrets: boolean,
   ): Promise<ActionResult> {
     const errors = Object.fromEntries(INTEGRATION_FORM_FIELDS.map((f) => [f, fieldErrors[f] ?? ''])) as Record<IntegrationFormField, string>;
-    const hasFieldErrors = Object.values(errors).some(Boolean);
     const model: IntegrationFormModel = {
-      problems: [...general, ...(hasFieldErrors ? ['Please fix the fields marked below.'] : [])],
+      problems: general,
       errors,
       retypeSecrets,
       scopePlaceholder: '/providers/Microsoft.Management/managementGroups/{name}',
@@ -211,7 +211,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
     for (const p of problems) {
       const m = /^([A-Za-z]+)(?:\.[\w.]*)?: (.*)$/s.exec(p);
       const field = m && (INTEGRATION_FORM_FIELDS as readonly string[]).includes(m[1]) ? (m[1] as IntegrationFormField) : undefined;
-      if (field && m) fields[field] = fields[field] ? `${fields[field]}; ${m[2]}` : `${FIELD_LABELS[field]}: ${m[2]}`;
+      if (field && m) fields[field] = fields[field] ? `${fields[field]}; ${humanSentence(m[2])}` : `${FIELD_LABELS[field]}: ${humanSentence(m[2])}`;
       else general.push(p);
     }
     return { fields, general };

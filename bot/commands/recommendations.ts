@@ -1,4 +1,5 @@
 import { noticeCard, errorCard } from '../../cards/index.js';
+import { syncReplyModel } from '../../cards/syncCards.js';
 import { recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { summarizeRecommendations } from '../../core/recommendations.js';
 import { describeFilters } from '../../core/subscriptionFilters.js';
@@ -31,7 +32,13 @@ export function recommendationCommands(deps: {
         const summary = summarizeRecommendations(readableRecommendations(await store.recommendations.list(), view.readable), filters, sync?.ancestry());
         const partial = view.readable.size < view.known ? ` · only the ${view.readable.size} of ${view.known} subscriptions you may read` : '';
         await ctx.reply({
-          card: recommendationSummaryCard(recommendationSummaryModel(summary, { filtersText: describeFilters(filters) + partial }), ctx),
+          card: recommendationSummaryCard(
+            recommendationSummaryModel(summary, {
+              filtersText: describeFilters(filters) + partial,
+              subscriptionName: (id) => sync?.subscriptionNames().get(id.toLowerCase()),
+            }),
+            ctx,
+          ),
           summary: 'Recommendations',
         });
       },
@@ -53,28 +60,7 @@ export function recommendationCommands(deps: {
         }
         // The whole cycle, so tickets of healthy resources are resolved too.
         const r = await (deps.runCycle ?? (() => sync.runOnce()))();
-        const facts = [
-          { title: 'New', value: String(r.new) },
-          { title: 'Changed', value: String(r.changed) },
-          { title: 'Resolved', value: String(r.resolved) },
-          ...(r.incomplete ? [{ title: 'Not resolved (pass incomplete)', value: String(r.heldBack) }] : []),
-          { title: 'Cards posted', value: String(r.cardsPosted) },
-          { title: 'Cards updated', value: String(r.cardsUpdated) },
-        ];
-        await ctx.reply({
-          card: noticeCard(
-            r.incomplete
-              ? {
-                  title: 'Sync incomplete: nothing was resolved',
-                  text:
-                    `This pass did not get the complete set from Defender for Cloud (${r.incomplete}), so no recommendation was marked resolved ` +
-                    `and no resource was taken off a card. ${r.resources} unhealthy resources were received; the next complete pass resolves what is really fixed.`,
-                  facts,
-                }
-              : { title: 'Sync finished', text: `${r.recommendations} recommendations with ${r.resources} unhealthy resources.`, facts },
-            ctx,
-          ),
-        });
+        await ctx.reply({ card: noticeCard(syncReplyModel(r), ctx) });
       },
     },
   ];

@@ -1,4 +1,5 @@
 import type { SyncReport } from '../../app/syncRecommendations.js';
+import { simulateReplyText } from '../../cards/syncCards.js';
 import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
 
@@ -36,9 +37,7 @@ export function simulateCommand(control: DefenderSimulatorControl, store: Store,
       }
       // The whole cycle, so linked tickets follow (resolved, reopened) and it is announced.
       const report = await runCycle();
-      await ctx.reply({
-        text: `Simulated: ${changed} assessment(s) of ${name} are now ${action === 'fix' ? 'Healthy' : 'Unhealthy'}. Sync: ${report.changed} changed, ${report.resolved} resolved.`,
-      });
+      await ctx.reply({ text: simulateReplyText(changed, name, action, report) });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { errorCard, noticeCard, welcomeCard } from '../../cards/index.js';
+import { errorCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { describeFilters, parseSubscriptionFilters } from '../../core/subscriptionFilters.js';
 import type { Command } from '../commandRouter.js';
 import { seenConversation, type ConversationService } from '../conversations.js';
@@ -13,13 +13,22 @@ export const WHAT_WE_POST = [
   'a note when an assignment passes its due date',
 ];
 
+/** The app package's short name (appPackage/manifest.json), what Teams shows when nobody told us the bot's name. */
+export const MANIFEST_BOT_NAME = 'Defender Remediation';
+
+/** The name users @mention: the activity's recipient is the bot as this conversation shows it. */
+export const botNameOf = (info: Pick<TurnInfo, 'activity'>) => info.activity.recipient?.name?.trim() || MANIFEST_BOT_NAME;
+
 export function welcomeMessage(
-  info: Pick<TurnInfo, 'conversationKind' | 'conversationName' | 'channelId'>,
+  info: Pick<TurnInfo, 'conversationKind' | 'conversationName' | 'channelId' | 'activity'>,
   filters: string,
   sandbox: boolean,
 ): OutgoingMessage {
   return {
-    card: welcomeCard({ where: whereOf(info), posts: [...WHAT_WE_POST, `Filter: ${filters}`], sandbox }, { channelId: info.channelId }),
+    card: welcomeCard(
+      { where: whereOf(info), posts: [...WHAT_WE_POST, `Filter: ${filters}`], sandbox, ...welcomeHints(info.conversationKind, botNameOf(info)) },
+      { channelId: info.channelId },
+    ),
     summary: 'Subscribed to Defender for Cloud recommendations',
   };
 }
@@ -39,7 +48,7 @@ export function pendingWelcomeMessage(
   info: Pick<TurnInfo, 'conversationKind' | 'conversationName' | 'channelId' | 'activity'>,
   sandbox: boolean,
 ): OutgoingMessage {
-  const botName = info.activity.recipient?.name?.trim() || 'the bot';
+  const botName = botNameOf(info);
   const hint =
     info.conversationKind === 'personal'
       ? 'Only someone with one of these roles can subscribe a conversation. Here you can still see your own assignments: type **assignments mine** or **digest**.'
@@ -50,6 +59,7 @@ export function pendingWelcomeMessage(
         where: whereOf(info),
         posts: WHAT_WE_POST,
         sandbox,
+        ...welcomeHints(info.conversationKind, botName),
         pending: {
           reason:
             'I post Defender for Cloud recommendations only where someone with the Owner, Contributor or Security Admin role on the subscriptions I cover has subscribed, ' +

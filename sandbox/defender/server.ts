@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { persistingControl, readStateFile, writeStateFile } from '../stateFile.js';
 import {
   assessmentIdFor,
   armIdParts,
@@ -102,7 +103,31 @@ export interface DefenderSimulatorOptions {
   httpControl?: boolean;
   /** Governance rules per page of a listing (then `nextLink`); default 50. */
   governanceRulesPageSize?: number;
+  /**
+   * Keep the state (assessment statuses, resources, governance assignments, role grants) in this
+   * file: loaded at start instead of `dataset`, rewritten before any response that follows a change.
+   */
+  stateFile?: string;
 }
+
+const SavedRowSchema = z.record(z.string(), z.unknown());
+/** What `stateFile` holds. Rows are checked for the keys the state indexes them by. */
+const SavedStateSchema = z.object({
+  format: z.literal('defender-simulator/1'),
+  dataset: z.object({
+    tenantId: z.string(),
+    managementGroups: z.array(SavedRowSchema),
+    subscriptions: z.array(SavedRowSchema),
+    recommendations: z.array(z.looseObject({ key: z.string() })),
+    resources: z.array(z.looseObject({ id: z.string() })),
+    assessments: z.array(z.looseObject({ resourceId: z.string(), key: z.string(), code: z.enum(['Healthy', 'Unhealthy', 'NotApplicable']) })),
+    users: z.array(SavedRowSchema),
+    roleAssignments: z.array(SavedRowSchema),
+    resourceGroups: z.array(z.looseObject({ subscriptionId: z.string(), name: z.string() })).optional(),
+    governanceRules: z.array(z.looseObject({ scope: z.string(), name: z.string() })).optional(),
+  }),
+  governance: z.array(z.looseObject({ id: z.string() })),
+});
 
 export const DEFAULT_SIMULATOR_CLIENT: SimulatorClientCredentials = { clientId: 'defender-bot', clientSecret: 'simulator-secret' };
 
@@ -329,7 +354,18 @@ function requireApiVersion(url: URL, allowed: string[]): void {
 export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}): Promise<DefenderSimulator> {
   const clock = opts.clock ?? systemClock;
   const log = (opts.logger ?? silentLogger).child({ component: 'defender-simulator' });
-  const state = new SimulatorState(opts.dataset ?? builtInDataset(), clock);
+  const saved = opts.stateFile ? readStateFile(opts.stateFile, SavedStateSchema) : undefined;
+  const state = new SimulatorState((saved?.dataset as unknown as DefenderDataset | undefined) ?? opts.dataset ?? builtInDataset(), clock);
+  for (const g of (saved?.governance ?? []) as unknown as StoredGovernanceAssignment[]) state.governance.set(g.id.toLowerCase(), g);
+  if (saved) log.info({ file: opts.stateFile }, 'Defender simulator state loaded');
+  // state.version moves on every change (governance and role grants bump it too).
+  let savedVersion = saved ? state.version : -1;
+  const persist = () => {
+    if (!opts.stateFile || state.version === savedVersion) return;
+    writeStateFile(opts.stateFile, { format: 'defender-simulator/1', dataset: state.toDataset(), governance: [...state.governance.values()] });
+    savedVersion = state.version;
+  };
+  persist();
   const clients = opts.clients ?? [DEFAULT_SIMULATOR_CLIENT];
   let pageSize = opts.pageSize ?? 1000;
   let governanceRulesPageSize = opts.governanceRulesPageSize ?? 50;
@@ -720,6 +756,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       case 'DELETE':
         if (!existing) return { status: 204 };
         state.governance.delete(govId.toLowerCase());
+        state.version++;
         return { status: 200 };
       case 'PUT': {
         if (!assessment) throw armError(404, 'NotFound', `Assessment '${assessmentName}' was not found on resource '${scope}'.`);
@@ -749,6 +786,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
           updatedAt: now,
         };
         state.governance.set(govId.toLowerCase(), stored);
+        state.version++;
         return { status: existing ? 200 : 201, body: governanceResponse(stored) };
       }
       default:
@@ -979,11 +1017,13 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
       const name = createHash('sha1').update(`grant|${principalId}|${role}|${scope}|${state.roleAssignments.length}`).digest('hex');
       const guid = `${name.slice(0, 8)}-${name.slice(8, 12)}-${name.slice(12, 16)}-${name.slice(16, 20)}-${name.slice(20, 32)}`;
       state.roleAssignments.push({ name: guid, principalId, roleDefinitionGuid: BUILTIN_ROLE_IDS[role], scope });
+      state.version++;
       return guid;
     },
     revokeRoles: (principalId) => {
       const before = state.roleAssignments.length;
       state.roleAssignments.splice(0, before, ...state.roleAssignments.filter((r) => r.principalId.toLowerCase() !== principalId.toLowerCase()));
+      state.version++;
       return before - state.roleAssignments.length;
     },
   };
@@ -1182,6 +1222,8 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
         if (requestLog.length > 20_000) requestLog.splice(0, 10_000);
       }
       const payload = body === undefined ? '' : JSON.stringify(body);
+      // Saved before the status line goes out: a change the client saw acknowledged is on disk.
+      persist();
       res.writeHead(status, {
         ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
         'x-ms-request-id': randomBytes(8).toString('hex'),
@@ -1210,7 +1252,7 @@ export async function startDefenderSimulator(opts: DefenderSimulatorOptions = {}
     url,
     port,
     tenantId: state.tenantId,
-    control,
+    control: opts.stateFile ? persistingControl(control, persist) : control,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -104,6 +104,25 @@ export class SimulatorState {
     }
   }
 
+  /** Everything a restart must keep, in the dataset's own shape (the constructor reads it back). */
+  toDataset(): DefenderDataset {
+    return {
+      tenantId: this.tenantId,
+      managementGroups: this.managementGroups,
+      subscriptions: this.subscriptions,
+      recommendations: [...this.recommendations.values()],
+      resources: [...this.resources.values()],
+      assessments: [...this.assessments.values()].map(({ id: _id, ...a }) => a),
+      users: this.users,
+      roleAssignments: this.roleAssignments,
+      resourceGroups: [...this.groupTags].map(([k, tags]) => {
+        const [subscriptionId, name] = k.split('/') as [string, string];
+        return { subscriptionId, name, tags };
+      }),
+      governanceRules: this.governanceRules,
+    };
+  }
+
   recommendation(key: string): DatasetRecommendation | undefined {
     return this.recommendations.get(lc(key));
   }

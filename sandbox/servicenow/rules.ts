@@ -1,5 +1,5 @@
 import { CHANGE, INCIDENT, PROBLEM, computedPriority, glideDateTime } from './protocol.js';
-import { JOURNAL_FIELDS, SYSTEM_FIELDS, TABLES, type SimTable } from './schema.js';
+import { DATE_TIME_FIELDS, JOURNAL_FIELDS, SYSTEM_FIELDS, TABLES, type SimTable } from './schema.js';
 import type { SimRow } from './seed.js';
 
 /** Platform behaviour switches the control API can flip. */
@@ -23,6 +23,7 @@ export interface WriteContext {
 export type WriteOutcome =
   { ok: true; changes: SimRow; journal: Array<{ element: string; value: string }> } | { ok: false; status: number; message: string; detail: string | null };
 
+const GLIDE_DATE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 const NOT_WRITABLE = new Set<string>([...SYSTEM_FIELDS, 'number', 'priority']);
 const TICKET_TABLES = new Set<SimTable>(['incident', 'problem', 'change_request']);
 
@@ -61,6 +62,8 @@ export function applyWrite(ctx: WriteContext): WriteOutcome {
     if (!def.fields.includes(field) || NOT_WRITABLE.has(field)) continue;
     const value = coerce(rawValue);
     if (value === undefined) continue;
+    // Raw writes take "YYYY-MM-DD HH:MM:SS" in UTC (§2.3); anything else does not become a date.
+    if ((DATE_TIME_FIELDS as readonly string[]).includes(field) && value !== '' && !GLIDE_DATE_TIME.test(value)) continue;
     if ((JOURNAL_FIELDS as readonly string[]).includes(field)) {
       if (value.trim()) journal.push({ element: field, value });
       continue;

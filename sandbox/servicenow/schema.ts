@@ -49,7 +49,11 @@ const TASK_FIELDS = [
   'cmdb_ci',
   'company',
   'category',
+  'due_date',
 ] as const;
+
+/** glide_date_time fields a client may write; a value not in the raw format is ignored, not stored. */
+export const DATE_TIME_FIELDS = ['due_date', 'start_date', 'end_date'] as const;
 
 const TASK_REFS: Record<string, SimTable> = {
   assigned_to: 'sys_user',

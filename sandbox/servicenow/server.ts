@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { glideDateTime } from './protocol.js';
@@ -9,6 +10,17 @@ import { parseEncodedQuery, renderRow, runQuery, type DisplayMode, type RowSourc
 import { applyWrite, type RuleSettings } from './rules.js';
 import { TABLES, isSimTable, type SimTable, SIM_TABLES } from './schema.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, defaultSeed, type SimRow, type SimulatorCredentials, type SimulatorSeed } from './seed.js';
+import { persistingControl, readStateFile, writeStateFile } from '../stateFile.js';
+
+const TokenSchema = z.tuple([z.string(), z.object({ username: z.string(), expiresAt: z.number() })]);
+/** The instance's data as saved to `stateFile`: every table, the number counters, the issued tokens. */
+const SavedStateSchema = z.object({
+  format: z.literal('servicenow-simulator/1'),
+  tables: z.record(z.string(), z.array(z.record(z.string(), z.string()))),
+  counters: z.record(z.string(), z.number().int()),
+  accessTokens: z.array(TokenSchema),
+  refreshTokens: z.array(TokenSchema),
+});
 
 export interface SimulatorOptions {
   /** 0 (default) picks a free port. */
@@ -22,6 +34,11 @@ export interface SimulatorOptions {
   logger?: Logger;
   /** Serve the control API under /__control as well (default true). */
   httpControl?: boolean;
+  /**
+   * Keep the instance's data in this file: loaded at start (instead of the seed) and rewritten
+   * before any response that follows a change, so a restart continues where it stopped.
+   */
+  stateFile?: string;
 }
 
 export interface FaultSpec {
@@ -188,14 +205,41 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     return row;
   }
 
-  for (const [table, rows] of Object.entries(opts.seed ?? defaultSeed())) {
-    if (!isSimTable(table)) throw new Error(`Seed names an unknown table: ${table}`);
-    for (const row of rows ?? []) insertRow(table, row, 'system');
+  const saved = opts.stateFile ? readStateFile(opts.stateFile, SavedStateSchema) : undefined;
+  if (saved) {
+    for (const [table, rows] of Object.entries(saved.tables)) {
+      if (!isSimTable(table)) throw new Error(`${opts.stateFile} names an unknown table: ${table}`);
+      for (const row of rows) tables.get(table)!.set(row.sys_id!, row);
+    }
+    Object.assign(counters, saved.counters);
+    for (const [t, info] of saved.accessTokens) accessTokens.set(t, info);
+    for (const [t, info] of saved.refreshTokens) refreshTokens.set(t, info);
+    log.info({ file: opts.stateFile }, 'ServiceNow simulator state loaded');
+  } else {
+    for (const [table, rows] of Object.entries(opts.seed ?? defaultSeed())) {
+      if (!isSimTable(table)) throw new Error(`Seed names an unknown table: ${table}`);
+      for (const row of rows ?? []) insertRow(table, row, 'system');
+    }
   }
   // The integration user must exist and be active for the password grant, as on a real instance.
   if (!userByName(creds.username)) {
     insertRow('sys_user', { user_name: creds.username, name: creds.username, active: 'true' }, 'system');
   }
+
+  /** Set by anything that may change the data (writes, token grants, control calls); cleared by persist. */
+  let dirty = !saved;
+  function persist(): void {
+    if (!opts.stateFile || !dirty) return;
+    writeStateFile(opts.stateFile, {
+      format: 'servicenow-simulator/1',
+      tables: Object.fromEntries([...tables].map(([t, rows]) => [t, [...rows.values()]])),
+      counters,
+      accessTokens: [...accessTokens],
+      refreshTokens: [...refreshTokens],
+    } satisfies z.infer<typeof SavedStateSchema>);
+    dirty = false;
+  }
+  persist();
 
   // ---------------------------------------------------------------- OAuth
 
@@ -335,6 +379,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       if (dropNextCreate) {
         dropNextCreate = false;
         log.info({ table, sysId: row.sys_id }, 'dropping the response of a committed create');
+        persist();
         req.socket.destroy();
         return;
       }
@@ -570,6 +615,15 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
   }
 
   const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      dirty = true;
+      // Saved before the status line goes out: a change the client saw acknowledged is on disk.
+      const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => ServerResponse;
+      res.writeHead = ((...a: unknown[]) => {
+        persist();
+        return writeHead(...a);
+      }) as typeof res.writeHead;
+    }
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent || res.destroyed) return;
       if (err instanceof SimError) return sendError(res, err);
@@ -589,7 +643,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
   return {
     url: baseUrl,
     port,
-    control,
+    control: opts.stateFile ? persistingControl(control, () => ((dirty = true), persist())) : control,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -28,6 +28,20 @@ const inputsOf = (card: any): Record<string, any> => {
   return out;
 };
 
+/** Every element with an id (inputs and the error lines under them). */
+const elementsOf = (card: any): Record<string, any> => {
+  const out: Record<string, any> = {};
+  const walk = (n: any) => {
+    if (Array.isArray(n)) return n.forEach(walk);
+    if (n && typeof n === 'object') {
+      if (typeof n.type === 'string' && n.id) out[n.id] = n;
+      Object.values(n).forEach(walk);
+    }
+  };
+  walk(card);
+  return out;
+};
+
 describe('Create assignment (Teams, Action.Execute)', () => {
   let h: SandboxHarness;
   beforeEach(async () => {
@@ -129,7 +143,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
       // Everyone sees the ticket on the recommendation card, updated in place.
       const update = h.bot.connector.calls.filter((c) => c.method === 'PUT').pop();
       expect(JSON.stringify(update!.body)).toContain(ticket.number);
-      expect(JSON.stringify(update!.body)).toContain('due 2026-12-10 · in grace period (not affecting secure score)');
+      expect(JSON.stringify(update!.body)).toContain('Due 2026-12-10 · in grace period (not affecting secure score)');
       expect((await h.bot.store.audit.list(5)).some((e) => e.action === 'assignment.create')).toBe(true);
     },
   );
@@ -202,9 +216,12 @@ describe('Create assignment (Teams, Action.Execute)', () => {
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
-    const text = JSON.stringify(res.body.value);
-    expect(text).toContain('Remediation due date: must be after today');
-    expect(text).toContain('Assigned to: is required');
+    // Each message sits right under its input, with the field's label, and the line by the buttons says nothing was created.
+    const errors = elementsOf(res.body.value);
+    expect(errors.dueDateError?.text).toBe('Remediation due date: pick a date after today');
+    expect(errors.assignedToError?.text).toBe('Assigned to: required');
+    expect(errors.callerError).toBeUndefined();
+    expect(JSON.stringify(errors.formProblems)).toContain('No ticket was created: fix the 2 fields marked above');
     expect(inputsOf(res.body.value).shortDescription.value).toBe('My words');
     expect(await h.bot.store.assignments.list()).toHaveLength(0);
 
@@ -219,7 +236,7 @@ describe('Create assignment (Teams, Action.Execute)', () => {
         { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
       ),
     );
-    expect(JSON.stringify(unknown.body.value)).toContain("Assigned to: No ServiceNow user matches 'nobody@contoso.com'");
+    expect(elementsOf(unknown.body.value).assignedToError?.text).toBe("Assigned to: No ServiceNow user matches 'nobody@contoso.com'");
     expect(h.servicenow.control.records('incident')).toHaveLength(0);
   });
 

@@ -10,7 +10,7 @@ import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
 import { SecretBox } from '../../storage/secrets.js';
 
-type Kind = 'string' | 'number' | 'boolean' | 'array';
+type Kind = 'string' | 'number' | 'boolean' | 'array' | 'object';
 const kindOf = (v: unknown) => (Array.isArray(v) ? 'array' : typeof v);
 
 const GUID = '11111111-2222-3333-4444-555555555555';
@@ -118,6 +118,14 @@ const CASES: Record<string, Case> = {
       ['no', false],
     ],
   },
+  SEVERITY_IMPACT_URGENCY: {
+    type: 'object',
+    unset: { High: { impact: '1', urgency: '1' }, Medium: { impact: '2', urgency: '2' }, Low: { impact: '3', urgency: '3' } },
+    set: [
+      ['High=2/1,Low=3/2', { High: { impact: '2', urgency: '1' }, Medium: { impact: '2', urgency: '2' }, Low: { impact: '3', urgency: '2' } }],
+      ['medium = 1/3', { High: { impact: '1', urgency: '1' }, Medium: { impact: '1', urgency: '3' }, Low: { impact: '3', urgency: '3' } }],
+    ],
+  },
   TEAMS_APP_ID: { type: 'string', unset: undefined, set: [[GUID, GUID]] },
   APP_ID_URI: { type: 'string', unset: undefined, set: [[`api://bot.contoso.com/${GUID}`, `api://bot.contoso.com/${GUID}`]] },
   ENTRA_JWKS_URL: {
@@ -191,6 +199,12 @@ describe('DATABASE_URL and DATABASE_POOL_SIZE refuse what cannot work, without e
     }
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('s3cret');
+  });
+});
+
+describe('SEVERITY_IMPACT_URGENCY refuses what it cannot read, naming the variable', () => {
+  it.each(['High=1', 'High=0/1', 'Urgent=1/1', 'High=1/1,High=2/2'])('%s', (raw) => {
+    expect(() => loadConfig({ SEVERITY_IMPACT_URGENCY: raw })).toThrow(/SEVERITY_IMPACT_URGENCY: /);
   });
 });
 

@@ -3,6 +3,8 @@
  * Contributor or Security Admin), the same rule as the `subscribe` command. End to end over
  * HTTP: the real bot, the fake Bot Connector and the Defender simulator's RBAC.
  */
+import manifest from '../../appPackage/manifest.json';
+import { MANIFEST_BOT_NAME } from '../../bot/commands/subscribe.js';
 import { userObjectId } from '../../sandbox/defender/dataset.js';
 import { botAdded, BOT, installationUpdate, message, type ActivityOptions } from '../harness/activities.js';
 import { SANDBOX_ADMIN, SANDBOX_READER, startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
@@ -74,6 +76,27 @@ describe('installing the bot', () => {
       expect(cards[0].body[0].text).toBe('Subscribed: this channel (Security)');
       await syncAndDeliver();
       expect(cardsIn(CHANNEL_ID).length).toBeGreaterThan(10);
+    });
+
+    it('in a channel the welcome says "@<bot name> help" (a message without a mention never reaches the bot); in a 1:1 chat "help"', async () => {
+      await install(where({ from: SANDBOX_ADMIN }));
+      const channel = JSON.stringify(cardsIn(CHANNEL_ID)[0]);
+      expect(channel).toContain(`Type **@${BOT.name} help** for the commands, **@${BOT.name} unsubscribe** to stop.`);
+      expect(channel).toContain(`only see messages that @mention me: type @${BOT.name}`);
+      expect(channel).not.toContain('Type **help**');
+
+      await install(where({ from: SANDBOX_ADMIN, conversationType: 'personal', conversationId: 'a:admin' }));
+      const personal = JSON.stringify(cardsIn('a:admin')[0]);
+      expect(personal).toContain('Type **help** for the commands, **unsubscribe** to stop.');
+      expect(personal).not.toContain('@mention');
+    });
+
+    it('when the activity does not name the bot, the channel welcome uses the app package name', async () => {
+      const o = where({ from: SANDBOX_ADMIN });
+      await h.bot.send({ ...botAdded(o), recipient: { id: BOT.id } });
+      const text = JSON.stringify(cardsIn(CHANNEL_ID)[0]);
+      expect(text).toContain(`**@${manifest.name.short} help**`);
+      expect(MANIFEST_BOT_NAME).toBe(manifest.name.short);
     });
 
     it('after an unprivileged install, an admin typing "@bot subscribe" subscribes the channel; the installer typing it is refused', async () => {

@@ -10,6 +10,7 @@ import { SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../harness/
 import { assignment, conversation } from '../reminders/fixtures.js';
 
 const [PRD, SHD, DEV] = BUILTIN_SUBSCRIPTIONS.map((s) => s.subscriptionId) as [string, string, string];
+const NAME: Record<string, string> = Object.fromEntries(BUILTIN_SUBSCRIPTIONS.map((s) => [s.subscriptionId, s.displayName]));
 const CHANNEL = { conversationType: 'channel' as const };
 const person = (upn: string, name: string) => ({ id: `29:${upn.split('.')[0]}`, name, aadObjectId: userObjectId(upn) });
 /** No Azure role at all. */
@@ -104,10 +105,12 @@ describe('who may read what in chat', () => {
 
   it('recommendations counts only the readable subscriptions', async () => {
     const all = await ask('recommendations', ERIN);
-    for (const sub of [PRD, SHD, DEV]) expect(all).toContain(sub);
+    // Subscriptions by name (issue 13), not by id.
+    for (const sub of [PRD, SHD, DEV]) expect(all).toContain(`"title":"${NAME[sub]}"`);
     const frank = await ask('recommendations', FRANK);
-    expect(frank).toContain(PRD);
-    expect(frank).toContain(SHD);
+    expect(frank).toContain(NAME[PRD]);
+    expect(frank).toContain(NAME[SHD]);
+    expect(frank).not.toContain(NAME[DEV]);
     expect(frank).not.toContain(DEV);
     expect(frank).toContain('only the 2 of 3 subscriptions you may read');
   });

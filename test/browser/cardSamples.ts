@@ -1,6 +1,6 @@
-import { errorCard, helpCard, noticeCard, welcomeCard } from '../../cards/index.js';
+import { errorCard, helpCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { assignmentFormCard, assignmentListCard, assignmentResultCard, confirmCard } from '../../cards/assignmentCards.js';
-import { recommendationCard, recommendationCardModel, recommendationSummaryCard } from '../../cards/recommendationCards.js';
+import { recommendationCard, recommendationCardModel, recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
 import type { AdaptiveCard } from '../../cards/render.js';
 import { integrationFormCard, integrationListCard } from '../../cards/integrationCards.js';
@@ -53,7 +53,16 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
       },
       ctx,
     ),
-  'welcome.json': () => welcomeCard({ where: 'this channel', posts: ['New High and Medium recommendations', 'Ticket updates'], sandbox: false }, ctx),
+  'welcome.json': () =>
+    welcomeCard(
+      {
+        where: 'this channel',
+        posts: ['New High and Medium recommendations', 'Ticket updates'],
+        sandbox: false,
+        ...welcomeHints('channel', 'Defender Remediation'),
+      },
+      ctx,
+    ),
   'error.json': () =>
     errorCard(
       { title: 'Could not create the ticket', message: 'ServiceNow refused the request.', details: ['assignment_group: unknown group'], reference: 'abcd1234' },
@@ -70,17 +79,25 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
     ),
   'recommendationSummary.json': () =>
     recommendationSummaryCard(
-      {
-        headline: '12 recommendations with 48 unhealthy resources',
-        recommendations: 12,
-        bySeverity: [
-          { severity: 'High', recommendations: 3, resources: 20 },
-          { severity: 'Medium', recommendations: 6, resources: 22 },
-          { severity: 'Low', recommendations: 3, resources: 6 },
-        ],
-        bySubscription: [{ subscription: 'Contoso Production', recommendations: 9, resources: 40 }],
-        top: [{ displayName: rec.displayName, severity: 'High', severityColor: 'Attention', resources: 20 }],
-      },
+      recommendationSummaryModel(
+        {
+          recommendations: 12,
+          resources: 48,
+          distinctResources: 21,
+          bySeverity: [
+            { severity: 'High', recommendations: 3, resources: 20, distinctResources: 12 },
+            { severity: 'Medium', recommendations: 6, resources: 22, distinctResources: 15 },
+            { severity: 'Low', recommendations: 3, resources: 6, distinctResources: 6 },
+          ],
+          bySubscription: [{ subscriptionId: SUB, recommendations: 9, resources: 40, distinctResources: 18 }],
+          top: [
+            { key: KEY, displayName: rec.displayName, severity: 'High', resources: 20 },
+            { key: 'k2', displayName: 'Storage accounts should restrict network access using virtual network rules', severity: 'Medium', resources: 12 },
+            { key: 'k3', displayName: 'Diagnostic logs in Key Vault should be enabled', severity: 'Low', resources: 4 },
+          ],
+        },
+        { subscriptionName: () => 'Contoso Production' },
+      ),
       ctx,
     ),
   'assignmentForm.json': () =>
@@ -96,7 +113,7 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         customized: true,
         minDate: '2026-11-27',
         maxDate: '2027-11-26',
-        errors: [{ label: 'Assigned to', message: 'alex@contoso.com is not a ServiceNow user.' }],
+        errors: { assignedTo: 'Assigned to: no ServiceNow user matches alex@contoso.com', dueDate: 'Remediation due date: pick a date after today' },
         values: {
           integrationId: 'int-1',
           ticketType: 'incident',
@@ -247,7 +264,7 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
           {
             assignmentId: 'a2',
             title: 'Storage accounts should restrict network access',
-            detail: 'stcontoso01 · due 2026-11-27',
+            detail: 'Due 2026-11-27 · tomorrow · stcontoso01 · Medium · INC0010024 · in grace period',
             ticketLink: ticket,
             defenderLink: defender,
           },

@@ -1,12 +1,21 @@
-import { errorCard, helpCard, noticeCard, welcomeCard } from '../../cards/index.js';
+import { errorCard, helpCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { adaptActionsForChannel, defineCard, CardTooLargeError } from '../../cards/render.js';
 import { cardProblems } from './validate.js';
 
 const samples = {
   help: (ch: string) => helpCard({ commands: [{ name: 'help', usage: 'help', description: 'Show commands' }], sandbox: true }, { channelId: ch }),
-  welcome: (ch: string) => welcomeCard({ where: 'this channel', posts: ['a', 'b'], sandbox: false }, { channelId: ch }),
+  welcome: (ch: string) => welcomeCard({ where: 'this channel', posts: ['a', 'b'], sandbox: false, ...welcomeHints('channel', 'Bot') }, { channelId: ch }),
   welcomeNotSubscribed: (ch: string) =>
-    welcomeCard({ where: 'this channel', posts: ['a', 'b'], sandbox: true, pending: { reason: 'why', hint: 'type **@Bot subscribe**' } }, { channelId: ch }),
+    welcomeCard(
+      {
+        where: 'this channel',
+        posts: ['a', 'b'],
+        sandbox: true,
+        ...welcomeHints('channel', 'Bot'),
+        pending: { reason: 'why', hint: 'type **@Bot subscribe**' },
+      },
+      { channelId: ch },
+    ),
   error: (ch: string) => errorCard({ title: 'Oops', message: 'Bad', details: ['x: y'], reference: 'abcd1234' }, { channelId: ch }),
   notice: (ch: string) => noticeCard({ title: 'T', text: 'body', facts: [{ title: 'k', value: 'v' }] }, { channelId: ch }),
 };

@@ -129,6 +129,49 @@ export class CardHandle {
   }
 
   /**
+   * Teams' people picker (an Input.ChoiceSet over graph.microsoft.com/users), which the playground
+   * renders as a Fluent people picker searching its configured users. Its label is not tied to the
+   * combobox, so it is found as the picker next to the label.
+   */
+  private peoplePicker(idOrLabel: string | RegExp): Locator {
+    const label = this.page.locator('label').filter({ hasText: this.nameOf(idOrLabel) });
+    return this.locator.locator('div').filter({ has: label }).last().getByRole('combobox', { name: 'People Picker' });
+  }
+
+  /**
+   * Chooses a person: in a people picker by typing their first name and clicking the suggestion,
+   * where the client renders the typed fallback (Web Chat, the Emulator) by typing the e-mail.
+   * Says which the card offered, and what the field held before.
+   */
+  async choosePerson(
+    idOrLabel: string | RegExp,
+    person: { name: string; email: string },
+  ): Promise<{ input: 'people picker' | 'typed e-mail'; before: string }> {
+    const picker = this.peoplePicker(idOrLabel);
+    if ((await picker.count()) > 0) {
+      const chosen = this.locator.locator('.ms-BasePicker').filter({ has: picker }).locator('.ms-PickerPersona-container');
+      const before = (await chosen.allInnerTexts()).join(', ');
+      // A person already chosen is replaced: remove it first.
+      for (const remove of await this.locator
+        .locator('.ms-BasePicker')
+        .filter({ has: picker })
+        .getByRole('button', { name: /remove/i })
+        .all())
+        await remove.click();
+      await picker.click();
+      await picker.pressSequentially(person.name.split(' ')[0]!, { delay: 20 });
+      await this.page
+        .getByRole('option', { name: new RegExp(escapeRegExp(person.name)) })
+        .first()
+        .click();
+      return { input: 'people picker', before };
+    }
+    const before = await this.value(idOrLabel);
+    await this.fill(idOrLabel, person.email);
+    return { input: 'typed e-mail', before };
+  }
+
+  /**
    * Sets an Input.Date by id or label. Web Chat renders `<input type="date">`; the playground renders a
    * Fluent date picker (a text combobox that opens a calendar), which accepts typed ISO dates.
    */

@@ -125,7 +125,11 @@ export async function startPlayground(opts: { botEndpoint: string } & Playground
       path.join(dir, '.m365agentsplayground.yml'),
       playgroundYaml({
         currentUser: opts.currentUser,
-        users: opts.users ?? ['bob.martinez', 'erin.walsh', 'carol.nguyen', 'frank.osei', 'dave.kim'].map((u) => contosoUser(`${u}@contoso.com`)),
+        // The playground's people picker submits a person's `id`; Teams' submits their Entra object id,
+        // so the other members get their object id as id and the bot receives what Teams would send.
+        users: (opts.users ?? ['bob.martinez', 'erin.walsh', 'carol.nguyen', 'frank.osei', 'dave.kim'].map((u) => contosoUser(`${u}@contoso.com`))).map(
+          (u) => ({ ...u, id: u.aadObjectId }),
+        ),
         botName,
         teamName,
         channelName,

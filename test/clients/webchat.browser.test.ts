@@ -1,6 +1,6 @@
 import { startSandboxBot, type SandboxHarness } from '../harness/sandboxHarness.js';
 import { artifactDir, launchBrowser, type ClientBrowser } from './browser.js';
-import { cardTitle } from './cards.js';
+import { cardOf, cardTitle, findById } from './cards.js';
 import { startDirectLineShim, type DirectLineShim, type ShimRecord } from './directLineShim.js';
 import { Findings } from './findings.js';
 import { WebChatDriver } from './webChatDriver.js';
@@ -32,6 +32,14 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
 
   const fromBot = (since: number, op?: ShimRecord['op']) => shim.records.slice(since).filter((r) => r.direction === 'fromBot' && (!op || r.op === op));
   const incidents = () => world.servicenow.control.records('incident');
+  /** The last assignment form the bot sent, as JSON. */
+  const lastFormJson = () =>
+    cardOf(
+      shim.records
+        .filter((r) => r.direction === 'fromBot' && cardTitle(r.activity) === 'Create assignment')
+        .map((r) => r.activity)
+        .at(-1),
+    );
 
   beforeAll(async () => {
     // Closed in afterAll also when something else fails to start.
@@ -87,8 +95,19 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
 
     await wc.send('sync');
     await world.bot.app.sync!.delivered();
-    await wc.card('Sync finished').waitFor();
+    const syncReply = await wc.card('Sync finished').waitFor();
+    const syncText = await syncReply.text();
     const posted = recCards();
+    const answeredAt = fromBot(subscribeAt).find((r) => cardTitle(r.activity) === 'Sync finished')!.at;
+    const deliveredWhenAnswered = fromBot(subscribeAt).filter((r) => r.op !== 'update' && names.has(cardTitle(r.activity) ?? '') && r.at <= answeredAt).length;
+    findings.record({
+      step: 'sync reply',
+      target: 'every count means what it says: cards queued (not yet delivered), recommendations and tickets named apart',
+      works: /Cards queued to post/.test(syncText) && !/Cards posted/.test(syncText) && /Recommendations resolved/.test(syncText),
+      observed: `"${oneLine(syncText).slice(0, 400)}"; ${deliveredWhenAnswered} recommendation card(s) had reached the chat when the reply was sent`,
+      screenshot: await wc.screenshot('sync-reply', syncReply),
+      problems: [10],
+    });
     expect(posted.length).toBe((await world.bot.store.recommendations.list()).filter((r) => r.status !== 'resolved').length);
     const postedAt = posted.at(-1)!.at;
     // Every card the bot posted is rendered (Web Chat holds a reply whose replyToId it never saw, up to 5 s).
@@ -153,8 +172,10 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     await wc.act(() => back.click('Create assignment'), 'Create assignment');
     const form = await wc.card('Create assignment').waitFor();
     expect(await form.text()).toContain(nameOf(picked.a));
-    const prefilled = await form.value('assignedTo');
-    await form.fill('assignedTo', OWNER);
+    // No directory to search outside Teams: the people picker comes as a typed e-mail field.
+    const owner = await form.choosePerson('assignedTo', { name: 'Bob Martinez', email: OWNER });
+    expect(owner.input).toBe('typed e-mail');
+    const prefilled = owner.before;
     await form.fillDate('dueDate', '2026-12-20');
     expect(await form.value('dueDate')).toBe('2026-12-20');
     findings.record({
@@ -163,7 +184,9 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
       works: fromBot(at).some((r) => r.op === 'update' && cardTitle(r.activity) === 'Create assignment'),
       observed: `form posted by ${fromBot(at)
         .map((r) => `${r.op} "${cardTitle(r.activity)}"`)
-        .join(', ')}; owner field ${prefilled ? `prefilled "${prefilled}"` : 'empty (typed)'}`,
+        .join(
+          ', ',
+        )}; owner: the typed fallback of the people picker ("${findById(lastFormJson(), 'assignedTo')?.label}", ${findById(lastFormJson(), 'assignedTo')?.type}), ${prefilled ? `prefilled "${prefilled}"` : 'empty (no suggested owner passed yet)'}`,
       screenshot: await wc.screenshot('assignment-form', form),
       problems: [2, 12],
     });
@@ -219,7 +242,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     await wc.act(() => card.click('Create assignment'), 'Create assignment (reassign)');
     const form = await wc.card('Create assignment').waitFor();
     const formText = await form.text();
-    await form.fill('assignedTo', REASSIGN_TO);
+    await form.choosePerson('assignedTo', { name: 'Frank Osei', email: REASSIGN_TO });
     await wc.act(() => form.click(CREATE_TICKETS), 'Create ticket (reassign)');
     const answer = await wc.card(/resource\(s\) assigned|Reassign/).waitFor();
     const owner = (await world.bot.store.assignments.list()).find((x) => x.resourceName === nameOf(picked.a))!.owner;
@@ -247,7 +270,8 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     findings.record({
       step: 'simulate fix',
       target: 'the announcement appears; every count means what it says',
-      works: !/0 resolved/.test(reply),
+      // Counts name their unit: the recommendation is still unhealthy elsewhere, its ticket was resolved.
+      works: /\brecommendations? resolved\b/.test(reply) && /tickets: 1 resolved automatically/.test(reply) && !/\d+ resolved\./.test(reply),
       observed: `announcement: "${(await note.first().innerText()).trim()}"; reply: "${reply.trim()}"; ServiceNow ${a.ticket!.number} state ${row.state}`,
       screenshot: await wc.screenshot('simulate-fix'),
       problems: [10],
@@ -287,6 +311,34 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
       observed: `${copies} cards titled "${REC}"; the tracked one (1st) dropped ${a.resourceName}; copies still listing it: ${stale.length ? stale.map((n) => `#${n}`).join(', ') : 'none'}`,
       screenshot: await wc.screenshot('copies-after-fix', wc.card(REC)),
       problems: [2],
+    });
+
+    // A High recommendation's ticket: priority 1 (impact 1, urgency 1) and the due date, as ServiceNow stores them.
+    const numbers = incidents().map((r) => r.number);
+    const high = (await world.bot.store.recommendations.list()).find((r) => r.status === 'unhealthy' && r.severity === 'High')!;
+    const highCard = await wc.card(high.displayName).waitFor();
+    await highCard.tick((await highCard.checkboxes())[0]!.label);
+    await wc.act(() => highCard.click('Create assignment'), 'Create assignment (High)');
+    const highForm = await wc.card('Create assignment').waitFor();
+    await highForm.choosePerson('assignedTo', { name: 'Bob Martinez', email: OWNER });
+    await highForm.fillDate('dueDate', '2026-12-01');
+    await wc.act(() => highForm.click(CREATE_TICKETS), 'Create ticket (High)');
+    const highResult = wc
+      .cards(/resource\(s\) assigned/)
+      .filter({ hasText: high.displayName })
+      .last();
+    await highResult.waitFor();
+    const lowRows = incidents().filter((r) => numbers.includes(r.number));
+    const highRow = incidents().find((r) => !numbers.includes(r.number))!;
+    expect(lowRows.map((r) => [r.impact, r.urgency, r.priority, r.due_date])).toEqual(lowRows.map(() => ['3', '3', '5', '2026-12-20 23:59:59']));
+    expect([highRow.impact, highRow.urgency, highRow.priority, highRow.due_date]).toEqual(['1', '1', '1', '2026-12-01 23:59:59']);
+    findings.record({
+      step: 'ticket content',
+      target: 'priority from the severity (High 1/1 → 1 Critical, Low 3/3 → 5 Planning) and the due date on the ticket',
+      works: true,
+      observed: `Low: ${lowRows.map((r) => `${r.number} priority ${r.priority}, due_date ${r.due_date}`).join('; ')}; High ("${high.displayName}"): ${highRow.number} priority ${highRow.priority}, due_date ${highRow.due_date} (UTC, the end of the due day in REMINDER_TIMEZONE)`,
+      screenshot: await wc.screenshot('high-ticket', highResult),
+      problems: [11],
     });
     expect(browser.errors).toEqual([]);
   }, 60_000);

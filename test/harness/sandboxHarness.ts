@@ -55,7 +55,9 @@ export interface SandboxHarness {
  * the Defender simulator behind the real Azure client, the ServiceNow simulator behind the real
  * ServiceNow client, one integration, and a subscribed Teams channel with its cards posted.
  */
-export async function startSandboxBot(opts: { fieldMode?: 'default' | 'customized'; subscribe?: boolean } = {}): Promise<SandboxHarness> {
+export async function startSandboxBot(
+  opts: { fieldMode?: 'default' | 'customized'; subscribe?: boolean; env?: Record<string, string> } = {},
+): Promise<SandboxHarness> {
   const clock = new ManualClock('2026-11-26T09:00:00Z');
   const defender = await startDefenderSimulator({ clock, quota: 'off' });
   const servicenow = await startServiceNowSimulator({ clock });
@@ -68,7 +70,7 @@ export async function startSandboxBot(opts: { fieldMode?: 'default' | 'customize
   });
   const bot = await startBot({
     clock,
-    env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true' },
+    env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true', ...opts.env },
     app: {
       azure,
       defenderScopes: [SANDBOX_SCOPE],

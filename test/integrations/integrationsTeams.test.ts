@@ -182,8 +182,11 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
     const card = res.value;
     expect(cardProblems(card)).toEqual([]);
     const el = byId(card);
-    expect(el.nameError.text).toBe('Name: is required');
-    expect(el.scopeError.text).toMatch(/^Scope: must be one of \/providers\/Microsoft\.Management/);
+    expect(el.nameError.text).toBe('Name: required');
+    // Next to the button, where the user is after a long form: the last thing in the card's body.
+    expect(card.body.at(-1).id).toBe('formProblems');
+    expect(JSON.stringify(card.body.at(-1))).toContain('Nothing was saved: fix the 2 fields marked above');
+    expect(el.scopeError.text).toMatch(/^Scope: use one of: \/providers\/Microsoft\.Management/);
     expect(el.instanceUrlError).toBeUndefined();
     expect(el.scope.value).toBe('/subscriptions/not-a-guid');
     expect(el.username.value).toBe('svc.kept');
@@ -199,7 +202,7 @@ describe('ServiceNow integrations from Teams and the Emulator', () => {
 
     // The Emulator gets the same form as a new message.
     const emu = await emulator({ verb: 'addIntegration', ...form({ instanceUrl: '' }) });
-    expect(byId(emu).instanceUrlError.text).toBe('Instance URL: is required');
+    expect(byId(emu).instanceUrlError.text).toBe('Instance URL: required');
 
     expect((await h.bot.store.integrations.list()).map((i) => i.name)).toEqual(['Contoso ServiceNow']);
     const sent = everythingTheBotSent();

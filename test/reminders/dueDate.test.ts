@@ -255,23 +255,25 @@ describe('security admins decide on requests for more time, end to end', () => {
   it('changeDueDate: validates the date and note, then changes the due date with the admin note', async () => {
     const putsBefore = governancePuts().length;
     for (const [data, problem] of [
-      [{ assignmentId: seeded.id, dueDate: '2026-11-30' }, 'dueDate: must be after today'],
-      [{ assignmentId: seeded.id, dueDate: '2027-12-01' }, 'dueDate: must be within a year'],
-      [{ assignmentId: seeded.id, dueDate: '2026-02-30' }, 'dueDate: is not a real date'],
-      [{ assignmentId: seeded.id, dueDate: 'next week' }, 'dueDate: must be a date (YYYY-MM-DD)'],
-      [{ assignmentId: seeded.id }, 'dueDate:'],
-      [{ assignmentId: seeded.id, dueDate: '2027-01-15', note: 'x'.repeat(1001) }, 'note: must be at most 1000 characters'],
-      [{ assignmentId: '', dueDate: '2027-01-15' }, 'assignmentId:'],
+      [{ assignmentId: seeded.id, dueDate: '2026-11-30' }, 'New due date: pick a date after today'],
+      [{ assignmentId: seeded.id, dueDate: '2027-12-01' }, 'New due date: pick a date within a year from today'],
+      [{ assignmentId: seeded.id, dueDate: '2026-02-30' }, 'New due date: pick a date that exists'],
+      [{ assignmentId: seeded.id, dueDate: 'next week' }, 'New due date: pick a date (YYYY-MM-DD)'],
+      [{ assignmentId: seeded.id }, 'New due date: required'],
+      [{ assignmentId: seeded.id, dueDate: '2027-01-15', note: 'x'.repeat(1001) }, 'Note for the ticket: write at most 1000 characters'],
+      [{ assignmentId: '', dueDate: '2027-01-15' }, 'Assignment: required'],
     ] as const) {
       await bot.send(execute('changeDueDate', data, inChannel(ALICE_FROM)));
       const reply = bot.connector.cards().at(-1);
       expect(reply.body[0].items[0].text).toBe('⚠️ That did not work');
       expect(JSON.stringify(reply)).toContain(problem);
+      // The field's label, never the input id and the validator's own words.
+      expect(JSON.stringify(reply)).not.toMatch(/dueDate:|note:|assignmentId:|must be/);
     }
     for (const [verb, data, problem] of [
-      ['approveMoreTime', { assignmentId: seeded.id, eta: '2026-11-29' }, 'eta: must be after today'],
-      ['approveMoreTime', { assignmentId: seeded.id }, 'eta:'],
-      ['declineMoreTime', { assignmentId: seeded.id, eta: '18/12/2026' }, 'eta: must be a date (YYYY-MM-DD)'],
+      ['approveMoreTime', { assignmentId: seeded.id, eta: '2026-11-29' }, 'New date: pick a date after today'],
+      ['approveMoreTime', { assignmentId: seeded.id }, 'New date: required'],
+      ['declineMoreTime', { assignmentId: seeded.id, eta: '18/12/2026' }, 'New date: pick a date (YYYY-MM-DD)'],
     ] as const) {
       await bot.send(execute(verb, data, inChannel(ALICE_FROM)));
       expect(JSON.stringify(bot.connector.cards().at(-1))).toContain(problem);

@@ -133,14 +133,26 @@ describe('request more time, end to end', () => {
     );
     expect(other.body.value).toBe(`Only the owner (${BOB}) can ask for more time on this assignment.`);
 
-    for (const [eta, justification, problem] of [
-      ['2026-11-30', 'A good enough reason', 'eta: must be after today'],
-      ['2028-01-01', 'A good enough reason', 'eta: must be within a year'],
-      ['2026-02-30', 'A good enough reason', 'eta: is not a real date'],
-      ['2026-12-18', 'too short', 'justification: must be at least 10 characters'],
+    // The same form comes back in place, each problem under its input with the field's label, what Bob typed kept.
+    for (const [eta, justification, field, problem] of [
+      ['2026-11-30', 'A good enough reason', 'eta', 'New date: pick a date after today'],
+      ['2028-01-01', 'A good enough reason', 'eta', 'New date: pick a date within a year from today'],
+      ['2026-02-30', 'A good enough reason', 'eta', 'New date: pick a date that exists'],
+      ['2026-12-18', 'too short', 'justification', 'Reason: write at least 10 characters'],
     ]) {
-      await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta, justification }, asBob()));
-      expect(JSON.stringify(bot.connector.cards().at(-1))).toContain(problem);
+      const sentAt = bot.connector.activities().length;
+      const res = await bot.send(execute('submitMoreTime', { assignmentId: seeded.id, eta, justification }, asBob()));
+      expect(res.body.type).toBe('application/vnd.microsoft.card.adaptive');
+      const card = res.body.value;
+      expect(card.body[0].text).toBe('Request more time');
+      const byId = Object.fromEntries(card.body.filter((b: any) => b.id).map((b: any) => [b.id, b]));
+      expect([field, byId[`${field}Error`]?.text]).toEqual([field, problem]);
+      expect(Object.keys(byId).filter((id) => id.endsWith('Error'))).toEqual([`${field}Error`]);
+      expect([byId.eta.value, byId.justification.value]).toEqual([eta, justification]);
+      expect(JSON.stringify(byId.formProblems)).toContain('Nothing was sent: fix the field marked above');
+      expect(JSON.stringify(card)).not.toMatch(/eta:|justification:/);
+      // Nothing else was posted: no separate error card.
+      expect(bot.connector.activities().slice(sentAt)).toEqual([]);
     }
     expect((await bot.store.assignments.get(seeded.id))!.eta).toBeUndefined();
     expect(sn.control.journal(seeded.ticket!.sysId).filter((j) => j.element === 'work_notes' && j.value.includes('more time'))).toEqual([]);

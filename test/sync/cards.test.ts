@@ -106,7 +106,13 @@ describe('recommendation summary card', () => {
     const card = recommendationSummaryCard(model, { channelId: 'msteams' });
     expect(cardProblems(card)).toEqual([]);
     const text = JSON.stringify(card);
-    expect(text).toContain('12 recommendations with 78 unhealthy resources (severity High)');
+    // 78 counts (recommendation, resource) pairs: the same 12 machines fail several recommendations.
+    expect(text).toContain('12 recommendations with 78 unhealthy findings on 12 distinct resources (severity High)');
+    // Every count reaches the card as text (a number in a TextBlock's text is dropped by the renderers).
+    const texts: unknown[] = [];
+    JSON.stringify(card, (k, v) => (k === 'text' && texts.push(v), v));
+    expect(texts.filter((t) => typeof t !== 'string')).toEqual([]);
+    expect(texts).toContain('12 resources');
     expect(text).toContain('Recommendation 11');
     expect(text).not.toContain('Recommendation 1"');
     expect(model.top).toHaveLength(10);

@@ -84,7 +84,11 @@ describe('a partial Resource Graph answer resolves nothing', () => {
 
     expect(during.title).toBe('Sync incomplete: nothing was resolved');
     expect(during.text).toMatch(reason);
-    expect(during.facts).toMatchObject({ Resolved: '0', 'Not resolved (pass incomplete)': expect.stringMatching(/^[1-9]\d*$/), 'Cards updated': '0' });
+    expect(during.facts).toMatchObject({
+      'Recommendations resolved': '0',
+      'Recommendations held back (pass incomplete)': expect.stringMatching(/^[1-9]\d*$/),
+      'Card updates queued': '0',
+    });
     expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'resolved')).toEqual([]);
     expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'unhealthy')).toHaveLength(total);
     // No card was touched: neither resolved nor shrunk to the resources that happened to arrive.
@@ -97,8 +101,8 @@ describe('a partial Resource Graph answer resolves nothing', () => {
     h.defender.control.clearFaults();
     const after = await syncCommand(h);
     expect(after.title).toBe('Sync finished');
-    expect(after.facts).toMatchObject({ Resolved: '1', 'Cards updated': '1' });
-    expect(after.facts['Not resolved (pass incomplete)']).toBeUndefined();
+    expect(after.facts).toMatchObject({ 'Recommendations resolved': '1', 'Card updates queued': '1' });
+    expect(after.facts['Recommendations held back (pass incomplete)']).toBeUndefined();
     expect(await h.bot.store.recommendations.get(fixedKey)).toMatchObject({ status: 'resolved' });
     expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'resolved')).toHaveLength(1);
     expect(resolvedCardUpdates(h)).toHaveLength(1);
@@ -112,7 +116,7 @@ describe('a partial Resource Graph answer resolves nothing', () => {
     for (const k of hidden) for (const a of h.defender.control.listAssessments({ assessmentKey: k })) h.defender.control.hideFromResourceGraph(a.id);
     const during = await syncCommand(h);
     expect(during.title).toBe('Sync incomplete: nothing was resolved');
-    expect(during.facts.Resolved).toBe('0');
+    expect(during.facts['Recommendations resolved']).toBe('0');
     expect((await h.bot.store.recommendations.list()).filter((r) => r.status === 'resolved')).toEqual([]);
   });
 
@@ -123,7 +127,7 @@ describe('a partial Resource Graph answer resolves nothing', () => {
     const reads = h.defender.control.requestCount({ kind: 'arm', method: 'GET', pathIncludes: '/providers/Microsoft.Security/assessments/' });
     const r = await syncCommand(h);
     expect(r.title).toBe('Sync finished');
-    expect(r.facts.Resolved).toBe(String(fixed.length + (fixed.includes(fixedKey) ? 0 : 1)));
+    expect(r.facts['Recommendations resolved']).toBe(String(fixed.length + (fixed.includes(fixedKey) ? 0 : 1)));
     // A sample was read from the assessments API, not every resource.
     const sampled = h.defender.control.requestCount({ kind: 'arm', method: 'GET', pathIncludes: '/providers/Microsoft.Security/assessments/' }) - reads;
     expect(sampled).toBeGreaterThan(0);

@@ -234,7 +234,7 @@ describe('paging', () => {
 });
 
 describe('summary', () => {
-  it('counts by severity and subscription and ranks by unhealthy resources', () => {
+  it('counts by severity and subscription (findings and distinct resources) and ranks by severity, then unhealthy resources', () => {
     const recs = groupRecommendations(
       [
         row('vm-1'),
@@ -246,16 +246,18 @@ describe('summary', () => {
       T0,
     );
     const s = summarizeRecommendations(recs.values());
-    expect(s).toMatchObject({ recommendations: 2, resources: 4 });
+    // 4 findings (recommendation × resource) on 3 distinct resources: vm-1 fails two recommendations.
+    expect(s).toMatchObject({ recommendations: 2, resources: 4, distinctResources: 3 });
     expect(s.bySeverity).toEqual([
-      { severity: 'High', recommendations: 1, resources: 1 },
-      { severity: 'Medium', recommendations: 1, resources: 3 },
+      { severity: 'High', recommendations: 1, resources: 1, distinctResources: 1 },
+      { severity: 'Medium', recommendations: 1, resources: 3, distinctResources: 3 },
     ]);
     expect(s.bySubscription).toEqual([
-      { subscriptionId: SUB_A, recommendations: 2, resources: 3 },
-      { subscriptionId: SUB_B, recommendations: 1, resources: 1 },
+      { subscriptionId: SUB_A, recommendations: 2, resources: 3, distinctResources: 2 },
+      { subscriptionId: SUB_B, recommendations: 1, resources: 1, distinctResources: 1 },
     ]);
-    expect(s.top.map((t) => t.key)).toEqual([KEY.toLowerCase(), 'k-high']);
+    // Most severe first (issue 13): the High one with 1 resource before the Medium one with 3.
+    expect(s.top.map((t) => t.key)).toEqual(['k-high', KEY.toLowerCase()]);
     expect(summarizeRecommendations(recs.values(), { severities: ['High'], scopes: [] }).recommendations).toBe(1);
   });
 });
