@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assignmentFormCard, assignmentResultCard, confirmCard, type AssignmentFormModel } from '../../cards/assignmentCards.js';
+import { assignmentFormCard, assignmentOutcomeCard, confirmCard, type AssignmentFormModel } from '../../cards/assignmentCards.js';
 import { errorCard, type AdaptiveCard } from '../../cards/index.js';
 import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.js';
 import { localDay } from '../../core/calendar.js';
@@ -24,7 +24,12 @@ export interface AssignmentActionDeps {
   timeZone?: string;
   /** Microsoft Graph: the UPN of an Entra object id, which Teams' people picker submits. */
   upnOfObjectId?: (objectId: string) => Promise<string | undefined>;
+  /** How long a submit waits for its tickets before answering with the progress card. */
+  answerWithinMs?: number;
 }
+
+/** From the submit's start: well inside Teams' 2 s, with room for the answer itself. */
+export const ANSWER_WITHIN_MS = 1_500;
 
 const FIELD_LABELS: Record<string, string> = {
   integrationId: 'ServiceNow integration',
@@ -128,34 +133,17 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
   }
 
   function result(ctx: ActionContext, rec: { key: string; displayName: string }, batchId: string, items: Assignment[], skipped: Assignment[]): ActionResult {
-    const failed = items.filter((a) => a.status === 'failed');
-    const created = items.filter((a) => a.ticket);
-    const title =
-      failed.length === 0
-        ? `✅ ${created.length + skipped.length} resource(s) assigned`
-        : created.length
-          ? `⚠️ ${created.length} assigned, ${failed.length} failed`
-          : `⚠️ No ticket could be created (${failed.length})`;
-    const row = (a: Assignment, note: string) => ({
-      resourceName: a.resourceName,
-      ticketNumber: a.ticket?.number ?? '',
-      ticketLink: a.ticket?.link ?? '',
-      owner: a.owner,
-      dueDate: a.dueDate,
-      note: note + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
-      error: a.status === 'failed' ? (a.lastError ?? 'unknown error') : '',
-    });
     return answer(
       ctx,
-      assignmentResultCard(
+      assignmentOutcomeCard(
         {
-          title,
-          color: failed.length === 0 ? 'Good' : created.length ? 'Warning' : 'Attention',
           recommendationKey: rec.key,
           recommendationName: rec.displayName,
           batchId,
-          failed: failed.length,
-          items: [...items.map((a) => row(a, '')), ...skipped.map((a) => row(a, ' · already assigned'))],
+          total: items.length,
+          rows: [...items, ...skipped],
+          skippedIds: skipped.map((a) => a.id),
+          finished: true,
         },
         ctx,
       ),
@@ -210,6 +198,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       // Field-level validation happens in the service so errors return on the same form.
       schema: z.looseObject({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().min(1).max(200_000) }),
       handle: async (ctx, data) => {
+        const started = performance.now();
         try {
           const rec = await assignments.recommendation(data.recommendationKey);
           const resources = assignments.selection(
@@ -222,9 +211,36 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           const decision = await authorize(ctx, resources);
           if (!decision.allowed) return refusal(ctx, decision.reason);
           const resolved = await withOwnerUpn(data, deps.upnOfObjectId);
-          const outcome = await assignments.submit(resolved, ctx.actor, ctx.conversationId);
-          if (outcome.kind === 'invalid') return await form(ctx, rec, resources, resolved, outcome.errors);
-          return result(ctx, rec, outcome.batchId, outcome.assignments, outcome.skipped);
+          const persisted = await assignments.persistPending(resolved, ctx.actor, ctx.conversationId);
+          if (persisted.kind === 'invalid') return await form(ctx, rec, resources, resolved, persisted.errors);
+          const creation = await assignments.startCreation(persisted, { conversationId: ctx.conversationId, channelId: ctx.channelId });
+          // A quick creation answers with its outcome; a longer one with what is being created, and
+          // the card follows it from the work queue (Teams wants the answer within 2 s).
+          const rows = await creation.settled(Math.max(0, (deps.answerWithinMs ?? ANSWER_WITHIN_MS) - (performance.now() - started)));
+          if (rows) {
+            creation.answeredFinal();
+            const skippedIds = new Set(persisted.skipped.map((a) => a.id));
+            return result(
+              ctx,
+              rec,
+              persisted.batchId,
+              rows.filter((a) => !skippedIds.has(a.id)),
+              persisted.skipped,
+            );
+          }
+          const card = assignmentOutcomeCard(
+            {
+              recommendationKey: rec.key,
+              recommendationName: rec.displayName,
+              batchId: persisted.batchId,
+              total: persisted.pending.length,
+              rows: [...persisted.pending, ...persisted.skipped],
+              skippedIds: persisted.skipped.map((a) => a.id),
+              finished: false,
+            },
+            ctx,
+          );
+          return { ...answer(ctx, card), afterSend: (id) => creation.follow(id) } as ActionResult;
         } catch (err) {
           if (err instanceof SelectionError)
             return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
