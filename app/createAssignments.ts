@@ -78,6 +78,8 @@ export interface CreateAssignmentsDeps {
   monotonic?: () => number;
   /** At least this long between two progress updates of one card. Default 2,000 ms. */
   progressEveryMs?: number;
+  /** How long a submit waits for the user check (default USER_CHECK_MS). */
+  userCheckMs?: number;
   /** This process's name as a work-queue lease owner. */
   workerId?: string;
 }
@@ -138,6 +140,8 @@ export const ALL_RESOURCES = '*';
 export class SelectionError extends Error {}
 
 const USER_ERRORS = new Set(['user-not-found', 'user-ambiguous']);
+/** How long the form waits for ServiceNow to confirm the owner and the caller. */
+export const USER_CHECK_MS = 1_200;
 
 export class CreateAssignments {
   private readonly ancestryCache = new Map<string, string[]>();
@@ -297,7 +301,12 @@ export class CreateAssignments {
 
   private async runItem(item: WorkItem): Promise<void> {
     const payload = item.payload as CreationPayload;
-    const tracker = this.trackers.get(payload.batchId) ?? this.track(payload);
+    // A creation resumed by another start follows the card it knows of (Teams: the clicked card's id).
+    let tracker = this.trackers.get(payload.batchId);
+    if (!tracker) {
+      tracker = this.track(payload);
+      tracker.followed = !!payload.target.activityId;
+    }
     try {
       const skipped = (await Promise.all(payload.skippedIds.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => !!a);
       const rows = await this.createTickets(payload.ids, (current) => this.showProgress(payload, tracker, [...current, ...skipped], false));
@@ -545,8 +554,19 @@ export class CreateAssignments {
   private async checkUsers(integration: Integration, form: AssignmentForm): Promise<Record<string, string>> {
     const client = this.deps.integrations.clientFor(integration);
     const errors: Record<string, string> = {};
-    // Both at once: with a slow instance the form's answer waits for one round trip, not two.
-    const checks = await Promise.allSettled([client.resolveUser(form.assignedTo), client.resolveUser(form.caller)]);
+    // Both at once, and for at most USER_CHECK_MS: Teams wants the answer within 2 s. Not checked
+    // in time is like unreachable below: the ticket step reports a user it cannot find on the card.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.deps.userCheckMs ?? USER_CHECK_MS);
+    });
+    const checks = await Promise.race([Promise.allSettled([client.resolveUser(form.assignedTo), client.resolveUser(form.caller)]), late]).finally(() =>
+      clearTimeout(timer),
+    );
+    if (!checks) {
+      this.deps.logger.info({ integration: integration.name }, 'ServiceNow did not confirm the users in time; the ticket step checks them');
+      return errors;
+    }
     for (const [i, field] of (['assignedTo', 'caller'] as const).entries()) {
       const c = checks[i]!;
       // ServiceNow unreachable: the users cannot be checked now. The assignments are still

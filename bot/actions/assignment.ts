@@ -213,7 +213,12 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           const resolved = await withOwnerUpn(data, deps.upnOfObjectId);
           const persisted = await assignments.persistPending(resolved, ctx.actor, ctx.conversationId);
           if (persisted.kind === 'invalid') return await form(ctx, rec, resources, resolved, persisted.errors);
-          const creation = await assignments.startCreation(persisted, { conversationId: ctx.conversationId, channelId: ctx.channelId });
+          // Teams' Action.Execute names the clicked card: a resumed creation can update it after a restart.
+          const creation = await assignments.startCreation(persisted, {
+            conversationId: ctx.conversationId,
+            channelId: ctx.channelId,
+            ...(ctx.channelId === 'msteams' && ctx.replyToId ? { activityId: ctx.replyToId } : {}),
+          });
           // A quick creation answers with its outcome; a longer one with what is being created, and
           // the card follows it from the work queue (Teams wants the answer within 2 s).
           const rows = await creation.settled(Math.max(0, (deps.answerWithinMs ?? ANSWER_WITHIN_MS) - (performance.now() - started)));
