@@ -247,6 +247,12 @@ export class CreateAssignments {
     };
   }
 
+  /** The batch a form already created (a second submit of it, e.g. an old copy in Web Chat), if any. */
+  async alreadySubmitted(formId: string): Promise<Assignment[] | undefined> {
+    const rows = await this.deps.store.assignments.list({ batchId: formId });
+    return rows.length ? rows : undefined;
+  }
+
   /** Creations a stopped process left in the queue (at start, and each cycle). Returns how many were found. */
   async resumeQueued(): Promise<number> {
     const queued = await this.deps.store.work.list({ kind: CREATE_TICKETS_WORK, statuses: ['queued', 'running'] });
@@ -315,7 +321,9 @@ export class CreateAssignments {
         return;
       }
       await this.deps.store.work.complete(item.id, this.workerId);
-      await this.deps.cards.refresh(payload.recommendationKey).catch((err) => this.deps.logger.warn({ err }, 'could not refresh the card'));
+      await this.deps.cards
+        .refresh(payload.recommendationKey, tracker.target)
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not refresh the card'));
       await this.showProgress(payload, tracker, [...rows, ...skipped], true);
       tracker.resolve([...rows, ...skipped]);
     } catch (err) {
@@ -366,7 +374,7 @@ export class CreateAssignments {
    * stored for them. Findings that already have a ticket are skipped (double clicks and repeated
    * submissions never make a second ticket); a live one without a ticket is replaced.
    */
-  async persistPending(raw: Record<string, unknown>, actor: Actor, conversationId: string): Promise<Persisted> {
+  async persistPending(raw: Record<string, unknown>, actor: Actor, conversationId: string, formId?: string): Promise<Persisted> {
     const now = this.deps.clock.now();
     const parsed = assignmentFormSchema(now, this.deps.timeZone ?? 'UTC').safeParse(raw);
     if (!parsed.success) return { kind: 'invalid', errors: formErrors(parsed.error) };
@@ -380,7 +388,8 @@ export class CreateAssignments {
     const userErrors = await this.checkUsers(integration, form);
     if (Object.keys(userErrors).length) return { kind: 'invalid', errors: userErrors };
 
-    const batchId = randomUUID();
+    // The form's own id: the same form submitted twice names the same batch (see alreadySubmitted).
+    const batchId = formId ?? randomUUID();
     const customized = integration.fieldMode === 'customized';
     const userEditedText = (() => {
       const p = prefillTexts(rec, resources);
@@ -504,7 +513,7 @@ export class CreateAssignments {
   }
 
   /** Retries the failed or pending assignments of a batch; a person asking starts the automatic attempts over. */
-  async retry(batchId: string, actor: Actor): Promise<Assignment[]> {
+  async retry(batchId: string, actor: Actor, clicked?: CardTarget): Promise<Assignment[]> {
     const batch = await this.deps.store.assignments.list({ batchId });
     const todo = batch.filter((a) => a.status === 'failed' || a.status === 'pending' || (a.status === 'open' && a.governance?.status === 'failed'));
     if (todo.length) {
@@ -518,7 +527,7 @@ export class CreateAssignments {
         await s.write(rows, { actor: actor.name ?? actor.id, action: 'assignment.retry', target: batchId, details: { count: todo.length } });
       });
       await this.createTickets(todo.map((a) => a.id));
-      if (batch[0]) await this.deps.cards.refresh(batch[0].recommendationKey);
+      if (batch[0]) await this.deps.cards.refresh(batch[0].recommendationKey, clicked);
     }
     return this.deps.store.assignments.list({ batchId });
   }

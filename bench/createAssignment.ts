@@ -13,6 +13,16 @@ import { row, type Row } from './lib/rows.js';
 import { execute } from '../test/harness/activities.js';
 import { assignmentFormValues, SANDBOX_ADMIN, startSandboxBot, type SandboxHarness } from '../test/harness/sandboxHarness.js';
 import type { Recommendation } from '../core/model.js';
+import { SANDBOX_SCOPE } from '../sandbox/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS } from '../sandbox/servicenow/index.js';
+import { startChild, type ServerChild } from './lib/child.js';
+
+/** The bot (in this process) and the ServiceNow simulator in a child process, as in production. */
+interface Setup {
+  h: SandboxHarness;
+  snow: ServerChild<{ url: string }>;
+  integrationId: string;
+}
 
 export const TICKET_COUNTS = [1, 10, 100, 1_000] as const;
 export const LATENCY_MS = 20;
@@ -34,11 +44,11 @@ async function syntheticRecommendation(h: SandboxHarness, n: number, tag: string
   return rec;
 }
 
-async function createVia(h: SandboxHarness, rec: Recommendation): Promise<number> {
+async function createVia({ h, integrationId }: Setup, rec: Recommendation): Promise<number> {
   const app = h.bot.app.assignments;
   const started = performance.now();
   const persisted = await app.persistPending(
-    { recommendationKey: rec.key, resourceIds: '*', ...assignmentFormValues(h.integrationId) },
+    { recommendationKey: rec.key, resourceIds: '*', ...assignmentFormValues(integrationId) },
     { id: 'bench', name: 'bench' },
     'bench',
   );
@@ -49,8 +59,8 @@ async function createVia(h: SandboxHarness, rec: Recommendation): Promise<number
   return (performance.now() - started) / 1000;
 }
 
-async function sequential(h: SandboxHarness, n: number, tag: string): Promise<number> {
-  const integration = (await h.bot.app.integrations.find(h.integrationId))!;
+async function sequential({ h, integrationId }: Setup, n: number, tag: string): Promise<number> {
+  const integration = (await h.bot.app.integrations.find(integrationId))!;
   const client = h.bot.app.integrations.clientFor(integration);
   const started = performance.now();
   for (let i = 0; i < n; i++)
@@ -58,9 +68,9 @@ async function sequential(h: SandboxHarness, n: number, tag: string): Promise<nu
   return (performance.now() - started) / 1000;
 }
 
-async function submitP99(h: SandboxHarness): Promise<number> {
+async function submitP99({ h, snow, integrationId }: Setup): Promise<number> {
   const rec = await syntheticRecommendation(h, SUBMITS * 4, 'p99');
-  h.servicenow.control.setLatency(1_000);
+  await snow.call('setLatency', { ms: 1_000 });
   const durations: number[] = [];
   for (let k = 0; k < SUBMITS; k++) {
     const ids = rec.resources.slice(k * 4, k * 4 + 4).map((r) => r.resourceId);
@@ -68,7 +78,7 @@ async function submitP99(h: SandboxHarness): Promise<number> {
     const res = await h.bot.send(
       execute(
         'submitAssignment',
-        { recommendationKey: rec.key, resourceIds: ids.join(','), ...assignmentFormValues(h.integrationId) },
+        { recommendationKey: rec.key, resourceIds: ids.join(','), ...assignmentFormValues(integrationId) },
         { serviceUrl: h.bot.connector.url, conversationType: 'channel', from: SANDBOX_ADMIN, replyToId: `bench-${k}` },
       ),
     );
@@ -82,19 +92,25 @@ async function submitP99(h: SandboxHarness): Promise<number> {
 
 export async function runCreateAssignment(ctx: BenchContext): Promise<Row[]> {
   const h = await startSandboxBot({ subscribe: false });
+  const snow = await startChild<{ url: string }>('servicenow-simulator', { latencyMs: 0 });
   try {
     await h.bot.app.sync!.runOnce();
-    h.servicenow.control.setLatency(LATENCY_MS);
+    const integration = await h.bot.app.integrations.add(
+      { name: 'Bench ServiceNow', scope: SANDBOX_SCOPE, instanceUrl: snow.value.url, ...DEFAULT_SIMULATOR_CREDENTIALS, fieldMode: 'default' },
+      'bench',
+    );
+    const setup: Setup = { h, snow, integrationId: integration.id };
+    await snow.call('setLatency', { ms: LATENCY_MS });
     const rows: Row[] = [];
     const perTicket = new Map<number, number>();
     let maxInFlight = 0;
     for (const count of TICKET_COUNTS) {
       const n = scaled(count, ctx.size);
       const rec = await syntheticRecommendation(h, n, `n${n}`);
-      h.servicenow.control.resetStats();
-      const value = await createVia(h, rec);
-      maxInFlight = Math.max(maxInFlight, h.servicenow.control.maxInFlight());
-      const baseline = await sequential(h, n, `n${n}`);
+      await snow.call('resetStats');
+      const value = await createVia(setup, rec);
+      maxInFlight = Math.max(maxInFlight, await snow.call<number>('maxInFlight'));
+      const baseline = await sequential(setup, n, `n${n}`);
       perTicket.set(count, value / n);
       ctx.progress(`create assignment: ${n} tickets in ${value.toFixed(2)} s, ${n} sequential creates in ${baseline.toFixed(2)} s`);
       rows.push(
@@ -118,13 +134,14 @@ export async function runCreateAssignment(ctx: BenchContext): Promise<Row[]> {
       row({ figure: 'create assignment: most ServiceNow requests in flight', value: maxInFlight, unit: '', target: { atMost: INSTANCE_LIMIT } }),
       row({
         figure: `create assignment: submit invoke p99 at 1 s latency (${SUBMITS} submits of 4 tickets)`,
-        value: await submitP99(h),
+        value: await submitP99(setup),
         unit: 'ms',
         target: { atMost: 2_000 },
       }),
     );
     return rows;
   } finally {
+    await snow.close();
     await h.stop();
   }
 }

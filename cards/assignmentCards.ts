@@ -28,6 +28,8 @@ export interface AssignmentFormModel {
   severity: string;
   resourceSummary: string;
   resourceIdsCsv: string;
+  /** This form's id, the batch id of what it creates: a copy submitted again answers "already submitted". */
+  formId?: string;
   ticketWord: string;
   integrations: { title: string; value: string }[];
   customized: boolean;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { assignmentFormCard, assignmentOutcomeCard, confirmCard, type AssignmentFormModel } from '../../cards/assignmentCards.js';
 import { errorCard, type AdaptiveCard } from '../../cards/index.js';
@@ -105,6 +106,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
               .map((r) => r.name)
               .join(', ')}${resources.length > 5 ? '…' : ''}`,
       // "All" travels as "*": hundreds of resource ids would push the card over Teams' size limit.
+      formId: randomUUID(),
       resourceIdsCsv: resources.length === rec.resources.length && resources.length > 1 ? ALL_RESOURCES : resources.map((r) => r.resourceId).join(','),
       ticketWord: resources.length === 1 ? 'ticket' : 'tickets',
       integrations: covering.map((i) => ({ title: `${i.name} (${i.scope.split('/').pop()})`, value: i.id })),
@@ -148,6 +150,21 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
         ctx,
       ),
     );
+  }
+
+  /** Forms being submitted in this process: a double click's second submit waits for nothing and creates nothing. */
+  const submitting = new Set<string>();
+
+  function alreadySubmitted(ctx: ActionContext, rec: { key: string; displayName: string }, formId: string, rows: Assignment[]): ActionResult {
+    const tickets = [...new Set(rows.map((a) => a.ticket?.number).filter((n): n is string => !!n))];
+    const card = assignmentOutcomeCard(
+      { recommendationKey: rec.key, recommendationName: rec.displayName, batchId: formId, total: rows.length, rows, skippedIds: [], finished: true },
+      ctx,
+    );
+    (card.body[0] as { text: string }).text = tickets.length
+      ? `Already submitted: ${tickets.slice(0, 5).join(', ')}${tickets.length > 5 ? ` and ${tickets.length - 5} more` : ''}`
+      : 'Already submitted: the tickets are being created';
+    return answer(ctx, card);
   }
 
   return [
@@ -196,7 +213,11 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     defineAction({
       verb: 'submitAssignment',
       // Field-level validation happens in the service so errors return on the same form.
-      schema: z.looseObject({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().min(1).max(200_000) }),
+      schema: z.looseObject({
+        recommendationKey: z.string().min(1).max(200),
+        resourceIds: z.string().min(1).max(200_000),
+        formId: z.string().uuid().optional(),
+      }),
       handle: async (ctx, data) => {
         const started = performance.now();
         try {
@@ -210,8 +231,16 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           );
           const decision = await authorize(ctx, resources);
           if (!decision.allowed) return refusal(ctx, decision.reason);
+          // The same form again (a double click, an old copy where the card was not replaced): its outcome, nothing new.
+          if (data.formId) {
+            const earlier = submitting.has(data.formId) ? [] : await assignments.alreadySubmitted(data.formId);
+            if (earlier) return alreadySubmitted(ctx, rec, data.formId, earlier);
+          }
           const resolved = await withOwnerUpn(data, deps.upnOfObjectId);
-          const persisted = await assignments.persistPending(resolved, ctx.actor, ctx.conversationId);
+          if (data.formId) submitting.add(data.formId);
+          const persisted = await assignments
+            .persistPending(resolved, ctx.actor, ctx.conversationId, data.formId)
+            .finally(() => data.formId && submitting.delete(data.formId));
           if (persisted.kind === 'invalid') return await form(ctx, rec, resources, resolved, persisted.errors);
           // Teams' Action.Execute names the clicked card: a resumed creation can update it after a restart.
           const creation = await assignments.startCreation(persisted, {
@@ -261,7 +290,11 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
         if (batch.length === 0) return { kind: 'message', text: 'These assignments no longer exist.' };
         const decision = await authorize(ctx, batch);
         if (!decision.allowed) return refusal(ctx, decision.reason);
-        const items = await assignments.retry(data.batchId, ctx.actor);
+        const items = await assignments.retry(data.batchId, ctx.actor, {
+          conversationId: ctx.conversationId,
+          channelId: ctx.channelId,
+          activityId: ctx.replyToId,
+        });
         return result(ctx, { key: batch[0].recommendationKey, displayName: batch[0].recommendationName }, data.batchId, items, []);
       },
     }),

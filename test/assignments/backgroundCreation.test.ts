@@ -180,6 +180,54 @@ describe('Create assignment out of the request (work queue)', () => {
     expect((await h.bot.store.work.list({ kind: CREATE_TICKETS_WORK }))[0]!.status).toBe('done');
   }, 120_000);
 
+  it('Teams: one update per click: the clicked card gets the outcome as the invoke response, no updateActivity of it', async () => {
+    const rec = (await h.bot.store.recommendations.list()).find((r) => r.status === 'unhealthy' && r.resources.length >= 2)!;
+    const [posted] = await h.bot.store.recommendations.listCards({ recommendationKey: rec.key });
+    h.bot.connector.reset();
+    const res = await h.bot.send(
+      execute(
+        'submitAssignment',
+        { recommendationKey: rec.key, resourceIds: rec.resources[0]!.resourceId, ...assignmentFormValues(h.integrationId) },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: SANDBOX_ADMIN, replyToId: posted!.activityId },
+      ),
+    );
+    expect(titleOf(res.body.value)).toBe('✅ 1 resource(s) assigned');
+    await h.bot.app.assignments.idle();
+    await h.bot.app.messenger.drain();
+    expect(updatesOf(h.bot.connector.activities(), posted!.activityId)).toEqual([]);
+    // The card's stored view is current, so the next sync pass does not push it over the outcome either.
+    await h.bot.app.sync!.runOnce();
+    await h.bot.app.sync!.delivered();
+    expect(updatesOf(h.bot.connector.activities(), posted!.activityId)).toEqual([]);
+  }, 60_000);
+
+  it('Web Chat: a form submitted twice (double click, or its old copy) creates one set of tickets and answers "already submitted"', async () => {
+    const rec = (await h.bot.store.recommendations.list()).find((r) => r.status === 'unhealthy' && r.resources.length >= 3)!;
+    const webchat = { serviceUrl: h.bot.connector.url, channelId: 'webchat' as const, conversationType: 'personal' as const, from: SANDBOX_ADMIN };
+    await h.bot.send(message('help', webchat));
+    h.bot.connector.reset();
+    const ids = rec.resources.slice(0, 3).map((r) => r.resourceId);
+    await h.bot.send(submit({ verb: 'createAssignment', recommendationKey: rec.key, resourceIds: ids.join(',') }, webchat));
+    const form = h.bot.connector.cards().at(-1);
+    const action = form.actions.find((a: any) => a.data?.verb === 'submitAssignment');
+    expect(action.data.formId).toMatch(/^[0-9a-f-]{36}$/);
+    const value = { ...action.data, ...assignmentFormValues(h.integrationId) };
+    // A double click: both arrive at once.
+    const [a, b] = await Promise.all([h.bot.send(submit(value, webchat)), h.bot.send(submit(value, webchat))]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    await h.bot.app.assignments.idle();
+    // The old copy, submitted again later.
+    await h.bot.send(submit(value, webchat));
+    await h.bot.app.assignments.idle();
+    expect(incidents(h)).toHaveLength(3);
+    expect(await h.bot.store.assignments.count({ hasTicket: true })).toBe(3);
+    const titles = h.bot.connector.cards().map(titleOf);
+    expect(titles.filter((t) => t === '✅ 3 resource(s) assigned')).toHaveLength(1);
+    const again = titles.filter((t) => t.startsWith('Already submitted'));
+    expect(again).toHaveLength(2);
+    expect(again.at(-1)).toMatch(/^Already submitted: INC\d{7}, INC\d{7}, INC\d{7}$/);
+  }, 60_000);
+
   it('Web Chat: the progress card is the posted reply, and that message is updated with the outcome', async () => {
     const rec = await biggest(h);
     h.servicenow.control.setLatency(1_000);
