@@ -357,6 +357,7 @@ export class CreateAssignments {
         rows,
         skippedIds: payload.skippedIds,
         finished,
+        requestedOwner: rows.find((a) => !payload.skippedIds.includes(a.id))?.owner,
       },
       { channelId: tracker.target.channelId },
     );

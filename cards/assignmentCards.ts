@@ -136,6 +136,8 @@ export interface AssignmentOutcome {
   skippedIds: readonly string[];
   /** false while the tickets are being created. */
   finished: boolean;
+  /** The owner the form asked for: resources already assigned to someone else are said to be unchanged. */
+  requestedOwner?: string;
 }
 
 /** A creation's card: "Creating 24 tickets…" with what is done so far, then the outcome (with Retry). */
@@ -146,13 +148,17 @@ export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext):
   const failed = items.filter((a) => a.status === 'failed');
   const created = items.filter((a) => a.ticket);
   const word = (n: number) => (n === 1 ? 'ticket' : 'tickets');
+  const requested = o.requestedOwner?.toLowerCase();
+  const elsewhere = requested ? already.filter((a) => a.owner.toLowerCase() !== requested) : [];
   const title = !o.finished
     ? `⏳ Creating ${o.total} ${word(o.total)}…`
-    : failed.length === 0
-      ? `✅ ${created.length + already.length} resource(s) assigned`
-      : created.length
-        ? `⚠️ ${created.length} assigned, ${failed.length} failed`
-        : `⚠️ No ticket could be created (${failed.length})`;
+    : failed.length === 0 && elsewhere.length
+      ? `⚠️ ${created.length} assigned; ${elsewhere.length} already assigned to someone else, not changed`
+      : failed.length === 0
+        ? `✅ ${created.length + already.length} resource(s) assigned`
+        : created.length
+          ? `⚠️ ${created.length} assigned, ${failed.length} failed`
+          : `⚠️ No ticket could be created (${failed.length})`;
   const row = (a: Assignment, note: string) => ({
     resourceName: a.resourceName,
     ticketNumber: a.ticket?.number ?? '',
@@ -165,13 +171,16 @@ export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext):
   return assignmentResultCard(
     {
       title,
-      color: !o.finished || failed.length === 0 ? 'Good' : created.length ? 'Warning' : 'Attention',
+      color: !o.finished || (failed.length === 0 && elsewhere.length === 0) ? 'Good' : created.length || elsewhere.length ? 'Warning' : 'Attention',
       recommendationKey: o.recommendationKey,
       recommendationName: o.recommendationName,
       batchId: o.batchId,
       failed: o.finished ? failed.length : 0,
       progress: o.finished ? '' : `${created.length} of ${items.length} created so far; this card is updated as they are created.`,
-      items: [...items.map((a) => row(a, '')), ...already.map((a) => row(a, ' · already assigned'))],
+      items: [
+        ...items.map((a) => row(a, '')),
+        ...already.map((a) => row(a, elsewhere.includes(a) ? ` · already assigned to ${a.owner}: not reassigned` : ' · already assigned')),
+      ],
     },
     ctx,
   );

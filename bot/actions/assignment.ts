@@ -134,7 +134,14 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     return answer(ctx, assignmentFormCard(model, ctx));
   }
 
-  function result(ctx: ActionContext, rec: { key: string; displayName: string }, batchId: string, items: Assignment[], skipped: Assignment[]): ActionResult {
+  function result(
+    ctx: ActionContext,
+    rec: { key: string; displayName: string },
+    batchId: string,
+    items: Assignment[],
+    skipped: Assignment[],
+    requestedOwner?: string,
+  ): ActionResult {
     return answer(
       ctx,
       assignmentOutcomeCard(
@@ -146,6 +153,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           rows: [...items, ...skipped],
           skippedIds: skipped.map((a) => a.id),
           finished: true,
+          requestedOwner,
         },
         ctx,
       ),
@@ -260,6 +268,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
               persisted.batchId,
               rows.filter((a) => !skippedIds.has(a.id)),
               persisted.skipped,
+              str(resolved.assignedTo),
             );
           }
           const card = assignmentOutcomeCard(

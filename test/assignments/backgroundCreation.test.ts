@@ -228,6 +228,24 @@ describe('Create assignment out of the request (work queue)', () => {
     expect(again.at(-1)).toMatch(/^Already submitted: INC\d{7}, INC\d{7}, INC\d{7}$/);
   }, 60_000);
 
+  it('a resource already assigned to someone else is not reported as assigned to the new owner (issue 13 item 4)', async () => {
+    const rec = (await h.bot.store.recommendations.list()).find((r) => r.status === 'unhealthy' && r.resources.length >= 2)!;
+    const [first, second] = rec.resources;
+    const send = (ids: string[], owner: string) =>
+      h.bot.send(
+        execute(
+          'submitAssignment',
+          { recommendationKey: rec.key, resourceIds: ids.join(','), ...assignmentFormValues(h.integrationId, { assignedTo: owner }) },
+          { serviceUrl: h.bot.connector.url, ...CHANNEL, from: SANDBOX_ADMIN },
+        ),
+      );
+    await send([first!.resourceId], 'bob.martinez@contoso.com');
+    const res = await send([first!.resourceId, second!.resourceId], 'alice.johnson@contoso.com');
+    expect(titleOf(res.body.value)).toBe('⚠️ 1 assigned; 1 already assigned to someone else, not changed');
+    expect(JSON.stringify(res.body.value)).toContain('already assigned to bob.martinez@contoso.com: not reassigned');
+    expect((await h.bot.store.assignments.findLiveByKeys([(await h.bot.store.assignments.list())[0]!.key])).size).toBe(1);
+  }, 60_000);
+
   it('Web Chat: the progress card is the posted reply, and that message is updated with the outcome', async () => {
     const rec = await biggest(h);
     h.servicenow.control.setLatency(1_000);
