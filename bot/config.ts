@@ -38,6 +38,9 @@ const envObject = z.object({
   MicrosoftAppType: withDefault(z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']), 'MultiTenant'),
   MicrosoftAppTenantId: opt(z.string().regex(guid, 'must be a GUID (the Entra tenant id)')),
   DATA_DIR: withDefault(z.string(), './data'),
+  // PostgreSQL instead of the JSON file in DATA_DIR (storage/index.ts openStore).
+  DATABASE_URL: opt(z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres://user:password@host:port/database URL' })),
+  DATABASE_POOL_SIZE: withDefault(z.coerce.number().int().min(1).max(100), '10'),
   SECRET_KEY: opt(z.string()),
   LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
   LOG_PRETTY: opt(bool),

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { openSecretBox } from '../storage/secrets.js';
 import { CliRefusal, openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
 import { runRemindCommand } from './remind.js';
+import { runStoreCommand } from './store.js';
 import { runSyncCommand } from './sync.js';
 
 export type { CliIo } from './botProcess.js';
@@ -17,7 +18,8 @@ const USAGE = `Usage: npm run cli -- <command>
   integration test --name N
   integration remove --name N
   sync      run one Defender sync pass now (cards are posted by the bot on its next pass)
-  remind    send one pass of reminders now`;
+  remind    send one pass of reminders now
+  store migrate --to postgres   copy DATA_DIR/db.json into the empty database DATABASE_URL`;
 
 /** Wrong words on the command line: exit code 2, like every refusal. */
 class UsageError extends CliRefusal {}
@@ -41,6 +43,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     const [group, verb, ...rest] = argv;
     if (group === 'sync' && verb === undefined) return await runSyncCommand(env, io, clock);
     if (group === 'remind' && verb === undefined) return await runRemindCommand(env, io, clock);
+    if (group === 'store') return await runStoreCommand(argv.slice(1), env, io);
     if (group !== 'integration' || !verb) throw new UsageError(USAGE);
     const { values } = parseArgs({
       args: rest,

@@ -536,7 +536,7 @@ class Staging implements Access {
 
 // ------------------------------------------------------------------ rows
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     // for…in rather than Object.values: no array per object (rows are plain data: no inherited keys).
@@ -551,7 +551,7 @@ function deepFreeze<T>(value: T): T {
  * new object all the way down except for values typed unknown (a conversation's reference, audit
  * details): rows with those (`deep`) are cloned first.
  */
-function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = false): R {
+export function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = false): R {
   let input = row;
   if (deep) {
     try {
@@ -570,7 +570,7 @@ function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = f
 }
 
 /** Without keys whose value is undefined (what the file would keep anyway). */
-function defined<T extends object>(o: T): T {
+export function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 

@@ -58,47 +58,12 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
   }
   // lowdb's presets switch to memory under NODE_ENV=test; the explicit adapter never does.
   const adapter = new StreamingJsonFile<Database>(file, schemaFingerprint());
-  let raw: unknown;
-  let sealed = false;
-  try {
-    const read = await adapter.readSealed();
-    raw = read?.data ?? null;
-    sealed = read?.sealed ?? false;
-  } catch (err) {
-    throw new StoreValidationError(file, [`not valid JSON: ${(err as Error).message}`]);
-  }
-
-  let data: Database;
-  let migratedFrom: number | undefined;
-  if (raw === null) {
-    data = emptyDatabase();
-  } else if (sealed && (raw as Partial<Database>).version === SCHEMA_VERSION) {
-    // Byte for byte what this store wrote, from rows this schema validated (the seal's hash and
-    // schema fingerprint say so): validating 100,000 rows again would double the start. Any other
-    // file, including one edited by hand, is validated below.
-    data = raw as Database;
-  } else {
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new StoreValidationError(file, ['the top level is not a JSON object']);
-    let candidate: Record<string, unknown>;
-    try {
-      const result = migrate(raw as Record<string, unknown>, SCHEMA_VERSION);
-      candidate = result.data;
-      if (result.from !== SCHEMA_VERSION) migratedFrom = result.from;
-    } catch (err) {
-      throw new StoreValidationError(file, [(err as Error).message]);
-    }
-    const parsed = databaseSchema.safeParse(candidate);
-    if (!parsed.success) {
-      throw new StoreValidationError(
-        file,
-        parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-      );
-    }
-    data = parsed.data;
-  }
+  const loaded = await readDataFile(file, adapter);
+  const data = loaded?.data ?? emptyDatabase();
+  const migratedFrom = loaded?.migratedFrom;
   // Only a file that passed validation (or is sealed) becomes the backup, so the .bak is always
   // usable. The copy runs while the indexes are built; nothing writes db.json before it is done.
-  const backup = raw !== null && !readOnly ? writeBackup(file, options.copyFile ?? copyFile) : Promise.resolve();
+  const backup = loaded && !readOnly ? writeBackup(file, options.copyFile ?? copyFile) : Promise.resolve();
   backup.catch(() => undefined);
 
   const db = new Low<Database>(adapter, data);
@@ -173,6 +138,49 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
       while (scheduled || inFlight) await (scheduled ?? inFlight)!.catch(() => undefined);
     },
   };
+}
+
+/**
+ * Reads and validates a data file, upgrading an older schema version in memory (nothing is
+ * written). null when there is no file; StoreValidationError when it cannot be used.
+ */
+export async function readDataFile(
+  file: string,
+  adapter: StreamingJsonFile<Database> = new StreamingJsonFile<Database>(file),
+): Promise<{ data: Database; migratedFrom?: number } | null> {
+  let raw: unknown;
+  let sealed = false;
+  try {
+    const read = await adapter.readSealed();
+    raw = read?.data ?? null;
+    sealed = read?.sealed ?? false;
+  } catch (err) {
+    throw new StoreValidationError(file, [`not valid JSON: ${(err as Error).message}`]);
+  }
+  if (raw === null) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new StoreValidationError(file, ['the top level is not a JSON object']);
+  // Byte for byte what this store wrote, from rows this schema validated (the seal's hash and
+  // schema fingerprint say so; only an adapter given this build's fingerprint trusts a seal):
+  // validating 100,000 rows again would double the start. Any other file, including one edited
+  // by hand, is validated below.
+  if (sealed && (raw as Partial<Database>).version === SCHEMA_VERSION) return { data: raw as Database };
+  let candidate: Record<string, unknown>;
+  let migratedFrom: number | undefined;
+  try {
+    const result = migrate(raw as Record<string, unknown>, SCHEMA_VERSION);
+    candidate = result.data;
+    if (result.from !== SCHEMA_VERSION) migratedFrom = result.from;
+  } catch (err) {
+    throw new StoreValidationError(file, [(err as Error).message]);
+  }
+  const parsed = databaseSchema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new StoreValidationError(
+      file,
+      parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  return { data: parsed.data, migratedFrom };
 }
 
 /**

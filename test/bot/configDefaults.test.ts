@@ -60,6 +60,22 @@ const CASES: Record<string, Case> = {
   MicrosoftAppType: { type: 'string', unset: 'MultiTenant', set: [['SingleTenant', 'SingleTenant', { MicrosoftAppTenantId: TENANT }]] },
   MicrosoftAppTenantId: { type: 'string', unset: undefined, set: [[TENANT, TENANT]] },
   DATA_DIR: { type: 'string', unset: './data', set: [['/var/lib/bot', '/var/lib/bot']] },
+  DATABASE_URL: {
+    type: 'string',
+    unset: undefined,
+    set: [
+      ['postgres://bot:s3cret@db.contoso.com:5432/bot?sslmode=verify-full', 'postgres://bot:s3cret@db.contoso.com:5432/bot?sslmode=verify-full'],
+      ['postgresql://bot@10.0.0.5/bot', 'postgresql://bot@10.0.0.5/bot'],
+    ],
+  },
+  DATABASE_POOL_SIZE: {
+    type: 'number',
+    unset: 10,
+    set: [
+      ['20', 20],
+      ['1', 1],
+    ],
+  },
   SECRET_KEY: { type: 'string', unset: undefined, set: [[SECRET, SECRET]] },
   LOG_LEVEL: { type: 'string', unset: 'info', set: [['debug', 'debug']] },
   LOG_PRETTY: {
@@ -157,6 +173,24 @@ describe('configuration defaults (every variable in CONFIG_KEYS)', () => {
       if (m) sample[m[1]!] = m[2]!;
     }
     expect(loadConfig(sample)).toEqual(loadConfig({}));
+  });
+});
+
+describe('DATABASE_URL and DATABASE_POOL_SIZE refuse what cannot work, without echoing the URL', () => {
+  it.each([
+    ['DATABASE_URL', 'mysql://bot:s3cret@db.contoso.com/bot', /DATABASE_URL: must be a postgres:\/\/user:password@host:port\/database URL/],
+    ['DATABASE_URL', 'db.contoso.com:5432', /DATABASE_URL: must be a postgres:\/\//],
+    ['DATABASE_POOL_SIZE', '0', /DATABASE_POOL_SIZE: /],
+    ['DATABASE_POOL_SIZE', 'ten', /DATABASE_POOL_SIZE: /],
+  ])('%s=%s', (key, raw, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ [key]: raw });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('s3cret');
   });
 });
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
+import { InProcessLocks } from '../../storage/locks.js';
 import { openMemoryStore } from '../../storage/memoryStore.js';
 import { emptyDatabase } from '../../storage/schema.js';
 import { describeStoreContract } from './contract.js';
@@ -14,6 +15,7 @@ describeStoreContract(
     let store = await openLowdbStore({ file, clock, logger: silentLogger });
     return {
       store,
+      locks: new InProcessLocks(),
       reopen: async () => {
         await store.close();
         store = await openLowdbStore({ file, clock, logger: silentLogger });
@@ -24,4 +26,4 @@ describeStoreContract(
   { durable: true },
 );
 
-describeStoreContract('memory', async (clock) => ({ store: openMemoryStore(emptyDatabase(), { clock }) }), { durable: false });
+describeStoreContract('memory', async (clock) => ({ store: openMemoryStore(emptyDatabase(), { clock }), locks: new InProcessLocks() }), { durable: false });

@@ -1,9 +1,11 @@
 /**
  * The Store port's contract (app/ports.ts), as one suite every store implementation runs: the
- * lowdb and memory stores now, a PostgreSQL store later. It covers every repository method, every
- * query field, ordering, the constraints (one live assignment per key, one sent reminder per key,
- * one work item per kind+key), transactions (read-your-writes, all or nothing, commit-time
- * conflicts) and the work queue (claim, lease expiry, retry, idempotent enqueue).
+ * lowdb, memory and PostgreSQL stores. It covers every repository method, every query field,
+ * ordering, the constraints (one live assignment per key, one sent reminder per key, one work item
+ * per kind+key), transactions (read-your-writes, all or nothing, conflicts with other writers),
+ * the work queue (claim, lease expiry, retry, idempotent enqueue) and Locks. A shared store
+ * (PostgreSQL) also runs the guarantees across processes: a second store object on the same data,
+ * with its own connections, stands for another replica.
  */
 import { ManualClock, MINUTE_MS } from '../../core/clock.js';
 import {
@@ -19,17 +21,35 @@ import {
   type Rule,
   type RuleInput,
 } from '../../core/model.js';
-import { InvalidRowError, StoreConstraintError, type Store } from '../../app/ports.js';
+import { InvalidRowError, StoreConstraintError, type Locks, type Store } from '../../app/ports.js';
 
 export interface ContractStore {
   store: Store;
+  /** The Locks that go with the store (in-process for the embedded stores). */
+  locks: Locks;
   /** Closes the store and opens it again on the same data (durable stores only). */
   reopen?: () => Promise<Store>;
+  /** Shared stores: another process on the same data (its own store object and connections). Closed by the suite. */
+  openPeer?: () => Promise<{ store: Store; locks: Locks }>;
+  /** Shared stores: resolves once some session of the database is waiting for a lock another one holds. */
+  untilSomeoneWaits?: () => Promise<void>;
 }
 
 export interface ContractOptions {
   /** The data outlives the store object: close and reopen must keep everything. */
   durable: boolean;
+  /**
+   * How a transaction and another writer of the same unique key are resolved; exactly one of them
+   * wins either way.
+   * - 'at-commit' (embedded stores): the other writer goes through at once; the transaction fails
+   *   when it commits and applies nothing.
+   * - 'other-waits' (PostgreSQL): the other writer waits until the transaction ends and then is
+   *   refused (StoreConstraintError; markSent false; enqueue returns the transaction's item); a
+   *   claim outside skips the items the transaction claimed instead of waiting.
+   */
+  conflicts?: 'at-commit' | 'other-waits';
+  /** Several processes share the data (openPeer): run the cross-process guarantees. */
+  shared?: boolean;
 }
 
 const T0 = '2026-11-26T09:00:00.000Z';
@@ -160,15 +180,24 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
     let clock: ManualClock;
     let handle: ContractStore;
     let store: Store;
+    let peers: Store[];
+    const conflicts = options.conflicts ?? 'at-commit';
 
     beforeEach(async () => {
       clock = new ManualClock(T0);
       handle = await open(clock);
       store = handle.store;
+      peers = [];
     });
     afterEach(async () => {
-      await store.close();
+      await Promise.all([store.close(), ...peers.map((p) => p.close())]);
     });
+
+    const peer = async () => {
+      const p = await handle.openPeer!();
+      peers.push(p.store);
+      return p;
+    };
 
     // ---------------------------------------------------------------- conversations
 
@@ -427,6 +456,16 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         const replacement = anAssignment({ key: 'k1', status: 'pending' });
         await store.assignments.upsertMany([{ ...first, status: 'resolved' }, replacement]);
         expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(replacement.id);
+        // The same with the new one first in the write: only the result counts, not the order.
+        const successor = anAssignment({ key: 'k1', status: 'pending' });
+        await store.assignments.upsertMany([successor, { ...replacement, status: 'removed' }]);
+        expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(successor.id);
+        expect(ids(await store.assignments.list()).slice(-2)).toEqual([replacement.id, successor.id]);
+        await store.assignments.upsertMany([
+          { ...successor, status: 'resolved' },
+          { ...replacement, status: 'open' },
+        ]);
+        expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(replacement.id);
         expect(await store.assignments.count({ statuses: LIVE_ASSIGNMENT_STATUSES })).toBe(1);
         // Reviving the ended one while the replacement is live: refused.
         await expect(store.assignments.upsertMany([{ ...first, status: 'open' }])).rejects.toBeInstanceOf(StoreConstraintError);
@@ -566,7 +605,7 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         }).toThrow();
       });
 
-      it('in a transaction: read-your-writes, all or nothing, and a name another writer stored first fails the commit', async () => {
+      it('in a transaction: read-your-writes, all or nothing, and a name taken by another writer meanwhile: exactly one of them wins', async () => {
         await expect(
           store.transaction(async (tx) => {
             await tx.rules.upsert(aRule('r1', { name: 'Mine' }));
@@ -577,14 +616,29 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         ).rejects.toThrow('rolled back');
         expect(await store.rules.list()).toEqual([]);
 
-        const err = await store
-          .transaction(async (tx) => {
+        if (conflicts === 'at-commit') {
+          const err = await store
+            .transaction(async (tx) => {
+              await tx.rules.upsert(aRule('r1', { name: 'Shared name' }));
+              await store.rules.upsert(aRule('r2', { name: 'shared NAME' }));
+            })
+            .catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(StoreConstraintError);
+          expect(ids(await store.rules.list())).toEqual(['r2']);
+        } else {
+          // The other writer waits for the transaction's uncommitted name, then is refused.
+          let outside!: Promise<unknown>;
+          await store.transaction(async (tx) => {
             await tx.rules.upsert(aRule('r1', { name: 'Shared name' }));
-            await store.rules.upsert(aRule('r2', { name: 'shared NAME' }));
-          })
-          .catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(StoreConstraintError);
-        expect(ids(await store.rules.list())).toEqual(['r2']);
+            outside = store.rules.upsert(aRule('r2', { name: 'shared NAME' })).then(
+              () => 'written',
+              (e: unknown) => e,
+            );
+            await handle.untilSomeoneWaits!();
+          });
+          expect(await outside).toBeInstanceOf(StoreConstraintError);
+          expect(ids(await store.rules.list())).toEqual(['r1']);
+        }
       });
     });
 
@@ -687,38 +741,82 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         expect((await store.assignments.findLiveByKey('k2'))?.id).toBe(ok.id);
       });
 
-      it('another writer taking the same unique key first makes the commit fail and apply nothing', async () => {
-        const mine = anAssignment({ key: 'k1' });
-        const theirs = anAssignment({ key: 'k1' });
-        const other = anAssignment({ key: 'k7' });
-        const err = await store
-          .transaction(async (tx) => {
+      if (conflicts === 'at-commit') {
+        it('another writer taking the same unique key first makes the commit fail and apply nothing', async () => {
+          const mine = anAssignment({ key: 'k1' });
+          const theirs = anAssignment({ key: 'k1' });
+          const other = anAssignment({ key: 'k7' });
+          const err = await store
+            .transaction(async (tx) => {
+              await tx.assignments.upsertMany([mine, other]);
+              await tx.audit.append(anEntry(mine.id, 'assignment.create'));
+              await store.assignments.upsertMany([theirs]);
+            })
+            .catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(StoreConstraintError);
+          expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(theirs.id);
+          expect(await store.assignments.get(other.id)).toBeUndefined();
+          expect(await store.audit.findLast(mine.id)).toBeUndefined();
+
+          await expect(
+            store.transaction(async (tx) => {
+              expect(await tx.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'me' })).toBe(true);
+              expect(await store.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'them' })).toBe(true);
+            }),
+          ).rejects.toBeInstanceOf(StoreConstraintError);
+          expect(await store.reminders.sentAmong(['once'])).toEqual(new Set(['once']));
+
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'me' } }]);
+              await store.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'them' } }]);
+            }),
+          ).rejects.toBeInstanceOf(StoreConstraintError);
+          expect((await store.work.list()).map((w) => w.payload)).toEqual([{ by: 'them' }]);
+        });
+      }
+
+      if (conflicts === 'other-waits') {
+        it('another writer of a unique key the transaction holds waits for it to end and is then refused; the transaction commits', async () => {
+          const mine = anAssignment({ key: 'k1' });
+          const theirs = anAssignment({ key: 'k1' });
+          const other = anAssignment({ key: 'k7' });
+          let outside!: Promise<unknown>;
+          await store.transaction(async (tx) => {
             await tx.assignments.upsertMany([mine, other]);
             await tx.audit.append(anEntry(mine.id, 'assignment.create'));
-            await store.assignments.upsertMany([theirs]);
-          })
-          .catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(StoreConstraintError);
-        expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(theirs.id);
-        expect(await store.assignments.get(other.id)).toBeUndefined();
-        expect(await store.audit.findLast(mine.id)).toBeUndefined();
+            outside = store.assignments.upsertMany([theirs]).then(
+              () => 'written',
+              (e: unknown) => e,
+            );
+            await handle.untilSomeoneWaits!();
+          });
+          expect(await outside).toBeInstanceOf(StoreConstraintError);
+          expect((await store.assignments.findLiveByKey('k1'))?.id).toBe(mine.id);
+          expect(await store.assignments.get(theirs.id)).toBeUndefined();
+          expect(await store.assignments.get(other.id)).toBeDefined();
+          expect((await store.audit.findLast(mine.id))?.action).toBe('assignment.create');
 
-        await expect(
-          store.transaction(async (tx) => {
+          let outsideSent!: Promise<boolean>;
+          await store.transaction(async (tx) => {
             expect(await tx.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'me' })).toBe(true);
-            expect(await store.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'them' })).toBe(true);
-          }),
-        ).rejects.toBeInstanceOf(StoreConstraintError);
-        expect(await store.reminders.sentAmong(['once'])).toEqual(new Set(['once']));
+            outsideSent = store.reminders.markSent({ key: 'once', sentAt: T0, recipient: 'them' });
+            await handle.untilSomeoneWaits!();
+          });
+          expect(await outsideSent).toBe(false);
+          expect(await store.reminders.sentAmong(['once'])).toEqual(new Set(['once']));
 
-        await expect(
-          store.transaction(async (tx) => {
-            await tx.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'me' } }]);
-            await store.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'them' } }]);
-          }),
-        ).rejects.toBeInstanceOf(StoreConstraintError);
-        expect((await store.work.list()).map((w) => w.payload)).toEqual([{ by: 'them' }]);
-      });
+          let outsideItems!: Promise<unknown>;
+          const [mineItem] = await store.transaction(async (tx) => {
+            const items = await tx.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'me' } }]);
+            outsideItems = store.work.enqueue([{ kind: 'ticket', key: 'k1', payload: { by: 'them' } }]);
+            await handle.untilSomeoneWaits!();
+            return items;
+          });
+          expect(await outsideItems).toEqual([mineItem]);
+          expect((await store.work.list()).map((w) => w.payload)).toEqual([{ by: 'me' }]);
+        });
+      }
 
       it('a transaction that changed nothing writes nothing; its repositories cannot be used after it ended', async () => {
         const writes = store.status().writes;
@@ -864,17 +962,160 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
           expect(await tx.work.complete(item!.id, 'w')).toBe(true);
         });
         expect((await store.work.get(item!.id))?.status).toBe('done');
-        // A claim in a transaction loses to one made outside it meanwhile.
         await store.work.enqueue([{ kind: 'ticket', key: 'k2', payload: {} }]);
-        await expect(
-          store.transaction(async (tx) => {
-            await tx.work.claim('ticket', 'slow', 1, MINUTE_MS);
-            await store.work.claim('ticket', 'fast', 1, MINUTE_MS);
-          }),
-        ).rejects.toBeInstanceOf(StoreConstraintError);
-        expect((await store.work.list({ key: 'k2' }))[0]?.leaseOwner).toBe('fast');
+        if (conflicts === 'at-commit') {
+          // A claim in a transaction loses to one made outside it meanwhile.
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.work.claim('ticket', 'slow', 1, MINUTE_MS);
+              await store.work.claim('ticket', 'fast', 1, MINUTE_MS);
+            }),
+          ).rejects.toBeInstanceOf(StoreConstraintError);
+          expect((await store.work.list({ key: 'k2' }))[0]?.leaseOwner).toBe('fast');
+        } else {
+          // A claim outside skips (does not wait for) the item the transaction claimed; the transaction's claim commits.
+          await store.transaction(async (tx) => {
+            expect(await tx.work.claim('ticket', 'slow', 1, MINUTE_MS)).toHaveLength(1);
+            expect(await store.work.claim('ticket', 'fast', 1, MINUTE_MS)).toEqual([]);
+          });
+          expect((await store.work.list({ key: 'k2' }))[0]?.leaseOwner).toBe('slow');
+        }
       });
     });
+
+    // ---------------------------------------------------------------- locks
+
+    describe('locks', () => {
+      it('callers of one key run one at a time, in order; a failure releases the key; other keys do not wait', async () => {
+        const order: string[] = [];
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        const first = handle.locks.withLock('asg-1', async () => {
+          order.push('first starts');
+          await gate;
+          order.push('first ends');
+          throw new Error('first failed');
+        });
+        const second = handle.locks.withLock('asg-1', async () => {
+          order.push('second');
+          return 2;
+        });
+        const third = handle.locks.withLock('asg-1', async () => {
+          order.push('third');
+          return 3;
+        });
+        expect(await handle.locks.withLock('asg-2', async () => 'another key')).toBe('another key');
+        release();
+        await expect(first).rejects.toThrow('first failed');
+        expect(await second).toBe(2);
+        expect(await third).toBe(3);
+        expect(order).toEqual(['first starts', 'first ends', 'second', 'third']);
+      });
+    });
+
+    // ---------------------------------------------------------------- several processes on one store
+
+    if (options.shared) {
+      describe('several processes on the same data', () => {
+        it("each process sees the other's committed writes at once, and never a transaction's uncommitted or rolled-back ones", async () => {
+          const other = (await peer()).store;
+          const a = anAssignment({ key: 'k1' });
+          await store.assignments.upsertMany([a]);
+          expect((await other.assignments.findLiveByKey('k1'))?.id).toBe(a.id);
+          await other.assignments.upsertMany([{ ...a, status: 'resolved' }]);
+          expect(await store.assignments.findLiveByKey('k1')).toBeUndefined();
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.assignments.upsertMany([anAssignment({ key: 'k2' })]);
+              await tx.meta.set('m', 'v');
+              expect(await other.assignments.findLiveByKey('k2')).toBeUndefined();
+              expect(await other.meta.get('m')).toBeUndefined();
+              throw new Error('rolled back');
+            }),
+          ).rejects.toThrow('rolled back');
+          expect(await other.assignments.findLiveByKey('k2')).toBeUndefined();
+          expect(await other.meta.get('m')).toBeUndefined();
+        });
+
+        it('unique keys hold across processes: a second live assignment, reminder, work item or active integration name is refused, also when both race', async () => {
+          const other = (await peer()).store;
+          await store.assignments.upsertMany([anAssignment({ key: 'k1' })]);
+          await expect(other.assignments.upsertMany([anAssignment({ key: 'k1' })])).rejects.toBeInstanceOf(StoreConstraintError);
+          for (let round = 0; round < 10; round++) {
+            const key = `race-${round}`;
+            const results = await Promise.allSettled([
+              store.assignments.upsertMany([anAssignment({ key })]),
+              other.assignments.upsertMany([anAssignment({ key })]),
+            ]);
+            expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+            expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(StoreConstraintError);
+            expect(await store.assignments.count({ statuses: LIVE_ASSIGNMENT_STATUSES })).toBe(round + 2);
+            const sent = await Promise.all([
+              store.reminders.markSent({ key, sentAt: T0, recipient: 'a' }),
+              other.reminders.markSent({ key, sentAt: T0, recipient: 'b' }),
+            ]);
+            expect(sent.filter(Boolean)).toHaveLength(1);
+            const [mine, theirs] = await Promise.all([
+              store.work.enqueue([{ kind: 'ticket', key, payload: { by: 'a' } }]),
+              other.work.enqueue([{ kind: 'ticket', key, payload: { by: 'b' } }]),
+            ]);
+            expect(mine[0]!.id).toBe(theirs[0]!.id);
+          }
+          expect(await store.work.list({ kind: 'ticket' })).toHaveLength(10);
+          await store.integrations.upsert(anIntegration('i1', { name: 'Contoso ITSM' }));
+          await expect(other.integrations.upsert(anIntegration('i2', { name: 'contoso itsm' }))).rejects.toBeInstanceOf(StoreConstraintError);
+          // A removed one frees its name.
+          await other.integrations.upsert({ ...(await other.integrations.get('i1'))!, removedAt: T0 });
+          await store.integrations.upsert(anIntegration('i2', { name: 'contoso itsm' }));
+          expect((await other.integrations.findByName('CONTOSO ITSM'))?.id).toBe('i2');
+        });
+
+        it('claims of two processes at the same time never hand out one item twice, and together take every item', async () => {
+          const other = (await peer()).store;
+          await store.work.enqueue(Array.from({ length: 60 }, (_, i) => ({ kind: 'ticket', key: `k${i}`, payload: { i } })));
+          const seen: string[] = [];
+          for (;;) {
+            const [a, b] = await Promise.all([store.work.claim('ticket', 'replica-a', 7, MINUTE_MS), other.work.claim('ticket', 'replica-b', 7, MINUTE_MS)]);
+            if (a.length === 0 && b.length === 0) break;
+            seen.push(...a.map((w) => w.id), ...b.map((w) => w.id));
+          }
+          expect(new Set(seen).size).toBe(seen.length);
+          expect(seen).toHaveLength(60);
+          // Each item is leased by the one that claimed it: the other's completion does not count.
+          const [item] = await store.work.list({ key: 'k0' });
+          const stranger = item!.leaseOwner === 'replica-a' ? other : store;
+          expect(await stranger.work.complete(item!.id, item!.leaseOwner === 'replica-a' ? 'replica-b' : 'replica-a')).toBe(false);
+          expect(await stranger.work.complete(item!.id, item!.leaseOwner!)).toBe(true);
+        });
+
+        it('a lock held by one process makes the other wait until it is released; a failure releases it too', async () => {
+          const other = await peer();
+          const order: string[] = [];
+          let theirs!: Promise<void>;
+          await handle.locks.withLock('asg-1', async () => {
+            order.push('mine starts');
+            theirs = other.locks.withLock('asg-1', async () => {
+              order.push('theirs');
+            });
+            await handle.untilSomeoneWaits!();
+            // Another key is free meanwhile.
+            await other.locks.withLock('asg-2', async () => order.push('another key'));
+            order.push('mine ends');
+          });
+          await theirs;
+          expect(order).toEqual(['mine starts', 'another key', 'mine ends', 'theirs']);
+
+          order.length = 0;
+          const failing = other.locks.withLock('job:sync', async () => {
+            order.push('theirs fails');
+            throw new Error('boom');
+          });
+          await expect(failing).rejects.toThrow('boom');
+          await handle.locks.withLock('job:sync', async () => order.push('mine'));
+          expect(order).toEqual(['theirs fails', 'mine']);
+        });
+      });
+    }
 
     // ---------------------------------------------------------------- durability
 

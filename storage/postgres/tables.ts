@@ -1,0 +1,252 @@
+/**
+ * How each entity of core/model.ts maps onto its PostgreSQL table (storage/postgres/migrations.ts):
+ * the key columns derived from the row, the conflict target of an upsert, and the statements
+ * shared by the store's repositories and the lowdb → PostgreSQL copy (storage/postgres/copy.ts).
+ */
+import type { z } from 'zod';
+import {
+  assignmentSchema,
+  auditEntrySchema,
+  conversationSchema,
+  integrationSchema,
+  LIVE_ASSIGNMENT_STATUSES,
+  postedCardSchema,
+  recommendationSchema,
+  reminderSentSchema,
+  ruleSchema,
+  workItemSchema,
+  type Assignment,
+  type AuditEntry,
+  type Conversation,
+  type Integration,
+  type PostedCard,
+  type Recommendation,
+  type ReminderSent,
+  type Rule,
+  type WorkItem,
+} from '../../core/model.js';
+import { InvalidRowError } from '../../app/ports.js';
+import { deepFreeze } from '../engine.js';
+
+const lc = (s: string) => s.toLowerCase();
+const LIVE: ReadonlySet<string> = new Set(LIVE_ASSIGNMENT_STATUSES);
+/** An ISO date-time as PostgreSQL reads it (zod accepted anything Date.parse does). */
+const instant = (v: string | undefined) => (v === undefined ? undefined : new Date(Date.parse(v)).toISOString());
+
+/** A key column: its name, its SQL type, and how it is derived from the row. */
+export type Column<R> = readonly [name: string, type: string, of: (row: R) => unknown];
+
+export interface TableDef<R> {
+  /** The SQL table. */
+  table: string;
+  /** The name errors use (the Database record of storage/schema.ts). */
+  entity: string;
+  schema: z.ZodType<R>;
+  /** Rows with values typed unknown (a conversation's reference, audit details) are cloned before validation. */
+  deep?: boolean;
+  /** The columns an upsert replaces on (the primary key). */
+  conflict: readonly string[];
+  columns: readonly Column<R>[];
+  /**
+   * Rows written after the others of the same statement. One write may end a key's live
+   * assignment and add its successor; PostgreSQL checks a unique index row by row, so the ended
+   * one must come first. Only the order of writing changes: first-stored order (seq) stays the
+   * order of the rows given.
+   */
+  late?: (row: R) => boolean;
+}
+
+export const conversationsTable: TableDef<Conversation> = {
+  table: 'conversations',
+  entity: 'conversations',
+  schema: conversationSchema,
+  deep: true,
+  conflict: ['id'],
+  columns: [
+    ['id', 'text', (c) => c.id],
+    ['subscribed', 'boolean', (c) => c.subscribed],
+    ['reachable', 'boolean', (c) => c.unreachable === undefined],
+    ['kind', 'text', (c) => c.kind],
+    ['channel_id', 'text', (c) => c.channelId],
+    ['user_upn_lc', 'text', (c) => (c.userUpn === undefined ? undefined : lc(c.userUpn))],
+    ['user_aad_object_id', 'text', (c) => c.userAadObjectId],
+  ],
+};
+
+export const integrationsTable: TableDef<Integration> = {
+  table: 'integrations',
+  entity: 'integrations',
+  schema: integrationSchema,
+  conflict: ['id'],
+  columns: [
+    ['id', 'text', (i) => i.id],
+    ['name_lc', 'text', (i) => lc(i.name)],
+    ['removed', 'boolean', (i) => i.removedAt !== undefined],
+  ],
+};
+
+export const recommendationsTable: TableDef<Recommendation> = {
+  table: 'recommendations',
+  entity: 'recommendations',
+  schema: recommendationSchema,
+  conflict: ['key'],
+  columns: [['key', 'text', (r) => r.key]],
+};
+
+export const postedCardsTable: TableDef<PostedCard> = {
+  table: 'posted_cards',
+  entity: 'postedCards',
+  schema: postedCardSchema,
+  conflict: ['conversation_id', 'recommendation_key'],
+  columns: [
+    ['conversation_id', 'text', (c) => c.conversationId],
+    ['recommendation_key', 'text', (c) => c.recommendationKey],
+  ],
+};
+
+export const assignmentsTable: TableDef<Assignment> = {
+  table: 'assignments',
+  entity: 'assignments',
+  schema: assignmentSchema,
+  conflict: ['id'],
+  columns: [
+    ['id', 'text', (a) => a.id],
+    ['key', 'text', (a) => a.key],
+    ['status', 'text', (a) => a.status],
+    ['batch_id', 'text', (a) => a.batchId],
+    ['integration_id', 'text', (a) => a.integrationId],
+    ['recommendation_key_lc', 'text', (a) => lc(a.recommendationKey)],
+    ['owner_lc', 'text', (a) => lc(a.owner)],
+    ['conversation_id', 'text', (a) => a.conversationId],
+    ['ticket_sys_id', 'text', (a) => a.ticket?.sysId],
+    ['due_date', 'text', (a) => a.dueDate],
+    ['governance_status', 'text', (a) => a.governance?.status],
+  ],
+  late: (a) => LIVE.has(a.status),
+};
+
+export const workTable: TableDef<WorkItem> = {
+  table: 'work',
+  entity: 'work',
+  schema: workItemSchema,
+  conflict: ['id'],
+  columns: [
+    ['id', 'text', (w) => w.id],
+    ['kind', 'text', (w) => w.kind],
+    ['key', 'text', (w) => w.key],
+    ['status', 'text', (w) => w.status],
+    ['run_at', 'timestamptz', (w) => instant(w.runAt)],
+    ['lease_owner', 'text', (w) => w.leaseOwner],
+    ['lease_until', 'timestamptz', (w) => instant(w.leaseUntil)],
+    ['finished_at', 'timestamptz', (w) => instant(w.finishedAt)],
+  ],
+};
+
+export const remindersTable: TableDef<ReminderSent> = {
+  table: 'reminders',
+  entity: 'reminders',
+  schema: reminderSentSchema,
+  conflict: ['key'],
+  columns: [
+    ['key', 'text', (r) => r.key],
+    ['sent_at', 'timestamptz', (r) => instant(r.sentAt)],
+  ],
+};
+
+export const auditTable: TableDef<AuditEntry> = {
+  table: 'audit',
+  entity: 'audit',
+  schema: auditEntrySchema,
+  deep: true,
+  conflict: [],
+  columns: [
+    ['at', 'timestamptz', (e) => instant(e.at)],
+    ['actor', 'text', (e) => e.actor],
+    ['action', 'text', (e) => e.action],
+    ['target', 'text', (e) => e.target],
+  ],
+};
+
+export const rulesTable: TableDef<Rule> = {
+  table: 'rules',
+  entity: 'rules',
+  schema: ruleSchema,
+  conflict: ['id'],
+  columns: [
+    ['id', 'text', (r) => r.id],
+    ['name_lc', 'text', (r) => lc(r.name)],
+  ],
+};
+
+/** The tables the store owns, in an order that copies and empties them safely. */
+export const ALL_TABLES = [
+  'conversations',
+  'integrations',
+  'recommendations',
+  'posted_cards',
+  'assignments',
+  'reminders',
+  'audit',
+  'meta',
+  'work',
+  'rules',
+] as const;
+
+/** Tables of coordination between processes (storage/postgres/coordination.ts): not data, never copied. */
+export const COORDINATION_TABLES = ['job_runs', 'send_pacing'] as const;
+
+/**
+ * Rows as one JSON parameter for json_to_recordset: a statement of any size, one round trip.
+ * Each carries its key columns, the whole row as `doc`, its position and whether it goes late.
+ */
+export function recordset<R>(def: TableDef<R>, rows: readonly R[]): string {
+  return JSON.stringify(
+    rows.map((row, ord) => {
+      const record: Record<string, unknown> = { doc: row, ord, late: def.late?.(row) ?? false };
+      for (const [name, , of] of def.columns) record[name] = of(row);
+      return record;
+    }),
+  );
+}
+
+function recordType<R>(def: TableDef<R>): string {
+  return [...def.columns.map(([name, type]) => `${name} ${type}`), 'doc json', 'ord integer', 'late boolean'].join(', ');
+}
+
+/**
+ * Inserts or replaces rows ($1: recordset()). New rows get their place in first-stored order
+ * (seq) in the order given, whatever order they are written in; a replaced row keeps its place.
+ */
+export function upsertSql<R>(def: TableDef<R>): string {
+  const names = def.columns.map(([name]) => name);
+  const updates = [...names.filter((n) => !def.conflict.includes(n)), 'doc'].map((n) => `${n} = EXCLUDED.${n}`).join(', ');
+  // nextval runs after the inner sort (a volatile output column is computed after ORDER BY), so
+  // seq follows `ord`; the outer sort then writes the late rows last.
+  return `INSERT INTO ${def.table} AS t (${names.join(', ')}, doc, seq)
+    SELECT ${names.map((n) => `x.${n}`).join(', ')}, x.doc, x.seq FROM (
+      SELECT r.*, nextval('${def.table}_seq_seq') AS seq FROM json_to_recordset($1::json) AS r(${recordType(def)}) ORDER BY r.ord
+    ) x ORDER BY x.late, x.ord
+    ON CONFLICT (${def.conflict.join(', ')}) DO UPDATE SET ${updates}`;
+}
+
+/** Plain inserts of rows without a seq column (reminders, audit), in the order given ($1: recordset()). */
+export function insertSql<R>(def: TableDef<R>, onConflict = ''): string {
+  const names = def.columns.map(([name]) => name);
+  return `INSERT INTO ${def.table} (${names.join(', ')}, doc)
+    SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.doc FROM json_to_recordset($1::json) AS r(${recordType(def)}) ORDER BY r.ord ${onConflict}`;
+}
+
+/**
+ * A stored row, checked against its schema: a row changed behind the store's back is refused, not
+ * passed on. Frozen, as the embedded stores hand rows out: code that changed a row in place would
+ * work on one store and throw on the other.
+ */
+export function readRow<R>(def: TableDef<R>, doc: unknown): R {
+  const parsed = def.schema.safeParse(doc);
+  if (parsed.success) return deepFreeze(parsed.data);
+  const id = doc && typeof doc === 'object' ? ((doc as Record<string, unknown>).id ?? (doc as Record<string, unknown>).key) : undefined;
+  throw new InvalidRowError(
+    def.entity,
+    parsed.error.issues.slice(0, 10).map((i) => `stored row ${id === undefined ? '' : `${String(id)} `}${i.path.join('.') || '(row)'}: ${i.message}`),
+  );
+}

@@ -1,0 +1,391 @@
+/**
+ * What the PostgreSQL store adds to the contract (test/storage/contract.ts): schema migrations at
+ * start, the rows as stored (key columns + validated JSONB, secrets still encrypted), validation on
+ * read, status(), errors PostgreSQL raises, locks released by a dead process, the pool size,
+ * sslmode, and openStore's choice between lowdb and PostgreSQL.
+ */
+import { mkdtempSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ManualClock, MINUTE_MS } from '../../../core/clock.js';
+import { silentLogger } from '../../../core/logger.js';
+import { LIVE_ASSIGNMENT_STATUSES, type Integration } from '../../../core/model.js';
+import { InvalidRowError } from '../../../app/ports.js';
+import { openStore } from '../../../storage/index.js';
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from '../../../storage/postgres/migrations.js';
+import { openPostgresStore, type PostgresStoreOptions } from '../../../storage/postgres/store.js';
+import { ALL_TABLES, COORDINATION_TABLES } from '../../../storage/postgres/tables.js';
+import { InProcessJobRuns, InProcessSendPacing } from '../../../storage/coordination.js';
+import { SecretBox } from '../../../storage/secrets.js';
+import { anAssignment } from '../contract.js';
+import { createTestDatabase, type TestDatabase } from './testDatabase.js';
+
+const T0 = '2026-11-26T09:00:00.000Z';
+
+// Migration tests get a database each; the others share one, emptied before each test.
+let databases: TestDatabase[] = [];
+let shared: TestDatabase;
+beforeAll(async () => {
+  shared = await createTestDatabase();
+});
+afterAll(async () => {
+  await shared.drop();
+});
+afterEach(async () => {
+  await Promise.all(databases.map((d) => d.drop()));
+  databases = [];
+});
+async function freshDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  databases.push(db);
+  return db;
+}
+async function sharedDatabase(): Promise<TestDatabase> {
+  await shared.truncate();
+  return shared;
+}
+const options = (db: TestDatabase, over: Partial<PostgresStoreOptions> = {}): PostgresStoreOptions => ({
+  connectionString: db.url,
+  clock: new ManualClock(T0),
+  logger: silentLogger,
+  poolSize: 3,
+  ...over,
+});
+
+describe('schema migrations at start', () => {
+  it('a fresh database gets every table and index of the access paths, each migration recorded', async () => {
+    const db = await freshDatabase();
+    const store = await openPostgresStore(options(db));
+    await store.close();
+    expect(await db.sql('SELECT version, name FROM schema_migrations ORDER BY version')).toEqual(
+      PG_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
+    expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(PG_MIGRATIONS.map((_m, i) => i + 1));
+    expect(PG_SCHEMA_VERSION).toBe(PG_MIGRATIONS.length);
+    const tables = (await db.sql<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).map((r) => r.tablename);
+    expect(tables.sort()).toEqual([...ALL_TABLES, ...COORDINATION_TABLES, 'schema_migrations'].sort());
+    const indexes = (await db.sql<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`)).map((r) => r.indexname);
+    expect(indexes).toEqual(
+      expect.arrayContaining([
+        'assignments_live_key',
+        'assignments_integration',
+        'assignments_owner',
+        'assignments_due_live',
+        'assignments_batch',
+        'assignments_recommendation',
+        'assignments_ticket',
+        'posted_cards_pkey',
+        'posted_cards_recommendation',
+        'reminders_pkey',
+        'audit_target',
+        'conversations_upn',
+        'conversations_aad',
+        'integrations_active_name',
+        'work_kind_key',
+        'work_claim',
+        'rules_name',
+      ]),
+    );
+  });
+
+  it("the one-live-assignment index covers exactly core's live statuses", async () => {
+    const db = await freshDatabase();
+    await (await openPostgresStore(options(db))).close();
+    const [row] = await db.sql<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE indexname = 'assignments_live_key'`);
+    expect(row!.indexdef).toMatch(/^CREATE UNIQUE INDEX/);
+    const listed = [...row!.indexdef.matchAll(/'([^']+)'::text/g)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...LIVE_ASSIGNMENT_STATUSES].sort());
+  });
+
+  it('replicas starting together apply each migration once (the others wait under the advisory lock, then find it done)', async () => {
+    const db = await freshDatabase();
+    const migrations: PgMigration[] = [
+      { version: 1, name: 'first', sql: 'CREATE TABLE runs (n serial PRIMARY KEY, migration int NOT NULL); INSERT INTO runs (migration) VALUES (1);' },
+      { version: 2, name: 'second', sql: 'CREATE TABLE other (x int); INSERT INTO runs (migration) VALUES (2);' },
+    ];
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore(options(db, { migrations }))));
+    await Promise.all(stores.map((s) => s.close()));
+    expect(await db.sql('SELECT migration FROM runs ORDER BY n')).toEqual([{ migration: 1 }, { migration: 2 }]);
+    expect(await db.sql('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+  });
+
+  it('a failing migration is rolled back whole and named; the next start applies it once fixed', async () => {
+    const db = await freshDatabase();
+    const good: PgMigration = { version: 1, name: 'good', sql: 'CREATE TABLE a (x int);' };
+    const bad: PgMigration = { version: 2, name: 'adds b', sql: 'CREATE TABLE b (x int); SELECT no_such_function();' };
+    await expect(openPostgresStore(options(db, { migrations: [good, bad] }))).rejects.toThrow(
+      /migration 2 \(adds b\) failed and was rolled back: .*no_such_function/,
+    );
+    expect(await db.sql('SELECT version FROM schema_migrations')).toEqual([{ version: 1 }]);
+    expect(await db.sql(`SELECT tablename FROM pg_tables WHERE tablename IN ('a', 'b')`)).toEqual([{ tablename: 'a' }]);
+    const fixed = { ...bad, sql: 'CREATE TABLE b (x int);' };
+    await (await openPostgresStore(options(db, { migrations: [good, fixed] }))).close();
+    expect(await db.sql('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+  });
+
+  it('a database migrated by a newer build is refused, and left as it is', async () => {
+    const db = await freshDatabase();
+    await (await openPostgresStore(options(db))).close();
+    await db.sql(`INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')`);
+    await expect(openPostgresStore(options(db))).rejects.toThrow(
+      `the database is at schema version 99, newer than this build understands (${PG_SCHEMA_VERSION}); run a newer version of the bot`,
+    );
+    expect((await db.sql('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([
+      ...PG_MIGRATIONS.map((m) => m.version),
+      99,
+    ]);
+  });
+});
+
+describe('rows as stored', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await sharedDatabase();
+  });
+
+  it('key columns follow the row; the row itself is the validated document; secrets stay encrypted in it', async () => {
+    const box = new SecretBox(Buffer.alloc(32, 3));
+    const store = await openPostgresStore(options(db));
+    try {
+      const integration: Integration = {
+        id: 'i1',
+        name: 'Contoso ITSM',
+        scope: '/subscriptions/sub-1',
+        instanceUrl: 'https://contoso.service-now.com',
+        username: 'bot',
+        password: box.encrypt('pa55word-plaintext'),
+        clientId: 'client',
+        clientSecret: box.encrypt('client-secret-plaintext'),
+        fieldMode: 'default',
+        customFields: {},
+        createdAt: T0,
+        createdBy: 'admin',
+      };
+      await store.integrations.upsert(integration);
+      const [row] = await db.sql('SELECT * FROM integrations');
+      expect(row).toMatchObject({ id: 'i1', name_lc: 'contoso itsm', removed: false, doc: integration });
+      expect(JSON.stringify(row)).not.toMatch(/plaintext/);
+      expect(box.decrypt((await store.integrations.get('i1'))!.password)).toBe('pa55word-plaintext');
+
+      const a = anAssignment({
+        key: 'k1',
+        owner: 'Bob@Contoso.com',
+        recommendationKey: 'REC-A',
+        ticket: { table: 'incident', sysId: 's1', number: 'INC1', link: 'l' },
+      });
+      await store.assignments.upsertMany([a]);
+      expect(
+        await db.sql('SELECT id, key, status, owner_lc, recommendation_key_lc, ticket_sys_id, due_date, integration_id, batch_id FROM assignments'),
+      ).toEqual([
+        {
+          id: a.id,
+          key: 'k1',
+          status: 'open',
+          owner_lc: 'bob@contoso.com',
+          recommendation_key_lc: 'rec-a',
+          ticket_sys_id: 's1',
+          due_date: a.dueDate,
+          integration_id: a.integrationId,
+          batch_id: a.batchId,
+        },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a row changed behind the store’s back so that it no longer matches its schema is refused on read, naming it', async () => {
+    const store = await openPostgresStore(options(db));
+    try {
+      const a = anAssignment();
+      await store.assignments.upsertMany([a]);
+      await db.sql(`UPDATE assignments SET doc = jsonb_set(doc::jsonb, '{severity}', '"Critical"')::json`);
+      const err = await store.assignments.get(a.id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidRowError);
+      expect((err as Error).message).toContain(`stored row ${a.id} severity`);
+      await expect(store.assignments.list()).rejects.toBeInstanceOf(InvalidRowError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a value PostgreSQL cannot store (a NUL character) is refused as an invalid row; caught inside a transaction, the commit says the transaction was rolled back', async () => {
+    const store = await openPostgresStore(options(db));
+    try {
+      await expect(store.meta.set('note', 'a\u0000b')).rejects.toBeInstanceOf(InvalidRowError);
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.meta.set('kept?', 'no');
+          await tx.meta.set('note', 'a\u0000b').catch(() => undefined);
+        }),
+      ).rejects.toThrow(/the transaction was rolled back: a statement in it failed/);
+      expect(await store.meta.get('kept?')).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('status, pool, sslmode', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await sharedDatabase();
+  });
+
+  it("status() is kind 'postgres', counts writes, and turns not ok while the database cannot be reached, ok again after", async () => {
+    const store = await openPostgresStore(options(db, { applicationName: 'status-test' }));
+    try {
+      expect(store.status()).toEqual({ kind: 'postgres', ok: true, writes: 0 });
+      await store.assignments.upsertMany([anAssignment(), anAssignment()]);
+      await store.meta.set('m', 'v');
+      await store.transaction(async (tx) => {
+        await tx.meta.set('a', '1');
+        await tx.meta.set('b', '2');
+      });
+      expect(store.status()).toMatchObject({ kind: 'postgres', ok: true, writes: 3, lastWriteAt: T0 });
+
+      await db.admin(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
+      await db.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'status-test'`);
+      await expect(store.meta.get('m')).rejects.toThrow();
+      expect(store.status()).toMatchObject({ kind: 'postgres', ok: false, lastError: expect.stringMatching(/.+/) });
+      await db.admin(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`);
+      expect(await store.meta.get('m')).toBe('v');
+      expect(store.status()).toEqual({ kind: 'postgres', ok: true, writes: 3, lastWriteAt: T0 });
+    } finally {
+      await db.admin(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`);
+      await store.close();
+    }
+  });
+
+  it('the pool opens at most DATABASE_POOL_SIZE connections for the store, whatever the load', async () => {
+    const store = await openPostgresStore(options(db, { poolSize: 3, applicationName: 'pool-test' }));
+    try {
+      await store.assignments.upsertMany([anAssignment()]);
+      let most = 0;
+      await Promise.all(
+        Array.from({ length: 30 }, async () => {
+          await store.transaction(async (tx) => {
+            await tx.assignments.list();
+            const [row] = await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pool-test'`);
+            most = Math.max(most, Number(row!.n));
+          });
+        }),
+      );
+      expect(most).toBe(3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('sslmode in DATABASE_URL is honoured: disable connects to this server without TLS; require insists on TLS, which it does not offer', async () => {
+    const url = new URL(db.url);
+    url.searchParams.set('sslmode', 'disable');
+    const plain = await openPostgresStore(options(db, { connectionString: url.toString() }));
+    await plain.close();
+    url.searchParams.set('sslmode', 'verify-full');
+    await expect(openPostgresStore(options(db, { connectionString: url.toString() }))).rejects.toThrow(/does not support SSL/);
+  });
+});
+
+describe('locks across processes', () => {
+  it('a process that dies holding a lock releases it at once: the waiting one goes on', async () => {
+    const db = await sharedDatabase();
+    const dying = await openPostgresStore(options(db, { applicationName: 'dying-replica' }));
+    const survivor = await openPostgresStore(options(db));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const order: string[] = [];
+      let holding!: () => void;
+      const holds = new Promise<void>((resolve) => (holding = resolve));
+      const held = dying.locks.withLock('job:sync', async () => {
+        order.push('dying holds');
+        holding();
+        await gate;
+      });
+      await holds;
+      const taken = survivor.locks.withLock('job:sync', async () => {
+        order.push('survivor runs');
+      });
+      // The survivor waits behind the holder's session lock…
+      await db.untilSomeoneWaits();
+      order.push('survivor waits');
+      // …until the holder's connection is gone (what a SIGKILL or a lost network does).
+      await db.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dying-replica (locks)'`);
+      await taken;
+      expect(order).toEqual(['dying holds', 'survivor waits', 'survivor runs']);
+      release();
+      await held;
+    } finally {
+      release();
+      await Promise.all([dying.close(), survivor.close()]);
+    }
+  });
+
+  it('a work item whose claimer died is taken over by another process when its lease ends', async () => {
+    const db = await sharedDatabase();
+    const clock = new ManualClock(T0);
+    const a = await openPostgresStore(options(db, { clock }));
+    const b = await openPostgresStore(options(db, { clock }));
+    try {
+      const [item] = await a.work.enqueue([{ kind: 'ticket', key: 'k', payload: { n: 1 } }]);
+      await a.work.claim('ticket', 'replica-a', 1, MINUTE_MS);
+      await a.close();
+      expect(await b.work.claim('ticket', 'replica-b', 1, MINUTE_MS)).toEqual([]);
+      clock.advance(MINUTE_MS);
+      expect(await b.work.claim('ticket', 'replica-b', 1, MINUTE_MS)).toMatchObject([{ id: item!.id, leaseOwner: 'replica-b', attempts: 2 }]);
+      expect(await b.work.complete(item!.id, 'replica-a')).toBe(false);
+      expect(await b.work.complete(item!.id, 'replica-b')).toBe(true);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('openStore: one call, the configured store', () => {
+  it('DATABASE_URL unset: lowdb in DATA_DIR with in-process locks', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'open-store-'));
+    const opened = await openStore({ DATA_DIR: dataDir }, { clock: new ManualClock(T0), logger: silentLogger });
+    try {
+      expect(opened.kind).toBe('lowdb');
+      expect(opened.store.status().kind).toBe('lowdb');
+      expect(opened.location).toBe(path.join(dataDir, 'db.json'));
+      await opened.store.meta.set('m', 'v');
+      await opened.store.flush();
+      expect(existsSync(path.join(dataDir, 'db.json'))).toBe(true);
+      expect(await opened.locks.withLock('k', async () => 'locked')).toBe('locked');
+      expect(opened.jobRuns).toBeInstanceOf(InProcessJobRuns);
+      expect(opened.sendPacing).toBeInstanceOf(InProcessSendPacing);
+    } finally {
+      await opened.store.close();
+    }
+  });
+
+  it('DATABASE_URL set: PostgreSQL with advisory locks; nothing goes to DATA_DIR; the location hides the password', async () => {
+    const db = await sharedDatabase();
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'open-store-'));
+    const opened = await openStore({ DATA_DIR: dataDir, DATABASE_URL: db.url, DATABASE_POOL_SIZE: 2 }, { clock: new ManualClock(T0), logger: silentLogger });
+    try {
+      expect(opened.kind).toBe('postgres');
+      expect(opened.store.status().kind).toBe('postgres');
+      const password = new URL(db.url).password;
+      expect(opened.location).toBe(`postgres://${new URL(db.url).username}@${new URL(db.url).host}/${db.name}`);
+      if (password) expect(opened.location).not.toContain(password);
+      await opened.store.meta.set('m', 'v');
+      expect(await db.sql('SELECT key, value FROM meta')).toEqual([{ key: 'm', value: 'v' }]);
+      expect(existsSync(path.join(dataDir, 'db.json'))).toBe(false);
+      let inside = false;
+      await opened.locks.withLock('k', async () => {
+        inside = (await db.sql(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted`)).length > 0;
+      });
+      expect(inside).toBe(true);
+      // Job claims and send slots go to the shared tables.
+      expect(await opened.jobRuns.claim('sync', new Date(T0), 'replica-a', 60_000)).toBe(true);
+      expect(await db.sql('SELECT job, holder FROM job_runs')).toEqual([{ job: 'sync', holder: 'replica-a' }]);
+      expect(await opened.sendPacing.reserve('chat-1')).toEqual(new Date(T0));
+      expect(await db.sql('SELECT conversation_id, slots FROM send_pacing')).toEqual([{ conversation_id: 'chat-1', slots: [String(Date.parse(T0))] }]);
+    } finally {
+      await opened.store.close();
+    }
+  });
+});
