@@ -1,42 +1,22 @@
 /**
- * Layer rules of notes/architecture.md for the folders that exist today (`npm run lint:layers`,
- * part of `npm test`). Production code is everything but sandbox/, test/ and bench/.
+ * Layer rules of notes/architecture.md (`npm run lint:layers`, part of `npm test`): each folder
+ * imports only the folders below it, and nothing reaches itself. Production code is everything
+ * but sandbox/, test/ and bench/ (which may import anything except where a rule says otherwise).
  *
- * Edges that break a rule today and are removed by a later step of issue 12 are listed by file
- * under `TODO(12-3)`; every other edge against the layout fails the check.
+ *   core ← cards ← app ← bot / jobs / cli        connectors, storage → core + app/ports.ts
+ *   compose wires them all (for bot/main.ts, bot/index.ts#createApp and cli/)
  */
-const PRODUCTION = '^(appPackage|bot|cards|cli|connectors|core|jobs|storage|web)/';
+const PRODUCTION = '^(app|appPackage|bot|cards|cli|compose|connectors|core|jobs|storage|web)/';
 
-/** TODO(12-3): domain types move from storage/schema.ts to core/model.ts (the async-ports branch). */
-const SCHEMA_TYPES = '^storage/schema\\.ts$';
-
-/**
- * TODO(12-3): the bot/ modules each CLI file still borrows (config, logger, services, the whole
- * server for `remind`, a Messenger for `sync`). The application layer and compose/ replace every
- * one of these edges; a CLI file not listed here may not import bot/ at all.
- */
-const CLI_TO_BOT_TODO = {
-  'cli/botProcess.ts': ['bot/config.ts', 'bot/integrations.ts', 'bot/logger.ts'],
-  'cli/index.ts': ['bot/integrations.ts'],
-  'cli/remind.ts': ['bot/index.ts', 'bot/version.ts'],
-  'cli/sync.ts': ['bot/config.ts', 'bot/logger.ts', 'bot/messenger.ts', 'bot/turn.ts'],
-};
-
+/** A regular expression matching exactly these files. */
 const exactly = (files) => `^(${files.map((f) => f.replace(/[.]/g, '\\.')).join('|')})$`;
 
-function cliToBotRules() {
-  const comment = 'cli/ calls the use cases; it never builds or borrows the Teams adapter.';
-  const listed = Object.keys(CLI_TO_BOT_TODO);
-  return [
-    { name: 'cli-not-to-bot', severity: 'error', comment, from: { path: '^cli/', pathNot: exactly(listed) }, to: { path: '^bot/' } },
-    ...Object.entries(CLI_TO_BOT_TODO).map(([file, allowed]) => ({
-      name: 'cli-not-to-bot',
-      severity: 'error',
-      comment: `${comment} TODO(12-3): ${file} may still import ${allowed.join(', ')}.`,
-      from: { path: exactly([file]) },
-      to: { path: '^bot/', pathNot: exactly(allowed) },
-    })),
-  ];
+/** The ports are interfaces: implementations (connectors/, storage/) may import them, types and error helpers only. */
+const PORTS = exactly(['app/ports.ts']);
+
+/** A folder may import only these production folders (npm packages and node: modules are checked elsewhere). */
+function onlyFrom(name, folder, allowed, comment) {
+  return { name, severity: 'error', comment, from: { path: `^${folder}/` }, to: { path: PRODUCTION, pathNot: allowed } };
 }
 
 module.exports = {
@@ -53,10 +33,7 @@ module.exports = {
       severity: 'error',
       comment: 'core/ is the domain: it imports only core/ and npm packages without I/O.',
       from: { path: '^core/' },
-      to: {
-        pathNot: ['^core/', SCHEMA_TYPES],
-        dependencyTypesNot: ['npm', 'core'],
-      },
+      to: { pathNot: '^core/', dependencyTypesNot: ['npm', 'core'] },
     },
     {
       name: 'core-no-io-packages',
@@ -68,6 +45,66 @@ module.exports = {
         dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown', 'core'],
         pathNot: ['(^|/)node_modules/(zod|ipaddr\\.js)/', '^(crypto|net)$'],
       },
+    },
+    onlyFrom('cards-only-core', 'cards', '^(cards|core)/', 'cards/ are presentation: model in, JSON out.'),
+    onlyFrom(
+      'app-only-core-cards',
+      'app',
+      '^(app|cards|core)/',
+      'app/ holds the use cases: it sees the domain, the cards and its own ports; implementations are injected (compose/).',
+    ),
+    {
+      name: 'app-no-adapter-packages',
+      severity: 'error',
+      comment: 'app/ reaches the outside only through its ports: no Teams, HTTP, database or scheduler package.',
+      from: { path: '^app/' },
+      to: { path: '(^|/)node_modules/(botbuilder[^/]*|restify|axios|lowdb|pg|node-cron|@azure/[^/]+|proper-lockfile)/' },
+    },
+    onlyFrom(
+      'bot-not-to-lower-adapters',
+      'bot',
+      ['^(app|bot|cards|core)/', '^compose/'],
+      'bot/ is the Teams adapter: a turn becomes a use-case call (app/) and its answer a card; it does not reach connectors, storage, jobs or the CLI.',
+    ),
+    {
+      name: 'bot-compose-only-from-the-entry',
+      severity: 'error',
+      comment: 'Only the process entry (bot/main.ts) and createApp (bot/index.ts) are wired by compose/; the rest of bot/ gets its services injected.',
+      from: { path: '^bot/', pathNot: exactly(['bot/main.ts', 'bot/index.ts']) },
+      to: { path: '^compose/' },
+    },
+    onlyFrom(
+      'jobs-not-to-bot',
+      'jobs',
+      '^(app|core|jobs)/',
+      'jobs/ are schedules: which use case runs when. They reach Teams through the Messenger port, never the adapter.',
+    ),
+    onlyFrom(
+      'cli-not-to-bot',
+      'cli',
+      '^(app|cli|compose|core)/',
+      'cli/ parses arguments and calls the use cases through compose/; it never builds or borrows the Teams adapter.',
+    ),
+    {
+      name: 'cli-never-builds-the-server',
+      severity: 'error',
+      comment: 'Not even through compose/: the CLI runs use cases without the restify server, the activity handler or createApp.',
+      from: { path: '^cli/' },
+      to: { path: exactly(['bot/index.ts', 'bot/server.ts', 'bot/teamsBot.ts', 'bot/main.ts']), reachable: true },
+    },
+    onlyFrom(
+      'connectors-not-up',
+      'connectors',
+      ['^(connectors|core)/', PORTS],
+      'connectors/ implement ports for the app; they do not know the use cases, the Teams adapter, the jobs, the CLI or the store.',
+    ),
+    onlyFrom('storage-not-up', 'storage', ['^(storage|core)/', PORTS], 'storage/ implements the Store port; it knows the domain and the port only.'),
+    {
+      name: 'compose-not-to-tools',
+      severity: 'error',
+      comment: 'compose/ wires production code: never the CLI, tests or benches, and the simulators only through the sandbox entry.',
+      from: { path: '^compose/' },
+      to: { path: '^(cli|test|bench)/' },
     },
     {
       name: 'no-production-to-sandbox',
@@ -96,62 +133,6 @@ module.exports = {
         "The simulators bring their own protocol definitions (sandbox/*/protocol.ts) so they catch the clients' mistakes instead of sharing them: from the product they may use only the generic clock and logger.",
       from: { path: '^sandbox/' },
       to: { path: PRODUCTION, pathNot: '^core/(clock|logger)\\.ts$' },
-    },
-    {
-      name: 'connectors-not-up',
-      severity: 'error',
-      comment: 'connectors/ implement ports for the app; they do not know the Teams adapter, the jobs, the CLI or the store.',
-      from: { path: '^connectors/' },
-      to: { path: '^(bot|jobs|cli|storage|cards|web)/' },
-    },
-    {
-      name: 'storage-not-up',
-      severity: 'error',
-      from: { path: '^storage/' },
-      to: { path: '^(bot|jobs|cli|connectors|cards|web)/' },
-    },
-    {
-      name: 'cards-only-core',
-      severity: 'error',
-      comment: 'cards/ are presentation: model in, JSON out.',
-      from: { path: '^cards/' },
-      to: { path: PRODUCTION, pathNot: ['^(cards|core)/', SCHEMA_TYPES] },
-    },
-    {
-      name: 'jobs-not-to-bot',
-      severity: 'error',
-      comment: 'jobs/ are schedules; they reach Teams through the Messenger port, not the adapter.',
-      from: { path: '^jobs/' },
-      to: {
-        path: '^(bot|cli)/',
-        // TODO(12-3): the Messenger port moves to app/ports.ts.
-        pathNot: '^bot/messenger\\.ts$',
-      },
-    },
-    ...cliToBotRules(),
-    {
-      name: 'bot-not-to-cli',
-      severity: 'error',
-      from: {
-        path: '^bot/',
-        // TODO(12-3): BOT_ROLE (the data-folder lock's holder name) moves out of cli/botProcess.ts.
-        pathNot: '^bot/main\\.ts$',
-      },
-      to: { path: '^cli/' },
-    },
-    {
-      name: 'bot-main-to-cli-only-bot-role',
-      severity: 'error',
-      comment: 'TODO(12-3): bot/main.ts may still import cli/botProcess.ts (BOT_ROLE), nothing else of cli/.',
-      from: { path: '^bot/main\\.ts$' },
-      to: { path: '^cli/', pathNot: '^cli/botProcess\\.ts$' },
-    },
-    {
-      name: 'core-schema-types-only',
-      severity: 'error',
-      comment: 'TODO(12-3): core/ and cards/ may still take their domain types from storage/schema.ts, as types only.',
-      from: { path: '^(core|cards)/' },
-      to: { path: SCHEMA_TYPES, dependencyTypesNot: ['type-only'] },
     },
   ],
   options: {

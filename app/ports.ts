@@ -1,7 +1,9 @@
 /**
  * The ports of the application: every interface the use cases need from the outside world,
- * declared once. Implementations live in storage/ (Store, Locks, WorkQueue), bot/ (Messenger,
- * Directory) and connectors/ (Defender, ServiceNow) and are injected by the composition root.
+ * declared once. Implementations live in storage/ (Store, Locks, WorkQueue, Secrets), bot/
+ * (Messenger, Directory) and connectors/ (DefenderPort, TicketSystems) and are injected by the
+ * composition root (compose/). The Authorizer is the application's own policy (app/authorization.ts)
+ * behind a port, so adapters and use cases check roles without knowing how.
  *
  * Store rules (a networked store must be able to implement them):
  * - every read returns a Promise; no closure crosses the port: queries are plain objects;
@@ -10,12 +12,17 @@
  * - a row written is validated against its schema in core/model.ts; an invalid row is refused;
  * - lists come in the order the rows were first stored, unless a method says otherwise.
  */
+import type { AdaptiveCard } from '../cards/render.js';
+import type { UnhealthyResource } from '../core/defender-model.js';
+import type { GovernanceProperties } from '../core/governance.js';
+import type { TicketTable } from '../core/servicenow-rules.js';
 import type {
   Assignment,
   AssignmentStatus,
   AuditEntry,
   Conversation,
   ConversationKind,
+  EncryptedSecret,
   GovernanceStatus,
   Integration,
   PostedCard,
@@ -350,4 +357,312 @@ export interface WorkQueue {
   list(query?: WorkQuery): Promise<WorkItem[]>;
   /** Forgets done and failed items that finished before `finishedBefore`; returns how many. */
   prune(finishedBefore: Date): Promise<number>;
+}
+
+// ------------------------------------------------------------------ Secrets
+
+/** Encryption at rest (AES-GCM in storage/secrets.ts). decrypt throws when the key is not the one it was encrypted with. */
+export interface Secrets {
+  encrypt(plaintext: string): EncryptedSecret;
+  decrypt(secret: EncryptedSecret): string;
+}
+
+// ------------------------------------------------------------------ who acts
+
+/** Whoever clicked or typed, as the channel identifies them (Teams: the Entra object id). */
+export interface Actor {
+  id: string;
+  name?: string;
+  aadObjectId?: string;
+}
+
+// ------------------------------------------------------------------ Messenger
+
+export type OutgoingMessage = { text: string } | { card: AdaptiveCard; summary?: string };
+
+/** Sending outside a turn (cards from the sync job, reminders, announcements): bot/messenger.ts over Teams. */
+export interface Messenger {
+  /** Posts a message; resolves with the new activity id. */
+  send(conversationId: string, message: OutgoingMessage): Promise<string | undefined>;
+  /** Replaces a message posted earlier (a card kept up to date). */
+  update(conversationId: string, activityId: string, message: OutgoingMessage): Promise<void>;
+  /** Number of sends waiting in the queues. */
+  pending(): number;
+  /** Resolves when every queue is empty. */
+  drain(): Promise<void>;
+}
+
+/** How a Messenger send fails. */
+export class SendError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    /** The channel refused with 403/404: the bot may no longer post there (uninstalled, blocked, conversation gone). */
+    readonly gone: boolean,
+    /**
+     * The removal is confirmed: the conversation is marked unreachable and unsubscribed, the
+     * messenger logged it once, and nothing reached the channel for sends after that. Callers need
+     * not log it again.
+     */
+    readonly unreachable = false,
+    /** The channel's error code (e.g. BotNotInConversationRoster), when it sent one. */
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'SendError';
+  }
+}
+
+/** Whether a send failed because the conversation is confirmed unreachable (already logged once by the messenger). */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof SendError && err.unreachable;
+}
+
+/** Log level for a failed send: a confirmed removal was logged by the messenger, a first refusal is expected noise. */
+export function sendFailureLevel(err: unknown): 'debug' | 'info' | 'warn' {
+  if (isUnreachable(err)) return 'debug';
+  return err instanceof SendError && err.gone ? 'info' : 'warn';
+}
+
+// ------------------------------------------------------------------ Directory
+
+/** Who is asking: the actor, and where the turn came from when there is one. */
+export interface Caller {
+  actor: Actor;
+  conversationId?: string;
+  channelId?: string;
+}
+
+/**
+ * "Who is this user, and where is their 1:1 chat": one implementation (bot/teamsDirectory.ts)
+ * over the stored personal conversations, with Teams rosters as the fallback.
+ */
+export interface Directory {
+  /**
+   * The caller's UPN: from their stored 1:1 chat (this conversation when it is one, else any of
+   * the same Entra user); in the sandbox, the emulator identity for a caller outside Teams or
+   * without an Entra identity.
+   */
+  upnOf(caller: Caller): Promise<string | undefined>;
+  /** The Entra object id the bot has seen for a UPN (from their 1:1 chat). */
+  objectIdOf(upn: string): Promise<string | undefined>;
+  /**
+   * The conversation id of a 1:1 chat the bot can post to for a UPN. `create`: when none is
+   * stored, find the user in a team or group chat and create one (reminders do; a one-off notice does not).
+   */
+  personalConversationOf(upn: string, opts?: { create?: boolean }): Promise<string | undefined>;
+  /** Called at the start of each reminder pass, so a directory can rebuild its index once per pass. */
+  refresh?(): void;
+}
+
+// ------------------------------------------------------------------ Defender for Cloud (connectors/defender)
+
+export interface AssessmentPageInfo {
+  page: number;
+  totalRecords: number;
+  /** Rows in this page that failed validation and were skipped. */
+  skipped: number;
+}
+export type OnAssessmentPage = (rows: UnhealthyResource[], info: AssessmentPageInfo) => void | Promise<void>;
+
+export interface AssessmentQuerySummary {
+  pages: number;
+  rows: number;
+  skipped: number;
+  totalRecords: number;
+  /** Latest statusChangeDate seen: the next watermark for queryChangedSince. */
+  latestStatusChange?: string;
+  /** Whether every row Resource Graph counted arrived; a row missing from an incomplete answer proves nothing. */
+  complete?: boolean;
+  incomplete?: string;
+}
+
+export interface AssessmentsById {
+  rows: UnhealthyResource[];
+  /** Lower-cased ids asked for in an incomplete batch and not returned: their absence proves nothing. */
+  unconfirmed: string[];
+  incomplete?: string;
+}
+
+export interface AssessmentStatus {
+  properties: { status: { code: 'Healthy' | 'Unhealthy' | 'NotApplicable'; statusChangeDate?: string } };
+}
+
+/** One role assignment that applies to a user: the role's name and the scope it was granted at (lower case). */
+export interface RoleGrant {
+  role: string;
+  scope: string;
+}
+
+/** Azure RBAC reads (ARM role assignments). A failure carries the HTTP `status` when ARM answered. */
+export interface RoleSource {
+  grantsAtScope(objectId: string, scope: string, opts?: { atScopeOnly?: boolean }): Promise<RoleGrant[]>;
+}
+
+export interface ManagerInfo {
+  userPrincipalName?: string;
+  mail?: string;
+  displayName?: string;
+}
+
+/** What the bot asks Azure (AzureClient): Resource Graph, the assessments API, governance assignments, RBAC and Microsoft Graph. */
+export interface DefenderPort {
+  queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnAssessmentPage }): Promise<AssessmentQuerySummary>;
+  queryChangedSince(scopes: readonly string[], watermark: Date, opts: { onPage: OnAssessmentPage }): Promise<AssessmentQuerySummary>;
+  readAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<AssessmentsById>;
+  /** One assessment from the Security REST API; undefined on 404. */
+  getAssessment(resourceId: string, assessmentName: string): Promise<AssessmentStatus | undefined>;
+  /** undefined when it does not exist (404). */
+  getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<{ properties: Record<string, unknown> } | undefined>;
+  putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: { properties: GovernanceProperties }): Promise<unknown>;
+  /** true when one was deleted, false when there was none. */
+  deleteGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<boolean>;
+  /** Subscription id → its management groups, nearest first. */
+  getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlyArray<{ name: string; displayName?: string }>>>;
+  /** Display names by subscription id. */
+  getSubscriptionNames(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  /** The user's manager in Microsoft Graph; undefined when none is set. */
+  getManager(upn: string): Promise<ManagerInfo | undefined>;
+  /** A user in Microsoft Graph by UPN or Entra object id (Teams' people picker submits the id); undefined when unknown. */
+  getUser(upnOrId: string): Promise<{ id: string; userPrincipalName: string; displayName?: string; mail?: string } | undefined>;
+  readonly roles: RoleSource;
+}
+
+// ------------------------------------------------------------------ ServiceNow (connectors/servicenow)
+
+/** A ServiceNow instance and the credentials the bot uses there (decrypted only to build a client). */
+export interface TicketConnection {
+  instanceUrl: string;
+  username: string;
+  password: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** OAuth tokens of one connection, persisted (encrypted) by whoever owns the connection. */
+export interface StoredTokens {
+  instanceUrl: string;
+  username: string;
+  clientId: string;
+  accessToken: string;
+  /** ISO 8601 */
+  accessTokenExpiresAt: string;
+  refreshToken?: string;
+}
+export interface TokenCache {
+  load(): Promise<StoredTokens | undefined>;
+  save(tokens: StoredTokens): Promise<void>;
+}
+
+export interface TicketUser {
+  sysId: string;
+  userName: string;
+  email: string;
+  name: string;
+}
+
+export interface CreatedTicket {
+  sysId: string;
+  number: string;
+  table: TicketTable;
+  link: string;
+  /** false when a ticket with this correlation id already existed. */
+  created: boolean;
+}
+
+export interface TicketWithAssignee {
+  ticket: { table: TicketTable; sysId: string; number: string; state: string; link: string };
+  /** Email of the assignee, or their user name when they have none; undefined when unassigned. */
+  assignee?: string;
+}
+
+export interface ResolveResult {
+  outcome: 'resolved' | 'needs-manual';
+  reason?: string;
+  state: string;
+  number: string;
+  link: string;
+}
+
+export interface ReopenResult {
+  outcome: 'reopened' | 'already-open' | 'needs-manual' | 'not-reopenable';
+  reason?: string;
+  state?: string;
+  number?: string;
+  link: string;
+}
+
+/**
+ * One ServiceNow instance as the bot uses it (ServiceNowClient). Failures carry `kind` (e.g.
+ * 'user-not-found', 'user-ambiguous', 'network') and `reason`, one sentence safe to show in Teams.
+ */
+export interface TicketSystem {
+  /** A token and one user read: proves the connection works end to end. */
+  testConnection(): Promise<{ instanceUrl: string; user: TicketUser | undefined }>;
+  resolveUser(identity: string): Promise<TicketUser>;
+  resolveGroup(nameOrId: string): Promise<{ sysId: string; name: string }>;
+  /** Idempotent by correlation id: a ticket that exists with it is returned (created: false). */
+  createTicket(
+    table: TicketTable,
+    fields: Record<string, string | number | boolean>,
+    correlation: { correlationId: string; correlationDisplay: string },
+  ): Promise<CreatedTicket>;
+  /** Tickets with their assignees, in batches; tickets that do not exist are absent. */
+  getTicketsWithAssignees(table: TicketTable, sysIds: readonly string[]): Promise<TicketWithAssignee[]>;
+  addWorkNote(table: TicketTable, sysId: string, note: string): Promise<void>;
+  /** Reads first: an already resolved ticket is reported, not resolved twice. */
+  resolveTicket(table: TicketTable, sysId: string, evidence: string): Promise<ResolveResult>;
+  reopenTicket(table: TicketTable, sysId: string, note: string): Promise<ReopenResult>;
+}
+
+/** Building ServiceNow clients: the URL guard (SSRF) and the transport stay in connectors/. */
+export interface TicketSystems {
+  /** Checks an instance URL an admin typed, before any credential is sent to it. */
+  checkInstanceUrl(url: string): Promise<{ ok: true; url: string } | { ok: false; reason: string }>;
+  connect(connection: TicketConnection, tokenCache?: TokenCache): TicketSystem;
+}
+
+/** `kind` of a TicketSystem failure ('user-not-found', 'network', …), if it has one. */
+export function ticketErrorKind(err: unknown): string | undefined {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' ? kind : undefined;
+}
+
+/** One line for a failure from any port: the connector's own `reason` when it gave one. */
+export function reasonOf(err: unknown): string {
+  const r = (err as { reason?: unknown } | null)?.reason;
+  if (typeof r === 'string') return r;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The HTTP status of a failure from an outside service, when it answered. */
+export function httpStatusOf(err: unknown): number | undefined {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === 'number' ? s : undefined;
+}
+
+// ------------------------------------------------------------------ Authorizer (app/authorization.ts)
+
+export type Decision = { allowed: true } | { allowed: false; reason: string };
+
+/** What an actor may do with each of the subscriptions asked about (ids in lower case). */
+export interface Access {
+  read: ReadonlySet<string>;
+  manage: ReadonlySet<string>;
+  /** Set when the roles could not be checked at all (no identity, no Azure, ARM failing): both sets are then empty. */
+  problem?: string;
+}
+
+/**
+ * The role rules: reading Defender data of a subscription needs a reading role there; changing
+ * anything needs a managing role (core/defender-model.ts lists both).
+ */
+export interface Authorizer {
+  /**
+   * Owner, Contributor or Security Admin on every given subscription. With none given (nothing
+   * synced yet), on every scope the bot reads (DEFENDER_SCOPES).
+   */
+  canManage(actor: Actor, subscriptionIds: readonly string[]): Promise<Decision>;
+  /** Which of the given subscriptions the actor may read and manage. */
+  access(actor: Actor, subscriptionIds: readonly string[]): Promise<Access>;
 }

@@ -7,10 +7,10 @@
  * No data folder lock: the benchmark runs one process per folder.
  */
 import { systemClock } from '../core/clock.js';
-import { loadConfig } from '../bot/config.js';
+import { loadConfig } from '../compose/config.js';
 import { createApp } from '../bot/index.js';
-import { createLogger } from '../bot/logger.js';
-import { packageVersion } from '../bot/version.js';
+import { createLogger } from '../compose/logger.js';
+import { packageVersion } from '../compose/version.js';
 import { AzureClient, createAzureCredential } from '../connectors/defender/azureClient.js';
 import { openStore } from '../storage/index.js';
 import { openSecretBox } from '../storage/secrets.js';

@@ -22,7 +22,7 @@ import { RESOURCE_GRAPH_API_VERSION, UNHEALTHY_ASSESSMENTS_QUERY } from '../conn
 import { DEFAULT_SIMULATOR_CLIENT } from '../sandbox/defender/index.js';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
-import { SyncJob, type SyncAzureClient, type SyncReport } from '../jobs/sync.js';
+import { SyncJob, type SyncAzureClient, type SyncReport } from '../app/syncRecommendations.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
 import type { Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';

@@ -1,103 +1,53 @@
 import { TurnContext, type Activity } from 'botbuilder';
-import type { Clock } from '../core/clock.js';
-import type { Logger } from '../core/logger.js';
-import type { Store } from '../app/ports.js';
-import type { Conversation, SubscriptionFilters } from '../core/model.js';
+import type { SeenConversation, Subscriptions } from '../app/subscriptions.js';
+import type { SubscriptionFilters } from '../core/model.js';
 import { conversationKind, rootConversationId, tenantOf } from './turn.js';
 
 export { rootConversationId };
 
-/** Stores conversation references so the bot can post there later (after restarts too). */
+/** The conversation an activity comes from, with the reference the bot posts there with later (after restarts too). */
+export function seenConversation(activity: Activity): SeenConversation {
+  const kind = conversationKind(activity);
+  const id = rootConversationId(activity.conversation.id);
+  const reference = TurnContext.getConversationReference(activity);
+  // A stored reference must post new messages, not replies to the message that created it.
+  delete reference.activityId;
+  reference.conversation = { ...reference.conversation!, id };
+  return {
+    id,
+    channelId: activity.channelId,
+    serviceUrl: activity.serviceUrl,
+    tenantId: tenantOf(activity),
+    kind,
+    name: activity.conversation.name ?? activity.channelData?.channel?.name ?? activity.channelData?.team?.name,
+    reference: JSON.parse(JSON.stringify(reference)) as Record<string, unknown>,
+    userUpn: kind === 'personal' ? userPrincipal(activity) : undefined,
+    userAadObjectId: kind === 'personal' ? activity.from?.aadObjectId : undefined,
+  };
+}
+
+/** The conversation use cases (app/subscriptions.ts) in terms of activities. */
 export class ConversationService {
-  constructor(
-    private readonly store: Store,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly subscriptions: Subscriptions) {}
 
-  /**
-   * Records the conversation of an activity. Returns whether it was newly subscribed, so an
-   * install that arrives as both conversationUpdate and installationUpdate greets only once.
-   */
-  async subscribe(activity: Activity, filters?: SubscriptionFilters): Promise<{ newlySubscribed: boolean; conversation: Conversation }> {
-    const existing = await this.store.conversations.get(rootConversationId(activity.conversation.id));
-    const conversation = this.fromActivity(activity, existing, {
-      subscribed: true,
-      filters: filters ?? existing?.filters ?? { severities: [], scopes: [] },
-    });
-    await this.store.conversations.upsert(conversation);
-    this.noteReachable(existing);
-    const newlySubscribed = !existing?.subscribed;
-    if (newlySubscribed) this.logger.info({ conversationId: conversation.id, kind: conversation.kind }, 'conversation subscribed');
-    return { newlySubscribed, conversation };
+  subscribe(activity: Activity, filters?: SubscriptionFilters) {
+    return this.subscriptions.subscribe(seenConversation(activity), filters);
   }
 
-  /**
-   * Keeps the reference of a conversation without subscribing it to recommendations: a 1:1 chat
-   * is how reminders reach an owner.
-   */
-  async remember(activity: Activity, upn?: string): Promise<void> {
-    const existing = await this.store.conversations.get(rootConversationId(activity.conversation.id));
-    if (existing && !existing.unreachable && existing.serviceUrl === activity.serviceUrl && (existing.userUpn || !upn)) return;
-    const conversation = this.fromActivity(activity, existing, {
-      subscribed: existing?.subscribed ?? false,
-      filters: existing?.filters ?? { severities: [], scopes: [] },
-    });
-    await this.store.conversations.upsert(upn && conversation.kind === 'personal' ? { ...conversation, userUpn: upn.toLowerCase() } : conversation);
-    this.noteReachable(existing);
+  remember(activity: Activity, upn?: string): Promise<void> {
+    return this.subscriptions.remember(seenConversation(activity), upn);
   }
 
-  /** An activity from a conversation marked unreachable means the bot is back (fromActivity drops the mark). */
-  private noteReachable(existing: Conversation | undefined): void {
-    if (existing?.unreachable) this.logger.info({ conversationId: existing.id, unreachableSince: existing.unreachable.since }, 'conversation reachable again');
+  knowsUser(conversationId: string): Promise<boolean> {
+    return this.subscriptions.knowsUser(rootConversationId(conversationId));
   }
 
-  /** Whether the UPN of a 1:1 chat is known (reminders find owners by UPN). */
-  async knowsUser(conversationId: string): Promise<boolean> {
-    return Boolean((await this.store.conversations.get(rootConversationId(conversationId)))?.userUpn);
+  unsubscribe(conversationId: string): Promise<boolean> {
+    return this.subscriptions.unsubscribe(rootConversationId(conversationId));
   }
 
-  async unsubscribe(conversationId: string): Promise<boolean> {
-    conversationId = rootConversationId(conversationId);
-    const existing = await this.store.conversations.get(conversationId);
-    if (!existing?.subscribed) return false;
-    await this.store.conversations.upsert({ ...existing, subscribed: false, updatedAt: this.clock.now().toISOString() });
-    this.logger.info({ conversationId }, 'conversation unsubscribed');
-    return true;
-  }
-
-  /** The bot was removed: nothing can be posted there any more. */
-  async forget(conversationId: string): Promise<void> {
-    conversationId = rootConversationId(conversationId);
-    if (await this.store.conversations.remove(conversationId)) {
-      await this.store.recommendations.removeCardsFor(conversationId);
-      this.logger.info({ conversationId }, 'conversation forgotten (bot removed)');
-    }
-  }
-
-  private fromActivity(activity: Activity, existing: Conversation | undefined, state: Pick<Conversation, 'subscribed' | 'filters'>): Conversation {
-    const now = this.clock.now().toISOString();
-    const kind = conversationKind(activity);
-    const id = rootConversationId(activity.conversation.id);
-    const reference = TurnContext.getConversationReference(activity);
-    // A stored reference must post new messages, not replies to the message that created it.
-    delete reference.activityId;
-    reference.conversation = { ...reference.conversation!, id };
-    return {
-      id,
-      channelId: activity.channelId,
-      serviceUrl: activity.serviceUrl,
-      tenantId: tenantOf(activity),
-      kind,
-      name: activity.conversation.name ?? activity.channelData?.channel?.name ?? activity.channelData?.team?.name ?? existing?.name,
-      reference: JSON.parse(JSON.stringify(reference)) as Record<string, unknown>,
-      subscribed: state.subscribed,
-      filters: state.filters,
-      userUpn: kind === 'personal' ? (existing?.userUpn ?? userPrincipal(activity)) : undefined,
-      userAadObjectId: kind === 'personal' ? (activity.from?.aadObjectId ?? existing?.userAadObjectId) : undefined,
-      createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
-    };
+  forget(conversationId: string): Promise<void> {
+    return this.subscriptions.forget(rootConversationId(conversationId));
   }
 }
 

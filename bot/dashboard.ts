@@ -6,7 +6,7 @@ import { buildDashboard } from '../core/dashboard.js';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../app/ports.js';
 import { EntraTokenVerifier, TokenError } from './entraJwt.js';
-import { readableAssignments, type ReadPolicy } from './readPolicy.js';
+import { readableAssignments, type ReadPolicy } from '../app/authorization.js';
 import type { Actor } from './turn.js';
 
 export interface DashboardConfig {

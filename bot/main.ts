@@ -1,66 +1,44 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { BOT_ROLE } from '../cli/botProcess.js';
 import { systemClock } from '../core/clock.js';
-import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from '../compose/logger.js';
+import { BOT_ROLE, ConfigError, DataDirLockedError, defenderClient, openRuntime, StoreValidationError, type Runtime } from '../compose/open.js';
+import { packageVersion } from '../compose/version.js';
 import { createApp } from './index.js';
-import { createLogger } from './logger.js';
-import { DataDirLockedError, lockDataDir } from '../storage/dataDirLock.js';
-import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
-import { openSecretBox } from '../storage/secrets.js';
-import { packageVersion } from './version.js';
-import { AzureClient, createAzureCredential, localAzureClient } from '../connectors/defender/azureClient.js';
 
 /** Process entry: read the environment, open the store, start the server, stop cleanly. */
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
-  let config;
+  let runtime: Runtime;
   try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-  // The data folder is ours alone from before the store is read until exit: the store lives in
-  // memory, so a second bot or CLI writing beside this one would lose one side's changes.
-  const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? process.stdout.isTTY === true });
-  const dataDir = path.resolve(config.DATA_DIR);
-  let lock;
-  try {
-    lock = await lockDataDir(dataDir, {
-      role: BOT_ROLE,
+    runtime = await openRuntime({
+      env: process.env,
+      clock: systemClock,
+      logger: (config) => createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? process.stdout.isTTY === true }),
+      // The data folder is ours alone from before the store is read until exit.
+      lockRole: BOT_ROLE,
       onCompromised: (err) => {
-        logger.error({ err, dataDir }, 'another process took the data folder over; stopping so that two processes never write it');
+        runtime?.logger.error({ err, dataDir: runtime.dataDir }, 'another process took the data folder over; stopping so that two processes never write it');
         process.exit(1);
       },
     });
   } catch (err) {
+    if (err instanceof ConfigError || err instanceof StoreValidationError) {
+      console.error(err.message);
+      process.exit(1);
+    }
     if (err instanceof DataDirLockedError) {
       console.error(`The bot cannot start: ${err.message}.`);
       process.exit(1);
     }
     throw err;
   }
+  const { config, logger, store, dataDir } = runtime;
   if (!config.MicrosoftAppId) {
     logger.warn(
       'MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.',
     );
   }
-
-  let store;
-  try {
-    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: logger.child({ module: 'store' }) });
-  } catch (err) {
-    if (err instanceof StoreValidationError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
+  const secrets = await runtime.secrets();
 
   // The simulators are loaded only here and only in sandbox mode: a production process never
   // loads sandbox/ (test/bot/productionGraph.test.ts).
@@ -73,15 +51,7 @@ async function main(): Promise<void> {
     // In the locked data folder, next to db.json: a restart keeps both sides in step.
     stateDir: dataDir,
   });
-  const azure =
-    config.DEFENDER_SOURCE === 'azure'
-      ? new AzureClient({
-          credential: createAzureCredential(process.env),
-          armBaseUrl: config.ARM_ENDPOINT,
-          graphBaseUrl: config.GRAPH_ENDPOINT,
-          logger: logger.child({ module: 'azure' }),
-        })
-      : sandbox && localAzureClient(sandbox.azure, { logger: logger.child({ module: 'azure' }), clock: systemClock });
+  const azure = defenderClient(config, process.env, { logger, clock: systemClock, local: sandbox?.azure });
   const app = createApp({
     // Only a sandbox bot talks to the local ServiceNow simulator; production keeps the SSRF guard.
     config: config.BOT_MODE === 'sandbox' ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,
@@ -112,8 +82,7 @@ async function main(): Promise<void> {
     try {
       await app.stop();
       await sandbox?.close();
-      await store.close();
-      await lock.release();
+      await runtime.close();
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

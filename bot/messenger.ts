@@ -2,52 +2,11 @@ import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilde
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, delayBeforeNextSend, parseRetryAfter, pruneHistory } from '../core/rateLimit.js';
-import type { Store } from '../app/ports.js';
+import { SendError, type Messenger, type OutgoingMessage, type Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
-import { toActivity, type OutgoingMessage } from './turn.js';
+import { toActivity } from './turn.js';
 
-/** Sending outside a turn (cards from the sync job, reminders, announcements). */
-export interface Messenger {
-  /** Posts a message; resolves with the new activity id. */
-  send(conversationId: string, message: OutgoingMessage): Promise<string | undefined>;
-  /** Replaces a message posted earlier (a card kept up to date). */
-  update(conversationId: string, activityId: string, message: OutgoingMessage): Promise<void>;
-  /** Number of sends waiting in the queues. */
-  pending(): number;
-  /** Resolves when every queue is empty. */
-  drain(): Promise<void>;
-}
-
-export class SendError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    /** Teams refused with 403/404: the bot may no longer post there (uninstalled, blocked, conversation gone). */
-    readonly gone: boolean,
-    /**
-     * The removal is confirmed (see REMOVAL_CODES / REMOVAL_STRIKES): the conversation is marked
-     * unreachable and unsubscribed, the messenger logged it once, and no call reached Teams for
-     * sends after that. Callers need not log it again.
-     */
-    readonly unreachable = false,
-    /** Teams' error code (e.g. BotNotInConversationRoster), when it sent one. */
-    readonly code?: string,
-  ) {
-    super(message);
-    this.name = 'SendError';
-  }
-}
-
-/** Whether a send failed because the conversation is confirmed unreachable (already logged once by the messenger). */
-export function isUnreachable(err: unknown): boolean {
-  return err instanceof SendError && err.unreachable;
-}
-
-/** Log level for a failed send: a confirmed removal was logged by the messenger, a first refusal is expected noise. */
-export function sendFailureLevel(err: unknown): 'debug' | 'info' | 'warn' {
-  if (isUnreachable(err)) return 'debug';
-  return err instanceof SendError && err.gone ? 'info' : 'warn';
-}
+export { isUnreachable, SendError, sendFailureLevel, type Messenger } from '../app/ports.js';
 
 /**
  * Teams' error codes that mean the bot is out of the conversation for good (the app was removed

@@ -1,8 +1,9 @@
-import { TeamsActivityHandler, TeamsInfo, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
+import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
 import type { Logger } from '../core/logger.js';
 import { readExecuteAction, readSubmitAction, type ActionResult, type ActionRouter } from './actionRouter.js';
 import type { CommandRouter } from './commandRouter.js';
 import type { ConversationService } from './conversations.js';
+import { TeamsDirectory } from './teamsDirectory.js';
 import { toActivity, turnInfo, type OutgoingMessage, type TurnInfo } from './turn.js';
 
 export interface TeamsBotDeps {
@@ -105,19 +106,10 @@ export class TeamsBot extends TeamsActivityHandler {
     await ctx.sendActivity(activity);
   }
 
-  /**
-   * Teams does not put the UPN on message activities; the roster has it. Asked once per chat,
-   * so reminders (addressed by UPN) can find this person later.
-   */
+  /** The sender's UPN, asked once per personal chat (the Teams directory's roster look-up). */
   private async upnOf(ctx: TurnContext): Promise<string | undefined> {
-    if (ctx.activity.channelId !== 'msteams' || (await this.deps.conversations.knowsUser(ctx.activity.conversation.id))) return undefined;
-    try {
-      const member = await TeamsInfo.getMember(ctx, ctx.activity.from.id);
-      return member.userPrincipalName ?? member.email ?? undefined;
-    } catch (err) {
-      this.deps.logger.debug({ err }, 'could not read the user from the roster');
-      return undefined;
-    }
+    if (await this.deps.conversations.knowsUser(ctx.activity.conversation.id)) return undefined;
+    return TeamsDirectory.senderUpn(ctx, this.deps.logger);
   }
 
   /** The installer's roles decide whether the install subscribes (commands/subscribe.ts installHandler). */

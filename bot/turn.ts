@@ -1,18 +1,12 @@
 import { CardFactory, MessageFactory, type Activity, type TurnContext } from 'botbuilder';
-import type { AdaptiveCard } from '../cards/index.js';
+import type { Actor, Caller, OutgoingMessage } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
 
 /**
  * What command and action handlers see of a turn. They never touch botbuilder types, so the
  * handlers survive a move from botbuilder to the Microsoft 365 Agents SDK unchanged.
  */
-export interface Actor {
-  id: string;
-  name?: string;
-  aadObjectId?: string;
-}
-
-export type OutgoingMessage = { text: string } | { card: AdaptiveCard; summary?: string };
+export type { Actor, OutgoingMessage } from '../app/ports.js';
 
 export interface TurnInfo {
   channelId: string;
@@ -25,6 +19,11 @@ export interface TurnInfo {
   replyToId?: string;
   /** The raw activity (a plain Bot Framework JSON shape), for building conversation references. */
   activity: Activity;
+}
+
+/** Who is asking, as the use cases (app/) see it. */
+export function callerOf(turn: Pick<TurnInfo, 'actor' | 'conversationId' | 'channelId'>): Caller {
+  return { actor: turn.actor, conversationId: turn.conversationId, channelId: turn.channelId };
 }
 
 export function turnInfo(ctx: TurnContext): TurnInfo {

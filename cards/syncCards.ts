@@ -5,7 +5,7 @@
  */
 import type { NoticeModel } from './models.js';
 
-/** The parts of the sync job's report (jobs/sync.ts SyncReport) the replies use. */
+/** The parts of the sync job's report (app/syncRecommendations.ts SyncReport) the replies use. */
 export interface SyncCounts {
   recommendations: number;
   /** (recommendation, resource) pairs. */
@@ -17,7 +17,7 @@ export interface SyncCounts {
   cardsUpdated: number;
   incomplete?: string;
   heldBack: number;
-  /** The same cycle's resolution pass (jobs/resolution.ts ResolutionReport), when it ran. */
+  /** The same cycle's resolution pass (app/resolution.ts ResolutionReport), when it ran. */
   tickets?: TicketCounts;
 }
 

@@ -1,15 +1,8 @@
-import path from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../bot/config.js';
-import { IntegrationError, reasonOf } from '../bot/integrations.js';
-import { createLogger } from '../bot/logger.js';
+import { createLogger } from '../compose/logger.js';
+import { BOT_ROLE, ConfigError, DataDirLockedError, openRuntime, StoreValidationError, type Runtime } from '../compose/open.js';
+import { loadConfig, type Config } from '../compose/config.js';
+import { IntegrationError, reasonOf } from '../app/manageIntegrations.js';
 import type { Clock } from '../core/clock.js';
-import type { Logger } from '../core/logger.js';
-import { DataDirLockedError, lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
-import { openLowdbStore, StoreValidationError } from '../storage/lowdbStore.js';
-import type { Store } from '../app/ports.js';
-
-/** How the bot names itself in the data folder's lock, so the CLI can say "the bot is running". */
-export const BOT_ROLE = 'the bot';
 
 export interface CliIo {
   out(line: string): void;
@@ -19,23 +12,16 @@ export interface CliIo {
 /** A refusal the user can act on (wrong usage, the bot is running): exit code 2. */
 export class CliRefusal extends Error {}
 
-export interface Workspace {
-  config: Config;
-  dataDir: string;
-  logger: Logger;
-  store: Store;
-  /** Flushes and closes the store, then gives the data folder's lock up (if taken). */
-  close(): Promise<void>;
-}
+/** What a CLI command opens (compose/open.ts): the validated config, the data folder and the store; the secrets on demand. */
+export type Workspace = Runtime;
 
 /**
- * What every CLI command that touches the data opens: the validated config, the data folder and
- * the store. `busyMessage` is given when the command writes: the command then takes the data
- * folder's lock (storage/dataDirLock.ts) before reading the store, so it never writes beside the
- * bot or another CLI command; the message is what it says when the bot holds the folder.
- * Read-only commands take no lock (they must work while the bot runs) and get a store that
- * refuses writes and leaves the folder as it is: no backup, no migration written, no cleanup.
- * Reading without the lock is safe because every write replaces db.json by a rename.
+ * What every CLI command that touches the data opens. `busyMessage` is given when the command
+ * writes: the command then takes the data folder's lock (storage/dataDirLock.ts) before reading
+ * the store, so it never writes beside the bot or another CLI command; the message is what it
+ * says when the bot holds the folder. Read-only commands take no lock (they must work while the
+ * bot runs) and get a store that refuses writes and leaves the folder as it is: no backup, no
+ * migration written, no cleanup.
  */
 export async function openWorkspace(
   env: Record<string, string | undefined>,
@@ -43,36 +29,11 @@ export async function openWorkspace(
   busyMessage?: (pid: number, dataDir: string, config: Config) => string,
   role = 'a CLI command',
 ): Promise<Workspace> {
-  const config = loadConfig(env);
-  const dataDir = path.resolve(config.DATA_DIR);
-  let lock: DataDirLock | undefined;
-  if (busyMessage) {
-    try {
-      lock = await lockDataDir(dataDir, { role });
-    } catch (err) {
-      if (!(err instanceof DataDirLockedError)) throw err;
-      throw new CliRefusal(err.owner?.role === BOT_ROLE ? busyMessage(err.owner.pid, dataDir, config) : err.message);
-    }
-  }
   try {
-    const logger = createLogger({ level: 'silent' });
-    const store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger, readOnly: !busyMessage });
-    return {
-      config,
-      dataDir,
-      logger,
-      store,
-      close: async () => {
-        try {
-          await store.close();
-        } finally {
-          await lock?.release();
-        }
-      },
-    };
+    return await openRuntime({ env, clock, logger: () => createLogger({ level: 'silent' }), lockRole: busyMessage ? role : undefined });
   } catch (err) {
-    await lock?.release();
-    throw err;
+    if (!(err instanceof DataDirLockedError) || !busyMessage) throw err;
+    throw new CliRefusal(err.owner?.role === BOT_ROLE ? busyMessage(err.owner.pid, err.dataDir, loadConfig(env)) : err.message);
   }
 }
 

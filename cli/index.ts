@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { IntegrationService } from '../bot/integrations.js';
+import { integrationService } from '../compose/services.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { openSecretBox } from '../storage/secrets.js';
 import { CliRefusal, openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
 import { runRemindCommand } from './remind.js';
 import { runStoreCommand } from './store.js';
@@ -57,10 +56,10 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         ? undefined
         : (pid: number, dataDir: string) => `the bot is running on ${dataDir} (pid ${pid}); use the Teams "integrations" command, or stop the bot first`;
     workspace = await openWorkspace(env, clock, busy, `\`npm run cli -- integration ${verb}\``);
-    const { config, dataDir, logger, store } = workspace;
-    const service = new IntegrationService({
+    const { config, logger, store } = workspace;
+    const service = integrationService({
       store,
-      secrets: await openSecretBox(config.SECRET_KEY, dataDir),
+      secrets: await workspace.secrets(),
       clock,
       logger,
       allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,

@@ -1,14 +1,14 @@
-import { createApp } from '../bot/index.js';
-import { packageVersion } from '../bot/version.js';
-import { AzureClient, createAzureCredential, localAzureClient, type LocalAzureEndpoint } from '../connectors/defender/azureClient.js';
+import { createServices } from '../compose/services.js';
+import { defenderClient, type LocalAzureEndpoint } from '../compose/open.js';
+import { teamsConnection } from '../compose/teams.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { openSecretBox } from '../storage/secrets.js';
 import { openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
 
 /**
  * `npm run cli -- remind`: one reminder pass now, sent proactively through the Bot Framework
  * with the bot's own credentials and stored conversation references (the bot need not run, and
- * must not: it holds the data file in memory).
+ * must not: it holds the data file in memory). Only the Teams messenger and directory are built,
+ * not the server.
  */
 export async function runRemindCommand(env: Record<string, string | undefined>, io: CliIo, clock: Clock = systemClock): Promise<number> {
   let workspace: Workspace | undefined;
@@ -20,20 +20,17 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
       (pid, dataDir) => `the bot is running on ${dataDir} (pid ${pid}); reminders go out on REMINDER_CRON, or type "digest" in Teams`,
       '`npm run cli -- remind`',
     );
-    const { config, dataDir, logger, store } = workspace;
-    const secrets = await openSecretBox(config.SECRET_KEY, dataDir);
+    const { config, logger, store } = workspace;
     // Managers come from Microsoft Graph; in sandbox mode a private simulator stands in.
     // Loaded only in sandbox mode: production never loads sandbox/.
     if (config.DEFENDER_SOURCE === 'sandbox')
       sandbox = await (await import('../sandbox/index.js')).startSandbox({ defenderPort: 0, servicenowPort: 0, clock, logger });
-    const azure =
-      config.DEFENDER_SOURCE === 'azure'
-        ? new AzureClient({ credential: createAzureCredential(env), armBaseUrl: config.ARM_ENDPOINT, graphBaseUrl: config.GRAPH_ENDPOINT, logger, clock })
-        : sandbox && localAzureClient(sandbox.azure, { logger, clock });
-    const app = createApp({ config, store, clock, logger, secrets, version: packageVersion(), azure, schedule: false });
-    const report = await app.reminders.runOnce();
-    await app.messenger.drain();
-    await app.stop();
+    const azure = defenderClient(config, env, { logger, clock, local: sandbox?.azure });
+    const { messenger, directory } = teamsConnection({ config, store, clock, logger });
+    const { reminders } = createServices({ config, store, clock, logger, secrets: await workspace.secrets(), messenger, directory, azure });
+    const report = await reminders.runOnce();
+    await messenger.drain();
+    await store.flush();
     io.out(
       `Reminders sent: ${report.digests} digests, ${report.managerMessages} manager messages, ${report.graceAnnouncements} grace-period notices, ${report.nudges} nudges` +
         (report.unreachable.length ? `; could not reach: ${report.unreachable.join(', ')}` : '') +

@@ -8,7 +8,7 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 /** What `npm run build` reads: tsconfig.build.json's folders, web/ (esbuild) and the configs. */
-const SOURCES = ['app', 'appPackage', 'bot', 'cards', 'cli', 'connectors', 'core', 'jobs', 'sandbox', 'storage', 'bench', 'web'];
+const SOURCES = ['app', 'appPackage', 'bot', 'cards', 'cli', 'compose', 'connectors', 'core', 'jobs', 'sandbox', 'storage', 'bench', 'web'];
 const CONFIGS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
 /** Written after a successful build, dated when that build started. */
 const STAMP = path.join('dist', '.cli-build-stamp');
@@ -58,7 +58,7 @@ function build(root = ROOT) {
   return true;
 }
 
-module.exports = { needsBuild, newestSourceMtime, STAMP };
+module.exports = { needsBuild, newestSourceMtime, STAMP, SOURCES };
 
 if (require.main === module) {
   if (needsBuild() && !build()) process.exit(1);

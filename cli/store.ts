@@ -1,17 +1,13 @@
 /**
  * `npm run cli -- store migrate --to postgres`: copies DATA_DIR's db.json into the empty
- * PostgreSQL database DATABASE_URL (storage/postgres/copy.ts). It holds the data folder's lock
+ * PostgreSQL database DATABASE_URL (compose/migrateStore.ts). It holds the data folder's lock
  * meanwhile, so neither the bot nor another command changes the file during the copy, and it
  * leaves the file as it was.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { silentLogger } from '../core/logger.js';
-import { DataDirLockedError, lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
-import { describeDatabaseUrl } from '../storage/index.js';
-import { readDataFile, StoreValidationError } from '../storage/lowdbStore.js';
-import { CopyRefusedError, copyIntoPostgres, describeCounts } from '../storage/postgres/copy.js';
+import { copyDataFileIntoPostgres, CopyRefusedError, StoreValidationError } from '../compose/migrateStore.js';
 
 export interface StoreCommandIo {
   out(line: string): void;
@@ -46,33 +42,26 @@ export async function runStoreCommand(argv: string[], env: Record<string, string
     io.err(`There is no data file at ${file} (DATA_DIR=${dataDir}); nothing to copy.`);
     return 1;
   }
-  let lock: DataDirLock;
   try {
-    lock = await lockDataDir(dataDir, { role: ROLE });
-  } catch (err) {
-    if (!(err instanceof DataDirLockedError)) throw err;
-    io.err(`Refused: ${err.message} (the copy must read a file nobody changes).`);
-    return 2;
-  }
-  try {
-    const loaded = await readDataFile(file);
-    if (!loaded) {
-      io.err(`There is no data file at ${file}; nothing to copy.`);
-      return 1;
+    const outcome = await copyDataFileIntoPostgres(dataDir, url, ROLE);
+    switch (outcome.kind) {
+      case 'locked':
+        io.err(`Refused: ${outcome.reason} (the copy must read a file nobody changes).`);
+        return 2;
+      case 'no-file':
+        io.err(`There is no data file at ${outcome.file}; nothing to copy.`);
+        return 1;
+      case 'copied':
+        io.out(`Copied ${outcome.file} into ${outcome.target}: ${outcome.counts}.`);
+        io.out('Counts verified in PostgreSQL; db.json was not changed.');
+        io.out('Run the bot with DATABASE_URL set and the same SECRET_KEY (secrets were copied still encrypted).');
+        return 0;
     }
-    const target = describeDatabaseUrl(url);
-    const counts = await copyIntoPostgres(loaded.data, url, { logger: silentLogger });
-    io.out(`Copied ${file} into ${target}: ${describeCounts(counts)}.`);
-    io.out('Counts verified in PostgreSQL; db.json was not changed.');
-    io.out('Run the bot with DATABASE_URL set and the same SECRET_KEY (secrets were copied still encrypted).');
-    return 0;
   } catch (err) {
     if (err instanceof CopyRefusedError) io.err(`Refused: ${err.message}.`);
     else if (err instanceof StoreValidationError) io.err(err.message.split('\n')[0]!);
     else io.err(`Error: ${firstLine(err)}`);
     return 1;
-  } finally {
-    await lock.release();
   }
 }
 

@@ -4,6 +4,7 @@ import type { Assignment, Recommendation, ResourceSnapshot, Severity, TicketType
 import { addDays, daysBetween, localDay, zonedDayEnd } from './calendar.js';
 import { isEntraObjectId, PERSON_NOT_FOUND } from './owner.js';
 import { htmlToCardText, truncateText } from './recommendations.js';
+import { isLive } from './lifecycle.js';
 import { formatGlideDateTime } from './servicenow-rules.js';
 
 /** Remediation timeframe by severity when the form does not say otherwise (days). */
@@ -256,8 +257,6 @@ export function daysUntil(dueDate: string, now: Date, timeZone: string): number 
   return daysBetween(localDay(now, timeZone), dueDate);
 }
 
-export const LIVE_STATUSES: ReadonlySet<Assignment['status']> = new Set(['pending', 'open', 'failed', 'awaiting-manual-close']);
-
 /**
  * What a card says about an assignment's due date: overdue (and, with a grace period, that the
  * secure score is now affected) or still in its grace period.
@@ -269,5 +268,5 @@ export function dueStateText(a: Pick<Assignment, 'dueDate' | 'gracePeriod'>, now
 }
 
 export function isOverdue(a: Assignment, now: Date, timeZone: string): boolean {
-  return LIVE_STATUSES.has(a.status) && daysUntil(a.dueDate, now, timeZone) < 0;
+  return isLive(a) && daysUntil(a.dueDate, now, timeZone) < 0;
 }

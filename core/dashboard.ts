@@ -2,6 +2,7 @@ import * as z from 'zod';
 import type { Assignment, AssignmentStatus, Recommendation, Severity } from './model.js';
 import { addDays, localDay } from './calendar.js';
 import { recommendationPortalLink } from './defender-model.js';
+import { isLive } from './lifecycle.js';
 
 /**
  * What the dashboard tab shows, computed from the store in one pass. Pure: the tab fetches it as
@@ -11,8 +12,6 @@ import { recommendationPortalLink } from './defender-model.js';
 
 export const SEVERITIES = ['High', 'Medium', 'Low'] as const satisfies readonly Severity[];
 export const STATUSES = ['pending', 'open', 'failed', 'awaiting-manual-close', 'resolved', 'removed'] as const satisfies readonly AssignmentStatus[];
-/** Statuses that still need someone to act; only these can be overdue. */
-export const LIVE_STATUSES: readonly AssignmentStatus[] = ['pending', 'open', 'failed', 'awaiting-manual-close'];
 export const TIMELINE_WEEKS = 4;
 export const TOP_OWNERS = 5;
 
@@ -59,10 +58,6 @@ export const dashboardDataSchema = z.object({
   rows: z.array(dashboardRowSchema),
 });
 export type DashboardData = z.infer<typeof dashboardDataSchema>;
-
-export function isLive(a: Pick<Assignment, 'status'>): boolean {
-  return LIVE_STATUSES.includes(a.status);
-}
 
 /** Due dates are whole days: an assignment due today is not overdue yet. */
 export function isOverdue(a: Pick<Assignment, 'status' | 'dueDate'>, today: string): boolean {

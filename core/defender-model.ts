@@ -36,8 +36,11 @@ export function roleNameFromDefinitionId(roleDefinitionId: string): string {
   return guid;
 }
 
-/** A recommendation = one assessment type (assessment metadata), independent of resources. */
-export interface Recommendation {
+/**
+ * One assessment type's metadata, independent of resources: what Defender calls a recommendation.
+ * The bot's recommendation (with its unhealthy resources, as cards show it) is core/model.ts#Recommendation.
+ */
+export interface AssessmentMetadata {
   /** Assessment key (GUID) = name of the assessmentMetadata resource. */
   assessmentKey: string;
   displayName: string;
@@ -153,8 +156,8 @@ export function recommendationPortalLink(assessmentKey: string): string {
 }
 
 /** Groups per-resource rows into recommendations, keeping the highest severity seen. */
-export function groupByRecommendation(rows: readonly UnhealthyResource[]): Map<string, { recommendation: Recommendation; resources: UnhealthyResource[] }> {
-  const out = new Map<string, { recommendation: Recommendation; resources: UnhealthyResource[] }>();
+export function groupByRecommendation(rows: readonly UnhealthyResource[]): Map<string, { recommendation: AssessmentMetadata; resources: UnhealthyResource[] }> {
+  const out = new Map<string, { recommendation: AssessmentMetadata; resources: UnhealthyResource[] }>();
   for (const r of rows) {
     const key = r.assessmentKey.toLowerCase();
     let g = out.get(key);

@@ -3,7 +3,8 @@ import { z } from 'zod';
 /**
  * The domain's entities: their zod schemas (the one definition of each shape, used by the store's
  * file schema in storage/schema.ts and by every layer's types) and a few facts about them that
- * the store has to know (which statuses are live). No I/O here.
+ * the store has to know (which statuses are live; the lifecycle built on them is core/lifecycle.ts).
+ * No I/O here.
  */
 
 const isoDate = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date-time');

@@ -6,6 +6,7 @@
 import { daysBetween, localDay, localTime } from './calendar.js';
 import { recommendationPortalLink } from './defender-model.js';
 import type { Assignment, Severity } from './model.js';
+import { isRemindable } from './lifecycle.js';
 
 export interface QuietHours {
   /** HH:mm, local time in the reminder timezone. */
@@ -103,13 +104,6 @@ export interface PlanInput {
   /** Ids of conversations the bot can post to; grace announcements elsewhere are not planned. */
   conversations?: ReadonlySet<string>;
 }
-
-/**
- * Statuses that still need the owner: a ticket is open, or it is about to be (pending) or could
- * not be created (failed). awaiting-manual-close means Defender already sees the resource
- * healthy, so there is nothing left to remind about or escalate.
- */
-export const REMINDABLE = new Set<Assignment['status']>(['pending', 'open', 'failed']);
 
 export const digestKey = (owner: string, week: string) => `digest:${owner.toLowerCase()}:${week}`;
 export const managerKey = (manager: string, week: string) => `manager:${manager.toLowerCase()}:${week}`;
@@ -222,7 +216,7 @@ export function ownerDigest(assignments: Iterable<Assignment>, owner: string, no
   const items: ReminderItem[] = [];
   const portalLinks = new Map<string, string>();
   for (const a of assignments) {
-    if (REMINDABLE.has(a.status) && a.owner.toLowerCase() === who) items.push(toItem(a, daysBetween(today, a.dueDate), portalLinks));
+    if (isRemindable(a) && a.owner.toLowerCase() === who) items.push(toItem(a, daysBetween(today, a.dueDate), portalLinks));
   }
   items.sort(compareItems);
   return { key: digestKey(owner, isoWeek(today)), owner, items, counts: countsOf(items), nudgeKeys: [] };
@@ -236,7 +230,7 @@ export function plannedKeys(assignments: Iterable<Assignment>, now: Date, timezo
   const week = isoWeek(localTime(now, timezone).date);
   const keys = new Set<string>();
   for (const a of assignments) {
-    if (!REMINDABLE.has(a.status)) continue;
+    if (!isRemindable(a)) continue;
     if (a.notifyOwner) {
       keys.add(digestKey(a.owner, week));
       keys.add(nudgeKey(a.id, a.dueDate));
@@ -304,7 +298,7 @@ export function planReminders(input: PlanInput): ReminderPlan {
 
   for (const a of input.assignments) {
     // Each field read once: a pass reads 100,000 rows, and rows of many shapes make every read a slow one.
-    if (!REMINDABLE.has(a.status)) continue;
+    if (!isRemindable(a)) continue;
     const dueDate = a.dueDate;
     const due = dayNumberOf(dueDate);
     const daysLeft = Number.isNaN(due) || Number.isNaN(todayNumber) ? daysBetween(today, dueDate) : due - todayNumber;

@@ -13,8 +13,6 @@ export type AssessmentState =
   /** Not returned by a by-id query: the resource (or the assessment) no longer exists. */
   | { kind: 'gone' };
 
-export const LIVE_STATUSES: ReadonlySet<Assignment['status']> = new Set(['pending', 'open', 'failed', 'awaiting-manual-close']);
-
 /** closeReason values written by this job (kept as constants so regression can recognise them). */
 export const CLOSE_REASON = {
   autoResolved: 'resolved automatically: resource healthy',

@@ -85,3 +85,9 @@ export function coveringAll<T extends { scope: string; name: string }>(items: T[
   }
   return ranked.sort((a, b) => a.distance - b.distance || a.item.name.localeCompare(b.item.name)).map((r) => r.item);
 }
+
+/** ARM scopes compare case-insensitively; the root scope is "/" and nothing else ends with a slash. */
+export function normaliseScope(scope: string): string {
+  const s = scope.trim().toLowerCase();
+  return s === '' || s === '/' ? '/' : s.replace(/\/+$/, '');
+}

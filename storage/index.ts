@@ -11,7 +11,7 @@ import { InProcessLocks } from './locks.js';
 import { openLowdbStore } from './lowdbStore.js';
 import { DEFAULT_POOL_SIZE, openPostgresStore } from './postgres/store.js';
 
-/** The config variables that choose and reach the store (bot/config.ts names). */
+/** The config variables that choose and reach the store (compose/config.ts names). */
 export interface StoreSettings {
   DATA_DIR: string;
   DATABASE_URL?: string;

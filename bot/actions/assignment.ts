@@ -10,19 +10,18 @@ import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../app/ports.js';
 import type { Assignment, Recommendation, ResourceSnapshot } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
-import type { AssignmentService } from '../assignments.js';
-import { ALL_RESOURCES, SelectionError } from '../assignments.js';
-import type { Authorizer } from '../authorizer.js';
+import { ALL_RESOURCES, SelectionError, type CreateAssignments } from '../../app/createAssignments.js';
+import type { Authorizer } from '../../app/ports.js';
+import { callerOf } from '../turn.js';
 
+/** "Create assignment", its form and Retry: card data → app/createAssignments.ts → a card. */
 export interface AssignmentActionDeps {
-  assignments: AssignmentService;
-  authorizer: Authorizer;
+  assignments: CreateAssignments;
+  authorizer: Pick<Authorizer, 'canManage'>;
   store: Store;
   clock: Clock;
   /** REMINDER_TIMEZONE: the date picker's bounds and the default due date are days there. Default UTC. */
   timeZone?: string;
-  /** Who the Emulator user is (no Entra identity there), e.g. in sandbox mode. */
-  defaultCaller?: string;
   /** Microsoft Graph: the UPN of an Entra object id, which Teams' people picker submits. */
   upnOfObjectId?: (objectId: string) => Promise<string | undefined>;
 }
@@ -88,8 +87,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     const today = localDay(now, timeZone);
     const prefill = assignments.prefill(rec, resources);
     const chosen = covering.find((i) => i.id === str(values.integrationId)) ?? covering[0];
-    const mine = ctx.actor.aadObjectId ? await store.conversations.list({ kinds: ['personal'], userAadObjectId: ctx.actor.aadObjectId }) : [];
-    const caller = mine[0]?.userUpn ?? deps.defaultCaller ?? '';
+    const caller = (await assignments.defaultCaller(callerOf(ctx))) ?? '';
     const model: AssignmentFormModel = {
       recommendationKey: rec.key,
       recommendationName: rec.displayName,

@@ -11,28 +11,23 @@ import {
   type IntegrationRowModel,
 } from '../../cards/integrationCards.js';
 import { humanSentence } from '../../core/formErrors.js';
-import type { Logger } from '../../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../../core/scope.js';
-import type { Store } from '../../app/ports.js';
-import { customFieldSchema, LIVE_ASSIGNMENT_STATUSES, type CustomField, type Integration, type TicketType } from '../../core/model.js';
+import { customFieldSchema, type CustomField, type TicketType } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
-import type { Authorizer } from '../authorizer.js';
-import type { ReadPolicy } from '../readPolicy.js';
 import type { Actor } from '../turn.js';
-import { IntegrationError, integrationInputSchema, type IntegrationInput, type IntegrationService, type IntegrationView } from '../integrations.js';
+import {
+  IntegrationError,
+  integrationInputSchema,
+  type IntegrationInput,
+  type IntegrationService,
+  type IntegrationView,
+  type ManageIntegrations,
+} from '../../app/manageIntegrations.js';
 
-/** subscription id → its management groups, nearest first (the shape of AzureClient.getSubscriptionAncestry). */
-export type SubscriptionAncestry = (subscriptionIds: readonly string[]) => Promise<ReadonlyMap<string, ReadonlyArray<{ name: string; displayName?: string }>>>;
-
+/** Card actions of the integrations list and form: card data → app/manageIntegrations.ts → a card. */
 export interface IntegrationActionDeps {
   integrations: IntegrationService;
-  authorizer: Authorizer;
-  store: Store;
-  logger: Logger;
-  /** Management-group ancestry from Defender; without it a management-group scope needs every known subscription. */
-  ancestry?: SubscriptionAncestry;
-  /** Who may see which integrations (README "Access control"). */
-  readPolicy: Pick<ReadPolicy, 'integrations' | 'mayReadAny'>;
+  manage: ManageIntegrations;
 }
 
 const FIELD_LABELS: Record<IntegrationFormField, string> = {
@@ -126,93 +121,25 @@ export function integrationListModel(views: IntegrationView[], notice?: { text: 
  * secrets) are shown only to someone who may read a subscription the integration's scope covers.
  */
 export async function renderIntegrationList(
-  integrations: IntegrationService,
-  readPolicy: Pick<ReadPolicy, 'integrations'>,
+  manage: Pick<ManageIntegrations, 'visible'>,
   ctx: RenderContext & { actor: Actor },
   notice?: { text: string; style: IntegrationListModel['noticeStyle'] },
 ): Promise<AdaptiveCard> {
-  const { views, refusal } = await readPolicy.integrations(ctx.actor, await integrations.list());
+  const { views, refusal } = await manage.visible(ctx.actor);
   if (refusal) return errorCard({ title: 'Not allowed', message: refusal, details: [] }, ctx);
   return integrationListCard(integrationListModel(views, notice), ctx);
 }
 
 export function integrationActions(deps: IntegrationActionDeps): ActionHandler[] {
-  const { integrations, authorizer, store, logger } = deps;
+  const { integrations, manage } = deps;
 
   const list = async (ctx: ActionContext, notice?: { text: string; style: IntegrationListModel['noticeStyle'] }) =>
-    answer(ctx, await renderIntegrationList(integrations, deps.readPolicy, ctx, notice));
+    answer(ctx, await renderIntegrationList(manage, ctx, notice));
   const refusal = (ctx: ActionContext, reason: string): ActionResult => ({
     kind: 'reply',
     card: errorCard({ title: 'Not allowed', message: reason, details: [] }, ctx),
   });
   const gone = (ctx: ActionContext) => list(ctx, { text: 'That integration no longer exists.', style: 'warning' });
-
-  /** Every subscription the bot has seen: recommendations' resources, assignments, subscription-scoped integrations. */
-  async function knownSubscriptions(): Promise<string[]> {
-    const subs = new Set<string>();
-    for (const rec of await store.recommendations.list()) for (const r of rec.resources) subs.add(r.subscriptionId.toLowerCase());
-    for (const a of await store.assignments.list()) subs.add(a.subscriptionId.toLowerCase());
-    for (const i of await store.integrations.list()) {
-      const p = parseScope(i.scope);
-      if (p?.kind === 'subscription') subs.add(p.id);
-    }
-    return [...subs].sort();
-  }
-
-  async function ancestryOf(subs: string[]): Promise<Map<string, { name: string; displayName?: string }[]> | undefined> {
-    if (!deps.ancestry || subs.length === 0) return undefined;
-    try {
-      const raw = await deps.ancestry(subs);
-      return new Map([...raw].map(([sub, groups]) => [sub.toLowerCase(), [...groups]]));
-    } catch (err) {
-      logger.warn({ err }, 'could not read management-group ancestry');
-      return undefined;
-    }
-  }
-
-  /**
-   * The subscriptions a scope covers, for the role check. A management group counts the known
-   * subscriptions below it; when none is known (or the ancestry cannot be read) it counts every
-   * known subscription, so an unknown hierarchy never grants more than it should.
-   */
-  async function subscriptionsCovered(scope: string): Promise<string[]> {
-    const parsed = parseScope(scope);
-    if (!parsed) return [];
-    if (parsed.kind === 'subscription') return [parsed.id];
-    if (parsed.kind === 'connector') return [parsed.id.split('/')[2]];
-    const known = await knownSubscriptions();
-    const ancestry = await ancestryOf(known);
-    const below = ancestry ? known.filter((s) => ancestry.get(s)?.some((g) => g.name.toLowerCase() === parsed.id)) : [];
-    return below.length ? below : known;
-  }
-
-  async function authorize(ctx: ActionContext, scope: string) {
-    const subs = await subscriptionsCovered(scope);
-    if (subs.length === 0) {
-      // The authorizer allows an empty set; with nothing to check against, refuse instead.
-      return {
-        allowed: false as const,
-        reason: 'The bot knows no subscription under this scope yet, so your role cannot be checked. Run **sync** first, or use the CLI. Nothing was changed.',
-      };
-    }
-    return authorizer.canManage(ctx.actor, subs);
-  }
-
-  async function knownScopes(): Promise<IntegrationFormModel['knownScopes']> {
-    const subs = await knownSubscriptions();
-    const ancestry = await ancestryOf(subs);
-    const groups = new Map<string, string>();
-    for (const chain of ancestry?.values() ?? []) for (const g of chain) groups.set(g.name, g.displayName ?? g.name);
-    return [
-      ...[...groups]
-        .sort((a, b) => a[1].localeCompare(b[1]))
-        .map(([name, display]) => ({
-          title: `Management group: ${display}${display === name ? '' : ` (${name})`}`,
-          value: `/providers/Microsoft.Management/managementGroups/${name}`,
-        })),
-      ...subs.map((s) => ({ title: `Subscription: ${s}`, value: `/subscriptions/${s}` })),
-    ].slice(0, 60);
-  }
 
   async function form(
     ctx: ActionContext,
@@ -228,7 +155,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
       retypeSecrets,
       scopePlaceholder: '/providers/Microsoft.Management/managementGroups/{name}',
       scopeForms: [`A management group, a subscription or a multicloud connector:`, ...SCOPE_FORMS.map((f) => `• ${f}`)],
-      knownScopes: await knownScopes(),
+      knownScopes: await manage.knownScopes(),
       // No password or client secret here, ever: a card is stored and forwarded by Teams.
       values: {
         name: data.name ?? '',
@@ -293,12 +220,11 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
   const actorName = (ctx: ActionContext) => ctx.actor.name ?? ctx.actor.id;
 
   /** The integration a card action names, if it still exists and the caller may manage its scope. */
-  const manageable = async (ctx: ActionContext, id: string): Promise<{ integration: Integration } | { answer: ActionResult }> => {
-    const integration = await integrations.find(id);
-    if (!integration || integration.removedAt) return { answer: await gone(ctx) };
-    const decision = await authorize(ctx, integration.scope);
-    if (!decision.allowed) return { answer: refusal(ctx, decision.reason) };
-    return { integration };
+  const manageable = async (ctx: ActionContext, id: string): Promise<{ integration: IntegrationView } | { answer: ActionResult }> => {
+    const found = await manage.manageable(ctx.actor, id);
+    if (found.kind === 'gone') return { answer: await gone(ctx) };
+    if (found.kind === 'refused') return { answer: refusal(ctx, found.reason) };
+    return { integration: found.integration };
   };
 
   return [
@@ -312,7 +238,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
       schema: z.object({}),
       handle: async (ctx) => {
         // The form lists the known subscriptions and management groups.
-        const decision = await deps.readPolicy.mayReadAny(ctx.actor);
+        const decision = await manage.mayOpenAddForm(ctx.actor);
         if (!decision.allowed) return refusal(ctx, decision.reason);
         return form(ctx, {}, {}, [], false);
       },
@@ -324,7 +250,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
         const { input, customError } = toInput(data);
         // Check the role first when the scope is readable, so a refused user learns it at once.
         if (parseScope(input.scope)) {
-          const decision = await authorize(ctx, input.scope);
+          const decision = await manage.mayManageScope(ctx.actor, input.scope);
           if (!decision.allowed) return refusal(ctx, decision.reason);
         }
         const parsed = integrationInputSchema.safeParse(input);
@@ -366,7 +292,7 @@ export function integrationActions(deps: IntegrationActionDeps): ActionHandler[]
         const found = await manageable(ctx, data.integrationId);
         if ('answer' in found) return found.answer;
         const { integration } = found;
-        const live = await store.assignments.count({ integrationId: integration.id, statuses: LIVE_ASSIGNMENT_STATUSES });
+        const live = await integrations.liveAssignments(integration.id);
         return answer(
           ctx,
           confirmCard(

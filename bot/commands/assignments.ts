@@ -2,11 +2,12 @@ import { assignmentListCard, type AssignmentListModel } from '../../cards/assign
 import { daysUntil, isOverdue } from '../../core/assignments.js';
 import type { Clock } from '../../core/clock.js';
 import { MAX_AUTOMATIC_ATTEMPTS } from '../../core/assignmentRetry.js';
-import type { Store } from '../../app/ports.js';
+import type { Directory, Store } from '../../app/ports.js';
+import { callerOf } from '../turn.js';
 import { LIVE_ASSIGNMENT_STATUSES, type Assignment } from '../../core/model.js';
 import type { Command } from '../commandRouter.js';
 import { errorCard } from '../../cards/index.js';
-import { readableAssignments, type ReadPolicy } from '../readPolicy.js';
+import { readableAssignments, type ReadPolicy } from '../../app/authorization.js';
 
 const MAX_ROWS = 25;
 
@@ -15,7 +16,7 @@ export function assignmentsCommand(deps: {
   store: Store;
   clock: Clock;
   timeZone?: string;
-  whoAmI: (actor: { aadObjectId?: string }) => Promise<string | undefined>;
+  directory: Pick<Directory, 'upnOf'>;
   readPolicy: Pick<ReadPolicy, 'subscriptions'>;
 }): Command {
   return {
@@ -30,7 +31,7 @@ export function assignmentsCommand(deps: {
         await ctx.reply({ text: 'Usage: **assignments**, **assignments mine** or **assignments overdue**' });
         return;
       }
-      const me = (await deps.whoAmI(ctx.actor))?.toLowerCase();
+      const me = (await deps.directory.upnOf(callerOf(ctx)))?.toLowerCase();
       if (mode === 'mine' && !me) {
         await ctx.reply({ text: 'I do not know your e-mail address yet. Send me a message in a 1:1 chat first, then try again.' });
         return;

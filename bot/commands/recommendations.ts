@@ -3,11 +3,10 @@ import { syncReplyModel } from '../../cards/syncCards.js';
 import { recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { summarizeRecommendations } from '../../core/recommendations.js';
 import { describeFilters } from '../../core/subscriptionFilters.js';
-import type { SyncJob, SyncReport } from '../../jobs/sync.js';
+import type { SyncJob, SyncReport } from '../../app/syncRecommendations.js';
 import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
-import type { Authorizer } from '../authorizer.js';
-import { readableRecommendations, type ReadPolicy } from '../readPolicy.js';
+import { readableRecommendations, type Authorizer, type ReadPolicy } from '../../app/authorization.js';
 
 export function recommendationCommands(deps: {
   store: Store;

@@ -1,5 +1,5 @@
+import type { SyncReport } from '../../app/syncRecommendations.js';
 import { simulateReplyText } from '../../cards/syncCards.js';
-import type { SyncReport } from '../../jobs/sync.js';
 import type { Store } from '../../app/ports.js';
 import type { Command } from '../commandRouter.js';
 

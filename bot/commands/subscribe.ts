@@ -1,10 +1,10 @@
 import { errorCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { describeFilters, parseSubscriptionFilters } from '../../core/subscriptionFilters.js';
 import type { Command } from '../commandRouter.js';
-import type { ConversationService } from '../conversations.js';
+import { seenConversation, type ConversationService } from '../conversations.js';
 import type { OutgoingMessage, TurnInfo } from '../turn.js';
-import type { Decision } from '../authorizer.js';
-import type { Locks } from '../../app/ports.js';
+import type { Decision } from '../../app/ports.js';
+import type { Subscriptions } from '../../app/subscriptions.js';
 
 export const WHAT_WE_POST = [
   'a card per Defender for Cloud recommendation with unhealthy resources, updated in place as resources change',
@@ -74,31 +74,20 @@ export function pendingWelcomeMessage(
 }
 
 /**
- * What an install (conversationUpdate or installationUpdate) does: subscribe when the installer
- * may (the same rule as the subscribe command), otherwise keep the conversation reference
- * unsubscribed and say an admin must subscribe. Returns the welcome, or undefined when this
- * conversation was already greeted (Teams sends both events for one install).
+ * What an install (conversationUpdate or installationUpdate) says: the welcome when it subscribed
+ * the conversation, the "an admin must subscribe" welcome when the installer may not
+ * (app/subscriptions.ts decides), or undefined when this conversation was already greeted (Teams
+ * sends both events for one install).
  */
 export function installHandler(deps: {
-  conversations: Pick<ConversationService, 'subscribe' | 'remember'>;
+  subscriptions: Pick<Subscriptions, 'install'>;
   sandbox: boolean;
-  guard: (ctx: TurnInfo) => Promise<Decision>;
-  /** Whether the bot already stores this conversation. */
-  known: (conversationId: string) => Promise<boolean>;
-  lock: Locks;
 }): (info: TurnInfo) => Promise<OutgoingMessage | undefined> {
-  // Serialised per conversation: both install events arrive together and the role check awaits.
-  return (info) =>
-    deps.lock.withLock(`install|${info.conversationId}`, async () => {
-      const decision = await deps.guard(info);
-      if (decision.allowed) {
-        const { newlySubscribed, conversation } = await deps.conversations.subscribe(info.activity);
-        return newlySubscribed ? welcomeMessage(info, describeFilters(conversation.filters), deps.sandbox) : undefined;
-      }
-      const isNew = !(await deps.known(info.conversationId));
-      await deps.conversations.remember(info.activity);
-      return isNew ? pendingWelcomeMessage(info, deps.sandbox) : undefined;
-    });
+  return async (info) => {
+    const outcome = await deps.subscriptions.install(seenConversation(info.activity), info.actor);
+    if (outcome.kind === 'subscribed') return welcomeMessage(info, describeFilters(outcome.conversation.filters), deps.sandbox);
+    return outcome.kind === 'pending' ? pendingWelcomeMessage(info, deps.sandbox) : undefined;
+  };
 }
 
 /**

@@ -12,10 +12,12 @@ import { AzureHttp, type AzureHttpOptions } from './http.js';
 import { RolesClient } from './roles.js';
 import { simulatorCredential } from './credentials.js';
 import type { UnhealthyResource } from '../../core/defender-model.js';
+import type { DefenderPort } from '../../app/ports.js';
 
 export type AzureClientOptions = AzureHttpOptions & ResourceGraphOptions;
 
-export class AzureClient {
+/** Implements the application's DefenderPort (app/ports.ts). */
+export class AzureClient implements DefenderPort {
   readonly resourceGraph: ResourceGraphClient;
   readonly governance: GovernanceClient;
   readonly roles: RolesClient;

@@ -3,30 +3,14 @@
  * date and ServiceNow ticket on the Defender side.
  */
 import { z } from 'zod';
+import { governancePropertiesSchema, type GovernanceProperties } from '../../core/governance.js';
 import type { AzureHttp } from './http.js';
 
 export const GOVERNANCE_API_VERSION = '2022-01-01-preview';
 
-const DateTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO 8601 date-time');
-
-export const GovernanceAssignmentPropertiesSchema = z.object({
-  owner: z.string().optional(),
-  remediationDueDate: DateTime,
-  remediationEta: z.object({ eta: DateTime, justification: z.string() }).optional(),
-  isGracePeriod: z.boolean().optional(),
-  governanceEmailNotification: z
-    .object({ disableManagerEmailNotification: z.boolean().optional(), disableOwnerEmailNotification: z.boolean().optional() })
-    .optional(),
-  additionalData: z
-    .object({
-      // int32 >= 0 in the spec: a ServiceNow number such as INC0010023 must be reduced to its digits.
-      ticketNumber: z.number().int().min(0).max(2_147_483_647).optional(),
-      ticketLink: z.string().optional(),
-      ticketStatus: z.string().optional(),
-    })
-    .optional(),
-});
-export type GovernanceAssignmentProperties = z.infer<typeof GovernanceAssignmentPropertiesSchema>;
+/** The writable properties (the domain's schema: core/governance.ts, where the merge rule lives too). */
+export const GovernanceAssignmentPropertiesSchema = governancePropertiesSchema;
+export type GovernanceAssignmentProperties = GovernanceProperties;
 
 export interface GovernanceAssignmentBody {
   properties: GovernanceAssignmentProperties;

@@ -1,6 +1,7 @@
 /** Azure RBAC check: does a user hold a role that may manage Defender findings on a subscription? */
 import { z } from 'zod';
 import { MANAGING_ROLES, roleNameFromDefinitionId } from '../../core/defender-model.js';
+import { normaliseScope } from '../../core/scope.js';
 import type { AzureHttp } from './http.js';
 
 export const ROLE_ASSIGNMENTS_API_VERSION = '2022-04-01';
@@ -24,11 +25,7 @@ export interface RoleGrant {
 
 const ASSIGNMENT_SUFFIX = /\/providers\/Microsoft\.Authorization\/roleAssignments\/[^/]+$/i;
 
-/** ARM scopes compare case-insensitively; the root scope is "/" and nothing else ends with a slash. */
-export function normaliseScope(scope: string): string {
-  const s = scope.trim().toLowerCase();
-  return s === '' || s === '/' ? '/' : s.replace(/\/+$/, '');
-}
+export { normaliseScope };
 
 /** `properties.scope` is optional in the answer; the assignment id starts with it. */
 function scopeOf(a: z.infer<typeof RoleAssignmentList>['value'][number]): string {

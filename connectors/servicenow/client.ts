@@ -6,6 +6,7 @@ import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
 import { RetryableFailure, withRetries } from '../retry.js';
 import { HttpCore, Semaphore, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
+import type { TicketSystem, TicketWithAssignee } from '../../app/ports.js';
 
 export type { ServiceNowConnection, StoredTokens, TokenCache } from './oauth.js';
 export { ServiceNowError, type ServiceNowErrorKind } from './errors.js';
@@ -136,7 +137,23 @@ const oneEnvelope = z.object({ result: rowSchema });
 const listEnvelope = z.object({ result: z.array(rowSchema) });
 const ticketRow = z.looseObject({ sys_id: z.string().refine(isSysId, 'sys_id must be 32 hex characters'), number: z.string() });
 
-export class ServiceNowClient {
+/**
+ * `assigned_to` is a sys_id; the Table API dot-walks references in `sysparm_fields`
+ * (`assigned_to.email`), so tickets and their assignees come back in one read per batch instead of
+ * one sys_user lookup per ticket.
+ */
+export const ASSIGNEE_FIELDS = ['assigned_to', 'assigned_to.email', 'assigned_to.user_name', 'sys_updated_on'] as const;
+
+/** Who a ticket is assigned to, as an identity the bot and Defender understand (email, else user name). */
+export function assigneeOf(ticket: TicketRecord): TicketWithAssignee {
+  const sysId = ticket.fields['assigned_to'] ?? '';
+  const email = (ticket.fields['assigned_to.email'] ?? '').trim();
+  const userName = (ticket.fields['assigned_to.user_name'] ?? '').trim();
+  const assignee = sysId ? email || userName || undefined : undefined;
+  return { ticket, ...(assignee ? { assignee } : {}) };
+}
+
+export class ServiceNowClient implements TicketSystem {
   readonly instanceUrl: string;
   private readonly http: HttpCore;
   private readonly tokens: TokenManager;
@@ -430,6 +447,11 @@ export class ServiceNowClient {
       for (const row of rows) if (wanted.has(row.sys_id ?? '')) out.push(this.toTicket(table, operation, row));
     }
     return out;
+  }
+
+  /** Tickets with their assignees, in `sys_idIN` batches; missing tickets are absent. */
+  async getTicketsWithAssignees(table: TicketTable, sysIds: readonly string[]): Promise<TicketWithAssignee[]> {
+    return (await this.getTickets(table, sysIds, ASSIGNEE_FIELDS)).map(assigneeOf);
   }
 
   async updateTicket(table: TicketTable, sysId: string, fields: FieldInput): Promise<UpdateResult> {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_KEYS, ConfigError, loadConfig } from '../../bot/config.js';
+import { CONFIG_KEYS, ConfigError, loadConfig } from '../../compose/config.js';
 
 describe('configuration', () => {
   it('applies defaults and treats empty values as unset', () => {

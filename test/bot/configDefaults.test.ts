@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_KEYS, loadConfig, type Config } from '../../bot/config.js';
+import { CONFIG_KEYS, loadConfig, type Config } from '../../compose/config.js';
 import { createApp } from '../../bot/index.js';
 import { runCli } from '../../cli/index.js';
 import { ManualClock } from '../../core/clock.js';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../bot/logger.js';
+import { createLogger } from '../../compose/logger.js';
 
 function capture() {
   const lines: string[] = [];

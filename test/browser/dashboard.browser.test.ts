@@ -2,9 +2,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import * as restify from 'restify';
-import { RbacAuthorizer } from '../../bot/authorizer.js';
+import { RbacAuthorizer, ReadPolicy } from '../../app/authorization.js';
 import { registerDashboard } from '../../bot/dashboard.js';
-import { ReadPolicy } from '../../bot/readPolicy.js';
 import { closeServer, listen } from '../../bot/server.js';
 import { ManualClock } from '../../core/clock.js';
 import { dashboardDataSchema, type DashboardData } from '../../core/dashboard.js';

@@ -2,7 +2,7 @@
  * Issue 13 (15): every `npm run cli` call rebuilt the project (20–40 s). cli/run.cjs builds only
  * when a source is newer than the last build's stamp; here on a temporary tree with set mtimes.
  */
-import { mkdirSync, rmSync, utimesSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import path from 'node:path';
 const launcher = createRequire(__filename)('../../cli/run.cjs') as {
   needsBuild(root: string, opts?: { sources?: string[]; configs?: string[] }): boolean;
   STAMP: string;
+  SOURCES: string[];
 };
 
 describe('npm run cli: build only when the sources changed', () => {
@@ -49,5 +50,10 @@ describe('npm run cli: build only when the sources changed', () => {
   it('with no stamp (a build by `npm test` or by hand) it builds once', () => {
     rmSync(path.join(root, launcher.STAMP));
     expect(launcher.needsBuild(root, opts)).toBe(true);
+  });
+
+  it('watches every folder `npm run build` compiles (tsconfig.build.json) and web/', () => {
+    const build = JSON.parse(readFileSync(path.join(__dirname, '../../tsconfig.build.json'), 'utf8')) as { include: string[] };
+    expect([...launcher.SOURCES].sort()).toEqual([...build.include, 'web'].sort());
   });
 });

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp, type App, type AppOptions } from '../../bot/index.js';
-import { loadConfig, type Config } from '../../bot/config.js';
-import { createLogger } from '../../bot/logger.js';
+import { loadConfig, type Config } from '../../compose/config.js';
+import { createLogger } from '../../compose/logger.js';
 import { ManualClock } from '../../core/clock.js';
 import { openLowdbStore } from '../../storage/lowdbStore.js';
 import type { Store } from '../../app/ports.js';
@@ -16,7 +16,7 @@ export const TEST_KEY = Buffer.alloc(32, 7);
 export interface BotHarnessOptions {
   env?: Record<string, string>;
   /** Extra createApp options (Azure client, scopes, sandbox user…). */
-  app?: Partial<Pick<AppOptions, 'azure' | 'defenderScopes' | 'simulator' | 'sandboxUser' | 'messengerTiming' | 'retrySleep' | 'botFrameworkAuth'>>;
+  app?: Partial<Pick<AppOptions, 'azure' | 'defenderScopes' | 'simulator' | 'sandboxUser' | 'messengerTiming' | 'retrySleep' | 'botFrameworkAuth' | 'locks'>>;
   dataDir?: string;
   clock?: ManualClock;
   connector?: FakeConnector;

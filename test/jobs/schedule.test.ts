@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../bot/logger.js';
+import { createLogger } from '../../compose/logger.js';
 import { scheduleJob } from '../../jobs/schedule.js';
 
 describe('scheduleJob: a tick that comes while the last run is still busy', () => {

@@ -29,6 +29,23 @@ const FILES: Record<string, string> = {
   'cli/newCommand.ts': "import { thing } from '../bot/thing.js';\nexport const command = thing;\n",
   'storage/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
   'storage/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
+  // The ports are the one thing of app/ that implementations may see.
+  'app/ports.ts': 'export type Port = string;\n',
+  'app/useCase.ts':
+    "import type { Port } from './ports.js';\nimport { client } from '../connectors/servicenow/client.js';\nimport { thing } from '../bot/thing.js';\nexport const run = (p: Port) => [p, client, thing];\n",
+  'storage/store.ts': "import type { Port } from '../app/ports.js';\nimport { run } from '../app/useCase.js';\nexport const store = (p: Port) => run(p);\n",
+  'connectors/defender/client.ts': "import type { Port } from '../../app/ports.js';\nexport const defender = (p: Port) => p;\n",
+  // A schedule runs a use case; a command borrows no store and no composition root.
+  'jobs/schedules.ts': "import { run } from '../app/useCase.js';\nexport const schedules = run;\n",
+  'bot/commands/list.ts':
+    "import { run } from '../../app/useCase.js';\nimport { services } from '../../compose/services.js';\nimport { store } from '../../storage/store.js';\nexport const list = [run, services, store];\n",
+  'bot/index.ts': "import { services } from '../compose/services.js';\nexport const app = services;\n",
+  'compose/services.ts':
+    "import { store } from '../storage/store.js';\nimport { defender } from '../connectors/defender/client.js';\nexport const services = [store, defender];\n",
+  // Through compose/ a command may reach the Teams connection, never the server.
+  'compose/app.ts': "import { app } from '../bot/index.js';\nexport const built = app;\n",
+  'cli/remind.ts': "import { built } from '../compose/app.js';\nexport const remind = built;\n",
+  'cli/index.ts': "import { services } from '../compose/services.js';\nimport { run } from '../app/useCase.js';\nexport const cli = [services, run];\n",
 };
 
 let tmp: string;
@@ -47,7 +64,7 @@ describe('layer check (dependency-cruiser, .dependency-cruiser.cjs)', () => {
   it('fails on each wrong import, naming the rule, and lets the allowed edges through', () => {
     const run = spawnSync(
       process.execPath,
-      [DEPCRUISE, '--config', '.dependency-cruiser.cjs', 'bot', 'cli', 'connectors', 'core', 'jobs', 'sandbox', 'storage'],
+      [DEPCRUISE, '--config', '.dependency-cruiser.cjs', 'app', 'bot', 'cli', 'compose', 'connectors', 'core', 'jobs', 'sandbox', 'storage'],
       {
         cwd: tmp,
         encoding: 'utf8',
@@ -62,6 +79,11 @@ describe('layer check (dependency-cruiser, .dependency-cruiser.cjs)', () => {
       .sort();
     expect(reported).toEqual(
       [
+        'app-only-core-cards: app/useCase.ts → bot/thing.ts',
+        'app-only-core-cards: app/useCase.ts → connectors/servicenow/client.ts',
+        'bot-compose-only-from-the-entry: bot/commands/list.ts → compose/services.ts',
+        'bot-not-to-lower-adapters: bot/commands/list.ts → storage/store.ts',
+        'cli-never-builds-the-server: cli/remind.ts → bot/index.ts',
         'cli-not-to-bot: cli/newCommand.ts → bot/thing.ts',
         'connectors-not-up: connectors/servicenow/client.ts → bot/thing.ts',
         'core-is-pure: core/bad.ts → bot/thing.ts',
@@ -72,8 +94,9 @@ describe('layer check (dependency-cruiser, .dependency-cruiser.cjs)', () => {
         'no-production-to-sandbox: bot/typeSandbox.ts → sandbox/types.ts',
         'sandbox-independent-of-the-product: sandbox/index.ts → connectors/servicenow/client.ts',
         'sandbox-loaded-only-by-the-sandbox-entry: bot/dynamicSandbox.ts → sandbox/index.ts',
+        'storage-not-up: storage/store.ts → app/useCase.ts',
       ].sort(),
     );
-    expect(run.stdout).toMatch(/x 10 dependency violations \(10 errors/);
+    expect(run.stdout).toMatch(/x 16 dependency violations \(16 errors/);
   });
 });

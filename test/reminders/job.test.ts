@@ -1,6 +1,7 @@
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
-import { ReminderJob, StoredConversationDirectory } from '../../jobs/reminders.js';
+import { ReminderJob } from '../../app/reminders.js';
+import { TeamsDirectory } from '../../bot/teamsDirectory.js';
 import type { ReminderSettings } from '../../core/reminders.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { startHarness, type Harness } from '../defender/helpers.js';
@@ -38,8 +39,9 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     new ReminderJob({
       store: h.store,
       messenger: h.app.messenger,
-      directory: new StoredConversationDirectory(h.store),
+      directory: new TeamsDirectory({ store: h.store, clock: h.clock, logger: silentLogger }),
       graph: defender.client,
+      cards: h.app.services.cards,
       clock: h.clock,
       logger: silentLogger,
       settings,
@@ -248,7 +250,8 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     const job = new ReminderJob({
       store: bot.store,
       messenger: bot.app.messenger,
-      directory: new StoredConversationDirectory(bot.store, { sandboxInbox: 'emulator-chat' }),
+      directory: new TeamsDirectory({ store: bot.store, clock: bot.clock, logger: silentLogger, sandboxInbox: 'emulator-chat' }),
+      cards: bot.app.services.cards,
       clock: bot.clock,
       logger: silentLogger,
       settings: { remindDaysBefore: 3 },

@@ -1,7 +1,7 @@
 import { ManualClock } from '../../core/clock.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import type { Assignment } from '../../core/model.js';
-import { startBot, type BotHarness } from '../harness/botHarness.js';
+import { startBot, type BotHarness, type BotHarnessOptions } from '../harness/botHarness.js';
 import { startHarness, type Harness } from '../defender/helpers.js';
 import { assignment, seed } from './fixtures.js';
 
@@ -22,7 +22,7 @@ export interface MoreTimeWorld {
  * 2026-11-30 09:00 UTC.
  */
 export async function startMoreTimeWorld(
-  opts: { env?: Record<string, string>; assignment?: Partial<Assignment>; governanceDueDate?: string } = {},
+  opts: { env?: Record<string, string>; assignment?: Partial<Assignment>; governanceDueDate?: string; app?: BotHarnessOptions['app'] } = {},
 ): Promise<MoreTimeWorld> {
   const clock = new ManualClock('2026-11-30T09:00:00Z');
   const sn = await startServiceNowSimulator({ clock });
@@ -31,7 +31,7 @@ export async function startMoreTimeWorld(
   const bot = await startBot({
     clock,
     env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true', ...opts.env },
-    app: { azure: defender.client, retrySleep: async () => undefined },
+    app: { azure: defender.client, retrySleep: async () => undefined, ...opts.app },
   });
   const target = defender.sim.control.listAssessments({ code: 'Unhealthy' })[0]!;
   const subscriptionId = target.resourceId.split('/')[2]!;

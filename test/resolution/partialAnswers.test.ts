@@ -3,7 +3,7 @@
  * answer there must not be read as "healthy" or "gone", and must not move the watermark past rows
  * it left out. Real HTTP throughout (see world.ts); the simulator injects the partial answers.
  */
-import { WATERMARK_KEY } from '../../jobs/resolution.js';
+import { WATERMARK_KEY } from '../../app/resolution.js';
 import type { Assignment } from '../../core/model.js';
 import { startWorld, type World } from './world.js';
 

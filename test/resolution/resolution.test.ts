@@ -1,7 +1,7 @@
 import { DAY_MS } from '../../core/clock.js';
 import { CLOSE_REASON } from '../../core/resolution.js';
 import { userId } from '../../sandbox/servicenow/index.js';
-import { WATERMARK_KEY } from '../../jobs/resolution.js';
+import { WATERMARK_KEY } from '../../app/resolution.js';
 import type { Assignment } from '../../core/model.js';
 import { ALICE, startWorld, type World } from './world.js';
 

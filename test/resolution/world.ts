@@ -9,7 +9,8 @@ import { ManualClock } from '../../core/clock.js';
 import { parseResourceId } from '../../core/defender-model.js';
 import { silentLogger } from '../../core/logger.js';
 import { correlationKey } from '../../core/servicenow-rules.js';
-import { ResolutionJob, type ResolutionSettings } from '../../jobs/resolution.js';
+import { GovernanceWriteBack } from '../../app/governance.js';
+import { ResolutionJob, type ResolutionSettings } from '../../app/resolution.js';
 import type { Assignment, Integration, Recommendation, TicketType } from '../../core/model.js';
 import { message } from '../harness/activities.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
@@ -58,17 +59,24 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
     sleep: async () => undefined,
     logger: silentLogger,
   });
-  const makeJob = () =>
-    new ResolutionJob({
+  // The bot runs without Defender here: the job gets this Defender client, and the bot's writer
+  // (its per-assignment locks), announcements and cards.
+  const makeJob = () => {
+    const { writer, announcements, cards } = bot.app.services;
+    return new ResolutionJob({
       store: bot.store,
+      writer,
+      governance: new GovernanceWriteBack({ defender: azure, writer, clock, logger: silentLogger }),
+      announcements,
+      cards,
       azure,
       integrations: bot.app.integrations,
-      messenger: bot.app.messenger,
       clock,
       logger: silentLogger,
       settings,
       scopes: ALL_SCOPES,
     });
+  };
   const pool = defender.control.listAssessments({ code: 'Unhealthy' });
   let next = 0;
   let restarted = false;

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { IntegrationService } from '../../bot/integrations.js';
+import { integrationService } from '../../compose/services.js';
 import { ServiceNowClient, ServiceNowError } from '../../connectors/servicenow/client.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import { publicOnlyAgents, publicOnlyLookup } from '../../connectors/servicenow/urlGuard.js';
@@ -65,12 +65,12 @@ describe('ServiceNow connect-time address guard', () => {
     const store: Store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger: silentLogger });
     try {
       const secrets = new SecretBox(Buffer.alloc(32, 7));
-      const open = new IntegrationService({ store, secrets, clock, logger: silentLogger, allowPrivateHosts: true, sleep: async (ms) => void sleeps.push(ms) });
+      const open = integrationService({ store, secrets, clock, logger: silentLogger, allowPrivateHosts: true, sleep: async (ms) => void sleeps.push(ms) });
       await open.add({ name: 'Contoso ITSM', scope: SCOPE, instanceUrl: byName(sim), ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
       const integration = (await store.integrations.findByName('Contoso ITSM'))!;
       await expect(open.clientFor(integration).resolveUser('admin')).resolves.toMatchObject({ userName: 'admin' });
 
-      const guarded = new IntegrationService({
+      const guarded = integrationService({
         store,
         secrets,
         clock,
@@ -123,13 +123,13 @@ describe('connect-time guard: IP literals and plain http (Node skips the lookup 
       expect(new URL(sim.url).hostname).toBe('127.0.0.1');
       const secrets = new SecretBox(Buffer.alloc(32, 7));
       const deps = { store, secrets, clock, logger: silentLogger, sleep: async (ms: number) => void sleeps.push(ms) };
-      const open = new IntegrationService({ ...deps, allowPrivateHosts: true });
+      const open = integrationService({ ...deps, allowPrivateHosts: true });
       await open.add({ name: 'Lab', scope: SCOPE, instanceUrl: sim.url, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'tester');
       const integration = (await store.integrations.findByName('Lab'))!;
       expect(integration.instanceUrl).toBe(sim.url);
 
       const before = sim.control.requestCount();
-      const guarded = new IntegrationService({ ...deps, allowPrivateHosts: false });
+      const guarded = integrationService({ ...deps, allowPrivateHosts: false });
       const err = await failure(guarded.clientFor(integration).resolveUser('admin'));
       expect(err).toMatchObject({ name: 'ServiceNowError', kind: 'network' });
       expect(err!.reason).toMatch(

@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { IntegrationService } from '../../bot/integrations.js';
-import { createLogger } from '../../bot/logger.js';
+import type { IntegrationService } from '../../app/manageIntegrations.js';
+import { integrationService } from '../../compose/services.js';
+import { createLogger } from '../../compose/logger.js';
 import { runCli } from '../../cli/index.js';
 import { ManualClock } from '../../core/clock.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
@@ -27,7 +28,7 @@ describe('ServiceNow integrations', () => {
     logs = [];
     const logger = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, cb) => (logs.push(c.toString()), cb()) }) });
     store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock, logger });
-    service = new IntegrationService({
+    service = integrationService({
       store,
       secrets: new SecretBox(Buffer.alloc(32, 3)),
       clock,
@@ -79,7 +80,7 @@ describe('ServiceNow integrations', () => {
   });
 
   it('applies the SSRF guard unless private hosts are allowed', async () => {
-    const strict = new IntegrationService({
+    const strict = integrationService({
       store,
       secrets: new SecretBox(Buffer.alloc(32, 3)),
       clock,
@@ -89,7 +90,7 @@ describe('ServiceNow integrations', () => {
     await expect(strict.add(input(), 'tester')).rejects.toThrow(/instanceUrl: the instance URL must use https/);
     await expect(strict.add(input({ instanceUrl: 'https://127.0.0.1:8443' }), 'tester')).rejects.toThrow(/not an IP address/);
     // A host name is resolved first; loopback answers are refused before any credential is sent.
-    const viaDns = new IntegrationService({
+    const viaDns = integrationService({
       store,
       secrets: new SecretBox(Buffer.alloc(32, 3)),
       clock,

@@ -1,6 +1,6 @@
 import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP } from '../../sandbox/defender/dataset.js';
 import { silentLogger } from '../../core/logger.js';
-import { SyncJob, type SyncAzureClient } from '../../jobs/sync.js';
+import { SyncJob, type SyncAzureClient } from '../../app/syncRecommendations.js';
 import { openMemoryStore } from '../../storage/memoryStore.js';
 import type { Store } from '../../app/ports.js';
 import type { Conversation, SubscriptionFilters } from '../../core/model.js';

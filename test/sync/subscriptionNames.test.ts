@@ -1,7 +1,7 @@
 import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
 import { subscriptionNamesQuery } from '../../connectors/defender/resourceGraph.js';
 import { silentLogger } from '../../core/logger.js';
-import { SyncJob, type SyncAzureClient } from '../../jobs/sync.js';
+import { SyncJob, type SyncAzureClient } from '../../app/syncRecommendations.js';
 import { openMemoryStore } from '../../storage/memoryStore.js';
 import type { Store } from '../../app/ports.js';
 import type { Conversation } from '../../core/model.js';

@@ -1,7 +1,8 @@
 import { BUILTIN_SUBSCRIPTIONS, CHILD_MANAGEMENT_GROUP } from '../../sandbox/defender/dataset.js';
 import { silentLogger } from '../../core/logger.js';
 import { recommendationKeyOf } from '../../core/recommendations.js';
-import { scheduleSync, SyncJob } from '../../jobs/sync.js';
+import { SyncJob } from '../../app/syncRecommendations.js';
+import { scheduleSync } from '../../jobs/schedules.js';
 import { openMemoryStore } from '../../storage/memoryStore.js';
 import type { Store } from '../../app/ports.js';
 import type { Conversation, SubscriptionFilters } from '../../core/model.js';

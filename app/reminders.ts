@@ -8,85 +8,31 @@
  * weekly reminder is better than a duplicate, and the failure is written to the audit log and
  * counted in the report (next week's digest goes out as usual; `digest` shows it on demand).
  */
-import type { ScheduledTask } from 'node-cron';
-import { scheduleJob } from './schedule.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { recommendationKeyOf, type Ancestry } from '../core/recommendations.js';
-import {
-  daysText,
-  managerKey,
-  plannedKeys,
-  planReminders,
-  REMINDABLE,
-  type ReminderItem,
-  type ReminderPlan,
-  type ReminderSettings,
-} from '../core/reminders.js';
+import { recommendationKeyOf } from '../core/recommendations.js';
+import { daysText, managerKey, plannedKeys, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
 import type { AdaptiveCard, RenderContext } from '../cards/render.js';
-import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
-import type { Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
-import { refreshPostedCards } from './sync.js';
-
-/** Finds (or creates) the 1:1 conversation with a person identified by UPN/email. */
-export interface ConversationDirectory {
-  /** The conversation id of a 1:1 chat with the user, or undefined when the bot cannot reach them. */
-  findTeamsUser(upn: string): Promise<string | undefined>;
-  /** Called at the start of each pass, so a directory can rebuild its index once per pass. */
-  refresh?(): void;
-}
-
-export interface ManagerLookup {
-  getManager(upn: string): Promise<{ userPrincipalName?: string; mail?: string; displayName?: string } | undefined>;
-}
-
-/**
- * Reaches owners through the personal conversations the bot already has (stored with the user's
- * UPN). In sandbox mode one configured conversation (an Emulator chat) is everybody's inbox.
- */
-export class StoredConversationDirectory implements ConversationDirectory {
-  private index: Map<string, string> | undefined;
-
-  constructor(
-    private readonly store: Store,
-    private readonly opts: { sandboxInbox?: string } = {},
-  ) {}
-
-  refresh(): void {
-    this.index = undefined;
-  }
-
-  async findTeamsUser(upn: string): Promise<string | undefined> {
-    if (this.opts.sandboxInbox) return (await this.store.conversations.get(this.opts.sandboxInbox)) ? this.opts.sandboxInbox : undefined;
-    if (!this.index) {
-      const index = new Map<string, string>();
-      for (const c of await this.store.conversations.list({ kinds: ['personal'] })) {
-        if (c.userUpn) index.set(c.userUpn.toLowerCase(), c.id);
-      }
-      this.index = index;
-    }
-    const id = this.index.get(upn.toLowerCase());
-    return id && (await this.store.conversations.get(id)) ? id : undefined;
-  }
-}
+import { REMINDABLE_STATUSES } from '../core/lifecycle.js';
+import type { RecommendationCards } from './recommendationCards.js';
+import { sendFailureLevel, type DefenderPort, type Directory, type ManagerInfo, type Messenger, type Store } from './ports.js';
 
 export interface ReminderJobDeps {
   store: Store;
   messenger: Messenger;
-  directory: ConversationDirectory;
-  /** Microsoft Graph (AzureClient); without it, no manager escalations are sent. */
-  graph?: ManagerLookup;
+  /** Owners' and managers' 1:1 chats (found or created: bot/teamsDirectory.ts). */
+  directory: Pick<Directory, 'personalConversationOf' | 'refresh'>;
+  /** Microsoft Graph (the DefenderPort); without it, no manager escalations are sent. */
+  graph?: Pick<DefenderPort, 'getManager'>;
+  /** Re-renders a recommendation's cards when a grace period ends. */
+  cards: Pick<RecommendationCards, 'refresh'>;
   clock: Clock;
   logger: Logger;
   settings: ReminderSettings;
   /** IANA timezone of due dates, quiet hours and weeks (REMINDER_TIMEZONE). */
   timezone: string;
-  /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames()). */
-  subscriptionNames?: () => ReadonlyMap<string, string>;
-  /** Management-group ancestry for MG-filtered conversations' cards (SyncJob.ancestry()); none known without it. */
-  ancestry?: () => Ancestry;
 }
 
 export interface ReminderReport {
@@ -150,7 +96,7 @@ export class ReminderJob {
     const now = clock.now();
     await this.pruneLog(now);
     this.deps.directory.refresh?.();
-    const assignments = await store.assignments.list({ statuses: [...REMINDABLE] });
+    const assignments = await store.assignments.list({ statuses: REMINDABLE_STATUSES });
     // The planner is pure: every key it may ask about is read in one go first.
     const sent = await store.reminders.sentAmong(plannedKeys(assignments, now, timezone));
     const plan = planReminders({
@@ -283,7 +229,7 @@ export class ReminderJob {
 
   private async lookup(upn: string): Promise<Reach | undefined> {
     try {
-      const id = await this.deps.directory.findTeamsUser(upn);
+      const id = await this.deps.directory.personalConversationOf(upn, { create: true });
       if (!id) return undefined;
       const conv: Conversation | undefined = await this.deps.store.conversations.get(id);
       // A chat the bot was removed from (or blocked in) reaches nobody: the person is reported unreachable.
@@ -338,7 +284,7 @@ export class ReminderJob {
     if (!graph || plan.escalations.length === 0) return;
     const byManager = new Map<string, { upn: string; displayName?: string; reports: ManagerReport[] }>();
     for (const e of plan.escalations) {
-      let manager: Awaited<ReturnType<ManagerLookup['getManager']>>;
+      let manager: ManagerInfo | undefined;
       try {
         manager = await graph.getManager(e.owner);
       } catch (err) {
@@ -421,28 +367,11 @@ export class ReminderJob {
 
   /** Re-renders the recommendation's cards so their tickets show the overdue state. */
   private async refreshCards(recommendationKey: string, report: ReminderReport): Promise<void> {
-    const { store, messenger, logger, clock } = this.deps;
-    const r = await refreshPostedCards(
-      {
-        store,
-        messenger,
-        logger,
-        now: clock.now(),
-        timeZone: this.deps.timezone,
-        ancestry: this.deps.ancestry?.(),
-        subscriptionNames: this.deps.subscriptionNames?.(),
-      },
-      recommendationKey,
-    );
+    const r = await this.deps.cards.refresh(recommendationKey);
     report.cardsUpdated += r.updated;
   }
 }
 
 function render(to: Reach): RenderContext {
   return { channelId: to.channelId };
-}
-
-/** Runs the reminder pass on its schedule, in the reminders' timezone (see jobs/schedule.ts). */
-export function scheduleReminders(job: Pick<ReminderJob, 'runOnce'>, cronExpr: string, timezone: string, logger: Logger): ScheduledTask {
-  return scheduleJob('reminders', cronExpr, () => job.runOnce(), logger, timezone);
 }

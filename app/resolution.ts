@@ -7,14 +7,29 @@
  *     reassigned in ServiceNow → owner updated, manual closure done → resolved;
  *  4. watches recently auto-resolved assignments for a regression (changed-since-watermark
  *     query on normal passes, by id on the daily full reconcile) → reopen or open a follow-up.
- * State is persisted before the slow or irreversible calls that follow it; every ServiceNow and
- * Defender call is idempotent, so a retry after a crash converges. Announcements are claimed in
- * the store before they are sent, so a restart never replays one.
+ * Each assignment's step runs under its lock (app/assignmentWriter.ts) and changes it only through
+ * core/lifecycle.ts, so an admin's due-date change never interleaves with it. State is persisted
+ * before the slow or irreversible calls that follow it; every ServiceNow and Defender call is
+ * idempotent, so a retry after a crash converges. Announcements are claimed in the store before
+ * they are sent (app/announcements.ts), so a restart never replays one.
  */
 import type { Clock } from '../core/clock.js';
 import { splitAssessmentId, type UnhealthyResource } from '../core/defender-model.js';
+import {
+  awaitingManualClose,
+  backToOpen,
+  ENDED_ASSIGNMENT_STATUSES,
+  healthyPassCounted,
+  LIVE_ASSIGNMENT_STATUSES,
+  ownerChanged,
+  removed,
+  reopened,
+  reopenedAsNew,
+  resolved,
+  resolvedBeforeTicket,
+  ticketStateSeen,
+} from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
-import type { Ancestry } from '../core/recommendations.js';
 import {
   announcementKey,
   announcements,
@@ -23,7 +38,6 @@ import {
   decideRegression,
   decideTicket,
   decideUnticketed,
-  LIVE_STATUSES,
   regressionCorrelationId,
   regressionNote,
   regressionTicketFields,
@@ -32,46 +46,20 @@ import {
   type AssessmentState,
 } from '../core/resolution.js';
 import type { TicketTable } from '../core/servicenow-rules.js';
-import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
-import type { CreateTicketResult, FieldInput, LifecycleResult, ReopenResult, ServiceNowUser, TicketRecord } from '../connectors/servicenow/client.js';
-import { readTicketsWithAssignees } from '../connectors/servicenow/users.js';
-import type { GovernanceAssignment, GovernanceAssignmentBody } from '../connectors/defender/governance.js';
-import type { AssessmentResponse } from '../connectors/defender/assessments.js';
-import { governanceProperties } from '../core/assignments.js';
-import type { Store } from '../app/ports.js';
-import { assignmentStatusSchema, GOVERNANCE_STATUSES, LIVE_ASSIGNMENT_STATUSES, type Assignment, type Integration } from '../core/model.js';
-import { refreshPostedCards } from './sync.js';
+import { GOVERNANCE_STATUSES, type Assignment, type Integration } from '../core/model.js';
+import type { Announcements } from './announcements.js';
+import type { AssignmentSession, AssignmentWriter, Change } from './assignmentWriter.js';
+import type { GovernanceWriteBack } from './governance.js';
+import type { RecommendationCards } from './recommendationCards.js';
+import { reasonOf, type DefenderPort, type Store, type TicketSystem } from './ports.js';
 
-/** The part of AzureClient this job calls. */
-export interface ResolutionAzureClient {
-  /** Rows found, plus the ids whose absence proves nothing because their batch's answer was incomplete. */
-  readAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<{ rows: UnhealthyResource[]; unconfirmed: string[]; incomplete?: string }>;
-  queryChangedSince(
-    scopes: readonly string[],
-    watermark: Date,
-    opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
-  ): Promise<{ latestStatusChange?: string; skipped: number; complete?: boolean; incomplete?: string }>;
-  /** One assessment from the Security REST API; undefined on 404. */
-  getAssessment(resourceId: string, assessmentName: string): Promise<Pick<AssessmentResponse, 'properties'> | undefined>;
-  deleteGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<boolean>;
-  getGovernanceAssignment(resourceId: string, assessmentName: string, key: string): Promise<GovernanceAssignment | undefined>;
-  putGovernanceAssignment(resourceId: string, assessmentName: string, key: string, body: GovernanceAssignmentBody): Promise<GovernanceAssignment>;
-}
+/** The part of the DefenderPort this job reads (governance writes go through GovernanceWriteBack). */
+export type ResolutionAzureClient = Pick<DefenderPort, 'readAssessmentsByIds' | 'queryChangedSince' | 'getAssessment'>;
 
-/** The part of ServiceNowClient this job calls. */
-export interface ResolutionServiceNowClient {
-  getTickets(table: TicketTable, sysIds: readonly string[], fields?: readonly string[]): Promise<TicketRecord[]>;
-  resolveTicket(table: TicketTable, sysId: string, evidence: string): Promise<LifecycleResult>;
-  reopenTicket(table: TicketTable, sysId: string, note: string): Promise<ReopenResult>;
-  createTicket(table: TicketTable, fields: FieldInput, correlation: { correlationId: string; correlationDisplay: string }): Promise<CreateTicketResult>;
-  addWorkNote(table: TicketTable, sysId: string, note: string): Promise<void>;
-  resolveUser(identity: string): Promise<ServiceNowUser>;
-}
-
-/** IntegrationService's shape. */
+/** The part of IntegrationService this job calls. */
 export interface ResolutionIntegrations {
   find(id: string): Promise<Integration | undefined>;
-  clientFor(integration: Integration): ResolutionServiceNowClient;
+  clientFor(integration: Integration): TicketSystem;
 }
 
 export interface ResolutionSettings {
@@ -97,20 +85,18 @@ export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
 
 export interface ResolutionDeps {
   store: Store;
+  writer: AssignmentWriter;
+  /** Writes and deletes Defender's governance assignments (with the Defender client this job reads). */
+  governance: GovernanceWriteBack;
+  announcements: Announcements;
+  cards: Pick<RecommendationCards, 'refresh'>;
   azure: ResolutionAzureClient;
   integrations: ResolutionIntegrations;
-  messenger: Messenger;
   clock: Clock;
   logger: Logger;
   settings?: Partial<ResolutionSettings>;
   /** ARM scopes (as for the sync job). */
   scopes: readonly string[];
-  /** Management-group ancestry for conversations filtered by MG (SyncJob.ancestry()). */
-  ancestry?: () => Ancestry;
-  /** Subscription display names for re-rendered cards (SyncJob.subscriptionNames()). */
-  subscriptionNames?: () => ReadonlyMap<string, string>;
-  /** Time zone of due dates (REMINDER_TIMEZONE) for re-rendered cards' due states; default UTC. */
-  timeZone?: string;
 }
 
 export interface ResolutionReport {
@@ -143,7 +129,6 @@ export interface ResolutionReport {
 export const WATERMARK_KEY = 'resolution.watermark';
 const ACTOR = 'resolution-job';
 const lc = (s: string) => s.toLowerCase();
-const ENDED_STATUSES = assignmentStatusSchema.options.filter((s) => !LIVE_STATUSES.has(s));
 /** Governance records not deleted yet. */
 const UNDELETED_GOVERNANCE = GOVERNANCE_STATUSES.filter((s) => s !== 'deleted');
 
@@ -226,11 +211,11 @@ class Pass {
 
     for (const a of tracked) {
       const state = states.get(lc(a.assessmentId));
-      if (state) await this.guard(a, () => this.onAssessment(a.id, state));
+      if (state) await this.step(a, (s) => this.onAssessment(s, a.id, state));
     }
     for (const a of unticketed) {
       const state = states.get(lc(a.assessmentId));
-      if (state) await this.guard(a, () => this.onUnticketed(a.id, state));
+      if (state) await this.step(a, (s) => this.onUnticketed(s, a.id, state));
     }
     await this.pollTickets(states);
 
@@ -238,7 +223,7 @@ class Pass {
     if (full) {
       for (const a of regressionCandidates) {
         const state = states.get(lc(a.assessmentId));
-        if (state) await this.guard(a, () => this.onRegressionCandidate(a.id, state));
+        if (state) await this.step(a, (s) => this.onRegressionCandidate(s, a.id, state));
       }
       // Everything up to now was just read by id; later passes only need what changes after it.
       nextWatermark = maxIso(watermark, new Date(this.now.getTime()).toISOString());
@@ -253,7 +238,7 @@ class Pass {
               if (candidates.has(lc(r.assessmentId))) changed.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
           },
         });
-        for (const [id, state] of changed) await this.guard(candidates.get(id)!, () => this.onRegressionCandidate(candidates.get(id)!.id, state));
+        for (const [id, state] of changed) await this.step(candidates.get(id)!, (s) => this.onRegressionCandidate(s, candidates.get(id)!.id, state));
         if (summary.complete === false) {
           // The rows that arrived are real and were acted on; the ones left out would be skipped
           // for good if the watermark moved past them, so the next pass asks for the same window.
@@ -266,7 +251,7 @@ class Pass {
       } catch (err) {
         // The watermark stays, so the next pass asks for the same window again.
         this.report.errors++;
-        this.log.warn({ err: reason(err) }, 'could not read changed assessments; regressions are checked next pass');
+        this.log.warn({ err: reasonOf(err) }, 'could not read changed assessments; regressions are checked next pass');
       }
     }
 
@@ -311,7 +296,7 @@ class Pass {
     } catch (err) {
       // No state is confirmed, so nothing is decided on it; the rest of the pass still runs.
       this.report.errors++;
-      this.log.warn({ err: reason(err), count: byId.size }, 'could not read assessments by id; assignments are left unchanged this pass');
+      this.log.warn({ err: reasonOf(err), count: byId.size }, 'could not read assessments by id; assignments are left unchanged this pass');
       return out;
     }
     for (const r of rows) out.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
@@ -340,26 +325,26 @@ class Pass {
     } catch (err) {
       this.report.errors++;
       this.log.warn(
-        { assignmentId: a.id, err: reason(err) },
+        { assignmentId: a.id, err: reasonOf(err) },
         'assessment missing from Resource Graph and the assessments API could not be read; left unchanged this pass',
       );
       return undefined;
     }
   }
 
-  private async onAssessment(id: string, state: AssessmentState): Promise<void> {
-    const a = await this.current(id);
+  private async onAssessment(s: AssignmentSession, id: string, state: AssessmentState): Promise<void> {
+    const a = await s.get(id);
     if (!a) return;
     const decision = decideLive(a, state, this.settings.resolveAfterHealthyPasses);
-    if (await this.debounce(a, decision, state)) return;
+    if (await this.debounce(s, a, decision, state)) return;
     switch (decision.kind) {
       case 'resolve':
-        await this.resolve(a, state, decision.healthyPasses);
+        await this.resolve(s, a, state, decision.healthyPasses);
         return;
       case 'back-to-open': {
         this.report.backToOpen++;
-        const next = await this.save(a, { status: 'open', healthyPasses: 0, lastError: undefined }, 'assignment.unhealthy-again', { status: state.kind });
-        await this.putGovernance(next);
+        const next = await this.apply(s, a, (x) => backToOpen(x, this.now), 'assignment.unhealthy-again', { status: state.kind });
+        await this.putGovernance(s, next);
         this.touched.add(next.recommendationKey);
         if (state.kind !== 'gone') this.announce(next, 'still-open', state.statusChangeDate, announcements.stillOpen(next, next.ticket!.number));
         return;
@@ -371,16 +356,19 @@ class Pass {
    * The steps every decision shares before anything is resolved: nothing to do, a healthy pass
    * counted (debounce), or the count reset. Returns true when the decision was one of these.
    */
-  private async debounce(a: Assignment, decision: { kind: string; healthyPasses?: number }, state: AssessmentState): Promise<boolean> {
+  private async debounce(s: AssignmentSession, a: Assignment, decision: { kind: string; healthyPasses?: number }, state: AssessmentState): Promise<boolean> {
     switch (decision.kind) {
       case 'none':
         return true;
       case 'reset':
-        await this.save(a, { healthyPasses: 0 }, 'assignment.debounce-reset', {});
+        await this.apply(s, a, (x) => healthyPassCounted(x, 0, this.now), 'assignment.debounce-reset', {});
         return true;
       case 'wait':
         this.report.waiting++;
-        await this.save(a, { healthyPasses: decision.healthyPasses }, 'assignment.healthy-pass', { healthyPasses: decision.healthyPasses, status: state.kind });
+        await this.apply(s, a, (x) => healthyPassCounted(x, decision.healthyPasses!, this.now), 'assignment.healthy-pass', {
+          healthyPasses: decision.healthyPasses,
+          status: state.kind,
+        });
         return true;
       default:
         return false;
@@ -388,36 +376,25 @@ class Pass {
   }
 
   /** A pending/failed assignment whose resource got fixed before its ticket existed: resolved, no ServiceNow call. */
-  private async onUnticketed(id: string, state: AssessmentState): Promise<void> {
-    const a = await this.current(id);
+  private async onUnticketed(s: AssignmentSession, id: string, state: AssessmentState): Promise<void> {
+    const a = await s.get(id);
     if (!a) return;
     const decision = decideUnticketed(a, state, this.settings.resolveAfterHealthyPasses);
-    if (await this.debounce(a, decision, state)) return;
-    switch (decision.kind) {
-      case 'back-to-open':
-        return;
-      case 'resolve': {
-        this.report.resolved++;
-        const next = await this.save(
-          a,
-          {
-            status: 'resolved',
-            resolvedAt: this.now.toISOString(),
-            closeReason: CLOSE_REASON.healthyBeforeTicket,
-            healthyPasses: decision.healthyPasses,
-            nextAttemptAt: undefined,
-          },
-          'assignment.resolve',
-          { reason: CLOSE_REASON.healthyBeforeTicket, previousStatus: a.status, lastError: a.lastError, status: state.kind },
-        );
-        await this.deleteGovernance(next);
-        this.touched.add(next.recommendationKey);
-        return;
-      }
-    }
+    if (await this.debounce(s, a, decision, state)) return;
+    if (decision.kind !== 'resolve') return;
+    this.report.resolved++;
+    const next = await this.apply(
+      s,
+      a,
+      (x) => resolvedBeforeTicket(x, { closeReason: CLOSE_REASON.healthyBeforeTicket, healthyPasses: decision.healthyPasses }, this.now),
+      'assignment.resolve',
+      { reason: CLOSE_REASON.healthyBeforeTicket, previousStatus: a.status, lastError: a.lastError, status: state.kind },
+    );
+    await this.deleteGovernance(s, next);
+    this.touched.add(next.recommendationKey);
   }
 
-  private async resolve(a: Assignment, state: AssessmentState, healthyPasses: number): Promise<void> {
+  private async resolve(s: AssignmentSession, a: Assignment, state: AssessmentState, healthyPasses: number): Promise<void> {
     const ticket = a.ticket!;
     const client = await this.clientOf(a);
     const evidence = resolutionEvidence(a, state, this.now);
@@ -427,19 +404,19 @@ class Pass {
     );
     if (siblings.length > 0) {
       this.report.resolved++;
-      const next = await this.save(
-        a,
-        { status: 'resolved', resolvedAt: this.now.toISOString(), closeReason: CLOSE_REASON.autoResolved, healthyPasses, lastError: undefined },
-        'assignment.resolve',
-        { ticket: ticket.number, outcome: 'shared-ticket-left-open', openSiblings: siblings.length, evidence },
-      );
+      const next = await this.apply(s, a, (x) => resolved(x, { closeReason: CLOSE_REASON.autoResolved, healthyPasses }, this.now), 'assignment.resolve', {
+        ticket: ticket.number,
+        outcome: 'shared-ticket-left-open',
+        openSiblings: siblings.length,
+        evidence,
+      });
       await this.noteQuietly(
         client,
         ticket.table,
         ticket.sysId,
         `[Defender for Cloud bot] ${evidence} ${siblings.length} other resource(s) of this ticket are still open, so it stays open.`,
       );
-      await this.deleteGovernance(next);
+      await this.deleteGovernance(s, next);
       this.touched.add(next.recommendationKey);
       this.announce(
         next,
@@ -451,34 +428,28 @@ class Pass {
     }
     // resolveTicket reads first and reports "already resolved", so a retry after a crash is safe.
     const result = await client.resolveTicket(ticket.table, ticket.sysId, evidence);
-    const at = this.now.toISOString();
     const n = state.kind === 'gone' ? 'gone' : state.statusChangeDate;
     let next: Assignment;
     if (result.outcome === 'resolved') {
       this.report.resolved++;
-      next = await this.save(
+      next = await this.apply(
+        s,
         a,
-        {
-          status: 'resolved',
-          resolvedAt: at,
-          closeReason: CLOSE_REASON.autoResolved,
-          healthyPasses,
-          lastError: undefined,
-          ticket: { ...ticket, state: result.state },
-        },
+        (x) => resolved(x, { closeReason: CLOSE_REASON.autoResolved, healthyPasses, ticketState: result.state }, this.now),
         'assignment.resolve',
         { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
       );
     } else {
       this.report.needsManual++;
-      next = await this.save(
+      next = await this.apply(
+        s,
         a,
-        { status: 'awaiting-manual-close', healthyPasses, lastError: result.reason, ticket: { ...ticket, state: result.state } },
+        (x) => awaitingManualClose(x, { healthyPasses, reason: result.reason, ticketState: result.state }, this.now),
         'assignment.awaiting-manual-close',
         { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
       );
     }
-    await this.deleteGovernance(next);
+    await this.deleteGovernance(s, next);
     this.touched.add(next.recommendationKey);
     if (result.outcome === 'resolved') this.announce(next, 'resolved', n, announcements.resolved(next, state, result.number));
     else this.announce(next, 'needs-manual', n, announcements.needsManual(next, state, result.number, result.link, result.reason));
@@ -498,21 +469,20 @@ class Pass {
       groups.set(key, g);
     }
     for (const g of groups.values()) {
-      let client: ResolutionServiceNowClient;
+      let client: TicketSystem;
       try {
         client = this.deps.integrations.clientFor(g.integration);
       } catch (err) {
         // E.g. a secret that no longer decrypts: this integration waits, the others are polled.
         this.report.errors++;
-        this.log.warn({ err: reason(err), integration: g.integration.name }, 'no ServiceNow client for this integration; its tickets are polled next pass');
+        this.log.warn({ err: reasonOf(err), integration: g.integration.name }, 'no ServiceNow client for this integration; its tickets are polled next pass');
         continue;
       }
       for (let i = 0; i < g.assignments.length; i += this.settings.ticketBatchSize) {
         const batch = g.assignments.slice(i, i + this.settings.ticketBatchSize);
         let tickets;
         try {
-          tickets = await readTicketsWithAssignees(
-            client,
+          tickets = await client.getTicketsWithAssignees(
             g.table,
             batch.map((a) => a.ticket!.sysId),
           );
@@ -534,54 +504,53 @@ class Pass {
           const state = states.get(lc(a.assessmentId));
           // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
           if (!state) continue;
-          await this.guard(a, () => this.onTicket(a.id, t.ticket.state, t.assignee, state));
+          await this.step(a, (s) => this.onTicket(s, a.id, t.ticket.state, t.assignee, state));
         }
       }
     }
   }
 
-  private async onTicket(id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
-    const a = await this.current(id);
+  private async onTicket(s: AssignmentSession, id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
+    const a = await s.get(id);
     if (!a?.ticket) return;
     const decision = decideTicket(a, { state: ticketState, ...(assignee ? { assignee } : {}) }, state.kind === 'Unhealthy');
-    const ticket = { ...a.ticket, state: ticketState };
     switch (decision.kind) {
       case 'none':
-        if (a.ticket.state !== ticketState) await this.save(a, { ticket }, 'assignment.ticket-state', { ticket: a.ticket.number, state: ticketState });
+        if (a.ticket.state !== ticketState)
+          await this.apply(s, a, (x) => ticketStateSeen(x, ticketState, this.now), 'assignment.ticket-state', { ticket: a.ticket.number, state: ticketState });
         return;
       case 'remove': {
         this.report.removedInServiceNow++;
-        const next = await this.save(a, { status: 'removed', closeReason: CLOSE_REASON.closedInServiceNow, ticket }, 'assignment.remove', {
+        const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.closedInServiceNow, ticketState }, this.now), 'assignment.remove', {
           reason: CLOSE_REASON.closedInServiceNow,
           ticket: a.ticket.number,
           state: ticketState,
         });
-        await this.deleteGovernance(next);
+        await this.deleteGovernance(s, next);
         this.touched.add(next.recommendationKey);
         this.announce(next, 'closed-in-servicenow', next.ticket!.number, announcements.closedInServiceNow(next, next.ticket!.number));
         return;
       }
       case 'close-awaiting': {
         this.report.closedAfterManual++;
-        const next = await this.save(
-          a,
-          { status: 'resolved', resolvedAt: this.now.toISOString(), closeReason: CLOSE_REASON.closedAfterHealthy, lastError: undefined, ticket },
-          'assignment.resolve',
-          { reason: CLOSE_REASON.closedAfterHealthy, ticket: a.ticket.number, state: ticketState },
-        );
-        await this.deleteGovernance(next);
+        const next = await this.apply(s, a, (x) => resolved(x, { closeReason: CLOSE_REASON.closedAfterHealthy, ticketState }, this.now), 'assignment.resolve', {
+          reason: CLOSE_REASON.closedAfterHealthy,
+          ticket: a.ticket.number,
+          state: ticketState,
+        });
+        await this.deleteGovernance(s, next);
         this.touched.add(next.recommendationKey);
         this.announce(next, 'manually-closed', next.ticket!.number, announcements.manuallyClosed(next, next.ticket!.number));
         return;
       }
       case 'owner': {
         this.report.ownersChanged++;
-        const next = await this.save(a, { owner: decision.owner.toLowerCase(), ticket }, 'assignment.owner-changed', {
+        const next = await this.apply(s, a, (x) => ownerChanged(x, decision.owner, this.now, ticketState), 'assignment.owner-changed', {
           from: a.owner,
           to: decision.owner.toLowerCase(),
           source: 'servicenow',
         });
-        if (next.status === 'open') await this.putGovernance(next);
+        if (next.status === 'open') await this.putGovernance(s, next);
         this.touched.add(next.recommendationKey);
         this.announce(next, 'owner', lc(decision.owner), announcements.ownerChanged(next, next.ticket!.number, decision.owner));
         return;
@@ -591,8 +560,8 @@ class Pass {
 
   // ------------------------------------------------------------------ regressions
 
-  private async onRegressionCandidate(id: string, state: AssessmentState): Promise<void> {
-    const a = await this.current(id);
+  private async onRegressionCandidate(s: AssignmentSession, id: string, state: AssessmentState): Promise<void> {
+    const a = await s.get(id);
     if (!a?.ticket) return;
     const decision = decideRegression(a, state, this.now, this.settings.reopenWindowDays);
     if (decision.kind !== 'reopen' || state.kind === 'gone') return;
@@ -603,15 +572,14 @@ class Pass {
     const old = a.ticket;
     const note = regressionNote(a, state.statusChangeDate);
     const r = await client.reopenTicket(old.table, old.sysId, note);
-    const reset = { status: 'open' as const, resolvedAt: undefined, closeReason: undefined, healthyPasses: 0, lastError: undefined };
     if (r.outcome === 'reopened' || r.outcome === 'already-open') {
       this.report.reopened++;
-      const next = await this.save(a, { ...reset, ticket: { ...old, ...(r.state ? { state: r.state } : {}) } }, 'assignment.reopen', {
+      const next = await this.apply(s, a, (x) => reopened(x, this.now, r.state || undefined), 'assignment.reopen', {
         ticket: old.number,
         outcome: r.outcome,
         statusChangeDate: state.statusChangeDate,
       });
-      await this.putGovernance(next);
+      await this.putGovernance(s, next);
       this.touched.add(next.recommendationKey);
       this.announce(next, 'reopened', state.statusChangeDate, announcements.reopened(next, old.number));
       return;
@@ -625,28 +593,25 @@ class Pass {
       correlationDisplay: `Defender for Cloud: ${a.recommendationName} / ${a.resourceName}`,
     });
     this.report.reopenedAsNew++;
-    const next = await this.save(
+    const next = await this.apply(
+      s,
       a,
-      {
-        ...reset,
-        ticket: { table: created.table, sysId: created.sysId, number: created.number, link: created.link },
-        previousTicket: { table: old.table, sysId: old.sysId, number: old.number, link: old.link },
-      },
+      (x) => reopenedAsNew(x, { table: created.table, sysId: created.sysId, number: created.number, link: created.link }, this.now),
       'assignment.reopen-as-new',
       { previousTicket: old.number, ticket: created.number, outcome: r.outcome, reason: r.reason, statusChangeDate: state.statusChangeDate },
     );
     if (created.created)
       await this.noteQuietly(client, old.table, old.sysId, `[Defender for Cloud bot] ${note} This ticket could not be reopened; follow-up: ${created.number}.`);
-    await this.putGovernance(next);
+    await this.putGovernance(s, next);
     this.touched.add(next.recommendationKey);
     this.announce(next, 'reopened', state.statusChangeDate, announcements.reopenedAsNew(next, old.number, created.number, created.link));
   }
 
-  private async userSysId(client: ResolutionServiceNowClient, identity: string): Promise<string | undefined> {
+  private async userSysId(client: TicketSystem, identity: string): Promise<string | undefined> {
     try {
       return (await client.resolveUser(identity)).sysId;
     } catch (err) {
-      this.log.warn({ err: reason(err) }, 'could not find a ServiceNow user for the follow-up ticket; leaving the field empty');
+      this.log.warn({ err: reasonOf(err) }, 'could not find a ServiceNow user for the follow-up ticket; leaving the field empty');
       return undefined;
     }
   }
@@ -654,12 +619,14 @@ class Pass {
   // ------------------------------------------------------------------ integration removed
 
   private async releaseRemovedIntegrations(): Promise<void> {
-    for (const a of await this.deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })) {
-      const integration = await this.deps.integrations.find(a.integrationId);
+    for (const listed of await this.deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })) {
+      const integration = await this.deps.integrations.find(listed.integrationId);
       if (integration && !integration.removedAt) continue;
-      await this.guard(a, async () => {
+      await this.step(listed, async (s) => {
+        const a = await s.get(listed.id);
+        if (!a || !LIVE_ASSIGNMENT_STATUSES.includes(a.status)) return;
         this.report.integrationRemoved++;
-        const next = await this.save(a, { status: 'removed', closeReason: CLOSE_REASON.integrationRemoved }, 'assignment.remove', {
+        const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.integrationRemoved }, this.now), 'assignment.remove', {
           reason: CLOSE_REASON.integrationRemoved,
           integration: integration?.name ?? a.integrationId,
         });
@@ -671,7 +638,7 @@ class Pass {
             `[Defender for Cloud bot] The ServiceNow integration "${integration.name}" was removed from the Defender for Cloud bot; this ticket is no longer tracked and is left open.`,
           );
         }
-        await this.deleteGovernance(next);
+        await this.deleteGovernance(s, next);
         this.touched.add(next.recommendationKey);
         this.announce(
           next,
@@ -685,79 +652,38 @@ class Pass {
 
   // ------------------------------------------------------------------ governance
 
-  private async deleteGovernance(a: Assignment): Promise<void> {
-    if (!a.governance || a.governance.status === 'deleted') return;
-    try {
-      await this.deps.azure.deleteGovernanceAssignment(a.resourceId, a.recommendationKey, a.governance.key);
-      this.report.governanceDeleted++;
-      await this.save(a, { governance: { key: a.governance.key, status: 'deleted' } }, 'governance.delete', {});
-    } catch (err) {
-      this.report.errors++;
-      this.log.warn({ assignmentId: a.id, err: reason(err) }, 'could not delete the governance assignment; retrying next pass');
-      await this.save(a, { governance: { key: a.governance.key, status: 'failed', lastError: reason(err) } }, 'governance.delete-failed', {
-        error: reason(err),
-      });
-    }
+  private async deleteGovernance(s: AssignmentSession, a: Assignment): Promise<void> {
+    const outcome = await this.deps.governance.deleteIn(s, a.id, ACTOR);
+    if (outcome === 'deleted') this.report.governanceDeleted++;
+    if (outcome === 'failed') this.report.errors++;
   }
 
   private async retryGovernanceDeletes(): Promise<void> {
-    const ended = await this.deps.store.assignments.list({ statuses: ENDED_STATUSES, governanceStatuses: UNDELETED_GOVERNANCE });
-    for (const a of ended) await this.guard(a, () => this.deleteGovernance(a));
+    const ended = await this.deps.store.assignments.list({ statuses: ENDED_ASSIGNMENT_STATUSES, governanceStatuses: UNDELETED_GOVERNANCE });
+    for (const a of ended) await this.step(a, (s) => this.deleteGovernance(s, a));
   }
 
-  /** Re-creates or updates the governance assignment of a live assignment (owner, ticket). */
-  private async putGovernance(a: Assignment): Promise<void> {
-    const key = a.governance?.key ?? a.id;
-    // Same shape as the "Create assignment" flow writes, so both sides agree on the fields.
-    const body: GovernanceAssignmentBody = { properties: governanceProperties(a) };
-    try {
-      // Keep whatever Defender holds that we do not model (e.g. an ETA set in the portal).
-      const existing = await this.deps.azure.getGovernanceAssignment(a.resourceId, a.recommendationKey, key);
-      if (existing) body.properties = { ...existing.properties, ...body.properties };
-      await this.deps.azure.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, body);
-      await this.save(a, { governance: { key, status: 'synced' } }, 'governance.put', { owner: a.owner });
-    } catch (err) {
-      this.report.errors++;
-      this.log.warn({ assignmentId: a.id, err: reason(err) }, 'could not write the governance assignment');
-      await this.save(a, { governance: { key, status: 'failed', lastError: reason(err) } }, 'governance.put-failed', { error: reason(err) });
-    }
+  /** Re-creates or updates the governance assignment of a live assignment (owner, ticket): the one write-back (app/governance.ts). */
+  private async putGovernance(s: AssignmentSession, a: Assignment): Promise<void> {
+    const outcome = await this.deps.governance.syncIn(s, a.id, { ifMissing: 'create', auditActor: ACTOR });
+    if (!outcome.ok) this.report.errors++;
   }
 
   // ------------------------------------------------------------------ Teams
 
   /** Claimed in the store before it is sent: at most once, even across restarts. */
   private announce(a: Assignment, transition: string, n: string, text: string): void {
-    const conversationId = a.conversationId;
-    if (!conversationId) return;
-    const key = announcementKey(a.id, transition, n);
     this.outbox.push(
-      (async () => {
-        const claimed = await this.deps.store.reminders.markSent({ key, sentAt: this.now.toISOString(), recipient: conversationId });
-        if (!claimed) return;
-        try {
-          await this.deps.messenger.send(conversationId, { text });
-          this.report.announcements++;
-        } catch (err) {
-          this.log[sendFailureLevel(err)]({ err, conversationId, key }, 'announcement could not be sent');
-        }
-      })(),
+      this.deps.announcements.announce(a.conversationId, announcementKey(a.id, transition, n), text, this.now).then((sent) => {
+        if (sent) this.report.announcements++;
+      }),
     );
   }
 
   private refreshCards(): void {
-    const { store, messenger, clock } = this.deps;
-    const deps = {
-      store,
-      messenger,
-      logger: this.log,
-      now: clock.now(),
-      timeZone: this.deps.timeZone,
-      ancestry: this.deps.ancestry?.(),
-      subscriptionNames: this.deps.subscriptionNames?.(),
-    };
     for (const key of this.touched) {
       this.outbox.push(
-        refreshPostedCards(deps, key).then((r) => {
+        this.deps.cards.refresh(key).then((r) => {
           this.report.cardsUpdated += r.updated;
         }),
       );
@@ -766,43 +692,35 @@ class Pass {
 
   // ------------------------------------------------------------------ plumbing
 
-  private current(id: string): Promise<Assignment | undefined> {
-    return this.deps.store.assignments.get(id);
-  }
-
-  private async clientOf(a: Assignment): Promise<ResolutionServiceNowClient> {
+  private async clientOf(a: Assignment): Promise<TicketSystem> {
     const integration = await this.deps.integrations.find(a.integrationId);
     if (!integration || integration.removedAt) throw new Error(`the ServiceNow integration of assignment ${a.id} is gone`);
     return this.deps.integrations.clientFor(integration);
   }
 
-  private async save(a: Assignment, patch: Partial<Assignment>, action: string, details: Record<string, unknown>): Promise<Assignment> {
-    const latest = (await this.current(a.id)) ?? a;
-    const next: Assignment = { ...latest, ...patch, updatedAt: this.now.toISOString() };
-    for (const k of Object.keys(patch) as Array<keyof Assignment>) if (patch[k] === undefined) delete next[k];
-    // The row and its audit entry: one unit, one write.
-    await this.deps.store.transaction(async (tx) => {
-      await tx.assignments.upsertMany([next]);
-      await tx.audit.append({ at: this.now.toISOString(), actor: ACTOR, action, target: a.id, details: stripUndefined(details) });
-    });
-    return next;
+  /** One lifecycle transition and its audit entry: one unit, one write. */
+  private apply(s: AssignmentSession, a: Assignment, change: Change, action: string, details: Record<string, unknown>): Promise<Assignment> {
+    return s.apply(a.id, change, { actor: ACTOR, action, details });
   }
 
-  private async noteQuietly(client: ResolutionServiceNowClient, table: TicketTable, sysId: string, note: string): Promise<void> {
+  private async noteQuietly(client: TicketSystem, table: TicketTable, sysId: string, note: string): Promise<void> {
     try {
       await client.addWorkNote(table, sysId, note);
     } catch (err) {
-      this.log.warn({ err: reason(err), table }, 'could not add a ServiceNow work note');
+      this.log.warn({ err: reasonOf(err), table }, 'could not add a ServiceNow work note');
     }
   }
 
-  /** One assignment's failure is logged and counted; the pass goes on with the others. */
-  private async guard(a: Assignment, op: () => Promise<void>): Promise<void> {
+  /**
+   * One assignment's step, under its lock (no other writer of it interleaves, see
+   * app/assignmentWriter.ts). Its failure is logged and counted; the pass goes on with the others.
+   */
+  private async step(a: Assignment, op: (s: AssignmentSession) => Promise<void>): Promise<void> {
     try {
-      await op();
+      await this.deps.writer.withLock(a.id, op);
     } catch (err) {
       this.report.errors++;
-      this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reason(err) }, 'resolution step failed for one assignment; retrying next pass');
+      this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reasonOf(err) }, 'resolution step failed for one assignment; retrying next pass');
     }
   }
 }
@@ -811,14 +729,4 @@ function maxIso(a: string | undefined, b: string | undefined): string | undefine
   if (!a) return b;
   if (!b) return a;
   return Date.parse(b) > Date.parse(a) ? b : a;
-}
-
-function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-}
-
-function reason(err: unknown): string {
-  const r = (err as { reason?: unknown })?.reason;
-  if (typeof r === 'string') return r;
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,35 +1,19 @@
+/**
+ * Authorization: who may read and change what (README "Access control"). The role rules are
+ * core/defender-model.ts (MANAGING_ROLES, READING_ROLES); here they are applied to Azure RBAC
+ * (RbacAuthorizer, behind the Authorizer port) and to the stored data (ReadPolicy). Reading
+ * Defender data of a subscription (its recommendations, assignments, owners, tickets) needs a
+ * reading role there; changing anything needs a managing role. Roles count at the subscription or
+ * a management group above it, including through groups; resource-group grants do not cover a
+ * subscription. One's own assignments are always shown to oneself.
+ */
 import { MANAGING_ROLES, READING_ROLES } from '../core/defender-model.js';
 import type { Logger } from '../core/logger.js';
-import type { RoleGrant } from '../connectors/defender/roles.js';
-import { normaliseScope } from '../connectors/defender/roles.js';
-import { AzureApiError } from '../connectors/defender/http.js';
-import type { Actor } from './turn.js';
+import { normaliseScope, parseScope } from '../core/scope.js';
+import type { Assignment, Recommendation } from '../core/model.js';
+import { httpStatusOf, type Access, type Actor, type Authorizer, type Decision, type RoleGrant, type RoleSource, type Store } from './ports.js';
 
-export type Decision = { allowed: true } | { allowed: false; reason: string };
-
-/** What an actor may do with each of the subscriptions asked about (ids in lower case). */
-export interface Access {
-  read: ReadonlySet<string>;
-  manage: ReadonlySet<string>;
-  /** Set when the roles could not be checked at all (no identity, no Azure, ARM failing): both sets are then empty. */
-  problem?: string;
-}
-
-/**
- * The one place where the role rules live. Reading Defender data of a subscription (its
- * recommendations, assignments, owners, tickets) needs a reading role there; changing anything
- * needs a managing role. Roles count at the subscription or a management group above it,
- * including through groups; resource-group grants do not cover a subscription.
- */
-export interface Authorizer {
-  /**
-   * Owner, Contributor or Security Admin on every given subscription (the Defender integration's
-   * rule). With none given (nothing synced yet), on every scope the bot reads (DEFENDER_SCOPES).
-   */
-  canManage(actor: Actor, subscriptionIds: readonly string[]): Promise<Decision>;
-  /** Which of the given subscriptions the actor may read (Owner, Contributor, Security Admin, Security Reader, Reader) and manage. */
-  access(actor: Actor, subscriptionIds: readonly string[]): Promise<Access>;
-}
+export type { Access, Authorizer, Decision } from './ports.js';
 
 const list = (roles: readonly string[]) => `${roles.slice(0, -1).join(', ')} or ${roles[roles.length - 1]}`;
 
@@ -37,11 +21,6 @@ export const MANAGE_REFUSAL = `This needs the ${list(MANAGING_ROLES)} role on ev
 export const READ_REFUSAL =
   `Reading Defender for Cloud data needs the ${list(READING_ROLES)} role on a subscription (or on a management group above it). ` +
   'You have none of these on the subscriptions the bot covers, so nothing is shown. Ask your Azure administrator for one of them.';
-
-/** The ARM calls the authorizer needs (RolesClient). */
-export interface RoleSource {
-  grantsAtScope(objectId: string, scope: string, opts?: { atScopeOnly?: boolean }): Promise<RoleGrant[]>;
-}
 
 /** Subscription id (lower case) → its management groups' names, nearest first (AzureClient.getSubscriptionAncestry). */
 export type AncestrySource = (subscriptionIds: readonly string[]) => Promise<ReadonlyMap<string, readonly string[]>>;
@@ -188,7 +167,7 @@ export class RbacAuthorizer implements Authorizer {
           grants = await this.cached(user.subscriptions, sub, () =>
             this.roles!.grantsAtScope(oid, subScope, { atScopeOnly: true }).catch((err: unknown) => {
               // A subscription ARM does not show the bot (deleted, moved, no access) grants nothing; it must not hide the others.
-              if (err instanceof AzureApiError && (err.status === 403 || err.status === 404)) return [];
+              if (httpStatusOf(err) === 403 || httpStatusOf(err) === 404) return [];
               throw err;
             }),
           );
@@ -278,4 +257,122 @@ export function cachedAncestry(opts: {
     }
     return out;
   };
+}
+
+// ------------------------------------------------------------------ read policy over the stored data
+
+/** Every subscription the bot holds data about (lower case): recommendations' resources, assignments, integrations' scopes. */
+export async function knownSubscriptions(store: Store): Promise<string[]> {
+  const subs = new Set<string>();
+  for (const rec of await store.recommendations.list()) for (const r of rec.resources) subs.add(r.subscriptionId.toLowerCase());
+  for (const a of await store.assignments.list()) subs.add(a.subscriptionId.toLowerCase());
+  for (const i of await store.integrations.list()) {
+    const p = parseScope(i.scope);
+    if (p?.kind === 'subscription') subs.add(p.id);
+    if (p?.kind === 'connector') subs.add(p.id.split('/')[2]!);
+  }
+  return [...subs].sort();
+}
+
+export interface ReadView {
+  /** Subscriptions (lower case) whose data the actor may see. */
+  readable: ReadonlySet<string>;
+  /** How many subscriptions the bot knows, to say "N of M" when only some are shown. */
+  known: number;
+  /** Set when the actor may read nothing the bot holds: show this instead of an empty list. */
+  refusal?: string;
+}
+
+/** An integration as the list card shows it: only its scope matters here. */
+interface Scoped {
+  scope: string;
+}
+
+export class ReadPolicy {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      authorizer: Authorizer;
+      /** Management-group ancestry, to tell which subscriptions a management-group scope covers. */
+      ancestry?: AncestrySource;
+      logger: Logger;
+    },
+  ) {}
+
+  /** The known subscriptions the actor may read; a refusal when data exists and they may read none of it. */
+  async subscriptions(actor: Actor): Promise<ReadView> {
+    const known = await knownSubscriptions(this.deps.store);
+    if (known.length === 0) return { readable: new Set(), known: 0 };
+    const access = await this.deps.authorizer.access(actor, known);
+    if (access.problem) return { readable: new Set(), known: known.length, refusal: access.problem };
+    if (access.read.size === 0) return { readable: access.read, known: known.length, refusal: READ_REFUSAL };
+    return { readable: access.read, known: known.length };
+  }
+
+  /** Integrations whose scope covers at least one subscription the actor may read (management actions check the managing role separately). */
+  async integrations<T extends Scoped>(actor: Actor, views: T[]): Promise<{ views: T[]; refusal?: string }> {
+    if (views.length === 0) return { views };
+    const known = await knownSubscriptions(this.deps.store);
+    const access = known.length ? await this.deps.authorizer.access(actor, known) : { read: new Set<string>(), problem: undefined };
+    if (access.problem) return { views: [], refusal: access.problem };
+    const ancestry = await this.ancestryOf(known, views);
+    let scopesAdmin: Decision | undefined;
+    const visible: T[] = [];
+    for (const v of views) {
+      const covered = coveredSubscriptions(v.scope, known, ancestry);
+      if (covered.length > 0) {
+        if (covered.some((s) => access.read.has(s))) visible.push(v);
+        continue;
+      }
+      // Nothing known below it yet: only someone who may manage every scope the bot reads sees it.
+      scopesAdmin ??= await this.deps.authorizer.canManage(actor, []);
+      if (scopesAdmin.allowed) visible.push(v);
+    }
+    if (visible.length === 0) return { views: [], refusal: READ_REFUSAL };
+    return { views: visible };
+  }
+
+  /** Opening forms that list the known scopes needs some reading role, like the lists do. */
+  async mayReadAny(actor: Actor): Promise<Decision> {
+    const view = await this.subscriptions(actor);
+    if (view.refusal) return { allowed: false, reason: view.refusal };
+    if (view.known === 0) return this.deps.authorizer.canManage(actor, []);
+    return { allowed: true };
+  }
+
+  private async ancestryOf(known: string[], views: Scoped[]): Promise<ReadonlyMap<string, readonly string[]>> {
+    if (!this.deps.ancestry || known.length === 0 || !views.some((v) => parseScope(v.scope)?.kind === 'managementGroup')) return new Map();
+    try {
+      return await this.deps.ancestry(known);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not read management-group ancestry; management-group integrations are shown to scope admins only');
+      return new Map();
+    }
+  }
+}
+
+/** The known subscriptions a scope covers; a management group covers those whose ancestry names it. */
+export function coveredSubscriptions(scope: string, known: readonly string[], ancestry: ReadonlyMap<string, readonly string[]>): string[] {
+  const p = parseScope(scope);
+  if (!p) return [];
+  if (p.kind === 'subscription') return [p.id];
+  if (p.kind === 'connector') return [p.id.split('/')[2]!];
+  return known.filter((s) => ancestry.get(s)?.some((g) => g.toLowerCase() === p.id));
+}
+
+/** Recommendations cut down to the resources of readable subscriptions; those left with none are dropped. */
+export function readableRecommendations(recs: readonly Recommendation[], readable: ReadonlySet<string>): Recommendation[] {
+  const out: Recommendation[] = [];
+  for (const rec of recs) {
+    const resources = rec.resources.filter((r) => readable.has(r.subscriptionId.toLowerCase()));
+    if (resources.length === rec.resources.length) out.push(rec);
+    else if (resources.length > 0) out.push({ ...rec, resources });
+  }
+  return out;
+}
+
+/** Assignments of readable subscriptions, and the actor's own (owner = their UPN) wherever they are. */
+export function readableAssignments(assignments: readonly Assignment[], readable: ReadonlySet<string>, ownUpn?: string): Assignment[] {
+  const me = ownUpn?.toLowerCase();
+  return assignments.filter((a) => readable.has(a.subscriptionId.toLowerCase()) || (me !== undefined && a.owner.toLowerCase() === me));
 }

@@ -1,13 +1,33 @@
+/**
+ * Managing ServiceNow integrations, from Teams and the CLI alike: add (URL guard, then a real token
+ * and user read), test, remove, the list as a person may see it, and forgetting the credentials of
+ * removed integrations once their assignments are released. Secrets are encrypted at rest; one
+ * client per integration, its OAuth tokens cached encrypted. Building clients (and the SSRF
+ * guard) is the TicketSystems port's job (connectors/servicenow/ticketSystems.ts).
+ */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
+import { LIVE_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import { parseScope, SCOPE_FORMS } from '../core/scope.js';
-import { ServiceNowClient, ServiceNowError, ServiceNowInstances, type ServiceNowClientOptions, type StoredTokens } from '../connectors/servicenow/client.js';
-import { checkInstanceUrl, publicOnlyAgents, type Lookup } from '../connectors/servicenow/urlGuard.js';
-import type { Store } from '../app/ports.js';
 import { customFieldSchema, ticketTypeSchema, type Integration } from '../core/model.js';
-import type { SecretBox } from '../storage/secrets.js';
+import { knownSubscriptions, type ReadPolicy } from './authorization.js';
+import {
+  reasonOf,
+  type Actor,
+  type Authorizer,
+  type Decision,
+  type DefenderPort,
+  type Secrets,
+  type Store,
+  type StoredTokens,
+  type TicketConnection,
+  type TicketSystem,
+  type TicketSystems,
+} from './ports.js';
+
+export { reasonOf };
 
 /** What an admin types to add an integration, from the CLI or the Teams form. */
 export const integrationInputSchema = z.object({
@@ -58,29 +78,18 @@ export const ALL_CUSTOM_FIELDS: Integration['customFields'] = {
 
 export interface IntegrationServiceDeps {
   store: Store;
-  secrets: SecretBox;
+  secrets: Secrets;
   clock: Clock;
   logger: Logger;
-  allowPrivateHosts: boolean;
-  /** Resolver for the add-time URL check (tests). */
-  lookup?: Lookup;
-  clientOptions?: ServiceNowClientOptions;
-  sleep?: (ms: number) => Promise<void>;
-  /** Budgets and creates in flight per instance, shared by every client built here; default: the service's own. */
-  instances?: ServiceNowInstances;
+  /** Builds the clients and checks instance URLs (connectors/servicenow/ticketSystems.ts). */
+  ticketSystems: TicketSystems;
 }
 
-/**
- * ServiceNow integrations: validated on the way in (URL guard, then a real token + user read),
- * secrets encrypted at rest, one client per integration with its tokens cached encrypted.
- */
+/** The stored integrations and their clients. */
 export class IntegrationService {
-  private readonly clients = new Map<string, ServiceNowClient>();
-  private readonly instances: ServiceNowInstances;
+  private readonly clients = new Map<string, TicketSystem>();
 
-  constructor(private readonly deps: IntegrationServiceDeps) {
-    this.instances = deps.instances ?? new ServiceNowInstances();
-  }
+  constructor(private readonly deps: IntegrationServiceDeps) {}
 
   async list(): Promise<IntegrationView[]> {
     return (await this.deps.store.integrations.list()).sort((a, b) => a.name.localeCompare(b.name)).map(toView);
@@ -96,11 +105,11 @@ export class IntegrationService {
     const data = parsed.data;
     if (await this.deps.store.integrations.findByName(data.name)) throw new IntegrationError([`name: an integration named "${data.name}" already exists`]);
 
-    const url = await checkInstanceUrl(data.instanceUrl, { allowPrivate: this.deps.allowPrivateHosts, lookup: this.deps.lookup });
+    const url = await this.deps.ticketSystems.checkInstanceUrl(data.instanceUrl);
     if (!url.ok) throw new IntegrationError([`instanceUrl: ${url.reason}`]);
 
     // Prove the credentials work before storing them, and say ServiceNow's own reason if not.
-    const probe = this.newClient({
+    const probe = this.deps.ticketSystems.connect({
       instanceUrl: url.url,
       username: data.username,
       password: data.password,
@@ -178,7 +187,7 @@ export class IntegrationService {
    * Deletes the credentials of removed integrations whose assignments have all been released.
    * The record stays for history (audit, old assignments) with encrypted empty values.
    */
-  async forgetReleasedCredentials(isLive: (integrationId: string) => Promise<boolean>): Promise<number> {
+  async forgetReleasedCredentials(isLive: (integrationId: string) => Promise<boolean> = (id) => this.hasLiveAssignments(id)): Promise<number> {
     let forgotten = 0;
     for (const integration of await this.deps.store.integrations.listAll()) {
       if (!integration.removedAt || (await isLive(integration.id))) continue;
@@ -196,31 +205,38 @@ export class IntegrationService {
   }
 
   /** A client for a stored integration; its OAuth tokens are kept encrypted in the store. */
-  clientFor(integration: Integration): ServiceNowClient {
+  clientFor(integration: Integration): TicketSystem {
     const cached = this.clients.get(integration.id);
     if (cached) return cached;
     const { secrets, store } = this.deps;
-    const client = this.newClient(
-      {
-        instanceUrl: integration.instanceUrl,
-        username: integration.username,
-        password: secrets.decrypt(integration.password),
-        clientId: integration.clientId,
-        clientSecret: secrets.decrypt(integration.clientSecret),
+    const connection: TicketConnection = {
+      instanceUrl: integration.instanceUrl,
+      username: integration.username,
+      password: secrets.decrypt(integration.password),
+      clientId: integration.clientId,
+      clientSecret: secrets.decrypt(integration.clientSecret),
+    };
+    const client = this.deps.ticketSystems.connect(connection, {
+      load: async () => {
+        const current = await store.integrations.get(integration.id);
+        return current?.tokens ? (JSON.parse(secrets.decrypt(current.tokens)) as StoredTokens) : undefined;
       },
-      {
-        load: async () => {
-          const current = await store.integrations.get(integration.id);
-          return current?.tokens ? (JSON.parse(secrets.decrypt(current.tokens)) as StoredTokens) : undefined;
-        },
-        save: async (tokens) => {
-          const current = await store.integrations.get(integration.id);
-          if (current && !current.removedAt) await store.integrations.upsert({ ...current, tokens: secrets.encrypt(JSON.stringify(tokens)) });
-        },
+      save: async (tokens) => {
+        const current = await store.integrations.get(integration.id);
+        if (current && !current.removedAt) await store.integrations.upsert({ ...current, tokens: secrets.encrypt(JSON.stringify(tokens)) });
       },
-    );
+    });
     this.clients.set(integration.id, client);
     return client;
+  }
+
+  /** Whether an integration still has live assignments (they are released within one cycle after it is removed). */
+  async hasLiveAssignments(integrationId: string): Promise<boolean> {
+    return (await this.liveAssignments(integrationId, 1)) > 0;
+  }
+
+  liveAssignments(integrationId: string, limit?: number): Promise<number> {
+    return this.deps.store.assignments.count({ integrationId, statuses: LIVE_ASSIGNMENT_STATUSES, ...(limit ? { limit } : {}) });
   }
 
   async recordSuccess(id: string): Promise<void> {
@@ -237,23 +253,6 @@ export class IntegrationService {
     const integration = await this.find(nameOrId);
     if (!integration || integration.removedAt) throw new IntegrationError([`no integration named "${nameOrId}"`]);
     return integration;
-  }
-
-  private newClient(
-    connection: ConstructorParameters<typeof ServiceNowClient>[0]['connection'],
-    tokenCache?: ConstructorParameters<typeof ServiceNowClient>[0]['tokenCache'],
-  ) {
-    return new ServiceNowClient({
-      connection,
-      tokenCache,
-      instances: this.instances,
-      logger: this.deps.logger,
-      clock: this.deps.clock,
-      // The add-time URL check alone would let a name rebind to a private address later (DNS
-      // rebinding), and an integration saved while private hosts were allowed keep connecting.
-      options: this.deps.allowPrivateHosts ? this.deps.clientOptions : { ...this.deps.clientOptions, agents: publicOnlyAgents() },
-      sleep: this.deps.sleep,
-    });
   }
 
   private audit(actor: string, action: string, integration: Integration, details: Record<string, unknown>) {
@@ -278,8 +277,108 @@ function toView(i: Integration): IntegrationView {
   };
 }
 
-export function reasonOf(err: unknown): string {
-  if (err instanceof ServiceNowError) return err.reason;
-  if (err instanceof IntegrationError) return err.message;
-  return err instanceof Error ? err.message : String(err);
+// ------------------------------------------------------------------ what a person may do with them
+
+/** subscription id → its management groups, nearest first (DefenderPort.getSubscriptionAncestry). */
+export type SubscriptionAncestry = DefenderPort['getSubscriptionAncestry'];
+
+export interface ManageIntegrationsDeps {
+  integrations: IntegrationService;
+  authorizer: Pick<Authorizer, 'canManage'>;
+  readPolicy: Pick<ReadPolicy, 'integrations' | 'mayReadAny'>;
+  store: Store;
+  logger: Logger;
+  /** Management-group ancestry from Defender; without it a management-group scope needs every known subscription. */
+  ancestry?: SubscriptionAncestry;
+}
+
+export interface KnownScope {
+  title: string;
+  value: string;
+}
+
+export type Manageable = { kind: 'ok'; integration: Integration } | { kind: 'gone' } | { kind: 'refused'; reason: string };
+
+/**
+ * The integration use cases for a person (Teams): each needs a managing role on the
+ * subscriptions of the integration's scope; the list shows only what a reading role allows.
+ */
+export class ManageIntegrations {
+  constructor(private readonly deps: ManageIntegrationsDeps) {}
+
+  /** The integrations the actor may see (README "Access control"), or why none. */
+  visible(actor: Actor): Promise<{ views: IntegrationView[]; refusal?: string }> {
+    return this.deps.integrations.list().then((all) => this.deps.readPolicy.integrations(actor, all));
+  }
+
+  /** The add form lists the known subscriptions and management groups: it needs some reading role, like the lists. */
+  mayOpenAddForm(actor: Actor): Promise<Decision> {
+    return this.deps.readPolicy.mayReadAny(actor);
+  }
+
+  /**
+   * Whether the actor may manage an integration with this scope: a managing role on every
+   * subscription it covers. A management group counts the known subscriptions below it; when none
+   * is known (or the ancestry cannot be read) it counts every known subscription, so an unknown
+   * hierarchy never grants more than it should.
+   */
+  async mayManageScope(actor: Actor, scope: string): Promise<Decision> {
+    const subs = await this.subscriptionsCovered(scope);
+    if (subs.length === 0) {
+      // The authorizer allows an empty set; with nothing to check against, refuse instead.
+      return {
+        allowed: false,
+        reason: 'The bot knows no subscription under this scope yet, so your role cannot be checked. Run **sync** first, or use the CLI. Nothing was changed.',
+      };
+    }
+    return this.deps.authorizer.canManage(actor, subs);
+  }
+
+  /** The integration a card action names, if it still exists and the actor may manage its scope. */
+  async manageable(actor: Actor, id: string): Promise<Manageable> {
+    const integration = await this.deps.integrations.find(id);
+    if (!integration || integration.removedAt) return { kind: 'gone' };
+    const decision = await this.mayManageScope(actor, integration.scope);
+    if (!decision.allowed) return { kind: 'refused', reason: decision.reason };
+    return { kind: 'ok', integration };
+  }
+
+  /** Scopes to offer on the add form: the known management groups, then the known subscriptions. */
+  async knownScopes(): Promise<KnownScope[]> {
+    const subs = await knownSubscriptions(this.deps.store);
+    const ancestry = await this.ancestryOf(subs);
+    const groups = new Map<string, string>();
+    for (const chain of ancestry?.values() ?? []) for (const g of chain) groups.set(g.name, g.displayName ?? g.name);
+    return [
+      ...[...groups]
+        .sort((a, b) => a[1].localeCompare(b[1]))
+        .map(([name, display]) => ({
+          title: `Management group: ${display}${display === name ? '' : ` (${name})`}`,
+          value: `/providers/Microsoft.Management/managementGroups/${name}`,
+        })),
+      ...subs.map((s) => ({ title: `Subscription: ${s}`, value: `/subscriptions/${s}` })),
+    ].slice(0, 60);
+  }
+
+  private async subscriptionsCovered(scope: string): Promise<string[]> {
+    const parsed = parseScope(scope);
+    if (!parsed) return [];
+    if (parsed.kind === 'subscription') return [parsed.id];
+    if (parsed.kind === 'connector') return [parsed.id.split('/')[2]!];
+    const known = await knownSubscriptions(this.deps.store);
+    const ancestry = await this.ancestryOf(known);
+    const below = ancestry ? known.filter((s) => ancestry.get(s)?.some((g) => g.name.toLowerCase() === parsed.id)) : [];
+    return below.length ? below : known;
+  }
+
+  private async ancestryOf(subs: string[]): Promise<Map<string, { name: string; displayName?: string }[]> | undefined> {
+    if (!this.deps.ancestry || subs.length === 0) return undefined;
+    try {
+      const raw = await this.deps.ancestry(subs);
+      return new Map([...raw].map(([sub, groups]) => [sub.toLowerCase(), [...groups]]));
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not read management-group ancestry');
+      return undefined;
+    }
+  }
 }

@@ -3,12 +3,12 @@
  * snapshots, persist what changed, and post/update one card per recommendation per subscribed
  * conversation. Sends are enqueued on the Messenger (which paces them to Teams' limits); the pass
  * returns once everything is enqueued, and each PostedCard is stored when its send completes.
+ * With `postCards: false` (the CLI, which has no Teams connection) the pass counts the cards it
+ * would post or update and leaves them to the bot, whose next pass finds them missing or stale.
  */
-import type { ScheduledTask } from 'node-cron';
-import { scheduleJob } from './schedule.js';
-import { dueStateText } from '../core/assignments.js';
 import type { Clock } from '../core/clock.js';
-import { splitAssessmentId, type UnhealthyResource } from '../core/defender-model.js';
+import { splitAssessmentId } from '../core/defender-model.js';
+import { LIVE_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import {
   diffRecommendations,
@@ -18,36 +18,25 @@ import {
   normaliseAncestry,
   recommendationKeyOf,
   RecommendationAccumulator,
-  viewForFilters,
   type Ancestry,
 } from '../core/recommendations.js';
-import { parseScope } from '../core/scope.js';
-import { renderRecommendation, type CardAssignment } from '../cards/recommendationCards.js';
+import type { CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard } from '../cards/render.js';
-import { sendFailureLevel, type Messenger } from '../bot/messenger.js';
-import type { Store } from '../app/ports.js';
-import { LIVE_ASSIGNMENT_STATUSES, type Assignment, type Conversation, type PostedCard, type Recommendation } from '../core/model.js';
+import type { Conversation, PostedCard, Recommendation } from '../core/model.js';
+import { hasManagementGroupScope, renderRecommendationFor, toCardAssignment, viewForConversation } from './recommendationCards.js';
+import { sendFailureLevel, type DefenderPort, type Messenger, type Store } from './ports.js';
 
-/** The part of AzureClient the sync job calls, so tests can pass the real client or a stub. */
-export interface SyncAzureClient {
-  queryUnhealthyAssessments(
-    scopes: readonly string[],
-    opts: { onPage: (rows: UnhealthyResource[], info: { page: number; totalRecords: number; skipped: number }) => void | Promise<void> },
-  ): Promise<{ pages: number; rows: number; skipped: number; totalRecords: number; complete?: boolean; incomplete?: string }>;
-  /**
-   * One assessment from the Security REST API (undefined on 404), to confirm a mass resolution
-   * with a service other than Resource Graph. Without it a mass resolution is never applied.
-   */
-  getAssessment?(resourceId: string, assessmentName: string): Promise<{ properties: { status: { code: string } } } | undefined>;
-  getSubscriptionAncestry(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlyArray<{ name: string }>>>;
-  /** Display names by subscription id; optional so a stub without it still syncs (ids are shown). */
-  getSubscriptionNames?(subscriptionIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
-}
+/** The part of the DefenderPort the sync pass calls; the assessments API and names are optional (stubs in tests). */
+export type SyncAzureClient = Pick<DefenderPort, 'queryUnhealthyAssessments' | 'getSubscriptionAncestry'> &
+  Partial<Pick<DefenderPort, 'getAssessment' | 'getSubscriptionNames'>>;
 
 export interface SyncDeps {
   azure: SyncAzureClient;
   store: Store;
-  messenger: Messenger;
+  /** Where cards are posted; needed unless `postCards` is false. */
+  messenger?: Messenger;
+  /** false: count the cards to post or update and leave them to the bot (default true). */
+  postCards?: boolean;
   clock: Clock;
   logger: Logger;
   /** ARM scopes queried: `/subscriptions/{id}` and `/providers/Microsoft.Management/managementGroups/{name}`. */
@@ -67,7 +56,7 @@ export interface SyncReport {
   changed: number;
   resolved: number;
   unchanged: number;
-  /** Card sends enqueued (delivery completes later; see SyncJob.delivered()). */
+  /** Card sends enqueued (delivery completes later; see SyncJob.delivered()); with postCards false, the ones left to the bot. */
   cardsPosted: number;
   cardsUpdated: number;
   /** Cards skipped because a send for the same card from an earlier pass is still in flight, or failed to render. */
@@ -94,116 +83,6 @@ export interface DeliveryReport {
 
 const cardKey = (conversationId: string, recommendationKey: string) => `${conversationId}\u0000${recommendationKey}`;
 
-/** Tickets to show on a recommendation's card, from the stored assignments, with their due state at `now` in `timeZone`. */
-export async function cardAssignmentsFor(store: Store, recommendationKey: string, now: Date, timeZone: string): Promise<CardAssignment[]> {
-  const live = await store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES, hasTicket: true, recommendationKey: recommendationKeyOf(recommendationKey) });
-  return live.map((a) => toCardAssignment(a, now, timeZone));
-}
-
-function toCardAssignment(a: Assignment, now: Date, timeZone: string): CardAssignment {
-  return {
-    resourceId: a.resourceId,
-    ticketNumber: a.ticket!.number,
-    ticketLink: a.ticket!.link,
-    owner: a.owner,
-    dueDate: a.dueDate,
-    state: dueStateText(a, now, timeZone),
-  };
-}
-
-/**
- * The card of one recommendation as a conversation sees it, at a page. Used by the sync job and
- * by the `refreshRecommendation` action, so both render the same thing.
- */
-export function renderRecommendationFor(
-  conversationChannelId: string,
-  recommendation: Recommendation,
-  page = 1,
-  assignments: readonly CardAssignment[] = [],
-  subscriptionNames?: ReadonlyMap<string, string>,
-): AdaptiveCard {
-  return renderRecommendation(
-    recommendation,
-    { channelId: conversationChannelId },
-    {
-      page,
-      assignments,
-      ...(subscriptionNames ? { subscriptionName: (id: string) => subscriptionNames.get(id.toLowerCase()) ?? subscriptionNames.get(id) } : {}),
-    },
-  );
-}
-
-export interface CardRefreshDeps {
-  store: Store;
-  messenger: Messenger;
-  logger: Logger;
-  now: Date;
-  /** Time zone of due dates (REMINDER_TIMEZONE) for the tickets' due states; default UTC. */
-  timeZone?: string;
-  /** Management-group ancestry for MG-scoped filters (SyncJob.ancestry()); empty matches subscription scopes only. */
-  ancestry?: Ancestry;
-  subscriptionNames?: ReadonlyMap<string, string>;
-}
-
-export interface CardRefreshReport {
-  updated: number;
-  failed: number;
-  /** Cards of conversations that are gone or whose filters no longer let the recommendation through. */
-  skipped: number;
-}
-
-/**
- * The view of a recommendation one conversation's card shows, exactly as the sync job decides it:
- * resolved cards are shown whatever the filters say now; otherwise the filtered view (resolved
- * when none of its resources is in scope), or undefined when the severity filter excludes it.
- */
-function hasManagementGroupScope(conv: Conversation): boolean {
-  return conv.filters.scopes.some((s) => parseScope(s)?.kind === 'managementGroup');
-}
-
-export function viewForConversation(rec: Recommendation, conv: Conversation, ancestry: Ancestry): Recommendation | undefined {
-  return rec.status === 'resolved' ? rec : viewForFilters(rec, conv.filters, ancestry);
-}
-
-/**
- * Re-renders every posted card of a recommendation (after its tickets changed) through each
- * conversation's filters, and stores the view's hash so the next sync pass sees the card as
- * current and sends nothing. One conversation's failure is logged and does not stop the others.
- */
-export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKey: string): Promise<CardRefreshReport> {
-  const { store, messenger, logger, now } = deps;
-  const report: CardRefreshReport = { updated: 0, failed: 0, skipped: 0 };
-  const key = recommendationKeyOf(recommendationKey);
-  const rec = await store.recommendations.get(key);
-  if (!rec) return report;
-  const ancestry = deps.ancestry ?? new Map<string, string[]>();
-  const assignments = await cardAssignmentsFor(store, key, now, deps.timeZone ?? 'UTC');
-  for (const posted of await store.recommendations.listCards({ recommendationKey: key })) {
-    const conv = await store.conversations.get(posted.conversationId);
-    // Before the sync job has read any ancestry, an MG filter would hide every resource and mark
-    // the card resolved; such cards are left to the next sync pass.
-    const unknownScope = conv !== undefined && ancestry.size === 0 && hasManagementGroupScope(conv);
-    const view = conv && !unknownScope ? viewForConversation(rec, conv, ancestry) : undefined;
-    // The bot was removed from it: nothing can be updated there (see bot/messenger.ts).
-    if (!conv || !view || conv.unreachable) {
-      report.skipped++;
-      continue;
-    }
-    try {
-      const card = renderRecommendationFor(conv.channelId, view, 1, assignments, deps.subscriptionNames);
-      await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
-      // Re-read: a sync delivery may have stored a newer PostedCard meanwhile; keep its ids and dates.
-      const latest = (await store.recommendations.getCard(conv.id, key)) ?? posted;
-      await store.recommendations.upsertCard({ ...latest, contentHash: view.contentHash, updatedAt: now.toISOString() });
-      report.updated++;
-    } catch (err) {
-      report.failed++;
-      logger[sendFailureLevel(err)]({ err, conversationId: conv.id, recommendationKey: key }, 'recommendation card could not be updated');
-    }
-  }
-  return report;
-}
-
 export class SyncJob {
   private running: Promise<SyncReport> | undefined;
   /** Cards with a send in flight: a later pass must not post them twice before the id is stored. */
@@ -218,6 +97,7 @@ export class SyncJob {
   private readonly unnamed = new Set<string>();
 
   constructor(private readonly deps: SyncDeps) {
+    if (deps.postCards !== false && !deps.messenger) throw new Error('the sync pass needs a Messenger to post cards (or postCards: false)');
     for (const [id, name] of deps.subscriptionNames ?? []) this.names.set(id.toLowerCase(), name);
   }
 
@@ -413,7 +293,7 @@ export class SyncJob {
       }
       if (existing) counts.updated++;
       else counts.posted++;
-      this.track(key, this.deliver(conv, view, card, existing, now));
+      if (this.deps.postCards !== false) this.track(key, this.deliver(conv, view, card, existing, now));
     };
 
     for (const conv of conversations) {
@@ -440,7 +320,8 @@ export class SyncJob {
 
   /** Never rejects: one conversation's failure must not stop or poison the others. */
   private async deliver(conv: Conversation, view: Recommendation, card: AdaptiveCard, existing: PostedCard | undefined, now: Date): Promise<void> {
-    const { messenger, store, logger, clock } = this.deps;
+    const { store, logger, clock } = this.deps;
+    const messenger = this.deps.messenger!;
     const message = { card, summary: `${view.severity}: ${view.displayName}` };
     try {
       let activityId: string | undefined;
@@ -472,9 +353,4 @@ export class SyncJob {
       );
     }
   }
-}
-
-/** Runs the sync job on its schedule (see jobs/schedule.ts). */
-export function scheduleSync(job: Pick<SyncJob, 'runOnce'>, cronExpr: string, logger: Logger): ScheduledTask {
-  return scheduleJob('sync', cronExpr, () => job.runOnce(), logger);
 }

@@ -1,0 +1,244 @@
+/**
+ * Wires the application's use cases (app/) from the ports: the store, the Teams messenger and
+ * directory, the Defender client, the ServiceNow clients. Used by bot/index.ts#createApp and by
+ * the CLI, so every entry point runs the same use cases with the same rules.
+ */
+import type { ScheduledTask } from 'node-cron';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { parseQuietHours } from '../core/reminders.js';
+import type { DefenderPort, Directory, Locks, Messenger, Secrets, Store } from '../app/ports.js';
+import { Announcements } from '../app/announcements.js';
+import { AssignmentWriter } from '../app/assignmentWriter.js';
+import { cachedAncestry, RbacAuthorizer, ReadPolicy } from '../app/authorization.js';
+import { CreateAssignments } from '../app/createAssignments.js';
+import { DueDates } from '../app/dueDates.js';
+import { GovernanceWriteBack } from '../app/governance.js';
+import { IntegrationService, ManageIntegrations } from '../app/manageIntegrations.js';
+import { MoreTime } from '../app/moreTime.js';
+import { RecommendationCards } from '../app/recommendationCards.js';
+import { ReminderJob } from '../app/reminders.js';
+import { ResolutionJob } from '../app/resolution.js';
+import { Subscriptions } from '../app/subscriptions.js';
+import { SyncCycle } from '../app/syncCycle.js';
+import { SyncJob } from '../app/syncRecommendations.js';
+import type { ServiceNowClientOptions, ServiceNowInstances } from '../connectors/servicenow/client.js';
+import { ServiceNowTicketSystems } from '../connectors/servicenow/ticketSystems.js';
+import type { Lookup } from '../connectors/servicenow/urlGuard.js';
+import { startSchedules as startJobSchedules } from '../jobs/schedules.js';
+import { InProcessLocks } from '../storage/locks.js';
+import type { Config } from './config.js';
+
+export interface IntegrationServiceOptions {
+  store: Store;
+  secrets: Secrets;
+  clock: Clock;
+  logger: Logger;
+  /** SERVICENOW_ALLOW_PRIVATE_HOSTS (the sandbox): no SSRF guard on instance URLs and connections. */
+  allowPrivateHosts: boolean;
+  /** Resolver for the add-time URL check (tests). */
+  lookup?: Lookup;
+  clientOptions?: ServiceNowClientOptions;
+  sleep?: (ms: number) => Promise<void>;
+  instances?: ServiceNowInstances;
+}
+
+/** The integrations service over real ServiceNow clients (connectors/servicenow/ticketSystems.ts). */
+export function integrationService(o: IntegrationServiceOptions): IntegrationService {
+  return new IntegrationService({
+    store: o.store,
+    secrets: o.secrets,
+    clock: o.clock,
+    logger: o.logger,
+    ticketSystems: new ServiceNowTicketSystems({
+      clock: o.clock,
+      logger: o.logger,
+      allowPrivateHosts: o.allowPrivateHosts,
+      lookup: o.lookup,
+      clientOptions: o.clientOptions,
+      sleep: o.sleep,
+      instances: o.instances,
+    }),
+  });
+}
+
+export interface ServicePorts {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  secrets: Secrets;
+  messenger: Messenger;
+  directory: Directory;
+  /** Azure (Defender for Cloud, ARM roles, Graph); absent = no recommendations feed. */
+  azure?: DefenderPort;
+  /** ARM scopes the sync job reads (default DEFENDER_SCOPES). */
+  defenderScopes?: readonly string[];
+  /** Mutual exclusion per assignment (and per install); default in-process (the embedded store has one writer process). */
+  locks?: Locks;
+  /** Backoff between retries of outside calls; tests pass one that returns at once. */
+  retrySleep?: (ms: number) => Promise<void>;
+  /** Sandbox: who a user the directory does not know is (the Caller a form offers). */
+  sandboxUser?: string;
+}
+
+export interface Services {
+  locks: Locks;
+  writer: AssignmentWriter;
+  governance: GovernanceWriteBack;
+  cards: RecommendationCards;
+  announcements: Announcements;
+  authorizer: RbacAuthorizer;
+  readPolicy: ReadPolicy;
+  subscriptions: Subscriptions;
+  integrations: IntegrationService;
+  manageIntegrations: ManageIntegrations;
+  assignments: CreateAssignments;
+  dueDates: DueDates;
+  moreTime: MoreTime;
+  reminders: ReminderJob;
+  /** Present with a Defender client. */
+  sync?: SyncJob;
+  resolution?: ResolutionJob;
+  cycle?: SyncCycle;
+}
+
+export function createServices(p: ServicePorts): Services {
+  const { config, store, clock, logger, messenger, directory, azure } = p;
+  const sandbox = config.BOT_MODE === 'sandbox';
+  const timeZone = config.REMINDER_TIMEZONE;
+  const scopes = p.defenderScopes ?? config.DEFENDER_SCOPES;
+  const locks = p.locks ?? new InProcessLocks();
+
+  const sync = azure ? new SyncJob({ azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes, timeZone }) : undefined;
+  // What the sync pass learned (ancestry, subscription names), for every card rendered elsewhere.
+  const ancestry = () => sync?.ancestry() ?? new Map<string, string[]>();
+  const subscriptionNames = () => sync?.subscriptionNames() ?? new Map<string, string>();
+
+  const writer = new AssignmentWriter({ store, locks, clock });
+  const governance = new GovernanceWriteBack({ defender: azure, writer, clock, logger: logger.child({ module: 'governance' }) });
+  const cards = new RecommendationCards({ store, messenger, logger: logger.child({ module: 'cards' }), clock, timeZone, ancestry, subscriptionNames });
+  const announcements = new Announcements({ store, messenger, logger: logger.child({ module: 'announcements' }) });
+
+  // One ancestry for role checks and read filters: the sync job's, then Resource Graph for the rest.
+  const ancestrySource = cachedAncestry({
+    known: ancestry,
+    fetch: azure ? (ids) => azure.getSubscriptionAncestry(ids) : undefined,
+    now: () => clock.now().getTime(),
+  });
+  const authorizer = new RbacAuthorizer(azure?.roles, {
+    sandbox,
+    logger: logger.child({ module: 'authz' }),
+    scopes,
+    ancestry: ancestrySource,
+    now: () => clock.now().getTime(),
+  });
+  const readPolicy = new ReadPolicy({ store, authorizer, ancestry: ancestrySource, logger: logger.child({ module: 'authz' }) });
+  const subscriptions = new Subscriptions({ store, clock, logger: logger.child({ module: 'conversations' }), authorizer, locks });
+
+  const integrations = integrationService({
+    store,
+    secrets: p.secrets,
+    clock,
+    logger: logger.child({ module: 'integrations' }),
+    allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
+    sleep: p.retrySleep,
+  });
+  const manageIntegrations = new ManageIntegrations({
+    integrations,
+    authorizer,
+    readPolicy,
+    store,
+    logger: logger.child({ module: 'integrations' }),
+    ancestry: azure ? (ids) => azure.getSubscriptionAncestry(ids) : undefined,
+  });
+  const assignments = new CreateAssignments({
+    store,
+    writer,
+    governance,
+    integrations,
+    cards,
+    directory,
+    sandboxCaller: sandbox ? p.sandboxUser : undefined,
+    defender: azure,
+    clock,
+    logger: logger.child({ module: 'assignments' }),
+    timeZone,
+    severityImpactUrgency: config.SEVERITY_IMPACT_URGENCY,
+  });
+  const dueDates = new DueDates({
+    store,
+    writer,
+    governance,
+    integrations,
+    authorizer,
+    directory,
+    messenger,
+    cards,
+    clock,
+    logger: logger.child({ module: 'dueDate' }),
+    timezone: timeZone,
+  });
+  const moreTime = new MoreTime({
+    store,
+    writer,
+    governance,
+    integrations,
+    directory,
+    dueDates,
+    clock,
+    logger: logger.child({ module: 'moreTime' }),
+    timezone: timeZone,
+  });
+  const reminders = new ReminderJob({
+    store,
+    messenger,
+    directory,
+    graph: azure,
+    cards,
+    clock,
+    logger: logger.child({ job: 'reminders' }),
+    settings: { remindDaysBefore: config.REMIND_DAYS_BEFORE, quietHours: config.QUIET_HOURS ? parseQuietHours(config.QUIET_HOURS) : undefined },
+    timezone: timeZone,
+  });
+  const resolution = azure
+    ? new ResolutionJob({
+        store,
+        writer,
+        governance,
+        announcements,
+        cards,
+        azure,
+        integrations,
+        clock,
+        logger: logger.child({ job: 'resolution' }),
+        settings: { resolveAfterHealthyPasses: config.RESOLVE_AFTER_HEALTHY_PASSES, reopenWindowDays: config.REOPEN_WINDOW_DAYS },
+        scopes,
+      })
+    : undefined;
+  const cycle = sync ? new SyncCycle({ sync, resolution, assignments, integrations, logger }) : undefined;
+  return {
+    locks,
+    writer,
+    governance,
+    cards,
+    announcements,
+    authorizer,
+    readPolicy,
+    subscriptions,
+    integrations,
+    manageIntegrations,
+    assignments,
+    dueDates,
+    moreTime,
+    reminders,
+    sync,
+    resolution,
+    cycle,
+  };
+}
+
+/** The cron schedules of the use cases (jobs/schedules.ts). */
+export function startSchedules(services: Services, config: Config, logger: Logger): ScheduledTask[] {
+  return startJobSchedules({ cycle: services.cycle, resolution: services.resolution, reminders: services.reminders }, config, logger);
+}
