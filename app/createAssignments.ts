@@ -26,7 +26,7 @@ import { creationFailed, pendingAssignment, retryRequested, ticketCreated, UNTIC
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
 import { correlationKey } from '../core/servicenow-rules.js';
 import type { Assignment, Integration, Recommendation, ResourceSnapshot, WorkItem } from '../core/model.js';
-import type { AssignmentSession, AssignmentWriter } from './assignmentWriter.js';
+import { AssignmentGoneError, type AssignmentSession, type AssignmentWriter, type AuditNote, type Change } from './assignmentWriter.js';
 import type { GovernanceWriteBack } from './governance.js';
 import type { RecommendationCards } from './recommendationCards.js';
 import { assignmentOutcomeCard } from '../cards/assignmentCards.js';
@@ -654,7 +654,10 @@ export class CreateAssignments {
       const a = await s.get(id);
       if (a?.status === 'open' && a.governance?.status !== 'synced') mirror.push(id);
     }
-    await mapPool(mirror, limit, (id) => this.deps.governance.syncIn(s, id, { ifMissing: 'create' }));
+    // Their outcomes are stored together, in one write per chunk (a write-back lost to a crash is redone by the cycle).
+    const buffered = new BufferedSession(s);
+    await mapPool(mirror, limit, (id) => this.deps.governance.syncIn(buffered, id, { ifMissing: 'create' }));
+    await buffered.flush();
     return this.current(s, ids);
   }
 
@@ -717,6 +720,40 @@ export class CreateAssignments {
       subscriptionId: r.subscriptionId,
       managementGroups: this.ancestryCache.get(r.subscriptionId.toLowerCase()) ?? [],
     }));
+  }
+}
+
+/** A session whose writes wait for flush(): the governance outcomes of a chunk in one store write. */
+class BufferedSession implements AssignmentSession {
+  private readonly rows = new Map<string, Assignment>();
+  private readonly audits: AuditNote[] = [];
+
+  constructor(private readonly inner: AssignmentSession) {}
+
+  async get(id: string): Promise<Assignment | undefined> {
+    return this.rows.get(id) ?? this.inner.get(id);
+  }
+
+  async apply(id: string, change: Change, audit?: AuditNote): Promise<Assignment> {
+    const current = await this.get(id);
+    if (!current) throw new AssignmentGoneError(id);
+    const next = change(current);
+    this.rows.set(id, next);
+    if (audit) this.audits.push(audit);
+    return next;
+  }
+
+  async write(rows: readonly Assignment[], audit?: AuditNote): Promise<void> {
+    for (const r of rows) this.rows.set(r.id, r);
+    if (audit) this.audits.push(audit);
+  }
+
+  async flush(): Promise<void> {
+    const [first, ...rest] = this.audits;
+    if (this.rows.size || first) await this.inner.write([...this.rows.values()], first);
+    for (const audit of rest) await this.inner.write([], audit);
+    this.rows.clear();
+    this.audits.length = 0;
   }
 }
 
