@@ -153,7 +153,7 @@ export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext):
   const title = !o.finished
     ? `⏳ Creating ${o.total} ${word(o.total)}…`
     : failed.length === 0 && elsewhere.length
-      ? `⚠️ ${created.length} assigned; ${elsewhere.length} already assigned to someone else, not changed`
+      ? `⚠️ ${created.length} resource(s) assigned; ${elsewhere.length} already assigned to someone else, not changed`
       : failed.length === 0
         ? `✅ ${created.length + already.length} resource(s) assigned`
         : created.length

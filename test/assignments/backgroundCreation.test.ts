@@ -241,7 +241,7 @@ describe('Create assignment out of the request (work queue)', () => {
       );
     await send([first!.resourceId], 'bob.martinez@contoso.com');
     const res = await send([first!.resourceId, second!.resourceId], 'alice.johnson@contoso.com');
-    expect(titleOf(res.body.value)).toBe('⚠️ 1 assigned; 1 already assigned to someone else, not changed');
+    expect(titleOf(res.body.value)).toBe('⚠️ 1 resource(s) assigned; 1 already assigned to someone else, not changed');
     expect(JSON.stringify(res.body.value)).toContain('already assigned to bob.martinez@contoso.com: not reassigned');
     expect((await h.bot.store.assignments.findLiveByKeys([(await h.bot.store.assignments.list())[0]!.key])).size).toBe(1);
   }, 60_000);
