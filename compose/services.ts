@@ -19,6 +19,7 @@ import { MoreTime } from '../app/moreTime.js';
 import { RecommendationCards } from '../app/recommendationCards.js';
 import { ReminderJob } from '../app/reminders.js';
 import { ResolutionJob } from '../app/resolution.js';
+import { Rules } from '../app/rules.js';
 import { Subscriptions } from '../app/subscriptions.js';
 import { SyncCycle } from '../app/syncCycle.js';
 import { SyncJob } from '../app/syncRecommendations.js';
@@ -101,6 +102,8 @@ export interface Services {
   sync?: SyncJob;
   resolution?: ResolutionJob;
   cycle?: SyncCycle;
+  /** Governance rules (issue 15): managed from Teams and the CLI, applied by the cycle. */
+  rules: Rules;
 }
 
 export function createServices(p: ServicePorts): Services {
@@ -216,7 +219,24 @@ export function createServices(p: ServicePorts): Services {
         scopes,
       })
     : undefined;
-  const cycle = sync ? new SyncCycle({ sync, resolution, assignments, integrations, logger }) : undefined;
+  const rules = new Rules({
+    store,
+    assignments,
+    integrations,
+    mayManageScope: (actor, scope) => manageIntegrations.mayManageScope(actor, scope),
+    defender: azure?.getResourceTags
+      ? { getResourceTags: azure.getResourceTags.bind(azure), listGovernanceRules: azure.listGovernanceRules?.bind(azure) }
+      : undefined,
+    ancestry: ancestrySource,
+    scopes,
+    messenger,
+    cards,
+    clock,
+    logger: logger.child({ module: 'rules' }),
+    timeZone,
+    maxTicketsPerSync: config.RULE_MAX_TICKETS_PER_SYNC,
+  });
+  const cycle = sync ? new SyncCycle({ sync, resolution, assignments, integrations, rules, logger }) : undefined;
   return {
     locks,
     writer,
@@ -235,6 +255,7 @@ export function createServices(p: ServicePorts): Services {
     sync,
     resolution,
     cycle,
+    rules,
   };
 }
 
