@@ -574,12 +574,16 @@ export class Rules {
   private async checkScope(scope: string): Promise<void> {
     const s = scope.trim().replace(/\/+$/, '').toLowerCase();
     const known = new Set<string>(this.deps.scopes.map((x) => x.toLowerCase().replace(/\/+$/, '')));
+    for (const i of await this.deps.store.integrations.list()) known.add(i.scope.toLowerCase().replace(/\/+$/, ''));
     const recs = await this.deps.store.recommendations.list();
     for (const r of recs) for (const res of r.resources) known.add(`/subscriptions/${res.subscriptionId.toLowerCase()}`);
     const ancestry = await this.deps.ancestry(subscriptionsOf(recs)).catch(() => new Map<string, readonly string[]>());
     for (const chain of ancestry.values()) for (const g of chain) known.add(`/providers/microsoft.management/managementgroups/${g.toLowerCase()}`);
     if (!known.has(s))
-      throw new RuleError(`unknown scope "${scope}": not among DEFENDER_SCOPES nor the subscriptions and management groups the sync has seen`, 'not-found');
+      throw new RuleError(
+        `unknown scope "${scope}": not an integration's scope, in DEFENDER_SCOPES, nor a subscription or management group the sync has seen`,
+        'not-found',
+      );
   }
 
   private async checkRecommendations(keysOrNames: readonly string[]): Promise<void> {

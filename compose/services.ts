@@ -63,6 +63,51 @@ export function integrationService(o: IntegrationServiceOptions): IntegrationSer
   });
 }
 
+/**
+ * Governance rules for the CLI: managed and previewed without the bot (no Teams, no ticket
+ * creation: the running bot's sync cycle applies them). The CLI is the data folder's operator, so
+ * no role is checked.
+ */
+export function cliRuleService(o: {
+  config: Config;
+  store: Store;
+  secrets: Secrets;
+  clock: Clock;
+  logger: Logger;
+  azure?: DefenderPort;
+  scopes: readonly string[];
+}): Rules {
+  const integrations = integrationService({
+    store: o.store,
+    secrets: o.secrets,
+    clock: o.clock,
+    logger: o.logger,
+    allowPrivateHosts: o.config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
+  });
+  const azure = o.azure;
+  return new Rules({
+    store: o.store,
+    assignments: {
+      createTickets: () => Promise.reject(new Error('the CLI does not apply rules: the bot does on its next sync')),
+    },
+    integrations,
+    mayManageScope: async () => ({ allowed: true }),
+    defender: azure?.getResourceTags
+      ? { getResourceTags: azure.getResourceTags.bind(azure), listGovernanceRules: azure.listGovernanceRules?.bind(azure) }
+      : undefined,
+    ancestry: cachedAncestry({
+      known: () => new Map(),
+      fetch: azure ? (ids) => azure.getSubscriptionAncestry(ids) : undefined,
+      now: () => o.clock.now().getTime(),
+    }),
+    scopes: o.scopes,
+    clock: o.clock,
+    logger: o.logger,
+    timeZone: o.config.REMINDER_TIMEZONE,
+    maxTicketsPerSync: o.config.RULE_MAX_TICKETS_PER_SYNC,
+  });
+}
+
 export interface ServicePorts {
   config: Config;
   store: Store;
