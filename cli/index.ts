@@ -20,7 +20,7 @@ const USAGE = `Usage: npm run cli -- <command>
   sync      run one Defender sync pass now (cards are posted by the bot on its next pass)
   remind    send one pass of reminders now
   store migrate --to postgres   copy DATA_DIR/db.json into the empty database DATABASE_URL
-\${RULE_USAGE}`;
+${RULE_USAGE}`;
 
 /** Wrong words on the command line: exit code 2, like every refusal. */
 class UsageError extends CliRefusal {}
