@@ -13,6 +13,7 @@
  * the same finding: the cycle's resumePending finishes what was stored.
  */
 import { randomUUID } from 'node:crypto';
+import { ruleConfirmCard } from '../cards/ruleCards.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { importDefenderRule, type DefenderGovernanceRule } from '../core/defenderRules.js';
@@ -50,7 +51,11 @@ import {
 export type RuleTagSource = Required<Pick<DefenderPort, 'getResourceTags'>> & Pick<DefenderPort, 'listGovernanceRules'>;
 
 /** Who asks: a Teams user (their role on the rule's scope is checked) or the CLI (the operator of the data folder). */
-export type RuleActor = { kind: 'teams'; actor: Actor; upn?: string } | { kind: 'cli'; name: string };
+export type RuleActor = { kind: 'teams'; actor: Actor; upn?: string; conversationId?: string } | { kind: 'cli'; name: string };
+
+/** A rule managed from a conversation reports there (confirmations, needs-an-owner) unless it has one already. */
+const reportsTo = (rule: Rule, who: RuleActor) =>
+  !rule.conversationId && who.kind === 'teams' && who.conversationId ? { conversationId: who.conversationId } : {};
 
 export interface RulesDeps {
   store: Store;
@@ -256,7 +261,14 @@ export class Rules {
     const rule = await this.get(nameOrId);
     await this.authorize(who, rule.scope);
     const by = actorOf(who);
-    const next = parseRule({ ...rule, enabled, ...(enabled ? {} : { paused: undefined }), updatedBy: by, updatedAt: this.deps.clock.now().toISOString() });
+    const next = parseRule({
+      ...rule,
+      ...reportsTo(rule, who),
+      enabled,
+      ...(enabled ? {} : { paused: undefined }),
+      updatedBy: by,
+      updatedAt: this.deps.clock.now().toISOString(),
+    });
     await this.save(next, by.id, enabled ? 'rule.enable' : 'rule.disable', {});
     const message = enabled
       ? `Rule "${rule.name}" is enabled: it assigns on the next sync.`
@@ -291,7 +303,7 @@ export class Rules {
     await this.authorize(who, rule.scope);
     const by = actorOf(who);
     const waiting = rule.paused?.waiting ?? 0;
-    const next = parseRule({ ...rule, paused: undefined, updatedBy: by, updatedAt: this.deps.clock.now().toISOString() });
+    const next = parseRule({ ...rule, ...reportsTo(rule, who), paused: undefined, updatedBy: by, updatedAt: this.deps.clock.now().toISOString() });
     await this.deps.store.transaction(async (tx) => {
       await tx.rules.upsert(next);
       await tx.meta.set(CONFIRMED_META(rule.id), 'all');
@@ -522,8 +534,10 @@ export class Rules {
     const stamp = clock.now().toISOString();
     for (const rule of newlyPaused) {
       if (!messenger || !rule.conversationId) continue;
+      // The card's buttons take the form the conversation's channel can send (Action.Execute in Teams).
+      const channelId = (await store.conversations.get(rule.conversationId))?.channelId ?? 'msteams';
       await this.send(rule.conversationId, {
-        card: confirmCard(rule, rule.paused!.waiting, this.cap()),
+        card: ruleConfirmCard({ ruleId: rule.id, ruleName: rule.name, scope: rule.scope, opened: this.cap(), waiting: rule.paused!.waiting }, { channelId }),
         summary: `Rule ${rule.name} waits for a confirmation`,
       });
     }
@@ -642,22 +656,4 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
     else out.set(k, [i]);
   }
   return out;
-}
-
-/** Asks for an admin to confirm the tickets beyond the cap (the Confirm action checks the role on the rule's scope). */
-export function confirmCard(rule: Rule, waiting: number, cap: number) {
-  return {
-    type: 'AdaptiveCard' as const,
-    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-    version: '1.5',
-    body: [
-      { type: 'TextBlock', text: `Rule ${rule.name} paused`, weight: 'Bolder', size: 'Medium', wrap: true },
-      {
-        type: 'TextBlock',
-        wrap: true,
-        text: `It opened ${cap} tickets this sync (RULE_MAX_TICKETS_PER_SYNC) and would open ${waiting} more. An Owner, Contributor or Security Admin on ${rule.scope} can confirm the rest; until then the rule opens nothing more.`,
-      },
-    ],
-    actions: [{ type: 'Action.Execute', title: 'Confirm', verb: 'confirmRule', data: { ruleId: rule.id } }],
-  };
 }
