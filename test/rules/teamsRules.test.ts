@@ -66,11 +66,6 @@ describe('rules in Teams', () => {
     expect((await rules.get(rule.id)).enabled).toBe(false);
 
     const defenderId = listed.match(/"defenderRuleId":"([^"]+)"/)![1]!;
-      listed
-        .match(/"defenderRuleId":"([^"]+)"/)![0]
-        .replace(/^/, '{')
-        .concat('}'),
-    ).defenderRuleId as string;
     const imported = await act('importDefenderRule', { defenderRuleId: defenderId, integrationId: h.integrationId });
     expect(cardOf(imported)).toContain('Imported as');
     expect((await h.bot.store.rules.list()).find((r) => r.source?.id === defenderId)).toMatchObject({
