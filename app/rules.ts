@@ -41,6 +41,7 @@ import {
   type Actor,
   type Decision,
   type DefenderPort,
+  type Directory,
   type Messenger,
   type OutgoingMessage,
   type Store,
@@ -70,6 +71,8 @@ export interface RulesDeps {
   /** DEFENDER_SCOPES: where Defender's own rules are read. */
   scopes: readonly string[];
   messenger?: Pick<Messenger, 'send'>;
+  /** The fallback contact's 1:1 chat, where the needs-an-owner list goes too. */
+  directory?: Pick<Directory, 'personalConversationOf'>;
   /** Posted recommendation cards show the new tickets ("by rule NAME"). */
   cards?: { refresh(recommendationKey: string): Promise<unknown> };
   clock: Clock;
@@ -550,13 +553,14 @@ export class Rules {
       }
       if (fresh.length === 0) continue;
       logger.info({ rule: rule.name, count: fresh.length }, 'governance rule findings need an owner');
-      if (messenger && rule.conversationId) {
-        const lines = fresh.slice(0, 10).map((i) => `- ${i.finding.resourceName} (${i.finding.recommendationName}): ${i.detail}`);
-        const more = fresh.length > 10 ? `\n…and ${fresh.length - 10} more; see **rules**.` : '';
-        await this.send(rule.conversationId, {
-          text: `Rule **${rule.name}** could not assign ${fresh.length} finding(s): they need an owner.\n\n${lines.join('\n')}${more}`,
-        });
-      }
+      if (!messenger) continue;
+      const lines = fresh.slice(0, 10).map((i) => `- ${i.finding.resourceName} (${i.finding.recommendationName}): ${i.detail}`);
+      const more = fresh.length > 10 ? `\n…and ${fresh.length - 10} more; see **rules**.` : '';
+      const text = `Rule **${rule.name}** could not assign ${fresh.length} finding(s): they need an owner.\n\n${lines.join('\n')}${more}`;
+      if (rule.conversationId) await this.send(rule.conversationId, { text });
+      // The fallback contact hears it too (ServiceNow may not know them, Teams may).
+      const personal = rule.fallbackOwner ? await this.deps.directory?.personalConversationOf(rule.fallbackOwner).catch(() => undefined) : undefined;
+      if (personal && personal !== rule.conversationId) await this.send(personal, { text });
     }
   }
 

@@ -275,6 +275,7 @@ export function createServices(p: ServicePorts): Services {
     ancestry: ancestrySource,
     scopes,
     messenger,
+    directory,
     cards,
     clock,
     logger: logger.child({ module: 'rules' }),

@@ -130,6 +130,39 @@ describe('governance rules on the sync cycle', () => {
     expect((await rules.list()).find((v) => v.rule.name === 'Storage by tag')!.needsOwner).toHaveLength(view.needsOwner.length);
   });
 
+  it("an owner ServiceNow cannot assign, and a fallback it cannot either: needs an owner, told once to the rule's fallback contact in Teams", async () => {
+    h = await startSandboxBot();
+    const at = h.clock.now().toISOString();
+    // sam.rivera@contoso.com is two ServiceNow users (ambiguous); former.employee@contoso.com none.
+    await h.bot.store.conversations.upsert({
+      id: 'a:sam-personal',
+      channelId: 'msteams',
+      serviceUrl: h.bot.connector.url,
+      kind: 'personal',
+      reference: { conversation: { id: 'a:sam-personal' }, serviceUrl: h.bot.connector.url, channelId: 'msteams', bot: { id: 'bot' }, user: { id: '29:sam' } },
+      subscribed: false,
+      filters: { severities: [], scopes: [] },
+      userUpn: 'sam.rivera@contoso.com',
+      createdAt: at,
+      updatedAt: at,
+    });
+    const rules = h.bot.app.services.rules;
+    await rules.add(draft({ owner: { kind: 'fixed', email: 'former.employee@contoso.com' }, fallbackOwner: 'sam.rivera@contoso.com' }), CLI);
+    await h.bot.app.runCycle!();
+    const storage = (await h.bot.store.recommendations.list()).find((r) => r.displayName === STORAGE)!;
+    expect(await byRule(h, 'Storage by tag')).toHaveLength(0);
+    expect(incidents(h)).toHaveLength(0);
+    const view = (await rules.list())[0]!;
+    expect(view.needsOwner).toHaveLength(storage.resources.length);
+    expect(view.needsOwner[0]!.reason).toContain('the fallback owner sam.rivera@contoso.com is not a ServiceNow user');
+    const toSam = () =>
+      h.bot.connector.activities().filter((c) => c.conversationId === 'a:sam-personal' && String(c.body?.text ?? '').includes('need an owner'));
+    await h.bot.connector.waitFor(() => toSam().length === 1);
+    await h.bot.app.runCycle!();
+    await h.bot.app.messenger.drain();
+    expect(toSam()).toHaveLength(1);
+  });
+
   it('preview creates nothing and says what the rule would assign', async () => {
     h = await startSandboxBot();
     const rules = h.bot.app.services.rules;
