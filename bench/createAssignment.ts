@@ -119,7 +119,7 @@ export async function runCreateAssignment(ctx: BenchContext): Promise<Row[]> {
           value,
           unit: 's',
           baseline,
-          ...(count === 100 ? { target: { ratioAtMost: 1 / 3 } } : {}),
+          ...(count === 100 ? { target: { ratioAtMost: 0.33 } } : {}),
         }),
       );
     }
