@@ -5,8 +5,9 @@
  *  2. createTickets: for stored pending (or failed) assignments, create their ServiceNow tickets
  *     idempotently (correlation id), then write Defender's governance assignments back.
  * A crash or outage between or during the steps leaves pending/failed records that `retry` (the
- * Retry button) and `resumePending` (every cycle) finish. Step 2 takes only assignment ids, so it
- * can run on a work queue instead of inside the user's request.
+ * Retry button) and `resumePending` (every cycle) finish. Step 2 runs from the durable work queue
+ * (startCreation): the submit answers within Teams' 2 s with what is being created, and the card
+ * follows the creation (throttled) until it is done or failed.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
@@ -24,11 +25,23 @@ import { dueForAutomaticRetry, MAX_AUTOMATIC_ATTEMPTS } from '../core/assignment
 import { creationFailed, pendingAssignment, retryRequested, ticketCreated, UNTICKETED_STATUSES, type AssignmentInit } from '../core/lifecycle.js';
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
 import { correlationKey } from '../core/servicenow-rules.js';
-import type { Assignment, Integration, Recommendation, ResourceSnapshot } from '../core/model.js';
-import type { AssignmentSession, AssignmentWriter } from './assignmentWriter.js';
+import type { Assignment, Integration, Recommendation, ResourceSnapshot, WorkItem } from '../core/model.js';
+import { AssignmentGoneError, type AssignmentSession, type AssignmentWriter, type AuditNote, type Change } from './assignmentWriter.js';
 import type { GovernanceWriteBack } from './governance.js';
 import type { RecommendationCards } from './recommendationCards.js';
-import { reasonOf, ticketErrorKind, type Actor, type Caller, type DefenderPort, type Directory, type Store, type TicketSystem } from './ports.js';
+import { assignmentOutcomeCard } from '../cards/assignmentCards.js';
+import {
+  reasonOf,
+  ticketErrorKind,
+  type Actor,
+  type Caller,
+  type DefenderPort,
+  type Directory,
+  type Messenger,
+  type Store,
+  type TicketSystem,
+  type TicketUser,
+} from './ports.js';
 
 /** What creating assignments needs of the integrations (IntegrationService). */
 export interface IntegrationLookup {
@@ -57,6 +70,60 @@ export interface CreateAssignmentsDeps {
   timeZone?: string;
   /** SEVERITY_IMPACT_URGENCY: the ticket's impact and urgency by severity. */
   severityImpactUrgency?: SeverityImpactUrgency;
+  /** Updates the card that shows a background creation. Without it, the card is not followed. */
+  messenger?: Pick<Messenger, 'update'>;
+  /** Tickets created at once when the client does not say its per-instance limit. Default 4. */
+  concurrency?: number;
+  /** Milliseconds for throttling card updates (a monotonic clock); default performance.now. */
+  monotonic?: () => number;
+  /** At least this long between two progress updates of one card. Default 2,000 ms. */
+  progressEveryMs?: number;
+  /** How long a submit waits for the user check (default USER_CHECK_MS). */
+  userCheckMs?: number;
+  /** This process's name as a work-queue lease owner. */
+  workerId?: string;
+}
+
+/** The work-queue kind of step 2 (payload: CreationPayload). */
+export const CREATE_TICKETS_WORK = 'assignment.createTickets';
+/** A running creation's lease; a process that died holding it is taken over after this. */
+export const CREATE_TICKETS_LEASE_MS = 10 * 60_000;
+
+/** Where the card showing a creation is (its activity id once it is posted). */
+export interface CardTarget {
+  conversationId: string;
+  channelId: string;
+  activityId?: string;
+}
+
+interface CreationPayload {
+  batchId: string;
+  ids: string[];
+  skippedIds: string[];
+  recommendationKey: string;
+  recommendationName: string;
+  target: CardTarget;
+}
+
+/** One creation started by a submit: its end, and the card that follows it. */
+export interface Creation {
+  batchId: string;
+  /** Resolves with the rows when the creation has ended within `ms`, else undefined. */
+  settled(ms: number): Promise<Assignment[] | undefined>;
+  /** The submit answered with the final card: no update of it follows. */
+  answeredFinal(): void;
+  /** The submit answered with a progress card: the card posted or replaced is this activity. */
+  follow(activityId: string | undefined): void;
+}
+
+interface Tracker {
+  target: CardTarget;
+  followed: boolean;
+  finalSent: boolean;
+  lastUpdate: number;
+  done: Promise<Assignment[]>;
+  resolve(rows: Assignment[]): void;
+  latest?: { rows: Assignment[]; finished: boolean };
 }
 
 export type Persisted =
@@ -73,11 +140,21 @@ export const ALL_RESOURCES = '*';
 export class SelectionError extends Error {}
 
 const USER_ERRORS = new Set(['user-not-found', 'user-ambiguous']);
+/** How long the form waits for ServiceNow to confirm the owner and the caller. */
+export const USER_CHECK_MS = 1_200;
 
 export class CreateAssignments {
   private readonly ancestryCache = new Map<string, string[]>();
+  private readonly trackers = new Map<string, Tracker>();
+  private workers = 0;
+  private stopping = false;
+  private readonly workerId: string;
+  private readonly monotonic: () => number;
 
-  constructor(private readonly deps: CreateAssignmentsDeps) {}
+  constructor(private readonly deps: CreateAssignmentsDeps) {
+    this.workerId = deps.workerId ?? `bot-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.monotonic = deps.monotonic ?? (() => performance.now());
+  }
 
   async recommendation(key: string): Promise<Recommendation> {
     const rec = await this.deps.store.recommendations.get(key.toLowerCase());
@@ -129,12 +206,176 @@ export class CreateAssignments {
   }
 
   /**
+   * Step 2 from the work queue: the item is stored before anything runs (a crash or a restart
+   * resumes it: resumeQueued), then this process starts it at once. Idempotent: tickets are
+   * created by correlation id under the assignments' locks.
+   */
+  async startCreation(persisted: Extract<Persisted, { kind: 'persisted' }>, target: CardTarget): Promise<Creation> {
+    const payload: CreationPayload = {
+      batchId: persisted.batchId,
+      ids: persisted.pending.map((a) => a.id),
+      skippedIds: persisted.skipped.map((a) => a.id),
+      recommendationKey: persisted.recommendationKey,
+      recommendationName: persisted.pending[0]?.recommendationName ?? persisted.skipped[0]?.recommendationName ?? persisted.recommendationKey,
+      target,
+    };
+    const tracker = this.track(payload);
+    if (payload.ids.length === 0) tracker.resolve(persisted.skipped);
+    else {
+      await this.deps.store.work.enqueue([{ kind: CREATE_TICKETS_WORK, key: persisted.batchId, payload }]);
+      this.kick();
+    }
+    return {
+      batchId: persisted.batchId,
+      settled: (ms) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), ms);
+        });
+        return Promise.race([tracker.done, timeout]).finally(() => clearTimeout(timer));
+      },
+      answeredFinal: () => {
+        tracker.finalSent = true;
+        this.trackers.delete(persisted.batchId);
+      },
+      follow: (activityId) => {
+        if (activityId) tracker.target = { ...tracker.target, activityId };
+        tracker.followed = true;
+        // Progress that came while the answer was on its way is shown now.
+        if (tracker.latest) void this.showProgress(payload, tracker, tracker.latest.rows, tracker.latest.finished, true);
+      },
+    };
+  }
+
+  /** The batch a form already created (a second submit of it, e.g. an old copy in Web Chat), if any. */
+  async alreadySubmitted(formId: string): Promise<Assignment[] | undefined> {
+    const rows = await this.deps.store.assignments.list({ batchId: formId });
+    return rows.length ? rows : undefined;
+  }
+
+  /** Creations a stopped process left in the queue (at start, and each cycle). Returns how many were found. */
+  async resumeQueued(): Promise<number> {
+    const queued = await this.deps.store.work.list({ kind: CREATE_TICKETS_WORK, statuses: ['queued', 'running'] });
+    if (queued.length) this.kick();
+    return queued.length;
+  }
+
+  /** Resolves when this process runs no creation any more (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.workers > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /**
+   * Shutdown: running creations stop after their current chunk and go back to the queue, so the
+   * next start (this or another process) resumes them at once instead of after the lease.
+   */
+  async stopWorkers(): Promise<void> {
+    this.stopping = true;
+    await this.idle();
+  }
+
+  private track(payload: CreationPayload): Tracker {
+    let resolve!: (rows: Assignment[]) => void;
+    const done = new Promise<Assignment[]>((r) => (resolve = r));
+    const tracker: Tracker = { target: payload.target, followed: false, finalSent: false, lastUpdate: -Infinity, done, resolve };
+    this.trackers.set(payload.batchId, tracker);
+    return tracker;
+  }
+
+  /** Up to two creations at once per process (each bounded by its instance's limit). */
+  private kick(): void {
+    while (!this.stopping && this.workers < 2) {
+      this.workers++;
+      void this.workLoop().finally(() => this.workers--);
+    }
+  }
+
+  private async workLoop(): Promise<void> {
+    while (!this.stopping) {
+      let items: WorkItem[];
+      try {
+        items = await this.deps.store.work.claim(CREATE_TICKETS_WORK, this.workerId, 1, CREATE_TICKETS_LEASE_MS);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'could not read the work queue');
+        return;
+      }
+      const item = items[0];
+      if (!item) return;
+      await this.runItem(item);
+    }
+  }
+
+  private async runItem(item: WorkItem): Promise<void> {
+    const payload = item.payload as CreationPayload;
+    // A creation resumed by another start follows the card it knows of (Teams: the clicked card's id).
+    let tracker = this.trackers.get(payload.batchId);
+    if (!tracker) {
+      tracker = this.track(payload);
+      tracker.followed = !!payload.target.activityId;
+    }
+    try {
+      const skipped = (await Promise.all(payload.skippedIds.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => !!a);
+      const rows = await this.createTickets(payload.ids, (current) => this.showProgress(payload, tracker, [...current, ...skipped], false));
+      if (this.stopping) {
+        await this.deps.store.work.fail(item.id, this.workerId, 'the process stopped', this.deps.clock.now());
+        return;
+      }
+      await this.deps.store.work.complete(item.id, this.workerId);
+      await this.deps.cards
+        .refresh(payload.recommendationKey, tracker.target)
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not refresh the card'));
+      await this.showProgress(payload, tracker, [...rows, ...skipped], true);
+      tracker.resolve([...rows, ...skipped]);
+    } catch (err) {
+      // The assignments stay pending/failed: the Retry button and resumePending finish them.
+      this.deps.logger.warn({ err, batchId: payload.batchId }, 'ticket creation stopped');
+      await this.deps.store.work.fail(item.id, this.workerId, reasonOf(err)).catch(() => undefined);
+      const rows = await this.deps.store.assignments.list({ batchId: payload.batchId });
+      await this.showProgress(payload, tracker, rows, true);
+      tracker.resolve(rows);
+    } finally {
+      if (this.trackers.get(payload.batchId) === tracker && (tracker.finalSent || !tracker.followed)) this.trackers.delete(payload.batchId);
+    }
+  }
+
+  /** Updates the creation's card: throttled while it runs, always at the end, never after the final answer. */
+  private async showProgress(payload: CreationPayload, tracker: Tracker, rows: Assignment[], finished: boolean, force = false): Promise<void> {
+    tracker.latest = { rows, finished };
+    const { messenger } = this.deps;
+    const activityId = tracker.target.activityId;
+    if (!messenger || tracker.finalSent || !tracker.followed || !activityId) return;
+    const now = this.monotonic();
+    if (!finished && !force && now - tracker.lastUpdate < (this.deps.progressEveryMs ?? 2_000)) return;
+    tracker.lastUpdate = now;
+    if (finished) tracker.finalSent = true;
+    const card = assignmentOutcomeCard(
+      {
+        recommendationKey: payload.recommendationKey,
+        recommendationName: payload.recommendationName,
+        batchId: payload.batchId,
+        total: payload.ids.length,
+        rows,
+        skippedIds: payload.skippedIds,
+        finished,
+        requestedOwner: rows.find((a) => !payload.skippedIds.includes(a.id))?.owner,
+      },
+      { channelId: tracker.target.channelId },
+    );
+    try {
+      await messenger.update(tracker.target.conversationId, activityId, { card });
+    } catch (err) {
+      this.deps.logger.warn({ err, batchId: payload.batchId }, 'could not update the creation card');
+    }
+    if (finished) this.trackers.delete(payload.batchId);
+  }
+
+  /**
    * Step 1: validates the submitted form and stores the pending assignments with their audit
    * entry (one transaction). Users that do not exist in ServiceNow are a form error: nothing is
    * stored for them. Findings that already have a ticket are skipped (double clicks and repeated
    * submissions never make a second ticket); a live one without a ticket is replaced.
    */
-  async persistPending(raw: Record<string, unknown>, actor: Actor, conversationId: string): Promise<Persisted> {
+  async persistPending(raw: Record<string, unknown>, actor: Actor, conversationId: string, formId?: string): Promise<Persisted> {
     const now = this.deps.clock.now();
     const parsed = assignmentFormSchema(now, this.deps.timeZone ?? 'UTC').safeParse(raw);
     if (!parsed.success) return { kind: 'invalid', errors: formErrors(parsed.error) };
@@ -148,7 +389,8 @@ export class CreateAssignments {
     const userErrors = await this.checkUsers(integration, form);
     if (Object.keys(userErrors).length) return { kind: 'invalid', errors: userErrors };
 
-    const batchId = randomUUID();
+    // The form's own id: the same form submitted twice names the same batch (see alreadySubmitted).
+    const batchId = formId ?? randomUUID();
     const customized = integration.fieldMode === 'customized';
     const userEditedText = (() => {
       const p = prefillTexts(rec, resources);
@@ -236,22 +478,43 @@ export class CreateAssignments {
    * Step 2: creates the tickets of these assignments (one per resource, or one shared by a
    * "single ticket" batch), then writes Defender's governance assignments. Assignments another
    * writer finished meanwhile are left as they are. Returns the assignments as they are now.
+   * Tickets are created in chunks, up to the instance's concurrency at once; each chunk holds its
+   * assignments' locks and stores its tickets in one write. Users and groups are resolved once per call.
    */
-  async createTickets(ids: readonly string[]): Promise<Assignment[]> {
+  async createTickets(ids: readonly string[], onProgress?: (rows: Assignment[]) => Promise<void>): Promise<Assignment[]> {
     const rows = (await Promise.all(ids.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => a !== undefined);
     // Grouped by batch + grouping so a "single ticket" batch creates its one shared ticket.
-    const groups = new Map<string, string[]>();
+    const groups = new Map<string, Assignment[]>();
     for (const a of rows) {
       const k = a.ticketGrouping === 'single' ? `single:${a.batchId}` : `one:${a.id}`;
-      groups.set(k, [...(groups.get(k) ?? []), a.id]);
+      groups.set(k, [...(groups.get(k) ?? []), a]);
     }
-    const results: Assignment[] = [];
-    for (const group of groups.values()) results.push(...(await this.deps.writer.withLocks(group, (s) => this.createGroupTicket(s, group))));
-    return results;
+    const byIntegration = new Map<string, string[][]>();
+    for (const group of groups.values()) {
+      const list = byIntegration.get(group[0]!.integrationId) ?? [];
+      list.push(group.map((a) => a.id));
+      byIntegration.set(group[0]!.integrationId, list);
+    }
+    const lookups = new ResolveOnce();
+    const results = new Map<string, Assignment>();
+    for (const [integrationId, list] of byIntegration) {
+      const integration = await this.deps.integrations.find(integrationId);
+      const limit = Math.max(1, (integration && this.deps.integrations.clientFor(integration).concurrency) || this.deps.concurrency || 4);
+      // A few rounds per chunk: the instance stays busy, and the card and the store hear of each chunk.
+      const size = limit * 5;
+      for (let i = 0; i < list.length; i += size) {
+        const chunk = list.slice(i, i + size);
+        const done = await this.deps.writer.withLocks(chunk.flat(), (s) => this.createChunk(s, integration, chunk, limit, lookups));
+        for (const a of done) results.set(a.id, a);
+        if (this.stopping) break;
+        if (onProgress && i + size < list.length) await onProgress(rows.map((a) => results.get(a.id) ?? a));
+      }
+    }
+    return rows.map((a) => results.get(a.id)).filter((a): a is Assignment => a !== undefined);
   }
 
   /** Retries the failed or pending assignments of a batch; a person asking starts the automatic attempts over. */
-  async retry(batchId: string, actor: Actor): Promise<Assignment[]> {
+  async retry(batchId: string, actor: Actor, clicked?: CardTarget): Promise<Assignment[]> {
     const batch = await this.deps.store.assignments.list({ batchId });
     const todo = batch.filter((a) => a.status === 'failed' || a.status === 'pending' || (a.status === 'open' && a.governance?.status === 'failed'));
     if (todo.length) {
@@ -265,7 +528,7 @@ export class CreateAssignments {
         await s.write(rows, { actor: actor.name ?? actor.id, action: 'assignment.retry', target: batchId, details: { count: todo.length } });
       });
       await this.createTickets(todo.map((a) => a.id));
-      if (batch[0]) await this.deps.cards.refresh(batch[0].recommendationKey);
+      if (batch[0]) await this.deps.cards.refresh(batch[0].recommendationKey, clicked);
     }
     return this.deps.store.assignments.list({ batchId });
   }
@@ -278,12 +541,17 @@ export class CreateAssignments {
   async resumePending(): Promise<number> {
     const now = this.deps.clock.now();
     // One query in list order (the order tickets are created in), refined here.
-    const todo = (await this.deps.store.assignments.list({ statuses: ['pending', 'failed', 'open'] })).filter(
+    let todo = (await this.deps.store.assignments.list({ statuses: ['pending', 'failed', 'open'] })).filter(
       (a) =>
         a.status === 'pending' ||
         dueForAutomaticRetry(a, now) ||
         (a.status === 'open' && (a.governance?.status === 'pending' || a.governance?.status === 'failed')),
     );
+    // Creations still in the work queue are resumed from there (with their card).
+    const queued = await this.deps.store.work.list({ kind: CREATE_TICKETS_WORK, statuses: ['queued', 'running'] });
+    if (queued.length) this.kick();
+    const owned = new Set(queued.flatMap((w) => (w.payload as CreationPayload).ids));
+    todo = todo.filter((a) => !owned.has(a.id));
     if (todo.length === 0) return 0;
     this.deps.logger.info({ count: todo.length }, 'resuming unfinished assignments');
     const results = await this.createTickets(todo.map((a) => a.id));
@@ -296,19 +564,25 @@ export class CreateAssignments {
   private async checkUsers(integration: Integration, form: AssignmentForm): Promise<Record<string, string>> {
     const client = this.deps.integrations.clientFor(integration);
     const errors: Record<string, string> = {};
-    for (const [field, identity] of [
-      ['assignedTo', form.assignedTo],
-      ['caller', form.caller],
-    ] as const) {
-      try {
-        await client.resolveUser(identity);
-      } catch (err) {
-        if (USER_ERRORS.has(ticketErrorKind(err) ?? '')) errors[field] = reasonOf(err);
-        // ServiceNow unreachable: the users cannot be checked now. The assignments are still
-        // stored; creating their tickets fails them with the reason, and the cycle's
-        // resumePending (or the Retry button) creates the tickets once ServiceNow answers.
-        else break;
-      }
+    // Both at once, and for at most USER_CHECK_MS: Teams wants the answer within 2 s. Not checked
+    // in time is like unreachable below: the ticket step reports a user it cannot find on the card.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.deps.userCheckMs ?? USER_CHECK_MS);
+    });
+    const checks = await Promise.race([Promise.allSettled([client.resolveUser(form.assignedTo), client.resolveUser(form.caller)]), late]).finally(() =>
+      clearTimeout(timer),
+    );
+    if (!checks) {
+      this.deps.logger.info({ integration: integration.name }, 'ServiceNow did not confirm the users in time; the ticket step checks them');
+      return errors;
+    }
+    for (const [i, field] of (['assignedTo', 'caller'] as const).entries()) {
+      const c = checks[i]!;
+      // ServiceNow unreachable: the users cannot be checked now. The assignments are still
+      // stored; creating their tickets fails them with the reason, and the cycle's
+      // resumePending (or the Retry button) creates the tickets once ServiceNow answers.
+      if (c.status === 'rejected' && USER_ERRORS.has(ticketErrorKind(c.reason) ?? '')) errors[field] = reasonOf(c.reason);
     }
     if (integration.fieldMode === 'customized' && form.assignmentGroup && Object.keys(errors).length === 0) {
       try {
@@ -320,53 +594,83 @@ export class CreateAssignments {
     return errors;
   }
 
-  /** One ticket for the group (under the group's locks), then the governance write-backs. */
-  private async createGroupTicket(s: AssignmentSession, ids: readonly string[]): Promise<Assignment[]> {
-    const group = (await Promise.all(ids.map((id) => s.get(id)))).filter((a): a is Assignment => a !== undefined);
-    const todo = group.filter((a) => !a.ticket && UNTICKETED_STATUSES.includes(a.status));
-    if (todo.length > 0) {
-      const first = todo[0]!;
-      const integration = await this.deps.integrations.find(first.integrationId);
+  /** The tickets of a chunk of groups (under their locks), stored in one write, then the governance write-backs. */
+  private async createChunk(
+    s: AssignmentSession,
+    integration: Integration | undefined,
+    chunk: readonly (readonly string[])[],
+    limit: number,
+    lookups: ResolveOnce,
+  ): Promise<Assignment[]> {
+    const ids = chunk.flat();
+    const todos: Assignment[][] = [];
+    for (const group of chunk) {
+      const current = (await Promise.all(group.map((id) => s.get(id)))).filter((a): a is Assignment => a !== undefined);
+      const todo = current.filter((a) => !a.ticket && UNTICKETED_STATUSES.includes(a.status));
+      if (todo.length) todos.push(todo);
+    }
+    if (todos.length) {
       const at = this.deps.clock.now();
       if (!integration || integration.removedAt) {
-        await s.write(todo.map((a) => creationFailed(a, 'the ServiceNow integration was removed', at)));
+        await s.write(todos.flat().map((a) => creationFailed(a, 'the ServiceNow integration was removed', at)));
         return this.current(s, ids);
       }
-      try {
-        const ticket = await this.createTicket(integration, todo);
-        await s.write(
-          todo.map((a) => ticketCreated(a, { table: ticket.table, sysId: ticket.sysId, number: ticket.number, link: ticket.link, state: '1' }, at)),
-        );
-        await this.deps.integrations.recordSuccess(integration.id);
-      } catch (err) {
-        const message = reasonOf(err);
-        this.deps.logger.warn({ err, integration: integration.name, resources: todo.length }, 'ticket creation failed');
-        await this.deps.integrations.recordFailure(integration.id, message);
-        const failed = todo.map((a) => creationFailed(a, message, this.deps.clock.now()));
+      const outcomes = await mapPool(todos, limit, async (todo) => {
+        try {
+          return { todo, ticket: await this.createTicket(integration, todo, lookups) };
+        } catch (err) {
+          this.deps.logger.warn({ err, integration: integration.name, resources: todo.length }, 'ticket creation failed');
+          return { todo, error: reasonOf(err) };
+        }
+      });
+      const now = this.deps.clock.now();
+      const written: Assignment[] = [];
+      let lastError: string | undefined;
+      for (const o of outcomes) {
+        if (o.ticket) {
+          const t = o.ticket;
+          written.push(...o.todo.map((a) => ticketCreated(a, { table: t.table, sysId: t.sysId, number: t.number, link: t.link, state: '1' }, now)));
+        } else {
+          lastError = o.error;
+          written.push(...o.todo.map((a) => creationFailed(a, o.error!, now)));
+        }
+      }
+      await s.write(written);
+      const failed = written.filter((a) => a.status === 'failed');
+      if (failed.length) {
+        await this.deps.integrations.recordFailure(integration.id, lastError!);
         const attempts = Math.max(...failed.map((a) => a.attempts));
         if (attempts >= MAX_AUTOMATIC_ATTEMPTS)
           this.deps.logger.warn(
-            { integration: integration.name, resources: todo.length, attempts },
+            { integration: integration.name, resources: failed.length, attempts },
             'ticket creation gave up after the last automatic attempt; the Retry button can still create it',
           );
-        await s.write(failed);
-        return this.current(s, ids);
       }
+      if (failed.length < written.length) await this.deps.integrations.recordSuccess(integration.id);
     }
     // Mirrors each ticket in Defender; a failure never loses the ticket and is retried by the cycle.
+    const mirror: string[] = [];
     for (const id of ids) {
       const a = await s.get(id);
-      if (a?.status === 'open' && a.governance?.status !== 'synced') await this.deps.governance.syncIn(s, id, { ifMissing: 'create' });
+      if (a?.status === 'open' && a.governance?.status !== 'synced') mirror.push(id);
     }
+    // Their outcomes are stored together, in one write per chunk (a write-back lost to a crash is redone by the cycle).
+    const buffered = new BufferedSession(s);
+    await mapPool(mirror, limit, (id) => this.deps.governance.syncIn(buffered, id, { ifMissing: 'create' }));
+    await buffered.flush();
     return this.current(s, ids);
   }
 
-  private async createTicket(integration: Integration, group: readonly Assignment[]) {
+  private async createTicket(integration: Integration, group: readonly Assignment[], lookups: ResolveOnce) {
     const first = group[0]!;
     const client = this.deps.integrations.clientFor(integration);
-    const [owner, caller] = [await client.resolveUser(first.owner), await client.resolveUser(first.caller)];
+    const [owner, caller] = await Promise.all([
+      lookups.get(`${integration.id}|user|${first.owner}`, () => client.resolveUser(first.owner)),
+      lookups.get(`${integration.id}|user|${first.caller}`, () => client.resolveUser(first.caller)),
+    ]);
     let groupSysId: string | undefined;
-    if (first.customFields.assignment_group) groupSysId = (await client.resolveGroup(first.customFields.assignment_group)).sysId;
+    const groupName = first.customFields.assignment_group;
+    if (groupName) groupSysId = (await lookups.get(`${integration.id}|group|${groupName}`, () => client.resolveGroup(groupName))).sysId;
     const fields = ticketFields(
       {
         ticketType: first.ticketType,
@@ -417,4 +721,67 @@ export class CreateAssignments {
       managementGroups: this.ancestryCache.get(r.subscriptionId.toLowerCase()) ?? [],
     }));
   }
+}
+
+/** A session whose writes wait for flush(): the governance outcomes of a chunk in one store write. */
+class BufferedSession implements AssignmentSession {
+  private readonly rows = new Map<string, Assignment>();
+  private readonly audits: AuditNote[] = [];
+
+  constructor(private readonly inner: AssignmentSession) {}
+
+  async get(id: string): Promise<Assignment | undefined> {
+    return this.rows.get(id) ?? this.inner.get(id);
+  }
+
+  async apply(id: string, change: Change, audit?: AuditNote): Promise<Assignment> {
+    const current = await this.get(id);
+    if (!current) throw new AssignmentGoneError(id);
+    const next = change(current);
+    this.rows.set(id, next);
+    if (audit) this.audits.push(audit);
+    return next;
+  }
+
+  async write(rows: readonly Assignment[], audit?: AuditNote): Promise<void> {
+    for (const r of rows) this.rows.set(r.id, r);
+    if (audit) this.audits.push(audit);
+  }
+
+  async flush(): Promise<void> {
+    const [first, ...rest] = this.audits;
+    if (this.rows.size || first) await this.inner.write([...this.rows.values()], first);
+    for (const audit of rest) await this.inner.write([], audit);
+    this.rows.clear();
+    this.audits.length = 0;
+  }
+}
+
+/** Look-ups shared by every ticket of one call (owner, caller, group); a failed one is asked again. */
+class ResolveOnce {
+  private readonly cache = new Map<string, Promise<unknown>>();
+
+  get<T extends TicketUser | { sysId: string }>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.cache.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = load();
+      this.cache.set(key, p);
+      p.catch(() => this.cache.delete(key));
+    }
+    return p;
+  }
+}
+
+/** fn over items, at most `size` at once, results in input order. */
+async function mapPool<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, lane));
+  return out;
 }

@@ -609,6 +609,8 @@ export interface ReopenResult {
  * 'user-not-found', 'user-ambiguous', 'network') and `reason`, one sentence safe to show in Teams.
  */
 export interface TicketSystem {
+  /** Requests this instance takes at once (shared by every client of the instance); callers fan out up to it. */
+  readonly concurrency?: number;
   /** A token and one user read: proves the connection works end to end. */
   testConnection(): Promise<{ instanceUrl: string; user: TicketUser | undefined }>;
   resolveUser(identity: string): Promise<TicketUser>;

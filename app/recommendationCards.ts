@@ -93,7 +93,7 @@ export function viewForConversation(rec: Recommendation, conv: Conversation, anc
  * conversation's filters, and stores the view's hash so the next sync pass sees the card as
  * current and sends nothing. One conversation's failure is logged and does not stop the others.
  */
-export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKey: string): Promise<CardRefreshReport> {
+export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKey: string, except?: ShownElsewhere): Promise<CardRefreshReport> {
   const { store, messenger, logger, now } = deps;
   const report: CardRefreshReport = { updated: 0, failed: 0, skipped: 0 };
   const key = recommendationKeyOf(recommendationKey);
@@ -113,8 +113,10 @@ export async function refreshPostedCards(deps: CardRefreshDeps, recommendationKe
       continue;
     }
     try {
+      // The clicked card answers with its own outcome (one update per click, Teams' invoke response).
+      const clicked = except?.conversationId === conv.id && except.activityId === posted.activityId;
       const card = renderRecommendationFor(conv.channelId, view, 1, assignments, deps.subscriptionNames);
-      await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
+      if (!clicked) await messenger.update(conv.id, posted.activityId, { card, summary: `${view.severity}: ${view.displayName}` });
       // Re-read: a sync delivery may have stored a newer PostedCard meanwhile; keep its ids and dates.
       const latest = (await store.recommendations.getCard(conv.id, key)) ?? posted;
       await store.recommendations.upsertCard({ ...latest, contentHash: view.contentHash, updatedAt: now.toISOString() });
@@ -142,12 +144,18 @@ export interface RecommendationCardsDeps {
 
 export type CardView = { kind: 'card'; card: AdaptiveCard } | { kind: 'message'; text: string };
 
+/** A posted card that shows something else now (the outcome of a click on it): refresh leaves it alone. */
+export interface ShownElsewhere {
+  conversationId: string;
+  activityId?: string;
+}
+
 /** The recommendation cards of every conversation, as the use cases refresh and show them. */
 export class RecommendationCards {
   constructor(private readonly deps: RecommendationCardsDeps) {}
 
   /** Re-renders every posted card of a recommendation (after its tickets changed). */
-  refresh(recommendationKey: string): Promise<CardRefreshReport> {
+  refresh(recommendationKey: string, except?: ShownElsewhere): Promise<CardRefreshReport> {
     const { store, messenger, logger, clock } = this.deps;
     return refreshPostedCards(
       {
@@ -160,6 +168,7 @@ export class RecommendationCards {
         subscriptionNames: this.deps.subscriptionNames?.(),
       },
       recommendationKey,
+      except,
     );
   }
 

@@ -140,3 +140,22 @@ export async function simulatorsTask(raw: SimulatorsArgs): Promise<TaskOutcome> 
     },
   };
 }
+
+const ServiceNowArgs = z.object({ latencyMs: z.number().int().min(0).default(0) });
+export type ServiceNowSimulatorArgs = z.input<typeof ServiceNowArgs>;
+
+/** The ServiceNow simulator alone, in its own process (its latency timers and CPU do not share the bot's event loop). */
+export async function serviceNowSimulatorTask(raw: ServiceNowSimulatorArgs): Promise<TaskOutcome> {
+  const args = ServiceNowArgs.parse(raw);
+  const snow = await startServiceNowSimulator({ httpControl: false });
+  snow.control.setLatency(args.latencyMs);
+  return {
+    ready: { url: snow.url },
+    methods: {
+      setLatency: ({ ms }: { ms: number }) => snow.control.setLatency(ms),
+      resetStats: () => snow.control.resetStats(),
+      maxInFlight: () => snow.control.maxInFlight(),
+    },
+    close: () => snow.close(),
+  };
+}

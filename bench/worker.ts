@@ -10,6 +10,7 @@ type Task = (args: never) => Promise<TaskOutcome>;
 const TASKS: Record<string, () => Promise<Task>> = {
   'defender-simulator': async () => (await import('./simulatorChild.js')).defenderSimulatorTask,
   simulators: async () => (await import('./simulatorChild.js')).simulatorsTask,
+  'servicenow-simulator': async () => (await import('./simulatorChild.js')).serviceNowSimulatorTask,
   'echo-bot': async () => (await import('./echoBot.js')).echoBotTask,
   'bot-server': async () => (await import('./botChild.js')).botServerTask,
   'sync-pass': async () => (await import('./sync.js')).syncPassTask,

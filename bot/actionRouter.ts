@@ -10,7 +10,16 @@ import type { TurnInfo } from './turn.js';
  * What a card action answers. `replace` swaps the clicked card (the invoke response in Teams, an
  * update of the message elsewhere); `reply` posts a new message; `message` is a short text.
  */
-export type ActionResult = { kind: 'replace'; card: AdaptiveCard } | { kind: 'reply'; card: AdaptiveCard } | { kind: 'message'; text: string };
+export type ActionResult =
+  | { kind: 'replace'; card: AdaptiveCard; afterSend?: AfterSend }
+  | { kind: 'reply'; card: AdaptiveCard; afterSend?: AfterSend }
+  | { kind: 'message'; text: string };
+
+/**
+ * Told the id of the activity that now shows the answer's card (the clicked card replaced, or the
+ * posted reply), once it is delivered: work that goes on updates that activity. Never throws.
+ */
+export type AfterSend = (activityId: string | undefined) => void;
 
 export interface ActionContext extends TurnInfo {
   verb: string;

@@ -245,10 +245,16 @@ export function createApp(options: AppOptions): App {
     resolution: services.resolution,
     reminders: services.reminders,
     runCycle,
-    listen: (port, host) => listen(server, port, host),
+    listen: async (port, host) => {
+      const url = await listen(server, port, host);
+      // Creations a stopped process left in the work queue carry on (with their cards).
+      services.assignments.resumeQueued().catch((err: unknown) => logger.warn({ err }, 'could not resume queued ticket creations'));
+      return url;
+    },
     stop: async () => {
       for (const t of tasks) await t.destroy();
       await closeServer(server);
+      await services.assignments.stopWorkers();
       await sync?.delivered().catch(() => undefined);
       await store.flush();
     },

@@ -64,9 +64,12 @@ export class TeamsBot extends TeamsActivityHandler {
       return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: result.text as never };
     }
     if (result.kind === 'reply') {
-      await ctx.sendActivity(toActivity({ card: result.card }));
+      const sent = await ctx.sendActivity(toActivity({ card: result.card }));
+      result.afterSend?.(sent?.id);
       return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: 'See the reply below.' as never };
     }
+    // The invoke response replaces the clicked card, whose id Action.Execute carries.
+    result.afterSend?.(ctx.activity.replyToId);
     return { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: result.card as never };
   }
 
@@ -98,12 +101,14 @@ export class TeamsBot extends TeamsActivityHandler {
     if (result.kind === 'replace' && ctx.activity.replyToId) {
       try {
         await ctx.updateActivity({ ...activity, id: ctx.activity.replyToId });
+        result.afterSend?.(ctx.activity.replyToId);
         return;
       } catch (err) {
         this.deps.logger.warn({ err, conversationId: ctx.activity.conversation.id }, 'could not update the card; posting it instead');
       }
     }
-    await ctx.sendActivity(activity);
+    const sent = await ctx.sendActivity(activity);
+    result.afterSend?.(sent?.id);
   }
 
   /** The sender's UPN, asked once per personal chat (the Teams directory's roster look-up). */

@@ -2,6 +2,7 @@ import assignmentFormTemplate from './assignmentForm.json';
 import assignmentListTemplate from './assignmentList.json';
 import assignmentResultTemplate from './assignmentResult.json';
 import confirmTemplate from './confirm.json';
+import type { Assignment } from '../core/model.js';
 import { formErrorParts } from './formErrors.js';
 import { defineCard, type AdaptiveCard, type RenderContext } from './render.js';
 
@@ -27,6 +28,8 @@ export interface AssignmentFormModel {
   severity: string;
   resourceSummary: string;
   resourceIdsCsv: string;
+  /** This form's id, the batch id of what it creates: a copy submitted again answers "already submitted". */
+  formId?: string;
   ticketWord: string;
   integrations: { title: string; value: string }[];
   customized: boolean;
@@ -68,6 +71,8 @@ export interface AssignmentResultModel {
   recommendationName: string;
   batchId: string;
   failed: number;
+  /** "12 of 24 created…" while a creation runs; empty when it has ended. */
+  progress?: string;
   items: { resourceName: string; ticketNumber: string; ticketLink: string; owner: string; dueDate: string; note: string; error: string }[];
 }
 
@@ -119,6 +124,67 @@ export function assignmentFormCard(model: AssignmentFormModel, ctx: RenderContex
 }
 export const assignmentResultCard = defineCard<AssignmentResultModel>(assignmentResultTemplate);
 export const assignmentListCard = defineCard<AssignmentListModel>(assignmentListTemplate);
+
+export interface AssignmentOutcome {
+  recommendationKey: string;
+  recommendationName: string;
+  batchId: string;
+  /** How many tickets-to-be the creation started with. */
+  total: number;
+  /** The creation's assignments as they are now, and the ones that already had a ticket. */
+  rows: readonly Assignment[];
+  skippedIds: readonly string[];
+  /** false while the tickets are being created. */
+  finished: boolean;
+  /** The owner the form asked for: resources already assigned to someone else are said to be unchanged. */
+  requestedOwner?: string;
+}
+
+/** A creation's card: "Creating 24 tickets…" with what is done so far, then the outcome (with Retry). */
+export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext): AdaptiveCard {
+  const skipped = new Set(o.skippedIds);
+  const items = o.rows.filter((a) => !skipped.has(a.id));
+  const already = o.rows.filter((a) => skipped.has(a.id));
+  const failed = items.filter((a) => a.status === 'failed');
+  const created = items.filter((a) => a.ticket);
+  const word = (n: number) => (n === 1 ? 'ticket' : 'tickets');
+  const requested = o.requestedOwner?.toLowerCase();
+  const elsewhere = requested ? already.filter((a) => a.owner.toLowerCase() !== requested) : [];
+  const title = !o.finished
+    ? `⏳ Creating ${o.total} ${word(o.total)}…`
+    : failed.length === 0 && elsewhere.length
+      ? `⚠️ ${created.length} resource(s) assigned; ${elsewhere.length} already assigned to someone else, not changed`
+      : failed.length === 0
+        ? `✅ ${created.length + already.length} resource(s) assigned`
+        : created.length
+          ? `⚠️ ${created.length} assigned, ${failed.length} failed`
+          : `⚠️ No ticket could be created (${failed.length})`;
+  const row = (a: Assignment, note: string) => ({
+    resourceName: a.resourceName,
+    ticketNumber: a.ticket?.number ?? '',
+    ticketLink: a.ticket?.link ?? '',
+    owner: a.owner,
+    dueDate: a.dueDate,
+    note: note + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
+    error: a.status === 'failed' ? (a.lastError ?? 'unknown error') : '',
+  });
+  return assignmentResultCard(
+    {
+      title,
+      color: !o.finished || (failed.length === 0 && elsewhere.length === 0) ? 'Good' : created.length || elsewhere.length ? 'Warning' : 'Attention',
+      recommendationKey: o.recommendationKey,
+      recommendationName: o.recommendationName,
+      batchId: o.batchId,
+      failed: o.finished ? failed.length : 0,
+      progress: o.finished ? '' : `${created.length} of ${items.length} created so far; this card is updated as they are created.`,
+      items: [
+        ...items.map((a) => row(a, '')),
+        ...already.map((a) => row(a, elsewhere.includes(a) ? ` · already assigned to ${a.owner}: not reassigned` : ' · already assigned')),
+      ],
+    },
+    ctx,
+  );
+}
 
 export interface ConfirmModel {
   title: string;

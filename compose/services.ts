@@ -213,6 +213,7 @@ export function createServices(p: ServicePorts): Services {
     logger: logger.child({ module: 'assignments' }),
     timeZone,
     severityImpactUrgency: config.SEVERITY_IMPACT_URGENCY,
+    messenger,
   });
   const dueDates = new DueDates({
     store,

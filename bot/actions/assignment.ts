@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { assignmentFormCard, assignmentResultCard, confirmCard, type AssignmentFormModel } from '../../cards/assignmentCards.js';
+import { assignmentFormCard, assignmentOutcomeCard, confirmCard, type AssignmentFormModel } from '../../cards/assignmentCards.js';
 import { errorCard, type AdaptiveCard } from '../../cards/index.js';
 import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.js';
 import { localDay } from '../../core/calendar.js';
@@ -24,7 +25,12 @@ export interface AssignmentActionDeps {
   timeZone?: string;
   /** Microsoft Graph: the UPN of an Entra object id, which Teams' people picker submits. */
   upnOfObjectId?: (objectId: string) => Promise<string | undefined>;
+  /** How long a submit waits for its tickets before answering with the progress card. */
+  answerWithinMs?: number;
 }
+
+/** From the submit's start: half of Teams' 2 s, the rest is room for a busy machine and the answer itself. */
+export const ANSWER_WITHIN_MS = 1_000;
 
 const FIELD_LABELS: Record<string, string> = {
   integrationId: 'ServiceNow integration',
@@ -100,6 +106,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
               .map((r) => r.name)
               .join(', ')}${resources.length > 5 ? '…' : ''}`,
       // "All" travels as "*": hundreds of resource ids would push the card over Teams' size limit.
+      formId: randomUUID(),
       resourceIdsCsv: resources.length === rec.resources.length && resources.length > 1 ? ALL_RESOURCES : resources.map((r) => r.resourceId).join(','),
       ticketWord: resources.length === 1 ? 'ticket' : 'tickets',
       integrations: covering.map((i) => ({ title: `${i.name} (${i.scope.split('/').pop()})`, value: i.id })),
@@ -127,39 +134,45 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     return answer(ctx, assignmentFormCard(model, ctx));
   }
 
-  function result(ctx: ActionContext, rec: { key: string; displayName: string }, batchId: string, items: Assignment[], skipped: Assignment[]): ActionResult {
-    const failed = items.filter((a) => a.status === 'failed');
-    const created = items.filter((a) => a.ticket);
-    const title =
-      failed.length === 0
-        ? `✅ ${created.length + skipped.length} resource(s) assigned`
-        : created.length
-          ? `⚠️ ${created.length} assigned, ${failed.length} failed`
-          : `⚠️ No ticket could be created (${failed.length})`;
-    const row = (a: Assignment, note: string) => ({
-      resourceName: a.resourceName,
-      ticketNumber: a.ticket?.number ?? '',
-      ticketLink: a.ticket?.link ?? '',
-      owner: a.owner,
-      dueDate: a.dueDate,
-      note: note + (a.governance?.status === 'failed' ? ' · Defender not updated yet (retrying)' : ''),
-      error: a.status === 'failed' ? (a.lastError ?? 'unknown error') : '',
-    });
+  function result(
+    ctx: ActionContext,
+    rec: { key: string; displayName: string },
+    batchId: string,
+    items: Assignment[],
+    skipped: Assignment[],
+    requestedOwner?: string,
+  ): ActionResult {
     return answer(
       ctx,
-      assignmentResultCard(
+      assignmentOutcomeCard(
         {
-          title,
-          color: failed.length === 0 ? 'Good' : created.length ? 'Warning' : 'Attention',
           recommendationKey: rec.key,
           recommendationName: rec.displayName,
           batchId,
-          failed: failed.length,
-          items: [...items.map((a) => row(a, '')), ...skipped.map((a) => row(a, ' · already assigned'))],
+          total: items.length,
+          rows: [...items, ...skipped],
+          skippedIds: skipped.map((a) => a.id),
+          finished: true,
+          requestedOwner,
         },
         ctx,
       ),
     );
+  }
+
+  /** Forms being submitted in this process: a double click's second submit waits for nothing and creates nothing. */
+  const submitting = new Set<string>();
+
+  function alreadySubmitted(ctx: ActionContext, rec: { key: string; displayName: string }, formId: string, rows: Assignment[]): ActionResult {
+    const tickets = [...new Set(rows.map((a) => a.ticket?.number).filter((n): n is string => !!n))];
+    const card = assignmentOutcomeCard(
+      { recommendationKey: rec.key, recommendationName: rec.displayName, batchId: formId, total: rows.length, rows, skippedIds: [], finished: true },
+      ctx,
+    );
+    (card.body[0] as { text: string }).text = tickets.length
+      ? `Already submitted: ${tickets.slice(0, 5).join(', ')}${tickets.length > 5 ? ` and ${tickets.length - 5} more` : ''}`
+      : 'Already submitted: the tickets are being created';
+    return answer(ctx, card);
   }
 
   return [
@@ -208,8 +221,13 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     defineAction({
       verb: 'submitAssignment',
       // Field-level validation happens in the service so errors return on the same form.
-      schema: z.looseObject({ recommendationKey: z.string().min(1).max(200), resourceIds: z.string().min(1).max(200_000) }),
+      schema: z.looseObject({
+        recommendationKey: z.string().min(1).max(200),
+        resourceIds: z.string().min(1).max(200_000),
+        formId: z.string().uuid().optional(),
+      }),
       handle: async (ctx, data) => {
+        const started = performance.now();
         try {
           const rec = await assignments.recommendation(data.recommendationKey);
           const resources = assignments.selection(
@@ -221,10 +239,51 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           );
           const decision = await authorize(ctx, resources);
           if (!decision.allowed) return refusal(ctx, decision.reason);
+          // The same form again (a double click, an old copy where the card was not replaced): its outcome, nothing new.
+          if (data.formId) {
+            const earlier = submitting.has(data.formId) ? [] : await assignments.alreadySubmitted(data.formId);
+            if (earlier) return alreadySubmitted(ctx, rec, data.formId, earlier);
+          }
           const resolved = await withOwnerUpn(data, deps.upnOfObjectId);
-          const outcome = await assignments.submit(resolved, ctx.actor, ctx.conversationId);
-          if (outcome.kind === 'invalid') return await form(ctx, rec, resources, resolved, outcome.errors);
-          return result(ctx, rec, outcome.batchId, outcome.assignments, outcome.skipped);
+          if (data.formId) submitting.add(data.formId);
+          const persisted = await assignments
+            .persistPending(resolved, ctx.actor, ctx.conversationId, data.formId)
+            .finally(() => data.formId && submitting.delete(data.formId));
+          if (persisted.kind === 'invalid') return await form(ctx, rec, resources, resolved, persisted.errors);
+          // Teams' Action.Execute names the clicked card: a resumed creation can update it after a restart.
+          const creation = await assignments.startCreation(persisted, {
+            conversationId: ctx.conversationId,
+            channelId: ctx.channelId,
+            ...(ctx.channelId === 'msteams' && ctx.replyToId ? { activityId: ctx.replyToId } : {}),
+          });
+          // A quick creation answers with its outcome; a longer one with what is being created, and
+          // the card follows it from the work queue (Teams wants the answer within 2 s).
+          const rows = await creation.settled(Math.max(0, (deps.answerWithinMs ?? ANSWER_WITHIN_MS) - (performance.now() - started)));
+          if (rows) {
+            creation.answeredFinal();
+            const skippedIds = new Set(persisted.skipped.map((a) => a.id));
+            return result(
+              ctx,
+              rec,
+              persisted.batchId,
+              rows.filter((a) => !skippedIds.has(a.id)),
+              persisted.skipped,
+              str(resolved.assignedTo),
+            );
+          }
+          const card = assignmentOutcomeCard(
+            {
+              recommendationKey: rec.key,
+              recommendationName: rec.displayName,
+              batchId: persisted.batchId,
+              total: persisted.pending.length,
+              rows: [...persisted.pending, ...persisted.skipped],
+              skippedIds: persisted.skipped.map((a) => a.id),
+              finished: false,
+            },
+            ctx,
+          );
+          return { ...answer(ctx, card), afterSend: (id) => creation.follow(id) } as ActionResult;
         } catch (err) {
           if (err instanceof SelectionError)
             return { kind: 'reply', card: errorCard({ title: 'Cannot create an assignment', message: err.message, details: [] }, ctx) };
@@ -240,7 +299,11 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
         if (batch.length === 0) return { kind: 'message', text: 'These assignments no longer exist.' };
         const decision = await authorize(ctx, batch);
         if (!decision.allowed) return refusal(ctx, decision.reason);
-        const items = await assignments.retry(data.batchId, ctx.actor);
+        const items = await assignments.retry(data.batchId, ctx.actor, {
+          conversationId: ctx.conversationId,
+          channelId: ctx.channelId,
+          activityId: ctx.replyToId,
+        });
         return result(ctx, { key: batch[0].recommendationKey, displayName: batch[0].recommendationName }, data.batchId, items, []);
       },
     }),

@@ -155,6 +155,8 @@ export function assigneeOf(ticket: TicketRecord): TicketWithAssignee {
 
 export class ServiceNowClient implements TicketSystem {
   readonly instanceUrl: string;
+  /** The instance's shared request limit (the first client of an instance sets it). */
+  readonly concurrency: number;
   private readonly http: HttpCore;
   private readonly tokens: TokenManager;
   private readonly log: Logger;
@@ -182,9 +184,11 @@ export class ServiceNowClient implements TicketSystem {
     this.closeCode = o.closeCode ?? 'Solution provided';
     this.batchSize = Math.max(1, o.batchSize ?? 50);
     this.instances = params.instances ?? new ServiceNowInstances();
+    const limiter = this.instances.limiterFor(origin, o.concurrency ?? 4);
+    this.concurrency = limiter.size;
     this.http = new HttpCore(
       origin,
-      this.instances.limiterFor(origin, o.concurrency ?? 4),
+      limiter,
       {
         maxRetries: this.maxRetries,
         baseDelayMs: o.baseDelayMs ?? 500,

@@ -179,9 +179,12 @@ describe('soak benchmark', () => {
 });
 
 describe('create-assignment benchmark', () => {
-  it('lists its figures as not built yet', async () => {
-    const rows = await runCreateAssignment();
-    expect(rows).toHaveLength(5);
-    expect(rows.every((r) => r.value === null && r.met === null && /not built yet/.test(r.target))).toBe(true);
-  });
+  it('measures every figure at a small size, against a same-run baseline, within the instance limit', async () => {
+    const rows = await runCreateAssignment({ size: 0.1, progress: () => undefined });
+    expect(rows).toHaveLength(7);
+    expect(rows.every((r) => r.value !== null && r.value > 0)).toBe(true);
+    expect(rows.slice(0, 4).every((r) => r.baseline !== null && r.baseline > 0)).toBe(true);
+    expect(rows[5]!.value).toBeLessThanOrEqual(4);
+    expect(rows[5]!.met).toBe(true);
+  }, 180_000);
 });
