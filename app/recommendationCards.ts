@@ -42,6 +42,7 @@ export function renderRecommendationFor(
   page = 1,
   assignments: readonly CardAssignment[] = [],
   subscriptionNames?: ReadonlyMap<string, string>,
+  selected?: readonly string[],
 ): AdaptiveCard {
   return renderRecommendation(
     recommendation,
@@ -49,6 +50,7 @@ export function renderRecommendationFor(
     {
       page,
       assignments,
+      ...(selected ? { selected } : {}),
       ...(subscriptionNames ? { subscriptionName: (id: string) => subscriptionNames.get(id.toLowerCase()) ?? subscriptionNames.get(id) } : {}),
     },
   );
@@ -162,8 +164,11 @@ export class RecommendationCards {
     );
   }
 
-  /** One page of a recommendation's card as a conversation sees it (the card's own refresh and paging). */
-  async view(conversationId: string, channelId: string, recommendationKey: string, page: number): Promise<CardView> {
+  /**
+   * One page of a recommendation's card as a conversation sees it (the card's own refresh and
+   * paging), with the resources ticked so far still ticked.
+   */
+  async view(conversationId: string, channelId: string, recommendationKey: string, page: number, selected?: readonly string[]): Promise<CardView> {
     const { store, clock } = this.deps;
     const key = recommendationKey.toLowerCase();
     const rec = await store.recommendations.get(key);
@@ -181,6 +186,7 @@ export class RecommendationCards {
         page,
         await cardAssignmentsFor(store, key, clock.now(), this.deps.timeZone ?? 'UTC'),
         this.deps.subscriptionNames?.(),
+        selected,
       ),
     };
   }
