@@ -23,6 +23,8 @@ export interface SubscriptionsDeps {
   authorizer: Pick<Authorizer, 'canManage'>;
   /** Serialises the two install events Teams sends for one install. */
   locks: Locks;
+  /** Posts a conversation's cards from the stored recommendations (SyncJob#postStored); absent without Defender. */
+  storedCards?: { postStored(conversationId: string): Promise<{ posted: number }> };
 }
 
 export type InstallOutcome = { kind: 'subscribed'; conversation: Conversation } | { kind: 'pending' } | { kind: 'already-greeted' };
@@ -51,6 +53,19 @@ export class Subscriptions {
     const newlySubscribed = !existing?.subscribed;
     if (newlySubscribed) this.deps.logger.info({ conversationId: conversation.id, kind: conversation.kind }, 'conversation subscribed');
     return { newlySubscribed, conversation };
+  }
+
+  /**
+   * A subscribed conversation's cards from the last sync, at once (the next pass would be up to
+   * SYNC_CRON away). Never rejects: the next pass posts whatever this could not.
+   */
+  async postStoredCards(conversationId: string): Promise<number> {
+    try {
+      return (await this.deps.storedCards?.postStored(conversationId))?.posted ?? 0;
+    } catch (err) {
+      this.deps.logger.warn({ err, conversationId }, 'stored cards for a new subscription could not be posted; the next sync posts them');
+      return 0;
+    }
   }
 
   /** Keeps a conversation without subscribing it to recommendations: a 1:1 chat is how reminders reach an owner. */

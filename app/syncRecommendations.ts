@@ -88,6 +88,8 @@ export class SyncJob {
   /** Cards with a send in flight: a later pass must not post them twice before the id is stored. */
   private readonly inFlight = new Set<string>();
   private readonly deliveries = new Set<Promise<void>>();
+  /** Cards delivered since the last read of the posted cards: another read that started earlier must not post them again. */
+  private readonly justPosted = new Map<string, PostedCard>();
   private delivery: DeliveryReport = { posted: 0, updated: 0, failed: 0 };
   private lastAncestry: Map<string, string[]> = new Map();
   private ancestryRead = false;
@@ -121,6 +123,22 @@ export class SyncJob {
     const report = this.delivery;
     this.delivery = { posted: 0, updated: 0, failed: 0 };
     return report;
+  }
+
+  /**
+   * A conversation just subscribed (or changed its filters): its cards from the recommendations
+   * the last pass stored, posted now instead of at the next SYNC_CRON pass, without asking Azure.
+   * Cards already posted with the same content are left alone. A management-group filter needs
+   * the ancestry a pass reads; before one has, those cards come with the next pass.
+   */
+  async postStored(conversationId: string): Promise<{ posted: number; updated: number }> {
+    const conv = await this.deps.store.conversations.get(conversationId);
+    if (!conv?.subscribed || conv.unreachable) return { posted: 0, updated: 0 };
+    if (hasManagementGroupScope(conv) && !this.ancestryRead) return { posted: 0, updated: 0 };
+    const current = new Map<string, Recommendation>();
+    for (const r of await this.deps.store.recommendations.list()) if (r.status !== 'resolved') current.set(r.key, r);
+    const counts = await this.enqueueCards([conv], current, new Map(), this.deps.clock.now());
+    return { posted: counts.posted, updated: counts.updated };
   }
 
   /** Subscription display names (id in lower case → name) learned so far, for every card render. */
@@ -264,6 +282,7 @@ export class SyncJob {
     if (conversations.length === 0) return counts;
     const posted = new Map<string, PostedCard>();
     for (const c of await store.recommendations.listCards()) posted.set(cardKey(c.conversationId, c.recommendationKey), c);
+    for (const k of this.justPosted.keys()) if (posted.has(k)) this.justPosted.delete(k);
     const assignmentsByKey = new Map<string, CardAssignment[]>();
     for (const a of await store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES, hasTicket: true })) {
       const k = recommendationKeyOf(a.recommendationKey);
@@ -274,7 +293,8 @@ export class SyncJob {
 
     const consider = (conv: Conversation, rec: Recommendation, view: Recommendation | undefined) => {
       const key = cardKey(conv.id, rec.key);
-      const existing = posted.get(key);
+      // A card delivered between reading the posted cards and now (postStored next to a pass).
+      const existing = posted.get(key) ?? this.justPosted.get(key);
       if (!view) return;
       // Out of this conversation's scope and never posted: nothing to tell it.
       if (!existing && view.status === 'resolved') return;
@@ -333,14 +353,16 @@ export class SyncJob {
         if (!activityId) throw new Error('Teams returned no activity id for the posted card');
       }
       const at = clock.now().toISOString();
-      await store.recommendations.upsertCard({
+      const postedCard: PostedCard = {
         conversationId: conv.id,
         recommendationKey: view.key,
         activityId,
         contentHash: view.contentHash,
         postedAt: existing?.postedAt ?? at,
         updatedAt: at,
-      });
+      };
+      await store.recommendations.upsertCard(postedCard);
+      this.justPosted.set(cardKey(conv.id, view.key), postedCard);
       if (existing) this.delivery.updated++;
       else this.delivery.posted++;
     } catch (err) {

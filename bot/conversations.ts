@@ -42,6 +42,11 @@ export class ConversationService {
     return this.subscriptions.knowsUser(rootConversationId(conversationId));
   }
 
+  /** The conversation's cards from the last sync, posted now (fire and forget: never rejects). */
+  postStoredCards(conversationId: string): Promise<number> {
+    return this.subscriptions.postStoredCards(rootConversationId(conversationId));
+  }
+
   unsubscribe(conversationId: string): Promise<boolean> {
     return this.subscriptions.unsubscribe(rootConversationId(conversationId));
   }

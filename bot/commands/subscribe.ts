@@ -1,7 +1,7 @@
 import { errorCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { describeFilters, parseSubscriptionFilters } from '../../core/subscriptionFilters.js';
 import type { Command } from '../commandRouter.js';
-import { seenConversation, type ConversationService } from '../conversations.js';
+import { rootConversationId, seenConversation, type ConversationService } from '../conversations.js';
 import type { OutgoingMessage, TurnInfo } from '../turn.js';
 import type { Decision } from '../../app/ports.js';
 import type { Subscriptions } from '../../app/subscriptions.js';
@@ -83,11 +83,17 @@ export function installHandler(deps: {
   subscriptions: Pick<Subscriptions, 'install'>;
   sandbox: boolean;
 }): (info: TurnInfo) => Promise<OutgoingMessage | undefined> {
+  // After the welcome is posted, bot/teamsBot.ts calls afterInstall (the stored cards, below).
   return async (info) => {
     const outcome = await deps.subscriptions.install(seenConversation(info.activity), info.actor);
     if (outcome.kind === 'subscribed') return welcomeMessage(info, describeFilters(outcome.conversation.filters), deps.sandbox);
     return outcome.kind === 'pending' ? pendingWelcomeMessage(info, deps.sandbox) : undefined;
   };
+}
+
+/** After an install's welcome: a subscribed conversation gets the last sync's cards at once. */
+export function afterInstall(deps: { subscriptions: Pick<Subscriptions, 'postStoredCards'> }): (info: TurnInfo) => void {
+  return (info) => void deps.subscriptions.postStoredCards(rootConversationId(info.conversationId));
 }
 
 /**
@@ -114,10 +120,12 @@ export function subscribeCommands(conversations: ConversationService, sandbox: b
           await ctx.reply({ card: errorCard({ title: 'Not subscribed', message: 'The filter is not valid:', details: parsed.problems }, ctx) });
           return;
         }
-        const { newlySubscribed } = await conversations.subscribe(ctx.activity, parsed.filters);
+        const { newlySubscribed, conversation } = await conversations.subscribe(ctx.activity, parsed.filters);
         const filters = describeFilters(parsed.filters);
         if (newlySubscribed) await ctx.reply(welcomeMessage(ctx, filters, sandbox));
         else await ctx.reply({ card: noticeCard({ title: 'Subscription updated', text: `This conversation gets ${filters}.`, facts: [] }, ctx) });
+        // After the reply, so the welcome comes first; the cards are the last sync's, not a new Azure query.
+        void conversations.postStoredCards(conversation.id);
       },
     },
     {
