@@ -8,7 +8,10 @@ import { dueStateText } from '../core/assignments.js';
 import type { Clock } from '../core/clock.js';
 import { LIVE_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
-import { recommendationKeyOf, viewForFilters, type Ancestry } from '../core/recommendations.js';
+import { createHash } from 'node:crypto';
+import { recommendationKeyOf, summarizeRecommendations, viewForFilters, type Ancestry } from '../core/recommendations.js';
+import { describeFilters } from '../core/subscriptionFilters.js';
+import { channelDigestCard, channelDigestModel, type ChannelDigestModel } from '../cards/channelDigestCards.js';
 import { parseScope } from '../core/scope.js';
 import type { Assignment, Conversation, Recommendation } from '../core/model.js';
 import { renderRecommendation, type CardAssignment } from '../cards/recommendationCards.js';
@@ -190,4 +193,39 @@ export class RecommendationCards {
       ),
     };
   }
+
+  /** The digest card of a conversation as the last sync would show it (its Refresh button). */
+  async digest(conversationId: string, channelId: string): Promise<CardView> {
+    const conv = await this.deps.store.conversations.get(conversationId);
+    if (!conv?.subscribed) return { kind: 'message', text: 'This conversation is not subscribed; type **subscribe** to get recommendations here.' };
+    const { model } = digestFor(
+      conv,
+      await this.deps.store.recommendations.list(),
+      this.deps.ancestry?.() ?? new Map(),
+      this.deps.subscriptionNames?.() ?? new Map(),
+    );
+    return { kind: 'card', card: channelDigestCard(model, { channelId }) };
+  }
+}
+
+/** The name users @mention, as the stored conversation reference names the bot. */
+function botNameOf(conv: Conversation): string {
+  const bot = (conv.reference as { bot?: { name?: unknown } }).bot;
+  return typeof bot?.name === 'string' && bot.name.trim() ? bot.name.trim() : 'Defender Remediation';
+}
+
+/** A conversation's digest model and its hash (an unchanged digest is not updated). */
+export function digestFor(
+  conv: Conversation,
+  recommendations: Iterable<Recommendation>,
+  ancestry: Ancestry,
+  subscriptionNames: ReadonlyMap<string, string>,
+): { model: ChannelDigestModel; contentHash: string } {
+  const summary = summarizeRecommendations(recommendations, conv.filters, ancestry);
+  const model = channelDigestModel(summary, {
+    filtersText: describeFilters(conv.filters),
+    subscriptionName: (id) => subscriptionNames.get(id.toLowerCase()),
+    botName: botNameOf(conv),
+  });
+  return { model, contentHash: createHash('sha256').update(JSON.stringify(model)).digest('hex') };
 }

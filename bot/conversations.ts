@@ -30,8 +30,8 @@ export function seenConversation(activity: Activity): SeenConversation {
 export class ConversationService {
   constructor(private readonly subscriptions: Subscriptions) {}
 
-  subscribe(activity: Activity, filters?: SubscriptionFilters) {
-    return this.subscriptions.subscribe(seenConversation(activity), filters);
+  subscribe(activity: Activity, filters?: SubscriptionFilters, mode?: 'cards' | 'digest') {
+    return this.subscriptions.subscribe(seenConversation(activity), filters, mode);
   }
 
   remember(activity: Activity, upn?: string): Promise<void> {

@@ -92,6 +92,7 @@ const envObject = z.object({
   SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), '3981'),
   SANDBOX_REMINDER_INBOX: opt(z.string()),
   SANDBOX_EMULATOR_UPN: withDefault(z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address'), 'alice.johnson@contoso.com'),
+  CHANNEL_DIGEST_ABOVE: withDefault(z.coerce.number().int().min(0).max(100_000), '10'),
   SANDBOX_IDENTITY: withDefault(
     z.string().refine((v) => ['admin', 'reader', 'roles'].includes(v) || /^[^\s@]+@[^\s@]+$/.test(v), {
       message: 'must be admin, reader, roles or the e-mail of a sandbox user',

@@ -136,7 +136,16 @@ export function createServices(p: ServicePorts): Services {
   const identity = sandbox ? sandboxIdentity(config) : undefined;
   const authorizer: Authorizer = identity ? new SandboxIdentityAuthorizer(rbac, identity, async (upn) => (await azure?.getUser(upn))?.id) : rbac;
   const readPolicy = new ReadPolicy({ store, authorizer, ancestry: ancestrySource, logger: logger.child({ module: 'authz' }) });
-  const subscriptions = new Subscriptions({ store, clock, logger: logger.child({ module: 'conversations' }), authorizer, locks, storedCards: sync });
+  const subscriptions = new Subscriptions({
+    store,
+    clock,
+    logger: logger.child({ module: 'conversations' }),
+    authorizer,
+    locks,
+    storedCards: sync,
+    ancestry,
+    digestAbove: config.CHANNEL_DIGEST_ABOVE,
+  });
 
   const integrations = integrationService({
     store,

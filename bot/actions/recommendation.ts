@@ -24,8 +24,25 @@ const selectionSchema = z
   );
 
 /** The card's own refresh and paging, as this conversation's filters show it (app/recommendationCards.ts). */
-export function recommendationActions(deps: { cards: Pick<RecommendationCards, 'view'> }): ActionHandler[] {
+export function recommendationActions(deps: { cards: Pick<RecommendationCards, 'view' | 'digest'> }): ActionHandler[] {
   return [
+    defineAction({
+      verb: 'openRecommendation',
+      schema: z.object({ recommendationKey: z.string().min(1).max(200) }),
+      // From the digest: the card comes as a reply (in a channel, in the digest's thread), the digest stays.
+      handle: async (ctx, data) => {
+        const view = await deps.cards.view(ctx.conversationId, ctx.channelId, data.recommendationKey, 1);
+        return view.kind === 'card' ? { kind: 'reply', card: view.card } : { kind: 'message', text: view.text };
+      },
+    }),
+    defineAction({
+      verb: 'refreshDigest',
+      schema: z.object({}),
+      handle: async (ctx) => {
+        const view = await deps.cards.digest(ctx.conversationId, ctx.channelId);
+        return view.kind === 'card' ? { kind: 'replace', card: view.card } : { kind: 'message', text: view.text };
+      },
+    }),
     defineAction({
       verb: 'refreshRecommendation',
       schema: z.object({ recommendationKey: z.string().min(1).max(200), page: pageSchema, resourceIds: selectionSchema }),

@@ -13,7 +13,7 @@ describe('a new subscription gets its cards from the last sync at once', () => {
   let h: SandboxHarness;
   let unhealthy: number;
   beforeAll(async () => {
-    h = await startSandboxBot({ subscribe: false });
+    h = await startSandboxBot({ subscribe: false, env: { CHANNEL_DIGEST_ABOVE: '' } });
     // As at start: a first sync before anyone subscribed stores the recommendations, posts nothing.
     await h.bot.app.sync!.runOnce();
     unhealthy = (await h.bot.store.recommendations.list()).filter((r) => r.status !== 'resolved').length;
@@ -28,7 +28,7 @@ describe('a new subscription gets its cards from the last sync at once', () => {
     const conversationId = '19:fresh@thread.tacv2';
     const queriesBefore = assessmentQueries();
     const started = Date.now();
-    await h.bot.send(message('subscribe', { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId }));
+    await h.bot.send(message('subscribe mode=cards', { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId }));
     await h.bot.connector.waitFor((calls) => recommendationPosts(calls, conversationId).length > 0, FIRST_CARD_WITHIN_MS);
     const firstCardMs = Date.now() - started;
     expect(firstCardMs).toBeLessThan(FIRST_CARD_WITHIN_MS);
@@ -43,19 +43,22 @@ describe('a new subscription gets its cards from the last sync at once', () => {
 
     // The next pass and a repeated subscribe see those cards as posted: no second copy.
     await h.bot.app.sync!.runOnce();
-    await h.bot.send(message('subscribe', { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId }));
+    await h.bot.send(message('subscribe mode=cards', { serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId }));
     await h.bot.app.sync!.delivered();
     expect(recommendationPosts(h.bot.connector.activities(), conversationId)).toHaveLength(unhealthy);
   });
 
-  it('install: a channel subscribed by installing gets the cards too, after the welcome', async () => {
+  it('install: a channel subscribed by installing gets its digest (over 10 recommendations) at once, after the welcome', async () => {
     const conversationId = '19:installed@thread.tacv2';
+    const digest = (calls: ConnectorCall[]) =>
+      calls.filter((c) => c.conversationId === conversationId && JSON.stringify(c.body).includes('Defender for Cloud digest'));
     const started = Date.now();
     await h.bot.send(botAdded({ serviceUrl: h.bot.connector.url, ...CHANNEL, conversationId }));
-    await h.bot.connector.waitFor((calls) => recommendationPosts(calls, conversationId).length > 0, FIRST_CARD_WITHIN_MS);
+    await h.bot.connector.waitFor((calls) => digest(calls).length > 0, FIRST_CARD_WITHIN_MS);
     expect(Date.now() - started).toBeLessThan(FIRST_CARD_WITHIN_MS);
     const toThis = h.bot.connector.activities().filter((c) => c.conversationId === conversationId);
-    expect(recommendationPosts([toThis[0]], conversationId)).toHaveLength(0);
+    expect(JSON.stringify(toThis[0].body)).toContain('Mode: digest');
+    expect(digest([toThis[0]])).toHaveLength(0);
   });
 
   it('a filter change posts the cards the new filter adds, and none twice', async () => {
