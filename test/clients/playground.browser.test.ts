@@ -12,7 +12,7 @@ import { holdsWithin } from './wait.js';
  * @mentions, Action.Execute invokes), which is itself the bot's Bot Connector, against the real
  * sandbox bot. The user is Alice from the Defender simulator's directory (Owner of the root
  * management group), so RBAC checks pass as they would for her in Teams; the playground's default
- * user ("Alex Wilber", an aadObjectId no tenant knows) is refused every write today (problem 1).
+ * user ("Alex Wilber", an aadObjectId no tenant knows) acts as the sandbox admin too (problem 1).
  * Steps that do not yet behave as the issue asks are recorded in
  * test/artifacts/clients/playground/findings.md, not asserted.
  */
@@ -62,7 +62,8 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
   beforeAll(async () => {
     // Closed in afterAll also when something else fails to start.
     launching = launchBrowser({ ignoreConsoleError: harmless });
-    world = await startSandboxBot({ subscribe: false });
+    // The sandbox's own default identity (SANDBOX_IDENTITY=admin), as a newcomer runs it: every local user is the admin.
+    world = await startSandboxBot({ subscribe: false, env: { SANDBOX_IDENTITY: '' } });
     // As the sandbox does at start (bot/main.ts): a first sync, before anyone subscribed.
     await world.bot.app.sync!.runOnce();
     const endpoint = `${world.bot.url}/api/messages`;
@@ -172,6 +173,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
       problems: [1],
     });
     expect(user.aadObjectId).toBeTruthy();
+    expect(heading).not.toMatch(/Not allowed/);
     // Its page would redraw the cards the sync posts to its chats; the playground itself stays up to take them.
     await fresh.page.close();
   }, 30_000);
