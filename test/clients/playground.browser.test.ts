@@ -63,7 +63,8 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     // Closed in afterAll also when something else fails to start.
     launching = launchBrowser({ ignoreConsoleError: harmless });
     // The sandbox's own default identity (SANDBOX_IDENTITY=admin), as a newcomer runs it: every local user is the admin.
-    world = await startSandboxBot({ subscribe: false, env: { SANDBOX_IDENTITY: '' } });
+    // And its digest default: a channel of 40 recommendations gets one summary card, not 40 posts.
+    world = await startSandboxBot({ subscribe: false, env: { SANDBOX_IDENTITY: '', CHANNEL_DIGEST_ABOVE: '' } });
     // As the sandbox does at start (bot/main.ts): a first sync, before anyone subscribed.
     await world.bot.app.sync!.runOnce();
     const endpoint = `${world.bot.url}/api/messages`;
@@ -190,7 +191,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
 
     // Only the Low ones here: the playground redraws the whole channel for each post, and 40 posts
     // take it 10-15 s on this machine (Web Chat gets all 40); nine stay under a digest threshold of 10.
-    await ui.send('subscribe severity=Low');
+    await ui.send('subscribe severity=Low mode=cards');
     expect((await world.bot.store.conversations.get(TEAM.channelId))?.filters.severities).toEqual(['Low']);
     await ui.send('sync');
     await world.bot.app.sync!.delivered();
