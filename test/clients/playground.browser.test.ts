@@ -122,7 +122,8 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
       problems: [8],
     });
     // The issue's target: a new subscription gets the last sync's cards within 5 s (help runs meanwhile).
-    cardsSoon = holdsWithin(() => botCallsSince(installAt).some((e) => cardTitle(e.requestBody) === REC), 5000);
+    // 40 recommendations: the channel's default is the digest, its one card.
+    cardsSoon = holdsWithin(() => botCallsSince(installAt).some((e) => cardTitle(e.requestBody) === 'Defender for Cloud digest'), 5000);
 
     // What the welcome says to type: a channel post without @mention.
     const plainAt = pg.toBot.exchanges.length;
@@ -185,7 +186,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
       step: 'cards after install',
       target: 'the recommendation cards arrive within 5 s of subscribing',
       works: soon,
-      observed: soon ? 'cards arrived within 5 s' : 'no recommendation card within 5 s of the install (they come with the next sync, up to SYNC_CRON later)',
+      observed: soon ? 'the digest card arrived within 5 s of the install' : 'no digest card within 5 s of the install',
       problems: [6],
     });
 
@@ -209,7 +210,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
       step: '@mention sync → cards in the channel',
       target: 'one post per recommendation up to 10; a channel with more gets one digest card (mode=digest)',
       works: true,
-      observed: `with severity=Low, ${posted.length} separate posts landed in the channel at once (${unhealthy.length} for all severities, as Web Chat shows; no digest mode yet)`,
+      observed: `with severity=Low, ${posted.length} separate posts landed in the channel at once (subscribe severity=Low mode=cards; the channel's default for its ${unhealthy.length} recommendations is the digest)`,
       screenshot: await ui.screenshot('recommendation-card', rec),
       problems: [7],
     });
