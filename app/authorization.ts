@@ -22,6 +22,60 @@ export const READ_REFUSAL =
   `Reading Defender for Cloud data needs the ${list(READING_ROLES)} role on a subscription (or on a management group above it). ` +
   'You have none of these on the subscriptions the bot covers, so nothing is shown. Ask your Azure administrator for one of them.';
 
+/**
+ * Who the local user is in sandbox mode (SANDBOX_IDENTITY): `admin` holds every role whatever
+ * client the message comes from (the Agents Playground sends an Entra object id no simulated
+ * directory knows); `roles` checks each user's own roles in the simulated directory (a user
+ * without an Entra id is the admin); `{ upn }` makes everyone act as that simulated user, to see
+ * what a reader is refused.
+ */
+export type SandboxIdentity = 'admin' | 'roles' | { upn: string };
+
+/** The sandbox's user (SANDBOX_IDENTITY=reader): Reader on every simulated subscription. */
+export const SANDBOX_READER_UPN = 'erin.walsh@contoso.com';
+
+/**
+ * The sandbox's role checks: the identity above applied in front of the real RBAC check. Built
+ * only in sandbox mode (compose/services.ts); production uses RbacAuthorizer alone.
+ */
+export class SandboxIdentityAuthorizer implements Authorizer {
+  private objectId?: Promise<string | undefined>;
+
+  constructor(
+    private readonly inner: Authorizer,
+    private readonly identity: SandboxIdentity,
+    /** The simulated directory: a UPN's Entra object id (Microsoft Graph). */
+    private readonly objectIdOf: (upn: string) => Promise<string | undefined>,
+  ) {}
+
+  async canManage(actor: Actor, subscriptionIds: readonly string[]): Promise<Decision> {
+    if (this.identity === 'admin') return { allowed: true };
+    const as = await this.actingAs(actor);
+    return 'problem' in as ? { allowed: false, reason: as.problem } : this.inner.canManage(as, subscriptionIds);
+  }
+
+  async access(actor: Actor, subscriptionIds: readonly string[]): Promise<Access> {
+    if (this.identity === 'admin') {
+      const subs = new Set(subscriptionIds.map((s) => s.toLowerCase()));
+      return { read: subs, manage: new Set(subs) };
+    }
+    const as = await this.actingAs(actor);
+    return 'problem' in as ? { read: new Set(), manage: new Set(), problem: as.problem } : this.inner.access(as, subscriptionIds);
+  }
+
+  private async actingAs(actor: Actor): Promise<Actor | { problem: string }> {
+    const identity = this.identity;
+    if (identity === 'roles' || identity === 'admin') return actor;
+    this.objectId ??= this.objectIdOf(identity.upn).catch((err: unknown) => {
+      this.objectId = undefined;
+      throw err;
+    });
+    const oid = await this.objectId.catch(() => undefined);
+    if (!oid) return { problem: `SANDBOX_IDENTITY ${identity.upn} is not a user of the sandbox directory, so nothing is allowed.` };
+    return { ...actor, aadObjectId: oid };
+  }
+}
+
 /** Subscription id (lower case) → its management groups' names, nearest first (AzureClient.getSubscriptionAncestry). */
 export type AncestrySource = (subscriptionIds: readonly string[]) => Promise<ReadonlyMap<string, readonly string[]>>;
 

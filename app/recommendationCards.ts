@@ -8,7 +8,10 @@ import { dueStateText } from '../core/assignments.js';
 import type { Clock } from '../core/clock.js';
 import { LIVE_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
-import { recommendationKeyOf, viewForFilters, type Ancestry } from '../core/recommendations.js';
+import { createHash } from 'node:crypto';
+import { recommendationKeyOf, summarizeRecommendations, viewForFilters, type Ancestry } from '../core/recommendations.js';
+import { describeFilters } from '../core/subscriptionFilters.js';
+import { channelDigestCard, channelDigestModel, type ChannelDigestModel } from '../cards/channelDigestCards.js';
 import { parseScope } from '../core/scope.js';
 import type { Assignment, Conversation, Recommendation } from '../core/model.js';
 import { renderRecommendation, type CardAssignment } from '../cards/recommendationCards.js';
@@ -43,6 +46,7 @@ export function renderRecommendationFor(
   page = 1,
   assignments: readonly CardAssignment[] = [],
   subscriptionNames?: ReadonlyMap<string, string>,
+  selected?: readonly string[],
 ): AdaptiveCard {
   return renderRecommendation(
     recommendation,
@@ -50,6 +54,7 @@ export function renderRecommendationFor(
     {
       page,
       assignments,
+      ...(selected ? { selected } : {}),
       ...(subscriptionNames ? { subscriptionName: (id: string) => subscriptionNames.get(id.toLowerCase()) ?? subscriptionNames.get(id) } : {}),
     },
   );
@@ -172,8 +177,11 @@ export class RecommendationCards {
     );
   }
 
-  /** One page of a recommendation's card as a conversation sees it (the card's own refresh and paging). */
-  async view(conversationId: string, channelId: string, recommendationKey: string, page: number): Promise<CardView> {
+  /**
+   * One page of a recommendation's card as a conversation sees it (the card's own refresh and
+   * paging), with the resources ticked so far still ticked.
+   */
+  async view(conversationId: string, channelId: string, recommendationKey: string, page: number, selected?: readonly string[]): Promise<CardView> {
     const { store, clock } = this.deps;
     const key = recommendationKey.toLowerCase();
     const rec = await store.recommendations.get(key);
@@ -191,7 +199,43 @@ export class RecommendationCards {
         page,
         await cardAssignmentsFor(store, key, clock.now(), this.deps.timeZone ?? 'UTC'),
         this.deps.subscriptionNames?.(),
+        selected,
       ),
     };
   }
+
+  /** The digest card of a conversation as the last sync would show it (its Refresh button). */
+  async digest(conversationId: string, channelId: string): Promise<CardView> {
+    const conv = await this.deps.store.conversations.get(conversationId);
+    if (!conv?.subscribed) return { kind: 'message', text: 'This conversation is not subscribed; type **subscribe** to get recommendations here.' };
+    const { model } = digestFor(
+      conv,
+      await this.deps.store.recommendations.list(),
+      this.deps.ancestry?.() ?? new Map(),
+      this.deps.subscriptionNames?.() ?? new Map(),
+    );
+    return { kind: 'card', card: channelDigestCard(model, { channelId }) };
+  }
+}
+
+/** The name users @mention, as the stored conversation reference names the bot. */
+function botNameOf(conv: Conversation): string {
+  const bot = (conv.reference as { bot?: { name?: unknown } }).bot;
+  return typeof bot?.name === 'string' && bot.name.trim() ? bot.name.trim() : 'Defender Remediation';
+}
+
+/** A conversation's digest model and its hash (an unchanged digest is not updated). */
+export function digestFor(
+  conv: Conversation,
+  recommendations: Iterable<Recommendation>,
+  ancestry: Ancestry,
+  subscriptionNames: ReadonlyMap<string, string>,
+): { model: ChannelDigestModel; contentHash: string } {
+  const summary = summarizeRecommendations(recommendations, conv.filters, ancestry);
+  const model = channelDigestModel(summary, {
+    filtersText: describeFilters(conv.filters),
+    subscriptionName: (id) => subscriptionNames.get(id.toLowerCase()),
+    botName: botNameOf(conv),
+  });
+  return { model, contentHash: createHash('sha256').update(JSON.stringify(model)).digest('hex') };
 }

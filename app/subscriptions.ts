@@ -8,6 +8,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Conversation, SubscriptionFilters } from '../core/model.js';
+import { summarizeRecommendations, type Ancestry } from '../core/recommendations.js';
 import type { Actor, Authorizer, Decision, Locks, Store } from './ports.js';
 
 /** A conversation as an activity shows it (no subscription state, no dates). */
@@ -23,7 +24,18 @@ export interface SubscriptionsDeps {
   authorizer: Pick<Authorizer, 'canManage'>;
   /** Serialises the two install events Teams sends for one install. */
   locks: Locks;
+  /** Posts a conversation's cards from the stored recommendations (SyncJob#postStored); absent without Defender. */
+  storedCards?: { postStored(conversationId: string): Promise<{ posted: number }> };
+  /** More recommendations than this in a channel's scope make the digest its default (CHANNEL_DIGEST_ABOVE, default 10). */
+  digestAbove?: number;
+  /** Management-group ancestry the last sync learned (for the default mode of MG-filtered channels). */
+  ancestry?: () => Ancestry;
 }
+
+export type ConversationMode = NonNullable<Conversation['mode']>;
+
+/** More recommendations than this in a channel's scope make the digest its default mode. */
+export const DIGEST_ABOVE = 10;
 
 export type InstallOutcome = { kind: 'subscribed'; conversation: Conversation } | { kind: 'pending' } | { kind: 'already-greeted' };
 
@@ -43,14 +55,36 @@ export class Subscriptions {
    * Records the conversation as subscribed. Returns whether it was newly subscribed, so an install
    * that arrives as both conversationUpdate and installationUpdate greets only once.
    */
-  async subscribe(seen: SeenConversation, filters?: SubscriptionFilters): Promise<{ newlySubscribed: boolean; conversation: Conversation }> {
+  async subscribe(
+    seen: SeenConversation,
+    filters?: SubscriptionFilters,
+    mode?: ConversationMode,
+  ): Promise<{ newlySubscribed: boolean; conversation: Conversation }> {
     const existing = await this.deps.store.conversations.get(seen.id);
-    const conversation = this.merge(seen, existing, { subscribed: true, filters: filters ?? existing?.filters ?? NO_FILTERS });
+    const chosenFilters = filters ?? existing?.filters ?? NO_FILTERS;
+    const conversation = this.merge(seen, existing, {
+      subscribed: true,
+      filters: chosenFilters,
+      mode: mode ?? existing?.mode ?? (await this.defaultMode(seen.kind, chosenFilters)),
+    });
     await this.deps.store.conversations.upsert(conversation);
     this.noteReachable(existing);
     const newlySubscribed = !existing?.subscribed;
     if (newlySubscribed) this.deps.logger.info({ conversationId: conversation.id, kind: conversation.kind }, 'conversation subscribed');
     return { newlySubscribed, conversation };
+  }
+
+  /**
+   * A subscribed conversation's cards from the last sync, at once (the next pass would be up to
+   * SYNC_CRON away). Never rejects: the next pass posts whatever this could not.
+   */
+  async postStoredCards(conversationId: string): Promise<number> {
+    try {
+      return (await this.deps.storedCards?.postStored(conversationId))?.posted ?? 0;
+    } catch (err) {
+      this.deps.logger.warn({ err, conversationId }, 'stored cards for a new subscription could not be posted; the next sync posts them');
+      return 0;
+    }
   }
 
   /** Keeps a conversation without subscribing it to recommendations: a 1:1 chat is how reminders reach an owner. */
@@ -102,13 +136,24 @@ export class Subscriptions {
     });
   }
 
+  /**
+   * A channel with more than DIGEST_ABOVE recommendations in its scope gets the digest (one
+   * card updated in place) unless told otherwise: 40 posts at once bury the channel. Chats get cards.
+   */
+  private async defaultMode(kind: Conversation['kind'], filters: SubscriptionFilters): Promise<ConversationMode> {
+    if (kind !== 'channel') return 'cards';
+    const inScope = summarizeRecommendations(await this.deps.store.recommendations.list(), filters, this.deps.ancestry?.() ?? new Map(), 0);
+    return inScope.recommendations > (this.deps.digestAbove ?? DIGEST_ABOVE) ? 'digest' : 'cards';
+  }
+
   /** An activity from a conversation marked unreachable means the bot is back (the merge drops the mark). */
   private noteReachable(existing: Conversation | undefined): void {
     if (existing?.unreachable)
       this.deps.logger.info({ conversationId: existing.id, unreachableSince: existing.unreachable.since }, 'conversation reachable again');
   }
 
-  private merge(seen: SeenConversation, existing: Conversation | undefined, state: Pick<Conversation, 'subscribed' | 'filters'>): Conversation {
+  private merge(seen: SeenConversation, existing: Conversation | undefined, state: Pick<Conversation, 'subscribed' | 'filters' | 'mode'>): Conversation {
+    const mode = state.mode ?? existing?.mode;
     const now = this.deps.clock.now().toISOString();
     const personal = seen.kind === 'personal';
     return {
@@ -121,6 +166,7 @@ export class Subscriptions {
       reference: seen.reference,
       subscribed: state.subscribed,
       filters: state.filters,
+      ...(mode ? { mode } : {}),
       userUpn: personal ? (existing?.userUpn ?? seen.userUpn) : undefined,
       userAadObjectId: personal ? (seen.userAadObjectId ?? existing?.userAadObjectId) : undefined,
       createdAt: existing?.createdAt ?? now,

@@ -20,10 +20,11 @@ import {
   RecommendationAccumulator,
   type Ancestry,
 } from '../core/recommendations.js';
+import { channelDigestCard } from '../cards/channelDigestCards.js';
 import type { CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard } from '../cards/render.js';
 import type { Conversation, PostedCard, Recommendation } from '../core/model.js';
-import { hasManagementGroupScope, renderRecommendationFor, toCardAssignment, viewForConversation } from './recommendationCards.js';
+import { digestFor, hasManagementGroupScope, renderRecommendationFor, toCardAssignment, viewForConversation } from './recommendationCards.js';
 import { sendFailureLevel, type DefenderPort, type Messenger, type Store } from './ports.js';
 
 /** The part of the DefenderPort the sync pass calls; the assessments API and names are optional (stubs in tests). */
@@ -81,6 +82,9 @@ export interface DeliveryReport {
   failed: number;
 }
 
+/** The digest card's PostedCard key (recommendation keys are assessment GUIDs, so it cannot collide). */
+export const DIGEST_KEY = '#digest';
+
 const cardKey = (conversationId: string, recommendationKey: string) => `${conversationId}\u0000${recommendationKey}`;
 
 export class SyncJob {
@@ -88,6 +92,8 @@ export class SyncJob {
   /** Cards with a send in flight: a later pass must not post them twice before the id is stored. */
   private readonly inFlight = new Set<string>();
   private readonly deliveries = new Set<Promise<void>>();
+  /** Cards delivered since the last read of the posted cards: another read that started earlier must not post them again. */
+  private readonly justPosted = new Map<string, PostedCard>();
   private delivery: DeliveryReport = { posted: 0, updated: 0, failed: 0 };
   private lastAncestry: Map<string, string[]> = new Map();
   private ancestryRead = false;
@@ -121,6 +127,22 @@ export class SyncJob {
     const report = this.delivery;
     this.delivery = { posted: 0, updated: 0, failed: 0 };
     return report;
+  }
+
+  /**
+   * A conversation just subscribed (or changed its filters): its cards from the recommendations
+   * the last pass stored, posted now instead of at the next SYNC_CRON pass, without asking Azure.
+   * Cards already posted with the same content are left alone. A management-group filter needs
+   * the ancestry a pass reads; before one has, those cards come with the next pass.
+   */
+  async postStored(conversationId: string): Promise<{ posted: number; updated: number }> {
+    const conv = await this.deps.store.conversations.get(conversationId);
+    if (!conv?.subscribed || conv.unreachable) return { posted: 0, updated: 0 };
+    if (hasManagementGroupScope(conv) && !this.ancestryRead) return { posted: 0, updated: 0 };
+    const current = new Map<string, Recommendation>();
+    for (const r of await this.deps.store.recommendations.list()) if (r.status !== 'resolved') current.set(r.key, r);
+    const counts = await this.enqueueCards([conv], current, new Map(), this.deps.clock.now());
+    return { posted: counts.posted, updated: counts.updated };
   }
 
   /** Subscription display names (id in lower case → name) learned so far, for every card render. */
@@ -264,6 +286,7 @@ export class SyncJob {
     if (conversations.length === 0) return counts;
     const posted = new Map<string, PostedCard>();
     for (const c of await store.recommendations.listCards()) posted.set(cardKey(c.conversationId, c.recommendationKey), c);
+    for (const k of this.justPosted.keys()) if (posted.has(k)) this.justPosted.delete(k);
     const assignmentsByKey = new Map<string, CardAssignment[]>();
     for (const a of await store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES, hasTicket: true })) {
       const k = recommendationKeyOf(a.recommendationKey);
@@ -274,8 +297,11 @@ export class SyncJob {
 
     const consider = (conv: Conversation, rec: Recommendation, view: Recommendation | undefined) => {
       const key = cardKey(conv.id, rec.key);
-      const existing = posted.get(key);
+      // A card delivered between reading the posted cards and now (postStored next to a pass).
+      const existing = posted.get(key) ?? this.justPosted.get(key);
       if (!view) return;
+      // A digest conversation gets no new card per recommendation; cards opened from it stay current.
+      if (!existing && conv.mode === 'digest') return;
       // Out of this conversation's scope and never posted: nothing to tell it.
       if (!existing && view.status === 'resolved') return;
       if (existing && existing.contentHash === view.contentHash) return;
@@ -298,6 +324,10 @@ export class SyncJob {
 
     for (const conv of conversations) {
       for (const rec of current.values()) consider(conv, rec, viewForConversation(rec, conv, this.lastAncestry));
+      if (conv.mode === 'digest') {
+        const digestKey = cardKey(conv.id, DIGEST_KEY);
+        this.considerDigest(conv, current, posted.get(digestKey) ?? this.justPosted.get(digestKey), counts);
+      }
     }
     // Resolved cards are updated wherever they were posted, whatever the filters say now.
     const subscribed = new Map(conversations.map((c) => [c.id, c]));
@@ -307,6 +337,34 @@ export class SyncJob {
       if (rec && conv) consider(conv, rec, rec);
     }
     return counts;
+  }
+
+  /** The digest card of a conversation: posted once, then updated only when what it shows changed. */
+  private considerDigest(
+    conv: Conversation,
+    current: ReadonlyMap<string, Recommendation>,
+    existing: PostedCard | undefined,
+    counts: { posted: number; updated: number; deferred: number },
+  ): void {
+    const key = cardKey(conv.id, DIGEST_KEY);
+    const { model, contentHash } = digestFor(conv, current.values(), this.lastAncestry, this.names);
+    if (existing?.contentHash === contentHash) return;
+    if (this.inFlight.has(key)) {
+      counts.deferred++;
+      return;
+    }
+    let card: AdaptiveCard;
+    try {
+      card = channelDigestCard(model, { channelId: conv.channelId });
+    } catch (err) {
+      this.deps.logger.error({ err, conversationId: conv.id }, 'digest card could not be rendered');
+      counts.deferred++;
+      return;
+    }
+    if (existing) counts.updated++;
+    else counts.posted++;
+    if (this.deps.postCards === false) return;
+    this.track(key, this.deliverMessage(conv, DIGEST_KEY, contentHash, { card, summary: model.headline }, existing, this.deps.clock.now()));
   }
 
   private track(key: string, delivery: Promise<void>): void {
@@ -319,10 +377,20 @@ export class SyncJob {
   }
 
   /** Never rejects: one conversation's failure must not stop or poison the others. */
-  private async deliver(conv: Conversation, view: Recommendation, card: AdaptiveCard, existing: PostedCard | undefined, now: Date): Promise<void> {
+  private deliver(conv: Conversation, view: Recommendation, card: AdaptiveCard, existing: PostedCard | undefined, now: Date): Promise<void> {
+    return this.deliverMessage(conv, view.key, view.contentHash, { card, summary: `${view.severity}: ${view.displayName}` }, existing, now);
+  }
+
+  private async deliverMessage(
+    conv: Conversation,
+    recommendationKey: string,
+    contentHash: string,
+    message: { card: AdaptiveCard; summary: string },
+    existing: PostedCard | undefined,
+    now: Date,
+  ): Promise<void> {
     const { store, logger, clock } = this.deps;
     const messenger = this.deps.messenger!;
-    const message = { card, summary: `${view.severity}: ${view.displayName}` };
     try {
       let activityId: string | undefined;
       if (existing) {
@@ -333,14 +401,16 @@ export class SyncJob {
         if (!activityId) throw new Error('Teams returned no activity id for the posted card');
       }
       const at = clock.now().toISOString();
-      await store.recommendations.upsertCard({
+      const postedCard: PostedCard = {
         conversationId: conv.id,
-        recommendationKey: view.key,
+        recommendationKey,
         activityId,
-        contentHash: view.contentHash,
+        contentHash,
         postedAt: existing?.postedAt ?? at,
         updatedAt: at,
-      });
+      };
+      await store.recommendations.upsertCard(postedCard);
+      this.justPosted.set(cardKey(conv.id, recommendationKey), postedCard);
       if (existing) this.delivery.updated++;
       else this.delivery.posted++;
     } catch (err) {
@@ -348,7 +418,7 @@ export class SyncJob {
       const gone = (err as { gone?: unknown })?.gone === true;
       // A removed conversation was logged once by the messenger; one line per card would flood the log.
       logger[sendFailureLevel(err)](
-        { err, conversationId: conv.id, recommendationKey: view.key, gone, at: now.toISOString() },
+        { err, conversationId: conv.id, recommendationKey, gone, at: now.toISOString() },
         existing ? 'recommendation card update failed' : 'recommendation card post failed',
       );
     }

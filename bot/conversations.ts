@@ -30,8 +30,8 @@ export function seenConversation(activity: Activity): SeenConversation {
 export class ConversationService {
   constructor(private readonly subscriptions: Subscriptions) {}
 
-  subscribe(activity: Activity, filters?: SubscriptionFilters) {
-    return this.subscriptions.subscribe(seenConversation(activity), filters);
+  subscribe(activity: Activity, filters?: SubscriptionFilters, mode?: 'cards' | 'digest') {
+    return this.subscriptions.subscribe(seenConversation(activity), filters, mode);
   }
 
   remember(activity: Activity, upn?: string): Promise<void> {
@@ -40,6 +40,11 @@ export class ConversationService {
 
   knowsUser(conversationId: string): Promise<boolean> {
     return this.subscriptions.knowsUser(rootConversationId(conversationId));
+  }
+
+  /** The conversation's cards from the last sync, posted now (fire and forget: never rejects). */
+  postStoredCards(conversationId: string): Promise<number> {
+    return this.subscriptions.postStoredCards(rootConversationId(conversationId));
   }
 
   unsubscribe(conversationId: string): Promise<boolean> {

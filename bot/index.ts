@@ -36,7 +36,7 @@ import { helpCommand } from './commands/help.js';
 import { integrationsCommand } from './commands/integrations.js';
 import { recommendationCommands } from './commands/recommendations.js';
 import { simulateCommand, type DefenderSimulatorControl } from './commands/simulate.js';
-import { installHandler, subscribeCommands } from './commands/subscribe.js';
+import { afterInstall, installHandler, subscribeCommands } from './commands/subscribe.js';
 import { ConversationService } from './conversations.js';
 import { registerDashboard } from './dashboard.js';
 import type { ProactiveMessenger } from './messenger.js';
@@ -185,7 +185,15 @@ export function createApp(options: AppOptions): App {
   );
 
   const install = installHandler({ subscriptions, sandbox });
-  const bot = new TeamsBot({ commands, actions, conversations, install, logger: logger.child({ module: 'bot' }), sandbox });
+  const bot = new TeamsBot({
+    commands,
+    actions,
+    conversations,
+    install,
+    afterInstall: afterInstall({ subscriptions }),
+    logger: logger.child({ module: 'bot' }),
+    sandbox,
+  });
   const server = createServer({
     adapter,
     bot,

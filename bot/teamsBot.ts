@@ -12,6 +12,8 @@ export interface TeamsBotDeps {
   conversations: ConversationService;
   /** Subscribes on install when the installer may, and returns the welcome to post (undefined: already greeted). */
   install: (info: TurnInfo) => Promise<OutgoingMessage | undefined>;
+  /** Runs once the install's welcome is posted (the conversation's first cards come after it). */
+  afterInstall?: (info: TurnInfo) => void;
   logger: Logger;
   sandbox: boolean;
 }
@@ -119,7 +121,10 @@ export class TeamsBot extends TeamsActivityHandler {
 
   /** The installer's roles decide whether the install subscribes (commands/subscribe.ts installHandler). */
   private async greet(ctx: TurnContext): Promise<void> {
-    const welcome = await this.deps.install(turnInfo(ctx));
-    if (welcome) await ctx.sendActivity(toActivity(welcome));
+    const info = turnInfo(ctx);
+    const welcome = await this.deps.install(info);
+    if (!welcome) return;
+    await ctx.sendActivity(toActivity(welcome));
+    this.deps.afterInstall?.(info);
   }
 }

@@ -40,6 +40,12 @@ export interface RecommendationCardModel {
   resourcesLabel: string;
   /** The resources of the current page only. */
   resources: Array<{ resourceId: string; title: string }>;
+  /** Resources ticked on other pages, listed (ticked) above this page's so the selection travels with the card. */
+  selectedElsewhere: Array<{ resourceId: string; title: string }>;
+  /** The ticked resource ids, comma-separated (the choice set's value). */
+  selectedValue: string;
+  /** e.g. "Assign all 60 unhealthy resources"; empty with a single resource. */
+  allTitle: string;
   /** Tickets of resources on the current page. */
   assignments: Array<CardAssignment & { resourceName: string }>;
   page: number;
@@ -68,7 +74,15 @@ export interface RecommendationModelOptions {
   assignments?: readonly CardAssignment[];
   /** Subscription display name by id (any casing); the id is shown when unknown. */
   subscriptionName?: (subscriptionId: string) => string | undefined;
+  /** Resource ids ticked so far (this page and others); ids no longer unhealthy here are dropped. */
+  selected?: readonly string[];
 }
+
+/**
+ * Most resources one card carries as ticked across pages. Each costs ~250 bytes of card, and
+ * Teams refuses cards over ~28 KB; "Assign all" covers any number.
+ */
+export const MAX_SELECTED_ACROSS_PAGES = 50;
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -90,6 +104,16 @@ export function recommendationCardModel(rec: Recommendation, opts: Recommendatio
     if (a) assignments.push({ ...a, resourceName: r.name });
     return { resourceId: r.resourceId, title: `${parts.join(' · ')}${a ? ` · ticket ${a.ticketNumber}` : ''}` };
   });
+  const onPage = new Set(p.items.map((r) => r.resourceId.toLowerCase()));
+  const wanted = new Set((opts.selected ?? []).map((id) => id.toLowerCase()));
+  // In the recommendation's order, bounded, so a forged or stale list cannot grow the card.
+  const ticked = (resolved ? [] : rec.resources).filter((r) => wanted.has(r.resourceId.toLowerCase())).slice(0, MAX_SELECTED_ACROSS_PAGES);
+  const pageSize = opts.pageSize ?? RESOURCES_PER_PAGE;
+  const pageNumberOf = new Map(rec.resources.map((r, i) => [r.resourceId.toLowerCase(), Math.floor(i / pageSize) + 1]));
+  const selectedElsewhere = ticked
+    .filter((r) => !onPage.has(r.resourceId.toLowerCase()))
+    .map((r) => ({ resourceId: r.resourceId, title: `${r.name} · selected on page ${pageNumberOf.get(r.resourceId.toLowerCase())}` }));
+  const elsewhere = selectedElsewhere.length ? ` · ${selectedElsewhere.length} selected on other pages, listed first` : '';
   return {
     key: rec.key,
     displayName: rec.displayName,
@@ -102,10 +126,12 @@ export function recommendationCardModel(rec: Recommendation, opts: Recommendatio
     remediation: paragraphs(rec.remediation),
     portalLink: rec.portalLink ?? '',
     resourcesLabel:
-      p.pages > 1
-        ? `Unhealthy resources ${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + 1}–${(p.page - 1) * (opts.pageSize ?? RESOURCES_PER_PAGE) + p.items.length} of ${p.total}`
-        : 'Unhealthy resources',
+      (p.pages > 1 ? `Unhealthy resources ${(p.page - 1) * pageSize + 1}–${(p.page - 1) * pageSize + p.items.length} of ${p.total}` : 'Unhealthy resources') +
+      elsewhere,
     resources,
+    selectedElsewhere,
+    selectedValue: ticked.map((r) => r.resourceId).join(','),
+    allTitle: !resolved && rec.resources.length > 1 ? `Assign all ${rec.resources.length} unhealthy resources` : '',
     assignments,
     page: p.page,
     pages: p.pages,

@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { decodeSecretKey } from '../storage/secrets.js';
+import { SANDBOX_READER_UPN, type SandboxIdentity } from '../app/authorization.js';
 import { isValidTimeZone, parseQuietHours } from '../core/reminders.js';
 import { DEFAULT_SEVERITY_IMPACT_URGENCY_TEXT, parseSeverityImpactUrgency, type SeverityImpactUrgency } from '../core/assignments.js';
 
@@ -93,6 +94,13 @@ const envObject = z.object({
   SANDBOX_SERVICENOW_PORT: withDefault(z.coerce.number().int().min(0).max(65535), '3981'),
   SANDBOX_REMINDER_INBOX: opt(z.string()),
   SANDBOX_EMULATOR_UPN: withDefault(z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an e-mail address'), 'alice.johnson@contoso.com'),
+  CHANNEL_DIGEST_ABOVE: withDefault(z.coerce.number().int().min(0).max(100_000), '10'),
+  SANDBOX_IDENTITY: withDefault(
+    z.string().refine((v) => ['admin', 'reader', 'roles'].includes(v) || /^[^\s@]+@[^\s@]+$/.test(v), {
+      message: 'must be admin, reader, roles or the e-mail of a sandbox user',
+    }),
+    'admin',
+  ),
 });
 
 /** Every variable the bot reads; env.sample must document each one (a test checks). */
@@ -183,6 +191,22 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
 }
 
 export { decodeSecretKey };
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
+
+/**
+ * Who the local user acts as in sandbox mode (SANDBOX_IDENTITY). The sandbox admin and a chosen
+ * identity skip the caller's own identity, so they apply only while the bot listens on this
+ * machine; on any other interface each user's own roles are checked (`roles`). Production mode
+ * has no sandbox identity at all.
+ */
+export function sandboxIdentity(config: Pick<Config, 'BOT_MODE' | 'HOST' | 'SANDBOX_IDENTITY'>): SandboxIdentity | undefined {
+  if (config.BOT_MODE !== 'sandbox') return undefined;
+  if (!LOOPBACK_HOSTS.test(config.HOST)) return 'roles';
+  const id = config.SANDBOX_IDENTITY;
+  if (id === 'admin' || id === 'roles') return id;
+  return { upn: id === 'reader' ? SANDBOX_READER_UPN : id.toLowerCase() };
+}
 
 /** Settings botbuilder reads; an empty app id turns authentication off (Emulator). */
 export function botFrameworkAuthOptions(config: Config) {

@@ -7,10 +7,10 @@ import type { ScheduledTask } from 'node-cron';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { parseQuietHours } from '../core/reminders.js';
-import type { DefenderPort, Directory, Locks, Messenger, Secrets, Store } from '../app/ports.js';
+import type { Authorizer, DefenderPort, Directory, Locks, Messenger, Secrets, Store } from '../app/ports.js';
 import { Announcements } from '../app/announcements.js';
 import { AssignmentWriter } from '../app/assignmentWriter.js';
-import { cachedAncestry, RbacAuthorizer, ReadPolicy } from '../app/authorization.js';
+import { cachedAncestry, RbacAuthorizer, ReadPolicy, SandboxIdentityAuthorizer } from '../app/authorization.js';
 import { CreateAssignments } from '../app/createAssignments.js';
 import { DueDates } from '../app/dueDates.js';
 import { GovernanceWriteBack } from '../app/governance.js';
@@ -28,7 +28,7 @@ import { ServiceNowTicketSystems } from '../connectors/servicenow/ticketSystems.
 import type { Lookup } from '../connectors/servicenow/urlGuard.js';
 import { startSchedules as startJobSchedules } from '../jobs/schedules.js';
 import { InProcessLocks } from '../storage/locks.js';
-import type { Config } from './config.js';
+import { sandboxIdentity, type Config } from './config.js';
 
 export interface IntegrationServiceOptions {
   store: Store;
@@ -134,7 +134,7 @@ export interface Services {
   governance: GovernanceWriteBack;
   cards: RecommendationCards;
   announcements: Announcements;
-  authorizer: RbacAuthorizer;
+  authorizer: Authorizer;
   readPolicy: ReadPolicy;
   subscriptions: Subscriptions;
   integrations: IntegrationService;
@@ -174,15 +174,26 @@ export function createServices(p: ServicePorts): Services {
     fetch: azure ? (ids) => azure.getSubscriptionAncestry(ids) : undefined,
     now: () => clock.now().getTime(),
   });
-  const authorizer = new RbacAuthorizer(azure?.roles, {
+  const rbac = new RbacAuthorizer(azure?.roles, {
     sandbox,
     logger: logger.child({ module: 'authz' }),
     scopes,
     ancestry: ancestrySource,
     now: () => clock.now().getTime(),
   });
+  const identity = sandbox ? sandboxIdentity(config) : undefined;
+  const authorizer: Authorizer = identity ? new SandboxIdentityAuthorizer(rbac, identity, async (upn) => (await azure?.getUser(upn))?.id) : rbac;
   const readPolicy = new ReadPolicy({ store, authorizer, ancestry: ancestrySource, logger: logger.child({ module: 'authz' }) });
-  const subscriptions = new Subscriptions({ store, clock, logger: logger.child({ module: 'conversations' }), authorizer, locks });
+  const subscriptions = new Subscriptions({
+    store,
+    clock,
+    logger: logger.child({ module: 'conversations' }),
+    authorizer,
+    locks,
+    storedCards: sync,
+    ancestry,
+    digestAbove: config.CHANNEL_DIGEST_ABOVE,
+  });
 
   const integrations = integrationService({
     store,

@@ -36,6 +36,11 @@ export const conversationSchema = z.object({
   reference: z.record(z.string(), z.unknown()),
   subscribed: z.boolean(),
   filters: subscriptionFiltersSchema.default({ severities: [], scopes: [] }),
+  /**
+   * `cards`: one card per recommendation; `digest`: one summary card updated in place
+   * (`subscribe mode=digest`). Absent means cards (files written before it existed).
+   */
+  mode: z.enum(['cards', 'digest']).optional(),
   /** For 1:1 conversations: the user's UPN/email, so reminders can find their inbox. */
   userUpn: z.string().optional(),
   userAadObjectId: z.string().optional(),

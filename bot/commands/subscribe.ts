@@ -1,7 +1,7 @@
 import { errorCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { describeFilters, parseSubscriptionFilters } from '../../core/subscriptionFilters.js';
 import type { Command } from '../commandRouter.js';
-import { seenConversation, type ConversationService } from '../conversations.js';
+import { rootConversationId, seenConversation, type ConversationService } from '../conversations.js';
 import type { OutgoingMessage, TurnInfo } from '../turn.js';
 import type { Decision } from '../../app/ports.js';
 import type { Subscriptions } from '../../app/subscriptions.js';
@@ -19,14 +19,42 @@ export const MANIFEST_BOT_NAME = 'Defender Remediation';
 /** The name users @mention: the activity's recipient is the bot as this conversation shows it. */
 export const botNameOf = (info: Pick<TurnInfo, 'activity'>) => info.activity.recipient?.name?.trim() || MANIFEST_BOT_NAME;
 
+/** `mode=digest` / `mode=cards` among the subscribe arguments; the rest are filters. */
+export function modeArgument(args: string): { mode?: 'cards' | 'digest'; rest: string; problem?: string } {
+  let mode: 'cards' | 'digest' | undefined;
+  let problem: string | undefined;
+  const rest: string[] = [];
+  for (const token of args.split(/\s+/).filter(Boolean)) {
+    const m = /^mode=(.*)$/i.exec(token);
+    if (!m) rest.push(token);
+    else if (/^(cards|digest)$/i.test(m[1])) mode = m[1].toLowerCase() as 'cards' | 'digest';
+    else problem = `mode "${m[1]}" is not one of digest, cards`;
+  }
+  return { mode, rest: rest.join(' '), ...(problem ? { problem } : {}) };
+}
+
+/** Which mode a conversation is in and how to change it, for the welcome and the subscribe reply. */
+export function modeText(mode: 'cards' | 'digest', botName: string, kind: TurnInfo['conversationKind']): string {
+  const command = (m: string) => `${kind === 'personal' ? '' : `@${botName} `}subscribe mode=${m}`;
+  return mode === 'digest'
+    ? `Mode: digest — one summary card, updated in place after each sync that changes it; open a recommendation from it for its card. For one card per recommendation, type **${command('cards')}**.`
+    : `Mode: cards — one card per recommendation. For one summary card instead, type **${command('digest')}**.`;
+}
+
 export function welcomeMessage(
   info: Pick<TurnInfo, 'conversationKind' | 'conversationName' | 'channelId' | 'activity'>,
   filters: string,
   sandbox: boolean,
+  mode?: string,
 ): OutgoingMessage {
   return {
     card: welcomeCard(
-      { where: whereOf(info), posts: [...WHAT_WE_POST, `Filter: ${filters}`], sandbox, ...welcomeHints(info.conversationKind, botNameOf(info)) },
+      {
+        where: whereOf(info),
+        posts: [...WHAT_WE_POST, `Filter: ${filters}`, ...(mode ? [mode] : [])],
+        sandbox,
+        ...welcomeHints(info.conversationKind, botNameOf(info)),
+      },
       { channelId: info.channelId },
     ),
     summary: 'Subscribed to Defender for Cloud recommendations',
@@ -83,11 +111,23 @@ export function installHandler(deps: {
   subscriptions: Pick<Subscriptions, 'install'>;
   sandbox: boolean;
 }): (info: TurnInfo) => Promise<OutgoingMessage | undefined> {
+  // After the welcome is posted, bot/teamsBot.ts calls afterInstall (the stored cards, below).
   return async (info) => {
     const outcome = await deps.subscriptions.install(seenConversation(info.activity), info.actor);
-    if (outcome.kind === 'subscribed') return welcomeMessage(info, describeFilters(outcome.conversation.filters), deps.sandbox);
+    if (outcome.kind === 'subscribed')
+      return welcomeMessage(
+        info,
+        describeFilters(outcome.conversation.filters),
+        deps.sandbox,
+        modeText(outcome.conversation.mode ?? 'cards', botNameOf(info), info.conversationKind),
+      );
     return outcome.kind === 'pending' ? pendingWelcomeMessage(info, deps.sandbox) : undefined;
   };
+}
+
+/** After an install's welcome: a subscribed conversation gets the last sync's cards at once. */
+export function afterInstall(deps: { subscriptions: Pick<Subscriptions, 'postStoredCards'> }): (info: TurnInfo) => void {
+  return (info) => void deps.subscriptions.postStoredCards(rootConversationId(info.conversationId));
 }
 
 /**
@@ -105,19 +145,25 @@ export function subscribeCommands(conversations: ConversationService, sandbox: b
   return [
     {
       name: 'subscribe',
-      usage: 'subscribe [severity=High,Medium] [scope=/subscriptions/<id>]',
-      description: 'Post recommendations here, optionally only some severities or scopes.',
+      usage: 'subscribe [severity=High,Medium] [scope=/subscriptions/<id>] [mode=digest|cards]',
+      description:
+        'Post recommendations here, optionally only some severities or scopes; mode=digest posts one summary card updated in place (the default in channels with more than 10), mode=cards one card per recommendation.',
       handle: async (ctx) => {
         if (await refuse(ctx)) return;
-        const parsed = parseSubscriptionFilters(ctx.args);
-        if (!parsed.ok) {
-          await ctx.reply({ card: errorCard({ title: 'Not subscribed', message: 'The filter is not valid:', details: parsed.problems }, ctx) });
+        const { mode, rest, problem } = modeArgument(ctx.args);
+        const parsed = parseSubscriptionFilters(rest);
+        if (!parsed.ok || problem) {
+          const details = [...(problem ? [problem] : []), ...(parsed.ok ? [] : parsed.problems)];
+          await ctx.reply({ card: errorCard({ title: 'Not subscribed', message: 'The filter is not valid:', details }, ctx) });
           return;
         }
-        const { newlySubscribed } = await conversations.subscribe(ctx.activity, parsed.filters);
+        const { newlySubscribed, conversation } = await conversations.subscribe(ctx.activity, parsed.filters, mode);
         const filters = describeFilters(parsed.filters);
-        if (newlySubscribed) await ctx.reply(welcomeMessage(ctx, filters, sandbox));
-        else await ctx.reply({ card: noticeCard({ title: 'Subscription updated', text: `This conversation gets ${filters}.`, facts: [] }, ctx) });
+        const how = modeText(conversation.mode ?? 'cards', botNameOf(ctx), ctx.conversationKind);
+        if (newlySubscribed) await ctx.reply(welcomeMessage(ctx, filters, sandbox, how));
+        else await ctx.reply({ card: noticeCard({ title: 'Subscription updated', text: `This conversation gets ${filters}. ${how}`, facts: [] }, ctx) });
+        // After the reply, so the welcome comes first; the cards are the last sync's, not a new Azure query.
+        void conversations.postStoredCards(conversation.id);
       },
     },
     {

@@ -143,6 +143,23 @@ const CASES: Record<string, Case> = {
   SANDBOX_SERVICENOW_PORT: { type: 'number', unset: 3981, set: [['4000', 4000]] },
   SANDBOX_REMINDER_INBOX: { type: 'string', unset: undefined, set: [['a:1x2y3z', 'a:1x2y3z']] },
   SANDBOX_EMULATOR_UPN: { type: 'string', unset: 'alice.johnson@contoso.com', set: [['bob@contoso.com', 'bob@contoso.com']] },
+  CHANNEL_DIGEST_ABOVE: {
+    type: 'number',
+    unset: 10,
+    set: [
+      ['0', 0],
+      ['40', 40],
+    ],
+  },
+  SANDBOX_IDENTITY: {
+    type: 'string',
+    unset: 'admin',
+    set: [
+      ['reader', 'reader'],
+      ['roles', 'roles'],
+      ['dave.kim@contoso.com', 'dave.kim@contoso.com'],
+    ],
+  },
 };
 
 const value = (config: Config, key: string) => (config as Record<string, unknown>)[key];

@@ -6,6 +6,7 @@ import { errorCard, helpCard, noticeCard, welcomeCard, welcomeHints } from '../.
 import { integrationFormCard, integrationListCard, INTEGRATION_FORM_FIELDS } from '../../cards/integrationCards.js';
 import { recommendationCard, recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { summarizeRecommendations } from '../../core/recommendations.js';
+import { channelDigestCard, channelDigestModel } from '../../cards/channelDigestCards.js';
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
 import type { AdaptiveCard } from '../../cards/render.js';
 import { cardProblems } from './validate.js';
@@ -38,6 +39,7 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
       { title: 'Sure?', text: 'This removes it.', confirmTitle: 'Remove', confirmVerb: 'x', confirmData: {}, cancelVerb: 'y', cancelData: {} },
       { channelId: c },
     ),
+  'channelDigest.json': (c) => channelDigestCard(channelDigestModel(summarizeRecommendations([]), { botName: 'Bot' }), { channelId: c }),
   'recommendation.json': (c) =>
     recommendationCard(
       {
@@ -52,6 +54,9 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
         portalLink: 'https://portal.azure.com',
         resourcesLabel: 'Unhealthy resources',
         resources: [{ resourceId: '/r', title: 'vm-1' }],
+        selectedElsewhere: [],
+        selectedValue: '',
+        allTitle: '',
         assignments: [{ resourceId: '/r', resourceName: 'vm-1', ticketNumber: 'INC1', ticketLink: 'https://x', owner: 'o@x.com', dueDate: '2026-12-01' }],
         page: 1,
         pages: 1,

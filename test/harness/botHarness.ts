@@ -48,7 +48,11 @@ async function start(options: BotHarnessOptions, owns: { connector: boolean; dat
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'bot-test-'));
   const connector = options.connector ?? (await startFakeConnector());
   const clock = options.clock ?? new ManualClock('2026-11-26T09:00:00Z');
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'debug', ...options.env });
+  // Suites test role checks with the simulated directory's users, so each user's own roles count
+  // (SANDBOX_IDENTITY=roles); test/bot/sandboxIdentity.test.ts covers the default (admin).
+  // Likewise suites count one card per recommendation in channels: the digest default
+  // (CHANNEL_DIGEST_ABOVE=10) has its own suite, test/sync/digestMode.test.ts.
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'debug', SANDBOX_IDENTITY: 'roles', CHANNEL_DIGEST_ABOVE: '100000', ...options.env });
   const logs: string[] = [];
   const logger = createLogger({
     level: 'debug',
