@@ -14,8 +14,10 @@ async function main(): Promise<void> {
       env: process.env,
       clock: systemClock,
       logger: (config) => createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? process.stdout.isTTY === true }),
-      // The data folder is ours alone from before the store is read until exit.
+      // lowdb: the data folder is ours alone from before the store is read until exit. PostgreSQL
+      // (DATABASE_URL): no folder lock, replicas and the CLI share the database.
       lockRole: BOT_ROLE,
+      applicationName: 'bot',
       onCompromised: (err) => {
         runtime?.logger.error({ err, dataDir: runtime.dataDir }, 'another process took the data folder over; stopping so that two processes never write it');
         process.exit(1);
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config, logger, store, dataDir } = runtime;
+  const { config, logger, store, dataDir, locks, jobRuns, sendPacing } = runtime;
   if (!config.MicrosoftAppId) {
     logger.warn(
       'MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.',
@@ -56,6 +58,9 @@ async function main(): Promise<void> {
     // Only a sandbox bot talks to the local ServiceNow simulator; production keeps the SSRF guard.
     config: config.BOT_MODE === 'sandbox' ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,
     store,
+    locks,
+    jobRuns,
+    sendPacing,
     clock: systemClock,
     logger,
     secrets,

@@ -7,7 +7,7 @@ import type { ScheduledTask } from 'node-cron';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { parseQuietHours } from '../core/reminders.js';
-import type { DefenderPort, Directory, Locks, Messenger, Secrets, Store } from '../app/ports.js';
+import type { DefenderPort, Directory, JobRuns, Locks, Messenger, Secrets, Store } from '../app/ports.js';
 import { Announcements } from '../app/announcements.js';
 import { AssignmentWriter } from '../app/assignmentWriter.js';
 import { cachedAncestry, RbacAuthorizer, ReadPolicy } from '../app/authorization.js';
@@ -25,6 +25,7 @@ import { SyncJob } from '../app/syncRecommendations.js';
 import type { ServiceNowClientOptions, ServiceNowInstances } from '../connectors/servicenow/client.js';
 import { ServiceNowTicketSystems } from '../connectors/servicenow/ticketSystems.js';
 import type { Lookup } from '../connectors/servicenow/urlGuard.js';
+import { replicaId } from '../jobs/replica.js';
 import { startSchedules as startJobSchedules } from '../jobs/schedules.js';
 import { InProcessLocks } from '../storage/locks.js';
 import type { Config } from './config.js';
@@ -238,7 +239,11 @@ export function createServices(p: ServicePorts): Services {
   };
 }
 
-/** The cron schedules of the use cases (jobs/schedules.ts). */
-export function startSchedules(services: Services, config: Config, logger: Logger): ScheduledTask[] {
-  return startJobSchedules({ cycle: services.cycle, resolution: services.resolution, reminders: services.reminders }, config, logger);
+/**
+ * The cron schedules of the use cases (jobs/schedules.ts). With `jobRuns` (openStore's), each
+ * tick is claimed first, so it runs on one of the processes sharing the store.
+ */
+export function startSchedules(services: Services, config: Config, logger: Logger, jobRuns?: JobRuns): ScheduledTask[] {
+  const once = jobRuns ? { jobRuns, holder: replicaId } : undefined;
+  return startJobSchedules({ cycle: services.cycle, resolution: services.resolution, reminders: services.reminders }, config, logger, once);
 }
