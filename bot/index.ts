@@ -19,7 +19,7 @@ import type { ResolutionJob } from '../app/resolution.js';
 import type { SyncJob } from '../app/syncRecommendations.js';
 import { helpCard } from '../cards/index.js';
 import type { Config } from '../compose/config.js';
-import { createServices, startSchedules, type Services } from '../compose/services.js';
+import { createServices, exclusiveSync, startSchedules, type Services } from '../compose/services.js';
 import { teamsConnection } from '../compose/teams.js';
 import { ActionRouter, defineAction } from './actionRouter.js';
 import { assignmentActions } from './actions/assignment.js';
@@ -146,7 +146,7 @@ export function createApp(options: AppOptions): App {
   });
   const { sync, cycle, authorizer, readPolicy, subscriptions } = services;
   const tasks = options.schedule ? startSchedules(services, config, logger, options.jobRuns) : [];
-  const runCycle = cycle ? () => cycle.runOnce() : undefined;
+  const runCycle = cycle ? () => exclusiveSync(services, 'cycle', () => cycle.runOnce()) : undefined;
 
   const conversations = new ConversationService(subscriptions);
   /** Subscribing (by command or by installing the bot) needs a managing role on everything a channel would get. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../compose/logger.js';
 import { BOT_ROLE, ConfigError, DataDirLockedError, defenderClient, openRuntime, StoreValidationError, type Runtime } from '../compose/open.js';
+import { exclusiveSync } from '../compose/services.js';
 import { packageVersion } from '../compose/version.js';
 import { createApp } from './index.js';
 
@@ -75,7 +76,9 @@ async function main(): Promise<void> {
   const url = await app.listen(config.PORT, config.HOST);
   logger.info({ url: `${url}/api/messages`, mode: config.BOT_MODE }, `bot listening on ${url}/api/messages`);
   // A first pass at start, so a fresh sandbox has cards without waiting for the schedule.
-  if (app.sync) void app.sync.runOnce().catch((err: unknown) => logger.error({ err }, 'initial sync failed'));
+  // One pass at a time across replicas (compose/services.ts exclusiveSync).
+  const sync = app.sync;
+  if (sync) void exclusiveSync(app.services, 'sync', () => sync.runOnce()).catch((err: unknown) => logger.error({ err }, 'initial sync failed'));
   // Work a crash left half done (stored assignments without a ticket) is finished now.
   void app.assignments.resumePending().catch((err: unknown) => logger.error({ err }, 'resuming assignments failed'));
 

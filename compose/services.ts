@@ -245,5 +245,37 @@ export function createServices(p: ServicePorts): Services {
  */
 export function startSchedules(services: Services, config: Config, logger: Logger, jobRuns?: JobRuns): ScheduledTask[] {
   const once = jobRuns ? { jobRuns, holder: replicaId } : undefined;
-  return startJobSchedules({ cycle: services.cycle, resolution: services.resolution, reminders: services.reminders }, config, logger, once);
+  const { cycle, resolution } = services;
+  return startJobSchedules(
+    {
+      cycle: cycle && { runOnce: () => exclusiveSync(services, 'cycle', () => cycle.runOnce()) },
+      resolution: resolution && { runOnce: (o: { full: boolean }) => exclusiveSync(services, 'full-reconcile', () => resolution.runOnce(o)) },
+      reminders: services.reminders,
+    },
+    config,
+    logger,
+    once,
+  );
 }
+
+/**
+ * A sync pass (scheduled, typed `sync`, the first pass at start, the full reconcile) on one
+ * process at a time across every process on the store (Locks: advisory on PostgreSQL): two
+ * replicas passing at once would both post the same new recommendation's card. A call while the
+ * same kind of pass runs in this process joins it, as the use cases do on their own.
+ */
+export function exclusiveSync<T>(services: Pick<Services, 'locks'>, kind: string, run: () => Promise<T>): Promise<T> {
+  const inFlight = passesInFlight.get(services) ?? new Map<string, Promise<unknown>>();
+  passesInFlight.set(services, inFlight);
+  const joined = inFlight.get(kind);
+  if (joined) return joined as Promise<T>;
+  const pass = services.locks.withLock(SYNC_LOCK, run).finally(() => {
+    if (inFlight.get(kind) === pass) inFlight.delete(kind);
+  });
+  inFlight.set(kind, pass);
+  return pass;
+}
+
+const passesInFlight = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+export const SYNC_LOCK = 'job:sync';
