@@ -3,7 +3,7 @@ import errorTemplate from './error.json';
 import helpTemplate from './help.json';
 import type { ErrorModel, HelpModel, NoticeModel, WelcomeModel } from './models.js';
 import noticeTemplate from './notice.json';
-import { cardText, defineCard, type AdaptiveCard, type RenderContext } from './render.js';
+import { cardText, defineCard, rememberCards, type AdaptiveCard, type RenderContext } from './render.js';
 import welcomeTemplate from './welcome.json';
 
 export type { AdaptiveCard, RenderContext } from './render.js';
@@ -11,10 +11,13 @@ export * from './models.js';
 
 const helpTemplateCard = defineCard<HelpModel>(helpTemplate);
 
-/** Usages hold placeholders in angle brackets (`simulate fix|break <resource name>`), shown as typed. */
-export function helpCard(model: HelpModel, ctx: RenderContext): AdaptiveCard {
-  return helpTemplateCard({ ...model, commands: model.commands.map((c) => ({ ...c, usage: cardText(c.usage), description: cardText(c.description) })) }, ctx);
-}
+/**
+ * Usages hold placeholders in angle brackets (`simulate fix|break <resource name>`), shown as typed.
+ * The same card for every `help` of one mode and channel kind: expanded once, then reused.
+ */
+export const helpCard = rememberCards((model: HelpModel, ctx: RenderContext): AdaptiveCard =>
+  helpTemplateCard({ ...model, commands: model.commands.map((c) => ({ ...c, usage: cardText(c.usage), description: cardText(c.description) })) }, ctx),
+);
 export const welcomeCard = defineCard<WelcomeModel>(welcomeTemplate);
 
 /**

@@ -132,3 +132,30 @@ export function defineCard<TModel extends object>(template: object) {
     return card;
   };
 }
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const k in value) deepFreeze(value[k]);
+  }
+  return value;
+}
+
+/**
+ * A render function that keeps the cards it made, by model and channel: for cards whose model
+ * is the same on every request (help), so a turn does not expand the template again. Cards
+ * handed out are frozen, as they are shared; at most `limit` are kept.
+ */
+export function rememberCards<TModel extends object>(render: (model: TModel, ctx: RenderContext) => AdaptiveCard, limit = 16) {
+  const cards = new Map<string, AdaptiveCard>();
+  return (model: TModel, ctx: RenderContext): AdaptiveCard => {
+    const key = `${ctx.channelId}\u0000${JSON.stringify(model)}`;
+    let card = cards.get(key);
+    if (card === undefined) {
+      card = deepFreeze(render(model, ctx));
+      if (cards.size >= limit) cards.delete(cards.keys().next().value!);
+      cards.set(key, card);
+    }
+    return card;
+  };
+}

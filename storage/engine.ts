@@ -59,13 +59,15 @@ type IndexKey<R> = (row: R) => string | undefined;
 
 /**
  * One table: the Database record it persists (rows by id), the order rows were first stored in,
- * and secondary indexes (value → ids) kept up to date on every put and delete.
+ * and secondary indexes (value → ids) kept up to date on every put and delete. An index is built
+ * on its first lookup, and loaded rows are frozen when first read: opening a big file does only
+ * the work its first queries need.
  */
 export class Table<R extends object> {
   private readonly seqs = new Map<string, number>();
   private next = 0;
-  /** Index value → the one id with it, or a set when several have it (most values are unique: keys, sys_ids). */
-  private readonly indexes = new Map<string, { keyOf: IndexKey<R>; map: Map<string, string | Set<string>> }>();
+  /** Index value → the one id with it, or a set when several have it (most values are unique: keys, sys_ids). Unbuilt: no map yet. */
+  private readonly indexes = new Map<string, { keyOf: IndexKey<R>; map?: Map<string, string | Set<string>> }>();
 
   constructor(
     readonly name: string,
@@ -73,13 +75,8 @@ export class Table<R extends object> {
     private readonly rows: Record<string, R>,
     private readonly indexDefs: Record<string, IndexKey<R>> = {},
   ) {
-    for (const [index, keyOf] of Object.entries(indexDefs)) this.indexes.set(index, { keyOf, map: new Map() });
-    for (const id of Object.keys(rows)) {
-      const row = rows[id]!;
-      deepFreeze(row);
-      this.seqs.set(id, this.next++);
-      this.link(id, row);
-    }
+    for (const [index, keyOf] of Object.entries(indexDefs)) this.indexes.set(index, { keyOf });
+    for (const id of Object.keys(rows)) this.seqs.set(id, this.next++);
   }
 
   get size(): number {
@@ -92,7 +89,8 @@ export class Table<R extends object> {
   }
 
   get(id: string): R | undefined {
-    return Object.hasOwn(this.rows, id) ? this.rows[id] : undefined;
+    // Rows put are frozen already (validRow); a loaded row is frozen here, on its first read.
+    return Object.hasOwn(this.rows, id) ? deepFreeze(this.rows[id]!) : undefined;
   }
 
   /** Position in first-stored order; undefined for an id not stored. */
@@ -106,10 +104,26 @@ export class Table<R extends object> {
   }
 
   lookup(index: string, value: string): ReadonlySet<string> {
+    const ids = this.index(index).get(value);
+    return ids === undefined ? EMPTY : typeof ids === 'string' ? new Set([ids]) : ids;
+  }
+
+  /** Index values that more than one row has. */
+  shared(index: string): string[] {
+    const out: string[] = [];
+    for (const [value, ids] of this.index(index)) if (typeof ids !== 'string') out.push(value);
+    return out;
+  }
+
+  private index(index: string): Map<string, string | Set<string>> {
     const idx = this.indexes.get(index);
     if (!idx) throw new Error(`no index ${index} on ${this.name}`);
-    const ids = idx.map.get(value);
-    return ids === undefined ? EMPTY : typeof ids === 'string' ? new Set([ids]) : ids;
+    if (!idx.map) {
+      const map = new Map<string, string | Set<string>>();
+      for (const id of this.seqs.keys()) add(map, idx.keyOf(this.rows[id]!), id);
+      idx.map = map;
+    }
+    return idx.map;
   }
 
   /** `row` must be validated and frozen (see validRow). */
@@ -132,19 +146,12 @@ export class Table<R extends object> {
   }
 
   private link(id: string, row: R): void {
-    for (const { keyOf, map } of this.indexes.values()) {
-      const k = keyOf(row);
-      if (k === undefined) continue;
-      const ids = map.get(k);
-      if (ids === undefined) map.set(k, id);
-      else if (typeof ids === 'string') {
-        if (ids !== id) map.set(k, new Set([ids, id]));
-      } else ids.add(id);
-    }
+    for (const { keyOf, map } of this.indexes.values()) if (map) add(map, keyOf(row), id);
   }
 
   private unlink(id: string, row: R): void {
     for (const { keyOf, map } of this.indexes.values()) {
+      if (!map) continue;
       const k = keyOf(row);
       if (k === undefined) continue;
       const ids = map.get(k);
@@ -155,6 +162,15 @@ export class Table<R extends object> {
       }
     }
   }
+}
+
+function add(map: Map<string, string | Set<string>>, k: string | undefined, id: string): void {
+  if (k === undefined) return;
+  const ids = map.get(k);
+  if (ids === undefined) map.set(k, id);
+  else if (typeof ids === 'string') {
+    if (ids !== id) map.set(k, new Set([ids, id]));
+  } else ids.add(id);
 }
 
 export interface Tables {
@@ -521,9 +537,10 @@ class Staging implements Access {
 // ------------------------------------------------------------------ rows
 
 export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    // for…in rather than Object.values: no array per object (rows are plain data: no inherited keys).
+    for (const k in value) deepFreeze(value[k]);
   }
   return value;
 }
@@ -989,12 +1006,8 @@ export function createEngine(db: Database, options: EngineOptions): Engine {
   const tables = createTables(db);
   const committed = new Committed(tables, new AuditLog(db.audit), db.meta, options.clock, options.persist, options.assertWritable ?? (() => undefined));
   const problems: string[] = [];
-  const liveKeys = new Map<string, number>();
-  for (const id of tables.assignments.ids()) {
-    const a = tables.assignments.get(id)!;
-    if (LIVE.has(a.status)) liveKeys.set(a.key, (liveKeys.get(a.key) ?? 0) + 1);
-  }
-  const duplicated = [...liveKeys].filter(([, n]) => n > 1).map(([k]) => k);
+  // The live-key index, built here once, is the one every sync's lookups use.
+  const duplicated = tables.assignments.shared('liveKey');
   if (duplicated.length > 0) problems.push(`${duplicated.length} key(s) have more than one live assignment (e.g. ${duplicated.slice(0, 3).join(', ')})`);
 
   const transaction = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {

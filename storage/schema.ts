@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   assignmentSchema,
@@ -50,4 +51,20 @@ export function emptyDatabase(): Database {
     work: {},
     rules: {},
   };
+}
+
+let fingerprint: string | undefined;
+
+/**
+ * What this build's file schema accepts (types, enums, defaults, required keys, patterns), as a
+ * hash. The store seals every file it writes with it (storage/streamingJsonFile.ts): a file whose
+ * seal matches holds exactly rows this schema already validated, so a start can skip validating
+ * them again. Refinement functions are not part of it: tightening one without a schema change
+ * goes with a SCHEMA_VERSION bump (a migration), which changes the fingerprint.
+ */
+export function schemaFingerprint(): string {
+  fingerprint ??= createHash('sha256')
+    .update(`${SCHEMA_VERSION}\n${JSON.stringify(z.toJSONSchema(databaseSchema, { unrepresentable: 'any', io: 'input' }))}`)
+    .digest('hex');
+  return fingerprint;
 }

@@ -1,27 +1,59 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import type { Adapter } from 'lowdb';
 
+/** The top-level key of the seal the store appends to every file it writes (see readSealed). */
+export const SEAL_KEY = 'integrity';
+const sealSuffix = (schema: string, sha256: string) => `,"${SEAL_KEY}":{"schema":"${schema}","sha256":"${sha256}"}}`;
+const SEAL_LENGTH = sealSuffix('0'.repeat(64), '0'.repeat(64)).length;
+const SEAL_PATTERN = new RegExp(`^,"${SEAL_KEY}":\\{"schema":"([0-9a-f]{64})","sha256":"([0-9a-f]{64})"\\}\\}$`);
+
 /**
  * A lowdb adapter that writes the database record by record into a temp file, fsyncs it and
  * renames it over the real file. Stringifying a large store in one piece holds the whole text
  * in memory twice (string + buffer); streaming keeps only one record at a time.
+ *
+ * With a `seal` (the schema fingerprint, storage/schema.ts) every write ends with
+ * `"integrity":{"schema":…,"sha256":…}`: the fingerprint and the SHA-256 of every byte before it.
  */
 export class StreamingJsonFile<T extends object> implements Adapter<T> {
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly seal?: string,
+  ) {}
 
   async read(): Promise<T | null> {
-    let text: string;
+    return (await this.readSealed())?.data ?? null;
+  }
+
+  /**
+   * The file's data (without the seal's key), and whether it is sealed with this adapter's
+   * fingerprint over exactly these bytes: then it is a file this store wrote from validated rows
+   * and nobody changed since. Any other file (edited, cut short, older build, no seal) is not.
+   */
+  async readSealed(): Promise<{ data: T; sealed: boolean } | null> {
+    let bytes: Buffer;
     try {
-      text = await readFile(this.file, 'utf8');
+      bytes = await readFile(this.file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    return JSON.parse(text) as T;
+    const m = this.seal !== undefined && bytes.length > SEAL_LENGTH ? SEAL_PATTERN.exec(bytes.subarray(bytes.length - SEAL_LENGTH).toString('latin1')) : null;
+    // WebCrypto hashes on the thread pool: the hash runs while this thread parses.
+    const digest = m && m[1] === this.seal ? webcrypto.subtle.digest('SHA-256', bytes.subarray(0, bytes.length - SEAL_LENGTH)) : undefined;
+    let data: T;
+    try {
+      data = JSON.parse(bytes.toString('utf8')) as T;
+    } finally {
+      await digest?.catch(() => undefined);
+    }
+    if (data && typeof data === 'object' && Object.hasOwn(data, SEAL_KEY)) delete (data as Record<string, unknown>)[SEAL_KEY];
+    const sealed = digest !== undefined && Buffer.from(await digest).toString('hex') === m![2];
+    return { data, sealed };
   }
 
   async write(data: T): Promise<void> {
@@ -29,7 +61,10 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
     // never write into one temp file or rename each other's half-written one.
     const temp = tempName(this.file);
     const out = createWriteStream(temp, { encoding: 'utf8', mode: 0o600 });
+    const hash = this.seal === undefined ? undefined : createHash('sha256');
     const put = async (chunk: string) => {
+      // JSON.stringify never emits lone surrogates, so these are the bytes the stream writes.
+      hash?.update(chunk, 'utf8');
       if (!out.write(chunk)) await once(out, 'drain');
     };
     try {
@@ -54,7 +89,10 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
           await put(JSON.stringify(value) ?? 'null');
         }
       }
-      await put('}');
+      if (hash) {
+        const suffix = sealSuffix(this.seal!, hash.digest('hex'));
+        if (!out.write(suffix)) await once(out, 'drain');
+      } else await put('}');
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
       // Data on disk before the rename makes it visible: a crash leaves the old or the new file.
       const handle = await open(temp, 'r');
