@@ -39,19 +39,27 @@ describe('Teams send pacing shared by two replicas', () => {
     return new ProactiveMessenger({ adapter: bot.app.adapter, appId: '', store: bot.store, logger: silentLogger, pacing: shared ? pg.sendPacing : undefined });
   };
 
-  const busiestSecond = (times: number[]) => Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 1000).length));
+  /**
+   * The shortest span of 8 consecutive arrivals: Teams allows 7 per second, so with shared
+   * pacing the 8th send is booked at least 1 s after the 1st (less up to 200 ms of HTTP jitter
+   * on a loaded machine: arrivals, not bookings, are measured).
+   */
+  const shortestSpanOf8 = (times: number[]) => {
+    const sorted = [...times].sort((x, y) => x - y);
+    return Math.min(...sorted.slice(7).map((t, i) => t - sorted[i]!));
+  };
 
-  it('14 sends from two replicas: never more than 7 in any second, all delivered', async () => {
+  it('14 sends from two replicas: the 8th goes a second after the 1st (7 per second together), all delivered', async () => {
     const [a, b] = [await replica(true), await replica(true)];
     await Promise.all(Array.from({ length: 14 }, (_, i) => (i % 2 ? a : b).send(conversation, { text: `m${i}` })));
     const posts = bot.connector.activities();
     expect(posts).toHaveLength(14);
-    expect(busiestSecond(posts.map((p) => p.at))).toBeLessThanOrEqual(7);
+    expect(shortestSpanOf8(posts.map((p) => p.at))).toBeGreaterThanOrEqual(800);
   });
 
   it('without the shared pacing each replica keeps only its own window (the case the port exists for)', async () => {
     const [a, b] = [await replica(false), await replica(false)];
     await Promise.all(Array.from({ length: 14 }, (_, i) => (i % 2 ? a : b).send(conversation, { text: `m${i}` })));
-    expect(busiestSecond(bot.connector.activities().map((p) => p.at))).toBeGreaterThan(7);
+    expect(shortestSpanOf8(bot.connector.activities().map((p) => p.at))).toBeLessThan(800);
   });
 });
