@@ -14,6 +14,7 @@
  */
 import type { AdaptiveCard } from '../cards/render.js';
 import type { UnhealthyResource } from '../core/defender-model.js';
+import type { DefenderGovernanceRule } from '../core/defenderRules.js';
 import type { GovernanceProperties } from '../core/governance.js';
 import type { TicketTable } from '../core/servicenow-rules.js';
 import type {
@@ -533,6 +534,17 @@ export interface DefenderPort {
   /** A user in Microsoft Graph by UPN or Entra object id (Teams' people picker submits the id); undefined when unknown. */
   getUser(upnOrId: string): Promise<{ id: string; userPrincipalName: string; displayName?: string; mail?: string } | undefined>;
   readonly roles: RoleSource;
+  /** Tags of these resources (and their resource groups and subscriptions) from Resource Graph, in batches (governance rules). */
+  getResourceTags?(resourceIds: readonly string[], opts?: { inherited?: boolean }): Promise<ResourceTagRows>;
+  /** Defender's own governance rules at a management group or subscription. */
+  listGovernanceRules?(scope: string): Promise<{ rules: DefenderGovernanceRule[]; skipped: Array<{ id?: string; reason: string }> }>;
+}
+
+/** What getResourceTags returns (connectors/defender ResourceTags). */
+export interface ResourceTagRows {
+  resources: Array<{ id: string; tags: Record<string, string> }>;
+  resourceGroups: Array<{ subscriptionId: string; name: string; tags: Record<string, string> }>;
+  subscriptions: Array<{ subscriptionId: string; tags: Record<string, string> }>;
 }
 
 // ------------------------------------------------------------------ ServiceNow (connectors/servicenow)

@@ -29,6 +29,7 @@ export function toCardAssignment(a: Assignment, now: Date, timeZone: string): Ca
     owner: a.owner,
     dueDate: a.dueDate,
     state: dueStateText(a, now, timeZone),
+    byRule: a.byRule ? ` · by rule ${a.byRule.name}` : '',
   };
 }
 

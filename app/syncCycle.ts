@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.js';
 import type { CreateAssignments } from './createAssignments.js';
 import type { IntegrationService } from './manageIntegrations.js';
 import type { ResolutionJob, ResolutionReport } from './resolution.js';
+import type { Rules } from './rules.js';
 import type { SyncJob, SyncReport } from './syncRecommendations.js';
 
 export interface SyncCycleDeps {
@@ -16,6 +17,8 @@ export interface SyncCycleDeps {
   resolution?: Pick<ResolutionJob, 'runOnce'>;
   assignments: Pick<CreateAssignments, 'resumePending'>;
   integrations: Pick<IntegrationService, 'forgetReleasedCredentials'>;
+  /** Governance rules, applied once the recommendations are stored (before resume, which retries what they could not create). */
+  rules?: Pick<Rules, 'applyRules'>;
   logger: Logger;
 }
 
@@ -27,8 +30,10 @@ export class SyncCycle {
 
   /** Rejects only when the sync step failed (after every other step ran); the other steps' failures are logged. */
   async runOnce(): Promise<CycleReport> {
-    const { sync, resolution, assignments, integrations } = this.deps;
+    const { sync, resolution, assignments, integrations, rules } = this.deps;
     const report = await this.step('sync', () => sync.runOnce());
+    // Only after a pass that stored the recommendations: a failed pass leaves nothing new to assign.
+    if (report && rules) await this.step('governance rules', () => rules.applyRules());
     const tickets = await this.step('resolution', async () => resolution?.runOnce());
     await this.step('resume assignments', () => assignments.resumePending());
     // Removed integrations keep their credentials only until their tickets got a work note.

@@ -296,7 +296,6 @@ export async function runRules(ctx: BenchContext): Promise<Row[]> {
 export const rulesBenchmark: Benchmark = {
   name: 'rules',
   description: 'governance rules of one sync: 10,000 new findings × 20 rules, vs the pass grouping the same rows',
-  // TODO(15): into the default run (and README / latest.json) once rules run inside the sync.
-  inDefaultRun: false,
+  inDefaultRun: true,
   run: runRules,
 };

@@ -25,6 +25,7 @@ import { ActionRouter, defineAction } from './actionRouter.js';
 import { assignmentActions } from './actions/assignment.js';
 import { dueDateActions } from './actions/dueDate.js';
 import { integrationActions } from './actions/integrations.js';
+import { ruleActions, rulesCommand } from './actions/rules.js';
 import { moreTimeActions } from './actions/moreTime.js';
 import { recommendationActions } from './actions/recommendation.js';
 import type { BotAdapter } from './adapter.js';
@@ -159,6 +160,7 @@ export function createApp(options: AppOptions): App {
     integrationsCommand(services.manageIntegrations),
     assignmentsCommand({ store, clock, timeZone: config.REMINDER_TIMEZONE, directory, readPolicy }),
     digestCommand({ store, clock, timezone: config.REMINDER_TIMEZONE, directory }),
+    rulesCommand({ rules: services.rules, store }),
   );
   if (options.simulator && runCycle) commands.register(simulateCommand(options.simulator, store, runCycle));
 
@@ -184,6 +186,7 @@ export function createApp(options: AppOptions): App {
     ...integrationActions({ integrations: services.integrations, manage: services.manageIntegrations }),
     ...moreTimeActions({ moreTime: services.moreTime }),
     ...dueDateActions({ dueDates: services.dueDates }),
+    ...ruleActions({ rules: services.rules, store }),
   );
 
   const install = installHandler({ subscriptions, sandbox });

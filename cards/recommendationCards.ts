@@ -22,6 +22,8 @@ export interface CardAssignment {
   dueDate: string;
   /** " · overdue…" / " · in grace period…", empty when nothing to say. */
   state?: string;
+  /** " · by rule NAME" for an assignment a governance rule made, else empty. */
+  byRule?: string;
 }
 
 export interface RecommendationCardModel {

@@ -5,6 +5,7 @@ import { integrationService } from '../compose/services.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CliRefusal, openWorkspace, reportFailure, type CliIo, type Workspace } from './botProcess.js';
 import { runRemindCommand } from './remind.js';
+import { RULE_USAGE, runRuleCommand } from './rules.js';
 import { runStoreCommand } from './store.js';
 import { runSyncCommand } from './sync.js';
 
@@ -18,7 +19,8 @@ const USAGE = `Usage: npm run cli -- <command>
   integration remove --name N
   sync      run one Defender sync pass now (cards are posted by the bot on its next pass)
   remind    send one pass of reminders now
-  store migrate --to postgres   copy DATA_DIR/db.json into the empty database DATABASE_URL`;
+  store migrate --to postgres   copy DATA_DIR/db.json into the empty database DATABASE_URL
+${RULE_USAGE}`;
 
 /** Wrong words on the command line: exit code 2, like every refusal. */
 class UsageError extends CliRefusal {}
@@ -43,6 +45,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     if (group === 'sync' && verb === undefined) return await runSyncCommand(env, io, clock);
     if (group === 'remind' && verb === undefined) return await runRemindCommand(env, io, clock);
     if (group === 'store') return await runStoreCommand(argv.slice(1), env, io);
+    if (group === 'rule') return await runRuleCommand(argv.slice(1), env, io, clock);
     if (group !== 'integration' || !verb) throw new UsageError(USAGE);
     const { values } = parseArgs({
       args: rest,

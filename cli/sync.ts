@@ -14,14 +14,14 @@ import { openWorkspace, reportFailure, type CliIo, type Workspace } from './botP
 /** How long a sandbox simulator on SANDBOX_DEFENDER_PORT gets to answer before a private one starts. */
 const PROBE_TIMEOUT_MS = 2_000;
 
-interface DefenderSource {
+export interface DefenderSource {
   azure: DefenderPort;
   scopes: string[];
   description: string;
   close(): Promise<void>;
 }
 
-async function defenderSource(config: Config, env: Record<string, string | undefined>, clock: Clock): Promise<DefenderSource> {
+export async function defenderSource(config: Config, env: Record<string, string | undefined>, clock: Clock): Promise<DefenderSource> {
   const logger = createLogger({ level: 'silent' });
   if (config.DEFENDER_SOURCE === 'azure') {
     return {

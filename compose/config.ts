@@ -61,6 +61,8 @@ const envObject = z.object({
   FULL_SYNC_CRON: withDefault(cronExpr, '0 3 * * *'),
   RESOLVE_AFTER_HEALTHY_PASSES: withDefault(z.coerce.number().int().min(1).max(10), '1'),
   REOPEN_WINDOW_DAYS: withDefault(z.coerce.number().int().min(0).max(365), '14'),
+  /** Tickets one governance rule opens in one sync before it pauses for an admin's confirmation (issue 15). */
+  RULE_MAX_TICKETS_PER_SYNC: withDefault(z.coerce.number().int().min(1).max(10000), '50'),
 
   // Reminders
   REMINDER_CRON: withDefault(cronExpr, '0 9 * * 1'),

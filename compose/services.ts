@@ -19,6 +19,7 @@ import { MoreTime } from '../app/moreTime.js';
 import { RecommendationCards } from '../app/recommendationCards.js';
 import { ReminderJob } from '../app/reminders.js';
 import { ResolutionJob } from '../app/resolution.js';
+import { Rules } from '../app/rules.js';
 import { Subscriptions } from '../app/subscriptions.js';
 import { SyncCycle } from '../app/syncCycle.js';
 import { SyncJob } from '../app/syncRecommendations.js';
@@ -63,6 +64,51 @@ export function integrationService(o: IntegrationServiceOptions): IntegrationSer
   });
 }
 
+/**
+ * Governance rules for the CLI: managed and previewed without the bot (no Teams, no ticket
+ * creation: the running bot's sync cycle applies them). The CLI is the data folder's operator, so
+ * no role is checked.
+ */
+export function cliRuleService(o: {
+  config: Config;
+  store: Store;
+  secrets: Secrets;
+  clock: Clock;
+  logger: Logger;
+  azure?: DefenderPort;
+  scopes: readonly string[];
+}): Rules {
+  const integrations = integrationService({
+    store: o.store,
+    secrets: o.secrets,
+    clock: o.clock,
+    logger: o.logger,
+    allowPrivateHosts: o.config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
+  });
+  const azure = o.azure;
+  return new Rules({
+    store: o.store,
+    assignments: {
+      createTickets: () => Promise.reject(new Error('the CLI does not apply rules: the bot does on its next sync')),
+    },
+    integrations,
+    mayManageScope: async () => ({ allowed: true }),
+    defender: azure?.getResourceTags
+      ? { getResourceTags: azure.getResourceTags.bind(azure), listGovernanceRules: azure.listGovernanceRules?.bind(azure) }
+      : undefined,
+    ancestry: cachedAncestry({
+      known: () => new Map(),
+      fetch: azure ? (ids) => azure.getSubscriptionAncestry(ids) : undefined,
+      now: () => o.clock.now().getTime(),
+    }),
+    scopes: o.scopes,
+    clock: o.clock,
+    logger: o.logger,
+    timeZone: o.config.REMINDER_TIMEZONE,
+    maxTicketsPerSync: o.config.RULE_MAX_TICKETS_PER_SYNC,
+  });
+}
+
 export interface ServicePorts {
   config: Config;
   store: Store;
@@ -102,6 +148,8 @@ export interface Services {
   sync?: SyncJob;
   resolution?: ResolutionJob;
   cycle?: SyncCycle;
+  /** Governance rules (issue 15): managed from Teams and the CLI, applied by the cycle. */
+  rules: Rules;
 }
 
 export function createServices(p: ServicePorts): Services {
@@ -217,7 +265,25 @@ export function createServices(p: ServicePorts): Services {
         scopes,
       })
     : undefined;
-  const cycle = sync ? new SyncCycle({ sync, resolution, assignments, integrations, logger }) : undefined;
+  const rules = new Rules({
+    store,
+    assignments,
+    integrations,
+    mayManageScope: (actor, scope) => manageIntegrations.mayManageScope(actor, scope),
+    defender: azure?.getResourceTags
+      ? { getResourceTags: azure.getResourceTags.bind(azure), listGovernanceRules: azure.listGovernanceRules?.bind(azure) }
+      : undefined,
+    ancestry: ancestrySource,
+    scopes,
+    messenger,
+    directory,
+    cards,
+    clock,
+    logger: logger.child({ module: 'rules' }),
+    timeZone,
+    maxTicketsPerSync: config.RULE_MAX_TICKETS_PER_SYNC,
+  });
+  const cycle = sync ? new SyncCycle({ sync, resolution, assignments, integrations, rules, logger }) : undefined;
   return {
     locks,
     writer,
@@ -236,6 +302,7 @@ export function createServices(p: ServicePorts): Services {
     sync,
     resolution,
     cycle,
+    rules,
   };
 }
 

@@ -102,6 +102,7 @@ const CASES: Record<string, Case> = {
   FULL_SYNC_CRON: { type: 'string', unset: '0 3 * * *', set: [['30 2 * * *', '30 2 * * *']] },
   RESOLVE_AFTER_HEALTHY_PASSES: { type: 'number', unset: 1, set: [['3', 3]] },
   REOPEN_WINDOW_DAYS: { type: 'number', unset: 14, set: [['0', 0]] },
+  RULE_MAX_TICKETS_PER_SYNC: { type: 'number', unset: 50, set: [['3', 3]] },
   REMINDER_CRON: { type: 'string', unset: '0 9 * * 1', set: [['0 8 * * 1-5', '0 8 * * 1-5']] },
   REMINDER_TIMEZONE: { type: 'string', unset: 'UTC', set: [['Europe/Dublin', 'Europe/Dublin']] },
   REMIND_DAYS_BEFORE: { type: 'number', unset: 3, set: [['0', 0]] },
