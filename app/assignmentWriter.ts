@@ -68,7 +68,9 @@ export class AssignmentWriter {
   withLocks<T>(ids: readonly string[], fn: (session: AssignmentSession) => Promise<T>): Promise<T> {
     const held = [...new Set(ids)].sort();
     const session = this.session(new Set(held));
-    const nest = (i: number): Promise<T> => (i === held.length ? fn(session) : this.deps.locks.withLock(held[i]!, () => nest(i + 1)));
+    const { locks } = this.deps;
+    if (locks.withLocks && held.length > 1) return locks.withLocks(held, () => fn(session));
+    const nest = (i: number): Promise<T> => (i === held.length ? fn(session) : locks.withLock(held[i]!, () => nest(i + 1)));
     return nest(0);
   }
 

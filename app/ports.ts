@@ -252,6 +252,13 @@ export interface Store extends StoreTx {
  */
 export interface Locks {
   withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Several keys held together (a batch of assignments), in an order every process uses, so two
+   * callers over overlapping sets never wait for each other in a cycle. Optional: without it the
+   * caller nests withLock in key order. PostgreSQL takes them on one connection (nesting would
+   * hold one pooled connection per key and run out of connections on a large batch).
+   */
+  withLocks?<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T>;
 }
 
 // ------------------------------------------------------------------ JobRuns

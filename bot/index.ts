@@ -11,7 +11,7 @@ import type * as restify from 'restify';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { DefenderPort, Directory, Locks, Secrets, Store } from '../app/ports.js';
+import type { DefenderPort, Directory, JobRuns, Locks, Secrets, SendPacing, Store } from '../app/ports.js';
 import type { CreateAssignments } from '../app/createAssignments.js';
 import type { IntegrationService } from '../app/manageIntegrations.js';
 import type { ReminderJob } from '../app/reminders.js';
@@ -19,7 +19,7 @@ import type { ResolutionJob } from '../app/resolution.js';
 import type { SyncJob } from '../app/syncRecommendations.js';
 import { helpCard } from '../cards/index.js';
 import type { Config } from '../compose/config.js';
-import { createServices, startSchedules, type Services } from '../compose/services.js';
+import { createServices, exclusiveSync, startSchedules, type Services } from '../compose/services.js';
 import { teamsConnection } from '../compose/teams.js';
 import { ActionRouter, defineAction } from './actionRouter.js';
 import { assignmentActions } from './actions/assignment.js';
@@ -63,6 +63,10 @@ export interface AppOptions {
   directory?: Directory;
   /** Mutual exclusion per assignment; default in-process (one writer process, see storage/dataDirLock.ts). */
   locks?: Locks;
+  /** Which replica runs each cron tick (compose/open.ts: shared on PostgreSQL); default in-process. */
+  jobRuns?: JobRuns;
+  /** Teams' per-conversation send pacing shared by the replicas; default this process's own pacer. */
+  sendPacing?: SendPacing;
   /** Folder of the bundled dashboard tab (dist/web). */
   webRoot?: string;
   /** Backoff between retries of outside calls; tests pass one that returns at once. */
@@ -106,6 +110,7 @@ export function createApp(options: AppOptions): App {
     logger,
     botFrameworkAuth: options.botFrameworkAuth,
     messengerTiming: options.messengerTiming,
+    sendPacing: options.sendPacing,
     directory: options.directory,
     sandboxUser: options.sandboxUser,
   });
@@ -141,8 +146,8 @@ export function createApp(options: AppOptions): App {
     sandboxUser: options.sandboxUser,
   });
   const { sync, cycle, authorizer, readPolicy, subscriptions } = services;
-  const tasks = options.schedule ? startSchedules(services, config, logger) : [];
-  const runCycle = cycle ? () => cycle.runOnce() : undefined;
+  const tasks = options.schedule ? startSchedules(services, config, logger, options.jobRuns) : [];
+  const runCycle = cycle ? () => exclusiveSync(services, 'cycle', () => cycle.runOnce()) : undefined;
 
   const conversations = new ConversationService(subscriptions);
   /** Subscribing (by command or by installing the bot) needs a managing role on everything a channel would get. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../compose/logger.js';
 import { BOT_ROLE, ConfigError, DataDirLockedError, defenderClient, openRuntime, StoreValidationError, type Runtime } from '../compose/open.js';
+import { exclusiveSync } from '../compose/services.js';
 import { packageVersion } from '../compose/version.js';
 import { createApp } from './index.js';
 
@@ -14,8 +15,10 @@ async function main(): Promise<void> {
       env: process.env,
       clock: systemClock,
       logger: (config) => createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY ?? process.stdout.isTTY === true }),
-      // The data folder is ours alone from before the store is read until exit.
+      // lowdb: the data folder is ours alone from before the store is read until exit. PostgreSQL
+      // (DATABASE_URL): no folder lock, replicas and the CLI share the database.
       lockRole: BOT_ROLE,
+      applicationName: 'bot',
       onCompromised: (err) => {
         runtime?.logger.error({ err, dataDir: runtime.dataDir }, 'another process took the data folder over; stopping so that two processes never write it');
         process.exit(1);
@@ -32,7 +35,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config, logger, store, dataDir } = runtime;
+  const { config, logger, store, dataDir, locks, jobRuns, sendPacing } = runtime;
   if (!config.MicrosoftAppId) {
     logger.warn(
       'MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.',
@@ -56,6 +59,9 @@ async function main(): Promise<void> {
     // Only a sandbox bot talks to the local ServiceNow simulator; production keeps the SSRF guard.
     config: config.BOT_MODE === 'sandbox' ? { ...config, SERVICENOW_ALLOW_PRIVATE_HOSTS: true } : config,
     store,
+    locks,
+    jobRuns,
+    sendPacing,
     clock: systemClock,
     logger,
     secrets,
@@ -70,7 +76,9 @@ async function main(): Promise<void> {
   const url = await app.listen(config.PORT, config.HOST);
   logger.info({ url: `${url}/api/messages`, mode: config.BOT_MODE }, `bot listening on ${url}/api/messages`);
   // A first pass at start, so a fresh sandbox has cards without waiting for the schedule.
-  if (app.sync) void app.sync.runOnce().catch((err: unknown) => logger.error({ err }, 'initial sync failed'));
+  // One pass at a time across replicas (compose/services.ts exclusiveSync).
+  const sync = app.sync;
+  if (sync) void exclusiveSync(app.services, 'sync', () => sync.runOnce()).catch((err: unknown) => logger.error({ err }, 'initial sync failed'));
   // Work a crash left half done (stored assignments without a ticket) is finished now.
   void app.assignments.resumePending().catch((err: unknown) => logger.error({ err }, 'resuming assignments failed'));
 

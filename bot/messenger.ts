@@ -2,7 +2,7 @@ import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilde
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, delayBeforeNextSend, parseRetryAfter, pruneHistory } from '../core/rateLimit.js';
-import { SendError, type Messenger, type OutgoingMessage, type Store } from '../app/ports.js';
+import { SendError, type Messenger, type OutgoingMessage, type SendPacing, type Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
 import { toActivity } from './turn.js';
 
@@ -39,6 +39,11 @@ export interface MessengerDeps {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   maxRetries?: number;
+  /**
+   * Teams' per-conversation windows booked together with every other process on the store
+   * (SendPacing, shared on PostgreSQL). Without it this process paces alone (one process).
+   */
+  pacing?: SendPacing;
 }
 
 /**
@@ -142,10 +147,8 @@ export class ProactiveMessenger implements Messenger {
       // Sends queued before the removal was confirmed fail here, without waiting or calling Teams.
       const mark = (await this.deps.store.conversations.get(conversationId))?.unreachable;
       if (mark) throw unreachableError(conversationId, mark);
-      const wait = delayBeforeNextSend(history, this.now());
+      const wait = await this.slotDelay(conversationId, history);
       if (wait > 0) await this.sleep(wait);
-      history.push(this.now());
-      pruneHistory(history, this.now());
       try {
         const value = await op();
         this.strikes.delete(conversationId);
@@ -156,6 +159,8 @@ export class ProactiveMessenger implements Messenger {
           const retryAfter = retryAfterMs(err, new Date(this.now()));
           const delay = retryAfter ?? backoffDelay(attempt, 1_000, 30_000);
           this.deps.logger.warn({ conversationId, status, attempt: attempt + 1, delayMs: delay }, 'Teams throttled or failed a send; retrying');
+          // Every replica holds off this conversation, not only this one.
+          if (status === 429 && this.deps.pacing) await this.holdShared(conversationId, this.now() + delay);
           await this.sleep(delay);
           continue;
         }
@@ -178,6 +183,30 @@ export class ProactiveMessenger implements Messenger {
         );
         throw new SendError(message, status, true, false, code);
       }
+    }
+  }
+
+  /** How long to wait before this attempt: the shared slot booked for it, else this process's own window. */
+  private async slotDelay(conversationId: string, history: number[]): Promise<number> {
+    if (this.deps.pacing) {
+      try {
+        return (await this.deps.pacing.reserve(conversationId)).getTime() - this.now();
+      } catch (err) {
+        // The store is unreachable for a moment: pace on this process's own window rather than not at all.
+        this.deps.logger.warn({ err, conversationId }, 'shared send pacing unavailable; pacing this process alone');
+      }
+    }
+    const wait = delayBeforeNextSend(history, this.now());
+    history.push(this.now() + Math.max(0, wait));
+    pruneHistory(history, this.now());
+    return wait;
+  }
+
+  private async holdShared(conversationId: string, until: number): Promise<void> {
+    try {
+      await this.deps.pacing?.holdUntil(conversationId, new Date(until));
+    } catch (err) {
+      this.deps.logger.warn({ err, conversationId }, 'could not share the Teams hold with the other processes');
     }
   }
 

@@ -26,8 +26,19 @@ export async function runRemindCommand(env: Record<string, string | undefined>, 
     if (config.DEFENDER_SOURCE === 'sandbox')
       sandbox = await (await import('../sandbox/index.js')).startSandbox({ defenderPort: 0, servicenowPort: 0, clock, logger });
     const azure = defenderClient(config, env, { logger, clock, local: sandbox?.azure });
-    const { messenger, directory } = teamsConnection({ config, store, clock, logger });
-    const { reminders } = createServices({ config, store, clock, logger, secrets: await workspace.secrets(), messenger, directory, azure });
+    // PostgreSQL: the bot's replicas and this command book the same Teams send windows and locks.
+    const { messenger, directory } = teamsConnection({ config, store, clock, logger, sendPacing: workspace.sendPacing });
+    const { reminders } = createServices({
+      config,
+      store,
+      clock,
+      logger,
+      secrets: await workspace.secrets(),
+      messenger,
+      directory,
+      azure,
+      locks: workspace.locks,
+    });
     const report = await reminders.runOnce();
     await messenger.drain();
     await store.flush();

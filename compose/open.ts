@@ -8,10 +8,10 @@
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Store } from '../app/ports.js';
+import type { JobRuns, Locks, SendPacing, Store } from '../app/ports.js';
 import { AzureClient, createAzureCredential, localAzureClient, simulatorCredential, type LocalAzureEndpoint } from '../connectors/defender/azureClient.js';
 import { lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
-import { openLowdbStore } from '../storage/lowdbStore.js';
+import { openStore } from '../storage/index.js';
 import { openSecretBox, type SecretBox } from '../storage/secrets.js';
 import { loadConfig, type Config } from './config.js';
 
@@ -29,11 +29,14 @@ export interface RuntimeOptions {
   /** The process's logger, made from the validated configuration. */
   logger: (config: Config) => Logger;
   /**
-   * Writers take the data folder's lock under this role before the store is read. Without it the
-   * store is opened read-only and the folder is left exactly as it is (safe beside a running bot:
-   * every write replaces db.json by a rename).
+   * lowdb: writers take the data folder's lock under this role before the store is read. Without
+   * it the store is opened read-only and the folder is left exactly as it is (safe beside a
+   * running bot: every write replaces db.json by a rename). PostgreSQL (DATABASE_URL) takes no
+   * folder lock: every process reads and writes the database safely beside the others.
    */
   lockRole?: string;
+  /** PostgreSQL: the name in pg_stat_activity (e.g. "bot", "cli"). */
+  applicationName?: string;
   /** Another process took the folder over (the lock could not be kept). */
   onCompromised?: (err: Error) => void;
 }
@@ -43,6 +46,14 @@ export interface Runtime {
   dataDir: string;
   logger: Logger;
   store: Store;
+  /** Which store DATABASE_URL chose. */
+  storeKind: 'lowdb' | 'postgres';
+  /** Mutual exclusion that matches the store (PostgreSQL advisory locks shared by every replica). */
+  locks: Locks;
+  /** Which process runs each cron tick (jobs/schedule.ts). */
+  jobRuns: JobRuns;
+  /** Teams' per-conversation send pacing shared by every process on the store. */
+  sendPacing: SendPacing;
   lock?: DataDirLock;
   /** The secret box (SECRET_KEY, or the key file in the data folder), opened once on first use. */
   secrets(): Promise<SecretBox>;
@@ -50,25 +61,39 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** config → data-folder lock → store; ConfigError, DataDirLockedError and StoreValidationError say what is wrong. */
+/**
+ * config → data-folder lock (lowdb writers only) → store (openStore: PostgreSQL when DATABASE_URL
+ * is set); ConfigError, DataDirLockedError and StoreValidationError say what is wrong.
+ */
 export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
   const config = loadConfig(options.env);
   const logger = options.logger(config);
   const dataDir = path.resolve(config.DATA_DIR);
-  const lock = options.lockRole ? await lockDataDir(dataDir, { role: options.lockRole, onCompromised: options.onCompromised }) : undefined;
-  let store: Store;
+  const shared = Boolean(config.DATABASE_URL);
+  const lock = options.lockRole && !shared ? await lockDataDir(dataDir, { role: options.lockRole, onCompromised: options.onCompromised }) : undefined;
+  let opened: Awaited<ReturnType<typeof openStore>>;
   try {
-    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: options.clock, logger: logger.child({ module: 'store' }), readOnly: !lock });
+    opened = await openStore(config, {
+      clock: options.clock,
+      logger: logger.child({ module: 'store' }),
+      readOnly: !shared && !lock,
+      applicationName: options.applicationName,
+    });
   } catch (err) {
     await lock?.release();
     throw err;
   }
+  const { store } = opened;
   let secrets: Promise<SecretBox> | undefined;
   return {
     config,
     dataDir,
     logger,
     store,
+    storeKind: opened.kind,
+    locks: opened.locks,
+    jobRuns: opened.jobRuns,
+    sendPacing: opened.sendPacing,
     lock,
     secrets: () => (secrets ??= openSecretBox(config.SECRET_KEY, dataDir)),
     close: async () => {

@@ -7,7 +7,7 @@ import type { ScheduledTask } from 'node-cron';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { parseQuietHours } from '../core/reminders.js';
-import type { Authorizer, DefenderPort, Directory, Locks, Messenger, Secrets, Store } from '../app/ports.js';
+import type { Authorizer, DefenderPort, Directory, JobRuns, Locks, Messenger, Secrets, Store } from '../app/ports.js';
 import { Announcements } from '../app/announcements.js';
 import { AssignmentWriter } from '../app/assignmentWriter.js';
 import { cachedAncestry, RbacAuthorizer, ReadPolicy, SandboxIdentityAuthorizer } from '../app/authorization.js';
@@ -26,6 +26,7 @@ import { SyncJob } from '../app/syncRecommendations.js';
 import type { ServiceNowClientOptions, ServiceNowInstances } from '../connectors/servicenow/client.js';
 import { ServiceNowTicketSystems } from '../connectors/servicenow/ticketSystems.js';
 import type { Lookup } from '../connectors/servicenow/urlGuard.js';
+import { replicaId } from '../jobs/replica.js';
 import { startSchedules as startJobSchedules } from '../jobs/schedules.js';
 import { InProcessLocks } from '../storage/locks.js';
 import { sandboxIdentity, type Config } from './config.js';
@@ -317,7 +318,43 @@ export function createServices(p: ServicePorts): Services {
   };
 }
 
-/** The cron schedules of the use cases (jobs/schedules.ts). */
-export function startSchedules(services: Services, config: Config, logger: Logger): ScheduledTask[] {
-  return startJobSchedules({ cycle: services.cycle, resolution: services.resolution, reminders: services.reminders }, config, logger);
+/**
+ * The cron schedules of the use cases (jobs/schedules.ts). With `jobRuns` (openStore's), each
+ * tick is claimed first, so it runs on one of the processes sharing the store.
+ */
+export function startSchedules(services: Services, config: Config, logger: Logger, jobRuns?: JobRuns): ScheduledTask[] {
+  const once = jobRuns ? { jobRuns, holder: replicaId } : undefined;
+  const { cycle, resolution } = services;
+  return startJobSchedules(
+    {
+      cycle: cycle && { runOnce: () => exclusiveSync(services, 'cycle', () => cycle.runOnce()) },
+      resolution: resolution && { runOnce: (o: { full: boolean }) => exclusiveSync(services, 'full-reconcile', () => resolution.runOnce(o)) },
+      reminders: services.reminders,
+    },
+    config,
+    logger,
+    once,
+  );
 }
+
+/**
+ * A sync pass (scheduled, typed `sync`, the first pass at start, the full reconcile) on one
+ * process at a time across every process on the store (Locks: advisory on PostgreSQL): two
+ * replicas passing at once would both post the same new recommendation's card. A call while the
+ * same kind of pass runs in this process joins it, as the use cases do on their own.
+ */
+export function exclusiveSync<T>(services: Pick<Services, 'locks'>, kind: string, run: () => Promise<T>): Promise<T> {
+  const inFlight = passesInFlight.get(services) ?? new Map<string, Promise<unknown>>();
+  passesInFlight.set(services, inFlight);
+  const joined = inFlight.get(kind);
+  if (joined) return joined as Promise<T>;
+  const pass = services.locks.withLock(SYNC_LOCK, run).finally(() => {
+    if (inFlight.get(kind) === pass) inFlight.delete(kind);
+  });
+  inFlight.set(kind, pass);
+  return pass;
+}
+
+const passesInFlight = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+export const SYNC_LOCK = 'job:sync';

@@ -6,7 +6,7 @@
 import { ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Directory, Store } from '../app/ports.js';
+import type { Directory, SendPacing, Store } from '../app/ports.js';
 import { BotAdapter } from '../bot/adapter.js';
 import { ProactiveMessenger } from '../bot/messenger.js';
 import { TeamsDirectory } from '../bot/teamsDirectory.js';
@@ -21,6 +21,8 @@ export interface TeamsConnectionOptions {
   botFrameworkAuth?: Partial<ConfigurationBotFrameworkAuthenticationOptions>;
   /** Tests pace sends on virtual time instead of waiting for Teams' rate windows. */
   messengerTiming?: { now: () => number; sleep: (ms: number) => Promise<void> };
+  /** Teams' send pacing shared by the processes on the store (openStore's); default this process's own. */
+  sendPacing?: SendPacing;
   /** Replaces the Teams directory (tests). */
   directory?: Directory;
   /** Sandbox: the e-mail the Emulator user (who has no Entra identity) acts as; default SANDBOX_EMULATOR_UPN. */
@@ -42,7 +44,15 @@ export function teamsConnection(o: TeamsConnectionOptions): TeamsConnection {
   });
   const adapter = new BotAdapter(auth);
   const appId = config.MicrosoftAppId ?? '';
-  const messenger = new ProactiveMessenger({ adapter, appId, store, clock, logger: logger.child({ module: 'messenger' }), ...o.messengerTiming });
+  const messenger = new ProactiveMessenger({
+    adapter,
+    appId,
+    store,
+    clock,
+    logger: logger.child({ module: 'messenger' }),
+    pacing: o.sendPacing,
+    ...o.messengerTiming,
+  });
   const directory =
     o.directory ??
     new TeamsDirectory({

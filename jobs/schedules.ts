@@ -6,7 +6,7 @@
  */
 import type { ScheduledTask } from 'node-cron';
 import type { Logger } from '../core/logger.js';
-import { scheduleJob } from './schedule.js';
+import { scheduleJob, type OncePerTick } from './schedule.js';
 
 export interface Scheduled {
   /** The sync cycle (app/syncCycle.ts); absent without Defender. */
@@ -24,22 +24,25 @@ export interface ScheduleSettings {
   REMINDER_TIMEZONE: string;
 }
 
-/** Starts every schedule; stop them with `task.destroy()`. */
-export function startSchedules(jobs: Scheduled, settings: ScheduleSettings, logger: Logger): ScheduledTask[] {
-  const tasks = [scheduleReminders(jobs.reminders, settings.REMINDER_CRON, settings.REMINDER_TIMEZONE, logger.child({ job: 'reminders' }))];
-  if (jobs.cycle) tasks.push(scheduleSync(jobs.cycle, settings.SYNC_CRON, logger.child({ job: 'sync' })));
+/**
+ * Starts every schedule; stop them with `task.destroy()`. With `once`, each tick runs on one of
+ * the processes sharing the store (JobRuns); without it, on this process.
+ */
+export function startSchedules(jobs: Scheduled, settings: ScheduleSettings, logger: Logger, once?: OncePerTick): ScheduledTask[] {
+  const tasks = [scheduleReminders(jobs.reminders, settings.REMINDER_CRON, settings.REMINDER_TIMEZONE, logger.child({ job: 'reminders' }), once)];
+  if (jobs.cycle) tasks.push(scheduleSync(jobs.cycle, settings.SYNC_CRON, logger.child({ job: 'sync' }), once));
   // The daily full reconcile heals any change an incremental pass missed.
   const resolution = jobs.resolution;
-  if (resolution) tasks.push(scheduleJob('full-reconcile', settings.FULL_SYNC_CRON, () => resolution.runOnce({ full: true }), logger));
+  if (resolution) tasks.push(scheduleJob('full-reconcile', settings.FULL_SYNC_CRON, () => resolution.runOnce({ full: true }), logger, undefined, once));
   return tasks;
 }
 
 /** Runs the sync cycle on its schedule. */
-export function scheduleSync(job: { runOnce(): Promise<unknown> }, cronExpr: string, logger: Logger): ScheduledTask {
-  return scheduleJob('sync', cronExpr, () => job.runOnce(), logger);
+export function scheduleSync(job: { runOnce(): Promise<unknown> }, cronExpr: string, logger: Logger, once?: OncePerTick): ScheduledTask {
+  return scheduleJob('sync', cronExpr, () => job.runOnce(), logger, undefined, once);
 }
 
 /** Runs the reminder pass on its schedule, in the reminders' timezone. */
-export function scheduleReminders(job: { runOnce(): Promise<unknown> }, cronExpr: string, timezone: string, logger: Logger): ScheduledTask {
-  return scheduleJob('reminders', cronExpr, () => job.runOnce(), logger, timezone);
+export function scheduleReminders(job: { runOnce(): Promise<unknown> }, cronExpr: string, timezone: string, logger: Logger, once?: OncePerTick): ScheduledTask {
+  return scheduleJob('reminders', cronExpr, () => job.runOnce(), logger, timezone, once);
 }

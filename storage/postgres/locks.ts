@@ -66,4 +66,46 @@ export class PostgresLocks implements Locks {
       }
     });
   }
+
+  /**
+   * Every key's advisory lock on one connection, taken in hash order in one statement (the same
+   * order in every process; keys sharing a hash are one lock), released together: a batch of 200
+   * assignments holds one pooled connection, not 200.
+   */
+  withLocks<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    // In this process, callers queue per key first (in key order), as withLock does.
+    const nest = (i: number): Promise<T> => (i === sorted.length ? this.holdAll(sorted, fn) : this.local.withLock(sorted[i]!, () => nest(i + 1)));
+    return nest(0);
+  }
+
+  private async holdAll<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const held = await checkout(this.pool, (err) =>
+      this.logger.warn({ err, keys: keys.length }, 'the connection holding locks broke: PostgreSQL released them, another process may take them now'),
+    );
+    let broken: Error | undefined;
+    try {
+      try {
+        await held.client.query(
+          'SELECT pg_advisory_lock($1::int, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS ordered',
+          [LOCK_NAMESPACE, keys],
+        );
+      } catch (err) {
+        broken = err as Error;
+        throw err;
+      }
+      try {
+        return await fn();
+      } finally {
+        if (!held.error) {
+          // The connection is this call's alone while it is checked out: every advisory lock on it is ours.
+          await held.client.query('SELECT pg_advisory_unlock_all()').catch((err: Error) => {
+            broken = err;
+          });
+        }
+      }
+    } finally {
+      held.release(broken);
+    }
+  }
 }
