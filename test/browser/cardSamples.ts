@@ -1,5 +1,7 @@
 import { errorCard, helpCard, noticeCard, welcomeCard, welcomeHints } from '../../cards/index.js';
 import { assignmentFormCard, assignmentListCard, assignmentResultCard, confirmCard } from '../../cards/assignmentCards.js';
+import { channelDigestCard, channelDigestModel } from '../../cards/channelDigestCards.js';
+import type { RecommendationSummary } from '../../core/recommendations.js';
 import { recommendationCard, recommendationCardModel, recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
 import type { AdaptiveCard } from '../../cards/render.js';
@@ -41,6 +43,23 @@ const rec: Recommendation = {
   updatedAt: '2026-11-26T00:00:00.000Z',
 };
 
+const SUMMARY: RecommendationSummary = {
+  recommendations: 12,
+  resources: 48,
+  distinctResources: 21,
+  bySeverity: [
+    { severity: 'High', recommendations: 3, resources: 20, distinctResources: 12 },
+    { severity: 'Medium', recommendations: 6, resources: 22, distinctResources: 15 },
+    { severity: 'Low', recommendations: 3, resources: 6, distinctResources: 6 },
+  ],
+  bySubscription: [{ subscriptionId: SUB, recommendations: 9, resources: 40, distinctResources: 18 }],
+  top: [
+    { key: KEY, displayName: rec.displayName, severity: 'High', resources: 20 },
+    { key: 'k2', displayName: 'Storage accounts should restrict network access using virtual network rules', severity: 'Medium', resources: 12 },
+    { key: 'k3', displayName: 'Diagnostic logs in Key Vault should be enabled', severity: 'Low', resources: 4 },
+  ],
+};
+
 export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
   'help.json': () =>
     helpCard(
@@ -77,29 +96,8 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
       }),
       ctx,
     ),
-  'recommendationSummary.json': () =>
-    recommendationSummaryCard(
-      recommendationSummaryModel(
-        {
-          recommendations: 12,
-          resources: 48,
-          distinctResources: 21,
-          bySeverity: [
-            { severity: 'High', recommendations: 3, resources: 20, distinctResources: 12 },
-            { severity: 'Medium', recommendations: 6, resources: 22, distinctResources: 15 },
-            { severity: 'Low', recommendations: 3, resources: 6, distinctResources: 6 },
-          ],
-          bySubscription: [{ subscriptionId: SUB, recommendations: 9, resources: 40, distinctResources: 18 }],
-          top: [
-            { key: KEY, displayName: rec.displayName, severity: 'High', resources: 20 },
-            { key: 'k2', displayName: 'Storage accounts should restrict network access using virtual network rules', severity: 'Medium', resources: 12 },
-            { key: 'k3', displayName: 'Diagnostic logs in Key Vault should be enabled', severity: 'Low', resources: 4 },
-          ],
-        },
-        { subscriptionName: () => 'Contoso Production' },
-      ),
-      ctx,
-    ),
+  'channelDigest.json': () => channelDigestCard(channelDigestModel(SUMMARY, { subscriptionName: () => 'Contoso Production', botName: 'Defender bot' }), ctx),
+  'recommendationSummary.json': () => recommendationSummaryCard(recommendationSummaryModel(SUMMARY, { subscriptionName: () => 'Contoso Production' }), ctx),
   'assignmentForm.json': () =>
     assignmentFormCard(
       {
