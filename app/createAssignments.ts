@@ -228,8 +228,9 @@ export class CreateAssignments {
     const out: Reassigned = { reassigned: [], failed: [] };
     const lookups = new ResolveOnce();
     const who = actor.name ?? actor.id;
-    for (const candidate of assignments) {
-      if (candidate.owner.toLowerCase() === owner) continue;
+    // A few at once (each its own lock): Teams wants the answer within 2 s.
+    const todo = assignments.filter((a) => a.owner.toLowerCase() !== owner);
+    const outcomes = await mapPool(todo, this.deps.concurrency ?? 4, async (candidate) => {
       try {
         const done = await this.deps.writer.withLock(candidate.id, async (s) => {
           const a = await s.get(candidate.id);
@@ -247,11 +248,15 @@ export class CreateAssignments {
           // Defender's copy follows the stored owner (the one merge rule); a failure there is retried by the cycle.
           return (await this.deps.governance.syncIn(s, a.id, { ifMissing: 'create' })).assignment ?? (await s.get(a.id));
         });
-        if (done) out.reassigned.push({ assignment: done, from: candidate.owner });
+        return done ? { ok: { assignment: done, from: candidate.owner } } : {};
       } catch (err) {
         this.deps.logger.warn({ err, assignmentId: candidate.id }, 'reassignment failed');
-        out.failed.push({ assignment: candidate, reason: reasonOf(err) });
+        return { failed: { assignment: candidate, reason: reasonOf(err) } };
       }
+    });
+    for (const o of outcomes) {
+      if (o.ok) out.reassigned.push(o.ok);
+      if (o.failed) out.failed.push(o.failed);
     }
     if (out.reassigned.length) await this.deps.cards.refresh(out.reassigned[0]!.assignment.recommendationKey);
     return out;
