@@ -22,7 +22,16 @@ import {
   type SeverityImpactUrgency,
 } from '../core/assignments.js';
 import { dueForAutomaticRetry, MAX_AUTOMATIC_ATTEMPTS } from '../core/assignmentRetry.js';
-import { creationFailed, pendingAssignment, retryRequested, ticketCreated, UNTICKETED_STATUSES, type AssignmentInit } from '../core/lifecycle.js';
+import {
+  creationFailed,
+  isLive,
+  ownerChanged,
+  pendingAssignment,
+  retryRequested,
+  ticketCreated,
+  UNTICKETED_STATUSES,
+  type AssignmentInit,
+} from '../core/lifecycle.js';
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
 import { correlationKey } from '../core/servicenow-rules.js';
 import type { Assignment, Integration, Recommendation, ResourceSnapshot, WorkItem } from '../core/model.js';
@@ -133,6 +142,12 @@ export type Persisted =
 export type SubmitOutcome =
   { kind: 'invalid'; errors: Record<string, string> } | { kind: 'done'; batchId: string; assignments: Assignment[]; skipped: Assignment[] };
 
+/** What Reassign did: the assignments given to the new owner (and whom they had), and the ones it could not change. */
+export interface Reassigned {
+  reassigned: { assignment: Assignment; from: string }[];
+  failed: { assignment: Assignment; reason: string }[];
+}
+
 /** Stands for "every unhealthy resource of the recommendation" in card data. */
 export const ALL_RESOURCES = '*';
 
@@ -194,6 +209,57 @@ export class CreateAssignments {
   /** The form's default Caller: the person filling it in, as far as the bot knows them. */
   async defaultCaller(caller: Caller): Promise<string | undefined> {
     return (await this.deps.directory?.upnOf(caller)) ?? this.deps.sandboxCaller;
+  }
+
+  /** The live assignments that already have a ticket, of these resources (the form lists them and offers Reassign). */
+  async assignedAlready(resources: readonly ResourceSnapshot[]): Promise<Assignment[]> {
+    const live = await this.deps.store.assignments.findLiveByKeys(resources.map((r) => correlationKey(r.assessmentId, r.resourceId)));
+    return [...live.values()].filter((a) => a.ticket);
+  }
+
+  /**
+   * Reassign: gives these live assignments (with a ticket, another owner) to `newOwner`. Each under
+   * its lock: the ticket's assignee changes in ServiceNow with a work note saying who reassigned it
+   * from whom, then the stored owner (ownerChanged, with its audit entry), then Defender's
+   * governance owner. A failure leaves that assignment as it was and is reported, never thrown.
+   */
+  async reassign(assignments: readonly Assignment[], newOwner: string, actor: Actor): Promise<Reassigned> {
+    const owner = newOwner.trim().toLowerCase();
+    const out: Reassigned = { reassigned: [], failed: [] };
+    const lookups = new ResolveOnce();
+    const who = actor.name ?? actor.id;
+    // A few at once (each its own lock): Teams wants the answer within 2 s.
+    const todo = assignments.filter((a) => a.owner.toLowerCase() !== owner);
+    const outcomes = await mapPool(todo, this.deps.concurrency ?? 4, async (candidate) => {
+      try {
+        const done = await this.deps.writer.withLock(candidate.id, async (s) => {
+          const a = await s.get(candidate.id);
+          if (!a || !isLive(a) || !a.ticket || a.owner.toLowerCase() === owner) return undefined;
+          const integration = await this.deps.integrations.find(a.integrationId);
+          if (!integration || integration.removedAt) throw new Error('its ServiceNow integration was removed');
+          const client = this.deps.integrations.clientFor(integration);
+          const user = await lookups.get(`${integration.id}|user|${owner}`, () => client.resolveUser(owner));
+          await client.reassignTicket(a.ticket.table, a.ticket.sysId, user.sysId, `Reassigned from ${a.owner} to ${owner} by ${who} (Microsoft Teams).`);
+          await s.apply(a.id, (x) => ownerChanged(x, owner, this.deps.clock.now()), {
+            actor: who,
+            action: 'assignment.reassign',
+            details: { ticket: a.ticket.number, from: a.owner, to: owner },
+          });
+          // Defender's copy follows the stored owner (the one merge rule); a failure there is retried by the cycle.
+          return (await this.deps.governance.syncIn(s, a.id, { ifMissing: 'create' })).assignment ?? (await s.get(a.id));
+        });
+        return done ? { ok: { assignment: done, from: candidate.owner } } : {};
+      } catch (err) {
+        this.deps.logger.warn({ err, assignmentId: candidate.id }, 'reassignment failed');
+        return { failed: { assignment: candidate, reason: reasonOf(err) } };
+      }
+    });
+    for (const o of outcomes) {
+      if (o.ok) out.reassigned.push(o.ok);
+      if (o.failed) out.failed.push(o.failed);
+    }
+    if (out.reassigned.length) await this.deps.cards.refresh(out.reassigned[0]!.assignment.recommendationKey);
+    return out;
   }
 
   /** Both steps, one after the other (the ticket work still runs inside the user's request). */

@@ -631,6 +631,8 @@ export interface TicketSystem {
   /** Tickets with their assignees, in batches; tickets that do not exist are absent. */
   getTicketsWithAssignees(table: TicketTable, sysIds: readonly string[]): Promise<TicketWithAssignee[]>;
   addWorkNote(table: TicketTable, sysId: string, note: string): Promise<void>;
+  /** Gives the ticket to another user (a sys_id from resolveUser), with a work note saying so, in one update. */
+  reassignTicket(table: TicketTable, sysId: string, assigneeSysId: string, note: string): Promise<void>;
   /** Reads first: an already resolved ticket is reported, not resolved twice. */
   resolveTicket(table: TicketTable, sysId: string, evidence: string): Promise<ResolveResult>;
   reopenTicket(table: TicketTable, sysId: string, note: string): Promise<ReopenResult>;

@@ -46,6 +46,8 @@ export interface AssignmentFormModel {
    * recommendation): prefilled in the typed field, a ready choice in Teams' people picker.
    */
   suggestedOwner?: string;
+  /** Selected resources that already have a live assignment: listed, with the Reassign toggle. */
+  assigned?: readonly { resourceName: string; owner: string; ticketNumber: string; dueDate: string }[];
   values: {
     integrationId: string;
     ticketType: string;
@@ -101,8 +103,13 @@ const assignmentFormTemplateCard = defineCard<
     problems: string[];
     errorSummary: string;
     ownerChoices: { title: string; value: string }[];
+    assignedTitle: string;
+    assignedMore: string;
   }
 >(assignmentFormTemplate);
+
+/** Rows of already-assigned resources the form lists; the rest is counted. */
+const ASSIGNED_SHOWN = 10;
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -111,12 +118,16 @@ export function assignmentFormCard(model: AssignmentFormModel, ctx: RenderContex
   // Teams' people picker only shows a value that is one of its choices: the typed or suggested
   // e-mail is offered as one, next to what the directory search finds.
   // The caller (usually the person filling in the form) is one too: assigning to oneself is common.
+  const assigned = model.assigned ?? [];
   const ownerChoices = [...new Set([owner, model.values.caller].filter((e) => EMAIL.test(e)).map((e) => e.toLowerCase()))].map((e) => ({ title: e, value: e }));
   return assignmentFormTemplateCard(
     {
       ...model,
       values: { ...model.values, assignedTo: owner },
       ownerChoices,
+      assigned: assigned.slice(0, ASSIGNED_SHOWN),
+      assignedTitle: assigned.length ? `${assigned.length} of the selected resources already assigned:` : '',
+      assignedMore: assigned.length > ASSIGNED_SHOWN ? `and ${assigned.length - ASSIGNED_SHOWN} more` : '',
       ...formErrorParts(model.errors, ASSIGNMENT_FORM_FIELDS, model.ticketWord === 'ticket' ? 'No ticket was created' : 'No tickets were created'),
     },
     ctx,
@@ -138,6 +149,9 @@ export interface AssignmentOutcome {
   finished: boolean;
   /** The owner the form asked for: resources already assigned to someone else are said to be unchanged. */
   requestedOwner?: string;
+  /** Reassign was chosen: the skipped assignments given to the requested owner (id → previous owner), and the ones that failed (id → reason). */
+  reassigned?: ReadonlyMap<string, string>;
+  reassignFailed?: ReadonlyMap<string, string>;
 }
 
 /** A creation's card: "Creating 24 tickets…" with what is done so far, then the outcome (with Retry). */
@@ -149,13 +163,16 @@ export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext):
   const created = items.filter((a) => a.ticket);
   const word = (n: number) => (n === 1 ? 'ticket' : 'tickets');
   const requested = o.requestedOwner?.toLowerCase();
-  const elsewhere = requested ? already.filter((a) => a.owner.toLowerCase() !== requested) : [];
+  const moved = o.reassigned ?? new Map<string, string>();
+  const notMoved = o.reassignFailed ?? new Map<string, string>();
+  const elsewhere = requested ? already.filter((a) => a.owner.toLowerCase() !== requested && !moved.has(a.id)) : [];
+  const reassignedText = moved.size ? `; ${moved.size} reassigned to ${requested}` : '';
   const title = !o.finished
     ? `⏳ Creating ${o.total} ${word(o.total)}…`
     : failed.length === 0 && elsewhere.length
-      ? `⚠️ ${created.length} resource(s) assigned; ${elsewhere.length} already assigned to someone else, not changed`
+      ? `⚠️ ${created.length} resource(s) assigned${reassignedText}; ${elsewhere.length} already assigned to someone else, not ${notMoved.size ? 'reassigned' : 'changed'}`
       : failed.length === 0
-        ? `✅ ${created.length + already.length} resource(s) assigned`
+        ? `✅ ${created.length + already.length} resource(s) assigned${reassignedText}`
         : created.length
           ? `⚠️ ${created.length} assigned, ${failed.length} failed`
           : `⚠️ No ticket could be created (${failed.length})`;
@@ -179,7 +196,18 @@ export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext):
       progress: o.finished ? '' : `${created.length} of ${items.length} created so far; this card is updated as they are created.`,
       items: [
         ...items.map((a) => row(a, '')),
-        ...already.map((a) => row(a, elsewhere.includes(a) ? ` · already assigned to ${a.owner}: not reassigned` : ' · already assigned')),
+        ...already.map((a) =>
+          row(
+            a,
+            moved.has(a.id)
+              ? ` · reassigned from ${moved.get(a.id)}`
+              : notMoved.has(a.id)
+                ? ` · already assigned to ${a.owner}: could not reassign (${notMoved.get(a.id)})`
+                : elsewhere.includes(a)
+                  ? ` · already assigned to ${a.owner}: not reassigned`
+                  : ' · already assigned',
+          ),
+        ),
       ],
     },
     ctx,

@@ -11,7 +11,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../app/ports.js';
 import type { Assignment, Recommendation, ResourceSnapshot } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
-import { ALL_RESOURCES, SelectionError, type CreateAssignments } from '../../app/createAssignments.js';
+import { ALL_RESOURCES, SelectionError, type CreateAssignments, type Reassigned } from '../../app/createAssignments.js';
 import type { Authorizer } from '../../app/ports.js';
 import { callerOf } from '../turn.js';
 
@@ -48,6 +48,14 @@ const FIELD_LABELS: Record<string, string> = {
 };
 
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+
+const reassignMaps = (r: Reassigned | undefined) =>
+  r
+    ? {
+        reassigned: new Map(r.reassigned.map((x) => [x.assignment.id, x.from])),
+        reassignFailed: new Map(r.failed.map((x) => [x.assignment.id, x.reason])),
+      }
+    : {};
 
 /** Forms answer in place in Teams (Universal Actions) and as a new message elsewhere. */
 const answer = (ctx: ActionContext, card: AdaptiveCard): ActionResult => (ctx.channelId === 'msteams' ? { kind: 'replace', card } : { kind: 'reply', card });
@@ -94,7 +102,9 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     const prefill = assignments.prefill(rec, resources);
     const chosen = covering.find((i) => i.id === str(values.integrationId)) ?? covering[0];
     const caller = (await assignments.defaultCaller(callerOf(ctx))) ?? '';
+    const assigned = await assignments.assignedAlready(resources);
     const model: AssignmentFormModel = {
+      assigned: assigned.map((a) => ({ resourceName: a.resourceName, owner: a.owner, ticketNumber: a.ticket?.number ?? '', dueDate: a.dueDate })),
       recommendationKey: rec.key,
       recommendationName: rec.displayName,
       severity: rec.severity,
@@ -141,6 +151,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
     items: Assignment[],
     skipped: Assignment[],
     requestedOwner?: string,
+    reassign?: Reassigned,
   ): ActionResult {
     return answer(
       ctx,
@@ -154,6 +165,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
           skippedIds: skipped.map((a) => a.id),
           finished: true,
           requestedOwner,
+          ...reassignMaps(reassign),
         },
         ctx,
       ),
@@ -250,6 +262,13 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
             .persistPending(resolved, ctx.actor, ctx.conversationId, data.formId)
             .finally(() => data.formId && submitting.delete(data.formId));
           if (persisted.kind === 'invalid') return await form(ctx, rec, resources, resolved, persisted.errors);
+          // Reassign is an explicit choice on the form; without it an assignment of someone else stays theirs (and the outcome says so).
+          let reassign: Reassigned | undefined;
+          if (str(resolved.reassign) === 'true' && persisted.skipped.length) {
+            reassign = await assignments.reassign(persisted.skipped, str(resolved.assignedTo), ctx.actor);
+            const now = new Map(reassign.reassigned.map((r) => [r.assignment.id, r.assignment]));
+            persisted.skipped = persisted.skipped.map((a) => now.get(a.id) ?? a);
+          }
           // Teams' Action.Execute names the clicked card: a resumed creation can update it after a restart.
           const creation = await assignments.startCreation(persisted, {
             conversationId: ctx.conversationId,
@@ -269,6 +288,7 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
               rows.filter((a) => !skippedIds.has(a.id)),
               persisted.skipped,
               str(resolved.assignedTo),
+              reassign,
             );
           }
           const card = assignmentOutcomeCard(
@@ -280,6 +300,8 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
               rows: [...persisted.pending, ...persisted.skipped],
               skippedIds: persisted.skipped.map((a) => a.id),
               finished: false,
+              requestedOwner: str(resolved.assignedTo),
+              ...reassignMaps(reassign),
             },
             ctx,
           );

@@ -475,6 +475,18 @@ export class ServiceNowClient implements TicketSystem {
     await this.updateTicket(table, sysId, { work_notes: note });
   }
 
+  async reassignTicket(table: TicketTable, sysId: string, assigneeSysId: string, note: string): Promise<void> {
+    assertSysId('ticket reassign', assigneeSysId);
+    const { notApplied } = await this.updateTicket(table, sysId, { assigned_to: assigneeSysId, work_notes: note });
+    // A business rule or ACL that keeps the old assignee must not pass for a reassignment.
+    if (notApplied.includes('assigned_to'))
+      throw new ServiceNowError({
+        kind: 'data-policy',
+        operation: 'ticket reassign',
+        reason: "ServiceNow did not change the ticket's assignee (a business rule or ACL kept it)",
+      });
+  }
+
   /**
    * Resolves per table and reports only what the read-back shows: the platform silently ignores
    * state moves it does not allow (problems since Rome, unapproved normal changes).

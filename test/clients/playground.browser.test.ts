@@ -315,6 +315,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
     const form = await ui.card('Create assignment').waitFor();
     const formText = await form.text();
     await form.choosePerson('assignedTo', { name: 'Frank Osei', email: REASSIGN_TO });
+    await form.tick(/Reassign those to the new owner/);
     const answer = await ui.act(() => form.click(CREATE_TICKETS), 'Create tickets (reassign)');
     const a = (await world.bot.store.assignments.list()).find((x) => x.resourceName === nameOf(picked.a))!;
     const answerCard = ui.card(/resource\(s\) assigned|Reassign|Machines should be configured securely/);
@@ -323,7 +324,7 @@ describe('Microsoft 365 Agents Playground (Teams) drives the sandbox bot', () =>
       step: 'reassign',
       target: 'the form shows the existing assignment (owner, ticket, due date) and offers Reassign; the owner changes in ServiceNow and Defender',
       works: a.owner === REASSIGN_TO,
-      observed: `form ${/INC\d{7}/.test(formText) ? 'shows' : 'does not show'} the existing assignment; invoke answered with a ${invokeAnswer(answer)}; card: "${oneLine(await answerCard.text()).slice(0, 220)}"; owner is still ${a.owner}`,
+      observed: `form ${/INC\d{7}/.test(formText) ? 'shows' : 'does not show'} the existing assignment; invoke answered with a ${invokeAnswer(answer)}; card: "${oneLine(await answerCard.text()).slice(0, 220)}"; owner is now ${a.owner}`,
       screenshot: await ui.screenshot('reassign-answer', answerCard),
       problems: [4],
     });

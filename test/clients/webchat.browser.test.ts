@@ -243,6 +243,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     const form = await wc.card('Create assignment').waitFor();
     const formText = await form.text();
     await form.choosePerson('assignedTo', { name: 'Frank Osei', email: REASSIGN_TO });
+    await form.tick(/Reassign those to the new owner/);
     await wc.act(() => form.click(CREATE_TICKETS), 'Create ticket (reassign)');
     const answer = await wc.card(/resource\(s\) assigned|Reassign/).waitFor();
     const owner = (await world.bot.store.assignments.list()).find((x) => x.resourceName === nameOf(picked.a))!.owner;
