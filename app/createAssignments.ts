@@ -91,11 +91,13 @@ export interface CreateAssignmentsDeps {
   userCheckMs?: number;
   /** This process's name as a work-queue lease owner. */
   workerId?: string;
+  /** WORK_LEASE_SECONDS: a creation whose process died is taken over after this. Default CREATE_TICKETS_LEASE_MS. */
+  leaseMs?: number;
 }
 
 /** The work-queue kind of step 2 (payload: CreationPayload). */
 export const CREATE_TICKETS_WORK = 'assignment.createTickets';
-/** A running creation's lease; a process that died holding it is taken over after this. */
+/** A running creation's default lease; a process that died holding it is taken over after this. */
 export const CREATE_TICKETS_LEASE_MS = 10 * 60_000;
 
 /** Where the card showing a creation is (its activity id once it is posted). */
@@ -360,7 +362,7 @@ export class CreateAssignments {
     while (!this.stopping) {
       let items: WorkItem[];
       try {
-        items = await this.deps.store.work.claim(CREATE_TICKETS_WORK, this.workerId, 1, CREATE_TICKETS_LEASE_MS);
+        items = await this.deps.store.work.claim(CREATE_TICKETS_WORK, this.workerId, 1, this.deps.leaseMs ?? CREATE_TICKETS_LEASE_MS);
       } catch (err) {
         this.deps.logger.warn({ err }, 'could not read the work queue');
         return;

@@ -25,7 +25,7 @@ import type { CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard } from '../cards/render.js';
 import type { Conversation, PostedCard, Recommendation } from '../core/model.js';
 import { digestFor, hasManagementGroupScope, renderRecommendationFor, toCardAssignment, viewForConversation } from './recommendationCards.js';
-import { sendFailureLevel, type DefenderPort, type Messenger, type Store } from './ports.js';
+import { sendFailureLevel, type DefenderPort, type Locks, type Messenger, type Store } from './ports.js';
 
 /** The part of the DefenderPort the sync pass calls; the assessments API and names are optional (stubs in tests). */
 export type SyncAzureClient = Pick<DefenderPort, 'queryUnhealthyAssessments' | 'getSubscriptionAncestry'> &
@@ -34,6 +34,12 @@ export type SyncAzureClient = Pick<DefenderPort, 'queryUnhealthyAssessments' | '
 export interface SyncDeps {
   azure: SyncAzureClient;
   store: Store;
+  /**
+   * Held per conversation and recommendation while a new card is posted, so another process's pass
+   * or subscribe (whose in-flight sends this one cannot see) finds the stored card instead of
+   * posting a second one. Without it, only this process's own sends are told apart.
+   */
+  locks?: Locks;
   /** Where cards are posted; needed unless `postCards` is false. */
   messenger?: Messenger;
   /** false: count the cards to post or update and leave them to the bot (default true). */
@@ -382,6 +388,32 @@ export class SyncJob {
   }
 
   private async deliverMessage(
+    conv: Conversation,
+    recommendationKey: string,
+    contentHash: string,
+    message: { card: AdaptiveCard; summary: string },
+    existing: PostedCard | undefined,
+    now: Date,
+  ): Promise<void> {
+    const { store, logger } = this.deps;
+    const locks = this.deps.locks;
+    if (!existing && locks) {
+      // Another process may have posted it since this one read the posted cards: re-read under the lock.
+      return locks
+        .withLock(`card:${conv.id}:${recommendationKey}`, async () => {
+          const stored = await store.recommendations.getCard(conv.id, recommendationKey);
+          if (stored?.contentHash === contentHash) return;
+          await this.sendAndStore(conv, recommendationKey, contentHash, message, stored, now);
+        })
+        .catch((err: unknown) => {
+          this.delivery.failed++;
+          logger.warn({ err, conversationId: conv.id, recommendationKey }, 'card could not be posted; the next sync tries again');
+        });
+    }
+    return this.sendAndStore(conv, recommendationKey, contentHash, message, existing, now);
+  }
+
+  private async sendAndStore(
     conv: Conversation,
     recommendationKey: string,
     contentHash: string,

@@ -43,6 +43,8 @@ const envObject = z.object({
   // PostgreSQL instead of the JSON file in DATA_DIR (storage/index.ts openStore).
   DATABASE_URL: opt(z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres://user:password@host:port/database URL' })),
   DATABASE_POOL_SIZE: withDefault(z.coerce.number().int().min(1).max(100), '10'),
+  /** How long a replica that died while creating tickets holds its work before another one takes it over. */
+  WORK_LEASE_SECONDS: withDefault(z.coerce.number().int().min(1).max(86400), '600'),
   SECRET_KEY: opt(z.string()),
   LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
   LOG_PRETTY: opt(bool),

@@ -159,7 +159,7 @@ export function createServices(p: ServicePorts): Services {
   const scopes = p.defenderScopes ?? config.DEFENDER_SCOPES;
   const locks = p.locks ?? new InProcessLocks();
 
-  const sync = azure ? new SyncJob({ azure, store, messenger, clock, logger: logger.child({ job: 'sync' }), scopes, timeZone }) : undefined;
+  const sync = azure ? new SyncJob({ azure, store, locks, messenger, clock, logger: logger.child({ job: 'sync' }), scopes, timeZone }) : undefined;
   // What the sync pass learned (ancestry, subscription names), for every card rendered elsewhere.
   const ancestry = () => sync?.ancestry() ?? new Map<string, string[]>();
   const subscriptionNames = () => sync?.subscriptionNames() ?? new Map<string, string>();
@@ -226,6 +226,7 @@ export function createServices(p: ServicePorts): Services {
     timeZone,
     severityImpactUrgency: config.SEVERITY_IMPACT_URGENCY,
     messenger,
+    leaseMs: config.WORK_LEASE_SECONDS * 1000,
   });
   const dueDates = new DueDates({
     store,

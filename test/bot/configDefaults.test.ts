@@ -76,6 +76,14 @@ const CASES: Record<string, Case> = {
       ['1', 1],
     ],
   },
+  WORK_LEASE_SECONDS: {
+    type: 'number',
+    unset: 600,
+    set: [
+      ['5', 5],
+      ['3600', 3600],
+    ],
+  },
   SECRET_KEY: { type: 'string', unset: undefined, set: [[SECRET, SECRET]] },
   LOG_LEVEL: { type: 'string', unset: 'info', set: [['debug', 'debug']] },
   LOG_PRETTY: {

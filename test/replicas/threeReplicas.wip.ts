@@ -1,6 +1,4 @@
-// WORK IN PROGRESS (not run by jest: rename to .test.ts when it passes). Runs green up to the duplicate check at 10-40
-// targets; the duplicate criterion (identical channel POST bodies) also catches distinct per-click replies and needs
-// recommendation cards told apart by posted_cards and announcements by reminder keys. 200 targets take ~5 min here.
+// Not run by jest yet (rename to .test.ts): 4 of 5 runs passed at 59-68 s; the failing run's cause was not captured.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../core/clock.js';
@@ -11,13 +9,16 @@ import { ADMIN, CHANNEL, correlationKey, createWorld, eventually, integrationFro
 
 /**
  * Issue 14 req. 7: three real bot processes (production mode, the fake Bot Connector, both
- * simulators) on one PostgreSQL database behind a round-robin proxy on loopback. One replica is
- * SIGKILLed halfway through 200 assignment creations; the two others finish, every cron tick of
- * the sync runs on one replica, and half the resources are then fixed in Defender and resolved.
+ * simulators) on one PostgreSQL database behind a round-robin proxy on loopback. 200 resources are
+ * assigned in a few submits (one ticket per resource); the replica running a creation is SIGKILLed
+ * while tickets are being created and the others take its work over once its lease has run out.
+ * Half the resources are then fixed in Defender and resolved by the sync ticks.
  */
-jest.setTimeout(120_000);
+jest.setTimeout(90_000);
 
-const TARGETS = Number(process.env.X_TARGETS ?? 200);
+const TARGETS = 200;
+/** Resources per submit (one form selects many; the server caps a submit's selection). */
+const PER_SUBMIT = 50;
 const step = (what: string) => process.env.X_DEBUG && process.stderr.write(`${new Date().toISOString()} ${what}\n`);
 
 interface Proxy {
@@ -71,6 +72,13 @@ async function startProxy(bots: BotRun[]): Promise<Proxy> {
   };
 }
 
+/** The recommendation a channel card is for, when it is a recommendation card (its Refresh action names it). */
+function recommendationCardKey(body: any): string | undefined {
+  const content = body?.attachments?.[0]?.content;
+  const refresh = (content?.actions ?? []).find((a: any) => a?.verb === 'refreshRecommendation');
+  return refresh?.data?.recommendationKey as string | undefined;
+}
+
 describe('three replicas on one PostgreSQL database', () => {
   let db: TestDatabase;
   let world: World;
@@ -80,7 +88,14 @@ describe('three replicas on one PostgreSQL database', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     world = await createWorld({ name: 'replicas' });
-    Object.assign(world.env, { DATABASE_URL: db.url, DATABASE_POOL_SIZE: '4', SYNC_CRON: '*/3 * * * * *', RESOLVE_AFTER_HEALTHY_PASSES: '1' });
+    Object.assign(world.env, {
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: '4',
+      SYNC_CRON: '*/2 * * * * *',
+      RESOLVE_AFTER_HEALTHY_PASSES: '1',
+      // A killed replica's creation is taken over after 3 s instead of 10 minutes.
+      WORK_LEASE_SECONDS: '3',
+    });
     await world.addIntegration();
   });
   afterAll(async () => {
@@ -90,21 +105,25 @@ describe('three replicas on one PostgreSQL database', () => {
     await db?.drop();
   });
 
-  it('200 creations over 3 replicas with one SIGKILLed: one ticket each, no duplicate card or announcement, each sync tick on one replica, half resolved', async () => {
+  it('200 tickets over 3 replicas with one SIGKILLed mid-creation: one ticket each, no duplicate card or announcement, each sync tick on one replica, half resolved', async () => {
     bots.push(...(await Promise.all([world.startBot(), world.startBot(), world.startBot()])));
     proxy = await startProxy(bots);
     const url = proxy.url;
-    let afterCommands = 0;
 
-    expect((await say(world, url, ADMIN, 'subscribe')).status).toBe(200);
+    expect((await say(world, url, ADMIN, 'subscribe severity=High mode=cards')).status).toBe(200);
     expect((await say(world, url, ADMIN, 'sync')).status).toBe(200);
     const store = await openPostgresStore({ connectionString: db.url, clock: systemClock, logger: silentLogger, poolSize: 2, applicationName: 'test' });
+    let killed: BotRun | undefined;
+    let targets: Array<{ recommendationKey: string; resourceId: string; assessmentId: string; key: string }> = [];
+    let fixed: typeof targets = [];
+    let announcedIn: (calls: typeof world.connector.calls, t: { key: string }) => number = () => 0;
     try {
       const recommendations = await eventually('recommendations in the database', async () => {
-        const recs = (await store.recommendations.list()).filter((r) => r.status === 'unhealthy');
-        return recs.length > 0 ? recs : undefined;
+        // The channel follows the High ones (one card each); the targets are theirs.
+        const recs = (await store.recommendations.list()).filter((r) => r.status === 'unhealthy' && r.severity === 'High');
+        return recs.reduce((n, r) => n + r.resources.length, 0) >= TARGETS ? recs : undefined;
       });
-      const targets = recommendations
+      targets = recommendations
         .flatMap((r) =>
           r.resources.map((x) => ({
             recommendationKey: r.key,
@@ -114,94 +133,155 @@ describe('three replicas on one PostgreSQL database', () => {
           })),
         )
         .slice(0, TARGETS);
-      step(`targets ${targets.length}`);
       expect(targets).toHaveLength(TARGETS);
+      step(`recs ${JSON.stringify(recommendations.map((r) => [r.severity, r.resources.length]))} calls ${world.connector.calls.length}`);
       const integrationId = await integrationFromForm(world, url, ADMIN, {
         recommendationKey: targets[0]!.recommendationKey,
         resourceIds: [targets[0]!.resourceId],
       });
 
-      // The command replies (subscribe, sync) are before this point; what follows is proactive.
-      afterCommands = world.connector.calls.length;
-      // Ten users clicking at once; halfway through, replica 3 is killed. A click that got no answer is clicked again.
-      let submitted = 0;
-      const queue = [...targets];
-      const worker = async () => {
-        for (let t = queue.shift(); t; t = queue.shift()) {
-          if (++submitted === TARGETS / 2) await bots[2]!.kill('SIGKILL');
-          for (let attempt = 0; ; attempt++) {
-            const answer = await submitAssignment(world, url, ADMIN, { recommendationKey: t.recommendationKey, resourceIds: [t.resourceId] }, integrationId);
-            if (answer.status === 200 || attempt >= 3) break;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: 10 }, worker));
+      // A few submits, each selecting many resources of one recommendation; the proxy spreads them over the replicas.
+      const submits: Array<{ recommendationKey: string; resourceIds: string[] }> = [];
+      for (const t of targets) {
+        const last = submits.at(-1);
+        if (last && last.recommendationKey === t.recommendationKey && last.resourceIds.length < PER_SUBMIT) last.resourceIds.push(t.resourceId);
+        else submits.push({ recommendationKey: t.recommendationKey, resourceIds: [t.resourceId] });
+      }
+      step(`submits ${submits.length}`);
+      const answers = await Promise.all(submits.map((s) => submitAssignment(world, url, ADMIN, s, integrationId)));
+      expect(answers.map((a) => a.status)).toEqual(submits.map(() => 200));
       step('submitted');
-      expect(bots[2]!.child.signalCode).toBe('SIGKILL');
+
+      // While tickets are being created, the replica holding a running creation is killed.
+      const victim = await eventually(
+        'a replica creating tickets',
+        async () => {
+          const created = world.tickets().length;
+          if (created >= TARGETS) throw new Error('every ticket was created before a replica could be killed');
+          const rows = await db.sql<{ lease_owner: string }>(`SELECT lease_owner FROM work WHERE status = 'running' AND lease_owner IS NOT NULL`);
+          return created > 0 ? bots.find((b) => rows.some((r) => r.lease_owner.startsWith(`bot-${b.pid}-`))) : undefined;
+        },
+        30_000,
+        20,
+      );
+      killed = victim;
+      const createdAtKill = world.tickets().length;
+      await victim.kill('SIGKILL');
+      step(`killed pid ${victim.pid} at ${createdAtKill} tickets`);
+      expect(createdAtKill).toBeLessThan(TARGETS);
       expect(proxy.served.every((n) => n > 0)).toBe(true);
 
-      // Every resource ends with one live assignment and one ticket (the dead replica's half-done ones are resumed by the others).
-      const ticketed = await eventually(
+      // Every resource ends with one ticket: the dead replica's creations are taken over by the others.
+      await eventually(
         'a ticket for every target',
         async () => {
-          const rows = await store.assignments.list({ hasTicket: true });
-          const keys = new Set(rows.map((a) => a.key));
-          step(`ticketed ${targets.filter((t) => keys.has(t.key)).length}; all ${(await store.assignments.list()).length}`);
-          return targets.every((t) => keys.has(t.key)) ? rows : undefined;
+          const keys = new Set((await store.assignments.list({ hasTicket: true })).map((a) => a.key));
+          step(`ticketed ${targets.filter((t) => keys.has(t.key)).length}`);
+          return targets.every((t) => keys.has(t.key)) ? true : undefined;
         },
-        60_000,
-        500,
+        45_000,
+        250,
       );
       const tickets = world.tickets();
-      for (const t of targets) expect([t.key, tickets.filter((x) => x.correlationId === t.key).length]).toEqual([t.key, 1]);
-      expect(ticketed.filter((a) => targets.some((t) => t.key === a.key)).length).toBe(TARGETS);
+      const perKey = new Map<string, number>();
+      for (const x of tickets) perKey.set(x.correlationId, (perKey.get(x.correlationId) ?? 0) + 1);
+      expect(targets.filter((t) => perKey.get(t.key) !== 1).map((t) => [t.key, perKey.get(t.key)])).toEqual([]);
+      expect([...perKey.values()].filter((n) => n > 1)).toEqual([]);
+      const live = (await store.assignments.list()).filter((a) => a.status !== 'removed');
+      expect(targets.filter((t) => live.filter((a) => a.key === t.key).length !== 1)).toEqual([]);
 
       // Half the resources are fixed in Defender: the next sync ticks resolve them.
-      const fixed = targets.slice(0, TARGETS / 2);
+      fixed = targets.slice(0, TARGETS / 2);
       const assessmentKey = (assessmentId: string) => assessmentId.split('/').pop()!;
       for (const t of fixed) world.defender.control.markHealthy({ resourceId: t.resourceId, assessmentKey: assessmentKey(t.assessmentId) });
       await eventually(
         'the fixed half resolved',
         async () => {
-          const live = new Set((await store.assignments.list({ hasTicket: true })).filter((a) => a.status === 'resolved').map((a) => a.key));
-          return fixed.every((t) => live.has(t.key)) ? true : undefined;
+          const resolved = new Set((await store.assignments.list({ hasTicket: true })).filter((a) => a.status === 'resolved').map((a) => a.key));
+          step(`resolved ${resolved.size}`);
+          return fixed.every((t) => resolved.has(t.key)) ? true : undefined;
+        },
+        45_000,
+        250,
+      );
+      const open = new Set((await store.assignments.list()).filter((a) => a.status === 'open').map((a) => a.key));
+      expect(targets.slice(TARGETS / 2).filter((t) => !open.has(t.key))).toEqual([]);
+
+      // The resolution notes go out at Teams' pace for one conversation; wait until each fixed resource's is posted.
+      const numberOf = new Map(world.tickets().map((x) => [x.correlationId, x.number]));
+      announcedIn = (calls: typeof world.connector.calls, t: { key: string }) =>
+        calls.filter(
+          (c) =>
+            c.method === 'POST' &&
+            c.conversationId === CHANNEL &&
+            !c.refused &&
+            typeof c.body?.text === 'string' &&
+            c.body.text.includes(`${numberOf.get(t.key)} resolved`),
+        ).length;
+      await eventually(
+        'every resolution announced',
+        () => {
+          const n = fixed.filter((t) => announcedIn(world.connector.calls, t) > 0).length;
+          step(`announced ${n}; calls ${world.connector.calls.length}`);
+          return n === fixed.length ? true : undefined;
         },
         60_000,
-        500,
+        250,
       );
-      const open = new Set((await store.assignments.list()).filter((a) => a.status !== 'resolved').map((a) => a.key));
-      expect(targets.slice(TARGETS / 2).every((t) => open.has(t.key))).toBe(true);
+
+      // Every recommendation card shows the final state: its latest version (posted or updated) has the stored resource count.
+      const finalRecs = new Map((await store.recommendations.list()).map((r) => [r.key, r]));
+      const cardVersions = new Map<string, any>();
+      for (const c of world.connector.calls) {
+        const key = c.conversationId === CHANNEL && !c.refused && (c.method === 'POST' || c.method === 'PUT') ? recommendationCardKey(c.body) : undefined;
+        if (key) cardVersions.set(key, c.body);
+      }
+      expect(cardVersions.size).toBeGreaterThan(0);
+      const stale = [...cardVersions.entries()].filter(([key, body]) => {
+        const rec = finalRecs.get(key)!;
+        const text = JSON.stringify(body);
+        const expected = rec.status === 'unhealthy' ? `${rec.resources.length} unhealthy resource` : 'Resolved';
+        return !text.includes(expected);
+      });
+      expect(stale.map(([key]) => key)).toEqual([]);
     } finally {
       await store.close();
     }
 
-    // Each cron tick of the sync ran on exactly one replica (the claim lines of every replica's log).
+    // 0 duplicate recommendation cards: one posted activity per recommendation, told apart by the card's recommendation key.
+    const posts = world.connector.calls.filter((c) => c.method === 'POST' && c.conversationId === CHANNEL && !c.refused);
+    const cardsPerRecommendation = new Map<string, number>();
+    for (const c of posts) {
+      const key = recommendationCardKey(c.body);
+      if (key) cardsPerRecommendation.set(key, (cardsPerRecommendation.get(key) ?? 0) + 1);
+    }
+    step(`cards ${JSON.stringify([...cardsPerRecommendation.entries()])}`);
+    expect(cardsPerRecommendation.size).toBeGreaterThan(0);
+    expect([...cardsPerRecommendation.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+
+    // 0 duplicate announcements: each fixed resource's "resolved" note once, none for the others.
+    const announced = (t: { key: string }) => announcedIn(posts, t);
+    expect(fixed.filter((t) => announced(t) !== 1).map((t) => [t.key, announced(t)])).toEqual([]);
+    expect(targets.slice(TARGETS / 2).filter((t) => announced(t) !== 0)).toEqual([]);
+
+    // Each cron tick of the sync ran on exactly one replica (the claim lines of every replica's log, and job_runs).
     const claims = bots.flatMap((b, i) =>
       b
         .output()
         .split('\n')
         .filter((l) => l.includes('"sync: tick claimed"'))
-        .map((l) => ({ replica: i, tickAt: (JSON.parse(l) as { tickAt: string }).tickAt })),
+        .map((l) => ({ replica: i, ...(JSON.parse(l) as { tickAt: string; holder: string }) }))
+        .map(({ replica, tickAt, holder }) => ({ replica, tickAt, holder })),
     );
-    expect(claims.length).toBeGreaterThanOrEqual(3);
+    // The resolution phase runs in one long tick (its notes go out at Teams' pace); later ticks wait for it, none overlaps.
     const byTick = new Map<string, number[]>();
     for (const c of claims) byTick.set(c.tickAt, [...(byTick.get(c.tickAt) ?? []), c.replica]);
-    expect([...byTick.values()].filter((r) => r.length !== 1)).toEqual([]);
-    const rows = await db.sql<{ tick_at: Date }>(`SELECT tick_at FROM job_runs WHERE job = 'sync'`);
-    expect(rows.length).toBe(byTick.size);
-
-    // No proactive message went out twice: every card and announcement posted in the channel from the first click on is distinct.
-    const proactive = world.connector.calls.slice(afterCommands).filter((c) => c.method === 'POST' && c.conversationId === CHANNEL);
-    const bodies = new Map<string, number>();
-    for (const c of proactive) {
-      const k = JSON.stringify([c.body?.text, c.body?.attachments]);
-      bodies.set(k, (bodies.get(k) ?? 0) + 1);
-    }
-    for (const [k, n] of [...bodies.entries()].filter(([, n]) => n > 1).slice(0, 3)) {
-      const same = proactive.filter((c) => JSON.stringify([c.body?.text, c.body?.attachments]) === k);
-      step(`${n}x ${k.slice(0, 160)} at ${same.map((c) => `${c.at} reply:${c.body?.replyToId ?? '-'}`).join(', ')}`);
-    }
-    expect([...bodies.values()].filter((n) => n > 1)).toEqual([]);
-    expect(proactive.length).toBeGreaterThan(0);
+    expect(byTick.size).toBeGreaterThanOrEqual(2);
+    expect([...byTick.entries()].filter(([, r]) => r.length !== 1)).toEqual([]);
+    const rows = await db.sql<{ tick_at: Date; holder: string }>(`SELECT tick_at, holder FROM job_runs WHERE job = 'sync' ORDER BY tick_at`);
+    expect(rows.map((r) => [r.tick_at.toISOString(), r.holder])).toEqual(
+      [...claims].sort((x, y) => x.tickAt.localeCompare(y.tickAt)).map((c) => [c.tickAt, c.holder]),
+    );
+    expect(killed?.child.signalCode).toBe('SIGKILL');
   });
 });
