@@ -6,7 +6,9 @@ import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
 import { RetryableFailure, withRetries } from '../retry.js';
 import { HttpCore, Semaphore, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
-import type { TicketSystem, TicketWithAssignee } from '../../app/ports.js';
+import type { ReopenResult, ResolveResult, TicketSystem, TicketWithAssignee } from '../../app/ports.js';
+
+export type { ReopenResult, ResolveResult };
 
 export type { ServiceNowConnection, StoredTokens, TokenCache } from './oauth.js';
 export { ServiceNowError, type ServiceNowErrorKind } from './errors.js';
@@ -97,22 +99,6 @@ export interface CreateTicketResult {
   link: string;
   /** false when a ticket with this correlation id already existed. */
   created: boolean;
-}
-
-export interface LifecycleResult {
-  outcome: 'resolved' | 'needs-manual';
-  reason?: string;
-  state: string;
-  number: string;
-  link: string;
-}
-
-export interface ReopenResult {
-  outcome: 'reopened' | 'already-open' | 'needs-manual' | 'not-reopenable';
-  reason?: string;
-  state?: string;
-  number?: string;
-  link: string;
 }
 
 export interface UpdateResult {
@@ -491,7 +477,7 @@ export class ServiceNowClient implements TicketSystem {
    * Resolves per table and reports only what the read-back shows: the platform silently ignores
    * state moves it does not allow (problems since Rome, unapproved normal changes).
    */
-  async resolveTicket(table: TicketTable, sysId: string, evidenceText: string): Promise<LifecycleResult> {
+  async resolveTicket(table: TicketTable, sysId: string, evidenceText: string): Promise<ResolveResult> {
     const before = await this.getTicket(table, sysId);
     const base = { number: before.number, link: before.link };
     if (isResolvedState(table, before.state)) {

@@ -3,30 +3,11 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { ServiceNowError, errorFromTokenResponse } from './errors.js';
 import type { HttpCore } from './http.js';
+import type { StoredTokens, TicketConnection, TokenCache } from '../../app/ports.js';
 
-export interface ServiceNowConnection {
-  instanceUrl: string;
-  username: string;
-  password: string;
-  clientId: string;
-  clientSecret: string;
-}
-
-/** What the token cache persists; the integration layer encrypts it at rest. */
-export interface StoredTokens {
-  instanceUrl: string;
-  username: string;
-  clientId: string;
-  accessToken: string;
-  /** ISO 8601 */
-  accessTokenExpiresAt: string;
-  refreshToken?: string;
-}
-
-export interface TokenCache {
-  load(): Promise<StoredTokens | undefined>;
-  save(tokens: StoredTokens): Promise<void>;
-}
+// The connection and token-cache shapes are the TicketSystems port's (app/ports.ts), declared once there.
+export type ServiceNowConnection = TicketConnection;
+export type { StoredTokens, TokenCache };
 
 const storedTokensSchema = z.object({
   instanceUrl: z.string(),
