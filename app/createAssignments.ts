@@ -728,7 +728,15 @@ export class CreateAssignments {
     lookups: ResolveOnce,
   ): Promise<Assignment[]> {
     const ids = chunk.flat();
-    const health: Promise<unknown>[] = [];
+    const health: (() => Promise<void>)[] = [];
+    // Rows and outcomes of this chunk, stored together at its end.
+    const buffered = new BufferedSession(s);
+    const mirrors: Promise<unknown>[] = [];
+    const mirrored = new Set<string>();
+    const mirror = (id: string) => {
+      mirrored.add(id);
+      return settle(pools.governance.run(() => this.deps.governance.syncIn(buffered, id, { ifMissing: 'create' })));
+    };
     const todos: Assignment[][] = [];
     for (const group of chunk) {
       const current = (await Promise.all(group.map((id) => s.get(id)))).filter((a): a is Assignment => a !== undefined);
@@ -747,32 +755,29 @@ export class CreateAssignments {
             // A stopping process finishes the tickets in flight; these stay pending for the next start.
             if (this.stopping) return { todo, stopped: true };
             try {
-              return { todo, ticket: await this.createTicket(integration, todo, lookups) };
+              const t = await this.createTicket(integration, todo, lookups);
+              const rows = todo.map((a) =>
+                ticketCreated(a, { table: t.table, sysId: t.sysId, number: t.number, link: t.link, state: '1' }, this.deps.clock.now()),
+              );
+              await buffered.write(rows);
+              // Defender is told at once, while the instance's slot goes to the next ticket.
+              mirrors.push(...rows.map((a) => mirror(a.id)));
+              return { todo, rows };
             } catch (err) {
               this.deps.logger.warn({ err, integration: integration.name, resources: todo.length }, 'ticket creation failed');
-              return { todo, error: reasonOf(err) };
+              const error = reasonOf(err);
+              const rows = todo.map((a) => creationFailed(a, error, this.deps.clock.now()));
+              await buffered.write(rows);
+              return { todo, rows, error };
             }
           }),
         ),
       );
-      const now = this.deps.clock.now();
-      const written: Assignment[] = [];
-      let lastError: string | undefined;
-      for (const o of outcomes) {
-        if (o.stopped) continue;
-        if (o.ticket) {
-          const t = o.ticket;
-          written.push(...o.todo.map((a) => ticketCreated(a, { table: t.table, sysId: t.sysId, number: t.number, link: t.link, state: '1' }, now)));
-        } else {
-          lastError = o.error;
-          written.push(...o.todo.map((a) => creationFailed(a, o.error!, now)));
-        }
-      }
-      // The integration's health is recorded in the same tick, so it joins the tickets' store write.
-      const stored = s.write(written);
+      const written = outcomes.flatMap((o) => o.rows ?? []);
       const failed = written.filter((a) => a.status === 'failed');
       if (failed.length) {
-        health.push(settle(this.deps.integrations.recordFailure(integration.id, lastError!)));
+        const lastError = outcomes.filter((o) => o.error).pop()!.error!;
+        health.push(() => this.deps.integrations.recordFailure(integration.id, lastError));
         const attempts = Math.max(...failed.map((a) => a.attempts));
         if (attempts >= MAX_AUTOMATIC_ATTEMPTS)
           this.deps.logger.warn(
@@ -780,20 +785,19 @@ export class CreateAssignments {
             'ticket creation gave up after the last automatic attempt; the Retry button can still create it',
           );
       }
-      if (failed.length < written.length) health.push(settle(this.deps.integrations.recordSuccess(integration.id)));
-      await stored;
+      if (failed.length < written.length) health.push(() => this.deps.integrations.recordSuccess(integration.id));
     }
-    // Mirrors each ticket in Defender; a failure never loses the ticket and is retried by the cycle.
-    const mirror: string[] = [];
+    // Open ones whose earlier write-back failed or was lost are mirrored too; a failure never loses the ticket and is retried by the cycle.
     for (const id of ids) {
-      const a = await s.get(id);
-      if (a?.status === 'open' && a.governance?.status !== 'synced') mirror.push(id);
+      const a = await buffered.get(id);
+      if (a?.status === 'open' && a.governance?.status !== 'synced' && !mirrored.has(id)) mirrors.push(mirror(id));
     }
-    // Their outcomes are stored together, in one write per chunk (a write-back lost to a crash is redone by the cycle).
-    const buffered = new BufferedSession(s);
-    await Promise.all(mirror.map((id) => pools.governance.run(() => this.deps.governance.syncIn(buffered, id, { ifMissing: 'create' }))));
+    const mirroredOutcomes = await Promise.all(mirrors);
+    // The tickets, their write-backs' outcomes and the integration's health: one store write per
+    // chunk (a crash before it is finished by the next start: the tickets are found by correlation id).
+    const recorded = health.map((record) => settle(record()));
     await buffered.flush();
-    for (const outcome of await Promise.all(health)) if (outcome instanceof Failed) throw outcome.error;
+    for (const outcome of [...mirroredOutcomes, ...(await Promise.all(recorded))]) if (outcome instanceof Failed) throw outcome.error;
     return this.current(s, ids);
   }
 
