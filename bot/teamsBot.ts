@@ -115,7 +115,9 @@ export class TeamsBot extends TeamsActivityHandler {
         this.deps.logger.warn({ err, conversationId: ctx.activity.conversation.id }, 'could not update the card; posting it instead');
       }
     }
-    result.afterSend?.(await this.post(ctx, activity));
+    // Not `afterSend?.(await this.post(…))`: without afterSend the argument would never run.
+    const sent = await this.post(ctx, activity);
+    result.afterSend?.(sent);
   }
 
   /** Posts an activity in the turn's conversation; a card remembers the id it was given. */
