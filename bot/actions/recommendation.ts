@@ -18,17 +18,18 @@ type Cards = Pick<RecommendationCards, 'view' | 'digest' | 'trackedActivityId' |
 async function answerOnTrackedCard(
   cards: Cards,
   ctx: ActionContext,
-  recommendationKey: string,
-  page: number,
+  data: { recommendationKey: string; page: number; origin?: 'card' },
   card: AdaptiveCard,
 ): Promise<ActionResult | undefined> {
   if (channelKnowsClickedCard(ctx.channelId)) return undefined;
-  const tracked = await cards.trackedActivityId(ctx.conversationId, recommendationKey);
+  const tracked = await cards.trackedActivityId(ctx.conversationId, data.recommendationKey);
   if (!tracked || tracked === ctx.replyToId) return undefined;
   if (!(await cards.showOnTracked(ctx.conversationId, tracked, card))) {
-    return { kind: 'replace', card, afterSend: (id) => void cards.retrack(ctx.conversationId, recommendationKey, id).catch(() => undefined) };
+    return { kind: 'replace', card, afterSend: (id) => void cards.retrack(ctx.conversationId, data.recommendationKey, id).catch(() => undefined) };
   }
-  const text = `This is an older copy. The current card of this recommendation, further up, now shows page ${page}: use that one.`;
+  // "Back to the recommendation" on an outcome or a Cancel: that card stays, the tracked one shows the page.
+  if (data.origin !== 'card') return { kind: 'message', text: `The card of this recommendation, further up, now shows page ${data.page}.` };
+  const text = `This is an older copy. The current card of this recommendation, further up, now shows page ${data.page}: use that one.`;
   if (!ctx.replyToId) return { kind: 'message', text };
   return { kind: 'replace', card: noticeCard({ title: 'Older copy of a recommendation card', text, facts: [] }, { channelId: ctx.channelId }) };
 }
@@ -75,12 +76,18 @@ export function recommendationActions(deps: { cards: Cards }): ActionHandler[] {
     }),
     defineAction({
       verb: 'refreshRecommendation',
-      schema: z.object({ recommendationKey: z.string().min(1).max(200), page: pageSchema, resourceIds: selectionSchema }),
+      schema: z.object({
+        recommendationKey: z.string().min(1).max(200),
+        page: pageSchema,
+        resourceIds: selectionSchema,
+        /** Sent by the recommendation card's own Refresh/Previous/Next (not by Back or Cancel on other cards). */
+        origin: z.literal('card').optional().catch(undefined),
+      }),
       handle: async (ctx, data) => {
         // Next, Previous and Refresh keep what was ticked, so one assignment can span pages.
         const view = await deps.cards.view(ctx.conversationId, ctx.channelId, data.recommendationKey, data.page, data.resourceIds);
         if (view.kind !== 'card') return { kind: 'message', text: view.text };
-        return (await answerOnTrackedCard(deps.cards, ctx, data.recommendationKey, data.page, view.card)) ?? { kind: 'replace', card: view.card };
+        return (await answerOnTrackedCard(deps.cards, ctx, data, view.card)) ?? { kind: 'replace', card: view.card };
       },
     }),
   ];

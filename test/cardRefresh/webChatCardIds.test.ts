@@ -99,6 +99,21 @@ describe('Web Chat: card actions update the card they came from', () => {
     expect(cards.map((c) => c.activityId)).toEqual([tracked]);
   });
 
+  it('"Back to the recommendation" on another card (an outcome) updates the tracked card and leaves that card as it is', async () => {
+    h.bot.connector.reset();
+    await send({ verb: 'refreshRecommendation', recommendationKey: rec.key, page: 1, cardActivityId: 'act-outcome-1' });
+    await h.bot.connector.waitFor((calls) => calls.some((c) => c.method === 'POST'), 5_000);
+    expect(puts(h).map((c) => c.activityId)).toEqual([tracked]);
+    expect(pageOf(cardOf(puts(h)[0]!))).toBe('1');
+    expect(cardPosts(h)).toHaveLength(0);
+    expect(
+      h.bot.connector
+        .activities()
+        .filter((c) => c.method === 'POST')
+        .map((c) => c.body.text),
+    ).toEqual([expect.stringContaining('further up, now shows page 1')]);
+  });
+
   it('a malformed id in the action data is ignored (never used as an activity id)', async () => {
     const next = submitAction(posted, 'Next');
     h.bot.connector.reset();
