@@ -589,7 +589,10 @@ class Pass {
     } catch (err) {
       // Nothing of a partial read is acted on; the watermark stays, so the next pass reads the same window.
       this.report.errors++;
-      this.log.warn({ err, integration: g.integration.name, table: g.table, since: since.toISOString() }, 'could not read changed tickets from ServiceNow; retrying next pass');
+      this.log.warn(
+        { err, integration: g.integration.name, table: g.table, since: since.toISOString() },
+        'could not read changed tickets from ServiceNow; retrying next pass',
+      );
       return { complete: false };
     }
     this.report.ticketRowsRead += changed.tickets.length;

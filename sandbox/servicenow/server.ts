@@ -430,10 +430,12 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     }
     const record = recordOf.get(res);
     if (record) record.rows = page.length;
+    // The answer is a snapshot: rendered before whatever happens next in the instance.
+    const result = page.map((row) => renderRow(src, table, row, renderOpts));
     const hook = afterList.findIndex((h) => h.table === table);
     if (hook >= 0) afterList.splice(hook, 1)[0]!.fn();
     if (page.length === 0 && version === 'v1') throw NOT_FOUND;
-    sendJson(res, 200, { result: page.map((row) => renderRow(src, table, row, renderOpts)) });
+    sendJson(res, 200, { result });
   }
 
   function linkHeader(url: URL, total: number, offset: number, limit: number): string {

@@ -112,7 +112,9 @@ describe('resolution job: ServiceNow changes by sys_updated_on since a watermark
     w = s.w;
     for (const a of s.tickets) closeInServiceNow(w, a);
     // The first page arrives; every try of the second fails.
-    w.snow.control.afterNextList('incident', () => w!.snow.control.failNext({ status: 503, count: 4, method: 'GET', pathPrefix: '/api/now/v2/table/incident' }));
+    w.snow.control.afterNextList('incident', () =>
+      w!.snow.control.failNext({ status: 503, count: 4, method: 'GET', pathPrefix: '/api/now/v2/table/incident' }),
+    );
     const failed = await w.job.runOnce();
     expect(failed.errors).toBeGreaterThan(0);
     expect(failed).toMatchObject({ removedInServiceNow: 0 });
@@ -124,6 +126,21 @@ describe('resolution job: ServiceNow changes by sys_updated_on since a watermark
     expect(await w.job.runOnce()).toMatchObject({ removedInServiceNow: 3, errors: 0 });
     expect(ticketReads(w)[0]!.query).toBe('sys_updated_on>=2026-11-26 09:05:00^ORDERBYsys_updated_on^ORDERBYsys_id');
     expect(await watermark(w)).toBe('2026-11-26T09:12:00.000Z');
+  });
+
+  it('a changed ticket that cannot be judged this pass (Defender unreadable) keeps the watermark; the next pass judges it', async () => {
+    const s = await settled(1);
+    w = s.w;
+    const [a] = s.tickets as [Assignment];
+    closeInServiceNow(w, a);
+    w.defender.control.injectFaults({ count: 50, status: 500, target: 'resourceGraph' });
+    expect(await w.job.runOnce()).toMatchObject({ removedInServiceNow: 0, ticketRowsRead: 1 });
+    expect(await watermark(w)).toBe('2026-11-26T09:10:00.000Z');
+    w.defender.control.clearFaults();
+    // Well past the overlap: only the kept watermark brings the change back.
+    w.clock.advance(30 * MINUTE);
+    expect(await w.job.runOnce()).toMatchObject({ removedInServiceNow: 1 });
+    expect((await get(w, a)).status).toBe('removed');
   });
 
   it('the daily full reconcile still catches a change whose sys_updated_on was left in the past', async () => {
