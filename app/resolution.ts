@@ -84,6 +84,11 @@ export interface ResolutionSettings {
   ticketWatermarkOverlapMs: number;
   /** Rows per page of the changed-tickets query (default 1,000). */
   changedTicketsPageSize: number;
+  /**
+   * Assignments whose step runs at the same time (default 8): their ServiceNow and Defender calls
+   * overlap (each client keeps its own per-instance limit) and the store writes them together.
+   */
+  stepConcurrency: number;
 }
 
 export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
@@ -94,6 +99,7 @@ export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
   confirmConcurrency: 4,
   ticketWatermarkOverlapMs: 5 * 60_000,
   changedTicketsPageSize: 1000,
+  stepConcurrency: 8,
 };
 
 export interface ResolutionDeps {
@@ -238,10 +244,10 @@ class Pass {
     const states = await this.statesById(byId);
     this.report.checked = byId.length;
 
-    for (const a of tracked) {
+    await this.inLanes(tracked, (a) => {
       const state = states.get(lc(a.assessmentId));
-      if (state) await this.step(a, (s) => this.onAssessment(s, a.id, state));
-    }
+      return state ? this.step(a, (s) => this.onAssessment(s, a.id, state)) : Promise.resolve();
+    });
     for (const a of unticketed) {
       const state = states.get(lc(a.assessmentId));
       if (state) await this.step(a, (s) => this.onUnticketed(s, a.id, state));
@@ -596,14 +602,23 @@ class Pass {
       return { complete: false };
     }
     this.report.ticketRowsRead += changed.tickets.length;
-    const bySysId = new Map(g.assignments.map((a) => [a.ticket!.sysId, a]));
+    // One ticket can stand for several assignments (a batch's single ticket).
+    const bySysId = new Map<string, Assignment[]>();
+    for (const a of g.assignments) bySysId.set(a.ticket!.sysId, [...(bySysId.get(a.ticket!.sysId) ?? []), a]);
     let complete = true;
     let upTo: string | undefined;
+    const work: Array<{ a: Assignment; t: TicketWithAssignee }> = [];
     for (const t of changed.tickets) {
       upTo = maxIso(upTo, t.updatedAt);
-      const a = bySysId.get(t.ticket.sysId);
-      if (a && !(await this.onTicketRead(a, t, states))) complete = false;
+      for (const a of bySysId.get(t.ticket.sysId) ?? []) work.push({ a, t });
     }
+    await this.inLanes(
+      work,
+      async ({ a, t }) => {
+        if (!(await this.onTicketRead(a, t, states))) complete = false;
+      },
+      ({ a }) => a.ticket!.sysId,
+    );
     // ServiceNow's own clock when the read began: the next window starts there whatever ours says.
     return { complete, ...(changed.horizon ? { upTo: maxIso(upTo, changed.horizon) } : upTo ? { upTo } : {}) };
   }
@@ -819,6 +834,29 @@ class Pass {
   }
 
   /**
+   * Runs `fn` over `items` a few at a time (settings.stepConcurrency), so the slow calls of
+   * different assignments overlap and the store coalesces their writes; items of one lane (one
+   * ticket, which several assignments of a batch can share) run one after another, in order.
+   */
+  private async inLanes<T>(items: readonly T[], fn: (item: T) => Promise<void>, laneOf: (item: T) => string = (item) => laneKey(item)): Promise<void> {
+    const lanes = new Map<string, T[]>();
+    for (const item of items) {
+      const key = laneOf(item);
+      const lane = lanes.get(key);
+      if (lane) lane.push(item);
+      else lanes.set(key, [item]);
+    }
+    const queue = [...lanes.values()];
+    let next = 0;
+    const worker = async () => {
+      while (next < queue.length) {
+        for (const item of queue[next++]!) await fn(item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(queue.length, Math.max(1, this.settings.stepConcurrency)) }, worker));
+  }
+
+  /**
    * One assignment's step, under its lock (no other writer of it interleaves, see
    * app/assignmentWriter.ts). Its failure is logged and counted; the pass goes on with the others.
    */
@@ -830,6 +868,12 @@ class Pass {
       this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reasonOf(err) }, 'resolution step failed for one assignment; retrying next pass');
     }
   }
+}
+
+/** The lane of an assignment: its ticket when it has one (shared by a batch's assignments), else itself. */
+function laneKey(item: unknown): string {
+  const a = item as Assignment;
+  return a.ticket ? `${a.ticket.table}:${a.ticket.sysId}` : a.id;
 }
 
 function maxIso(a: string | undefined, b: string | undefined): string | undefined {

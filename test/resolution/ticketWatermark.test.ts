@@ -160,6 +160,23 @@ describe('resolution job: ServiceNow changes by sys_updated_on since a watermark
     expect(ticketReads(w).some((r) => r.query?.startsWith('sys_idIN'))).toBe(true);
   });
 
+  it('a ticket shared by a batch: its change reaches every assignment of it', async () => {
+    w = await startWorld();
+    const a = await w.seed({ ticketType: 'incident', withCard: false });
+    const b0 = await w.seed({ ticketType: 'incident', withCard: false });
+    // b shares a's ticket, as the form's "one ticket for the selection" creates them.
+    const b = { ...b0, ticketGrouping: 'single' as const, ticket: a.ticket, batchId: a.batchId };
+    await w.bot.store.assignments.upsertMany([{ ...(await get(w, a)), ticketGrouping: 'single' }, b]);
+    await w.job.runOnce();
+    w.clock.advance(10 * MINUTE);
+    await w.job.runOnce();
+    w.clock.advance(MINUTE);
+    closeInServiceNow(w, a);
+    expect(await w.job.runOnce()).toMatchObject({ removedInServiceNow: 2, ticketGroupsReadByChanges: 1, errors: 0 });
+    expect((await get(w, a)).status).toBe('removed');
+    expect((await get(w, b)).status).toBe('removed');
+  });
+
   it('each integration and table has its own watermark; only tables with live assignments are queried', async () => {
     w = await startWorld();
     const inc = await w.seed({ ticketType: 'incident', withCard: false });
