@@ -32,6 +32,7 @@ import {
   UNTICKETED_STATUSES,
   type AssignmentInit,
 } from '../core/lifecycle.js';
+import { withOwnerUpn } from '../core/owner.js';
 import { coveringAll, type ResourceLocation } from '../core/scope.js';
 import { correlationKey } from '../core/servicenow-rules.js';
 import type { Assignment, Integration, Recommendation, ResourceSnapshot, WorkItem } from '../core/model.js';
@@ -43,6 +44,7 @@ import {
   reasonOf,
   ticketErrorKind,
   type Actor,
+  type Authorizer,
   type Caller,
   type DefenderPort,
   type Directory,
@@ -67,8 +69,10 @@ export interface CreateAssignmentsDeps {
   governance: GovernanceWriteBack;
   integrations: IntegrationLookup;
   cards: Pick<RecommendationCards, 'refresh'>;
-  /** Who the caller is, to prefill the form's Caller field. */
-  directory?: Pick<Directory, 'upnOf'>;
+  /** Creating, submitting and retrying need a managing role on every subscription involved. */
+  authorizer: Pick<Authorizer, 'canManage'>;
+  /** Who the caller is, to prefill the form's Caller field; the UPN of a person picked in the form. */
+  directory?: Pick<Directory, 'upnOf' | 'upnOfObjectId'>;
   /** Sandbox: the Caller a form offers when the directory does not know the user (the sandbox's own user). */
   sandboxCaller?: string;
   /** Management-group ancestry for integrations scoped to a management group; subscription scopes only without it. */
@@ -163,6 +167,13 @@ export interface Reassigned {
   failed: { assignment: Assignment; reason: string }[];
 }
 
+/** The selection a person may assign, or why not. */
+export type Selected = { kind: 'refused'; reason: string } | { kind: 'selected'; recommendation: Recommendation; resources: ResourceSnapshot[] };
+
+/** What a Retry click did. */
+export type RetryOutcome =
+  { kind: 'gone' } | { kind: 'refused'; reason: string } | { kind: 'retried'; recommendation: { key: string; displayName: string }; assignments: Assignment[] };
+
 /** Stands for "every unhealthy resource of the recommendation" in card data. */
 export const ALL_RESOURCES = '*';
 
@@ -207,6 +218,31 @@ export class CreateAssignments {
     return picked;
   }
 
+  /**
+   * The recommendation and the selected resources, if the actor may assign them (a managing role
+   * on each of their subscriptions). SelectionError for a selection that cannot be assigned at all.
+   */
+  async select(actor: Actor, recommendationKey: string, resourceIds: readonly string[]): Promise<Selected> {
+    const recommendation = await this.recommendation(recommendationKey);
+    const resources = this.selection(recommendation, resourceIds);
+    const decision = await this.mayManage(actor, resources);
+    return decision.allowed ? { kind: 'selected', recommendation, resources } : { kind: 'refused', reason: decision.reason };
+  }
+
+  /** The Retry button: a person with a managing role on the batch's subscriptions retries its failed or pending assignments. */
+  async retryAsked(batchId: string, actor: Actor, clicked?: CardTarget): Promise<RetryOutcome> {
+    const batch = await this.deps.store.assignments.list({ batchId });
+    if (batch.length === 0) return { kind: 'gone' };
+    const decision = await this.mayManage(actor, batch);
+    if (!decision.allowed) return { kind: 'refused', reason: decision.reason };
+    const assignments = await this.retry(batchId, actor, clicked);
+    return { kind: 'retried', recommendation: { key: batch[0]!.recommendationKey, displayName: batch[0]!.recommendationName }, assignments };
+  }
+
+  private mayManage(actor: Actor, resources: readonly { subscriptionId: string }[]) {
+    return this.deps.authorizer.canManage(actor, [...new Set(resources.map((r) => r.subscriptionId))]);
+  }
+
   /** Integrations whose scope covers every selected resource, nearest scope first. */
   async coveringIntegrations(resources: readonly ResourceSnapshot[]): Promise<Integration[]> {
     const active: Integration[] = [];
@@ -224,6 +260,16 @@ export class CreateAssignments {
   /** The form's default Caller: the person filling it in, as far as the bot knows them. */
   async defaultCaller(caller: Caller): Promise<string | undefined> {
     return (await this.deps.directory?.upnOf(caller)) ?? this.deps.sandboxCaller;
+  }
+
+  /**
+   * The form data with a person picked in Teams' people picker (an Entra object id) replaced by
+   * their UPN (the Directory port asks Graph). An id it cannot turn into a UPN stays, and the form
+   * refuses it next to the field.
+   */
+  async withPickedOwner<T extends Record<string, unknown>>(data: T): Promise<T> {
+    const directory = this.deps.directory;
+    return withOwnerUpn(data, directory?.upnOfObjectId ? (objectId) => directory.upnOfObjectId!(objectId) : undefined);
   }
 
   /** The live assignments that already have a ticket, of these resources (the form lists them and offers Reassign). */
@@ -593,8 +639,10 @@ export class CreateAssignments {
    * Step 2: creates the tickets of these assignments (one per resource, or one shared by a
    * "single ticket" batch), then writes Defender's governance assignments. Assignments another
    * writer finished meanwhile are left as they are. Returns the assignments as they are now.
-   * Tickets are created in chunks, up to the instance's concurrency at once; each chunk holds its
-   * assignments' locks and stores its tickets in one write. Users and groups are resolved once per call.
+   * Tickets are created in chunks (each chunk holds its assignments' locks and stores its tickets
+   * in one write), several chunks at once sharing one pool of the instance's concurrency: the
+   * instance stays busy while a finished chunk writes its tickets and mirrors them in Defender,
+   * instead of waiting at each chunk's end. Users and groups are resolved once per call.
    */
   async createTickets(ids: readonly string[], onProgress?: (rows: Assignment[]) => Promise<void>): Promise<Assignment[]> {
     const rows = (await Promise.all(ids.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => a !== undefined);
@@ -602,7 +650,9 @@ export class CreateAssignments {
     const groups = new Map<string, Assignment[]>();
     for (const a of rows) {
       const k = a.ticketGrouping === 'single' ? `single:${a.batchId}` : `one:${a.id}`;
-      groups.set(k, [...(groups.get(k) ?? []), a]);
+      const group = groups.get(k);
+      if (group) group.push(a);
+      else groups.set(k, [a]);
     }
     const byIntegration = new Map<string, string[][]>();
     for (const group of groups.values()) {
@@ -615,15 +665,22 @@ export class CreateAssignments {
     for (const [integrationId, list] of byIntegration) {
       const integration = await this.deps.integrations.find(integrationId);
       const limit = Math.max(1, (integration && this.deps.integrations.clientFor(integration).concurrency) || this.deps.concurrency || 4);
-      // A few rounds per chunk: the instance stays busy, and the card and the store hear of each chunk.
-      const size = limit * 5;
-      for (let i = 0; i < list.length; i += size) {
-        const chunk = list.slice(i, i + size);
-        const done = await this.deps.writer.withLocks(chunk.flat(), (s) => this.createChunk(s, integration, chunk, limit, lookups));
+      // Chunks of a few rounds: the card and the store hear of each chunk. A large creation has
+      // fewer, larger chunks: each store write rewrites the whole file (lowdb), so a fixed size
+      // would make the writes grow with the square of the tickets.
+      const size = Math.min(limit * MAX_ROUNDS_PER_CHUNK, Math.max(limit * 5, Math.ceil(list.length / CHUNKS_PER_CREATION)));
+      const chunks: string[][][] = [];
+      for (let i = 0; i < list.length; i += size) chunks.push(list.slice(i, i + size));
+      const pools: ChunkPools = { tickets: new Semaphore(limit), governance: new Semaphore(limit) };
+      let left = chunks.length;
+      await mapPool(chunks, CHUNKS_AT_ONCE, async (chunk) => {
+        // A stopping process finishes the chunks it started; the rest go back to the queue.
+        if (this.stopping) return;
+        const done = await this.deps.writer.withLocks(chunk.flat(), (s) => this.createChunk(s, integration, chunk, pools, lookups));
         for (const a of done) results.set(a.id, a);
-        if (this.stopping) break;
-        if (onProgress && i + size < list.length) await onProgress(rows.map((a) => results.get(a.id) ?? a));
-      }
+        if (onProgress && --left > 0 && !this.stopping) await onProgress(rows.map((a) => results.get(a.id) ?? a));
+      });
+      if (this.stopping) break;
     }
     return rows.map((a) => results.get(a.id)).filter((a): a is Assignment => a !== undefined);
   }
@@ -714,10 +771,19 @@ export class CreateAssignments {
     s: AssignmentSession,
     integration: Integration | undefined,
     chunk: readonly (readonly string[])[],
-    limit: number,
+    pools: ChunkPools,
     lookups: ResolveOnce,
   ): Promise<Assignment[]> {
     const ids = chunk.flat();
+    const health: (() => Promise<void>)[] = [];
+    // Rows and outcomes of this chunk, stored together at its end.
+    const buffered = new BufferedSession(s);
+    const mirrors: Promise<unknown>[] = [];
+    const mirrored = new Set<string>();
+    const mirror = (id: string) => {
+      mirrored.add(id);
+      return settle(pools.governance.run(() => this.deps.governance.syncIn(buffered, id, { ifMissing: 'create' })));
+    };
     const todos: Assignment[][] = [];
     for (const group of chunk) {
       const current = (await Promise.all(group.map((id) => s.get(id)))).filter((a): a is Assignment => a !== undefined);
@@ -730,30 +796,35 @@ export class CreateAssignments {
         await s.write(todos.flat().map((a) => creationFailed(a, 'the ServiceNow integration was removed', at)));
         return this.current(s, ids);
       }
-      const outcomes = await mapPool(todos, limit, async (todo) => {
-        try {
-          return { todo, ticket: await this.createTicket(integration, todo, lookups) };
-        } catch (err) {
-          this.deps.logger.warn({ err, integration: integration.name, resources: todo.length }, 'ticket creation failed');
-          return { todo, error: reasonOf(err) };
-        }
-      });
-      const now = this.deps.clock.now();
-      const written: Assignment[] = [];
-      let lastError: string | undefined;
-      for (const o of outcomes) {
-        if (o.ticket) {
-          const t = o.ticket;
-          written.push(...o.todo.map((a) => ticketCreated(a, { table: t.table, sysId: t.sysId, number: t.number, link: t.link, state: '1' }, now)));
-        } else {
-          lastError = o.error;
-          written.push(...o.todo.map((a) => creationFailed(a, o.error!, now)));
-        }
-      }
-      await s.write(written);
+      const outcomes = await Promise.all(
+        todos.map((todo) =>
+          pools.tickets.run(async () => {
+            // A stopping process finishes the tickets in flight; these stay pending for the next start.
+            if (this.stopping) return { todo, stopped: true };
+            try {
+              const t = await this.createTicket(integration, todo, lookups);
+              const rows = todo.map((a) =>
+                ticketCreated(a, { table: t.table, sysId: t.sysId, number: t.number, link: t.link, state: '1' }, this.deps.clock.now()),
+              );
+              await buffered.write(rows);
+              // Defender is told at once, while the instance's slot goes to the next ticket.
+              mirrors.push(...rows.map((a) => mirror(a.id)));
+              return { todo, rows };
+            } catch (err) {
+              this.deps.logger.warn({ err, integration: integration.name, resources: todo.length }, 'ticket creation failed');
+              const error = reasonOf(err);
+              const rows = todo.map((a) => creationFailed(a, error, this.deps.clock.now()));
+              await buffered.write(rows);
+              return { todo, rows, error };
+            }
+          }),
+        ),
+      );
+      const written = outcomes.flatMap((o) => o.rows ?? []);
       const failed = written.filter((a) => a.status === 'failed');
       if (failed.length) {
-        await this.deps.integrations.recordFailure(integration.id, lastError!);
+        const lastError = outcomes.filter((o) => o.error).pop()!.error!;
+        health.push(() => this.deps.integrations.recordFailure(integration.id, lastError));
         const attempts = Math.max(...failed.map((a) => a.attempts));
         if (attempts >= MAX_AUTOMATIC_ATTEMPTS)
           this.deps.logger.warn(
@@ -761,18 +832,19 @@ export class CreateAssignments {
             'ticket creation gave up after the last automatic attempt; the Retry button can still create it',
           );
       }
-      if (failed.length < written.length) await this.deps.integrations.recordSuccess(integration.id);
+      if (failed.length < written.length) health.push(() => this.deps.integrations.recordSuccess(integration.id));
     }
-    // Mirrors each ticket in Defender; a failure never loses the ticket and is retried by the cycle.
-    const mirror: string[] = [];
+    // Open ones whose earlier write-back failed or was lost are mirrored too; a failure never loses the ticket and is retried by the cycle.
     for (const id of ids) {
-      const a = await s.get(id);
-      if (a?.status === 'open' && a.governance?.status !== 'synced') mirror.push(id);
+      const a = await buffered.get(id);
+      if (a?.status === 'open' && a.governance?.status !== 'synced' && !mirrored.has(id)) mirrors.push(mirror(id));
     }
-    // Their outcomes are stored together, in one write per chunk (a write-back lost to a crash is redone by the cycle).
-    const buffered = new BufferedSession(s);
-    await mapPool(mirror, limit, (id) => this.deps.governance.syncIn(buffered, id, { ifMissing: 'create' }));
+    const mirroredOutcomes = await Promise.all(mirrors);
+    // The tickets, their write-backs' outcomes and the integration's health: one store write per
+    // chunk (a crash before it is finished by the next start: the tickets are found by correlation id).
+    const recorded = health.map((record) => settle(record()));
     await buffered.flush();
+    for (const outcome of [...mirroredOutcomes, ...(await Promise.all(recorded))]) if (outcome instanceof Failed) throw outcome.error;
     return this.current(s, ids);
   }
 
@@ -884,6 +956,49 @@ class ResolveOnce {
       p.catch(() => this.cache.delete(key));
     }
     return p;
+  }
+}
+
+/** A large creation is cut into about this many chunks (store writes and card updates)… */
+const CHUNKS_PER_CREATION = 10;
+/** …of at most this many rounds of the instance's limit (a stopping process finishes its chunks). */
+const MAX_ROUNDS_PER_CHUNK = 25;
+
+/** Chunks of one creation in progress at once: while one is stored and mirrored in Defender, the next ones use the instance. */
+const CHUNKS_AT_ONCE = 3;
+
+/** The shared limits of one creation: ServiceNow tickets at once (the instance's limit) and Defender write-backs at once. */
+interface ChunkPools {
+  tickets: Semaphore;
+  governance: Semaphore;
+}
+
+/** A rejection held as a value, so a promise awaited later is never an unhandled rejection meanwhile. */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+
+function settle(p: Promise<unknown>): Promise<unknown> {
+  return p.catch((err: unknown) => new Failed(err));
+}
+
+/** At most `size` tasks at once, the others started in the order they asked. */
+class Semaphore {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
   }
 }
 

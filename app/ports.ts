@@ -455,6 +455,11 @@ export interface Directory {
   /** The Entra object id the bot has seen for a UPN (from their 1:1 chat). */
   objectIdOf(upn: string): Promise<string | undefined>;
   /**
+   * The UPN of an Entra object id (what Teams' people picker submits), from Microsoft Graph.
+   * Absent when the directory cannot ask Graph (no Defender/Azure connection).
+   */
+  upnOfObjectId?(objectId: string): Promise<string | undefined>;
+  /**
    * The conversation id of a 1:1 chat the bot can post to for a UPN. `create`: when none is
    * stored, find the user in a team or group chat and create one (reminders do; a one-off notice does not).
    */

@@ -16,6 +16,7 @@ import type { Recommendation } from '../core/model.js';
 import { SANDBOX_SCOPE } from '../sandbox/index.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS } from '../sandbox/servicenow/index.js';
 import { startChild, type ServerChild } from './lib/child.js';
+import { profiledPhase } from './lib/phase.js';
 
 /** The bot (in this process) and the ServiceNow simulator in a child process, as in production. */
 interface Setup {
@@ -108,7 +109,7 @@ export async function runCreateAssignment(ctx: BenchContext): Promise<Row[]> {
       const n = scaled(count, ctx.size);
       const rec = await syntheticRecommendation(h, n, `n${n}`);
       await snow.call('resetStats');
-      const value = await createVia(setup, rec);
+      const value = await profiledPhase(`create-assignment-${count}`, () => createVia(setup, rec));
       maxInFlight = Math.max(maxInFlight, await snow.call<number>('maxInFlight'));
       const baseline = await sequential(setup, n, `n${n}`);
       perTicket.set(count, value / n);

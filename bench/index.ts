@@ -66,7 +66,7 @@ function usage(all: readonly Benchmark[]): string {
     '                 to bench/results/profiles/ (tasks: bot-server, echo-bot, sync-pass, raw-fetch, reminders-plan,',
     '                 simulators, defender-simulator, store-write, bot-main-empty, bot-main-full)',
     '  --profile-phase P  profile only these phases: sync-first-pass, sync-no-change-pass, resolution-cycle,',
-    '                 resolution-full-pass (comma list, or all)',
+    '                 resolution-full-pass, create-assignment-100, create-assignment-1000 (comma list, or all)',
     '  Summarise a profile: node dist/bench/lib/profile.js FILE.cpuprofile [TOP]',
   ].join('\n');
 }

@@ -114,6 +114,7 @@ export function createApp(options: AppOptions): App {
     sendPacing: options.sendPacing,
     directory: options.directory,
     sandboxUser: options.sandboxUser,
+    users: options.azure,
   });
   const { adapter, messenger, directory } = teams;
   adapter.onTurnError = async (ctx: TurnContext, error: unknown) => {
@@ -157,13 +158,13 @@ export function createApp(options: AppOptions): App {
   commands.register(
     helpCommand(commands, sandbox),
     ...subscribeCommands(conversations, sandbox, subscribeGuard),
-    ...recommendationCommands({ store, sync, runCycle, authorizer, readPolicy }),
+    ...recommendationCommands({ summaries: services.queries.recommendationSummary, tracked: services.queries.tracked, sync, runCycle, authorizer }),
     integrationsCommand(services.manageIntegrations),
-    assignmentsCommand({ store, clock, timeZone: config.REMINDER_TIMEZONE, directory, readPolicy }),
-    digestCommand({ store, clock, timezone: config.REMINDER_TIMEZONE, directory }),
+    assignmentsCommand({ list: services.queries.assignmentList, clock, timeZone: config.REMINDER_TIMEZONE, directory }),
+    digestCommand({ digests: services.queries.ownerDigest, directory }),
     rulesCommand({ rules: services.rules, store }),
   );
-  if (options.simulator && runCycle) commands.register(simulateCommand(options.simulator, store, runCycle));
+  if (options.simulator && runCycle) commands.register(simulateCommand(options.simulator, services.queries.tracked, runCycle));
 
   const actions = new ActionRouter(logger.child({ module: 'actions' }));
   actions.register(
@@ -178,11 +179,8 @@ export function createApp(options: AppOptions): App {
     ...recommendationActions({ cards: services.cards }),
     ...assignmentActions({
       assignments: services.assignments,
-      authorizer,
-      store,
       clock,
       timeZone: config.REMINDER_TIMEZONE,
-      upnOfObjectId: options.azure ? async (id) => (await options.azure!.getUser(id))?.userPrincipalName : undefined,
     }),
     ...integrationActions({ integrations: services.integrations, manage: services.manageIntegrations }),
     ...moreTimeActions({ moreTime: services.moreTime }),

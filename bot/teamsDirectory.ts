@@ -1,7 +1,7 @@
 import { TeamsInfo, TurnContext, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Caller, Directory, Store } from '../app/ports.js';
+import type { Caller, DefenderPort, Directory, Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
 
 export interface TeamsDirectoryDeps {
@@ -15,6 +15,8 @@ export interface TeamsDirectoryDeps {
   sandboxInbox?: string;
   /** Sandbox: who a caller outside Teams or without an Entra identity is (SANDBOX_EMULATOR_UPN). */
   emulatorUpn?: string;
+  /** Microsoft Graph's users (the Azure client): turns a people picker's object id into a UPN. */
+  users?: Pick<DefenderPort, 'getUser'>;
 }
 
 /**
@@ -44,7 +46,13 @@ export class TeamsDirectory implements Directory {
   /** UPNs looked up and not found during this pass: asked once per pass, not once per item. */
   private missing = new Set<string>();
 
-  constructor(private readonly deps: TeamsDirectoryDeps) {}
+  /** Only with Graph (the Azure client); otherwise a picked person's id stays and the form says so. */
+  readonly upnOfObjectId?: (objectId: string) => Promise<string | undefined>;
+
+  constructor(private readonly deps: TeamsDirectoryDeps) {
+    const { users } = deps;
+    if (users) this.upnOfObjectId = async (objectId) => (await users.getUser(objectId))?.userPrincipalName;
+  }
 
   refresh(): void {
     this.missing = new Set();

@@ -30,6 +30,10 @@ import { replicaId } from '../jobs/replica.js';
 import { startSchedules as startJobSchedules } from '../jobs/schedules.js';
 import { InProcessLocks } from '../storage/locks.js';
 import { sandboxIdentity, type Config } from './config.js';
+import { AssignmentListQuery } from '../app/queries/assignmentList.js';
+import { OwnerDigestQuery } from '../app/queries/ownerDigest.js';
+import { RecommendationSummaryQuery } from '../app/queries/recommendationSummary.js';
+import { TrackedRecommendationsQuery } from '../app/queries/trackedRecommendations.js';
 
 export interface IntegrationServiceOptions {
   store: Store;
@@ -129,6 +133,13 @@ export interface ServicePorts {
   sandboxUser?: string;
 }
 
+export interface Queries {
+  assignmentList: AssignmentListQuery;
+  ownerDigest: OwnerDigestQuery;
+  recommendationSummary: RecommendationSummaryQuery;
+  tracked: TrackedRecommendationsQuery;
+}
+
 export interface Services {
   locks: Locks;
   writer: AssignmentWriter;
@@ -148,6 +159,8 @@ export interface Services {
   sync?: SyncJob;
   resolution?: ResolutionJob;
   cycle?: SyncCycle;
+  /** Read-only use cases of the listing commands (the Teams adapter renders their answers). */
+  queries: Queries;
   /** Governance rules (issue 15): managed from Teams and the CLI, applied by the cycle. */
   rules: Rules;
 }
@@ -219,6 +232,7 @@ export function createServices(p: ServicePorts): Services {
     integrations,
     cards,
     directory,
+    authorizer,
     sandboxCaller: sandbox ? p.sandboxUser : undefined,
     defender: azure,
     clock,
@@ -316,6 +330,12 @@ export function createServices(p: ServicePorts): Services {
     resolution,
     cycle,
     rules,
+    queries: {
+      assignmentList: new AssignmentListQuery({ store, readPolicy, clock, timeZone }),
+      ownerDigest: new OwnerDigestQuery({ store, clock, timezone: timeZone }),
+      recommendationSummary: new RecommendationSummaryQuery({ store, readPolicy, ...(sync ? { ancestry: () => sync.ancestry() } : {}) }),
+      tracked: new TrackedRecommendationsQuery({ store }),
+    },
   };
 }
 

@@ -6,7 +6,7 @@
 import { ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Directory, SendPacing, Store } from '../app/ports.js';
+import type { DefenderPort, Directory, SendPacing, Store } from '../app/ports.js';
 import { BotAdapter } from '../bot/adapter.js';
 import { ProactiveMessenger } from '../bot/messenger.js';
 import { TeamsDirectory } from '../bot/teamsDirectory.js';
@@ -27,6 +27,8 @@ export interface TeamsConnectionOptions {
   directory?: Directory;
   /** Sandbox: the e-mail the Emulator user (who has no Entra identity) acts as; default SANDBOX_EMULATOR_UPN. */
   sandboxUser?: string;
+  /** Microsoft Graph's users (the Azure client): the directory turns a people picker's object id into a UPN. */
+  users?: Pick<DefenderPort, 'getUser'>;
 }
 
 export interface TeamsConnection {
@@ -62,6 +64,7 @@ export function teamsConnection(o: TeamsConnectionOptions): TeamsConnection {
       // The sandbox inbox is everybody's 1:1 chat: nobody is looked up in Teams rosters then.
       ...(sandbox && config.SANDBOX_REMINDER_INBOX ? { sandboxInbox: config.SANDBOX_REMINDER_INBOX } : { adapter, appId }),
       ...(sandbox ? { emulatorUpn: o.sandboxUser ?? config.SANDBOX_EMULATOR_UPN } : {}),
+      ...(o.users ? { users: o.users } : {}),
     });
   return { adapter, messenger, directory };
 }

@@ -5,26 +5,19 @@ import { errorCard, type AdaptiveCard } from '../../cards/index.js';
 import { addDays, CONFIRM_ABOVE, defaultDueDate } from '../../core/assignments.js';
 import { localDay } from '../../core/calendar.js';
 import { labelledErrors } from '../../core/formErrors.js';
-import { withOwnerUpn } from '../../core/owner.js';
 import { SCOPE_FORMS } from '../../core/scope.js';
 import type { Clock } from '../../core/clock.js';
-import type { Store } from '../../app/ports.js';
 import type { Assignment, Recommendation, ResourceSnapshot } from '../../core/model.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import { ALL_RESOURCES, SelectionError, type CreateAssignments, type Reassigned } from '../../app/createAssignments.js';
-import type { Authorizer } from '../../app/ports.js';
 import { callerOf } from '../turn.js';
 
 /** "Create assignment", its form and Retry: card data → app/createAssignments.ts → a card. */
 export interface AssignmentActionDeps {
   assignments: CreateAssignments;
-  authorizer: Pick<Authorizer, 'canManage'>;
-  store: Store;
   clock: Clock;
   /** REMINDER_TIMEZONE: the date picker's bounds and the default due date are days there. Default UTC. */
   timeZone?: string;
-  /** Microsoft Graph: the UPN of an Entra object id, which Teams' people picker submits. */
-  upnOfObjectId?: (objectId: string) => Promise<string | undefined>;
   /** How long a submit waits for its tickets before answering with the progress card. */
   answerWithinMs?: number;
 }
@@ -68,10 +61,7 @@ const reassignMaps = (r: Reassigned | undefined) =>
 const answer = (ctx: ActionContext, card: AdaptiveCard): ActionResult => (ctx.channelId === 'msteams' ? { kind: 'replace', card } : { kind: 'reply', card });
 
 export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
-  const { assignments, authorizer, store, clock } = deps;
-
-  const authorize = async (ctx: ActionContext, resources: readonly { subscriptionId: string }[]) =>
-    authorizer.canManage(ctx.actor, [...new Set(resources.map((r) => r.subscriptionId))]);
+  const { assignments, clock } = deps;
 
   const refusal = (ctx: ActionContext, reason: string): ActionResult => ({
     kind: 'reply',
@@ -204,14 +194,13 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       }),
       handle: async (ctx, data) => {
         try {
-          const rec = await assignments.recommendation(data.recommendationKey);
           const ids = (data.resourceIds ?? '')
             .split(',')
             .map((s) => s.trim())
             .filter(Boolean);
-          const resources = assignments.selection(rec, ids);
-          const decision = await authorize(ctx, resources);
-          if (!decision.allowed) return refusal(ctx, decision.reason);
+          const selected = await assignments.select(ctx.actor, data.recommendationKey, ids);
+          if (selected.kind === 'refused') return refusal(ctx, selected.reason);
+          const { recommendation: rec, resources } = selected;
           if (ids.length === 0 && resources.length > CONFIRM_ABOVE && !data.confirmAll) {
             return answer(
               ctx,
@@ -248,22 +237,22 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       handle: async (ctx, data) => {
         const started = performance.now();
         try {
-          const rec = await assignments.recommendation(data.recommendationKey);
-          const resources = assignments.selection(
-            rec,
+          const selected = await assignments.select(
+            ctx.actor,
+            data.recommendationKey,
             data.resourceIds
               .split(',')
               .map((s) => s.trim())
               .filter(Boolean),
           );
-          const decision = await authorize(ctx, resources);
-          if (!decision.allowed) return refusal(ctx, decision.reason);
+          if (selected.kind === 'refused') return refusal(ctx, selected.reason);
+          const { recommendation: rec, resources } = selected;
           // The same form again (a double click, an old copy where the card was not replaced): its outcome, nothing new.
           if (data.formId) {
             const earlier = submitting.has(data.formId) ? [] : await assignments.alreadySubmitted(data.formId);
             if (earlier) return alreadySubmitted(ctx, rec, data.formId, earlier);
           }
-          const resolved = await withOwnerUpn(data, deps.upnOfObjectId);
+          const resolved = await assignments.withPickedOwner(data);
           if (data.formId) submitting.add(data.formId);
           const persisted = await assignments
             .persistPending(resolved, ctx.actor, ctx.conversationId, data.formId)
@@ -328,16 +317,14 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       verb: 'retryAssignments',
       schema: z.object({ batchId: z.string().uuid() }),
       handle: async (ctx, data) => {
-        const batch = await store.assignments.list({ batchId: data.batchId });
-        if (batch.length === 0) return { kind: 'message', text: 'These assignments no longer exist.' };
-        const decision = await authorize(ctx, batch);
-        if (!decision.allowed) return refusal(ctx, decision.reason);
-        const items = await assignments.retry(data.batchId, ctx.actor, {
+        const retried = await assignments.retryAsked(data.batchId, ctx.actor, {
           conversationId: ctx.conversationId,
           channelId: ctx.channelId,
           activityId: ctx.replyToId,
         });
-        return result(ctx, { key: batch[0].recommendationKey, displayName: batch[0].recommendationName }, data.batchId, items, []);
+        if (retried.kind === 'gone') return { kind: 'message', text: 'These assignments no longer exist.' };
+        if (retried.kind === 'refused') return refusal(ctx, retried.reason);
+        return result(ctx, retried.recommendation, data.batchId, retried.assignments, []);
       },
     }),
   ];

@@ -1,24 +1,18 @@
 import { assignmentListCard, type AssignmentListModel } from '../../cards/assignmentCards.js';
-import { daysUntil, isOverdue } from '../../core/assignments.js';
+import { daysUntil } from '../../core/assignments.js';
 import type { Clock } from '../../core/clock.js';
 import { MAX_AUTOMATIC_ATTEMPTS } from '../../core/assignmentRetry.js';
-import type { Directory, Store } from '../../app/ports.js';
+import type { Directory } from '../../app/ports.js';
 import { callerOf } from '../turn.js';
-import { LIVE_ASSIGNMENT_STATUSES, type Assignment } from '../../core/model.js';
+import type { Assignment } from '../../core/model.js';
 import type { Command } from '../commandRouter.js';
 import { errorCard } from '../../cards/index.js';
-import { readableAssignments, type ReadPolicy } from '../../app/authorization.js';
+import type { AssignmentListQuery } from '../../app/queries/assignmentList.js';
 
 const MAX_ROWS = 25;
 
 /** `timeZone`: REMINDER_TIMEZONE, where due dates (and so "overdue") are judged; default UTC. */
-export function assignmentsCommand(deps: {
-  store: Store;
-  clock: Clock;
-  timeZone?: string;
-  directory: Pick<Directory, 'upnOf'>;
-  readPolicy: Pick<ReadPolicy, 'subscriptions'>;
-}): Command {
+export function assignmentsCommand(deps: { list: AssignmentListQuery; clock: Clock; timeZone?: string; directory: Pick<Directory, 'upnOf'> }): Command {
   return {
     name: 'assignments',
     usage: 'assignments [mine|overdue]',
@@ -36,25 +30,15 @@ export function assignmentsCommand(deps: {
         await ctx.reply({ text: 'I do not know your e-mail address yet. Send me a message in a 1:1 chat first, then try again.' });
         return;
       }
-      const live = await deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES });
-      // Your own assignments are always yours to see; everyone else's need a reading role on their subscription.
-      let visible = live.filter((a) => a.owner.toLowerCase() === me);
-      let scopeNote = '';
-      if (mode !== 'mine') {
-        const view = await deps.readPolicy.subscriptions(ctx.actor);
-        if (view.refusal) {
-          await ctx.reply({
-            card: errorCard({ title: 'Not allowed', message: `${view.refusal} Type **assignments mine** to see the assignments you own.`, details: [] }, ctx),
-          });
-          return;
-        }
-        visible = readableAssignments(live, view.readable, me);
-        if (view.readable.size < view.known) scopeNote = ` (subscriptions you may read: ${view.readable.size} of ${view.known})`;
+      const found = await deps.list.list(ctx.actor, me, mode === 'mine' || mode === 'overdue' ? mode : 'all');
+      if (found.kind === 'refused') {
+        await ctx.reply({
+          card: errorCard({ title: 'Not allowed', message: `${found.reason} Type **assignments mine** to see the assignments you own.`, details: [] }, ctx),
+        });
+        return;
       }
-      const selected = visible
-        .filter((a) => (mode === 'overdue' ? isOverdue(a, now, timeZone) : true))
-        .sort((a, b) => a.dueDate.localeCompare(b.dueDate) || a.resourceName.localeCompare(b.resourceName));
-      const overdue = selected.filter((a) => isOverdue(a, now, timeZone)).length;
+      const { assignments: selected, overdue } = found;
+      const scopeNote = found.partial ? ` (subscriptions you may read: ${found.partial.readable} of ${found.partial.known})` : '';
       const model: AssignmentListModel = {
         title: mode === 'mine' ? 'Your assignments' : mode === 'overdue' ? 'Overdue assignments' : 'Open assignments',
         summary: (selected.length ? `${selected.length} open, ${overdue} overdue` : 'Nothing here. 🎉') + scopeNote,

@@ -1,15 +1,12 @@
-import type { Clock } from '../../core/clock.js';
-import { ownerDigest } from '../../core/reminders.js';
 import { renderOwnerDigest } from '../../cards/reminderCards.js';
-import type { Directory, Store } from '../../app/ports.js';
+import type { Directory } from '../../app/ports.js';
+import type { OwnerDigestQuery } from '../../app/queries/ownerDigest.js';
 import type { Command } from '../commandRouter.js';
 import { callerOf } from '../turn.js';
 
 export interface DigestCommandDeps {
-  store: Store;
+  digests: OwnerDigestQuery;
   directory: Pick<Directory, 'upnOf'>;
-  clock: Clock;
-  timezone: string;
 }
 
 export function digestCommand(deps: DigestCommandDeps): Command {
@@ -26,7 +23,7 @@ export function digestCommand(deps: DigestCommandDeps): Command {
         });
         return;
       }
-      const plan = ownerDigest(await deps.store.assignments.list({ owner: upn }), upn, deps.clock.now(), deps.timezone);
+      const plan = await deps.digests.of(upn);
       if (plan.items.length === 0) {
         await ctx.reply({ text: `You (${upn}) have no open security assignments. Nothing to do.` });
         return;

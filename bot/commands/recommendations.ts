@@ -1,21 +1,21 @@
 import { noticeCard, errorCard } from '../../cards/index.js';
 import { syncReplyModel } from '../../cards/syncCards.js';
 import { recommendationSummaryCard, recommendationSummaryModel } from '../../cards/recommendationCards.js';
-import { summarizeRecommendations } from '../../core/recommendations.js';
 import { describeFilters } from '../../core/subscriptionFilters.js';
 import type { SyncJob, SyncReport } from '../../app/syncRecommendations.js';
-import type { Store } from '../../app/ports.js';
+import type { RecommendationSummaryQuery } from '../../app/queries/recommendationSummary.js';
+import type { TrackedRecommendationsQuery } from '../../app/queries/trackedRecommendations.js';
 import type { Command } from '../commandRouter.js';
-import { readableRecommendations, type Authorizer, type ReadPolicy } from '../../app/authorization.js';
+import type { Authorizer } from '../../app/authorization.js';
 
 export function recommendationCommands(deps: {
-  store: Store;
+  summaries: RecommendationSummaryQuery;
+  tracked: TrackedRecommendationsQuery;
   sync?: SyncJob;
   runCycle?: () => Promise<SyncReport>;
   authorizer: Authorizer;
-  readPolicy: Pick<ReadPolicy, 'subscriptions'>;
 }): Command[] {
-  const { store, sync } = deps;
+  const { sync } = deps;
   return [
     {
       name: 'recommendations',
@@ -23,14 +23,13 @@ export function recommendationCommands(deps: {
       usage: 'recommendations',
       description: 'Summary of unhealthy recommendations: counts by severity and subscription, the top 10.',
       handle: async (ctx) => {
-        const view = await deps.readPolicy.subscriptions(ctx.actor);
-        if (view.refusal) {
-          await ctx.reply({ card: errorCard({ title: 'Not allowed', message: view.refusal, details: [] }, ctx) });
+        const found = await deps.summaries.summary(ctx.actor, ctx.conversationId);
+        if (found.kind === 'refused') {
+          await ctx.reply({ card: errorCard({ title: 'Not allowed', message: found.reason, details: [] }, ctx) });
           return;
         }
-        const filters = (await store.conversations.get(ctx.conversationId))?.filters ?? { severities: [], scopes: [] };
-        const summary = summarizeRecommendations(readableRecommendations(await store.recommendations.list(), view.readable), filters, sync?.ancestry());
-        const partial = view.readable.size < view.known ? ` · only the ${view.readable.size} of ${view.known} subscriptions you may read` : '';
+        const { summary, filters } = found;
+        const partial = found.partial ? ` · only the ${found.partial.readable} of ${found.partial.known} subscriptions you may read` : '';
         await ctx.reply({
           card: recommendationSummaryCard(
             recommendationSummaryModel(summary, {
@@ -52,7 +51,7 @@ export function recommendationCommands(deps: {
           await ctx.reply({ text: 'Defender for Cloud is not configured (set DEFENDER_SOURCE and DEFENDER_SCOPES).' });
           return;
         }
-        const subscriptions = [...new Set((await store.recommendations.list()).flatMap((r) => r.resources.map((x) => x.subscriptionId)))];
+        const subscriptions = await deps.tracked.subscriptions();
         const decision = await deps.authorizer.canManage(ctx.actor, subscriptions);
         if (!decision.allowed) {
           await ctx.reply({ card: errorCard({ title: 'Not allowed', message: decision.reason, details: [] }, ctx) });

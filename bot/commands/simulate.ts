@@ -1,6 +1,6 @@
 import type { SyncReport } from '../../app/syncRecommendations.js';
 import { simulateReplyText } from '../../cards/syncCards.js';
-import type { Store } from '../../app/ports.js';
+import type { TrackedRecommendationsQuery } from '../../app/queries/trackedRecommendations.js';
 import type { Command } from '../commandRouter.js';
 
 /**
@@ -14,7 +14,7 @@ export interface DefenderSimulatorControl {
 }
 
 /** Sandbox only: flip a resource healthy/unhealthy in the Defender simulator, then sync. */
-export function simulateCommand(control: DefenderSimulatorControl, store: Store, runCycle: () => Promise<SyncReport>): Command {
+export function simulateCommand(control: DefenderSimulatorControl, tracked: TrackedRecommendationsQuery, runCycle: () => Promise<SyncReport>): Command {
   return {
     name: 'simulate',
     usage: 'simulate fix|break <resource name>',
@@ -25,7 +25,7 @@ export function simulateCommand(control: DefenderSimulatorControl, store: Store,
         await ctx.reply({ text: 'Usage: **simulate fix <resource name>** or **simulate break <resource name>**' });
         return;
       }
-      const keys = new Set((await store.recommendations.list()).map((r) => r.key));
+      const keys = await tracked.keys();
       let changed = 0;
       for (const assessmentKey of keys) {
         const target = { resourceName: name, assessmentKey };

@@ -3,6 +3,8 @@
  * honouring Retry-After, and Resource Graph quota pacing from the x-ms-user-quota-* headers.
  */
 import type { TokenCredential } from '@azure/core-auth';
+import http from 'node:http';
+import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.js';
@@ -111,7 +113,13 @@ export class AzureHttp {
       arm: opts.armScope ?? 'https://management.azure.com/.default',
       graph: opts.graphScope ?? 'https://graph.microsoft.com/.default',
     };
-    this.axios = axios.create({ timeout: opts.timeoutMs ?? 60_000, validateStatus: () => true });
+    // Kept-alive connections: a creation writes back two calls per ticket, each new connection costs a handshake on both sides.
+    this.axios = axios.create({
+      timeout: opts.timeoutMs ?? 60_000,
+      validateStatus: () => true,
+      httpAgent: new http.Agent({ keepAlive: true }),
+      httpsAgent: new https.Agent({ keepAlive: true }),
+    });
   }
 
   private async waitForQuota(): Promise<void> {
