@@ -1,4 +1,3 @@
-// Not run by jest yet (rename to .test.ts): 4 of 5 runs passed at 59-68 s; the failing run's cause was not captured.
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
