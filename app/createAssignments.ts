@@ -114,6 +114,15 @@ interface CreationPayload {
   recommendationKey: string;
   recommendationName: string;
   target: CardTarget;
+  /** Reassign chosen on the form: run first, from the same work item. */
+  reassign?: ReassignRequest;
+}
+
+/** Reassign as stored in the work item: the new owner, who asked, and each assignment's owner before (its outcome names them). */
+interface ReassignRequest {
+  owner: string;
+  actor: Actor;
+  from: Record<string, string>;
 }
 
 /** One creation started by a submit: its end, and the card that follows it. */
@@ -125,6 +134,8 @@ export interface Creation {
   answeredFinal(): void;
   /** The submit answered with a progress card: the card posted or replaced is this activity. */
   follow(activityId: string | undefined): void;
+  /** Reassign's outcome for the final answer (undefined when it was not chosen). */
+  reassigned(rows: readonly Assignment[]): Reassigned | undefined;
 }
 
 interface Tracker {
@@ -135,6 +146,8 @@ interface Tracker {
   done: Promise<Assignment[]>;
   resolve(rows: Assignment[]): void;
   latest?: { rows: Assignment[]; finished: boolean };
+  /** Why a reassignment failed, in this process (a resumed one says "not changed"). */
+  reassignFailures: Map<string, string>;
 }
 
 export type Persisted =
@@ -225,7 +238,7 @@ export class CreateAssignments {
    * from whom, then the stored owner (ownerChanged, with its audit entry), then Defender's
    * governance owner. A failure leaves that assignment as it was and is reported, never thrown.
    */
-  async reassign(assignments: readonly Assignment[], newOwner: string, actor: Actor): Promise<Reassigned> {
+  async reassign(assignments: readonly Assignment[], newOwner: string, actor: Actor, opts: { resumed?: boolean; refresh?: boolean } = {}): Promise<Reassigned> {
     const owner = newOwner.trim().toLowerCase();
     const out: Reassigned = { reassigned: [], failed: [] };
     const lookups = new ResolveOnce();
@@ -241,7 +254,11 @@ export class CreateAssignments {
           if (!integration || integration.removedAt) throw new Error('its ServiceNow integration was removed');
           const client = this.deps.integrations.clientFor(integration);
           const user = await lookups.get(`${integration.id}|user|${owner}`, () => client.resolveUser(owner));
-          await client.reassignTicket(a.ticket.table, a.ticket.sysId, user.sysId, `Reassigned from ${a.owner} to ${owner} by ${who} (Microsoft Teams).`);
+          // Resumed after a crash between ServiceNow's update and ours: the ticket already has the
+          // new assignee, so it is not updated again (one work note per reassignment).
+          const [current] = opts.resumed ? await client.getTicketsWithAssignees(a.ticket.table, [a.ticket.sysId]) : [];
+          if (current?.assignee?.toLowerCase() !== owner)
+            await client.reassignTicket(a.ticket.table, a.ticket.sysId, user.sysId, `Reassigned from ${a.owner} to ${owner} by ${who} (Microsoft Teams).`);
           await s.apply(a.id, (x) => ownerChanged(x, owner, this.deps.clock.now()), {
             actor: who,
             action: 'assignment.reassign',
@@ -260,7 +277,7 @@ export class CreateAssignments {
       if (o.ok) out.reassigned.push(o.ok);
       if (o.failed) out.failed.push(o.failed);
     }
-    if (out.reassigned.length) await this.deps.cards.refresh(out.reassigned[0]!.assignment.recommendationKey);
+    if (out.reassigned.length && opts.refresh !== false) await this.deps.cards.refresh(out.reassigned[0]!.assignment.recommendationKey);
     return out;
   }
 
@@ -278,7 +295,9 @@ export class CreateAssignments {
    * resumes it: resumeQueued), then this process starts it at once. Idempotent: tickets are
    * created by correlation id under the assignments' locks.
    */
-  async startCreation(persisted: Extract<Persisted, { kind: 'persisted' }>, target: CardTarget): Promise<Creation> {
+  async startCreation(persisted: Extract<Persisted, { kind: 'persisted' }>, target: CardTarget, reassign?: { owner: string; actor: Actor }): Promise<Creation> {
+    const owner = reassign?.owner.trim().toLowerCase();
+    const from = owner ? Object.fromEntries(persisted.skipped.filter((a) => a.owner.toLowerCase() !== owner).map((a) => [a.id, a.owner])) : {};
     const payload: CreationPayload = {
       batchId: persisted.batchId,
       ids: persisted.pending.map((a) => a.id),
@@ -286,9 +305,10 @@ export class CreateAssignments {
       recommendationKey: persisted.recommendationKey,
       recommendationName: persisted.pending[0]?.recommendationName ?? persisted.skipped[0]?.recommendationName ?? persisted.recommendationKey,
       target,
+      ...(owner && reassign && Object.keys(from).length ? { reassign: { owner, actor: reassign.actor, from } } : {}),
     };
     const tracker = this.track(payload);
-    if (payload.ids.length === 0) tracker.resolve(persisted.skipped);
+    if (payload.ids.length === 0 && !payload.reassign) tracker.resolve(persisted.skipped);
     else {
       await this.deps.store.work.enqueue([{ kind: CREATE_TICKETS_WORK, key: persisted.batchId, payload }]);
       this.kick();
@@ -312,6 +332,7 @@ export class CreateAssignments {
         // Progress that came while the answer was on its way is shown now.
         if (tracker.latest) void this.showProgress(payload, tracker, tracker.latest.rows, tracker.latest.finished, true);
       },
+      reassigned: (rows) => reassignedOf(payload, rows, tracker),
     };
   }
 
@@ -345,7 +366,15 @@ export class CreateAssignments {
   private track(payload: CreationPayload): Tracker {
     let resolve!: (rows: Assignment[]) => void;
     const done = new Promise<Assignment[]>((r) => (resolve = r));
-    const tracker: Tracker = { target: payload.target, followed: false, finalSent: false, lastUpdate: -Infinity, done, resolve };
+    const tracker: Tracker = {
+      target: payload.target,
+      followed: false,
+      finalSent: false,
+      lastUpdate: -Infinity,
+      done,
+      resolve,
+      reassignFailures: new Map(),
+    };
     this.trackers.set(payload.batchId, tracker);
     return tracker;
   }
@@ -382,8 +411,15 @@ export class CreateAssignments {
       tracker.followed = !!payload.target.activityId;
     }
     try {
-      const skipped = (await Promise.all(payload.skippedIds.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => !!a);
-      const rows = await this.createTickets(payload.ids, (current) => this.showProgress(payload, tracker, [...current, ...skipped], false));
+      const readSkipped = async () =>
+        (await Promise.all(payload.skippedIds.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => !!a);
+      let skipped = await readSkipped();
+      // Reassign (already-ticketed rows) and creation (the others) touch different assignments: at once.
+      const [rows] = await Promise.all([
+        this.createTickets(payload.ids, (current) => this.showProgress(payload, tracker, [...current, ...skipped], false)),
+        payload.reassign ? this.runReassign(payload.reassign, tracker, item.attempts > 1) : undefined,
+      ]);
+      if (payload.reassign) skipped = await readSkipped();
       if (this.stopping) {
         await this.deps.store.work.fail(item.id, this.workerId, 'the process stopped', this.deps.clock.now());
         return;
@@ -406,6 +442,16 @@ export class CreateAssignments {
     }
   }
 
+  /**
+   * Reassign from the work item. Idempotent: an assignment already given to the owner is left
+   * alone, and a resumed run asks ServiceNow first (see reassign). A failure is said on the card.
+   */
+  private async runReassign(request: ReassignRequest, tracker: Tracker, resumed: boolean): Promise<void> {
+    const rows = (await Promise.all(Object.keys(request.from).map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => !!a);
+    const outcome = await this.reassign(rows, request.owner, request.actor, { resumed, refresh: false });
+    for (const f of outcome.failed) tracker.reassignFailures.set(f.assignment.id, f.reason);
+  }
+
   /** Updates the creation's card: throttled while it runs, always at the end, never after the final answer. */
   private async showProgress(payload: CreationPayload, tracker: Tracker, rows: Assignment[], finished: boolean, force = false): Promise<void> {
     tracker.latest = { rows, finished };
@@ -425,7 +471,8 @@ export class CreateAssignments {
         rows,
         skippedIds: payload.skippedIds,
         finished,
-        requestedOwner: rows.find((a) => !payload.skippedIds.includes(a.id))?.owner,
+        requestedOwner: payload.reassign?.owner ?? rows.find((a) => !payload.skippedIds.includes(a.id))?.owner,
+        ...reassignMapsOf(payload, rows, tracker, finished),
       },
       { channelId: tracker.target.channelId },
     );
@@ -850,4 +897,28 @@ async function mapPool<T, R>(items: readonly T[], size: number, fn: (item: T) =>
   };
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, lane));
   return out;
+}
+
+/** What Reassign did, from the stored rows: those now with the new owner, and the others with why. */
+function reassignedOf(payload: CreationPayload, rows: readonly Assignment[], tracker: Tracker): Reassigned | undefined {
+  const request = payload.reassign;
+  if (!request) return undefined;
+  const out: Reassigned = { reassigned: [], failed: [] };
+  for (const a of rows) {
+    const from = request.from[a.id];
+    if (from === undefined) continue;
+    if (a.owner.toLowerCase() === request.owner) out.reassigned.push({ assignment: a, from });
+    else out.failed.push({ assignment: a, reason: tracker.reassignFailures.get(a.id) ?? 'not changed' });
+  }
+  return out;
+}
+
+function reassignMapsOf(payload: CreationPayload, rows: readonly Assignment[], tracker: Tracker, finished: boolean) {
+  if (!payload.reassign) return {};
+  if (!finished) return { reassigning: Object.keys(payload.reassign.from).length };
+  const r = reassignedOf(payload, rows, tracker)!;
+  return {
+    reassigned: new Map(r.reassigned.map((x) => [x.assignment.id, x.from])),
+    reassignFailed: new Map(r.failed.map((x) => [x.assignment.id, x.reason])),
+  };
 }

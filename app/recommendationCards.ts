@@ -204,6 +204,34 @@ export class RecommendationCards {
     };
   }
 
+  /**
+   * The message that is this conversation's card of a recommendation: the one the sync pass and
+   * ticket changes keep current. Other copies (posted where a click could not update its card) are not.
+   */
+  async trackedActivityId(conversationId: string, recommendationKey: string): Promise<string | undefined> {
+    return (await this.deps.store.recommendations.getCard(conversationId, recommendationKeyOf(recommendationKey)))?.activityId;
+  }
+
+  /** Shows `card` on the tracked message; false when the channel refused the update (logged). */
+  async showOnTracked(conversationId: string, activityId: string, card: AdaptiveCard): Promise<boolean> {
+    try {
+      await this.deps.messenger.update(conversationId, activityId, { card });
+      return true;
+    } catch (err) {
+      this.deps.logger[sendFailureLevel(err)]({ err, conversationId }, 'the tracked recommendation card could not be updated');
+      return false;
+    }
+  }
+
+  /** The tracked card could not be updated: the message that now shows the card takes its place. */
+  async retrack(conversationId: string, recommendationKey: string, activityId: string | undefined): Promise<void> {
+    if (!activityId) return;
+    const key = recommendationKeyOf(recommendationKey);
+    const posted = await this.deps.store.recommendations.getCard(conversationId, key);
+    if (!posted || posted.activityId === activityId) return;
+    await this.deps.store.recommendations.upsertCard({ ...posted, activityId, updatedAt: this.deps.clock.now().toISOString() });
+  }
+
   /** The digest card of a conversation as the last sync would show it (its Refresh button). */
   async digest(conversationId: string, channelId: string): Promise<CardView> {
     const conv = await this.deps.store.conversations.get(conversationId);

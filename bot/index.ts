@@ -29,6 +29,7 @@ import { ruleActions, rulesCommand } from './actions/rules.js';
 import { moreTimeActions } from './actions/moreTime.js';
 import { recommendationActions } from './actions/recommendation.js';
 import type { BotAdapter } from './adapter.js';
+import { CardIds } from './cardIds.js';
 import { CommandRouter } from './commandRouter.js';
 import { assignmentsCommand } from './commands/assignments.js';
 import { digestCommand } from './commands/digest.js';
@@ -198,6 +199,7 @@ export function createApp(options: AppOptions): App {
     afterInstall: afterInstall({ subscriptions }),
     logger: logger.child({ module: 'bot' }),
     sandbox,
+    cardIds: new CardIds(store.meta, logger.child({ module: 'bot' })),
   });
   const server = createServer({
     adapter,

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { backoffDelay, delayBeforeNextSend, parseRetryAfter, pruneHistory } from '../core/rateLimit.js';
 import { SendError, type Messenger, type OutgoingMessage, type SendPacing, type Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
+import { CardIds } from './cardIds.js';
 import { toActivity } from './turn.js';
 
 export { isUnreachable, SendError, sendFailureLevel, type Messenger } from '../app/ports.js';
@@ -73,21 +74,30 @@ export class ProactiveMessenger implements Messenger {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxRetries: number;
+  private readonly cardIds: CardIds;
 
   constructor(private readonly deps: MessengerDeps) {
+    this.cardIds = new CardIds(deps.store.meta, deps.logger);
     this.now = deps.now ?? Date.now;
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.maxRetries = deps.maxRetries ?? 4;
   }
 
   send(conversationId: string, message: OutgoingMessage): Promise<string | undefined> {
-    return this.enqueue(conversationId, 'send', (reference) => this.inTurn(reference, async (ctx) => (await ctx.sendActivity(toActivity(message)))?.id));
+    return this.enqueue(conversationId, 'send', (reference) =>
+      this.inTurn(reference, async (ctx) => {
+        const prepared = this.cardIds.forPost(toActivity(message), reference.channelId);
+        const id = (await ctx.sendActivity(prepared.activity))?.id;
+        await prepared.remember(id);
+        return id;
+      }),
+    );
   }
 
   update(conversationId: string, activityId: string, message: OutgoingMessage): Promise<void> {
     return this.enqueue(conversationId, 'update', (reference) =>
       this.inTurn(reference, async (ctx) => {
-        await ctx.updateActivity({ ...toActivity(message), id: activityId });
+        await ctx.updateActivity({ ...this.cardIds.forUpdate(toActivity(message), reference.channelId, activityId), id: activityId });
       }),
     );
   }

@@ -1,5 +1,6 @@
-import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
+import { TeamsActivityHandler, type Activity, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
 import type { Logger } from '../core/logger.js';
+import type { CardIds } from './cardIds.js';
 import { readExecuteAction, readSubmitAction, type ActionResult, type ActionRouter } from './actionRouter.js';
 import type { CommandRouter } from './commandRouter.js';
 import type { ConversationService } from './conversations.js';
@@ -16,6 +17,8 @@ export interface TeamsBotDeps {
   afterInstall?: (info: TurnInfo) => void;
   logger: Logger;
   sandbox: boolean;
+  /** Where Action.Submit carries no replyToId (Web Chat, the Emulator), cards carry their own id. */
+  cardIds: CardIds;
 }
 
 /**
@@ -79,13 +82,16 @@ export class TeamsBot extends TeamsActivityHandler {
     const info = turnInfo(ctx);
     const submitted = readSubmitAction(ctx.activity.value);
     if (submitted) {
-      const result = await this.deps.actions.dispatch(submitted, info);
-      await this.deliverSubmitResult(ctx, result);
+      // The channel's replyToId when it sends one; else the id the card carries (bot/cardIds.ts).
+      const clicked = await this.deps.cardIds.clickedCard(submitted.data);
+      const replyToId = info.replyToId ?? clicked;
+      const result = await this.deps.actions.dispatch(submitted, { ...info, replyToId });
+      await this.deliverSubmitResult(ctx, result, replyToId);
       return;
     }
     if (info.conversationKind === 'personal') await this.deps.conversations.remember(ctx.activity, await this.upnOf(ctx));
     const reply = async (message: OutgoingMessage) => {
-      await ctx.sendActivity(toActivity(message));
+      await this.post(ctx, toActivity(message));
     };
     const handled = await this.deps.commands.dispatch(ctx.activity.text ?? '', info, reply);
     if (!handled) {
@@ -94,23 +100,32 @@ export class TeamsBot extends TeamsActivityHandler {
   }
 
   /** Channels without Action.Execute: "replace" becomes an update of the message the card is in. */
-  private async deliverSubmitResult(ctx: TurnContext, result: ActionResult): Promise<void> {
+  private async deliverSubmitResult(ctx: TurnContext, result: ActionResult, replyToId: string | undefined): Promise<void> {
     if (result.kind === 'message') {
       await ctx.sendActivity(toActivity({ text: result.text }));
       return;
     }
     const activity = toActivity({ card: result.card });
-    if (result.kind === 'replace' && ctx.activity.replyToId) {
+    if (result.kind === 'replace' && replyToId) {
       try {
-        await ctx.updateActivity({ ...activity, id: ctx.activity.replyToId });
-        result.afterSend?.(ctx.activity.replyToId);
+        await ctx.updateActivity({ ...this.deps.cardIds.forUpdate(activity, ctx.activity.channelId, replyToId), id: replyToId });
+        result.afterSend?.(replyToId);
         return;
       } catch (err) {
         this.deps.logger.warn({ err, conversationId: ctx.activity.conversation.id }, 'could not update the card; posting it instead');
       }
     }
-    const sent = await ctx.sendActivity(activity);
-    result.afterSend?.(sent?.id);
+    // Not `afterSend?.(await this.post(…))`: without afterSend the argument would never run.
+    const sent = await this.post(ctx, activity);
+    result.afterSend?.(sent);
+  }
+
+  /** Posts an activity in the turn's conversation; a card remembers the id it was given. */
+  private async post(ctx: TurnContext, activity: Partial<Activity>): Promise<string | undefined> {
+    const prepared = this.deps.cardIds.forPost(activity, ctx.activity.channelId);
+    const sent = await ctx.sendActivity(prepared.activity);
+    await prepared.remember(sent?.id);
+    return sent?.id;
   }
 
   /** The sender's UPN, asked once per personal chat (the Teams directory's roster look-up). */
@@ -124,7 +139,7 @@ export class TeamsBot extends TeamsActivityHandler {
     const info = turnInfo(ctx);
     const welcome = await this.deps.install(info);
     if (!welcome) return;
-    await ctx.sendActivity(toActivity(welcome));
+    await this.post(ctx, toActivity(welcome));
     this.deps.afterInstall?.(info);
   }
 }

@@ -152,6 +152,8 @@ export interface AssignmentOutcome {
   /** Reassign was chosen: the skipped assignments given to the requested owner (id → previous owner), and the ones that failed (id → reason). */
   reassigned?: ReadonlyMap<string, string>;
   reassignFailed?: ReadonlyMap<string, string>;
+  /** While it runs: how many already-assigned resources are being given to the requested owner. */
+  reassigning?: number;
 }
 
 /** A creation's card: "Creating 24 tickets…" with what is done so far, then the outcome (with Retry). */
@@ -167,8 +169,13 @@ export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext):
   const notMoved = o.reassignFailed ?? new Map<string, string>();
   const elsewhere = requested ? already.filter((a) => a.owner.toLowerCase() !== requested && !moved.has(a.id)) : [];
   const reassignedText = moved.size ? `; ${moved.size} reassigned to ${requested}` : '';
+  const reassigning = !o.finished && o.reassigning ? o.reassigning : 0;
   const title = !o.finished
-    ? `⏳ Creating ${o.total} ${word(o.total)}…`
+    ? reassigning
+      ? o.total
+        ? `⏳ Creating ${o.total} ${word(o.total)} and reassigning ${reassigning} resource(s)…`
+        : `⏳ Reassigning ${reassigning} resource(s) to ${requested}…`
+      : `⏳ Creating ${o.total} ${word(o.total)}…`
     : failed.length === 0 && elsewhere.length
       ? `⚠️ ${created.length} resource(s) assigned${reassignedText}; ${elsewhere.length} already assigned to someone else, not ${notMoved.size ? 'reassigned' : 'changed'}`
       : failed.length === 0
@@ -193,7 +200,11 @@ export function assignmentOutcomeCard(o: AssignmentOutcome, ctx: RenderContext):
       recommendationName: o.recommendationName,
       batchId: o.batchId,
       failed: o.finished ? failed.length : 0,
-      progress: o.finished ? '' : `${created.length} of ${items.length} created so far; this card is updated as they are created.`,
+      progress: o.finished
+        ? ''
+        : reassigning && !items.length
+          ? 'In ServiceNow and Defender; this card is updated when they are done.'
+          : `${created.length} of ${items.length} created so far; this card is updated as they are created.`,
       items: [
         ...items.map((a) => row(a, '')),
         ...already.map((a) =>

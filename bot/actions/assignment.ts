@@ -270,32 +270,34 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
             .finally(() => data.formId && submitting.delete(data.formId));
           if (persisted.kind === 'invalid') return await form(ctx, rec, resources, resolved, persisted.errors);
           // Reassign is an explicit choice on the form; without it an assignment of someone else stays theirs (and the outcome says so).
-          let reassign: Reassigned | undefined;
-          if (str(resolved.reassign) === 'true' && persisted.skipped.length) {
-            reassign = await assignments.reassign(persisted.skipped, str(resolved.assignedTo), ctx.actor);
-            const now = new Map(reassign.reassigned.map((r) => [r.assignment.id, r.assignment]));
-            persisted.skipped = persisted.skipped.map((a) => now.get(a.id) ?? a);
-          }
+          // Chosen, it runs from the creation's work item (stored before it starts, resumed after a restart), not in this request.
+          const reassignChosen = str(resolved.reassign) === 'true' && persisted.skipped.length > 0;
           // Teams' Action.Execute names the clicked card: a resumed creation can update it after a restart.
-          const creation = await assignments.startCreation(persisted, {
-            conversationId: ctx.conversationId,
-            channelId: ctx.channelId,
-            ...(ctx.channelId === 'msteams' && ctx.replyToId ? { activityId: ctx.replyToId } : {}),
-          });
+          const creation = await assignments.startCreation(
+            persisted,
+            {
+              conversationId: ctx.conversationId,
+              channelId: ctx.channelId,
+              ...(ctx.channelId === 'msteams' && ctx.replyToId ? { activityId: ctx.replyToId } : {}),
+            },
+            reassignChosen ? { owner: str(resolved.assignedTo), actor: ctx.actor } : undefined,
+          );
           // A quick creation answers with its outcome; a longer one with what is being created, and
           // the card follows it from the work queue (Teams wants the answer within 2 s).
           const rows = await creation.settled(Math.max(0, (deps.answerWithinMs ?? ANSWER_WITHIN_MS) - (performance.now() - started)));
           if (rows) {
             creation.answeredFinal();
             const skippedIds = new Set(persisted.skipped.map((a) => a.id));
+            // The rows as the creation left them (a reassigned one has its new owner).
+            const byId = new Map(rows.map((a) => [a.id, a]));
             return result(
               ctx,
               rec,
               persisted.batchId,
               rows.filter((a) => !skippedIds.has(a.id)),
-              persisted.skipped,
+              persisted.skipped.map((a) => byId.get(a.id) ?? a),
               str(resolved.assignedTo),
-              reassign,
+              creation.reassigned(rows),
             );
           }
           const card = assignmentOutcomeCard(
@@ -308,7 +310,9 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
               skippedIds: persisted.skipped.map((a) => a.id),
               finished: false,
               requestedOwner: str(resolved.assignedTo),
-              ...reassignMaps(reassign),
+              ...(reassignChosen
+                ? { reassigning: persisted.skipped.filter((a) => a.owner.toLowerCase() !== str(resolved.assignedTo).trim().toLowerCase()).length }
+                : {}),
             },
             ctx,
           );

@@ -142,6 +142,9 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     expect(await wc.cards(REC).filter({ hasText: 'Page 2 of 2' }).count()).toBe(1);
     const copiesAfter = await wc.cards(REC).count();
     const page2 = wc.card(REC);
+    // The card carries its own id in its actions (Action.Submit has no replyToId): updated in place, no copy.
+    expect(nextOps).toEqual(['update']);
+    expect(copiesAfter).toBe(copiesBefore);
     findings.record({
       step: 'Next',
       target: 'the clicked card shows page 2 in place',
@@ -151,16 +154,24 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
       problems: [2],
     });
 
-    picked.c = (await page2.checkboxes())[0]!.label;
+    // Page 2 lists what was ticked on page 1 first ("selected on page 1"), then its own resources.
+    const page2Boxes = await page2.checkboxes();
+    expect(page2Boxes.filter((c) => c.checked).map((c) => nameOf(c.label))).toEqual([nameOf(picked.a)]);
+    picked.c = page2Boxes.find((c) => !/selected on page/.test(c.label))!.label;
     await page2.tick(picked.c);
+    at = shim.records.length;
     await wc.act(() => page2.click('Previous'), 'Previous');
+    expect(fromBot(at).map((r) => r.op)).toEqual(['update']);
     const back = wc.card(REC);
     expect(await back.text()).toContain('Page 1 of 2');
     const kept = (await back.checkboxes()).filter((c) => c.checked).map((c) => nameOf(c.label));
+    // Both pages' ticks survive Next then Previous: one assignment spans them.
+    expect(new Set(kept)).toEqual(new Set([nameOf(picked.a), nameOf(picked.c)]));
+    expect(await wc.cards(REC).count()).toBe(copiesBefore);
     findings.record({
       step: 'Previous',
-      target: `page 1 again, ${nameOf(picked.a)} still ticked (the selection spans pages)`,
-      works: kept.includes(nameOf(picked.a)),
+      target: `page 1 again, ${nameOf(picked.a)} (page 1) and ${nameOf(picked.c)} (page 2) still ticked (the selection spans pages)`,
+      works: kept.includes(nameOf(picked.a)) && kept.includes(nameOf(picked.c)),
       observed: `ticked on page 1 after Next then Previous: [${kept.join(', ')}]; cards titled "${REC}": ${await wc.cards(REC).count()}`,
       screenshot: await wc.screenshot('page-1-again', back),
       problems: [2, 5],
@@ -172,6 +183,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     await wc.act(() => back.click('Create assignment'), 'Create assignment');
     const form = await wc.card('Create assignment').waitFor();
     expect(await form.text()).toContain(nameOf(picked.a));
+    expect(await form.text()).toContain('3 resources');
     // No directory to search outside Teams: the people picker comes as a typed e-mail field.
     const owner = await form.choosePerson('assignedTo', { name: 'Bob Martinez', email: OWNER });
     expect(owner.input).toBe('typed e-mail');
@@ -199,7 +211,7 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
     const result = await wc.card(/resource\(s\) assigned/).waitFor();
     const shown = [...(await result.text()).matchAll(INC)].map((m) => m[0]);
     const mine = (await world.bot.store.assignments.list()).filter((x) => x.owner === OWNER);
-    expect(mine.map((x) => x.resourceName).sort()).toEqual([nameOf(picked.a), nameOf(picked.b)].sort());
+    expect(mine.map((x) => x.resourceName).sort()).toEqual([nameOf(picked.a), nameOf(picked.b), nameOf(picked.c!)].sort());
     const numbers = mine.map((x) => x.ticket?.number).sort();
     expect(new Set(shown)).toEqual(new Set(numbers));
     expect(
@@ -296,6 +308,8 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
 
     // Only the tracked card follows the resource; the copies Web Chat got from Next/Previous/Back do not.
     const copies = await wc.cards(REC).count();
+    // Next, Previous and Back updated the tracked card: there are no copies to go stale.
+    expect(copies).toBe(1);
     const stale: number[] = [];
     for (let i = 0; i < copies; i++) {
       const labels = await wc
@@ -340,6 +354,50 @@ describe('Web Chat (Direct Line) drives the sandbox bot', () => {
       observed: `Low: ${lowRows.map((r) => `${r.number} priority ${r.priority}, due_date ${r.due_date}`).join('; ')}; High ("${high.displayName}"): ${highRow.number} priority ${highRow.priority}, due_date ${highRow.due_date} (UTC, the end of the due day in REMINDER_TIMEZONE)`,
       screenshot: await wc.screenshot('high-ticket', highResult),
       problems: [11],
+    });
+    expect(browser.errors).toEqual([]);
+  }, 60_000);
+
+  it('digest mode: subscribe mode=digest shows one summary card, and Open on a recommendation shows its card', async () => {
+    const at = shim.records.length;
+    await wc.send('subscribe mode=digest');
+    await world.bot.app.sync!.delivered();
+    await wc.settled({ held: true });
+    const digest = await wc.card('Defender for Cloud digest').waitFor();
+    const digestText = await digest.text();
+    expect(digestText).toMatch(/By severity/);
+    expect(fromBot(at).filter((r) => cardTitle(r.activity) === 'Defender for Cloud digest')).toHaveLength(1);
+    findings.record({
+      step: 'digest mode',
+      target: 'subscribe mode=digest: one summary card (by severity, top items, Open), not one post per recommendation',
+      works: true,
+      observed: `"${oneLine(digestText).slice(0, 300)}"`,
+      screenshot: await wc.screenshot('digest', digest),
+      problems: [7],
+    });
+
+    const openAt = shim.records.length;
+    await wc.act(
+      () =>
+        digest.locator
+          .getByRole('button', { name: /^\s*Open\s*$/ })
+          .first()
+          .click(),
+      'Open',
+    );
+    const opened = fromBot(openAt).filter((r) => r.activity.attachments?.length);
+    expect(opened).toHaveLength(1);
+    const title = cardTitle(opened[0]!.activity)!;
+    expect((await world.bot.store.recommendations.list()).some((r) => r.displayName === title)).toBe(true);
+    const card = await wc.card(title).waitFor();
+    expect(await card.text()).toMatch(/Create assignment/);
+    findings.record({
+      step: 'digest → Open',
+      target: "Open on the digest shows that recommendation's card; the digest stays",
+      works: (await wc.cards('Defender for Cloud digest').count()) === 1,
+      observed: `the first Open posted "${title}" (${opened[0]!.op}); digest cards in the chat: ${await wc.cards('Defender for Cloud digest').count()}`,
+      screenshot: await wc.screenshot('digest-open', card),
+      problems: [7],
     });
     expect(browser.errors).toEqual([]);
   }, 60_000);

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { Activity } from 'botbuilder';
+import { z } from 'zod';
+import type { MetaRepository } from '../app/ports.js';
+import type { Logger } from '../core/logger.js';
+
+/**
+ * Web Chat and the Emulator send `Action.Submit` without `replyToId`, so the bot cannot tell which
+ * message a click came from and would post its answer as a new copy. Every card sent to such a
+ * channel carries its own identity in each Action.Submit's data:
+ * - an update knows the activity id, so the card carries it (`cardActivityId`);
+ * - a new post does not know it yet (the channel assigns it), so the card carries a random
+ *   `cardKey` and the id the channel answers is remembered under that key once posted. This costs
+ *   one store write per post instead of a second call to the channel (post, then update with the id).
+ * Teams sends `Action.Execute` with `replyToId`: its cards are left as they are.
+ */
+export const CARD_ACTIVITY_ID = 'cardActivityId';
+export const CARD_KEY = 'cardKey';
+
+/** Bot Framework activity ids: Teams' numbers, Direct Line's "conv|0000001", the Emulator's GUIDs. Printable, bounded. */
+export const cardActivityIdSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/);
+const cardKeySchema = z.uuid();
+
+const META_PREFIX = 'card-key:';
+
+/** Channels whose card actions carry the clicked message's id themselves. */
+export function channelKnowsClickedCard(channelId: string | undefined): boolean {
+  return channelId === 'msteams';
+}
+
+/** The activity with `stamp` merged into the data of every Action.Submit of its Adaptive Cards. */
+export function stampCardActions(activity: Partial<Activity>, stamp: Record<string, string>): Partial<Activity> {
+  if (!activity.attachments?.length) return activity;
+  let stamped = false;
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (!node || typeof node !== 'object') return node;
+    const obj = node as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) out[k] = walk(v);
+    if (obj.type === 'Action.Submit' && (out.data === undefined || (typeof out.data === 'object' && out.data !== null && !Array.isArray(out.data)))) {
+      out.data = { ...((out.data as object | undefined) ?? {}), ...stamp };
+      stamped = true;
+    }
+    return out;
+  };
+  const attachments = activity.attachments.map((a) => (a.contentType === 'application/vnd.microsoft.card.adaptive' ? { ...a, content: walk(a.content) } : a));
+  return stamped ? { ...activity, attachments } : activity;
+}
+
+export class CardIds {
+  constructor(
+    private readonly meta: MetaRepository,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Prepares a card for a new post: `remember` is given the id the channel assigned, after the post.
+   * Never throws: a card whose key was not remembered still works, its actions just post their answer.
+   */
+  forPost(activity: Partial<Activity>, channelId: string | undefined): { activity: Partial<Activity>; remember: (id: string | undefined) => Promise<void> } {
+    if (channelKnowsClickedCard(channelId)) return { activity, remember: async () => {} };
+    const key = randomUUID();
+    const stamped = stampCardActions(activity, { [CARD_KEY]: key });
+    if (stamped === activity) return { activity, remember: async () => {} };
+    return {
+      activity: stamped,
+      remember: async (id) => {
+        if (!id) return;
+        try {
+          await this.meta.set(META_PREFIX + key, id);
+        } catch (err) {
+          this.logger.warn({ err }, "could not remember a card's activity id; its actions will post their answers");
+        }
+      },
+    };
+  }
+
+  /** A card replacing the message `activityId`: its actions carry that id. */
+  forUpdate(activity: Partial<Activity>, channelId: string | undefined, activityId: string): Partial<Activity> {
+    return channelKnowsClickedCard(channelId) ? activity : stampCardActions(activity, { [CARD_ACTIVITY_ID]: activityId });
+  }
+
+  /**
+   * The id of the message a card action came from, from the action's data (then removed from it,
+   * so handlers see only their own fields). Malformed values are ignored: the answer is posted.
+   */
+  async clickedCard(data: Record<string, unknown>): Promise<string | undefined> {
+    const { [CARD_ACTIVITY_ID]: rawId, [CARD_KEY]: rawKey } = data;
+    delete data[CARD_ACTIVITY_ID];
+    delete data[CARD_KEY];
+    const id = cardActivityIdSchema.safeParse(rawId);
+    if (id.success) return id.data;
+    const key = cardKeySchema.safeParse(rawKey);
+    if (!key.success) return undefined;
+    try {
+      const stored = await this.meta.get(META_PREFIX + key.data);
+      return stored && cardActivityIdSchema.safeParse(stored).success ? stored : undefined;
+    } catch (err) {
+      this.logger.warn({ err }, "could not read a card's activity id; the answer is posted");
+      return undefined;
+    }
+  }
+}
