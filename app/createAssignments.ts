@@ -712,13 +712,11 @@ export class CreateAssignments {
    */
   async resumePending(): Promise<number> {
     const now = this.deps.clock.now();
-    // One query in list order (the order tickets are created in), refined here.
-    let todo = (await this.deps.store.assignments.list({ statuses: ['pending', 'failed', 'open'] })).filter(
-      (a) =>
-        a.status === 'pending' ||
-        dueForAutomaticRetry(a, now) ||
-        (a.status === 'open' && (a.governance?.status === 'pending' || a.governance?.status === 'failed')),
-    );
+    // Indexed queries by status, each in list order (the order tickets are created in): at start a
+    // store of 100k open assignments must not be read whole to find the few left unfinished.
+    const unticketed = await this.deps.store.assignments.list({ statuses: ['pending', 'failed'] });
+    const writeBacks = await this.deps.store.assignments.list({ statuses: ['open'], governanceStatuses: ['pending', 'failed'] });
+    let todo = [...unticketed.filter((a) => a.status === 'pending' || dueForAutomaticRetry(a, now)), ...writeBacks];
     // Creations still in the work queue are resumed from there (with their card).
     const queued = await this.deps.store.work.list({ kind: CREATE_TICKETS_WORK, statuses: ['queued', 'running'] });
     if (queued.length) this.kick();

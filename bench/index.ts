@@ -23,6 +23,7 @@ import { rulesBenchmark } from './rules.js';
 import { storeBenchmark } from './store.js';
 import { storeOpsBenchmark } from './storeOps.js';
 import { storeEnginesBenchmark } from './storeEngines.js';
+import { syncStoresBenchmark } from './syncStores.js';
 import { resolutionBenchmark } from './resolution.js';
 import { createAssignmentBenchmark } from './createAssignment.js';
 import { soakBenchmark } from './soak.js';
@@ -37,6 +38,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   createAssignmentBenchmark,
   storeBenchmark,
   storeEnginesBenchmark,
+  syncStoresBenchmark,
   storeOpsBenchmark,
   soakBenchmark,
 ];

@@ -24,6 +24,7 @@ import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 import { SyncJob, type SyncAzureClient, type SyncReport } from '../app/syncRecommendations.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
+import { openPostgresStore } from '../storage/postgres/store.js';
 import type { Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
 import { runInChild, startChild, type TaskOutcome } from './lib/child.js';
@@ -50,6 +51,8 @@ const CONVERSATION_ID = '19:bench-security@thread.tacv2';
 export interface SyncTaskArgs {
   sim: DefenderEndpoint;
   pageSize: number;
+  /** The passes store in this PostgreSQL database instead of a lowdb file (bench/syncStores.ts). */
+  databaseUrl?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,7 +184,9 @@ export async function syncPasses(args: SyncTaskArgs): Promise<SyncPassResult> {
   try {
     const credential = simulatorCredential(sim.url, sim.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret);
     const client = new AzureClient({ credential, armBaseUrl: sim.url, graphBaseUrl: sim.url, pageSize });
-    store = await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: silentLogger });
+    store = args.databaseUrl
+      ? await openPostgresStore({ connectionString: args.databaseUrl, clock: systemClock, logger: silentLogger, poolSize: 10, applicationName: 'bench' })
+      : await openLowdbStore({ file: path.join(dataDir, 'db.json'), clock: systemClock, logger: silentLogger });
     const at = systemClock.now().toISOString();
     const conversation: Conversation = {
       id: CONVERSATION_ID,

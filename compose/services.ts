@@ -344,7 +344,7 @@ export function createServices(p: ServicePorts): Services {
  * tick is claimed first, so it runs on one of the processes sharing the store.
  */
 export function startSchedules(services: Services, config: Config, logger: Logger, jobRuns?: JobRuns): ScheduledTask[] {
-  const once = jobRuns ? { jobRuns, holder: replicaId } : undefined;
+  const once = jobRuns ? { jobRuns, holder: replicaId, leaseMs: config.JOB_LEASE_SECONDS * 1000 } : undefined;
   const { cycle, resolution } = services;
   return startJobSchedules(
     {

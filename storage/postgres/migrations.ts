@@ -193,6 +193,25 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'row seals and unfinished governance write-backs',
+    sql: `
+      -- md5(schema fingerprint || doc) written with each row (storage/postgres/tables.ts#sealOf):
+      -- a read whose seal matches skips re-validating the row. Rows from before stay NULL: validated in full.
+      ALTER TABLE conversations ADD COLUMN seal text;
+      ALTER TABLE integrations ADD COLUMN seal text;
+      ALTER TABLE recommendations ADD COLUMN seal text;
+      ALTER TABLE posted_cards ADD COLUMN seal text;
+      ALTER TABLE assignments ADD COLUMN seal text;
+      ALTER TABLE reminders ADD COLUMN seal text;
+      ALTER TABLE audit ADD COLUMN seal text;
+      ALTER TABLE work ADD COLUMN seal text;
+      ALTER TABLE rules ADD COLUMN seal text;
+      -- resumePending at start: the few open assignments whose write-back is pending or failed, not every open one.
+      CREATE INDEX assignments_governance ON assignments (governance_status, status) WHERE governance_status IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this build writes (the last migration it knows). */

@@ -64,6 +64,7 @@ import {
   recommendationsTable,
   recordset,
   remindersTable,
+  SEALED_DOC,
   rulesTable,
   upsertSql,
   workTable,
@@ -97,7 +98,7 @@ const LIVE = [...LIVE_ASSIGNMENT_STATUSES];
 const lc = (s: string) => s.toLowerCase();
 
 type Query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>;
-type DocRow = { doc: unknown };
+type DocRow = { doc: unknown; sealed?: boolean };
 
 interface OpOptions {
   /** Several statements that must apply together: their own transaction, or a savepoint in one. */
@@ -376,7 +377,7 @@ const limitOf = (limit: number | undefined) => (limit === undefined ? undefined 
 // ------------------------------------------------------------------ repositories
 
 function docs<R>(def: TableDef<R>, result: QueryResult<DocRow>): R[] {
-  return result.rows.map((r) => readRow(def, r.doc));
+  return result.rows.map((r) => readRow(def, r.doc, r.sealed === true));
 }
 
 async function upsert<R>(query: Query, def: TableDef<R>, rows: readonly R[]): Promise<void> {
@@ -385,12 +386,12 @@ async function upsert<R>(query: Query, def: TableDef<R>, rows: readonly R[]): Pr
 
 function repositories(ctx: Ctx): StoreTx {
   const getBy = <R>(def: TableDef<R>, where: string, params: unknown[]) =>
-    ctx.op(async (query) => docs(def, await query<DocRow>(`SELECT doc FROM ${def.table} WHERE ${where} LIMIT 1`, params))[0]);
+    ctx.op(async (query) => docs(def, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM ${def.table} WHERE ${where} LIMIT 1`, params))[0]);
   const listWhere = <R>(def: TableDef<R>, w: Where, limit?: number) =>
     ctx.op(async (query) => {
       if (limit === 0) return [] as R[];
       const tail = limit === undefined ? '' : ` LIMIT ${w.param(limit)}`;
-      return docs(def, await query<DocRow>(`SELECT doc FROM ${def.table} ${w} ORDER BY seq${tail}`, w.params));
+      return docs(def, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM ${def.table} ${w} ORDER BY seq${tail}`, w.params));
     });
   const countWhere = (table: string, w: Where, limit?: number) =>
     ctx.op(async (query) => {
@@ -426,10 +427,14 @@ function repositories(ctx: Ctx): StoreTx {
       findByName: (name) =>
         ctx.op(
           async (query) =>
-            docs(integrationsTable, await query<DocRow>('SELECT doc FROM integrations WHERE name_lc = $1 AND NOT removed ORDER BY seq LIMIT 1', [lc(name)]))[0],
+            docs(
+              integrationsTable,
+              await query<DocRow>(`SELECT ${SEALED_DOC()} FROM integrations WHERE name_lc = $1 AND NOT removed ORDER BY seq LIMIT 1`, [lc(name)]),
+            )[0],
         ),
-      list: () => ctx.op(async (query) => docs(integrationsTable, await query<DocRow>('SELECT doc FROM integrations WHERE NOT removed ORDER BY seq'))),
-      listAll: () => ctx.op(async (query) => docs(integrationsTable, await query<DocRow>('SELECT doc FROM integrations ORDER BY seq'))),
+      list: () =>
+        ctx.op(async (query) => docs(integrationsTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM integrations WHERE NOT removed ORDER BY seq`))),
+      listAll: () => ctx.op(async (query) => docs(integrationsTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM integrations ORDER BY seq`))),
       upsert: async (i: Integration) => {
         const row = validRow('integrations', integrationsTable.schema, i);
         await ctx.op(
@@ -443,7 +448,7 @@ function repositories(ctx: Ctx): StoreTx {
     },
     recommendations: {
       get: (key) => getBy(recommendationsTable, 'key = $1', [key]),
-      list: () => ctx.op(async (query) => docs(recommendationsTable, await query<DocRow>('SELECT doc FROM recommendations ORDER BY seq'))),
+      list: () => ctx.op(async (query) => docs(recommendationsTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM recommendations ORDER BY seq`))),
       upsertMany: async (recs: readonly Recommendation[]) => {
         const rows = recs.map((r) => validRow('recommendations', recommendationsTable.schema, r));
         if (rows.length === 0) return;
@@ -484,7 +489,7 @@ function repositories(ctx: Ctx): StoreTx {
           if (unique.length === 0) return out;
           const rows = docs(
             assignmentsTable,
-            await query<DocRow>(`SELECT doc FROM assignments WHERE key = ANY($1) AND status IN ${LIVE_SQL} ORDER BY seq`, [unique]),
+            await query<DocRow>(`SELECT ${SEALED_DOC()} FROM assignments WHERE key = ANY($1) AND status IN ${LIVE_SQL} ORDER BY seq`, [unique]),
           );
           const byKey = new Map<string, Assignment>();
           for (const a of rows) if (!byKey.has(a.key)) byKey.set(a.key, a);
@@ -551,7 +556,7 @@ function repositories(ctx: Ctx): StoreTx {
       list: (limit = 100) =>
         ctx.op(async (query) => {
           if (!(limit > 0)) return [];
-          return docs(auditTable, await query<DocRow>('SELECT doc FROM audit ORDER BY id DESC LIMIT $1', [Math.floor(limit)]));
+          return docs(auditTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM audit ORDER BY id DESC LIMIT $1`, [Math.floor(limit)]));
         }),
       findLast: (target, q: AuditQuery = {}) => {
         const w = new Where();
@@ -561,7 +566,7 @@ function repositories(ctx: Ctx): StoreTx {
         // Only the entries of one target get here (audit_target): casting their details is cheap.
         for (const [k, v] of Object.entries(q.details ?? {})) w.add(`(doc->'details')::jsonb->${w.param(k)} = ${w.param(JSON.stringify(v))}::jsonb`);
         for (const k of q.detailKeys ?? []) w.add(`(doc->'details')::jsonb ? ${w.param(k)}`);
-        return ctx.op(async (query) => docs(auditTable, await query<DocRow>(`SELECT doc FROM audit ${w} ORDER BY id DESC LIMIT 1`, w.params))[0]);
+        return ctx.op(async (query) => docs(auditTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM audit ${w} ORDER BY id DESC LIMIT 1`, w.params))[0]);
       },
     },
     meta: {
@@ -578,7 +583,7 @@ function repositories(ctx: Ctx): StoreTx {
     rules: {
       get: (id) => getBy(rulesTable, 'id = $1', [id]),
       findByName: (name) => getBy(rulesTable, 'name_lc = $1', [lc(name)]),
-      list: () => ctx.op(async (query) => docs(rulesTable, await query<DocRow>('SELECT doc FROM rules ORDER BY seq'))),
+      list: () => ctx.op(async (query) => docs(rulesTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM rules ORDER BY seq`))),
       upsert: async (rule: Rule) => {
         const row = validRow('rules', rulesTable.schema, rule);
         await ctx.op(
@@ -604,7 +609,10 @@ function workQueue(ctx: Ctx): StoreTx['work'] {
   const valid = (w: WorkItem) => validRow('work', workTable.schema, defined(w));
   /** The running item `id` leased by `owner`, locked until the end of the call's transaction. */
   const leased = async (query: Query, id: string, owner: string) =>
-    docs(workTable, await query<DocRow>(`SELECT doc FROM work WHERE id = $1 AND status = 'running' AND lease_owner = $2 FOR UPDATE`, [id, owner]))[0];
+    docs(
+      workTable,
+      await query<DocRow>(`SELECT ${SEALED_DOC()} FROM work WHERE id = $1 AND status = 'running' AND lease_owner = $2 FOR UPDATE`, [id, owner]),
+    )[0];
   const finish = (id: string, owner: string, change: (w: WorkItem, now: string) => Partial<WorkItem>) =>
     ctx.op(
       async (query, changed) => {
@@ -694,7 +702,7 @@ function workQueue(ctx: Ctx): StoreTx['work'] {
           const due = docs(
             workTable,
             await query<DocRow>(
-              `SELECT doc FROM work
+              `SELECT ${SEALED_DOC()} FROM work
                WHERE kind = $1 AND ((status = 'queued' AND run_at <= $2) OR (status = 'running' AND lease_until <= $2))
                ORDER BY run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED`,
               [kind, now.toISOString(), Math.floor(limit)],
@@ -725,13 +733,13 @@ function workQueue(ctx: Ctx): StoreTx['work'] {
         retryAt ? { status: 'queued', runAt: retryAt.toISOString(), lastError } : { status: 'failed', finishedAt: now, lastError },
       );
     },
-    get: (id) => ctx.op(async (query) => docs(workTable, await query<DocRow>('SELECT doc FROM work WHERE id = $1', [id]))[0]),
+    get: (id) => ctx.op(async (query) => docs(workTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM work WHERE id = $1`, [id]))[0]),
     list: (q: WorkQuery = {}) => {
       const w = new Where();
       w.eq('kind', q.kind);
       w.any('status', q.statuses);
       w.eq('key', q.key);
-      return ctx.op(async (query) => docs(workTable, await query<DocRow>(`SELECT doc FROM work ${w} ORDER BY seq`, w.params)));
+      return ctx.op(async (query) => docs(workTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM work ${w} ORDER BY seq`, w.params)));
     },
     prune: (finishedBefore) =>
       ctx.op(async (query, changed) => {

@@ -27,6 +27,7 @@ import {
 } from '../../core/model.js';
 import { InvalidRowError } from '../../app/ports.js';
 import { deepFreeze } from '../engine.js';
+import { schemaFingerprint } from '../schema.js';
 
 const lc = (s: string) => s.toLowerCase();
 const LIVE: ReadonlySet<string> = new Set(LIVE_ASSIGNMENT_STATUSES);
@@ -213,17 +214,37 @@ function recordType<R>(def: TableDef<R>): string {
   return [...def.columns.map(([name, type]) => `${name} ${type}`), 'doc json', 'ord integer', 'late boolean'].join(', ');
 }
 
+let sealPrefix: string | undefined;
+/** This build's schema as an SQL literal: a seal made by an older or newer schema never matches. */
+function sealLiteral(): string {
+  sealPrefix ??= `'${schemaFingerprint()}:'`;
+  return sealPrefix;
+}
+
+/**
+ * The seal of a row as written (storage/postgres/migrations.ts, version 4): the MD5 of this
+ * build's schema fingerprint and the stored JSON text, computed by the server in the statement
+ * that writes it. `doc` was validated by the store before it was written; a read that finds the
+ * seal matching the same text knows it is that row, unchanged, under the same schema, and skips
+ * re-validating it (2,000 rows: ~35 ms of zod). A row edited behind the store's back, written by
+ * another build or by a statement that does not seal (the work queue's re-enqueue merge) does
+ * not match and is validated in full, as before.
+ */
+export const sealOf = (doc: string) => `md5(${sealLiteral()} || ${doc}::text)`;
+/** The column list a read selects: the row and whether its seal holds. */
+export const SEALED_DOC = () => `doc, (seal IS NOT NULL AND seal = ${sealOf('doc')}) AS sealed`;
+
 /**
  * Inserts or replaces rows ($1: recordset()). New rows get their place in first-stored order
  * (seq) in the order given, whatever order they are written in; a replaced row keeps its place.
  */
 export function upsertSql<R>(def: TableDef<R>): string {
   const names = def.columns.map(([name]) => name);
-  const updates = [...names.filter((n) => !def.conflict.includes(n)), 'doc'].map((n) => `${n} = EXCLUDED.${n}`).join(', ');
+  const updates = [...names.filter((n) => !def.conflict.includes(n)), 'doc', 'seal'].map((n) => `${n} = EXCLUDED.${n}`).join(', ');
   // nextval runs after the inner sort (a volatile output column is computed after ORDER BY), so
   // seq follows `ord`; the outer sort then writes the late rows last.
-  return `INSERT INTO ${def.table} AS t (${names.join(', ')}, doc, seq)
-    SELECT ${names.map((n) => `x.${n}`).join(', ')}, x.doc, x.seq FROM (
+  return `INSERT INTO ${def.table} AS t (${names.join(', ')}, doc, seal, seq)
+    SELECT ${names.map((n) => `x.${n}`).join(', ')}, x.doc, ${sealOf('x.doc')}, x.seq FROM (
       SELECT r.*, nextval('${def.table}_seq_seq') AS seq FROM json_to_recordset($1::json) AS r(${recordType(def)}) ORDER BY r.ord
     ) x ORDER BY x.late, x.ord
     ON CONFLICT (${def.conflict.join(', ')}) DO UPDATE SET ${updates}`;
@@ -232,8 +253,8 @@ export function upsertSql<R>(def: TableDef<R>): string {
 /** Plain inserts of rows without a seq column (reminders, audit), in the order given ($1: recordset()). */
 export function insertSql<R>(def: TableDef<R>, onConflict = ''): string {
   const names = def.columns.map(([name]) => name);
-  return `INSERT INTO ${def.table} (${names.join(', ')}, doc)
-    SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.doc FROM json_to_recordset($1::json) AS r(${recordType(def)}) ORDER BY r.ord ${onConflict}`;
+  return `INSERT INTO ${def.table} (${names.join(', ')}, doc, seal)
+    SELECT ${names.map((n) => `r.${n}`).join(', ')}, r.doc, ${sealOf('r.doc')} FROM json_to_recordset($1::json) AS r(${recordType(def)}) ORDER BY r.ord ${onConflict}`;
 }
 
 /**
@@ -241,7 +262,9 @@ export function insertSql<R>(def: TableDef<R>, onConflict = ''): string {
  * passed on. Frozen, as the embedded stores hand rows out: code that changed a row in place would
  * work on one store and throw on the other.
  */
-export function readRow<R>(def: TableDef<R>, doc: unknown): R {
+export function readRow<R>(def: TableDef<R>, doc: unknown, sealed = false): R {
+  // A sealed row is one this store validated and wrote, unchanged since (sealOf): only its shape is checked.
+  if (sealed && doc !== null && typeof doc === 'object' && !Array.isArray(doc)) return deepFreeze(doc as R);
   const parsed = def.schema.safeParse(doc);
   if (parsed.success) return deepFreeze(parsed.data);
   const id = doc && typeof doc === 'object' ? ((doc as Record<string, unknown>).id ?? (doc as Record<string, unknown>).key) : undefined;

@@ -84,6 +84,14 @@ const CASES: Record<string, Case> = {
       ['3600', 3600],
     ],
   },
+  JOB_LEASE_SECONDS: {
+    type: 'number',
+    unset: 300,
+    set: [
+      ['5', 5],
+      ['600', 600],
+    ],
+  },
   SECRET_KEY: { type: 'string', unset: undefined, set: [[SECRET, SECRET]] },
   LOG_LEVEL: { type: 'string', unset: 'info', set: [['debug', 'debug']] },
   LOG_PRETTY: {

@@ -14,7 +14,7 @@ import { InvalidRowError } from '../../../app/ports.js';
 import { openStore } from '../../../storage/index.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from '../../../storage/postgres/migrations.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../../storage/postgres/store.js';
-import { ALL_TABLES, COORDINATION_TABLES } from '../../../storage/postgres/tables.js';
+import { ALL_TABLES, assignmentsTable, COORDINATION_TABLES } from '../../../storage/postgres/tables.js';
 import { InProcessJobRuns, InProcessSendPacing } from '../../../storage/coordination.js';
 import { SecretBox } from '../../../storage/secrets.js';
 import { anAssignment } from '../contract.js';
@@ -84,6 +84,7 @@ describe('schema migrations at start', () => {
         'work_kind_key',
         'work_claim',
         'rules_name',
+        'assignments_governance',
       ]),
     );
   });
@@ -204,6 +205,55 @@ describe('rows as stored', () => {
       expect(err).toBeInstanceOf(InvalidRowError);
       expect((err as Error).message).toContain(`stored row ${a.id} severity`);
       await expect(store.assignments.list()).rejects.toBeInstanceOf(InvalidRowError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rows the store wrote are read back without validating them again (their seal holds); a row edited with SQL, or sealed under another schema, is validated in full', async () => {
+    const store = await openPostgresStore(options(db));
+    const parse = jest.spyOn(assignmentsTable.schema, 'safeParse');
+    try {
+      const rows = Array.from({ length: 50 }, (_, i) => anAssignment({ key: `k${i}` }));
+      await store.assignments.upsertMany(rows);
+      parse.mockClear();
+      expect((await store.assignments.list()).map((a) => a.id)).toEqual(rows.map((a) => a.id));
+      expect(parse).not.toHaveBeenCalled();
+      // Still frozen, as the embedded stores hand rows out.
+      expect(Object.isFrozen((await store.assignments.get(rows[0]!.id))!)).toBe(true);
+
+      // A valid change made behind the store's back: the seal no longer matches, so the row is checked (and passes).
+      await db.sql(`UPDATE assignments SET doc = jsonb_set(doc::jsonb, '{resourceName}', '"renamed"')::json WHERE id = $1`, [rows[1]!.id]);
+      // A seal from another schema version (another build) does not hold either.
+      await db.sql(`UPDATE assignments SET seal = md5('another-schema:' || doc::text) WHERE id = $1`, [rows[2]!.id]);
+      parse.mockClear();
+      const read = await store.assignments.list();
+      expect(read.find((a) => a.id === rows[1]!.id)!.resourceName).toBe('renamed');
+      expect(parse).toHaveBeenCalledTimes(2);
+    } finally {
+      parse.mockRestore();
+      await store.close();
+    }
+  });
+
+  it('a malformed row inserted with SQL, even carrying another row’s seal, is refused on read with the row and field named', async () => {
+    const store = await openPostgresStore(options(db));
+    try {
+      const a = anAssignment({ key: 'good' });
+      await store.assignments.upsertMany([a]);
+      await db.sql(
+        `INSERT INTO assignments (id, key, status, batch_id, integration_id, recommendation_key_lc, owner_lc, due_date, doc, seal, seq)
+         SELECT 'bad-1', 'bad', 'open', batch_id, integration_id, recommendation_key_lc, owner_lc, due_date,
+                jsonb_set(jsonb_set(doc::jsonb, '{id}', '"bad-1"'), '{dueDate}', '"next week"')::json, seal, seq + 1
+         FROM assignments WHERE id = $1`,
+        [a.id],
+      );
+      const err = await store.assignments.get('bad-1').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidRowError);
+      expect((err as Error).message).toContain('stored row bad-1 dueDate');
+      await expect(store.assignments.list({ statuses: ['open'] })).rejects.toBeInstanceOf(InvalidRowError);
+      // The good row is still read as before.
+      expect((await store.assignments.get(a.id))!.key).toBe('good');
     } finally {
       await store.close();
     }
