@@ -165,7 +165,10 @@ export class SyncJob {
     const { azure, store, clock, logger } = this.deps;
     const started = Date.now();
     const writesBefore = store.status().writes;
-    const acc = new RecommendationAccumulator();
+    // Read before the pages: rows equal to a stored resource keep the stored object (see RecommendationAccumulator).
+    const previous = await store.recommendations.list();
+    const prevByKey = new Map(previous.map((p) => [p.key, p]));
+    const acc = new RecommendationAccumulator((key) => prevByKey.get(key));
     const summary = await azure.queryUnhealthyAssessments(this.deps.scopes, {
       onPage: (rows) => acc.add(rows),
     });
@@ -187,8 +190,6 @@ export class SyncJob {
     }
     await this.learnSubscriptionNames(acc.subscriptionIds());
 
-    const previous = await store.recommendations.list();
-    const prevByKey = new Map(previous.map((p) => [p.key, p]));
     let next = acc.snapshots((key) => prevByKey.get(key), now);
     const vanishing = previous.filter((p) => p.status === 'unhealthy' && !next.has(p.key));
     const incomplete = await this.incompleteBecause(summary, vanishing, previous);

@@ -107,6 +107,20 @@ interface Accumulated {
    * A lower-cased key per row would add about 8 MB per 50,000 rows to what a pass holds.
    */
   resources: Map<string, ResourceSnapshot>;
+  /** The stored snapshot's resources by id (see RecommendationAccumulator's `previous`), dropped by snapshots(). */
+  stored?: Map<string, ResourceSnapshot> | undefined;
+}
+
+function sameResource(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
+  return (
+    a.resourceId === b.resourceId &&
+    a.assessmentId === b.assessmentId &&
+    a.name === b.name &&
+    a.type === b.type &&
+    a.subscriptionId === b.subscriptionId &&
+    a.resourceGroup === b.resourceGroup &&
+    a.statusChangeDate === b.statusChangeDate
+  );
 }
 
 /**
@@ -119,6 +133,13 @@ export class RecommendationAccumulator {
   /** Subscription ids, types and resource groups repeat on every row; one copy of each is kept. */
   private readonly strings = new Map<string, string>();
   rows = 0;
+
+  /**
+   * `previous` gives the stored snapshot of a recommendation: a row equal to a stored resource
+   * keeps the stored object, so the row's own strings die with its page and a pass over an
+   * unchanged tenant holds one copy of the resources, not the stored one and a new one.
+   */
+  constructor(private readonly previous?: (key: string) => Recommendation | undefined) {}
 
   private intern(s: string): string {
     const known = this.strings.get(s);
@@ -144,11 +165,13 @@ export class RecommendationAccumulator {
           portalLink: r.portalLink || recommendationPortalLink(r.assessmentKey),
           resources: new Map(),
         };
+        const prev = this.previous?.(key);
+        if (prev && prev.resources.length > 0) acc.stored = new Map(prev.resources.map((s) => [s.resourceId, s]));
         this.byKey.set(key, acc);
       } else if (SEVERITY_RANK[r.severity] < SEVERITY_RANK[acc.severity]) acc.severity = r.severity;
       const sub = r.subscriptionId.toLowerCase();
       if (!this.subscriptions.has(sub)) this.subscriptions.set(sub, r.subscriptionId);
-      acc.resources.set(r.resourceId, {
+      const snapshot: ResourceSnapshot = {
         resourceId: r.resourceId,
         assessmentId: r.assessmentId,
         name: r.resourceName,
@@ -156,7 +179,10 @@ export class RecommendationAccumulator {
         subscriptionId: this.intern(r.subscriptionId),
         ...(r.resourceGroup ? { resourceGroup: this.intern(r.resourceGroup) } : {}),
         statusChangeDate: r.statusChangeDate,
-      });
+      };
+      const stored = acc.stored?.get(r.resourceId);
+      const kept = stored && sameResource(stored, snapshot) ? stored : snapshot;
+      acc.resources.set(kept.resourceId, kept);
     }
   }
 
@@ -176,6 +202,7 @@ export class RecommendationAccumulator {
     const at = now.toISOString();
     const out = new Map<string, Recommendation>();
     for (const acc of this.byKey.values()) {
+      acc.stored = undefined;
       const resources = sortedUnique(acc.resources);
       const draft: Omit<Recommendation, 'contentHash'> = {
         key: acc.key,

@@ -385,10 +385,14 @@ export class ResourceGraphClient {
     this.maxListChars = Math.max(1, opts.maxListChars ?? 12_000);
   }
 
-  /** Raw paging loop: same query and scopes each time, continuation via options.$skipToken. */
+  /**
+   * Raw paging loop: same query and scopes each time, continuation via options.$skipToken. The
+   * next page is requested as soon as this one's token is known, before the caller processes
+   * this one: Resource Graph builds page n+1 while the caller maps page n, so a pass lasts about
+   * as long as the slower of the two instead of their sum. At most two pages are held at once.
+   */
   async *pages(base: Omit<QueryRequestBody, 'options'>): AsyncGenerator<RawPage> {
-    let skipToken: string | undefined;
-    do {
+    const fetchPage = async (skipToken: string | undefined): Promise<{ page: RawPage; skipToken: string | undefined }> => {
       const body: QueryRequestBody = {
         ...base,
         options: { $top: this.pageSize, resultFormat: 'objectArray', ...(skipToken ? { $skipToken: skipToken } : {}) },
@@ -402,14 +406,26 @@ export class ResourceGraphClient {
         schema: QueryResponse,
         quotaAware: true,
       });
-      skipToken = resp.$skipToken ?? undefined;
-      yield {
+      const page: RawPage = {
         data: resp.data,
         totalRecords: resp.totalRecords,
         count: resp.count,
         truncated: resp.resultTruncated === 'true' || resp.resultTruncated === true,
       };
-    } while (skipToken);
+      return { page, skipToken: resp.$skipToken ?? undefined };
+    };
+    let pending: Promise<{ page: RawPage; skipToken: string | undefined }> | undefined = fetchPage(undefined);
+    try {
+      while (pending) {
+        const current: { page: RawPage; skipToken: string | undefined } = await pending;
+        pending = current.skipToken ? fetchPage(current.skipToken) : undefined;
+        // A caller that stops early (or throws) leaves the prefetched page unread: not an unhandled rejection.
+        pending?.catch(() => undefined);
+        yield current.page;
+      }
+    } finally {
+      pending = undefined;
+    }
   }
 
   /** pages() for callers that only read rows: an incomplete answer is logged (they keep what arrived). */

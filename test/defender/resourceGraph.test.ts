@@ -64,16 +64,23 @@ describe('Resource Graph: unhealthy assessments', () => {
     expect(new Set(rows.map((r) => r.severity))).toEqual(new Set(['High', 'Medium', 'Low']));
   });
 
-  it('streams: onPage runs before the next page is requested', async () => {
-    const seen: Array<{ page: number; requestsSoFar: number }> = [];
+  it('streams: the next page is on its way while onPage runs, and never more than one page ahead', async () => {
+    const seen: Array<{ page: number; last: number; requestsSoFar: number }> = [];
+    const count = () => h.sim.control.requestCount({ kind: 'resourceGraph' });
     await h.client.queryUnhealthyAssessments(ALL, {
       onPage: async (_rows, info) => {
-        seen.push({ page: info.page, requestsSoFar: h.sim.control.requestCount({ kind: 'resourceGraph' }) });
-        await new Promise((r) => setImmediate(r));
+        const last = Math.ceil(info.totalRecords / 50);
+        const expected = Math.min(info.page + 1, last);
+        // Wait for the prefetched request to reach the simulator (a condition, with a deadline).
+        const deadline = Date.now() + 5000;
+        while (count() < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        // Then give a runaway loop every chance to ask for more before this page is done.
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        seen.push({ page: info.page, last, requestsSoFar: count() });
       },
     });
     expect(seen.length).toBeGreaterThanOrEqual(3);
-    for (const s of seen) expect(s.requestsSoFar).toBe(s.page);
+    for (const s of seen) expect(s.requestsSoFar).toBe(Math.min(s.page + 1, s.last));
   });
 
   it('filters by subscription and by management group scope', async () => {

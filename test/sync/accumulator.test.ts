@@ -46,3 +46,27 @@ describe('RecommendationAccumulator resources', () => {
     expect(b.snapshots(() => undefined, at).get(KEY)!.contentHash).toBe(a.snapshots(() => undefined, at).get(KEY)!.contentHash);
   });
 });
+
+describe('RecommendationAccumulator and the stored snapshot', () => {
+  it('keeps the stored resource objects for unchanged rows and takes new ones for changed rows', () => {
+    const at = new Date('2025-06-01T00:00:00Z');
+    const first = new RecommendationAccumulator();
+    first.add([row(vm('vm-1')), row(vm('vm-2')), row(vm('vm-3'))]);
+    const stored = first.snapshots(() => undefined, at).get(KEY)!;
+
+    const unchanged = new RecommendationAccumulator((key) => (key === KEY ? stored : undefined));
+    unchanged.add([row(vm('vm-3')), row(vm('vm-1')), row(vm('vm-2'))]);
+    const same = unchanged.snapshots(() => stored, at).get(KEY)!;
+    expect(same).toBe(stored);
+
+    // The rows are fresh objects each pass: what a pass holds is the stored copy, not a second one.
+    const next = new RecommendationAccumulator((key) => (key === KEY ? stored : undefined));
+    next.add([row(vm('vm-1')), row(vm('vm-2'), '2025-05-09T00:00:00.000Z'), row(vm('vm-4'))]);
+    const changed = next.snapshots(() => undefined, at).get(KEY)!;
+    expect(changed.resources.map((r) => r.resourceId)).toEqual([vm('vm-1'), vm('vm-2'), vm('vm-4')]);
+    expect(changed.resources[0]).toBe(stored.resources[0]);
+    expect(changed.resources[1]).not.toBe(stored.resources[1]);
+    expect(changed.resources[1]!.statusChangeDate).toBe('2025-05-09T00:00:00.000Z');
+    expect(changed.resources[2]!.resourceId).toBe(vm('vm-4'));
+  });
+});
