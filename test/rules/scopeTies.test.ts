@@ -7,7 +7,8 @@ import type { RuleActor, RuleDraft } from '../../app/rules.js';
  * Rules of equal priority on different scopes, through the real sync → rules → ticket path (the
  * Defender simulator's management-group tree behind the real Azure client, the ServiceNow
  * simulator): Defender's order decides, and within one level the nearer scope wins. The nearer
- * rule is always added last, so "the older rule first" alone would pick the wrong one.
+ * rule is always added last (the clock moved on), so "the older rule first" alone would pick the
+ * wrong one.
  */
 const CLI: RuleActor = { kind: 'cli', name: 'cli:test' };
 const LOG_AGENT = 'Log Analytics agent should be installed on virtual machines';
@@ -41,7 +42,9 @@ describe('governance rules: ties at equal priority on the real sync path', () =>
     h = await startSandboxBot();
     const rules = h.bot.app.services.rules;
     await rules.add(rule('Prod subscription', `/subscriptions/${PROD}`, 'carol.nguyen@contoso.com'), CLI);
+    h.clock.advance(60_000);
     await rules.add(rule('Contoso', SANDBOX_SCOPE, 'bob.martinez@contoso.com'), CLI);
+    h.clock.advance(60_000);
     await rules.add(rule('Contoso Production', CHILD_SCOPE, 'dave.okafor@contoso.com'), CLI);
     await h.bot.app.runCycle!();
 
@@ -68,6 +71,7 @@ describe('governance rules: ties at equal priority on the real sync path', () =>
     h = await startSandboxBot();
     const rules = h.bot.app.services.rules;
     await rules.add(rule('Prod subscription', `/subscriptions/${PROD}`, 'carol.nguyen@contoso.com'), CLI);
+    h.clock.advance(60_000);
     await rules.add(rule('Prod app group', `/subscriptions/${PROD}`, 'bob.martinez@contoso.com', { resourceGroup: 'rg-prd-app' }), CLI);
     await h.bot.app.runCycle!();
 
