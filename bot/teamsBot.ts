@@ -100,10 +100,11 @@ export class TeamsBot extends TeamsActivityHandler {
       return;
     }
     const activity = toActivity({ card: result.card });
-    if (result.kind === 'replace' && ctx.activity.replyToId) {
+    const target = result.kind === 'replace' ? (ctx.activity.replyToId ?? result.activityId) : undefined;
+    if (target) {
       try {
-        await ctx.updateActivity({ ...activity, id: ctx.activity.replyToId });
-        result.afterSend?.(ctx.activity.replyToId);
+        await ctx.updateActivity({ ...activity, id: target });
+        result.afterSend?.(target);
         return;
       } catch (err) {
         this.deps.logger.warn({ err, conversationId: ctx.activity.conversation.id }, 'could not update the card; posting it instead');
