@@ -620,10 +620,8 @@ export class Rules {
       const lines = fresh.slice(0, 10).map((i) => `- ${i.finding.resourceName} (${i.finding.recommendationName}): ${i.detail}`);
       const more = fresh.length > 10 ? `\n…and ${fresh.length - 10} more; see **rules**.` : '';
       const text = `Rule **${rule.name}** could not assign ${fresh.length} finding(s): they need an owner.\n\n${lines.join('\n')}${more}`;
+      // The fallback contact reads the list in their weekly owner digest (app/reminders.ts), every week while it stays unowned.
       if (rule.conversationId) await this.send(rule.conversationId, { text });
-      // The fallback contact hears it too (ServiceNow may not know them, Teams may).
-      const personal = rule.fallbackOwner ? await this.deps.directory?.personalConversationOf(rule.fallbackOwner).catch(() => undefined) : undefined;
-      if (personal && personal !== rule.conversationId) await this.send(personal, { text });
     }
   }
 
@@ -687,6 +685,36 @@ export class Rules {
       throw err;
     }
   }
+}
+
+/** A rule's findings that need an owner, as its fallback contact's weekly digest lists them. */
+export interface NeedsOwnerSection {
+  ruleName: string;
+  /** All of them (the rule's last run); `entries` holds the first ones kept. */
+  count: number;
+  entries: NeedsOwnerEntry[];
+}
+
+/**
+ * Per fallback contact (lower-case e-mail), the enabled rules' current needs-an-owner lists. Each
+ * run replaces a rule's list, so a finding that got an owner (or was resolved) drops out.
+ */
+export async function needsOwnerByContact(store: Pick<Store, 'rules' | 'meta'>): Promise<Map<string, NeedsOwnerSection[]>> {
+  const out = new Map<string, NeedsOwnerSection[]>();
+  for (const rule of await store.rules.list()) {
+    if (!rule.enabled || !rule.fallbackOwner) continue;
+    const raw = await store.meta.get(NEEDS_OWNER_META(rule.id));
+    let entries: NeedsOwnerEntry[] = [];
+    try {
+      entries = raw ? (JSON.parse(raw) as NeedsOwnerEntry[]) : [];
+    } catch {
+      entries = [];
+    }
+    if (entries.length === 0) continue;
+    const contact = rule.fallbackOwner.toLowerCase();
+    out.set(contact, [...(out.get(contact) ?? []), { ruleName: rule.name, count: Math.max(rule.stats.needsOwner, entries.length), entries }]);
+  }
+  return out;
 }
 
 /** A stored rule as the fields the Add/Edit form shows (the form is prefilled from it). */

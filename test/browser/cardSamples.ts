@@ -212,6 +212,16 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         greeting: 'Good morning Alex',
         headline: '3 open, 1 overdue',
         intro: 'These security fixes are assigned to you.',
+        needsOwner: [
+          {
+            title: 'Findings that need an owner (rule Storage by tag): 7',
+            text: 'You are the fallback contact of this rule, and no owner could be found for these: give the resource an owner tag, or assign them from the recommendation card.',
+            lines: [
+              '- stprodlogs01 (Secure transfer to storage accounts should be enabled): no owner tag on the resource, its group or subscription',
+              '- …and 6 more: type **rules** to see them.',
+            ],
+          },
+        ],
         groups: [
           {
             title: 'Overdue',

@@ -127,6 +127,7 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
         greeting: 'Hi',
         headline: '1 open',
         intro: 'Due soon.',
+        needsOwner: [],
         groups: [
           {
             title: 'Later (1)',
