@@ -42,6 +42,7 @@ import {
   type Decision,
   type DefenderPort,
   type Directory,
+  type Locks,
   type Messenger,
   type OutgoingMessage,
   type Store,
@@ -80,6 +81,8 @@ export interface RulesDeps {
   timeZone: string;
   /** RULE_MAX_TICKETS_PER_SYNC. */
   maxTicketsPerSync?: number;
+  /** Store locks (advisory locks on PostgreSQL): one rules step at a time across replicas. */
+  locks?: Locks;
   /** New ids (tests pass a counter). */
   newId?: () => string;
 }
@@ -143,6 +146,7 @@ export interface RuleDraft {
   description?: string;
 }
 
+const APPLY_LOCK = 'rules:apply';
 const NEEDS_OWNER_META = (ruleId: string) => `rule-needs-owner:${ruleId}`;
 const CONFIRMED_META = (ruleId: string) => `rule-confirmed:${ruleId}`;
 /** The "needs an owner" list kept per rule for `rules`: enough to act on, bounded in size. */
@@ -436,11 +440,27 @@ export class Rules {
    * call plans nothing new for the same findings).
    */
   async applyRules(): Promise<ApplyReport> {
+    // One replica's step at a time (a store lock: advisory on PostgreSQL): the next plans with the
+    // first one's rows live, so it opens nothing twice and its counts start from the stored ones.
+    const stored = this.deps.locks ? await this.deps.locks.withLock(APPLY_LOCK, () => this.planAndStore()) : await this.planAndStore();
+    if (stored.kind === 'done') return stored.report;
+    const { report, rows, plan, newlyPaused, enabled } = stored;
+    await this.announce(newlyPaused, plan, enabled);
+    if (rows.length) {
+      await this.deps.assignments.createTickets(rows.map((a) => a.id));
+      for (const key of new Set(rows.map((a) => a.recommendationKey))) await this.deps.cards?.refresh(key);
+    }
+    return report;
+  }
+
+  private async planAndStore(): Promise<
+    { kind: 'done'; report: ApplyReport } | { kind: 'stored'; report: ApplyReport; rows: Assignment[]; plan: RulePlan; newlyPaused: Rule[]; enabled: Rule[] }
+  > {
     const { store, clock, logger } = this.deps;
     const all = await store.rules.list();
     const enabled = all.filter((r) => r.enabled);
     const report: ApplyReport = { rules: enabled.length, created: 0, paused: 0, needsOwner: 0, deferred: 0 };
-    if (enabled.length === 0) return report;
+    if (enabled.length === 0) return { kind: 'done', report };
     const input = await this.inputs(enabled);
     const allowances = new Map<string, number>();
     for (const r of enabled) if ((await store.meta.get(CONFIRMED_META(r.id))) === 'all') allowances.set(r.id, Infinity);
@@ -471,7 +491,10 @@ export class Rules {
     try {
       await store.transaction(async (tx) => {
         if (rows.length) await tx.assignments.upsertMany(rows);
-        for (const rule of enabled) {
+        for (const read of enabled) {
+          // The stored row, not the one read before planning: another run (or an edit) may have changed it since.
+          const rule = await tx.rules.get(read.id);
+          if (!rule) continue;
           const s = summaries.get(rule.id);
           const made = byRule.get(rule.id) ?? [];
           for (const batch of groupBy(made, (a) => a.batchId).values())
@@ -511,7 +534,7 @@ export class Rules {
       // Someone assigned one of these findings meanwhile (one live assignment per key): the next sync plans without it.
       if (err instanceof StoreConstraintError) {
         logger.warn({ err }, 'a rule run met an assignment made meanwhile; nothing of this run was stored, the next sync tries again');
-        return report;
+        return { kind: 'done', report };
       }
       throw err;
     }
@@ -520,13 +543,7 @@ export class Rules {
     report.needsOwner = plan.needsOwner.length;
     report.deferred = plan.deferred.length;
     if (rows.length) logger.info({ assignments: rows.length, tickets: plan.tickets.length }, 'governance rules assigned findings');
-
-    await this.announce(newlyPaused, plan, enabled);
-    if (rows.length) {
-      await this.deps.assignments.createTickets(rows.map((a) => a.id));
-      for (const key of new Set(rows.map((a) => a.recommendationKey))) await this.deps.cards?.refresh(key);
-    }
-    return report;
+    return { kind: 'stored', report, rows, plan, newlyPaused, enabled };
   }
 
   // ---------------------------------------------------------------- helpers
