@@ -593,6 +593,20 @@ export interface TicketWithAssignee {
   ticket: { table: TicketTable; sysId: string; number: string; state: string; link: string };
   /** Email of the assignee, or their user name when they have none; undefined when unassigned. */
   assignee?: string;
+  /** When the ticket last changed, by the ticket system's clock (ISO 8601 UTC); undefined when not readable. */
+  updatedAt?: string;
+}
+
+/** The tickets of one table changed at or after a moment, read in full (every page). */
+export interface ChangedTickets {
+  tickets: TicketWithAssignee[];
+  /**
+   * The ticket system's own "now" when the read began (ISO 8601 UTC, from its clock, not ours):
+   * every change stamped before it that was committed by then is in `tickets`.
+   */
+  horizon?: string;
+  /** Pages read (requests made). */
+  pages: number;
 }
 
 export interface ResolveResult {
@@ -630,6 +644,11 @@ export interface TicketSystem {
   ): Promise<CreatedTicket>;
   /** Tickets with their assignees, in batches; tickets that do not exist are absent. */
   getTicketsWithAssignees(table: TicketTable, sysIds: readonly string[]): Promise<TicketWithAssignee[]>;
+  /**
+   * Every ticket of `table` whose last change is stamped at or after `since` (the system's clock),
+   * with assignees; rejects unless every page was read, so a caller never skips a change.
+   */
+  getTicketsChangedSince(table: TicketTable, since: Date, opts?: { pageSize?: number }): Promise<ChangedTickets>;
   addWorkNote(table: TicketTable, sysId: string, note: string): Promise<void>;
   /** Gives the ticket to another user (a sys_id from resolveUser), with a work note saying so, in one update. */
   reassignTicket(table: TicketTable, sysId: string, assigneeSysId: string, note: string): Promise<void>;

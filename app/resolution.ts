@@ -3,8 +3,11 @@
  *  1. releases the assignments of removed integrations (work note, ticket left open);
  *  2. re-reads the assessments of every open assignment by id: healthy (after the debounce) →
  *     resolve the ticket honestly, delete the governance assignment, announce;
- *  3. polls the tickets of open assignments: closed in ServiceNow while unhealthy → removed,
- *     reassigned in ServiceNow → owner updated, manual closure done → resolved;
+ *  3. follows the tickets of open assignments: closed in ServiceNow while unhealthy → removed,
+ *     reassigned in ServiceNow → owner updated, manual closure done → resolved. A normal pass reads
+ *     only the tickets changed since a watermark per integration and table (ServiceNow's
+ *     sys_updated_on, with overlap); the daily full reconcile, and a table without a watermark
+ *     yet, read every open ticket by id;
  *  4. watches recently auto-resolved assignments for a regression (changed-since-watermark
  *     query on normal passes, by id on the daily full reconcile) → reopen or open a follow-up.
  * Each assignment's step runs under its lock (app/assignmentWriter.ts) and changes it only through
@@ -51,7 +54,7 @@ import type { Announcements } from './announcements.js';
 import type { AssignmentSession, AssignmentWriter, Change } from './assignmentWriter.js';
 import type { GovernanceWriteBack } from './governance.js';
 import type { RecommendationCards } from './recommendationCards.js';
-import { reasonOf, type DefenderPort, type Store, type TicketSystem } from './ports.js';
+import { reasonOf, type DefenderPort, type Store, type TicketSystem, type TicketWithAssignee } from './ports.js';
 
 /** The part of the DefenderPort this job reads (governance writes go through GovernanceWriteBack). */
 export type ResolutionAzureClient = Pick<DefenderPort, 'readAssessmentsByIds' | 'queryChangedSince' | 'getAssessment'>;
@@ -73,6 +76,19 @@ export interface ResolutionSettings {
   watermarkOverlapMs: number;
   /** Concurrent assessment reads when confirming that a resource is gone (default 4). */
   confirmConcurrency: number;
+  /**
+   * The changed-tickets query starts this much before the ticket watermark (default 5 min): a
+   * ServiceNow transaction is stamped when it starts and seen when it commits, and the nodes of an
+   * instance do not share one clock exactly. Re-reading a few minutes of changes is idempotent.
+   */
+  ticketWatermarkOverlapMs: number;
+  /** Rows per page of the changed-tickets query (default 1,000). */
+  changedTicketsPageSize: number;
+  /**
+   * Assignments whose step runs at the same time (default 8): their ServiceNow and Defender calls
+   * overlap (each client keeps its own per-instance limit) and the store writes them together.
+   */
+  stepConcurrency: number;
 }
 
 export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
@@ -81,6 +97,9 @@ export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
   ticketBatchSize: 50,
   watermarkOverlapMs: 15 * 60_000,
   confirmConcurrency: 4,
+  ticketWatermarkOverlapMs: 5 * 60_000,
+  changedTicketsPageSize: 1000,
+  stepConcurrency: 8,
 };
 
 export interface ResolutionDeps {
@@ -122,11 +141,24 @@ export interface ResolutionReport {
    * out was neither resolved nor treated as gone, and the watermark did not move past them.
    */
   incompleteAnswers: number;
+  /** Ticket rows ServiceNow answered (by id on a full read, changed since the watermark otherwise). */
+  ticketRowsRead: number;
+  /** (integration, table) groups read in full by id, and by changes since their watermark. */
+  ticketGroupsReadInFull: number;
+  ticketGroupsReadByChanges: number;
   watermark?: string;
   durationMs: number;
 }
 
 export const WATERMARK_KEY = 'resolution.watermark';
+
+/**
+ * Where the ticket watermark of one integration and table is kept (Store meta): the ServiceNow
+ * time up to which every change of that table has been read, as ISO 8601.
+ */
+export function ticketWatermarkKey(integrationId: string, table: TicketTable): string {
+  return `resolution.tickets.${integrationId}.${table}`;
+}
 const ACTOR = 'resolution-job';
 const lc = (s: string) => s.toLowerCase();
 /** Governance records not deleted yet. */
@@ -188,6 +220,9 @@ class Pass {
       announcements: 0,
       errors: 0,
       incompleteAnswers: 0,
+      ticketRowsRead: 0,
+      ticketGroupsReadInFull: 0,
+      ticketGroupsReadByChanges: 0,
       durationMs: 0,
     };
   }
@@ -209,15 +244,15 @@ class Pass {
     const states = await this.statesById(byId);
     this.report.checked = byId.length;
 
-    for (const a of tracked) {
+    await this.inLanes(tracked, (a) => {
       const state = states.get(lc(a.assessmentId));
-      if (state) await this.step(a, (s) => this.onAssessment(s, a.id, state));
-    }
+      return state ? this.step(a, (s) => this.onAssessment(s, a.id, state)) : Promise.resolve();
+    });
     for (const a of unticketed) {
       const state = states.get(lc(a.assessmentId));
       if (state) await this.step(a, (s) => this.onUnticketed(s, a.id, state));
     }
-    await this.pollTickets(states);
+    await this.followTickets(states, full);
 
     let nextWatermark = watermark;
     if (full) {
@@ -457,11 +492,13 @@ class Pass {
 
   // ------------------------------------------------------------------ ServiceNow → bot
 
-  private async pollTickets(states: ReadonlyMap<string, AssessmentState>): Promise<void> {
+  private async followTickets(states: ReadonlyMap<string, AssessmentState>, full: boolean): Promise<void> {
     const { store } = this.deps;
     const groups = new Map<string, { integration: Integration; table: TicketTable; assignments: Assignment[] }>();
+    const integrations = new Map<string, Integration | undefined>();
     for (const a of await store.assignments.list({ statuses: ['open', 'awaiting-manual-close'], hasTicket: true })) {
-      const integration = await this.deps.integrations.find(a.integrationId);
+      if (!integrations.has(a.integrationId)) integrations.set(a.integrationId, await this.deps.integrations.find(a.integrationId));
+      const integration = integrations.get(a.integrationId);
       if (!integration || integration.removedAt) continue;
       const key = `${integration.id}\u0000${a.ticket!.table}`;
       const g = groups.get(key) ?? { integration, table: a.ticket!.table, assignments: [] };
@@ -478,36 +515,121 @@ class Pass {
         this.log.warn({ err: reasonOf(err), integration: g.integration.name }, 'no ServiceNow client for this integration; its tickets are polled next pass');
         continue;
       }
-      for (let i = 0; i < g.assignments.length; i += this.settings.ticketBatchSize) {
-        const batch = g.assignments.slice(i, i + this.settings.ticketBatchSize);
-        let tickets;
-        try {
-          tickets = await client.getTicketsWithAssignees(
-            g.table,
-            batch.map((a) => a.ticket!.sysId),
-          );
-        } catch (err) {
-          this.report.errors++;
-          this.log.warn(
-            { err, integration: g.integration.name, table: g.table, count: batch.length },
-            'could not read tickets from ServiceNow; retrying next pass',
-          );
-          continue;
-        }
-        const bySysId = new Map(tickets.map((t) => [t.ticket.sysId, t]));
-        for (const a of batch) {
-          const t = bySysId.get(a.ticket!.sysId);
-          if (!t) {
-            this.log.warn({ assignmentId: a.id, ticket: a.ticket!.number }, 'ticket not found in ServiceNow (deleted or not readable); left as is');
-            continue;
-          }
-          const state = states.get(lc(a.assessmentId));
-          // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
-          if (!state) continue;
-          await this.step(a, (s) => this.onTicket(s, a.id, t.ticket.state, t.assignee, state));
-        }
+      const key = ticketWatermarkKey(g.integration.id, g.table);
+      const watermark = await store.meta.get(key);
+      const errorsBefore = this.report.errors;
+      const read = full || watermark === undefined ? await this.readAllTickets(client, g, states) : await this.readChangedTickets(client, g, states, watermark);
+      // Moved only after a pass that saw and handled every change: otherwise the same window is read again.
+      if (read.complete && this.report.errors === errorsBefore) {
+        const next = maxIso(watermark, read.upTo);
+        if (next && next !== watermark) await store.meta.set(key, next);
       }
     }
+  }
+
+  /** Every open ticket of the group by id (the daily reconcile, or no watermark yet). */
+  private async readAllTickets(
+    client: TicketSystem,
+    g: { integration: Integration; table: TicketTable; assignments: Assignment[] },
+    states: ReadonlyMap<string, AssessmentState>,
+  ): Promise<{ complete: boolean; upTo?: string }> {
+    this.report.ticketGroupsReadInFull++;
+    let complete = true;
+    // ServiceNow's clock before the read (the Date of an answer): every change stamped earlier is
+    // in what follows, so the next normal pass starts there rather than at the oldest ticket's stamp.
+    const upTo = await this.serviceNowNow(client, g.table);
+    for (let i = 0; i < g.assignments.length; i += this.settings.ticketBatchSize) {
+      const batch = g.assignments.slice(i, i + this.settings.ticketBatchSize);
+      let tickets: TicketWithAssignee[];
+      try {
+        tickets = await client.getTicketsWithAssignees(
+          g.table,
+          batch.map((a) => a.ticket!.sysId),
+        );
+      } catch (err) {
+        complete = false;
+        this.report.errors++;
+        this.log.warn(
+          { err, integration: g.integration.name, table: g.table, count: batch.length },
+          'could not read tickets from ServiceNow; retrying next pass',
+        );
+        continue;
+      }
+      this.report.ticketRowsRead += tickets.length;
+      const bySysId = new Map(tickets.map((t) => [t.ticket.sysId, t]));
+      for (const a of batch) {
+        const t = bySysId.get(a.ticket!.sysId);
+        if (!t) {
+          this.log.warn({ assignmentId: a.id, ticket: a.ticket!.number }, 'ticket not found in ServiceNow (deleted or not readable); left as is');
+          continue;
+        }
+        if (!(await this.onTicketRead(a, t, states))) complete = false;
+      }
+    }
+    return { complete, ...(upTo ? { upTo } : {}) };
+  }
+
+  /** The ticket system's "now": the horizon of a read of the last moments' changes (their rows are not needed). */
+  private async serviceNowNow(client: TicketSystem, table: TicketTable): Promise<string | undefined> {
+    try {
+      return (await client.getTicketsChangedSince(table, this.now)).horizon;
+    } catch (err) {
+      // The full read still runs; without a horizon the watermark just stays where it was.
+      this.log.warn({ err: reasonOf(err), table }, "could not read ServiceNow's clock; the ticket watermark stays");
+      return undefined;
+    }
+  }
+
+  /** Only the tickets of the group's table changed since its watermark (less the overlap). */
+  private async readChangedTickets(
+    client: TicketSystem,
+    g: { integration: Integration; table: TicketTable; assignments: Assignment[] },
+    states: ReadonlyMap<string, AssessmentState>,
+    watermark: string,
+  ): Promise<{ complete: boolean; upTo?: string }> {
+    this.report.ticketGroupsReadByChanges++;
+    const since = new Date(Date.parse(watermark) - this.settings.ticketWatermarkOverlapMs);
+    let changed;
+    try {
+      changed = await client.getTicketsChangedSince(g.table, since, { pageSize: this.settings.changedTicketsPageSize });
+    } catch (err) {
+      // Nothing of a partial read is acted on; the watermark stays, so the next pass reads the same window.
+      this.report.errors++;
+      this.log.warn(
+        { err, integration: g.integration.name, table: g.table, since: since.toISOString() },
+        'could not read changed tickets from ServiceNow; retrying next pass',
+      );
+      return { complete: false };
+    }
+    this.report.ticketRowsRead += changed.tickets.length;
+    // One ticket can stand for several assignments (a batch's single ticket).
+    const bySysId = new Map<string, Assignment[]>();
+    for (const a of g.assignments) bySysId.set(a.ticket!.sysId, [...(bySysId.get(a.ticket!.sysId) ?? []), a]);
+    let complete = true;
+    let upTo: string | undefined;
+    const work: Array<{ a: Assignment; t: TicketWithAssignee }> = [];
+    for (const t of changed.tickets) {
+      upTo = maxIso(upTo, t.updatedAt);
+      for (const a of bySysId.get(t.ticket.sysId) ?? []) work.push({ a, t });
+    }
+    await this.inLanes(
+      work,
+      async ({ a, t }) => {
+        if (!(await this.onTicketRead(a, t, states))) complete = false;
+      },
+      ({ a }) => a.ticket!.sysId,
+    );
+    // ServiceNow's own clock when the read began: the next window starts there whatever ours says.
+    return { complete, ...(changed.horizon ? { upTo: maxIso(upTo, changed.horizon) } : upTo ? { upTo } : {}) };
+  }
+
+  /** False when the ticket could not be judged this pass (its assessment state is unknown). */
+  private async onTicketRead(a: Assignment, t: TicketWithAssignee, states: ReadonlyMap<string, AssessmentState>): Promise<boolean> {
+    const state = states.get(lc(a.assessmentId));
+    // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
+    if (!state) return false;
+    await this.step(a, (s) => this.onTicket(s, a.id, t.ticket.state, t.assignee, state));
+    return true;
   }
 
   private async onTicket(s: AssignmentSession, id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
@@ -712,6 +834,29 @@ class Pass {
   }
 
   /**
+   * Runs `fn` over `items` a few at a time (settings.stepConcurrency), so the slow calls of
+   * different assignments overlap and the store coalesces their writes; items of one lane (one
+   * ticket, which several assignments of a batch can share) run one after another, in order.
+   */
+  private async inLanes<T>(items: readonly T[], fn: (item: T) => Promise<void>, laneOf: (item: T) => string = (item) => laneKey(item)): Promise<void> {
+    const lanes = new Map<string, T[]>();
+    for (const item of items) {
+      const key = laneOf(item);
+      const lane = lanes.get(key);
+      if (lane) lane.push(item);
+      else lanes.set(key, [item]);
+    }
+    const queue = [...lanes.values()];
+    let next = 0;
+    const worker = async () => {
+      while (next < queue.length) {
+        for (const item of queue[next++]!) await fn(item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(queue.length, Math.max(1, this.settings.stepConcurrency)) }, worker));
+  }
+
+  /**
    * One assignment's step, under its lock (no other writer of it interleaves, see
    * app/assignmentWriter.ts). Its failure is logged and counted; the pass goes on with the others.
    */
@@ -723,6 +868,12 @@ class Pass {
       this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reasonOf(err) }, 'resolution step failed for one assignment; retrying next pass');
     }
   }
+}
+
+/** The lane of an assignment: its ticket when it has one (shared by a batch's assignments), else itself. */
+function laneKey(item: unknown): string {
+  const a = item as Assignment;
+  return a.ticket ? `${a.ticket.table}:${a.ticket.sysId}` : a.id;
 }
 
 function maxIso(a: string | undefined, b: string | undefined): string | undefined {

@@ -8,9 +8,9 @@
  * lowdb store; both simulators in another; the Bot Connector here. Sends are paced on virtual
  * time, so the figure is the work, not Teams' rate windows.
  *
- * The ServiceNow requests of the cycle are recorded too: today every open ticket is read every
- * cycle (sequential batches of 50); following changes by sys_updated_on since a watermark (issue
- * 16) should make that count flat.
+ * The ServiceNow requests and ticket rows of the cycle are recorded too: a cycle reads only the
+ * tickets changed since the watermark (sys_updated_on, with overlap), so both stay flat with the
+ * number of open tickets; the seeded tickets were last changed a day before, as at rest in a tenant.
  */
 import type { BotServerArgs, PassFigures } from './botChild.js';
 import { startChild } from './lib/child.js';
@@ -72,7 +72,7 @@ async function measureSize(open: number, repeats: number, ctx: BenchContext, con
         ctx.progress(
           `resolution ${short(open)}: ${rep === 0 ? `first (full) pass ${(first.ms / 1000).toFixed(2)} s; ` : ''}cycle ${(cycle.ms / 1000).toFixed(2)} s: ` +
             `checked ${r.checked}, resolved ${r.resolved}, owners changed ${r.ownersChanged}, announcements ${r.announcements}, errors ${r.errors}; ` +
-            `${stats.servicenowRequests} ServiceNow and ${stats.defenderRequests} Azure requests, ${cycle.writes} store writes`,
+            `${stats.servicenowRequests} ServiceNow requests (${stats.servicenowTicketRows} ticket rows) and ${stats.defenderRequests} Azure requests, ${cycle.writes} store writes`,
         );
         if (r.resolved !== healthy.length || r.ownersChanged !== reassigned.length || r.errors > 0) {
           throw new Error(
@@ -122,6 +122,12 @@ export async function runResolution(ctx: BenchContext): Promise<Row[]> {
           value: f.stats.servicenowRequests,
           unit: '',
           baseline: base.stats.servicenowRequests,
+        }),
+        row({
+          figure: `resolution ${short(f.open)} open: ServiceNow ticket rows read per cycle (vs ${BASELINE_OPEN} open)`,
+          value: f.stats.servicenowTicketRows,
+          unit: '',
+          baseline: base.stats.servicenowTicketRows,
         }),
         row({
           figure: `resolution ${short(f.open)} open: store writes per cycle (vs ${BASELINE_OPEN} open)`,

@@ -62,8 +62,13 @@ export const REASSIGNED_OWNER = 'carol.nguyen@contoso.com';
 
 export interface SimulatorStats {
   servicenowRequests: number;
+  /** Rows ServiceNow answered in ticket-table list reads. */
+  servicenowTicketRows: number;
   defenderRequests: number;
 }
+
+/** Seeded tickets last changed a day before the cycles: open tickets at rest, as in a tenant. */
+const SEEDED_STAMP_AGE_MS = 24 * 3_600_000;
 
 /** Both simulators, for the resolution benchmark: tickets are seeded directly into the ServiceNow tables. */
 export async function simulatorsTask(raw: SimulatorsArgs): Promise<TaskOutcome> {
@@ -82,6 +87,7 @@ export async function simulatorsTask(raw: SimulatorsArgs): Promise<TaskOutcome> 
     methods: {
       seedTickets: ({ count }: { count: number }): TicketSeed[] => {
         const out: TicketSeed[] = [];
+        const stamp = new Date(Date.now() - SEEDED_STAMP_AGE_MS).toISOString().slice(0, 19).replace('T', ' ');
         for (let i = 0; i < count; i++) {
           const a = pool[next++];
           if (!a) throw new Error(`only ${pool.length} unhealthy assessments to seed from`);
@@ -94,6 +100,9 @@ export async function simulatorsTask(raw: SimulatorsArgs): Promise<TaskOutcome> 
             state: '1',
             correlation_id: key,
             correlation_display: recommendationName.slice(0, 100),
+            opened_at: stamp,
+            sys_created_on: stamp,
+            sys_updated_on: stamp,
           });
           out.push({
             assessmentId: a.id,
@@ -114,7 +123,14 @@ export async function simulatorsTask(raw: SimulatorsArgs): Promise<TaskOutcome> 
         for (const s of reassigned) snow.control.setFields('incident', s.sysId, { assigned_to: carol });
         return { healthy: healthy.length, reassigned: reassigned.length };
       },
-      stats: (): SimulatorStats => ({ servicenowRequests: snow.control.requestCount(), defenderRequests: defender.control.requestCount() }),
+      stats: (): SimulatorStats => ({
+        servicenowRequests: snow.control.requestCount(),
+        servicenowTicketRows: snow.control
+          .requests()
+          .filter((r) => /\/table\/(incident|problem|change_request)$/.test(r.path))
+          .reduce((n, r) => n + (r.rows ?? 0), 0),
+        defenderRequests: defender.control.requestCount(),
+      }),
       resetStats: () => {
         snow.control.resetStats();
         defender.control.resetRequestLog();

@@ -48,6 +48,13 @@ const FIELD_LABELS: Record<string, string> = {
 };
 
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+/**
+ * A re-rendered form echoes what was submitted; a crafted submit could send megabytes and push the
+ * card past the render limit. Each echo is cut at its field's limit (the error is computed on the
+ * whole value first, so "must be at most 160 characters" is still shown).
+ */
+const ECHO_LIMITS: Record<string, number> = { shortDescription: 160, description: 4000, assignedTo: 320, caller: 320, assignmentGroup: 100, dueDate: 10 };
+const echo = (values: Record<string, unknown>, field: string) => str(values[field]).slice(0, ECHO_LIMITS[field] ?? 32);
 
 const reassignMaps = (r: Reassigned | undefined) =>
   r
@@ -126,19 +133,19 @@ export function assignmentActions(deps: AssignmentActionDeps): ActionHandler[] {
       errors: labelledErrors(errors, FIELD_LABELS),
       values: {
         integrationId: chosen.id,
-        ticketType: str(values.ticketType) || 'incident',
-        assignedTo: str(values.assignedTo),
-        caller: str(values.caller) || caller,
-        shortDescription: str(values.shortDescription) || prefill.shortDescription,
-        description: str(values.description) || prefill.description,
-        dueDate: str(values.dueDate) || defaultDueDate(rec.severity, now, timeZone),
-        grouping: str(values.grouping) || 'perResource',
-        gracePeriod: str(values.gracePeriod) || 'false',
-        notifyOwner: str(values.notifyOwner) || 'true',
-        notifyManager: str(values.notifyManager) || 'false',
-        assignmentGroup: str(values.assignmentGroup),
-        impact: str(values.impact),
-        urgency: str(values.urgency),
+        ticketType: echo(values, 'ticketType') || 'incident',
+        assignedTo: echo(values, 'assignedTo'),
+        caller: echo(values, 'caller') || caller,
+        shortDescription: echo(values, 'shortDescription') || prefill.shortDescription,
+        description: echo(values, 'description') || prefill.description,
+        dueDate: echo(values, 'dueDate') || defaultDueDate(rec.severity, now, timeZone),
+        grouping: echo(values, 'grouping') || 'perResource',
+        gracePeriod: echo(values, 'gracePeriod') || 'false',
+        notifyOwner: echo(values, 'notifyOwner') || 'true',
+        notifyManager: echo(values, 'notifyManager') || 'false',
+        assignmentGroup: echo(values, 'assignmentGroup'),
+        impact: echo(values, 'impact'),
+        urgency: echo(values, 'urgency'),
       },
     };
     return answer(ctx, assignmentFormCard(model, ctx));

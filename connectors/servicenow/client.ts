@@ -6,7 +6,7 @@ import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
 import { RetryableFailure, withRetries } from '../retry.js';
 import { HttpCore, Semaphore, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
-import type { ReopenResult, ResolveResult, TicketSystem, TicketWithAssignee } from '../../app/ports.js';
+import type { ChangedTickets, ReopenResult, ResolveResult, TicketSystem, TicketWithAssignee } from '../../app/ports.js';
 
 export type { ReopenResult, ResolveResult };
 
@@ -136,8 +136,28 @@ export function assigneeOf(ticket: TicketRecord): TicketWithAssignee {
   const email = (ticket.fields['assigned_to.email'] ?? '').trim();
   const userName = (ticket.fields['assigned_to.user_name'] ?? '').trim();
   const assignee = sysId ? email || userName || undefined : undefined;
-  return { ticket, ...(assignee ? { assignee } : {}) };
+  const updatedAt = isoOfGlide(ticket.fields['sys_updated_on'] ?? '');
+  return { ticket, ...(assignee ? { assignee } : {}), ...(updatedAt ? { updatedAt } : {}) };
 }
+
+/** The Table API's raw date-time format: `YYYY-MM-DD HH:MM:SS`, always UTC (reference §2.3). */
+const GLIDE_DATE_TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/;
+
+/** A raw glide_date_time (UTC) as ISO 8601; undefined when it is not one. */
+export function isoOfGlide(value: string): string | undefined {
+  const m = GLIDE_DATE_TIME.exec(value);
+  if (!m) return undefined;
+  const t = Date.parse(`${m[1]}T${m[2]}Z`);
+  return Number.isFinite(t) ? new Date(t).toISOString() : undefined;
+}
+
+/** A moment in the raw format an encoded query compares against, rounded down to the second. */
+export function glideOf(d: Date): string {
+  return d.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** Changed-since reads: larger pages than the sys_idIN batches, far below the platform's 10,000 cap. */
+export const CHANGED_PAGE_SIZE = 1000;
 
 export class ServiceNowClient implements TicketSystem {
   readonly instanceUrl: string;
@@ -442,6 +462,63 @@ export class ServiceNowClient implements TicketSystem {
   /** Tickets with their assignees, in `sys_idIN` batches; missing tickets are absent. */
   async getTicketsWithAssignees(table: TicketTable, sysIds: readonly string[]): Promise<TicketWithAssignee[]> {
     return (await this.getTickets(table, sysIds, ASSIGNEE_FIELDS)).map(assigneeOf);
+  }
+
+  /**
+   * Keyset paging on (sys_updated_on, sys_id), so neither rows sharing one second nor changes
+   * landing mid-read make a page skip a row (offset paging would shift under them):
+   * `sys_updated_on>=since^ORDERBYsys_updated_on^ORDERBYsys_id`; after a full page, the rest of its
+   * last second by `sys_updated_on=T^sys_id>S^ORDERBYsys_id`, then on with `sys_updated_on>T`.
+   * A row the answer should not contain (the platform ignores a query part it cannot parse and
+   * answers unfiltered rows) or out of order fails the read instead of being trusted.
+   */
+  async getTicketsChangedSince(table: TicketTable, since: Date, opts: { pageSize?: number } = {}): Promise<ChangedTickets> {
+    const operation = 'changed tickets read';
+    const limit = Math.max(1, Math.min(10_000, opts.pageSize ?? CHANGED_PAGE_SIZE));
+    const fields = [...new Set(['sys_id', 'number', 'state', 'active', ...ASSIGNEE_FIELDS])].join(',');
+    // A ticket changed again mid-read comes back a second time, later in the order: that one wins.
+    const tickets = new Map<string, TicketWithAssignee>();
+    let horizon: string | undefined;
+    let pages = 0;
+    const page = async (query: string, accept: (ts: string, sysId: string) => boolean): Promise<Array<{ ts: string; sysId: string }>> => {
+      const res = await this.call(operation, 'GET', `${TABLE_API}/${table}`, {
+        params: { sysparm_query: query, sysparm_fields: fields, sysparm_limit: String(limit), sysparm_no_count: 'true' },
+      });
+      pages++;
+      if (horizon === undefined) {
+        const date = Date.parse(res.headers['date'] ?? '');
+        if (Number.isFinite(date)) horizon = new Date(date).toISOString();
+      }
+      const keys: Array<{ ts: string; sysId: string }> = [];
+      for (const row of this.parse(operation, listEnvelope, res.json).result) {
+        const ticket = assigneeOf(this.toTicket(table, operation, row));
+        const ts = row.sys_updated_on ?? '';
+        const prev = keys.at(-1);
+        if (!ticket.updatedAt || !accept(ts, ticket.ticket.sysId) || (prev && (ts < prev.ts || (ts === prev.ts && ticket.ticket.sysId <= prev.sysId))))
+          throw new ServiceNowError({
+            kind: 'invalid-response',
+            operation,
+            reason: `ServiceNow answered ${table} ${ticket.ticket.number} (sys_updated_on "${ts}") outside the query or out of order; the read is not trusted`,
+          });
+        keys.push({ ts, sysId: ticket.ticket.sysId });
+        tickets.set(ticket.ticket.sysId, ticket);
+      }
+      return keys;
+    };
+    const from = glideOf(since);
+    let rows = await page(`sys_updated_on>=${from}^ORDERBYsys_updated_on^ORDERBYsys_id`, (ts) => ts >= from);
+    while (rows.length === limit) {
+      const last = rows.at(-1)!;
+      // The rest of the last page's second, in sys_id order.
+      let tail = rows;
+      while (tail.length === limit) {
+        const after = tail.at(-1)!.sysId;
+        assertSysId(operation, after);
+        tail = await page(`sys_updated_on=${last.ts}^sys_id>${after}^ORDERBYsys_id`, (ts, id) => ts === last.ts && id > after);
+      }
+      rows = await page(`sys_updated_on>${last.ts}^ORDERBYsys_updated_on^ORDERBYsys_id`, (ts) => ts > last.ts);
+    }
+    return { tickets: [...tickets.values()], ...(horizon ? { horizon } : {}), pages };
   }
 
   async updateTicket(table: TicketTable, sysId: string, fields: FieldInput): Promise<UpdateResult> {

@@ -19,6 +19,14 @@ export interface ParsedQuery {
   orderBy: Array<{ field: string; desc: boolean }>;
 }
 
+/** glide_date_time columns: compared as instants, and a comparison value must be in the raw format. */
+const DATE_TIME_COLUMNS = new Set(['sys_created_on', 'sys_updated_on', 'opened_at', 'closed_at', 'resolved_at', 'due_date', 'start_date', 'end_date']);
+/** The raw (UTC) format of the Table API, `YYYY-MM-DD HH:MM:SS`, or a bare date meaning its midnight. */
+const RAW_DATE_TIME = /^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$/;
+const RANGE_OPS = new Set(['>', '>=', '<', '<=']);
+/** String columns that look numeric now and then (a sys_id of only digits) but order as text. */
+const TEXT_ORDER_COLUMNS = new Set(['sys_id', 'number', 'correlation_id']);
+
 const TERM = /^([a-z0-9_.]+?)(ISNOTEMPTY|ISEMPTY|NOT IN|NOT LIKE|STARTSWITH|ENDSWITH|LIKE|IN|!=|>=|<=|>|<|=)(.*)$/s;
 
 /**
@@ -45,6 +53,9 @@ export function parseEncodedQuery(table: SimTable, query: string | undefined): P
     if (!m) continue;
     const [, field, op, value] = m as unknown as [string, string, string, string];
     if (!known.has(field.split('.')[0]!)) continue;
+    // An ISO string, a display-format date or a time zone suffix is not a raw value: the platform
+    // ignores such a part of the query (and answers rows it did not filter), and so does this.
+    if (DATE_TIME_COLUMNS.has(field) && RANGE_OPS.has(op) && !(RAW_DATE_TIME.test(value) && Number.isFinite(rawInstant(value)))) continue;
     const cond: Condition = { field, op, value };
     if (isOr) parsed.groups[parsed.groups.length - 1]!.push(cond);
     else parsed.groups.push([cond]);
@@ -63,6 +74,19 @@ export function fieldValue(src: RowSource, table: SimTable, row: SimRow, path: s
   return target ? fieldValue(src, refTable, target, rest.join('.')) : '';
 }
 
+function rawInstant(value: string): number {
+  return Date.parse(`${value.length === 10 ? `${value} 00:00:00` : value}Z`.replace(' ', 'T'));
+}
+
+function compareField(field: string, a: string, b: string): number {
+  if (TEXT_ORDER_COLUMNS.has(field)) return a < b ? -1 : a > b ? 1 : 0;
+  if (DATE_TIME_COLUMNS.has(field) && a !== '' && b !== '') {
+    const d = rawInstant(a) - rawInstant(b);
+    if (Number.isFinite(d)) return d;
+  }
+  return compare(a, b);
+}
+
 function compare(a: string, b: string): number {
   const na = Number(a);
   const nb = Number(b);
@@ -72,6 +96,8 @@ function compare(a: string, b: string): number {
 
 function matches(actual: string, cond: Condition): boolean {
   const { op, value } = cond;
+  // An empty date is not before or after anything.
+  if (RANGE_OPS.has(op) && DATE_TIME_COLUMNS.has(cond.field) && actual === '') return false;
   switch (op) {
     case '=':
       return actual === value;
@@ -94,13 +120,13 @@ function matches(actual: string, cond: Condition): boolean {
     case 'ISNOTEMPTY':
       return actual !== '';
     case '>':
-      return compare(actual, value) > 0;
+      return compareField(cond.field, actual, value) > 0;
     case '>=':
-      return compare(actual, value) >= 0;
+      return compareField(cond.field, actual, value) >= 0;
     case '<':
-      return compare(actual, value) < 0;
+      return compareField(cond.field, actual, value) < 0;
     case '<=':
-      return compare(actual, value) <= 0;
+      return compareField(cond.field, actual, value) <= 0;
     default:
       return false;
   }
@@ -111,7 +137,7 @@ export function runQuery(src: RowSource, table: SimTable, query: ParsedQuery): S
   if (query.orderBy.length > 0) {
     rows.sort((x, y) => {
       for (const { field, desc } of query.orderBy) {
-        const c = compare(fieldValue(src, table, x, field), fieldValue(src, table, y, field));
+        const c = compareField(field, fieldValue(src, table, x, field), fieldValue(src, table, y, field));
         if (c !== 0) return desc ? -c : c;
       }
       return 0;

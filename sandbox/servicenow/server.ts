@@ -66,6 +66,10 @@ export interface RequestRecord {
   method: string;
   path: string;
   status: number;
+  /** sysparm_query, when the request had one. */
+  query?: string;
+  /** Rows in the answer of a list read. */
+  rows?: number;
 }
 
 export interface SimulatorControl {
@@ -80,6 +84,11 @@ export interface SimulatorControl {
   records(table: SimTable): SimRow[];
   record(table: SimTable, sysId: string): SimRow | undefined;
   journal(elementId?: string): JournalEntry[];
+  /**
+   * Runs `fn` once, right after the next list read of `table` is computed and before it is sent:
+   * something that happens in the instance while a client is in the middle of paging.
+   */
+  afterNextList(table: SimTable, fn: () => void): void;
   /** Writes fields as a human in the UI would: no Table API rules, journal fields appended. */
   setFields(table: SimTable, sysId: string, fields: Record<string, string>): SimRow;
   insert(table: SimTable, fields: Record<string, string>): SimRow;
@@ -144,6 +153,8 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
   let inFlight = 0;
   let maxInFlight = 0;
   let requestLog: RequestRecord[] = [];
+  const afterList: Array<{ table: SimTable; fn: () => void }> = [];
+  const recordOf = new WeakMap<ServerResponse, RequestRecord>();
   let grants: string[] = [];
   let baseUrl = '';
 
@@ -417,8 +428,14 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     if (url.searchParams.get('sysparm_suppress_pagination_header') !== 'true' && url.searchParams.has('sysparm_limit')) {
       res.setHeader('Link', linkHeader(url, rows.length, offset, limit));
     }
+    const record = recordOf.get(res);
+    if (record) record.rows = page.length;
+    // The answer is a snapshot: rendered before whatever happens next in the instance.
+    const result = page.map((row) => renderRow(src, table, row, renderOpts));
+    const hook = afterList.findIndex((h) => h.table === table);
+    if (hook >= 0) afterList.splice(hook, 1)[0]!.fn();
     if (page.length === 0 && version === 'v1') throw NOT_FOUND;
-    sendJson(res, 200, { result: page.map((row) => renderRow(src, table, row, renderOpts)) });
+    sendJson(res, 200, { result });
   }
 
   function linkHeader(url: URL, total: number, offset: number, limit: number): string {
@@ -478,6 +495,9 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
           sys_created_on: j.sys_created_on!,
           sys_created_by: j.sys_created_by!,
         })),
+    afterNextList(table, fn) {
+      afterList.push({ table, fn });
+    },
     setFields(table, sysId, fields) {
       const row = src.get(table, sysId);
       if (!row) throw new Error(`No ${table} record ${sysId}`);
@@ -485,7 +505,9 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
         if (k === 'work_notes' || k === 'comments') appendJournal(table, sysId, k, v, 'admin');
         else row[k] = v;
       }
-      row.sys_updated_on = stamp();
+      // An explicit sys_updated_on stands for a write with autoSysFields(false) (a script or an
+      // import that leaves the stamp alone): the change is there, the stamp does not show it.
+      row.sys_updated_on = fields.sys_updated_on ?? stamp();
       row.sys_updated_by = 'admin';
       row.sys_mod_count = String(Number(row.sys_mod_count ?? '0') + 1);
       return { ...row };
@@ -570,8 +592,10 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       if (opts.httpControl === false) throw new SimError(404, 'Not found', null);
       return handleControl(req, res, url);
     }
-    const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, status: 0 };
+    const query = url.searchParams.get('sysparm_query');
+    const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, status: 0, ...(query !== null ? { query } : {}) };
     requestLog.push(record);
+    recordOf.set(res, record);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     let counted = true;
@@ -615,6 +639,8 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
   }
 
   const server = http.createServer((req, res) => {
+    // The instance's own clock, as on the platform: clients take "now" from here, not from theirs.
+    res.setHeader('Date', clock.now().toUTCString());
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       dirty = true;
       // Saved before the status line goes out: a change the client saw acknowledged is on disk.

@@ -240,6 +240,30 @@ describe('Create assignment (Teams, Action.Execute)', () => {
     expect(h.servicenow.control.records('incident')).toHaveLength(0);
   });
 
+  it('a crafted submit with huge values (under the 256 KB activity limit) gets the form back with its errors, under the card size limit', async () => {
+    const rec = await recWith(h, (n) => n >= 1 && n <= 10);
+    const res = await h.bot.send(
+      execute(
+        'submitAssignment',
+        {
+          recommendationKey: rec.key,
+          resourceIds: rec.resources[0].resourceId,
+          ...assignmentFormValues(h.integrationId, { shortDescription: 's'.repeat(20_000), description: 'd'.repeat(100_000), ticketType: 't'.repeat(50_000) }),
+        },
+        { serviceUrl: h.bot.connector.url, ...CHANNEL, from: ADMIN },
+      ),
+    );
+    expect(res.status).toBe(200);
+    const card = res.body.value;
+    expect(JSON.stringify(card).length).toBeLessThan(28 * 1024);
+    const errors = elementsOf(card);
+    expect(errors.shortDescriptionError?.text).toContain('at most 160 characters');
+    expect(errors.descriptionError?.text).toContain('at most 4000 characters');
+    expect(inputsOf(card).shortDescription.value).toBe('s'.repeat(160));
+    expect(await h.bot.store.assignments.list()).toHaveLength(0);
+    expect(h.bot.logs.some((l) => l.includes('card action failed'))).toBe(false);
+  });
+
   it('never creates a second ticket for a repeated submission', async () => {
     const rec = await recWith(h, (n) => n >= 1 && n <= 10);
     const activity = () =>

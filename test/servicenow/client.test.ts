@@ -318,6 +318,34 @@ describe('reads and updates', () => {
     expect(h.sim.control.requestCount('GET', '/api/now/v2/table/incident')).toBe(3);
   });
 
+  it('reads changed tickets page by page from a moment, with the instance clock as horizon and the latest copy of one changed mid-read', async () => {
+    const created = [];
+    for (let i = 0; i < 5; i++) created.push(await h.client.createTicket('incident', incident, corr(30 + i)));
+    h.clock.advance(60_000);
+    // Three rows share 09:01:00; the one of them first in sys_id order (so on the first page) is
+    // changed again while the read is under way: it comes back later, and only that copy is kept.
+    const [first, , third] = created.slice(0, 3).sort((x, y) => (x.sysId < y.sysId ? -1 : 1)) as [(typeof created)[0], unknown, (typeof created)[0]];
+    for (const c of created.slice(0, 3)) h.sim.control.setFields('incident', c.sysId, { urgency: '1' });
+    h.sim.control.afterNextList('incident', () => {
+      h.clock.advance(1000);
+      h.sim.control.setFields('incident', first.sysId, { state: '2' });
+    });
+    h.sim.control.resetStats();
+    const read = await h.client.getTicketsChangedSince('incident', new Date('2025-03-01T09:00:30.999Z'), { pageSize: 2 });
+    expect(read.horizon).toBe('2025-03-01T09:01:00.000Z');
+    expect(read.tickets.map((t) => t.ticket.number).sort()).toEqual(
+      created
+        .slice(0, 3)
+        .map((c) => c.number)
+        .sort(),
+    );
+    expect(read.tickets.find((t) => t.ticket.sysId === first.sysId)).toMatchObject({ ticket: { state: '2' }, updatedAt: '2025-03-01T09:01:01.000Z' });
+    expect(read.tickets.find((t) => t.ticket.sysId === third.sysId)?.updatedAt).toBe('2025-03-01T09:01:00.000Z');
+    // The moment is rounded down to the second, as the raw format has no fractions.
+    expect(h.sim.control.requests()[0]?.query).toBe('sys_updated_on>=2025-03-01 09:00:30^ORDERBYsys_updated_on^ORDERBYsys_id');
+    expect(read.pages).toBe(h.sim.control.requestCount('GET', '/api/now/v2/table/incident'));
+  });
+
   it('reports fields ServiceNow silently ignored and appends work notes', async () => {
     const prb = await h.client.createTicket('problem', { short_description: 'p' }, corr(20));
     const res = await h.client.updateTicket('problem', prb.sysId, { state: '104', workaround: 'restrict NSG', u_custom: 'x' });

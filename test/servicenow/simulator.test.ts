@@ -184,6 +184,40 @@ describe('Table API reads', () => {
     expect(await names('e_mail=nobody@contoso.com')).toHaveLength(defaultSeed().sys_user!.length);
   });
 
+  it('follows changes: sys_updated_on stamped by every change, compared in the raw UTC format, ordered, its clock in Date', async () => {
+    const numbers = async (q: string) =>
+      (await api(h.sim, token, 'GET', `/api/now/table/incident?sysparm_fields=number&sysparm_query=${encodeURIComponent(q)}`)).json.result.map(
+        (r: { number: string }) => r.number,
+      );
+    const [a, b, c] = ['first', 'second', 'third'].map((d) => {
+      const row = h.sim.control.insert('incident', { short_description: d });
+      h.clock.advance(5 * 60_000);
+      return row;
+    }) as [Record<string, string>, Record<string, string>, Record<string, string>];
+    expect([a.sys_updated_on, b.sys_updated_on, c.sys_updated_on]).toEqual(['2025-03-01 09:00:00', '2025-03-01 09:05:00', '2025-03-01 09:10:00']);
+    // A Table API write stamps the row with the instance's clock (09:15).
+    const patched = await api(h.sim, token, 'PATCH', `/api/now/table/incident/${a.sys_id}`, { urgency: '1' });
+    expect(patched.status).toBe(200);
+    expect(patched.headers.get('date')).toBe('Sat, 01 Mar 2025 09:15:00 GMT');
+    expect(h.sim.control.record('incident', a.sys_id!)!.sys_updated_on).toBe('2025-03-01 09:15:00');
+    expect(await numbers('sys_updated_on>=2025-03-01 09:05:00^ORDERBYsys_updated_on')).toEqual([b.number, c.number, a.number]);
+    expect(await numbers('sys_updated_on>2025-03-01 09:05:00^ORDERBYDESCsys_updated_on')).toEqual([a.number, c.number]);
+    expect(await numbers('sys_updated_on=2025-03-01 09:10:00')).toEqual([c.number]);
+    expect(await numbers('sys_updated_on>=2025-03-02')).toEqual([]);
+    // Not the raw format (ISO, a time zone, a display format): the platform ignores the term and
+    // answers every row, so a client that gets it wrong sees rows it did not ask for.
+    const all = (await numbers('ORDERBYnumber')).length;
+    expect(all).toBeGreaterThanOrEqual(3);
+    for (const bad of ['2025-03-01T09:05:00Z', '2025-03-01 09:05:00Z', '01-03-2025 09:05:00', '2025-03-01 25:00:00'])
+      expect(await numbers(`sys_updated_on>=${bad}`)).toHaveLength(all);
+    // Keyset on sys_id compares text (sys_ids are hex, never numbers).
+    const ids = [a.sys_id!, b.sys_id!, c.sys_id!].sort();
+    const after = (
+      await api(h.sim, token, 'GET', `/api/now/table/incident?sysparm_fields=sys_id&sysparm_query=${encodeURIComponent(`sys_id>${ids[0]}^ORDERBYsys_id`)}`)
+    ).json.result as Array<{ sys_id: string }>;
+    expect(after.map((r) => r.sys_id).filter((id) => ids.includes(id))).toEqual(ids.slice(1));
+  });
+
   it('renders display values, reference links and field lists', async () => {
     const alice = userId('alice.owner');
     const path = `/api/now/table/sys_user/${alice}?sysparm_fields=name,manager,nonexistent`;

@@ -22,6 +22,7 @@ import {
   type RuleInput,
 } from '../../core/model.js';
 import { InvalidRowError, StoreConstraintError, type Locks, type Store } from '../../app/ports.js';
+import { ticketWatermarkKey } from '../../app/resolution.js';
 
 export interface ContractStore {
   store: Store;
@@ -551,6 +552,29 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         await store.meta.set('watermark', '2026-11-27T00:00:00.000Z');
         expect(await store.meta.get('watermark')).toBe('2026-11-27T00:00:00.000Z');
         expect(await store.meta.get('constructor')).toBeUndefined();
+      });
+
+      it('ticket watermarks: one per integration and table, each moved on its own', async () => {
+        const [a, b, c] = [ticketWatermarkKey('int-1', 'incident'), ticketWatermarkKey('int-1', 'problem'), ticketWatermarkKey('int-2', 'incident')];
+        expect(new Set([a, b, c]).size).toBe(3);
+        await store.meta.set(a, '2026-11-26T09:00:00.000Z');
+        await store.meta.set(b, '2026-11-26T08:00:00.000Z');
+        await store.transaction(async (tx) => tx.meta.set(c, '2026-11-26T07:00:00.000Z'));
+        await store.meta.set(a, '2026-11-26T09:05:00.000Z');
+        expect([await store.meta.get(a), await store.meta.get(b), await store.meta.get(c)]).toEqual([
+          '2026-11-26T09:05:00.000Z',
+          '2026-11-26T08:00:00.000Z',
+          '2026-11-26T07:00:00.000Z',
+        ]);
+        expect(await store.meta.get(ticketWatermarkKey('int-2', 'problem'))).toBeUndefined();
+        if (handle.reopen) {
+          store = await handle.reopen();
+          expect([await store.meta.get(a), await store.meta.get(b), await store.meta.get(c)]).toEqual([
+            '2026-11-26T09:05:00.000Z',
+            '2026-11-26T08:00:00.000Z',
+            '2026-11-26T07:00:00.000Z',
+          ]);
+        }
       });
     });
 
