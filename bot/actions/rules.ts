@@ -97,7 +97,7 @@ export function rulesCommand(deps: RuleActionDeps): Command {
     name: 'rules',
     usage: 'rules',
     description:
-      "Governance rules: ours with what they matched, assigned and could not assign (needs an owner), Defender's beside them; preview, enable, disable, remove, import.",
+      "Governance rules: ours with what they matched, assigned and could not assign (needs an owner), Defender's beside them; add, edit, preview, enable, disable, remove, import.",
     handle: async (ctx) => {
       await ctx.reply({ card: await renderRuleList(deps, ctx), summary: 'Governance rules' });
     },
