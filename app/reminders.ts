@@ -11,12 +11,13 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { recommendationKeyOf } from '../core/recommendations.js';
-import { daysText, managerKey, plannedKeys, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
+import { daysText, digestKey, managerKey, plannedKeys, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
 import type { AdaptiveCard, RenderContext } from '../cards/render.js';
 import type { Conversation } from '../core/model.js';
 import { REMINDABLE_STATUSES } from '../core/lifecycle.js';
 import type { RecommendationCards } from './recommendationCards.js';
+import { needsOwnerByContact } from './rules.js';
 import { sendFailureLevel, type DefenderPort, type Directory, type ManagerInfo, type Messenger, type Store } from './ports.js';
 
 export interface ReminderJobDeps {
@@ -150,7 +151,18 @@ export class ReminderJob {
     };
     const sends: Array<Promise<void>> = [];
 
-    for (const d of plan.digests) {
+    // A rule's fallback contact finds its needs-an-owner list in their digest, digest or not otherwise.
+    const unowned = await needsOwnerByContact(store);
+    const digests = [...plan.digests];
+    const contacts = [...unowned.keys()].filter((c) => !digests.some((d) => d.owner.toLowerCase() === c));
+    const contactKeys = contacts.map((c) => digestKey(c, plan.week));
+    const contactSent = contactKeys.length ? await store.reminders.sentAmong(contactKeys) : new Set<string>();
+    contacts.forEach((owner, i) => {
+      if (!contactSent.has(contactKeys[i]!))
+        digests.push({ key: contactKeys[i]!, owner, items: [], counts: { open: 0, overdue: 0, thisWeek: 0, later: 0 }, nudgeKeys: [] });
+    });
+
+    for (const d of digests) {
       const to = await reach(
         d.owner,
         d.items.map((i) => i.conversationId),
@@ -163,7 +175,7 @@ export class ReminderJob {
         this.deliver(
           d.key,
           to,
-          () => renderOwnerDigest(d, render(to)),
+          () => renderOwnerDigest(d, render(to), { needsOwner: unowned.get(d.owner.toLowerCase()) }),
           `Weekly security assignments: ${d.counts.open} open, ${d.counts.overdue} overdue`,
           report,
           'digests',

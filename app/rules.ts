@@ -42,6 +42,7 @@ import {
   type Decision,
   type DefenderPort,
   type Directory,
+  type Locks,
   type Messenger,
   type OutgoingMessage,
   type Store,
@@ -80,6 +81,8 @@ export interface RulesDeps {
   timeZone: string;
   /** RULE_MAX_TICKETS_PER_SYNC. */
   maxTicketsPerSync?: number;
+  /** Store locks (advisory locks on PostgreSQL): one rules step at a time across replicas. */
+  locks?: Locks;
   /** New ids (tests pass a counter). */
   newId?: () => string;
 }
@@ -130,6 +133,8 @@ export interface RuleDraft {
   owner: { kind: 'fixed'; email: string } | { kind: 'tag'; tags: string[] };
   fallbackOwner?: string;
   dueInDays: number;
+  /** This rule's own per-sync cap (only lowers RULE_MAX_TICKETS_PER_SYNC). */
+  maxTicketsPerSync?: number;
   gracePeriod?: boolean;
   notifyOwner?: boolean;
   notifyManager?: boolean;
@@ -141,6 +146,7 @@ export interface RuleDraft {
   description?: string;
 }
 
+const APPLY_LOCK = 'rules:apply';
 const NEEDS_OWNER_META = (ruleId: string) => `rule-needs-owner:${ruleId}`;
 const CONFIRMED_META = (ruleId: string) => `rule-confirmed:${ruleId}`;
 /** The "needs an owner" list kept per rule for `rules`: enough to act on, bounded in size. */
@@ -175,14 +181,28 @@ export class Rules {
     return rule;
   }
 
+  /** The rule, if the actor may change it (the Edit form is refused before it opens). */
+  async editable(nameOrId: string, who: RuleActor): Promise<Rule> {
+    const rule = await this.get(nameOrId);
+    await this.authorize(who, rule.scope);
+    return rule;
+  }
+
   async add(draft: RuleDraft, who: RuleActor): Promise<Rule> {
+    const rule = await this.ruleOf(draft, who);
+    if (await this.deps.store.rules.findByName(draft.name)) throw new RuleError(`a rule named "${draft.name}" exists already`, 'conflict');
+    await this.save(rule, rule.createdBy.id, 'rule.add', { scope: rule.scope, integration: draft.integration, enabled: rule.enabled });
+    return rule;
+  }
+
+  /** A new rule from a draft, checked (integration, scope, recommendations, the actor's role) but not stored. */
+  private async ruleOf(draft: RuleDraft, who: RuleActor): Promise<Rule> {
     const integration = await this.deps.integrations.find(draft.integration);
     if (!integration || integration.removedAt) throw new RuleError(`unknown integration "${draft.integration}"`, 'not-found');
     const scope = draft.scope ?? integration.scope;
     await this.checkScope(scope);
     await this.checkRecommendations(draft.recommendations ?? []);
     await this.authorize(who, scope);
-    if (await this.deps.store.rules.findByName(draft.name)) throw new RuleError(`a rule named "${draft.name}" exists already`, 'conflict');
     const stamp = this.deps.clock.now().toISOString();
     const by = actorOf(who);
     const existing = await this.deps.store.rules.list();
@@ -201,6 +221,7 @@ export class Rules {
       ticketGrouping: draft.ticketGrouping ?? 'perResource',
       ...(who.kind === 'teams' && who.upn ? { caller: who.upn } : {}),
       dueInDays: draft.dueInDays,
+      ...(draft.maxTicketsPerSync ? { maxTicketsPerSync: draft.maxTicketsPerSync } : {}),
       gracePeriod: draft.gracePeriod ?? false,
       notifyOwner: draft.notifyOwner ?? true,
       notifyManager: draft.notifyManager ?? false,
@@ -211,15 +232,22 @@ export class Rules {
       updatedBy: by,
       updatedAt: stamp,
     };
-    const rule = parseRule(input);
-    await this.save(rule, by.id, 'rule.add', { scope, integration: integration.name, enabled: rule.enabled });
-    return rule;
+    return parseRule(input);
   }
 
-  /** Changes some fields of a rule (the Edit form); the scope's role is checked before and after. */
+  /**
+   * Changes a rule (the Edit form). A field given replaces the stored one; an optional field given
+   * as undefined (resource group, tag condition, fallback owner, cap) is cleared. The role on the
+   * old and on the new scope is checked; the name stays unique, case-insensitively.
+   */
   async edit(nameOrId: string, changes: Partial<RuleDraft>, who: RuleActor): Promise<Rule> {
     const rule = await this.get(nameOrId);
+    return this.saveEdit(rule, await this.edited(rule, changes, who), who, changes);
+  }
+
+  private async edited(rule: Rule, changes: Partial<RuleDraft>, who: RuleActor): Promise<Rule> {
     await this.authorize(who, rule.scope);
+    const has = (k: keyof RuleDraft) => Object.prototype.hasOwnProperty.call(changes, k);
     let integrationId = rule.integrationId;
     if (changes.integration) {
       const integration = await this.deps.integrations.find(changes.integration);
@@ -231,21 +259,32 @@ export class Rules {
       await this.authorize(who, changes.scope);
     }
     if (changes.recommendations) await this.checkRecommendations(changes.recommendations);
-    if (changes.name && changes.name.toLowerCase() !== rule.name.toLowerCase() && (await this.deps.store.rules.findByName(changes.name)))
-      throw new RuleError(`a rule named "${changes.name}" exists already`, 'conflict');
+    if (changes.name && changes.name.trim().toLowerCase() !== rule.name.toLowerCase()) {
+      const other = await this.deps.store.rules.findByName(changes.name.trim());
+      if (other && other.id !== rule.id) throw new RuleError(`a rule named "${changes.name.trim()}" exists already`, 'conflict');
+    }
     const by = actorOf(who);
-    const next = parseRule({
-      ...rule,
+    const keep = <K extends keyof RuleDraft, V>(k: K, stored: V | undefined, out: (v: NonNullable<RuleDraft[K]>) => V): V | undefined =>
+      has(k) ? (changes[k] === undefined ? undefined : out(changes[k] as NonNullable<RuleDraft[K]>)) : stored;
+    const resourceGroup = keep('resourceGroup', rule.resourceGroup, (v) => v);
+    const tag = keep('tag', rule.conditions.tag, (v) => v);
+    const fallbackOwner = keep('fallbackOwner', rule.fallbackOwner, (v) => v);
+    const maxTicketsPerSync = keep('maxTicketsPerSync', rule.maxTicketsPerSync, (v) => v);
+    const { resourceGroup: _rg, fallbackOwner: _fb, maxTicketsPerSync: _cap, ...base } = rule;
+    return parseRule({
+      ...base,
       ...(changes.name ? { name: changes.name } : {}),
       ...(changes.priority ? { priority: changes.priority } : {}),
       ...(changes.scope ? { scope: changes.scope } : {}),
+      ...(resourceGroup ? { resourceGroup } : {}),
       conditions: {
         severities: changes.severities ?? rule.conditions.severities,
         recommendations: changes.recommendations ?? rule.conditions.recommendations,
-        ...((changes.tag ?? rule.conditions.tag) ? { tag: changes.tag ?? rule.conditions.tag } : {}),
+        ...(tag ? { tag } : {}),
       },
       ...(changes.owner ? { owner: changes.owner } : {}),
-      ...(changes.fallbackOwner ? { fallbackOwner: changes.fallbackOwner } : {}),
+      ...(fallbackOwner ? { fallbackOwner } : {}),
+      ...(maxTicketsPerSync ? { maxTicketsPerSync } : {}),
       integrationId,
       ...(changes.ticketType ? { ticketType: changes.ticketType } : {}),
       ...(changes.ticketGrouping ? { ticketGrouping: changes.ticketGrouping } : {}),
@@ -253,11 +292,27 @@ export class Rules {
       ...(changes.gracePeriod !== undefined ? { gracePeriod: changes.gracePeriod } : {}),
       ...(changes.notifyOwner !== undefined ? { notifyOwner: changes.notifyOwner } : {}),
       ...(changes.notifyManager !== undefined ? { notifyManager: changes.notifyManager } : {}),
+      ...(changes.enabled !== undefined ? { enabled: changes.enabled, ...(changes.enabled ? {} : { paused: undefined }) } : {}),
       updatedBy: by,
       updatedAt: this.deps.clock.now().toISOString(),
     });
-    await this.save(next, by.id, 'rule.edit', { fields: Object.keys(changes) });
+  }
+
+  private async saveEdit(rule: Rule, next: Rule, who: RuleActor, changes: Partial<RuleDraft>): Promise<Rule> {
+    const fields = Object.keys(changes).filter((k) => JSON.stringify(changes[k as keyof RuleDraft]) !== JSON.stringify(draftOf(rule)[k as keyof RuleDraft]));
+    await this.save(next, actorOf(who).id, 'rule.edit', { fields });
     return next;
+  }
+
+  /**
+   * What a rule drafted on the Add/Edit form would assign now (nothing is stored): the draft is
+   * checked as a save would check it, then previewed among the stored rules (in place of the rule
+   * it edits).
+   */
+  async previewDraft(draft: RuleDraft, who: RuleActor, editing?: string): Promise<RulePreview> {
+    const rule = editing ? await this.edited(await this.get(editing), draft, who) : await this.ruleOf(draft, who);
+    const stored = (await this.deps.store.rules.list()).filter((r) => r.id !== rule.id);
+    return this.previewAmong(rule, [...stored, rule]);
   }
 
   async setEnabled(nameOrId: string, enabled: boolean, who: RuleActor): Promise<{ rule: Rule; message: string }> {
@@ -294,7 +349,10 @@ export class Rules {
   /** What a rule would assign now; creates nothing. */
   async preview(nameOrId: string): Promise<RulePreview> {
     const rule = await this.get(nameOrId);
-    const rules = await this.deps.store.rules.list();
+    return this.previewAmong(rule, await this.deps.store.rules.list());
+  }
+
+  private async previewAmong(rule: Rule, rules: readonly Rule[]): Promise<RulePreview> {
     const input = await this.inputs(rules.map((r) => (r.id === rule.id ? { ...r, enabled: true, paused: undefined } : r)));
     const unknownOwners = await this.unknownOwners(rules, planRules({ ...input.plan, maxTicketsPerRule: Infinity }));
     return previewRule(rule.id, { ...input.plan, unknownOwners, maxTicketsPerRule: this.cap() });
@@ -382,11 +440,27 @@ export class Rules {
    * call plans nothing new for the same findings).
    */
   async applyRules(): Promise<ApplyReport> {
+    // One replica's step at a time (a store lock: advisory on PostgreSQL): the next plans with the
+    // first one's rows live, so it opens nothing twice and its counts start from the stored ones.
+    const stored = this.deps.locks ? await this.deps.locks.withLock(APPLY_LOCK, () => this.planAndStore()) : await this.planAndStore();
+    if (stored.kind === 'done') return stored.report;
+    const { report, rows, plan, newlyPaused, enabled } = stored;
+    await this.announce(newlyPaused, plan, enabled);
+    if (rows.length) {
+      await this.deps.assignments.createTickets(rows.map((a) => a.id));
+      for (const key of new Set(rows.map((a) => a.recommendationKey))) await this.deps.cards?.refresh(key);
+    }
+    return report;
+  }
+
+  private async planAndStore(): Promise<
+    { kind: 'done'; report: ApplyReport } | { kind: 'stored'; report: ApplyReport; rows: Assignment[]; plan: RulePlan; newlyPaused: Rule[]; enabled: Rule[] }
+  > {
     const { store, clock, logger } = this.deps;
     const all = await store.rules.list();
     const enabled = all.filter((r) => r.enabled);
     const report: ApplyReport = { rules: enabled.length, created: 0, paused: 0, needsOwner: 0, deferred: 0 };
-    if (enabled.length === 0) return report;
+    if (enabled.length === 0) return { kind: 'done', report };
     const input = await this.inputs(enabled);
     const allowances = new Map<string, number>();
     for (const r of enabled) if ((await store.meta.get(CONFIRMED_META(r.id))) === 'all') allowances.set(r.id, Infinity);
@@ -417,7 +491,10 @@ export class Rules {
     try {
       await store.transaction(async (tx) => {
         if (rows.length) await tx.assignments.upsertMany(rows);
-        for (const rule of enabled) {
+        for (const read of enabled) {
+          // The stored row, not the one read before planning: another run (or an edit) may have changed it since.
+          const rule = await tx.rules.get(read.id);
+          if (!rule) continue;
           const s = summaries.get(rule.id);
           const made = byRule.get(rule.id) ?? [];
           for (const batch of groupBy(made, (a) => a.batchId).values())
@@ -457,7 +534,7 @@ export class Rules {
       // Someone assigned one of these findings meanwhile (one live assignment per key): the next sync plans without it.
       if (err instanceof StoreConstraintError) {
         logger.warn({ err }, 'a rule run met an assignment made meanwhile; nothing of this run was stored, the next sync tries again');
-        return report;
+        return { kind: 'done', report };
       }
       throw err;
     }
@@ -466,13 +543,7 @@ export class Rules {
     report.needsOwner = plan.needsOwner.length;
     report.deferred = plan.deferred.length;
     if (rows.length) logger.info({ assignments: rows.length, tickets: plan.tickets.length }, 'governance rules assigned findings');
-
-    await this.announce(newlyPaused, plan, enabled);
-    if (rows.length) {
-      await this.deps.assignments.createTickets(rows.map((a) => a.id));
-      for (const key of new Set(rows.map((a) => a.recommendationKey))) await this.deps.cards?.refresh(key);
-    }
-    return report;
+    return { kind: 'stored', report, rows, plan, newlyPaused, enabled };
   }
 
   // ---------------------------------------------------------------- helpers
@@ -540,7 +611,16 @@ export class Rules {
       // The card's buttons take the form the conversation's channel can send (Action.Execute in Teams).
       const channelId = (await store.conversations.get(rule.conversationId))?.channelId ?? 'msteams';
       await this.send(rule.conversationId, {
-        card: ruleConfirmCard({ ruleId: rule.id, ruleName: rule.name, scope: rule.scope, opened: this.cap(), waiting: rule.paused!.waiting }, { channelId }),
+        card: ruleConfirmCard(
+          {
+            ruleId: rule.id,
+            ruleName: rule.name,
+            scope: rule.scope,
+            opened: Math.min(this.cap(), rule.maxTicketsPerSync ?? Infinity),
+            waiting: rule.paused!.waiting,
+          },
+          { channelId },
+        ),
         summary: `Rule ${rule.name} waits for a confirmation`,
       });
     }
@@ -557,10 +637,8 @@ export class Rules {
       const lines = fresh.slice(0, 10).map((i) => `- ${i.finding.resourceName} (${i.finding.recommendationName}): ${i.detail}`);
       const more = fresh.length > 10 ? `\n…and ${fresh.length - 10} more; see **rules**.` : '';
       const text = `Rule **${rule.name}** could not assign ${fresh.length} finding(s): they need an owner.\n\n${lines.join('\n')}${more}`;
+      // The fallback contact reads the list in their weekly owner digest (app/reminders.ts), every week while it stays unowned.
       if (rule.conversationId) await this.send(rule.conversationId, { text });
-      // The fallback contact hears it too (ServiceNow may not know them, Teams may).
-      const personal = rule.fallbackOwner ? await this.deps.directory?.personalConversationOf(rule.fallbackOwner).catch(() => undefined) : undefined;
-      if (personal && personal !== rule.conversationId) await this.send(personal, { text });
     }
   }
 
@@ -624,6 +702,60 @@ export class Rules {
       throw err;
     }
   }
+}
+
+/** A rule's findings that need an owner, as its fallback contact's weekly digest lists them. */
+export interface NeedsOwnerSection {
+  ruleName: string;
+  /** All of them (the rule's last run); `entries` holds the first ones kept. */
+  count: number;
+  entries: NeedsOwnerEntry[];
+}
+
+/**
+ * Per fallback contact (lower-case e-mail), the enabled rules' current needs-an-owner lists. Each
+ * run replaces a rule's list, so a finding that got an owner (or was resolved) drops out.
+ */
+export async function needsOwnerByContact(store: Pick<Store, 'rules' | 'meta'>): Promise<Map<string, NeedsOwnerSection[]>> {
+  const out = new Map<string, NeedsOwnerSection[]>();
+  for (const rule of await store.rules.list()) {
+    if (!rule.enabled || !rule.fallbackOwner) continue;
+    const raw = await store.meta.get(NEEDS_OWNER_META(rule.id));
+    let entries: NeedsOwnerEntry[] = [];
+    try {
+      entries = raw ? (JSON.parse(raw) as NeedsOwnerEntry[]) : [];
+    } catch {
+      entries = [];
+    }
+    if (entries.length === 0) continue;
+    const contact = rule.fallbackOwner.toLowerCase();
+    out.set(contact, [...(out.get(contact) ?? []), { ruleName: rule.name, count: Math.max(rule.stats.needsOwner, entries.length), entries }]);
+  }
+  return out;
+}
+
+/** A stored rule as the fields the Add/Edit form shows (the form is prefilled from it). */
+export function draftOf(rule: Rule, integrationName?: string): RuleDraft {
+  return {
+    name: rule.name,
+    integration: integrationName ?? rule.integrationId,
+    scope: rule.scope,
+    ...(rule.resourceGroup ? { resourceGroup: rule.resourceGroup } : {}),
+    severities: rule.conditions.severities,
+    recommendations: rule.conditions.recommendations,
+    ...(rule.conditions.tag ? { tag: rule.conditions.tag } : {}),
+    owner: rule.owner,
+    ...(rule.fallbackOwner ? { fallbackOwner: rule.fallbackOwner } : {}),
+    dueInDays: rule.dueInDays,
+    ...(rule.maxTicketsPerSync ? { maxTicketsPerSync: rule.maxTicketsPerSync } : {}),
+    gracePeriod: rule.gracePeriod,
+    notifyOwner: rule.notifyOwner,
+    notifyManager: rule.notifyManager,
+    ticketType: rule.ticketType,
+    ticketGrouping: rule.ticketGrouping,
+    priority: rule.priority,
+    enabled: rule.enabled,
+  };
 }
 
 function parseRule(input: RuleInput): Rule {

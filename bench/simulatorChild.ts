@@ -9,6 +9,7 @@ import { generateDataset } from '../sandbox/defender/dataset.js';
 import { startDefenderSimulator } from '../sandbox/defender/index.js';
 import { startServiceNowSimulator, userId } from '../sandbox/servicenow/index.js';
 import { correlationKey } from '../core/servicenow-rules.js';
+import { ManualClock } from '../core/clock.js';
 import type { TaskOutcome } from './lib/child.js';
 
 const DefenderArgs = z.object({
@@ -173,5 +174,33 @@ export async function serviceNowSimulatorTask(raw: ServiceNowSimulatorArgs): Pro
       maxInFlight: () => snow.control.maxInFlight(),
     },
     close: () => snow.close(),
+  };
+}
+
+const SandboxDefenderArgs = z.object({ clockStart: z.iso.datetime() });
+export type SandboxDefenderArgs = z.input<typeof SandboxDefenderArgs>;
+/** A resource that a bench assigns: its assessment must exist, or Defender refuses the governance PUT (404). */
+export type BenchAssessment = { resourceId: string; assessmentKey: string };
+
+/**
+ * The Defender simulator over the built-in sandbox tenant (its directory, role grants and
+ * recommendations, as test/harness/sandboxHarness.ts serves them) on a frozen clock at the bot's
+ * start time, for the create-assignment bench: Defender's request handling (token, governance
+ * GET + PUT per ticket) runs here, not in the bot's process.
+ */
+export async function sandboxDefenderSimulatorTask(raw: SandboxDefenderArgs): Promise<TaskOutcome> {
+  const args = SandboxDefenderArgs.parse(raw);
+  const sim = await startDefenderSimulator({ clock: new ManualClock(args.clockStart), quota: 'off', httpControl: false });
+  return {
+    ready: { url: sim.url, tenantId: sim.tenantId } satisfies DefenderEndpoint,
+    methods: {
+      addAssessments: ({ items }: { items: BenchAssessment[] }) => sim.control.addUnhealthyAssessments(items).length,
+      /** Governance assignments Defender holds on assessments of this recommendation key. */
+      governanceCount: ({ assessmentKey }: { assessmentKey: string }) =>
+        sim.control.listGovernanceAssignments().filter((g) => g.assessmentKey.toLowerCase() === assessmentKey.toLowerCase()).length,
+      requestCount: () => sim.control.requestCount(),
+      resetRequestLog: () => sim.control.resetRequestLog(),
+    },
+    close: () => sim.close(),
   };
 }

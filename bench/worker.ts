@@ -9,6 +9,7 @@ type Task = (args: never) => Promise<TaskOutcome>;
 
 const TASKS: Record<string, () => Promise<Task>> = {
   'defender-simulator': async () => (await import('./simulatorChild.js')).defenderSimulatorTask,
+  'sandbox-defender-simulator': async () => (await import('./simulatorChild.js')).sandboxDefenderSimulatorTask,
   simulators: async () => (await import('./simulatorChild.js')).simulatorsTask,
   'servicenow-simulator': async () => (await import('./simulatorChild.js')).serviceNowSimulatorTask,
   'echo-bot': async () => (await import('./echoBot.js')).echoBotTask,

@@ -8,10 +8,11 @@ import type { TurnInfo } from './turn.js';
 
 /**
  * What a card action answers. `replace` swaps the clicked card (the invoke response in Teams, an
- * update of the message elsewhere); `reply` posts a new message; `message` is a short text.
+ * update of the message elsewhere: the one the action came from, else `activityId`, the card's own id
+ * it carried in its data, as Web Chat names none); `reply` posts a new message; `message` is a short text.
  */
 export type ActionResult =
-  | { kind: 'replace'; card: AdaptiveCard; afterSend?: AfterSend }
+  | { kind: 'replace'; card: AdaptiveCard; afterSend?: AfterSend; activityId?: string }
   | { kind: 'reply'; card: AdaptiveCard; afterSend?: AfterSend }
   | { kind: 'message'; text: string };
 

@@ -106,10 +106,12 @@ export class TeamsBot extends TeamsActivityHandler {
       return;
     }
     const activity = toActivity({ card: result.card });
-    if (result.kind === 'replace' && replyToId) {
+    // The clicked card (channel's replyToId or the id it carries), else the id a result names itself.
+    const target = result.kind === 'replace' ? (replyToId ?? result.activityId) : undefined;
+    if (target) {
       try {
-        await ctx.updateActivity({ ...this.deps.cardIds.forUpdate(activity, ctx.activity.channelId, replyToId), id: replyToId });
-        result.afterSend?.(replyToId);
+        await ctx.updateActivity({ ...this.deps.cardIds.forUpdate(activity, ctx.activity.channelId, target), id: target });
+        result.afterSend?.(target);
         return;
       } catch (err) {
         this.deps.logger.warn({ err, conversationId: ctx.activity.conversation.id }, 'could not update the card; posting it instead');

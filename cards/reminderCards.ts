@@ -40,8 +40,20 @@ export interface OwnerDigestModel {
   groups: DigestGroupModel[];
   /** Items left out to keep the card inside Teams' size limit, or empty. */
   moreText: string;
+  /** Governance rules whose fallback contact this owner is: what they could not assign. */
+  needsOwner: Array<{ title: string; text: string; lines: string[] }>;
   footer: string;
 }
+
+/** A rule's needs-an-owner list as a digest shows it (app/rules.ts#needsOwnerByContact). */
+export interface DigestNeedsOwnerInput {
+  ruleName: string;
+  count: number;
+  entries: ReadonlyArray<{ resourceName: string; recommendationName: string; reason: string }>;
+}
+
+/** Findings per rule listed in a digest; the rest are in `rules`. */
+export const MAX_DIGEST_NEEDS_OWNER = 5;
 
 export interface NudgeModel {
   headline: string;
@@ -141,7 +153,7 @@ export function digestItemModel(item: ReminderItem): DigestItemModel {
 
 export function ownerDigestModel(
   plan: Pick<OwnerDigestPlan, 'owner' | 'items' | 'counts'>,
-  opts: { displayName?: string; maxItems?: number; onDemand?: boolean } = {},
+  opts: { displayName?: string; maxItems?: number; onDemand?: boolean; needsOwner?: readonly DigestNeedsOwnerInput[] } = {},
 ): OwnerDigestModel {
   const max = opts.maxItems ?? MAX_DIGEST_ITEMS;
   // Items arrive most urgent first, so a cut drops the latest ones.
@@ -158,11 +170,24 @@ export function ownerDigestModel(
       : counts.thisWeek > 0
         ? `${plural(counts.thisWeek, 'item is', 'items are')} due this week.`
         : 'Nothing is overdue. Thank you for keeping on top of these.';
+  const needsOwner = (opts.needsOwner ?? []).map((n) => ({
+    title: `Findings that need an owner (rule ${n.ruleName}): ${n.count}`,
+    text: 'You are the fallback contact of this rule, and no owner could be found for these: give the resource an owner tag, or assign them from the recommendation card.',
+    lines: [
+      ...n.entries.slice(0, MAX_DIGEST_NEEDS_OWNER).map((e) => `- ${e.resourceName} (${e.recommendationName}): ${e.reason}`),
+      ...(n.count > MAX_DIGEST_NEEDS_OWNER ? [`- …and ${n.count - MAX_DIGEST_NEEDS_OWNER} more: type **rules** to see them.`] : []),
+    ],
+  }));
+  const unownedTotal = (opts.needsOwner ?? []).reduce((sum, n) => sum + n.count, 0);
   return {
     greeting: `Hi ${firstName(plan.owner, opts.displayName)},`,
-    headline: `${opts.onDemand ? 'Your security assignments' : 'Your weekly security assignments'}: ${summaryLine(counts)}`,
-    intro,
+    headline:
+      counts.open === 0 && unownedTotal > 0
+        ? `Your weekly security digest: ${plural(unownedTotal, 'finding needs', 'findings need')} an owner`
+        : `${opts.onDemand ? 'Your security assignments' : 'Your weekly security assignments'}: ${summaryLine(counts)}`,
+    intro: counts.open === 0 && unownedTotal > 0 ? 'Nothing is assigned to you.' : intro,
     groups,
+    needsOwner,
     moreText: hidden > 0 ? `…and ${plural(hidden, 'more item')} due later, not shown here. Type **digest** to see your list at any time.` : '',
     footer: opts.onDemand
       ? 'Assigned to you from Microsoft Defender for Cloud recommendations.'
@@ -174,7 +199,7 @@ export function ownerDigestModel(
 export function renderOwnerDigest(
   plan: Pick<OwnerDigestPlan, 'owner' | 'items' | 'counts'>,
   ctx: RenderContext,
-  opts: { displayName?: string; onDemand?: boolean } = {},
+  opts: { displayName?: string; onDemand?: boolean; needsOwner?: readonly DigestNeedsOwnerInput[] } = {},
 ): AdaptiveCard {
   for (let max = MAX_DIGEST_ITEMS; ; max = Math.floor(max / 2)) {
     try {

@@ -1,9 +1,12 @@
 /**
  * Governance rule cards (issue 15): the `rules` list (ours with their counts, Defender's beside
  * them with Import), a rule's preview, and the confirmation a paused rule asks for. Built in code
- * rather than templates: the rows and their buttons depend on each rule's state.
+ * rather than templates: the rows and their buttons depend on each rule's state. The Add/Edit form
+ * is a template (ruleForm.json), like the other forms.
  */
-import { adaptActionsForChannel, CARD_VERSION, MAX_CARD_BYTES, CardTooLargeError, type AdaptiveCard, type RenderContext } from './render.js';
+import ruleFormTemplate from './ruleForm.json';
+import { formErrorParts } from './formErrors.js';
+import { adaptActionsForChannel, CARD_VERSION, defineCard, MAX_CARD_BYTES, CardTooLargeError, type AdaptiveCard, type RenderContext } from './render.js';
 
 export interface RuleRowModel {
   id: string;
@@ -67,10 +70,11 @@ export function ruleListCard(model: RuleListModel, ctx: RenderContext): Adaptive
   if (model.notice)
     body.push({ type: 'Container', style: model.notice.style === 'default' ? 'emphasis' : model.notice.style, items: [text(model.notice.text)] });
   if (model.rules.length === 0)
-    body.push(text("No rules yet. Add one with `npm run cli -- rule add …`, or import one of Defender's below.", { isSubtle: true }));
+    body.push(text("No rules yet. Add one here or with `npm run cli -- rule add …`, or import one of Defender's below.", { isSubtle: true }));
   for (const r of model.rules) {
     const buttons = [
       execute('Preview', 'previewRule', { ruleId: r.id }),
+      execute('Edit', 'openRuleForm', { ruleId: r.id }),
       r.enabled ? execute('Disable', 'disableRule', { ruleId: r.id }) : execute('Enable', 'enableRule', { ruleId: r.id }, 'positive'),
       ...(r.paused ? [execute('Confirm the rest', 'confirmRule', { ruleId: r.id }, 'positive')] : []),
       execute('Remove', 'removeRule', { ruleId: r.id }, 'destructive'),
@@ -117,7 +121,7 @@ export function ruleListCard(model: RuleListModel, ctx: RenderContext): Adaptive
     });
   }
   for (const p of model.defenderProblems.slice(0, 5)) body.push(text(`⚠ ${p}`, { size: 'Small', color: 'Attention' }));
-  return finish(body, [execute('Refresh', 'listRules', {})], ctx);
+  return finish(body, [execute('Add rule', 'openRuleForm', {}, 'positive'), execute('Refresh', 'listRules', {})], ctx);
 }
 
 export interface RulePreviewModel {
@@ -157,6 +161,109 @@ export function ruleConfirmCard(m: { ruleId: string; ruleName: string; scope: st
       ),
     ],
     [execute('Confirm', 'confirmRule', { ruleId: m.ruleId }, 'positive'), execute('Show the rules', 'listRules', {})],
+    ctx,
+  );
+}
+
+/** Input ids of the Add/Edit rule form; each can carry an error shown right below its input. */
+export const RULE_FORM_FIELDS = [
+  'ruleName',
+  'integrationId',
+  'priority',
+  'maxTicketsPerSync',
+  'scopeType',
+  'scopeId',
+  'severities',
+  'recommendations',
+  'tagName',
+  'tagValue',
+  'resourceGroup',
+  'ownerSource',
+  'ownerTags',
+  'ownerEmail',
+  'fallbackOwner',
+  'ticketType',
+  'dueInDays',
+  'gracePeriod',
+  'enabled',
+] as const;
+export type RuleFormField = (typeof RULE_FORM_FIELDS)[number];
+
+/** The label each input of the form shows, for "Label: what to do" messages. */
+export const RULE_FORM_LABELS: Readonly<Record<RuleFormField, string>> = {
+  ruleName: 'Name',
+  integrationId: 'ServiceNow integration',
+  priority: 'Priority',
+  maxTicketsPerSync: 'Tickets per sync at most',
+  scopeType: 'Scope type',
+  scopeId: 'Management group name or subscription id',
+  severities: 'Severity',
+  recommendations: 'Recommendations',
+  tagName: 'Resource tag name',
+  tagValue: 'Tag value',
+  resourceGroup: 'Resource group',
+  ownerSource: 'Owner from',
+  ownerTags: 'Tag name(s)',
+  ownerEmail: 'Owner e-mail',
+  fallbackOwner: 'Fallback contact',
+  ticketType: 'Ticket type',
+  dueInDays: 'Due in days',
+  gracePeriod: 'Grace period',
+  enabled: 'Enabled',
+};
+
+export interface RuleFormModel {
+  /** '' on the Add form. */
+  ruleId: string;
+  /** The message that shows the form, when known (Web Chat sends no replyToId): the next answer updates it. */
+  cardActivityId: string;
+  /** What the form shows in each input (prefilled for Edit, kept across a refused submission); multi-selects comma-separated. */
+  values: Record<RuleFormField, string>;
+  errors: Partial<Record<string, string>>;
+  problems: string[];
+  integrations: Array<{ title: string; value: string }>;
+  recommendationChoices: Array<{ title: string; value: string }>;
+  /** "default 50" (RULE_MAX_TICKETS_PER_SYNC). */
+  capPlaceholder: string;
+  preview?: { headline: string; lines: string[] };
+}
+
+const ruleFormTemplateCard = defineCard<
+  Omit<RuleFormModel, 'errors' | 'preview'> & {
+    title: string;
+    intro: string;
+    saveTitle: string;
+    fieldErrors: Partial<Record<RuleFormField, string>>;
+    errorSummary: string;
+    preview: { headline: string; lines: string[] };
+  }
+>(ruleFormTemplate);
+
+export function ruleFormCard(model: RuleFormModel, ctx: RenderContext): AdaptiveCard {
+  const editing = model.ruleId !== '';
+  const { fieldErrors, problems, errorSummary } = formErrorParts(model.errors as Record<string, string>, RULE_FORM_FIELDS, 'Nothing was saved', model.problems);
+  // Input.Number takes a number: "10" would show an empty input.
+  const num = (v: string) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
+  const values = {
+    ...model.values,
+    priority: num(model.values.priority),
+    maxTicketsPerSync: num(model.values.maxTicketsPerSync),
+    dueInDays: num(model.values.dueInDays),
+  };
+  return ruleFormTemplateCard(
+    {
+      ...model,
+      values: values as unknown as RuleFormModel['values'],
+      title: editing ? `Edit rule ${model.values.ruleName}` : 'Add a governance rule',
+      intro: editing
+        ? 'Changes apply from the next sync; what the rule assigned already stays as it is. Preview shows what it would assign now.'
+        : 'The rule assigns unhealthy resources nobody owns yet, on every sync, and opens their tickets. Preview shows what it would assign now; nothing is created until it is saved and enabled.',
+      saveTitle: editing ? 'Save changes' : 'Add rule',
+      fieldErrors,
+      problems,
+      errorSummary,
+      preview: model.preview ?? { headline: '', lines: [] },
+    },
     ctx,
   );
 }

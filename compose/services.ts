@@ -309,6 +309,7 @@ export function createServices(p: ServicePorts): Services {
     logger: logger.child({ module: 'rules' }),
     timeZone,
     maxTicketsPerSync: config.RULE_MAX_TICKETS_PER_SYNC,
+    locks,
   });
   const cycle = sync ? new SyncCycle({ sync, resolution, assignments, integrations, rules, logger }) : undefined;
   return {

@@ -338,6 +338,8 @@ export const ruleSchema = z
     caller: ownerEmailSchema.optional(),
     /** Remediation timeframe: the due date is this many days after the day the rule assigns (REMINDER_TIMEZONE). */
     dueInDays: z.number().int().min(1).max(RULE_MAX_DUE_DAYS),
+    /** This rule's own per-sync cap, below RULE_MAX_TICKETS_PER_SYNC (the operator's limit stays the upper bound). */
+    maxTicketsPerSync: z.number().int().min(1).max(10_000).optional(),
     gracePeriod: z.boolean().default(false),
     notifyOwner: z.boolean().default(true),
     notifyManager: z.boolean().default(false),

@@ -573,6 +573,11 @@ function ticketsFor(t: Taken, dueDate: string, unknown: ReadonlySet<string> | un
   return { tickets, needsOwner };
 }
 
+/** A rule's own cap only lowers the operator's RULE_MAX_TICKETS_PER_SYNC. */
+function capOf(rule: Rule, cap: number): number {
+  return Math.min(cap, rule.maxTicketsPerSync ?? cap);
+}
+
 /**
  * What the rules do with this sync's findings: the tickets to open now (at most the cap per rule;
  * the rest paused until an admin confirms), the findings that need an owner, and those that wait
@@ -587,7 +592,7 @@ export function planRules(input: PlanInput): RulePlan {
   for (const t of taken.values()) {
     const rule = t.rule.rule;
     const { tickets, needsOwner } = ticketsFor(t, addDays(dueBase, rule.dueInDays), input.unknownOwners?.get(rule.integrationId));
-    const allowance = input.allowances?.get(rule.id) ?? (rule.paused ? 0 : cap);
+    const allowance = input.allowances?.get(rule.id) ?? (rule.paused ? 0 : capOf(rule, cap));
     const now = tickets.slice(0, Math.max(0, allowance));
     const later = tickets.slice(now.length);
     plan.tickets.push(...now);
@@ -716,7 +721,7 @@ export function previewRule(ruleId: string, input: Omit<PlanInput, 'allowances'>
       });
     }
   }
-  const cap = input.maxTicketsPerRule ?? DEFAULT_RULE_MAX_TICKETS_PER_SYNC;
+  const cap = capOf(forced, input.maxTicketsPerRule ?? DEFAULT_RULE_MAX_TICKETS_PER_SYNC);
   return {
     ruleId,
     ruleName: forced.name,

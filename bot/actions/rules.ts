@@ -8,7 +8,8 @@ import { ruleListCard, rulePreviewCard, type RuleListModel } from '../../cards/r
 import { NEEDS_OWNER_TEXT } from '../../core/rules.js';
 import type { Rule } from '../../core/model.js';
 import { RuleError, type RuleActor, type Rules } from '../../app/rules.js';
-import type { Store } from '../../app/ports.js';
+import type { Messenger, Store } from '../../app/ports.js';
+import { previewHeadline, ruleFormActions } from './ruleForm.js';
 import type { Command } from '../commandRouter.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 import type { TurnInfo } from '../turn.js';
@@ -16,6 +17,10 @@ import type { TurnInfo } from '../turn.js';
 export interface RuleActionDeps {
   rules: Rules;
   store: Store;
+  /** Updates a posted Add/Edit form with its own message id (Web Chat). */
+  messenger?: Pick<Messenger, 'update'>;
+  /** RULE_MAX_TICKETS_PER_SYNC. */
+  maxTicketsPerSync?: number;
 }
 
 const NEEDS_OWNER_SHOWN = 5;
@@ -92,7 +97,7 @@ export function rulesCommand(deps: RuleActionDeps): Command {
     name: 'rules',
     usage: 'rules',
     description:
-      "Governance rules: ours with what they matched, assigned and could not assign (needs an owner), Defender's beside them; preview, enable, disable, remove, import.",
+      "Governance rules: ours with what they matched, assigned and could not assign (needs an owner), Defender's beside them; add, edit, preview, enable, disable, remove, import.",
     handle: async (ctx) => {
       await ctx.reply({ card: await renderRuleList(deps, ctx), summary: 'Governance rules' });
     },
@@ -116,7 +121,14 @@ export function ruleActions(deps: RuleActionDeps): ActionHandler[] {
   };
 
   return [
-    defineAction({ verb: 'listRules', schema: z.object({}), handle: (ctx) => list(ctx) }),
+    ...ruleFormActions({ ...deps, renderList: (ctx, notice) => renderRuleList(deps, ctx, notice) }),
+    defineAction({
+      verb: 'listRules',
+      schema: z.object({ cardActivityId: z.string().max(512).optional() }),
+      // Cancel on the Add/Edit form names the form's message: the list takes its place there too.
+      handle: async (ctx, d) =>
+        d.cardActivityId && !ctx.replyToId ? { kind: 'replace', card: await renderRuleList(deps, ctx), activityId: d.cardActivityId } : list(ctx),
+    }),
     defineAction({
       verb: 'previewRule',
       schema: ruleId,
@@ -128,7 +140,7 @@ export function ruleActions(deps: RuleActionDeps): ActionHandler[] {
             rulePreviewCard(
               {
                 ruleName: p.ruleName,
-                headline: `Now it would assign ${p.assignments} finding(s) in ${p.tickets} ticket(s)${p.beyondCap ? ` (${p.beyondCap} beyond RULE_MAX_TICKETS_PER_SYNC would wait for a confirmation)` : ''}; ${p.needsOwner.length} need an owner; ${p.alreadyAssigned} already assigned${p.takenByEarlierRules.length ? `; ${p.takenByEarlierRules.map((t) => `${t.count} go to "${t.ruleName}"`).join(', ')}` : ''}.`,
+                headline: previewHeadline(p),
                 byRecommendation: p.byRecommendation.slice(0, 10).map((r) => `${r.severity} · ${r.recommendationName}: ${r.assignments}`),
                 byOwner: p.byOwner.slice(0, 10).map((o) => `${o.owner}: ${o.assignments}`),
                 sample: p.sample.map((s) => `${s.resourceName} (${s.recommendationName}) → ${s.owner}`),

@@ -7,6 +7,7 @@ import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDi
 import type { AdaptiveCard } from '../../cards/render.js';
 import { integrationFormCard, integrationListCard } from '../../cards/integrationCards.js';
 import { dueDateRequestCard } from '../../cards/dueDateCards.js';
+import { ruleFormCard } from '../../cards/ruleCards.js';
 import { integrationListModel } from '../../bot/actions/integrations.js';
 import type { Recommendation } from '../../core/model.js';
 
@@ -211,6 +212,16 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         greeting: 'Good morning Alex',
         headline: '3 open, 1 overdue',
         intro: 'These security fixes are assigned to you.',
+        needsOwner: [
+          {
+            title: 'Findings that need an owner (rule Storage by tag): 7',
+            text: 'You are the fallback contact of this rule, and no owner could be found for these: give the resource an owner tag, or assign them from the recommendation card.',
+            lines: [
+              '- stprodlogs01 (Secure transfer to storage accounts should be enabled): no owner tag on the resource, its group or subscription',
+              '- …and 6 more: type **rules** to see them.',
+            ],
+          },
+        ],
         groups: [
           {
             title: 'Overdue',
@@ -349,6 +360,51 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
         ],
         { text: '⚠ Test of **Fabrikam Prod** failed: HTTP 500 from ServiceNow', style: 'attention' },
       ),
+      ctx,
+    ),
+  'ruleForm.json': () =>
+    ruleFormCard(
+      {
+        ruleId: 'r1',
+        cardActivityId: 'act-1',
+        values: {
+          ruleName: 'Production storage by owner tag',
+          integrationId: 'i1',
+          priority: '10',
+          maxTicketsPerSync: '',
+          scopeType: 'subscription',
+          scopeId: SUB,
+          severities: 'High,Medium',
+          recommendations: KEY,
+          tagName: 'environment',
+          tagValue: 'production',
+          resourceGroup: 'rg-prod',
+          ownerSource: 'tag',
+          ownerTags: 'owner, SecurityOwner',
+          ownerEmail: '',
+          fallbackOwner: 'secops@contoso',
+          ticketType: 'incident',
+          dueInDays: '14',
+          gracePeriod: 'true',
+          enabled: 'false',
+        },
+        errors: { fallbackOwner: 'Fallback contact: enter an e-mail address such as name@contoso.com' },
+        problems: [],
+        integrations: [{ title: 'Contoso ServiceNow', value: 'i1' }],
+        recommendationChoices: [
+          { title: `${rec.displayName} (High)`, value: KEY },
+          { title: 'Storage accounts should restrict network access using virtual network rules (Medium)', value: 'k2' },
+        ],
+        capPlaceholder: 'default 50',
+        preview: {
+          headline: 'Now it would assign 12 finding(s) in 12 ticket(s); 3 need an owner; 0 already assigned.',
+          lines: [
+            `High · ${rec.displayName}: 12`,
+            '→ bob.martinez@contoso.com: 9',
+            'needs an owner: vm-sql-01: no owner tag on the resource, its group or subscription',
+          ],
+        },
+      },
       ctx,
     ),
   'integrationForm.json': () =>

@@ -9,6 +9,7 @@ import { summarizeRecommendations } from '../../core/recommendations.js';
 import { channelDigestCard, channelDigestModel } from '../../cards/channelDigestCards.js';
 import { graceEndedCard, managerDigestCard, moreTimeFormCard, nudgeCard, ownerDigestCard } from '../../cards/reminderCards.js';
 import type { AdaptiveCard } from '../../cards/render.js';
+import { RULE_FORM_FIELDS, ruleFormCard } from '../../cards/ruleCards.js';
 import { cardProblems } from './validate.js';
 
 /**
@@ -126,6 +127,7 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
         greeting: 'Hi',
         headline: '1 open',
         intro: 'Due soon.',
+        needsOwner: [],
         groups: [
           {
             title: 'Later (1)',
@@ -220,6 +222,21 @@ const MINIMAL: Record<string, (channelId: string) => AdaptiveCard> = {
       { channelId: c },
     ),
 };
+
+MINIMAL['ruleForm.json'] = (c) =>
+  ruleFormCard(
+    {
+      ruleId: '',
+      cardActivityId: '',
+      values: Object.fromEntries(RULE_FORM_FIELDS.map((f) => [f, ''])) as never,
+      errors: {},
+      problems: [],
+      integrations: [],
+      recommendationChoices: [],
+      capPlaceholder: 'default 50',
+    },
+    { channelId: c },
+  );
 
 const templates = readdirSync(CARDS).filter((f) => f.endsWith('.json'));
 

@@ -130,7 +130,7 @@ describe('governance rules on the sync cycle', () => {
     expect((await rules.list()).find((v) => v.rule.name === 'Storage by tag')!.needsOwner).toHaveLength(view.needsOwner.length);
   });
 
-  it("an owner ServiceNow cannot assign, and a fallback it cannot either: needs an owner, told once to the rule's fallback contact in Teams", async () => {
+  it("an owner ServiceNow cannot assign, and a fallback it cannot either: needs an owner, in the fallback contact's weekly digest while it stays unowned", async () => {
     h = await startSandboxBot();
     const at = h.clock.now().toISOString();
     // sam.rivera@contoso.com is two ServiceNow users (ambiguous); former.employee@contoso.com none.
@@ -155,12 +155,40 @@ describe('governance rules on the sync cycle', () => {
     const view = (await rules.list())[0]!;
     expect(view.needsOwner).toHaveLength(storage.resources.length);
     expect(view.needsOwner[0]!.reason).toContain('the fallback owner sam.rivera@contoso.com is not a ServiceNow user');
-    const toSam = () =>
-      h.bot.connector.activities().filter((c) => c.conversationId === 'a:sam-personal' && String(c.body?.text ?? '').includes('need an owner'));
-    await h.bot.connector.waitFor(() => toSam().length === 1);
+    const toSam = () => h.bot.connector.activities().filter((c) => c.conversationId === 'a:sam-personal');
+    const section = `Findings that need an owner (rule Storage by tag): ${storage.resources.length}`;
+    const digests = () => toSam().filter((c) => JSON.stringify(c.body).includes(section));
+    await h.bot.app.messenger.drain();
+    // No separate message any more: the list waits for the weekly digest.
+    expect(toSam()).toHaveLength(0);
+
+    await h.bot.app.reminders.runOnce();
+    await h.bot.connector.waitFor(() => digests().length === 1);
+    const card = JSON.stringify(digests()[0]!.body);
+    expect(card).toContain('finding');
+    expect(card).toContain(view.needsOwner[0]!.resourceName);
+    expect(card).toContain(`…and ${storage.resources.length - 5} more`);
+    // Once a week: the same week's passes and syncs say nothing more.
+    await h.bot.app.reminders.runOnce();
     await h.bot.app.runCycle!();
     await h.bot.app.messenger.drain();
     expect(toSam()).toHaveLength(1);
+
+    // Still unowned a week later: listed again.
+    h.clock.advance(7 * 24 * 3600_000);
+    await h.bot.app.runCycle!();
+    await h.bot.app.reminders.runOnce();
+    await h.bot.connector.waitFor(() => digests().length === 2);
+
+    // Given an owner, the findings leave the list: the next week's digest has no section (Sam owns nothing: no digest).
+    await rules.edit('Storage by tag', { owner: { kind: 'fixed', email: 'bob.martinez@contoso.com' } }, CLI);
+    await h.bot.app.runCycle!();
+    expect(await byRule(h, 'Storage by tag')).toHaveLength(storage.resources.length);
+    h.clock.advance(7 * 24 * 3600_000);
+    await h.bot.app.runCycle!();
+    await h.bot.app.reminders.runOnce();
+    await h.bot.app.messenger.drain();
+    expect(toSam()).toHaveLength(2);
   });
 
   it('preview creates nothing and says what the rule would assign', async () => {
