@@ -109,12 +109,7 @@ export class BotAdapter extends CloudAdapter {
   async authenticate(activity: CheckedActivity, authHeader: string): Promise<AuthOutcome> {
     guardConsole();
     try {
-      const check = () => this.authentication.authenticateRequest(asBotActivity(activity), authHeader);
-      // Without a token botbuilder verifies nothing and prints nothing. Entering the async context
-      // only when there is one matters: once any AsyncLocalStorage runs, Node 20 runs a hook for
-      // every promise of the process from then on (in the messages bench's profile it was the
-      // largest difference from the echo bot, with the extra GC it brings).
-      const auth = await (authHeader.trim() ? quiet.run({ dropped: 0 }, check) : check());
+      const auth = await quiet.run({ dropped: 0 }, () => this.authentication.authenticateRequest(asBotActivity(activity), authHeader));
       return { ok: true, auth: this.connectors.wrap(auth) };
     } catch (err) {
       return { ok: false, ...classify(err) };
