@@ -50,11 +50,57 @@ function classify(err: unknown): { status: 401 | 503; reason: string } {
   return { status: unavailable ? 503 : 401, reason };
 }
 
+type ConnectorFactory = NonNullable<Authenticated['connectorFactory']>;
+type ConnectorClient = Awaited<ReturnType<ConnectorFactory['create']>>;
+
+/** Distinct (bot app id, service URL, audience) triples kept; a real bot sees a handful. */
+export const MAX_CACHED_CONNECTORS = 64;
+
+/**
+ * botbuilder builds a new Bot Connector client for every turn: credentials, options and a whole
+ * HTTP pipeline (its set-up shows in every turn of the messages bench's profile). A client
+ * holds nothing of the turn (its credentials refresh their own token), so one is kept per app id,
+ * service URL and audience and reused. The key carries both claims botbuilder takes the app id
+ * from (`aud`, else `appid`), so two identities never share a client.
+ */
+export class ConnectorCache {
+  private readonly clients = new Map<string, Promise<ConnectorClient>>();
+
+  constructor(private readonly limit = MAX_CACHED_CONNECTORS) {}
+
+  wrap(auth: Authenticated): Authenticated {
+    const factory = auth.connectorFactory;
+    if (!factory) return auth;
+    const identity = auth.claimsIdentity;
+    const who = `${identity.getClaimValue('aud') ?? ''}\u0000${identity.getClaimValue('appid') ?? ''}`;
+    const create = (serviceUrl: string, audience?: string): Promise<ConnectorClient> => {
+      const key = `${who}\u0000${serviceUrl}\u0000${audience ?? ''}`;
+      const known = this.clients.get(key);
+      if (known) return known;
+      const made = factory.create(serviceUrl, audience);
+      if (this.clients.size >= this.limit) this.clients.delete(this.clients.keys().next().value!);
+      this.clients.set(key, made);
+      // A failed creation is not kept: the next turn tries again.
+      made.catch(() => {
+        if (this.clients.get(key) === made) this.clients.delete(key);
+      });
+      return made;
+    };
+    return { ...auth, connectorFactory: { create } as ConnectorFactory };
+  }
+
+  size(): number {
+    return this.clients.size;
+  }
+}
+
 /**
  * CloudAdapter with authentication and the turn split apart, so the HTTP layer answers a bad
  * token itself (401 and one log line) and only checked activities reach a turn.
  */
 export class BotAdapter extends CloudAdapter {
+  readonly connectors = new ConnectorCache();
+
   constructor(private readonly authentication: ConfigurationBotFrameworkAuthentication) {
     super(authentication);
     guardConsole();
@@ -64,7 +110,7 @@ export class BotAdapter extends CloudAdapter {
     guardConsole();
     try {
       const auth = await quiet.run({ dropped: 0 }, () => this.authentication.authenticateRequest(asBotActivity(activity), authHeader));
-      return { ok: true, auth };
+      return { ok: true, auth: this.connectors.wrap(auth) };
     } catch (err) {
       return { ok: false, ...classify(err) };
     }

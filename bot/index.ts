@@ -33,7 +33,7 @@ import { CardIds } from './cardIds.js';
 import { CommandRouter } from './commandRouter.js';
 import { assignmentsCommand } from './commands/assignments.js';
 import { digestCommand } from './commands/digest.js';
-import { helpCommand } from './commands/help.js';
+import { helpCommand, helpModel } from './commands/help.js';
 import { integrationsCommand } from './commands/integrations.js';
 import { recommendationCommands } from './commands/recommendations.js';
 import { simulateCommand, type DefenderSimulatorControl } from './commands/simulate.js';
@@ -173,7 +173,7 @@ export function createApp(options: AppOptions): App {
       schema: z.object({}),
       handle: async (ctx) => ({
         kind: 'reply',
-        card: helpCard({ commands: commands.list().map((c) => ({ name: c.name, usage: c.usage, description: c.description })), sandbox }, ctx),
+        card: helpCard(helpModel(commands, sandbox), ctx),
       }),
     }),
     ...recommendationActions({ cards: services.cards }),

@@ -148,7 +148,16 @@ function deepFreeze<T>(value: T): T {
  */
 export function rememberCards<TModel extends object>(render: (model: TModel, ctx: RenderContext) => AdaptiveCard, limit = 16) {
   const cards = new Map<string, AdaptiveCard>();
+  /**
+   * A frozen model cannot change, so its card per channel is found by identity, without writing
+   * the model out as a key on every request (the help model is frozen and made once: see
+   * bot/commandRouter.ts#summaries). Weak: a model nobody holds takes its cards with it.
+   */
+  const byFrozenModel = new WeakMap<object, Map<string, AdaptiveCard>>();
   return (model: TModel, ctx: RenderContext): AdaptiveCard => {
+    const frozen = isDeepFrozen(model) ? (byFrozenModel.get(model) ?? new Map<string, AdaptiveCard>()) : undefined;
+    const known = frozen?.get(ctx.channelId);
+    if (known !== undefined) return known;
     const key = `${ctx.channelId}\u0000${JSON.stringify(model)}`;
     let card = cards.get(key);
     if (card === undefined) {
@@ -156,6 +165,20 @@ export function rememberCards<TModel extends object>(render: (model: TModel, ctx
       if (cards.size >= limit) cards.delete(cards.keys().next().value!);
       cards.set(key, card);
     }
+    if (frozen && frozen.size < limit) {
+      frozen.set(ctx.channelId, card);
+      byFrozenModel.set(model, frozen);
+    }
     return card;
   };
+}
+
+/** Frozen all the way down (checked once per model object: the answer is kept). */
+const deepFrozen = new WeakSet<object>();
+function isDeepFrozen(value: object): boolean {
+  if (deepFrozen.has(value)) return true;
+  const check = (v: unknown): boolean => typeof v !== 'object' || v === null || (Object.isFrozen(v) && Object.values(v as object).every(check));
+  if (!check(value)) return false;
+  deepFrozen.add(value);
+  return true;
 }

@@ -34,3 +34,42 @@ describe('remembered cards (help)', () => {
     expect(JSON.stringify(helpCard({ commands, sandbox: true }, { channelId: 'emulator' }))).not.toContain('Action.Execute');
   });
 });
+
+describe('remembered cards of a frozen model', () => {
+  /** A deep-frozen model that counts how often it is written out as JSON (the per-request key). */
+  function countingModel(title: string) {
+    const counter = { writes: 0 };
+    const model = Object.freeze({
+      title,
+      toJSON() {
+        counter.writes++;
+        return { title };
+      },
+    });
+    return { model, counter };
+  }
+
+  it('find the card by identity: the model is not written out again, per channel', () => {
+    let expansions = 0;
+    const render = defineCard<{ title: string }>({ type: 'AdaptiveCard', body: [{ type: 'TextBlock', text: '${title}' }] });
+    const card = rememberCards<{ title: string }>((m, ctx) => (expansions++, render({ title: m.title }, ctx)));
+    const { model, counter } = countingModel('x');
+    const a = card(model, { channelId: 'msteams' });
+    const writes = counter.writes;
+    for (let i = 0; i < 5; i++) expect(card(model, { channelId: 'msteams' })).toBe(a);
+    expect(counter.writes).toBe(writes);
+    const b = card(model, { channelId: 'emulator' });
+    expect(b).not.toBe(a);
+    expect(card(model, { channelId: 'emulator' })).toBe(b);
+    expect(expansions).toBe(2);
+  });
+
+  it('a model that is not frozen all the way down is keyed by its content every time', () => {
+    const card = rememberCards<{ items: string[] }>(() => ({ type: 'AdaptiveCard', body: [] }));
+    const items = ['a'];
+    const model = Object.freeze({ items });
+    const first = card(model, { channelId: 'msteams' });
+    items.push('b');
+    expect(card(model, { channelId: 'msteams' })).not.toBe(first);
+  });
+});
