@@ -66,7 +66,7 @@ import {
   remindersTable,
   SEALED_DOC,
   rulesTable,
-  upsertSql,
+  upsertStatements,
   workTable,
   type TableDef,
 } from './tables.js';
@@ -380,8 +380,16 @@ function docs<R>(def: TableDef<R>, result: QueryResult<DocRow>): R[] {
   return result.rows.map((r) => readRow(def, r.doc, r.sealed === true));
 }
 
-async function upsert<R>(query: Query, def: TableDef<R>, rows: readonly R[]): Promise<void> {
-  if (rows.length > 0) await query(upsertSql(def), [recordset(def, rows)]);
+/**
+ * Writes rows in statements of bounded size (tables.ts#upsertStatements). More rows than one
+ * statement takes must run in one transaction: callers writing several rows pass `multi`.
+ */
+async function upsert<R>(query: Query, def: TableDef<R>, rows: readonly R[], prepare?: (row: R) => R): Promise<void> {
+  const seqs = async (count: number) =>
+    (
+      await query<{ n: string }>(`SELECT s.n::text AS n FROM (SELECT nextval('${def.table}_seq_seq') AS n FROM generate_series(1, $1)) s ORDER BY s.n`, [count])
+    ).rows.map((r) => r.n);
+  for await (const statement of upsertStatements(def, rows, seqs, { prepare })) await query(statement.text, statement.values);
 }
 
 function repositories(ctx: Ctx): StoreTx {
@@ -450,14 +458,18 @@ function repositories(ctx: Ctx): StoreTx {
       get: (key) => getBy(recommendationsTable, 'key = $1', [key]),
       list: () => ctx.op(async (query) => docs(recommendationsTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM recommendations ORDER BY seq`))),
       upsertMany: async (recs: readonly Recommendation[]) => {
-        const rows = recs.map((r) => validRow('recommendations', recommendationsTable.schema, r));
-        if (rows.length === 0) return;
+        if (recs.length === 0) return;
         // The last of one key wins, as with the embedded stores (ON CONFLICT cannot touch a row twice).
-        const unique = [...new Map(rows.map((r) => [r.key, r])).values()];
-        await ctx.op(async (query, changed) => {
-          await upsert(query, recommendationsTable, unique);
-          changed();
-        });
+        const unique = [...new Map(recs.map((r) => [r.key, r])).values()];
+        // A sync pass writes every recommendation with all its resources: each is validated as its
+        // statement is built (an invalid one rolls the whole write back), not copied all at once.
+        await ctx.op(
+          async (query, changed) => {
+            await upsert(query, recommendationsTable, unique, (r) => validRow('recommendations', recommendationsTable.schema, r));
+            changed();
+          },
+          { multi: unique.length > 1 },
+        );
       },
       getCard: (conversationId, key) => getBy(postedCardsTable, 'conversation_id = $1 AND recommendation_key = $2', [conversationId, key]),
       listCards: (q: PostedCardQuery = {}) => {
@@ -512,7 +524,7 @@ function repositories(ctx: Ctx): StoreTx {
             await upsert(query, assignmentsTable, rows);
             changed();
           },
-          { mayFail: true },
+          { mayFail: true, multi: rows.length > 1 },
         );
       },
     },

@@ -250,6 +250,93 @@ export function upsertSql<R>(def: TableDef<R>): string {
     ON CONFLICT (${def.conflict.join(', ')}) DO UPDATE SET ${updates}`;
 }
 
+/** A statement's share of a large write: bounded so no copy of the whole set is ever held (a sync pass writes ~14 KB per recommendation). */
+export const WRITE_BATCH = { maxBytes: 2 * 1024 * 1024, maxParams: 60_000 };
+
+/** One statement of an upsert: its rows' parameters, and whether its rows come from a larger write (seq given). */
+export interface UpsertStatement {
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * An upsert of any size as statements of bounded size, one row per VALUES tuple with its
+ * document as its own parameter: no JSON of all rows (json_to_recordset parsed it, then parsed
+ * each document again to cast it) and no string of the whole set on the client. Each row is
+ * serialized when its statement is built, so only one statement's text exists at a time.
+ *
+ * One statement (the common case) behaves as upsertSql: seq from nextval in the order given,
+ * late rows written last. When the rows need several statements, the caller supplies `seqs`
+ * (one per row, ascending, from the table's sequence) and runs them in one transaction: the late
+ * rows go in the statements after all the others, and a new row's seq is still its place in the
+ * rows given. `seqs` is called only then. `late` is decided on the rows given, before `prepare`.
+ */
+export async function* upsertStatements<R>(
+  def: TableDef<R>,
+  rows: readonly R[],
+  seqs: (count: number) => Promise<readonly string[]>,
+  options: { budget?: typeof WRITE_BATCH; prepare?: (row: R) => R } = {},
+): AsyncGenerator<UpsertStatement> {
+  const { budget = WRITE_BATCH, prepare } = options;
+  const perRow = def.columns.length + 3;
+  const maxRows = Math.max(1, Math.floor(budget.maxParams / perRow));
+  const late = def.late;
+  // Writing order: rows given, late ones after all others (only reordered when some are late).
+  const order: number[] = rows.map((_, i) => i);
+  if (late) {
+    const isLate = rows.map((r) => late(r));
+    if (isLate.some(Boolean)) order.sort((a, b) => Number(isLate[a]) - Number(isLate[b]) || a - b);
+  }
+  let at = 0;
+  let given: readonly string[] | undefined;
+  while (at < order.length) {
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    let bytes = 0;
+    const first = at;
+    while (at < order.length && tuples.length < maxRows && (tuples.length === 0 || bytes < budget.maxBytes)) {
+      const ord = order[at++]!;
+      // Validated here rather than up front, so the checked copy of a row lives only until its statement is built.
+      const row = prepare ? prepare(rows[ord]!) : rows[ord]!;
+      const doc = JSON.stringify(row);
+      bytes += doc.length;
+      const start = values.length;
+      for (const [, , of] of def.columns) values.push(of(row));
+      values.push(doc, ord, late?.(row) ?? false);
+      tuples.push(
+        `(${[...def.columns.map(([, type], k) => `$${start + k + 1}::${type}`), `$${start + perRow - 2}::json`, `$${start + perRow - 1}::integer`, `$${start + perRow}::boolean`].join(', ')})`,
+      );
+    }
+    if (first === 0 && at === order.length) {
+      yield { text: upsertValuesSql(def, tuples, false), values };
+      return;
+    }
+    given ??= await seqs(rows.length);
+    // The seq of each row by its place in the rows given, appended to each tuple.
+    const withSeq: string[] = [];
+    for (let t = 0; t < tuples.length; t++) {
+      values.push(given[order[first + t]!]);
+      withSeq.push(`${tuples[t]!.slice(0, -1)}, $${values.length}::bigint)`);
+    }
+    yield { text: upsertValuesSql(def, withSeq, true), values };
+  }
+}
+
+function upsertValuesSql<R>(def: TableDef<R>, tuples: readonly string[], seqGiven: boolean): string {
+  const names = def.columns.map(([name]) => name);
+  const updates = [...names.filter((n) => !def.conflict.includes(n)), 'doc', 'seal'].map((n) => `${n} = EXCLUDED.${n}`).join(', ');
+  const alias = `v(${[...names, 'doc', 'ord', 'late', ...(seqGiven ? ['seq'] : [])].join(', ')})`;
+  const source = seqGiven
+    ? `(VALUES ${tuples.join(', ')}) AS ${alias}`
+    : // nextval runs after the inner sort (a volatile output column is computed after ORDER BY), so seq follows `ord`.
+      `(SELECT v.*, nextval('${def.table}_seq_seq') AS seq FROM (VALUES ${tuples.join(', ')}) AS ${alias} ORDER BY v.ord) x`;
+  const x = seqGiven ? 'v' : 'x';
+  return `INSERT INTO ${def.table} AS t (${names.join(', ')}, doc, seal, seq)
+    SELECT ${names.map((n) => `${x}.${n}`).join(', ')}, ${x}.doc, ${sealOf(`${x}.doc`)}, ${x}.seq FROM ${source}
+    ORDER BY ${x}.late, ${x}.ord
+    ON CONFLICT (${def.conflict.join(', ')}) DO UPDATE SET ${updates}`;
+}
+
 /** Plain inserts of rows without a seq column (reminders, audit), in the order given ($1: recordset()). */
 export function insertSql<R>(def: TableDef<R>, onConflict = ''): string {
   const names = def.columns.map(([name]) => name);
