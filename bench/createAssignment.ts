@@ -15,7 +15,7 @@ import { startBot, type BotHarness } from '../test/harness/botHarness.js';
 import { assignmentFormValues, SANDBOX_ADMIN } from '../test/harness/sandboxHarness.js';
 import type { Recommendation } from '../core/model.js';
 import { ManualClock } from '../core/clock.js';
-import { AzureClient, simulatorCredential } from '../connectors/defender/azureClient.js';
+import { localAzureClient } from '../connectors/defender/azureClient.js';
 import { SANDBOX_SCOPE, SANDBOX_USER } from '../sandbox/index.js';
 import { DEFAULT_SIMULATOR_CLIENT } from '../sandbox/defender/index.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS } from '../sandbox/servicenow/index.js';
@@ -128,13 +128,7 @@ function virtualTime() {
 /** The bot as test/harness/sandboxHarness.ts starts it, but against the Defender simulator in its child. */
 async function startBenchBot(defender: DefenderEndpoint): Promise<BotHarness> {
   const clock = new ManualClock(CLOCK_START);
-  const azure = new AzureClient({
-    credential: simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock }),
-    armBaseUrl: defender.url,
-    graphBaseUrl: defender.url,
-    clock,
-    sleep: async () => undefined,
-  });
+  const azure = localAzureClient({ url: defender.url, tenantId: defender.tenantId, ...DEFAULT_SIMULATOR_CLIENT }, { clock, sleep: async () => undefined });
   return startBot({
     clock,
     env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true' },

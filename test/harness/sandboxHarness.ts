@@ -1,4 +1,4 @@
-import { AzureClient, simulatorCredential } from '../../connectors/defender/azureClient.js';
+import { localAzureClient, type AzureClient } from '../../connectors/defender/azureClient.js';
 import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../sandbox/defender/index.js';
 import { userObjectId } from '../../sandbox/defender/dataset.js';
 import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
@@ -61,13 +61,7 @@ export async function startSandboxBot(
   const clock = new ManualClock('2026-11-26T09:00:00Z');
   const defender = await startDefenderSimulator({ clock, quota: 'off' });
   const servicenow = await startServiceNowSimulator({ clock });
-  const azure = new AzureClient({
-    credential: simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock }),
-    armBaseUrl: defender.url,
-    graphBaseUrl: defender.url,
-    clock,
-    sleep: async () => undefined,
-  });
+  const azure = localAzureClient({ url: defender.url, tenantId: defender.tenantId, ...DEFAULT_SIMULATOR_CLIENT }, { clock, sleep: async () => undefined });
   const bot = await startBot({
     clock,
     env: { SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true', ...opts.env },

@@ -2,7 +2,7 @@ import { createApp, type App } from '../../bot/index.js';
 import { loadConfig } from '../../compose/config.js';
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
-import { AzureClient, simulatorCredential } from '../../connectors/defender/azureClient.js';
+import { localAzureClient } from '../../connectors/defender/azureClient.js';
 import { openPostgresStore, type PostgresStore } from '../../storage/postgres/store.js';
 import { SecretBox } from '../../storage/secrets.js';
 import { SANDBOX_SCOPE } from '../../sandbox/index.js';
@@ -52,13 +52,7 @@ describe('governance rules on two replicas sharing one PostgreSQL database', () 
   async function replica(): Promise<{ app: App; store: PostgresStore }> {
     const store = await openPostgresStore({ connectionString: db.url, clock, logger: silentLogger, poolSize: 4 });
     stores.push(store);
-    const azure = new AzureClient({
-      credential: simulatorCredential(defender.url, defender.tenantId, DEFAULT_SIMULATOR_CLIENT.clientId, DEFAULT_SIMULATOR_CLIENT.clientSecret, { clock }),
-      armBaseUrl: defender.url,
-      graphBaseUrl: defender.url,
-      clock,
-      sleep: async () => undefined,
-    });
+    const azure = localAzureClient({ url: defender.url, tenantId: defender.tenantId, ...DEFAULT_SIMULATOR_CLIENT }, { clock, sleep: async () => undefined });
     const config = loadConfig({ SERVICENOW_ALLOW_PRIVATE_HOSTS: 'true', RULE_MAX_TICKETS_PER_SYNC: '1000', DATABASE_URL: db.url });
     const app = createApp({
       config,
