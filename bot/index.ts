@@ -197,7 +197,7 @@ export function createApp(options: AppOptions): App {
     afterInstall: afterInstall({ subscriptions }),
     logger: logger.child({ module: 'bot' }),
     sandbox,
-    cardIds: new CardIds(store.meta, logger.child({ module: 'bot' })),
+    cardIds: new CardIds(store.meta, logger.child({ module: 'bot' }), clock),
   });
   const server = createServer({
     adapter,
