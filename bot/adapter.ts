@@ -52,9 +52,29 @@ function classify(err: unknown): { status: 401 | 503; reason: string } {
 
 type ConnectorFactory = NonNullable<Authenticated['connectorFactory']>;
 type ConnectorClient = Awaited<ReturnType<ConnectorFactory['create']>>;
+type ClaimsIdentity = Authenticated['claimsIdentity'];
+type UserTokenClient = Awaited<ReturnType<ConfigurationBotFrameworkAuthentication['createUserTokenClient']>>;
 
 /** Distinct (bot app id, service URL, audience) triples kept; a real bot sees a handful. */
 export const MAX_CACHED_CONNECTORS = 64;
+
+/** Both claims botbuilder takes the app id from (`aud`, else `appid`), so two identities never share a client. */
+function identityKey(identity: ClaimsIdentity): string {
+  return `${identity.getClaimValue('aud') ?? ''}\u0000${identity.getClaimValue('appid') ?? ''}`;
+}
+
+/** A bounded map of client promises; a failed creation is not kept, so the next turn tries again. */
+function cached<T>(clients: Map<string, Promise<T>>, limit: number, key: string, make: () => Promise<T>): Promise<T> {
+  const known = clients.get(key);
+  if (known) return known;
+  const made = make();
+  if (clients.size >= limit) clients.delete(clients.keys().next().value!);
+  clients.set(key, made);
+  made.catch(() => {
+    if (clients.get(key) === made) clients.delete(key);
+  });
+  return made;
+}
 
 /**
  * botbuilder builds a new Bot Connector client for every turn: credentials, options and a whole
@@ -71,22 +91,34 @@ export class ConnectorCache {
   wrap(auth: Authenticated): Authenticated {
     const factory = auth.connectorFactory;
     if (!factory) return auth;
-    const identity = auth.claimsIdentity;
-    const who = `${identity.getClaimValue('aud') ?? ''}\u0000${identity.getClaimValue('appid') ?? ''}`;
-    const create = (serviceUrl: string, audience?: string): Promise<ConnectorClient> => {
-      const key = `${who}\u0000${serviceUrl}\u0000${audience ?? ''}`;
-      const known = this.clients.get(key);
-      if (known) return known;
-      const made = factory.create(serviceUrl, audience);
-      if (this.clients.size >= this.limit) this.clients.delete(this.clients.keys().next().value!);
-      this.clients.set(key, made);
-      // A failed creation is not kept: the next turn tries again.
-      made.catch(() => {
-        if (this.clients.get(key) === made) this.clients.delete(key);
-      });
-      return made;
-    };
+    const who = identityKey(auth.claimsIdentity);
+    const create = (serviceUrl: string, audience?: string): Promise<ConnectorClient> =>
+      cached(this.clients, this.limit, `${who}\u0000${serviceUrl}\u0000${audience ?? ''}`, () => factory.create(serviceUrl, audience));
     return { ...auth, connectorFactory: { create } as ConnectorFactory };
+  }
+
+  size(): number {
+    return this.clients.size;
+  }
+}
+
+/**
+ * botbuilder also builds a user-token client (the OAuth sign-in API: credentials and another
+ * whole HTTP pipeline) for every turn and every proactive send, whether the turn signs anyone in
+ * or not; it was 5% of the bot's CPU per `help`. The client depends only on the app id (its
+ * credentials, the OAuth endpoint and options are the bot's own), so one is kept per identity.
+ */
+export class UserTokenClientCache {
+  private readonly clients = new Map<string, Promise<UserTokenClient>>();
+
+  constructor(private readonly limit = MAX_CACHED_CONNECTORS) {}
+
+  /** `authentication` with its user-token clients kept; every other member is the original's. */
+  around(authentication: ConfigurationBotFrameworkAuthentication): ConfigurationBotFrameworkAuthentication {
+    const wrapped = Object.create(authentication) as ConfigurationBotFrameworkAuthentication;
+    wrapped.createUserTokenClient = (identity: ClaimsIdentity) =>
+      cached(this.clients, this.limit, identityKey(identity), () => authentication.createUserTokenClient(identity));
+    return wrapped;
   }
 
   size(): number {
@@ -100,9 +132,12 @@ export class ConnectorCache {
  */
 export class BotAdapter extends CloudAdapter {
   readonly connectors = new ConnectorCache();
+  readonly userTokens: UserTokenClientCache;
 
   constructor(private readonly authentication: ConfigurationBotFrameworkAuthentication) {
-    super(authentication);
+    const userTokens = new UserTokenClientCache();
+    super(userTokens.around(authentication));
+    this.userTokens = userTokens;
     guardConsole();
   }
 
