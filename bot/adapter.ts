@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { CloudAdapter, type ConfigurationBotFrameworkAuthentication, type InvokeResponse, type TurnContext } from 'botbuilder';
 import { asBotActivity, type CheckedActivity } from './activity.js';
 
@@ -7,33 +6,34 @@ export type Authenticated = Awaited<ReturnType<ConfigurationBotFrameworkAuthenti
 export type AuthOutcome = { ok: true; auth: Authenticated } | { ok: false; status: 401 | 503; reason: string };
 
 /**
- * botbuilder reports a token that fails verification with `console.error`: the error with its
- * stack, and for a bad signature or algorithm the PEM of every trusted signing key. There is no
- * logger hook, so its console output is dropped while it authenticates (and only there: the
- * flag lives in the async context of that call); the outcome is logged once by the caller.
+ * botbuilder reports a token that fails verification with `console.error`
+ * (botframework-connector's jwtTokenExtractor.js, its only console output while authenticating):
+ * an expired token as the error itself, stack and all, and every other failure as "Error finding
+ * key for token. Available keys: " followed by the PEM of every trusted signing key. There is no
+ * logger hook, so exactly these two are dropped from `console.error`, wherever they come from
+ * (nothing of ours prints either: the bot logs through pino); the caller logs the outcome once.
+ * Telling them by what is printed, not by the async context of the check, keeps Node's promise
+ * tracking (an AsyncLocalStorage entered on every authenticated request) off for the whole process.
  */
-const quiet = new AsyncLocalStorage<{ dropped: number }>();
 const GUARDED = Symbol.for('defender-bot.consoleGuard');
-/** What botbuilder's authentication uses; other console output is left alone. */
-const LEVELS = ['error', 'warn'] as const;
+const KEY_DUMP = 'Error finding key for token.';
+
+export function isBotbuilderTokenDump(args: readonly unknown[]): boolean {
+  if (args.length !== 1) return false;
+  const [only] = args;
+  if (typeof only === 'string') return only.startsWith(KEY_DUMP);
+  return only instanceof Error && only.name === 'TokenExpiredError';
+}
 
 function guardConsole(): void {
-  for (const level of LEVELS) {
-    const current = console[level] as ((...args: unknown[]) => void) & { [GUARDED]?: true };
-    if (current[GUARDED]) continue;
-    const guarded = Object.assign(
-      function (this: unknown, ...args: unknown[]) {
-        const store = quiet.getStore();
-        if (store) {
-          store.dropped++;
-          return;
-        }
-        current.apply(this, args);
-      },
-      { [GUARDED]: true as const },
-    );
-    console[level] = guarded;
-  }
+  const current = console.error as ((...args: unknown[]) => void) & { [GUARDED]?: true };
+  if (current[GUARDED]) return;
+  console.error = Object.assign(
+    function (this: unknown, ...args: unknown[]) {
+      if (!isBotbuilderTokenDump(args)) current.apply(this, args);
+    },
+    { [GUARDED]: true as const },
+  );
 }
 
 /** Messages of botbuilder's token errors are short ("jwt expired", "invalid signature"); claims they quote are not. */
@@ -144,7 +144,7 @@ export class BotAdapter extends CloudAdapter {
   async authenticate(activity: CheckedActivity, authHeader: string): Promise<AuthOutcome> {
     guardConsole();
     try {
-      const auth = await quiet.run({ dropped: 0 }, () => this.authentication.authenticateRequest(asBotActivity(activity), authHeader));
+      const auth = await this.authentication.authenticateRequest(asBotActivity(activity), authHeader);
       return { ok: true, auth: this.connectors.wrap(auth) };
     } catch (err) {
       return { ok: false, ...classify(err) };
