@@ -77,11 +77,12 @@ function cached<T>(clients: Map<string, Promise<T>>, limit: number, key: string,
 }
 
 /**
- * botbuilder builds a new Bot Connector client for every turn: credentials, options and a whole
- * HTTP pipeline (its set-up shows in every turn of the messages bench's profile). A client
- * holds nothing of the turn (its credentials refresh their own token), so one is kept per app id,
- * service URL and audience and reused. The key carries both claims botbuilder takes the app id
- * from (`aud`, else `appid`), so two identities never share a client.
+ * botbuilder builds a new Bot Connector client for every turn and every proactive send:
+ * credentials, options and a whole HTTP pipeline (its set-up shows in every turn of the messages
+ * bench's profile). A client holds nothing of the turn (its credentials refresh their own
+ * token), so one is kept per app id, service URL and audience and reused. The key carries both
+ * claims botbuilder takes the app id from (`aud`, else `appid`), so two identities never share a
+ * client.
  */
 export class ConnectorCache {
   private readonly clients = new Map<string, Promise<ConnectorClient>>();
@@ -91,10 +92,24 @@ export class ConnectorCache {
   wrap(auth: Authenticated): Authenticated {
     const factory = auth.connectorFactory;
     if (!factory) return auth;
-    const who = identityKey(auth.claimsIdentity);
+    return { ...auth, connectorFactory: this.factory(auth.claimsIdentity, factory) };
+  }
+
+  /**
+   * `authentication` whose connector factories (what a proactive send, `continueConversationAsync`,
+   * builds its client with: one factory and client per send otherwise) share these clients.
+   */
+  around(authentication: ConfigurationBotFrameworkAuthentication): ConfigurationBotFrameworkAuthentication {
+    const wrapped = Object.create(authentication) as ConfigurationBotFrameworkAuthentication;
+    wrapped.createConnectorFactory = (identity: ClaimsIdentity) => this.factory(identity, authentication.createConnectorFactory(identity));
+    return wrapped;
+  }
+
+  private factory(identity: ClaimsIdentity, factory: ConnectorFactory): ConnectorFactory {
+    const who = identityKey(identity);
     const create = (serviceUrl: string, audience?: string): Promise<ConnectorClient> =>
       cached(this.clients, this.limit, `${who}\u0000${serviceUrl}\u0000${audience ?? ''}`, () => factory.create(serviceUrl, audience));
-    return { ...auth, connectorFactory: { create } as ConnectorFactory };
+    return { create } as ConnectorFactory;
   }
 
   size(): number {
@@ -131,12 +146,14 @@ export class UserTokenClientCache {
  * token itself (401 and one log line) and only checked activities reach a turn.
  */
 export class BotAdapter extends CloudAdapter {
-  readonly connectors = new ConnectorCache();
+  readonly connectors: ConnectorCache;
   readonly userTokens: UserTokenClientCache;
 
   constructor(private readonly authentication: ConfigurationBotFrameworkAuthentication) {
+    const connectors = new ConnectorCache();
     const userTokens = new UserTokenClientCache();
-    super(userTokens.around(authentication));
+    super(connectors.around(userTokens.around(authentication)));
+    this.connectors = connectors;
     this.userTokens = userTokens;
     guardConsole();
   }

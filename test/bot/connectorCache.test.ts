@@ -106,5 +106,14 @@ describe('Bot Connector clients kept across turns', () => {
       // Every turn asked for a user-token client; one identity, so one was built.
       expect(bot.app.adapter.userTokens.size()).toBe(1);
     });
+
+    it('proactive sends share one client per conversation service URL instead of building one per send', async () => {
+      expect((await bot.send(message('subscribe', { serviceUrl: bot.connector.url, conversationType: 'channel' }))).status).toBe(200);
+      const afterTurn = bot.app.adapter.connectors.size();
+      for (const text of ['one', 'two', 'three']) await bot.app.messenger.send('19:channel-1@thread.tacv2', { text });
+      expect(bot.connector.activities().filter((a) => a.method === 'POST' && a.conversationId === '19:channel-1@thread.tacv2')).toHaveLength(4);
+      // A proactive send has its own identity and audience: one more client for all three.
+      expect(bot.app.adapter.connectors.size()).toBe(afterTurn + 1);
+    });
   });
 });
