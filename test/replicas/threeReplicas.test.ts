@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { openPostgresStore } from '../../storage/postgres/store.js';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres/testDatabase.js';
 import { ADMIN, CHANNEL, correlationKey, createWorld, eventually, integrationFromForm, say, submitAssignment, type BotRun, type World } from '../soak/world.js';
+import { startProxy, type Proxy } from '../harness/roundRobinProxy.js';
 
 /**
  * Issue 14 req. 7: three real bot processes (production mode, the fake Bot Connector, both
@@ -26,57 +25,6 @@ const TARGETS = 120;
 /** Resources per submit (one form selects many; the server caps a submit's selection). */
 const PER_SUBMIT = 50;
 const step = (what: string) => process.env.X_DEBUG && process.stderr.write(`${new Date().toISOString()} ${what}\n`);
-
-interface Proxy {
-  url: string;
-  served: number[];
-  close(): Promise<void>;
-}
-
-/** Round-robin over the replicas still alive; a refused connection goes to the next one (what a load balancer's health check does). */
-async function startProxy(bots: BotRun[]): Promise<Proxy> {
-  let next = 0;
-  const served = bots.map(() => 0);
-  const alive = (b: BotRun) => b.child.exitCode === null && b.child.signalCode === null;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const forward = (tries: number) => {
-        const candidates = bots.map((b, i) => ({ b, i })).filter(({ b }) => alive(b));
-        if (candidates.length === 0 || tries > bots.length) {
-          res.writeHead(502);
-          res.end();
-          return;
-        }
-        const { b, i } = candidates[next++ % candidates.length]!;
-        const target = new URL(req.url ?? '/', b.url);
-        const out = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
-          served[i]!++;
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
-        out.on('error', () => {
-          if (res.headersSent) res.destroy();
-          else forward(tries + 1);
-        });
-        out.end(body);
-      };
-      forward(0);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    served,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 /** The recommendation a channel card is for, when it is a recommendation card (its Refresh action names it). */
 function recommendationCardKey(body: any): string | undefined {
