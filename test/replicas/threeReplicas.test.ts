@@ -8,20 +8,21 @@ import { startProxy, type Proxy } from '../harness/roundRobinProxy.js';
 
 /**
  * Issue 14 req. 7: three real bot processes (production mode, the fake Bot Connector, both
- * simulators) on one PostgreSQL database behind a round-robin proxy on loopback. 120 resources are
+ * simulators) on one PostgreSQL database behind a round-robin proxy on loopback. 200 resources are
  * assigned in a few submits (one ticket per resource); the replica running a creation is SIGKILLed
  * while tickets are being created and the others take its work over once its lease has run out.
- * Half the resources are then fixed in Defender and resolved by the sync ticks.
+ * 60 of the resources are then fixed in Defender and resolved by the sync ticks.
  */
 jest.setTimeout(90_000);
 
+/** The issue's 200 (req. 7). */
+const TARGETS = 200;
 /**
- * 120, not the issue's 200: half of them are resolved, and each resolution note goes out at Teams'
- * pace for one conversation (60 per 30 s, shared by the replicas). With 200 the 100 notes alone
- * took ~50 s, and under CI load (15 on 2 cores) the whole test ran past 90 s: the failing run
- * stopped at "announced 99" with the notes still going out on time.
+ * 60 of them resolved, not half: each resolution note goes out at Teams' pace for one conversation
+ * (60 per 30 s, shared by the replicas). 100 notes alone took ~50 s, and under CI load (15 on
+ * 2 cores) the whole test ran past 90 s with the notes still going out on time.
  */
-const TARGETS = 120;
+const FIXED = 60;
 /** Resources per submit (one form selects many; the server caps a submit's selection). */
 const PER_SUBMIT = 50;
 const step = (what: string) => process.env.X_DEBUG && process.stderr.write(`${new Date().toISOString()} ${what}\n`);
@@ -47,12 +48,10 @@ describe('three replicas on one PostgreSQL database', () => {
       DATABASE_POOL_SIZE: '4',
       SYNC_CRON: '*/2 * * * * *',
       RESOLVE_AFTER_HEALTHY_PASSES: '1',
-      // A killed replica's creation is taken over after 3 s instead of 10 minutes.
+      // A killed replica's creation is taken over after 3 s instead of 10 minutes. JOB_LEASE_SECONDS
+      // keeps its default (5 minutes): a sync tick the victim holds when it is killed goes on the
+      // next tick (its presence lock died with it; test/replicas/tickTakeover.test.ts).
       WORK_LEASE_SECONDS: '3',
-      // The victim may be holding a sync tick when it is killed (a tick every 2 s, each running
-      // the resolution pass): the next ticks wait for that claim's lease, 5 s here instead of 5
-      // minutes. With the default, 1 run in 5 saw no sync for the rest of the test.
-      JOB_LEASE_SECONDS: '5',
     });
     await world.addIntegration();
   });
@@ -65,7 +64,7 @@ describe('three replicas on one PostgreSQL database', () => {
     await db?.drop();
   });
 
-  it('120 tickets over 3 replicas with one SIGKILLed mid-creation: one ticket each, no duplicate card or announcement, each sync tick on one replica, half resolved', async () => {
+  it('200 tickets over 3 replicas with one SIGKILLed mid-creation: one ticket each, no duplicate card or announcement, each sync tick on one replica, 60 resolved', async () => {
     bots.push(...(await Promise.all([world.startBot(), world.startBot(), world.startBot()])));
     proxy = await startProxy(bots);
     const url = proxy.url;
@@ -150,12 +149,12 @@ describe('three replicas on one PostgreSQL database', () => {
       const live = (await store.assignments.list()).filter((a) => a.status !== 'removed');
       expect(targets.filter((t) => live.filter((a) => a.key === t.key).length !== 1)).toEqual([]);
 
-      // Half the resources are fixed in Defender: the next sync ticks resolve them.
-      fixed = targets.slice(0, TARGETS / 2);
+      // FIXED of the resources are fixed in Defender: the next sync ticks resolve them.
+      fixed = targets.slice(0, FIXED);
       const assessmentKey = (assessmentId: string) => assessmentId.split('/').pop()!;
       for (const t of fixed) world.defender.control.markHealthy({ resourceId: t.resourceId, assessmentKey: assessmentKey(t.assessmentId) });
       await eventually(
-        'the fixed half resolved',
+        'the fixed ones resolved',
         async () => {
           const resolved = new Set((await store.assignments.list({ hasTicket: true })).filter((a) => a.status === 'resolved').map((a) => a.key));
           step(`resolved ${resolved.size}`);
@@ -165,7 +164,7 @@ describe('three replicas on one PostgreSQL database', () => {
         250,
       );
       const open = new Set((await store.assignments.list()).filter((a) => a.status === 'open').map((a) => a.key));
-      expect(targets.slice(TARGETS / 2).filter((t) => !open.has(t.key))).toEqual([]);
+      expect(targets.slice(FIXED).filter((t) => !open.has(t.key))).toEqual([]);
 
       // The resolution notes go out at Teams' pace for one conversation; wait until each fixed resource's is posted.
       const numberOf = new Map(world.tickets().map((x) => [x.correlationId, x.number]));
@@ -237,7 +236,7 @@ describe('three replicas on one PostgreSQL database', () => {
     // 0 duplicate announcements: each fixed resource's "resolved" note once, none for the others.
     const announced = (t: { key: string }) => announcedIn(posts, t);
     expect(fixed.filter((t) => announced(t) !== 1).map((t) => [t.key, announced(t)])).toEqual([]);
-    expect(targets.slice(TARGETS / 2).filter((t) => announced(t) !== 0)).toEqual([]);
+    expect(targets.slice(FIXED).filter((t) => announced(t) !== 0)).toEqual([]);
 
     // Each cron tick of the sync ran on exactly one replica (the claim lines of every replica's log, and job_runs).
     const claims = bots.flatMap((b, i) =>
