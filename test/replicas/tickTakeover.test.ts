@@ -13,7 +13,7 @@ import { ADMIN, createWorld, eventually, integrationFromForm, say, submitAssignm
 jest.setTimeout(90_000);
 
 /** Each ServiceNow answer takes this long while the victim is to be caught mid-tick: a sync tick's resolution phase then lasts seconds. */
-const SLOW_SERVICENOW_MS = 4_000;
+const SLOW_SERVICENOW_MS = 2_000;
 
 describe('a replica SIGKILLed while it holds a sync tick', () => {
   let db: TestDatabase;
