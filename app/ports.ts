@@ -329,6 +329,24 @@ export interface SendPacing {
   holdUntil(conversationId: string, until: Date): Promise<void>;
 }
 
+// ------------------------------------------------------------------ RequestSlots
+
+/**
+ * A ticket system instance's request budget kept by every process on the store together
+ * (ServiceNow's API_INT semaphores are per instance, whatever number of replicas call it): a
+ * request holds one of the instance's `limit` slots while it is in flight.
+ *
+ * - acquire: resolves once the caller holds a slot of `instance`, with the function that gives it
+ *   back (call it once; it never throws). No more than `limit` slots of one instance are held at
+ *   once across the processes, and a process that dies gives its slots back.
+ *
+ * Absent for the embedded stores (one process: its in-process limit is the whole budget); session
+ * advisory locks for PostgreSQL.
+ */
+export interface RequestSlots {
+  acquire(instance: string, limit: number): Promise<() => void>;
+}
+
 // ------------------------------------------------------------------ WorkQueue
 
 export interface WorkRequest {

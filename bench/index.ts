@@ -27,6 +27,7 @@ import { syncStoresBenchmark } from './syncStores.js';
 import { resolutionBenchmark } from './resolution.js';
 import { createAssignmentBenchmark } from './createAssignment.js';
 import { soakBenchmark } from './soak.js';
+import { replicasBenchmark } from './replicas.js';
 
 /** In the order they run (and appear in the table). Add new ones here. */
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -36,6 +37,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   remindersBenchmark,
   rulesBenchmark,
   createAssignmentBenchmark,
+  replicasBenchmark,
   storeBenchmark,
   storeEnginesBenchmark,
   syncStoresBenchmark,

@@ -11,7 +11,7 @@ import type * as restify from 'restify';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { DefenderPort, Directory, JobRuns, Locks, Secrets, SendPacing, Store } from '../app/ports.js';
+import type { DefenderPort, Directory, JobRuns, Locks, RequestSlots, Secrets, SendPacing, Store } from '../app/ports.js';
 import type { CreateAssignments } from '../app/createAssignments.js';
 import type { IntegrationService } from '../app/manageIntegrations.js';
 import type { ReminderJob } from '../app/reminders.js';
@@ -68,6 +68,8 @@ export interface AppOptions {
   jobRuns?: JobRuns;
   /** Teams' per-conversation send pacing shared by the replicas; default this process's own pacer. */
   sendPacing?: SendPacing;
+  /** Each ServiceNow instance's request budget shared by the replicas (compose/open.ts: PostgreSQL); default this process's own. */
+  requestSlots?: RequestSlots;
   /** Folder of the bundled dashboard tab (dist/web). */
   webRoot?: string;
   /** Backoff between retries of outside calls; tests pass one that returns at once. */
@@ -144,6 +146,7 @@ export function createApp(options: AppOptions): App {
     azure: options.azure,
     defenderScopes: options.defenderScopes,
     locks: options.locks,
+    requestSlots: options.requestSlots,
     retrySleep: options.retrySleep,
     sandboxUser: options.sandboxUser,
   });

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config, logger, store, dataDir, locks, jobRuns, sendPacing } = runtime;
+  const { config, logger, store, dataDir, locks, jobRuns, sendPacing, requestSlots } = runtime;
   if (!config.MicrosoftAppId) {
     logger.warn(
       'MicrosoftAppId is empty: authentication is OFF (Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword to serve Microsoft Teams.',
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     locks,
     jobRuns,
     sendPacing,
+    requestSlots,
     clock: systemClock,
     logger,
     secrets,

@@ -45,7 +45,7 @@ const envObject = z.object({
   DATABASE_POOL_SIZE: withDefault(z.coerce.number().int().min(1).max(100), '10'),
   /** How long a replica that died while creating tickets holds its work before another one takes it over. */
   WORK_LEASE_SECONDS: withDefault(z.coerce.number().int().min(1).max(86400), '600'),
-  /** How long a cron tick claimed by a replica that then died blocks the job's next ticks (renewed every third of it while the run lasts). */
+  /** How long a cron tick claimed by a replica that stopped renewing blocks the job's next ticks (renewed every third of it while the run lasts); a dead replica's presence lock frees it at once (storage/postgres/coordination.ts). */
   JOB_LEASE_SECONDS: withDefault(z.coerce.number().int().min(3).max(86400), '300'),
   SECRET_KEY: opt(z.string()),
   LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { JobRuns, Locks, SendPacing, Store } from '../app/ports.js';
+import type { JobRuns, Locks, RequestSlots, SendPacing, Store } from '../app/ports.js';
 import { AzureClient, createAzureCredential, localAzureClient, simulatorCredential, type LocalAzureEndpoint } from '../connectors/defender/azureClient.js';
 import { lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
 import { openStore } from '../storage/index.js';
@@ -54,6 +54,8 @@ export interface Runtime {
   jobRuns: JobRuns;
   /** Teams' per-conversation send pacing shared by every process on the store. */
   sendPacing: SendPacing;
+  /** Each ServiceNow instance's request budget shared by the replicas (PostgreSQL only). */
+  requestSlots?: RequestSlots;
   lock?: DataDirLock;
   /** The secret box (SECRET_KEY, or the key file in the data folder), opened once on first use. */
   secrets(): Promise<SecretBox>;
@@ -94,6 +96,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
     locks: opened.locks,
     jobRuns: opened.jobRuns,
     sendPacing: opened.sendPacing,
+    requestSlots: opened.requestSlots,
     lock,
     secrets: () => (secrets ??= openSecretBox(config.SECRET_KEY, dataDir)),
     close: async () => {

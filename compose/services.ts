@@ -7,7 +7,7 @@ import type { ScheduledTask } from 'node-cron';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { parseQuietHours } from '../core/reminders.js';
-import type { Authorizer, DefenderPort, Directory, JobRuns, Locks, Messenger, Secrets, Store } from '../app/ports.js';
+import type { Authorizer, DefenderPort, Directory, JobRuns, Locks, Messenger, RequestSlots, Secrets, Store } from '../app/ports.js';
 import { Announcements } from '../app/announcements.js';
 import { AssignmentWriter } from '../app/assignmentWriter.js';
 import { cachedAncestry, RbacAuthorizer, ReadPolicy, SandboxIdentityAuthorizer } from '../app/authorization.js';
@@ -23,7 +23,7 @@ import { Rules } from '../app/rules.js';
 import { Subscriptions } from '../app/subscriptions.js';
 import { SyncCycle } from '../app/syncCycle.js';
 import { SyncJob } from '../app/syncRecommendations.js';
-import type { ServiceNowClientOptions, ServiceNowInstances } from '../connectors/servicenow/client.js';
+import { ServiceNowInstances, type ServiceNowClientOptions } from '../connectors/servicenow/client.js';
 import { ServiceNowTicketSystems } from '../connectors/servicenow/ticketSystems.js';
 import type { Lookup } from '../connectors/servicenow/urlGuard.js';
 import { replicaId } from '../jobs/replica.js';
@@ -127,6 +127,8 @@ export interface ServicePorts {
   defenderScopes?: readonly string[];
   /** Mutual exclusion per assignment (and per install); default in-process (the embedded store has one writer process). */
   locks?: Locks;
+  /** Each ServiceNow instance's request budget shared by the replicas; default this process's own. */
+  requestSlots?: RequestSlots;
   /** Backoff between retries of outside calls; tests pass one that returns at once. */
   retrySleep?: (ms: number) => Promise<void>;
   /** Sandbox: who a user the directory does not know is (the Caller a form offers). */
@@ -216,6 +218,7 @@ export function createServices(p: ServicePorts): Services {
     logger: logger.child({ module: 'integrations' }),
     allowPrivateHosts: config.SERVICENOW_ALLOW_PRIVATE_HOSTS,
     sleep: p.retrySleep,
+    ...(p.requestSlots ? { instances: new ServiceNowInstances(p.requestSlots) } : {}),
   });
   const manageIntegrations = new ManageIntegrations({
     integrations,

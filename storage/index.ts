@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { JobRuns, Locks, SendPacing, Store } from '../app/ports.js';
+import type { JobRuns, Locks, RequestSlots, SendPacing, Store } from '../app/ports.js';
 import { InProcessJobRuns, InProcessSendPacing } from './coordination.js';
 import { InProcessLocks } from './locks.js';
 import { openLowdbStore } from './lowdbStore.js';
@@ -42,6 +42,8 @@ export interface OpenedStore {
   jobRuns: JobRuns;
   /** Teams' per-conversation send pacing: in-process for lowdb, shared by every replica on PostgreSQL. */
   sendPacing: SendPacing;
+  /** Each ServiceNow instance's request budget across processes: PostgreSQL only (lowdb has one process). */
+  requestSlots?: RequestSlots;
   /** Where the data is, for messages: the data file, or the database without its password. */
   location: string;
 }
@@ -66,6 +68,7 @@ export async function openStore(settings: StoreSettings, options: OpenStoreOptio
       locks: store.locks,
       jobRuns: store.jobRuns,
       sendPacing: store.sendPacing,
+      requestSlots: store.requestSlots,
       location: describeDatabaseUrl(settings.DATABASE_URL),
     };
   }

@@ -4,9 +4,9 @@ import { silentLogger, type Logger } from '../../core/logger.js';
 import { CORRELATION_ID_MAX, INCIDENT_STATE, isResolvedState, isSysId, recordLink, type TicketTable } from '../../core/servicenow-rules.js';
 import { ServiceNowError, errorFromResponse, oneLine } from './errors.js';
 import { RetryableFailure, withRetries } from '../retry.js';
-import { HttpCore, Semaphore, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
+import { HttpCore, Semaphore, type Limiter, type ConnectAgents, type ConnectLookup, type RawResponse, type Sleep } from './http.js';
 import { TokenManager, type ServiceNowConnection, type TokenCache } from './oauth.js';
-import type { ChangedTickets, ReopenResult, ResolveResult, TicketSystem, TicketWithAssignee } from '../../app/ports.js';
+import type { ChangedTickets, ReopenResult, RequestSlots, ResolveResult, TicketSystem, TicketWithAssignee } from '../../app/ports.js';
 
 export type { ReopenResult, ResolveResult };
 
@@ -45,20 +45,46 @@ export interface ServiceNowClientOptions {
  * semaphore pool is per instance, so all clients of an instance draw on one) and the creates in
  * flight (two clients must not race a create for the same correlation id). Not a module global:
  * the composition root makes one (IntegrationService does) and hands it to every client it builds.
+ * With `shared` (the PostgreSQL store's RequestSlots), the budget is the instance's across every
+ * replica: a request waits first for this process's room, then for one of the instance's slots.
  */
 export class ServiceNowInstances {
-  private readonly limiters = new Map<string, Semaphore>();
+  private readonly limiters = new Map<string, Limiter>();
   readonly createsInFlight = new Map<string, Promise<CreateTicketResult>>();
 
+  constructor(private readonly shared?: RequestSlots) {}
+
   /** The first client of an instance sets the budget's size. */
-  limiterFor(origin: string, size: number): Semaphore {
+  limiterFor(origin: string, size: number): Limiter {
     let limiter = this.limiters.get(origin);
     if (!limiter) {
-      limiter = new Semaphore(Math.max(1, size));
+      const local = new Semaphore(Math.max(1, size));
+      limiter = this.shared ? sharedLimiter(local, this.shared, origin) : local;
       this.limiters.set(origin, limiter);
     }
     return limiter;
   }
+}
+
+/** The local semaphore first, so a process never waits on more of the shared slots than it could use. */
+function sharedLimiter(local: Semaphore, slots: RequestSlots, origin: string): Limiter {
+  return {
+    size: local.size,
+    acquire: async () => {
+      const releaseLocal = await local.acquire();
+      let releaseShared: () => void;
+      try {
+        releaseShared = await slots.acquire(origin, local.size);
+      } catch (err) {
+        releaseLocal();
+        throw err;
+      }
+      return () => {
+        releaseShared();
+        releaseLocal();
+      };
+    },
+  };
 }
 
 export interface ServiceNowClientParams {

@@ -26,8 +26,14 @@ export interface RetryPolicy extends Omit<RetrySchedule, 'random'> {
   maxRetryAfterMs: number;
 }
 
+/** What bounds an instance's requests in flight: acquire waits for room and returns the release. */
+export interface Limiter {
+  readonly size: number;
+  acquire(): Promise<() => void>;
+}
+
 /** Counting semaphore; FIFO so a burst cannot starve earlier callers. */
-export class Semaphore {
+export class Semaphore implements Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(readonly size: number) {}
@@ -80,7 +86,7 @@ export class HttpCore {
 
   constructor(
     readonly origin: string,
-    private readonly limiter: Semaphore,
+    private readonly limiter: Limiter,
     private readonly policy: RetryPolicy,
     timeoutMs: number,
     private readonly sleep: Sleep,

@@ -40,6 +40,7 @@ import {
   type AuditQuery,
   type ConversationQuery,
   type JobRuns,
+  type RequestSlots,
   type Locks,
   type PostedCardQuery,
   type SendPacing,
@@ -51,6 +52,7 @@ import {
 import { defined, validRow } from '../engine.js';
 import { checkout } from './checkout.js';
 import { PostgresJobRuns, PostgresSendPacing } from './coordination.js';
+import { PostgresRequestSlots } from './requestSlots.js';
 import { PostgresLocks } from './locks.js';
 import { migratePostgres, type PgMigration } from './migrations.js';
 import {
@@ -90,6 +92,8 @@ export interface PostgresStoreOptions {
 export interface PostgresStore extends Store {
   readonly locks: Locks;
   readonly jobRuns: JobRuns;
+  /** Every ServiceNow instance's request budget, shared by the processes on the database. */
+  readonly requestSlots: RequestSlots;
   readonly sendPacing: SendPacing;
 }
 
@@ -783,10 +787,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const applicationName = options.applicationName ?? 'defender-servicenow-teams-bot';
   const pool = new pg.Pool({ connectionString, max: poolSize, application_name: applicationName });
   const lockPool = new pg.Pool({ connectionString, max: poolSize, application_name: `${applicationName} (locks)` });
+  // Its own pool: a request waiting for a slot must not hold up the store's queries or the assignment locks.
+  const slotPool = new pg.Pool({ connectionString, max: poolSize, application_name: `${applicationName} (request slots)` });
   // An idle connection the server drops emits here; without a listener it would crash the process.
   const onIdleError = (err: Error) => logger.warn({ err }, 'PostgreSQL connection lost while idle; the pool opens a new one when needed');
   pool.on('error', onIdleError);
   lockPool.on('error', onIdleError);
+  slotPool.on('error', onIdleError);
 
   try {
     const { client, release } = await checkout(pool);
@@ -800,7 +807,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       release(broken);
     }
   } catch (err) {
-    await Promise.allSettled([pool.end(), lockPool.end()]);
+    await Promise.allSettled([pool.end(), lockPool.end(), slotPool.end()]);
     throw err;
   }
 
@@ -837,10 +844,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     }
   };
 
+  const jobRuns = new PostgresJobRuns(pool, clock, {
+    // keepAlive: a peer whose machine vanished is seen gone by the OS's keepalive, not only by the lease.
+    connect: () => new pg.Client({ connectionString, application_name: `${applicationName} (presence)`, keepAlive: true }),
+    logger,
+  });
   return {
     ...repos,
     locks: new PostgresLocks(lockPool, logger),
-    jobRuns: new PostgresJobRuns(pool, clock),
+    requestSlots: new PostgresRequestSlots(slotPool, logger),
+    jobRuns,
     sendPacing: new PostgresSendPacing(pool, clock),
     transaction,
     status: () => ({ ...shared.status }),
@@ -848,7 +861,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     close: () =>
       (closed ??= (async () => {
         await shared.idle();
-        await Promise.all([pool.end(), lockPool.end()]);
+        await Promise.all([pool.end(), lockPool.end(), slotPool.end(), jobRuns.close()]);
       })()),
   };
 }

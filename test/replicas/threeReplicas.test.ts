@@ -1,82 +1,31 @@
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { openPostgresStore } from '../../storage/postgres/store.js';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres/testDatabase.js';
 import { ADMIN, CHANNEL, correlationKey, createWorld, eventually, integrationFromForm, say, submitAssignment, type BotRun, type World } from '../soak/world.js';
+import { startProxy, type Proxy } from '../harness/roundRobinProxy.js';
 
 /**
  * Issue 14 req. 7: three real bot processes (production mode, the fake Bot Connector, both
- * simulators) on one PostgreSQL database behind a round-robin proxy on loopback. 120 resources are
+ * simulators) on one PostgreSQL database behind a round-robin proxy on loopback. 200 resources are
  * assigned in a few submits (one ticket per resource); the replica running a creation is SIGKILLed
  * while tickets are being created and the others take its work over once its lease has run out.
- * Half the resources are then fixed in Defender and resolved by the sync ticks.
+ * 60 of the resources are then fixed in Defender and resolved by the sync ticks.
  */
 jest.setTimeout(90_000);
 
+/** The issue's 200 (req. 7). */
+const TARGETS = 200;
 /**
- * 120, not the issue's 200: half of them are resolved, and each resolution note goes out at Teams'
- * pace for one conversation (60 per 30 s, shared by the replicas). With 200 the 100 notes alone
- * took ~50 s, and under CI load (15 on 2 cores) the whole test ran past 90 s: the failing run
- * stopped at "announced 99" with the notes still going out on time.
+ * 60 of them resolved, not half: each resolution note goes out at Teams' pace for one conversation
+ * (60 per 30 s, shared by the replicas). 100 notes alone took ~50 s, and under CI load (15 on
+ * 2 cores) the whole test ran past 90 s with the notes still going out on time.
  */
-const TARGETS = 120;
+const FIXED = 60;
 /** Resources per submit (one form selects many; the server caps a submit's selection). */
 const PER_SUBMIT = 50;
 const step = (what: string) => process.env.X_DEBUG && process.stderr.write(`${new Date().toISOString()} ${what}\n`);
-
-interface Proxy {
-  url: string;
-  served: number[];
-  close(): Promise<void>;
-}
-
-/** Round-robin over the replicas still alive; a refused connection goes to the next one (what a load balancer's health check does). */
-async function startProxy(bots: BotRun[]): Promise<Proxy> {
-  let next = 0;
-  const served = bots.map(() => 0);
-  const alive = (b: BotRun) => b.child.exitCode === null && b.child.signalCode === null;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const forward = (tries: number) => {
-        const candidates = bots.map((b, i) => ({ b, i })).filter(({ b }) => alive(b));
-        if (candidates.length === 0 || tries > bots.length) {
-          res.writeHead(502);
-          res.end();
-          return;
-        }
-        const { b, i } = candidates[next++ % candidates.length]!;
-        const target = new URL(req.url ?? '/', b.url);
-        const out = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
-          served[i]!++;
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
-        out.on('error', () => {
-          if (res.headersSent) res.destroy();
-          else forward(tries + 1);
-        });
-        out.end(body);
-      };
-      forward(0);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    served,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 /** The recommendation a channel card is for, when it is a recommendation card (its Refresh action names it). */
 function recommendationCardKey(body: any): string | undefined {
@@ -99,12 +48,10 @@ describe('three replicas on one PostgreSQL database', () => {
       DATABASE_POOL_SIZE: '4',
       SYNC_CRON: '*/2 * * * * *',
       RESOLVE_AFTER_HEALTHY_PASSES: '1',
-      // A killed replica's creation is taken over after 3 s instead of 10 minutes.
+      // A killed replica's creation is taken over after 3 s instead of 10 minutes. JOB_LEASE_SECONDS
+      // keeps its default (5 minutes): a sync tick the victim holds when it is killed goes on the
+      // next tick (its presence lock died with it; test/replicas/tickTakeover.test.ts).
       WORK_LEASE_SECONDS: '3',
-      // The victim may be holding a sync tick when it is killed (a tick every 2 s, each running
-      // the resolution pass): the next ticks wait for that claim's lease, 5 s here instead of 5
-      // minutes. With the default, 1 run in 5 saw no sync for the rest of the test.
-      JOB_LEASE_SECONDS: '5',
     });
     await world.addIntegration();
   });
@@ -117,7 +64,7 @@ describe('three replicas on one PostgreSQL database', () => {
     await db?.drop();
   });
 
-  it('120 tickets over 3 replicas with one SIGKILLed mid-creation: one ticket each, no duplicate card or announcement, each sync tick on one replica, half resolved', async () => {
+  it('200 tickets over 3 replicas with one SIGKILLed mid-creation: one ticket each, no duplicate card or announcement, each sync tick on one replica, 60 resolved', async () => {
     bots.push(...(await Promise.all([world.startBot(), world.startBot(), world.startBot()])));
     proxy = await startProxy(bots);
     const url = proxy.url;
@@ -202,12 +149,12 @@ describe('three replicas on one PostgreSQL database', () => {
       const live = (await store.assignments.list()).filter((a) => a.status !== 'removed');
       expect(targets.filter((t) => live.filter((a) => a.key === t.key).length !== 1)).toEqual([]);
 
-      // Half the resources are fixed in Defender: the next sync ticks resolve them.
-      fixed = targets.slice(0, TARGETS / 2);
+      // FIXED of the resources are fixed in Defender: the next sync ticks resolve them.
+      fixed = targets.slice(0, FIXED);
       const assessmentKey = (assessmentId: string) => assessmentId.split('/').pop()!;
       for (const t of fixed) world.defender.control.markHealthy({ resourceId: t.resourceId, assessmentKey: assessmentKey(t.assessmentId) });
       await eventually(
-        'the fixed half resolved',
+        'the fixed ones resolved',
         async () => {
           const resolved = new Set((await store.assignments.list({ hasTicket: true })).filter((a) => a.status === 'resolved').map((a) => a.key));
           step(`resolved ${resolved.size}`);
@@ -217,7 +164,7 @@ describe('three replicas on one PostgreSQL database', () => {
         250,
       );
       const open = new Set((await store.assignments.list()).filter((a) => a.status === 'open').map((a) => a.key));
-      expect(targets.slice(TARGETS / 2).filter((t) => !open.has(t.key))).toEqual([]);
+      expect(targets.slice(FIXED).filter((t) => !open.has(t.key))).toEqual([]);
 
       // The resolution notes go out at Teams' pace for one conversation; wait until each fixed resource's is posted.
       const numberOf = new Map(world.tickets().map((x) => [x.correlationId, x.number]));
@@ -289,7 +236,7 @@ describe('three replicas on one PostgreSQL database', () => {
     // 0 duplicate announcements: each fixed resource's "resolved" note once, none for the others.
     const announced = (t: { key: string }) => announcedIn(posts, t);
     expect(fixed.filter((t) => announced(t) !== 1).map((t) => [t.key, announced(t)])).toEqual([]);
-    expect(targets.slice(TARGETS / 2).filter((t) => announced(t) !== 0)).toEqual([]);
+    expect(targets.slice(FIXED).filter((t) => announced(t) !== 0)).toEqual([]);
 
     // Each cron tick of the sync ran on exactly one replica (the claim lines of every replica's log, and job_runs).
     const claims = bots.flatMap((b, i) =>

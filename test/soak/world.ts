@@ -36,7 +36,8 @@ import { execute, message } from '../harness/activities.js';
 
 export type { Assignment, Recommendation };
 
-const ROOT = path.join(__dirname, '../..');
+// The project root from test/soak/ under jest, or from dist/test/soak/ when a benchmark (bench/replicas.ts) runs the compiled file.
+const ROOT = path.join(__dirname, __filename.endsWith('.ts') ? '../..' : '../../..');
 export const BOT_MAIN = path.join(ROOT, 'dist/bot/main.js');
 export const CLI_MAIN = path.join(ROOT, 'dist/cli/index.js');
 const PRELOAD = path.join(ROOT, 'dist/test/harness/openIdPreload.js');

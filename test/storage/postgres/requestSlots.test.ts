@@ -1,0 +1,81 @@
+import { silentLogger } from '../../../core/logger.js';
+import { systemClock } from '../../../core/clock.js';
+import { openPostgresStore, type PostgresStore } from '../../../storage/postgres/store.js';
+import { REQUEST_SLOTS_LOCK_NAMESPACE } from '../../../storage/postgres/requestSlots.js';
+import { createTestDatabase, type TestDatabase } from './testDatabase.js';
+
+/** The shared ServiceNow request budget on a real server: two stores stand for two replicas. */
+let db: TestDatabase;
+let stores: PostgresStore[] = [];
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterEach(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  stores = [];
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const open = async (): Promise<PostgresStore> => {
+  const s = await openPostgresStore({ connectionString: db.url, clock: systemClock, logger: silentLogger, poolSize: 6 });
+  stores.push(s);
+  return s;
+};
+
+describe('PostgreSQL request slots', () => {
+  it('two processes asking for 40 slots of one instance at once hold at most the limit together, and every request gets one', async () => {
+    const [a, b] = [await open(), await open()];
+    let held = 0;
+    let most = 0;
+    let served = 0;
+    const request = async (slots: PostgresStore['requestSlots']) => {
+      const release = await slots.acquire('https://contoso.service-now.com', 3);
+      held++;
+      most = Math.max(most, held);
+      // A request in flight: other callers run meanwhile.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await db.sql('SELECT 1');
+      held--;
+      served++;
+      release();
+    };
+    await Promise.all(Array.from({ length: 20 }, () => [request(a.requestSlots), request(b.requestSlots)]).flat());
+    expect(served).toBe(40);
+    expect(most).toBeLessThanOrEqual(3);
+    // The limit was reached (the calls overlapped), not just kept by running one at a time.
+    expect(most).toBeGreaterThan(1);
+    // Another instance has its own slots.
+    const full = await Promise.all([0, 1, 2].map(() => a.requestSlots.acquire('https://fabrikam.service-now.com', 3)));
+    const other = await b.requestSlots.acquire('https://contoso.service-now.com', 3);
+    other();
+    full.forEach((release) => release());
+  });
+
+  it("a process that dies gives its slots back: a waiter gets the dead one's slot", async () => {
+    const [victim, survivor] = [await open(), await open()];
+    const victimRelease = await victim.requestSlots.acquire('https://contoso.service-now.com', 1);
+    let granted = false;
+    const waiting = survivor.requestSlots.acquire('https://contoso.service-now.com', 1).then((release) => {
+      granted = true;
+      return release;
+    });
+    // The survivor is queued behind the victim's slot in PostgreSQL.
+    const queued = async () =>
+      (
+        await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`, [
+          REQUEST_SLOTS_LOCK_NAMESPACE,
+        ])
+      )[0]!.n === '1';
+    for (let i = 0; i < 500 && !(await queued()); i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(await queued()).toBe(true);
+    expect(granted).toBe(false);
+    // What PostgreSQL sees when the victim's process is SIGKILLed: the connection holding the slot closes.
+    await db.sql(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted`, [REQUEST_SLOTS_LOCK_NAMESPACE]);
+    (await waiting)();
+    expect(granted).toBe(true);
+    // Its broken connection goes back to be closed, so the victim's store can end.
+    victimRelease();
+  });
+});
