@@ -215,8 +215,6 @@ export const RULE_FORM_LABELS: Readonly<Record<RuleFormField, string>> = {
 export interface RuleFormModel {
   /** '' on the Add form. */
   ruleId: string;
-  /** The message that shows the form, when known (Web Chat sends no replyToId): the next answer updates it. */
-  cardActivityId: string;
   /** What the form shows in each input (prefilled for Edit, kept across a refused submission); multi-selects comma-separated. */
   values: Record<RuleFormField, string>;
   errors: Partial<Record<string, string>>;

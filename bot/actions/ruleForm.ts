@@ -206,8 +206,6 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
     const selected = list(values.recommendations).map((v) => known.find((r) => r.displayName.trim().toLowerCase() === v.toLowerCase())?.key ?? v);
     return {
       ruleId,
-      // The router stamps the card's own id into its actions (bot/cardIds.ts); the template's field stays empty.
-      cardActivityId: '',
       values: { ...values, recommendations: selected.join(',') },
       errors: {},
       problems: [],

@@ -366,7 +366,6 @@ export const CARD_SAMPLES: Record<string, () => AdaptiveCard> = {
     ruleFormCard(
       {
         ruleId: 'r1',
-        cardActivityId: 'act-1',
         values: {
           ruleName: 'Production storage by owner tag',
           integrationId: 'i1',

@@ -227,7 +227,6 @@ MINIMAL['ruleForm.json'] = (c) =>
   ruleFormCard(
     {
       ruleId: '',
-      cardActivityId: '',
       values: Object.fromEntries(RULE_FORM_FIELDS.map((f) => [f, ''])) as never,
       errors: {},
       problems: [],

@@ -30,7 +30,7 @@ describe('Web Chat: the Add rule form updates its own message', () => {
     await world?.stop();
   });
 
-  it('rules → Add rule → Preview → Add rule → Edit → Cancel: one message, updated each time', async () => {
+  it('rules → Add rule → Preview → Add rule → Add rule → Cancel → Edit → Cancel: one message, updated each time', async () => {
     const fromBot = (op: string) => shim.records.filter((r) => r.direction === 'fromBot' && r.op === op && r.conversationId === wc.conversationId);
     await wc.send('rules');
     const list = await wc.card('Governance rules').waitFor();
@@ -45,9 +45,8 @@ describe('Web Chat: the Add rule form updates its own message', () => {
     await form.fill('ruleName', 'Storage from Web Chat');
     await form.pick('One e-mail address');
     await form.fill('ownerEmail', 'bob.martinez@contoso.com');
-    // Web Chat's Adaptive Cards renderer refuses to submit an empty Input.Number that has a min
-    // (NaN < min), so the optional cap must be filled here (cards/ruleForm.json; Teams accepts it).
-    await form.fill('maxTicketsPerSync', '50');
+    // The optional cap stays empty: Web Chat's renderer reads an empty Input.Number as NaN, which
+    // fails a min/max, so the card leaves the range to the bot (cards/ruleForm.json).
     await wc.screenshot('2-form-filled', form);
 
     await wc.act(() => form.click('Preview'), 'Preview');
@@ -64,11 +63,17 @@ describe('Web Chat: the Add rule form updates its own message', () => {
     expect(await world.bot.store.rules.list()).toEqual([
       expect.objectContaining({ name: 'Storage from Web Chat', owner: { kind: 'fixed', email: 'bob.martinez@contoso.com' } }),
     ]);
+    expect((await world.bot.store.rules.list())[0]!.maxTicketsPerSync).toBeUndefined();
     await wc.screenshot('4-saved', saved);
 
-    // Edit opens the saved rule prefilled (in place), Cancel puts the list back. On a fresh Add
-    // form Web Chat would not send Cancel: it validates the required inputs first (the card's
-    // Cancel has no associatedInputs: none), so an empty Name blocks it.
+    // Cancel on a fresh Add form (Name empty, so its required inputs are invalid) still reaches
+    // the bot: Cancel sends no inputs (associatedInputs: none), so the renderer does not validate them.
+    await wc.act(() => saved.click('Add rule'), 'Add rule on the saved list');
+    const fresh = await wc.card('Add a governance rule').waitFor();
+    await wc.act(() => fresh.click('Cancel'), 'Cancel on the fresh form');
+    await wc.card('Governance rules').waitForText('Storage from Web Chat');
+
+    // Edit opens the saved rule prefilled (in place), Cancel puts the list back.
     await wc.act(() => saved.click('Edit'), 'Edit on the saved list');
     const edit = await wc.card('Edit rule Storage from Web Chat').waitFor();
     expect(await edit.value('ownerEmail')).toBe('bob.martinez@contoso.com');
@@ -77,7 +82,7 @@ describe('Web Chat: the Add rule form updates its own message', () => {
     await wc.screenshot('5-cancelled', wc.card('Governance rules'));
 
     // Every answer updated the one message `rules` posted; Web Chat shows one card.
-    expect(fromBot('update').map((r) => r.activityId)).toEqual(Array(5).fill(messageId));
+    expect(fromBot('update').map((r) => r.activityId)).toEqual(Array(7).fill(messageId));
     expect([...fromBot('post'), ...fromBot('reply')]).toHaveLength(1);
     expect(await wc.allCards().count()).toBe(1);
   }, 90_000);
