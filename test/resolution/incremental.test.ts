@@ -1,7 +1,7 @@
 /**
  * A normal resolution pass learns Defender-side changes from one changed-since-watermark Resource
  * Graph query and steps only the assignments whose assessment or ticket changed; the full pass
- * (first after a start, the daily reconcile) reads every one by id. Real HTTP against both
+ * (the first one, with no watermark yet, and the daily reconcile) reads every one by id. Real HTTP against both
  * simulators, one ManualClock (see world.ts).
  */
 import { RECHECK_KEY } from '../../app/resolution.js';
