@@ -212,6 +212,8 @@ class Pass {
   private readonly touched = new Set<string>();
   /** Ids of assignments this pass left undecided: read by id on the next one (RECHECK_KEY). */
   private readonly recheck = new Set<string>();
+  /** Store meta (watermarks, RECHECK_KEY) set together at the end of the pass: one store write for all. */
+  private readonly metaWrites = new Map<string, string>();
   private readonly outbox: Array<Promise<unknown>> = [];
   private readonly log: Logger;
 
@@ -307,12 +309,12 @@ class Pass {
     await this.retryGovernanceDeletes();
     this.refreshCards();
     await Promise.allSettled(this.outbox);
+    if (nextWatermark && nextWatermark !== watermark) this.metaWrites.set(WATERMARK_KEY, nextWatermark);
     const recheck = JSON.stringify([...this.recheck].sort());
+    if (recheck !== (recheckBefore ?? '[]')) this.metaWrites.set(RECHECK_KEY, recheck);
     // Set together, so the store writes them in one go (each write of lowdb rewrites the whole file).
-    await Promise.all([
-      nextWatermark && nextWatermark !== watermark ? store.meta.set(WATERMARK_KEY, nextWatermark) : undefined,
-      recheck !== (recheckBefore ?? '[]') ? store.meta.set(RECHECK_KEY, recheck) : undefined,
-    ]);
+    // A crash before this point only leaves the watermarks behind: the same windows are read again.
+    await Promise.all([...this.metaWrites].map(([key, value]) => store.meta.set(key, value)));
     this.report.watermark = nextWatermark;
     this.report.durationMs = Date.now() - started;
     this.log.info({ resolution: this.report }, 'resolution pass done');
@@ -580,7 +582,7 @@ class Pass {
       // Moved only after a pass that saw and handled every change: otherwise the same window is read again.
       if (read.complete && this.report.errors === errorsBefore) {
         const next = maxIso(watermark, read.upTo);
-        if (next && next !== watermark) await store.meta.set(key, next);
+        if (next && next !== watermark) this.metaWrites.set(key, next);
       }
     }
   }
