@@ -191,6 +191,11 @@ export interface RuleRepository {
 export interface MetaRepository {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+  /**
+   * Deletes the keys starting with `prefix` whose value `stale` says is stale; returns how many.
+   * For families of keys written per event (bot/cardIds.ts's card keys), which would otherwise grow forever.
+   */
+  prune(prefix: string, stale: (value: string) => boolean): Promise<number>;
 }
 
 export interface StoreStatus {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Activity } from 'botbuilder';
 import { z } from 'zod';
 import type { MetaRepository } from '../app/ports.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 
 /**
@@ -26,6 +27,29 @@ export const cardActivityIdSchema = z
 const cardKeySchema = z.uuid();
 
 const META_PREFIX = 'card-key:';
+
+/**
+ * How long a posted card's key is kept. Its actions outlive it as plain posts (the answer comes as
+ * a new message), so this is how long a click updates the card in place; a chat's cards older than
+ * a month are rarely clicked, and one row per post would otherwise grow the store forever.
+ */
+export const CARD_KEY_RETENTION_DAYS = 30;
+/** Old keys are pruned when a card is posted, at most this often (each prune reads every key). */
+export const CARD_KEY_PRUNE_EVERY_MS = 3_600_000;
+
+/**
+ * The stored value: the activity id, a space, when the card was posted (ISO). Ids have no spaces
+ * (cardActivityIdSchema). A value without the time (written before there was one) counts as old.
+ */
+export function cardKeyValue(activityId: string, postedAt: Date): string {
+  return `${activityId} ${postedAt.toISOString()}`;
+}
+function parseCardKeyValue(value: string): { id: string; postedAt?: number } {
+  const space = value.indexOf(' ');
+  if (space < 0) return { id: value };
+  const at = Date.parse(value.slice(space + 1));
+  return { id: value.slice(0, space), ...(Number.isNaN(at) ? {} : { postedAt: at }) };
+}
 
 /** Channels whose card actions carry the clicked message's id themselves. */
 export function channelKnowsClickedCard(channelId: string | undefined): boolean {
@@ -53,10 +77,32 @@ export function stampCardActions(activity: Partial<Activity>, stamp: Record<stri
 }
 
 export class CardIds {
+  private lastPrune = -Infinity;
+
   constructor(
     private readonly meta: MetaRepository,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
+
+  /**
+   * Deletes the keys of cards posted more than CARD_KEY_RETENTION_DAYS ago (and keys without a
+   * posting time); returns how many. Never throws: a prune that fails is tried at the next post.
+   */
+  async pruneOld(): Promise<number> {
+    const now = this.clock.now().getTime();
+    this.lastPrune = now;
+    const before = now - CARD_KEY_RETENTION_DAYS * 86_400_000;
+    try {
+      const removed = await this.meta.prune(META_PREFIX, (v) => (parseCardKeyValue(v).postedAt ?? -Infinity) < before);
+      if (removed > 0) this.logger.info({ removed }, 'pruned old card keys');
+      return removed;
+    } catch (err) {
+      this.lastPrune = -Infinity;
+      this.logger.warn({ err }, 'could not prune old card keys; trying again at the next post');
+      return 0;
+    }
+  }
 
   /**
    * Prepares a card for a new post: `remember` is given the id the channel assigned, after the post.
@@ -71,11 +117,13 @@ export class CardIds {
       activity: stamped,
       remember: async (id) => {
         if (!id) return;
+        const now = this.clock.now();
         try {
-          await this.meta.set(META_PREFIX + key, id);
+          await this.meta.set(META_PREFIX + key, cardKeyValue(id, now));
         } catch (err) {
           this.logger.warn({ err }, "could not remember a card's activity id; its actions will post their answers");
         }
+        if (now.getTime() - this.lastPrune >= CARD_KEY_PRUNE_EVERY_MS) await this.pruneOld();
       },
     };
   }
@@ -99,7 +147,8 @@ export class CardIds {
     if (!key.success) return undefined;
     try {
       const stored = await this.meta.get(META_PREFIX + key.data);
-      return stored && cardActivityIdSchema.safeParse(stored).success ? stored : undefined;
+      const id = stored === undefined ? undefined : parseCardKeyValue(stored).id;
+      return id && cardActivityIdSchema.safeParse(id).success ? id : undefined;
     } catch (err) {
       this.logger.warn({ err }, "could not read a card's activity id; the answer is posted");
       return undefined;

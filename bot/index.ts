@@ -185,7 +185,7 @@ export function createApp(options: AppOptions): App {
     ...integrationActions({ integrations: services.integrations, manage: services.manageIntegrations }),
     ...moreTimeActions({ moreTime: services.moreTime }),
     ...dueDateActions({ dueDates: services.dueDates }),
-    ...ruleActions({ rules: services.rules, store, messenger, maxTicketsPerSync: config.RULE_MAX_TICKETS_PER_SYNC }),
+    ...ruleActions({ rules: services.rules, store, maxTicketsPerSync: config.RULE_MAX_TICKETS_PER_SYNC }),
   );
 
   const install = installHandler({ subscriptions, sandbox });
@@ -197,7 +197,7 @@ export function createApp(options: AppOptions): App {
     afterInstall: afterInstall({ subscriptions }),
     logger: logger.child({ module: 'bot' }),
     sandbox,
-    cardIds: new CardIds(store.meta, logger.child({ module: 'bot' })),
+    cardIds: new CardIds(store.meta, logger.child({ module: 'bot' }), clock),
   });
   const server = createServer({
     adapter,

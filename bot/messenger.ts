@@ -77,7 +77,7 @@ export class ProactiveMessenger implements Messenger {
   private readonly cardIds: CardIds;
 
   constructor(private readonly deps: MessengerDeps) {
-    this.cardIds = new CardIds(deps.store.meta, deps.logger);
+    this.cardIds = new CardIds(deps.store.meta, deps.logger, deps.clock ?? { now: () => new Date(this.now()) });
     this.now = deps.now ?? Date.now;
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.maxRetries = deps.maxRetries ?? 4;

@@ -188,16 +188,22 @@ function toItem(a: Assignment, daysLeft: number, portalLinks: Map<string, string
 
 const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
-const SEVERITY_RANK: Record<Severity, number> = { High: 0, Medium: 1, Low: 2 };
+const severityRank = (s: Severity) => (s === 'High' ? 0 : s === 'Medium' ? 1 : 2);
 
-/** Most urgent first: earliest due date, then severity, then name (stable output for tests and cards). */
+/**
+ * Most urgent first: earliest due date, then severity, then name (stable output for tests and cards).
+ * Early returns, no rank table: a pass makes about half a million of these calls.
+ */
 export function compareItems(a: ReminderItem, b: ReminderItem): number {
-  return (
-    a.daysLeft - b.daysLeft ||
-    SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
-    cmp(a.recommendationName, b.recommendationName) ||
-    cmp(a.resourceName, b.resourceName)
-  );
+  // NaN days (an unreadable due date) are falsy, so they fall through to severity, as `||` did.
+  const days = a.daysLeft - b.daysLeft;
+  if (days) return days;
+  const severity = severityRank(a.severity) - severityRank(b.severity);
+  if (severity) return severity;
+  const an = a.recommendationName,
+    bn = b.recommendationName;
+  if (an !== bn) return an < bn ? -1 : 1;
+  return cmp(a.resourceName, b.resourceName);
 }
 
 function countsOf(items: readonly ReminderItem[]): OwnerDigestPlan['counts'] {
@@ -241,10 +247,16 @@ export function plannedKeys(assignments: Iterable<Assignment>, now: Date, timezo
 }
 
 interface OwnerBucket {
+  /** The owner lower-cased: digests, nudges and escalations are ordered by it. */
+  lower: string;
   /** As the owner's first assignment with notifications on writes it; undefined: no digest. */
   owner: string | undefined;
   items: ReminderItem[];
   escalate: ReminderItem[] | undefined;
+  overdue: number;
+  thisWeek: number;
+  /** Items inside the nudge window: the digest step only looks for nudges when there are some. */
+  dueSoon: number;
 }
 
 /**
@@ -277,9 +289,13 @@ function dayNumberOf(day: string): number {
   return era * 146097 + doe - 719468 + d1 * 10 + d2 - 1;
 }
 
+const byLower = (x: OwnerBucket, y: OwnerBucket) => (x.lower < y.lower ? -1 : x.lower > y.lower ? 1 : 0);
+const compareGrace = (x: { item: ReminderItem }, y: { item: ReminderItem }) => compareItems(x.item, y.item);
+
 /**
  * Plans one pass in O(n log k): one walk over the assignments buckets them per owner and per
- * conversation; only each owner's few items are sorted.
+ * conversation, counting each owner's groups on the way; only each owner's few items are sorted,
+ * and owners are ordered once by their lower-cased name (one owner per bucket), not per list.
  */
 export function planReminders(input: PlanInput): ReminderPlan {
   const { now, timezone, settings, wasSent } = input;
@@ -295,6 +311,7 @@ export function planReminders(input: PlanInput): ReminderPlan {
   const byOwner = new Map<string, OwnerBucket>();
   const graceByConversation = new Map<string, GraceEndedPlan>();
   const nudgeWindow = Math.max(0, Math.floor(settings.remindDaysBefore));
+  const conversations = input.conversations;
 
   for (const a of input.assignments) {
     // Each field read once: a pass reads 100,000 rows, and rows of many shapes make every read a slow one.
@@ -307,7 +324,7 @@ export function planReminders(input: PlanInput): ReminderPlan {
     const notifyManager = a.notifyManager;
     const gracePeriod = a.gracePeriod;
     const conversationId = a.conversationId;
-    const wantGrace = gracePeriod && overdue && conversationId !== undefined && (!input.conversations || input.conversations.has(conversationId));
+    const wantGrace = gracePeriod && overdue && conversationId !== undefined && (!conversations || conversations.has(conversationId));
     const escalates = notifyManager && overdue;
     if (!notifyOwner && !escalates && !wantGrace) continue;
     const owner = a.owner;
@@ -315,6 +332,7 @@ export function planReminders(input: PlanInput): ReminderPlan {
     let defenderLink = portalLinks.get(recommendationKey);
     if (defenderLink === undefined) portalLinks.set(recommendationKey, (defenderLink = recommendationPortalLink(recommendationKey)));
     const ticket = a.ticket;
+    const group: ReminderGroup = overdue ? 'overdue' : daysLeft < 7 ? 'thisWeek' : 'later';
     const item: ReminderItem = {
       assignmentId: a.id,
       owner,
@@ -325,8 +343,8 @@ export function planReminders(input: PlanInput): ReminderPlan {
       severity: a.severity,
       dueDate,
       daysLeft,
-      group: groupOf(daysLeft),
-      grace: graceStateOf(gracePeriod, daysLeft),
+      group,
+      grace: !gracePeriod ? 'none' : overdue ? 'grace-ended' : 'in-grace',
       ticketNumber: ticket?.number,
       ticketLink: ticket?.link,
       defenderLink,
@@ -340,12 +358,17 @@ export function planReminders(input: PlanInput): ReminderPlan {
       if (!bucket) {
         const lower = owner.toLowerCase();
         bucket = byOwner.get(lower);
-        if (!bucket) byOwner.set(lower, (bucket = { owner: undefined, items: [], escalate: undefined }));
+        if (!bucket) byOwner.set(lower, (bucket = { lower, owner: undefined, items: [], escalate: undefined, overdue: 0, thisWeek: 0, dueSoon: 0 }));
         ownerOf.set(owner, bucket);
       }
       if (notifyOwner) {
         bucket.owner ??= owner;
         bucket.items.push(item);
+        if (overdue) bucket.overdue++;
+        else {
+          if (group === 'thisWeek') bucket.thisWeek++;
+          if (daysLeft <= nudgeWindow) bucket.dueSoon++;
+        }
       }
       if (escalates) (bucket.escalate ??= []).push(item);
     }
@@ -359,35 +382,39 @@ export function planReminders(input: PlanInput): ReminderPlan {
     }
   }
 
+  const buckets = [...byOwner.values()].sort(byLower);
   const digests: OwnerDigestPlan[] = [];
   const nudges: NudgePlan[] = [];
-  for (const { owner, items } of byOwner.values()) {
+  const escalations: EscalationPlan[] = [];
+  for (const bucket of buckets) {
+    const { owner, items, escalate } = bucket;
+    // Named as the owner's first escalating assignment spells it (before sorting), as it always was.
+    if (escalate) escalations.push({ owner: escalate[0]!.owner, items: escalate.sort(compareItems) });
     if (owner === undefined) continue;
     items.sort(compareItems);
-    const dueSoon =
-      nudgeWindow > 0
-        ? items
-            .filter((i) => i.daysLeft >= 0 && i.daysLeft <= nudgeWindow)
-            .map((item) => ({ key: nudgeKey(item.assignmentId, item.dueDate), item }))
-            .filter((n) => !wasSent(n.key))
-        : [];
+    const dueSoon: Array<{ key: string; item: ReminderItem }> = [];
+    if (nudgeWindow > 0 && bucket.dueSoon > 0) {
+      for (const item of items) {
+        const d = item.daysLeft;
+        // No early exit past the window: an unreadable due date (NaN days) sorts anywhere.
+        if (!(d >= 0 && d <= nudgeWindow)) continue;
+        const key = nudgeKey(item.assignmentId, item.dueDate);
+        if (!wasSent(key)) dueSoon.push({ key, item });
+      }
+    }
     const key = digestKey(owner, week);
     if (!wasSent(key)) {
+      const counts = { open: items.length, overdue: bucket.overdue, thisWeek: bucket.thisWeek, later: items.length - bucket.overdue - bucket.thisWeek };
       // The digest already lists these under "Due this week": a separate nudge would repeat it.
-      digests.push({ key, owner, items, counts: countsOf(items), nudgeKeys: dueSoon.map((n) => n.key) });
+      digests.push({ key, owner, items, counts, nudgeKeys: dueSoon.map((n) => n.key) });
     } else if (dueSoon.length > 0) {
       nudges.push({ owner, items: dueSoon });
     }
   }
 
-  const escalations: EscalationPlan[] = [];
-  for (const { escalate: items } of byOwner.values()) if (items) escalations.push({ owner: items[0]!.owner, items: items.sort(compareItems) });
-
   const graceEnded = [...graceByConversation.values()];
-  for (const g of graceEnded) g.items.sort((x, y) => compareItems(x.item, y.item));
-
-  const byOwnerName = (x: { owner: string }, y: { owner: string }) => cmp(x.owner.toLowerCase(), y.owner.toLowerCase());
-  return { ...empty, digests: digests.sort(byOwnerName), nudges: nudges.sort(byOwnerName), escalations: escalations.sort(byOwnerName), graceEnded };
+  for (const g of graceEnded) g.items.sort(compareGrace);
+  return { ...empty, digests, nudges, escalations, graceEnded };
 }
 
 // ------------------------------------------------------------------ wording

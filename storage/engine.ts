@@ -282,6 +282,9 @@ interface Access {
   appendAudit(entry: AuditEntry): void;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
+  deleteMeta(key: string): void;
+  /** The meta entries whose key starts with `prefix`. */
+  metaEntries(prefix: string): Array<[string, string]>;
   /** The committed row, ignoring a transaction's own changes (to tell at commit whether someone else changed it). */
   committedGet<N extends TableName>(table: N, id: string): RowOf<N> | undefined;
   /** Checks run against the committed state when a transaction commits (outside one, the caller checked already). */
@@ -362,6 +365,15 @@ class Committed implements Access {
     Object.defineProperty(this.meta, key, { value, enumerable: true, writable: true, configurable: true });
   }
 
+  deleteMeta(key: string): void {
+    this.assertWritable();
+    if (Object.hasOwn(this.meta, key)) delete this.meta[key];
+  }
+
+  metaEntries(prefix: string): Array<[string, string]> {
+    return Object.entries(this.meta).filter(([k]) => k.startsWith(prefix));
+  }
+
   committedGet<N extends TableName>(table: N, id: string): RowOf<N> | undefined {
     return this.get(table, id);
   }
@@ -393,7 +405,8 @@ interface StagedTable {
 class Staging implements Access {
   readonly tables = new Map<TableName, StagedTable>();
   readonly audit: AuditEntry[] = [];
-  readonly meta = new Map<string, string>();
+  /** Staged meta values; undefined: deleted. */
+  readonly meta = new Map<string, string | undefined>();
   readonly checks: Array<(committed: Access) => void> = [];
   closed = false;
 
@@ -499,6 +512,22 @@ class Staging implements Access {
     this.meta.set(key, value);
   }
 
+  deleteMeta(key: string): void {
+    this.open();
+    this.meta.set(key, undefined);
+  }
+
+  metaEntries(prefix: string): Array<[string, string]> {
+    this.open();
+    const merged = new Map(this.base.metaEntries(prefix));
+    for (const [k, v] of this.meta) {
+      if (!k.startsWith(prefix)) continue;
+      if (v === undefined) merged.delete(k);
+      else merged.set(k, v);
+    }
+    return [...merged];
+  }
+
   committedGet<N extends TableName>(table: N, id: string): RowOf<N> | undefined {
     return this.base.get(table, id);
   }
@@ -530,7 +559,10 @@ class Staging implements Access {
       for (const id of t.puts.ids()) committed.put(id, t.puts.get(id)!);
     }
     for (const e of this.audit) base.audit.append(e);
-    for (const [k, v] of this.meta) base.setMeta(k, v);
+    for (const [k, v] of this.meta) {
+      if (v === undefined) base.deleteMeta(k);
+      else base.setMeta(k, v);
+    }
   }
 }
 
@@ -813,6 +845,12 @@ function repositories(view: Access): StoreTx {
         if (typeof value !== 'string') throw new InvalidRowError('meta', [`${key}: must be a string`]);
         view.setMeta(key, value);
         await view.done();
+      },
+      prune: async (prefix, stale) => {
+        const gone = view.metaEntries(prefix).filter(([, v]) => stale(v));
+        for (const [k] of gone) view.deleteMeta(k);
+        if (gone.length > 0) await view.done();
+        return gone.length;
       },
     },
     work,

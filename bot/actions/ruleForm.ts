@@ -12,7 +12,7 @@ import { labelled } from '../../core/formErrors.js';
 import type { Rule } from '../../core/model.js';
 import { DEFAULT_RULE_MAX_TICKETS_PER_SYNC, NEEDS_OWNER_TEXT, type RulePreview } from '../../core/rules.js';
 import { RuleError, draftOf, type RuleActor, type RuleDraft, type Rules } from '../../app/rules.js';
-import type { Messenger, Store } from '../../app/ports.js';
+import type { Store } from '../../app/ports.js';
 import type { RuleListModel } from '../../cards/ruleCards.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
 
@@ -21,8 +21,6 @@ export interface RuleFormDeps {
   store: Store;
   /** The `rules` list card with a notice (after a save). */
   renderList(ctx: ActionContext, notice: RuleListModel['notice']): Promise<AdaptiveCard>;
-  /** Updates the message that shows the form once its id is known (Web Chat names no card). */
-  messenger?: Pick<Messenger, 'update'>;
   /** RULE_MAX_TICKETS_PER_SYNC, shown as the cap's placeholder. */
   maxTicketsPerSync?: number;
 }
@@ -49,7 +47,6 @@ const flag = z.preprocess((v) => v === true || v === 'true', z.boolean());
 export const ruleFormSchema = z
   .looseObject({
     ruleId: optional(200),
-    cardActivityId: optional(512),
     ruleName: z.preprocess(blank, z.string().trim().min(1).max(100)),
     integrationId: z.preprocess(blank, z.string().trim().min(1).max(200)),
     priority: whole(1, 1000),
@@ -196,12 +193,7 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
     card: errorCard({ title: 'Not allowed', message, details: [] }, ctx),
   });
 
-  async function model(
-    ruleId: string,
-    cardActivityId: string,
-    values: Record<RuleFormField, string>,
-    extra: Partial<RuleFormModel> = {},
-  ): Promise<RuleFormModel> {
+  async function model(ruleId: string, values: Record<RuleFormField, string>, extra: Partial<RuleFormModel> = {}): Promise<RuleFormModel> {
     const [integrations, recs] = await Promise.all([deps.store.integrations.list(), deps.store.recommendations.list()]);
     const known = recs.filter((r) => r.status === 'unhealthy').sort((a, b) => a.displayName.localeCompare(b.displayName));
     const choices = known.slice(0, 200).map((r) => ({ title: `${r.displayName} (${r.severity})`, value: r.key }));
@@ -214,7 +206,8 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
     const selected = list(values.recommendations).map((v) => known.find((r) => r.displayName.trim().toLowerCase() === v.toLowerCase())?.key ?? v);
     return {
       ruleId,
-      cardActivityId,
+      // The router stamps the card's own id into its actions (bot/cardIds.ts); the template's field stays empty.
+      cardActivityId: '',
       values: { ...values, recommendations: selected.join(',') },
       errors: {},
       problems: [],
@@ -226,26 +219,14 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
   }
 
   /**
-   * Answers with the form in place of the clicked card. The card carries the id of the message it
-   * is in; when neither the channel (Web Chat sends no replyToId) nor the card knew it, the posted
-   * form is updated once with its own id, so the next click updates it instead of posting a copy.
+   * The form in place of the clicked card, like every other card: the router updates the message
+   * the click came from (Teams' replyToId, else the id the card carries, bot/cardIds.ts) or posts
+   * the form, which then carries a key to its own id.
    */
-  function show(ctx: ActionContext, m: RuleFormModel): ActionResult {
-    const known = ctx.replyToId ?? (m.cardActivityId || undefined);
-    if (known) return { kind: 'replace', card: ruleFormCard({ ...m, cardActivityId: known }, ctx), activityId: known };
-    return {
-      kind: 'replace',
-      card: ruleFormCard(m, ctx),
-      afterSend: (id) => {
-        if (!id || !deps.messenger) return;
-        deps.messenger.update(ctx.conversationId, id, { card: ruleFormCard({ ...m, cardActivityId: id }, ctx) }).catch(() => undefined);
-      },
-    };
-  }
+  const show = (ctx: ActionContext, m: RuleFormModel): ActionResult => ({ kind: 'replace', card: ruleFormCard(m, ctx) });
 
-  const cardId = (data: Record<string, unknown>) => str(data.cardActivityId).slice(0, 512);
   const invalid = async (ctx: ActionContext, data: Record<string, unknown>, errors: Record<string, string>) =>
-    show(ctx, await model(str(data.ruleId), cardId(data), valuesOfData(data), { errors }));
+    show(ctx, await model(str(data.ruleId), valuesOfData(data), { errors }));
 
   /** The form's data through the use case; a refusal comes back under the input it is about. */
   async function run(ctx: ActionContext, form: RuleForm, data: Record<string, unknown>, step: (draft: RuleDraft) => Promise<ActionResult>) {
@@ -256,14 +237,14 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
       if (err.kind === 'refused') return refusal(ctx, err.message);
       const field = fieldOf(err);
       const errors = field ? { [field]: labelled(field, err.message, RULE_FORM_LABELS) } : {};
-      return show(ctx, await model(form.ruleId ?? '', cardId(data), valuesOfData(data), { errors, problems: field ? [] : [err.message] }));
+      return show(ctx, await model(form.ruleId ?? '', valuesOfData(data), { errors, problems: field ? [] : [err.message] }));
     }
   }
 
   return [
     defineAction({
       verb: 'openRuleForm',
-      schema: z.object({ ruleId: z.string().max(200).optional(), cardActivityId: z.string().max(512).optional() }),
+      schema: z.object({ ruleId: z.string().max(200).optional() }),
       handle: async (ctx, d) => {
         if (!d.ruleId) {
           const integrations = await deps.store.integrations.list();
@@ -282,11 +263,11 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
             gracePeriod: 'false',
             enabled: 'false',
           });
-          return show(ctx, await model('', d.cardActivityId ?? '', values));
+          return show(ctx, await model('', values));
         }
         try {
           const rule = await deps.rules.editable(d.ruleId, who(ctx));
-          return show(ctx, await model(rule.id, d.cardActivityId ?? '', valuesOfRule(rule)));
+          return show(ctx, await model(rule.id, valuesOfRule(rule)));
         } catch (err) {
           if (!(err instanceof RuleError)) throw err;
           if (err.kind === 'refused') return refusal(ctx, err.message);
@@ -302,10 +283,7 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
       handle: (ctx, form) =>
         run(ctx, form, form, async (draft) => {
           const p = await deps.rules.previewDraft(draft, who(ctx), form.ruleId);
-          return show(
-            ctx,
-            await model(form.ruleId ?? '', cardId(form), valuesOfData(form), { preview: { headline: previewHeadline(p), lines: previewLines(p) } }),
-          );
+          return show(ctx, await model(form.ruleId ?? '', valuesOfData(form), { preview: { headline: previewHeadline(p), lines: previewLines(p) } }));
         }),
     }),
     defineAction({
@@ -321,8 +299,7 @@ export function ruleFormActions(deps: RuleFormDeps): ActionHandler[] {
             text: `✅ ${form.ruleId ? 'Saved' : 'Added'} rule "${rule.name}" (${state}).`,
             style: 'good',
           });
-          const known = ctx.replyToId ?? (cardId(form) || undefined);
-          return { kind: 'replace', card, ...(known ? { activityId: known } : {}) };
+          return { kind: 'replace', card };
         }),
     }),
   ];

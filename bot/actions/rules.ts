@@ -8,7 +8,7 @@ import { ruleListCard, rulePreviewCard, type RuleListModel } from '../../cards/r
 import { NEEDS_OWNER_TEXT } from '../../core/rules.js';
 import type { Rule } from '../../core/model.js';
 import { RuleError, type RuleActor, type Rules } from '../../app/rules.js';
-import type { Messenger, Store } from '../../app/ports.js';
+import type { Store } from '../../app/ports.js';
 import { previewHeadline, ruleFormActions } from './ruleForm.js';
 import type { Command } from '../commandRouter.js';
 import { defineAction, type ActionContext, type ActionHandler, type ActionResult } from '../actionRouter.js';
@@ -17,8 +17,6 @@ import type { TurnInfo } from '../turn.js';
 export interface RuleActionDeps {
   rules: Rules;
   store: Store;
-  /** Updates a posted Add/Edit form with its own message id (Web Chat). */
-  messenger?: Pick<Messenger, 'update'>;
   /** RULE_MAX_TICKETS_PER_SYNC. */
   maxTicketsPerSync?: number;
 }
@@ -124,10 +122,10 @@ export function ruleActions(deps: RuleActionDeps): ActionHandler[] {
     ...ruleFormActions({ ...deps, renderList: (ctx, notice) => renderRuleList(deps, ctx, notice) }),
     defineAction({
       verb: 'listRules',
-      schema: z.object({ cardActivityId: z.string().max(512).optional() }),
-      // Cancel on the Add/Edit form names the form's message: the list takes its place there too.
-      handle: async (ctx, d) =>
-        d.cardActivityId && !ctx.replyToId ? { kind: 'replace', card: await renderRuleList(deps, ctx), activityId: d.cardActivityId } : list(ctx),
+      schema: z.object({}),
+      // Cancel on the Add/Edit form, Refresh on the list: the list takes the clicked card's place
+      // wherever the router knows it (bot/cardIds.ts), as in Teams; else it is posted.
+      handle: async (ctx) => ({ kind: 'replace', card: await renderRuleList(deps, ctx) }),
     }),
     defineAction({
       verb: 'previewRule',

@@ -590,6 +590,15 @@ function repositories(ctx: Ctx): StoreTx {
           changed();
         });
       },
+      prune: (prefix, stale) =>
+        ctx.op(async (query, changed) => {
+          const rows = (await query<{ key: string; value: string }>('SELECT key, value FROM meta WHERE starts_with(key, $1)', [prefix])).rows;
+          const gone = rows.filter((r) => stale(r.value)).map((r) => r.key);
+          if (gone.length === 0) return 0;
+          await query('DELETE FROM meta WHERE key = ANY($1::text[])', [gone]);
+          changed();
+          return gone.length;
+        }),
     },
     work,
     rules: {

@@ -70,16 +70,16 @@ describe('the Add/Edit rule form in Teams', () => {
     expect(byId(form, 'integrationId').value).toBe(h.integrationId);
     expect(byId(form, 'scopeId').value).toBe(ROOT_MANAGEMENT_GROUP);
     expect(byId(form, 'recommendations').choices.map((c: any) => c.value)).toContain(await recKey(STORAGE));
-    // The card names its own message, for clients that send no replyToId.
-    expect(JSON.stringify(form.actions)).toContain('"cardActivityId":"card-1"');
+    // Teams names the clicked card itself (replyToId): the form carries no id of its own there.
+    expect(JSON.stringify(form.actions)).not.toMatch(/"cardActivityId":"[^"]|"cardKey"/);
 
     const storage = (await h.bot.store.recommendations.list()).find((r) => r.displayName === STORAGE)!;
-    const preview = (await act('previewRuleForm', { ruleId: '', cardActivityId: 'card-1', ...(await filled()) })).body.value;
+    const preview = (await act('previewRuleForm', { ruleId: '', ...(await filled()) })).body.value;
     expect(JSON.stringify(preview)).toContain(`Preview: Now it would assign ${storage.resources.length} finding(s) in ${storage.resources.length} ticket(s)`);
     expect(JSON.stringify(preview)).toContain('bob.martinez@contoso.com');
     expect(await h.bot.store.rules.list()).toHaveLength(0);
 
-    const saved = (await act('saveRule', { ruleId: '', cardActivityId: 'card-1', ...(await filled()) })).body.value;
+    const saved = (await act('saveRule', { ruleId: '', ...(await filled()) })).body.value;
     expect(JSON.stringify(saved)).toContain('Added rule \\"Storage from Teams\\" (enabled: it assigns on the next sync)');
     const [rule] = await h.bot.store.rules.list();
     expect(rule).toMatchObject({
@@ -139,7 +139,7 @@ describe('the Add/Edit rule form in Teams', () => {
       fallbackOwner: '', // cleared on purpose
       dueInDays: '30',
     });
-    const saved = (await act('saveRule', { ruleId: rule.id, cardActivityId: 'card-1', ...edited })).body.value;
+    const saved = (await act('saveRule', { ruleId: rule.id, ...edited })).body.value;
     expect(JSON.stringify(saved)).toContain('Saved rule \\"Storage\\"');
     const after = await rules.get(rule.id);
     expect(after.conditions.recommendations).toEqual([await recKey(LOG_AGENT)]);
@@ -183,7 +183,7 @@ describe('the Add/Edit rule form in Teams', () => {
   it('bad input comes back on the form, each problem under its input, and creates nothing', async () => {
     h = await startSandboxBot();
     const bad = await filled({ ownerEmail: 'bob at contoso', dueInDays: '0', scopeId: 'not a group!', tagName: 'env', priority: '' });
-    const card = (await act('saveRule', { ruleId: '', cardActivityId: 'card-1', ...bad })).body.value;
+    const card = (await act('saveRule', { ruleId: '', ...bad })).body.value;
     expect(errorsOf(card)).toEqual({
       ownerEmailError: 'Owner e-mail: enter an e-mail address such as name@contoso.com',
       dueInDaysError: 'Due in days: must be at least 1',
@@ -220,27 +220,52 @@ describe('the Add/Edit rule form in Teams', () => {
     expect(JSON.stringify(renamed)).toContain('Saved rule \\"LOG AGENT\\"');
   });
 
-  it('Web Chat (no replyToId): the posted form learns its message id, and Save updates that message instead of posting a copy', async () => {
+  it('Web Chat (no replyToId): Add rule on the posted list, then Preview, Save and Cancel on the form, update that one message by the key it carries', async () => {
     h = await startSandboxBot();
     const send = (value: Record<string, unknown>) =>
       h.bot.send(submit(value, { serviceUrl: h.bot.connector.url, channelId: 'webchat', conversationId: 'webchat-1', from: SANDBOX_ADMIN }));
-    // As in Web Chat: the user types `rules` (the chat is remembered), then clicks Add rule on that card.
-    await h.bot.send(message('rules', { serviceUrl: h.bot.connector.url, channelId: 'webchat', conversationId: 'webchat-1', from: SANDBOX_ADMIN }));
-    await send({ verb: 'openRuleForm' });
     const posts = () => h.bot.connector.calls.filter((c) => c.conversationId === 'webchat-1' && c.body?.type === 'message');
-    await h.bot.connector.waitFor(() => posts().some((c) => c.method === 'PUT'));
-    const update = posts().find((c) => c.method === 'PUT')!;
-    const formId = update.activityId!;
-    expect(JSON.stringify(update.body)).toContain('Add a governance rule');
-    expect(JSON.stringify(update.body)).toContain(`"cardActivityId":"${formId}"`);
-    // The list and the form: two messages posted, no more.
-    expect(posts().filter((c) => c.method === 'POST')).toHaveLength(2);
+    /** The data of the posted or updated card's button `title`, as Web Chat submits it on a click. */
+    const button = (call: { body?: any }, title: string) => {
+      const actions = elements(call.body.attachments[0].content).filter((e) => e.type === 'Action.Submit');
+      const found = actions.find((a) => a.title === title);
+      if (!found) throw new Error(`no "${title}" among ${actions.map((a) => a.title).join(', ')}`);
+      return found.data as Record<string, unknown>;
+    };
+    // As in Web Chat: the user types `rules`, then clicks Add rule on that card.
+    await h.bot.send(message('rules', { serviceUrl: h.bot.connector.url, channelId: 'webchat', conversationId: 'webchat-1', from: SANDBOX_ADMIN }));
+    await h.bot.connector.waitFor(() => posts().some((c) => c.method === 'POST'));
+    const listPost = posts().find((c) => c.method === 'POST')!;
+    const addRule = button(listPost, 'Add rule');
+    expect(addRule.cardKey).toMatch(/^[0-9a-f-]{36}$/);
+    await send(addRule);
+    // The form takes the list's place: an update of that message, which now names itself.
+    const updates = () => posts().filter((c) => c.method === 'PUT');
+    await h.bot.connector.waitFor(() => updates().length === 1);
+    const form = updates()[0]!;
+    const formId = form.activityId!;
+    expect(JSON.stringify(form.body)).toContain('Add a governance rule');
+    expect(button(form, 'Preview').cardActivityId).toBe(formId);
 
-    await send({ verb: 'saveRule', ruleId: '', cardActivityId: formId, ...(await filled()) });
-    await h.bot.connector.waitFor(() => posts().some((c) => c.method === 'PUT' && JSON.stringify(c.body).includes('Added rule')));
-    const saved = posts().find((c) => c.method === 'PUT' && JSON.stringify(c.body).includes('Added rule'))!;
+    await send({ ...button(form, 'Preview'), ...(await filled()) });
+    await h.bot.connector.waitFor(() => updates().length === 2);
+    expect(updates()[1]!.activityId).toBe(formId);
+    expect(JSON.stringify(updates()[1]!.body)).toContain('Preview: Now it would assign');
+    // The form's own save button is titled Add rule on a new rule; the list has one of that title too.
+    await send({ ...button(updates()[1]!, 'Add rule'), ...(await filled()) });
+    await h.bot.connector.waitFor(() => updates().some((c) => JSON.stringify(c.body).includes('Added rule')));
+    const saved = updates().find((c) => JSON.stringify(c.body).includes('Added rule'))!;
     expect(saved.activityId).toBe(formId);
-    expect(posts().filter((c) => c.method === 'POST')).toHaveLength(2);
     expect(await h.bot.store.rules.list()).toHaveLength(1);
+
+    // Cancel on a second form (Add rule on the list the save left) puts the list back in place.
+    await send(button(saved, 'Add rule'));
+    await h.bot.connector.waitFor(() => updates().length === 4);
+    await send(button(updates()[3]!, 'Cancel'));
+    await h.bot.connector.waitFor(() => updates().length === 5);
+    expect(updates()[4]!.activityId).toBe(formId);
+    expect(JSON.stringify(updates()[4]!.body)).toContain('Storage from Teams');
+    // One message posted (the list) in the whole flow: no copies.
+    expect(posts().filter((c) => c.method === 'POST')).toHaveLength(1);
   });
 });

@@ -554,6 +554,38 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         expect(await store.meta.get('constructor')).toBeUndefined();
       });
 
+      it('prune deletes the stale keys of one prefix only, in a transaction too, and the deletes last', async () => {
+        await store.meta.set('card-key:a', 'old');
+        await store.meta.set('card-key:b', 'new');
+        await store.meta.set('card-keys', 'old');
+        await store.meta.set('watermark', 'old');
+        await store.transaction(async (tx) => tx.meta.set('card-key:c', 'old'));
+        expect(await store.meta.prune('card-key:', (v) => v === 'old')).toBe(2);
+        expect(await store.meta.prune('card-key:', (v) => v === 'old')).toBe(0);
+        expect([await store.meta.get('card-key:a'), await store.meta.get('card-key:b'), await store.meta.get('card-key:c')]).toEqual([
+          undefined,
+          'new',
+          undefined,
+        ]);
+        expect([await store.meta.get('card-keys'), await store.meta.get('watermark')]).toEqual(['old', 'old']);
+        // Staged in a transaction: what it set is seen and pruned with the committed keys.
+        await store.transaction(async (tx) => {
+          await tx.meta.set('card-key:d', 'old');
+          expect(await tx.meta.prune('card-key:', (v) => v !== 'gone')).toBe(2);
+          expect(await tx.meta.get('card-key:b')).toBeUndefined();
+        });
+        expect(await store.meta.get('card-key:b')).toBeUndefined();
+        expect(await store.meta.get('card-key:d')).toBeUndefined();
+        if (handle.reopen) {
+          store = await handle.reopen();
+          expect([await store.meta.get('card-key:a'), await store.meta.get('card-key:b'), await store.meta.get('watermark')]).toEqual([
+            undefined,
+            undefined,
+            'old',
+          ]);
+        }
+      });
+
       it('ticket watermarks: one per integration and table, each moved on its own', async () => {
         const [a, b, c] = [ticketWatermarkKey('int-1', 'incident'), ticketWatermarkKey('int-1', 'problem'), ticketWatermarkKey('int-2', 'incident')];
         expect(new Set([a, b, c]).size).toBe(3);
