@@ -1,8 +1,13 @@
 /**
  * Automatic resolution and two-way sync. Each pass:
  *  1. releases the assignments of removed integrations (work note, ticket left open);
- *  2. re-reads the assessments of every open assignment by id: healthy (after the debounce) →
- *     resolve the ticket honestly, delete the governance assignment, announce;
+ *  2. learns the assessments of open assignments: healthy (after the debounce) → resolve the
+ *     ticket honestly, delete the governance assignment, announce. A full pass (the first one,
+ *     with no watermark yet, and the daily full reconcile) reads every one by id and confirms a
+ *     missing one with the assessments API (a deleted resource); a normal pass asks Resource Graph
+ *     once for what changed since a watermark (with overlap) and reads by id only the assignments
+ *     waiting for their next healthy pass (the debounce), those whose ticket changed and those the
+ *     last pass left undecided; only these are stepped;
  *  3. follows the tickets of open assignments: closed in ServiceNow while unhealthy → removed,
  *     reassigned in ServiceNow → owner updated, manual closure done → resolved. A normal pass reads
  *     only the tickets changed since a watermark per integration and table (ServiceNow's
@@ -16,6 +21,7 @@
  * idempotent, so a retry after a crash converges. Announcements are claimed in the store before
  * they are sent (app/announcements.ts), so a restart never replays one.
  */
+import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { splitAssessmentId, type UnhealthyResource } from '../core/defender-model.js';
 import {
@@ -85,8 +91,11 @@ export interface ResolutionSettings {
   /** Rows per page of the changed-tickets query (default 1,000). */
   changedTicketsPageSize: number;
   /**
-   * Assignments whose step runs at the same time (default 8): their ServiceNow and Defender calls
-   * overlap (each client keeps its own per-instance limit) and the store writes them together.
+   * Assignments whose step runs at the same time (default 32): their ServiceNow and Defender calls
+   * overlap (the ServiceNow client keeps its own per-instance limit) and the store writes their
+   * changes together: with lowdb each write rewrites the whole file, so at 10k open assignments
+   * the number of writes, not the HTTP calls, sets the length of a cycle (8 lanes: 58 writes for
+   * 100 changes, 32 lanes: 19).
    */
   stepConcurrency: number;
 }
@@ -99,7 +108,7 @@ export const DEFAULT_RESOLUTION_SETTINGS: ResolutionSettings = {
   confirmConcurrency: 4,
   ticketWatermarkOverlapMs: 5 * 60_000,
   changedTicketsPageSize: 1000,
-  stepConcurrency: 8,
+  stepConcurrency: 32,
 };
 
 export interface ResolutionDeps {
@@ -151,6 +160,13 @@ export interface ResolutionReport {
 }
 
 export const WATERMARK_KEY = 'resolution.watermark';
+/**
+ * Assignments a pass could not decide (an assessment state it could not confirm, a step that
+ * failed), as a JSON array of ids (Store meta): a normal pass reads them by id, as the changed-
+ * since query would not show them again once the watermark moved on.
+ */
+export const RECHECK_KEY = 'resolution.recheck';
+const RecheckIds = z.array(z.string());
 
 /**
  * Where the ticket watermark of one integration and table is kept (Store meta): the ServiceNow
@@ -163,6 +179,8 @@ const ACTOR = 'resolution-job';
 const lc = (s: string) => s.toLowerCase();
 /** Governance records not deleted yet. */
 const UNDELETED_GOVERNANCE = GOVERNANCE_STATUSES.filter((s) => s !== 'deleted');
+/** The statuses whose ticket is followed. */
+const LIVE_TICKET_STATUSES: readonly Assignment['status'][] = ['open', 'awaiting-manual-close'];
 
 export class ResolutionJob {
   private readonly settings: ResolutionSettings;
@@ -192,6 +210,10 @@ class Pass {
   private readonly now: Date;
   private readonly report: ResolutionReport;
   private readonly touched = new Set<string>();
+  /** Ids of assignments this pass left undecided: read by id on the next one (RECHECK_KEY). */
+  private readonly recheck = new Set<string>();
+  /** Store meta (watermarks, RECHECK_KEY) set together at the end of the pass: one store write for all. */
+  private readonly metaWrites = new Map<string, string>();
   private readonly outbox: Array<Promise<unknown>> = [];
   private readonly log: Logger;
 
@@ -240,60 +262,59 @@ class Pass {
     const regressionCandidates = (await store.assignments.list({ statuses: ['resolved'] })).filter((a) =>
       watchForRegression(a, this.now, this.settings.reopenWindowDays),
     );
-    const byId = [...tracked, ...unticketed, ...(full ? regressionCandidates : [])];
-    const states = await this.statesById(byId);
-    this.report.checked = byId.length;
 
-    await this.inLanes(tracked, (a) => {
-      const state = states.get(lc(a.assessmentId));
-      return state ? this.step(a, (s) => this.onAssessment(s, a.id, state)) : Promise.resolve();
-    });
+    const recheckBefore = await store.meta.get(RECHECK_KEY);
+    let nextWatermark = watermark;
+    let states: Map<string, AssessmentState>;
+    if (full) {
+      // Every watched assessment by id: also what the changed-since query cannot show (a deleted
+      // resource, a change Resource Graph ingested after its window had passed).
+      const byId = [...tracked, ...unticketed, ...regressionCandidates];
+      states = await this.statesById(byId);
+      this.report.checked = byId.length;
+      // Everything up to now was just read by id; later passes only need what changes after it.
+      nextWatermark = maxIso(watermark, new Date(this.now.getTime()).toISOString());
+    } else {
+      const changed = await this.changedSince(watermark!, [...tracked, ...unticketed, ...regressionCandidates]);
+      if (changed.complete) nextWatermark = maxIso(watermark, changed.latestStatusChange);
+      // A healthy pass counted and waiting for the next one: its assessment no longer changes, so
+      // the changed-since query would not show it again; read by id each pass until it is decided.
+      // And what the last pass could not decide.
+      const again = new Set(parseRecheck(recheckBefore));
+      const byId = [...tracked, ...unticketed, ...regressionCandidates].filter(
+        (a) => again.has(a.id) || (a.status !== 'awaiting-manual-close' && a.status !== 'resolved' && a.healthyPasses > 0),
+      );
+      states = changed.states;
+      for (const [id, state] of await this.statesById(byId)) states.set(id, state);
+      this.report.checked = byId.length;
+    }
+
+    // Only assignments whose assessment was read (all of them on a full pass; the changed and the
+    // pending ones otherwise) are stepped: an unchanged one has nothing to decide.
+    await this.inLanes(
+      tracked.filter((a) => states.has(lc(a.assessmentId))),
+      (a) => this.step(a, (s) => this.onAssessment(s, a.id, states.get(lc(a.assessmentId))!)),
+    );
     for (const a of unticketed) {
       const state = states.get(lc(a.assessmentId));
       if (state) await this.step(a, (s) => this.onUnticketed(s, a.id, state));
     }
     await this.followTickets(states, full);
 
-    let nextWatermark = watermark;
-    if (full) {
-      for (const a of regressionCandidates) {
-        const state = states.get(lc(a.assessmentId));
-        if (state) await this.step(a, (s) => this.onRegressionCandidate(s, a.id, state));
-      }
-      // Everything up to now was just read by id; later passes only need what changes after it.
-      nextWatermark = maxIso(watermark, new Date(this.now.getTime()).toISOString());
-    } else {
-      const candidates = new Map(regressionCandidates.map((a) => [lc(a.assessmentId), a]));
-      const changed = new Map<string, AssessmentState>();
-      const since = new Date(Date.parse(watermark!) - this.settings.watermarkOverlapMs);
-      try {
-        const summary = await this.deps.azure.queryChangedSince(this.deps.scopes, since, {
-          onPage: (rows) => {
-            for (const r of rows)
-              if (candidates.has(lc(r.assessmentId))) changed.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
-          },
-        });
-        for (const [id, state] of changed) await this.step(candidates.get(id)!, (s) => this.onRegressionCandidate(s, candidates.get(id)!.id, state));
-        if (summary.complete === false) {
-          // The rows that arrived are real and were acted on; the ones left out would be skipped
-          // for good if the watermark moved past them, so the next pass asks for the same window.
-          this.report.incompleteAnswers++;
-          this.log.warn(
-            { reason: summary.incomplete },
-            "Resource Graph's changed-assessments answer was incomplete; the watermark stays and the window is read again next pass",
-          );
-        } else nextWatermark = maxIso(watermark, summary.latestStatusChange);
-      } catch (err) {
-        // The watermark stays, so the next pass asks for the same window again.
-        this.report.errors++;
-        this.log.warn({ err: reasonOf(err) }, 'could not read changed assessments; regressions are checked next pass');
-      }
+    for (const a of regressionCandidates) {
+      const state = states.get(lc(a.assessmentId));
+      if (state) await this.step(a, (s) => this.onRegressionCandidate(s, a.id, state));
     }
 
     await this.retryGovernanceDeletes();
     this.refreshCards();
     await Promise.allSettled(this.outbox);
-    if (nextWatermark && nextWatermark !== watermark) await store.meta.set(WATERMARK_KEY, nextWatermark);
+    if (nextWatermark && nextWatermark !== watermark) this.metaWrites.set(WATERMARK_KEY, nextWatermark);
+    const recheck = JSON.stringify([...this.recheck].sort());
+    if (recheck !== (recheckBefore ?? '[]')) this.metaWrites.set(RECHECK_KEY, recheck);
+    // Set together, so the store writes them in one go (each write of lowdb rewrites the whole file).
+    // A crash before this point only leaves the watermarks behind: the same windows are read again.
+    await Promise.all([...this.metaWrites].map(([key, value]) => store.meta.set(key, value)));
     this.report.watermark = nextWatermark;
     this.report.durationMs = Date.now() - started;
     this.log.info({ resolution: this.report }, 'resolution pass done');
@@ -301,6 +322,43 @@ class Pass {
   }
 
   // ------------------------------------------------------------------ Defender → ServiceNow
+
+  /**
+   * What changed on the Defender side since the watermark (less the overlap), for the watched
+   * assessments only: one paged Resource Graph query for all of them, however many are open.
+   * `complete` is false when the answer was incomplete or failed: the watermark must stay, so the
+   * next pass asks for the same window. The rows of an incomplete answer are current states and
+   * are used; a failed read is not acted on at all.
+   */
+  private async changedSince(
+    watermark: string,
+    watched: readonly Assignment[],
+  ): Promise<{ states: Map<string, AssessmentState>; complete: boolean; latestStatusChange?: string }> {
+    const ids = new Set(watched.map((a) => lc(a.assessmentId)));
+    const states = new Map<string, AssessmentState>();
+    const since = new Date(Date.parse(watermark) - this.settings.watermarkOverlapMs);
+    try {
+      const summary = await this.deps.azure.queryChangedSince(this.deps.scopes, since, {
+        onPage: (rows) => {
+          for (const r of rows) if (ids.has(lc(r.assessmentId))) states.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
+        },
+      });
+      if (summary.complete === false) {
+        this.report.incompleteAnswers++;
+        this.log.warn(
+          { reason: summary.incomplete },
+          "Resource Graph's changed-assessments answer was incomplete; the watermark stays and the window is read again next pass",
+        );
+        return { states, complete: false };
+      }
+      return { states, complete: true, ...(summary.latestStatusChange ? { latestStatusChange: summary.latestStatusChange } : {}) };
+    } catch (err) {
+      // Nothing learned from Defender this pass; the watermark stays, so the next pass asks for the same window.
+      this.report.errors++;
+      this.log.warn({ err: reasonOf(err) }, 'could not read changed assessments; Defender-side changes are picked up next pass');
+      return { states: new Map(), complete: false };
+    }
+  }
 
   /**
    * Current state by assessment id (lower case). An id Resource Graph does not return is only
@@ -332,6 +390,7 @@ class Pass {
       // No state is confirmed, so nothing is decided on it; the rest of the pass still runs.
       this.report.errors++;
       this.log.warn({ err: reasonOf(err), count: byId.size }, 'could not read assessments by id; assignments are left unchanged this pass');
+      for (const a of assignments) this.recheck.add(a.id);
       return out;
     }
     for (const r of rows) out.set(lc(r.assessmentId), { kind: r.status, statusChangeDate: r.statusChangeDate });
@@ -346,6 +405,7 @@ class Pass {
       }
     };
     await Promise.all(Array.from({ length: Math.min(missing.length, Math.max(1, this.settings.confirmConcurrency)) }, worker));
+    for (const a of assignments) if (!out.has(lc(a.assessmentId))) this.recheck.add(a.id);
     return out;
   }
 
@@ -492,7 +552,7 @@ class Pass {
 
   // ------------------------------------------------------------------ ServiceNow → bot
 
-  private async followTickets(states: ReadonlyMap<string, AssessmentState>, full: boolean): Promise<void> {
+  private async followTickets(states: Map<string, AssessmentState>, full: boolean): Promise<void> {
     const { store } = this.deps;
     const groups = new Map<string, { integration: Integration; table: TicketTable; assignments: Assignment[] }>();
     const integrations = new Map<string, Integration | undefined>();
@@ -522,7 +582,7 @@ class Pass {
       // Moved only after a pass that saw and handled every change: otherwise the same window is read again.
       if (read.complete && this.report.errors === errorsBefore) {
         const next = maxIso(watermark, read.upTo);
-        if (next && next !== watermark) await store.meta.set(key, next);
+        if (next && next !== watermark) this.metaWrites.set(key, next);
       }
     }
   }
@@ -584,7 +644,7 @@ class Pass {
   private async readChangedTickets(
     client: TicketSystem,
     g: { integration: Integration; table: TicketTable; assignments: Assignment[] },
-    states: ReadonlyMap<string, AssessmentState>,
+    states: Map<string, AssessmentState>,
     watermark: string,
   ): Promise<{ complete: boolean; upTo?: string }> {
     this.report.ticketGroupsReadByChanges++;
@@ -612,6 +672,10 @@ class Pass {
       upTo = maxIso(upTo, t.updatedAt);
       for (const a of bySysId.get(t.ticket.sysId) ?? []) work.push({ a, t });
     }
+    await this.readStatesOfChangedTickets(
+      work.map((w) => w.a),
+      states,
+    );
     await this.inLanes(
       work,
       async ({ a, t }) => {
@@ -621,6 +685,24 @@ class Pass {
     );
     // ServiceNow's own clock when the read began: the next window starts there whatever ours says.
     return { complete, ...(changed.horizon ? { upTo: maxIso(upTo, changed.horizon) } : upTo ? { upTo } : {}) };
+  }
+
+  /**
+   * A changed ticket is judged against its assessment's state (closed while unhealthy is not a
+   * fix): an incremental pass knows only the changed and pending assessments, so the others of
+   * these assignments are read by id now, in one batch. What that read shows is acted on as well
+   * (it may be a fix the changed-since window no longer shows).
+   */
+  private async readStatesOfChangedTickets(assignments: readonly Assignment[], states: Map<string, AssessmentState>): Promise<void> {
+    const unknown = [...new Map(assignments.filter((a) => !states.has(lc(a.assessmentId))).map((a) => [a.id, a])).values()];
+    if (unknown.length === 0) return;
+    const read = await this.statesById(unknown);
+    this.report.checked += unknown.length;
+    for (const [id, state] of read) states.set(id, state);
+    await this.inLanes(
+      unknown.filter((a) => read.has(lc(a.assessmentId))),
+      (a) => this.step(a, (s) => this.onAssessment(s, a.id, read.get(lc(a.assessmentId))!)),
+    );
   }
 
   /** False when the ticket could not be judged this pass (its assessment state is unknown). */
@@ -634,7 +716,8 @@ class Pass {
 
   private async onTicket(s: AssignmentSession, id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
     const a = await s.get(id);
-    if (!a?.ticket) return;
+    // Resolved earlier in this pass (by what the assessment read showed): the ticket row read before that is stale.
+    if (!a?.ticket || !LIVE_TICKET_STATUSES.includes(a.status)) return;
     const decision = decideTicket(a, { state: ticketState, ...(assignee ? { assignee } : {}) }, state.kind === 'Unhealthy');
     switch (decision.kind) {
       case 'none':
@@ -741,8 +824,11 @@ class Pass {
   // ------------------------------------------------------------------ integration removed
 
   private async releaseRemovedIntegrations(): Promise<void> {
+    // A handful of integrations for thousands of live assignments: each is looked up once.
+    const integrations = new Map<string, Promise<Integration | undefined>>();
     for (const listed of await this.deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })) {
-      const integration = await this.deps.integrations.find(listed.integrationId);
+      if (!integrations.has(listed.integrationId)) integrations.set(listed.integrationId, this.deps.integrations.find(listed.integrationId));
+      const integration = await integrations.get(listed.integrationId);
       if (integration && !integration.removedAt) continue;
       await this.step(listed, async (s) => {
         const a = await s.get(listed.id);
@@ -865,6 +951,7 @@ class Pass {
       await this.deps.writer.withLock(a.id, op);
     } catch (err) {
       this.report.errors++;
+      this.recheck.add(a.id);
       this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reasonOf(err) }, 'resolution step failed for one assignment; retrying next pass');
     }
   }
@@ -874,6 +961,17 @@ class Pass {
 function laneKey(item: unknown): string {
   const a = item as Assignment;
   return a.ticket ? `${a.ticket.table}:${a.ticket.sysId}` : a.id;
+}
+
+/** The ids of RECHECK_KEY; an unreadable value is dropped (the daily full reconcile reads everything anyway). */
+function parseRecheck(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  try {
+    const parsed = RecheckIds.safeParse(JSON.parse(value));
+    return parsed.success ? parsed.data : [];
+  } catch {
+    return [];
+  }
 }
 
 function maxIso(a: string | undefined, b: string | undefined): string | undefined {

@@ -9,8 +9,10 @@
  * time, so the figure is the work, not Teams' rate windows.
  *
  * The ServiceNow requests and ticket rows of the cycle are recorded too: a cycle reads only the
- * tickets changed since the watermark (sys_updated_on, with overlap), so both stay flat with the
- * number of open tickets; the seeded tickets were last changed a day before, as at rest in a tenant.
+ * tickets changed since the watermark (sys_updated_on, with overlap) and the Defender side from
+ * one changed-since Resource Graph query, so both grow with the changes, not with the open
+ * tickets (each automatic resolution is 4 ServiceNow requests: read, resolve, read-back, work
+ * note); the seeded tickets were last changed a day before, as at rest in a tenant.
  */
 import type { BotServerArgs, PassFigures } from './botChild.js';
 import { startChild } from './lib/child.js';
