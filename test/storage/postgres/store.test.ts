@@ -236,6 +236,46 @@ describe('rows as stored', () => {
     }
   });
 
+  it('an assessment id under its resource is stored as its name alone and read back whole; rows stored whole (older builds) and other ids read as they are', async () => {
+    const store = await openPostgresStore(options(db));
+    try {
+      const packed = anAssignment({ key: 'packed' });
+      const other = anAssignment({ key: 'other', assessmentId: '/subscriptions/sub-1/providers/Microsoft.Security/assessments/rec-a' });
+      const resource = { resourceId: packed.resourceId, assessmentId: packed.assessmentId, name: 'vm', type: 'virtualmachines', subscriptionId: 'sub-1' };
+      const rec = {
+        key: 'rec-a',
+        displayName: 'A',
+        severity: 'High' as const,
+        description: '',
+        remediation: '',
+        resources: [resource, { ...resource, resourceId: '/subscriptions/sub-2/rg/x', assessmentId: 'elsewhere' }],
+        contentHash: 'h',
+        status: 'unhealthy' as const,
+        firstSeenAt: T0,
+        updatedAt: T0,
+      };
+      await store.assignments.upsertMany([packed, other]);
+      await store.recommendations.upsertMany([rec]);
+      const stored = await db.sql<{ id: string; doc: Record<string, unknown> }>('SELECT id, doc FROM assignments ORDER BY seq');
+      expect(stored[0]!.doc).not.toHaveProperty('assessmentId');
+      expect(stored[0]!.doc).toMatchObject({ assessment: 'rec-a' });
+      expect(stored[1]!.doc).toMatchObject({ assessmentId: other.assessmentId });
+      const [recRow] = await db.sql<{ doc: { resources: Record<string, unknown>[] } }>('SELECT doc FROM recommendations');
+      expect(recRow!.doc.resources.map((r) => r.assessment ?? r.assessmentId)).toEqual(['rec-a', 'elsewhere']);
+
+      expect(await store.assignments.get(packed.id)).toEqual(packed);
+      expect(Object.keys((await store.assignments.get(packed.id))!)).toEqual(Object.keys(packed));
+      expect(await store.assignments.get(other.id)).toEqual(other);
+      expect(await store.recommendations.get('rec-a')).toEqual(rec);
+
+      // As an older build stored it: the whole id, sealed or not.
+      await db.sql(`UPDATE assignments SET doc = $2::json, seal = NULL WHERE id = $1`, [packed.id, JSON.stringify({ ...packed, key: 'whole' })]);
+      expect(await store.assignments.get(packed.id)).toEqual({ ...packed, key: 'whole' });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a malformed row inserted with SQL, even carrying another row’s seal, is refused on read with the row and field named', async () => {
     const store = await openPostgresStore(options(db));
     try {
