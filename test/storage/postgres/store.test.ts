@@ -5,6 +5,7 @@
  * sslmode, and openStore's choice between lowdb and PostgreSQL.
  */
 import { mkdtempSync, existsSync } from 'node:fs';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { ManualClock, MINUTE_MS } from '../../../core/clock.js';
@@ -311,6 +312,44 @@ describe('rows as stored', () => {
       ).rejects.toThrow(/the transaction was rolled back: a statement in it failed/);
       expect(await store.meta.get('kept?')).toBeUndefined();
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('transactions on the wire', () => {
+  it('a transaction of one write is three round trips (BEGIN with its savepoint, the statement, COMMIT); a refused call in the middle is undone alone; an empty one sends nothing', async () => {
+    const db = await sharedDatabase();
+    const store = await openPostgresStore(options(db));
+    // Observed, not replaced: every query still goes to the server.
+    const spy = jest.spyOn(pg.Client.prototype, 'query');
+    try {
+      const [a, b, c] = [anAssignment({ key: 'a' }), anAssignment({ key: 'b' }), anAssignment({ key: 'c' })];
+      await store.assignments.upsertMany([a]);
+      spy.mockClear();
+      await store.transaction(async (tx) => {
+        await tx.assignments.upsertMany([{ ...a, healthyPasses: 1 }]);
+      });
+      const texts = spy.mock.calls.map((call) => (typeof call[0] === 'string' ? call[0] : String((call[0] as { text?: string }).text)));
+      expect(texts).toHaveLength(3);
+      expect(texts[0]).toMatch(/^BEGIN; SAVEPOINT op_1$/);
+      expect(texts[1]).toMatch(/^INSERT INTO assignments/);
+      expect(texts[2]).toBe('COMMIT');
+
+      spy.mockClear();
+      await store.transaction(async () => undefined);
+      expect(spy).not.toHaveBeenCalled();
+
+      // A second live assignment for key 'b' is refused; the calls before and after it stay.
+      await store.transaction(async (tx) => {
+        await tx.assignments.upsertMany([b]);
+        await expect(tx.assignments.upsertMany([{ ...anAssignment({ key: 'b' }) }])).rejects.toThrow(/live assignment exists already/);
+        await tx.assignments.upsertMany([c]);
+      });
+      expect((await store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })).map((x) => x.key).sort()).toEqual(['a', 'b', 'c']);
+      expect((await store.assignments.get(a.id))!.healthyPasses).toBe(1);
+    } finally {
+      spy.mockRestore();
       await store.close();
     }
   });
