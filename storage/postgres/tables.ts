@@ -56,8 +56,8 @@ export interface TableDef<R> {
    */
   late?: (row: R) => boolean;
   /**
-   * The row as stored in `doc`, when that is smaller than the row (packDoc); `unpack` gives the
-   * row back from it and leaves a row stored whole (by an older build, or the copy) as it is.
+   * The row as stored in `doc`, when that is smaller than the row (packedId); `unpack` gives the
+   * row back from a document just read (in place) and leaves a row stored whole as it is.
    */
   pack?: (row: R) => unknown;
   unpack?: (doc: Record<string, unknown>) => unknown;
@@ -67,36 +67,31 @@ const ASSESSMENTS = '/providers/Microsoft.Security/assessments/';
 
 /**
  * An assessment id is nearly always its resource's id + ASSESSMENTS + the assessment's name, so a
- * stored row keeps only the name, as `assessment` in place of `assessmentId` (the id was ~40 % of
- * a stored resource snapshot and ~18 % of an assignment, all of it parsed again on every read).
- * A separate field, not a marker inside `assessmentId`, so no stored id can be mistaken for a
- * packed one; an id of another shape is stored as it is. The entity schemas have no `assessment`
- * field (zod would strip it from a row validated before unpacking anyway).
+ * stored row keeps `~name` in its place (the id was ~40 % of a stored resource snapshot and ~18 %
+ * of an assignment, all of it parsed again on every read). Unambiguous: an id that itself starts
+ * with `~` is stored with one more (`~~…`), and a name starting with `~` is not packed. Ids of
+ * another shape, and rows stored whole by older builds or the copy, read as they are.
  */
-function packAssessment(row: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const id = row.assessmentId;
-  const resourceId = row.resourceId;
-  if (typeof id !== 'string' || typeof resourceId !== 'string') return row as Record<string, unknown>;
+function packedId(id: unknown, resourceId: unknown): unknown {
+  if (typeof id !== 'string' || typeof resourceId !== 'string') return id;
+  if (id.startsWith('~')) return `~${id}`;
   const at = resourceId.length + ASSESSMENTS.length;
-  if (id.length <= at || !id.startsWith(resourceId) || !id.startsWith(ASSESSMENTS, resourceId.length)) return row as Record<string, unknown>;
-  // Rebuilt in the row's own key order, so a row read back lists its fields as written.
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(row)) {
-    if (k === 'assessmentId') out.assessment = id.slice(at);
-    else out[k] = row[k];
-  }
-  return out;
+  if (id.length > at && id.charCodeAt(at) !== 126 && id.startsWith(resourceId) && id.startsWith(ASSESSMENTS, resourceId.length)) return `~${id.slice(at)}`;
+  return id;
 }
 
+function packAssessment<T extends { assessmentId: string; resourceId: string }>(row: T): T {
+  const id = packedId(row.assessmentId, row.resourceId) as string;
+  return id === row.assessmentId ? row : { ...row, assessmentId: id };
+}
+
+/** In place: `doc` is a document just parsed, not yet handed out. */
 function unpackAssessment(doc: Record<string, unknown>): Record<string, unknown> {
-  const name = doc.assessment;
-  if (typeof name !== 'string' || doc.assessmentId !== undefined || typeof doc.resourceId !== 'string') return doc;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(doc)) {
-    if (k === 'assessment') out.assessmentId = doc.resourceId + ASSESSMENTS + name;
-    else out[k] = doc[k];
-  }
-  return out;
+  const id = doc.assessmentId;
+  if (typeof id !== 'string' || id.charCodeAt(0) !== 126) return doc;
+  if (id.charCodeAt(1) === 126) doc.assessmentId = id.slice(1);
+  else if (typeof doc.resourceId === 'string') doc.assessmentId = doc.resourceId + ASSESSMENTS + id.slice(1);
+  return doc;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -138,7 +133,10 @@ export const recommendationsTable: TableDef<Recommendation> = {
   columns: [['key', 'text', (r) => r.key]],
   // A sync pass writes every resource of every recommendation (~115 MB of JSON at 200,000).
   pack: (r) => ({ ...r, resources: r.resources.map((s) => packAssessment(s)) }),
-  unpack: (doc) => (Array.isArray(doc.resources) ? { ...doc, resources: doc.resources.map((s: unknown) => (isRecord(s) ? unpackAssessment(s) : s)) } : doc),
+  unpack: (doc) => {
+    if (Array.isArray(doc.resources)) for (const s of doc.resources as unknown[]) if (isRecord(s)) unpackAssessment(s);
+    return doc;
+  },
 };
 
 export const postedCardsTable: TableDef<PostedCard> = {

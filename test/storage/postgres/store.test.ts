@@ -237,11 +237,12 @@ describe('rows as stored', () => {
     }
   });
 
-  it('an assessment id under its resource is stored as its name alone and read back whole; rows stored whole (older builds) and other ids read as they are', async () => {
+  it('an assessment id under its resource is stored as ~ and its name and read back whole; ids of another shape, or starting with ~, and rows stored whole (older builds) read as they are', async () => {
     const store = await openPostgresStore(options(db));
     try {
       const packed = anAssignment({ key: 'packed' });
       const other = anAssignment({ key: 'other', assessmentId: '/subscriptions/sub-1/providers/Microsoft.Security/assessments/rec-a' });
+      const tilde = anAssignment({ key: 'tilde', assessmentId: '~not-an-azure-id' });
       const resource = { resourceId: packed.resourceId, assessmentId: packed.assessmentId, name: 'vm', type: 'virtualmachines', subscriptionId: 'sub-1' };
       const rec = {
         key: 'rec-a',
@@ -255,22 +256,22 @@ describe('rows as stored', () => {
         firstSeenAt: T0,
         updatedAt: T0,
       };
-      await store.assignments.upsertMany([packed, other]);
+      await store.assignments.upsertMany([packed, other, tilde]);
       await store.recommendations.upsertMany([rec]);
-      const stored = await db.sql<{ id: string; doc: Record<string, unknown> }>('SELECT id, doc FROM assignments ORDER BY seq');
-      expect(stored[0]!.doc).not.toHaveProperty('assessmentId');
-      expect(stored[0]!.doc).toMatchObject({ assessment: 'rec-a' });
-      expect(stored[1]!.doc).toMatchObject({ assessmentId: other.assessmentId });
-      const [recRow] = await db.sql<{ doc: { resources: Record<string, unknown>[] } }>('SELECT doc FROM recommendations');
-      expect(recRow!.doc.resources.map((r) => r.assessment ?? r.assessmentId)).toEqual(['rec-a', 'elsewhere']);
+      const stored = await db.sql<{ doc: { assessmentId: string } }>('SELECT doc FROM assignments ORDER BY seq');
+      expect(stored.map((r) => r.doc.assessmentId)).toEqual(['~rec-a', other.assessmentId, '~~not-an-azure-id']);
+      const [recRow] = await db.sql<{ doc: { resources: { assessmentId: string }[] } }>('SELECT doc FROM recommendations');
+      expect(recRow!.doc.resources.map((r) => r.assessmentId)).toEqual(['~rec-a', 'elsewhere']);
 
-      expect(await store.assignments.get(packed.id)).toEqual(packed);
+      for (const a of [packed, other, tilde]) expect(await store.assignments.get(a.id)).toEqual(a);
       expect(Object.keys((await store.assignments.get(packed.id))!)).toEqual(Object.keys(packed));
-      expect(await store.assignments.get(other.id)).toEqual(other);
       expect(await store.recommendations.get('rec-a')).toEqual(rec);
+      // Unsealed (validated in full), the same.
+      await db.sql('UPDATE assignments SET seal = NULL');
+      expect(await store.assignments.get(packed.id)).toEqual(packed);
 
-      // As an older build stored it: the whole id, sealed or not.
-      await db.sql(`UPDATE assignments SET doc = $2::json, seal = NULL WHERE id = $1`, [packed.id, JSON.stringify({ ...packed, key: 'whole' })]);
+      // As an older build stored it: the whole id.
+      await db.sql(`UPDATE assignments SET doc = $2::json WHERE id = $1`, [packed.id, JSON.stringify({ ...packed, key: 'whole' })]);
       expect(await store.assignments.get(packed.id)).toEqual({ ...packed, key: 'whole' });
     } finally {
       await store.close();
