@@ -1,7 +1,8 @@
 /**
  * The Store port on PostgreSQL (node-postgres): the shared store of several bot processes.
  *
- * - Rows: typed key columns plus `doc`, the whole row as JSON, validated with its core/model.ts schema
+ * - Rows: typed key columns plus `doc`, the whole row as JSON (an assessment id under its resource
+ *   kept as `~name`, tables.ts#packedId), validated with its core/model.ts schema
  *   when written and again when read (storage/postgres/tables.ts).
  * - Constraints live in the database, so they hold across processes: one live assignment per
  *   key, one active integration per name, one reminder per key, one work item per kind+key. A
