@@ -41,6 +41,11 @@ export type InstallOutcome = { kind: 'subscribed'; conversation: Conversation } 
 
 const NO_FILTERS: SubscriptionFilters = { severities: [], scopes: [] };
 
+/** A stored conversation that a new activity from `serviceUrl` changes nothing of (but perhaps its user's UPN). */
+function isCurrent(existing: Conversation | undefined, serviceUrl: string): existing is Conversation {
+  return existing !== undefined && !existing.unreachable && existing.serviceUrl === serviceUrl;
+}
+
 export class Subscriptions {
   constructor(private readonly deps: SubscriptionsDeps) {}
 
@@ -90,15 +95,20 @@ export class Subscriptions {
   /** Keeps a conversation without subscribing it to recommendations: a 1:1 chat is how reminders reach an owner. */
   async remember(seen: SeenConversation, upn?: string): Promise<void> {
     const existing = await this.deps.store.conversations.get(seen.id);
-    if (existing && !existing.unreachable && existing.serviceUrl === seen.serviceUrl && (existing.userUpn || !upn)) return;
+    if (isCurrent(existing, seen.serviceUrl) && (existing.userUpn || !upn)) return;
     const conversation = this.merge(seen, existing, { subscribed: existing?.subscribed ?? false, filters: existing?.filters ?? NO_FILTERS });
     await this.deps.store.conversations.upsert(upn && conversation.kind === 'personal' ? { ...conversation, userUpn: upn.toLowerCase() } : conversation);
     this.noteReachable(existing);
   }
 
-  /** Whether the UPN of a 1:1 chat is known (reminders find owners by UPN). */
-  async knowsUser(conversationId: string): Promise<boolean> {
-    return Boolean((await this.deps.store.conversations.get(conversationId))?.userUpn);
+  /**
+   * What `remember` would find for a conversation, in one read: `current` (stored, reachable, at
+   * this service URL) and whether its user's UPN is known (reminders find owners by UPN). Every
+   * message of a known 1:1 chat is both, and then nothing needs building or remembering.
+   */
+  async rememberedState(conversationId: string, serviceUrl: string): Promise<{ current: boolean; knowsUser: boolean }> {
+    const existing = await this.deps.store.conversations.get(conversationId);
+    return { current: isCurrent(existing, serviceUrl), knowsUser: Boolean(existing?.userUpn) };
   }
 
   async unsubscribe(conversationId: string): Promise<boolean> {

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { CloudAdapter, type ConfigurationBotFrameworkAuthentication, type InvokeResponse, type TurnContext } from 'botbuilder';
 import { asBotActivity, type CheckedActivity } from './activity.js';
 
@@ -7,33 +6,34 @@ export type Authenticated = Awaited<ReturnType<ConfigurationBotFrameworkAuthenti
 export type AuthOutcome = { ok: true; auth: Authenticated } | { ok: false; status: 401 | 503; reason: string };
 
 /**
- * botbuilder reports a token that fails verification with `console.error`: the error with its
- * stack, and for a bad signature or algorithm the PEM of every trusted signing key. There is no
- * logger hook, so its console output is dropped while it authenticates (and only there: the
- * flag lives in the async context of that call); the outcome is logged once by the caller.
+ * botbuilder reports a token that fails verification with `console.error`
+ * (botframework-connector's jwtTokenExtractor.js, its only console output while authenticating):
+ * an expired token as the error itself, stack and all, and every other failure as "Error finding
+ * key for token. Available keys: " followed by the PEM of every trusted signing key. There is no
+ * logger hook, so exactly these two are dropped from `console.error`, wherever they come from
+ * (nothing of ours prints either: the bot logs through pino); the caller logs the outcome once.
+ * Telling them by what is printed, not by the async context of the check, keeps Node's promise
+ * tracking (an AsyncLocalStorage entered on every authenticated request) off for the whole process.
  */
-const quiet = new AsyncLocalStorage<{ dropped: number }>();
 const GUARDED = Symbol.for('defender-bot.consoleGuard');
-/** What botbuilder's authentication uses; other console output is left alone. */
-const LEVELS = ['error', 'warn'] as const;
+const KEY_DUMP = 'Error finding key for token.';
+
+export function isBotbuilderTokenDump(args: readonly unknown[]): boolean {
+  if (args.length !== 1) return false;
+  const [only] = args;
+  if (typeof only === 'string') return only.startsWith(KEY_DUMP);
+  return only instanceof Error && only.name === 'TokenExpiredError';
+}
 
 function guardConsole(): void {
-  for (const level of LEVELS) {
-    const current = console[level] as ((...args: unknown[]) => void) & { [GUARDED]?: true };
-    if (current[GUARDED]) continue;
-    const guarded = Object.assign(
-      function (this: unknown, ...args: unknown[]) {
-        const store = quiet.getStore();
-        if (store) {
-          store.dropped++;
-          return;
-        }
-        current.apply(this, args);
-      },
-      { [GUARDED]: true as const },
-    );
-    console[level] = guarded;
-  }
+  const current = console.error as ((...args: unknown[]) => void) & { [GUARDED]?: true };
+  if (current[GUARDED]) return;
+  console.error = Object.assign(
+    function (this: unknown, ...args: unknown[]) {
+      if (!isBotbuilderTokenDump(args)) current.apply(this, args);
+    },
+    { [GUARDED]: true as const },
+  );
 }
 
 /** Messages of botbuilder's token errors are short ("jwt expired", "invalid signature"); claims they quote are not. */
@@ -52,16 +52,37 @@ function classify(err: unknown): { status: 401 | 503; reason: string } {
 
 type ConnectorFactory = NonNullable<Authenticated['connectorFactory']>;
 type ConnectorClient = Awaited<ReturnType<ConnectorFactory['create']>>;
+type ClaimsIdentity = Authenticated['claimsIdentity'];
+type UserTokenClient = Awaited<ReturnType<ConfigurationBotFrameworkAuthentication['createUserTokenClient']>>;
 
 /** Distinct (bot app id, service URL, audience) triples kept; a real bot sees a handful. */
 export const MAX_CACHED_CONNECTORS = 64;
 
+/** Both claims botbuilder takes the app id from (`aud`, else `appid`), so two identities never share a client. */
+function identityKey(identity: ClaimsIdentity): string {
+  return `${identity.getClaimValue('aud') ?? ''}\u0000${identity.getClaimValue('appid') ?? ''}`;
+}
+
+/** A bounded map of client promises; a failed creation is not kept, so the next turn tries again. */
+function cached<T>(clients: Map<string, Promise<T>>, limit: number, key: string, make: () => Promise<T>): Promise<T> {
+  const known = clients.get(key);
+  if (known) return known;
+  const made = make();
+  if (clients.size >= limit) clients.delete(clients.keys().next().value!);
+  clients.set(key, made);
+  made.catch(() => {
+    if (clients.get(key) === made) clients.delete(key);
+  });
+  return made;
+}
+
 /**
- * botbuilder builds a new Bot Connector client for every turn: credentials, options and a whole
- * HTTP pipeline (its set-up shows in every turn of the messages bench's profile). A client
- * holds nothing of the turn (its credentials refresh their own token), so one is kept per app id,
- * service URL and audience and reused. The key carries both claims botbuilder takes the app id
- * from (`aud`, else `appid`), so two identities never share a client.
+ * botbuilder builds a new Bot Connector client for every turn and every proactive send:
+ * credentials, options and a whole HTTP pipeline (its set-up shows in every turn of the messages
+ * bench's profile). A client holds nothing of the turn (its credentials refresh their own
+ * token), so one is kept per app id, service URL and audience and reused. The key carries both
+ * claims botbuilder takes the app id from (`aud`, else `appid`), so two identities never share a
+ * client.
  */
 export class ConnectorCache {
   private readonly clients = new Map<string, Promise<ConnectorClient>>();
@@ -71,22 +92,48 @@ export class ConnectorCache {
   wrap(auth: Authenticated): Authenticated {
     const factory = auth.connectorFactory;
     if (!factory) return auth;
-    const identity = auth.claimsIdentity;
-    const who = `${identity.getClaimValue('aud') ?? ''}\u0000${identity.getClaimValue('appid') ?? ''}`;
-    const create = (serviceUrl: string, audience?: string): Promise<ConnectorClient> => {
-      const key = `${who}\u0000${serviceUrl}\u0000${audience ?? ''}`;
-      const known = this.clients.get(key);
-      if (known) return known;
-      const made = factory.create(serviceUrl, audience);
-      if (this.clients.size >= this.limit) this.clients.delete(this.clients.keys().next().value!);
-      this.clients.set(key, made);
-      // A failed creation is not kept: the next turn tries again.
-      made.catch(() => {
-        if (this.clients.get(key) === made) this.clients.delete(key);
-      });
-      return made;
-    };
-    return { ...auth, connectorFactory: { create } as ConnectorFactory };
+    return { ...auth, connectorFactory: this.factory(auth.claimsIdentity, factory) };
+  }
+
+  /**
+   * `authentication` whose connector factories (what a proactive send, `continueConversationAsync`,
+   * builds its client with: one factory and client per send otherwise) share these clients.
+   */
+  around(authentication: ConfigurationBotFrameworkAuthentication): ConfigurationBotFrameworkAuthentication {
+    const wrapped = Object.create(authentication) as ConfigurationBotFrameworkAuthentication;
+    wrapped.createConnectorFactory = (identity: ClaimsIdentity) => this.factory(identity, authentication.createConnectorFactory(identity));
+    return wrapped;
+  }
+
+  private factory(identity: ClaimsIdentity, factory: ConnectorFactory): ConnectorFactory {
+    const who = identityKey(identity);
+    const create = (serviceUrl: string, audience?: string): Promise<ConnectorClient> =>
+      cached(this.clients, this.limit, `${who}\u0000${serviceUrl}\u0000${audience ?? ''}`, () => factory.create(serviceUrl, audience));
+    return { create } as ConnectorFactory;
+  }
+
+  size(): number {
+    return this.clients.size;
+  }
+}
+
+/**
+ * botbuilder also builds a user-token client (the OAuth sign-in API: credentials and another
+ * whole HTTP pipeline) for every turn and every proactive send, whether the turn signs anyone in
+ * or not; it was 5% of the bot's CPU per `help`. The client depends only on the app id (its
+ * credentials, the OAuth endpoint and options are the bot's own), so one is kept per identity.
+ */
+export class UserTokenClientCache {
+  private readonly clients = new Map<string, Promise<UserTokenClient>>();
+
+  constructor(private readonly limit = MAX_CACHED_CONNECTORS) {}
+
+  /** `authentication` with its user-token clients kept; every other member is the original's. */
+  around(authentication: ConfigurationBotFrameworkAuthentication): ConfigurationBotFrameworkAuthentication {
+    const wrapped = Object.create(authentication) as ConfigurationBotFrameworkAuthentication;
+    wrapped.createUserTokenClient = (identity: ClaimsIdentity) =>
+      cached(this.clients, this.limit, identityKey(identity), () => authentication.createUserTokenClient(identity));
+    return wrapped;
   }
 
   size(): number {
@@ -99,17 +146,22 @@ export class ConnectorCache {
  * token itself (401 and one log line) and only checked activities reach a turn.
  */
 export class BotAdapter extends CloudAdapter {
-  readonly connectors = new ConnectorCache();
+  readonly connectors: ConnectorCache;
+  readonly userTokens: UserTokenClientCache;
 
   constructor(private readonly authentication: ConfigurationBotFrameworkAuthentication) {
-    super(authentication);
+    const connectors = new ConnectorCache();
+    const userTokens = new UserTokenClientCache();
+    super(connectors.around(userTokens.around(authentication)));
+    this.connectors = connectors;
+    this.userTokens = userTokens;
     guardConsole();
   }
 
   async authenticate(activity: CheckedActivity, authHeader: string): Promise<AuthOutcome> {
     guardConsole();
     try {
-      const auth = await quiet.run({ dropped: 0 }, () => this.authentication.authenticateRequest(asBotActivity(activity), authHeader));
+      const auth = await this.authentication.authenticateRequest(asBotActivity(activity), authHeader);
       return { ok: true, auth: this.connectors.wrap(auth) };
     } catch (err) {
       return { ok: false, ...classify(err) };

@@ -34,12 +34,15 @@ export class ConversationService {
     return this.subscriptions.subscribe(seenConversation(activity), filters, mode);
   }
 
-  remember(activity: Activity, upn?: string): Promise<void> {
-    return this.subscriptions.remember(seenConversation(activity), upn);
-  }
-
-  knowsUser(conversationId: string): Promise<boolean> {
-    return this.subscriptions.knowsUser(rootConversationId(conversationId));
+  /**
+   * Remembers the conversation of a message; `senderUpn` is asked only while its user's UPN is
+   * unknown. A known chat (every message after the first) costs one store read: its reference is
+   * not rebuilt just to be found unchanged.
+   */
+  async remember(activity: Activity, senderUpn: () => Promise<string | undefined>): Promise<void> {
+    const state = await this.subscriptions.rememberedState(rootConversationId(activity.conversation.id), activity.serviceUrl);
+    if (state.current && state.knowsUser) return;
+    await this.subscriptions.remember(seenConversation(activity), state.knowsUser ? undefined : await senderUpn());
   }
 
   /** The conversation's cards from the last sync, posted now (fire and forget: never rejects). */

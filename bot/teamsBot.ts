@@ -89,7 +89,7 @@ export class TeamsBot extends TeamsActivityHandler {
       await this.deliverSubmitResult(ctx, result, replyToId);
       return;
     }
-    if (info.conversationKind === 'personal') await this.deps.conversations.remember(ctx.activity, await this.upnOf(ctx));
+    if (info.conversationKind === 'personal') await this.deps.conversations.remember(ctx.activity, () => TeamsDirectory.senderUpn(ctx, this.deps.logger));
     const reply = async (message: OutgoingMessage) => {
       await this.post(ctx, toActivity(message));
     };
@@ -128,12 +128,6 @@ export class TeamsBot extends TeamsActivityHandler {
     const sent = await ctx.sendActivity(prepared.activity);
     await prepared.remember(sent?.id);
     return sent?.id;
-  }
-
-  /** The sender's UPN, asked once per personal chat (the Teams directory's roster look-up). */
-  private async upnOf(ctx: TurnContext): Promise<string | undefined> {
-    if (await this.deps.conversations.knowsUser(ctx.activity.conversation.id)) return undefined;
-    return TeamsDirectory.senderUpn(ctx, this.deps.logger);
   }
 
   /** The installer's roles decide whether the install subscribes (commands/subscribe.ts installHandler). */

@@ -1,4 +1,5 @@
-import { ConnectorCache, type Authenticated } from '../../bot/adapter.js';
+import type { ConfigurationBotFrameworkAuthentication } from 'botbuilder';
+import { ConnectorCache, UserTokenClientCache, type Authenticated } from '../../bot/adapter.js';
 import { message } from '../harness/activities.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
 import { startFakeConnector, type FakeConnector } from '../harness/fakeConnector.js';
@@ -51,6 +52,38 @@ describe('Bot Connector clients kept across turns', () => {
     expect(cache.size()).toBe(2);
   });
 
+  it('one user-token client per identity; failures are not kept; the rest of the authentication is the original', async () => {
+    const made: string[] = [];
+    let fail = false;
+    const original = {
+      marker: 'original',
+      async createUserTokenClient(identity: Authenticated['claimsIdentity']) {
+        const who = `${identity.getClaimValue('aud') ?? ''}/${identity.getClaimValue('appid') ?? ''}`;
+        made.push(who);
+        if (fail) throw new Error('no credentials');
+        return { who } as never;
+      },
+    } as unknown as ConfigurationBotFrameworkAuthentication;
+    const cache = new UserTokenClientCache(2);
+    const wrapped = cache.around(original);
+    const identity = (claims: Record<string, string>) =>
+      ({ getClaimValue: (type: string) => claims[type] ?? null }) as unknown as Authenticated['claimsIdentity'];
+    const first = await wrapped.createUserTokenClient(identity({ aud: 'bot-a' }));
+    expect(await wrapped.createUserTokenClient(identity({ aud: 'bot-a' }))).toBe(first);
+    expect(await wrapped.createUserTokenClient(identity({ appid: 'bot-a' }))).not.toBe(first);
+    expect(made).toEqual(['bot-a/', '/bot-a']);
+    expect((wrapped as unknown as { marker: string }).marker).toBe('original');
+
+    fail = true;
+    await expect(wrapped.createUserTokenClient(identity({ aud: 'bot-b' }))).rejects.toThrow('no credentials');
+    await Promise.resolve();
+    expect(cache.size()).toBe(1);
+    fail = false;
+    await wrapped.createUserTokenClient(identity({ aud: 'bot-b' }));
+    await wrapped.createUserTokenClient(identity({ aud: 'bot-c' }));
+    expect(cache.size()).toBe(2);
+  });
+
   describe('over HTTP', () => {
     let bot: BotHarness;
     let second: FakeConnector;
@@ -70,6 +103,17 @@ describe('Bot Connector clients kept across turns', () => {
       expect(bot.connector.activities().filter((a) => a.method === 'POST')).toHaveLength(3);
       expect(second.activities().filter((a) => a.method === 'POST')).toHaveLength(2);
       expect(bot.app.adapter.connectors.size()).toBe(2);
+      // Every turn asked for a user-token client; one identity, so one was built.
+      expect(bot.app.adapter.userTokens.size()).toBe(1);
+    });
+
+    it('proactive sends share one client per conversation service URL instead of building one per send', async () => {
+      expect((await bot.send(message('subscribe', { serviceUrl: bot.connector.url, conversationType: 'channel' }))).status).toBe(200);
+      const afterTurn = bot.app.adapter.connectors.size();
+      for (const text of ['one', 'two', 'three']) await bot.app.messenger.send('19:channel-1@thread.tacv2', { text });
+      expect(bot.connector.activities().filter((a) => a.method === 'POST' && a.conversationId === '19:channel-1@thread.tacv2')).toHaveLength(4);
+      // A proactive send has its own identity and audience: one more client for all three.
+      expect(bot.app.adapter.connectors.size()).toBe(afterTurn + 1);
     });
   });
 });

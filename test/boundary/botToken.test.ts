@@ -98,6 +98,19 @@ describe('Bot Framework tokens with an app id configured (botbuilder verifying a
     expect(await bot.store.conversations.list()).toEqual([]);
   });
 
+  it("drops exactly botbuilder's two token dumps from console.error; other console output still reaches the terminal", () => {
+    const expired = Object.assign(new Error('jwt expired'), { name: 'TokenExpiredError' });
+    console.error(expired);
+    console.error('Error finding key for token. Available keys: -----BEGIN PUBLIC KEY-----');
+    console.error('something else failed');
+    console.error('Error finding key for token.', 'with a second argument is not botbuilder');
+    console.error(new Error('jwt expired'));
+    console.warn('Error finding key for token. (a warning is not botbuilder)');
+    expect(consoleOutput).toHaveLength(4);
+    expect(consoleOutput[0]).toBe('something else failed');
+    expect(consoleOutput.some((l) => l.includes('BEGIN PUBLIC KEY'))).toBe(false);
+  });
+
   it('answers 503 with one error line when the signing keys cannot be fetched', async () => {
     await openId.close();
     const before = bot.logs.length;

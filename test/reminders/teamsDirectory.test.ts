@@ -71,6 +71,29 @@ describe('reaching owners in Teams by UPN', () => {
       userAadObjectId: '00000000-0000-0000-0000-0000000000a1',
     });
   });
+
+  it('asks the roster once per 1:1 chat and stores nothing for later messages, until the chat moves to another service URL', async () => {
+    bot.connector.roster.push({
+      id: '29:user-1',
+      name: 'Ada Admin',
+      aadObjectId: '00000000-0000-0000-0000-0000000000a1',
+      userPrincipalName: 'ada.admin@contoso.com',
+    });
+    const lookups = () => bot.connector.calls.filter((c) => c.method === 'GET' && c.path.includes('/members/')).length;
+    await bot.send(message('help', { serviceUrl: bot.connector.url }));
+    const first = await bot.store.conversations.get('a:personal-1');
+    const writes = bot.store.status().writes;
+    for (let i = 0; i < 3; i++) expect((await bot.send(message('help', { serviceUrl: bot.connector.url }))).status).toBe(200);
+    expect(lookups()).toBe(1);
+    expect(bot.store.status().writes).toBe(writes);
+    expect(await bot.store.conversations.get('a:personal-1')).toEqual(first);
+
+    // Same host, another path: a service URL Teams moved the chat to is stored, the known UPN kept, no new look-up.
+    const moved = `${bot.connector.url}/moved`;
+    await bot.send(message('help', { serviceUrl: moved }));
+    expect(await bot.store.conversations.get('a:personal-1')).toMatchObject({ serviceUrl: moved, userUpn: 'ada.admin@contoso.com' });
+    expect(lookups()).toBe(1);
+  });
 });
 
 describe('npm run cli -- remind', () => {
