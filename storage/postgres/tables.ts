@@ -55,7 +55,46 @@ export interface TableDef<R> {
    * order of the rows given.
    */
   late?: (row: R) => boolean;
+  /**
+   * The row as stored in `doc`, when that is smaller than the row (packedId); `unpack` gives the
+   * row back from a document just read (in place) and leaves a row stored whole as it is.
+   */
+  pack?: (row: R) => unknown;
+  unpack?: (doc: Record<string, unknown>) => unknown;
 }
+
+const ASSESSMENTS = '/providers/Microsoft.Security/assessments/';
+
+/**
+ * An assessment id is nearly always its resource's id + ASSESSMENTS + the assessment's name, so a
+ * stored row keeps `~name` in its place (the id was ~40 % of a stored resource snapshot and ~18 %
+ * of an assignment, all of it parsed again on every read). Unambiguous: an id that itself starts
+ * with `~` is stored with one more (`~~…`), and a name starting with `~` is not packed. Ids of
+ * another shape, and rows stored whole by older builds or the copy, read as they are.
+ */
+function packedId(id: unknown, resourceId: unknown): unknown {
+  if (typeof id !== 'string' || typeof resourceId !== 'string') return id;
+  if (id.startsWith('~')) return `~${id}`;
+  const at = resourceId.length + ASSESSMENTS.length;
+  if (id.length > at && id.charCodeAt(at) !== 126 && id.startsWith(resourceId) && id.startsWith(ASSESSMENTS, resourceId.length)) return `~${id.slice(at)}`;
+  return id;
+}
+
+function packAssessment<T extends { assessmentId: string; resourceId: string }>(row: T): T {
+  const id = packedId(row.assessmentId, row.resourceId) as string;
+  return id === row.assessmentId ? row : { ...row, assessmentId: id };
+}
+
+/** In place: `doc` is a document just parsed, not yet handed out. */
+function unpackAssessment(doc: Record<string, unknown>): Record<string, unknown> {
+  const id = doc.assessmentId;
+  if (typeof id !== 'string' || id.charCodeAt(0) !== 126) return doc;
+  if (id.charCodeAt(1) === 126) doc.assessmentId = id.slice(1);
+  else if (typeof doc.resourceId === 'string') doc.assessmentId = doc.resourceId + ASSESSMENTS + id.slice(1);
+  return doc;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export const conversationsTable: TableDef<Conversation> = {
   table: 'conversations',
@@ -92,6 +131,12 @@ export const recommendationsTable: TableDef<Recommendation> = {
   schema: recommendationSchema,
   conflict: ['key'],
   columns: [['key', 'text', (r) => r.key]],
+  // A sync pass writes every resource of every recommendation (~115 MB of JSON at 200,000).
+  pack: (r) => ({ ...r, resources: r.resources.map((s) => packAssessment(s)) }),
+  unpack: (doc) => {
+    if (Array.isArray(doc.resources)) for (const s of doc.resources as unknown[]) if (isRecord(s)) unpackAssessment(s);
+    return doc;
+  },
 };
 
 export const postedCardsTable: TableDef<PostedCard> = {
@@ -124,6 +169,8 @@ export const assignmentsTable: TableDef<Assignment> = {
     ['governance_status', 'text', (a) => a.governance?.status],
   ],
   late: (a) => LIVE.has(a.status),
+  pack: (a) => packAssessment(a),
+  unpack: unpackAssessment,
 };
 
 export const workTable: TableDef<WorkItem> = {
@@ -203,7 +250,7 @@ export const COORDINATION_TABLES = ['job_runs', 'send_pacing'] as const;
 export function recordset<R>(def: TableDef<R>, rows: readonly R[]): string {
   return JSON.stringify(
     rows.map((row, ord) => {
-      const record: Record<string, unknown> = { doc: row, ord, late: def.late?.(row) ?? false };
+      const record: Record<string, unknown> = { doc: def.pack ? def.pack(row) : row, ord, late: def.late?.(row) ?? false };
       for (const [name, , of] of def.columns) record[name] = of(row);
       return record;
     }),
@@ -298,7 +345,7 @@ export async function* upsertStatements<R>(
       const ord = order[at++]!;
       // Validated here rather than up front, so the checked copy of a row lives only until its statement is built.
       const row = prepare ? prepare(rows[ord]!) : rows[ord]!;
-      const doc = JSON.stringify(row);
+      const doc = JSON.stringify(def.pack ? def.pack(row) : row);
       bytes += doc.length;
       const start = values.length;
       for (const [, , of] of def.columns) values.push(of(row));
@@ -349,7 +396,8 @@ export function insertSql<R>(def: TableDef<R>, onConflict = ''): string {
  * passed on. Frozen, as the embedded stores hand rows out: code that changed a row in place would
  * work on one store and throw on the other.
  */
-export function readRow<R>(def: TableDef<R>, doc: unknown, sealed = false): R {
+export function readRow<R>(def: TableDef<R>, stored: unknown, sealed = false): R {
+  const doc = def.unpack && isRecord(stored) ? def.unpack(stored) : stored;
   // A sealed row is one this store validated and wrote, unchanged since (sealOf): only its shape is checked.
   if (sealed && doc !== null && typeof doc === 'object' && !Array.isArray(doc)) return deepFreeze(doc as R);
   const parsed = def.schema.safeParse(doc);

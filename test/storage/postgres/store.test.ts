@@ -5,6 +5,7 @@
  * sslmode, and openStore's choice between lowdb and PostgreSQL.
  */
 import { mkdtempSync, existsSync } from 'node:fs';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { ManualClock, MINUTE_MS } from '../../../core/clock.js';
@@ -236,6 +237,47 @@ describe('rows as stored', () => {
     }
   });
 
+  it('an assessment id under its resource is stored as ~ and its name and read back whole; ids of another shape, or starting with ~, and rows stored whole (older builds) read as they are', async () => {
+    const store = await openPostgresStore(options(db));
+    try {
+      const packed = anAssignment({ key: 'packed' });
+      const other = anAssignment({ key: 'other', assessmentId: '/subscriptions/sub-1/providers/Microsoft.Security/assessments/rec-a' });
+      const tilde = anAssignment({ key: 'tilde', assessmentId: '~not-an-azure-id' });
+      const resource = { resourceId: packed.resourceId, assessmentId: packed.assessmentId, name: 'vm', type: 'virtualmachines', subscriptionId: 'sub-1' };
+      const rec = {
+        key: 'rec-a',
+        displayName: 'A',
+        severity: 'High' as const,
+        description: '',
+        remediation: '',
+        resources: [resource, { ...resource, resourceId: '/subscriptions/sub-2/rg/x', assessmentId: 'elsewhere' }],
+        contentHash: 'h',
+        status: 'unhealthy' as const,
+        firstSeenAt: T0,
+        updatedAt: T0,
+      };
+      await store.assignments.upsertMany([packed, other, tilde]);
+      await store.recommendations.upsertMany([rec]);
+      const stored = await db.sql<{ doc: { assessmentId: string } }>('SELECT doc FROM assignments ORDER BY seq');
+      expect(stored.map((r) => r.doc.assessmentId)).toEqual(['~rec-a', other.assessmentId, '~~not-an-azure-id']);
+      const [recRow] = await db.sql<{ doc: { resources: { assessmentId: string }[] } }>('SELECT doc FROM recommendations');
+      expect(recRow!.doc.resources.map((r) => r.assessmentId)).toEqual(['~rec-a', 'elsewhere']);
+
+      for (const a of [packed, other, tilde]) expect(await store.assignments.get(a.id)).toEqual(a);
+      expect(Object.keys((await store.assignments.get(packed.id))!)).toEqual(Object.keys(packed));
+      expect(await store.recommendations.get('rec-a')).toEqual(rec);
+      // Unsealed (validated in full), the same.
+      await db.sql('UPDATE assignments SET seal = NULL');
+      expect(await store.assignments.get(packed.id)).toEqual(packed);
+
+      // As an older build stored it: the whole id.
+      await db.sql(`UPDATE assignments SET doc = $2::json WHERE id = $1`, [packed.id, JSON.stringify({ ...packed, key: 'whole' })]);
+      expect(await store.assignments.get(packed.id)).toEqual({ ...packed, key: 'whole' });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a malformed row inserted with SQL, even carrying another row’s seal, is refused on read with the row and field named', async () => {
     const store = await openPostgresStore(options(db));
     try {
@@ -271,6 +313,44 @@ describe('rows as stored', () => {
       ).rejects.toThrow(/the transaction was rolled back: a statement in it failed/);
       expect(await store.meta.get('kept?')).toBeUndefined();
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('transactions on the wire', () => {
+  it('a transaction of one write is three round trips (BEGIN with its savepoint, the statement, COMMIT); a refused call in the middle is undone alone; an empty one sends nothing', async () => {
+    const db = await sharedDatabase();
+    const store = await openPostgresStore(options(db));
+    // Observed, not replaced: every query still goes to the server.
+    const spy = jest.spyOn(pg.Client.prototype, 'query');
+    try {
+      const [a, b, c] = [anAssignment({ key: 'a' }), anAssignment({ key: 'b' }), anAssignment({ key: 'c' })];
+      await store.assignments.upsertMany([a]);
+      spy.mockClear();
+      await store.transaction(async (tx) => {
+        await tx.assignments.upsertMany([{ ...a, healthyPasses: 1 }]);
+      });
+      const texts = spy.mock.calls.map((call) => (typeof call[0] === 'string' ? call[0] : String((call[0] as { text?: string }).text)));
+      expect(texts).toHaveLength(3);
+      expect(texts[0]).toMatch(/^BEGIN; SAVEPOINT op_1$/);
+      expect(texts[1]).toMatch(/^INSERT INTO assignments/);
+      expect(texts[2]).toBe('COMMIT');
+
+      spy.mockClear();
+      await store.transaction(async () => undefined);
+      expect(spy).not.toHaveBeenCalled();
+
+      // A second live assignment for key 'b' is refused; the calls before and after it stay.
+      await store.transaction(async (tx) => {
+        await tx.assignments.upsertMany([b]);
+        await expect(tx.assignments.upsertMany([{ ...anAssignment({ key: 'b' }) }])).rejects.toThrow(/live assignment exists already/);
+        await tx.assignments.upsertMany([c]);
+      });
+      expect((await store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })).map((x) => x.key).sort()).toEqual(['a', 'b', 'c']);
+      expect((await store.assignments.get(a.id))!.healthyPasses).toBe(1);
+    } finally {
+      spy.mockRestore();
       await store.close();
     }
   });
