@@ -78,6 +78,8 @@ export function stampCardActions(activity: Partial<Activity>, stamp: Record<stri
 
 export class CardIds {
   private lastPrune = -Infinity;
+  /** The prune a post started, if one is running: posts never wait for it (on lowdb it rewrites the file). */
+  private pruning: Promise<number> | undefined;
 
   constructor(
     private readonly meta: MetaRepository,
@@ -123,9 +125,15 @@ export class CardIds {
         } catch (err) {
           this.logger.warn({ err }, "could not remember a card's activity id; its actions will post their answers");
         }
-        if (now.getTime() - this.lastPrune >= CARD_KEY_PRUNE_EVERY_MS) await this.pruneOld();
+        if (!this.pruning && now.getTime() - this.lastPrune >= CARD_KEY_PRUNE_EVERY_MS)
+          this.pruning = this.pruneOld().finally(() => (this.pruning = undefined));
       },
     };
+  }
+
+  /** Resolves when the prune a post started (if any) has finished; for shutdown and tests. */
+  async settled(): Promise<void> {
+    await this.pruning;
   }
 
   /** A card replacing the message `activityId`: its actions carry that id. */

@@ -26,6 +26,8 @@ describe('card keys are pruned by age', () => {
   async function post(activityId: string): Promise<Record<string, unknown>> {
     const prepared = ids.forPost(card, 'webchat');
     await prepared.remember(activityId);
+    // The post does not wait for a prune it starts; the checks below look at its result.
+    await ids.settled();
     const data = (prepared.activity.attachments![0]!.content as any).actions[0].data as Record<string, unknown>;
     expect(data[CARD_KEY]).toEqual(expect.any(String));
     return data;
@@ -64,5 +66,35 @@ describe('card keys are pruned by age', () => {
     await post('act-c');
     expect(await store.meta.get(staleKey)).toBeUndefined();
     expect(await clicked(await post('act-d'))).toBe('act-d');
+  });
+
+  it('a post does not wait for the prune it starts (on lowdb a prune rewrites the file)', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slowStore = openMemoryStore();
+    let prunes = 0;
+    const slowMeta = {
+      ...slowStore.meta,
+      prune: async (prefix: string, stale: (v: string) => boolean) => {
+        prunes++;
+        await held;
+        return slowStore.meta.prune(prefix, stale);
+      },
+    };
+    const slow = new CardIds(slowMeta, silentLogger, new ManualClock('2026-11-01T09:00:00Z'));
+    const prepared = slow.forPost(card, 'webchat');
+    // Had remember waited for the held prune, this would be 'prune'.
+    const first = await Promise.race([prepared.remember('act-slow').then(() => 'post'), held.then(() => 'prune')]);
+    expect(first).toBe('post');
+    expect(prunes).toBe(1);
+    const data = (prepared.activity.attachments![0]!.content as any).actions[0].data as Record<string, unknown>;
+    expect(await slow.clickedCard({ ...data })).toBe('act-slow');
+    let settled = false;
+    const settling = slow.settled().then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    release();
+    await settling;
+    expect(settled).toBe(true);
   });
 });
