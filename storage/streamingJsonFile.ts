@@ -93,30 +93,35 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
     const temp = tempName(this.file);
     const hash = this.seal === undefined ? undefined : createHash('sha256');
     let handle: FileHandle | undefined;
-    // Text is gathered into ~1 MB chunks: one hash update and one write call per chunk rather
-    // than per row (a write stream's per-call cost was most of a big write).
-    let parts: string[] = [];
-    let size = 0;
+    // Text is encoded straight into ~1 MB buffers: one hash update and one write call per chunk
+    // rather than per row, and no joined string (joining and re-encoding was most of a big write).
+    const chunks: Buffer[] = [];
+    let buf = Buffer.allocUnsafe(CHUNK);
+    let pos = 0;
     const flush = async () => {
-      if (parts.length === 0) return;
-      const chunk = Buffer.from(parts.join(''), 'utf8');
-      parts = [];
-      size = 0;
-      hash?.update(chunk);
-      for (let at = 0; at < chunk.length; ) at += (await handle!.write(chunk, at)).bytesWritten;
+      for (const chunk of chunks.splice(0)) {
+        hash?.update(chunk);
+        for (let at = 0; at < chunk.length; ) at += (await handle!.write(chunk, at)).bytesWritten;
+      }
     };
-    /** True when a chunk is full (the caller awaits flush(): no promise per row). */
+    /** True when chunks are ready (the caller awaits flush(): no promise per row). */
     const put = (text: string): boolean => {
-      parts.push(text);
-      size += text.length;
-      return size >= CHUNK;
+      // A UTF-16 code unit is at most 3 bytes of UTF-8.
+      if (pos + text.length * 3 > buf.length) {
+        if (pos > 0) chunks.push(buf.subarray(0, pos));
+        buf = Buffer.allocUnsafe(Math.max(CHUNK, text.length * 3));
+        pos = 0;
+      }
+      pos += buf.write(text, pos);
+      return chunks.length > 0;
     };
     try {
       handle = await open(temp, 'wx', 0o600);
       if (put('{')) await flush();
       let firstKey = true;
       for (const [key, value] of Object.entries(data)) {
-        if (put(`${firstKey ? '' : ','}${JSON.stringify(key)}:`)) await flush();
+        if (!firstKey) put(',');
+        if (put(`${JSON.stringify(key)}:`)) await flush();
         firstKey = false;
         const stored = this.form?.arrays?.[key];
         if (stored && value && typeof value === 'object') {
@@ -124,19 +129,26 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
           if (put('[')) await flush();
           let first = true;
           for (const k in value) {
-            if (put(`${first ? '' : ','}${this.text((value as Record<string, unknown>)[k], stored)}`)) await flush();
+            if (!first) put(',');
+            if (put(this.text((value as Record<string, unknown>)[k], stored))) await flush();
             first = false;
           }
           if (put(']')) await flush();
         } else if (Array.isArray(value)) {
           if (put('[')) await flush();
-          for (let i = 0; i < value.length; i++) if (put(`${i ? ',' : ''}${this.text(value[i])}`)) await flush();
+          for (let i = 0; i < value.length; i++) {
+            if (i) put(',');
+            if (put(this.text(value[i]))) await flush();
+          }
           if (put(']')) await flush();
         } else if (value && typeof value === 'object') {
           if (put('{')) await flush();
           let first = true;
           for (const [k, v] of Object.entries(value)) {
-            if (put(`${first ? '' : ','}${JSON.stringify(k)}:${this.text(v)}`)) await flush();
+            if (!first) put(',');
+            put(JSON.stringify(k));
+            put(':');
+            if (put(this.text(v))) await flush();
             first = false;
           }
           if (put('}')) await flush();
@@ -144,6 +156,7 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
           if (put(JSON.stringify(value) ?? 'null')) await flush();
         }
       }
+      if (pos > 0) chunks.push(buf.subarray(0, pos));
       await flush();
       // JSON.stringify never emits lone surrogates, so the hash covers exactly the bytes written.
       const tail = Buffer.from(hash ? sealSuffix(this.seal!, hash.digest('hex')) : '}', 'utf8');
