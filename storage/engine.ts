@@ -68,8 +68,9 @@ export interface StoredRows<R> {
 /**
  * One table: the Database record it persists (rows by id), the order rows were first stored in,
  * and secondary indexes (value → ids) kept up to date on every put and delete. An index is built
- * on its first lookup, and loaded rows are frozen when first read: opening a big file does only
- * the work its first queries need.
+ * on its first lookup (over views of rows still in the file's stored form), and loaded rows are
+ * completed and frozen when first read: opening a big file does only the work its first queries
+ * need.
  */
 export class Table<R extends object> {
   private readonly seqs = new Map<string, number>();
@@ -80,13 +81,14 @@ export class Table<R extends object> {
   constructor(
     readonly name: string,
     readonly schema: z.ZodType<R>,
-    private readonly rows: Record<string, R>,
+    /** The Database's record of this table, or a Map of it (lowdb's stored assignments: faster to build than a 100,000-key object). */
+    private readonly rows: Record<string, R> | Map<string, R>,
     private readonly indexDefs: Record<string, IndexKey<R>> = {},
     /** Loaded values still in the file's stored form (storage/storedForm.ts): completed when first read. */
     private readonly stored?: StoredRows<R>,
   ) {
     for (const [index, keyOf] of Object.entries(indexDefs)) this.indexes.set(index, { keyOf });
-    for (const id of Object.keys(rows)) this.seqs.set(id, this.next++);
+    for (const id of rows instanceof Map ? rows.keys() : Object.keys(rows)) this.seqs.set(id, this.next++);
   }
 
   get size(): number {
@@ -100,16 +102,26 @@ export class Table<R extends object> {
 
   get(id: string): R | undefined {
     // Rows put are frozen already (validRow); a loaded row is frozen here, on its first read.
-    return Object.hasOwn(this.rows, id) ? deepFreeze(this.row(id)) : undefined;
+    return this.seqs.has(id) ? deepFreeze(this.row(id)) : undefined;
   }
 
   /** The stored row of an id the table has, completed (and kept) when it is still in stored form. */
   private row(id: string): R {
-    const value = this.rows[id]!;
+    const value = this.value(id);
     const full = this.stored?.complete(value);
     if (full === undefined) return value;
-    Object.defineProperty(this.rows, id, { value: full, enumerable: true, writable: true, configurable: true });
+    this.set(id, full);
     return full;
+  }
+
+  private value(id: string): R {
+    return this.rows instanceof Map ? this.rows.get(id)! : this.rows[id]!;
+  }
+
+  private set(id: string, row: R): void {
+    // defineProperty: an id such as "__proto__" becomes a plain key, never the record's prototype.
+    if (this.rows instanceof Map) this.rows.set(id, row);
+    else Object.defineProperty(this.rows, id, { value: row, enumerable: true, writable: true, configurable: true });
   }
 
   /** Position in first-stored order; undefined for an id not stored. */
@@ -142,7 +154,7 @@ export class Table<R extends object> {
       // A stored row is indexed through a view of it: building an index does not complete every row.
       const stored = this.stored;
       for (const id of this.seqs.keys()) {
-        const value = this.rows[id]!;
+        const value = this.value(id);
         add(map, idx.keyOf((stored?.view(value) as R | undefined) ?? value), id);
       }
       idx.map = map;
@@ -164,8 +176,7 @@ export class Table<R extends object> {
     const old = this.get(id);
     if (old) this.unlink(id, old);
     else this.seqs.set(id, this.next++);
-    // defineProperty: an id such as "__proto__" becomes a plain key, never the record's prototype.
-    Object.defineProperty(this.rows, id, { value: row, enumerable: true, writable: true, configurable: true });
+    this.set(id, row);
     this.link(id, row);
   }
 
@@ -173,7 +184,8 @@ export class Table<R extends object> {
     const old = this.get(id);
     if (!old) return false;
     this.unlink(id, old);
-    delete this.rows[id];
+    if (this.rows instanceof Map) this.rows.delete(id);
+    else delete this.rows[id];
     this.seqs.delete(id);
     return true;
   }

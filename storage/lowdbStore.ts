@@ -48,7 +48,8 @@ export class ReadOnlyStoreError extends Error {
 /**
  * The embedded store: one JSON file, validated on open, written atomically (a temp file renamed
  * over it) and coalesced (all mutations of one tick, or of one transaction, become one write).
- * Lookups by key use in-memory indexes (storage/engine.ts), rebuilt on open. A writer must hold the data
+ * Lookups by key use in-memory indexes (storage/engine.ts), built on first use. Assignments are
+ * stored compactly (storage/storedForm.ts) and completed when first read. A writer must hold the data
  * folder's lock (storage/dataDirLock.ts): the store keeps the data in memory, so two writers
  * would each overwrite the other's changes.
  */
@@ -194,8 +195,8 @@ export async function readDataFile(
   if (sealed && version === SCHEMA_VERSION) {
     const data = raw as Record<string, unknown>;
     const stored = assignmentsFromStored(data.assignments);
-    if (options.complete !== 'lazily') for (const id in stored) stored[id] = toAssignment(stored[id] as StoredAssignment);
-    data.assignments = stored;
+    // Lazily: the engine's table takes the Map as it is (storage/engine.ts Table) and completes rows on first read.
+    data.assignments = options.complete === 'lazily' ? stored : completed(stored);
     return { data: data as Database, sealed: true };
   }
   let candidate: Record<string, unknown>;
@@ -224,9 +225,12 @@ export async function readDataFile(
  */
 function fullRows(raw: Record<string, unknown>): Record<string, unknown> {
   if (!Array.isArray(raw.assignments)) return raw;
-  const stored = assignmentsFromStored(raw.assignments);
-  for (const id in stored) stored[id] = toAssignment(stored[id] as StoredAssignment);
-  return { ...raw, assignments: stored };
+  return { ...raw, assignments: completed(assignmentsFromStored(raw.assignments)) };
+}
+
+/** A record of full rows (fromEntries: an id such as "__proto__" stays a plain key). */
+function completed(stored: Map<string, unknown>): Record<string, Assignment> {
+  return Object.fromEntries([...stored].map(([id, row]) => [id, toAssignment(row as StoredAssignment)]));
 }
 
 /**

@@ -128,9 +128,11 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
           // A record stored as the array of its rows (each row carries its id).
           if (put('[')) await flush();
           let first = true;
-          for (const k in value) {
+          // The engine may hold a table as a Map (storage/engine.ts Table).
+          const rows = value instanceof Map ? (value.values() as Iterable<unknown>) : Object.values(value);
+          for (const row of rows) {
             if (!first) put(',');
-            if (put(this.text((value as Record<string, unknown>)[k], stored))) await flush();
+            if (put(this.text(row, stored))) await flush();
             first = false;
           }
           if (put(']')) await flush();
