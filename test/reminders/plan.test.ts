@@ -8,6 +8,7 @@ import {
   nudgeKey,
   ownerDigest,
   parseQuietHours,
+  materialisePlan,
   planReminders,
   summaryLine,
   type PlanInput,
@@ -19,7 +20,7 @@ import { assignment } from './fixtures.js';
 // Monday 30 November 2026, 09:00 UTC (ISO week 2026-W49).
 const NOW = new Date('2026-11-30T09:00:00Z');
 const plan = (over: Partial<PlanInput> & Pick<PlanInput, 'assignments'>) =>
-  planReminders({ now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: () => false, ...over });
+  materialisePlan(planReminders({ now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: () => false, ...over }));
 
 describe('reminder planning', () => {
   it("groups an owner's items into overdue / due this week / later with days left or overdue", () => {
