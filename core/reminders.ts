@@ -122,7 +122,11 @@ export interface PlannedEscalation {
 
 export interface PlannedGraceEnded {
   conversationId: string;
-  rows: ReadonlyArray<{ key: string; row: Assignment }>;
+  /**
+   * Overdue rows with a grace period: at least one not announced yet (planning stops asking
+   * about a conversation's keys once it found one); graceEndedOf drops the announced ones.
+   */
+  rows: readonly Assignment[];
 }
 
 export interface PlannedPass {
@@ -277,6 +281,15 @@ function keyedItems(rows: PlannedNudge['rows'], pass: PlannedPass): Array<{ key:
   return rows.map(({ key, row }) => ({ key, item: toItem(row, pass) })).sort((x, y) => compareItems(x.item, y.item));
 }
 
+function graceRows(rows: readonly Assignment[], pass: PlannedPass): Array<{ key: string; row: Assignment }> {
+  const out: Array<{ key: string; row: Assignment }> = [];
+  for (const row of rows) {
+    const key = graceEndedKey(row.id);
+    if (!pass.wasSent(key)) out.push({ key, row });
+  }
+  return out;
+}
+
 const inNudgeWindow = (daysLeft: number, pass: PlannedPass) => pass.nudgeWindow > 0 && daysLeft >= 0 && daysLeft <= pass.nudgeWindow;
 
 /** A planned digest's items, most urgent first, and the nudges it covers (its "Due this week" group shows them). */
@@ -301,7 +314,7 @@ export function escalationOf(plan: Pick<ReminderPlan, 'pass'>, e: PlannedEscalat
 }
 
 export function graceEndedOf(plan: Pick<ReminderPlan, 'pass'>, g: PlannedGraceEnded): GraceEndedPlan {
-  return { conversationId: g.conversationId, items: keyedItems(g.rows, plan.pass) };
+  return { conversationId: g.conversationId, items: keyedItems(graceRows(g.rows, plan.pass), plan.pass) };
 }
 
 /** Every message's items built at once (tests, and what a pass sends when every message goes out). */
@@ -412,7 +425,7 @@ export function planReminders(input: PlanInput): ReminderPlan {
   // One entry per owner as written (its lower-case bucket shared): one map lookup per assignment.
   const ownerOf = new Map<string, OwnerBucket>();
   const byOwner = new Map<string, OwnerBucket>();
-  const graceByConversation = new Map<string, { conversationId: string; rows: Array<{ key: string; row: Assignment }> }>();
+  const graceByConversation = new Map<string, { conversationId: string; rows: Assignment[] }>();
   const conversations = input.conversations;
 
   for (const a of input.assignments) {
@@ -446,12 +459,14 @@ export function planReminders(input: PlanInput): ReminderPlan {
     }
     if (gracePeriod && overdue) {
       const conversationId = a.conversationId;
-      if (conversationId === undefined || (conversations && !conversations.has(conversationId))) continue;
-      const key = graceEndedKey(a.id);
-      if (wasSent(key)) continue;
-      let g = graceByConversation.get(conversationId);
-      if (!g) graceByConversation.set(conversationId, (g = { conversationId, rows: [] }));
-      g.rows.push({ key, row: a });
+      if (conversationId === undefined) continue;
+      const g = graceByConversation.get(conversationId);
+      if (g) g.rows.push(a);
+      // Until a conversation has one announcement to make, its rows are asked about here (the
+      // plan lists only conversations with one, in the order they were found); after that,
+      // graceEndedOf builds the keys when the announcement is sent.
+      else if ((!conversations || conversations.has(conversationId)) && !wasSent(graceEndedKey(a.id)))
+        graceByConversation.set(conversationId, { conversationId, rows: [a] });
     }
   }
 
