@@ -109,6 +109,18 @@ describe('reminder planning', () => {
     expect(plan({ assignments: [a, b], wasSent: (k) => sent.has(k), conversations: new Set(['c1']) }).graceEnded).toEqual([]);
   });
 
+  it('plans a conversation whose first overdue rows were announced, and builds only the rest of its announcement', () => {
+    const rows = ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23'].map((dueDate) =>
+      assignment({ owner: 'a@contoso.com', dueDate, gracePeriod: true, conversationId: 'c1' }),
+    );
+    const allSent = assignment({ owner: 'a@contoso.com', dueDate: '2026-11-20', gracePeriod: true, conversationId: 'c2' });
+    // The first and the third were announced in earlier passes; so was c2's only one.
+    const sent = new Set([graceEndedKey(rows[0]!.id), graceEndedKey(rows[2]!.id), graceEndedKey(allSent.id)]);
+    const lazy = planReminders({ now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: (k) => sent.has(k), assignments: [...rows, allSent] });
+    expect(lazy.graceEnded.map((g) => g.conversationId)).toEqual(['c1']);
+    expect(materialisePlan(lazy).graceEnded[0]!.items.map((i) => i.key)).toEqual([graceEndedKey(rows[1]!.id), graceEndedKey(rows[3]!.id)]);
+  });
+
   it('nudges items due within remindDaysBefore once, folded into a digest sent in the same pass', () => {
     const soon = assignment({ owner: 'a@contoso.com', dueDate: '2026-12-02' });
     const far = assignment({ owner: 'a@contoso.com', dueDate: '2026-12-04' });
