@@ -157,7 +157,8 @@ export function toAssignment(stored: StoredAssignment): Assignment {
   const extra = stored[EXTRA];
   if (extra !== undefined && extra !== null) {
     if (typeof extra !== 'object' || Array.isArray(extra)) throw new Error('the last value of a stored assignment must be an object of further fields');
-    for (const [k, v] of Object.entries(extra)) if (!LISTED.has(k)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(extra))
+      if (!LISTED.has(k)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out as unknown as Assignment;
 }

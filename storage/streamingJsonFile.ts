@@ -101,7 +101,7 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
     const flush = async () => {
       for (const chunk of chunks.splice(0)) {
         hash?.update(chunk);
-        for (let at = 0; at < chunk.length; ) at += (await handle!.write(chunk, at)).bytesWritten;
+        for (let at = 0; at < chunk.length;) at += (await handle!.write(chunk, at)).bytesWritten;
       }
     };
     /** True when chunks are ready (the caller awaits flush(): no promise per row). */
@@ -162,7 +162,7 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
       await flush();
       // JSON.stringify never emits lone surrogates, so the hash covers exactly the bytes written.
       const tail = Buffer.from(hash ? sealSuffix(this.seal!, hash.digest('hex')) : '}', 'utf8');
-      for (let at = 0; at < tail.length; ) at += (await handle.write(tail, at)).bytesWritten;
+      for (let at = 0; at < tail.length;) at += (await handle.write(tail, at)).bytesWritten;
       // Data on disk before the rename makes it visible: a crash leaves the old or the new file.
       await handle.sync();
       await handle.close();

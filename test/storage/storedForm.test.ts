@@ -27,7 +27,13 @@ describe('stored form of an assignment', () => {
   });
 
   it('keeps assessment ids that are not the resource assessment, including ones that start with ~', () => {
-    for (const assessmentId of ['~odd', '~~odd', 'a1', '/other/providers/Microsoft.Security/assessments/rec-a', `x/providers/Microsoft.Security/assessments/~n`]) {
+    for (const assessmentId of [
+      '~odd',
+      '~~odd',
+      'a1',
+      '/other/providers/Microsoft.Security/assessments/rec-a',
+      `x/providers/Microsoft.Security/assessments/~n`,
+    ]) {
       const a = anAssignment({ assessmentId, resourceId: 'x' });
       expect(roundTrip(a).assessmentId).toBe(assessmentId);
     }
@@ -70,9 +76,11 @@ describe('stored form of an assignment', () => {
           const { assessmentName, assessmentId, ...over } = r;
           const a = assignmentSchema.parse(
             Object.fromEntries(
-              Object.entries({ ...base, ...over, assessmentId: assessmentId ?? `${base.resourceId}/providers/Microsoft.Security/assessments/${assessmentName}` }).filter(
-                ([, v]) => v !== undefined,
-              ),
+              Object.entries({
+                ...base,
+                ...over,
+                assessmentId: assessmentId ?? `${base.resourceId}/providers/Microsoft.Security/assessments/${assessmentName}`,
+              }).filter(([, v]) => v !== undefined),
             ),
           );
           expect(roundTrip(a)).toEqual(a);
