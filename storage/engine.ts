@@ -57,26 +57,38 @@ const workKey = (kind: string, key: string) => `${kind}\u0000${key}`;
 
 type IndexKey<R> = (row: R) => string | undefined;
 
+/** How a table reads loaded values left in a stored form (lowdb: storage/storedForm.ts). */
+export interface StoredRows<R> {
+  /** The full row of a value in stored form; undefined for a full row. */
+  complete(value: unknown): R | undefined;
+  /** A read-only stand-in for a value in stored form, with every field of the row (index keys are read from it); undefined for a full row. */
+  view(value: unknown): R | undefined;
+}
+
 /**
  * One table: the Database record it persists (rows by id), the order rows were first stored in,
  * and secondary indexes (value → ids) kept up to date on every put and delete. An index is built
- * on its first lookup, and loaded rows are frozen when first read: opening a big file does only
- * the work its first queries need.
+ * on its first lookup (over views of rows still in the file's stored form), and loaded rows are
+ * completed and frozen when first read: opening a big file does only the work its first queries
+ * need.
  */
 export class Table<R extends object> {
   private readonly seqs = new Map<string, number>();
   private next = 0;
   /** Index value → the one id with it, or a set when several have it (most values are unique: keys, sys_ids). Unbuilt: no map yet. */
-  private readonly indexes = new Map<string, { keyOf: IndexKey<R>; map?: Map<string, string | Set<string>> }>();
+  private readonly indexes = new Map<string, { keyOf: IndexKey<R>; map?: Map<string, string | Set<string>>; onBuilt?: () => void }>();
 
   constructor(
     readonly name: string,
     readonly schema: z.ZodType<R>,
-    private readonly rows: Record<string, R>,
+    /** The Database's record of this table, or a Map of it (lowdb's stored assignments: faster to build than a 100,000-key object). */
+    private readonly rows: Record<string, R> | Map<string, R>,
     private readonly indexDefs: Record<string, IndexKey<R>> = {},
+    /** Loaded values still in the file's stored form (storage/storedForm.ts): completed when first read. */
+    private readonly stored?: StoredRows<R>,
   ) {
     for (const [index, keyOf] of Object.entries(indexDefs)) this.indexes.set(index, { keyOf });
-    for (const id of Object.keys(rows)) this.seqs.set(id, this.next++);
+    for (const id of rows instanceof Map ? rows.keys() : Object.keys(rows)) this.seqs.set(id, this.next++);
   }
 
   get size(): number {
@@ -90,7 +102,26 @@ export class Table<R extends object> {
 
   get(id: string): R | undefined {
     // Rows put are frozen already (validRow); a loaded row is frozen here, on its first read.
-    return Object.hasOwn(this.rows, id) ? deepFreeze(this.rows[id]!) : undefined;
+    return this.seqs.has(id) ? deepFreeze(this.row(id)) : undefined;
+  }
+
+  /** The stored row of an id the table has, completed (and kept) when it is still in stored form. */
+  private row(id: string): R {
+    const value = this.value(id);
+    const full = this.stored?.complete(value);
+    if (full === undefined) return value;
+    this.set(id, full);
+    return full;
+  }
+
+  private value(id: string): R {
+    return this.rows instanceof Map ? this.rows.get(id)! : this.rows[id]!;
+  }
+
+  private set(id: string, row: R): void {
+    // defineProperty: an id such as "__proto__" becomes a plain key, never the record's prototype.
+    if (this.rows instanceof Map) this.rows.set(id, row);
+    else Object.defineProperty(this.rows, id, { value: row, enumerable: true, writable: true, configurable: true });
   }
 
   /** Position in first-stored order; undefined for an id not stored. */
@@ -120,10 +151,24 @@ export class Table<R extends object> {
     if (!idx) throw new Error(`no index ${index} on ${this.name}`);
     if (!idx.map) {
       const map = new Map<string, string | Set<string>>();
-      for (const id of this.seqs.keys()) add(map, idx.keyOf(this.rows[id]!), id);
+      // A stored row is indexed through a view of it: building an index does not complete every row.
+      const stored = this.stored;
+      for (const id of this.seqs.keys()) {
+        const value = this.value(id);
+        add(map, idx.keyOf((stored?.view(value) as R | undefined) ?? value), id);
+      }
       idx.map = map;
+      idx.onBuilt?.();
     }
     return idx.map;
+  }
+
+  /** Runs `check` once, right after `index` is first built (it may look the index up). */
+  whenBuilt(index: string, check: () => void): void {
+    const idx = this.indexes.get(index);
+    if (!idx) throw new Error(`no index ${index} on ${this.name}`);
+    if (idx.map) check();
+    else idx.onBuilt = check;
   }
 
   /** `row` must be validated and frozen (see validRow). */
@@ -131,8 +176,7 @@ export class Table<R extends object> {
     const old = this.get(id);
     if (old) this.unlink(id, old);
     else this.seqs.set(id, this.next++);
-    // defineProperty: an id such as "__proto__" becomes a plain key, never the record's prototype.
-    Object.defineProperty(this.rows, id, { value: row, enumerable: true, writable: true, configurable: true });
+    this.set(id, row);
     this.link(id, row);
   }
 
@@ -140,7 +184,8 @@ export class Table<R extends object> {
     const old = this.get(id);
     if (!old) return false;
     this.unlink(id, old);
-    delete this.rows[id];
+    if (this.rows instanceof Map) this.rows.delete(id);
+    else delete this.rows[id];
     this.seqs.delete(id);
     return true;
   }
@@ -186,7 +231,7 @@ export interface Tables {
 type TableName = keyof Tables;
 type RowOf<N extends TableName> = Tables[N] extends Table<infer R> ? R : never;
 
-function createTables(db: Database): Tables {
+function createTables(db: Database, stored: EngineOptions['stored'] = {}): Tables {
   return {
     conversations: new Table('conversations', conversationSchema, db.conversations, {
       upn: (c) => (c.userUpn ? lc(c.userUpn) : undefined),
@@ -198,15 +243,22 @@ function createTables(db: Database): Tables {
       conversation: (c) => c.conversationId,
       recommendation: (c) => c.recommendationKey,
     }),
-    assignments: new Table('assignments', assignmentSchema, db.assignments, {
-      liveKey: (a) => (LIVE.has(a.status) ? a.key : undefined),
-      status: (a) => a.status,
-      batch: (a) => a.batchId,
-      recommendation: (a) => lc(a.recommendationKey),
-      integration: (a) => a.integrationId,
-      owner: (a) => lc(a.owner),
-      ticket: (a) => a.ticket?.sysId,
-    }),
+    assignments: new Table(
+      'assignments',
+      assignmentSchema,
+      db.assignments,
+      {
+        liveKey: (a) => (LIVE.has(a.status) ? a.key : undefined),
+        status: (a) => a.status,
+        batch: (a) => a.batchId,
+        recommendation: (a) => lc(a.recommendationKey),
+        integration: (a) => a.integrationId,
+        owner: (a) => lc(a.owner),
+        ticket: (a) => a.ticket?.sysId,
+        governance: (a) => a.governance?.status,
+      },
+      stored.assignments,
+    ),
     reminders: new Table('reminders', reminderSentSchema, db.reminders),
     work: new Table('work', workItemSchema, db.work, {
       kindKey: (w) => workKey(w.kind, w.key),
@@ -660,15 +712,20 @@ function assignmentCandidates(view: Access, q: AssignmentQuery): Iterable<string
   one('recommendation', q.recommendationKey === undefined ? undefined : lc(q.recommendationKey));
   one('owner', q.owner === undefined ? undefined : lc(q.owner));
   one('integration', q.integrationId);
-  if (q.statuses) {
-    const sets = [...new Set(q.statuses)].map((s) => view.lookup('assignments', 'status', s));
+  const anyOf = (index: string, values: readonly string[] | undefined) => {
+    if (!values) return;
+    const sets = [...new Set(values)].map((v) => view.lookup('assignments', index, v));
     options.push({
       size: sets.reduce((n, s) => n + s.size, 0),
       ids: (function* () {
         for (const s of sets) yield* s;
       })(),
     });
-  }
+  };
+  anyOf('status', q.statuses);
+  // The start's resumePending asks for open assignments whose write-back is unfinished: a few
+  // among 100,000 open ones.
+  anyOf('governance', q.governanceStatuses);
   if (options.length === 0) return undefined;
   return options.reduce((best, o) => (o.size < best.size ? o : best)).ids;
 }
@@ -1030,23 +1087,38 @@ export interface EngineOptions {
   persist: () => Promise<void>;
   /** Throws when the store may not be changed (a read-only lowdb store); called before any change. */
   assertWritable?: () => void;
+  /** Per table, how to read loaded values left in the file's stored form (lowdb: storage/storedForm.ts). */
+  stored?: { assignments?: StoredRows<Assignment> };
+  /**
+   * Check the loaded data (e.g. keys with two live assignments) when the index a check needs is
+   * first built rather than now: opening a big file does not complete every row for a log line.
+   * Each problem goes to onProblem when found.
+   */
+  checkLazily?: boolean;
+  onProblem?: (problem: string) => void;
 }
 
 export interface Engine {
   repositories: StoreTx;
   transaction: Store['transaction'];
-  /** Things about the loaded data worth a log line (e.g. keys that already have two live assignments). */
+  /** Things about the loaded data worth a log line (e.g. keys that already have two live assignments), found so far. */
   problems: string[];
 }
 
 /** Builds the engine over `db`, which it then owns: the caller persists that same object. */
 export function createEngine(db: Database, options: EngineOptions): Engine {
-  const tables = createTables(db);
+  const tables = createTables(db, options.stored);
   const committed = new Committed(tables, new AuditLog(db.audit), db.meta, options.clock, options.persist, options.assertWritable ?? (() => undefined));
   const problems: string[] = [];
-  // The live-key index, built here once, is the one every sync's lookups use.
-  const duplicated = tables.assignments.shared('liveKey');
-  if (duplicated.length > 0) problems.push(`${duplicated.length} key(s) have more than one live assignment (e.g. ${duplicated.slice(0, 3).join(', ')})`);
+  tables.assignments.whenBuilt('liveKey', () => {
+    const duplicated = tables.assignments.shared('liveKey');
+    if (duplicated.length === 0) return;
+    const problem = `${duplicated.length} key(s) have more than one live assignment (e.g. ${duplicated.slice(0, 3).join(', ')})`;
+    problems.push(problem);
+    options.onProblem?.(problem);
+  });
+  // Otherwise the live-key index (the one every sync's lookups use) is built here, and with it the check.
+  if (!options.checkLazily) tables.assignments.lookup('liveKey', '');
 
   const transaction = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
     const staging = new Staging(committed);

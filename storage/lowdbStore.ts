@@ -8,6 +8,8 @@ import { migrate } from './migrations.js';
 import type { Store, StoreStatus } from '../app/ports.js';
 import { databaseSchema, emptyDatabase, schemaFingerprint, SCHEMA_VERSION, type Database } from './schema.js';
 import { createEngine } from './engine.js';
+import { assignmentsFromStored, isStoredAssignment, storedAssignmentView, toAssignment, toStoredAssignment, type StoredAssignment } from './storedForm.js';
+import type { Assignment } from '../core/model.js';
 
 export class StoreValidationError extends Error {
   constructor(
@@ -46,7 +48,8 @@ export class ReadOnlyStoreError extends Error {
 /**
  * The embedded store: one JSON file, validated on open, written atomically (a temp file renamed
  * over it) and coalesced (all mutations of one tick, or of one transaction, become one write).
- * Lookups by key use in-memory indexes (storage/engine.ts), rebuilt on open. A writer must hold the data
+ * Lookups by key use in-memory indexes (storage/engine.ts), built on first use. Assignments are
+ * stored compactly (storage/storedForm.ts) and completed when first read. A writer must hold the data
  * folder's lock (storage/dataDirLock.ts): the store keeps the data in memory, so two writers
  * would each overwrite the other's changes.
  */
@@ -57,8 +60,8 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
     await removeTempFiles(file);
   }
   // lowdb's presets switch to memory under NODE_ENV=test; the explicit adapter never does.
-  const adapter = new StreamingJsonFile<Database>(file, schemaFingerprint());
-  const loaded = await readDataFile(file, adapter);
+  const adapter = fileAdapter(file);
+  const loaded = await readDataFile(file, adapter, { complete: 'lazily' });
   const data = loaded?.data ?? emptyDatabase();
   const migratedFrom = loaded?.migratedFrom;
   // Only a file that passed validation (or is sealed) becomes the backup, so the .bak is always
@@ -115,6 +118,22 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
   const engine = createEngine(db.data, {
     clock,
     persist,
+    // A file this store sealed is not checked up front: its rows stay in stored form until used.
+    checkLazily: loaded?.sealed ?? false,
+    onProblem: (problem) => logger.warn({ file, problem }, 'data file loaded with a problem'),
+    stored: {
+      // A row left in stored form by the read (a sealed file: its rows were validated when they
+      // were written) is completed on its first read; indexes read it through a view.
+      assignments: {
+        complete: (value) => {
+          if (!isStoredAssignment(value)) return undefined;
+          const full = toAssignment(value);
+          adapter.carry(value, full);
+          return full;
+        },
+        view: (value) => (isStoredAssignment(value) ? storedAssignmentView(value) : undefined),
+      },
+    },
     // Checked before anything changes in memory: a refused write leaves the state as it was.
     assertWritable: () => {
       if (readOnly) throw new ReadOnlyStoreError(file);
@@ -126,7 +145,6 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
     await persist();
   }
 
-  for (const problem of engine.problems) logger.warn({ file, problem }, 'data file loaded with a problem');
   return {
     ...engine.repositories,
     transaction: engine.transaction,
@@ -140,14 +158,24 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<Store>
   };
 }
 
+/** The data file's adapter: sealed with this build's fingerprint, assignments in their stored form. */
+function fileAdapter(file: string): StreamingJsonFile<Database> {
+  return new StreamingJsonFile<Database>(file, schemaFingerprint(), {
+    arrays: { assignments: (row) => (isStoredAssignment(row) ? row : toStoredAssignment(row as Assignment)) },
+  });
+}
+
 /**
  * Reads and validates a data file, upgrading an older schema version in memory (nothing is
  * written). null when there is no file; StoreValidationError when it cannot be used.
+ * `complete: 'lazily'` (the store, whose engine completes rows on first read): a sealed file's
+ * assignments stay in their stored form in `data` (storage/storedForm.ts).
  */
 export async function readDataFile(
   file: string,
-  adapter: StreamingJsonFile<Database> = new StreamingJsonFile<Database>(file),
-): Promise<{ data: Database; migratedFrom?: number } | null> {
+  adapter: StreamingJsonFile<Database> = fileAdapter(file),
+  options: { complete?: 'now' | 'lazily' } = {},
+): Promise<{ data: Database; migratedFrom?: number; sealed: boolean } | null> {
   let raw: unknown;
   let sealed = false;
   try {
@@ -163,11 +191,18 @@ export async function readDataFile(
   // schema fingerprint say so; only an adapter given this build's fingerprint trusts a seal):
   // validating 100,000 rows again would double the start. Any other file, including one edited
   // by hand, is validated below.
-  if (sealed && (raw as Partial<Database>).version === SCHEMA_VERSION) return { data: raw as Database };
+  const version = (raw as Partial<Database>).version;
+  if (sealed && version === SCHEMA_VERSION) {
+    const data = raw as Record<string, unknown>;
+    const stored = assignmentsFromStored(data.assignments);
+    // Lazily: the engine's table takes the Map as it is (storage/engine.ts Table) and completes rows on first read.
+    data.assignments = options.complete === 'lazily' ? stored : completed(stored);
+    return { data: data as Database, sealed: true };
+  }
   let candidate: Record<string, unknown>;
   let migratedFrom: number | undefined;
   try {
-    const result = migrate(raw as Record<string, unknown>, SCHEMA_VERSION);
+    const result = migrate(fullRows(raw as Record<string, unknown>), SCHEMA_VERSION);
     candidate = result.data;
     if (result.from !== SCHEMA_VERSION) migratedFrom = result.from;
   } catch (err) {
@@ -180,7 +215,22 @@ export async function readDataFile(
       parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
     );
   }
-  return { data: parsed.data, migratedFrom };
+  return { data: parsed.data, migratedFrom, sealed: false };
+}
+
+/**
+ * The file's assignments as full rows, for migrations and validation: a version-4 file stores
+ * them as an array of stored rows (storage/storedForm.ts). A record of full rows, as versions 1–3
+ * stored them (or as written by hand or by a test), is taken as it is and validated like any.
+ */
+function fullRows(raw: Record<string, unknown>): Record<string, unknown> {
+  if (!Array.isArray(raw.assignments)) return raw;
+  return { ...raw, assignments: completed(assignmentsFromStored(raw.assignments)) };
+}
+
+/** A record of full rows (fromEntries: an id such as "__proto__" stays a plain key). */
+function completed(stored: Map<string, unknown>): Record<string, Assignment> {
+  return Object.fromEntries([...stored].map(([id, row]) => [id, toAssignment(row as StoredAssignment)]));
 }
 
 /**

@@ -9,6 +9,11 @@ export const migrations: Record<number, Migration> = {
   1: (data) => ({ ...data, work: {} }),
   // 3 added governance rules.
   2: (data) => ({ ...data, rules: {} }),
+  // 4 stores assignments in a compact form (storage/storedForm.ts). Migrations work on the rows'
+  // full form, which a version-4 file is read into first, so nothing changes here; the bump is
+  // what makes an older build refuse the new file instead of misreading it, and the first start
+  // rewrites a version-3 file in the new form after keeping it as db.json.bak.
+  3: (data) => data,
 };
 
 export function migrate(

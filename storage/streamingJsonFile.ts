@@ -1,8 +1,6 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
 import type { Adapter } from 'lowdb';
 
 /** The top-level key of the seal the store appends to every file it writes (see readSealed). */
@@ -11,10 +9,20 @@ const sealSuffix = (schema: string, sha256: string) => `,"${SEAL_KEY}":{"schema"
 const SEAL_LENGTH = sealSuffix('0'.repeat(64), '0'.repeat(64)).length;
 const SEAL_PATTERN = new RegExp(`^,"${SEAL_KEY}":\\{"schema":"([0-9a-f]{64})","sha256":"([0-9a-f]{64})"\\}\\}$`);
 
+/** Bytes (about) per write call and hash update. */
+const CHUNK = 1 << 20;
+
+/** How rows are stored where it is not as they are in memory (storage/storedForm.ts). */
+export interface StoredRowForm {
+  /** Top-level records stored as an array of their rows (each row carries its id), and each row's stored form. */
+  arrays?: Record<string, (row: unknown) => unknown>;
+}
+
 /**
- * A lowdb adapter that writes the database record by record into a temp file, fsyncs it and
- * renames it over the real file. Stringifying a large store in one piece holds the whole text
- * in memory twice (string + buffer); streaming keeps only one record at a time.
+ * A lowdb adapter that writes the database row by row into a temp file, fsyncs it and renames it
+ * over the real file. Stringifying a large store in one piece holds the whole text in memory
+ * twice (string + buffer); this holds ~1 MB of it at a time, plus each row's text kept from the
+ * last write (an unchanged row is not stringified again).
  *
  * With a `seal` (the schema fingerprint, storage/schema.ts) every write ends with
  * `"integrity":{"schema":…,"sha256":…}`: the fingerprint and the SHA-256 of every byte before it.
@@ -23,6 +31,7 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
   constructor(
     private readonly file: string,
     private readonly seal?: string,
+    private readonly form?: StoredRowForm,
   ) {}
 
   async read(): Promise<T | null> {
@@ -56,54 +65,111 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
     return { data, sealed };
   }
 
+  /**
+   * The JSON text of each row object last written (rows are immutable: a change puts a new
+   * object), so a write of a big store stringifies only the rows changed since the last one.
+   */
+  private readonly texts = new WeakMap<object, string>();
+
+  /** The text `from` was written as also stands for `to` (a stored row completed into its full form). */
+  carry(from: object, to: object): void {
+    const text = this.texts.get(from);
+    if (text !== undefined) this.texts.set(to, text);
+  }
+
+  private text(value: unknown, stored?: (row: unknown) => unknown): string {
+    if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
+    let text = this.texts.get(value);
+    if (text === undefined) {
+      text = JSON.stringify(stored ? stored(value) : value);
+      this.texts.set(value, text);
+    }
+    return text;
+  }
+
   async write(data: T): Promise<void> {
     // A name of its own per write: two writes (or, against the lock's intent, two processes)
     // never write into one temp file or rename each other's half-written one.
     const temp = tempName(this.file);
-    const out = createWriteStream(temp, { encoding: 'utf8', mode: 0o600 });
     const hash = this.seal === undefined ? undefined : createHash('sha256');
-    const put = async (chunk: string) => {
-      // JSON.stringify never emits lone surrogates, so these are the bytes the stream writes.
-      hash?.update(chunk, 'utf8');
-      if (!out.write(chunk)) await once(out, 'drain');
+    let handle: FileHandle | undefined;
+    // Text is encoded straight into ~1 MB buffers: one hash update and one write call per chunk
+    // rather than per row, and no joined string (joining and re-encoding was most of a big write).
+    const chunks: Buffer[] = [];
+    let buf = Buffer.allocUnsafe(CHUNK);
+    let pos = 0;
+    const flush = async () => {
+      for (const chunk of chunks.splice(0)) {
+        hash?.update(chunk);
+        for (let at = 0; at < chunk.length;) at += (await handle!.write(chunk, at)).bytesWritten;
+      }
+    };
+    /** True when chunks are ready (the caller awaits flush(): no promise per row). */
+    const put = (text: string): boolean => {
+      // A UTF-16 code unit is at most 3 bytes of UTF-8.
+      if (pos + text.length * 3 > buf.length) {
+        if (pos > 0) chunks.push(buf.subarray(0, pos));
+        buf = Buffer.allocUnsafe(Math.max(CHUNK, text.length * 3));
+        pos = 0;
+      }
+      pos += buf.write(text, pos);
+      return chunks.length > 0;
     };
     try {
-      await put('{');
+      handle = await open(temp, 'wx', 0o600);
+      if (put('{')) await flush();
       let firstKey = true;
       for (const [key, value] of Object.entries(data)) {
-        await put(`${firstKey ? '' : ','}${JSON.stringify(key)}:`);
+        if (!firstKey) put(',');
+        if (put(`${JSON.stringify(key)}:`)) await flush();
         firstKey = false;
-        if (Array.isArray(value)) {
-          await put('[');
-          for (let i = 0; i < value.length; i++) await put(`${i ? ',' : ''}${JSON.stringify(value[i])}`);
-          await put(']');
-        } else if (value && typeof value === 'object') {
-          await put('{');
+        const stored = this.form?.arrays?.[key];
+        if (stored && value && typeof value === 'object') {
+          // A record stored as the array of its rows (each row carries its id).
+          if (put('[')) await flush();
           let first = true;
-          for (const [k, v] of Object.entries(value)) {
-            await put(`${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`);
+          // The engine may hold a table as a Map (storage/engine.ts Table).
+          const rows = value instanceof Map ? (value.values() as Iterable<unknown>) : Object.values(value);
+          for (const row of rows) {
+            if (!first) put(',');
+            if (put(this.text(row, stored))) await flush();
             first = false;
           }
-          await put('}');
+          if (put(']')) await flush();
+        } else if (Array.isArray(value)) {
+          if (put('[')) await flush();
+          for (let i = 0; i < value.length; i++) {
+            if (i) put(',');
+            if (put(this.text(value[i]))) await flush();
+          }
+          if (put(']')) await flush();
+        } else if (value && typeof value === 'object') {
+          if (put('{')) await flush();
+          let first = true;
+          for (const [k, v] of Object.entries(value)) {
+            if (!first) put(',');
+            put(JSON.stringify(k));
+            put(':');
+            if (put(this.text(v))) await flush();
+            first = false;
+          }
+          if (put('}')) await flush();
         } else {
-          await put(JSON.stringify(value) ?? 'null');
+          if (put(JSON.stringify(value) ?? 'null')) await flush();
         }
       }
-      if (hash) {
-        const suffix = sealSuffix(this.seal!, hash.digest('hex'));
-        if (!out.write(suffix)) await once(out, 'drain');
-      } else await put('}');
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      if (pos > 0) chunks.push(buf.subarray(0, pos));
+      await flush();
+      // JSON.stringify never emits lone surrogates, so the hash covers exactly the bytes written.
+      const tail = Buffer.from(hash ? sealSuffix(this.seal!, hash.digest('hex')) : '}', 'utf8');
+      for (let at = 0; at < tail.length;) at += (await handle.write(tail, at)).bytesWritten;
       // Data on disk before the rename makes it visible: a crash leaves the old or the new file.
-      const handle = await open(temp, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
       await rename(temp, this.file);
     } catch (err) {
-      out.destroy();
+      await handle?.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw err;
     }

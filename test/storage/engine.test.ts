@@ -1,7 +1,7 @@
 /**
  * What the embedded engine (storage/engine.ts) promises beyond the Store contract: indexes that
  * stay exact, legacy files that break a constraint still open, the audit cap, frozen rows, the
- * read-only mode that changes nothing, and the version 1 → 2 migration.
+ * read-only mode that changes nothing, and the migrations (1 → 2 → 3 → 4).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { StoreConstraintError } from '../../app/ports.js';
 import { AUDIT_LIMIT, Table } from '../../storage/engine.js';
 import { openLowdbStore, ReadOnlyStoreError } from '../../storage/lowdbStore.js';
 import { openMemoryStore } from '../../storage/memoryStore.js';
+import { migrate } from '../../storage/migrations.js';
 import { emptyDatabase, SCHEMA_VERSION } from '../../storage/schema.js';
 import { aConversation, anAssignment } from './contract.js';
 
@@ -119,25 +120,48 @@ describe('embedded stores', () => {
     v1.conversations = { c1: aConversation('c1') };
     writeFileSync(file, JSON.stringify(v1));
     const store = await openLowdbStore({ file, clock, logger: silentLogger });
-    expect(SCHEMA_VERSION).toBe(3);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 3, work: {}, rules: {}, conversations: { c1: { id: 'c1' } } });
+    expect(SCHEMA_VERSION).toBe(4);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 4, work: {}, rules: {}, conversations: { c1: { id: 'c1' } } });
     expect(JSON.parse(readFileSync(`${file}.bak`, 'utf8'))).toMatchObject({ version: 1 });
     await store.work.enqueue([{ kind: 'ticket', key: 'k', payload: {} }]);
     expect(await store.work.list()).toHaveLength(1);
     await store.close();
   });
 
-  it('migrate a version 2 file (no rules) to version 3: everything kept, an empty rules table, the version 2 file as the backup', async () => {
+  it('migrate a version 2 file (no rules) to the current version: everything kept, an empty rules table, the version 2 file as the backup', async () => {
     const file = tmp();
     const { rules: _rules, ...v2 } = { ...emptyDatabase(), version: 2 };
     v2.conversations = { c1: aConversation('c1') };
     v2.meta = { watermark: 'w' };
     writeFileSync(file, JSON.stringify(v2));
     const store = await openLowdbStore({ file, clock, logger: silentLogger });
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 3, rules: {}, meta: { watermark: 'w' }, conversations: { c1: { id: 'c1' } } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 4, rules: {}, meta: { watermark: 'w' }, conversations: { c1: { id: 'c1' } } });
     expect(JSON.parse(readFileSync(`${file}.bak`, 'utf8'))).toMatchObject({ version: 2 });
     expect(await store.rules.list()).toEqual([]);
     expect((await store.conversations.get('c1'))?.id).toBe('c1');
     await store.close();
+  });
+
+  it('migrate a version 3 file to version 4 (assignments in their stored form): same rows, the version 3 file kept byte for byte as the backup, refused by a version 3 build', async () => {
+    const file = tmp();
+    const rows = [
+      anAssignment({ id: 'a1', key: 'k1' }),
+      anAssignment({ id: 'constructor', key: 'k2', status: 'resolved', attempts: 2, customFields: { impact: '1' }, lastError: 'boom' }),
+    ];
+    const v3 = { ...emptyDatabase(), version: 3, assignments: Object.fromEntries(rows.map((a) => [a.id, a])) };
+    const text = JSON.stringify(v3);
+    writeFileSync(file, text);
+    const store = await openLowdbStore({ file, clock, logger: silentLogger });
+    const written = JSON.parse(readFileSync(file, 'utf8'));
+    expect(written.version).toBe(4);
+    expect(written.assignments.map((a: unknown[]) => a[0])).toEqual(['a1', 'constructor']);
+    expect(readFileSync(`${file}.bak`, 'utf8')).toBe(text);
+    expect(await store.assignments.list()).toEqual(rows);
+    await store.close();
+    // Opened again (now sealed, rows completed on first read): the same rows.
+    const again = await openLowdbStore({ file, clock, logger: silentLogger, readOnly: true });
+    expect(await again.assignments.get('constructor')).toEqual(rows[1]);
+    expect(await again.assignments.list()).toEqual(rows);
+    expect(() => migrate(written, 3)).toThrow('the file is schema version 4, newer than this build understands (3)');
   });
 });

@@ -12,6 +12,7 @@ import { silentLogger } from '../../core/logger.js';
 import { openLowdbStore, StoreValidationError } from '../../storage/lowdbStore.js';
 import { schemaFingerprint } from '../../storage/schema.js';
 import { SEAL_KEY } from '../../storage/streamingJsonFile.js';
+import { toAssignment } from '../../storage/storedForm.js';
 import { generateAssignments } from '../../bench/reminders.js';
 
 const clock = new ManualClock('2026-11-26T09:00:00Z');
@@ -30,6 +31,8 @@ async function storeFile(n = 20): Promise<string> {
 const sealed = (body: string, schema = schemaFingerprint()) =>
   `${body},"${SEAL_KEY}":{"schema":"${schema}","sha256":"${createHash('sha256').update(body).digest('hex')}"}}`;
 const unsealed = (text: string) => `${text.replace(SEAL, '')}}`;
+/** The first due date in a file (stored rows are arrays: the only YYYY-MM-DD value is dueDate). */
+const DUE_DATE = /"\d{4}-\d{2}-\d{2}"/;
 
 describe('sealed data file', () => {
   it('ends every write with the schema fingerprint and the SHA-256 of the bytes before it', async () => {
@@ -56,7 +59,7 @@ describe('sealed data file', () => {
   it('a sealed file edited by hand is validated: an invalid row refuses the start and nothing is written', async () => {
     const file = await storeFile();
     const text = readFileSync(file, 'utf8');
-    const edited = text.replace(/"dueDate":"[^"]*"/, '"dueDate":"soon"');
+    const edited = text.replace(DUE_DATE, '"soon"');
     expect(edited).not.toBe(text);
     writeFileSync(file, edited);
     const err = await openLowdbStore({ file, clock, logger: silentLogger }).catch((e: unknown) => e);
@@ -69,13 +72,14 @@ describe('sealed data file', () => {
 
   it('a seal of another schema is not trusted: its rows are validated (and defaults applied)', async () => {
     const file = await storeFile(1);
-    const body = unsealed(readFileSync(file, 'utf8')).slice(0, -1);
-    // A row as an older build wrote it: without the fields that have defaults today.
-    const old = body.replace(/,"attempts":0/, '').replace(/,"healthyPasses":0/, '');
-    expect(old).not.toBe(body);
+    const data = JSON.parse(unsealed(readFileSync(file, 'utf8'))) as { assignments: unknown[][] };
+    // A row as an older build wrote it: a full object without the fields that have defaults today.
+    const { attempts: _a, healthyPasses: _h, ...row } = toAssignment(data.assignments[0]!);
+    const old = JSON.stringify({ ...data, assignments: { [row.id]: row } }).slice(0, -1);
+    expect(old).not.toContain('"attempts"');
     writeFileSync(file, sealed(old, '0'.repeat(64)));
     const store = await openLowdbStore({ file, clock, logger: silentLogger, readOnly: true });
-    expect(await store.assignments.list()).toEqual([expect.objectContaining({ attempts: 0, healthyPasses: 0 })]);
+    expect(await store.assignments.list()).toEqual([expect.objectContaining({ id: row.id, dueDate: row.dueDate, attempts: 0, healthyPasses: 0 })]);
 
     writeFileSync(file, sealed(old.replace(/"dueDate":"[^"]*"/, '"dueDate":"soon"'), '0'.repeat(64)));
     await expect(openLowdbStore({ file, clock, logger: silentLogger, readOnly: true })).rejects.toBeInstanceOf(StoreValidationError);
@@ -86,7 +90,7 @@ describe('sealed data file', () => {
     const text = readFileSync(file, 'utf8');
     const m = SEAL.exec(text)!;
     // Same seal (this build's fingerprint, the old hash), body changed to an invalid row.
-    writeFileSync(file, text.slice(0, m.index).replace(/"dueDate":"[^"]*"/, '"dueDate":"soon"') + text.slice(m.index));
+    writeFileSync(file, text.slice(0, m.index).replace(DUE_DATE, '"soon"') + text.slice(m.index));
     await expect(openLowdbStore({ file, clock, logger: silentLogger })).rejects.toBeInstanceOf(StoreValidationError);
   });
 });
