@@ -212,6 +212,26 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX assignments_governance ON assignments (governance_status, status) WHERE governance_status IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'row seals checked by the database as rows are written',
+    sql: `
+      -- The schema a row was sealed under (storage/postgres/tables.ts#sealOf), and whether its seal
+      -- still matches: recomputed by the server on every insert or update, the store's or anyone
+      -- else's, so a read compares columns instead of hashing each document it returns. Rows sealed
+      -- by version 4 (no seal_schema) read as unsealed: validated in full until written again.
+      -- Adding a stored generated column rewrites each table once.
+      ALTER TABLE conversations ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE integrations ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE recommendations ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE posted_cards ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE assignments ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE reminders ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE audit ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE work ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+      ALTER TABLE rules ADD COLUMN seal_schema text, ADD COLUMN seal_ok boolean GENERATED ALWAYS AS (seal = md5(seal_schema || ':' || doc::text)) STORED;
+    `,
+  },
 ];
 
 /** The schema version this build writes (the last migration it knows). */

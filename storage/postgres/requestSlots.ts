@@ -1,10 +1,24 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../../core/logger.js';
 import type { RequestSlots } from '../../app/ports.js';
-import { checkout } from './checkout.js';
+import { checkout, type Checkout } from './checkout.js';
 
 /** First half of the advisory lock ids of request slots (LOCK_NAMESPACE + 3; see storage/postgres/locks.ts). */
 export const REQUEST_SLOTS_LOCK_NAMESPACE = 0x44_53_4e_04;
+
+/**
+ * How many times in a row a released slot may go straight to the next request of the same
+ * process before it is given back to PostgreSQL, where another process may be queued for it.
+ */
+export const MAX_HAND_ONS = 8;
+
+/** A slot released but still locked, until the current turn of the event loop ends. */
+interface Spare {
+  held: Checkout;
+  slot: number;
+  handedOn: number;
+  unlock: NodeJS.Immediate;
+}
 
 /**
  * RequestSlots (app/ports.ts) on PostgreSQL: slot i of an instance is the session advisory lock
@@ -18,6 +32,12 @@ export const REQUEST_SLOTS_LOCK_NAMESPACE = 0x44_53_4e_04;
  * PostgreSQL's queue for that lock: no polling, and no herd of waiters retrying on each release.
  * A waiter can wait on a slot while another one frees; at saturation (every slot busy, others
  * queued) each slot is handed on at once, which is when the limit matters.
+ *
+ * A slot released while another request of this process is about to ask for one (the next
+ * waiter of the local semaphore asks in the same turn of the event loop) is handed straight on,
+ * still locked: no unlock and lock again, two round trips per request during which the slot was
+ * nobody's. At most MAX_HAND_ONS times in a row, then it goes back to PostgreSQL's queue, so the
+ * requests of other processes waiting for it get their turn.
  *
  * Distinct slots can share a 32-bit hash; they then act as one slot (a lower limit, never a higher one).
  * The pool caps the slots this process waits on or holds; the in-process semaphore in front of it
@@ -33,14 +53,22 @@ export class PostgresRequestSlots implements RequestSlots {
     private readonly logger: Logger,
   ) {}
 
+  /** Per instance, released slots waiting for the end of this turn of the event loop to be unlocked. */
+  private readonly spare = new Map<string, Spare[]>();
+
   async acquire(instance: string, limit: number): Promise<() => void> {
+    const spare = this.spare.get(instance)?.pop();
+    if (spare) {
+      clearImmediate(spare.unlock);
+      if (!spare.held.error) return this.lease(instance, spare.held, spare.slot, spare.handedOn + 1);
+      this.mine(instance).delete(spare.slot);
+      spare.held.release();
+    }
     const size = Math.max(1, Math.floor(limit));
     const held = await checkout(this.pool, (err) =>
       this.logger.warn({ err, instance }, 'the connection holding a ServiceNow request slot broke: PostgreSQL released the slot'),
     );
-    const key = (slot: number) => `${instance}#${slot}`;
-    const mine = this.held.get(instance) ?? new Set<number>();
-    this.held.set(instance, mine);
+    const mine = this.mine(instance);
     // The slots this process holds are known to be taken: the others first, from a rotating start.
     const start = this.next++;
     const order = Array.from({ length: size }, (_, i) => (start + i) % size);
@@ -61,7 +89,7 @@ export class PostgresRequestSlots implements RequestSlots {
       slot = rows[0]?.slot;
       if (slot === undefined) {
         slot = candidates[0]!;
-        await held.client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [REQUEST_SLOTS_LOCK_NAMESPACE, key(slot)]);
+        await held.client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [REQUEST_SLOTS_LOCK_NAMESPACE, `${instance}#${slot}`]);
       }
     } catch (err) {
       // Dropping the connection releases whatever it holds.
@@ -69,17 +97,49 @@ export class PostgresRequestSlots implements RequestSlots {
       throw err;
     }
     mine.add(slot);
-    const taken = slot;
+    return this.lease(instance, held, slot, 0);
+  }
+
+  private mine(instance: string): Set<number> {
+    let mine = this.held.get(instance);
+    if (!mine) {
+      mine = new Set<number>();
+      this.held.set(instance, mine);
+    }
+    return mine;
+  }
+
+  /** The release function of a slot held on `held`, which hands it on or unlocks it. */
+  private lease(instance: string, held: Checkout, slot: number, handedOn: number): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      mine.delete(taken);
-      if (held.error) return held.release();
-      held.client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [REQUEST_SLOTS_LOCK_NAMESPACE, key(taken)]).then(
-        () => held.release(),
-        (err: Error) => held.release(err),
-      );
+      if (held.error) {
+        this.mine(instance).delete(slot);
+        return held.release();
+      }
+      if (handedOn >= MAX_HAND_ONS) return this.unlock(instance, held, slot);
+      const spares = this.spare.get(instance) ?? [];
+      this.spare.set(instance, spares);
+      const spare: Spare = {
+        held,
+        slot,
+        handedOn,
+        unlock: setImmediate(() => {
+          spares.splice(spares.indexOf(spare), 1);
+          this.unlock(instance, held, slot);
+        }),
+      };
+      spares.push(spare);
     };
+  }
+
+  private unlock(instance: string, held: Checkout, slot: number): void {
+    this.mine(instance).delete(slot);
+    held.client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [REQUEST_SLOTS_LOCK_NAMESPACE, `${instance}#${slot}`]).then(
+      () => held.release(),
+      (err: Error) => held.release(err),
+    );
   }
 }

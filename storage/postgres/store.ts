@@ -17,7 +17,7 @@
  *   row) — the embedded stores instead fail the later commit; either way exactly one wins.
  * - The work queue claims with FOR UPDATE SKIP LOCKED: concurrent claimers never get one item.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg, { type Pool, type QueryResult, type QueryResultRow } from 'pg';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
@@ -102,7 +102,29 @@ const TX_OVER = 'this transaction is over; use the store, or a new transaction';
 const LIVE = [...LIVE_ASSIGNMENT_STATUSES];
 const lc = (s: string) => s.toLowerCase();
 
-type Query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>;
+type Query = <R extends QueryResultRow = QueryResultRow>(text: string | Prepared, values?: unknown[]) => Promise<QueryResult<R>>;
+
+/** A statement node-postgres prepares once per connection under its name, then only binds and runs. */
+interface Prepared {
+  name: string;
+  text: string;
+}
+
+const preparedByText = new Map<string, Prepared>();
+/**
+ * The read statements run again and again (a resolution step lists live assignments every
+ * cycle): named, the server parses and plans each once per connection instead of on every call.
+ * Only statements whose text is fixed for a kind of call (parameters, not values, in the text):
+ * their number is bounded by the store's code, not by the data.
+ */
+function prepared(text: string): Prepared {
+  let p = preparedByText.get(text);
+  if (!p) {
+    p = { name: `s${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
+    preparedByText.set(text, p);
+  }
+  return p;
+}
 type DocRow = { doc: unknown; sealed?: boolean };
 
 interface OpOptions {
@@ -415,12 +437,12 @@ async function upsert<R>(query: Query, def: TableDef<R>, rows: readonly R[], pre
 
 function repositories(ctx: Ctx): StoreTx {
   const getBy = <R>(def: TableDef<R>, where: string, params: unknown[]) =>
-    ctx.op(async (query) => docs(def, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM ${def.table} WHERE ${where} LIMIT 1`, params))[0]);
+    ctx.op(async (query) => docs(def, await query<DocRow>(prepared(`SELECT ${SEALED_DOC()} FROM ${def.table} WHERE ${where} LIMIT 1`), params))[0]);
   const listWhere = <R>(def: TableDef<R>, w: Where, limit?: number) =>
     ctx.op(async (query) => {
       if (limit === 0) return [] as R[];
       const tail = limit === undefined ? '' : ` LIMIT ${w.param(limit)}`;
-      return docs(def, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM ${def.table} ${w} ORDER BY seq${tail}`, w.params));
+      return docs(def, await query<DocRow>(prepared(`SELECT ${SEALED_DOC()} FROM ${def.table} ${w} ORDER BY seq${tail}`), w.params));
     });
   const countWhere = (table: string, w: Where, limit?: number) =>
     ctx.op(async (query) => {
@@ -522,7 +544,7 @@ function repositories(ctx: Ctx): StoreTx {
           if (unique.length === 0) return out;
           const rows = docs(
             assignmentsTable,
-            await query<DocRow>(`SELECT ${SEALED_DOC()} FROM assignments WHERE key = ANY($1) AND status IN ${LIVE_SQL} ORDER BY seq`, [unique]),
+            await query<DocRow>(prepared(`SELECT ${SEALED_DOC()} FROM assignments WHERE key = ANY($1) AND status IN ${LIVE_SQL} ORDER BY seq`), [unique]),
           );
           const byKey = new Map<string, Assignment>();
           for (const a of rows) if (!byKey.has(a.key)) byKey.set(a.key, a);

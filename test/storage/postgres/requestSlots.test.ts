@@ -1,7 +1,7 @@
 import { silentLogger } from '../../../core/logger.js';
 import { systemClock } from '../../../core/clock.js';
 import { openPostgresStore, type PostgresStore } from '../../../storage/postgres/store.js';
-import { REQUEST_SLOTS_LOCK_NAMESPACE } from '../../../storage/postgres/requestSlots.js';
+import { MAX_HAND_ONS, REQUEST_SLOTS_LOCK_NAMESPACE } from '../../../storage/postgres/requestSlots.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 
 /** The shared ServiceNow request budget on a real server: two stores stand for two replicas. */
@@ -51,6 +51,58 @@ describe('PostgreSQL request slots', () => {
     const other = await b.requestSlots.acquire('https://contoso.service-now.com', 3);
     other();
     full.forEach((release) => release());
+  });
+
+  it('a slot released as the next request of the process asks is handed on to it, at most MAX_HAND_ONS times while another process waits for it', async () => {
+    const [a, b] = [await open(), await open()];
+    const instance = 'https://contoso.service-now.com';
+    const locksTaken = async () =>
+      (
+        await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted`, [
+          REQUEST_SLOTS_LOCK_NAMESPACE,
+        ])
+      )[0]!.n;
+    let release = await a.requestSlots.acquire(instance, 1);
+    let bGranted = false;
+    const bWaits = b.requestSlots.acquire(instance, 1).then((r) => {
+      bGranted = true;
+      return r;
+    });
+    const queued = async () =>
+      (
+        await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`, [
+          REQUEST_SLOTS_LOCK_NAMESPACE,
+        ])
+      )[0]!.n === '1';
+    for (let i = 0; i < 500 && !(await queued()); i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(await queued()).toBe(true);
+    // Released and asked for again in the same turn: the same slot, still locked, goes on.
+    let handedOn = 0;
+    for (;;) {
+      release();
+      const next = a.requestSlots.acquire(instance, 1);
+      const got = await Promise.race([next.then((r) => ({ r })), bWaits.then(() => undefined)]);
+      if (!got) {
+        // The slot went back to PostgreSQL: b, queued first, got it; a is queued after it.
+        (await bWaits)();
+        release = await next;
+        break;
+      }
+      release = got.r;
+      handedOn++;
+      expect(handedOn).toBeLessThanOrEqual(MAX_HAND_ONS);
+      // One slot is held throughout (the limit of 1 holds across both processes), and b still waits for it.
+      expect(await locksTaken()).toBe('1');
+      expect(await queued()).toBe(true);
+      expect(bGranted).toBe(false);
+    }
+    expect(handedOn).toBe(MAX_HAND_ONS);
+    release();
+    // Released with no request of the process asking: unlocked at the end of the turn.
+    const spare = await b.requestSlots.acquire(instance, 1);
+    spare();
+    for (let i = 0; i < 500 && (await locksTaken()) !== '0'; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(await locksTaken()).toBe('0');
   });
 
   it("a process that dies gives its slots back: a waiter gets the dead one's slot", async () => {

@@ -227,10 +227,19 @@ describe('rows as stored', () => {
       await db.sql(`UPDATE assignments SET doc = jsonb_set(doc::jsonb, '{resourceName}', '"renamed"')::json WHERE id = $1`, [rows[1]!.id]);
       // A seal from another schema version (another build) does not hold either.
       await db.sql(`UPDATE assignments SET seal = md5('another-schema:' || doc::text) WHERE id = $1`, [rows[2]!.id]);
+      // Nor a seal that matches its text under another build's schema.
+      await db.sql(`UPDATE assignments SET seal_schema = 'another-build', seal = md5('another-build:' || doc::text) WHERE id = $1`, [rows[3]!.id]);
+      // Whether a seal holds is the database's to say (recomputed on every write), not a writer's.
+      await expect(db.sql(`UPDATE assignments SET seal_ok = true WHERE id = $1`, [rows[1]!.id])).rejects.toThrow(/seal_ok" can only be updated to DEFAULT/);
       parse.mockClear();
       const read = await store.assignments.list();
       expect(read.find((a) => a.id === rows[1]!.id)!.resourceName).toBe('renamed');
-      expect(parse).toHaveBeenCalledTimes(2);
+      expect(parse).toHaveBeenCalledTimes(3);
+      // Written again by the store, the rows are sealed again.
+      await store.assignments.upsertMany(read.slice(1, 4));
+      parse.mockClear();
+      expect((await store.assignments.list()).map((a) => a.id)).toEqual(rows.map((a) => a.id));
+      expect(parse).not.toHaveBeenCalled();
     } finally {
       parse.mockRestore();
       await store.close();
@@ -284,9 +293,9 @@ describe('rows as stored', () => {
       const a = anAssignment({ key: 'good' });
       await store.assignments.upsertMany([a]);
       await db.sql(
-        `INSERT INTO assignments (id, key, status, batch_id, integration_id, recommendation_key_lc, owner_lc, due_date, doc, seal, seq)
+        `INSERT INTO assignments (id, key, status, batch_id, integration_id, recommendation_key_lc, owner_lc, due_date, doc, seal, seal_schema, seq)
          SELECT 'bad-1', 'bad', 'open', batch_id, integration_id, recommendation_key_lc, owner_lc, due_date,
-                jsonb_set(jsonb_set(doc::jsonb, '{id}', '"bad-1"'), '{dueDate}', '"next week"')::json, seal, seq + 1
+                jsonb_set(jsonb_set(doc::jsonb, '{id}', '"bad-1"'), '{dueDate}', '"next week"')::json, seal, seal_schema, seq + 1
          FROM assignments WHERE id = $1`,
         [a.id],
       );
