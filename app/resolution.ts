@@ -57,7 +57,7 @@ import {
 import type { TicketTable } from '../core/servicenow-rules.js';
 import { GOVERNANCE_STATUSES, type Assignment, type Integration } from '../core/model.js';
 import type { Announcements } from './announcements.js';
-import type { AssignmentSession, AssignmentWriter, Change } from './assignmentWriter.js';
+import type { AssignmentSession, AssignmentWriter, Change, CommitGroup } from './assignmentWriter.js';
 import type { GovernanceWriteBack } from './governance.js';
 import type { RecommendationCards } from './recommendationCards.js';
 import { reasonOf, type DefenderPort, type Store, type TicketSystem, type TicketWithAssignee } from './ports.js';
@@ -92,10 +92,8 @@ export interface ResolutionSettings {
   changedTicketsPageSize: number;
   /**
    * Assignments whose step runs at the same time (default 32): their ServiceNow and Defender calls
-   * overlap (the ServiceNow client keeps its own per-instance limit) and the store writes their
-   * changes together: with lowdb each write rewrites the whole file, so at 10k open assignments
-   * the number of writes, not the HTTP calls, sets the length of a cycle (8 lanes: 58 writes for
-   * 100 changes, 32 lanes: 19).
+   * overlap (the ServiceNow client keeps its own per-instance limit). It bounds the calls, not the
+   * writes: the steps of a phase write together however many there are (see inLanes).
    */
   stepConcurrency: number;
 }
@@ -155,6 +153,8 @@ export interface ResolutionReport {
   /** (integration, table) groups read in full by id, and by changes since their watermark. */
   ticketGroupsReadInFull: number;
   ticketGroupsReadByChanges: number;
+  /** Grouped step commits (one store transaction each, however many steps wrote in it). */
+  storeCommits: number;
   watermark?: string;
   durationMs: number;
 }
@@ -215,6 +215,7 @@ class Pass {
   /** Store meta (watermarks, RECHECK_KEY) set together at the end of the pass: one store write for all. */
   private readonly metaWrites = new Map<string, string>();
   private readonly outbox: Array<Promise<unknown>> = [];
+  private readonly announcements: Array<{ conversationId: string | undefined; key: string; text: string }> = [];
   private readonly log: Logger;
 
   constructor(
@@ -245,6 +246,7 @@ class Pass {
       ticketRowsRead: 0,
       ticketGroupsReadInFull: 0,
       ticketGroupsReadByChanges: 0,
+      storeCommits: 0,
       durationMs: 0,
     };
   }
@@ -293,28 +295,34 @@ class Pass {
     // pending ones otherwise) are stepped: an unchanged one has nothing to decide.
     await this.inLanes(
       tracked.filter((a) => states.has(lc(a.assessmentId))),
-      (a) => this.step(a, (s) => this.onAssessment(s, a.id, states.get(lc(a.assessmentId))!)),
+      (a, group) => this.step(a, (s) => this.onAssessment(s, a.id, states.get(lc(a.assessmentId))!), group),
     );
-    for (const a of unticketed) {
-      const state = states.get(lc(a.assessmentId));
-      if (state) await this.step(a, (s) => this.onUnticketed(s, a.id, state));
-    }
+    await this.inLanes(
+      unticketed.filter((a) => states.has(lc(a.assessmentId))),
+      (a, group) => this.step(a, (s) => this.onUnticketed(s, a.id, states.get(lc(a.assessmentId))!), group),
+    );
     await this.followTickets(states, full);
 
-    for (const a of regressionCandidates) {
-      const state = states.get(lc(a.assessmentId));
-      if (state) await this.step(a, (s) => this.onRegressionCandidate(s, a.id, state));
-    }
+    // One lane per finding key: a key's older resolved assignments see what a reopen of another made.
+    await this.inLanes(
+      regressionCandidates.filter((a) => states.has(lc(a.assessmentId))),
+      (a, group) => this.step(a, (s) => this.onRegressionCandidate(s, a.id, states.get(lc(a.assessmentId))!), group),
+      (a) => a.key,
+    );
 
     await this.retryGovernanceDeletes();
-    this.refreshCards();
-    await Promise.allSettled(this.outbox);
     if (nextWatermark && nextWatermark !== watermark) this.metaWrites.set(WATERMARK_KEY, nextWatermark);
     const recheck = JSON.stringify([...this.recheck].sort());
     if (recheck !== (recheckBefore ?? '[]')) this.metaWrites.set(RECHECK_KEY, recheck);
-    // Set together, so the store writes them in one go (each write of lowdb rewrites the whole file).
-    // A crash before this point only leaves the watermarks behind: the same windows are read again.
-    await Promise.all([...this.metaWrites].map(([key, value]) => store.meta.set(key, value)));
+    // In one turn of the event loop, so the store writes them together (each write of lowdb
+    // rewrites the whole file): the announcements' claims, the cards' first writes and the meta.
+    // Every step is done and written by now; a crash before this point only leaves the watermarks
+    // behind (the same windows are read again) and the announcements of this pass unsent.
+    this.sendAnnouncements();
+    this.refreshCards();
+    const meta = Promise.all([...this.metaWrites].map(([key, value]) => store.meta.set(key, value)));
+    await Promise.allSettled(this.outbox);
+    await meta;
     this.report.watermark = nextWatermark;
     this.report.durationMs = Date.now() - started;
     this.log.info({ resolution: this.report }, 'resolution pass done');
@@ -521,7 +529,11 @@ class Pass {
       );
       return;
     }
-    // resolveTicket reads first and reports "already resolved", so a retry after a crash is safe.
+    // The intent first, durable before ServiceNow is asked: the healthy pass is counted on the row,
+    // so after a crash between the call and the outcome the next pass reads this assessment by id
+    // again (however far the watermark moved) and finishes the step; resolveTicket reads first and
+    // reports "already resolved", so that retry does not resolve twice.
+    await this.apply(s, a, (x) => healthyPassCounted(x, healthyPasses, this.now), 'assignment.resolving', { ticket: ticket.number, status: state.kind });
     const result = await client.resolveTicket(ticket.table, ticket.sysId, evidence);
     const n = state.kind === 'gone' ? 'gone' : state.statusChangeDate;
     let next: Assignment;
@@ -678,8 +690,8 @@ class Pass {
     );
     await this.inLanes(
       work,
-      async ({ a, t }) => {
-        if (!(await this.onTicketRead(a, t, states))) complete = false;
+      async ({ a, t }, group) => {
+        if (!(await this.onTicketRead(a, t, states, group))) complete = false;
       },
       ({ a }) => a.ticket!.sysId,
     );
@@ -701,16 +713,16 @@ class Pass {
     for (const [id, state] of read) states.set(id, state);
     await this.inLanes(
       unknown.filter((a) => read.has(lc(a.assessmentId))),
-      (a) => this.step(a, (s) => this.onAssessment(s, a.id, read.get(lc(a.assessmentId))!)),
+      (a, group) => this.step(a, (s) => this.onAssessment(s, a.id, read.get(lc(a.assessmentId))!), group),
     );
   }
 
   /** False when the ticket could not be judged this pass (its assessment state is unknown). */
-  private async onTicketRead(a: Assignment, t: TicketWithAssignee, states: ReadonlyMap<string, AssessmentState>): Promise<boolean> {
+  private async onTicketRead(a: Assignment, t: TicketWithAssignee, states: ReadonlyMap<string, AssessmentState>, group?: CommitGroup): Promise<boolean> {
     const state = states.get(lc(a.assessmentId));
     // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
     if (!state) return false;
-    await this.step(a, (s) => this.onTicket(s, a.id, t.ticket.state, t.assignee, state));
+    await this.step(a, (s) => this.onTicket(s, a.id, t.ticket.state, t.assignee, state), group);
     return true;
   }
 
@@ -826,36 +838,46 @@ class Pass {
   private async releaseRemovedIntegrations(): Promise<void> {
     // A handful of integrations for thousands of live assignments: each is looked up once.
     const integrations = new Map<string, Promise<Integration | undefined>>();
+    const released: Array<{ listed: Assignment; integration: Integration | undefined }> = [];
     for (const listed of await this.deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })) {
       if (!integrations.has(listed.integrationId)) integrations.set(listed.integrationId, this.deps.integrations.find(listed.integrationId));
       const integration = await integrations.get(listed.integrationId);
-      if (integration && !integration.removedAt) continue;
-      await this.step(listed, async (s) => {
-        const a = await s.get(listed.id);
-        if (!a || !LIVE_ASSIGNMENT_STATUSES.includes(a.status)) return;
-        this.report.integrationRemoved++;
-        const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.integrationRemoved }, this.now), 'assignment.remove', {
-          reason: CLOSE_REASON.integrationRemoved,
-          integration: integration?.name ?? a.integrationId,
-        });
-        if (next.ticket && integration) {
-          await this.noteQuietly(
-            this.deps.integrations.clientFor(integration),
-            next.ticket.table,
-            next.ticket.sysId,
-            `[Defender for Cloud bot] The ServiceNow integration "${integration.name}" was removed from the Defender for Cloud bot; this ticket is no longer tracked and is left open.`,
-          );
-        }
-        await this.deleteGovernance(s, next);
-        this.touched.add(next.recommendationKey);
-        this.announce(
-          next,
-          'integration-removed',
-          integration?.removedAt ?? 'missing',
-          announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number),
-        );
-      });
+      if (!integration || integration.removedAt) released.push({ listed, integration });
     }
+    await this.inLanes(
+      released,
+      ({ listed, integration }, group) =>
+        this.step(
+          listed,
+          async (s) => {
+            const a = await s.get(listed.id);
+            if (!a || !LIVE_ASSIGNMENT_STATUSES.includes(a.status)) return;
+            this.report.integrationRemoved++;
+            const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.integrationRemoved }, this.now), 'assignment.remove', {
+              reason: CLOSE_REASON.integrationRemoved,
+              integration: integration?.name ?? a.integrationId,
+            });
+            if (next.ticket && integration) {
+              await this.noteQuietly(
+                this.deps.integrations.clientFor(integration),
+                next.ticket.table,
+                next.ticket.sysId,
+                `[Defender for Cloud bot] The ServiceNow integration "${integration.name}" was removed from the Defender for Cloud bot; this ticket is no longer tracked and is left open.`,
+              );
+            }
+            await this.deleteGovernance(s, next);
+            this.touched.add(next.recommendationKey);
+            this.announce(
+              next,
+              'integration-removed',
+              integration?.removedAt ?? 'missing',
+              announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number),
+            );
+          },
+          group,
+        ),
+      ({ listed }) => laneKey(listed),
+    );
   }
 
   // ------------------------------------------------------------------ governance
@@ -868,7 +890,7 @@ class Pass {
 
   private async retryGovernanceDeletes(): Promise<void> {
     const ended = await this.deps.store.assignments.list({ statuses: ENDED_ASSIGNMENT_STATUSES, governanceStatuses: UNDELETED_GOVERNANCE });
-    for (const a of ended) await this.step(a, (s) => this.deleteGovernance(s, a));
+    await this.inLanes(ended, (a, group) => this.step(a, (s) => this.deleteGovernance(s, a), group));
   }
 
   /** Re-creates or updates the governance assignment of a live assignment (owner, ticket): the one write-back (app/governance.ts). */
@@ -879,13 +901,23 @@ class Pass {
 
   // ------------------------------------------------------------------ Teams
 
-  /** Claimed in the store before it is sent: at most once, even across restarts. */
+  /**
+   * Sent at the end of the pass (sendAnnouncements), all claimed in one turn of the event loop so
+   * the store writes their claims together; each is claimed in the store before it is sent: at
+   * most once, even across restarts.
+   */
   private announce(a: Assignment, transition: string, n: string, text: string): void {
-    this.outbox.push(
-      this.deps.announcements.announce(a.conversationId, announcementKey(a.id, transition, n), text, this.now).then((sent) => {
-        if (sent) this.report.announcements++;
-      }),
-    );
+    this.announcements.push({ conversationId: a.conversationId, key: announcementKey(a.id, transition, n), text });
+  }
+
+  private sendAnnouncements(): void {
+    for (const { conversationId, key, text } of this.announcements.splice(0)) {
+      this.outbox.push(
+        this.deps.announcements.announce(conversationId, key, text, this.now).then((sent) => {
+          if (sent) this.report.announcements++;
+        }),
+      );
+    }
   }
 
   private refreshCards(): void {
@@ -920,11 +952,20 @@ class Pass {
   }
 
   /**
-   * Runs `fn` over `items` a few at a time (settings.stepConcurrency), so the slow calls of
-   * different assignments overlap and the store coalesces their writes; items of one lane (one
-   * ticket, which several assignments of a batch can share) run one after another, in order.
+   * Runs `fn` over `items`, every lane at once but at most settings.stepConcurrency steps running
+   * (their ServiceNow and Defender calls overlap, bounded); items of one lane (one ticket, which
+   * several assignments of a batch can share) run one after another, in order. The steps' writes
+   * go through one CommitGroup (app/assignmentWriter.ts): each step still waits until its write is
+   * durable before it calls out, but the writes of all steps waiting at the same point share one
+   * store transaction, so a phase costs one write per round of its steps (a resolution: intent,
+   * outcome, governance deleted), not one per change.
    */
-  private async inLanes<T>(items: readonly T[], fn: (item: T) => Promise<void>, laneOf: (item: T) => string = (item) => laneKey(item)): Promise<void> {
+  private async inLanes<T>(
+    items: readonly T[],
+    fn: (item: T, group: CommitGroup) => Promise<void>,
+    laneOf: (item: T) => string = (item) => laneKey(item),
+  ): Promise<void> {
+    if (items.length === 0) return;
     const lanes = new Map<string, T[]>();
     for (const item of items) {
       const key = laneOf(item);
@@ -932,23 +973,22 @@ class Pass {
       if (lane) lane.push(item);
       else lanes.set(key, [item]);
     }
-    const queue = [...lanes.values()];
-    let next = 0;
-    const worker = async () => {
-      while (next < queue.length) {
-        for (const item of queue[next++]!) await fn(item);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(queue.length, Math.max(1, this.settings.stepConcurrency)) }, worker));
+    const group = this.deps.writer.commitGroup(this.settings.stepConcurrency);
+    await Promise.all(
+      [...lanes.values()].map(async (lane) => {
+        for (const item of lane) await fn(item, group);
+      }),
+    );
+    this.report.storeCommits += group.commits;
   }
 
   /**
    * One assignment's step, under its lock (no other writer of it interleaves, see
    * app/assignmentWriter.ts). Its failure is logged and counted; the pass goes on with the others.
    */
-  private async step(a: Assignment, op: (s: AssignmentSession) => Promise<void>): Promise<void> {
+  private async step(a: Assignment, op: (s: AssignmentSession) => Promise<void>, group?: CommitGroup): Promise<void> {
     try {
-      await this.deps.writer.withLock(a.id, op);
+      await this.deps.writer.withLock(a.id, op, group);
     } catch (err) {
       this.report.errors++;
       this.recheck.add(a.id);
