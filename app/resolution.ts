@@ -215,6 +215,8 @@ class Pass {
   /** Store meta (watermarks, RECHECK_KEY) set together at the end of the pass: one store write for all. */
   private readonly metaWrites = new Map<string, string>();
   private readonly outbox: Array<Promise<unknown>> = [];
+  /** The ticket group a step's errors are charged to, by the step's session (steps of a phase run at once). */
+  private readonly sinks = new WeakMap<AssignmentSession, { errors: number }>();
   private readonly announcements: Array<{ conversationId: string | undefined; key: string; text: string }> = [];
   private readonly log: Logger;
 
@@ -292,16 +294,27 @@ class Pass {
     }
 
     // Only assignments whose assessment was read (all of them on a full pass; the changed and the
-    // pending ones otherwise) are stepped: an unchanged one has nothing to decide.
+    // pending ones otherwise) are stepped: an unchanged one has nothing to decide. What ServiceNow
+    // changed is read before any step, so the Defender-side and the ServiceNow-side steps run as
+    // one phase: their writes share rounds (app/assignmentWriter.ts CommitGroup), and the writes of
+    // a cycle do not grow with its changes. In the lane of one ticket the Defender side still goes
+    // first, and a ticket step re-reads its assignment (one resolved just before is left alone).
+    const items: StepItem[] = [
+      ...tracked.filter((a) => states.has(lc(a.assessmentId))).map((a): StepItem => ({ kind: 'assessment', a })),
+      ...unticketed.filter((a) => states.has(lc(a.assessmentId))).map((a): StepItem => ({ kind: 'unticketed', a })),
+    ];
+    const ticketGroups = await this.readTickets(states, full, items);
     await this.inLanes(
-      tracked.filter((a) => states.has(lc(a.assessmentId))),
-      (a, group) => this.step(a, (s) => this.onAssessment(s, a.id, states.get(lc(a.assessmentId))!), group),
+      items,
+      (item, group) => this.stepItem(item, states, group),
+      (item) => laneKey(item.a),
     );
-    await this.inLanes(
-      unticketed.filter((a) => states.has(lc(a.assessmentId))),
-      (a, group) => this.step(a, (s) => this.onUnticketed(s, a.id, states.get(lc(a.assessmentId))!), group),
-    );
-    await this.followTickets(states, full);
+    for (const g of ticketGroups) {
+      // Moved only after a pass that saw and handled every change: otherwise the same window is read again.
+      if (!g.complete || g.errors > 0) continue;
+      const next = maxIso(g.watermark, g.upTo);
+      if (next && next !== g.watermark) this.metaWrites.set(g.key, next);
+    }
 
     // One lane per finding key: a key's older resolved assignments see what a reopen of another made.
     await this.inLanes(
@@ -564,7 +577,13 @@ class Pass {
 
   // ------------------------------------------------------------------ ServiceNow → bot
 
-  private async followTickets(states: Map<string, AssessmentState>, full: boolean): Promise<void> {
+  /**
+   * Reads what ServiceNow says about the tickets of open assignments, per integration and table
+   * (all of them by id on a full pass or without a watermark, the changed ones otherwise), and
+   * queues their steps onto `items`. The returned groups say whether their watermark may move,
+   * once the steps have run (a step of the group that fails keeps it).
+   */
+  private async readTickets(states: Map<string, AssessmentState>, full: boolean, items: StepItem[]): Promise<TicketGroup[]> {
     const { store } = this.deps;
     const groups = new Map<string, { integration: Integration; table: TicketTable; assignments: Assignment[] }>();
     const integrations = new Map<string, Integration | undefined>();
@@ -577,6 +596,7 @@ class Pass {
       g.assignments.push(a);
       groups.set(key, g);
     }
+    const out: TicketGroup[] = [];
     for (const g of groups.values()) {
       let client: TicketSystem;
       try {
@@ -589,23 +609,55 @@ class Pass {
       }
       const key = ticketWatermarkKey(g.integration.id, g.table);
       const watermark = await store.meta.get(key);
+      const group: TicketGroup = { key, ...(watermark ? { watermark } : {}), complete: true, errors: 0 };
       const errorsBefore = this.report.errors;
-      const read = full || watermark === undefined ? await this.readAllTickets(client, g, states) : await this.readChangedTickets(client, g, states, watermark);
-      // Moved only after a pass that saw and handled every change: otherwise the same window is read again.
-      if (read.complete && this.report.errors === errorsBefore) {
-        const next = maxIso(watermark, read.upTo);
-        if (next && next !== watermark) this.metaWrites.set(key, next);
+      const byChanges = !full && watermark !== undefined;
+      const read = byChanges ? await this.readChangedTickets(client, g, watermark) : await this.readAllTickets(client, g);
+      const work: StepItem[] = read.work.map(({ a, t }) => ({ kind: 'ticket', a, t, group }));
+      // What the ticket steps need: the states of their assessments the pass does not know yet (a
+      // full read knows every state the pass could read).
+      if (byChanges)
+        items.push(
+          ...(await this.readStatesOfChangedTickets(
+            read.work.map((w) => w.a),
+            states,
+            group,
+          )),
+        );
+      items.push(...work);
+      group.complete = read.complete;
+      group.errors = this.report.errors - errorsBefore;
+      if (read.upTo) group.upTo = read.upTo;
+      out.push(group);
+    }
+    return out;
+  }
+
+  /** One queued step; a failure, or an error counted inside it, is charged to its ticket group. */
+  private async stepItem(item: StepItem, states: ReadonlyMap<string, AssessmentState>, group: CommitGroup): Promise<void> {
+    const { a } = item;
+    const sink = item.group;
+    switch (item.kind) {
+      case 'assessment':
+        return this.step(a, (s) => this.onAssessment(s, a.id, states.get(lc(a.assessmentId))!), group, sink);
+      case 'unticketed':
+        return this.step(a, (s) => this.onUnticketed(s, a.id, states.get(lc(a.assessmentId))!), group, sink);
+      case 'ticket': {
+        const state = states.get(lc(a.assessmentId));
+        // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
+        if (!state) {
+          item.group.complete = false;
+          return;
+        }
+        return this.step(a, (s) => this.onTicket(s, a.id, item.t.ticket.state, item.t.assignee, state), group, sink);
       }
     }
   }
 
   /** Every open ticket of the group by id (the daily reconcile, or no watermark yet). */
-  private async readAllTickets(
-    client: TicketSystem,
-    g: { integration: Integration; table: TicketTable; assignments: Assignment[] },
-    states: ReadonlyMap<string, AssessmentState>,
-  ): Promise<{ complete: boolean; upTo?: string }> {
+  private async readAllTickets(client: TicketSystem, g: { integration: Integration; table: TicketTable; assignments: Assignment[] }): Promise<TicketsRead> {
     this.report.ticketGroupsReadInFull++;
+    const work: TicketsRead['work'] = [];
     let complete = true;
     // ServiceNow's clock before the read (the Date of an answer): every change stamped earlier is
     // in what follows, so the next normal pass starts there rather than at the oldest ticket's stamp.
@@ -635,10 +687,10 @@ class Pass {
           this.log.warn({ assignmentId: a.id, ticket: a.ticket!.number }, 'ticket not found in ServiceNow (deleted or not readable); left as is');
           continue;
         }
-        if (!(await this.onTicketRead(a, t, states))) complete = false;
+        work.push({ a, t });
       }
     }
-    return { complete, ...(upTo ? { upTo } : {}) };
+    return { complete, work, ...(upTo ? { upTo } : {}) };
   }
 
   /** The ticket system's "now": the horizon of a read of the last moments' changes (their rows are not needed). */
@@ -656,9 +708,8 @@ class Pass {
   private async readChangedTickets(
     client: TicketSystem,
     g: { integration: Integration; table: TicketTable; assignments: Assignment[] },
-    states: Map<string, AssessmentState>,
     watermark: string,
-  ): Promise<{ complete: boolean; upTo?: string }> {
+  ): Promise<TicketsRead> {
     this.report.ticketGroupsReadByChanges++;
     const since = new Date(Date.parse(watermark) - this.settings.ticketWatermarkOverlapMs);
     let changed;
@@ -671,59 +722,36 @@ class Pass {
         { err, integration: g.integration.name, table: g.table, since: since.toISOString() },
         'could not read changed tickets from ServiceNow; retrying next pass',
       );
-      return { complete: false };
+      return { complete: false, work: [] };
     }
     this.report.ticketRowsRead += changed.tickets.length;
     // One ticket can stand for several assignments (a batch's single ticket).
     const bySysId = new Map<string, Assignment[]>();
     for (const a of g.assignments) bySysId.set(a.ticket!.sysId, [...(bySysId.get(a.ticket!.sysId) ?? []), a]);
-    let complete = true;
     let upTo: string | undefined;
-    const work: Array<{ a: Assignment; t: TicketWithAssignee }> = [];
+    const work: TicketsRead['work'] = [];
     for (const t of changed.tickets) {
       upTo = maxIso(upTo, t.updatedAt);
       for (const a of bySysId.get(t.ticket.sysId) ?? []) work.push({ a, t });
     }
-    await this.readStatesOfChangedTickets(
-      work.map((w) => w.a),
-      states,
-    );
-    await this.inLanes(
-      work,
-      async ({ a, t }, group) => {
-        if (!(await this.onTicketRead(a, t, states, group))) complete = false;
-      },
-      ({ a }) => a.ticket!.sysId,
-    );
     // ServiceNow's own clock when the read began: the next window starts there whatever ours says.
-    return { complete, ...(changed.horizon ? { upTo: maxIso(upTo, changed.horizon) } : upTo ? { upTo } : {}) };
+    return { complete: true, work, ...(changed.horizon ? { upTo: maxIso(upTo, changed.horizon) } : upTo ? { upTo } : {}) };
   }
 
   /**
    * A changed ticket is judged against its assessment's state (closed while unhealthy is not a
    * fix): an incremental pass knows only the changed and pending assessments, so the others of
    * these assignments are read by id now, in one batch. What that read shows is acted on as well
-   * (it may be a fix the changed-since window no longer shows).
+   * (it may be a fix the changed-since window no longer shows): the steps returned, to run before
+   * the ticket steps.
    */
-  private async readStatesOfChangedTickets(assignments: readonly Assignment[], states: Map<string, AssessmentState>): Promise<void> {
+  private async readStatesOfChangedTickets(assignments: readonly Assignment[], states: Map<string, AssessmentState>, group: TicketGroup): Promise<StepItem[]> {
     const unknown = [...new Map(assignments.filter((a) => !states.has(lc(a.assessmentId))).map((a) => [a.id, a])).values()];
-    if (unknown.length === 0) return;
+    if (unknown.length === 0) return [];
     const read = await this.statesById(unknown);
     this.report.checked += unknown.length;
     for (const [id, state] of read) states.set(id, state);
-    await this.inLanes(
-      unknown.filter((a) => read.has(lc(a.assessmentId))),
-      (a, group) => this.step(a, (s) => this.onAssessment(s, a.id, read.get(lc(a.assessmentId))!), group),
-    );
-  }
-
-  /** False when the ticket could not be judged this pass (its assessment state is unknown). */
-  private async onTicketRead(a: Assignment, t: TicketWithAssignee, states: ReadonlyMap<string, AssessmentState>, group?: CommitGroup): Promise<boolean> {
-    const state = states.get(lc(a.assessmentId));
-    // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
-    if (!state) return false;
-    await this.step(a, (s) => this.onTicket(s, a.id, t.ticket.state, t.assignee, state), group);
-    return true;
+    return unknown.filter((a) => read.has(lc(a.assessmentId))).map((a) => ({ kind: 'assessment', a, group }));
   }
 
   private async onTicket(s: AssignmentSession, id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
@@ -885,7 +913,7 @@ class Pass {
   private async deleteGovernance(s: AssignmentSession, a: Assignment): Promise<void> {
     const outcome = await this.deps.governance.deleteIn(s, a.id, ACTOR);
     if (outcome === 'deleted') this.report.governanceDeleted++;
-    if (outcome === 'failed') this.report.errors++;
+    if (outcome === 'failed') this.countError(s);
   }
 
   private async retryGovernanceDeletes(): Promise<void> {
@@ -896,7 +924,7 @@ class Pass {
   /** Re-creates or updates the governance assignment of a live assignment (owner, ticket): the one write-back (app/governance.ts). */
   private async putGovernance(s: AssignmentSession, a: Assignment): Promise<void> {
     const outcome = await this.deps.governance.syncIn(s, a.id, { ifMissing: 'create', auditActor: ACTOR });
-    if (!outcome.ok) this.report.errors++;
+    if (!outcome.ok) this.countError(s);
   }
 
   // ------------------------------------------------------------------ Teams
@@ -931,6 +959,13 @@ class Pass {
   }
 
   // ------------------------------------------------------------------ plumbing
+
+  /** An error inside a step: the report's count, and that of the step's ticket group (its watermark stays). */
+  private countError(s: AssignmentSession): void {
+    this.report.errors++;
+    const sink = this.sinks.get(s);
+    if (sink) sink.errors++;
+  }
 
   private async clientOf(a: Assignment): Promise<TicketSystem> {
     const integration = await this.deps.integrations.find(a.integrationId);
@@ -986,16 +1021,48 @@ class Pass {
    * One assignment's step, under its lock (no other writer of it interleaves, see
    * app/assignmentWriter.ts). Its failure is logged and counted; the pass goes on with the others.
    */
-  private async step(a: Assignment, op: (s: AssignmentSession) => Promise<void>, group?: CommitGroup): Promise<void> {
+  private async step(a: Assignment, op: (s: AssignmentSession) => Promise<void>, group?: CommitGroup, sink?: { errors: number }): Promise<void> {
     try {
-      await this.deps.writer.withLock(a.id, op, group);
+      await this.deps.writer.withLock(
+        a.id,
+        (s) => {
+          if (sink) this.sinks.set(s, sink);
+          return op(s);
+        },
+        group,
+      );
     } catch (err) {
       this.report.errors++;
+      if (sink) sink.errors++;
       this.recheck.add(a.id);
       this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reasonOf(err) }, 'resolution step failed for one assignment; retrying next pass');
     }
   }
 }
+
+/** One ticket table of one integration, as read this pass: may its watermark move after the steps? */
+interface TicketGroup {
+  /** Its Store meta key (ticketWatermarkKey). */
+  key: string;
+  watermark?: string;
+  /** Every page read and every ticket judged (its assessment state known). */
+  complete: boolean;
+  /** Errors counted while reading it and in its steps. */
+  errors: number;
+  upTo?: string;
+}
+
+interface TicketsRead {
+  complete: boolean;
+  work: Array<{ a: Assignment; t: TicketWithAssignee }>;
+  upTo?: string;
+}
+
+/** A step of the pass's one phase: by assessment state, of an unticketed assignment, or by its ticket. */
+type StepItem =
+  | { kind: 'assessment'; a: Assignment; group?: TicketGroup }
+  | { kind: 'unticketed'; a: Assignment; group?: undefined }
+  | { kind: 'ticket'; a: Assignment; t: TicketWithAssignee; group: TicketGroup };
 
 /** The lane of an assignment: its ticket when it has one (shared by a batch's assignments), else itself. */
 function laneKey(item: unknown): string {
