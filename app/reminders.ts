@@ -11,7 +11,21 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { recommendationKeyOf } from '../core/recommendations.js';
-import { daysText, digestKey, managerKey, plannedKeys, planReminders, type ReminderItem, type ReminderPlan, type ReminderSettings } from '../core/reminders.js';
+import {
+  daysText,
+  digestKey,
+  digestOf,
+  escalationOf,
+  graceEndedOf,
+  managerKey,
+  nudgeOf,
+  plannedKeys,
+  planReminders,
+  type OwnerDigestPlan,
+  type ReminderItem,
+  type ReminderPlan,
+  type ReminderSettings,
+} from '../core/reminders.js';
 import { renderGraceEnded, renderManagerDigest, renderNudge, renderOwnerDigest, type ManagerReport } from '../cards/reminderCards.js';
 import type { AdaptiveCard, RenderContext } from '../cards/render.js';
 import type { Conversation } from '../core/model.js';
@@ -153,22 +167,16 @@ export class ReminderJob {
 
     // A rule's fallback contact finds its needs-an-owner list in their digest, digest or not otherwise.
     const unowned = await needsOwnerByContact(store);
-    const digests = [...plan.digests];
-    const contacts = [...unowned.keys()].filter((c) => !digests.some((d) => d.owner.toLowerCase() === c));
+    const contacts = [...unowned.keys()].filter((c) => !plan.digests.some((d) => d.owner.toLowerCase() === c));
     const contactKeys = contacts.map((c) => digestKey(c, plan.week));
     const contactSent = contactKeys.length ? await store.reminders.sentAmong(contactKeys) : new Set<string>();
-    contacts.forEach((owner, i) => {
-      if (!contactSent.has(contactKeys[i]!))
-        digests.push({ key: contactKeys[i]!, owner, items: [], counts: { open: 0, overdue: 0, thisWeek: 0, later: 0 }, nudgeKeys: [] });
-    });
-
-    for (const d of digests) {
+    const sendDigest = async (d: OwnerDigestPlan): Promise<void> => {
       const to = await reach(
         d.owner,
         d.items.map((i) => i.conversationId),
       );
-      if (!to) continue;
-      if (!(await this.claim(d.key, d.owner, now))) continue;
+      if (!to) return;
+      if (!(await this.claim(d.key, d.owner, now))) return;
       // Nudges covered by this digest are claimed too, so no separate nudge repeats it later.
       for (const k of d.nudgeKeys) await this.claim(k, d.owner, now);
       sends.push(
@@ -181,9 +189,16 @@ export class ReminderJob {
           'digests',
         ),
       );
+    };
+    // Each digest's items are built as it is sent, not all of them before the first goes out.
+    for (const d of plan.digests) await sendDigest(digestOf(plan, d));
+    for (const [i, owner] of contacts.entries()) {
+      const key = contactKeys[i]!;
+      if (!contactSent.has(key)) await sendDigest({ key, owner, items: [], counts: { open: 0, overdue: 0, thisWeek: 0, later: 0 }, nudgeKeys: [] });
     }
 
-    for (const n of plan.nudges) {
+    for (const planned of plan.nudges) {
+      const n = nudgeOf(plan, planned);
       const to = await reach(
         n.owner,
         n.items.map((i) => i.item.conversationId),
@@ -295,7 +310,8 @@ export class ReminderJob {
     const { graph, logger } = this.deps;
     if (!graph || plan.escalations.length === 0) return;
     const byManager = new Map<string, { upn: string; displayName?: string; reports: ManagerReport[] }>();
-    for (const e of plan.escalations) {
+    for (const planned of plan.escalations) {
+      const e = escalationOf(plan, planned);
       let manager: ManagerInfo | undefined;
       try {
         manager = await graph.getManager(e.owner);
@@ -340,7 +356,8 @@ export class ReminderJob {
   private async announceGraceEnded(plan: ReminderPlan, now: Date, report: ReminderReport, sends: Array<Promise<void>>): Promise<void> {
     const { store } = this.deps;
     const recKeys = new Set<string>();
-    for (const g of plan.graceEnded) {
+    for (const planned of plan.graceEnded) {
+      const g = graceEndedOf(plan, planned);
       const conv = await store.conversations.get(g.conversationId);
       // Unclaimed while the bot is out of the conversation, so a reinstall still gets the announcement.
       if (!conv || conv.unreachable) continue;

@@ -1,10 +1,12 @@
 /**
  * `npm run bench -- reminders`: plans one reminder pass over 100,000 assignments held by 5,000
  * owners (pure planning, in memory), next to a baseline from the same run: one sort of the same
- * assignments by owner and due date. It runs in a fresh process, so its peak RSS is its own.
+ * assignments by owner and due date. The plan holds rows; building every message's items
+ * (materialisePlan, what the job does one message at a time as it sends them) is timed on its
+ * own and reported next to it. It runs in a fresh process, so its peak RSS is its own.
  */
 import { performance } from 'node:perf_hooks';
-import { addDays, planReminders, DEFAULT_REMINDER_SETTINGS } from '../core/reminders.js';
+import { addDays, materialisePlan, planReminders, DEFAULT_REMINDER_SETTINGS } from '../core/reminders.js';
 import { assignmentSchema, type Assignment, type Severity } from '../core/model.js';
 import { runInChild, type TaskOutcome } from './lib/child.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
@@ -124,6 +126,8 @@ export interface RemindersFigures {
   owners: number;
   sortMs: number[];
   planMs: number[];
+  /** Building every planned message's items after each plan (not part of planMs). */
+  buildMs: number[];
   /** RSS once the assignments exist (before any sort or plan), and the peak over the runs. */
   dataRss: number;
   peakRss: number;
@@ -141,6 +145,7 @@ export function measureReminders(count = ASSIGNMENTS, owners = OWNERS): Reminder
   const sent = new Set(assignments.filter((_, i) => i % 3 === 0).map((a) => `grace-ended:${a.id}`));
   const sortMs: number[] = [];
   const planMs: number[] = [];
+  const buildMs: number[] = [];
   let plan: ReturnType<typeof planReminders> | undefined;
   for (let run = 0; run < RUNS; run++) {
     const t0 = performance.now();
@@ -155,6 +160,12 @@ export function measureReminders(count = ASSIGNMENTS, owners = OWNERS): Reminder
     plan = planReminders({ assignments, now: NOW, timezone: 'Europe/Dublin', settings: DEFAULT_REMINDER_SETTINGS, wasSent: (k) => sent.has(k), conversations });
     planMs.push(performance.now() - t1);
     sampler.sample();
+
+    const t2 = performance.now();
+    const built = materialisePlan(plan);
+    buildMs.push(performance.now() - t2);
+    if (built.digests.length !== plan.digests.length) throw new Error('messages lost in building');
+    sampler.sample();
   }
   sampler.stop();
   const p = plan!;
@@ -163,6 +174,7 @@ export function measureReminders(count = ASSIGNMENTS, owners = OWNERS): Reminder
     owners,
     sortMs,
     planMs,
+    buildMs,
     dataRss,
     peakRss: sampler.peak,
     messages: { digests: p.digests.length, nudges: p.nudges.length, escalations: p.escalations.length, graceAnnouncements: p.graceEnded.length },
@@ -180,7 +192,8 @@ export async function runReminders(ctx: BenchContext): Promise<Row[]> {
   const f = await runInChild<RemindersFigures>('reminders-plan', { assignments: count, owners });
   const m = f.messages;
   ctx.progress(
-    `reminders: plan ${f.planMs.map((x) => x.toFixed(0)).join(' / ')} ms, sort ${f.sortMs.map((x) => x.toFixed(0)).join(' / ')} ms; ` +
+    `reminders: plan ${f.planMs.map((x) => x.toFixed(0)).join(' / ')} ms, sort ${f.sortMs.map((x) => x.toFixed(0)).join(' / ')} ms, ` +
+      `building every message's items ${f.buildMs.map((x) => x.toFixed(0)).join(' / ')} ms; ` +
       `${m.digests} digests, ${m.nudges} nudges, ${m.escalations} escalations, ${m.graceAnnouncements} grace-ended posts`,
   );
   const label = `reminders ${short(count)} assignments / ${short(owners)} owners`;

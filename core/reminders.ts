@@ -82,10 +82,65 @@ export interface GraceEndedPlan {
   items: Array<{ key: string; item: ReminderItem }>;
 }
 
+/**
+ * One pass's plan: which messages go out, each holding the rows it is about, not their items.
+ * A pass decides about every remindable assignment but sends a few thousand messages, one at a
+ * time; each message's items are built (and sorted) by digestOf / nudgeOf / escalationOf /
+ * graceEndedOf when it is sent, so planning 100,000 rows allocates next to nothing per row.
+ */
 export interface ReminderPlan {
   /** Local date in the reminder timezone. */
   today: string;
   /** ISO week of `today`, e.g. 2026-W48: the period of digests and escalations. */
+  week: string;
+  quiet: boolean;
+  digests: PlannedDigest[];
+  nudges: PlannedNudge[];
+  escalations: PlannedEscalation[];
+  graceEnded: PlannedGraceEnded[];
+  /** What building a message's items needs: the pass's day, nudge window and sent keys. */
+  readonly pass: PlannedPass;
+}
+
+export interface PlannedDigest {
+  key: string;
+  owner: string;
+  /** The owner's remindable assignments with notifications on, in the order the store gave them. */
+  rows: readonly Assignment[];
+}
+
+export interface PlannedNudge {
+  owner: string;
+  /** Due soon and not nudged yet: one key per row. */
+  rows: ReadonlyArray<{ key: string; row: Assignment }>;
+}
+
+export interface PlannedEscalation {
+  owner: string;
+  rows: readonly Assignment[];
+}
+
+export interface PlannedGraceEnded {
+  conversationId: string;
+  /**
+   * Overdue rows with a grace period: at least one not announced yet (planning stops asking
+   * about a conversation's keys once it found one); graceEndedOf drops the announced ones.
+   */
+  rows: readonly Assignment[];
+}
+
+export interface PlannedPass {
+  readonly today: string;
+  readonly todayNumber: number;
+  readonly nudgeWindow: number;
+  readonly wasSent: (key: string) => boolean;
+  /** Recommendation key → portal link, shared by the pass's messages. */
+  readonly portalLinks: Map<string, string>;
+}
+
+/** Every message of a plan with its items built: what tests compare, and what a pass would send. */
+export interface MaterialisedPlan {
+  today: string;
   week: string;
   quiet: boolean;
   digests: OwnerDigestPlan[];
@@ -154,15 +209,23 @@ export function graceStateOf(gracePeriod: boolean, daysLeft: number): GraceState
   return !gracePeriod ? 'none' : daysLeft < 0 ? 'grace-ended' : 'in-grace';
 }
 
-/**
- * Plain assignments, no spreads: this runs once per assignment in a 100k-item pass. `portalLinks`
- * is the pass's own cache (a pass sees a few thousand recommendations at most).
- */
-function toItem(a: Assignment, daysLeft: number, portalLinks: Map<string, string>): ReminderItem {
-  let defenderLink = portalLinks.get(a.recommendationKey);
+function passOf(today: string, nudgeWindow: number, wasSent: (key: string) => boolean): PlannedPass {
+  return { today, todayNumber: dayNumberOf(today), nudgeWindow, wasSent, portalLinks: new Map() };
+}
+
+/** Days from the pass's today to a due date; daysBetween (through Date) only for what dayNumberOf cannot read. */
+function daysLeftOf(dueDate: string, pass: PlannedPass): number {
+  const due = dayNumberOf(dueDate);
+  return Number.isNaN(due) || Number.isNaN(pass.todayNumber) ? daysBetween(pass.today, dueDate) : due - pass.todayNumber;
+}
+
+/** Plain assignments, no spreads: a digest of an owner with hundreds of items builds them all at once. */
+function toItem(a: Assignment, pass: PlannedPass): ReminderItem {
+  const daysLeft = daysLeftOf(a.dueDate, pass);
+  let defenderLink = pass.portalLinks.get(a.recommendationKey);
   if (defenderLink === undefined) {
     defenderLink = recommendationPortalLink(a.recommendationKey);
-    portalLinks.set(a.recommendationKey, defenderLink);
+    pass.portalLinks.set(a.recommendationKey, defenderLink);
   }
   const item: ReminderItem = {
     assignmentId: a.id,
@@ -192,7 +255,7 @@ const severityRank = (s: Severity) => (s === 'High' ? 0 : s === 'Medium' ? 1 : 2
 
 /**
  * Most urgent first: earliest due date, then severity, then name (stable output for tests and cards).
- * Early returns, no rank table: a pass makes about half a million of these calls.
+ * Early returns, no rank table: a digest of hundreds of items makes thousands of these calls.
  */
 export function compareItems(a: ReminderItem, b: ReminderItem): number {
   // NaN days (an unreadable due date) are falsy, so they fall through to severity, as `||` did.
@@ -212,6 +275,61 @@ function countsOf(items: readonly ReminderItem[]): OwnerDigestPlan['counts'] {
   return c;
 }
 
+const sortedItems = (rows: readonly Assignment[], pass: PlannedPass) => rows.map((r) => toItem(r, pass)).sort(compareItems);
+
+function keyedItems(rows: PlannedNudge['rows'], pass: PlannedPass): Array<{ key: string; item: ReminderItem }> {
+  return rows.map(({ key, row }) => ({ key, item: toItem(row, pass) })).sort((x, y) => compareItems(x.item, y.item));
+}
+
+function graceRows(rows: readonly Assignment[], pass: PlannedPass): Array<{ key: string; row: Assignment }> {
+  const out: Array<{ key: string; row: Assignment }> = [];
+  for (const row of rows) {
+    const key = graceEndedKey(row.id);
+    if (!pass.wasSent(key)) out.push({ key, row });
+  }
+  return out;
+}
+
+const inNudgeWindow = (daysLeft: number, pass: PlannedPass) => pass.nudgeWindow > 0 && daysLeft >= 0 && daysLeft <= pass.nudgeWindow;
+
+/** A planned digest's items, most urgent first, and the nudges it covers (its "Due this week" group shows them). */
+export function digestOf(plan: Pick<ReminderPlan, 'pass'>, d: PlannedDigest): OwnerDigestPlan {
+  const { pass } = plan;
+  const items = sortedItems(d.rows, pass);
+  const nudgeKeys: string[] = [];
+  for (const item of items) {
+    if (!inNudgeWindow(item.daysLeft, pass)) continue;
+    const key = nudgeKey(item.assignmentId, item.dueDate);
+    if (!pass.wasSent(key)) nudgeKeys.push(key);
+  }
+  return { key: d.key, owner: d.owner, items, counts: countsOf(items), nudgeKeys };
+}
+
+export function nudgeOf(plan: Pick<ReminderPlan, 'pass'>, n: PlannedNudge): NudgePlan {
+  return { owner: n.owner, items: keyedItems(n.rows, plan.pass) };
+}
+
+export function escalationOf(plan: Pick<ReminderPlan, 'pass'>, e: PlannedEscalation): EscalationPlan {
+  return { owner: e.owner, items: sortedItems(e.rows, plan.pass) };
+}
+
+export function graceEndedOf(plan: Pick<ReminderPlan, 'pass'>, g: PlannedGraceEnded): GraceEndedPlan {
+  return { conversationId: g.conversationId, items: keyedItems(graceRows(g.rows, plan.pass), plan.pass) };
+}
+
+/** Every message's items built at once (tests, and what a pass sends when every message goes out). */
+export function materialisePlan(plan: ReminderPlan): MaterialisedPlan {
+  return {
+    today: plan.today,
+    week: plan.week,
+    quiet: plan.quiet,
+    digests: plan.digests.map((d) => digestOf(plan, d)),
+    nudges: plan.nudges.map((n) => nudgeOf(plan, n)),
+    escalations: plan.escalations.map((e) => escalationOf(plan, e)),
+    graceEnded: plan.graceEnded.map((g) => graceEndedOf(plan, g)),
+  };
+}
+
 /**
  * One owner's digest, whatever their notification settings (the `digest` command: they asked).
  * Owners compare case-insensitively, as UPNs do.
@@ -219,18 +337,19 @@ function countsOf(items: readonly ReminderItem[]): OwnerDigestPlan['counts'] {
 export function ownerDigest(assignments: Iterable<Assignment>, owner: string, now: Date, timezone: string): OwnerDigestPlan {
   const today = localDay(now, timezone);
   const who = owner.toLowerCase();
-  const items: ReminderItem[] = [];
-  const portalLinks = new Map<string, string>();
-  for (const a of assignments) {
-    if (isRemindable(a) && a.owner.toLowerCase() === who) items.push(toItem(a, daysBetween(today, a.dueDate), portalLinks));
-  }
-  items.sort(compareItems);
+  const rows: Assignment[] = [];
+  for (const a of assignments) if (isRemindable(a) && a.owner.toLowerCase() === who) rows.push(a);
+  const items = sortedItems(
+    rows,
+    passOf(today, 0, () => false),
+  );
   return { key: digestKey(owner, isoWeek(today)), owner, items, counts: countsOf(items), nudgeKeys: [] };
 }
 
 /**
- * Every key planReminders may pass to `wasSent` for these assignments at `now`, so a caller can
- * read them from the store in one go before planning (the planner itself stays synchronous).
+ * Every key planReminders (and building its messages) may pass to `wasSent` for these assignments
+ * at `now`, so a caller can read them from the store in one go before planning (the planner itself
+ * stays synchronous).
  */
 export function plannedKeys(assignments: Iterable<Assignment>, now: Date, timezone: string): string[] {
   const week = isoWeek(localTime(now, timezone).date);
@@ -251,12 +370,8 @@ interface OwnerBucket {
   lower: string;
   /** As the owner's first assignment with notifications on writes it; undefined: no digest. */
   owner: string | undefined;
-  items: ReminderItem[];
-  escalate: ReminderItem[] | undefined;
-  overdue: number;
-  thisWeek: number;
-  /** Items inside the nudge window: the digest step only looks for nudges when there are some. */
-  dueSoon: number;
+  rows: Assignment[];
+  escalate: Assignment[] | undefined;
 }
 
 /**
@@ -290,131 +405,96 @@ function dayNumberOf(day: string): number {
 }
 
 const byLower = (x: OwnerBucket, y: OwnerBucket) => (x.lower < y.lower ? -1 : x.lower > y.lower ? 1 : 0);
-const compareGrace = (x: { item: ReminderItem }, y: { item: ReminderItem }) => compareItems(x.item, y.item);
 
 /**
- * Plans one pass in O(n log k): one walk over the assignments buckets them per owner and per
- * conversation, counting each owner's groups on the way; only each owner's few items are sorted,
- * and owners are ordered once by their lower-cased name (one owner per bucket), not per list.
+ * Plans one pass in one walk over the assignments, keeping row references only: per row it reads
+ * the status and flags, reads the due date only when an escalation or a grace announcement hangs
+ * on it being overdue, and files the row under its owner (one map lookup) or conversation.
+ * Nothing is sorted per row or per item here: owners are ordered once by their lower-cased name,
+ * and each message's items are built and sorted when it is sent (digestOf, …).
  */
 export function planReminders(input: PlanInput): ReminderPlan {
   const { now, timezone, settings, wasSent } = input;
   const { date: today, time } = localTime(now, timezone);
   const week = isoWeek(today);
-  const empty: ReminderPlan = { today, week, quiet: false, digests: [], nudges: [], escalations: [], graceEnded: [] };
+  const pass = passOf(today, Math.max(0, Math.floor(settings.remindDaysBefore)), wasSent);
+  const empty: ReminderPlan = { today, week, quiet: false, digests: [], nudges: [], escalations: [], graceEnded: [], pass };
   if (inQuietHours(time, settings.quietHours)) return { ...empty, quiet: true };
 
-  const todayNumber = dayNumberOf(today);
-  const portalLinks = new Map<string, string>();
+  const todayNumber = pass.todayNumber;
   // One entry per owner as written (its lower-case bucket shared): one map lookup per assignment.
   const ownerOf = new Map<string, OwnerBucket>();
   const byOwner = new Map<string, OwnerBucket>();
-  const graceByConversation = new Map<string, GraceEndedPlan>();
-  const nudgeWindow = Math.max(0, Math.floor(settings.remindDaysBefore));
+  const graceByConversation = new Map<string, { conversationId: string; rows: Assignment[] }>();
   const conversations = input.conversations;
 
   for (const a of input.assignments) {
     // Each field read once: a pass reads 100,000 rows, and rows of many shapes make every read a slow one.
     if (!isRemindable(a)) continue;
-    const dueDate = a.dueDate;
-    const due = dayNumberOf(dueDate);
-    const daysLeft = Number.isNaN(due) || Number.isNaN(todayNumber) ? daysBetween(today, dueDate) : due - todayNumber;
-    const overdue = daysLeft < 0;
     const notifyOwner = a.notifyOwner;
     const notifyManager = a.notifyManager;
     const gracePeriod = a.gracePeriod;
-    const conversationId = a.conversationId;
-    const wantGrace = gracePeriod && overdue && conversationId !== undefined && (!conversations || conversations.has(conversationId));
+    let overdue = false;
+    // A digest lists every row whatever its date: only escalations and grace announcements need it.
+    if (notifyManager || gracePeriod) {
+      const dueDate = a.dueDate;
+      const due = dayNumberOf(dueDate);
+      overdue = (Number.isNaN(due) || Number.isNaN(todayNumber) ? daysBetween(today, dueDate) : due - todayNumber) < 0;
+    }
     const escalates = notifyManager && overdue;
-    if (!notifyOwner && !escalates && !wantGrace) continue;
-    const owner = a.owner;
-    const recommendationKey = a.recommendationKey;
-    let defenderLink = portalLinks.get(recommendationKey);
-    if (defenderLink === undefined) portalLinks.set(recommendationKey, (defenderLink = recommendationPortalLink(recommendationKey)));
-    const ticket = a.ticket;
-    const group: ReminderGroup = overdue ? 'overdue' : daysLeft < 7 ? 'thisWeek' : 'later';
-    const item: ReminderItem = {
-      assignmentId: a.id,
-      owner,
-      recommendationKey,
-      recommendationName: a.recommendationName,
-      resourceId: a.resourceId,
-      resourceName: a.resourceName,
-      severity: a.severity,
-      dueDate,
-      daysLeft,
-      group,
-      grace: !gracePeriod ? 'none' : overdue ? 'grace-ended' : 'in-grace',
-      ticketNumber: ticket?.number,
-      ticketLink: ticket?.link,
-      defenderLink,
-      eta: a.eta?.date,
-      conversationId,
-      notifyManager,
-    };
-
     if (notifyOwner || escalates) {
+      const owner = a.owner;
       let bucket = ownerOf.get(owner);
       if (!bucket) {
         const lower = owner.toLowerCase();
         bucket = byOwner.get(lower);
-        if (!bucket) byOwner.set(lower, (bucket = { lower, owner: undefined, items: [], escalate: undefined, overdue: 0, thisWeek: 0, dueSoon: 0 }));
+        if (!bucket) byOwner.set(lower, (bucket = { lower, owner: undefined, rows: [], escalate: undefined }));
         ownerOf.set(owner, bucket);
       }
       if (notifyOwner) {
         bucket.owner ??= owner;
-        bucket.items.push(item);
-        if (overdue) bucket.overdue++;
-        else {
-          if (group === 'thisWeek') bucket.thisWeek++;
-          if (daysLeft <= nudgeWindow) bucket.dueSoon++;
-        }
+        bucket.rows.push(a);
       }
-      if (escalates) (bucket.escalate ??= []).push(item);
+      if (escalates) (bucket.escalate ??= []).push(a);
     }
-    if (wantGrace) {
-      const key = graceEndedKey(item.assignmentId);
-      if (!wasSent(key)) {
-        let g = graceByConversation.get(conversationId!);
-        if (!g) graceByConversation.set(conversationId!, (g = { conversationId: conversationId!, items: [] }));
-        g.items.push({ key, item });
-      }
+    if (gracePeriod && overdue) {
+      const conversationId = a.conversationId;
+      if (conversationId === undefined) continue;
+      const g = graceByConversation.get(conversationId);
+      if (g) g.rows.push(a);
+      // Until a conversation has one announcement to make, its rows are asked about here (the
+      // plan lists only conversations with one, in the order they were found); after that,
+      // graceEndedOf builds the keys when the announcement is sent.
+      else if ((!conversations || conversations.has(conversationId)) && !wasSent(graceEndedKey(a.id)))
+        graceByConversation.set(conversationId, { conversationId, rows: [a] });
     }
   }
 
   const buckets = [...byOwner.values()].sort(byLower);
-  const digests: OwnerDigestPlan[] = [];
-  const nudges: NudgePlan[] = [];
-  const escalations: EscalationPlan[] = [];
+  const digests: PlannedDigest[] = [];
+  const nudges: PlannedNudge[] = [];
+  const escalations: PlannedEscalation[] = [];
   for (const bucket of buckets) {
-    const { owner, items, escalate } = bucket;
-    // Named as the owner's first escalating assignment spells it (before sorting), as it always was.
-    if (escalate) escalations.push({ owner: escalate[0]!.owner, items: escalate.sort(compareItems) });
+    const { owner, rows, escalate } = bucket;
+    // Named as the owner's first escalating assignment spells it, as it always was.
+    if (escalate) escalations.push({ owner: escalate[0]!.owner, rows: escalate });
     if (owner === undefined) continue;
-    items.sort(compareItems);
-    const dueSoon: Array<{ key: string; item: ReminderItem }> = [];
-    if (nudgeWindow > 0 && bucket.dueSoon > 0) {
-      for (const item of items) {
-        const d = item.daysLeft;
-        // No early exit past the window: an unreadable due date (NaN days) sorts anywhere.
-        if (!(d >= 0 && d <= nudgeWindow)) continue;
-        const key = nudgeKey(item.assignmentId, item.dueDate);
-        if (!wasSent(key)) dueSoon.push({ key, item });
-      }
-    }
     const key = digestKey(owner, week);
-    if (!wasSent(key)) {
-      const counts = { open: items.length, overdue: bucket.overdue, thisWeek: bucket.thisWeek, later: items.length - bucket.overdue - bucket.thisWeek };
-      // The digest already lists these under "Due this week": a separate nudge would repeat it.
-      digests.push({ key, owner, items, counts, nudgeKeys: dueSoon.map((n) => n.key) });
-    } else if (dueSoon.length > 0) {
-      nudges.push({ owner, items: dueSoon });
+    // The digest lists the owner's due-soon rows under "Due this week" (its nudge keys are found
+    // when it is built): only an owner whose digest went out already can get a separate nudge.
+    if (!wasSent(key)) digests.push({ key, owner, rows });
+    else if (pass.nudgeWindow > 0) {
+      const dueSoon: Array<{ key: string; row: Assignment }> = [];
+      for (const row of rows) {
+        if (!inNudgeWindow(daysLeftOf(row.dueDate, pass), pass)) continue;
+        const key = nudgeKey(row.id, row.dueDate);
+        if (!wasSent(key)) dueSoon.push({ key, row });
+      }
+      if (dueSoon.length > 0) nudges.push({ owner, rows: dueSoon });
     }
   }
 
-  const graceEnded = [...graceByConversation.values()];
-  for (const g of graceEnded) g.items.sort(compareGrace);
-  return { ...empty, digests, nudges, escalations, graceEnded };
+  return { ...empty, digests, nudges, escalations, graceEnded: [...graceByConversation.values()] };
 }
 
 // ------------------------------------------------------------------ wording

@@ -1,6 +1,6 @@
 import { assignmentFormSchema, daysUntil, defaultDueDate, dueStateText, formErrors, isOverdue } from '../../core/assignments.js';
 import { localDay } from '../../core/calendar.js';
-import { DEFAULT_REMINDER_SETTINGS, planReminders } from '../../core/reminders.js';
+import { DEFAULT_REMINDER_SETTINGS, materialisePlan, planReminders } from '../../core/reminders.js';
 import { assignment } from '../dashboard/fixtures.js';
 
 const SYDNEY = 'Australia/Sydney';
@@ -46,7 +46,9 @@ describe('due dates are calendar days in REMINDER_TIMEZONE', () => {
   it('daysUntil, dueStateText and isOverdue agree with the reminder planner for the same instant', () => {
     const dues = ['2026-11-28', '2026-11-29', MONDAY, TUESDAY, '2026-12-07'];
     const assignments = dues.map((dueDate, i) => assignment({ id: `a${i}`, dueDate, status: 'open' }));
-    const plan = planReminders({ assignments, now: SUNDAY_NIGHT_UTC, timezone: SYDNEY, settings: DEFAULT_REMINDER_SETTINGS, wasSent: () => false });
+    const plan = materialisePlan(
+      planReminders({ assignments, now: SUNDAY_NIGHT_UTC, timezone: SYDNEY, settings: DEFAULT_REMINDER_SETTINGS, wasSent: () => false }),
+    );
     const planned = new Map(plan.digests.flatMap((d) => d.items).map((i) => [i.dueDate, i]));
     expect(planned.size).toBe(dues.length);
     for (const a of assignments) {

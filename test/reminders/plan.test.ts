@@ -8,6 +8,7 @@ import {
   nudgeKey,
   ownerDigest,
   parseQuietHours,
+  materialisePlan,
   planReminders,
   summaryLine,
   type PlanInput,
@@ -19,7 +20,7 @@ import { assignment } from './fixtures.js';
 // Monday 30 November 2026, 09:00 UTC (ISO week 2026-W49).
 const NOW = new Date('2026-11-30T09:00:00Z');
 const plan = (over: Partial<PlanInput> & Pick<PlanInput, 'assignments'>) =>
-  planReminders({ now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: () => false, ...over });
+  materialisePlan(planReminders({ now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: () => false, ...over }));
 
 describe('reminder planning', () => {
   it("groups an owner's items into overdue / due this week / later with days left or overdue", () => {
@@ -106,6 +107,18 @@ describe('reminder planning', () => {
     expect(p.graceEnded[0]!.items.map((i) => i.key)).toEqual([graceEndedKey(b.id), graceEndedKey(a.id)]);
     const sent = new Set([graceEndedKey(a.id), graceEndedKey(b.id)]);
     expect(plan({ assignments: [a, b], wasSent: (k) => sent.has(k), conversations: new Set(['c1']) }).graceEnded).toEqual([]);
+  });
+
+  it('plans a conversation whose first overdue rows were announced, and builds only the rest of its announcement', () => {
+    const rows = ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23'].map((dueDate) =>
+      assignment({ owner: 'a@contoso.com', dueDate, gracePeriod: true, conversationId: 'c1' }),
+    );
+    const allSent = assignment({ owner: 'a@contoso.com', dueDate: '2026-11-20', gracePeriod: true, conversationId: 'c2' });
+    // The first and the third were announced in earlier passes; so was c2's only one.
+    const sent = new Set([graceEndedKey(rows[0]!.id), graceEndedKey(rows[2]!.id), graceEndedKey(allSent.id)]);
+    const lazy = planReminders({ now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: (k) => sent.has(k), assignments: [...rows, allSent] });
+    expect(lazy.graceEnded.map((g) => g.conversationId)).toEqual(['c1']);
+    expect(materialisePlan(lazy).graceEnded[0]!.items.map((i) => i.key)).toEqual([graceEndedKey(rows[1]!.id), graceEndedKey(rows[3]!.id)]);
   });
 
   it('nudges items due within remindDaysBefore once, folded into a digest sent in the same pass', () => {

@@ -4,7 +4,7 @@
  * turn of the year, and owners must still group case-insensitively when one spelling only escalates.
  */
 import { addDays, daysBetween } from '../../core/calendar.js';
-import { planReminders } from '../../core/reminders.js';
+import { materialisePlan, planReminders } from '../../core/reminders.js';
 import { assignment } from './fixtures.js';
 
 const NOW = new Date('2026-11-30T09:00:00Z');
@@ -15,7 +15,7 @@ describe('reminder planning: days left', () => {
     for (let d = '1899-12-25'; d < '2401-01-10'; d = addDays(d, 97)) dues.push(d);
     dues.push('1900-02-28', '1900-03-01', '2000-02-29', '2000-03-01', '2100-02-28', '2100-03-01', '2026-12-31', '2027-01-01', '2400-02-29');
     const assignments = dues.map((dueDate) => assignment({ owner: 'ada@contoso.com', dueDate }));
-    const { digests } = planReminders({ assignments, now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 0 }, wasSent: () => false });
+    const { digests } = materialisePlan(planReminders({ assignments, now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 0 }, wasSent: () => false }));
     const got = new Map(digests[0]!.items.map((i) => [i.dueDate, i.daysLeft]));
     expect(got.size).toBe(dues.length);
     for (const d of dues) expect([d, got.get(d)]).toEqual([d, daysBetween('2026-11-30', d)]);
@@ -27,7 +27,7 @@ describe('reminder planning: days left', () => {
       assignment({ owner: 'bob@contoso.com', dueDate: '2026-12-02' }),
       assignment({ owner: 'carol@contoso.com', dueDate: '2026-11-21', notifyOwner: false, notifyManager: true }),
     ];
-    const plan = planReminders({ assignments, now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: () => false });
+    const plan = materialisePlan(planReminders({ assignments, now: NOW, timezone: 'UTC', settings: { remindDaysBefore: 3 }, wasSent: () => false }));
     expect(plan.digests.map((d) => [d.owner, d.items.length])).toEqual([['bob@contoso.com', 1]]);
     expect(plan.escalations.map((e) => [e.owner, e.items.length])).toEqual([
       ['Bob@Contoso.com', 1],

@@ -1,4 +1,4 @@
-import { plannedKeys, planReminders } from '../../core/reminders.js';
+import { materialisePlan, plannedKeys, planReminders } from '../../core/reminders.js';
 import type { AssignmentStatus } from '../../core/model.js';
 import { assignment } from './fixtures.js';
 
@@ -30,21 +30,23 @@ function mix() {
 }
 
 describe('plannedKeys', () => {
-  it('names every key the planner asks about, so the job can read them from the store in one go', () => {
+  it('names every key the planner and building its messages ask about, so the job can read them from the store in one go', () => {
     const assignments = mix();
     const planned = new Set(plannedKeys(assignments, NOW, 'Pacific/Auckland'));
     for (const sent of [() => false, () => true, (k: string) => k.length % 2 === 0]) {
       const asked: string[] = [];
-      planReminders({
-        assignments,
-        now: NOW,
-        timezone: 'Pacific/Auckland',
-        settings: { remindDaysBefore: 5 },
-        wasSent: (k) => {
-          asked.push(k);
-          return sent(k);
-        },
-      });
+      materialisePlan(
+        planReminders({
+          assignments,
+          now: NOW,
+          timezone: 'Pacific/Auckland',
+          settings: { remindDaysBefore: 5 },
+          wasSent: (k) => {
+            asked.push(k);
+            return sent(k);
+          },
+        }),
+      );
       expect(asked.length).toBeGreaterThan(0);
       expect(asked.filter((k) => !planned.has(k))).toEqual([]);
     }

@@ -21,7 +21,7 @@ import {
   type EscalationPlan,
   type PlanInput,
   type ReminderItem,
-  type ReminderPlan,
+  type MaterialisedPlan,
 } from '../../core/reminders.js';
 
 const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
@@ -84,11 +84,11 @@ function dayNumberOf(day: string): number {
  * Plans one pass in O(n log k): one walk over the assignments buckets them per owner and per
  * conversation; only each owner's few items are sorted.
  */
-export function previousPlanReminders(input: PlanInput): ReminderPlan {
+export function previousPlanReminders(input: PlanInput): MaterialisedPlan {
   const { now, timezone, settings, wasSent } = input;
   const { date: today, time } = localTime(now, timezone);
   const week = isoWeek(today);
-  const empty: ReminderPlan = { today, week, quiet: false, digests: [], nudges: [], escalations: [], graceEnded: [] };
+  const empty: MaterialisedPlan = { today, week, quiet: false, digests: [], nudges: [], escalations: [], graceEnded: [] };
   if (inQuietHours(time, settings.quietHours)) return { ...empty, quiet: true };
 
   const todayNumber = dayNumberOf(today);
