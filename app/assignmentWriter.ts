@@ -7,8 +7,8 @@
  * same assignment interleaves with it.
  */
 import type { Clock } from '../core/clock.js';
-import type { Assignment } from '../core/model.js';
-import type { Locks, Store } from './ports.js';
+import type { Assignment, AuditEntry } from '../core/model.js';
+import type { Locks, Store, StoreTx } from './ports.js';
 
 /** What a change leaves in the audit log (target: the assignment, unless said otherwise). */
 export interface AuditNote {
@@ -57,40 +57,39 @@ export class AssignmentWriter {
   }
 
   /** Holds one assignment's lock for a whole step (check, write, call out). */
-  withLock<T>(id: string, fn: (session: AssignmentSession) => Promise<T>): Promise<T> {
-    return this.withLocks([id], fn);
+  withLock<T>(id: string, fn: (session: AssignmentSession) => Promise<T>, group?: CommitGroup): Promise<T> {
+    return this.withLocks([id], fn, group);
+  }
+
+  /** A group whose steps' writes are committed together (see CommitGroup); `slots` steps run at once. */
+  commitGroup(slots: number): CommitGroup {
+    return new CommitGroup(this.deps.store, this.deps.clock, slots);
   }
 
   /**
    * Holds the locks of several assignments (a batch sharing one ticket, a new batch). They are
    * taken in id order, so two steps over overlapping sets never wait for each other.
    */
-  withLocks<T>(ids: readonly string[], fn: (session: AssignmentSession) => Promise<T>): Promise<T> {
+  withLocks<T>(ids: readonly string[], fn: (session: AssignmentSession) => Promise<T>, group?: CommitGroup): Promise<T> {
     const held = [...new Set(ids)].sort();
-    const session = this.session(new Set(held));
+    const session = this.session(new Set(held), group);
     const { locks } = this.deps;
-    if (locks.withLocks && held.length > 1) return locks.withLocks(held, () => fn(session));
-    const nest = (i: number): Promise<T> => (i === held.length ? fn(session) : locks.withLock(held[i]!, () => nest(i + 1)));
-    return nest(0);
+    const locked = (): Promise<T> => {
+      if (locks.withLocks && held.length > 1) return locks.withLocks(held, () => fn(session));
+      const nest = (i: number): Promise<T> => (i === held.length ? fn(session) : locks.withLock(held[i]!, () => nest(i + 1)));
+      return nest(0);
+    };
+    return group ? group.run(locked) : locked();
   }
 
-  private session(held: ReadonlySet<string>): AssignmentSession {
+  private session(held: ReadonlySet<string>, group: CommitGroup | undefined): AssignmentSession {
     const { store, clock } = this.deps;
     const write = async (rows: readonly Assignment[], audit?: AuditNote) => {
       for (const r of rows) if (!held.has(r.id)) throw new Error(`assignment ${r.id} is written without its lock`);
       if (rows.length === 0 && !audit) return;
-      await store.transaction(async (tx) => {
-        if (rows.length) await tx.assignments.upsertMany(rows);
-        if (audit) {
-          await tx.audit.append({
-            at: clock.now().toISOString(),
-            actor: audit.actor,
-            action: audit.action,
-            target: audit.target ?? rows[0]?.id,
-            details: stripUndefined(audit.details ?? {}),
-          });
-        }
-      });
+      const entry = { rows, ...(audit ? { audit: auditEntry(audit, rows, clock) } : {}) };
+      if (group) return group.commit(entry);
+      await store.transaction((tx) => writeEntries(tx, [entry]));
     };
     return {
       get: (id) => store.assignments.get(id),
@@ -104,6 +103,127 @@ export class AssignmentWriter {
         return next;
       },
     };
+  }
+}
+
+interface CommitEntry {
+  rows: readonly Assignment[];
+  audit?: AuditEntry;
+}
+
+function auditEntry(audit: AuditNote, rows: readonly Assignment[], clock: Clock): AuditEntry {
+  const target = audit.target ?? rows[0]?.id;
+  return {
+    at: clock.now().toISOString(),
+    actor: audit.actor,
+    action: audit.action,
+    ...(target !== undefined ? { target } : {}),
+    details: stripUndefined(audit.details ?? {}),
+  };
+}
+
+async function writeEntries(tx: StoreTx, entries: readonly CommitEntry[]): Promise<void> {
+  // One row per id (upsertMany refuses an id twice): the later write of an id wins, as it would one by one.
+  const rows = new Map<string, Assignment>();
+  for (const e of entries) for (const r of e.rows) rows.set(r.id, r);
+  if (rows.size) await tx.assignments.upsertMany([...rows.values()]);
+  for (const e of entries) if (e.audit) await tx.audit.append(e.audit);
+}
+
+/**
+ * Many steps (each under its own locks) whose writes share one store transaction. With lowdb each
+ * write rewrites the whole file, so a pass stepping a hundred assignments one write each costs a
+ * hundred rewrites of a file that grows with the open assignments; grouped, it costs one per
+ * round of the steps, however many there are.
+ *
+ * At most `slots` steps run at once (their slow calls overlap, bounded). A step's write still
+ * resolves only once it is durable, so a step persists before it calls out exactly as alone: while
+ * it waits, it gives its slot to another step; when no step is running any more (each has written
+ * or finished), the waiting writes are committed in one transaction and the steps go on. A
+ * transaction that fails is retried entry by entry, so one refused row fails only its own step.
+ */
+export class CommitGroup {
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+  private pending: Array<{ entry: CommitEntry; done: (err?: unknown) => void }> = [];
+  private scheduled = false;
+  /** Transactions committed so far (for tests and reports). */
+  commits = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly slots: number,
+  ) {}
+
+  /** Runs `fn` in a slot (waiting for one when all are taken). */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Called by a session of the group inside run(): durable when it resolves. */
+  async commit(entry: CommitEntry): Promise<void> {
+    const durable = new Promise<void>((resolve, reject) => this.pending.push({ entry, done: (err) => (err === undefined ? resolve() : reject(err)) }));
+    this.release();
+    try {
+      await durable;
+    } finally {
+      await this.acquire();
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < Math.max(1, this.slots)) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.queue.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.queue.shift();
+    if (next) return next(); // the slot passes on: running stays the same
+    this.running--;
+    if (this.running === 0 && this.pending.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      // After what this turn of the event loop starts (the next step of a lane takes a slot at once).
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.flush();
+      });
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running > 0 || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.commits++;
+    try {
+      await this.store.transaction((tx) =>
+        writeEntries(
+          tx,
+          batch.map((p) => p.entry),
+        ),
+      );
+      for (const p of batch) p.done();
+      return;
+    } catch (err) {
+      if (batch.length === 1) return batch[0]!.done(err ?? new Error('commit failed'));
+    }
+    for (const p of batch) {
+      try {
+        await this.store.transaction((tx) => writeEntries(tx, [p.entry]));
+        p.done();
+      } catch (err) {
+        p.done(err ?? new Error('commit failed'));
+      }
+    }
   }
 }
 

@@ -57,7 +57,7 @@ import {
 import type { TicketTable } from '../core/servicenow-rules.js';
 import { GOVERNANCE_STATUSES, type Assignment, type Integration } from '../core/model.js';
 import type { Announcements } from './announcements.js';
-import type { AssignmentSession, AssignmentWriter, Change } from './assignmentWriter.js';
+import type { AssignmentSession, AssignmentWriter, Change, CommitGroup } from './assignmentWriter.js';
 import type { GovernanceWriteBack } from './governance.js';
 import type { RecommendationCards } from './recommendationCards.js';
 import { reasonOf, type DefenderPort, type Store, type TicketSystem, type TicketWithAssignee } from './ports.js';
@@ -92,10 +92,8 @@ export interface ResolutionSettings {
   changedTicketsPageSize: number;
   /**
    * Assignments whose step runs at the same time (default 32): their ServiceNow and Defender calls
-   * overlap (the ServiceNow client keeps its own per-instance limit) and the store writes their
-   * changes together: with lowdb each write rewrites the whole file, so at 10k open assignments
-   * the number of writes, not the HTTP calls, sets the length of a cycle (8 lanes: 58 writes for
-   * 100 changes, 32 lanes: 19).
+   * overlap (the ServiceNow client keeps its own per-instance limit). It bounds the calls, not the
+   * writes: the steps of a phase write together however many there are (see inLanes).
    */
   stepConcurrency: number;
 }
@@ -155,6 +153,8 @@ export interface ResolutionReport {
   /** (integration, table) groups read in full by id, and by changes since their watermark. */
   ticketGroupsReadInFull: number;
   ticketGroupsReadByChanges: number;
+  /** Grouped step commits (one store transaction each, however many steps wrote in it). */
+  storeCommits: number;
   watermark?: string;
   durationMs: number;
 }
@@ -215,6 +215,9 @@ class Pass {
   /** Store meta (watermarks, RECHECK_KEY) set together at the end of the pass: one store write for all. */
   private readonly metaWrites = new Map<string, string>();
   private readonly outbox: Array<Promise<unknown>> = [];
+  /** The ticket group a step's errors are charged to, by the step's session (steps of a phase run at once). */
+  private readonly sinks = new WeakMap<AssignmentSession, { errors: number }>();
+  private readonly announcements: Array<{ conversationId: string | undefined; key: string; text: string }> = [];
   private readonly log: Logger;
 
   constructor(
@@ -245,6 +248,7 @@ class Pass {
       ticketRowsRead: 0,
       ticketGroupsReadInFull: 0,
       ticketGroupsReadByChanges: 0,
+      storeCommits: 0,
       durationMs: 0,
     };
   }
@@ -290,31 +294,48 @@ class Pass {
     }
 
     // Only assignments whose assessment was read (all of them on a full pass; the changed and the
-    // pending ones otherwise) are stepped: an unchanged one has nothing to decide.
+    // pending ones otherwise) are stepped: an unchanged one has nothing to decide. What ServiceNow
+    // changed is read before any step, so the Defender-side and the ServiceNow-side steps run as
+    // one phase: their writes share rounds (app/assignmentWriter.ts CommitGroup), and the writes of
+    // a cycle do not grow with its changes. In the lane of one ticket the Defender side still goes
+    // first, and a ticket step re-reads its assignment (one resolved just before is left alone).
+    const items: StepItem[] = [
+      ...tracked.filter((a) => states.has(lc(a.assessmentId))).map((a): StepItem => ({ kind: 'assessment', a })),
+      ...unticketed.filter((a) => states.has(lc(a.assessmentId))).map((a): StepItem => ({ kind: 'unticketed', a })),
+    ];
+    const ticketGroups = await this.readTickets(states, full, items);
     await this.inLanes(
-      tracked.filter((a) => states.has(lc(a.assessmentId))),
-      (a) => this.step(a, (s) => this.onAssessment(s, a.id, states.get(lc(a.assessmentId))!)),
+      items,
+      (item, group) => this.stepItem(item, states, group),
+      (item) => laneKey(item.a),
     );
-    for (const a of unticketed) {
-      const state = states.get(lc(a.assessmentId));
-      if (state) await this.step(a, (s) => this.onUnticketed(s, a.id, state));
+    for (const g of ticketGroups) {
+      // Moved only after a pass that saw and handled every change: otherwise the same window is read again.
+      if (!g.complete || g.errors > 0) continue;
+      const next = maxIso(g.watermark, g.upTo);
+      if (next && next !== g.watermark) this.metaWrites.set(g.key, next);
     }
-    await this.followTickets(states, full);
 
-    for (const a of regressionCandidates) {
-      const state = states.get(lc(a.assessmentId));
-      if (state) await this.step(a, (s) => this.onRegressionCandidate(s, a.id, state));
-    }
+    // One lane per finding key: a key's older resolved assignments see what a reopen of another made.
+    await this.inLanes(
+      regressionCandidates.filter((a) => states.has(lc(a.assessmentId))),
+      (a, group) => this.step(a, (s) => this.onRegressionCandidate(s, a.id, states.get(lc(a.assessmentId))!), group),
+      (a) => a.key,
+    );
 
     await this.retryGovernanceDeletes();
-    this.refreshCards();
-    await Promise.allSettled(this.outbox);
     if (nextWatermark && nextWatermark !== watermark) this.metaWrites.set(WATERMARK_KEY, nextWatermark);
     const recheck = JSON.stringify([...this.recheck].sort());
     if (recheck !== (recheckBefore ?? '[]')) this.metaWrites.set(RECHECK_KEY, recheck);
-    // Set together, so the store writes them in one go (each write of lowdb rewrites the whole file).
-    // A crash before this point only leaves the watermarks behind: the same windows are read again.
-    await Promise.all([...this.metaWrites].map(([key, value]) => store.meta.set(key, value)));
+    // In one turn of the event loop, so the store writes them together (each write of lowdb
+    // rewrites the whole file): the announcements' claims, the cards' first writes and the meta.
+    // Every step is done and written by now; a crash before this point only leaves the watermarks
+    // behind (the same windows are read again) and the announcements of this pass unsent.
+    this.sendAnnouncements();
+    this.refreshCards();
+    const meta = Promise.all([...this.metaWrites].map(([key, value]) => store.meta.set(key, value)));
+    await Promise.allSettled(this.outbox);
+    await meta;
     this.report.watermark = nextWatermark;
     this.report.durationMs = Date.now() - started;
     this.log.info({ resolution: this.report }, 'resolution pass done');
@@ -521,7 +542,11 @@ class Pass {
       );
       return;
     }
-    // resolveTicket reads first and reports "already resolved", so a retry after a crash is safe.
+    // The intent first, durable before ServiceNow is asked: the healthy pass is counted on the row,
+    // so after a crash between the call and the outcome the next pass reads this assessment by id
+    // again (however far the watermark moved) and finishes the step; resolveTicket reads first and
+    // reports "already resolved", so that retry does not resolve twice.
+    await this.apply(s, a, (x) => healthyPassCounted(x, healthyPasses, this.now), 'assignment.resolving', { ticket: ticket.number, status: state.kind });
     const result = await client.resolveTicket(ticket.table, ticket.sysId, evidence);
     const n = state.kind === 'gone' ? 'gone' : state.statusChangeDate;
     let next: Assignment;
@@ -552,7 +577,13 @@ class Pass {
 
   // ------------------------------------------------------------------ ServiceNow → bot
 
-  private async followTickets(states: Map<string, AssessmentState>, full: boolean): Promise<void> {
+  /**
+   * Reads what ServiceNow says about the tickets of open assignments, per integration and table
+   * (all of them by id on a full pass or without a watermark, the changed ones otherwise), and
+   * queues their steps onto `items`. The returned groups say whether their watermark may move,
+   * once the steps have run (a step of the group that fails keeps it).
+   */
+  private async readTickets(states: Map<string, AssessmentState>, full: boolean, items: StepItem[]): Promise<TicketGroup[]> {
     const { store } = this.deps;
     const groups = new Map<string, { integration: Integration; table: TicketTable; assignments: Assignment[] }>();
     const integrations = new Map<string, Integration | undefined>();
@@ -565,6 +596,7 @@ class Pass {
       g.assignments.push(a);
       groups.set(key, g);
     }
+    const out: TicketGroup[] = [];
     for (const g of groups.values()) {
       let client: TicketSystem;
       try {
@@ -577,23 +609,55 @@ class Pass {
       }
       const key = ticketWatermarkKey(g.integration.id, g.table);
       const watermark = await store.meta.get(key);
+      const group: TicketGroup = { key, ...(watermark ? { watermark } : {}), complete: true, errors: 0 };
       const errorsBefore = this.report.errors;
-      const read = full || watermark === undefined ? await this.readAllTickets(client, g, states) : await this.readChangedTickets(client, g, states, watermark);
-      // Moved only after a pass that saw and handled every change: otherwise the same window is read again.
-      if (read.complete && this.report.errors === errorsBefore) {
-        const next = maxIso(watermark, read.upTo);
-        if (next && next !== watermark) this.metaWrites.set(key, next);
+      const byChanges = !full && watermark !== undefined;
+      const read = byChanges ? await this.readChangedTickets(client, g, watermark) : await this.readAllTickets(client, g);
+      const work: StepItem[] = read.work.map(({ a, t }) => ({ kind: 'ticket', a, t, group }));
+      // What the ticket steps need: the states of their assessments the pass does not know yet (a
+      // full read knows every state the pass could read).
+      if (byChanges)
+        items.push(
+          ...(await this.readStatesOfChangedTickets(
+            read.work.map((w) => w.a),
+            states,
+            group,
+          )),
+        );
+      items.push(...work);
+      group.complete = read.complete;
+      group.errors = this.report.errors - errorsBefore;
+      if (read.upTo) group.upTo = read.upTo;
+      out.push(group);
+    }
+    return out;
+  }
+
+  /** One queued step; a failure, or an error counted inside it, is charged to its ticket group. */
+  private async stepItem(item: StepItem, states: ReadonlyMap<string, AssessmentState>, group: CommitGroup): Promise<void> {
+    const { a } = item;
+    const sink = item.group;
+    switch (item.kind) {
+      case 'assessment':
+        return this.step(a, (s) => this.onAssessment(s, a.id, states.get(lc(a.assessmentId))!), group, sink);
+      case 'unticketed':
+        return this.step(a, (s) => this.onUnticketed(s, a.id, states.get(lc(a.assessmentId))!), group, sink);
+      case 'ticket': {
+        const state = states.get(lc(a.assessmentId));
+        // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
+        if (!state) {
+          item.group.complete = false;
+          return;
+        }
+        return this.step(a, (s) => this.onTicket(s, a.id, item.t.ticket.state, item.t.assignee, state), group, sink);
       }
     }
   }
 
   /** Every open ticket of the group by id (the daily reconcile, or no watermark yet). */
-  private async readAllTickets(
-    client: TicketSystem,
-    g: { integration: Integration; table: TicketTable; assignments: Assignment[] },
-    states: ReadonlyMap<string, AssessmentState>,
-  ): Promise<{ complete: boolean; upTo?: string }> {
+  private async readAllTickets(client: TicketSystem, g: { integration: Integration; table: TicketTable; assignments: Assignment[] }): Promise<TicketsRead> {
     this.report.ticketGroupsReadInFull++;
+    const work: TicketsRead['work'] = [];
     let complete = true;
     // ServiceNow's clock before the read (the Date of an answer): every change stamped earlier is
     // in what follows, so the next normal pass starts there rather than at the oldest ticket's stamp.
@@ -623,10 +687,10 @@ class Pass {
           this.log.warn({ assignmentId: a.id, ticket: a.ticket!.number }, 'ticket not found in ServiceNow (deleted or not readable); left as is');
           continue;
         }
-        if (!(await this.onTicketRead(a, t, states))) complete = false;
+        work.push({ a, t });
       }
     }
-    return { complete, ...(upTo ? { upTo } : {}) };
+    return { complete, work, ...(upTo ? { upTo } : {}) };
   }
 
   /** The ticket system's "now": the horizon of a read of the last moments' changes (their rows are not needed). */
@@ -644,9 +708,8 @@ class Pass {
   private async readChangedTickets(
     client: TicketSystem,
     g: { integration: Integration; table: TicketTable; assignments: Assignment[] },
-    states: Map<string, AssessmentState>,
     watermark: string,
-  ): Promise<{ complete: boolean; upTo?: string }> {
+  ): Promise<TicketsRead> {
     this.report.ticketGroupsReadByChanges++;
     const since = new Date(Date.parse(watermark) - this.settings.ticketWatermarkOverlapMs);
     let changed;
@@ -659,59 +722,36 @@ class Pass {
         { err, integration: g.integration.name, table: g.table, since: since.toISOString() },
         'could not read changed tickets from ServiceNow; retrying next pass',
       );
-      return { complete: false };
+      return { complete: false, work: [] };
     }
     this.report.ticketRowsRead += changed.tickets.length;
     // One ticket can stand for several assignments (a batch's single ticket).
     const bySysId = new Map<string, Assignment[]>();
     for (const a of g.assignments) bySysId.set(a.ticket!.sysId, [...(bySysId.get(a.ticket!.sysId) ?? []), a]);
-    let complete = true;
     let upTo: string | undefined;
-    const work: Array<{ a: Assignment; t: TicketWithAssignee }> = [];
+    const work: TicketsRead['work'] = [];
     for (const t of changed.tickets) {
       upTo = maxIso(upTo, t.updatedAt);
       for (const a of bySysId.get(t.ticket.sysId) ?? []) work.push({ a, t });
     }
-    await this.readStatesOfChangedTickets(
-      work.map((w) => w.a),
-      states,
-    );
-    await this.inLanes(
-      work,
-      async ({ a, t }) => {
-        if (!(await this.onTicketRead(a, t, states))) complete = false;
-      },
-      ({ a }) => a.ticket!.sysId,
-    );
     // ServiceNow's own clock when the read began: the next window starts there whatever ours says.
-    return { complete, ...(changed.horizon ? { upTo: maxIso(upTo, changed.horizon) } : upTo ? { upTo } : {}) };
+    return { complete: true, work, ...(changed.horizon ? { upTo: maxIso(upTo, changed.horizon) } : upTo ? { upTo } : {}) };
   }
 
   /**
    * A changed ticket is judged against its assessment's state (closed while unhealthy is not a
    * fix): an incremental pass knows only the changed and pending assessments, so the others of
    * these assignments are read by id now, in one batch. What that read shows is acted on as well
-   * (it may be a fix the changed-since window no longer shows).
+   * (it may be a fix the changed-since window no longer shows): the steps returned, to run before
+   * the ticket steps.
    */
-  private async readStatesOfChangedTickets(assignments: readonly Assignment[], states: Map<string, AssessmentState>): Promise<void> {
+  private async readStatesOfChangedTickets(assignments: readonly Assignment[], states: Map<string, AssessmentState>, group: TicketGroup): Promise<StepItem[]> {
     const unknown = [...new Map(assignments.filter((a) => !states.has(lc(a.assessmentId))).map((a) => [a.id, a])).values()];
-    if (unknown.length === 0) return;
+    if (unknown.length === 0) return [];
     const read = await this.statesById(unknown);
     this.report.checked += unknown.length;
     for (const [id, state] of read) states.set(id, state);
-    await this.inLanes(
-      unknown.filter((a) => read.has(lc(a.assessmentId))),
-      (a) => this.step(a, (s) => this.onAssessment(s, a.id, read.get(lc(a.assessmentId))!)),
-    );
-  }
-
-  /** False when the ticket could not be judged this pass (its assessment state is unknown). */
-  private async onTicketRead(a: Assignment, t: TicketWithAssignee, states: ReadonlyMap<string, AssessmentState>): Promise<boolean> {
-    const state = states.get(lc(a.assessmentId));
-    // Without a confirmed assessment state, "closed while unhealthy" cannot be told apart from a fix.
-    if (!state) return false;
-    await this.step(a, (s) => this.onTicket(s, a.id, t.ticket.state, t.assignee, state));
-    return true;
+    return unknown.filter((a) => read.has(lc(a.assessmentId))).map((a) => ({ kind: 'assessment', a, group }));
   }
 
   private async onTicket(s: AssignmentSession, id: string, ticketState: string, assignee: string | undefined, state: AssessmentState): Promise<void> {
@@ -826,36 +866,46 @@ class Pass {
   private async releaseRemovedIntegrations(): Promise<void> {
     // A handful of integrations for thousands of live assignments: each is looked up once.
     const integrations = new Map<string, Promise<Integration | undefined>>();
+    const released: Array<{ listed: Assignment; integration: Integration | undefined }> = [];
     for (const listed of await this.deps.store.assignments.list({ statuses: LIVE_ASSIGNMENT_STATUSES })) {
       if (!integrations.has(listed.integrationId)) integrations.set(listed.integrationId, this.deps.integrations.find(listed.integrationId));
       const integration = await integrations.get(listed.integrationId);
-      if (integration && !integration.removedAt) continue;
-      await this.step(listed, async (s) => {
-        const a = await s.get(listed.id);
-        if (!a || !LIVE_ASSIGNMENT_STATUSES.includes(a.status)) return;
-        this.report.integrationRemoved++;
-        const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.integrationRemoved }, this.now), 'assignment.remove', {
-          reason: CLOSE_REASON.integrationRemoved,
-          integration: integration?.name ?? a.integrationId,
-        });
-        if (next.ticket && integration) {
-          await this.noteQuietly(
-            this.deps.integrations.clientFor(integration),
-            next.ticket.table,
-            next.ticket.sysId,
-            `[Defender for Cloud bot] The ServiceNow integration "${integration.name}" was removed from the Defender for Cloud bot; this ticket is no longer tracked and is left open.`,
-          );
-        }
-        await this.deleteGovernance(s, next);
-        this.touched.add(next.recommendationKey);
-        this.announce(
-          next,
-          'integration-removed',
-          integration?.removedAt ?? 'missing',
-          announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number),
-        );
-      });
+      if (!integration || integration.removedAt) released.push({ listed, integration });
     }
+    await this.inLanes(
+      released,
+      ({ listed, integration }, group) =>
+        this.step(
+          listed,
+          async (s) => {
+            const a = await s.get(listed.id);
+            if (!a || !LIVE_ASSIGNMENT_STATUSES.includes(a.status)) return;
+            this.report.integrationRemoved++;
+            const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.integrationRemoved }, this.now), 'assignment.remove', {
+              reason: CLOSE_REASON.integrationRemoved,
+              integration: integration?.name ?? a.integrationId,
+            });
+            if (next.ticket && integration) {
+              await this.noteQuietly(
+                this.deps.integrations.clientFor(integration),
+                next.ticket.table,
+                next.ticket.sysId,
+                `[Defender for Cloud bot] The ServiceNow integration "${integration.name}" was removed from the Defender for Cloud bot; this ticket is no longer tracked and is left open.`,
+              );
+            }
+            await this.deleteGovernance(s, next);
+            this.touched.add(next.recommendationKey);
+            this.announce(
+              next,
+              'integration-removed',
+              integration?.removedAt ?? 'missing',
+              announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number),
+            );
+          },
+          group,
+        ),
+      ({ listed }) => laneKey(listed),
+    );
   }
 
   // ------------------------------------------------------------------ governance
@@ -863,29 +913,39 @@ class Pass {
   private async deleteGovernance(s: AssignmentSession, a: Assignment): Promise<void> {
     const outcome = await this.deps.governance.deleteIn(s, a.id, ACTOR);
     if (outcome === 'deleted') this.report.governanceDeleted++;
-    if (outcome === 'failed') this.report.errors++;
+    if (outcome === 'failed') this.countError(s);
   }
 
   private async retryGovernanceDeletes(): Promise<void> {
     const ended = await this.deps.store.assignments.list({ statuses: ENDED_ASSIGNMENT_STATUSES, governanceStatuses: UNDELETED_GOVERNANCE });
-    for (const a of ended) await this.step(a, (s) => this.deleteGovernance(s, a));
+    await this.inLanes(ended, (a, group) => this.step(a, (s) => this.deleteGovernance(s, a), group));
   }
 
   /** Re-creates or updates the governance assignment of a live assignment (owner, ticket): the one write-back (app/governance.ts). */
   private async putGovernance(s: AssignmentSession, a: Assignment): Promise<void> {
     const outcome = await this.deps.governance.syncIn(s, a.id, { ifMissing: 'create', auditActor: ACTOR });
-    if (!outcome.ok) this.report.errors++;
+    if (!outcome.ok) this.countError(s);
   }
 
   // ------------------------------------------------------------------ Teams
 
-  /** Claimed in the store before it is sent: at most once, even across restarts. */
+  /**
+   * Sent at the end of the pass (sendAnnouncements), all claimed in one turn of the event loop so
+   * the store writes their claims together; each is claimed in the store before it is sent: at
+   * most once, even across restarts.
+   */
   private announce(a: Assignment, transition: string, n: string, text: string): void {
-    this.outbox.push(
-      this.deps.announcements.announce(a.conversationId, announcementKey(a.id, transition, n), text, this.now).then((sent) => {
-        if (sent) this.report.announcements++;
-      }),
-    );
+    this.announcements.push({ conversationId: a.conversationId, key: announcementKey(a.id, transition, n), text });
+  }
+
+  private sendAnnouncements(): void {
+    for (const { conversationId, key, text } of this.announcements.splice(0)) {
+      this.outbox.push(
+        this.deps.announcements.announce(conversationId, key, text, this.now).then((sent) => {
+          if (sent) this.report.announcements++;
+        }),
+      );
+    }
   }
 
   private refreshCards(): void {
@@ -899,6 +959,13 @@ class Pass {
   }
 
   // ------------------------------------------------------------------ plumbing
+
+  /** An error inside a step: the report's count, and that of the step's ticket group (its watermark stays). */
+  private countError(s: AssignmentSession): void {
+    this.report.errors++;
+    const sink = this.sinks.get(s);
+    if (sink) sink.errors++;
+  }
 
   private async clientOf(a: Assignment): Promise<TicketSystem> {
     const integration = await this.deps.integrations.find(a.integrationId);
@@ -920,11 +987,20 @@ class Pass {
   }
 
   /**
-   * Runs `fn` over `items` a few at a time (settings.stepConcurrency), so the slow calls of
-   * different assignments overlap and the store coalesces their writes; items of one lane (one
-   * ticket, which several assignments of a batch can share) run one after another, in order.
+   * Runs `fn` over `items`, every lane at once but at most settings.stepConcurrency steps running
+   * (their ServiceNow and Defender calls overlap, bounded); items of one lane (one ticket, which
+   * several assignments of a batch can share) run one after another, in order. The steps' writes
+   * go through one CommitGroup (app/assignmentWriter.ts): each step still waits until its write is
+   * durable before it calls out, but the writes of all steps waiting at the same point share one
+   * store transaction, so a phase costs one write per round of its steps (a resolution: intent,
+   * outcome, governance deleted), not one per change.
    */
-  private async inLanes<T>(items: readonly T[], fn: (item: T) => Promise<void>, laneOf: (item: T) => string = (item) => laneKey(item)): Promise<void> {
+  private async inLanes<T>(
+    items: readonly T[],
+    fn: (item: T, group: CommitGroup) => Promise<void>,
+    laneOf: (item: T) => string = (item) => laneKey(item),
+  ): Promise<void> {
+    if (items.length === 0) return;
     const lanes = new Map<string, T[]>();
     for (const item of items) {
       const key = laneOf(item);
@@ -932,30 +1008,61 @@ class Pass {
       if (lane) lane.push(item);
       else lanes.set(key, [item]);
     }
-    const queue = [...lanes.values()];
-    let next = 0;
-    const worker = async () => {
-      while (next < queue.length) {
-        for (const item of queue[next++]!) await fn(item);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(queue.length, Math.max(1, this.settings.stepConcurrency)) }, worker));
+    const group = this.deps.writer.commitGroup(this.settings.stepConcurrency);
+    await Promise.all(
+      [...lanes.values()].map(async (lane) => {
+        for (const item of lane) await fn(item, group);
+      }),
+    );
+    this.report.storeCommits += group.commits;
   }
 
   /**
    * One assignment's step, under its lock (no other writer of it interleaves, see
    * app/assignmentWriter.ts). Its failure is logged and counted; the pass goes on with the others.
    */
-  private async step(a: Assignment, op: (s: AssignmentSession) => Promise<void>): Promise<void> {
+  private async step(a: Assignment, op: (s: AssignmentSession) => Promise<void>, group?: CommitGroup, sink?: { errors: number }): Promise<void> {
     try {
-      await this.deps.writer.withLock(a.id, op);
+      await this.deps.writer.withLock(
+        a.id,
+        (s) => {
+          if (sink) this.sinks.set(s, sink);
+          return op(s);
+        },
+        group,
+      );
     } catch (err) {
       this.report.errors++;
+      if (sink) sink.errors++;
       this.recheck.add(a.id);
       this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reasonOf(err) }, 'resolution step failed for one assignment; retrying next pass');
     }
   }
 }
+
+/** One ticket table of one integration, as read this pass: may its watermark move after the steps? */
+interface TicketGroup {
+  /** Its Store meta key (ticketWatermarkKey). */
+  key: string;
+  watermark?: string;
+  /** Every page read and every ticket judged (its assessment state known). */
+  complete: boolean;
+  /** Errors counted while reading it and in its steps. */
+  errors: number;
+  upTo?: string;
+}
+
+interface TicketsRead {
+  complete: boolean;
+  work: Array<{ a: Assignment; t: TicketWithAssignee }>;
+  upTo?: string;
+}
+
+/** A step of the pass's one phase: by assessment state, of an unticketed assignment, or by its ticket. */
+type StepItem =
+  | { kind: 'assessment'; a: Assignment; group?: TicketGroup }
+  | { kind: 'unticketed'; a: Assignment; group?: undefined }
+  | { kind: 'ticket'; a: Assignment; t: TicketWithAssignee; group: TicketGroup };
 
 /** The lane of an assignment: its ticket when it has one (shared by a batch's assignments), else itself. */
 function laneKey(item: unknown): string {

@@ -577,8 +577,10 @@ export class ServiceNowClient implements TicketSystem {
   }
 
   /**
-   * Resolves per table and reports only what the read-back shows: the platform silently ignores
-   * state moves it does not allow (problems since Rome, unapproved normal changes).
+   * Resolves per table and reports only what ServiceNow's answer shows: the platform silently
+   * ignores state moves it does not allow (problems since Rome, unapproved normal changes), with a
+   * 200 whose record keeps the old state. The Table API's PATCH answers with the updated record
+   * (unless asked not to, X-no-response-body), so that record is the read-back: no second read.
    */
   async resolveTicket(table: TicketTable, sysId: string, evidenceText: string): Promise<ResolveResult> {
     const before = await this.getTicket(table, sysId);
@@ -588,13 +590,14 @@ export class ServiceNowClient implements TicketSystem {
     }
     const evidence = evidenceText.trim() || 'Microsoft Defender for Cloud reports the resource as healthy.';
     let rejection: string | undefined;
+    // A refused update (data policy, ACL) wrote nothing: the ticket is as read before.
+    let after = before;
     try {
-      await this.updateTicket(table, sysId, this.resolutionFields(table, before, evidence));
+      after = (await this.updateTicket(table, sysId, this.resolutionFields(table, before, evidence))).record;
     } catch (err) {
       if (!(err instanceof ServiceNowError) || !['data-policy', 'forbidden'].includes(err.kind)) throw err;
       rejection = err.reason;
     }
-    const after = await this.getTicket(table, sysId);
     if (isResolvedState(table, after.state)) {
       await this.noteQuietly(table, sysId, `${BOT_NOTE_PREFIX} Resolved automatically. Evidence: ${evidence}`);
       return { outcome: 'resolved', state: after.state, ...base };
@@ -640,13 +643,14 @@ export class ServiceNowClient implements TicketSystem {
       return { outcome: 'already-open', state: before.state, ...base };
     }
     let rejection: string | undefined;
+    // The PATCH answer is the updated record (see resolveTicket); a refused update wrote nothing.
+    let after = before;
     try {
-      await this.updateTicket(table, sysId, { state: INCIDENT_STATE.inProgress });
+      after = (await this.updateTicket(table, sysId, { state: INCIDENT_STATE.inProgress })).record;
     } catch (err) {
       if (!(err instanceof ServiceNowError) || !['data-policy', 'forbidden'].includes(err.kind)) throw err;
       rejection = err.reason;
     }
-    const after = await this.getTicket(table, sysId);
     if (after.state === INCIDENT_STATE.inProgress) {
       await this.noteQuietly(table, sysId, `${BOT_NOTE_PREFIX} Reopened automatically: ${note}`);
       return { outcome: 'reopened', state: after.state, ...base };

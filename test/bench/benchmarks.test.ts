@@ -151,8 +151,9 @@ describe('resolution benchmark', () => {
     // Only the changed tickets are read (sys_updated_on since the watermark): as many requests at
     // 100 open as at 10, and no more ticket rows than the changes of the last cycles (overlap).
     expect(rows[6]!.value!).toBe(rows[3]!.value!);
-    expect(rows[7]!.value!).toBeGreaterThan(0);
-    expect(rows[7]!.value!).toBeLessThanOrEqual(3);
+    // The tickets are read before the cycle's steps, so its own resolve is not read back by it (the
+    // next cycle sees it): the one measured cycle at 100 open reads no ticket row at all.
+    expect(rows[7]!.value!).toBe(0);
     // The change that was made is written.
     expect(rows[5]!.value!).toBeGreaterThan(0);
   }, 60_000);

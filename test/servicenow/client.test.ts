@@ -367,10 +367,15 @@ describe('lifecycle', () => {
 
   const notes = (sysId: string) => h.sim.control.journal(sysId).map((j) => j.value);
 
-  it('resolves an incident with the configured close code and notes, verified by read-back', async () => {
+  it('resolves an incident with the configured close code and notes, verified by the record the PATCH answers', async () => {
     const inc = await h.client.createTicket('incident', incident, corr(30));
+    h.sim.control.resetStats();
     const result = await h.client.resolveTicket('incident', inc.sysId, 'Endpoint protection installed on vm-30.');
     expect(result).toEqual({ outcome: 'resolved', state: '6', number: inc.number, link: inc.link });
+    // Read, resolve (its answer is the read-back), work note: no second read.
+    expect(h.sim.control.requestCount(undefined, '/api/')).toBe(3);
+    expect(h.sim.control.requestCount('GET')).toBe(1);
+    expect(h.sim.control.requestCount('PATCH')).toBe(2);
     expect(h.sim.control.record('incident', inc.sysId)).toMatchObject({
       state: '6',
       close_code: 'Workaround provided',
@@ -397,8 +402,12 @@ describe('lifecycle', () => {
 
   it('does not claim a problem resolution the Table API ignored', async () => {
     const prb = await h.client.createTicket('problem', { short_description: 'p' }, corr(33));
+    h.sim.control.resetStats();
     const result = await h.client.resolveTicket('problem', prb.sysId, 'Patched all hosts.');
     expect(result).toMatchObject({ outcome: 'needs-manual', state: '101' });
+    // The 200 with the state left as it was is seen in the PATCH's own answer, without a read-back.
+    expect(h.sim.control.requestCount('GET')).toBe(1);
+    expect(h.sim.control.requestCount('PATCH')).toBe(2);
     expect(result.reason).toMatch(/problem/);
     expect(h.sim.control.record('problem', prb.sysId)).toMatchObject({ state: '101', resolution_code: 'fix_applied', fix_notes: 'Patched all hosts.' });
     expect(notes(prb.sysId).some((n) => /resolve it manually/.test(n))).toBe(true);
