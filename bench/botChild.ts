@@ -24,7 +24,7 @@ import { scheduleJob } from '../jobs/schedule.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
 import { SecretBox } from '../storage/secrets.js';
 import type { Conversation } from '../core/model.js';
-import { cpuAndMemory } from './echoBot.js';
+import { cpuAndMemory, watchGc } from './echoBot.js';
 import type { TaskOutcome } from './lib/child.js';
 import { profiledPhase } from './lib/phase.js';
 import { assignmentFromSeed } from './lib/seed.js';
@@ -90,6 +90,7 @@ function conversation(id: string, kind: Conversation['kind'], serviceUrl: string
 /** bench/worker.ts task. */
 export async function botServerTask(args: BotServerArgs | null): Promise<TaskOutcome> {
   const a = args ?? {};
+  watchGc();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-bot-'));
   const config = loadConfig({
     DATA_DIR: dataDir,

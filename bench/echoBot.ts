@@ -5,6 +5,7 @@
  * response) and nothing else: no routing, no cards, no store, no logging.
  */
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 import {
   ActivityHandler,
   CloudAdapter,
@@ -70,6 +71,7 @@ export async function startEchoBot(port = 0): Promise<EchoBotServer> {
 
 /** bench/worker.ts task: the echo bot as a server child; `cpu` returns its CPU time so far (ms). */
 export async function echoBotTask(args: { port?: number } | null): Promise<TaskOutcome> {
+  watchGc();
   const echo = await startEchoBot(args?.port ?? 0);
   return {
     ready: { url: echo.url },
@@ -78,9 +80,34 @@ export async function echoBotTask(args: { port?: number } | null): Promise<TaskO
   };
 }
 
+/**
+ * Garbage-collection pauses of this process, so a load run can tell how much of its latency tail
+ * is the collector: both server children (this one and bench/botChild.ts) watch the same way.
+ */
+const gc = { ms: 0, count: 0, longestMs: 0, watching: false };
+
+export function watchGc(): void {
+  if (gc.watching) return;
+  gc.watching = true;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.ms += e.duration;
+      gc.count++;
+      gc.longestMs = Math.max(gc.longestMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+
+/**
+ * CPU time (ms) and memory so far, and the collector's pauses so far; `gcLongestMs` is the longest
+ * pause since the previous call, so a run bracketed by two calls gets its own longest pause.
+ */
 export function cpuAndMemory() {
   const c = process.cpuUsage();
-  return { cpuMs: (c.user + c.system) / 1000, rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed };
+  const memory = process.memoryUsage();
+  const longest = gc.longestMs;
+  gc.longestMs = 0;
+  return { cpuMs: (c.user + c.system) / 1000, rss: memory.rss, heapUsed: memory.heapUsed, gcMs: gc.ms, gcCount: gc.count, gcLongestMs: longest };
 }
 
 // `node dist/bench/echoBot.js [port]` starts it on its own, to compare by hand.

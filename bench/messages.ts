@@ -33,11 +33,16 @@ interface LoadRun {
   throughput: number;
   p99: number;
   cpuMs: number;
+  /** The server's garbage-collection pauses during the run: their sum and the longest (ms). */
+  gcMs: number;
+  gcLongestMs: number;
 }
+
+type Usage = { cpuMs: number; gcMs: number; gcLongestMs: number };
 
 async function load(server: Server, body: string, connections: number, amount: number, connector: CountingConnector): Promise<LoadRun> {
   const posts0 = connector.posts();
-  const cpu0 = await server.child.call<{ cpuMs: number }>('cpu');
+  const cpu0 = await server.child.call<Usage>('cpu');
   const t0 = performance.now();
   let last = t0;
   const instance = autocannon({
@@ -57,7 +62,7 @@ async function load(server: Server, body: string, connections: number, amount: n
   });
   const result = await instance;
   const seconds = (last - t0) / 1000;
-  const cpu1 = await server.child.call<{ cpuMs: number }>('cpu');
+  const cpu1 = await server.child.call<Usage>('cpu');
   const ok = result['2xx'];
   if (ok !== amount || result.errors > 0 || result.non2xx > 0) {
     throw new Error(
@@ -66,7 +71,15 @@ async function load(server: Server, body: string, connections: number, amount: n
   }
   const replies = connector.posts() - posts0;
   if (replies !== amount) throw new Error(`${server.name}: ${replies} replies reached the Bot Connector for ${amount} requests`);
-  return { requests: amount, seconds, throughput: amount / seconds, p99: result.latency.p99, cpuMs: cpu1.cpuMs - cpu0.cpuMs };
+  return {
+    requests: amount,
+    seconds,
+    throughput: amount / seconds,
+    p99: result.latency.p99,
+    cpuMs: cpu1.cpuMs - cpu0.cpuMs,
+    gcMs: cpu1.gcMs - cpu0.gcMs,
+    gcLongestMs: cpu1.gcLongestMs,
+  };
 }
 
 export async function runMessages(ctx: BenchContext): Promise<Row[]> {
@@ -130,6 +143,14 @@ export async function runMessages(ctx: BenchContext): Promise<Row[]> {
         return all.reduce((s, r) => s + r.cpuMs, 0) / all.reduce((s, r) => s + r.requests, 0);
       };
       rows.push(row({ figure: `messages: ${k.name}: CPU per request`, value: cpuPerRequest('bot'), unit: 'ms', baseline: cpuPerRequest('echo') }));
+      // Not rows: the evidence for what limits p99 at the most connections (the collector's share of the tail).
+      const c = CONNECTIONS[CONNECTIONS.length - 1];
+      const gc = (server: string) => {
+        const all = runs.get(keyOf(server, k.name, c)) ?? [];
+        const perRequest = all.reduce((s, r) => s + r.gcMs, 0) / all.reduce((s, r) => s + r.requests, 0);
+        return `${server} ${perRequest.toFixed(3)} ms per request, longest ${Math.max(...all.map((r) => r.gcLongestMs)).toFixed(1)} ms`;
+      };
+      ctx.progress(`messages: ${k.name}, ${c} connections: GC pauses ${gc('bot')}; ${gc('echo')}`);
     }
     ctx.progress(`messages: ${amount} requests per run, ${rounds} round(s), medians; roster lookups ${connector.lookups()}`);
     return rows;

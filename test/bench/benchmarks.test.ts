@@ -115,12 +115,21 @@ describe('reminders benchmark', () => {
 
 describe('messages benchmark', () => {
   it('loads the real bot and the echo bot through /api/messages at 1, 10 and 50 connections', async () => {
-    const rows = await runMessages(ctx(0.01));
+    const progress: string[] = [];
+    const rows = await runMessages({ ...ctx(0.01), progress: (m) => void progress.push(m) });
     expect(rows).toHaveLength(14);
     expect(rows.every(measured)).toBe(true);
     expect(byFigure(rows, /throughput/).map((r) => r.target)).toEqual(['', '≥ 0.9× baseline', '≥ 0.9× baseline', '', '≥ 0.9× baseline', '≥ 0.9× baseline']);
     expect(byFigure(rows, /p99/).every((r) => r.target === '≤ 1.2× baseline')).toBe(true);
     expect(rows.map((r) => r.figure)).toContain('messages: help card action, 50 connections: p99 latency');
+    // Each server child reports its collector's pauses, the evidence for the p99 tail.
+    for (const kind of ['help message', 'help card action']) {
+      expect(progress).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^messages: ${kind}, 50 connections: GC pauses bot \\d+\\.\\d{3} ms per request, longest \\d+\\.\\d ms; echo \\d+\\.\\d{3} ms`),
+        ),
+      );
+    }
   }, 90_000);
 });
 
