@@ -411,12 +411,28 @@ export interface Actor {
 
 export type OutgoingMessage = { text: string } | { card: AdaptiveCard; summary?: string };
 
+/**
+ * A message built when its send reaches the head of its queue. A sync pass enqueues thousands of
+ * cards that drain at Teams' pace over many minutes; built up front, every rendered card would be
+ * held until its turn, so the pass hands over what to render instead. A build that throws fails
+ * that send (with the build's own error) without calling the channel.
+ */
+export type DeferredMessage = () => OutgoingMessage;
+
+/** What Messenger.send and update take: a message, or the function that builds it (see DeferredMessage). */
+export type MessageSource = OutgoingMessage | DeferredMessage;
+
+/** The message a source stands for, built now. */
+export function messageOf(source: MessageSource): OutgoingMessage {
+  return typeof source === 'function' ? source() : source;
+}
+
 /** Sending outside a turn (cards from the sync job, reminders, announcements): bot/messenger.ts over Teams. */
 export interface Messenger {
   /** Posts a message; resolves with the new activity id. */
-  send(conversationId: string, message: OutgoingMessage): Promise<string | undefined>;
+  send(conversationId: string, message: MessageSource): Promise<string | undefined>;
   /** Replaces a message posted earlier (a card kept up to date). */
-  update(conversationId: string, activityId: string, message: OutgoingMessage): Promise<void>;
+  update(conversationId: string, activityId: string, message: MessageSource): Promise<void>;
   /** Number of sends waiting in the queues. */
   pending(): number;
   /** Resolves when every queue is empty. */

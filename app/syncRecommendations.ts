@@ -25,7 +25,7 @@ import type { CardAssignment } from '../cards/recommendationCards.js';
 import type { AdaptiveCard } from '../cards/render.js';
 import type { Conversation, PostedCard, Recommendation } from '../core/model.js';
 import { digestFor, hasManagementGroupScope, renderRecommendationFor, toCardAssignment, viewForConversation } from './recommendationCards.js';
-import { sendFailureLevel, type DefenderPort, type Locks, type Messenger, type Store } from './ports.js';
+import { sendFailureLevel, type DefenderPort, type Locks, type MessageSource, type Messenger, type OutgoingMessage, type Store } from './ports.js';
 
 /** The part of the DefenderPort the sync pass calls; the assessments API and names are optional (stubs in tests). */
 export type SyncAzureClient = Pick<DefenderPort, 'queryUnhealthyAssessments' | 'getSubscriptionAncestry'> &
@@ -66,7 +66,11 @@ export interface SyncReport {
   /** Card sends enqueued (delivery completes later; see SyncJob.delivered()); with postCards false, the ones left to the bot. */
   cardsPosted: number;
   cardsUpdated: number;
-  /** Cards skipped because a send for the same card from an earlier pass is still in flight, or failed to render. */
+  /**
+   * Cards skipped because a send for the same card from an earlier pass is still in flight, or
+   * (the digest) failed to render. A recommendation card is rendered when its send comes up, so
+   * one that fails to render is a failed delivery (DeliveryReport.failed), logged with the reason.
+   */
   cardsDeferred: number;
   storeWrites: number;
   pages: number;
@@ -316,17 +320,18 @@ export class SyncJob {
         counts.deferred++;
         return;
       }
-      let card: AdaptiveCard;
-      try {
-        card = renderRecommendationFor(conv.channelId, view, 1, assignmentsByKey.get(rec.key) ?? [], this.names);
-      } catch (err) {
-        this.deps.logger.error({ err, recommendationKey: rec.key }, 'recommendation card could not be rendered');
-        counts.deferred++;
-        return;
-      }
       if (existing) counts.updated++;
       else counts.posted++;
-      if (this.deps.postCards !== false) this.track(key, this.deliver(conv, view, card, existing, now));
+      if (this.deps.postCards === false) return;
+      // Rendered when its send comes up, not now: the queue drains at Teams' pace, and thousands of
+      // rendered cards held until then were most of the pass's memory (see DeferredMessage).
+      const assignments = assignmentsByKey.get(rec.key) ?? [];
+      const names = this.names;
+      const message = (): OutgoingMessage => ({
+        card: renderRecommendationFor(conv.channelId, view, 1, assignments, names),
+        summary: `${view.severity}: ${view.displayName}`,
+      });
+      this.track(key, this.deliverMessage(conv, view.key, view.contentHash, message, existing, now));
     };
 
     for (const conv of conversations) {
@@ -384,15 +389,11 @@ export class SyncJob {
   }
 
   /** Never rejects: one conversation's failure must not stop or poison the others. */
-  private deliver(conv: Conversation, view: Recommendation, card: AdaptiveCard, existing: PostedCard | undefined, now: Date): Promise<void> {
-    return this.deliverMessage(conv, view.key, view.contentHash, { card, summary: `${view.severity}: ${view.displayName}` }, existing, now);
-  }
-
   private async deliverMessage(
     conv: Conversation,
     recommendationKey: string,
     contentHash: string,
-    message: { card: AdaptiveCard; summary: string },
+    message: MessageSource,
     existing: PostedCard | undefined,
     now: Date,
   ): Promise<void> {
@@ -418,7 +419,7 @@ export class SyncJob {
     conv: Conversation,
     recommendationKey: string,
     contentHash: string,
-    message: { card: AdaptiveCard; summary: string },
+    message: MessageSource,
     existing: PostedCard | undefined,
     now: Date,
   ): Promise<void> {

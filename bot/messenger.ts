@@ -2,7 +2,7 @@ import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilde
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, delayBeforeNextSend, parseRetryAfter, pruneHistory } from '../core/rateLimit.js';
-import { SendError, type Messenger, type OutgoingMessage, type SendPacing, type Store } from '../app/ports.js';
+import { messageOf, SendError, type MessageSource, type Messenger, type OutgoingMessage, type SendPacing, type Store } from '../app/ports.js';
 import type { Conversation } from '../core/model.js';
 import { CardIds } from './cardIds.js';
 import { toActivity } from './turn.js';
@@ -83,10 +83,10 @@ export class ProactiveMessenger implements Messenger {
     this.maxRetries = deps.maxRetries ?? 4;
   }
 
-  send(conversationId: string, message: OutgoingMessage): Promise<string | undefined> {
-    return this.enqueue(conversationId, 'send', (reference) =>
+  send(conversationId: string, message: MessageSource): Promise<string | undefined> {
+    return this.enqueue(conversationId, 'send', message, (reference, built) =>
       this.inTurn(reference, async (ctx) => {
-        const prepared = this.cardIds.forPost(toActivity(message), reference.channelId);
+        const prepared = this.cardIds.forPost(toActivity(built), reference.channelId);
         const id = (await ctx.sendActivity(prepared.activity))?.id;
         await prepared.remember(id);
         return id;
@@ -94,10 +94,10 @@ export class ProactiveMessenger implements Messenger {
     );
   }
 
-  update(conversationId: string, activityId: string, message: OutgoingMessage): Promise<void> {
-    return this.enqueue(conversationId, 'update', (reference) =>
+  update(conversationId: string, activityId: string, message: MessageSource): Promise<void> {
+    return this.enqueue(conversationId, 'update', message, (reference, built) =>
       this.inTurn(reference, async (ctx) => {
-        await ctx.updateActivity({ ...this.cardIds.forUpdate(toActivity(message), reference.channelId, activityId), id: activityId });
+        await ctx.updateActivity({ ...this.cardIds.forUpdate(toActivity(built), reference.channelId, activityId), id: activityId });
       }),
     );
   }
@@ -128,7 +128,12 @@ export class ProactiveMessenger implements Messenger {
     while (this.queues.size > 0) await Promise.allSettled([...this.queues.values()]);
   }
 
-  private enqueue<T>(conversationId: string, kind: SendKind, op: (reference: Partial<ConversationReference>) => Promise<T>): Promise<T> {
+  private enqueue<T>(
+    conversationId: string,
+    kind: SendKind,
+    message: MessageSource,
+    op: (reference: Partial<ConversationReference>, built: OutgoingMessage) => Promise<T>,
+  ): Promise<T> {
     this.waiting++;
     const previous = this.queues.get(conversationId) ?? Promise.resolve();
     // Queued before the store is read, so sends keep their order whatever the read takes.
@@ -139,7 +144,9 @@ export class ProactiveMessenger implements Messenger {
         if (!conversation) throw new SendError(`no stored conversation ${conversationId}`, undefined, true);
         if (conversation.unreachable) throw unreachableError(conversationId, conversation.unreachable);
         const reference = conversation.reference as Partial<ConversationReference>;
-        return this.attempt(conversationId, kind, () => op(reference));
+        // Built at the head of the queue, once for every attempt: only the card being sent is held (see DeferredMessage).
+        const built = messageOf(message);
+        return this.attempt(conversationId, kind, () => op(reference, built));
       })
       .finally(() => {
         this.waiting--;

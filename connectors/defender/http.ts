@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { parseRetryAfter } from '../../core/rateLimit.js';
 import { isPermanentNetworkCode, RetryableFailure, withRetries } from '../retry.js';
+import { JsonRowSplitter } from './jsonRows.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (so maxRetries + 1 requests at most). */
@@ -83,6 +84,14 @@ export interface SendOptions<T> {
   emptyOn?: number[];
   /** Resource Graph calls: pace by the user quota headers. */
   quotaAware?: boolean;
+  /**
+   * The top-level array of a large answer (Resource Graph's `data`): the body is read as a stream
+   * and split into its elements as it arrives (connectors/defender/jsonRows.ts), never held as one
+   * string. The schema sees the same value as with a whole-body parse.
+   */
+  rowsOf?: string;
+  /** With rowsOf: what is kept of each row, applied as each arrives (the schema sees the mapped rows). */
+  mapRow?: (row: unknown) => unknown;
 }
 
 export class AzureHttp {
@@ -209,8 +218,10 @@ export class AzureHttp {
         method: o.method,
         ...(o.params ? { params: o.params } : {}),
         ...(o.data !== undefined ? { data: o.data } : {}),
+        ...(o.rowsOf ? { responseType: 'stream' as const } : {}),
         headers: { Authorization: `Bearer ${token.token}`, Accept: 'application/json' },
       });
+      if (o.rowsOf) resp = await readBody(resp, o.rowsOf, o.mapRow);
     } catch (err) {
       // A name that does not resolve stays unresolved; other network failures (reset, timeout) are transient, like a 5xx.
       if (axios.isAxiosError(err) && isPermanentNetworkCode(err.code)) {
@@ -226,6 +237,50 @@ export class AzureHttp {
     this.quotaResumeAt = undefined; // the retry wait already covers the quota window
     throw new RetryableFailure(new AxiosResponseFailure(resp), server !== undefined ? Math.min(server, this.retry.maxServerDelayMs) : undefined);
   }
+}
+
+/**
+ * A streamed answer's body as `data`, as a whole-body parse would give it: a 2xx body split into
+ * rows (an unparseable one becomes undefined, which the schema refuses), any other body parsed if
+ * it is JSON (error envelopes) and kept as text otherwise. A connection lost mid-body throws, so
+ * the request is retried like any transient failure.
+ */
+async function readBody(resp: AxiosResponse<unknown>, rowsOf: string, mapRow?: (row: unknown) => unknown): Promise<AxiosResponse<unknown>> {
+  const stream = resp.data as AsyncIterable<Buffer>;
+  if (resp.status >= 200 && resp.status < 300) {
+    const splitter = new JsonRowSplitter(rowsOf, mapRow);
+    let broken = false;
+    // Malformed JSON is an answer, not a lost connection: the rest is read off the socket and the schema refuses it.
+    for await (const chunk of stream) {
+      if (broken) continue;
+      try {
+        splitter.write(chunk);
+      } catch {
+        broken = true;
+      }
+    }
+    let data: unknown;
+    if (!broken) {
+      try {
+        const envelope = splitter.end();
+        const rows = splitter.parsedRows();
+        data = rows && envelope && typeof envelope === 'object' && !Array.isArray(envelope) ? { ...envelope, [rowsOf]: rows } : envelope;
+      } catch {
+        data = undefined;
+      }
+    }
+    return { ...resp, data };
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  let data: unknown = text;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    // Not JSON (a gateway's HTML page): kept as text, like axios keeps it.
+  }
+  return { ...resp, data };
 }
 
 /** A transient answer, kept so that the last one is reported when the retries run out. */

@@ -358,6 +358,20 @@ export function mapAssessmentRow(raw: unknown): UnhealthyResource | string {
   };
 }
 
+/** A streamed row mapAssessmentRow refused: why, and its id when it had one. */
+class SkippedRow {
+  constructor(
+    readonly reason: string,
+    readonly id: string | undefined,
+  ) {}
+}
+
+function mapStreamedRow(raw: unknown): UnhealthyResource | SkippedRow {
+  const mapped = mapAssessmentRow(raw);
+  if (typeof mapped !== 'string') return mapped;
+  return new SkippedRow(mapped, typeof raw === 'object' && raw !== null && 'id' in raw ? String((raw as { id: unknown }).id) : undefined);
+}
+
 export interface ResourceGraphOptions {
   /** `$top` per request; ARG's maximum is 1000. */
   pageSize?: number;
@@ -391,7 +405,7 @@ export class ResourceGraphClient {
    * this one: Resource Graph builds page n+1 while the caller maps page n, so a pass lasts about
    * as long as the slower of the two instead of their sum. At most two pages are held at once.
    */
-  async *pages(base: Omit<QueryRequestBody, 'options'>): AsyncGenerator<RawPage> {
+  async *pages(base: Omit<QueryRequestBody, 'options'>, mapRow?: (row: unknown) => unknown): AsyncGenerator<RawPage> {
     const fetchPage = async (skipToken: string | undefined): Promise<{ page: RawPage; skipToken: string | undefined }> => {
       const body: QueryRequestBody = {
         ...base,
@@ -405,6 +419,8 @@ export class ResourceGraphClient {
         data: body,
         schema: QueryResponse,
         quotaAware: true,
+        rowsOf: 'data',
+        ...(mapRow ? { mapRow } : {}),
       });
       const page: RawPage = {
         data: resp.data,
@@ -442,18 +458,17 @@ export class ResourceGraphClient {
   private async streamAssessments(base: Omit<QueryRequestBody, 'options'>, onPage: OnPage | undefined): Promise<QuerySummary> {
     const summary: QuerySummary = { pages: 0, rows: 0, skipped: 0, totalRecords: 0, complete: true };
     const check = new PagingCheck();
-    for await (const page of this.pages(base)) {
+    // Rows are mapped as they arrive: a page holds its mapped rows, not the parsed JSON of them too.
+    for await (const page of this.pages(base, mapStreamedRow)) {
       check.observe(page);
       summary.pages++;
       summary.totalRecords = page.totalRecords;
       const rows: UnhealthyResource[] = [];
       let skipped = 0;
-      for (const raw of page.data) {
-        const mapped = mapAssessmentRow(raw);
-        if (typeof mapped === 'string') {
+      for (const mapped of page.data as Array<UnhealthyResource | SkippedRow>) {
+        if (mapped instanceof SkippedRow) {
           skipped++;
-          const id = typeof raw === 'object' && raw !== null && 'id' in raw ? String((raw as { id: unknown }).id) : undefined;
-          this.http.logger.warn({ id, reason: mapped }, 'skipping malformed Resource Graph assessment row');
+          this.http.logger.warn({ id: mapped.id, reason: mapped.reason }, 'skipping malformed Resource Graph assessment row');
           continue;
         }
         rows.push(mapped);

@@ -39,6 +39,30 @@ describe('proactive messenger', () => {
     expect(put).toMatchObject({ method: 'PUT', activityId: id, body: { text: 'edited' } });
   });
 
+  it('builds a deferred message only when its send comes up, once across retries; a build that throws fails that send alone', async () => {
+    const built: string[] = [];
+    const deferred = (text: string) => () => {
+      // Every send queued before this one has reached Teams by the time it is built.
+      built.push(`${text} after ${bot.connector.activities().length} posted`);
+      return { text };
+    };
+    bot.connector.failNext(2, 429);
+    const sends = [
+      messenger.send('19:channel-1@thread.tacv2', deferred('first')),
+      messenger.send('19:channel-1@thread.tacv2', () => {
+        throw new Error('render failed');
+      }),
+      messenger.send('19:channel-1@thread.tacv2', deferred('third')),
+    ];
+    expect(built).toEqual([]);
+    const [first, failed, third] = await Promise.allSettled(sends);
+    expect(first.status).toBe('fulfilled');
+    expect(failed).toMatchObject({ status: 'rejected', reason: { message: 'render failed' } });
+    expect(third.status).toBe('fulfilled');
+    expect(built).toEqual(['first after 0 posted', 'third after 1 posted']);
+    expect(bot.connector.activities().map((a) => a.body.text)).toEqual(['first', 'third']);
+  });
+
   it('paces a burst to Teams limits: at most 7 per second and 60 per 30 seconds', async () => {
     await Promise.all(Array.from({ length: 70 }, (_, i) => messenger.send('19:channel-1@thread.tacv2', { text: `m${i}` })));
     const posts = bot.connector.activities();

@@ -1,6 +1,6 @@
 import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
 import { silentLogger } from '../../core/logger.js';
-import type { OutgoingMessage } from '../../app/ports.js';
+import type { MessageSource } from '../../app/ports.js';
 import type { Conversation } from '../../core/model.js';
 import { SyncJob } from '../../app/syncRecommendations.js';
 import { openStore, type OpenedStore } from '../../storage/index.js';
@@ -19,7 +19,7 @@ const CHANNEL = '19:replicas@thread.tacv2';
 
 /** Teams takes a moment to answer a post: the window in which the other replica reads "no card yet". */
 class TeamsLikeMessenger extends RecordingMessenger {
-  override async send(conversationId: string, message: OutgoingMessage): Promise<string | undefined> {
+  override async send(conversationId: string, message: MessageSource): Promise<string | undefined> {
     await new Promise((resolve) => setTimeout(resolve, 5));
     return super.send(conversationId, message);
   }

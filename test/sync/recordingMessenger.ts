@@ -1,5 +1,6 @@
 import type { Messenger } from '../../bot/messenger.js';
 import { SendError } from '../../bot/messenger.js';
+import { messageOf, type MessageSource } from '../../app/ports.js';
 import type { OutgoingMessage } from '../../bot/turn.js';
 
 export interface Sent {
@@ -9,7 +10,8 @@ export interface Sent {
 }
 
 /**
- * Records sends and updates, completing each on a microtask like a queue would. Conversations
+ * Records sends and updates, completing each on a microtask like a queue would. A deferred
+ * message is built when its send runs, as the real messenger builds it at the head of its queue. Conversations
  * listed in `failing` reject every call with SendError(gone), as an uninstalled bot would see.
  */
 export class RecordingMessenger implements Messenger {
@@ -19,19 +21,20 @@ export class RecordingMessenger implements Messenger {
   private next = 1;
   private readonly queue = new Set<Promise<unknown>>();
 
-  send(conversationId: string, message: OutgoingMessage): Promise<string | undefined> {
+  send(conversationId: string, source: MessageSource): Promise<string | undefined> {
     return this.track(async () => {
       if (this.failing.has(conversationId)) throw new SendError(`sending to ${conversationId} failed (HTTP 403)`, 403, true);
+      const message = messageOf(source);
       const activityId = `act-${this.next++}`;
       this.sends.push({ conversationId, activityId, message });
       return activityId;
     });
   }
 
-  update(conversationId: string, activityId: string, message: OutgoingMessage): Promise<void> {
+  update(conversationId: string, activityId: string, source: MessageSource): Promise<void> {
     return this.track(async () => {
       if (this.failing.has(conversationId)) throw new SendError(`sending to ${conversationId} failed (HTTP 403)`, 403, true);
-      this.updates.push({ conversationId, activityId, message });
+      this.updates.push({ conversationId, activityId, message: messageOf(source) });
     });
   }
 
