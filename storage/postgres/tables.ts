@@ -308,7 +308,7 @@ export function upsertSql<R>(def: TableDef<R>): string {
 }
 
 /** A statement's share of a large write: bounded so no copy of the whole set is ever held (a sync pass writes ~14 KB per recommendation). */
-export const WRITE_BATCH = { maxBytes: 512 * 1024, maxParams: 60_000 };
+export const WRITE_BATCH = { maxBytes: 2 * 1024 * 1024, maxParams: 60_000 };
 
 /** One statement of an upsert: its rows' parameters, and whether its rows come from a larger write (seq given). */
 export interface UpsertStatement {

@@ -151,7 +151,7 @@ describe('large writes on the PostgreSQL store', () => {
     // The refused row is in the first statement; the following ones are built and queued while it runs.
     const rows = [
       anAssignment({ key: 'taken' }),
-      ...Array.from({ length: 2000 }, (_, i) => anAssignment({ key: `k-${i}`, recommendationName: 'x'.repeat(600) })),
+      ...Array.from({ length: 2000 }, (_, i) => anAssignment({ key: `k-${i}`, recommendationName: 'x'.repeat(4000) })),
     ];
     expect(rows.reduce((n, a) => n + JSON.stringify(a).length, 0)).toBeGreaterThan(3 * WRITE_BATCH.maxBytes);
     await expect(store.assignments.upsertMany(rows)).rejects.toBeInstanceOf(StoreConstraintError);
