@@ -432,7 +432,18 @@ async function upsert<R>(query: Query, def: TableDef<R>, rows: readonly R[], pre
     (
       await query<{ n: string }>(`SELECT s.n::text AS n FROM (SELECT nextval('${def.table}_seq_seq') AS n FROM generate_series(1, $1)) s ORDER BY s.n`, [count])
     ).rows.map((r) => r.n);
-  for await (const statement of upsertStatements(def, rows, seqs, { prepare })) await query(statement.text, statement.values);
+  // The next statement is built while the previous one runs on the server (the client queues
+  // them on its connection): at most two statements' rows exist at a time, and the round trips
+  // no longer add up with the building. A failure is thrown once the earlier statement is
+  // awaited; the caller's ROLLBACK runs after anything still queued.
+  let running: Promise<unknown> | undefined;
+  for await (const statement of upsertStatements(def, rows, seqs, { prepare })) {
+    const sent = query(statement.text, statement.values);
+    sent.catch(() => undefined);
+    if (running) await running;
+    running = sent;
+  }
+  await running;
 }
 
 function repositories(ctx: Ctx): StoreTx {

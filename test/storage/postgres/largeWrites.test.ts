@@ -7,7 +7,7 @@
  */
 import { ManualClock } from '../../../core/clock.js';
 import { silentLogger } from '../../../core/logger.js';
-import { InvalidRowError } from '../../../app/ports.js';
+import { InvalidRowError, StoreConstraintError } from '../../../app/ports.js';
 import type { Assignment, Recommendation } from '../../../core/model.js';
 import { openPostgresStore, type PostgresStore } from '../../../storage/postgres/store.js';
 import { assignmentsTable, recommendationsTable, upsertStatements, WRITE_BATCH } from '../../../storage/postgres/tables.js';
@@ -143,6 +143,27 @@ describe('large writes on the PostgreSQL store', () => {
     });
     expect(await store.meta.get('kept')).toBe('yes');
     expect((await store.recommendations.list()).map((r) => r.key)).toEqual(['rec-7']);
+  });
+
+  it('a statement the database refuses while the next one is already sent rolls all of it back, and the store and the transaction go on', async () => {
+    const taken = anAssignment({ key: 'taken' });
+    await store.assignments.upsertMany([taken]);
+    // The refused row is in the first statement; the following ones are built and queued while it runs.
+    const rows = [
+      anAssignment({ key: 'taken' }),
+      ...Array.from({ length: 2000 }, (_, i) => anAssignment({ key: `k-${i}`, recommendationName: 'x'.repeat(4000) })),
+    ];
+    expect(rows.reduce((n, a) => n + JSON.stringify(a).length, 0)).toBeGreaterThan(3 * WRITE_BATCH.maxBytes);
+    await expect(store.assignments.upsertMany(rows)).rejects.toBeInstanceOf(StoreConstraintError);
+    expect((await store.assignments.list()).map((a) => a.id)).toEqual([taken.id]);
+
+    await store.transaction(async (tx) => {
+      await tx.meta.set('kept', 'yes');
+      await expect(tx.assignments.upsertMany(rows)).rejects.toBeInstanceOf(StoreConstraintError);
+      await tx.assignments.upsertMany(rows.slice(1));
+    });
+    expect(await store.meta.get('kept')).toBe('yes');
+    expect(await store.assignments.count()).toBe(2001);
   });
 
   it('inside a transaction, a large write commits or rolls back with the rest of it', async () => {
