@@ -469,7 +469,9 @@ class Pass {
           (x) => backToOpen(x, this.now),
           'assignment.unhealthy-again',
           { status: state.kind },
-          state.kind === 'gone' ? undefined : (x) => ({ transition: 'still-open', n: state.statusChangeDate, text: announcements.stillOpen(x, x.ticket!.number) }),
+          state.kind === 'gone'
+            ? undefined
+            : (x) => ({ transition: 'still-open', n: state.statusChangeDate, text: announcements.stillOpen(x, x.ticket!.number) }),
         );
         await this.putGovernance(s, next);
         this.touched.add(next.recommendationKey);
