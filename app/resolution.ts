@@ -262,8 +262,7 @@ class Pass {
     const { store } = this.deps;
     // Announcements a pass of an earlier process stored with their outcomes and did not send (it
     // was killed): sent now, not after this pass's steps. Only on the first pass of a process: the
-    // end of every pass delivers whatever is queued anyway, and this read costs the 10k cycle
-    // ~1 s on lowdb (bench resolution, 0.91 s without it against 2.1–2.3 s with it each pass).
+    // end of every pass delivers whatever is queued anyway, so later passes need not read for it.
     if (this.recover && (await store.work.list({ kind: ANNOUNCEMENT_WORK, statuses: ['queued'] })).length > 0) this.outbox.push(this.sendAnnouncements());
     await this.releaseRemovedIntegrations();
 
