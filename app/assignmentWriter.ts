@@ -78,12 +78,14 @@ export class AssignmentWriter {
     const held = [...new Set(ids)].sort();
     const session = this.session(new Set(held), group);
     const { locks } = this.deps;
-    const locked = (): Promise<T> => {
-      if (locks.withLocks && held.length > 1) return locks.withLocks(held, () => fn(session));
-      const nest = (i: number): Promise<T> => (i === held.length ? fn(session) : locks.withLock(held[i]!, () => nest(i + 1)));
-      return nest(0);
-    };
-    return group ? group.run(locked) : locked();
+    // The locks first, then the group's slot: a step waiting for a lock (held by a step of the same
+    // group that waits for the group's commit, or for a free connection of PostgreSQL's lock pool,
+    // all held by such steps) must not hold a slot, or the group never reaches "no step running"
+    // and never commits.
+    const inner = (): Promise<T> => (group ? group.run(() => fn(session)) : fn(session));
+    if (locks.withLocks && held.length > 1) return locks.withLocks(held, inner);
+    const nest = (i: number): Promise<T> => (i === held.length ? inner() : locks.withLock(held[i]!, () => nest(i + 1)));
+    return nest(0);
   }
 
   private session(held: ReadonlySet<string>, group: CommitGroup | undefined): AssignmentSession {

@@ -17,11 +17,8 @@ export interface RenderContext {
 const UNDEFINED_MARKER = '\u0000undefined\u0000';
 ACData.GlobalSettings.getUndefinedFieldValueSubstitutionString = () => UNDEFINED_MARKER;
 
-function stripUndefinedMarkers(node: unknown): unknown {
-  if (typeof node === 'string') return node.includes(UNDEFINED_MARKER) ? node.split(UNDEFINED_MARKER).join('') : node;
-  if (Array.isArray(node)) return node.map(stripUndefinedMarkers);
-  if (!node || typeof node !== 'object') return node;
-  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, stripUndefinedMarkers(v)]));
+function stripUndefinedMarker(text: string): string {
+  return text.includes(UNDEFINED_MARKER) ? text.split(UNDEFINED_MARKER).join('') : text;
 }
 
 /**
@@ -104,14 +101,24 @@ export function readableColors(channelId: string): readonly string[] {
  * colours the host shows readably.
  */
 export function adaptForChannel(node: unknown, channelId: string, colors: readonly string[] = readableColors(channelId)): unknown {
-  if (Array.isArray(node)) return node.map((n) => adaptForChannel(n, channelId, colors));
+  return adapt(node, channelId, colors, false);
+}
+
+/**
+ * adaptForChannel, and with `strip` the undefined markers removed from every string in the same
+ * walk: an expanded card is copied once, not once per pass (the sync pass renders thousands).
+ */
+function adapt(node: unknown, channelId: string, colors: readonly string[], strip: boolean): unknown {
+  if (strip && typeof node === 'string') return stripUndefinedMarker(node);
+  if (Array.isArray(node)) return node.map((n) => adapt(n, channelId, colors, strip));
   if (!node || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
-  if (channelId !== 'msteams' && isPeoplePicker(obj)) return typedPersonInput(obj);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = adaptForChannel(v, channelId, colors);
+  for (const k of Object.keys(obj)) out[k] = adapt(obj[k], channelId, colors, strip);
+  // The picker's fields taken over are plain values, so reading them adapted changes nothing.
+  if (channelId !== 'msteams' && isPeoplePicker(out)) return typedPersonInput(out);
   if (typeof out.color === 'string' && !colors.includes(out.color.toLowerCase())) delete out.color;
-  if (channelId !== 'msteams' && obj.type === 'Action.Execute') {
+  if (channelId !== 'msteams' && out.type === 'Action.Execute') {
     const { verb, data, ...rest } = out;
     return { ...rest, type: 'Action.Submit', data: { ...((data as object) ?? {}), verb } };
   }
@@ -122,10 +129,14 @@ export function adaptForChannel(node: unknown, channelId: string, colors: readon
 export function defineCard<TModel extends object>(template: object) {
   const compiled = new ACData.Template(template);
   return (model: TModel, ctx: RenderContext): AdaptiveCard => {
-    const expanded = stripUndefinedMarkers(compiled.expand({ $root: model })) as AdaptiveCard;
-    const card = adaptForChannel(
+    // The template was parsed once, above (Template's constructor prepares every expression); an
+    // expand only evaluates them.
+    const expanded = compiled.expand({ $root: model }) as AdaptiveCard;
+    const card = adapt(
       { $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', ...expanded, version: CARD_VERSION },
       ctx.channelId,
+      readableColors(ctx.channelId),
+      true,
     ) as AdaptiveCard;
     const bytes = Buffer.byteLength(JSON.stringify(card));
     if (bytes > MAX_CARD_BYTES) throw new CardTooLargeError(bytes);

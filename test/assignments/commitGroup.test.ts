@@ -56,6 +56,28 @@ describe('CommitGroup', () => {
     expect((await store.audit.list(100)).filter((e) => e.action === 'second')).toHaveLength(6);
   });
 
+  it('a step waiting for a lock held by a step of its group waiting for the commit does not stall the group', async () => {
+    // Two steps of one group on one assignment, one slot: the second must wait for the lock outside
+    // the slot, or the first's write is never committed (the group waits for no step running).
+    const [a] = open(1) as [Assignment];
+    const { store, writer, ready } = setup([a]);
+    await ready;
+    const group = writer.commitGroup(1);
+    const order: string[] = [];
+    const stepOf = (name: string, passes: number) =>
+      writer.withLock(
+        a.id,
+        async (s) => {
+          await s.apply(a.id, (x) => healthyPassCounted(x, passes, new Date()), { actor: 't', action: name });
+          order.push(name);
+        },
+        group,
+      );
+    await Promise.all([stepOf('first', 1), stepOf('second', 2)]);
+    expect(order).toEqual(['first', 'second']);
+    expect((await store.assignments.get(a.id))!.healthyPasses).toBe(2);
+  });
+
   it('a row the store refuses fails only its own step', async () => {
     const [a, b, c] = open(3) as [Assignment, Assignment, Assignment];
     // c is an ended assignment of a's key: reopening it would make two live assignments for one key.
