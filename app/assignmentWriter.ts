@@ -8,7 +8,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { Assignment, AuditEntry } from '../core/model.js';
-import type { Locks, Store, StoreTx } from './ports.js';
+import type { Locks, Store, StoreTx, WorkRequest } from './ports.js';
 
 /** What a change leaves in the audit log (target: the assignment, unless said otherwise). */
 export interface AuditNote {
@@ -36,10 +36,14 @@ export class AssignmentGoneError extends Error {
 export interface AssignmentSession {
   /** The stored row now (undefined when it is gone). */
   get(id: string): Promise<Assignment | undefined>;
-  /** Applies a change to the current row and writes it (with the audit entry) in one transaction. */
-  apply(id: string, change: Change, audit?: AuditNote): Promise<Assignment>;
-  /** Writes rows computed from current ones (several at once: one transaction, one audit entry). */
-  write(rows: readonly Assignment[], audit?: AuditNote): Promise<void>;
+  /**
+   * Applies a change to the current row and writes it (with the audit entry) in one transaction.
+   * `work`, given the changed row, names work items enqueued in that same transaction (what must
+   * follow the change even after a crash, such as its announcement).
+   */
+  apply(id: string, change: Change, audit?: AuditNote, work?: (next: Assignment) => readonly WorkRequest[]): Promise<Assignment>;
+  /** Writes rows computed from current ones (several at once: one transaction, one audit entry, the work items enqueued). */
+  write(rows: readonly Assignment[], audit?: AuditNote, work?: readonly WorkRequest[]): Promise<void>;
 }
 
 export interface AssignmentWriterDeps {
@@ -86,22 +90,22 @@ export class AssignmentWriter {
 
   private session(held: ReadonlySet<string>, group: CommitGroup | undefined): AssignmentSession {
     const { store, clock } = this.deps;
-    const write = async (rows: readonly Assignment[], audit?: AuditNote) => {
+    const write = async (rows: readonly Assignment[], audit?: AuditNote, work?: readonly WorkRequest[]) => {
       for (const r of rows) if (!held.has(r.id)) throw new Error(`assignment ${r.id} is written without its lock`);
-      if (rows.length === 0 && !audit) return;
-      const entry = { rows, ...(audit ? { audit: auditEntry(audit, rows, clock) } : {}) };
+      if (rows.length === 0 && !audit && !work?.length) return;
+      const entry = { rows, ...(audit ? { audit: auditEntry(audit, rows, clock) } : {}), ...(work?.length ? { work } : {}) };
       if (group) return group.commit(entry);
       await store.transaction((tx) => writeEntries(tx, [entry]));
     };
     return {
       get: (id) => store.assignments.get(id),
       write,
-      apply: async (id, change, audit) => {
+      apply: async (id, change, audit, work) => {
         const current = await store.assignments.get(id);
         if (!current) throw new AssignmentGoneError(id);
         const next = change(current);
         if (next.id !== id) throw new Error(`a change of assignment ${id} returned assignment ${next.id}`);
-        await write([next], audit);
+        await write([next], audit, work?.(next));
         return next;
       },
     };
@@ -111,6 +115,7 @@ export class AssignmentWriter {
 interface CommitEntry {
   rows: readonly Assignment[];
   audit?: AuditEntry;
+  work?: readonly WorkRequest[];
 }
 
 function auditEntry(audit: AuditNote, rows: readonly Assignment[], clock: Clock): AuditEntry {
@@ -130,6 +135,10 @@ async function writeEntries(tx: StoreTx, entries: readonly CommitEntry[]): Promi
   for (const e of entries) for (const r of e.rows) rows.set(r.id, r);
   if (rows.size) await tx.assignments.upsertMany([...rows.values()]);
   for (const e of entries) if (e.audit) await tx.audit.append(e.audit);
+  // One request per (kind, key), as the queue keeps one item per pair: the first one wins, as it would one by one.
+  const work = new Map<string, WorkRequest>();
+  for (const e of entries) for (const w of e.work ?? []) if (!work.has(`${w.kind}\u0000${w.key}`)) work.set(`${w.kind}\u0000${w.key}`, w);
+  if (work.size) await tx.work.enqueue([...work.values()]);
 }
 
 /**

@@ -18,8 +18,9 @@
  * Each assignment's step runs under its lock (app/assignmentWriter.ts) and changes it only through
  * core/lifecycle.ts, so an admin's due-date change never interleaves with it. State is persisted
  * before the slow or irreversible calls that follow it; every ServiceNow and Defender call is
- * idempotent, so a retry after a crash converges. Announcements are claimed in the store before
- * they are sent (app/announcements.ts), so a restart never replays one.
+ * idempotent, so a retry after a crash converges. An announcement is written as a work item with
+ * the outcome it tells of and sent at the end of the pass (or, after a crash, by the next pass);
+ * it is claimed in the store before it is sent (app/announcements.ts), so it goes out once.
  */
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
@@ -56,11 +57,11 @@ import {
 } from '../core/resolution.js';
 import type { TicketTable } from '../core/servicenow-rules.js';
 import { GOVERNANCE_STATUSES, type Assignment, type Integration } from '../core/model.js';
-import type { Announcements } from './announcements.js';
+import { ANNOUNCEMENT_WORK, announcementIntent, type Announcements } from './announcements.js';
 import type { AssignmentSession, AssignmentWriter, Change, CommitGroup } from './assignmentWriter.js';
 import type { GovernanceWriteBack } from './governance.js';
 import type { RecommendationCards } from './recommendationCards.js';
-import { reasonOf, type DefenderPort, type Store, type TicketSystem, type TicketWithAssignee } from './ports.js';
+import { reasonOf, type DefenderPort, type Store, type TicketSystem, type TicketWithAssignee, type WorkRequest } from './ports.js';
 
 /** The part of the DefenderPort this job reads (governance writes go through GovernanceWriteBack). */
 export type ResolutionAzureClient = Pick<DefenderPort, 'readAssessmentsByIds' | 'queryChangedSince' | 'getAssessment'>;
@@ -185,6 +186,7 @@ const LIVE_TICKET_STATUSES: readonly Assignment['status'][] = ['open', 'awaiting
 export class ResolutionJob {
   private readonly settings: ResolutionSettings;
   private running: { full: boolean; promise: Promise<ResolutionReport> } | undefined;
+  private started = false;
 
   constructor(private readonly deps: ResolutionDeps) {
     this.settings = { ...DEFAULT_RESOLUTION_SETTINGS, ...deps.settings };
@@ -197,9 +199,10 @@ export class ResolutionJob {
       if (!full || this.running.full) return this.running.promise;
       return this.running.promise.catch(() => undefined).then(() => this.runOnce({ full: true }));
     }
-    const promise = new Pass(this.deps, this.settings, full).run().finally(() => {
+    const promise = new Pass(this.deps, this.settings, full, !this.started).run().finally(() => {
       this.running = undefined;
     });
+    this.started = true;
     this.running = { full, promise };
     return promise;
   }
@@ -217,13 +220,14 @@ class Pass {
   private readonly outbox: Array<Promise<unknown>> = [];
   /** The ticket group a step's errors are charged to, by the step's session (steps of a phase run at once). */
   private readonly sinks = new WeakMap<AssignmentSession, { errors: number }>();
-  private readonly announcements: Array<{ conversationId: string | undefined; key: string; text: string }> = [];
   private readonly log: Logger;
 
   constructor(
     private readonly deps: ResolutionDeps,
     private readonly settings: ResolutionSettings,
     full: boolean,
+    /** The first pass of this process: it sends first what a killed process left queued. */
+    private readonly recover = false,
   ) {
     this.now = deps.clock.now();
     this.log = deps.logger;
@@ -256,6 +260,10 @@ class Pass {
   async run(): Promise<ResolutionReport> {
     const started = Date.now();
     const { store } = this.deps;
+    // Announcements a pass of an earlier process stored with their outcomes and did not send (it
+    // was killed): sent now, not after this pass's steps. Only on the first pass of a process: the
+    // end of every pass delivers whatever is queued anyway, so later passes need not read for it.
+    if (this.recover && (await store.work.list({ kind: ANNOUNCEMENT_WORK, statuses: ['queued'] })).length > 0) this.outbox.push(this.sendAnnouncements());
     await this.releaseRemovedIntegrations();
 
     const watermark = await store.meta.get(WATERMARK_KEY);
@@ -329,9 +337,10 @@ class Pass {
     if (recheck !== (recheckBefore ?? '[]')) this.metaWrites.set(RECHECK_KEY, recheck);
     // In one turn of the event loop, so the store writes them together (each write of lowdb
     // rewrites the whole file): the announcements' claims, the cards' first writes and the meta.
-    // Every step is done and written by now; a crash before this point only leaves the watermarks
-    // behind (the same windows are read again) and the announcements of this pass unsent.
-    this.sendAnnouncements();
+    // Every step is done and written by now, each outcome with its announcement's intent; a crash
+    // before this point only leaves the watermarks behind (the same windows are read again) and
+    // the intents queued, which the next pass delivers first.
+    this.outbox.push(this.sendAnnouncements());
     this.refreshCards();
     const meta = Promise.all([...this.metaWrites].map(([key, value]) => store.meta.set(key, value)));
     await Promise.allSettled(this.outbox);
@@ -459,10 +468,18 @@ class Pass {
         return;
       case 'back-to-open': {
         this.report.backToOpen++;
-        const next = await this.apply(s, a, (x) => backToOpen(x, this.now), 'assignment.unhealthy-again', { status: state.kind });
+        const next = await this.apply(
+          s,
+          a,
+          (x) => backToOpen(x, this.now),
+          'assignment.unhealthy-again',
+          { status: state.kind },
+          state.kind === 'gone'
+            ? undefined
+            : (x) => ({ transition: 'still-open', n: state.statusChangeDate, text: announcements.stillOpen(x, x.ticket!.number) }),
+        );
         await this.putGovernance(s, next);
         this.touched.add(next.recommendationKey);
-        if (state.kind !== 'gone') this.announce(next, 'still-open', state.statusChangeDate, announcements.stillOpen(next, next.ticket!.number));
         return;
       }
     }
@@ -520,12 +537,18 @@ class Pass {
     );
     if (siblings.length > 0) {
       this.report.resolved++;
-      const next = await this.apply(s, a, (x) => resolved(x, { closeReason: CLOSE_REASON.autoResolved, healthyPasses }, this.now), 'assignment.resolve', {
-        ticket: ticket.number,
-        outcome: 'shared-ticket-left-open',
-        openSiblings: siblings.length,
-        evidence,
-      });
+      const next = await this.apply(
+        s,
+        a,
+        (x) => resolved(x, { closeReason: CLOSE_REASON.autoResolved, healthyPasses }, this.now),
+        'assignment.resolve',
+        { ticket: ticket.number, outcome: 'shared-ticket-left-open', openSiblings: siblings.length, evidence },
+        (x) => ({
+          transition: 'resolved',
+          n: state.kind === 'gone' ? 'gone' : state.statusChangeDate,
+          text: announcements.resolvedShared(x, state, ticket.number, siblings.length),
+        }),
+      );
       await this.noteQuietly(
         client,
         ticket.table,
@@ -534,12 +557,6 @@ class Pass {
       );
       await this.deleteGovernance(s, next);
       this.touched.add(next.recommendationKey);
-      this.announce(
-        next,
-        'resolved',
-        state.kind === 'gone' ? 'gone' : state.statusChangeDate,
-        announcements.resolvedShared(next, state, ticket.number, siblings.length),
-      );
       return;
     }
     // The intent first, durable before ServiceNow is asked: the healthy pass is counted on the row,
@@ -558,6 +575,7 @@ class Pass {
         (x) => resolved(x, { closeReason: CLOSE_REASON.autoResolved, healthyPasses, ticketState: result.state }, this.now),
         'assignment.resolve',
         { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
+        (x) => ({ transition: 'resolved', n, text: announcements.resolved(x, state, result.number) }),
       );
     } else {
       this.report.needsManual++;
@@ -567,12 +585,11 @@ class Pass {
         (x) => awaitingManualClose(x, { healthyPasses, reason: result.reason, ticketState: result.state }, this.now),
         'assignment.awaiting-manual-close',
         { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
+        (x) => ({ transition: 'needs-manual', n, text: announcements.needsManual(x, state, result.number, result.link, result.reason) }),
       );
     }
     await this.deleteGovernance(s, next);
     this.touched.add(next.recommendationKey);
-    if (result.outcome === 'resolved') this.announce(next, 'resolved', n, announcements.resolved(next, state, result.number));
-    else this.announce(next, 'needs-manual', n, announcements.needsManual(next, state, result.number, result.link, result.reason));
   }
 
   // ------------------------------------------------------------------ ServiceNow → bot
@@ -766,38 +783,44 @@ class Pass {
         return;
       case 'remove': {
         this.report.removedInServiceNow++;
-        const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.closedInServiceNow, ticketState }, this.now), 'assignment.remove', {
-          reason: CLOSE_REASON.closedInServiceNow,
-          ticket: a.ticket.number,
-          state: ticketState,
-        });
+        const next = await this.apply(
+          s,
+          a,
+          (x) => removed(x, { closeReason: CLOSE_REASON.closedInServiceNow, ticketState }, this.now),
+          'assignment.remove',
+          { reason: CLOSE_REASON.closedInServiceNow, ticket: a.ticket.number, state: ticketState },
+          (x) => ({ transition: 'closed-in-servicenow', n: x.ticket!.number, text: announcements.closedInServiceNow(x, x.ticket!.number) }),
+        );
         await this.deleteGovernance(s, next);
         this.touched.add(next.recommendationKey);
-        this.announce(next, 'closed-in-servicenow', next.ticket!.number, announcements.closedInServiceNow(next, next.ticket!.number));
         return;
       }
       case 'close-awaiting': {
         this.report.closedAfterManual++;
-        const next = await this.apply(s, a, (x) => resolved(x, { closeReason: CLOSE_REASON.closedAfterHealthy, ticketState }, this.now), 'assignment.resolve', {
-          reason: CLOSE_REASON.closedAfterHealthy,
-          ticket: a.ticket.number,
-          state: ticketState,
-        });
+        const next = await this.apply(
+          s,
+          a,
+          (x) => resolved(x, { closeReason: CLOSE_REASON.closedAfterHealthy, ticketState }, this.now),
+          'assignment.resolve',
+          { reason: CLOSE_REASON.closedAfterHealthy, ticket: a.ticket.number, state: ticketState },
+          (x) => ({ transition: 'manually-closed', n: x.ticket!.number, text: announcements.manuallyClosed(x, x.ticket!.number) }),
+        );
         await this.deleteGovernance(s, next);
         this.touched.add(next.recommendationKey);
-        this.announce(next, 'manually-closed', next.ticket!.number, announcements.manuallyClosed(next, next.ticket!.number));
         return;
       }
       case 'owner': {
         this.report.ownersChanged++;
-        const next = await this.apply(s, a, (x) => ownerChanged(x, decision.owner, this.now, ticketState), 'assignment.owner-changed', {
-          from: a.owner,
-          to: decision.owner.toLowerCase(),
-          source: 'servicenow',
-        });
+        const next = await this.apply(
+          s,
+          a,
+          (x) => ownerChanged(x, decision.owner, this.now, ticketState),
+          'assignment.owner-changed',
+          { from: a.owner, to: decision.owner.toLowerCase(), source: 'servicenow' },
+          (x) => ({ transition: 'owner', n: lc(decision.owner), text: announcements.ownerChanged(x, x.ticket!.number, decision.owner) }),
+        );
         if (next.status === 'open') await this.putGovernance(s, next);
         this.touched.add(next.recommendationKey);
-        this.announce(next, 'owner', lc(decision.owner), announcements.ownerChanged(next, next.ticket!.number, decision.owner));
         return;
       }
     }
@@ -819,14 +842,16 @@ class Pass {
     const r = await client.reopenTicket(old.table, old.sysId, note);
     if (r.outcome === 'reopened' || r.outcome === 'already-open') {
       this.report.reopened++;
-      const next = await this.apply(s, a, (x) => reopened(x, this.now, r.state || undefined), 'assignment.reopen', {
-        ticket: old.number,
-        outcome: r.outcome,
-        statusChangeDate: state.statusChangeDate,
-      });
+      const next = await this.apply(
+        s,
+        a,
+        (x) => reopened(x, this.now, r.state || undefined),
+        'assignment.reopen',
+        { ticket: old.number, outcome: r.outcome, statusChangeDate: state.statusChangeDate },
+        (x) => ({ transition: 'reopened', n: state.statusChangeDate, text: announcements.reopened(x, old.number) }),
+      );
       await this.putGovernance(s, next);
       this.touched.add(next.recommendationKey);
-      this.announce(next, 'reopened', state.statusChangeDate, announcements.reopened(next, old.number));
       return;
     }
     const ids = {
@@ -844,12 +869,12 @@ class Pass {
       (x) => reopenedAsNew(x, { table: created.table, sysId: created.sysId, number: created.number, link: created.link }, this.now),
       'assignment.reopen-as-new',
       { previousTicket: old.number, ticket: created.number, outcome: r.outcome, reason: r.reason, statusChangeDate: state.statusChangeDate },
+      (x) => ({ transition: 'reopened', n: state.statusChangeDate, text: announcements.reopenedAsNew(x, old.number, created.number, created.link) }),
     );
     if (created.created)
       await this.noteQuietly(client, old.table, old.sysId, `[Defender for Cloud bot] ${note} This ticket could not be reopened; follow-up: ${created.number}.`);
     await this.putGovernance(s, next);
     this.touched.add(next.recommendationKey);
-    this.announce(next, 'reopened', state.statusChangeDate, announcements.reopenedAsNew(next, old.number, created.number, created.link));
   }
 
   private async userSysId(client: TicketSystem, identity: string): Promise<string | undefined> {
@@ -881,10 +906,18 @@ class Pass {
             const a = await s.get(listed.id);
             if (!a || !LIVE_ASSIGNMENT_STATUSES.includes(a.status)) return;
             this.report.integrationRemoved++;
-            const next = await this.apply(s, a, (x) => removed(x, { closeReason: CLOSE_REASON.integrationRemoved }, this.now), 'assignment.remove', {
-              reason: CLOSE_REASON.integrationRemoved,
-              integration: integration?.name ?? a.integrationId,
-            });
+            const next = await this.apply(
+              s,
+              a,
+              (x) => removed(x, { closeReason: CLOSE_REASON.integrationRemoved }, this.now),
+              'assignment.remove',
+              { reason: CLOSE_REASON.integrationRemoved, integration: integration?.name ?? a.integrationId },
+              (x) => ({
+                transition: 'integration-removed',
+                n: integration?.removedAt ?? 'missing',
+                text: announcements.integrationRemoved(x, integration?.name ?? a.integrationId, x.ticket?.number),
+              }),
+            );
             if (next.ticket && integration) {
               await this.noteQuietly(
                 this.deps.integrations.clientFor(integration),
@@ -895,12 +928,6 @@ class Pass {
             }
             await this.deleteGovernance(s, next);
             this.touched.add(next.recommendationKey);
-            this.announce(
-              next,
-              'integration-removed',
-              integration?.removedAt ?? 'missing',
-              announcements.integrationRemoved(next, integration?.name ?? a.integrationId, next.ticket?.number),
-            );
           },
           group,
         ),
@@ -930,22 +957,20 @@ class Pass {
   // ------------------------------------------------------------------ Teams
 
   /**
-   * Sent at the end of the pass (sendAnnouncements), all claimed in one turn of the event loop so
-   * the store writes their claims together; each is claimed in the store before it is sent: at
-   * most once, even across restarts.
+   * The announcement of a stored outcome, as the work item written in the outcome's own unit
+   * (app/announcements.ts announcementIntent): a crash after the outcome cannot lose it, as the
+   * next pass delivers what a pass left. Sent at the end of the pass (sendAnnouncements), claimed
+   * in one transaction with the key of each (at most once, even across restarts and replicas).
    */
-  private announce(a: Assignment, transition: string, n: string, text: string): void {
-    this.announcements.push({ conversationId: a.conversationId, key: announcementKey(a.id, transition, n), text });
+  private announce(a: Assignment, tell: Tell): WorkRequest[] {
+    const intent = announcementIntent(a.conversationId, announcementKey(a.id, tell.transition, tell.n), tell.text);
+    return intent ? [intent] : [];
   }
 
-  private sendAnnouncements(): void {
-    for (const { conversationId, key, text } of this.announcements.splice(0)) {
-      this.outbox.push(
-        this.deps.announcements.announce(conversationId, key, text, this.now).then((sent) => {
-          if (sent) this.report.announcements++;
-        }),
-      );
-    }
+  private sendAnnouncements(): Promise<void> {
+    return this.deps.announcements.deliverPending(this.now, ACTOR).then((sent) => {
+      this.report.announcements += sent;
+    });
   }
 
   private refreshCards(): void {
@@ -973,9 +998,19 @@ class Pass {
     return this.deps.integrations.clientFor(integration);
   }
 
-  /** One lifecycle transition and its audit entry: one unit, one write. */
-  private apply(s: AssignmentSession, a: Assignment, change: Change, action: string, details: Record<string, unknown>): Promise<Assignment> {
-    return s.apply(a.id, change, { actor: ACTOR, action, details });
+  /**
+   * One lifecycle transition and its audit entry: one unit, one write. `tell` (given the changed
+   * row) is the announcement of the outcome: its intent is written in that same unit (see announce).
+   */
+  private apply(
+    s: AssignmentSession,
+    a: Assignment,
+    change: Change,
+    action: string,
+    details: Record<string, unknown>,
+    tell?: (next: Assignment) => Tell,
+  ): Promise<Assignment> {
+    return s.apply(a.id, change, { actor: ACTOR, action, details }, tell && ((next) => this.announce(next, tell(next))));
   }
 
   private async noteQuietly(client: TicketSystem, table: TicketTable, sysId: string, note: string): Promise<void> {
@@ -1038,6 +1073,13 @@ class Pass {
       this.log.warn({ assignmentId: a.id, ticket: a.ticket?.number, err: reasonOf(err) }, 'resolution step failed for one assignment; retrying next pass');
     }
   }
+}
+
+/** The announcement of a step's outcome: its key's transition and discriminator, and its text. */
+interface Tell {
+  transition: string;
+  n: string;
+  text: string;
 }
 
 /** One ticket table of one integration, as read this pass: may its watermark move after the steps? */

@@ -980,6 +980,44 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         expect((await store.work.claim('ticket', 'w', 1, MINUTE_MS))[0]?.id).toBe(item!.id);
       });
 
+      it('an outbox in transactions: enqueued with a row; claimed, its keys recorded and completed in one, or not at all', async () => {
+        // The resolution pass's announcements (app/announcements.ts): the intent is written with the outcome...
+        const a = anAssignment({ id: 'outbox-a', key: 'outbox-key' });
+        await store.transaction(async (tx) => {
+          await tx.assignments.upsertMany([a]);
+          await tx.work.enqueue([
+            { kind: 'announce', key: 'k1', payload: { text: 'one' } },
+            { kind: 'announce', key: 'k2', payload: { text: 'two' } },
+          ]);
+        });
+        expect(await store.assignments.get(a.id)).toBeDefined();
+        // ...a delivery that fails part-way claims nothing...
+        await expect(
+          store.transaction(async (tx) => {
+            for (const item of await tx.work.claim('announce', 'pass-1', 10, MINUTE_MS)) {
+              await tx.reminders.markSent({ key: item.key, sentAt: T0, recipient: 'c' });
+              await tx.work.complete(item.id, 'pass-1');
+            }
+            throw new Error('killed');
+          }),
+        ).rejects.toThrow('killed');
+        expect((await store.work.list({ kind: 'announce', statuses: ['queued'] })).map((w) => w.key)).toEqual(['k1', 'k2']);
+        expect(await store.reminders.sentAmong(['k1', 'k2'])).toEqual(new Set());
+        // ...and the next one claims each key once: one recorded before is not claimed again.
+        await store.reminders.markSent({ key: 'k2', sentAt: T0, recipient: 'c' });
+        const firsts = await store.transaction(async (tx) => {
+          const out: string[] = [];
+          for (const item of await tx.work.claim('announce', 'pass-2', 10, MINUTE_MS)) {
+            if (await tx.reminders.markSent({ key: item.key, sentAt: T0, recipient: 'c' })) out.push(item.key);
+            expect(await tx.work.complete(item.id, 'pass-2')).toBe(true);
+          }
+          return out;
+        });
+        expect(firsts).toEqual(['k1']);
+        expect(await store.work.list({ kind: 'announce', statuses: ['queued', 'running'] })).toEqual([]);
+        expect(await store.reminders.sentAmong(['k1', 'k2'])).toEqual(new Set(['k1', 'k2']));
+      });
+
       it('list by kind, statuses and key; get; prune finished items', async () => {
         await store.work.enqueue([
           { kind: 'ticket', key: 'a', payload: {} },
