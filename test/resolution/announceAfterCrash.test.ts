@@ -9,13 +9,9 @@ import { GovernanceWriteBack } from '../../app/governance.js';
 import { ResolutionJob } from '../../app/resolution.js';
 import type { Store } from '../../app/ports.js';
 import { silentLogger } from '../../core/logger.js';
-import type { Assignment } from '../../core/model.js';
-import { userId } from '../../sandbox/servicenow/index.js';
-import { ALL_SCOPES, startWorld, type World } from './world.js';
+import { ALL_SCOPES, healthy, reassign, startWorld, type World } from './world.js';
 
 const MINUTE = 60_000;
-const healthy = (w: World, a: Assignment) => w.defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
-const reassign = (w: World, a: Assignment) => w.snow.control.setFields('incident', a.ticket!.sysId, { assigned_to: userId('carol.nguyen') });
 
 /**
  * The job of `w`, but its end-of-pass claim of the announcements fails as a process killed at that

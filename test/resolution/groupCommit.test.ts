@@ -5,32 +5,10 @@
  */
 import { RECHECK_KEY } from '../../app/resolution.js';
 import type { Assignment } from '../../core/model.js';
-import { userId } from '../../sandbox/servicenow/index.js';
-import { startWorld, type World } from './world.js';
+import { healthy, reassign, settled, type World } from './world.js';
 
 const MINUTE = 60_000;
 const get = async (w: World, a: Assignment) => (await w.bot.store.assignments.get(a.id))!;
-const healthy = (w: World, a: Assignment) => w.defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
-const reassign = (w: World, a: Assignment) => w.snow.control.setFields('incident', a.ticket!.sysId, { assigned_to: userId('carol.nguyen') });
-
-/** Incidents on distinct resources, then the first (full) pass well before the measured ones. */
-async function settled(count: number): Promise<{ w: World; seeded: Assignment[] }> {
-  const w = await startWorld();
-  try {
-    const seeded: Assignment[] = [];
-    for (let i = 0; i < count; i++) {
-      if (i > 0) while (w.takeAssessment().resourceId === seeded.at(-1)!.resourceId);
-      seeded.push(await w.seed({ ticketType: 'incident', withCard: false }));
-    }
-    w.clock.advance(10 * MINUTE);
-    expect(await w.job.runOnce()).toMatchObject({ checked: count, errors: 0 });
-    w.clock.advance(MINUTE);
-    return { w, seeded };
-  } catch (err) {
-    await w.close();
-    throw err;
-  }
-}
 
 /** One pass and the store writes it made. */
 async function pass(w: World) {

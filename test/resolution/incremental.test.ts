@@ -5,14 +5,12 @@
  * simulators, one ManualClock (see world.ts).
  */
 import { RECHECK_KEY } from '../../app/resolution.js';
-import type { ResolutionSettings } from '../../app/resolution.js';
 import type { Assignment } from '../../core/model.js';
-import { startWorld, type World } from './world.js';
+import { healthy, settled, type World } from './world.js';
 
 const MINUTE = 60_000;
 const get = async (w: World, a: Assignment) => (await w.bot.store.assignments.get(a.id))!;
 const row = (w: World, a: Assignment) => w.snow.control.record(a.ticketType, a.ticket!.sysId)!;
-const healthy = (w: World, a: Assignment) => w.defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
 /** The Resource Graph queries of the requests logged so far, split into by-id reads and changed-since reads. */
 const graphQueries = (w: World) => {
   const queries = w.defender.control
@@ -21,31 +19,6 @@ const graphQueries = (w: World) => {
     .map((r) => String((r.body as { query?: unknown } | undefined)?.query ?? ''));
   return { byId: queries.filter((q) => q.includes('tolower(id) in~')).length, changedSince: queries.filter((q) => q.includes('statusChangeDate) >')).length };
 };
-
-/**
- * Seeds incidents, then runs the first (full) pass 10 minutes later, so the seeded tickets are
- * outside the next pass's ticket overlap (5 minutes) and only what changes afterwards is new.
- */
-async function settled(count: number, settings: Partial<ResolutionSettings> = {}): Promise<{ w: World; seeded: Assignment[] }> {
-  const w = await startWorld(settings);
-  try {
-    const seeded: Assignment[] = [];
-    for (let i = 0; i < count; i++) {
-      // Assessments come sorted by id, several per resource: one resource each.
-      if (i > 0) while (w.takeAssessment().resourceId === seeded.at(-1)!.resourceId);
-      seeded.push(await w.seed({ ticketType: 'incident', withCard: false }));
-    }
-    w.clock.advance(10 * MINUTE);
-    // No watermark yet: a full read by id.
-    expect(await w.job.runOnce()).toMatchObject({ checked: count, ticketGroupsReadInFull: 1, errors: 0 });
-    w.clock.advance(MINUTE);
-    w.defender.control.resetRequestLog();
-    return { w, seeded: await Promise.all(seeded.map((a) => get(w, a))) };
-  } catch (err) {
-    await w.close();
-    throw err;
-  }
-}
 
 describe('resolution job: incremental passes', () => {
   let w: World | undefined;

@@ -3,14 +3,13 @@ import { CLOSE_REASON } from '../../core/resolution.js';
 import { userId } from '../../sandbox/servicenow/index.js';
 import { WATERMARK_KEY } from '../../app/resolution.js';
 import type { Assignment } from '../../core/model.js';
-import { ALICE, startWorld, type World } from './world.js';
+import { ALICE, healthy, startWorld, type World } from './world.js';
 
 const get = async (w: World, a: Assignment) => (await w.bot.store.assignments.get(a.id))!;
 const row = (w: World, a: Assignment) => w.snow.control.record(a.ticketType, a.ticket!.sysId)!;
 const journal = (w: World, sysId: string) => w.snow.control.journal(sysId).map((j) => j.value);
 const governance = (w: World, a: Assignment) =>
   w.defender.control.listGovernanceAssignments().find((g) => g.name === a.id && g.resourceId.toLowerCase() === a.resourceId.toLowerCase());
-const healthy = (w: World, a: Assignment) => w.defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
 const unhealthy = (w: World, a: Assignment) => w.defender.control.markUnhealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
 const subject = (a: Assignment) => `*${a.recommendationName}* on *${a.resourceName}*`;
 

@@ -4,7 +4,7 @@ import { simulatorCredential } from '../../connectors/defender/credentials.js';
 import { BUILTIN_SUBSCRIPTIONS } from '../../sandbox/defender/dataset.js';
 import { DEFAULT_SIMULATOR_CLIENT, startDefenderSimulator, type DefenderSimulator } from '../../sandbox/defender/index.js';
 import type { AssessmentView } from '../../sandbox/defender/state.js';
-import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIALS, startServiceNowSimulator, userId, type ServiceNowSimulator } from '../../sandbox/servicenow/index.js';
 import { ManualClock } from '../../core/clock.js';
 import { parseResourceId } from '../../core/defender-model.js';
 import { silentLogger } from '../../core/logger.js';
@@ -202,4 +202,35 @@ export async function startWorld(settings: Partial<ResolutionSettings> = {}): Pr
         .map((c) => c.body.text as string),
   };
   return world;
+}
+
+/** The assessment of `a` turns healthy in Defender. */
+export const healthy = (w: World, a: Assignment) => w.defender.control.markHealthy({ resourceId: a.resourceId, assessmentKey: a.recommendationKey });
+/** The incident of `a` is reassigned in ServiceNow (to carol.nguyen). */
+export const reassign = (w: World, a: Assignment) => w.snow.control.setFields('incident', a.ticket!.sysId, { assigned_to: userId('carol.nguyen') });
+
+/**
+ * Seeds incidents on distinct resources, then runs the first (full) pass 10 minutes later, so the
+ * seeded tickets are outside the next pass's ticket overlap (5 minutes) and only what changes
+ * afterwards is new. The request log starts empty after it; `seeded` are the rows as stored then.
+ */
+export async function settled(count: number, settings: Partial<ResolutionSettings> = {}): Promise<{ w: World; seeded: Assignment[] }> {
+  const w = await startWorld(settings);
+  try {
+    const seeded: Assignment[] = [];
+    for (let i = 0; i < count; i++) {
+      // Assessments come sorted by id, several per resource: one resource each.
+      if (i > 0) while (w.takeAssessment().resourceId === seeded.at(-1)!.resourceId);
+      seeded.push(await w.seed({ ticketType: 'incident', withCard: false }));
+    }
+    w.clock.advance(10 * 60_000);
+    // No watermark yet: a full read by id.
+    expect(await w.job.runOnce()).toMatchObject({ checked: count, ticketGroupsReadInFull: 1, errors: 0 });
+    w.clock.advance(60_000);
+    w.defender.control.resetRequestLog();
+    return { w, seeded: await Promise.all(seeded.map(async (a) => (await w.bot.store.assignments.get(a.id))!)) };
+  } catch (err) {
+    await w.close();
+    throw err;
+  }
 }
