@@ -24,6 +24,22 @@ const open = async (): Promise<PostgresStore> => {
   return s;
 };
 
+/** Request-slot advisory locks on the server: held (granted) or waited for. */
+const slotLocks = async (granted: boolean): Promise<number> =>
+  Number(
+    (
+      await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND ${granted ? '' : 'NOT '}granted`, [
+        REQUEST_SLOTS_LOCK_NAMESPACE,
+      ])
+    )[0]!.n,
+  );
+/** Exactly one process is queued for a slot. */
+const oneQueued = async () => (await slotLocks(false)) === 1;
+/** Lets the event loop turn until `ok` holds (bounded; the caller asserts it afterwards). */
+const until = async (ok: () => Promise<boolean>) => {
+  for (let i = 0; i < 500 && !(await ok()); i++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
 describe('PostgreSQL request slots', () => {
   it('two processes asking for 40 slots of one instance at once hold at most the limit together, and every request gets one', async () => {
     const [a, b] = [await open(), await open()];
@@ -56,26 +72,14 @@ describe('PostgreSQL request slots', () => {
   it('a slot released as the next request of the process asks is handed on to it, at most MAX_HAND_ONS times while another process waits for it', async () => {
     const [a, b] = [await open(), await open()];
     const instance = 'https://contoso.service-now.com';
-    const locksTaken = async () =>
-      (
-        await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted`, [
-          REQUEST_SLOTS_LOCK_NAMESPACE,
-        ])
-      )[0]!.n;
     let release = await a.requestSlots.acquire(instance, 1);
     let bGranted = false;
     const bWaits = b.requestSlots.acquire(instance, 1).then((r) => {
       bGranted = true;
       return r;
     });
-    const queued = async () =>
-      (
-        await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`, [
-          REQUEST_SLOTS_LOCK_NAMESPACE,
-        ])
-      )[0]!.n === '1';
-    for (let i = 0; i < 500 && !(await queued()); i++) await new Promise<void>((resolve) => setImmediate(resolve));
-    expect(await queued()).toBe(true);
+    await until(oneQueued);
+    expect(await oneQueued()).toBe(true);
     // Released and asked for again in the same turn: the same slot, still locked, goes on.
     let handedOn = 0;
     for (;;) {
@@ -92,8 +96,8 @@ describe('PostgreSQL request slots', () => {
       handedOn++;
       expect(handedOn).toBeLessThanOrEqual(MAX_HAND_ONS);
       // One slot is held throughout (the limit of 1 holds across both processes), and b still waits for it.
-      expect(await locksTaken()).toBe('1');
-      expect(await queued()).toBe(true);
+      expect(await slotLocks(true)).toBe(1);
+      expect(await oneQueued()).toBe(true);
       expect(bGranted).toBe(false);
     }
     expect(handedOn).toBe(MAX_HAND_ONS);
@@ -101,8 +105,8 @@ describe('PostgreSQL request slots', () => {
     // Released with no request of the process asking: unlocked at the end of the turn.
     const spare = await b.requestSlots.acquire(instance, 1);
     spare();
-    for (let i = 0; i < 500 && (await locksTaken()) !== '0'; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-    expect(await locksTaken()).toBe('0');
+    await until(async () => (await slotLocks(true)) === 0);
+    expect(await slotLocks(true)).toBe(0);
   });
 
   it("a process that dies gives its slots back: a waiter gets the dead one's slot", async () => {
@@ -114,14 +118,8 @@ describe('PostgreSQL request slots', () => {
       return release;
     });
     // The survivor is queued behind the victim's slot in PostgreSQL.
-    const queued = async () =>
-      (
-        await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`, [
-          REQUEST_SLOTS_LOCK_NAMESPACE,
-        ])
-      )[0]!.n === '1';
-    for (let i = 0; i < 500 && !(await queued()); i++) await new Promise<void>((resolve) => setImmediate(resolve));
-    expect(await queued()).toBe(true);
+    await until(oneQueued);
+    expect(await oneQueued()).toBe(true);
     expect(granted).toBe(false);
     // What PostgreSQL sees when the victim's process is SIGKILLed: the connection holding the slot closes.
     await db.sql(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted`, [REQUEST_SLOTS_LOCK_NAMESPACE]);
