@@ -90,6 +90,7 @@ describe("the README's postgres table (When one process is not enough)", () => {
         '## When one process is not enough',
         'Text.',
         '<!-- bench:postgres -->',
+        '',
         'Latest run (`npm run bench -- postgres`, size 1, 2026-12-03, 900 s, load average 9.5 at start, 11 at end, 2 × CPU):',
         '',
         markdownTable(rows),

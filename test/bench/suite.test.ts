@@ -137,7 +137,7 @@ describe('npm run bench (runner)', () => {
       expect(Object.keys(json)).toEqual(expect.arrayContaining(['startedAt', 'wallSeconds', 'loadAverage', 'node', 'cpus', 'memoryGB']));
       expect(() => readFileSync(path.join(dir, 'latest.json'))).toThrow();
       const after = readFileSync(readme, 'utf8');
-      expect(after).toContain(`<!-- bench:pair -->\nLatest run (\`npm run bench -- pair\`, size 1, ${json.startedAt.slice(0, 10)}, `);
+      expect(after).toContain(`<!-- bench:pair -->\n\nLatest run (\`npm run bench -- pair\`, size 1, ${json.startedAt.slice(0, 10)}, `);
       expect(after).toContain(`\n\n${markdownTable(json.rows)}\n\n<!-- /bench:pair -->\nAfter.\n## Performance\nUntouched.\n`);
       expect(after).not.toContain('stale');
     } finally {
