@@ -78,7 +78,7 @@ function usage(all: readonly Benchmark[], suites: readonly Suite[]): string {
     '  --size N       scale every data set and request count (default 1; 0.1 for a quick smoke run)',
     "  --duration S   seconds for the soak (default 120; the issue's figure is 600)",
     '  --out FILE     where the JSON goes (default: bench/results/latest.json for a full run at size 1,',
-    '                 the committed record; bench/results/partial.json otherwise)',
+    "                 the committed record, or a suite's bench/results/NAME.json; bench/results/partial.json otherwise)",
     '  --no-write     print the table only',
     "  --update-readme  put the table of a full run into README.md (Performance section; a suite's between its markers)",
     '  --profile T    write CPU profiles (node --cpu-prof) of these child tasks (comma list, or all)',
