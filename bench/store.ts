@@ -325,3 +325,11 @@ export const storeBenchmark: Benchmark = {
   inDefaultRun: true,
   run: (ctx) => runStore(ctx),
 };
+
+/** The postgres suite's cold start and RSS at 100,000 assignments: `store` without its lowdb half (in the default run already). */
+export const storePostgresBenchmark: Benchmark = {
+  name: 'store-postgres',
+  description: 'the store benchmark on PostgreSQL only: cold start and RSS of the bot with 0 and 100,000 assignments, one write',
+  inDefaultRun: false,
+  run: (ctx) => runStore(ctx, [postgresDriver()]),
+};

@@ -36,8 +36,12 @@ export const INTEGRATIONS = 50;
 export const STEP_UPDATES = 10;
 export const BULK = 1_000;
 export const STEP_RUNS = 5;
-/** The issue's targets for PostgreSQL at 100,000 assignments. */
-export const TARGETS = { openMs: 2_000, rssMB: 250, stepMs: 50 };
+/**
+ * The issue's target for PostgreSQL at 100,000 assignments that this benchmark measures: a
+ * resolution step's store time. Its ≤ 2 s and ≤ 250 MB are the whole bot's cold start and RSS
+ * (bench/store.ts); the open + first query rows here are the store's part of them, without a target.
+ */
+export const TARGETS = { stepMs: 50 };
 
 /** bench/worker.ts task: the lowdb file with `assignments` assignments, then its copy into PostgreSQL. */
 export async function storeEnginePrepareTask(args: { dataDir: string; url: string; assignments: number }): Promise<TaskOutcome> {
@@ -123,14 +127,12 @@ export async function runStoreEngines(ctx: BenchContext, options: { adminUrl?: s
         value: postgres.openMs,
         unit: 'ms',
         baseline: lowdb.openMs,
-        target: { atMost: TARGETS.openMs },
       }),
       row({
         figure: `${label}: RSS after open + first query, PostgreSQL (vs lowdb)`,
         value: toMB(postgres.rss),
         unit: 'MB',
         baseline: toMB(lowdb.rss),
-        target: { atMost: TARGETS.rssMB },
       }),
       row({
         figure: `${label}: resolution step, live of one integration + ${STEP_UPDATES} updates in one transaction, PostgreSQL (vs lowdb)`,

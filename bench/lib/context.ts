@@ -19,3 +19,15 @@ export interface Benchmark {
   inDefaultRun: boolean;
   run(ctx: BenchContext): Promise<Row[]>;
 }
+
+/**
+ * A named set of benchmarks that answers one question (`npm run bench -- NAME`): its full run at
+ * --size 1 is a record of its own, bench/results/NAME.json, and `--update-readme` puts its table
+ * between the README's `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers.
+ */
+export interface Suite {
+  name: string;
+  description: string;
+  /** Benchmark names, in the order they run (and appear in the table). */
+  benchmarks: readonly string[];
+}

@@ -19,22 +19,33 @@ export const resultsDir = () => process.env.BENCH_RESULTS_DIR ?? path.join(proje
 export const LATEST_RESULTS_FILE = () => path.join(resultsDir(), 'latest.json');
 /** Where a run of some benchmarks, or at another --size, goes, so it never replaces the record. */
 export const PARTIAL_RESULTS_FILE = () => path.join(resultsDir(), 'partial.json');
+/** A suite's own record (`npm run bench -- NAME` at --size 1): bench/results/NAME.json. */
+export const SUITE_RESULTS_FILE = (suite: string) => path.join(resultsDir(), `${suite}.json`);
 
 export interface Results {
   rows: Row[];
   /** What ran: the benchmarks, --size, and on what. Smoke runs (size < 1) say so here. */
   benchmarks: string[];
+  /** Set when the run was a suite's (`npm run bench -- postgres`). */
+  suite?: string;
   size: number;
   startedAt: string;
   wallSeconds: number;
   node: string;
   cpus: string;
+  memoryGB: number;
   loadAverage: { start: number[]; end: number[] };
 }
 
-export function results(rows: readonly Row[], meta: Omit<Results, 'rows' | 'node' | 'cpus'>): Results {
+export function results(rows: readonly Row[], meta: Omit<Results, 'rows' | 'node' | 'cpus' | 'memoryGB'>): Results {
   const cpus = os.cpus();
-  return { rows: rows.map(roundRow), ...meta, node: process.version, cpus: `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}` };
+  return {
+    rows: rows.map(roundRow),
+    ...meta,
+    node: process.version,
+    cpus: `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}`,
+    memoryGB: +(os.totalmem() / 2 ** 30).toFixed(1),
+  };
 }
 
 export function writeResults(file: string, r: Results): void {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BENCHMARKS } from '../../bench/index.js';
+import { BENCHMARKS, postgresSuite } from '../../bench/index.js';
 import { markdownTable } from '../../bench/lib/table.js';
-import { withResultsTable } from '../../bench/lib/readme.js';
+import { withResultsTable, withSuiteTable } from '../../bench/lib/readme.js';
 import { row } from '../../bench/lib/rows.js';
 
 const root = path.join(__dirname, '../..');
@@ -52,5 +52,54 @@ describe('the README performance table', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+/** Issue 14, "done when": the bench prints the table with same-run baselines, and the README shows it. */
+describe("the README's postgres table (When one process is not enough)", () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+
+  it('is bench/results/postgres.json, a full run of the postgres suite at size 1', () => {
+    const recorded = JSON.parse(readFileSync(path.join(root, 'bench/results/postgres.json'), 'utf8'));
+    expect(recorded).toMatchObject({ suite: 'postgres', size: 1, benchmarks: [...postgresSuite.benchmarks] });
+    for (const r of recorded.rows) expect(Object.keys(r)).toEqual(['figure', 'value', 'unit', 'baseline', 'ratio', 'target', 'met']);
+    // Every figure of the issue has its target in a row, so the table says which are met.
+    expect(recorded.rows.filter((r: { target: string }) => r.target !== '').map((r: { target: string }) => r.target)).toEqual([
+      '≤ 2,000 ms',
+      '≤ 250 MB',
+      '≤ 50 ms',
+      '≤ 1.2× baseline',
+      '≤ 500 MB',
+      '≤ 1× baseline',
+      '≤ 4',
+    ]);
+    const section = readme.slice(readme.indexOf('## When one process is not enough'), readme.indexOf('## Architecture'));
+    expect(section).toContain('<!-- bench:postgres -->');
+    // Replacing the table with the record changes nothing: the README says what the record says.
+    expect(withSuiteTable(readme, 'postgres', recorded)).toBe(readme);
+  });
+
+  it('is replaced, with the line above it, between its markers by --update-readme', () => {
+    const before = ['## When one process is not enough', 'Text.', '<!-- bench:postgres -->', 'old', '| old |', '<!-- /bench:postgres -->', 'After.', ''].join(
+      '\n',
+    );
+    const rows = [row({ figure: 'store postgres: cold start', value: 1_500, unit: 'ms', baseline: 900, target: { atMost: 2_000 } })];
+    const r = { rows, size: 1, startedAt: '2026-12-03T15:00:00.000Z', wallSeconds: 900, loadAverage: { start: [9.5, 8, 7], end: [11, 9, 8] }, cpus: '2 × CPU' };
+    expect(withSuiteTable(before, 'postgres', r)).toBe(
+      [
+        '## When one process is not enough',
+        'Text.',
+        '<!-- bench:postgres -->',
+        '',
+        'Latest run (`npm run bench -- postgres`, size 1, 2026-12-03, 900 s, load average 9.5 at start, 11 at end, 2 × CPU):',
+        '',
+        markdownTable(rows),
+        '',
+        '<!-- /bench:postgres -->',
+        'After.',
+        '',
+      ].join('\n'),
+    );
+    expect(() => withSuiteTable('no markers', 'postgres', r)).toThrow(/<!-- bench:postgres -->/);
   });
 });

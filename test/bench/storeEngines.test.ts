@@ -18,6 +18,7 @@ describe('store-engines benchmark', () => {
       expect([r.figure, Number.isFinite(r.value) && (r.value as number) > 0]).toEqual([r.figure, true]);
       expect([r.figure, Number.isFinite(r.baseline) && (r.baseline as number) > 0]).toEqual([r.figure, true]);
     }
-    expect(rows.map((r) => r.target)).toEqual(['≤ 2,000 ms', '≤ 250 MB', '≤ 50 ms', '', '']);
+    // The issue's ≤ 2 s / ≤ 250 MB are the whole bot's (the store benchmark's rows), not the store's open.
+    expect(rows.map((r) => r.target)).toEqual(['', '', '≤ 50 ms', '', '']);
   }, 60_000);
 });

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BENCHMARKS, runBench, selectBenchmarks, type BenchIo } from '../../bench/index.js';
-import type { Benchmark } from '../../bench/lib/context.js';
+import { BENCHMARKS, SUITES, runBench, selectBenchmarks, type BenchIo } from '../../bench/index.js';
+import type { Benchmark, Suite } from '../../bench/lib/context.js';
+import { markdownTable } from '../../bench/lib/table.js';
 import { row } from '../../bench/lib/rows.js';
 
 function capture() {
@@ -56,6 +57,13 @@ describe('npm run bench (runner)', () => {
     expect(selectBenchmarks([]).map((b) => b.name)).toEqual(BENCHMARKS.filter((b) => b.inDefaultRun).map((b) => b.name));
   });
 
+  it("runs a suite's benchmarks in the suite's order: postgres is issue #14's four figures", () => {
+    expect(selectBenchmarks(['postgres']).map((b) => b.name)).toEqual(['store-postgres', 'store-engines', 'sync-stores', 'replicas']);
+    // Mixed with another name, in BENCHMARKS' order like any selection.
+    expect(selectBenchmarks(['sync', 'postgres']).map((b) => b.name)).toEqual(['sync', 'replicas', 'store-postgres', 'store-engines', 'sync-stores']);
+    for (const suite of SUITES) for (const name of suite.benchmarks) expect(BENCHMARKS.map((b) => b.name)).toContain(name);
+  });
+
   it('refuses an unknown benchmark with the usage and exit code 2, running nothing', async () => {
     let ran = false;
     const { err, io } = capture();
@@ -99,6 +107,42 @@ describe('npm run bench (runner)', () => {
       expect(JSON.parse(readFileSync(path.join(dir, 'latest.json'), 'utf8'))).toMatchObject({ benchmarks: ['a', 'b'], size: 1 });
     } finally {
       delete process.env.BENCH_RESULTS_DIR;
+    }
+  });
+
+  it("writes a suite's full run to NAME.json and, with --update-readme, its table between the README's markers", async () => {
+    process.env.BENCH_RESULTS_DIR = dir;
+    const readme = path.join(dir, 'README.md');
+    process.env.BENCH_README = readme;
+    const before = ['# Bot', '## Scale', 'Text.', '<!-- bench:pair -->', 'stale', '<!-- /bench:pair -->', 'After.', '## Performance', 'Untouched.', ''].join(
+      '\n',
+    );
+    writeFileSync(readme, before);
+    try {
+      const benches = [
+        fake('a', async () => [row({ figure: 'a', value: 1, unit: 's' })]),
+        fake('b', async () => [row({ figure: 'b', value: 2, unit: 's', baseline: 4, target: { ratioAtMost: 1 } })], false),
+        fake('c', async () => [row({ figure: 'c', value: 3, unit: 's' })], false),
+      ];
+      const suites: Suite[] = [{ name: 'pair', description: 'b then c', benchmarks: ['c', 'b'] }];
+      const { io } = capture();
+      expect(await runBench(['pair', '--size', '0.5', '--update-readme'], io, benches, suites)).toBe(0);
+      expect(JSON.parse(readFileSync(path.join(dir, 'partial.json'), 'utf8'))).toMatchObject({ suite: 'pair', size: 0.5 });
+      expect(readFileSync(readme, 'utf8')).toBe(before);
+
+      expect(await runBench(['pair', '--update-readme'], io, benches, suites)).toBe(0);
+      const json = JSON.parse(readFileSync(path.join(dir, 'pair.json'), 'utf8'));
+      expect(json).toMatchObject({ suite: 'pair', benchmarks: ['c', 'b'], size: 1 });
+      expect(json.rows.map((r: { figure: string }) => r.figure)).toEqual(['c', 'b']);
+      expect(Object.keys(json)).toEqual(expect.arrayContaining(['startedAt', 'wallSeconds', 'loadAverage', 'node', 'cpus', 'memoryGB']));
+      expect(() => readFileSync(path.join(dir, 'latest.json'))).toThrow();
+      const after = readFileSync(readme, 'utf8');
+      expect(after).toContain(`<!-- bench:pair -->\n\nLatest run (\`npm run bench -- pair\`, size 1, ${json.startedAt.slice(0, 10)}, `);
+      expect(after).toContain(`\n\n${markdownTable(json.rows)}\n\n<!-- /bench:pair -->\nAfter.\n## Performance\nUntouched.\n`);
+      expect(after).not.toContain('stale');
+    } finally {
+      delete process.env.BENCH_RESULTS_DIR;
+      delete process.env.BENCH_README;
     }
   });
 
