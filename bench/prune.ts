@@ -7,7 +7,8 @@
  * still wait). Measured on the same store: the file's size and one ordinary write (a meta key,
  * a whole-file rewrite) with the finished items and after the reminder pass's prune
  * (pruneDeliveredAnnouncements, WORK_RETENTION_DAYS = 30), and the prune's own time against one
- * ordinary write with the items.
+ * ordinary write with the items. The same on PostgreSQL (bench/lib/postgres.ts, fsync on), but the
+ * file size.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -20,6 +21,8 @@ import { CREATE_TICKETS_WORK } from '../app/createAssignments.js';
 import { DEFAULT_WORK_RETENTION_DAYS } from '../app/reminders.js';
 import type { Store } from '../app/ports.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
+import { openPostgresStore } from '../storage/postgres/store.js';
+import { startBenchPostgres } from './lib/postgres.js';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { scaled, short } from './lib/measure.js';
 import { row, type Row } from './lib/rows.js';
@@ -78,48 +81,93 @@ async function seed(store: Store, finished: number, kept: number): Promise<void>
   await store.flush();
 }
 
-export async function runPrune(ctx: BenchContext): Promise<Row[]> {
+interface Measured {
+  writeWith: number;
+  writeAfter: number;
+  pruneMs: number;
+}
+
+/** Seeds, writes, prunes (the clock moved past the retention) and writes again on one store. */
+async function measure(store: Store, clock: ManualClock, finished: number, kept: number, between: () => void = () => undefined): Promise<Measured> {
+  await seed(store, finished, kept);
+  between();
+  const writeWith = await ordinaryWrite(store, 'with');
+  clock.advance((DEFAULT_WORK_RETENTION_DAYS + 1) * DAY_MS);
+  const t0 = performance.now();
+  const removed = await pruneDeliveredAnnouncements(store, clock.now(), DEFAULT_WORK_RETENTION_DAYS);
+  await store.flush();
+  const pruneMs = performance.now() - t0;
+  const left = (await store.work.list()).length;
+  if (removed !== finished || left !== kept) throw new Error(`the prune removed ${removed} of ${finished} and left ${left} of ${kept}`);
+  return { writeWith, writeAfter: await ordinaryWrite(store, 'after'), pruneMs };
+}
+
+const START = '2026-10-01T09:00:00.000Z';
+
+export async function runPrune(ctx: BenchContext, options: { postgres?: boolean } = {}): Promise<Row[]> {
   const finished = scaled(FINISHED, ctx.size, 100);
   const kept = 2 * Math.ceil(scaled(KEPT, ctx.size, 10) / 2);
+  const n = short(finished);
+  const out: Row[] = [];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-prune-'));
   const file = path.join(dir, 'db.json');
-  const clock = new ManualClock('2026-10-01T09:00:00.000Z');
+  const clock = new ManualClock(START);
   const store = await openLowdbStore({ file, clock, logger: silentLogger });
   try {
-    ctx.progress(`prune ${short(finished)}: seeding ${finished} finished and ${kept} kept work items`);
-    await seed(store, finished, kept);
-    const sizeWith = statSync(file).size;
-    const writeWith = await ordinaryWrite(store, 'with');
-    clock.advance((DEFAULT_WORK_RETENTION_DAYS + 1) * DAY_MS);
-    ctx.progress(`prune ${short(finished)}: pruning`);
-    const t0 = performance.now();
-    const removed = await pruneDeliveredAnnouncements(store, clock.now(), DEFAULT_WORK_RETENTION_DAYS);
-    await store.flush();
-    const pruneMs = performance.now() - t0;
-    const left = (await store.work.list()).length;
-    if (removed !== finished || left !== kept) throw new Error(`the prune removed ${removed} of ${finished} and left ${left} of ${kept}`);
-    const sizeAfter = statSync(file).size;
-    const writeAfter = await ordinaryWrite(store, 'after');
-    const n = short(finished);
-    return [
+    ctx.progress(`prune ${n}: lowdb, ${finished} finished and ${kept} kept work items`);
+    let sizeWith = 0;
+    const m = await measure(store, clock, finished, kept, () => (sizeWith = statSync(file).size));
+    out.push(
       row({
         figure: `prune ${n}: lowdb file after forgetting ${n} finished work items (vs with them)`,
-        value: sizeAfter / 1e6,
+        value: statSync(file).size / 1e6,
         unit: 'MB',
         baseline: sizeWith / 1e6,
       }),
-      row({ figure: `prune ${n}: one ordinary write after the prune (vs with the finished items)`, value: writeAfter, unit: 'ms', baseline: writeWith }),
-      row({ figure: `prune ${n}: the prune itself, ${n} items (vs one ordinary write with them)`, value: pruneMs, unit: 'ms', baseline: writeWith }),
-    ];
+      row({
+        figure: `prune ${n}: lowdb, one ordinary write after the prune (vs with the finished items)`,
+        value: m.writeAfter,
+        unit: 'ms',
+        baseline: m.writeWith,
+      }),
+      row({ figure: `prune ${n}: lowdb, the prune itself (vs one ordinary write with the items)`, value: m.pruneMs, unit: 'ms', baseline: m.writeWith }),
+    );
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  if (options.postgres === false) return out;
+  ctx.progress(`prune ${n}: PostgreSQL`);
+  const pg = await startBenchPostgres();
+  let url: string | undefined;
+  try {
+    url = await pg.createDatabase();
+    const pgClock = new ManualClock(START);
+    const pgStore = await openPostgresStore({ connectionString: url, clock: pgClock, logger: silentLogger, poolSize: 2, applicationName: 'bench-prune' });
+    try {
+      const m = await measure(pgStore, pgClock, finished, kept);
+      out.push(
+        row({
+          figure: `prune ${n}: PostgreSQL, one ordinary write after the prune (vs with the finished items)`,
+          value: m.writeAfter,
+          unit: 'ms',
+          baseline: m.writeWith,
+        }),
+        row({ figure: `prune ${n}: PostgreSQL, the prune itself (vs one ordinary write with the items)`, value: m.pruneMs, unit: 'ms', baseline: m.writeWith }),
+      );
+    } finally {
+      await pgStore.close();
+    }
+  } finally {
+    if (url) await pg.dropDatabase(url).catch(() => undefined);
+    await pg.stop();
+  }
+  return out;
 }
 
 export const pruneBenchmark: Benchmark = {
   name: 'prune',
-  description: 'lowdb file size and write time with 100k finished work items vs after the prune; the prune vs one write',
+  description: 'lowdb file size, and write time on lowdb and PostgreSQL, with 100k finished work items vs after the prune; the prune vs one write',
   inDefaultRun: false,
   run: runPrune,
 };
