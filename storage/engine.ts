@@ -42,7 +42,11 @@ import {
 } from '../app/ports.js';
 import type { Database } from './schema.js';
 
-/** The audit trail is append-only; past this many entries the oldest are dropped. */
+/**
+ * The audit trail is append-only; past this many entries the oldest are dropped. The embedded
+ * stores' bound on the one file every write rewrites: no retention by age deletes audit entries,
+ * and PostgreSQL keeps every one (README "What is kept, and for how long").
+ */
 export const AUDIT_LIMIT = 50_000;
 
 const LIVE: ReadonlySet<string> = new Set(LIVE_ASSIGNMENT_STATUSES);
