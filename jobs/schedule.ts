@@ -89,16 +89,6 @@ export async function runClaimed(name: string, tickAt: Date, run: () => Promise<
     return undefined;
   }
   logger.info({ job: name, tickAt: tick, holder }, `${name}: tick claimed`);
-  // Every tick leaves a row (job_runs): the claimer of each tick forgets the old ones, so it is
-  // done once per tick across replicas, and costs one indexed DELETE (job_runs_tick) when there
-  // is nothing to forget. A failure only delays it to the next tick.
-  const before = new Date(tickAt.getTime() - (once.retentionMs ?? DEFAULT_JOB_RUN_RETENTION_MS));
-  await jobRuns.prune(before).then(
-    (removed) => {
-      if (removed > 0) logger.info({ job: name, removed, tickBefore: before.toISOString() }, `${name}: forgot old ticks`);
-    },
-    (err: unknown) => logger.warn({ err, job: name }, `${name}: could not forget old ticks`),
-  );
   const renewal = setInterval(
     () => {
       jobRuns.renew(name, tickAt, holder, leaseMs).then(
@@ -112,9 +102,26 @@ export async function runClaimed(name: string, tickAt: Date, run: () => Promise<
   );
   renewal.unref();
   try {
+    // Under the lease's renewal: a slow DELETE does not let the tick go to another replica.
+    await forgetOldTicks(name, tickAt, logger, once);
     return await runLogged(name, run, logger);
   } finally {
     clearInterval(renewal);
     await jobRuns.release(name, tickAt, holder).catch((err: unknown) => logger.warn({ err, job: name, tickAt: tick }, `${name}: could not release the tick`));
+  }
+}
+
+/**
+ * Every tick leaves a row (job_runs): the claimer of each tick forgets the old ones, so it is done
+ * once per tick across replicas, and costs one indexed DELETE (job_runs_tick) when there is
+ * nothing to forget. Never rejects: a failure only delays it to the next tick.
+ */
+async function forgetOldTicks(name: string, tickAt: Date, logger: Logger, once: OncePerTick): Promise<void> {
+  const before = new Date(tickAt.getTime() - (once.retentionMs ?? DEFAULT_JOB_RUN_RETENTION_MS));
+  try {
+    const removed = await once.jobRuns.prune(before);
+    if (removed > 0) logger.info({ job: name, removed, tickBefore: before.toISOString() }, `${name}: forgot old ticks`);
+  } catch (err) {
+    logger.warn({ err, job: name }, `${name}: could not forget old ticks`);
   }
 }
