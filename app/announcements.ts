@@ -29,6 +29,16 @@ const DELIVER_BATCH = 1000;
 /** Claimed and completed in the same transaction, so no one ever finds the lease running; any positive value does. */
 const DELIVER_LEASE_MS = 60_000;
 
+/**
+ * Forgets the delivered announcement items (done) finished more than `retentionDays` before
+ * `now`; returns how many. Safe at any age: what keeps an announcement to one send is its key's
+ * claim in the sent log, which is kept (app/reminders.ts prunes only period keys), so an intent
+ * written again with the same key after its item is gone is still not sent twice.
+ */
+export async function pruneDeliveredAnnouncements(store: Store, now: Date, retentionDays: number): Promise<number> {
+  return store.work.prune(ANNOUNCEMENT_WORK, new Date(now.getTime() - retentionDays * 86_400_000));
+}
+
 /** What to write (WorkQueue) with an outcome so its announcement survives a crash; undefined when it has nowhere to go. */
 export function announcementIntent(conversationId: string | undefined, key: string, text: string): WorkRequest | undefined {
   if (!conversationId) return undefined;

@@ -104,6 +104,28 @@ export const CREATE_TICKETS_WORK = 'assignment.createTickets';
 /** A running creation's default lease; a process that died holding it is taken over after this. */
 export const CREATE_TICKETS_LEASE_MS = 10 * 60_000;
 
+const DAY_MS = 86_400_000;
+
+/**
+ * Forgets the creations that finished more than `retentionDays` before `now`: every done one, and
+ * a failed one once it is handled, that is none of its assignments is still pending or failed
+ * (the Retry button or resumePending created their tickets, or they were closed). A failed item
+ * whose assignments still wait is kept: it is the record of why the creation stopped. Returns how
+ * many were forgotten.
+ */
+export async function pruneFinishedCreations(store: Store, now: Date, retentionDays: number): Promise<number> {
+  const before = new Date(now.getTime() - retentionDays * DAY_MS);
+  const failed = (await store.work.list({ kind: CREATE_TICKETS_WORK, statuses: ['failed'] })).filter(
+    (w) => w.finishedAt !== undefined && Date.parse(w.finishedAt) < before.getTime(),
+  );
+  const idsOf = (w: WorkItem) => (w.payload as Partial<CreationPayload> | null)?.ids;
+  const ids = failed.flatMap((w) => idsOf(w) ?? []);
+  const waiting = new Set(ids.length ? (await store.assignments.list({ ids, statuses: ['pending', 'failed'] })).map((a) => a.id) : []);
+  // An item whose payload names no list of ids is not understood here: kept.
+  const handled = failed.filter((w) => Array.isArray(idsOf(w)) && !idsOf(w)!.some((id) => waiting.has(id))).map((w) => w.id);
+  return store.work.prune(CREATE_TICKETS_WORK, before, handled);
+}
+
 /** Where the card showing a creation is (its activity id once it is posted). */
 export interface CardTarget {
   conversationId: string;

@@ -386,8 +386,13 @@ export interface WorkQueue {
   fail(id: string, owner: string, error: string, retryAt?: Date): Promise<boolean>;
   get(id: string): Promise<WorkItem | undefined>;
   list(query?: WorkQuery): Promise<WorkItem[]>;
-  /** Forgets done and failed items that finished before `finishedBefore`; returns how many. */
-  prune(finishedBefore: Date): Promise<number>;
+  /**
+   * Forgets the `kind` items that finished before `finishedBefore`: every done one, and the failed
+   * ones among `handledFailures` (ids). The caller says which failures were handled; the other
+   * failed items are dead letters kept for a person to look into. Queued and running items are
+   * never forgotten. Returns how many.
+   */
+  prune(kind: string, finishedBefore: Date, handledFailures?: readonly string[]): Promise<number>;
 }
 
 // ------------------------------------------------------------------ Secrets

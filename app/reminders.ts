@@ -31,6 +31,8 @@ import type { AdaptiveCard, RenderContext } from '../cards/render.js';
 import type { Conversation } from '../core/model.js';
 import { REMINDABLE_STATUSES } from '../core/lifecycle.js';
 import type { RecommendationCards } from './recommendationCards.js';
+import { pruneDeliveredAnnouncements } from './announcements.js';
+import { pruneFinishedCreations } from './createAssignments.js';
 import { needsOwnerByContact } from './rules.js';
 import { sendFailureLevel, type DefenderPort, type Directory, type ManagerInfo, type Messenger, type Store } from './ports.js';
 
@@ -48,7 +50,12 @@ export interface ReminderJobDeps {
   settings: ReminderSettings;
   /** IANA timezone of due dates, quiet hours and weeks (REMINDER_TIMEZONE). */
   timezone: string;
+  /** WORK_RETENTION_DAYS: finished work items older than this are forgotten by each pass. Default DEFAULT_WORK_RETENTION_DAYS. */
+  workRetentionDays?: number;
 }
+
+/** WORK_RETENTION_DAYS's default. */
+export const DEFAULT_WORK_RETENTION_DAYS = 30;
 
 export interface ReminderReport {
   digests: number;
@@ -110,6 +117,7 @@ export class ReminderJob {
     const started = Date.now();
     const now = clock.now();
     await this.pruneLog(now);
+    await this.pruneWork(now);
     this.deps.directory.refresh?.();
     const assignments = await store.assignments.list({ statuses: REMINDABLE_STATUSES });
     // The planner is pure: every key it may ask about is read in one go first.
@@ -251,6 +259,24 @@ export class ReminderJob {
       if (removed > 0) this.deps.logger.info({ removed, olderThan: olderThan.toISOString() }, 'pruned old sent-reminder keys');
     } catch (err) {
       this.deps.logger.warn({ err }, 'could not prune the sent-reminder log; trying again next pass');
+    }
+  }
+
+  /**
+   * The work queue's leftovers: delivered announcements and finished ticket creations (failed
+   * ones once handled). Here because the pass runs on one replica per tick and rarely (weekly by
+   * default): on lowdb a prune that forgets something costs one whole-file write. Never rejects.
+   */
+  private async pruneWork(now: Date): Promise<void> {
+    const days = this.deps.workRetentionDays ?? DEFAULT_WORK_RETENTION_DAYS;
+    const prunes = { announcements: pruneDeliveredAnnouncements, creations: pruneFinishedCreations };
+    for (const [what, prune] of Object.entries(prunes)) {
+      try {
+        const removed = await prune(this.deps.store, now, days);
+        if (removed > 0) this.deps.logger.info({ removed, retentionDays: days }, `pruned finished work items (${what})`);
+      } catch (err) {
+        this.deps.logger.warn({ err }, `could not prune finished work items (${what}); trying again next pass`);
+      }
     }
   }
 

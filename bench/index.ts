@@ -29,6 +29,7 @@ import { resolutionBenchmark } from './resolution.js';
 import { createAssignmentBenchmark } from './createAssignment.js';
 import { soakBenchmark } from './soak.js';
 import { replicasBenchmark } from './replicas.js';
+import { pruneBenchmark } from './prune.js';
 
 /** In the order they run (and appear in the table). Add new ones here. */
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -44,6 +45,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   storeEnginesBenchmark,
   syncStoresBenchmark,
   storeOpsBenchmark,
+  pruneBenchmark,
   soakBenchmark,
 ];
 

@@ -47,6 +47,8 @@ const envObject = z.object({
   WORK_LEASE_SECONDS: withDefault(z.coerce.number().int().min(1).max(86400), '600'),
   /** How long a cron tick claimed by a replica that stopped renewing blocks the job's next ticks (renewed every third of it while the run lasts); a dead replica's presence lock frees it at once (storage/postgres/coordination.ts). */
   JOB_LEASE_SECONDS: withDefault(z.coerce.number().int().min(3).max(86400), '300'),
+  /** Days finished work is kept: delivered announcements, ticket creations (failed ones until handled) and claimed cron ticks (job_runs). */
+  WORK_RETENTION_DAYS: withDefault(z.coerce.number().int().min(1).max(3650), '30'),
   SECRET_KEY: opt(z.string()),
   LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
   LOG_PRETTY: opt(bool),

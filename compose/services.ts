@@ -279,6 +279,7 @@ export function createServices(p: ServicePorts): Services {
     logger: logger.child({ job: 'reminders' }),
     settings: { remindDaysBefore: config.REMIND_DAYS_BEFORE, quietHours: config.QUIET_HOURS ? parseQuietHours(config.QUIET_HOURS) : undefined },
     timezone: timeZone,
+    workRetentionDays: config.WORK_RETENTION_DAYS,
   });
   const resolution = azure
     ? new ResolutionJob({
@@ -348,7 +349,9 @@ export function createServices(p: ServicePorts): Services {
  * tick is claimed first, so it runs on one of the processes sharing the store.
  */
 export function startSchedules(services: Services, config: Config, logger: Logger, jobRuns?: JobRuns): ScheduledTask[] {
-  const once = jobRuns ? { jobRuns, holder: replicaId, leaseMs: config.JOB_LEASE_SECONDS * 1000 } : undefined;
+  const once = jobRuns
+    ? { jobRuns, holder: replicaId, leaseMs: config.JOB_LEASE_SECONDS * 1000, retentionMs: config.WORK_RETENTION_DAYS * 86_400_000 }
+    : undefined;
   const { cycle, resolution } = services;
   return startJobSchedules(
     {

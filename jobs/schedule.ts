@@ -14,9 +14,12 @@ export interface OncePerTick {
   holder: string;
   /** How long a claim holds without a renewal; default 5 minutes. */
   leaseMs?: number;
+  /** Ticks scheduled longer ago than this are forgotten when a tick is claimed (WORK_RETENTION_DAYS); default 30 days. */
+  retentionMs?: number;
 }
 
 export const DEFAULT_JOB_LEASE_MS = 5 * 60_000;
+export const DEFAULT_JOB_RUN_RETENTION_MS = 30 * 86_400_000;
 
 /** node-cron 4.6's own text for a skipped tick; the `execution:overlap` event reports it instead. */
 const OVERLAP_WARNING = 'task still running, new execution blocked by overlap prevention!';
@@ -99,9 +102,26 @@ export async function runClaimed(name: string, tickAt: Date, run: () => Promise<
   );
   renewal.unref();
   try {
+    // Under the lease's renewal: a slow DELETE does not let the tick go to another replica.
+    await forgetOldTicks(name, tickAt, logger, once);
     return await runLogged(name, run, logger);
   } finally {
     clearInterval(renewal);
     await jobRuns.release(name, tickAt, holder).catch((err: unknown) => logger.warn({ err, job: name, tickAt: tick }, `${name}: could not release the tick`));
+  }
+}
+
+/**
+ * Every tick leaves a row (job_runs): the claimer of each tick forgets the old ones, so it is done
+ * once per tick across replicas, and costs one indexed DELETE (job_runs_tick) when there is
+ * nothing to forget. Never rejects: a failure only delays it to the next tick.
+ */
+async function forgetOldTicks(name: string, tickAt: Date, logger: Logger, once: OncePerTick): Promise<void> {
+  const before = new Date(tickAt.getTime() - (once.retentionMs ?? DEFAULT_JOB_RUN_RETENTION_MS));
+  try {
+    const removed = await once.jobRuns.prune(before);
+    if (removed > 0) logger.info({ job: name, removed, tickBefore: before.toISOString() }, `${name}: forgot old ticks`);
+  } catch (err) {
+    logger.warn({ err, job: name }, `${name}: could not forget old ticks`);
   }
 }

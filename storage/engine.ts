@@ -42,7 +42,11 @@ import {
 } from '../app/ports.js';
 import type { Database } from './schema.js';
 
-/** The audit trail is append-only; past this many entries the oldest are dropped. */
+/**
+ * The audit trail is append-only; past this many entries the oldest are dropped. The embedded
+ * stores' bound on the one file every write rewrites: no retention by age deletes audit entries,
+ * and PostgreSQL keeps every one (README "What is kept, and for how long").
+ */
 export const AUDIT_LIMIT = 50_000;
 
 const LIVE: ReadonlySet<string> = new Set(LIVE_ASSIGNMENT_STATUSES);
@@ -1069,9 +1073,18 @@ function workQueue(view: Access): StoreTx['work'] {
         (w) => (q.kind === undefined || w.kind === q.kind) && (q.key === undefined || w.key === q.key) && (!statuses || statuses.has(w.status)),
       );
     },
-    prune: async (finishedBefore) => {
+    prune: async (kind, finishedBefore, handledFailures = []) => {
       const cutoff = finishedBefore.getTime();
-      const old = view.select('work', undefined, (w) => !PENDING_WORK.has(w.status) && w.finishedAt !== undefined && Date.parse(w.finishedAt) < cutoff);
+      const handled = new Set(handledFailures);
+      const old = view.select(
+        'work',
+        undefined,
+        (w) =>
+          w.kind === kind &&
+          (w.status === 'done' || (w.status === 'failed' && handled.has(w.id))) &&
+          w.finishedAt !== undefined &&
+          Date.parse(w.finishedAt) < cutoff,
+      );
       for (const w of old) view.delete('work', w.id);
       if (old.length > 0) await view.done();
       return old.length;

@@ -816,9 +816,13 @@ function workQueue(ctx: Ctx): StoreTx['work'] {
       w.eq('key', q.key);
       return ctx.op(async (query) => docs(workTable, await query<DocRow>(`SELECT ${SEALED_DOC()} FROM work ${w} ORDER BY seq`, w.params)));
     },
-    prune: (finishedBefore) =>
+    prune: (kind, finishedBefore, handledFailures = []) =>
       ctx.op(async (query, changed) => {
-        const result = await query(`DELETE FROM work WHERE status IN ('done', 'failed') AND finished_at < $1`, [finishedBefore.toISOString()]);
+        // Both arms are within work_finished's predicate (status done or failed, by finished_at).
+        const result = await query(
+          `DELETE FROM work WHERE kind = $1 AND finished_at < $2 AND (status = 'done' OR (status = 'failed' AND id = ANY($3::text[])))`,
+          [kind, finishedBefore.toISOString(), [...handledFailures]],
+        );
         if (result.rowCount) changed();
         return result.rowCount ?? 0;
       }),

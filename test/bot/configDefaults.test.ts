@@ -92,6 +92,14 @@ const CASES: Record<string, Case> = {
       ['600', 600],
     ],
   },
+  WORK_RETENTION_DAYS: {
+    type: 'number',
+    unset: 30,
+    set: [
+      ['1', 1],
+      ['365', 365],
+    ],
+  },
   SECRET_KEY: { type: 'string', unset: undefined, set: [[SECRET, SECRET]] },
   LOG_LEVEL: { type: 'string', unset: 'info', set: [['debug', 'debug']] },
   LOG_PRETTY: {

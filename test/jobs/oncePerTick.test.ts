@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { runClaimed, scheduleJob } from '../../jobs/schedule.js';
+import { capturingLogger } from '../servicenow/helpers.js';
 import { openPostgresStore, type PostgresStore } from '../../storage/postgres/store.js';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres/testDatabase.js';
 
@@ -75,6 +76,44 @@ describe('jobs: each cron tick runs on one replica (JobRuns on PostgreSQL)', () 
     expect(runs).toBe(1);
     const [latest] = await alive.list('sync', 1);
     expect(latest).toMatchObject({ holder: 'replica-alive', tickAt: new Date(now).toISOString(), finishedAt: expect.any(String) });
+  });
+
+  it('the replica that claims a tick forgets the ticks older than the retention (default 30 days), once per tick between the replicas', async () => {
+    const DAY = 86_400_000;
+    const now = Date.parse('2026-03-02T09:00:00.000Z');
+    const clock = { now: () => new Date(now) };
+    const [a, b] = [await open(clock), await open(clock)];
+    const past = async (job: string, days: number) => {
+      const tick = new Date(now - days * DAY);
+      expect(await a.claim(job, tick, 'replica-a', 60_000)).toBe(true);
+      expect(await a.release(job, tick, 'replica-a')).toBe(true);
+    };
+    for (const days of [40, 31, 29]) await past('sync', days);
+    await past('reminders', 35);
+    const logs: string[] = [];
+    let runs = 0;
+    const run = async () => void runs++;
+    const tick = async (at: Date, retentionMs?: number) =>
+      Promise.all(
+        ['replica-a', 'replica-b'].map((holder, i) =>
+          runClaimed('sync', at, run, capturingLogger(logs), { jobRuns: [a, b][i]!, holder, ...(retentionMs ? { retentionMs } : {}) }),
+        ),
+      );
+    const forgot = () => logs.filter((l) => l.includes('forgot old ticks')).map((l) => JSON.parse(l).a.removed);
+
+    await tick(new Date(now));
+    expect(runs).toBe(1);
+    expect(forgot()).toEqual([3]);
+    const ago = (days: number) => new Date(now - days * DAY).toISOString();
+    expect((await b.list('sync')).map((r) => r.tickAt)).toEqual([ago(0), ago(29)]);
+    expect(await b.list('reminders')).toEqual([]);
+
+    // WORK_RETENTION_DAYS=1: the next tick forgets the 29-day-old one; nothing is left to forget after.
+    await tick(new Date(now + 60_000), DAY);
+    await tick(new Date(now + 120_000), DAY);
+    expect(runs).toBe(3);
+    expect(forgot()).toEqual([3, 1]);
+    expect((await a.list('sync')).map((r) => r.tickAt)).toEqual([new Date(now + 120_000), new Date(now + 60_000), new Date(now)].map((d) => d.toISOString()));
   });
 
   it('a long run renews its lease, so another replica does not start the job beside it; released at the end, even when it fails', async () => {

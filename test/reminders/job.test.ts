@@ -1,6 +1,8 @@
 import { ManualClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { ReminderJob } from '../../app/reminders.js';
+import { ANNOUNCEMENT_WORK } from '../../app/announcements.js';
+import { CREATE_TICKETS_WORK } from '../../app/createAssignments.js';
 import { TeamsDirectory } from '../../bot/teamsDirectory.js';
 import type { ReminderSettings } from '../../core/reminders.js';
 import { startBot, type BotHarness } from '../harness/botHarness.js';
@@ -35,18 +37,18 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     await defender.sim.close();
   });
 
-  const jobFor = (h: BotHarness, settings: ReminderSettings = { remindDaysBefore: 3 }, timezone = 'UTC') =>
-    new ReminderJob({
-      store: h.store,
-      messenger: h.app.messenger,
-      directory: new TeamsDirectory({ store: h.store, clock: h.clock, logger: silentLogger }),
-      graph: defender.client,
-      cards: h.app.services.cards,
-      clock: h.clock,
-      logger: silentLogger,
-      settings,
-      timezone,
-    });
+  const jobDeps = (h: BotHarness, settings: ReminderSettings = { remindDaysBefore: 3 }, timezone = 'UTC') => ({
+    store: h.store,
+    messenger: h.app.messenger,
+    directory: new TeamsDirectory({ store: h.store, clock: h.clock, logger: silentLogger }),
+    graph: defender.client,
+    cards: h.app.services.cards,
+    clock: h.clock,
+    logger: silentLogger,
+    settings,
+    timezone,
+  });
+  const jobFor = (h: BotHarness, settings?: ReminderSettings, timezone?: string) => new ReminderJob(jobDeps(h, settings, timezone));
   const postsTo = (id: string) => bot.connector.activities().filter((c) => c.method === 'POST' && c.conversationId === id);
   const cardOf = (call: { body: any }) => call.body.attachments[0].content;
 
@@ -178,6 +180,45 @@ describe('reminder job over the real server and the fake Bot Connector', () => {
     expect(await bot.store.reminders.wasSent(`digest:${BOB}:2026-W31`)).toBe(false);
     expect(await bot.store.reminders.wasSent(`nudge:${graced.id}:2026-08-01`)).toBe(false);
     expect(await bot.store.reminders.wasSent(`digest:${BOB}:2026-W45`)).toBe(true);
+  });
+
+  it('forgets finished work items past WORK_RETENTION_DAYS each pass: delivered announcements, done creations, failed ones only once handled', async () => {
+    const stuck = assignment({ owner: BOB, dueDate: '2027-01-15', status: 'failed', ticket: undefined, notifyOwner: false });
+    const fixed = assignment({ owner: BOB, dueDate: '2027-01-15', notifyOwner: false });
+    await seed(bot.store, stuck, fixed);
+    const { work } = bot.store;
+    const finish = async (kind: string, key: string, ids: string[], outcome: 'done' | 'failed') => {
+      await work.enqueue([
+        { kind, key, payload: kind === CREATE_TICKETS_WORK ? { batchId: key, ids, skippedIds: [] } : { conversationId: CHANNEL, text: key } },
+      ]);
+      const [item] = await work.claim(kind, 'test', 1, 60_000);
+      if (outcome === 'done') await work.complete(item!.id, 'test');
+      else await work.fail(item!.id, 'test', 'ServiceNow was down');
+    };
+    await finish(ANNOUNCEMENT_WORK, 'announce:a1:resolved:1', [], 'done');
+    await bot.store.reminders.markSent({ key: 'announce:a1:resolved:1', sentAt: MONDAY, recipient: CHANNEL });
+    await finish(CREATE_TICKETS_WORK, 'batch-done', [fixed.id], 'done');
+    await finish(CREATE_TICKETS_WORK, 'batch-stuck', [stuck.id], 'failed');
+    await finish(CREATE_TICKETS_WORK, 'batch-handled', [fixed.id], 'failed');
+    await work.enqueue([{ kind: ANNOUNCEMENT_WORK, key: 'announce:a2:resolved:1', payload: { conversationId: CHANNEL, text: 'queued' } }]);
+    const left = async () => (await work.list()).map((w) => `${w.key} ${w.status}`).sort();
+
+    // 30 days (the default) have not passed: everything stays.
+    bot.clock.advance(29 * 86_400_000);
+    await jobFor(bot).runOnce();
+    expect(await left()).toHaveLength(5);
+
+    bot.clock.advance(2 * 86_400_000);
+    await finish(CREATE_TICKETS_WORK, 'batch-recent', [fixed.id], 'done');
+    await jobFor(bot).runOnce();
+    expect(await left()).toEqual(['announce:a2:resolved:1 queued', 'batch-recent done', 'batch-stuck failed']);
+    // The key that kept the announcement to one send stays: an intent for it now is not sent again.
+    expect(await bot.store.reminders.wasSent('announce:a1:resolved:1')).toBe(true);
+
+    // WORK_RETENTION_DAYS=1 reaches the recent one; the stuck creation stays until its assignment gets its ticket.
+    bot.clock.advance(2 * 86_400_000);
+    await new ReminderJob({ ...jobDeps(bot), workRetentionDays: 1 }).runOnce();
+    expect(await left()).toEqual(['announce:a2:resolved:1 queued', 'batch-stuck failed']);
   });
 
   it('escalates only overdue items to the manager from Graph, grouped by report', async () => {

@@ -1018,7 +1018,7 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         expect(await store.reminders.sentAmong(['k1', 'k2'])).toEqual(new Set(['k1', 'k2']));
       });
 
-      it('list by kind, statuses and key; get; prune finished items', async () => {
+      it('list by kind, statuses and key; get', async () => {
         await store.work.enqueue([
           { kind: 'ticket', key: 'a', payload: {} },
           { kind: 'ticket', key: 'b', payload: {} },
@@ -1032,9 +1032,48 @@ export function describeStoreContract(name: string, open: (clock: ManualClock) =
         expect((await store.work.list({ kind: 'card', key: 'a' })).map((w) => w.kind)).toEqual(['card']);
         expect((await store.work.list({ statuses: [] })).length).toBe(0);
         expect(await store.work.get('nope')).toBeUndefined();
-        expect(await store.work.prune(new Date(Date.parse(T0)))).toBe(0);
-        expect(await store.work.prune(new Date(Date.parse(T0) + 1))).toBe(1);
-        expect((await store.work.list()).map((w) => `${w.kind}/${w.key}`)).toEqual(['ticket/b', 'card/a']);
+      });
+
+      it('prune forgets the done items of a kind finished before the cutoff, and only the failed ones named as handled', async () => {
+        await store.work.enqueue(['done-old', 'failed-old', 'failed-kept', 'running', 'queued'].map((key) => ({ kind: 'ticket', key, payload: {} })));
+        await store.work.enqueue([{ kind: 'card', key: 'done-old', payload: {} }]);
+        const byKey = new Map((await store.work.claim('ticket', 'w', 4, 60 * MINUTE_MS)).map((w) => [w.key, w]));
+        const [card] = await store.work.claim('card', 'w', 1, MINUTE_MS);
+        await store.work.complete(byKey.get('done-old')!.id, 'w');
+        await store.work.complete(card!.id, 'w');
+        await store.work.fail(byKey.get('failed-old')!.id, 'w', 'boom');
+        await store.work.fail(byKey.get('failed-kept')!.id, 'w', 'boom');
+        clock.advance(MINUTE_MS);
+        // A done item finished after the cutoff stays: finished at T0 + 1 minute.
+        const [late] = await store.work.enqueue([{ kind: 'ticket', key: 'done-late', payload: {}, runAt: new Date(Date.parse(T0) - MINUTE_MS) }]);
+        await store.work.claim('ticket', 'w', 1, MINUTE_MS);
+        await store.work.complete(late!.id, 'w');
+        const cutoff = new Date(Date.parse(T0) + 1);
+        const keys = async () => (await store.work.list()).map((w) => `${w.kind}/${w.key}/${w.status}`);
+
+        expect(await store.work.prune('ticket', new Date(Date.parse(T0)), [byKey.get('failed-old')!.id])).toBe(0);
+        expect(await store.work.prune('ticket', cutoff, [byKey.get('failed-old')!.id, 'no-such-id'])).toBe(2);
+        expect(await keys()).toEqual([
+          'ticket/failed-kept/failed',
+          'ticket/running/running',
+          'ticket/queued/queued',
+          'card/done-old/done',
+          'ticket/done-late/done',
+        ]);
+        // Nothing left to forget; a queued or running id named as handled is not touched.
+        expect(await store.work.prune('ticket', cutoff, [byKey.get('running')!.id])).toBe(0);
+        expect(await store.work.prune('card', cutoff)).toBe(1);
+        clock.advance(60 * MINUTE_MS);
+        expect(await store.work.prune('ticket', clock.now())).toBe(1);
+        expect(await keys()).toEqual(['ticket/failed-kept/failed', 'ticket/running/running', 'ticket/queued/queued']);
+        // A pruned key can be enqueued again as a new item.
+        const [again] = await store.work.enqueue([{ kind: 'ticket', key: 'done-old', payload: { n: 2 } }]);
+        expect(again).toMatchObject({ status: 'queued', attempts: 0, payload: { n: 2 } });
+        expect(again!.id).not.toBe(byKey.get('done-old')!.id);
+        if (handle.reopen) {
+          store = await handle.reopen();
+          expect(await keys()).toEqual(['ticket/failed-kept/failed', 'ticket/running/running', 'ticket/queued/queued', 'ticket/done-old/queued']);
+        }
       });
 
       it('payloads are stored as JSON: a copy, and refused when they are not JSON', async () => {
