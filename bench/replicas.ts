@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { scaled, short } from './lib/measure.js';
 import { row, type Row } from './lib/rows.js';
-import { startChild, type ServerChild } from './lib/child.js';
+import { profileDir, startChild, type ServerChild } from './lib/child.js';
 import { startBenchPostgres, type BenchPostgres } from './lib/postgres.js';
 import { INSTANCE_LIMIT, LATENCY_MS } from './createAssignment.js';
 import { ADMIN, INTEGRATION, SCOPE, createWorld, eventually, integrationFromForm, say, submitAssignment, type BotRun, type World } from '../test/soak/world.js';
@@ -41,7 +41,11 @@ async function createOver(
   n: number,
 ): Promise<Run> {
   const databaseUrl = await pg.createDatabase();
-  const env = { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '10' };
+  const env: Record<string, string> = { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '10' };
+  // `--profile replica-bot`: each bot (production bot/main.js, spawned by the world) writes its
+  // CPU profile when it stops (SIGTERM below), named by pid, one folder per replica count.
+  const profiles = profileDir('replica-bot');
+  if (profiles) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profiles}/replicas-${replicas}`;
   const bots: BotRun[] = [];
   const store = await openPostgresStore({ connectionString: databaseUrl, clock: systemClock, logger: silentLogger, poolSize: 1, applicationName: 'bench' });
   try {
