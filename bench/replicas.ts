@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext } from './lib/context.js';
-import { scaled, short } from './lib/measure.js';
+import { cpuMsOfPid, scaled, short } from './lib/measure.js';
 import { row, type Row } from './lib/rows.js';
 import { profileDir, startChild, type ServerChild } from './lib/child.js';
 import { startBenchPostgres, type BenchPostgres } from './lib/postgres.js';
@@ -27,6 +27,9 @@ const PER_SUBMIT = 50;
 
 interface Run {
   seconds: number;
+  /** CPU of the bots, and of the ServiceNow simulator, per ticket over the timed window (ms). */
+  botCpuPerTicket: number;
+  snowCpuPerTicket: number;
   maxInFlight: number;
   served: number[];
 }
@@ -73,6 +76,8 @@ async function createOver(
       for (let i = 0; i < ids.length; i += PER_SUBMIT) submits.push(ids.slice(i, i + PER_SUBMIT));
       await snow.call('resetStats');
       const served0 = [...proxy.served];
+      const cpu = () => ({ bots: bots.reduce((sum, b) => sum + (cpuMsOfPid(b.pid) ?? NaN), 0), snow: cpuMsOfPid(snow.pid) ?? NaN });
+      const cpu0 = cpu();
       const started = performance.now();
       const answers = await Promise.all(
         submits.map((resourceIds) => submitAssignment(world, proxy.url, ADMIN, { recommendationKey, resourceIds }, integrationId)),
@@ -87,7 +92,14 @@ async function createOver(
         50,
       );
       const seconds = (performance.now() - started) / 1000;
-      return { seconds, maxInFlight: await snow.call<number>('maxInFlight'), served: proxy.served.map((s, i) => s - served0[i]!) };
+      const cpu1 = cpu();
+      return {
+        seconds,
+        botCpuPerTicket: (cpu1.bots - cpu0.bots) / n,
+        snowCpuPerTicket: (cpu1.snow - cpu0.snow) / n,
+        maxInFlight: await snow.call<number>('maxInFlight'),
+        served: proxy.served.map((s, i) => s - served0[i]!),
+      };
     } finally {
       await proxy.close();
     }
@@ -125,10 +137,11 @@ export async function runReplicas(ctx: BenchContext): Promise<Row[]> {
     world = await createWorld({ name: 'bench-replicas' });
     const [single, spread] = seedRecommendations(world, n);
     const one = await createOver(world, pg, snow, 1, single!, n);
-    ctx.progress(`replicas: ${n} tickets on 1 replica in ${one.seconds.toFixed(2)} s, ServiceNow in flight at most ${one.maxInFlight}`);
+    const cpuNote = (r: Run) => `bots' CPU ${r.botCpuPerTicket.toFixed(2)} ms per ticket, the ServiceNow simulator's ${r.snowCpuPerTicket.toFixed(2)} ms`;
+    ctx.progress(`replicas: ${n} tickets on 1 replica in ${one.seconds.toFixed(2)} s (${cpuNote(one)}), ServiceNow in flight at most ${one.maxInFlight}`);
     const three = await createOver(world, pg, snow, REPLICAS, spread!, n);
     ctx.progress(
-      `replicas: ${n} tickets on ${REPLICAS} replicas in ${three.seconds.toFixed(2)} s (submits served ${three.served.join('/')}), ServiceNow in flight at most ${three.maxInFlight}`,
+      `replicas: ${n} tickets on ${REPLICAS} replicas in ${three.seconds.toFixed(2)} s (submits served ${three.served.join('/')}; ${cpuNote(three)}), ServiceNow in flight at most ${three.maxInFlight}`,
     );
     return [
       row({
