@@ -6,6 +6,7 @@
  * across replicas. ServiceNow (20 ms latency) runs in a child process; Defender, the fake Bot
  * Connector and the sign-in endpoints are test/soak/world.ts's, in this process.
  */
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext } from './lib/context.js';
 import { cpuMsOfPid, scaled, short } from './lib/measure.js';
@@ -21,6 +22,7 @@ import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 
 export const REPLICAS = 3;
+const PROFILE_PRELOAD = path.join(__dirname, 'lib', 'cpuProfilePreload.js');
 const TICKETS = 1_000;
 /** Resources per submit, as test/replicas/threeReplicas.test.ts selects them. */
 const PER_SUBMIT = 50;
@@ -44,11 +46,13 @@ async function createOver(
   n: number,
 ): Promise<Run> {
   const databaseUrl = await pg.createDatabase();
-  const env: Record<string, string> = { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '10' };
+  const env = { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '10' };
   // `--profile replica-bot`: each bot (production bot/main.js, spawned by the world) writes its
   // CPU profile when it stops (SIGTERM below), named by pid, one folder per replica count.
   const profiles = profileDir('replica-bot');
-  if (profiles) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profiles}/replicas-${replicas}`;
+  const botEnv: Record<string, string> = profiles
+    ? { ...env, NODE_OPTIONS: `--require ${PROFILE_PRELOAD}`, BENCH_CPU_PROFILE_DIR: `${profiles}/replicas-${replicas}`, BENCH_CPU_PROFILE_NAME: 'replica-bot' }
+    : env;
   const bots: BotRun[] = [];
   const store = await openPostgresStore({ connectionString: databaseUrl, clock: systemClock, logger: silentLogger, poolSize: 1, applicationName: 'bench' });
   try {
@@ -58,7 +62,7 @@ async function createOver(
       { ...env, SERVICENOW_PASSWORD: c.password, SERVICENOW_CLIENT_SECRET: c.clientSecret },
     );
     if (added.code !== 0) throw new Error(`integration add failed (${added.code}): ${added.output.slice(-2000)}`);
-    bots.push(...(await Promise.all(Array.from({ length: replicas }, () => world.startBot(env)))));
+    bots.push(...(await Promise.all(Array.from({ length: replicas }, () => world.startBot(botEnv)))));
     const proxy = await startProxy(bots);
     try {
       if ((await say(world, proxy.url, ADMIN, 'sync')).status !== 200) throw new Error('sync refused');
