@@ -479,8 +479,10 @@ export class CreateAssignments {
       tracker.followed = !!payload.target.activityId;
     }
     try {
-      const readSkipped = async () =>
-        (await Promise.all(payload.skippedIds.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => !!a);
+      const readSkipped = async () => {
+        const byId = await this.rowsOf(payload.skippedIds);
+        return payload.skippedIds.map((id) => byId.get(id)).filter((a): a is Assignment => !!a);
+      };
       let skipped = await readSkipped();
       // Reassign (already-ticketed rows) and creation (the others) touch different assignments: at once.
       const [rows] = await Promise.all([
@@ -667,7 +669,8 @@ export class CreateAssignments {
    * instead of waiting at each chunk's end. Users and groups are resolved once per call.
    */
   async createTickets(ids: readonly string[], onProgress?: (rows: Assignment[]) => Promise<void>): Promise<Assignment[]> {
-    const rows = (await Promise.all(ids.map((id) => this.deps.store.assignments.get(id)))).filter((a): a is Assignment => a !== undefined);
+    const byId = await this.rowsOf(ids);
+    const rows = ids.map((id) => byId.get(id)).filter((a): a is Assignment => a !== undefined);
     // Grouped by batch + grouping so a "single ticket" batch creates its one shared ticket.
     const groups = new Map<string, Assignment[]>();
     for (const a of rows) {
@@ -804,17 +807,21 @@ export class CreateAssignments {
       mirrored.add(id);
       return settle(pools.governance.run(() => this.deps.governance.syncIn(buffered, id, { ifMissing: 'create' })));
     };
+    // The chunk's rows in one query (its locks are held, so they are current), not one per ticket.
+    const current = await this.rowsOf(ids);
+    buffered.seed(current.values());
     const todos: Assignment[][] = [];
     for (const group of chunk) {
-      const current = (await Promise.all(group.map((id) => s.get(id)))).filter((a): a is Assignment => a !== undefined);
-      const todo = current.filter((a) => !a.ticket && UNTICKETED_STATUSES.includes(a.status));
+      const todo = group.map((id) => current.get(id)).filter((a): a is Assignment => !!a && !a.ticket && UNTICKETED_STATUSES.includes(a.status));
       if (todo.length) todos.push(todo);
     }
     if (todos.length) {
       const at = this.deps.clock.now();
       if (!integration || integration.removedAt) {
-        await s.write(todos.flat().map((a) => creationFailed(a, 'the ServiceNow integration was removed', at)));
-        return this.current(s, ids);
+        const failed = todos.flat().map((a) => creationFailed(a, 'the ServiceNow integration was removed', at));
+        await s.write(failed);
+        const written = new Map(failed.map((a) => [a.id, a]));
+        return ids.map((id) => written.get(id) ?? current.get(id)).filter((a): a is Assignment => a !== undefined);
       }
       const outcomes = await Promise.all(
         todos.map((todo) =>
@@ -865,7 +872,8 @@ export class CreateAssignments {
     const recorded = health.map((record) => settle(record()));
     await buffered.flush();
     for (const outcome of [...mirroredOutcomes, ...(await Promise.all(recorded))]) if (outcome instanceof Failed) throw outcome.error;
-    return this.current(s, ids);
+    // What was just stored, under the locks still held: no read back.
+    return buffered.known(ids);
   }
 
   private async createTicket(integration: Integration, group: readonly Assignment[], lookups: ResolveOnce) {
@@ -904,8 +912,10 @@ export class CreateAssignments {
     return client.createTicket(first.ticketType, fields, { correlationId, correlationDisplay: display });
   }
 
-  private async current(s: AssignmentSession, ids: readonly string[]): Promise<Assignment[]> {
-    return (await Promise.all(ids.map((id) => s.get(id)))).filter((a): a is Assignment => a !== undefined);
+  /** Rows by id in one query (absent: gone). */
+  private async rowsOf(ids: readonly string[]): Promise<Map<string, Assignment>> {
+    if (ids.length === 0) return new Map();
+    return new Map((await this.deps.store.assignments.list({ ids })).map((a) => [a.id, a]));
   }
 
   private async locations(resources: readonly ResourceSnapshot[]): Promise<ResourceLocation[]> {
@@ -930,15 +940,29 @@ export class CreateAssignments {
   }
 }
 
-/** A session whose writes wait for flush(): the governance outcomes of a chunk in one store write. */
+/**
+ * A session whose writes wait for flush(): the governance outcomes of a chunk in one store write.
+ * It also remembers the rows read under the chunk's locks (seed) and those it wrote, so reading
+ * them again costs no query: nobody else writes them while the locks are held.
+ */
 class BufferedSession implements AssignmentSession {
   private readonly rows = new Map<string, Assignment>();
+  private readonly stored = new Map<string, Assignment>();
   private readonly audits: AuditNote[] = [];
 
   constructor(private readonly inner: AssignmentSession) {}
 
+  seed(rows: Iterable<Assignment>): void {
+    for (const r of rows) this.stored.set(r.id, r);
+  }
+
+  /** The rows of these ids as this session knows them (written or seeded); unknown ones are left out. */
+  known(ids: readonly string[]): Assignment[] {
+    return ids.map((id) => this.rows.get(id) ?? this.stored.get(id)).filter((a): a is Assignment => a !== undefined);
+  }
+
   async get(id: string): Promise<Assignment | undefined> {
-    return this.rows.get(id) ?? this.inner.get(id);
+    return this.rows.get(id) ?? this.stored.get(id) ?? this.inner.get(id);
   }
 
   async apply(id: string, change: Change, audit?: AuditNote): Promise<Assignment> {
@@ -959,6 +983,7 @@ class BufferedSession implements AssignmentSession {
     const [first, ...rest] = this.audits;
     if (this.rows.size || first) await this.inner.write([...this.rows.values()], first);
     for (const audit of rest) await this.inner.write([], audit);
+    this.seed(this.rows.values());
     this.rows.clear();
     this.audits.length = 0;
   }

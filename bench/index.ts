@@ -86,7 +86,7 @@ function usage(all: readonly Benchmark[], suites: readonly Suite[]): string {
     '  --profile T    write CPU profiles (node --cpu-prof) of these child tasks (comma list, or all)',
     '                 to bench/results/profiles/ (tasks: bot-server, echo-bot, sync-pass, raw-fetch, reminders-plan,',
     '                 simulators, defender-simulator, sandbox-defender-simulator, servicenow-simulator, store-write,',
-    '                 bot-main-empty, bot-main-full)',
+    '                 bot-main-empty, bot-main-full, replica-bot)',
     '  --profile-phase P  profile only these phases: sync-first-pass, sync-no-change-pass, resolution-cycle,',
     '                 resolution-full-pass, create-assignment-100, create-assignment-1000 (comma list, or all)',
     '  Summarise a profile: node dist/bench/lib/profile.js FILE.cpuprofile [TOP]',

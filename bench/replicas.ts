@@ -6,11 +6,12 @@
  * across replicas. ServiceNow (20 ms latency) runs in a child process; Defender, the fake Bot
  * Connector and the sign-in endpoints are test/soak/world.ts's, in this process.
  */
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext } from './lib/context.js';
-import { scaled, short } from './lib/measure.js';
+import { cpuMsOfPid, scaled, short } from './lib/measure.js';
 import { row, type Row } from './lib/rows.js';
-import { startChild, type ServerChild } from './lib/child.js';
+import { profileDir, startChild, type ServerChild } from './lib/child.js';
 import { startBenchPostgres, type BenchPostgres } from './lib/postgres.js';
 import { INSTANCE_LIMIT, LATENCY_MS } from './createAssignment.js';
 import { ADMIN, INTEGRATION, SCOPE, createWorld, eventually, integrationFromForm, say, submitAssignment, type BotRun, type World } from '../test/soak/world.js';
@@ -21,12 +22,16 @@ import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 
 export const REPLICAS = 3;
+const PROFILE_PRELOAD = path.join(__dirname, 'lib', 'cpuProfilePreload.js');
 const TICKETS = 1_000;
 /** Resources per submit, as test/replicas/threeReplicas.test.ts selects them. */
 const PER_SUBMIT = 50;
 
 interface Run {
   seconds: number;
+  /** CPU of the bots, and of the ServiceNow simulator, per ticket over the timed window (ms). */
+  botCpuPerTicket: number;
+  snowCpuPerTicket: number;
   maxInFlight: number;
   served: number[];
 }
@@ -42,6 +47,12 @@ async function createOver(
 ): Promise<Run> {
   const databaseUrl = await pg.createDatabase();
   const env = { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '10' };
+  // `--profile replica-bot`: each bot (production bot/main.js, spawned by the world) writes its
+  // CPU profile when it stops (SIGTERM below), named by pid, one folder per replica count.
+  const profiles = profileDir('replica-bot');
+  const botEnv: Record<string, string> = profiles
+    ? { ...env, NODE_OPTIONS: `--require ${PROFILE_PRELOAD}`, BENCH_CPU_PROFILE_DIR: `${profiles}/replicas-${replicas}`, BENCH_CPU_PROFILE_NAME: 'replica-bot' }
+    : env;
   const bots: BotRun[] = [];
   const store = await openPostgresStore({ connectionString: databaseUrl, clock: systemClock, logger: silentLogger, poolSize: 1, applicationName: 'bench' });
   try {
@@ -51,7 +62,7 @@ async function createOver(
       { ...env, SERVICENOW_PASSWORD: c.password, SERVICENOW_CLIENT_SECRET: c.clientSecret },
     );
     if (added.code !== 0) throw new Error(`integration add failed (${added.code}): ${added.output.slice(-2000)}`);
-    bots.push(...(await Promise.all(Array.from({ length: replicas }, () => world.startBot(env)))));
+    bots.push(...(await Promise.all(Array.from({ length: replicas }, () => world.startBot(botEnv)))));
     const proxy = await startProxy(bots);
     try {
       if ((await say(world, proxy.url, ADMIN, 'sync')).status !== 200) throw new Error('sync refused');
@@ -69,6 +80,8 @@ async function createOver(
       for (let i = 0; i < ids.length; i += PER_SUBMIT) submits.push(ids.slice(i, i + PER_SUBMIT));
       await snow.call('resetStats');
       const served0 = [...proxy.served];
+      const cpu = () => ({ bots: bots.reduce((sum, b) => sum + (cpuMsOfPid(b.pid) ?? NaN), 0), snow: cpuMsOfPid(snow.pid) ?? NaN });
+      const cpu0 = cpu();
       const started = performance.now();
       const answers = await Promise.all(
         submits.map((resourceIds) => submitAssignment(world, proxy.url, ADMIN, { recommendationKey, resourceIds }, integrationId)),
@@ -77,12 +90,20 @@ async function createOver(
       if (refused > 0) throw new Error(`${refused} of ${answers.length} submits refused`);
       await eventually(
         `${n} tickets`,
-        async () => ((await store.assignments.list({ hasTicket: true, recommendationKey })).length >= n ? true : undefined),
+        // A count, not the rows: listing 1,000 rows every 50 ms would load the PostgreSQL the replicas share.
+        async () => ((await store.assignments.count({ hasTicket: true, recommendationKey })) >= n ? true : undefined),
         30 * 60_000,
         50,
       );
       const seconds = (performance.now() - started) / 1000;
-      return { seconds, maxInFlight: await snow.call<number>('maxInFlight'), served: proxy.served.map((s, i) => s - served0[i]!) };
+      const cpu1 = cpu();
+      return {
+        seconds,
+        botCpuPerTicket: (cpu1.bots - cpu0.bots) / n,
+        snowCpuPerTicket: (cpu1.snow - cpu0.snow) / n,
+        maxInFlight: await snow.call<number>('maxInFlight'),
+        served: proxy.served.map((s, i) => s - served0[i]!),
+      };
     } finally {
       await proxy.close();
     }
@@ -120,10 +141,11 @@ export async function runReplicas(ctx: BenchContext): Promise<Row[]> {
     world = await createWorld({ name: 'bench-replicas' });
     const [single, spread] = seedRecommendations(world, n);
     const one = await createOver(world, pg, snow, 1, single!, n);
-    ctx.progress(`replicas: ${n} tickets on 1 replica in ${one.seconds.toFixed(2)} s, ServiceNow in flight at most ${one.maxInFlight}`);
+    const cpuNote = (r: Run) => `bots' CPU ${r.botCpuPerTicket.toFixed(2)} ms per ticket, the ServiceNow simulator's ${r.snowCpuPerTicket.toFixed(2)} ms`;
+    ctx.progress(`replicas: ${n} tickets on 1 replica in ${one.seconds.toFixed(2)} s (${cpuNote(one)}), ServiceNow in flight at most ${one.maxInFlight}`);
     const three = await createOver(world, pg, snow, REPLICAS, spread!, n);
     ctx.progress(
-      `replicas: ${n} tickets on ${REPLICAS} replicas in ${three.seconds.toFixed(2)} s (submits served ${three.served.join('/')}), ServiceNow in flight at most ${three.maxInFlight}`,
+      `replicas: ${n} tickets on ${REPLICAS} replicas in ${three.seconds.toFixed(2)} s (submits served ${three.served.join('/')}; ${cpuNote(three)}), ServiceNow in flight at most ${three.maxInFlight}`,
     );
     return [
       row({

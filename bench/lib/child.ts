@@ -40,14 +40,18 @@ export interface ServerChild<T> {
   close(): Promise<void>;
 }
 
+/** Where CPU profiles of `task` go when BENCH_PROFILE names it (`--profile`), else undefined. */
+export function profileDir(task: string): string | undefined {
+  const wanted = process.env.BENCH_PROFILE;
+  if (!wanted || (wanted !== 'all' && !wanted.split(',').includes(task))) return undefined;
+  return process.env.BENCH_PROFILE_DIR ?? path.resolve('bench/results/profiles');
+}
+
 /** Flags every child gets, plus the profiling flags when BENCH_PROFILE names this task. */
 export function childExecArgv(task: string, extra: string[] = []): string[] {
   const base = ['--disable-warning=DEP0111', ...extra];
-  const wanted = process.env.BENCH_PROFILE;
-  if (wanted && (wanted === 'all' || wanted.split(',').includes(task))) {
-    const dir = process.env.BENCH_PROFILE_DIR ?? path.resolve('bench/results/profiles');
-    base.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${task}-${Date.now()}-${process.pid}.cpuprofile`);
-  }
+  const dir = profileDir(task);
+  if (dir) base.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${task}-${Date.now()}-${process.pid}.cpuprofile`);
   return base;
 }
 

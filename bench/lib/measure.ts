@@ -81,6 +81,25 @@ export function peakRssOfPid(pid: number): number | undefined {
   }
 }
 
+/**
+ * CPU time (user + system) another process has used so far (Linux /proc), in ms; undefined once it
+ * is gone. On a shared machine a process's CPU per unit of work moves far less with the load than
+ * wall time does.
+ */
+export function cpuMsOfPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ, 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** n scaled by --size, never below `min` (a data set of 0 measures nothing). */
 export function scaled(n: number, size: number, min = 1): number {
   return Math.max(min, Math.round(n * size));
