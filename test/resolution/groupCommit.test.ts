@@ -78,7 +78,7 @@ describe('resolution job: grouped writes', () => {
     expect(retried.report).toMatchObject({ resolved: 1, errors: 0 });
     expect((await get(w, fixed)).status).toBe('resolved');
     expect(w.snow.control.record('incident', fixed.ticket!.sysId)!.state).toBe('6');
-    const notes = w.snow.control.journal(fixed.ticket!.sysId).filter((j) => /Resolved automatically/.test(j.value));
+    const notes = w.snow.control.journal(fixed.ticket!.sysId).filter((j) => /Resolving automatically/.test(j.value));
     expect(notes).toHaveLength(1);
   });
 });
