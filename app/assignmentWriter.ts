@@ -18,6 +18,9 @@ export interface AuditNote {
   details?: Record<string, unknown>;
 }
 
+/** One audit entry, or several for a unit that records several things at once (in that order). */
+export type Audits = AuditNote | readonly AuditNote[];
+
 /** A lifecycle transition applied to the current row. */
 export type Change = (current: Assignment) => Assignment;
 
@@ -41,9 +44,9 @@ export interface AssignmentSession {
    * `work`, given the changed row, names work items enqueued in that same transaction (what must
    * follow the change even after a crash, such as its announcement).
    */
-  apply(id: string, change: Change, audit?: AuditNote, work?: (next: Assignment) => readonly WorkRequest[]): Promise<Assignment>;
-  /** Writes rows computed from current ones (several at once: one transaction, one audit entry, the work items enqueued). */
-  write(rows: readonly Assignment[], audit?: AuditNote, work?: readonly WorkRequest[]): Promise<void>;
+  apply(id: string, change: Change, audit?: Audits, work?: (next: Assignment) => readonly WorkRequest[]): Promise<Assignment>;
+  /** Writes rows computed from current ones (several at once: one transaction, its audit entries, the work items enqueued). */
+  write(rows: readonly Assignment[], audit?: Audits, work?: readonly WorkRequest[]): Promise<void>;
 }
 
 export interface AssignmentWriterDeps {
@@ -90,10 +93,11 @@ export class AssignmentWriter {
 
   private session(held: ReadonlySet<string>, group: CommitGroup | undefined): AssignmentSession {
     const { store, clock } = this.deps;
-    const write = async (rows: readonly Assignment[], audit?: AuditNote, work?: readonly WorkRequest[]) => {
+    const write = async (rows: readonly Assignment[], audit?: Audits, work?: readonly WorkRequest[]) => {
       for (const r of rows) if (!held.has(r.id)) throw new Error(`assignment ${r.id} is written without its lock`);
-      if (rows.length === 0 && !audit && !work?.length) return;
-      const entry = { rows, ...(audit ? { audit: auditEntry(audit, rows, clock) } : {}), ...(work?.length ? { work } : {}) };
+      const audits = audit === undefined ? [] : isAuditList(audit) ? audit : [audit];
+      if (rows.length === 0 && audits.length === 0 && !work?.length) return;
+      const entry = { rows, ...(audits.length ? { audits: audits.map((n) => auditEntry(n, rows, clock)) } : {}), ...(work?.length ? { work } : {}) };
       if (group) return group.commit(entry);
       await store.transaction((tx) => writeEntries(tx, [entry]));
     };
@@ -114,8 +118,12 @@ export class AssignmentWriter {
 
 interface CommitEntry {
   rows: readonly Assignment[];
-  audit?: AuditEntry;
+  audits?: readonly AuditEntry[];
   work?: readonly WorkRequest[];
+}
+
+function isAuditList(audit: Audits): audit is readonly AuditNote[] {
+  return Array.isArray(audit);
 }
 
 function auditEntry(audit: AuditNote, rows: readonly Assignment[], clock: Clock): AuditEntry {
@@ -134,7 +142,7 @@ async function writeEntries(tx: StoreTx, entries: readonly CommitEntry[]): Promi
   const rows = new Map<string, Assignment>();
   for (const e of entries) for (const r of e.rows) rows.set(r.id, r);
   if (rows.size) await tx.assignments.upsertMany([...rows.values()]);
-  for (const e of entries) if (e.audit) await tx.audit.append(e.audit);
+  for (const e of entries) for (const audit of e.audits ?? []) await tx.audit.append(audit);
   // One request per (kind, key), as the queue keeps one item per pair: the first one wins, as it would one by one.
   const work = new Map<string, WorkRequest>();
   for (const e of entries) for (const w of e.work ?? []) if (!work.has(`${w.kind}\u0000${w.key}`)) work.set(`${w.kind}\u0000${w.key}`, w);

@@ -10,7 +10,7 @@ import { mergeGovernance } from '../core/governance.js';
 import { governanceDeleted, governanceFailed, governanceSynced } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { Assignment } from '../core/model.js';
-import type { AssignmentSession, AssignmentWriter } from './assignmentWriter.js';
+import type { AssignmentSession, AssignmentWriter, AuditNote, Change } from './assignmentWriter.js';
 import { reasonOf, type DefenderPort } from './ports.js';
 
 export type GovernanceDefender = Pick<DefenderPort, 'getGovernanceAssignment' | 'putGovernanceAssignment' | 'deleteGovernanceAssignment'>;
@@ -110,24 +110,36 @@ export class GovernanceWriteBack {
    * recorded (the next resolution pass retries it), never thrown.
    */
   async deleteIn(session: AssignmentSession, id: string, auditActor: string): Promise<'deleted' | 'failed' | 'nothing'> {
-    const { defender, logger, clock } = this.deps;
     const a = await session.get(id);
-    if (!a?.governance || a.governance.status === 'deleted' || !defender) return 'nothing';
+    if (!a) return 'nothing';
+    const { outcome, record } = await this.deleteRemote(a, auditActor);
+    if (record) await session.apply(id, record.change, record.audit);
+    return outcome;
+  }
+
+  /**
+   * The DELETE of deleteIn without writing its outcome: `record` is the change and audit entry to
+   * write, for a step that writes them with its own outcome in one unit (the resolution job
+   * deletes while ServiceNow resolves the ticket). Never throws for Defender's failures.
+   */
+  async deleteRemote(a: Assignment, auditActor: string): Promise<{ outcome: 'deleted' | 'failed' | 'nothing'; record?: { change: Change; audit: AuditNote } }> {
+    const { defender, logger, clock } = this.deps;
+    if (!a.governance || a.governance.status === 'deleted' || !defender) return { outcome: 'nothing' };
     const key = a.governance.key;
     try {
       await defender.deleteGovernanceAssignment(a.resourceId, a.recommendationKey, key);
     } catch (err) {
       const reason = reasonOf(err);
       logger.warn({ assignmentId: a.id, err: reason }, 'could not delete the governance assignment; retrying next pass');
-      await session.apply(id, (x) => governanceFailed(x, key, reason, clock.now()), {
-        actor: auditActor,
-        action: 'governance.delete-failed',
-        details: { error: reason },
-      });
-      return 'failed';
+      return {
+        outcome: 'failed',
+        record: {
+          change: (x) => governanceFailed(x, key, reason, clock.now()),
+          audit: { actor: auditActor, action: 'governance.delete-failed', details: { error: reason } },
+        },
+      };
     }
-    await session.apply(id, (x) => governanceDeleted(x, clock.now()), { actor: auditActor, action: 'governance.delete' });
-    return 'deleted';
+    return { outcome: 'deleted', record: { change: (x) => governanceDeleted(x, clock.now()), audit: { actor: auditActor, action: 'governance.delete' } } };
   }
 }
 

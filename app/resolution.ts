@@ -58,10 +58,10 @@ import {
 import type { TicketTable } from '../core/servicenow-rules.js';
 import { GOVERNANCE_STATUSES, type Assignment, type Integration } from '../core/model.js';
 import { ANNOUNCEMENT_WORK, announcementIntent, type Announcements } from './announcements.js';
-import type { AssignmentSession, AssignmentWriter, Change, CommitGroup } from './assignmentWriter.js';
+import type { AssignmentSession, AssignmentWriter, AuditNote, Change, CommitGroup } from './assignmentWriter.js';
 import type { GovernanceWriteBack } from './governance.js';
 import type { RecommendationCards } from './recommendationCards.js';
-import { reasonOf, type DefenderPort, type Store, type TicketSystem, type TicketWithAssignee, type WorkRequest } from './ports.js';
+import { reasonOf, type DefenderPort, type ResolveResult, type Store, type TicketSystem, type TicketWithAssignee, type WorkRequest } from './ports.js';
 
 /** The part of the DefenderPort this job reads (governance writes go through GovernanceWriteBack). */
 export type ResolutionAzureClient = Pick<DefenderPort, 'readAssessmentsByIds' | 'queryChangedSince' | 'getAssessment'>;
@@ -564,7 +564,23 @@ class Pass {
     // again (however far the watermark moved) and finishes the step; resolveTicket reads first and
     // reports "already resolved", so that retry does not resolve twice.
     await this.apply(s, a, (x) => healthyPassCounted(x, healthyPasses, this.now), 'assignment.resolving', { ticket: ticket.number, status: state.kind });
-    const result = await client.resolveTicket(ticket.table, ticket.sysId, evidence);
+    // Defender's governance assignment goes whatever ServiceNow answers (resolved or needs-manual),
+    // so it is deleted while the ticket is resolved and recorded with the outcome, in one unit: one
+    // round trip and one write fewer per resolution. A retry after a crash deletes again (a 204).
+    const governance = this.deps.governance.deleteRemote(a, ACTOR);
+    let result: ResolveResult;
+    try {
+      result = await client.resolveTicket(ticket.table, ticket.sysId, evidence);
+    } catch (err) {
+      // The step fails and is retried next pass; what Defender did is audited all the same (the
+      // row keeps its governance status: the retry deletes again, a regression re-creates it).
+      const gov = await governance;
+      this.countGovernance(s, gov.outcome);
+      if (gov.record) await s.write([], { ...gov.record.audit, target: a.id, details: { ...gov.record.audit.details, ticketStep: 'failed' } });
+      throw err;
+    }
+    const gov = await governance;
+    this.countGovernance(s, gov.outcome);
     const n = state.kind === 'gone' ? 'gone' : state.statusChangeDate;
     let next: Assignment;
     if (result.outcome === 'resolved') {
@@ -576,6 +592,7 @@ class Pass {
         'assignment.resolve',
         { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
         (x) => ({ transition: 'resolved', n, text: announcements.resolved(x, state, result.number) }),
+        gov.record,
       );
     } else {
       this.report.needsManual++;
@@ -586,9 +603,9 @@ class Pass {
         'assignment.awaiting-manual-close',
         { ticket: ticket.number, outcome: result.outcome, reason: result.reason, evidence },
         (x) => ({ transition: 'needs-manual', n, text: announcements.needsManual(x, state, result.number, result.link, result.reason) }),
+        gov.record,
       );
     }
-    await this.deleteGovernance(s, next);
     this.touched.add(next.recommendationKey);
   }
 
@@ -938,7 +955,10 @@ class Pass {
   // ------------------------------------------------------------------ governance
 
   private async deleteGovernance(s: AssignmentSession, a: Assignment): Promise<void> {
-    const outcome = await this.deps.governance.deleteIn(s, a.id, ACTOR);
+    this.countGovernance(s, await this.deps.governance.deleteIn(s, a.id, ACTOR));
+  }
+
+  private countGovernance(s: AssignmentSession, outcome: 'deleted' | 'failed' | 'nothing'): void {
     if (outcome === 'deleted') this.report.governanceDeleted++;
     if (outcome === 'failed') this.countError(s);
   }
@@ -1001,6 +1021,7 @@ class Pass {
   /**
    * One lifecycle transition and its audit entry: one unit, one write. `tell` (given the changed
    * row) is the announcement of the outcome: its intent is written in that same unit (see announce).
+   * `also` is a second change recorded in the same unit after it (a governance deletion), with its own audit entry.
    */
   private apply(
     s: AssignmentSession,
@@ -1009,8 +1030,15 @@ class Pass {
     action: string,
     details: Record<string, unknown>,
     tell?: (next: Assignment) => Tell,
+    also?: { change: Change; audit: AuditNote },
   ): Promise<Assignment> {
-    return s.apply(a.id, change, { actor: ACTOR, action, details }, tell && ((next) => this.announce(next, tell(next))));
+    const audit: AuditNote = { actor: ACTOR, action, details };
+    return s.apply(
+      a.id,
+      also ? (x) => also.change(change(x)) : change,
+      also ? [audit, also.audit] : audit,
+      tell && ((next) => this.announce(next, tell(next))),
+    );
   }
 
   private async noteQuietly(client: TicketSystem, table: TicketTable, sysId: string, note: string): Promise<void> {

@@ -60,6 +60,8 @@ export interface TickCounts {
 
 export interface PassFigures {
   ms: number;
+  /** CPU of the bot process while it ran (user + system): the machine's load moves it less than `ms`. */
+  cpuMs: number;
   /** Store writes while it ran (lowdb: each is a rewrite of the whole file). */
   writes: number;
   report: Omit<ResolutionReport, 'watermark'>;
@@ -156,10 +158,12 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
   const resolutionPass = async (full: boolean): Promise<PassFigures> => {
     if (!app.resolution) throw new Error('no resolution job: the bot was started without the Defender simulator');
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const writes0 = store.status().writes;
     const resolution = app.resolution;
     const { watermark: _w, ...report } = await profiledPhase(full ? 'resolution-full-pass' : 'resolution-cycle', () => resolution.runOnce({ full }));
-    return { ms: performance.now() - t0, writes: store.status().writes - writes0, report };
+    const cpu = process.cpuUsage(cpu0);
+    return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, writes: store.status().writes - writes0, report };
   };
 
   return {

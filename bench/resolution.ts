@@ -11,9 +11,10 @@
  * The ServiceNow requests and ticket rows of the cycle are recorded too: a cycle reads only the
  * tickets changed since the watermark (sys_updated_on, with overlap) and the Defender side from
  * one changed-since Resource Graph query, so both grow with the changes, not with the open
- * tickets (each automatic resolution is 3 ServiceNow requests: read, resolve — its answer is the
- * read-back — and work note); the seeded tickets were last changed a day before, as at rest in a
- * tenant. The store writes of a cycle do not grow with its changes (its steps commit together).
+ * tickets (each automatic resolution is about 1 ServiceNow request: the resolving PATCH, which
+ * carries the work note and whose answer is the read-back; the reads before the PATCHes of the
+ * resolutions running together are one sys_idIN read); the seeded tickets were last changed a day
+ * before, as at rest in a tenant. The store writes of a cycle do not grow with its changes (its steps commit together).
  */
 import type { BotServerArgs, PassFigures } from './botChild.js';
 import { startChild } from './lib/child.js';
@@ -73,7 +74,7 @@ async function measureSize(open: number, repeats: number, ctx: BenchContext, con
         const stats = await sims.call<SimulatorStats>('stats');
         const r = cycle.report;
         ctx.progress(
-          `resolution ${short(open)}: ${rep === 0 ? `first (full) pass ${(first.ms / 1000).toFixed(2)} s; ` : ''}cycle ${(cycle.ms / 1000).toFixed(2)} s: ` +
+          `resolution ${short(open)}: ${rep === 0 ? `first (full) pass ${(first.ms / 1000).toFixed(2)} s; ` : ''}cycle ${(cycle.ms / 1000).toFixed(2)} s (${Math.round(cycle.cpuMs)} ms CPU): ` +
             `checked ${r.checked}, resolved ${r.resolved}, owners changed ${r.ownersChanged}, announcements ${r.announcements}, errors ${r.errors}; ` +
             `${stats.servicenowRequests} ServiceNow requests (${stats.servicenowTicketRows} ticket rows) and ${stats.defenderRequests} Azure requests, ${cycle.writes} store writes`,
         );

@@ -198,6 +198,8 @@ export class ServiceNowClient implements TicketSystem {
   private readonly closeCode: string;
   private readonly batchSize: number;
   private readonly instances: ServiceNowInstances;
+  /** Single-ticket reads asked for in one turn of the event loop, per table: joined into one sys_idIN read (see readJoined). */
+  private readonly joinedReads = new Map<TicketTable, Map<string, Array<{ resolve: (t: TicketRecord) => void; reject: (err: unknown) => void }>>>();
 
   constructor(private readonly params: ServiceNowClientParams) {
     const { connection } = params;
@@ -468,6 +470,66 @@ export class ServiceNowClient implements TicketSystem {
     return this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
   }
 
+  /**
+   * getTicket for steps that run side by side (the resolution job resolves its changed tickets
+   * in parallel): the reads asked for in one turn of the event loop go out as one `sys_idIN` read
+   * per table, so N resolutions cost one read, not N, of the instance's few request slots. A row
+   * the answer lacks fails its own read as a 404 of getTicket would (deleted, or an ACL hides it).
+   */
+  private readJoined(table: TicketTable, sysId: string): Promise<TicketRecord> {
+    assertSysId('ticket read', sysId);
+    let pending = this.joinedReads.get(table);
+    if (!pending) {
+      const batch = new Map<string, Array<{ resolve: (t: TicketRecord) => void; reject: (err: unknown) => void }>>();
+      pending = batch;
+      this.joinedReads.set(table, batch);
+      setImmediate(() => {
+        this.joinedReads.delete(table);
+        void this.flushJoined(table, batch);
+      });
+    }
+    const waiting = pending.get(sysId) ?? [];
+    pending.set(sysId, waiting);
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  }
+
+  private async flushJoined(
+    table: TicketTable,
+    batch: Map<string, Array<{ resolve: (t: TicketRecord) => void; reject: (err: unknown) => void }>>,
+  ): Promise<void> {
+    const settle = (sysId: string, result: { ticket: TicketRecord } | { err: unknown }) => {
+      for (const w of batch.get(sysId) ?? []) {
+        if ('ticket' in result) w.resolve(result.ticket);
+        else w.reject(result.err);
+      }
+    };
+    if (batch.size === 1) {
+      const [sysId] = batch.keys();
+      await this.getTicket(table, sysId!).then(
+        (ticket) => settle(sysId!, { ticket }),
+        (err: unknown) => settle(sysId!, { err }),
+      );
+      return;
+    }
+    let rows: TicketRecord[];
+    try {
+      rows = await this.getTickets(table, [...batch.keys()]);
+    } catch (err) {
+      for (const sysId of batch.keys()) settle(sysId, { err });
+      return;
+    }
+    const bySysId = new Map(rows.map((r) => [r.sysId, r]));
+    for (const sysId of batch.keys()) {
+      const ticket = bySysId.get(sysId);
+      settle(
+        sysId,
+        ticket
+          ? { ticket }
+          : { err: new ServiceNowError({ kind: 'not-found', operation: 'ticket read', status: 404, reason: 'the record does not exist or an ACL hides it' }) },
+      );
+    }
+  }
+
   /** Reads many tickets in `sys_idIN` batches; ids that do not exist are simply absent. */
   async getTickets(table: TicketTable, sysIds: readonly string[], fields?: readonly string[]): Promise<TicketRecord[]> {
     const operation = 'ticket read';
@@ -583,7 +645,7 @@ export class ServiceNowClient implements TicketSystem {
    * (unless asked not to, X-no-response-body), so that record is the read-back: no second read.
    */
   async resolveTicket(table: TicketTable, sysId: string, evidenceText: string): Promise<ResolveResult> {
-    const before = await this.getTicket(table, sysId);
+    const before = await this.readJoined(table, sysId);
     const base = { number: before.number, link: before.link };
     if (isResolvedState(table, before.state)) {
       return { outcome: 'resolved', reason: 'already resolved in ServiceNow', state: before.state, ...base };
@@ -593,15 +655,16 @@ export class ServiceNowClient implements TicketSystem {
     // A refused update (data policy, ACL) wrote nothing: the ticket is as read before.
     let after = before;
     try {
-      after = (await this.updateTicket(table, sysId, this.resolutionFields(table, before, evidence))).record;
+      // The work note rides on the resolving PATCH (a journal field is written through with the
+      // update, one request instead of two). It only says what was attempted: a state move the
+      // platform ignores still writes the note, and the note below then says it did not take effect.
+      const fields = { ...this.resolutionFields(table, before, evidence), work_notes: `${BOT_NOTE_PREFIX} Resolving automatically. Evidence: ${evidence}` };
+      after = (await this.updateTicket(table, sysId, fields)).record;
     } catch (err) {
       if (!(err instanceof ServiceNowError) || !['data-policy', 'forbidden'].includes(err.kind)) throw err;
       rejection = err.reason;
     }
-    if (isResolvedState(table, after.state)) {
-      await this.noteQuietly(table, sysId, `${BOT_NOTE_PREFIX} Resolved automatically. Evidence: ${evidence}`);
-      return { outcome: 'resolved', state: after.state, ...base };
-    }
+    if (isResolvedState(table, after.state)) return { outcome: 'resolved', state: after.state, ...base };
     const reason =
       rejection ??
       (table === 'problem'
@@ -637,7 +700,7 @@ export class ServiceNowClient implements TicketSystem {
   /** Incidents only: back to In Progress, with a work note saying why. */
   async reopenTicket(table: TicketTable, sysId: string, note: string): Promise<ReopenResult> {
     if (table !== 'incident') return { outcome: 'not-reopenable', link: this.recordLink(table, sysId) };
-    const before = await this.getTicket(table, sysId);
+    const before = await this.readJoined(table, sysId);
     const base = { number: before.number, link: before.link };
     if (!isResolvedState(table, before.state) && before.state !== INCIDENT_STATE.canceled) {
       return { outcome: 'already-open', state: before.state, ...base };

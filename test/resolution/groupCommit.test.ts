@@ -47,9 +47,10 @@ describe('resolution job: grouped writes', () => {
     for (const a of fixed) expect((await get(w, a)).status).toBe('resolved');
     for (const a of moved) expect((await get(w, a)).owner).toBe('carol.nguyen@contoso.com');
 
-    // The phase's steps commit once per round (intent, outcome, governance), however many changed.
+    // The phase's steps commit once per round (intent; outcome with its governance deletion or
+    // write-back), however many changed.
     expect(large.report.storeCommits).toBe(small.report.storeCommits);
-    expect(large.report.storeCommits).toBeLessThanOrEqual(3);
+    expect(large.report.storeCommits).toBeLessThanOrEqual(2);
     // The pass writes those rounds and its end (claims + watermarks) - one per change would be 16+;
     // one more is allowed for what the harness's own background work may write meanwhile.
     expect(large.writes).toBeLessThanOrEqual(large.report.storeCommits + 2);
@@ -69,6 +70,12 @@ describe('resolution job: grouped writes', () => {
     expect(intent).toMatchObject({ status: 'open', healthyPasses: 1 });
     expect(await w.bot.store.audit.findLast(fixed.id, { actions: ['assignment.resolving'] })).toBeDefined();
     expect(w.snow.control.record('incident', fixed.ticket!.sysId)!.state).not.toBe('6');
+    // Defender's governance assignment was deleted while ServiceNow was asked; that is audited even
+    // though the step failed, and the row keeps its governance status for the retry.
+    const governanceOf = (a: Assignment) => w!.defender.control.listGovernanceAssignments().filter((g) => g.name === a.id);
+    expect(governanceOf(fixed)).toEqual([]);
+    expect(await w.bot.store.audit.findLast(fixed.id, { actions: ['governance.delete'] })).toMatchObject({ details: { ticketStep: 'failed' } });
+    expect(intent.governance?.status).not.toBe('deleted');
 
     // As after a crash that lost what the pass kept in memory: no recheck list, the watermark far past the fix.
     w.snow.control.clearFaults();
@@ -76,9 +83,13 @@ describe('resolution job: grouped writes', () => {
     w.clock.advance(60 * MINUTE);
     const retried = await pass(w);
     expect(retried.report).toMatchObject({ resolved: 1, errors: 0 });
-    expect((await get(w, fixed)).status).toBe('resolved');
+    const done = await get(w, fixed);
+    expect(done).toMatchObject({ status: 'resolved', governance: { status: 'deleted' } });
     expect(w.snow.control.record('incident', fixed.ticket!.sysId)!.state).toBe('6');
-    const notes = w.snow.control.journal(fixed.ticket!.sysId).filter((j) => /Resolved automatically/.test(j.value));
+    // The retry's intent, then its outcome and the governance deletion as one unit, audited in that order (newest first).
+    const retryAudit = (await w.bot.store.audit.list(1000)).filter((e) => e.target === fixed.id && e.at === done.updatedAt).map((e) => e.action);
+    expect(retryAudit).toEqual(['governance.delete', 'assignment.resolve', 'assignment.resolving']);
+    const notes = w.snow.control.journal(fixed.ticket!.sysId).filter((j) => /Resolving automatically/.test(j.value));
     expect(notes).toHaveLength(1);
   });
 });

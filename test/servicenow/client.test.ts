@@ -372,21 +372,42 @@ describe('lifecycle', () => {
     h.sim.control.resetStats();
     const result = await h.client.resolveTicket('incident', inc.sysId, 'Endpoint protection installed on vm-30.');
     expect(result).toEqual({ outcome: 'resolved', state: '6', number: inc.number, link: inc.link });
-    // Read, resolve (its answer is the read-back), work note: no second read.
-    expect(h.sim.control.requestCount(undefined, '/api/')).toBe(3);
+    // Read, then one PATCH that resolves and carries the work note (its answer is the read-back).
+    expect(h.sim.control.requestCount(undefined, '/api/')).toBe(2);
     expect(h.sim.control.requestCount('GET')).toBe(1);
-    expect(h.sim.control.requestCount('PATCH')).toBe(2);
+    expect(h.sim.control.requestCount('PATCH')).toBe(1);
     expect(h.sim.control.record('incident', inc.sysId)).toMatchObject({
       state: '6',
       close_code: 'Workaround provided',
       close_notes: 'Endpoint protection installed on vm-30.',
     });
-    expect(notes(inc.sysId).some((n) => /Resolved automatically/.test(n))).toBe(true);
+    expect(notes(inc.sysId).filter((n) => /Resolving automatically\. Evidence: Endpoint protection installed on vm-30\./.test(n))).toHaveLength(1);
     // A raw Table API client that forgets the close fields gets the data policy 403.
     const other = await h.client.createTicket('incident', incident, corr(31));
     const raw = await api(h.sim, await rawToken(h.sim), 'PATCH', `/api/now/table/incident/${other.sysId}`, { state: '6' });
     expect(raw.status).toBe(403);
     expect(raw.json.error.detail).toContain('Data Policy Exception');
+  });
+
+  it('joins the reads of resolutions started together into one sys_idIN read; a missing ticket fails only its own', async () => {
+    const tickets = await Promise.all([40, 41, 42].map((n) => h.client.createTicket('incident', incident, corr(n))));
+    h.sim.control.setFields('incident', tickets[2]!.sysId, { state: '6', close_code: 'Solution provided', close_notes: 'by hand' });
+    h.sim.control.resetStats();
+    const missing = 'f'.repeat(32);
+    const results = await Promise.allSettled([
+      ...tickets.map((t) => h.client.resolveTicket('incident', t.sysId, 'fixed')),
+      h.client.resolveTicket('incident', missing, 'fixed'),
+    ]);
+    expect(results.slice(0, 3).map((r) => (r.status === 'fulfilled' ? r.value.outcome : r.reason))).toEqual(['resolved', 'resolved', 'resolved']);
+    expect(results[2]).toMatchObject({ value: { reason: 'already resolved in ServiceNow' } });
+    expect(results[3]).toMatchObject({ status: 'rejected', reason: { kind: 'not-found' } });
+    const reads = h.sim.control.requests().filter((r) => r.method === 'GET');
+    expect(reads).toHaveLength(1);
+    expect(reads[0]!.query).toBe(`sys_idIN${[...tickets.map((t) => t.sysId), missing].join(',')}`);
+    // The two open ones resolved, each with its one note; the one resolved by hand was left alone.
+    expect(h.sim.control.requestCount('PATCH')).toBe(2);
+    for (const t of tickets.slice(0, 2)) expect(h.sim.control.record('incident', t.sysId)!.state).toBe('6');
+    expect(notes(tickets[2]!.sysId).filter((n) => /automatically\. Evidence/.test(n))).toEqual([]);
   });
 
   it('reports needs-manual when a data policy still rejects the resolution', async () => {
