@@ -109,6 +109,8 @@ interface Accumulated {
   resources: Map<string, ResourceSnapshot>;
   /** The stored snapshot's resources by id (see RecommendationAccumulator's `previous`), dropped by snapshots(). */
   stored?: Map<string, ResourceSnapshot> | undefined;
+  /** Set while every row so far was a known one of this stored snapshot (addKnown): then it may be kept without a sort or hash. */
+  knownOf?: Recommendation | undefined;
 }
 
 function sameResource(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
@@ -168,7 +170,10 @@ export class RecommendationAccumulator {
         const prev = this.previous?.(key);
         if (prev && prev.resources.length > 0) acc.stored = new Map(prev.resources.map((s) => [s.resourceId, s]));
         this.byKey.set(key, acc);
-      } else if (SEVERITY_RANK[r.severity] < SEVERITY_RANK[acc.severity]) acc.severity = r.severity;
+      } else {
+        if (SEVERITY_RANK[r.severity] < SEVERITY_RANK[acc.severity]) acc.severity = r.severity;
+        acc.knownOf = undefined;
+      }
       const sub = r.subscriptionId.toLowerCase();
       if (!this.subscriptions.has(sub)) this.subscriptions.set(sub, r.subscriptionId);
       const snapshot: ResourceSnapshot = {
@@ -184,6 +189,36 @@ export class RecommendationAccumulator {
       const kept = stored && sameResource(stored, snapshot) ? stored : snapshot;
       acc.resources.set(kept.resourceId, kept);
     }
+  }
+
+  /**
+   * A row the previous pass saw byte for byte (core/rowFingerprints.ts): it adds the stored
+   * resource it became, with its severity, and nothing is parsed. `prev` is the stored snapshot
+   * the row belongs to, whose texts stand for the row's when it is the recommendation's first.
+   */
+  addKnown(prev: Recommendation, resource: ResourceSnapshot, severity: Severity): void {
+    this.rows++;
+    let acc = this.byKey.get(prev.key);
+    if (!acc) {
+      acc = {
+        key: prev.key,
+        displayName: prev.displayName,
+        severity,
+        description: prev.description,
+        remediation: prev.remediation,
+        portalLink: prev.portalLink ?? recommendationPortalLink(prev.key),
+        resources: new Map(),
+        knownOf: prev,
+      };
+      if (prev.resources.length > 0) acc.stored = new Map(prev.resources.map((s) => [s.resourceId, s]));
+      this.byKey.set(prev.key, acc);
+    } else {
+      if (SEVERITY_RANK[severity] < SEVERITY_RANK[acc.severity]) acc.severity = severity;
+      if (acc.knownOf !== prev) acc.knownOf = undefined;
+    }
+    const sub = resource.subscriptionId.toLowerCase();
+    if (!this.subscriptions.has(sub)) this.subscriptions.set(sub, resource.subscriptionId);
+    acc.resources.set(resource.resourceId, resource);
   }
 
   subscriptionIds(): string[] {
@@ -203,6 +238,12 @@ export class RecommendationAccumulator {
     const out = new Map<string, Recommendation>();
     for (const acc of this.byKey.values()) {
       acc.stored = undefined;
+      const known = acc.knownOf;
+      // Every row known, one per stored resource, same severity: the draft would be the stored one.
+      if (known && known === previous(acc.key) && acc.resources.size === known.resources.length && acc.severity === known.severity) {
+        out.set(acc.key, known);
+        continue;
+      }
       const resources = sortedUnique(acc.resources);
       const draft: Omit<Recommendation, 'contentHash'> = {
         key: acc.key,
