@@ -212,10 +212,11 @@ export class SyncJob {
         for (let i = 0; i < k.length; i += 3) {
           const entry = k[i]!;
           const prev = prevByKey.get(known.recommendationKey(entry));
-          const resource = prev?.resources[known.position(entry)];
+          const position = known.position(entry);
+          const resource = prev?.resources[position];
           // validate() vouched for both; a stub that invents entries gets nothing.
           if (!prev || !resource) continue;
-          acc.addKnown(prev, resource, known.severity(entry));
+          acc.addKnown(prev, position, known.severity(entry));
           recorder.addKnown(k[i + 1]!, k[i + 2]!, known, entry, resource.resourceId);
           knownRows++;
         }

@@ -43,7 +43,7 @@ function pass(rows: UnhealthyResource[], table: RowFingerprints, previous: Map<s
     if (entry >= 0) {
       const prev = previous.get(table.recommendationKey(entry))!;
       const resource = prev.resources[table.position(entry)]!;
-      acc.addKnown(prev, resource, table.severity(entry));
+      acc.addKnown(prev, table.position(entry), table.severity(entry));
       recorder.addKnown(hi, lo, table, entry, resource.resourceId);
       known++;
     } else {
@@ -56,7 +56,7 @@ function pass(rows: UnhealthyResource[], table: RowFingerprints, previous: Map<s
     (k) => next.get(k),
     (k) => next.get(k) === previous.get(k),
   );
-  return { next, table: nextTable, known };
+  return { next, table: nextTable, known, subscriptions: acc.subscriptionIds() };
 }
 
 describe('rowFingerprint', () => {
@@ -84,6 +84,8 @@ describe('RowFingerprints across passes', () => {
     const two = pass(first, one.table, one.next);
     expect(two.known).toBe(4);
     for (const [k, rec] of one.next) expect(two.next.get(k)).toBe(rec);
+    // Known rows still name their subscriptions (ancestry and names are read for them).
+    expect(two.subscriptions).toEqual([SUB]);
     // The table it leaves knows them all again.
     expect(pass(first, two.table, two.next).known).toBe(4);
   });
