@@ -292,7 +292,7 @@ async function measureSize(assessments: number, ctx: BenchContext): Promise<Size
     const { first, second } = passes;
     ctx.progress(
       `sync ${short(assessments)}: first ${(first.wallMs / 1000).toFixed(2)} s (CPU ${(first.cpuMs / 1000).toFixed(2)} s, RSS ${toMB(first.startRss).toFixed(0)}→${toMB(first.peakRss).toFixed(0)} MB, ${first.enqueued} cards, drain ${(first.drain.wallMs / 1000).toFixed(2)} s / virtual ${(first.drain.virtualMs / 60_000).toFixed(1)} min, drain RSS ${toMB(first.drain.peakRss).toFixed(0)} MB); ` +
-        `no-change ${(second.wallMs / 1000).toFixed(2)} s (${second.report.knownRows} rows known, RSS ${toMB(second.startRss).toFixed(0)}→${toMB(second.peakRss).toFixed(0)} MB); ` +
+        `no-change ${(second.wallMs / 1000).toFixed(2)} s (CPU ${(second.cpuMs / 1000).toFixed(2)} s, ${second.report.knownRows ?? 0} rows known, RSS ${toMB(second.startRss).toFixed(0)}→${toMB(second.peakRss).toFixed(0)} MB); ` +
         `client alone ${(passes.clientOnly.ms / 1000).toFixed(2)} s; raw ${(rawBefore.ms / 1000).toFixed(2)} / ${(rawAfter.ms / 1000).toFixed(2)} s (${rawBefore.pages} pages, ${toMB(rawBefore.bytes).toFixed(0)} MB)`,
     );
     const mean = (f: (r: RawFetchFigures) => number) => (f(rawBefore) + f(rawAfter)) / 2;
