@@ -12,7 +12,7 @@
  * Everything is held in typed arrays (about 40 bytes per row), not in an object per row. Pure: the
  * caller brings the bytes and the snapshots.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Severity } from './model.js';
 
 const SEVERITIES: readonly Severity[] = ['High', 'Medium', 'Low'];
@@ -25,7 +25,8 @@ export interface Fingerprint {
 }
 
 export function rowFingerprint(bytes: Uint8Array): Fingerprint {
-  const d = createHash('sha256').update(bytes).digest();
+  // One-shot: a Hash object per row holds native memory until a collection finds it.
+  const d = hash('sha256', bytes, 'buffer');
   return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
 }
 
