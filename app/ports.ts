@@ -14,6 +14,7 @@
  */
 import type { AdaptiveCard } from '../cards/render.js';
 import type { UnhealthyResource } from '../core/defender-model.js';
+import type { KnownRowLookup } from '../core/rowFingerprints.js';
 import type { DefenderGovernanceRule } from '../core/defenderRules.js';
 import type { GovernanceProperties } from '../core/governance.js';
 import type { TicketTable } from '../core/servicenow-rules.js';
@@ -519,6 +520,10 @@ export interface AssessmentPageInfo {
   totalRecords: number;
   /** Rows in this page that failed validation and were skipped. */
   skipped: number;
+  /** With `fingerprints`: each parsed row's fingerprint (hi, lo pairs, in the order of the rows). */
+  fingerprints?: Uint32Array;
+  /** With `fingerprints`: rows found there and not parsed, as (entry, hi, lo) triples. */
+  known?: Uint32Array;
 }
 export type OnAssessmentPage = (rows: UnhealthyResource[], info: AssessmentPageInfo) => void | Promise<void>;
 
@@ -532,6 +537,18 @@ export interface AssessmentQuerySummary {
   /** Whether every row Resource Graph counted arrived; a row missing from an incomplete answer proves nothing. */
   complete?: boolean;
   incomplete?: string;
+  /** Rows skipped as known (`fingerprints`); `rows` counts the parsed ones only. */
+  known?: number;
+}
+
+/**
+ * queryUnhealthyAssessments' options. `fingerprints`: rows are fingerprinted as they arrive
+ * (core/rowFingerprints.ts), and a row the lookup knows is handed over as its entry instead of
+ * being parsed (its statusChangeDate then does not count towards latestStatusChange).
+ */
+export interface AssessmentQueryOptions {
+  onPage: OnAssessmentPage;
+  fingerprints?: KnownRowLookup;
 }
 
 export interface AssessmentsById {
@@ -564,7 +581,7 @@ export interface ManagerInfo {
 
 /** What the bot asks Azure (AzureClient): Resource Graph, the assessments API, governance assignments, RBAC and Microsoft Graph. */
 export interface DefenderPort {
-  queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnAssessmentPage }): Promise<AssessmentQuerySummary>;
+  queryUnhealthyAssessments(scopes: readonly string[], opts: AssessmentQueryOptions): Promise<AssessmentQuerySummary>;
   queryChangedSince(scopes: readonly string[], watermark: Date, opts: { onPage: OnAssessmentPage }): Promise<AssessmentQuerySummary>;
   readAssessmentsByIds(ids: readonly string[], scopes?: readonly string[]): Promise<AssessmentsById>;
   /** One assessment from the Security REST API; undefined on 404. */

@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { splitAssessmentId } from '../core/defender-model.js';
 import { LIVE_ASSIGNMENT_STATUSES } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
+import { FingerprintRecorder, RowFingerprints } from '../core/rowFingerprints.js';
 import {
   diffRecommendations,
   isMassResolution,
@@ -75,6 +76,8 @@ export interface SyncReport {
   storeWrites: number;
   pages: number;
   skippedRows: number;
+  /** Rows the previous pass saw byte for byte, taken as they were instead of parsed (see FULL_PARSE_EVERY_MS). */
+  knownRows: number;
   /**
    * Set when this pass did not see the complete set (Resource Graph's answer truncated or short,
    * malformed rows skipped, or a mass resolution the assessments API did not confirm): why. Such
@@ -91,6 +94,13 @@ export interface DeliveryReport {
   updated: number;
   failed: number;
 }
+
+/**
+ * A pass skips the rows the previous one saw byte for byte (core/rowFingerprints.ts); once this
+ * long after the last pass that parsed everything, one parses every row again, so nothing rests on
+ * fingerprints (or on a stored snapshot edited behind the table's back) for longer than a day.
+ */
+export const FULL_PARSE_EVERY_MS = 24 * 60 * 60 * 1000;
 
 /** The digest card's PostedCard key (recommendation keys are assessment GUIDs, so it cannot collide). */
 export const DIGEST_KEY = '#digest';
@@ -111,6 +121,9 @@ export class SyncJob {
   private readonly names = new Map<string, string>();
   /** Ids Resource Graph was asked about and did not name (no access): not asked again every pass. */
   private readonly unnamed = new Set<string>();
+  /** The rows of the last complete pass, by fingerprint; undefined after an incomplete or failed one. */
+  private fingerprints: RowFingerprints | undefined;
+  private lastFullParseAt: number | undefined;
 
   constructor(private readonly deps: SyncDeps) {
     if (deps.postCards !== false && !deps.messenger) throw new Error('the sync pass needs a Messenger to post cards (or postCards: false)');
@@ -173,8 +186,41 @@ export class SyncJob {
     const previous = await store.recommendations.list();
     const prevByKey = new Map(previous.map((p) => [p.key, p]));
     const acc = new RecommendationAccumulator((key) => prevByKey.get(key));
+    const startedAt = clock.now().getTime();
+    const full = this.lastFullParseAt === undefined || startedAt - this.lastFullParseAt >= FULL_PARSE_EVERY_MS;
+    const known = full ? RowFingerprints.empty() : (this.fingerprints ?? RowFingerprints.empty());
+    // A snapshot stored differently since (another process, a resolve) makes its rows unknown.
+    if (!full) known.validate((key) => prevByKey.get(key));
+    // Dropped now: a pass that fails or is incomplete leaves none, so the next one parses everything.
+    this.fingerprints = undefined;
+    const recorder = new FingerprintRecorder();
+    let knownRows = 0;
     const summary = await azure.queryUnhealthyAssessments(this.deps.scopes, {
-      onPage: (rows) => acc.add(rows),
+      fingerprints: known,
+      onPage: (rows, info) => {
+        acc.add(rows);
+        const prints = info.fingerprints;
+        if (prints && prints.length === rows.length * 2) {
+          for (let i = 0; i < rows.length; i++) {
+            const r = rows[i]!;
+            if (r.status === 'Unhealthy')
+              recorder.addParsed(prints[2 * i]!, prints[2 * i + 1]!, recommendationKeyOf(r.assessmentKey), r.resourceId, r.severity);
+          }
+        }
+        const k = info.known;
+        if (!k) return;
+        for (let i = 0; i < k.length; i += 3) {
+          const entry = k[i]!;
+          const prev = prevByKey.get(known.recommendationKey(entry));
+          const position = known.position(entry);
+          const resource = prev?.resources[position];
+          // validate() vouched for both; a stub that invents entries gets nothing.
+          if (!prev || !resource) continue;
+          acc.addKnown(prev, position, known.severity(entry));
+          recorder.addKnown(k[i + 1]!, k[i + 2]!, known, entry, resource.resourceId);
+          knownRows++;
+        }
+      },
     });
     const now = clock.now();
 
@@ -209,6 +255,13 @@ export class SyncJob {
     const toPersist = [...diff.added, ...diff.changed, ...diff.resolved];
     // One call, one write; none at all when nothing changed.
     if (toPersist.length > 0) await store.recommendations.upsertMany(toPersist);
+    if (!incomplete) {
+      this.fingerprints = recorder.finish(
+        (key) => next.get(key),
+        (key) => next.get(key) === prevByKey.get(key),
+      );
+      if (full) this.lastFullParseAt = startedAt;
+    }
 
     // Resolved ones from earlier passes are included so a failed update is retried later.
     const resolvedNow = new Map(diff.resolved.map((r) => [r.key, r]));
@@ -227,6 +280,7 @@ export class SyncJob {
       storeWrites: store.status().writes - writesBefore,
       pages: summary.pages,
       skippedRows: summary.skipped,
+      knownRows,
       ...(incomplete ? { incomplete } : {}),
       heldBack: incomplete ? vanishing.length : 0,
       durationMs: Date.now() - started,

@@ -112,7 +112,10 @@ export async function rawFetchTask(args: SyncTaskArgs): Promise<TaskOutcome> {
 // The measured passes
 
 export interface PassFigures {
-  report: Pick<SyncReport, 'recommendations' | 'resources' | 'new' | 'changed' | 'resolved' | 'unchanged' | 'cardsPosted' | 'cardsUpdated' | 'pages'>;
+  report: Pick<
+    SyncReport,
+    'recommendations' | 'resources' | 'new' | 'changed' | 'resolved' | 'unchanged' | 'cardsPosted' | 'cardsUpdated' | 'pages' | 'knownRows'
+  >;
   wallMs: number;
   cpuMs: number;
   peakRss: number;
@@ -231,6 +234,7 @@ export async function syncPasses(args: SyncTaskArgs): Promise<SyncPassResult> {
     const azure: SyncAzureClient = {
       queryUnhealthyAssessments: (scopes, o) =>
         client.queryUnhealthyAssessments(scopes, {
+          ...o,
           onPage: (rows, info) => {
             sampler.sample();
             const r = o.onPage(rows, info);
@@ -288,7 +292,7 @@ async function measureSize(assessments: number, ctx: BenchContext): Promise<Size
     const { first, second } = passes;
     ctx.progress(
       `sync ${short(assessments)}: first ${(first.wallMs / 1000).toFixed(2)} s (CPU ${(first.cpuMs / 1000).toFixed(2)} s, RSS ${toMB(first.startRss).toFixed(0)}→${toMB(first.peakRss).toFixed(0)} MB, ${first.enqueued} cards, drain ${(first.drain.wallMs / 1000).toFixed(2)} s / virtual ${(first.drain.virtualMs / 60_000).toFixed(1)} min, drain RSS ${toMB(first.drain.peakRss).toFixed(0)} MB); ` +
-        `no-change ${(second.wallMs / 1000).toFixed(2)} s (RSS ${toMB(second.startRss).toFixed(0)}→${toMB(second.peakRss).toFixed(0)} MB); ` +
+        `no-change ${(second.wallMs / 1000).toFixed(2)} s (CPU ${(second.cpuMs / 1000).toFixed(2)} s, ${second.report.knownRows ?? 0} rows known, RSS ${toMB(second.startRss).toFixed(0)}→${toMB(second.peakRss).toFixed(0)} MB); ` +
         `client alone ${(passes.clientOnly.ms / 1000).toFixed(2)} s; raw ${(rawBefore.ms / 1000).toFixed(2)} / ${(rawAfter.ms / 1000).toFixed(2)} s (${rawBefore.pages} pages, ${toMB(rawBefore.bytes).toFixed(0)} MB)`,
     );
     const mean = (f: (r: RawFetchFigures) => number) => (f(rawBefore) + f(rawAfter)) / 2;

@@ -109,6 +109,16 @@ interface Accumulated {
   resources: Map<string, ResourceSnapshot>;
   /** The stored snapshot's resources by id (see RecommendationAccumulator's `previous`), dropped by snapshots(). */
   stored?: Map<string, ResourceSnapshot> | undefined;
+  /** Where `stored` comes from, built when a parsed row first needs it. */
+  storedFrom?: Recommendation | undefined;
+  /**
+   * Set while every row so far was a known one of this stored snapshot (addKnown): its resources
+   * are then marked in `seen` (by position) instead of entered in `resources`, and an unchanged
+   * recommendation is kept without a map entry, sort or hash per resource.
+   */
+  knownOf?: Recommendation | undefined;
+  seen?: Uint8Array | undefined;
+  seenCount?: number;
 }
 
 function sameResource(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
@@ -166,9 +176,13 @@ export class RecommendationAccumulator {
           resources: new Map(),
         };
         const prev = this.previous?.(key);
-        if (prev && prev.resources.length > 0) acc.stored = new Map(prev.resources.map((s) => [s.resourceId, s]));
+        if (prev && prev.resources.length > 0) acc.storedFrom = prev;
         this.byKey.set(key, acc);
-      } else if (SEVERITY_RANK[r.severity] < SEVERITY_RANK[acc.severity]) acc.severity = r.severity;
+      } else {
+        if (SEVERITY_RANK[r.severity] < SEVERITY_RANK[acc.severity]) acc.severity = r.severity;
+        if (acc.knownOf) this.materialise(acc);
+      }
+      if (acc.storedFrom && !acc.stored) acc.stored = new Map(acc.storedFrom.resources.map((s) => [s.resourceId, s]));
       const sub = r.subscriptionId.toLowerCase();
       if (!this.subscriptions.has(sub)) this.subscriptions.set(sub, r.subscriptionId);
       const snapshot: ResourceSnapshot = {
@@ -186,8 +200,82 @@ export class RecommendationAccumulator {
     }
   }
 
+  /**
+   * A row the previous pass saw byte for byte (core/rowFingerprints.ts): it adds the stored
+   * resource it became, with its severity, and nothing is parsed. `prev` is the stored snapshot
+   * the row belongs to, whose texts stand for the row's when it is the recommendation's first.
+   */
+  addKnown(prev: Recommendation, position: number, severity: Severity): void {
+    const resource = prev.resources[position];
+    if (!resource) throw new RangeError(`no resource ${position} in the stored snapshot of ${prev.key}`);
+    this.rows++;
+    let acc = this.byKey.get(prev.key);
+    if (!acc) {
+      acc = {
+        key: prev.key,
+        displayName: prev.displayName,
+        severity,
+        description: prev.description,
+        remediation: prev.remediation,
+        portalLink: prev.portalLink ?? recommendationPortalLink(prev.key),
+        resources: new Map(),
+        storedFrom: prev,
+        knownOf: prev,
+        seen: new Uint8Array(prev.resources.length),
+        seenCount: 0,
+      };
+      this.byKey.set(prev.key, acc);
+    } else if (SEVERITY_RANK[severity] < SEVERITY_RANK[acc.severity]) acc.severity = severity;
+    if (acc.knownOf === prev) {
+      if (acc.seen![position] === 0) {
+        acc.seen![position] = 1;
+        acc.seenCount!++;
+      }
+      return;
+    }
+    if (acc.knownOf) this.materialise(acc);
+    this.addSubscription(resource.subscriptionId);
+    acc.resources.set(resource.resourceId, resource);
+  }
+
+  /** The known resources of `acc` entered in `resources`, as parsed rows are: rows of mixed kinds follow. */
+  private materialise(acc: Accumulated): void {
+    const prev = acc.knownOf!;
+    const seen = acc.seen!;
+    for (let i = 0; i < seen.length; i++) {
+      if (seen[i] === 0) continue;
+      const r = prev.resources[i]!;
+      this.addSubscription(r.subscriptionId);
+      acc.resources.set(r.resourceId, r);
+    }
+    acc.knownOf = undefined;
+    acc.seen = undefined;
+  }
+
+  private addSubscription(id: string): void {
+    const sub = id.toLowerCase();
+    if (!this.subscriptions.has(sub)) this.subscriptions.set(sub, id);
+  }
+
   subscriptionIds(): string[] {
-    return [...this.subscriptions.values()];
+    const out = new Map(this.subscriptions);
+    // Known resources are only marked (see Accumulated.seen); one lower-casing per distinct string.
+    const lower = new Map<string, string>();
+    for (const acc of this.byKey.values()) {
+      if (!acc.knownOf) continue;
+      const resources = acc.knownOf.resources;
+      for (let i = 0; i < acc.seen!.length; i++) {
+        if (acc.seen![i] === 0) continue;
+        const id = resources[i]!.subscriptionId;
+        let sub = lower.get(id);
+        if (sub === undefined) {
+          sub = id.toLowerCase();
+          lower.set(id, sub);
+          if (!out.has(sub)) out.set(sub, id);
+        }
+      }
+    }
+    return [...out.values()];
   }
 
   get size(): number {
@@ -203,6 +291,14 @@ export class RecommendationAccumulator {
     const out = new Map<string, Recommendation>();
     for (const acc of this.byKey.values()) {
       acc.stored = undefined;
+      acc.storedFrom = undefined;
+      const known = acc.knownOf;
+      // Every row known, one per stored resource, same severity: the draft would be the stored one.
+      if (known && known === previous(acc.key) && acc.seenCount === known.resources.length && acc.severity === known.severity) {
+        out.set(acc.key, known);
+        continue;
+      }
+      if (known) this.materialise(acc);
       const resources = sortedUnique(acc.resources);
       const draft: Omit<Recommendation, 'contentHash'> = {
         key: acc.key,

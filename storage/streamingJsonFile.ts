@@ -11,6 +11,8 @@ const SEAL_PATTERN = new RegExp(`^,"${SEAL_KEY}":\\{"schema":"([0-9a-f]{64})","s
 
 /** Bytes (about) per write call and hash update. */
 const CHUNK = 1 << 20;
+/** Chunk buffers kept between writes: a write usually holds two (one filling, one being written). */
+const MAX_SPARE_CHUNKS = 2;
 
 /** How rows are stored where it is not as they are in memory (storage/storedForm.ts). */
 export interface StoredRowForm {
@@ -70,6 +72,11 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
    * object), so a write of a big store stringifies only the rows changed since the last one.
    */
   private readonly texts = new WeakMap<object, string>();
+  /**
+   * Chunk buffers of earlier writes, taken by the next one: a store written after every card a
+   * drain sends allocated megabytes per write, and that garbage outlived the drain as heap.
+   */
+  private readonly spare: Buffer[] = [];
 
   /** The text `from` was written as also stands for `to` (a stored row completed into its full form). */
   carry(from: object, to: object): void {
@@ -100,12 +107,18 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
     // Text is encoded straight into ~1 MB buffers: one hash update and one write call per chunk
     // rather than per row, and no joined string (joining and re-encoding was most of a big write).
     const chunks: Buffer[] = [];
-    let buf = Buffer.allocUnsafe(CHUNK);
+    const take = (bytes: number) => (bytes <= CHUNK ? (this.spare.pop() ?? Buffer.allocUnsafe(CHUNK)) : Buffer.allocUnsafe(bytes));
+    // Only a chunk-sized buffer goes back: an outsized one (a huge row) is not kept alive for later writes.
+    const giveBack = (b: Buffer) => {
+      if (b.buffer.byteLength === CHUNK && this.spare.length < MAX_SPARE_CHUNKS) this.spare.push(Buffer.from(b.buffer, b.byteOffset, CHUNK));
+    };
+    let buf = take(CHUNK);
     let pos = 0;
     const flush = async () => {
       for (const chunk of chunks.splice(0)) {
         hash?.update(chunk);
         for (let at = 0; at < chunk.length;) at += (await handle!.write(chunk, at)).bytesWritten;
+        giveBack(chunk);
       }
     };
     /** True when chunks are ready (the caller awaits flush(): no promise per row). */
@@ -113,7 +126,8 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
       // A UTF-16 code unit is at most 3 bytes of UTF-8.
       if (pos + text.length * 3 > buf.length) {
         if (pos > 0) chunks.push(buf.subarray(0, pos));
-        buf = Buffer.allocUnsafe(Math.max(CHUNK, text.length * 3));
+        else giveBack(buf);
+        buf = take(text.length * 3);
         pos = 0;
       }
       pos += buf.write(text, pos);
@@ -163,6 +177,7 @@ export class StreamingJsonFile<T extends object> implements Adapter<T> {
         }
       }
       if (pos > 0) chunks.push(buf.subarray(0, pos));
+      else giveBack(buf);
       await flush();
       // JSON.stringify never emits lone surrogates, so the hash covers exactly the bytes written.
       const tail = Buffer.from(hash ? sealSuffix(this.seal!, hash.digest('hex')) : '}', 'utf8');

@@ -12,6 +12,7 @@ import { AzureHttp, type AzureHttpOptions } from './http.js';
 import { RolesClient } from './roles.js';
 import { simulatorCredential } from './credentials.js';
 import type { UnhealthyResource } from '../../core/defender-model.js';
+import type { KnownRowLookup } from '../../core/rowFingerprints.js';
 import type { DefenderPort } from '../../app/ports.js';
 
 export type AzureClientOptions = AzureHttpOptions & ResourceGraphOptions;
@@ -35,7 +36,7 @@ export class AzureClient implements DefenderPort {
     this.governanceRules = new GovernanceRulesClient(http);
   }
 
-  queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnPage }): Promise<QuerySummary> {
+  queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnPage; fingerprints?: KnownRowLookup }): Promise<QuerySummary> {
     return this.resourceGraph.queryUnhealthyAssessments(scopes, opts);
   }
   queryChangedSince(scopes: readonly string[], watermark: Date, opts: { onPage: OnPage }): Promise<QuerySummary> {

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { parseRetryAfter } from '../../core/rateLimit.js';
 import { isPermanentNetworkCode, RetryableFailure, withRetries } from '../retry.js';
-import { JsonRowSplitter } from './jsonRows.js';
+import { JsonRowSplitter, type RowFromBytes } from './jsonRows.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (so maxRetries + 1 requests at most). */
@@ -92,6 +92,8 @@ export interface SendOptions<T> {
   rowsOf?: string;
   /** With rowsOf: what is kept of each row, applied as each arrives (the schema sees the mapped rows). */
   mapRow?: (row: unknown) => unknown;
+  /** With rowsOf, instead of mapRow: each row's bytes first, and a parse to call only when they are needed (see JsonRowSplitter). */
+  rowFromBytes?: RowFromBytes;
 }
 
 export class AzureHttp {
@@ -221,7 +223,7 @@ export class AzureHttp {
         ...(o.rowsOf ? { responseType: 'stream' as const } : {}),
         headers: { Authorization: `Bearer ${token.token}`, Accept: 'application/json' },
       });
-      if (o.rowsOf) resp = await readBody(resp, o.rowsOf, o.mapRow);
+      if (o.rowsOf) resp = await readBody(resp, o.rowsOf, o.mapRow, o.rowFromBytes);
     } catch (err) {
       // A name that does not resolve stays unresolved; other network failures (reset, timeout) are transient, like a 5xx.
       if (axios.isAxiosError(err) && isPermanentNetworkCode(err.code)) {
@@ -245,10 +247,15 @@ export class AzureHttp {
  * it is JSON (error envelopes) and kept as text otherwise. A connection lost mid-body throws, so
  * the request is retried like any transient failure.
  */
-async function readBody(resp: AxiosResponse<unknown>, rowsOf: string, mapRow?: (row: unknown) => unknown): Promise<AxiosResponse<unknown>> {
+async function readBody(
+  resp: AxiosResponse<unknown>,
+  rowsOf: string,
+  mapRow?: (row: unknown) => unknown,
+  rowFromBytes?: RowFromBytes,
+): Promise<AxiosResponse<unknown>> {
   const stream = resp.data as AsyncIterable<Buffer>;
   if (resp.status >= 200 && resp.status < 300) {
-    const splitter = new JsonRowSplitter(rowsOf, mapRow);
+    const splitter = new JsonRowSplitter(rowsOf, mapRow, rowFromBytes);
     let broken = false;
     // Malformed JSON is an answer, not a lost connection: the rest is read off the socket and the schema refuses it.
     for await (const chunk of stream) {

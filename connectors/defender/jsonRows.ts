@@ -48,7 +48,17 @@ class Bytes {
   text(): string {
     return this.buf.toString('utf8', 0, this.length);
   }
+  /** The bytes as a view of the reused buffer: valid until the next row. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
 }
+
+/**
+ * A row's bytes (a view valid only during the call) and its parse, for a caller that may not need
+ * the parsed row at all (rows it saw before, by fingerprint). What it returns is kept as the row.
+ */
+export type RowFromBytes = (bytes: Uint8Array, parse: () => unknown) => unknown;
 
 type Element = 'none' | 'container' | 'string' | 'scalar';
 
@@ -78,6 +88,7 @@ export class JsonRowSplitter {
   constructor(
     private readonly arrayKey = 'data',
     private readonly mapRow: (row: unknown) => unknown = (row) => row,
+    private readonly rowFromBytes?: RowFromBytes,
   ) {}
 
   write(chunk: Uint8Array): void {
@@ -182,7 +193,8 @@ export class JsonRowSplitter {
   }
 
   private emitRow(): void {
-    this.rows!.push(this.mapRow(JSON.parse(this.row.text())));
+    const row = this.row;
+    this.rows!.push(this.rowFromBytes ? this.rowFromBytes(row.view(), () => JSON.parse(row.text())) : this.mapRow(JSON.parse(row.text())));
     this.row.length = 0;
     this.element = 'none';
     this.afterElement = true;

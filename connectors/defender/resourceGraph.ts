@@ -4,7 +4,9 @@
  */
 import { z } from 'zod';
 import { parseResourceId, recommendationPortalLink, splitAssessmentId, type UnhealthyResource } from '../../core/defender-model.js';
+import { rowFingerprint, type KnownRowLookup } from '../../core/rowFingerprints.js';
 import type { AzureHttp } from './http.js';
+import type { RowFromBytes } from './jsonRows.js';
 
 export const RESOURCE_GRAPH_API_VERSION = '2024-04-01';
 
@@ -20,6 +22,10 @@ export interface PageInfo {
   totalRecords: number;
   /** Rows in this page that failed validation and were skipped. */
   skipped: number;
+  /** With `fingerprints`: each parsed row's fingerprint (hi, lo pairs, in the order of the rows). */
+  fingerprints?: Uint32Array;
+  /** With `fingerprints`: rows the lookup knew, not parsed, as (entry, hi, lo) triples. */
+  known?: Uint32Array;
 }
 
 export type OnPage = (rows: UnhealthyResource[], info: PageInfo) => void | Promise<void>;
@@ -39,6 +45,8 @@ export interface QuerySummary {
   complete: boolean;
   /** Why the answer is incomplete, for logs and reports. */
   incomplete?: string;
+  /** Rows skipped as known (`fingerprints`); `rows` counts the parsed ones only. */
+  known?: number;
 }
 
 /** The by-id read: rows found, and the ids of batches whose answer was incomplete (their absence proves nothing). */
@@ -366,6 +374,32 @@ class SkippedRow {
   ) {}
 }
 
+/** A row whose fingerprint the caller knew: not parsed, handed over as the lookup's entry. */
+class KnownRow {
+  constructor(
+    readonly entry: number,
+    readonly hi: number,
+    readonly lo: number,
+  ) {}
+}
+
+/** A parsed row with the fingerprint of its bytes. */
+class FingerprintedRow {
+  constructor(
+    readonly row: UnhealthyResource | SkippedRow,
+    readonly hi: number,
+    readonly lo: number,
+  ) {}
+}
+
+function fingerprintingRows(known: KnownRowLookup): RowFromBytes {
+  return (bytes, parse) => {
+    const { hi, lo } = rowFingerprint(bytes);
+    const entry = known.lookup(hi, lo);
+    return entry >= 0 ? new KnownRow(entry, hi, lo) : new FingerprintedRow(mapStreamedRow(parse()), hi, lo);
+  };
+}
+
 function mapStreamedRow(raw: unknown): UnhealthyResource | SkippedRow {
   const mapped = mapAssessmentRow(raw);
   if (typeof mapped !== 'string') return mapped;
@@ -405,7 +439,7 @@ export class ResourceGraphClient {
    * this one: Resource Graph builds page n+1 while the caller maps page n, so a pass lasts about
    * as long as the slower of the two instead of their sum. At most two pages are held at once.
    */
-  async *pages(base: Omit<QueryRequestBody, 'options'>, mapRow?: (row: unknown) => unknown): AsyncGenerator<RawPage> {
+  async *pages(base: Omit<QueryRequestBody, 'options'>, mapRow?: (row: unknown) => unknown, rowFromBytes?: RowFromBytes): AsyncGenerator<RawPage> {
     const fetchPage = async (skipToken: string | undefined): Promise<{ page: RawPage; skipToken: string | undefined }> => {
       const body: QueryRequestBody = {
         ...base,
@@ -421,6 +455,7 @@ export class ResourceGraphClient {
         quotaAware: true,
         rowsOf: 'data',
         ...(mapRow ? { mapRow } : {}),
+        ...(rowFromBytes ? { rowFromBytes } : {}),
       });
       const page: RawPage = {
         data: resp.data,
@@ -455,31 +490,45 @@ export class ResourceGraphClient {
     if (incomplete) this.http.logger.warn({ reason: incomplete }, `Resource Graph's answer for ${what} was incomplete`);
   }
 
-  private async streamAssessments(base: Omit<QueryRequestBody, 'options'>, onPage: OnPage | undefined): Promise<QuerySummary> {
-    const summary: QuerySummary = { pages: 0, rows: 0, skipped: 0, totalRecords: 0, complete: true };
+  private async streamAssessments(base: Omit<QueryRequestBody, 'options'>, onPage: OnPage | undefined, fingerprints?: KnownRowLookup): Promise<QuerySummary> {
+    const summary: QuerySummary = { pages: 0, rows: 0, skipped: 0, totalRecords: 0, complete: true, ...(fingerprints ? { known: 0 } : {}) };
     const check = new PagingCheck();
     // Rows are mapped as they arrive: a page holds its mapped rows, not the parsed JSON of them too.
-    for await (const page of this.pages(base, mapStreamedRow)) {
+    for await (const page of this.pages(base, mapStreamedRow, fingerprints ? fingerprintingRows(fingerprints) : undefined)) {
       check.observe(page);
       summary.pages++;
       summary.totalRecords = page.totalRecords;
       const rows: UnhealthyResource[] = [];
       let skipped = 0;
-      for (const mapped of page.data as Array<UnhealthyResource | SkippedRow>) {
+      const prints: number[] = [];
+      const known: number[] = [];
+      for (const item of page.data as Array<UnhealthyResource | SkippedRow | KnownRow | FingerprintedRow>) {
+        if (item instanceof KnownRow) {
+          known.push(item.entry, item.hi, item.lo);
+          continue;
+        }
+        const mapped = item instanceof FingerprintedRow ? item.row : item;
         if (mapped instanceof SkippedRow) {
           skipped++;
           this.http.logger.warn({ id: mapped.id, reason: mapped.reason }, 'skipping malformed Resource Graph assessment row');
           continue;
         }
         rows.push(mapped);
+        if (item instanceof FingerprintedRow) prints.push(item.hi, item.lo);
         if (!summary.latestStatusChange || mapped.statusChangeDate > summary.latestStatusChange) {
           summary.latestStatusChange = mapped.statusChangeDate;
         }
       }
       summary.rows += rows.length;
       summary.skipped += skipped;
+      const info: PageInfo = { page: summary.pages, totalRecords: page.totalRecords, skipped };
+      if (fingerprints) {
+        summary.known! += known.length / 3;
+        info.fingerprints = Uint32Array.from(prints);
+        info.known = Uint32Array.from(known);
+      }
       // Awaited before the next request: the caller's pace is the backpressure.
-      if (onPage) await onPage(rows, { page: summary.pages, totalRecords: page.totalRecords, skipped });
+      if (onPage) await onPage(rows, info);
     }
     const incomplete = check.finish();
     if (incomplete) {
@@ -489,8 +538,9 @@ export class ResourceGraphClient {
     return summary;
   }
 
-  queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnPage }): Promise<QuerySummary> {
-    return this.streamAssessments({ ...scopesToRequest(scopes), query: UNHEALTHY_ASSESSMENTS_QUERY }, opts.onPage);
+  /** With `fingerprints`, rows the lookup knows are not parsed (see AssessmentQueryOptions in app/ports.ts). */
+  queryUnhealthyAssessments(scopes: readonly string[], opts: { onPage: OnPage; fingerprints?: KnownRowLookup }): Promise<QuerySummary> {
+    return this.streamAssessments({ ...scopesToRequest(scopes), query: UNHEALTHY_ASSESSMENTS_QUERY }, opts.onPage, opts.fingerprints);
   }
 
   /** Assessments whose status changed after the watermark, any status (Healthy ones close tickets). */

@@ -1,0 +1,257 @@
+/**
+ * Fingerprints of raw Resource Graph rows, so a sync pass can skip the rows it already saw.
+ *
+ * Most passes over a tenant find nearly every row byte-for-byte as the pass before: parsing,
+ * validating and folding those again was most of a no-change pass's time and garbage. A row's
+ * fingerprint is the first 64 bits of the SHA-256 of its JSON bytes; a row whose fingerprint the
+ * previous pass recorded contributes what it contributed then (its recommendation, severity and
+ * the stored resource snapshot it became) without being parsed. A changed row has new bytes, so
+ * it is parsed; a removed row is simply absent. Collisions among 64-bit fingerprints of a tenant's
+ * rows (2^-64 per pair, about 10^-9 for a million rows) are left to the periodic full parse.
+ *
+ * Everything is held in typed arrays (about 40 bytes per row), not in an object per row. Pure: the
+ * caller brings the bytes and the snapshots.
+ */
+import { hash } from 'node:crypto';
+import type { Severity } from './model.js';
+
+const SEVERITIES: readonly Severity[] = ['High', 'Medium', 'Low'];
+const SEVERITY_CODE: Record<Severity, number> = { High: 0, Medium: 1, Low: 2 };
+
+/** The 64-bit fingerprint of a row's bytes, as two unsigned 32-bit halves. */
+export interface Fingerprint {
+  hi: number;
+  lo: number;
+}
+
+export function rowFingerprint(bytes: Uint8Array): Fingerprint {
+  // One-shot: a Hash object per row holds native memory until a collection finds it.
+  const d = hash('sha256', bytes, 'buffer');
+  return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
+}
+
+/** What the connector asks while reading rows: the entry a fingerprint had last pass, or -1. */
+export interface KnownRowLookup {
+  lookup(hi: number, lo: number): number;
+}
+
+/** What a recorded recommendation must still be for its rows to count as known. */
+export interface StoredRecommendationView {
+  contentHash: string;
+  status: string;
+  resources: readonly { resourceId: string }[];
+}
+
+/** A growable Uint32Array. */
+class U32 {
+  data = new Uint32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Uint32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+/**
+ * The rows one pass saw: fingerprint → (recommendation, position of its resource in that
+ * recommendation's snapshot, severity). Valid for a recommendation only while the stored snapshot
+ * still has the content hash recorded with it (see validate()): another process's pass, a resolve
+ * or an edit changes the hash, and that recommendation's rows are parsed again.
+ */
+export class RowFingerprints implements KnownRowLookup {
+  /** Open addressing over the entries: entry index + 1, 0 when free. */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private readonly valid: Uint8Array;
+
+  private constructor(
+    private readonly hi: Uint32Array,
+    private readonly lo: Uint32Array,
+    private readonly rec: Uint32Array,
+    private readonly pos: Uint32Array,
+    private readonly sev: Uint8Array,
+    readonly size: number,
+    private readonly recKeys: readonly string[],
+    private readonly recHashes: readonly string[],
+  ) {
+    let capacity = 16;
+    while (capacity < size * 2) capacity *= 2;
+    this.slots = new Int32Array(capacity);
+    this.mask = capacity - 1;
+    for (let e = 0; e < size; e++) {
+      let s = this.lo[e]! & this.mask;
+      while (this.slots[s] !== 0) s = (s + 1) & this.mask;
+      this.slots[s] = e + 1;
+    }
+    this.valid = new Uint8Array(recKeys.length).fill(1);
+  }
+
+  static empty(): RowFingerprints {
+    return new RowFingerprints(new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint8Array(0), 0, [], []);
+  }
+
+  /** @internal FingerprintRecorder builds tables. */
+  static build(
+    hi: Uint32Array,
+    lo: Uint32Array,
+    rec: Uint32Array,
+    pos: Uint32Array,
+    sev: Uint8Array,
+    size: number,
+    recKeys: readonly string[],
+    recHashes: readonly string[],
+  ): RowFingerprints {
+    return new RowFingerprints(hi, lo, rec, pos, sev, size, recKeys, recHashes);
+  }
+
+  /**
+   * Keeps only the recommendations stored as they were recorded (unhealthy, same content hash):
+   * the others' rows are unknown this pass. Returns how many recommendations stay valid.
+   */
+  validate(stored: (key: string) => StoredRecommendationView | undefined): number {
+    let kept = 0;
+    for (let r = 0; r < this.recKeys.length; r++) {
+      const s = stored(this.recKeys[r]!);
+      const ok = s !== undefined && s.status === 'unhealthy' && s.contentHash === this.recHashes[r];
+      this.valid[r] = ok ? 1 : 0;
+      if (ok) kept++;
+    }
+    return kept;
+  }
+
+  lookup(hi: number, lo: number): number {
+    let s = lo & this.mask;
+    for (;;) {
+      const e = this.slots[s]! - 1;
+      if (e < 0) return -1;
+      if (this.lo[e] === lo && this.hi[e] === hi) return this.valid[this.rec[e]!] ? e : -1;
+      s = (s + 1) & this.mask;
+    }
+  }
+
+  recommendationKey(entry: number): string {
+    return this.recKeys[this.rec[entry]!]!;
+  }
+
+  /** Index of the row's resource in its recommendation's stored (sorted) resources. */
+  position(entry: number): number {
+    return this.pos[entry]!;
+  }
+
+  severity(entry: number): Severity {
+    return SEVERITIES[this.sev[entry]!]!;
+  }
+}
+
+/**
+ * Collects one pass's rows (fingerprint, recommendation, resource, severity) and, once the pass's
+ * snapshots are known, turns them into the table the next pass looks rows up in.
+ */
+export class FingerprintRecorder {
+  private readonly hi = new U32();
+  private readonly lo = new U32();
+  private readonly rec = new U32();
+  /** Position in the previous snapshot for a known row (valid while its recommendation is unchanged), else 0xffffffff. */
+  private readonly knownPos = new U32();
+  private sev = new Uint8Array(1024);
+  /** Each row's resource id: a string its snapshot holds anyway, so a reference per row. */
+  private readonly resourceIds: string[] = [];
+  private readonly recIndex = new Map<string, number>();
+  private readonly recKeys: string[] = [];
+
+  get rows(): number {
+    return this.hi.length;
+  }
+
+  private recOf(key: string): number {
+    let r = this.recIndex.get(key);
+    if (r === undefined) {
+      r = this.recKeys.length;
+      this.recKeys.push(key);
+      this.recIndex.set(key, r);
+    }
+    return r;
+  }
+
+  private push(hi: number, lo: number, key: string, severity: Severity, knownPos: number, resourceId: string): void {
+    if (this.hi.length === this.sev.length) {
+      const grown = new Uint8Array(this.sev.length * 2);
+      grown.set(this.sev);
+      this.sev = grown;
+    }
+    this.sev[this.hi.length] = SEVERITY_CODE[severity];
+    this.hi.push(hi);
+    this.lo.push(lo);
+    this.rec.push(this.recOf(key));
+    this.knownPos.push(knownPos);
+    this.resourceIds.push(resourceId);
+  }
+
+  /** A row that was parsed: its recommendation key (lower case), resource id as received and severity. */
+  addParsed(hi: number, lo: number, key: string, resourceId: string, severity: Severity): void {
+    this.push(hi, lo, key, severity, 0xffffffff, resourceId);
+  }
+
+  /** A row found in `table` (entry from its lookup), whose stored resource has this id. */
+  addKnown(hi: number, lo: number, table: RowFingerprints, entry: number, resourceId: string): void {
+    this.push(hi, lo, table.recommendationKey(entry), table.severity(entry), table.position(entry), resourceId);
+  }
+
+  /**
+   * The table for the next pass. `snapshots`: this pass's recommendations; `unchanged(key)`: the
+   * snapshot is the previous one, so a known row's position still holds. Rows of recommendations
+   * that are not unhealthy, or whose resource is not in the snapshot, are not recorded.
+   */
+  finish(snapshots: (key: string) => StoredRecommendationView | undefined, unchanged: (key: string) => boolean): RowFingerprints {
+    const n = this.hi.length;
+    const hi = new Uint32Array(n);
+    const lo = new Uint32Array(n);
+    const rec = new Uint32Array(n);
+    const pos = new Uint32Array(n);
+    const sev = new Uint8Array(n);
+    const recKeys: string[] = [];
+    const recHashes: string[] = [];
+    /** Recorder's recommendation index → the table's, or -1 when not recorded; and its resources by lower-cased id, built only when needed. */
+    const tableRec = new Int32Array(this.recKeys.length).fill(-2);
+    const positions = new Map<number, Map<string, number>>();
+    let size = 0;
+    for (let i = 0; i < n; i++) {
+      const r = this.rec.data[i]!;
+      if (tableRec[r] === -2) {
+        const snap = snapshots(this.recKeys[r]!);
+        if (snap && snap.status === 'unhealthy') {
+          tableRec[r] = recKeys.length;
+          recKeys.push(this.recKeys[r]!);
+          recHashes.push(snap.contentHash);
+        } else tableRec[r] = -1;
+      }
+      const t = tableRec[r]!;
+      if (t < 0) continue;
+      const key = this.recKeys[r]!;
+      let p = this.knownPos.data[i]!;
+      if (p === 0xffffffff || !unchanged(key)) {
+        let byId = positions.get(r);
+        if (!byId) {
+          byId = new Map();
+          const resources = snapshots(key)!.resources;
+          for (let k = 0; k < resources.length; k++) byId.set(resources[k]!.resourceId.toLowerCase(), k);
+          positions.set(r, byId);
+        }
+        const found = byId.get(this.resourceIds[i]!.toLowerCase());
+        if (found === undefined) continue;
+        p = found;
+      }
+      hi[size] = this.hi.data[i]!;
+      lo[size] = this.lo.data[i]!;
+      rec[size] = t;
+      pos[size] = p;
+      sev[size] = this.sev[i]!;
+      size++;
+    }
+    return RowFingerprints.build(hi, lo, rec, pos, sev, size, recKeys, recHashes);
+  }
+}
