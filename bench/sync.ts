@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import { ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import { BotAdapter } from '../bot/adapter.js';
 import { ProactiveMessenger } from '../bot/messenger.js';
 import { AzureClient } from '../connectors/defender/azureClient.js';
 import { simulatorCredential } from '../connectors/defender/credentials.js';
@@ -211,7 +212,8 @@ export async function syncPasses(args: SyncTaskArgs): Promise<SyncPassResult> {
     await store.conversations.upsert(conversation);
 
     const virtual = { now: 0 };
-    const adapter = new CloudAdapter(
+    // The bot's own adapter (compose/teams.ts), so sends reuse its connector clients as in production.
+    const adapter = new BotAdapter(
       new ConfigurationBotFrameworkAuthentication({
         MicrosoftAppId: '',
         MicrosoftAppPassword: '',
