@@ -215,42 +215,56 @@ export class FingerprintRecorder {
     const sev = new Uint8Array(n);
     const recKeys: string[] = [];
     const recHashes: string[] = [];
-    /** Recorder's recommendation index → the table's, or -1 when not recorded; and its resources by lower-cased id, built only when needed. */
-    const tableRec = new Int32Array(this.recKeys.length).fill(-2);
-    const positions = new Map<number, Map<string, number>>();
+    // Rows are visited one recommendation at a time (a counting sort of their indices), so only one
+    // recommendation's id → position map lives at once, keyed by the stored ids themselves: a map
+    // of every resource, or a lower-cased copy of every id, was ~70 MB at the peak of a 200k first
+    // pass. Lower case is only the fallback for an id that arrived in another case.
+    const groups = this.recKeys.length;
+    const start = new Uint32Array(groups + 1);
+    for (let i = 0; i < n; i++) start[this.rec.data[i]! + 1]!++;
+    for (let r = 0; r < groups; r++) start[r + 1]! += start[r]!;
+    const order = new Uint32Array(n);
+    const fill = start.slice(0, groups);
+    for (let i = 0; i < n; i++) order[fill[this.rec.data[i]!]!++] = i;
     let size = 0;
-    for (let i = 0; i < n; i++) {
-      const r = this.rec.data[i]!;
-      if (tableRec[r] === -2) {
-        const snap = snapshots(this.recKeys[r]!);
-        if (snap && snap.status === 'unhealthy') {
-          tableRec[r] = recKeys.length;
-          recKeys.push(this.recKeys[r]!);
-          recHashes.push(snap.contentHash);
-        } else tableRec[r] = -1;
-      }
-      const t = tableRec[r]!;
-      if (t < 0) continue;
+    for (let r = 0; r < groups; r++) {
+      if (start[r] === start[r + 1]) continue;
       const key = this.recKeys[r]!;
-      let p = this.knownPos.data[i]!;
-      if (p === 0xffffffff || !unchanged(key)) {
-        let byId = positions.get(r);
-        if (!byId) {
-          byId = new Map();
-          const resources = snapshots(key)!.resources;
-          for (let k = 0; k < resources.length; k++) byId.set(resources[k]!.resourceId.toLowerCase(), k);
-          positions.set(r, byId);
+      const snap = snapshots(key);
+      if (!snap || snap.status !== 'unhealthy') continue;
+      const t = recKeys.length;
+      recKeys.push(key);
+      recHashes.push(snap.contentHash);
+      const keep = unchanged(key);
+      let byId: Map<string, number> | undefined;
+      let byLowerId: Map<string, number> | undefined;
+      for (let j = start[r]!; j < start[r + 1]!; j++) {
+        const i = order[j]!;
+        let p = this.knownPos.data[i]!;
+        if (p === 0xffffffff || !keep) {
+          if (!byId) {
+            byId = new Map();
+            for (let k = 0; k < snap.resources.length; k++) byId.set(snap.resources[k]!.resourceId, k);
+          }
+          const id = this.resourceIds[i]!;
+          let found = byId.get(id);
+          if (found === undefined) {
+            if (!byLowerId) {
+              byLowerId = new Map();
+              for (let k = 0; k < snap.resources.length; k++) byLowerId.set(snap.resources[k]!.resourceId.toLowerCase(), k);
+            }
+            found = byLowerId.get(id.toLowerCase());
+          }
+          if (found === undefined) continue;
+          p = found;
         }
-        const found = byId.get(this.resourceIds[i]!.toLowerCase());
-        if (found === undefined) continue;
-        p = found;
+        hi[size] = this.hi.data[i]!;
+        lo[size] = this.lo.data[i]!;
+        rec[size] = t;
+        pos[size] = p;
+        sev[size] = this.sev[i]!;
+        size++;
       }
-      hi[size] = this.hi.data[i]!;
-      lo[size] = this.lo.data[i]!;
-      rec[size] = t;
-      pos[size] = p;
-      sev[size] = this.sev[i]!;
-      size++;
     }
     return RowFingerprints.build(hi, lo, rec, pos, sev, size, recKeys, recHashes);
   }
