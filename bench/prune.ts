@@ -104,6 +104,19 @@ async function measure(store: Store, clock: ManualClock, finished: number, kept:
 
 const START = '2026-10-01T09:00:00.000Z';
 
+/** The two rows each store gets: one ordinary write after the prune, and the prune itself, each against one write with the items. */
+function writeRows(n: string | number, engine: string, m: Measured): Row[] {
+  return [
+    row({
+      figure: `prune ${n}: ${engine}, one ordinary write after the prune (vs with the finished items)`,
+      value: m.writeAfter,
+      unit: 'ms',
+      baseline: m.writeWith,
+    }),
+    row({ figure: `prune ${n}: ${engine}, the prune itself (vs one ordinary write with the items)`, value: m.pruneMs, unit: 'ms', baseline: m.writeWith }),
+  ];
+}
+
 export async function runPrune(ctx: BenchContext, options: { postgres?: boolean } = {}): Promise<Row[]> {
   const finished = scaled(FINISHED, ctx.size, 100);
   const kept = 2 * Math.ceil(scaled(KEPT, ctx.size, 10) / 2);
@@ -124,13 +137,7 @@ export async function runPrune(ctx: BenchContext, options: { postgres?: boolean 
         unit: 'MB',
         baseline: sizeWith / 1e6,
       }),
-      row({
-        figure: `prune ${n}: lowdb, one ordinary write after the prune (vs with the finished items)`,
-        value: m.writeAfter,
-        unit: 'ms',
-        baseline: m.writeWith,
-      }),
-      row({ figure: `prune ${n}: lowdb, the prune itself (vs one ordinary write with the items)`, value: m.pruneMs, unit: 'ms', baseline: m.writeWith }),
+      ...writeRows(n, 'lowdb', m),
     );
   } finally {
     await store.close();
@@ -146,15 +153,7 @@ export async function runPrune(ctx: BenchContext, options: { postgres?: boolean 
     const pgStore = await openPostgresStore({ connectionString: url, clock: pgClock, logger: silentLogger, poolSize: 2, applicationName: 'bench-prune' });
     try {
       const m = await measure(pgStore, pgClock, finished, kept);
-      out.push(
-        row({
-          figure: `prune ${n}: PostgreSQL, one ordinary write after the prune (vs with the finished items)`,
-          value: m.writeAfter,
-          unit: 'ms',
-          baseline: m.writeWith,
-        }),
-        row({ figure: `prune ${n}: PostgreSQL, the prune itself (vs one ordinary write with the items)`, value: m.pruneMs, unit: 'ms', baseline: m.writeWith }),
-      );
+      out.push(...writeRows(n, 'PostgreSQL', m));
     } finally {
       await pgStore.close();
     }
