@@ -448,45 +448,62 @@ async function upsert<R>(query: Query, def: TableDef<R>, rows: readonly R[], pre
 }
 
 /** A sealed row as read: its seal is the MD5 of its schema and stored text (tables.ts#sealOf). */
-interface CachedRow<R> {
+interface CachedRow {
   seal: string;
-  row: R;
+  row: unknown;
 }
 
 /**
- * The last answer of the large lists this process ran (a resolution pass lists every live
- * assignment, by the same filters, every cycle), kept to answer them again without reading
- * unchanged rows: a list it has answered before first reads only each row's id and seal, then
- * the documents of the rows whose seal changed, with the same filter. A seal is a hash of the
- * stored text itself (recomputed by the server on every write, whoever makes it), so a row whose
- * seal is the one cached is the row cached, whichever replica or transaction wrote it in the
- * meantime; an unsealed row is always read and validated in full. At 2,000 rows the documents
- * are ~2.2 MB and their JSON.parse was half of a step's CPU.
+ * The rows of the large lists this process ran (a resolution pass lists every live assignment,
+ * by the same filters, every cycle), kept to answer those lists again without reading unchanged
+ * rows: a list it has answered before first reads only each row's id and seal, then the
+ * documents of the rows whose seal is not the one kept, with the same filter. A seal is a hash
+ * of the stored text itself (recomputed by the server on every write, whoever makes it), so a
+ * row whose seal is the one kept is the row kept, whichever replica or transaction wrote it in
+ * the meantime; an unsealed row is always read and validated in full. At 2,000 rows the
+ * documents are ~2.2 MB, and their JSON.parse was half of a step's CPU.
  *
- * Bounded: only answers of at least MIN_ROWS rows (a smaller list costs little to read whole)
- * and the last MAX_LISTS distinct filters; each keeps only the rows it last returned, so the
- * cache holds what the latest lists returned, not every row ever read.
+ * Bounded: only lists of at least MIN_ROWS rows (a smaller one costs little to read whole) are
+ * remembered, the last MAX_LISTS of them; one row per id, whichever list read it last (about
+ * the rows a pass holds anyway), all dropped past MAX_ROWS.
  */
 class ListCache {
   static readonly MIN_ROWS = 256;
-  static readonly MAX_LISTS = 8;
-  private readonly lists = new Map<string, Map<string, CachedRow<unknown>>>();
+  static readonly MAX_LISTS = 32;
+  static readonly MAX_ROWS = 250_000;
+  private readonly lists = new Set<string>();
+  private readonly rows = new Map<string, CachedRow>();
 
-  get<R>(key: string): Map<string, CachedRow<R>> | undefined {
-    const rows = this.lists.get(key);
-    if (rows) {
-      // Most recently used last: the oldest filter goes first.
-      this.lists.delete(key);
-      this.lists.set(key, rows);
-    }
-    return rows as Map<string, CachedRow<R>> | undefined;
+  /** Whether the list `key` was answered before (and is kept). */
+  knows(key: string): boolean {
+    if (!this.lists.has(key)) return false;
+    // Most recently used last: the oldest list goes first.
+    this.lists.delete(key);
+    this.lists.add(key);
+    return true;
   }
 
-  set<R>(key: string, rows: Map<string, CachedRow<R>>): void {
+  /** The row kept for `id`, when it is the one sealed with `seal`. */
+  hit<R>(id: string, seal: string | null): R | undefined {
+    if (seal === null) return undefined;
+    const kept = this.rows.get(id);
+    return kept?.seal === seal ? (kept.row as R) : undefined;
+  }
+
+  keep(id: string, seal: string, row: unknown): void {
+    this.rows.set(id, { seal, row });
+  }
+
+  /** The list `key` was answered with `count` rows: remembered when large enough. */
+  answered(key: string, count: number): void {
     this.lists.delete(key);
-    if (rows.size < ListCache.MIN_ROWS) return;
-    this.lists.set(key, rows as Map<string, CachedRow<unknown>>);
-    while (this.lists.size > ListCache.MAX_LISTS) this.lists.delete(this.lists.keys().next().value!);
+    if (count < ListCache.MIN_ROWS) return;
+    this.lists.add(key);
+    if (this.lists.size > ListCache.MAX_LISTS) this.lists.delete(this.lists.values().next().value!);
+    if (this.rows.size > ListCache.MAX_ROWS) {
+      this.rows.clear();
+      this.lists.clear();
+    }
   }
 }
 
@@ -511,45 +528,36 @@ function repositories(ctx: Ctx, cache?: ListCache): StoreTx {
       const filter = new Where([...w.params]);
       filter.parts.push(...w.parts);
       const tail = limit === undefined ? '' : ` LIMIT ${w.param(limit)}`;
-      const key = `${def.table} ${w} ${tail} ${JSON.stringify(w.params)}`;
-      const before = cache.get<R>(key);
-      const after = new Map<string, CachedRow<R>>();
-      const keep = (r: SealedDocRow): R => {
-        const row = readRow(def, r.doc, r.sealed === true);
-        if (r.sealed === true && r.seal !== null) after.set(row.id, { seal: r.seal, row });
-        return row;
-      };
+      const key = `${def.table} ${w}${tail} ${JSON.stringify(w.params)}`;
       const SEAL = `CASE WHEN seal_ok AND seal_schema = ${SEALED_SCHEMA()} THEN seal END AS seal`;
-      if (!before) {
+      const read = (r: SealedDocRow): R => readRow(def, r.doc, r.sealed === true);
+      let out: R[];
+      if (!cache.knows(key)) {
         const { rows } = await query<SealedDocRow>(prepared(`SELECT ${SEALED_DOC()}, ${SEAL} FROM ${def.table} ${w} ORDER BY seq${tail}`), w.params);
-        const out = rows.map(keep);
-        cache.set(key, after);
-        return out;
-      }
-      const { rows: seals } = await query<SealRow>(prepared(`SELECT id, ${SEAL} FROM ${def.table} ${w} ORDER BY seq${tail}`), w.params);
-      const missing = seals.filter((s) => s.seal === null || before.get(s.id)?.seal !== s.seal).map((s) => s.id);
-      const fresh = new Map<string, R>();
-      if (missing.length > 0) {
-        filter.any('id', missing);
-        const { rows } = await query<SealedDocRow>(prepared(`SELECT ${SEALED_DOC()}, ${SEAL} FROM ${def.table} ${filter}`), filter.params);
-        for (const r of rows) {
-          const row = keep(r);
-          fresh.set(row.id, row);
+        out = rows.map(read);
+        if (out.length >= ListCache.MIN_ROWS)
+          for (let i = 0; i < out.length; i++) if (rows[i]!.sealed === true && rows[i]!.seal !== null) cache.keep(out[i]!.id, rows[i]!.seal!, out[i]);
+      } else {
+        const { rows: seals } = await query<SealRow>(prepared(`SELECT id, ${SEAL} FROM ${def.table} ${w} ORDER BY seq${tail}`), w.params);
+        const missing = seals.filter((s) => cache.hit(s.id, s.seal) === undefined).map((s) => s.id);
+        const fresh = new Map<string, R>();
+        if (missing.length > 0) {
+          filter.any('id', missing);
+          const { rows } = await query<SealedDocRow>(prepared(`SELECT ${SEALED_DOC()}, ${SEAL} FROM ${def.table} ${filter}`), filter.params);
+          for (const r of rows) {
+            const row = read(r);
+            fresh.set(row.id, row);
+            if (r.sealed === true && r.seal !== null) cache.keep(row.id, r.seal, row);
+          }
+        }
+        out = [];
+        for (const s of seals) {
+          // A row changed since its id was read and no longer matching is left out, as a read a moment later would.
+          const row = cache.hit<R>(s.id, s.seal) ?? fresh.get(s.id);
+          if (row) out.push(row);
         }
       }
-      const out: R[] = [];
-      for (const s of seals) {
-        const hit = before.get(s.id);
-        if (s.seal !== null && hit?.seal === s.seal) {
-          after.set(s.id, hit);
-          out.push(hit.row);
-          continue;
-        }
-        // Changed since the ids were read and no longer matching: left out, as a read a moment later would.
-        const row = fresh.get(s.id);
-        if (row) out.push(row);
-      }
-      cache.set(key, after);
+      cache.answered(key, out.length);
       return out;
     });
   };
