@@ -88,6 +88,8 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** The schema migrations to bring the database to (tests inject their own). */
   migrations?: readonly PgMigration[];
+  /** Lists of at least this many assignments are kept to answer again (ListCache.MIN_ROWS; tests lower it to run every list through it). */
+  listCacheMinRows?: number;
 }
 
 /** The PostgreSQL store, with the locks and coordination that go with it (shared by every process on the database). */
@@ -474,6 +476,8 @@ class ListCache {
   private readonly lists = new Set<string>();
   private readonly rows = new Map<string, CachedRow>();
 
+  constructor(readonly minRows = ListCache.MIN_ROWS) {}
+
   /** Whether the list `key` was answered before (and is kept). */
   knows(key: string): boolean {
     if (!this.lists.has(key)) return false;
@@ -497,7 +501,7 @@ class ListCache {
   /** The list `key` was answered with `count` rows: remembered when large enough. */
   answered(key: string, count: number): void {
     this.lists.delete(key);
-    if (count < ListCache.MIN_ROWS) return;
+    if (count < this.minRows) return;
     this.lists.add(key);
     if (this.lists.size > ListCache.MAX_LISTS) this.lists.delete(this.lists.values().next().value!);
     if (this.rows.size > ListCache.MAX_ROWS) {
@@ -535,7 +539,7 @@ function repositories(ctx: Ctx, cache?: ListCache): StoreTx {
       if (!cache.knows(key)) {
         const { rows } = await query<SealedDocRow>(prepared(`SELECT ${SEALED_DOC()}, ${SEAL} FROM ${def.table} ${w} ORDER BY seq${tail}`), w.params);
         out = rows.map(read);
-        if (out.length >= ListCache.MIN_ROWS)
+        if (out.length >= cache.minRows)
           for (let i = 0; i < out.length; i++) if (rows[i]!.sealed === true && rows[i]!.seal !== null) cache.keep(out[i]!.id, rows[i]!.seal!, out[i]);
       } else {
         const { rows: seals } = await query<SealRow>(prepared(`SELECT id, ${SEAL} FROM ${def.table} ${w} ORDER BY seq${tail}`), w.params);
@@ -972,7 +976,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
 
   const shared = new Shared(clock, logger);
-  const cache = new ListCache();
+  const cache = new ListCache(options.listCacheMinRows);
   const repos = repositories(new PoolCtx(pool, shared), cache);
   let closed: Promise<void> | undefined;
 
