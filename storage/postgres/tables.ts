@@ -290,6 +290,8 @@ const SEAL_COLUMNS = ['seal', 'seal_schema'];
 const sealValues = (doc: string) => `${sealOf(doc)}, ${schemaLiteral()}`;
 /** The column list a read selects: the row and whether its seal holds for this build. */
 export const SEALED_DOC = () => `doc, (seal_ok AND seal_schema = ${schemaLiteral()}) AS sealed`;
+/** This build's seal_schema, as an SQL literal. */
+export const SEALED_SCHEMA = () => schemaLiteral();
 
 /**
  * Inserts or replaces rows ($1: recordset()). New rows get their place in first-stored order

@@ -246,6 +246,61 @@ describe('rows as stored', () => {
     }
   });
 
+  it('a large list answered again reads only the rows whose seal changed: what another replica, SQL behind the store’s back or a rolled-back transaction did is seen, unchanged rows are the same objects', async () => {
+    const store = await openPostgresStore(options(db));
+    const replica = await openPostgresStore(options(db));
+    const parse = jest.spyOn(assignmentsTable.schema, 'safeParse');
+    try {
+      const rows = Array.from({ length: 300 }, (_, i) => anAssignment({ key: `big${i}` }));
+      await store.assignments.upsertMany([...rows, anAssignment({ key: 'other', integrationId: 'int-2' })]);
+      const q = { integrationId: 'int-1', statuses: LIVE_ASSIGNMENT_STATUSES };
+      const first = await store.assignments.list(q);
+      expect(first.map((a) => a.id)).toEqual(rows.map((a) => a.id));
+
+      // Another replica changes one row, ends another (it leaves the filter) and adds one.
+      await replica.assignments.upsertMany([{ ...first[5]!, healthyPasses: 2 }, { ...first[7]!, status: 'resolved' }, anAssignment({ key: 'big-new' })]);
+      // A valid change with SQL (unsealed: validated on read) and one a rolled-back transaction made.
+      await db.sql(`UPDATE assignments SET doc = jsonb_set(doc::jsonb, '{resourceName}', '"renamed"')::json WHERE id = $1`, [rows[9]!.id]);
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.assignments.upsertMany([{ ...first[11]!, resourceName: 'never committed' }]);
+          expect((await tx.assignments.list(q)).find((a) => a.id === rows[11]!.id)!.resourceName).toBe('never committed');
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      parse.mockClear();
+      const again = await store.assignments.list(q);
+      // Only the row edited with SQL was validated.
+      expect(parse).toHaveBeenCalledTimes(1);
+      // What a store that never read them answers, in the same order.
+      expect(again).toEqual(await replica.assignments.list(q));
+      expect(again.map((a) => a.id)).toEqual([...rows.filter((_a, i) => i !== 7).map((a) => a.id), expect.stringMatching(/^asg-/)]);
+      expect(again.find((a) => a.id === rows[5]!.id)!.healthyPasses).toBe(2);
+      expect(again.find((a) => a.id === rows[9]!.id)!.resourceName).toBe('renamed');
+      expect(again.find((a) => a.id === rows[11]!.id)!.resourceName).toBe(rows[11]!.resourceName);
+      // The unchanged ones are the rows read before (the one the transaction's list saw uncommitted is read again).
+      const reused = again.filter((a) => first.includes(a));
+      expect(reused.map((a) => a.id)).toEqual(rows.filter((_a, i) => ![5, 7, 9, 11].includes(i)).map((a) => a.id));
+      expect(Object.isFrozen(again[0])).toBe(true);
+
+      // A row edited into one its schema refuses is refused on the cached list too.
+      await db.sql(`UPDATE assignments SET doc = jsonb_set(doc::jsonb, '{severity}', '"Critical"')::json WHERE id = $1`, [rows[20]!.id]);
+      await expect(store.assignments.list(q)).rejects.toBeInstanceOf(InvalidRowError);
+      // With a limit: the first rows in stored order, also when answered again.
+      await db.sql(`DELETE FROM assignments WHERE id = $1`, [rows[20]!.id]);
+      const limited = { ...q, limit: 290 };
+      const once = await store.assignments.list(limited);
+      await replica.assignments.upsertMany([{ ...first[0]!, healthyPasses: 3 }]);
+      const twice = await store.assignments.list(limited);
+      expect(twice).toEqual(await replica.assignments.list(limited));
+      expect(twice.map((a) => a.id)).toEqual(once.map((a) => a.id));
+      expect(twice[0]!.healthyPasses).toBe(3);
+    } finally {
+      parse.mockRestore();
+      await Promise.all([store.close(), replica.close()]);
+    }
+  });
+
   it('an assessment id under its resource is stored as ~ and its name and read back whole; ids of another shape, or starting with ~, and rows stored whole (older builds) read as they are', async () => {
     const store = await openPostgresStore(options(db));
     try {
