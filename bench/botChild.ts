@@ -61,6 +61,9 @@ export interface TickCounts {
   dueByClock: number;
   /** Longest run (started to finished or failed, or to this report if still running), ms: how close a job came to overlapping its next tick. */
   longestMs: number;
+  /** Wall and process CPU time (user + system, chat turns meanwhile included) of the finished runs: the mean over `finished` tells load from work. */
+  totalMs: number;
+  cpuMs: number;
 }
 
 export interface PassFigures {
@@ -157,20 +160,27 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
 
   const ticks: Record<string, TickCounts> = {};
   const tasks: ScheduledTask[] = [];
-  const slots: Array<{ t: TickCounts; everyMs: number; since: number; runningSince?: number }> = [];
+  const slots: Array<{ t: TickCounts; everyMs: number; since: number; runningSince?: number; cpuSince?: NodeJS.CpuUsage }> = [];
   const watch = (name: string, task: ScheduledTask, everyMs: number) => {
-    const t: TickCounts = { started: 0, finished: 0, overlapped: 0, missed: 0, failed: 0, dueByClock: 0, longestMs: 0 };
+    const t: TickCounts = { started: 0, finished: 0, overlapped: 0, missed: 0, failed: 0, dueByClock: 0, longestMs: 0, totalMs: 0, cpuMs: 0 };
     ticks[name] = t;
     const slot: (typeof slots)[number] = { t, everyMs, since: Date.now() };
     slots.push(slot);
     const ended = (count: 'finished' | 'failed') => () => {
       t[count]++;
-      if (slot.runningSince !== undefined) t.longestMs = Math.max(t.longestMs, performance.now() - slot.runningSince);
+      if (slot.runningSince !== undefined && slot.cpuSince) {
+        const ms = performance.now() - slot.runningSince;
+        const cpu = process.cpuUsage(slot.cpuSince);
+        t.longestMs = Math.max(t.longestMs, ms);
+        t.totalMs += ms;
+        t.cpuMs += (cpu.user + cpu.system) / 1000;
+      }
       slot.runningSince = undefined;
     };
     task.on('execution:started', () => {
       t.started++;
       slot.runningSince = performance.now();
+      slot.cpuSince = process.cpuUsage();
     });
     task.on('execution:finished', ended('finished'));
     task.on('execution:overlap', () => void t.overlapped++);

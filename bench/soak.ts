@@ -153,7 +153,7 @@ export async function runSoak(ctx: BenchContext): Promise<Row[]> {
       `soak: ticks ${Object.entries(ticks)
         .map(
           ([k, t]) =>
-            `${k} ${t.dueByClock} due / ${t.started} started / ${t.finished} finished / ${t.overlapped} overlapped / ${t.missed} missed / ${t.failed} failed, longest ${t.longestMs.toFixed(0)} ms`,
+            `${k} ${t.dueByClock} due / ${t.started} started / ${t.finished} finished / ${t.overlapped} overlapped / ${t.missed} missed / ${t.failed} failed; wall ms mean ${(t.totalMs / t.finished).toFixed(0)}, longest ${t.longestMs.toFixed(0)}; CPU ms mean ${(t.cpuMs / t.finished).toFixed(0)}`,
         )
         .join('; ')}; cards posted ${connector.posts()}, updated ${connector.updates()}`,
     );

@@ -201,7 +201,18 @@ describe('soak benchmark', () => {
 });
 
 describe('soak tick accounting', () => {
-  const counts = (c: Partial<TickCounts>): TickCounts => ({ started: 0, finished: 0, overlapped: 0, missed: 0, failed: 0, dueByClock: 0, longestMs: 0, ...c });
+  const counts = (c: Partial<TickCounts>): TickCounts => ({
+    started: 0,
+    finished: 0,
+    overlapped: 0,
+    missed: 0,
+    failed: 0,
+    dueByClock: 0,
+    longestMs: 0,
+    totalMs: 0,
+    cpuMs: 0,
+    ...c,
+  });
 
   it('counts overlapped and missed ticks, and cron slots no event accounts for', () => {
     expect(skippedTicks(counts({ dueByClock: 120, started: 120, finished: 119 }))).toBe(0);
