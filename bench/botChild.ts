@@ -61,9 +61,13 @@ export interface TickCounts {
   dueByClock: number;
   /** Longest run (started to finished or failed, or to this report if still running), ms: how close a job came to overlapping its next tick. */
   longestMs: number;
-  /** Wall and process CPU time (user + system, chat turns meanwhile included) of the finished runs: the mean over `finished` tells load from work. */
+  /** Wall and process CPU time (user + system, chat turns meanwhile included) of the runs: the mean over `runs` tells load from work. */
   totalMs: number;
   cpuMs: number;
+  /** Runs in totalMs and cpuMs: the finished ones, and in a report one still going, with its time so far. */
+  runs: number;
+  /** Runs longer than the period, as [seconds after startSchedules when it started, ms]: whether they cluster at the start (the first pass, a cold JIT) or anywhere. */
+  overPeriod: Array<[number, number]>;
 }
 
 export interface PassFigures {
@@ -158,14 +162,25 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
   if (a.servicenowUrl) await app.integrations.add({ name: INTEGRATION, scope: SCOPE, instanceUrl: a.servicenowUrl, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'bench');
   const url = await app.listen(0, '127.0.0.1');
 
-  const ticks: Record<string, TickCounts> = {};
   const tasks: ScheduledTask[] = [];
-  const slots: Array<{ t: TickCounts; everyMs: number; since: number; runningSince?: number; cpuSince?: NodeJS.CpuUsage }> = [];
+  const slots: Record<string, { t: TickCounts; everyMs: number; since: number; runningSince?: number; cpuSince?: NodeJS.CpuUsage }> = {};
   const watch = (name: string, task: ScheduledTask, everyMs: number) => {
-    const t: TickCounts = { started: 0, finished: 0, overlapped: 0, missed: 0, failed: 0, dueByClock: 0, longestMs: 0, totalMs: 0, cpuMs: 0 };
-    ticks[name] = t;
-    const slot: (typeof slots)[number] = { t, everyMs, since: Date.now() };
-    slots.push(slot);
+    const t: TickCounts = {
+      started: 0,
+      finished: 0,
+      overlapped: 0,
+      missed: 0,
+      failed: 0,
+      dueByClock: 0,
+      longestMs: 0,
+      totalMs: 0,
+      cpuMs: 0,
+      runs: 0,
+      overPeriod: [],
+    };
+    const slot: (typeof slots)[string] = { t, everyMs, since: Date.now() };
+    const startedAt = performance.now();
+    slots[name] = slot;
     const ended = (count: 'finished' | 'failed') => () => {
       t[count]++;
       if (slot.runningSince !== undefined && slot.cpuSince) {
@@ -173,7 +188,9 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
         const cpu = process.cpuUsage(slot.cpuSince);
         t.longestMs = Math.max(t.longestMs, ms);
         t.totalMs += ms;
+        t.runs++;
         t.cpuMs += (cpu.user + cpu.system) / 1000;
+        if (ms > everyMs) t.overPeriod.push([Math.round((slot.runningSince - startedAt) / 1000), Math.round(ms)]);
       }
       slot.runningSince = undefined;
     };
@@ -222,16 +239,27 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
           scheduleJob('reminders', reminderCron, () => app.reminders.runOnce(), logger),
           everySeconds(reminderCron) * 1000,
         );
-        return Object.keys(ticks);
+        return Object.keys(slots);
       },
       ticks: () => {
         const now = Date.now();
-        for (const s of slots) {
-          s.t.dueByClock = Math.floor(now / s.everyMs) - Math.floor(s.since / s.everyMs);
-          // A run still going counts with its time so far: a slow last cycle must not hide.
-          if (s.runningSince !== undefined) s.t.longestMs = Math.max(s.t.longestMs, performance.now() - s.runningSince);
+        const report: Record<string, TickCounts> = {};
+        for (const [name, s] of Object.entries(slots)) {
+          const t = { ...s.t, dueByClock: Math.floor(now / s.everyMs) - Math.floor(s.since / s.everyMs) };
+          // A run still going counts with its time so far: a slow last cycle must not hide, and a short soak still has one run measured.
+          if (s.runningSince !== undefined && s.cpuSince) {
+            const ms = performance.now() - s.runningSince;
+            const cpu = process.cpuUsage(s.cpuSince);
+            Object.assign(t, {
+              longestMs: Math.max(t.longestMs, ms),
+              totalMs: t.totalMs + ms,
+              cpuMs: t.cpuMs + (cpu.user + cpu.system) / 1000,
+              runs: t.runs + 1,
+            });
+          }
+          report[name] = t;
         }
-        return ticks;
+        return report;
       },
       /** process.memoryUsage() after a full collection (the child needs --expose-gc): what is still reachable. */
       memoryAfterGc: () => memoryAfterGc(),
