@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
+import { writeHeapSnapshot } from 'node:v8';
 import type { ScheduledTask } from 'node-cron';
 import { loadConfig } from '../compose/config.js';
 import { createApp } from '../bot/index.js';
@@ -24,7 +25,7 @@ import { scheduleJob } from '../jobs/schedule.js';
 import { openLowdbStore } from '../storage/lowdbStore.js';
 import { SecretBox } from '../storage/secrets.js';
 import type { Conversation } from '../core/model.js';
-import { cpuAndMemory, watchGc } from './echoBot.js';
+import { cpuAndMemory, memoryAfterGc, watchGc } from './echoBot.js';
 import type { TaskOutcome } from './lib/child.js';
 import { profiledPhase } from './lib/phase.js';
 import { assignmentFromSeed } from './lib/seed.js';
@@ -56,6 +57,17 @@ export interface TickCounts {
   overlapped: number;
   missed: number;
   failed: number;
+  /** Cron slots (every tick the schedule had, by the wall clock) from startSchedules to this report: the count the events above must account for. */
+  dueByClock: number;
+  /** Longest run (started to finished or failed, or to this report if still running), ms: how close a job came to overlapping its next tick. */
+  longestMs: number;
+  /** Wall and process CPU time (user + system, chat turns meanwhile included) of the runs: the mean over `runs` tells load from work. */
+  totalMs: number;
+  cpuMs: number;
+  /** Runs in totalMs and cpuMs: the finished ones, and in a report one still going, with its time so far. */
+  runs: number;
+  /** Runs longer than the period, as [seconds after startSchedules when it started, ms]: whether they cluster at the start (the first pass, a cold JIT) or anywhere. */
+  overPeriod: Array<[number, number]>;
 }
 
 export interface PassFigures {
@@ -87,6 +99,13 @@ function conversation(id: string, kind: Conversation['kind'], serviceUrl: string
     createdAt: at,
     updatedAt: at,
   };
+}
+
+// The period of an every-N-seconds cron (six fields, seconds first), the only form the soak schedules.
+export function everySeconds(cronExpr: string): number {
+  const m = /^\*\/(\d+) \* \* \* \* \*$/.exec(cronExpr);
+  if (!m) throw new Error(`${cronExpr}: the soak counts the slots of '*/N * * * * *' schedules only`);
+  return Number(m[1]);
 }
 
 /** bench/worker.ts task. */
@@ -143,16 +162,47 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
   if (a.servicenowUrl) await app.integrations.add({ name: INTEGRATION, scope: SCOPE, instanceUrl: a.servicenowUrl, ...DEFAULT_SIMULATOR_CREDENTIALS }, 'bench');
   const url = await app.listen(0, '127.0.0.1');
 
-  const ticks: Record<string, TickCounts> = {};
   const tasks: ScheduledTask[] = [];
-  const watch = (name: string, task: ScheduledTask) => {
-    const t: TickCounts = { started: 0, finished: 0, overlapped: 0, missed: 0, failed: 0 };
-    ticks[name] = t;
-    task.on('execution:started', () => void t.started++);
-    task.on('execution:finished', () => void t.finished++);
+  const slots: Record<string, { t: TickCounts; everyMs: number; since: number; runningSince?: number; cpuSince?: NodeJS.CpuUsage }> = {};
+  const watch = (name: string, task: ScheduledTask, everyMs: number) => {
+    const t: TickCounts = {
+      started: 0,
+      finished: 0,
+      overlapped: 0,
+      missed: 0,
+      failed: 0,
+      dueByClock: 0,
+      longestMs: 0,
+      totalMs: 0,
+      cpuMs: 0,
+      runs: 0,
+      overPeriod: [],
+    };
+    const slot: (typeof slots)[string] = { t, everyMs, since: Date.now() };
+    const startedAt = performance.now();
+    slots[name] = slot;
+    const ended = (count: 'finished' | 'failed') => () => {
+      t[count]++;
+      if (slot.runningSince !== undefined && slot.cpuSince) {
+        const ms = performance.now() - slot.runningSince;
+        const cpu = process.cpuUsage(slot.cpuSince);
+        t.longestMs = Math.max(t.longestMs, ms);
+        t.totalMs += ms;
+        t.runs++;
+        t.cpuMs += (cpu.user + cpu.system) / 1000;
+        if (ms > everyMs) t.overPeriod.push([Math.round((slot.runningSince - startedAt) / 1000), Math.round(ms)]);
+      }
+      slot.runningSince = undefined;
+    };
+    task.on('execution:started', () => {
+      t.started++;
+      slot.runningSince = performance.now();
+      slot.cpuSince = process.cpuUsage();
+    });
+    task.on('execution:finished', ended('finished'));
     task.on('execution:overlap', () => void t.overlapped++);
     task.on('execution:missed', () => void t.missed++);
-    task.on('execution:failed', () => void t.failed++);
+    task.on('execution:failed', ended('failed'));
     tasks.push(task);
   };
   const resolutionPass = async (full: boolean): Promise<PassFigures> => {
@@ -183,14 +233,38 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
       resolutionPass: ({ full }: { full: boolean }) => resolutionPass(full),
       /** The production scheduler and overlap policy (jobs/schedule.ts) at soak speed: 6-field cron, seconds first. */
       startSchedules: ({ syncCron, reminderCron }: { syncCron: string; reminderCron: string }) => {
-        if (app.runCycle) watch('sync cycle', scheduleJob('sync', syncCron, app.runCycle, logger));
+        if (app.runCycle) watch('sync cycle', scheduleJob('sync', syncCron, app.runCycle, logger), everySeconds(syncCron) * 1000);
         watch(
           'reminders',
           scheduleJob('reminders', reminderCron, () => app.reminders.runOnce(), logger),
+          everySeconds(reminderCron) * 1000,
         );
-        return Object.keys(ticks);
+        return Object.keys(slots);
       },
-      ticks: () => ticks,
+      ticks: () => {
+        const now = Date.now();
+        const report: Record<string, TickCounts> = {};
+        for (const [name, s] of Object.entries(slots)) {
+          const t = { ...s.t, dueByClock: Math.floor(now / s.everyMs) - Math.floor(s.since / s.everyMs) };
+          // A run still going counts with its time so far: a slow last cycle must not hide, and a short soak still has one run measured.
+          if (s.runningSince !== undefined && s.cpuSince) {
+            const ms = performance.now() - s.runningSince;
+            const cpu = process.cpuUsage(s.cpuSince);
+            Object.assign(t, {
+              longestMs: Math.max(t.longestMs, ms),
+              totalMs: t.totalMs + ms,
+              cpuMs: t.cpuMs + (cpu.user + cpu.system) / 1000,
+              runs: t.runs + 1,
+            });
+          }
+          report[name] = t;
+        }
+        return report;
+      },
+      /** process.memoryUsage() after a full collection (the child needs --expose-gc): what is still reachable. */
+      memoryAfterGc: () => memoryAfterGc(),
+      /** A V8 heap snapshot to `file` (diagnostics: blocks the bot for seconds and doubles its heap meanwhile). */
+      heapSnapshot: ({ file }: { file: string }) => writeHeapSnapshot(file),
     },
     close: async () => {
       for (const t of tasks) await t.destroy();

@@ -75,7 +75,7 @@ export async function echoBotTask(args: { port?: number } | null): Promise<TaskO
   const echo = await startEchoBot(args?.port ?? 0);
   return {
     ready: { url: echo.url },
-    methods: { cpu: () => cpuAndMemory() },
+    methods: { cpu: () => cpuAndMemory(), memoryAfterGc: () => memoryAfterGc() },
     close: () => echo.close(),
   };
 }
@@ -108,6 +108,17 @@ export function cpuAndMemory() {
   const longest = gc.longestMs;
   gc.longestMs = 0;
   return { cpuMs: (c.user + c.system) / 1000, rss: memory.rss, heapUsed: memory.heapUsed, gcMs: gc.ms, gcCount: gc.count, gcLongestMs: longest };
+}
+
+/**
+ * Memory after a full collection: heapUsed is then what is still reachable, so its slope over a
+ * soak is a leak and not where the collector's sawtooth happened to be sampled. Needs --expose-gc.
+ */
+export function memoryAfterGc(): NodeJS.MemoryUsage {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('memoryAfterGc needs the child started with --expose-gc');
+  collect();
+  return process.memoryUsage();
 }
 
 // `node dist/bench/echoBot.js [port]` starts it on its own, to compare by hand.
