@@ -98,6 +98,7 @@ export interface PostedCardQuery {
 export interface RecommendationRepository {
   get(key: string): Promise<Recommendation | undefined>;
   list(): Promise<Recommendation[]>;
+  /** The embedded stores may keep (and freeze) the caller's objects instead of a copy: do not change them afterwards. */
   upsertMany(recommendations: readonly Recommendation[]): Promise<void>;
   getCard(conversationId: string, recommendationKey: string): Promise<PostedCard | undefined>;
   listCards(query?: PostedCardQuery): Promise<PostedCard[]>;

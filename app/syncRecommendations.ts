@@ -198,6 +198,7 @@ export class SyncJob {
     const summary = await azure.queryUnhealthyAssessments(this.deps.scopes, {
       fingerprints: known,
       onPage: (rows, info) => {
+        if (info.page === 1) recorder.reserve(info.totalRecords);
         acc.add(rows);
         const prints = info.fingerprints;
         if (prints && prints.length === rows.length * 2) {

@@ -25,9 +25,14 @@ export interface Fingerprint {
 }
 
 export function rowFingerprint(bytes: Uint8Array): Fingerprint {
-  // One-shot: a Hash object per row holds native memory until a collection finds it.
-  const d = hash('sha256', bytes, 'buffer');
-  return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
+  // One-shot: a Hash object per row holds native memory until a collection finds it. The digest
+  // as a 'binary' (latin1) string, one character per byte, is a small young-generation string, where a Buffer
+  // per row was a native allocation each (and 1.5-2x slower in a 200k-row micro-benchmark).
+  const d = hash('sha256', bytes, 'binary');
+  return {
+    hi: ((d.charCodeAt(0) << 24) | (d.charCodeAt(1) << 16) | (d.charCodeAt(2) << 8) | d.charCodeAt(3)) >>> 0,
+    lo: ((d.charCodeAt(4) << 24) | (d.charCodeAt(5) << 16) | (d.charCodeAt(6) << 8) | d.charCodeAt(7)) >>> 0,
+  };
 }
 
 /** What the connector asks while reading rows: the entry a fingerprint had last pass, or -1. */
@@ -42,17 +47,22 @@ export interface StoredRecommendationView {
   resources: readonly { resourceId: string }[];
 }
 
+/** Rows beyond this are left to growth: a server's totalRecords is not ours to trust (17 MB at most up front). */
+const MAX_RESERVE = 1_000_000;
+
 /** A growable Uint32Array. */
 class U32 {
   data = new Uint32Array(1024);
   length = 0;
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Uint32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
+    if (this.length === this.data.length) this.reserve(this.data.length * 2);
     this.data[this.length++] = v;
+  }
+  reserve(capacity: number): void {
+    if (capacity <= this.data.length) return;
+    const grown = new Uint32Array(capacity);
+    grown.set(this.data.subarray(0, this.length));
+    this.data = grown;
   }
 }
 
@@ -165,6 +175,22 @@ export class FingerprintRecorder {
 
   get rows(): number {
     return this.hi.length;
+  }
+
+  /**
+   * Room for `rows` rows (Resource Graph's totalRecords, known from the first page), so the arrays
+   * are allocated once at their size instead of doubled about eight times up to it. More rows than
+   * that still fit: the arrays grow again.
+   */
+  reserve(rows: number): void {
+    if (!Number.isFinite(rows)) return;
+    const capacity = Math.min(Math.max(0, Math.floor(rows)), MAX_RESERVE);
+    for (const a of [this.hi, this.lo, this.rec, this.knownPos]) a.reserve(capacity);
+    if (capacity > this.sev.length) {
+      const grown = new Uint8Array(capacity);
+      grown.set(this.sev.subarray(0, this.hi.length));
+      this.sev = grown;
+    }
   }
 
   private recOf(key: string): number {

@@ -640,6 +640,10 @@ export function deepFreeze<T>(value: T): T {
  * details): rows with those (`deep`) are cloned first.
  */
 export function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep = false): R {
+  return deepFreeze(parsedRow(table, schema, row, deep));
+}
+
+function parsedRow<R>(table: string, schema: z.ZodType<R>, row: unknown, deep: boolean): R {
   let input = row;
   if (deep) {
     try {
@@ -654,7 +658,33 @@ export function validRow<R>(table: string, schema: z.ZodType<R>, row: unknown, d
       table,
       parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(row)'}: ${i.message}`),
     );
-  return deepFreeze(parsed.data);
+  return parsed.data;
+}
+
+/** Whether two plain-data values (what zod outputs: no cycles, no inherited keys) are equal all the way down. */
+export function samePlainData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!samePlainData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * validRow for rows that are large and that the caller keeps using (a sync pass's recommendations,
+ * which its queued cards hold until they are sent): when zod's output equals the caller's row, the
+ * caller's row is frozen and kept, so the store does not hold a second copy of every resource (about
+ * 30 MB at 200k resources, for as long as the pass's cards take to drain). The caller's object can no
+ * longer be changed in place, as a row read from the store cannot.
+ */
+export function validSharedRow<R>(table: string, schema: z.ZodType<R>, row: R): R {
+  const copy = parsedRow(table, schema, row, false);
+  return deepFreeze(samePlainData(copy, row) ? row : copy);
 }
 
 /** Without keys whose value is undefined (what the file would keep anyway). */
@@ -810,7 +840,7 @@ function repositories(view: Access): StoreTx {
       get: async (key) => view.get('recommendations', key),
       list: async () => view.select('recommendations', undefined, () => true),
       upsertMany: async (recs) => {
-        const rows = recs.map((r) => validRow('recommendations', recommendationSchema, r));
+        const rows = recs.map((r) => validSharedRow('recommendations', recommendationSchema, r));
         if (rows.length === 0) return;
         for (const r of rows) view.put('recommendations', r.key, r);
         await view.done();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { UnhealthyResource } from '../../core/defender-model.js';
 import { RecommendationAccumulator } from '../../core/recommendations.js';
 import { FingerprintRecorder, RowFingerprints, rowFingerprint, type StoredRecommendationView } from '../../core/rowFingerprints.js';
@@ -66,6 +67,49 @@ describe('rowFingerprint', () => {
     expect(rowFingerprint(Buffer.from('{"id":"x","n":2}'))).not.toEqual(a);
     // sha256('abc') starts ba7816bf 8f01cfea.
     expect(rowFingerprint(Buffer.from('abc'))).toEqual({ hi: 0xba7816bf, lo: 0x8f01cfea });
+  });
+
+  it('agrees with the first 8 bytes of createHash for every digest byte value, on a view into a larger buffer', () => {
+    const big = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256));
+    const seen = new Set<number>();
+    for (let i = 0; i < 300; i++) {
+      const view = big.subarray(i, i + 1 + ((i * 37) % 900));
+      const d = createHash('sha256').update(view).digest();
+      for (let b = 0; b < 8; b++) seen.add(d[b]!);
+      expect(rowFingerprint(view)).toEqual({ hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) });
+    }
+    // The digests covered (nearly) every byte value, so none is mangled by the string form.
+    expect(seen.size).toBeGreaterThan(250);
+  });
+});
+
+describe('FingerprintRecorder.reserve', () => {
+  it('a table built with a reservation (too small, too large or nonsense) equals one built without', () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => row(i % 2 ? A : B, `vm${i}`, i % 3 === 0 ? 'High' : 'Low'));
+    const build = (reserve?: number) => {
+      const acc = new RecommendationAccumulator();
+      acc.add(rows);
+      const next = acc.snapshots(() => undefined, NOW);
+      const recorder = new FingerprintRecorder();
+      if (reserve !== undefined) recorder.reserve(reserve);
+      for (const r of rows) {
+        const { hi, lo } = rowFingerprint(bytesOf(r));
+        recorder.addParsed(hi, lo, r.assessmentKey.toLowerCase(), r.resourceId, r.severity);
+      }
+      expect(recorder.rows).toBe(rows.length);
+      const table = recorder.finish(
+        (k) => next.get(k),
+        () => false,
+      );
+      return rows.map((r) => {
+        const { hi, lo } = rowFingerprint(bytesOf(r));
+        const e = table.lookup(hi, lo);
+        return e < 0 ? [] : [table.recommendationKey(e), table.position(e), table.severity(e)];
+      });
+    };
+    const plain = build();
+    expect(plain.every((e) => e.length === 3)).toBe(true);
+    for (const reserve of [0, 10, 3000, 5000, -1, Number.NaN, 1e12]) expect(build(reserve)).toEqual(plain);
   });
 });
 

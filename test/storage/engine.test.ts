@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ManualClock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import { conversationSchema, type Conversation } from '../../core/model.js';
+import { conversationSchema, type Conversation, type Recommendation } from '../../core/model.js';
 import { StoreConstraintError } from '../../app/ports.js';
 import { AUDIT_LIMIT, Table } from '../../storage/engine.js';
 import { openLowdbStore, ReadOnlyStoreError } from '../../storage/lowdbStore.js';
@@ -63,6 +63,40 @@ describe('embedded stores', () => {
     // The caller's own object stays theirs.
     a.owner = 'changed@contoso.com';
     expect((await store.assignments.get(a.id))!.owner).toBe('alice@contoso.com');
+  });
+
+  it("keep a recommendation as the caller's own object, frozen, when it is exactly what the schema gives (no second copy of its resources)", async () => {
+    const resource = { resourceId: '/subscriptions/s/vm', assessmentId: '/subscriptions/s/vm/a/k', name: 'vm', type: 'vm', subscriptionId: 's' };
+    const rec: Recommendation = {
+      key: 'k',
+      displayName: 'R',
+      severity: 'High',
+      description: '',
+      remediation: '',
+      resources: [resource],
+      contentHash: 'h',
+      status: 'unhealthy',
+      firstSeenAt: '2026-11-26T09:00:00.000Z',
+      updatedAt: '2026-11-26T09:00:00.000Z',
+    };
+    for (const store of [openMemoryStore(), await openLowdbStore({ file: tmp(), clock, logger: silentLogger })]) {
+      const mine = structuredClone(rec);
+      await store.recommendations.upsertMany([mine]);
+      const read = (await store.recommendations.get('k'))!;
+      expect(read).toBe(mine);
+      expect(Object.isFrozen(mine) && Object.isFrozen(mine.resources) && Object.isFrozen(mine.resources[0])).toBe(true);
+      expect(() => {
+        (mine.resources[0] as { name: string }).name = 'other';
+      }).toThrow(TypeError);
+      // A row with a key the schema drops is stored as the schema's copy; the caller's object stays theirs.
+      const extra = { ...structuredClone(rec), key: 'x', note: 'not stored' } as Recommendation;
+      await store.recommendations.upsertMany([extra]);
+      const stored = (await store.recommendations.get('x'))!;
+      expect(stored).not.toBe(extra);
+      expect(stored).toEqual({ ...rec, key: 'x' });
+      expect(Object.isFrozen(stored) && !Object.isFrozen(extra)).toBe(true);
+      await store.close();
+    }
   });
 
   it('open a file that already has two live assignments for one key, say so in the log, and refuse a third', async () => {
