@@ -1,12 +1,13 @@
 /**
  * The one write-back of an assignment to Defender's governance assignment: under the
- * assignment's lock, re-read the row, GET Defender's copy, merge ours over it with the one rule
- * (core/governance.ts#mergeGovernance), PUT, and record the outcome on the row. Ticket creation,
- * the resolution job and the due-date and more-time workflows all call it, so they agree on the
- * fields and never overwrite each other's newer values.
+ * assignment's lock, re-read the row, GET Defender's copy (unless our fields cover every writable
+ * property), merge ours over it with the one rule (core/governance.ts#mergeGovernance), PUT, and
+ * record the outcome on the row. Ticket creation, the resolution job and the due-date and
+ * more-time workflows all call it, so they agree on the fields and never overwrite each other's
+ * newer values.
  */
 import type { Clock } from '../core/clock.js';
-import { mergeGovernance } from '../core/governance.js';
+import { mergeGovernance, mergeIgnoresCurrent } from '../core/governance.js';
 import { governanceDeleted, governanceFailed, governanceSynced } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { Assignment } from '../core/model.js';
@@ -74,7 +75,15 @@ export class GovernanceWriteBack {
     // Only an open assignment's record follows the outcome: before its ticket there is nothing to mirror yet.
     const record = a.status === 'open';
     try {
-      const current = await defender.getGovernanceAssignment(a.resourceId, a.recommendationKey, key);
+      // The read is for mergeGovernance (a portal value where we have none) and, in 'report'
+      // mode, for telling a deleted resource. When our fields cover every writable property, the
+      // PUT is the same whatever the answer, and 'create' writes a missing one anyway: one
+      // request fewer with the same guarantee (the API has no If-Match that would let a write
+      // skip the read in the other cases).
+      const current =
+        opts.ifMissing === 'create' && mergeIgnoresCurrent(a, opts)
+          ? undefined
+          : await defender.getGovernanceAssignment(a.resourceId, a.recommendationKey, key);
       if (!current && opts.ifMissing === 'report')
         return { ok: false, text: 'not updated: the governance assignment no longer exists in Defender', assignment: a };
       await defender.putGovernanceAssignment(a.resourceId, a.recommendationKey, key, { properties: mergeGovernance(current?.properties, a, opts) });

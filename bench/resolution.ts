@@ -11,9 +11,9 @@
  * The ServiceNow requests and ticket rows of the cycle are recorded too: a cycle reads only the
  * tickets changed since the watermark (sys_updated_on, with overlap) and the Defender side from
  * one changed-since Resource Graph query, so both grow with the changes, not with the open
- * tickets (each automatic resolution is about 1 ServiceNow request: the resolving PATCH, which
- * carries the work note and whose answer is the read-back; the reads before the PATCHes of the
- * resolutions running together are one sys_idIN read); the seeded tickets were last changed a day
+ * tickets (each automatic resolution is one resolving PATCH, which carries the work note and
+ * whose answer is the read-back; the PATCHes of the resolutions running together travel as Batch
+ * API items, up to 25 per request, and the reads before them are one sys_idIN read); the seeded tickets were last changed a day
  * before, as at rest in a tenant. The store writes of a cycle do not grow with its changes (its steps commit together).
  */
 import type { BotServerArgs, PassFigures } from './botChild.js';
@@ -76,7 +76,7 @@ async function measureSize(open: number, repeats: number, ctx: BenchContext, con
         ctx.progress(
           `resolution ${short(open)}: ${rep === 0 ? `first (full) pass ${(first.ms / 1000).toFixed(2)} s; ` : ''}cycle ${(cycle.ms / 1000).toFixed(2)} s (${Math.round(cycle.cpuMs)} ms CPU): ` +
             `checked ${r.checked}, resolved ${r.resolved}, owners changed ${r.ownersChanged}, announcements ${r.announcements}, errors ${r.errors}; ` +
-            `${stats.servicenowRequests} ServiceNow requests (${stats.servicenowTicketRows} ticket rows) and ${stats.defenderRequests} Azure requests, ${cycle.writes} store writes`,
+            `${stats.servicenowRequests} ServiceNow requests (${stats.servicenowBatchItems} of their Batch API items, ${stats.servicenowTicketRows} ticket rows) and ${stats.defenderRequests} Azure requests, ${cycle.writes} store writes`,
         );
         if (r.resolved !== healthy.length || r.ownersChanged !== reassigned.length || r.errors > 0) {
           throw new Error(

@@ -63,6 +63,8 @@ export const REASSIGNED_OWNER = 'carol.nguyen@contoso.com';
 
 export interface SimulatorStats {
   servicenowRequests: number;
+  /** Items run inside those requests' Batch API calls (each would be a request of its own without it). */
+  servicenowBatchItems: number;
   /** Rows ServiceNow answered in ticket-table list reads. */
   servicenowTicketRows: number;
   defenderRequests: number;
@@ -126,6 +128,7 @@ export async function simulatorsTask(raw: SimulatorsArgs): Promise<TaskOutcome> 
       },
       stats: (): SimulatorStats => ({
         servicenowRequests: snow.control.requestCount(),
+        servicenowBatchItems: snow.control.batchItemCount(),
         servicenowTicketRows: snow.control
           .requests()
           .filter((r) => /\/table\/(incident|problem|change_request)$/.test(r.path))

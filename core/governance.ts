@@ -60,3 +60,13 @@ export function mergeGovernance(current: Readonly<Record<string, unknown>> | und
   if (opts.clearEta) delete merged.remediationEta;
   return merged;
 }
+
+/**
+ * Whether what Defender holds cannot change the PUT: our fields cover every writable property
+ * (the ETA too, or it is being cleared), and mergeGovernance's shallow merge then replaces each
+ * of Defender's values with ours. A write-back may then skip its read of the current resource.
+ */
+export function mergeIgnoresCurrent(a: Assignment, opts: MergeOptions = {}): boolean {
+  const ours: Record<string, unknown> = governanceProperties(a);
+  return Object.keys(governancePropertiesSchema.shape).every((name) => ours[name] !== undefined || (name === 'remediationEta' && opts.clearEta === true));
+}

@@ -29,6 +29,11 @@ export interface ServiceNowClientOptions {
   /** sys_ids per `sys_idIN` read (default 50, keeps URLs short). */
   batchSize?: number;
   /**
+   * Updates per Batch API request (default 25): the instance runs a batch's items one after the
+   * other and kills the batch after 30 s, so a batch stays far below that.
+   */
+  updateBatchSize?: number;
+  /**
    * dns.lookup replacement for every connection, e.g. urlGuard's publicOnlyLookup(), so a name
    * checked at add time cannot later rebind to a private address. Default: the system resolver.
    */
@@ -136,6 +141,12 @@ export interface UpdateResult {
 export type FieldInput = Record<string, string | number | boolean>;
 
 const TABLE_API = '/api/now/v2/table';
+/** The Batch API has a versioned URL only (reference §4). */
+const BATCH_API = '/api/now/v1/batch';
+/** What every Table API request of this client asks for: raw values, no reference links. */
+const TABLE_PARAMS = { sysparm_exclude_reference_link: 'true', sysparm_display_value: 'false' } as const;
+/** How an instance refuses the batch endpoint itself (an ACL on it, a release without it): single requests then. */
+const BATCH_REFUSED = new Set([400, 403, 404, 405]);
 const BOT_NOTE_PREFIX = '[Defender for Cloud bot]';
 
 // Raw values are strings; anything else is normalised so one odd field cannot fail a whole read.
@@ -147,6 +158,10 @@ const fieldValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.loo
 const rowSchema = z.record(z.string(), fieldValue);
 const oneEnvelope = z.object({ result: rowSchema });
 const listEnvelope = z.object({ result: z.array(rowSchema) });
+const batchAnswer = z.object({
+  serviced_requests: z.array(z.looseObject({ id: z.string(), status_code: z.number().int(), body: z.string().optional() })),
+  unserviced_requests: z.array(z.string()).optional(),
+});
 const ticketRow = z.looseObject({ sys_id: z.string().refine(isSysId, 'sys_id must be 32 hex characters'), number: z.string() });
 
 /**
@@ -200,6 +215,12 @@ export class ServiceNowClient implements TicketSystem {
   private readonly instances: ServiceNowInstances;
   /** Single-ticket reads asked for in one turn of the event loop, per table: joined into one sys_idIN read (see readJoined). */
   private readonly joinedReads = new Map<TicketTable, Map<string, Array<{ resolve: (t: TicketRecord) => void; reject: (err: unknown) => void }>>>();
+  private readonly updateBatchSize: number;
+  /** Updates asked for in one turn of the event loop: sent as Batch API requests (see updateJoined). */
+  private joinedUpdates: PendingUpdate[] | undefined;
+  /** The instance refused the batch endpoint once: this client sends single requests from then on. */
+  private batchRefused = false;
+  private batchIds = 0;
 
   constructor(private readonly params: ServiceNowClientParams) {
     const { connection } = params;
@@ -217,6 +238,7 @@ export class ServiceNowClient implements TicketSystem {
     this.maxRetries = o.maxRetries ?? 3;
     this.closeCode = o.closeCode ?? 'Solution provided';
     this.batchSize = Math.max(1, o.batchSize ?? 50);
+    this.updateBatchSize = Math.max(1, o.updateBatchSize ?? 25);
     this.instances = params.instances ?? new ServiceNowInstances();
     const limiter = this.instances.limiterFor(origin, o.concurrency ?? 4);
     this.concurrency = limiter.size;
@@ -248,14 +270,14 @@ export class ServiceNowClient implements TicketSystem {
     operation: string,
     method: 'GET' | 'POST' | 'PATCH',
     path: string,
-    opts: { params?: Record<string, string>; data?: unknown; retry?: 'safe' | 'unsafe' } = {},
+    opts: { params?: Record<string, string>; data?: unknown; retry?: 'safe' | 'unsafe'; tableParams?: false } = {},
   ): Promise<RawResponse & { json: unknown }> {
     let used: string | undefined;
     const res = await this.http.send(
       {
         method,
         path,
-        params: { sysparm_exclude_reference_link: 'true', sysparm_display_value: 'false', ...opts.params },
+        params: { ...(opts.tableParams === false ? {} : TABLE_PARAMS), ...opts.params },
         data: opts.data,
         headers: async () => {
           used = await this.tokens.accessToken();
@@ -273,25 +295,100 @@ export class ServiceNowClient implements TicketSystem {
       },
     );
     if (res.status < 200 || res.status >= 300) throw errorFromResponse(operation, res.status, res.body);
-    const contentType = res.headers['content-type'] ?? '';
-    let json: unknown;
-    try {
-      json = JSON.parse(res.body);
-    } catch {
-      json = undefined;
-    }
-    if (json === undefined || (contentType && !contentType.includes('json'))) {
-      const html = /html/i.test(contentType) || /^\s*</.test(res.body);
-      throw new ServiceNowError({
-        kind: 'invalid-response',
-        operation,
-        status: res.status,
-        reason: html
-          ? 'the instance returned HTML instead of JSON, is it hibernating? Wake it up in the ServiceNow developer portal'
-          : 'the instance returned a response that is not JSON',
+    return { ...res, json: jsonOf(operation, res.status, res.headers['content-type'] ?? '', res.body) };
+  }
+
+  /**
+   * One update's answer as the PATCH over its own request or as a batch item: every update of a
+   * turn goes through here, so a batch item is judged exactly like a single PATCH's answer.
+   */
+  private updateJoined(table: TicketTable, sysId: string, fields: FieldInput): Promise<unknown> {
+    if (this.batchRefused) return this.patch(table, sysId, fields);
+    let pending = this.joinedUpdates;
+    if (!pending) {
+      const batch: PendingUpdate[] = [];
+      pending = batch;
+      this.joinedUpdates = batch;
+      setImmediate(() => {
+        this.joinedUpdates = undefined;
+        void this.flushUpdates(batch);
       });
     }
-    return { ...res, json };
+    return new Promise((resolve, reject) => pending.push({ table, sysId, fields, resolve, reject }));
+  }
+
+  private async patch(table: TicketTable, sysId: string, fields: FieldInput): Promise<unknown> {
+    return (await this.call('ticket update', 'PATCH', `${TABLE_API}/${table}/${sysId}`, { data: fields })).json;
+  }
+
+  private async flushUpdates(updates: readonly PendingUpdate[]): Promise<void> {
+    const alone = (u: PendingUpdate) => this.patch(u.table, u.sysId, u.fields).then(u.resolve, u.reject);
+    if (updates.length === 1) return alone(updates[0]!);
+    const chunks: PendingUpdate[][] = [];
+    for (let i = 0; i < updates.length; i += this.updateBatchSize) chunks.push(updates.slice(i, i + this.updateBatchSize));
+    await Promise.all(chunks.map((chunk) => (chunk.length === 1 ? alone(chunk[0]!) : this.sendBatch(chunk, alone))));
+  }
+
+  /**
+   * One Batch API request for a chunk of updates. Each item is settled on its own answer: a 2xx
+   * is the updated record, a 4xx fails that update only (parsed as a PATCH's error would be); a
+   * 429 or 5xx item and the items the instance did not get to (unserviced, the 30 s limit) are
+   * sent again as single requests, with the single request's retries. The PATCHes are idempotent
+   * field sets, so resending one the instance may have run repeats nothing but its work note,
+   * as a single PATCH's retry would.
+   */
+  private async sendBatch(chunk: readonly PendingUpdate[], alone: (u: PendingUpdate) => Promise<void>): Promise<void> {
+    const operation = 'ticket update';
+    const query = new URLSearchParams(TABLE_PARAMS).toString();
+    const batchId = `${++this.batchIds}`;
+    let answer: z.infer<typeof batchAnswer>;
+    try {
+      const res = await this.call(operation, 'POST', BATCH_API, {
+        tableParams: false,
+        data: {
+          batch_request_id: batchId,
+          rest_requests: chunk.map((u, i) => ({
+            id: String(i),
+            method: 'PATCH',
+            url: `${TABLE_API}/${u.table}/${u.sysId}?${query}`,
+            headers: [
+              { name: 'Content-Type', value: 'application/json' },
+              { name: 'Accept', value: 'application/json' },
+            ],
+            body: Buffer.from(JSON.stringify(u.fields), 'utf8').toString('base64'),
+            exclude_response_headers: true,
+          })),
+        },
+      });
+      answer = this.parse(operation, batchAnswer, res.json);
+    } catch (err) {
+      if (err instanceof ServiceNowError && err.status !== undefined && BATCH_REFUSED.has(err.status)) {
+        this.batchRefused = true;
+        this.log.info({ status: err.status }, 'the instance does not offer the Batch API to this account; sending updates one by one');
+        await Promise.all(chunk.map(alone));
+        return;
+      }
+      for (const u of chunk) u.reject(err);
+      return;
+    }
+    const byId = new Map(answer.serviced_requests.map((r) => [r.id, r]));
+    const again: PendingUpdate[] = [];
+    chunk.forEach((u, i) => {
+      const item = byId.get(String(i));
+      // Not answered at all counts as unserviced: nothing says it ran.
+      if (!item) return again.push(u);
+      const body = Buffer.from(item.body ?? '', 'base64').toString('utf8');
+      const status = item.status_code;
+      if (status === 429 || status >= 500) return again.push(u);
+      if (status < 200 || status >= 300) return u.reject(errorFromResponse(operation, status, body));
+      try {
+        u.resolve(jsonOf(operation, status, 'application/json', body));
+      } catch (err) {
+        u.reject(err);
+      }
+    });
+    if (again.length) this.log.info({ count: again.length, batch: chunk.length }, 'sending updates the batch did not run again one by one');
+    await Promise.all(again.map(alone));
   }
 
   private parse<T>(operation: string, schema: z.ZodType<T>, json: unknown): T {
@@ -612,8 +709,9 @@ export class ServiceNowClient implements TicketSystem {
   async updateTicket(table: TicketTable, sysId: string, fields: FieldInput): Promise<UpdateResult> {
     const operation = 'ticket update';
     assertSysId(operation, sysId);
-    const res = await this.call(operation, 'PATCH', `${TABLE_API}/${table}/${sysId}`, { data: fields });
-    const record = this.toTicket(table, operation, this.parse(operation, oneEnvelope, res.json).result);
+    // Updates of one turn (the resolutions running together) travel as one Batch API request.
+    const json = await this.updateJoined(table, sysId, fields);
+    const record = this.toTicket(table, operation, this.parse(operation, oneEnvelope, json).result);
     const notApplied = Object.entries(fields)
       .filter(([k]) => k !== 'work_notes' && k !== 'comments')
       .filter(([k, v]) => record.fields[k] !== String(v))
@@ -743,6 +841,36 @@ export class ServiceNowClient implements TicketSystem {
       this.log.warn({ table, reason: err instanceof ServiceNowError ? err.reason : String(err) }, 'could not add ServiceNow work note');
     }
   }
+}
+
+interface PendingUpdate {
+  table: TicketTable;
+  sysId: string;
+  fields: FieldInput;
+  resolve: (json: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A 2xx answer's JSON; a hibernating instance answers 200 with an HTML page, which must not pass. */
+function jsonOf(operation: string, status: number, contentType: string, body: string): unknown {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined || (contentType && !contentType.includes('json'))) {
+    const html = /html/i.test(contentType) || /^\s*</.test(body);
+    throw new ServiceNowError({
+      kind: 'invalid-response',
+      operation,
+      status,
+      reason: html
+        ? 'the instance returned HTML instead of JSON, is it hibernating? Wake it up in the ServiceNow developer portal'
+        : 'the instance returned a response that is not JSON',
+    });
+  }
+  return json;
 }
 
 function toUser(row: Record<string, string>): ServiceNowUser {

@@ -2,6 +2,7 @@ export {
   startServiceNowSimulator,
   type FaultSpec,
   type JournalEntry,
+  type BatchSettings,
   type RequestRecord,
   type ServiceNowSimulator,
   type SimulatorControl,

@@ -22,6 +22,17 @@ const SavedStateSchema = z.object({
   refreshTokens: z.array(TokenSchema),
 });
 
+const BATCH_PATH = '/api/now/v1/batch';
+const BatchItemSchema = z.object({
+  id: z.string().min(1),
+  method: z.string().min(1),
+  url: z.string().startsWith('/'),
+  headers: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
+  body: z.string().optional(),
+  exclude_response_headers: z.boolean().optional(),
+});
+const BatchRequestSchema = z.object({ batch_request_id: z.string().optional(), rest_requests: z.array(BatchItemSchema) });
+
 export interface SimulatorOptions {
   /** 0 (default) picks a free port. */
   port?: number;
@@ -70,6 +81,19 @@ export interface RequestRecord {
   query?: string;
   /** Rows in the answer of a list read. */
   rows?: number;
+  /** An item of a Batch API request (its batch_request_id): it ran inside that request, not over HTTP of its own. */
+  inBatch?: string;
+}
+
+/** How the Batch API (POST /api/now/v1/batch) behaves; see SimulatorControl.setBatch. */
+export interface BatchSettings {
+  /** Answer the batch endpoint with this status instead (an ACL denies it, an older instance lacks it). */
+  disabledWith?: 400 | 403 | 404 | 405;
+  /**
+   * Stands in for the 30 s "REST Batch API request timeout" quota: items after the first this many
+   * of a batch are not run and come back in unserviced_requests.
+   */
+  serviceAtMost?: number;
 }
 
 export interface SimulatorControl {
@@ -95,7 +119,11 @@ export interface SimulatorControl {
   expireTokens(opts?: { refresh?: boolean }): void;
   approveChange(sysId: string): void;
   setRules(settings: Partial<RuleSettings>): void;
+  setBatch(settings: BatchSettings): void;
+  /** HTTP requests (Batch API items are not: see batchItemCount). */
   requestCount(method?: string, pathPrefix?: string): number;
+  /** Items run inside Batch API requests (each also in requests(), with inBatch). */
+  batchItemCount(method?: string): number;
   /** grant_type of every token request, accepted or not, in order. */
   tokenGrants(): string[];
   requests(): RequestRecord[];
@@ -154,7 +182,7 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
   let maxInFlight = 0;
   let requestLog: RequestRecord[] = [];
   const afterList: Array<{ table: SimTable; fn: () => void }> = [];
-  const recordOf = new WeakMap<ServerResponse, RequestRecord>();
+  let batch: BatchSettings = {};
   let grants: string[] = [];
   let baseUrl = '';
 
@@ -319,8 +347,8 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     return oauthError(res, 400, 'unsupported grant_type');
   }
 
-  function authenticate(req: IncomingMessage): SimRow {
-    const header = req.headers.authorization ?? '';
+  function authenticate(authorization: string | undefined): SimRow {
+    const header = authorization ?? '';
     const now = clock.now().getTime();
     let username: string | undefined;
     if (header.startsWith('Bearer ')) {
@@ -339,11 +367,28 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
 
   const TABLE_PATH = /^\/api\/now\/(?:(v1|v2)\/)?table\/([^/]+)(?:\/([^/]+))?\/?$/;
 
-  async function handleTable(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  /** One Table API request, over HTTP or as an item of a batch: the same handler answers both. */
+  interface TableCall {
+    method: string;
+    url: URL;
+    headers: { authorization?: string; contentType?: string; methodOverride?: string };
+    body: () => Promise<string>;
+    record: RequestRecord;
+  }
+  interface TableReply {
+    status: number;
+    json?: unknown;
+    headers: Record<string, string>;
+    /** A committed create whose response is lost (dropNextCreateResponse). */
+    drop?: true;
+  }
+
+  async function handleTable(call: TableCall): Promise<TableReply> {
+    const { url } = call;
     const m = TABLE_PATH.exec(url.pathname);
     if (!m) throw new SimError(400, 'Requested URI does not represent any resource', null);
     const [, version, tableName, sysId] = m as unknown as [string, string | undefined, string, string | undefined];
-    const user = authenticate(req);
+    const user = authenticate(call.headers.authorization);
     if (!isSimTable(tableName)) throw new SimError(400, `Invalid table ${tableName}`, `Table ${tableName} does not exist`);
     const table: SimTable = tableName;
     const display = (url.searchParams.get('sysparm_display_value') ?? 'false').toLowerCase();
@@ -357,30 +402,30 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
         .map((f) => f.trim())
         .filter(Boolean),
     };
-    const method = (req.headers['x-http-method-override'] as string | undefined)?.toUpperCase() ?? req.method ?? 'GET';
+    const method = call.headers.methodOverride?.toUpperCase() ?? call.method;
+    const headers: Record<string, string> = {};
 
     if (method === 'GET' || method === 'HEAD') {
       if (sysId) {
         const row = src.get(table, sysId);
         if (!row) throw NOT_FOUND;
-        return sendJson(res, 200, { result: renderRow(src, table, row, renderOpts) });
+        return { status: 200, json: { result: renderRow(src, table, row, renderOpts) }, headers };
       }
-      return handleList(res, url, table, version, renderOpts);
+      return handleList(call, table, version, renderOpts);
     }
 
     if (method === 'DELETE') {
       if (!sysId || !tables.get(table)!.delete(sysId)) throw NOT_FOUND;
-      res.writeHead(204).end();
-      return;
+      return { status: 204, headers };
     }
 
     if (method !== 'POST' && method !== 'PATCH' && method !== 'PUT') {
       throw new SimError(405, 'Method not Supported', `${method} is not supported for this resource`);
     }
-    if (!(req.headers['content-type'] ?? '').toLowerCase().includes('application/json')) {
+    if (!(call.headers.contentType ?? '').toLowerCase().includes('application/json')) {
       throw new SimError(415, 'Unsupported Media Type', 'Content-Type must be application/json');
     }
-    const input = parseJsonObject(await readBody(req));
+    const input = parseJsonObject(await call.body());
     if (method === 'POST') {
       if (sysId) throw new SimError(405, 'Method not Supported', 'POST is not supported on a record');
       const outcome = applyWrite({ table, existing: undefined, input, actorSysId: user.sys_id!, now: clock.now(), settings });
@@ -390,12 +435,10 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       if (dropNextCreate) {
         dropNextCreate = false;
         log.info({ table, sysId: row.sys_id }, 'dropping the response of a committed create');
-        persist();
-        req.socket.destroy();
-        return;
+        return { status: 201, headers, drop: true };
       }
-      res.setHeader('Location', `${baseUrl}/api/now/table/${table}/${row.sys_id}`);
-      return sendJson(res, 201, { result: renderRow(src, table, row, renderOpts) });
+      headers.Location = `${baseUrl}/api/now/table/${table}/${row.sys_id}`;
+      return { status: 201, json: { result: renderRow(src, table, row, renderOpts) }, headers };
     }
     if (!sysId) throw new SimError(405, 'Method not Supported', `${method} requires a sys_id`);
     const existing = src.get(table, sysId);
@@ -408,10 +451,12 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       sys_mod_count: String(Number(existing.sys_mod_count ?? '0') + 1),
     });
     for (const j of outcome.journal) appendJournal(table, sysId, j.element, j.value, user.user_name!);
-    return sendJson(res, 200, { result: renderRow(src, table, existing, renderOpts) });
+    return { status: 200, json: { result: renderRow(src, table, existing, renderOpts) }, headers };
   }
 
-  function handleList(res: ServerResponse, url: URL, table: SimTable, version: string | undefined, renderOpts: Parameters<typeof renderRow>[3]): void {
+  function handleList(call: TableCall, table: SimTable, version: string | undefined, renderOpts: Parameters<typeof renderRow>[3]): TableReply {
+    const { url } = call;
+    const headers: Record<string, string> = {};
     let query = url.searchParams.get('sysparm_query') ?? '';
     // name=value pairs are the documented alternative to sysparm_query.
     if (!query) {
@@ -424,18 +469,111 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     const limit = parseNonNegative(url.searchParams.get('sysparm_limit'), 10000, 'sysparm_limit');
     const offset = parseNonNegative(url.searchParams.get('sysparm_offset'), 0, 'sysparm_offset');
     const page = rows.slice(offset, offset + limit);
-    if (url.searchParams.get('sysparm_no_count') !== 'true') res.setHeader('X-Total-Count', String(rows.length));
+    if (url.searchParams.get('sysparm_no_count') !== 'true') headers['X-Total-Count'] = String(rows.length);
     if (url.searchParams.get('sysparm_suppress_pagination_header') !== 'true' && url.searchParams.has('sysparm_limit')) {
-      res.setHeader('Link', linkHeader(url, rows.length, offset, limit));
+      headers.Link = linkHeader(url, rows.length, offset, limit);
     }
-    const record = recordOf.get(res);
-    if (record) record.rows = page.length;
+    call.record.rows = page.length;
     // The answer is a snapshot: rendered before whatever happens next in the instance.
     const result = page.map((row) => renderRow(src, table, row, renderOpts));
     const hook = afterList.findIndex((h) => h.table === table);
     if (hook >= 0) afterList.splice(hook, 1)[0]!.fn();
     if (page.length === 0 && version === 'v1') throw NOT_FOUND;
-    sendJson(res, 200, { result });
+    return { status: 200, json: { result }, headers };
+  }
+
+  // ---------------------------------------------------------------- Batch API
+
+  /**
+   * POST /api/now/v1/batch (reference §4): the items run one after the other, each through the
+   * same handler (auth, rules, faults) as a direct request; the answer is 200 whatever the items
+   * answered, each item's own status and Base64 body in serviced_requests, and the items the
+   * quota stopped in unserviced_requests.
+   */
+  async function handleBatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readBody(req);
+    if (batch.disabledWith) throw batchRefusal(batch.disabledWith);
+    if (req.method !== 'POST') throw new SimError(405, 'Method not Supported', `${req.method ?? ''} is not supported for this resource`);
+    authenticate(req.headers.authorization);
+    if (!(req.headers['content-type'] ?? '').toLowerCase().includes('application/json')) {
+      throw new SimError(400, 'Exception while reading request', 'Content-Type must be application/json');
+    }
+    const parsed = BatchRequestSchema.safeParse(parseJsonObject(text));
+    if (!parsed.success) throw new SimError(400, 'Exception while reading request', 'rest_requests with id, method and url is required');
+    const batchId = parsed.data.batch_request_id ?? '';
+    const serviced: unknown[] = [];
+    const unserviced: string[] = [];
+    for (const [i, item] of parsed.data.rest_requests.entries()) {
+      if (batch.serviceAtMost !== undefined && i >= batch.serviceAtMost) {
+        unserviced.push(item.id);
+        continue;
+      }
+      const started = Date.now();
+      const reply = await runBatchItem(item, req.headers.authorization, batchId);
+      if (reply.drop) {
+        persist();
+        req.socket.destroy();
+        return;
+      }
+      const body = reply.json === undefined ? '' : Buffer.from(JSON.stringify(reply.json), 'utf8').toString('base64');
+      serviced.push({
+        id: item.id,
+        status_code: reply.status,
+        status_text: http.STATUS_CODES[reply.status] ?? '',
+        body,
+        headers: item.exclude_response_headers
+          ? []
+          : Object.entries({ 'Content-Type': 'application/json;charset=UTF-8', ...reply.headers }).map(([name, value]) => ({ name, value })),
+        execution_time: Date.now() - started,
+      });
+    }
+    sendJson(res, 200, { batch_request_id: batchId, serviced_requests: serviced, unserviced_requests: unserviced });
+  }
+
+  async function runBatchItem(item: z.infer<typeof BatchItemSchema>, batchAuthorization: string | undefined, batchId: string): Promise<TableReply> {
+    const url = new URL(item.url, baseUrl);
+    const query = url.searchParams.get('sysparm_query');
+    const method = item.method.toUpperCase();
+    const record: RequestRecord = { method, path: url.pathname, status: 0, ...(query !== null ? { query } : {}), inBatch: batchId };
+    requestLog.push(record);
+    const header = (name: string) => item.headers?.find((h) => h.name.toLowerCase() === name)?.value;
+    let reply: TableReply;
+    try {
+      const fault = takeFault(url.pathname, method);
+      if (fault) throw fault;
+      reply = await handleTable({
+        method,
+        url,
+        // Items run in the batch's session unless they bring their own credentials.
+        headers: {
+          authorization: header('authorization') ?? batchAuthorization,
+          contentType: header('content-type'),
+          methodOverride: header('x-http-method-override'),
+        },
+        body: async () => (item.body ? Buffer.from(item.body, 'base64').toString('utf8') : ''),
+        record,
+      });
+    } catch (err) {
+      if (!(err instanceof SimError)) log.error({ err }, 'simulator batch item failed');
+      const e = err instanceof SimError ? err : new SimError(500, 'Internal Server Error', err instanceof Error ? err.message : String(err));
+      reply = { status: e.status, json: errorBody(e), headers: e.headers };
+    }
+    record.status = reply.status;
+    return reply;
+  }
+
+  /** The first pending fault matching a request, used up by it. */
+  function takeFault(path: string, method: string): SimError | undefined {
+    const faultIdx = faults.findIndex((f) => path.startsWith(f.pathPrefix) && (!f.method || f.method === method));
+    if (faultIdx < 0) return undefined;
+    const fault = faults[faultIdx]!;
+    if (--fault.count <= 0) faults.splice(faultIdx, 1);
+    const headers: Record<string, string> = fault.retryAfterSec !== undefined ? { 'Retry-After': String(fault.retryAfterSec) } : {};
+    return fault.status === 429
+      ? new SimError(429, 'Rate limit exceeded', 'Rate limit of 100 requests per hour for Table API exceeded', headers)
+      : fault.status === 401
+        ? new SimError(401, NOT_AUTHENTICATED.message, NOT_AUTHENTICATED.detail, headers)
+        : new SimError(fault.status, 'Internal Server Error', 'Simulated fault', headers);
   }
 
   function linkHeader(url: URL, total: number, offset: number, limit: number): string {
@@ -526,8 +664,14 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     setRules(s) {
       Object.assign(settings, s);
     },
+    setBatch(next) {
+      batch = { ...next };
+    },
     requestCount(method, pathPrefix) {
-      return requestLog.filter((r) => (!method || r.method === method.toUpperCase()) && (!pathPrefix || r.path.startsWith(pathPrefix))).length;
+      return requestLog.filter((r) => !r.inBatch && (!method || r.method === method.toUpperCase()) && (!pathPrefix || r.path.startsWith(pathPrefix))).length;
+    },
+    batchItemCount(method) {
+      return requestLog.filter((r) => r.inBatch !== undefined && (!method || r.method === method.toUpperCase())).length;
     },
     tokenGrants: () => [...grants],
     requests: () => requestLog.map((r) => ({ ...r })),
@@ -573,6 +717,12 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       case 'POST approve-change':
         control.approveChange(a ?? '');
         break;
+      case 'POST batch':
+        control.setBatch({
+          ...([400, 403, 404, 405].includes(body.disabledWith as number) ? { disabledWith: body.disabledWith as 400 | 403 | 404 | 405 } : {}),
+          ...(typeof body.serviceAtMost === 'number' ? { serviceAtMost: body.serviceAtMost } : {}),
+        });
+        break;
       case 'POST rules':
         control.setRules({ problemStateTransitions: body.problemStateTransitions === true });
         break;
@@ -595,7 +745,6 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
     const query = url.searchParams.get('sysparm_query');
     const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, status: 0, ...(query !== null ? { query } : {}) };
     requestLog.push(record);
-    recordOf.set(res, record);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     let counted = true;
@@ -620,22 +769,31 @@ export async function startServiceNowSimulator(opts: SimulatorOptions = {}): Pro
       res.end(HIBERNATION_PAGE);
       return;
     }
-    const faultIdx = faults.findIndex((f) => url.pathname.startsWith(f.pathPrefix) && (!f.method || f.method === record.method));
-    if (faultIdx >= 0) {
-      const fault = faults[faultIdx]!;
-      if (--fault.count <= 0) faults.splice(faultIdx, 1);
+    const fault = takeFault(url.pathname, record.method);
+    if (fault) {
       await readBody(req);
-      const headers: Record<string, string> = fault.retryAfterSec !== undefined ? { 'Retry-After': String(fault.retryAfterSec) } : {};
-      const err =
-        fault.status === 429
-          ? new SimError(429, 'Rate limit exceeded', 'Rate limit of 100 requests per hour for Table API exceeded', headers)
-          : fault.status === 401
-            ? new SimError(401, NOT_AUTHENTICATED.message, NOT_AUTHENTICATED.detail, headers)
-            : new SimError(fault.status, 'Internal Server Error', 'Simulated fault', headers);
-      return sendError(res, err);
+      return sendError(res, fault);
     }
     if (url.pathname === '/oauth_token.do') return handleToken(req, res);
-    return handleTable(req, res, url);
+    if (url.pathname === BATCH_PATH) return handleBatch(req, res);
+    const reply = await handleTable({
+      method: req.method ?? 'GET',
+      url,
+      headers: {
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        methodOverride: req.headers['x-http-method-override'] as string | undefined,
+      },
+      body: () => readBody(req),
+      record,
+    });
+    if (reply.drop) {
+      persist();
+      req.socket.destroy();
+      return;
+    }
+    if (reply.json === undefined) res.writeHead(reply.status, reply.headers).end();
+    else sendJson(res, reply.status, reply.json, reply.headers);
   }
 
   const server = http.createServer((req, res) => {
@@ -686,8 +844,26 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
+function errorBody(err: SimError): unknown {
+  return { error: { message: err.message, detail: err.detail }, status: 'failure' };
+}
+
 function sendError(res: ServerResponse, err: SimError): void {
-  sendJson(res, err.status, { error: { message: err.message, detail: err.detail }, status: 'failure' }, err.headers);
+  sendJson(res, err.status, errorBody(err), err.headers);
+}
+
+/** How an instance answers a batch endpoint it does not offer to this account. */
+function batchRefusal(status: 400 | 403 | 404 | 405): SimError {
+  switch (status) {
+    case 400:
+      return new SimError(400, 'Requested URI does not represent any resource', null);
+    case 403:
+      return new SimError(403, 'User Not Authorized', 'Not permitted to use the Batch API');
+    case 404:
+      return new SimError(404, 'Not found', 'The requested resource was not found');
+    case 405:
+      return new SimError(405, 'Method not Supported', 'POST is not supported for this resource');
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -1,4 +1,4 @@
-import { governancePropertiesSchema, mergeGovernance } from '../../core/governance.js';
+import { governancePropertiesSchema, mergeGovernance, mergeIgnoresCurrent } from '../../core/governance.js';
 import { governanceProperties } from '../../core/assignments.js';
 import type { Assignment } from '../../core/model.js';
 
@@ -61,5 +61,28 @@ describe('governance merge rule (core/governance.ts#mergeGovernance)', () => {
     expect(mergeGovernance({ remediationDueDate: '2026-12-31T00:00:00Z', remediationEta: portalEta }, withTicket, { clearEta: true })).not.toHaveProperty(
       'remediationEta',
     );
+  });
+
+  it('mergeIgnoresCurrent: true exactly when no current resource can change the merge (our ETA, or clearing it)', () => {
+    const currents = [
+      undefined,
+      { owner: 'x@contoso.com', remediationDueDate: '2027-01-01T00:00:00Z', remediationEta: portalEta, isGracePeriod: false },
+      { remediationDueDate: '2027-01-01T00:00:00Z', additionalData: { ticketLink: 'https://elsewhere' }, governanceEmailNotification: {} },
+    ];
+    const withEta = {
+      ...withTicket,
+      eta: { date: '2026-12-15', justification: 'vendor patch', requestedBy: 'bob@contoso.com', at: '2026-12-01T00:00:00Z' },
+    } as Assignment;
+    for (const [a, opts] of [
+      [withEta, {}],
+      [withTicket, { clearEta: true }],
+    ] as const) {
+      expect(mergeIgnoresCurrent(a, opts)).toBe(true);
+      for (const c of currents) expect(mergeGovernance(c, a, opts)).toEqual(mergeGovernance(undefined, a, opts));
+    }
+    // Without an ETA of ours a portal ETA must survive, and before a ticket the portal's ticket data: the read is needed.
+    expect(mergeIgnoresCurrent(withTicket)).toBe(false);
+    expect(mergeIgnoresCurrent({ ...withEta, ticket: undefined } as Assignment)).toBe(false);
+    expect(mergeGovernance(currents[1], withTicket).remediationEta).toEqual(portalEta);
   });
 });

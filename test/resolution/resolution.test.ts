@@ -306,6 +306,35 @@ describe('resolution job: ServiceNow → bot', () => {
     expect(await w.job.runOnce()).toMatchObject({ ownersChanged: 0 });
   });
 
+  it("owner write-back: Defender's copy is read only when it can matter (a portal ETA is kept), not when our fields cover every property", async () => {
+    w = await startWorld();
+    const plain = await w.seed({ ticketType: 'incident', withCard: false });
+    const withEta = await w.seed({ ticketType: 'incident', withCard: false });
+    const eta = { date: '2026-12-20', justification: 'waiting for the vendor patch', requestedBy: ALICE, at: '2026-11-25T09:00:00.000Z' };
+    await w.bot.store.assignments.upsertMany([{ ...(await get(w, withEta)), eta }]);
+    // Someone sets an ETA in the Defender portal on the assignment that has none of ours.
+    const portalEta = { eta: '2026-12-24T00:00:00Z', justification: 'set in the portal' };
+    const current = governance(w, plain)!;
+    await w.azure.putGovernanceAssignment(plain.resourceId, plain.recommendationKey, plain.id, {
+      properties: { ...(current.properties as { remediationDueDate: string }), remediationEta: portalEta },
+    });
+    for (const a of [plain, withEta]) w.snow.control.setFields('incident', a.ticket!.sysId, { assigned_to: userId('carol.nguyen') });
+    w.defender.control.resetRequestLog();
+    expect(await w.job.runOnce()).toMatchObject({ ownersChanged: 2, errors: 0 });
+    const governanceCalls = (a: Assignment) =>
+      w.defender.control
+        .requests()
+        .filter((r) => r.kind === 'arm' && r.path.toLowerCase().includes(`/governanceassignments/${a.id}`))
+        .map((r) => r.method);
+    expect(governanceCalls(plain)).toEqual(['GET', 'PUT']);
+    expect(governanceCalls(withEta)).toEqual(['PUT']);
+    expect(governance(w, plain)?.properties).toMatchObject({ owner: 'carol.nguyen@contoso.com', remediationEta: portalEta });
+    expect(governance(w, withEta)?.properties).toMatchObject({
+      owner: 'carol.nguyen@contoso.com',
+      remediationEta: { eta: '2026-12-20T00:00:00Z', justification: 'waiting for the vendor patch' },
+    });
+  });
+
   it('integration removed: assignments removed, work note on each ticket, tickets left open, governance deleted', async () => {
     w = await startWorld();
     const a = await w.seed({ ticketType: 'incident' });

@@ -404,8 +404,9 @@ describe('lifecycle', () => {
     const reads = h.sim.control.requests().filter((r) => r.method === 'GET');
     expect(reads).toHaveLength(1);
     expect(reads[0]!.query).toBe(`sys_idIN${[...tickets.map((t) => t.sysId), missing].join(',')}`);
-    // The two open ones resolved, each with its one note; the one resolved by hand was left alone.
-    expect(h.sim.control.requestCount('PATCH')).toBe(2);
+    // The two open ones resolved, each with its one note, in one Batch API request; the one resolved by hand was left alone.
+    expect(h.sim.control.requestCount('POST', '/api/now/v1/batch')).toBe(1);
+    expect(h.sim.control.batchItemCount('PATCH')).toBe(2);
     for (const t of tickets.slice(0, 2)) expect(h.sim.control.record('incident', t.sysId)!.state).toBe('6');
     expect(notes(tickets[2]!.sysId).filter((n) => /automatically\. Evidence/.test(n))).toEqual([]);
   });
