@@ -10,6 +10,11 @@
  * the transaction that stores the outcome; deliverPending later claims the items and their keys in
  * one transaction and sends them. An item left by a crashed process is delivered by the next call,
  * and the key's claim keeps it to one send.
+ *
+ * What one call claims for the same conversation goes out as one message (a digest, digestTexts):
+ * a pass that changes 50 tickets of one channel posts a few lists, not 50 notes (which Teams'
+ * pacing of 8 sends per 2 s per conversation would also spread over 12 s). A lone outcome keeps
+ * its own text.
  */
 import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
@@ -28,6 +33,53 @@ const IntentPayload = z.object({ conversationId: z.string().min(1), text: z.stri
 const DELIVER_BATCH = 1000;
 /** Claimed and completed in the same transaction, so no one ever finds the lease running; any positive value does. */
 const DELIVER_LEASE_MS = 60_000;
+/** Outcomes listed in one digest message; more go in further messages. A list longer than this is not read. */
+export const DIGEST_MAX_LINES = 20;
+/**
+ * A digest's text in UTF-16 code units: at most 18 KB as UTF-16 and 27 KB as UTF-8, under the
+ * smallest Teams message limit on record (28 KB, the Workflows connector; Teams itself says
+ * 100 KB, keep under 80 KB), with room for the activity around it.
+ */
+export const DIGEST_MAX_CHARS = 9_000;
+
+/** What one call of deliverPending sent: the outcomes announced, and the Teams messages they took. */
+export interface Delivered {
+  announced: number;
+  messages: number;
+}
+
+/**
+ * The messages for one conversation's announcements, in the order given: a lone one is its own
+ * text; several are listed under a heading, one line each, at most DIGEST_MAX_LINES lines and
+ * DIGEST_MAX_CHARS characters per message. A text too long to share a message goes alone, as is.
+ */
+export function digestTexts(texts: readonly string[]): Array<{ text: string; count: number }> {
+  const total = texts.length;
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let chars = 0;
+  for (const text of texts) {
+    const line = `- ${text}`;
+    // The heading of a chunk is at most ~60 characters; counted as 100 so the bound holds with it.
+    if (chunk.length > 0 && (chunk.length >= DIGEST_MAX_LINES || chars + line.length + 1 > DIGEST_MAX_CHARS - 100)) {
+      chunks.push(chunk);
+      chunk = [];
+      chars = 0;
+    }
+    chunk.push(text);
+    chars += line.length + 1;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  let first = 1;
+  return chunks.map((lines) => {
+    const from = first;
+    first += lines.length;
+    if (lines.length === 1) return { text: lines[0]!, count: 1 };
+    const heading =
+      lines.length === total ? `${total} updates from the resolution job:` : `${total} updates from the resolution job (${from}–${from + lines.length - 1}):`;
+    return { text: `${heading}\n\n${lines.map((l) => `- ${l}`).join('\n')}`, count: lines.length };
+  });
+}
 
 /**
  * Forgets the delivered announcement items (done) finished more than `retentionDays` before
@@ -56,7 +108,7 @@ export class Announcements {
       return false;
     });
     if (!claimed) return false;
-    return this.send(conversationId, key, text);
+    return this.send(conversationId, { key }, text);
   }
 
   /**
@@ -64,9 +116,10 @@ export class Announcements {
    * items are completed and their keys claimed in one transaction (one store write however many),
    * then sent. A key claimed before (by a pass that crashed after claiming, or by announce) is not
    * sent again. When that transaction fails nothing is claimed: the items stay for the next call.
-   * Never rejects; resolves with how many were sent.
+   * Each conversation's items go out as digestTexts makes them; a message that fails is logged
+   * with all its keys, which stay claimed. Never rejects.
    */
-  async deliverPending(at: Date, owner: string): Promise<number> {
+  async deliverPending(at: Date, owner: string): Promise<Delivered> {
     const { store, logger } = this.deps;
     let due: Array<{ conversationId: string; key: string; text: string }>;
     try {
@@ -86,18 +139,33 @@ export class Announcements {
       });
     } catch (err) {
       logger.warn({ err }, 'pending announcements could not be claimed; they are sent by a later pass');
-      return 0;
+      return { announced: 0, messages: 0 };
     }
-    const sent = await Promise.all(due.map(({ conversationId, key, text }) => this.send(conversationId, key, text)));
-    return sent.filter(Boolean).length;
+    const byConversation = new Map<string, Array<{ key: string; text: string }>>();
+    for (const { conversationId, key, text } of due) {
+      const list = byConversation.get(conversationId);
+      if (list) list.push({ key, text });
+      else byConversation.set(conversationId, [{ key, text }]);
+    }
+    const sends: Array<Promise<number>> = [];
+    for (const [conversationId, items] of byConversation) {
+      let next = 0;
+      // The messenger queues each conversation's sends in order, so the parts of a split digest arrive in order.
+      for (const { text, count } of digestTexts(items.map((i) => i.text))) {
+        const keys = items.slice(next, (next += count)).map((i) => i.key);
+        sends.push(this.send(conversationId, keys.length === 1 ? { key: keys[0] } : { keys }, text).then((ok) => (ok ? count : 0)));
+      }
+    }
+    const sent = await Promise.all(sends);
+    return { announced: sent.reduce((n, c) => n + c, 0), messages: sent.filter((c) => c > 0).length };
   }
 
-  private async send(conversationId: string, key: string, text: string): Promise<boolean> {
+  private async send(conversationId: string, keys: { key?: string; keys?: string[] }, text: string): Promise<boolean> {
     try {
       await this.deps.messenger.send(conversationId, { text });
       return true;
     } catch (err) {
-      this.deps.logger[sendFailureLevel(err)]({ err, conversationId, key }, 'announcement could not be sent');
+      this.deps.logger[sendFailureLevel(err)]({ err, conversationId, ...keys }, 'announcement could not be sent');
       return false;
     }
   }

@@ -142,7 +142,9 @@ export interface ResolutionReport {
   integrationRemoved: number;
   governanceDeleted: number;
   cardsUpdated: number;
+  /** Outcomes announced, and the Teams messages they went out in (one per conversation and pass, app/announcements.ts digestTexts). */
   announcements: number;
+  announcementMessages: number;
   errors: number;
   /**
    * Resource Graph answers that were incomplete (truncated, short of totalRecords): what they left
@@ -247,6 +249,7 @@ class Pass {
       governanceDeleted: 0,
       cardsUpdated: 0,
       announcements: 0,
+      announcementMessages: 0,
       errors: 0,
       incompleteAnswers: 0,
       ticketRowsRead: 0,
@@ -989,7 +992,8 @@ class Pass {
 
   private sendAnnouncements(): Promise<void> {
     return this.deps.announcements.deliverPending(this.now, ACTOR).then((sent) => {
-      this.report.announcements += sent;
+      this.report.announcements += sent.announced;
+      this.report.announcementMessages += sent.messages;
     });
   }
 

@@ -75,7 +75,7 @@ async function measureSize(open: number, repeats: number, ctx: BenchContext, con
         const r = cycle.report;
         ctx.progress(
           `resolution ${short(open)}: ${rep === 0 ? `first (full) pass ${(first.ms / 1000).toFixed(2)} s; ` : ''}cycle ${(cycle.ms / 1000).toFixed(2)} s (${Math.round(cycle.cpuMs)} ms CPU): ` +
-            `checked ${r.checked}, resolved ${r.resolved}, owners changed ${r.ownersChanged}, announcements ${r.announcements}, errors ${r.errors}; ` +
+            `checked ${r.checked}, resolved ${r.resolved}, owners changed ${r.ownersChanged}, announcements ${r.announcements} in ${r.announcementMessages} Teams messages, errors ${r.errors}; ` +
             `${stats.servicenowRequests} ServiceNow requests (${stats.servicenowBatchItems} of their Batch API items, ${stats.servicenowTicketRows} ticket rows) and ${stats.defenderRequests} Azure requests, ${cycle.writes} store writes`,
         );
         if (r.resolved !== healthy.length || r.ownersChanged !== reassigned.length || r.errors > 0) {

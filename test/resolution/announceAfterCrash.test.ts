@@ -69,11 +69,14 @@ describe('resolution job: announcements survive a crash mid-pass', () => {
     w.bot.connector.reset();
     w.clock.advance(MINUTE);
     const next = await w.job.runOnce();
-    expect(next).toMatchObject({ resolved: 0, ownersChanged: 0, announcements: 2, errors: 0 });
+    expect(next).toMatchObject({ resolved: 0, ownersChanged: 0, announcements: 2, announcementMessages: 1, errors: 0 });
+    // Both go out together, as one message with a line each (they share the channel).
     const sent = w.announcements();
-    expect(sent).toHaveLength(2);
-    expect(sent.filter((t) => t.includes(fixed.ticket!.number) && /resolved automatically/.test(t))).toHaveLength(1);
-    expect(sent.filter((t) => t.includes(moved.ticket!.number))).toHaveLength(1);
+    expect(sent).toHaveLength(1);
+    const lines = sent[0]!.split('\n').filter((l) => l.startsWith('- '));
+    expect(lines).toHaveLength(2);
+    expect(lines.filter((t) => t.includes(fixed.ticket!.number) && /resolved automatically/.test(t))).toHaveLength(1);
+    expect(lines.filter((t) => t.includes(moved.ticket!.number))).toHaveLength(1);
     expect(await w.bot.store.work.list({ kind: ANNOUNCEMENT_WORK, statuses: ['queued', 'running'] })).toEqual([]);
 
     // Delivered is delivered: later passes, and a restart, send nothing again.
