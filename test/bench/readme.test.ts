@@ -63,10 +63,12 @@ describe("the README's postgres table (When one process is not enough)", () => {
     const recorded = JSON.parse(readFileSync(path.join(root, 'bench/results/postgres.json'), 'utf8'));
     expect(recorded).toMatchObject({ suite: 'postgres', size: 1, benchmarks: [...postgresSuite.benchmarks] });
     for (const r of recorded.rows) expect(Object.keys(r)).toEqual(['figure', 'value', 'unit', 'baseline', 'ratio', 'target', 'met']);
-    // Every figure of the issue has its target in a row, so the table says which are met.
+    // Every figure of the issue has its target in a row, so the table says which are met (the
+    // resolution step's twice: a process's first cycle, and the next one through the list cache).
     expect(recorded.rows.filter((r: { target: string }) => r.target !== '').map((r: { target: string }) => r.target)).toEqual([
       '≤ 2,000 ms',
       '≤ 250 MB',
+      '≤ 50 ms',
       '≤ 50 ms',
       '≤ 1.2× baseline',
       '≤ 500 MB',
