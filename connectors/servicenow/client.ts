@@ -143,6 +143,8 @@ export type FieldInput = Record<string, string | number | boolean>;
 const TABLE_API = '/api/now/v2/table';
 /** The Batch API has a versioned URL only (reference §4). */
 const BATCH_API = '/api/now/v1/batch';
+/** The instance kills a batch transaction after 30 s (its quota rule) and answers; 60 s leaves room for that answer. */
+const BATCH_TIMEOUT_MS = 60_000;
 /** What every Table API request of this client asks for: raw values, no reference links. */
 const TABLE_PARAMS = { sysparm_exclude_reference_link: 'true', sysparm_display_value: 'false' } as const;
 /** How an instance refuses the batch endpoint itself (an ACL on it, a release without it): single requests then. */
@@ -210,6 +212,7 @@ export class ServiceNowClient implements TicketSystem {
   private readonly clock: Clock;
   private readonly sleep: Sleep;
   private readonly maxRetries: number;
+  private readonly timeoutMs: number;
   private readonly closeCode: string;
   private readonly batchSize: number;
   private readonly instances: ServiceNowInstances;
@@ -236,6 +239,7 @@ export class ServiceNowClient implements TicketSystem {
     this.log = (params.logger ?? silentLogger).child({ component: 'servicenow', instance: origin });
     this.sleep = params.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.maxRetries = o.maxRetries ?? 3;
+    this.timeoutMs = o.timeoutMs ?? 30_000;
     this.closeCode = o.closeCode ?? 'Solution provided';
     this.batchSize = Math.max(1, o.batchSize ?? 50);
     this.updateBatchSize = Math.max(1, o.updateBatchSize ?? 25);
@@ -251,7 +255,7 @@ export class ServiceNowClient implements TicketSystem {
         maxDelayMs: o.maxDelayMs ?? 30_000,
         maxRetryAfterMs: o.maxRetryAfterMs ?? 120_000,
       },
-      o.timeoutMs ?? 30_000,
+      this.timeoutMs,
       this.sleep,
       params.random ?? Math.random,
       this.log,
@@ -270,7 +274,7 @@ export class ServiceNowClient implements TicketSystem {
     operation: string,
     method: 'GET' | 'POST' | 'PATCH',
     path: string,
-    opts: { params?: Record<string, string>; data?: unknown; retry?: 'safe' | 'unsafe'; tableParams?: false } = {},
+    opts: { params?: Record<string, string>; data?: unknown; retry?: 'safe' | 'unsafe'; tableParams?: false; timeoutMs?: number } = {},
   ): Promise<RawResponse & { json: unknown }> {
     let used: string | undefined;
     const res = await this.http.send(
@@ -279,6 +283,7 @@ export class ServiceNowClient implements TicketSystem {
         path,
         params: { ...(opts.tableParams === false ? {} : TABLE_PARAMS), ...opts.params },
         data: opts.data,
+        timeoutMs: opts.timeoutMs,
         headers: async () => {
           used = await this.tokens.accessToken();
           return { Authorization: `Bearer ${used}` };
@@ -343,7 +348,14 @@ export class ServiceNowClient implements TicketSystem {
     const batchId = `${++this.batchIds}`;
     let answer: z.infer<typeof batchAnswer>;
     try {
+      // Not resent whole: its items run one after another on the instance, so a lost answer or a
+      // 5xx may follow updates that ran, and a resend would run each again (another work note).
+      // The instance ends a batch at 30 s and answers with what it did not get to (unserviced),
+      // so its answer is awaited past that; a batch that still fails fails its updates, which the
+      // next pass sends again.
       const res = await this.call(operation, 'POST', BATCH_API, {
+        retry: 'unsafe',
+        timeoutMs: Math.max(this.timeoutMs, BATCH_TIMEOUT_MS),
         tableParams: false,
         data: {
           batch_request_id: batchId,

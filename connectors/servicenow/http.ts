@@ -60,6 +60,8 @@ export interface SendRequest {
   /** Form bodies are sent as-is with the form content type. */
   form?: URLSearchParams;
   headers?: () => Promise<Record<string, string>>;
+  /** Instead of the client's timeout (a Batch API request runs its items one after another). */
+  timeoutMs?: number;
 }
 
 export interface SendOptions {
@@ -167,6 +169,7 @@ export class HttpCore {
         url: req.path,
         params: req.params,
         data: req.form ? req.form.toString() : req.data,
+        ...(req.timeoutMs !== undefined ? { timeout: req.timeoutMs } : {}),
         headers: {
           ...headers,
           ...(req.form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),

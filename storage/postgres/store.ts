@@ -543,8 +543,14 @@ function repositories(ctx: Ctx, cache?: ListCache): StoreTx {
           for (let i = 0; i < out.length; i++) if (rows[i]!.sealed === true && rows[i]!.seal !== null) cache.keep(out[i]!.id, rows[i]!.seal!, out[i]);
       } else {
         const { rows: seals } = await query<SealRow>(prepared(`SELECT id, ${SEAL} FROM ${def.table} ${w} ORDER BY seq${tail}`), w.params);
-        const missing = seals.filter((s) => cache.hit(s.id, s.seal) === undefined).map((s) => s.id);
+        // The hits are taken now: another list may replace a kept row while this one awaits its documents.
         const fresh = new Map<string, R>();
+        const missing: string[] = [];
+        for (const s of seals) {
+          const kept = cache.hit<R>(s.id, s.seal);
+          if (kept === undefined) missing.push(s.id);
+          else fresh.set(s.id, kept);
+        }
         if (missing.length > 0) {
           filter.any('id', missing);
           const { rows } = await query<SealedDocRow>(prepared(`SELECT ${SEALED_DOC()}, ${SEAL} FROM ${def.table} ${filter}`), filter.params);
@@ -557,7 +563,7 @@ function repositories(ctx: Ctx, cache?: ListCache): StoreTx {
         out = [];
         for (const s of seals) {
           // A row changed since its id was read and no longer matching is left out, as a read a moment later would.
-          const row = cache.hit<R>(s.id, s.seal) ?? fresh.get(s.id);
+          const row = fresh.get(s.id);
           if (row) out.push(row);
         }
       }
