@@ -70,6 +70,11 @@ export interface TickCounts {
   overPeriod: Array<[number, number]>;
 }
 
+/** A task's counts before its first tick. */
+export function emptyTickCounts(): TickCounts {
+  return { started: 0, finished: 0, overlapped: 0, missed: 0, failed: 0, dueByClock: 0, longestMs: 0, totalMs: 0, cpuMs: 0, runs: 0, overPeriod: [] };
+}
+
 export interface PassFigures {
   ms: number;
   /** CPU of the bot process while it ran (user + system): the machine's load moves it less than `ms`. */
@@ -165,19 +170,7 @@ export async function botServerTask(args: BotServerArgs | null): Promise<TaskOut
   const tasks: ScheduledTask[] = [];
   const slots: Record<string, { t: TickCounts; everyMs: number; since: number; runningSince?: number; cpuSince?: NodeJS.CpuUsage }> = {};
   const watch = (name: string, task: ScheduledTask, everyMs: number) => {
-    const t: TickCounts = {
-      started: 0,
-      finished: 0,
-      overlapped: 0,
-      missed: 0,
-      failed: 0,
-      dueByClock: 0,
-      longestMs: 0,
-      totalMs: 0,
-      cpuMs: 0,
-      runs: 0,
-      overPeriod: [],
-    };
+    const t = emptyTickCounts();
     const slot: (typeof slots)[string] = { t, everyMs, since: Date.now() };
     const startedAt = performance.now();
     slots[name] = slot;

@@ -15,7 +15,7 @@ import { runResolution } from '../../bench/resolution.js';
 import { runStore, storeDrivers } from '../../bench/store.js';
 import { adminUrl } from '../storage/postgres/testDatabase.js';
 import { runSoak, skippedTicks } from '../../bench/soak.js';
-import { everySeconds, type TickCounts } from '../../bench/botChild.js';
+import { emptyTickCounts, everySeconds, type TickCounts } from '../../bench/botChild.js';
 import { runCreateAssignment } from '../../bench/createAssignment.js';
 import type { BenchContext } from '../../bench/lib/context.js';
 import type { Row } from '../../bench/lib/rows.js';
@@ -204,20 +204,7 @@ describe('soak benchmark', () => {
 });
 
 describe('soak tick accounting', () => {
-  const counts = (c: Partial<TickCounts>): TickCounts => ({
-    started: 0,
-    finished: 0,
-    overlapped: 0,
-    missed: 0,
-    failed: 0,
-    dueByClock: 0,
-    longestMs: 0,
-    totalMs: 0,
-    cpuMs: 0,
-    runs: 0,
-    overPeriod: [],
-    ...c,
-  });
+  const counts = (c: Partial<TickCounts>): TickCounts => ({ ...emptyTickCounts(), ...c });
 
   it('counts overlapped and missed ticks, and cron slots no event accounts for', () => {
     expect(skippedTicks(counts({ dueByClock: 120, started: 120, finished: 119 }))).toBe(0);
